@@ -1,0 +1,172 @@
+//! The output contract shared by the iotsec command-line tools (DEVELOPERS.md):
+//!
+//! - `--format json` prints machine-readable results on stdout, `--format text` (default) prints
+//!   them for people;
+//! - exit code 0 = accepted / allowed / pass, 1 = rejected / denied / fail,
+//!   2 = bad input or usage, with a one-line reason on stderr.
+//!
+//! A subcommand returns `Result<Report, BadInput>`; [`finish`] prints it and picks the exit code.
+
+pub mod info;
+
+use std::fmt;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// How results are printed on stdout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+/// The decision a command reached on valid input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Accepted, allowed or passed: exit code 0.
+    Accepted,
+    /// Rejected, denied or failed: exit code 1.
+    Rejected,
+}
+
+impl Outcome {
+    /// The process exit code for this outcome.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Accepted => 0,
+            Outcome::Rejected => 1,
+        }
+    }
+}
+
+/// The result of a command that understood its input.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Accepted or rejected.
+    pub outcome: Outcome,
+    /// What `--format json` prints.
+    pub json: serde_json::Value,
+    /// What `--format text` prints (one or more lines).
+    pub text: String,
+}
+
+impl Report {
+    /// A report whose text form is the pretty-printed JSON.
+    pub fn from_json(outcome: Outcome, json: serde_json::Value) -> Self {
+        let text = serde_json::to_string_pretty(&json).unwrap_or_default();
+        Report {
+            outcome,
+            json,
+            text,
+        }
+    }
+}
+
+/// Bad input or usage: exit code 2 with a one-line reason on stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadInput(pub String);
+
+impl BadInput {
+    /// Builds a reason from anything displayable (an error of a library crate, say).
+    pub fn new(reason: impl fmt::Display) -> Self {
+        BadInput(reason.to_string())
+    }
+}
+
+impl fmt::Display for BadInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&one_line(&self.0))
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// Folds a message onto one line: line breaks become "; ", surrounding blanks go.
+pub fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Parses the command line; `--help` and `--version` print and exit 0, any usage error prints
+/// its first line (`error: ...`) on stderr and exits 2.
+pub fn parse_args<C: clap::Parser>() -> Result<C, ExitCode> {
+    parse_args_from(std::env::args_os())
+}
+
+/// [`parse_args`] over the given arguments (the first is the program name).
+pub fn parse_args_from<C, I, T>(args: I) -> Result<C, ExitCode>
+where
+    C: clap::Parser,
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    match C::try_parse_from(args) {
+        Ok(cli) => Ok(cli),
+        Err(err) => match err.kind() {
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                let _ = err.print();
+                Err(ExitCode::SUCCESS)
+            }
+            clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                eprintln!("error: a subcommand is required; run with --help for the list");
+                Err(ExitCode::from(2))
+            }
+            _ => {
+                let rendered = err.render().to_string();
+                let first = rendered
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| !l.is_empty())
+                    .unwrap_or("error: bad usage");
+                eprintln!("{first}");
+                Err(ExitCode::from(2))
+            }
+        },
+    }
+}
+
+/// Prints a command's result in the chosen format and returns the exit code of the contract.
+pub fn finish(result: Result<Report, BadInput>, format: Format) -> ExitCode {
+    match result {
+        Ok(report) => {
+            let mut out = std::io::stdout().lock();
+            let printed = match format {
+                Format::Json => writeln!(out, "{}", report.json),
+                Format::Text => writeln!(out, "{}", report.text.trim_end()),
+            };
+            if printed.is_err() {
+                eprintln!("error: cannot write to stdout");
+                return ExitCode::from(2);
+            }
+            ExitCode::from(report.outcome.exit_code())
+        }
+        Err(bad) => {
+            eprintln!("error: {bad}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_folds_multiline_reasons() {
+        assert_eq!(one_line("a\n\n  b  \nc"), "a; b; c");
+        assert_eq!(BadInput::new("x\ny").to_string(), "x; y");
+    }
+
+    #[test]
+    fn exit_codes_follow_the_contract() {
+        assert_eq!(Outcome::Accepted.exit_code(), 0);
+        assert_eq!(Outcome::Rejected.exit_code(), 1);
+    }
+}

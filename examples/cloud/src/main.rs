@@ -1,0 +1,49 @@
+//! `iotsec-cloud`: the cloud side of an iotsec fleet (CA and EST server, OTA signing and rollout,
+//! the SBOM deploy gate, MQTT ACL tooling, attestation appraisal).
+//!
+//! Output contract (DEVELOPERS.md): `--format json` prints machine-readable results on stdout;
+//! exit code 0 = accepted/allowed/pass, 1 = rejected/denied/fail, 2 = bad input or usage with a
+//! one-line reason on stderr. Each crate's issue adds its subcommand in its own module.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use iotsec_cli_contract::{Format, finish, info, parse_args};
+
+/// Cloud-side tool of the iotsec fleet security suite.
+#[derive(Parser, Debug)]
+#[command(name = "iotsec-cloud", version, about)]
+struct Cli {
+    /// Output format: `text` for people, `json` for machines (stdout).
+    #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
+    format: Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Lists the iotsec crates this binary composes, with their version and no_std status.
+    Info,
+}
+
+fn main() -> ExitCode {
+    let cli = match parse_args::<Cli>() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let result = match cli.command {
+        Command::Info => Ok(info::report(
+            env!("CARGO_PKG_NAME"),
+            env!("CARGO_PKG_VERSION"),
+            &[
+                "iotsec-pki",
+                "iotsec-ota",
+                "iotsec-sbom",
+                "iotsec-mqtt-acl",
+                "iotsec-attest",
+            ],
+        )),
+    };
+    finish(result, cli.format)
+}
