@@ -1,6 +1,31 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 #![doc = include_str!("../README.md")]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
+
+// Device side: no_std, no alloc.
+pub mod canonical_cbor;
+pub mod cose_sign;
+pub mod error;
+pub mod image_stream;
+pub mod manifest;
+pub mod rollout_cohort;
+pub mod signature_algorithm;
+pub mod trust_root;
+pub mod verifier;
+
+pub use error::Error;
+pub use image_stream::{ImageError, ImageVerifier};
+pub use manifest::{Component, Manifest, RolloutGate};
+pub use signature_algorithm::Algorithm;
+pub use trust_root::{Role, TrustRoot};
+pub use verifier::{DeviceState, Verified, verify};
+
+// Cloud side: std.
+#[cfg(feature = "std")]
+pub mod manifest_builder;
+#[cfg(feature = "std")]
+pub mod signer;

@@ -1,0 +1,95 @@
+//! Fixtures shared by the integration tests: deterministic keys, roots and manifests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use iotsec_ota::DeviceState;
+use iotsec_ota::manifest_builder::{ComponentSpec, ManifestBuilder};
+use iotsec_ota::signer::{Ed25519Key, Es256Key, Signer, sign_document};
+use iotsec_ota::trust_root::{ROOT_CONTENT_TYPE, TrustRootPayload};
+
+pub const VENDOR: [u8; 16] = [0x11; 16];
+pub const CLASS: [u8; 16] = [0x22; 16];
+pub const DEVICE: &[u8] = b"device-0001";
+pub const IMAGE: &[u8] = b"firmware image v2: pretend this is an ARM binary";
+
+pub fn ed(n: u8) -> Ed25519Key {
+    Ed25519Key::from_seed(&[n; 32])
+}
+
+pub fn es(n: u8) -> Es256Key {
+    let mut scalar = [0u8; 32];
+    scalar[31] = n;
+    scalar[0] = 0x10;
+    Es256Key::from_scalar(&scalar).unwrap()
+}
+
+pub fn entry(key: &dyn Signer) -> (Vec<u8>, iotsec_ota::Algorithm, Vec<u8>) {
+    (key.key_id(), key.algorithm(), key.public_key())
+}
+
+/// A root payload: root role = `root_keys` with `root_threshold`, release role = `release_keys`
+/// with `release_threshold`.
+pub fn root_payload(
+    version: u64,
+    root_keys: &[&dyn Signer],
+    root_threshold: u8,
+    release_keys: &[&dyn Signer],
+    release_threshold: u8,
+) -> TrustRootPayload {
+    let mut keys = Vec::new();
+    for key in root_keys.iter().chain(release_keys) {
+        let e = entry(*key);
+        if !keys.contains(&e) {
+            keys.push(e);
+        }
+    }
+    TrustRootPayload {
+        version,
+        keys,
+        root: (
+            root_threshold,
+            root_keys.iter().map(|k| k.key_id()).collect(),
+        ),
+        release: (
+            release_threshold,
+            release_keys.iter().map(|k| k.key_id()).collect(),
+        ),
+    }
+}
+
+pub fn sign_root(payload: &TrustRootPayload, signers: &[&dyn Signer]) -> Vec<u8> {
+    sign_document(ROOT_CONTENT_TYPE, &payload.to_cbor(), signers).unwrap()
+}
+
+/// Root v1: root role 2-of-3 (ed 1, ed 2, es 3); release role 2-of-3 (ed 4, es 5, ed 6).
+pub fn root_v1() -> Vec<u8> {
+    let (r1, r2, r3) = (ed(1), ed(2), es(3));
+    let (s4, s5, s6) = (ed(4), es(5), ed(6));
+    let payload = root_payload(1, &[&r1, &r2, &r3], 2, &[&s4, &s5, &s6], 2);
+    sign_root(&payload, &[&r1, &r3])
+}
+
+pub fn state() -> DeviceState<'static> {
+    DeviceState {
+        vendor_id: VENDOR,
+        class_id: CLASS,
+        device_id: DEVICE,
+        security_counter: 3,
+        last_sequence: 10,
+        trusted_root_version: 1,
+        slot_capacity: 1 << 20,
+        now: Some(1_800_000_000),
+    }
+}
+
+pub fn release() -> ManifestBuilder {
+    ManifestBuilder::new(VENDOR, CLASS, "2.0.0")
+        .security_counter(4)
+        .sequence_number(11)
+        .component(ComponentSpec::from_image("app", IMAGE))
+        .expires_at(1_900_000_000)
+}
+
+/// A manifest signed by release keys ed 4 and es 5.
+pub fn signed(builder: &ManifestBuilder) -> Vec<u8> {
+    builder.sign(&[&ed(4), &es(5)]).unwrap()
+}
