@@ -29,4 +29,6 @@ pub use verifier::{DeviceState, Verified, verify};
 #[cfg(feature = "std")]
 pub mod manifest_builder;
 #[cfg(feature = "std")]
+pub mod rollout_planner;
+#[cfg(feature = "std")]
 pub mod signer;
