@@ -340,6 +340,152 @@ impl BootRecord {
     }
 }
 
+/// Length of [`BootRecord::to_bytes`].
+pub const BOOT_RECORD_LEN: usize = 4 + 3 + 16 + 2 * 57 + 8;
+const BOOT_RECORD_MAGIC: [u8; 4] = *b"OTA1";
+
+impl BootRecord {
+    /// A fixed-size encoding for flash or a file: magic, fields in big endian, and the first
+    /// 8 bytes of SHA-256 over the rest to detect torn or corrupted writes.
+    pub fn to_bytes(&self) -> [u8; BOOT_RECORD_LEN] {
+        let mut out = [0u8; BOOT_RECORD_LEN];
+        let mut w = ByteWriter {
+            out: &mut out,
+            at: 0,
+        };
+        w.put(&BOOT_RECORD_MAGIC);
+        w.put(&[slot_code(self.confirmed)]);
+        match self.trial {
+            Some(trial) => w.put(&[slot_code(trial.slot) + 1, trial.boots_left]),
+            None => w.put(&[0, 0]),
+        }
+        w.put(&self.security_counter.to_be_bytes());
+        w.put(&self.last_sequence.to_be_bytes());
+        for slot in &self.slots {
+            let state = match slot.state {
+                SlotState::Empty => 0,
+                SlotState::Writing => 1,
+                SlotState::Verified => 2,
+            };
+            w.put(&[state]);
+            w.put(&slot.security_counter.to_be_bytes());
+            w.put(&slot.sequence_number.to_be_bytes());
+            w.put(&slot.digest);
+            w.put(&slot.size.to_be_bytes());
+        }
+        let body_len = w.at;
+        let checksum = Sha256::digest(out.get(..body_len).unwrap_or(&[]));
+        if let Some(tail) = out.get_mut(body_len..) {
+            for (o, c) in tail.iter_mut().zip(checksum.iter()) {
+                *o = *c;
+            }
+        }
+        out
+    }
+
+    /// Decodes [`BootRecord::to_bytes`]; a wrong length, magic, checksum or field is an error.
+    pub fn from_bytes<E>(bytes: &[u8]) -> Result<BootRecord, BootError<E>> {
+        let corrupt = BootError::CorruptRecord;
+        if bytes.len() != BOOT_RECORD_LEN {
+            return Err(corrupt);
+        }
+        let (body, checksum) = bytes.split_at(BOOT_RECORD_LEN - 8);
+        let expected = Sha256::digest(body);
+        if !bool::from(checksum.ct_eq(expected.get(..8).unwrap_or(&[]))) {
+            return Err(corrupt);
+        }
+        let mut r = ByteReader { input: body };
+        if r.take::<4>() != Some(BOOT_RECORD_MAGIC) {
+            return Err(corrupt);
+        }
+        let confirmed = slot_from_code(r.u8().ok_or(BootError::CorruptRecord)?)
+            .ok_or(BootError::CorruptRecord)?;
+        let trial_code = r.u8().ok_or(BootError::CorruptRecord)?;
+        let boots_left = r.u8().ok_or(BootError::CorruptRecord)?;
+        let trial = match trial_code {
+            0 => None,
+            n => Some(Trial {
+                slot: slot_from_code(n - 1).ok_or(BootError::CorruptRecord)?,
+                boots_left,
+            }),
+        };
+        let security_counter = r.u64().ok_or(BootError::CorruptRecord)?;
+        let last_sequence = r.u64().ok_or(BootError::CorruptRecord)?;
+        let mut slots = [SlotRecord::EMPTY; 2];
+        for slot in &mut slots {
+            let state = match r.u8() {
+                Some(0) => SlotState::Empty,
+                Some(1) => SlotState::Writing,
+                Some(2) => SlotState::Verified,
+                _ => return Err(corrupt),
+            };
+            *slot = SlotRecord {
+                state,
+                security_counter: r.u64().ok_or(BootError::CorruptRecord)?,
+                sequence_number: r.u64().ok_or(BootError::CorruptRecord)?,
+                digest: r.take::<32>().ok_or(BootError::CorruptRecord)?,
+                size: r.u64().ok_or(BootError::CorruptRecord)?,
+            };
+        }
+        Ok(BootRecord {
+            slots,
+            confirmed,
+            trial,
+            security_counter,
+            last_sequence,
+        })
+    }
+}
+
+const fn slot_code(slot: Slot) -> u8 {
+    match slot {
+        Slot::A => 0,
+        Slot::B => 1,
+    }
+}
+
+const fn slot_from_code(code: u8) -> Option<Slot> {
+    match code {
+        0 => Some(Slot::A),
+        1 => Some(Slot::B),
+        _ => None,
+    }
+}
+
+struct ByteWriter<'o> {
+    out: &'o mut [u8],
+    at: usize,
+}
+
+impl ByteWriter<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        if let Some(window) = self.out.get_mut(self.at..self.at + bytes.len()) {
+            window.copy_from_slice(bytes);
+        }
+        self.at += bytes.len();
+    }
+}
+
+struct ByteReader<'i> {
+    input: &'i [u8],
+}
+
+impl ByteReader<'_> {
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.input.split_at_checked(N)?;
+        self.input = rest;
+        head.try_into().ok()
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        self.take::<1>().map(|[b]| b)
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        self.take::<8>().map(u64::from_be_bytes)
+    }
+}
+
 /// Drives [`BootRecord`] transitions against a [`BootStore`]: every step computes the next
 /// record, then persists it with one atomic write.
 #[derive(Debug)]

@@ -445,3 +445,23 @@ fn a_tampered_or_torn_image_never_goes_on_trial() {
     assert_eq!(boot.boot().unwrap(), Slot::A);
     assert_eq!(boot.store().record.slot(Slot::B).state, SlotState::Empty);
 }
+
+proptest! {
+    #[test]
+    fn boot_record_bytes_round_trip_and_detect_corruption(
+        steps in proptest::collection::vec(step(), 0..8),
+        flip in any::<prop::sample::Index>(),
+        bit in 0u8..8,
+    ) {
+        let mut flash = factory();
+        let mut running = Slot::A;
+        let mut version = 1;
+        run(&mut flash, &mut running, &steps, &mut version);
+        let bytes = flash.record.to_bytes();
+        prop_assert_eq!(BootRecord::from_bytes::<()>(&bytes), Ok(flash.record));
+        let mut corrupt = bytes;
+        corrupt[flip.index(bytes.len())] ^= 1 << bit;
+        prop_assert_eq!(BootRecord::from_bytes::<()>(&corrupt), Err(BootError::CorruptRecord));
+        prop_assert_eq!(BootRecord::from_bytes::<()>(&bytes[1..]), Err(BootError::CorruptRecord));
+    }
+}

@@ -1,0 +1,615 @@
+//! `iotsec-cloud ota ...`: keys, trust roots, signed manifests and their verification
+//! (iotsec-ota). Key files are JSON (`alg`, `kid`, `public`, and `secret` for signing keys, hex);
+//! trust roots and manifests are `COSE_Sign` files as the device reads them.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand, ValueEnum};
+use iotsec_cli_contract::{BadInput, Outcome, Report};
+use iotsec_ota::cose_sign::CoseSign;
+use iotsec_ota::manifest_builder::{ComponentSpec, ManifestBuilder};
+use iotsec_ota::signer::{Ed25519Key, Es256Key, Signer, key_id_for, sign_document};
+use iotsec_ota::trust_root::{ROOT_CONTENT_TYPE, TrustRootPayload};
+use iotsec_ota::{Algorithm, DeviceState, ImageVerifier, Manifest, Role, TrustRoot};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+/// OTA signing and verification.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Generates a signing key and writes it as a JSON key file (mode 0600).
+    Keygen {
+        /// Signature algorithm.
+        #[arg(long, value_enum, default_value_t = KeyAlgorithm::Ed25519)]
+        alg: KeyAlgorithm,
+        /// Where to write the secret key file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Where to write the public-only key file (optional).
+        #[arg(long)]
+        public_out: Option<PathBuf>,
+    },
+    /// Trust root documents.
+    #[command(subcommand)]
+    Root(RootCommand),
+    /// Builds and signs a manifest.
+    Sign(Box<SignArgs>),
+    /// Verifies a manifest against a trust root (and a device state, and an image).
+    Verify(Box<VerifyArgs>),
+}
+
+/// Signature algorithms for `keygen`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum KeyAlgorithm {
+    /// EdDSA over Ed25519 (COSE -8).
+    Ed25519,
+    /// ECDSA P-256 with SHA-256 (COSE -7).
+    Es256,
+}
+
+/// `ota root init|rotate`.
+#[derive(Subcommand, Debug)]
+pub enum RootCommand {
+    /// Creates trust root version 1, signed by its own root threshold.
+    Init(Box<RootArgs>),
+    /// Creates version N+1 of a trust root, signed by the root thresholds of N and N+1.
+    Rotate {
+        /// The current (version N) trust root.
+        #[arg(long)]
+        current: PathBuf,
+        #[command(flatten)]
+        root: Box<RootArgs>,
+    },
+}
+
+/// The content of a trust root.
+#[derive(Args, Debug)]
+pub struct RootArgs {
+    /// Key files of the root role (repeat).
+    #[arg(long = "root-key", required = true)]
+    root_keys: Vec<PathBuf>,
+    /// Signatures the root role needs.
+    #[arg(long)]
+    root_threshold: u8,
+    /// Key files of the release role (repeat).
+    #[arg(long = "release-key", required = true)]
+    release_keys: Vec<PathBuf>,
+    /// Signatures the release role needs.
+    #[arg(long)]
+    release_threshold: u8,
+    /// Secret key files that sign this document (repeat).
+    #[arg(long = "sign", required = true)]
+    signers: Vec<PathBuf>,
+    /// Where to write the signed root.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// `ota sign`.
+#[derive(Args, Debug)]
+pub struct SignArgs {
+    /// Vendor UUID.
+    #[arg(long)]
+    vendor: String,
+    /// Device class UUID.
+    #[arg(long)]
+    class: String,
+    /// SemVer version of the release.
+    #[arg(long)]
+    version: String,
+    /// Anti-rollback security counter.
+    #[arg(long)]
+    security_counter: u64,
+    /// Sequence number (larger than any manifest published before).
+    #[arg(long)]
+    sequence: u64,
+    /// A component as ID=PATH (repeat, at most 4).
+    #[arg(long = "image", required = true)]
+    images: Vec<String>,
+    /// Restrict to a device id (repeat).
+    #[arg(long = "device")]
+    devices: Vec<String>,
+    /// Expiry, seconds since the Unix epoch.
+    #[arg(long)]
+    expires: Option<u64>,
+    /// Rollout gate share in basis points (1..=10000).
+    #[arg(long, requires = "rollout_seed")]
+    rollout_bps: Option<u16>,
+    /// Rollout seed, hex (8 to 32 bytes).
+    #[arg(long)]
+    rollout_seed: Option<String>,
+    /// Secret key files of release signers (repeat).
+    #[arg(long = "key", required = true)]
+    keys: Vec<PathBuf>,
+    /// Where to write the signed manifest.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// `ota verify`.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The trust root the device holds.
+    #[arg(long)]
+    root: PathBuf,
+    /// The signed manifest.
+    #[arg(long)]
+    manifest: PathBuf,
+    /// An image to check against the manifest (its only component, or --component).
+    #[arg(long)]
+    image: Option<PathBuf>,
+    /// Which component the image is.
+    #[arg(long)]
+    component: Option<String>,
+    /// Device state JSON: vendor_id, class_id (UUIDs), device_id, security_counter,
+    /// last_sequence, trusted_root_version, slot_capacity, now (optional).
+    #[arg(long)]
+    state: Option<PathBuf>,
+}
+
+/// Runs an `ota` subcommand.
+pub fn run(command: Command) -> Result<Report, BadInput> {
+    match command {
+        Command::Keygen {
+            alg,
+            out,
+            public_out,
+        } => keygen(alg, &out, public_out.as_deref()),
+        Command::Root(RootCommand::Init(args)) => root(None, &args),
+        Command::Root(RootCommand::Rotate {
+            current,
+            root: args,
+        }) => root(Some(&current), &args),
+        Command::Sign(args) => sign(&args),
+        Command::Verify(args) => verify(&args),
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, BadInput> {
+    fs::read(path).map_err(|e| BadInput::new(format!("{}: {e}", path.display())))
+}
+
+fn write(path: &Path, bytes: &[u8], secret: bool) -> Result<(), BadInput> {
+    let fail = |e: std::io::Error| BadInput::new(format!("{}: {e}", path.display()));
+    #[cfg(unix)]
+    if secret {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(fail)?;
+        return file.write_all(bytes).map_err(fail);
+    }
+    let _ = secret;
+    fs::write(path, bytes).map_err(fail)
+}
+
+fn alg_name(algorithm: Algorithm) -> &'static str {
+    match algorithm {
+        Algorithm::EdDsa => "ed25519",
+        _ => "es256",
+    }
+}
+
+fn key_json(key: &dyn Signer) -> serde_json::Value {
+    json!({
+        "alg": alg_name(key.algorithm()),
+        "kid": hex::encode(key.key_id()),
+        "public": hex::encode(key.public_key()),
+    })
+}
+
+fn keygen(alg: KeyAlgorithm, out: &Path, public_out: Option<&Path>) -> Result<Report, BadInput> {
+    let (key, secret): (Box<dyn Signer>, Zeroizing<[u8; 32]>) = match alg {
+        KeyAlgorithm::Ed25519 => {
+            let key = Ed25519Key::generate();
+            let secret = key.to_seed();
+            (Box::new(key), secret)
+        }
+        KeyAlgorithm::Es256 => {
+            let key = Es256Key::generate();
+            let secret = key.to_scalar();
+            (Box::new(key), secret)
+        }
+    };
+    let public = key_json(key.as_ref());
+    let mut full = public.clone();
+    set(&mut full, "secret", json!(hex::encode(*secret)));
+    let text = Zeroizing::new(full.to_string());
+    write(out, text.as_bytes(), true)?;
+    if let Some(path) = public_out {
+        write(path, public.to_string().as_bytes(), false)?;
+    }
+    Ok(Report {
+        outcome: Outcome::Accepted,
+        text: format!(
+            "{} key {} written to {}",
+            public.get("alg").and_then(|v| v.as_str()).unwrap_or(""),
+            public.get("kid").and_then(|v| v.as_str()).unwrap_or(""),
+            out.display()
+        ),
+        json: public,
+    })
+}
+
+/// A key file: public part always, secret part for signing keys.
+struct KeyFile {
+    algorithm: Algorithm,
+    public: Vec<u8>,
+    signer: Option<Box<dyn Signer>>,
+}
+
+fn load_key(path: &Path) -> Result<KeyFile, BadInput> {
+    let bad = |what: &str| BadInput::new(format!("{}: {what}", path.display()));
+    let text = Zeroizing::new(read(path)?);
+    let value: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| bad(&format!("not a key file ({e})")))?;
+    let algorithm = match value.get("alg").and_then(|v| v.as_str()) {
+        Some("ed25519") => Algorithm::EdDsa,
+        Some("es256") => Algorithm::Es256,
+        _ => return Err(bad("alg must be ed25519 or es256")),
+    };
+    let public = value
+        .get("public")
+        .and_then(|v| v.as_str())
+        .and_then(|h| hex::decode(h).ok())
+        .ok_or_else(|| bad("public must be hex"))?;
+    algorithm
+        .check_public_key(&public)
+        .map_err(|_| bad("public is not a valid canonical key"))?;
+    let signer: Option<Box<dyn Signer>> = match value.get("secret").and_then(|v| v.as_str()) {
+        None => None,
+        Some(h) => {
+            let secret = Zeroizing::new(hex::decode(h).map_err(|_| bad("secret must be hex"))?);
+            let secret: Zeroizing<[u8; 32]> = Zeroizing::new(
+                secret
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| bad("secret must be 32 bytes"))?,
+            );
+            let signer: Box<dyn Signer> = match algorithm {
+                Algorithm::EdDsa => Box::new(Ed25519Key::from_seed(&secret)),
+                _ => Box::new(Es256Key::from_scalar(&secret).map_err(|_| bad("bad secret"))?),
+            };
+            if signer.public_key() != public {
+                return Err(bad("secret does not match public"));
+            }
+            Some(signer)
+        }
+    };
+    Ok(KeyFile {
+        algorithm,
+        public,
+        signer,
+    })
+}
+
+fn load_signers(paths: &[PathBuf]) -> Result<Vec<Box<dyn Signer>>, BadInput> {
+    paths
+        .iter()
+        .map(|p| {
+            load_key(p)?
+                .signer
+                .ok_or_else(|| BadInput::new(format!("{}: not a secret key file", p.display())))
+        })
+        .collect()
+}
+
+fn root(current: Option<&Path>, args: &RootArgs) -> Result<Report, BadInput> {
+    let current_doc = current.map(read).transpose()?;
+    let current_root = current_doc
+        .as_deref()
+        .map(TrustRoot::from_pinned)
+        .transpose()
+        .map_err(|e| BadInput::new(format!("current root: {e}")))?;
+    let version = current_root.as_ref().map_or(1, |r| r.version() + 1);
+    let mut keys: Vec<(Vec<u8>, Algorithm, Vec<u8>)> = Vec::new();
+    let mut role = |paths: &[PathBuf]| -> Result<Vec<Vec<u8>>, BadInput> {
+        let mut kids = Vec::new();
+        for path in paths {
+            let key = load_key(path)?;
+            let kid = key_id_for(key.algorithm, &key.public);
+            if !keys.iter().any(|(k, _, _)| *k == kid) {
+                keys.push((kid.clone(), key.algorithm, key.public));
+            }
+            kids.push(kid);
+        }
+        Ok(kids)
+    };
+    let root_kids = role(&args.root_keys)?;
+    let release_kids = role(&args.release_keys)?;
+    let payload = TrustRootPayload {
+        version,
+        keys,
+        root: (args.root_threshold, root_kids),
+        release: (args.release_threshold, release_kids),
+    };
+    let signers = load_signers(&args.signers)?;
+    let refs: Vec<&dyn Signer> = signers.iter().map(|s| s.as_ref()).collect();
+    let document =
+        sign_document(ROOT_CONTENT_TYPE, &payload.to_cbor(), &refs).map_err(BadInput::new)?;
+    // Check the result the way a device will before writing it.
+    let checked = match &current_root {
+        Some(root) => root.rotate(&document).map(|r| r.version()),
+        None => TrustRoot::from_pinned(&document).map(|r| r.version()),
+    };
+    match checked {
+        Ok(version) => {
+            write(&args.out, &document, false)?;
+            Ok(Report {
+                outcome: Outcome::Accepted,
+                text: format!(
+                    "trust root version {version} written to {}",
+                    args.out.display()
+                ),
+                json: json!({"version": version, "out": args.out.display().to_string(), "bytes": document.len()}),
+            })
+        }
+        Err(e) => Ok(rejected(&e.to_string(), json!({"version": version}))),
+    }
+}
+
+fn set(json: &mut serde_json::Value, key: &str, value: serde_json::Value) {
+    if let Some(object) = json.as_object_mut() {
+        object.insert(key.into(), value);
+    }
+}
+
+fn rejected(reason: &str, mut json: serde_json::Value) -> Report {
+    set(&mut json, "valid", json!(false));
+    set(&mut json, "reason", json!(reason));
+    Report {
+        outcome: Outcome::Rejected,
+        text: format!("rejected: {reason}"),
+        json,
+    }
+}
+
+fn uuid_bytes(text: &str, what: &str) -> Result<[u8; 16], BadInput> {
+    uuid::Uuid::parse_str(text)
+        .map(|u| *u.as_bytes())
+        .map_err(|e| BadInput::new(format!("{what}: {e}")))
+}
+
+fn hash_file(path: &Path) -> Result<([u8; 32], u64), BadInput> {
+    use sha2::Digest;
+    let mut file =
+        fs::File::open(path).map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = file
+            .read(&mut buffer)
+            .map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(buffer.get(..n).unwrap_or(&[]));
+        size += n as u64;
+    }
+    Ok((hasher.finalize().into(), size))
+}
+
+fn sign(args: &SignArgs) -> Result<Report, BadInput> {
+    let mut builder = ManifestBuilder::new(
+        uuid_bytes(&args.vendor, "--vendor")?,
+        uuid_bytes(&args.class, "--class")?,
+        &args.version,
+    )
+    .security_counter(args.security_counter)
+    .sequence_number(args.sequence);
+    for spec in &args.images {
+        let (id, path) = spec
+            .split_once('=')
+            .ok_or_else(|| BadInput::new(format!("--image {spec}: expected ID=PATH")))?;
+        let (digest, size) = hash_file(Path::new(path))?;
+        builder = builder.component(ComponentSpec {
+            id: id.into(),
+            digest,
+            size,
+            delta_base: None,
+        });
+    }
+    for device in &args.devices {
+        builder = builder.device(device.as_bytes());
+    }
+    if let Some(expires) = args.expires {
+        builder = builder.expires_at(expires);
+    }
+    if let (Some(bps), Some(seed)) = (args.rollout_bps, &args.rollout_seed) {
+        let seed = hex::decode(seed).map_err(|_| BadInput::new("--rollout-seed must be hex"))?;
+        builder = builder.rollout(bps, &seed);
+    }
+    let signers = load_signers(&args.keys)?;
+    let refs: Vec<&dyn Signer> = signers.iter().map(|s| s.as_ref()).collect();
+    let document = builder.sign(&refs).map_err(BadInput::new)?;
+    write(&args.out, &document, false)?;
+    Ok(Report {
+        outcome: Outcome::Accepted,
+        text: format!(
+            "manifest {} (counter {}, sequence {}) signed by {} keys, written to {}",
+            args.version,
+            args.security_counter,
+            args.sequence,
+            refs.len(),
+            args.out.display()
+        ),
+        json: json!({
+            "version": args.version,
+            "security_counter": args.security_counter,
+            "sequence": args.sequence,
+            "signers": refs.iter().map(|s| hex::encode(s.key_id())).collect::<Vec<_>>(),
+            "out": args.out.display().to_string(),
+            "bytes": document.len(),
+        }),
+    })
+}
+
+/// The device state file, as `ota verify --state` and `iotsec-device ota` read it.
+pub fn parse_state(value: &serde_json::Value) -> Result<StateFile, BadInput> {
+    let field = |name: &str| {
+        value
+            .get(name)
+            .and_then(|v| v.as_u64())
+            .ok_or_else(|| BadInput::new(format!("state: {name} must be an unsigned integer")))
+    };
+    Ok(StateFile {
+        vendor_id: uuid_bytes(
+            value
+                .get("vendor_id")
+                .and_then(|v| v.as_str())
+                .unwrap_or(""),
+            "state vendor_id",
+        )?,
+        class_id: uuid_bytes(
+            value.get("class_id").and_then(|v| v.as_str()).unwrap_or(""),
+            "state class_id",
+        )?,
+        device_id: value
+            .get("device_id")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| BadInput::new("state: device_id must be a string"))?
+            .as_bytes()
+            .to_vec(),
+        security_counter: field("security_counter")?,
+        last_sequence: field("last_sequence")?,
+        trusted_root_version: field("trusted_root_version")?,
+        slot_capacity: field("slot_capacity")?,
+        now: value.get("now").and_then(|v| v.as_u64()),
+    })
+}
+
+/// An owned device state.
+pub struct StateFile {
+    vendor_id: [u8; 16],
+    class_id: [u8; 16],
+    device_id: Vec<u8>,
+    security_counter: u64,
+    last_sequence: u64,
+    trusted_root_version: u64,
+    slot_capacity: u64,
+    now: Option<u64>,
+}
+
+impl StateFile {
+    fn view(&self) -> DeviceState<'_> {
+        DeviceState {
+            vendor_id: self.vendor_id,
+            class_id: self.class_id,
+            device_id: &self.device_id,
+            security_counter: self.security_counter,
+            last_sequence: self.last_sequence,
+            trusted_root_version: self.trusted_root_version,
+            slot_capacity: self.slot_capacity,
+            now: self.now,
+        }
+    }
+}
+
+fn verify(args: &VerifyArgs) -> Result<Report, BadInput> {
+    let root_doc = read(&args.root)?;
+    let manifest_doc = read(&args.manifest)?;
+    // A trust root that does not verify is bad input to this command, not a rejected manifest.
+    let root =
+        TrustRoot::from_pinned(&root_doc).map_err(|e| BadInput::new(format!("trust root: {e}")))?;
+    let state = match &args.state {
+        Some(path) => {
+            let value: serde_json::Value = serde_json::from_slice(&read(path)?)
+                .map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?;
+            Some(parse_state(&value)?)
+        }
+        None => None,
+    };
+    let outcome: Result<(Manifest<'_>, u8), iotsec_ota::Error> = match &state {
+        Some(state) => {
+            iotsec_ota::verify(&manifest_doc, &root, &state.view()).map(|v| (v.manifest, v.signers))
+        }
+        None => CoseSign::from_cbor(&manifest_doc).and_then(|signed| {
+            if signed.content_type != iotsec_ota::verifier::MANIFEST_CONTENT_TYPE {
+                return Err(iotsec_ota::Error::WrongDocumentType {
+                    expected: iotsec_ota::verifier::MANIFEST_CONTENT_TYPE,
+                });
+            }
+            let signers = root.check_threshold(Role::Release, &signed)?;
+            let payload = signed.payload;
+            Ok((Manifest::from_cbor(payload)?, signers))
+        }),
+    };
+    let (manifest, signers) = match outcome {
+        Ok(ok) => ok,
+        Err(e) => return Ok(rejected(&e.to_string(), json!({}))),
+    };
+    let mut json = json!({
+        "valid": true,
+        "version": manifest.version,
+        "security_counter": manifest.security_counter,
+        "sequence": manifest.sequence_number,
+        "signers": signers,
+        "root_version": root.version(),
+        "device_checks": state.is_some(),
+        "components": manifest.components.iter().map(|c| json!({
+            "id": c.id, "size": c.size, "sha256": hex::encode(c.digest)
+        })).collect::<Vec<_>>(),
+    });
+    if let Some(image) = &args.image {
+        let component = match &args.component {
+            Some(id) => manifest.component(id),
+            None if manifest.components.len() == 1 => manifest.components.first(),
+            None => {
+                return Err(BadInput::new(
+                    "manifest has several components: pass --component",
+                ));
+            }
+        }
+        .ok_or_else(|| BadInput::new("no such component in the manifest"))?;
+        let mut file = fs::File::open(image)
+            .map_err(|e| BadInput::new(format!("{}: {e}", image.display())))?;
+        let mut verifier = ImageVerifier::new(component);
+        let mut buffer = vec![0u8; 1 << 16];
+        let checked = loop {
+            let n = file
+                .read(&mut buffer)
+                .map_err(|e| BadInput::new(format!("{}: {e}", image.display())))?;
+            if n == 0 {
+                break verifier.finish();
+            }
+            if let Err(e) = verifier.update(buffer.get(..n).unwrap_or(&[])) {
+                break Err(e);
+            }
+        };
+        if let Err(e) = checked {
+            return Ok(rejected(&format!("image: {e}"), json));
+        }
+        set(&mut json, "image", json!("verified"));
+    }
+    let text = format!(
+        "valid: {} (counter {}, sequence {}), {} release signatures, root v{}{}{}",
+        manifest.version,
+        manifest.security_counter,
+        manifest.sequence_number,
+        signers,
+        root.version(),
+        if state.is_some() {
+            ", device checks passed"
+        } else {
+            ", device checks not run (no --state)"
+        },
+        if args.image.is_some() {
+            ", image verified"
+        } else {
+            ""
+        },
+    );
+    Ok(Report {
+        outcome: Outcome::Accepted,
+        json,
+        text,
+    })
+}

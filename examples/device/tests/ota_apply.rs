@@ -1,0 +1,197 @@
+//! `iotsec-device ota`: provision, apply (verify, install, trial boot, confirm or revert) and
+//! boot on slot files, run as the binary.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use iotsec_ota::manifest_builder::{ComponentSpec, ManifestBuilder};
+use iotsec_ota::signer::{Ed25519Key, Signer, sign_document};
+use iotsec_ota::trust_root::{ROOT_CONTENT_TYPE, TrustRootPayload};
+
+const VENDOR: &str = "6ba7b810-9dad-11d1-80b4-00c04fd430c8";
+const CLASS: &str = "6ba7b811-9dad-11d1-80b4-00c04fd430c8";
+
+fn run(args: &[&str]) -> (i32, serde_json::Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_iotsec-device"))
+        .arg("--format")
+        .arg("json")
+        .args(args)
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (code, json)
+}
+
+fn uuid(text: &str) -> [u8; 16] {
+    *uuid::Uuid::parse_str(text).unwrap().as_bytes()
+}
+
+struct Fixture {
+    dir: PathBuf,
+}
+
+impl Fixture {
+    fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("iotsec-ota-dev-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let root = Ed25519Key::from_seed(&[1; 32]);
+        let release = Ed25519Key::from_seed(&[2; 32]);
+        let payload = TrustRootPayload {
+            version: 1,
+            keys: vec![
+                (root.key_id(), root.algorithm(), root.public_key()),
+                (release.key_id(), release.algorithm(), release.public_key()),
+            ],
+            root: (1, vec![root.key_id()]),
+            release: (1, vec![release.key_id()]),
+        };
+        let doc = sign_document(ROOT_CONTENT_TYPE, &payload.to_cbor(), &[&root]).unwrap();
+        std::fs::write(dir.join("root.cbor"), doc).unwrap();
+        std::fs::write(dir.join("fw1.bin"), vec![1u8; 40_000]).unwrap();
+        std::fs::write(
+            dir.join("state.json"),
+            serde_json::json!({
+                "vendor_id": VENDOR, "class_id": CLASS, "device_id": "dev-1",
+                "trusted_root_version": 1, "slot_capacity": 1_000_000
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let f = Fixture { dir };
+        let (code, _) = run(&[
+            "ota",
+            "provision",
+            "--slots",
+            &f.p("slots"),
+            "--image",
+            &f.p("fw1.bin"),
+            "--security-counter",
+            "1",
+            "--sequence",
+            "1",
+        ]);
+        assert_eq!(code, 0);
+        f
+    }
+
+    fn p(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
+    fn release(&self, name: &str, counter: u64, sequence: u64, fill: u8) -> (String, String) {
+        let image = vec![fill; 50_000 + usize::from(fill)];
+        let image_path = self.p(&format!("{name}.bin"));
+        std::fs::write(&image_path, &image).unwrap();
+        let doc = ManifestBuilder::new(uuid(VENDOR), uuid(CLASS), "2.0.0")
+            .security_counter(counter)
+            .sequence_number(sequence)
+            .component(ComponentSpec::from_image("app", &image))
+            .sign(&[&Ed25519Key::from_seed(&[2; 32])])
+            .unwrap();
+        let manifest_path = self.p(&format!("{name}.cbor"));
+        std::fs::write(&manifest_path, doc).unwrap();
+        (manifest_path, image_path)
+    }
+
+    fn apply(&self, manifest: &str, image: &str, health: &str) -> (i32, serde_json::Value) {
+        run(&[
+            "ota",
+            "apply",
+            "--slots",
+            &self.p("slots"),
+            "--root",
+            &self.p("root.cbor"),
+            "--manifest",
+            manifest,
+            "--image",
+            image,
+            "--state",
+            &self.p("state.json"),
+            "--health",
+            health,
+        ])
+    }
+}
+
+fn slots(dir: &Path) -> String {
+    dir.join("slots").display().to_string()
+}
+
+#[test]
+fn healthy_update_is_confirmed_and_commits_the_counter() {
+    let f = Fixture::new("ok");
+    let (m, i) = f.release("v2", 4, 2, 2);
+    let (code, json) = f.apply(&m, &i, "pass");
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(json["confirmed"], "B");
+    assert_eq!(json["security_counter"], 4);
+    // The same manifest again is a replay.
+    let (code, json) = f.apply(&m, &i, "pass");
+    assert_eq!(code, 1);
+    assert!(
+        json["reason"].as_str().unwrap().contains("replay"),
+        "{json}"
+    );
+    // An older release (lower counter, newer sequence) is a rollback.
+    let (m, i) = f.release("old", 3, 9, 3);
+    let (code, json) = f.apply(&m, &i, "pass");
+    assert_eq!(code, 1);
+    assert!(
+        json["reason"].as_str().unwrap().contains("rollback"),
+        "{json}"
+    );
+}
+
+#[test]
+fn failed_health_check_reverts_and_keeps_the_counter() {
+    let f = Fixture::new("fail");
+    let (m, i) = f.release("v2", 4, 2, 2);
+    let (code, json) = f.apply(&m, &i, "fail");
+    assert_eq!(code, 1, "{json}");
+    assert_eq!(json["confirmed"], "A");
+    assert_eq!(json["security_counter"], 1);
+    assert_eq!(json["slot_b"], "empty");
+}
+
+#[test]
+fn reset_before_confirm_reverts_on_next_boot() {
+    let f = Fixture::new("reset");
+    let (m, i) = f.release("v2", 4, 2, 2);
+    let (code, json) = f.apply(&m, &i, "reset");
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(json["trial"], "B");
+    let (code, json) = run(&["ota", "boot", "--slots", &slots(&f.dir)]);
+    assert_eq!(code, 0);
+    assert_eq!(json["booted"], "A");
+    assert_eq!(json["security_counter"], 1);
+}
+
+#[test]
+fn a_swapped_image_is_refused_before_trial() {
+    let f = Fixture::new("swap");
+    let (m, _) = f.release("v2", 4, 2, 2);
+    let evil = f.p("evil.bin");
+    std::fs::write(&evil, vec![9u8; 50_002]).unwrap();
+    let (code, json) = f.apply(&m, &evil, "pass");
+    assert_eq!(code, 1, "{json}");
+    assert!(
+        json["reason"].as_str().unwrap().contains("digest"),
+        "{json}"
+    );
+    let (code, json) = run(&["ota", "boot", "--slots", &slots(&f.dir)]);
+    assert_eq!(code, 0);
+    assert_eq!(json["booted"], "A");
+    // A corrupt boot record is bad input.
+    std::fs::write(f.dir.join("slots/boot-record.bin"), b"garbage").unwrap();
+    let (code, _) = f.apply(&m, &evil, "pass");
+    assert_eq!(code, 2);
+}
