@@ -12,7 +12,7 @@ use crate::template::{PlaceholderKind, ValueProblem};
 pub const TRACE_CAPACITY: usize = 16;
 
 /// Allow or deny.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
     /// Grants.
@@ -144,6 +144,7 @@ impl Trace {
 
 /// Why a decision came out as it did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Reason {
     /// The lowest-numbered allow rule that granted (no deny applied).
     AllowedBy {

@@ -6,6 +6,8 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+#[cfg(feature = "std")]
+pub mod aws_iot;
 #[cfg(feature = "alloc")]
 pub mod compiled;
 #[cfg(feature = "alloc")]
@@ -17,11 +19,17 @@ pub mod error;
 #[cfg(feature = "alloc")]
 pub mod filter_algebra;
 #[cfg(feature = "alloc")]
+pub mod lint;
+#[cfg(feature = "alloc")]
+pub mod mosquitto_acl;
+#[cfg(feature = "alloc")]
 pub mod policy;
 #[cfg(feature = "alloc")]
 pub mod reference;
 #[cfg(feature = "std")]
 pub mod reload;
+#[cfg(feature = "alloc")]
+pub mod semantic_diff;
 #[cfg(feature = "alloc")]
 pub mod subscribe;
 #[cfg(feature = "alloc")]
@@ -39,6 +47,8 @@ pub use decision::{Decision, Effect, Reason};
 pub use error::{PolicyError, TemplateError, TopicError};
 #[cfg(feature = "alloc")]
 pub use policy::Policy;
+/// The semver crate, for building [`Posture::firmware`].
+pub use semver;
 #[cfg(feature = "alloc")]
 pub use subscribe::SubscribeMode;
 #[cfg(feature = "alloc")]
