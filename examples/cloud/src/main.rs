@@ -6,6 +6,7 @@
 //! one-line reason on stderr. Each crate's issue adds its subcommand in its own module.
 
 mod ota;
+mod acl;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,9 @@ enum Command {
     /// Signed update manifests: keys, trust roots, signing and verification (iotsec-ota).
     #[command(subcommand)]
     Ota(ota::Command),
+    /// MQTT topic authorization: check, lint, diff, import.
+    #[command(subcommand)]
+    Acl(acl::Command),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
             ],
         )),
         Command::Ota(command) => ota::run(command),
+        Command::Acl(command) => acl::run(command),
     };
     finish(result, cli.format)
 }

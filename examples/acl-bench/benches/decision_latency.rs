@@ -1,0 +1,2 @@
+//! Placeholder until the decision-latency bench lands.
+fn main() {}

@@ -1,0 +1,364 @@
+//! `iotsec-cloud acl ...` end to end: exit codes 0/1/2, JSON decision and trace, mosquitto
+//! acl_file evaluation, lint, diff and import.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn file(name: &str, body: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("iotsec-acl-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p: PathBuf = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+const POLICY: &str = r##"
+[[rule]]
+name = "own"
+effect = "allow"
+actions = ["publish", "subscribe", "receive"]
+topics = ["devices/${client_id}/#"]
+
+[[rule]]
+name = "no-admin"
+effect = "deny"
+actions = ["publish"]
+topics = ["devices/+/admin/#"]
+"##;
+
+fn check(policy: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
+    let mut args = vec!["acl", "check", "--policy", policy, "--format", "json"];
+    args.extend_from_slice(extra);
+    let (code, stdout, stderr) = run(&args);
+    let v = if stdout.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&stdout).unwrap()
+    };
+    (code, v, stderr)
+}
+
+#[test]
+fn check_allows_denies_and_traces() {
+    let p = file("policy.toml", POLICY);
+    let (code, v, _) = check(
+        &p,
+        &[
+            "--client-id",
+            "dev1",
+            "--action",
+            "publish",
+            "--topic",
+            "devices/dev1/t",
+        ],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(v["decision"], "allow");
+    assert_eq!(v["reason"]["name"], "own");
+    assert_eq!(v["trace"][0]["template"], "devices/${client_id}/#");
+
+    let (code, v, _) = check(
+        &p,
+        &[
+            "--client-id",
+            "dev1",
+            "--action",
+            "publish",
+            "--topic",
+            "devices/dev1/admin/x",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(v["decision"], "deny");
+    assert_eq!(v["reason"]["kind"], "denied_by");
+    assert_eq!(v["trace"].as_array().unwrap().len(), 2);
+
+    let (code, v, _) = check(
+        &p,
+        &[
+            "--client-id",
+            "dev1/x",
+            "--action",
+            "publish",
+            "--topic",
+            "devices/dev1/x/t",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(v["reason"]["kind"], "placeholder_unusable");
+    assert_eq!(v["reason"]["problem"], "contains_level_separator");
+
+    let (code, v, _) = check(
+        &p,
+        &[
+            "--client-id",
+            "dev1",
+            "--action",
+            "subscribe",
+            "--topic",
+            "devices/#",
+        ],
+    );
+    assert_eq!(
+        (code, v["reason"]["kind"].as_str()),
+        (1, Some("filter_not_contained"))
+    );
+    let (code, _, _) = check(
+        &p,
+        &[
+            "--client-id",
+            "dev1",
+            "--action",
+            "subscribe",
+            "--topic",
+            "devices/dev1/#",
+        ],
+    );
+    assert_eq!(code, 0);
+    let (code, v, _) = check(
+        &p,
+        &[
+            "--client-id",
+            "dev1/x",
+            "--action",
+            "publish",
+            "--topic",
+            "devices/dev1/x/t",
+            "--mode",
+            "mosquitto",
+        ],
+    );
+    assert_eq!((code, v["decision"].as_str()), (0, Some("allow")));
+}
+
+#[test]
+fn check_bad_input_exits_two_with_one_line() {
+    let p = file("policy2.toml", POLICY);
+    let bad_policy = file(
+        "bad.toml",
+        "[[rule]]\neffect = \"allow\"\nactions = [\"publish\"]\ntopics = [\"a/x${client_id}\"]\n",
+    );
+    for args in [
+        vec![
+            "acl",
+            "check",
+            "--policy",
+            &p,
+            "--client-id",
+            "d",
+            "--action",
+            "fly",
+            "--topic",
+            "a",
+        ],
+        vec![
+            "acl",
+            "check",
+            "--policy",
+            &p,
+            "--client-id",
+            "d",
+            "--action",
+            "publish",
+            "--topic",
+            "a",
+            "--mode",
+            "lax",
+        ],
+        vec![
+            "acl",
+            "check",
+            "--policy",
+            "/nonexistent.toml",
+            "--client-id",
+            "d",
+            "--action",
+            "publish",
+            "--topic",
+            "a",
+        ],
+        vec![
+            "acl",
+            "check",
+            "--policy",
+            &bad_policy,
+            "--client-id",
+            "d",
+            "--action",
+            "publish",
+            "--topic",
+            "a",
+        ],
+        vec![
+            "acl",
+            "check",
+            "--client-id",
+            "d",
+            "--action",
+            "publish",
+            "--topic",
+            "a",
+        ],
+    ] {
+        let (code, stdout, stderr) = run(&args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stdout.is_empty());
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    }
+}
+
+#[test]
+fn check_mosquitto_acl_file() {
+    let acl = file(
+        "acl",
+        "pattern readwrite devices/%c/#\nuser admin\ntopic read #\n",
+    );
+    let run_acl = |id: &str, topic: &str| {
+        let (code, stdout, _) = run(&[
+            "acl",
+            "check",
+            "--mosquitto-acl",
+            &acl,
+            "--client-id",
+            id,
+            "--action",
+            "publish",
+            "--topic",
+            topic,
+            "--format",
+            "json",
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        (code, v)
+    };
+    let (code, v) = run_acl("dev1/x", "devices/dev1/x/t");
+    assert_eq!(code, 0, "mosquitto lets dev1/x in: {v}");
+    assert_eq!(v["reason"]["why"], "pattern_allow");
+    let (code, _) = run_acl("dev2", "devices/dev1/t");
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn lint_diff_and_import() {
+    let p = file(
+        "lint.toml",
+        r##"
+[[rule]]
+name = "wide"
+effect = "allow"
+actions = ["publish"]
+topics = ["+/${client_id}/#"]
+[[rule]]
+name = "sys"
+effect = "allow"
+actions = ["receive"]
+topics = ["$SYS/#"]
+[[rule]]
+name = "pointless-deny"
+effect = "deny"
+actions = ["receive"]
+topics = ["nowhere/#"]
+"##,
+    );
+    let (code, stdout, _) = run(&["acl", "lint", "--policy", &p, "--format", "json"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let kinds: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    for k in [
+        "wildcard_escalation",
+        "reaches_reserved",
+        "ineffective_deny",
+    ] {
+        assert!(kinds.contains(&k), "{k} in {kinds:?}");
+    }
+    let clean = file("clean.toml", POLICY);
+    let (code, _, _) = run(&["acl", "lint", "--policy", &clean]);
+    assert_eq!(code, 0);
+
+    let newer = file(
+        "newer.toml",
+        &POLICY.replace("devices/+/admin/#", "devices/+/admin/secret"),
+    );
+    let (code, stdout, _) = run(&["acl", "diff", &clean, &newer, "--format", "json"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(v["lost"].as_array().unwrap().is_empty());
+    let gained = v["gained"].as_array().unwrap();
+    assert!(
+        gained
+            .iter()
+            .any(|c| c["action"] == "publish" && c["topic"] == "devices/c1/admin"),
+        "{v}"
+    );
+    let (code, _, _) = run(&["acl", "diff", &clean, &clean]);
+    assert_eq!(code, 0);
+
+    let acl = file(
+        "import.acl",
+        "user alice\ntopic readwrite x/#\npattern deny x/%c/secret\npattern write d/dev-%c\n",
+    );
+    let (code, stdout, _) = run(&[
+        "acl",
+        "import",
+        "--from",
+        "mosquitto",
+        &acl,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let kinds: Vec<&str> = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"user_allow_no_longer_beats_pattern_deny"),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"mid_level_placeholder_dropped"),
+        "{kinds:?}"
+    );
+    let (code, stdout, _) = run(&["acl", "import", "--from", "mosquitto", &acl]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("x/${client_id}/secret"), "{stdout}");
+
+    let aws = file(
+        "aws.json",
+        r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"iot:Connect","Resource":"arn:aws:iot:eu-west-1:1:client/${iot:Certificate.Subject.CommonName}"},
+        {"Effect":"Allow","Action":["iot:Publish","iot:Receive"],"Resource":"arn:aws:iot:eu-west-1:1:topic/things/${iot:ClientId}/*"},
+        {"Effect":"Deny","Action":"iot:Publish","Resource":"arn:aws:iot:eu-west-1:1:topic/things/${iot:ClientId}/admin"}]}"#,
+    );
+    let (code, stdout, stderr) = run(&["acl", "import", "--from", "aws", &aws, "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["policy"]["identity_binding"], "cert_cn");
+    assert!(stdout.contains("things/${client_id}/#"));
+}

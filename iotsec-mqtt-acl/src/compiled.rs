@@ -1,0 +1,253 @@
+//! The compiled matcher: a policy compiled once into one trie per action. A check walks the
+//! trie along the topic's levels and allocates nothing; its cost grows with topic depth and the
+//! number of rules that share a path, never with the number of devices (placeholders are
+//! compared with the client's values during the walk, not expanded per device).
+//!
+//! Semantics are exactly those of [`crate::reference::evaluate`] (property-tested).
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::context::{Action, ClientContext, Request};
+use crate::decision::{Decision, Reason, RuleOutcome, Tally};
+use crate::policy::Policy;
+use crate::reference;
+use crate::subscribe::{SubscribeMode, decide_subscribe};
+use crate::template::{Placeholder, TemplateLevel, Unusable};
+use crate::topic::TopicName;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Leaf {
+    rule: u32,
+    template: u16,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Node {
+    literals: BTreeMap<String, Node>,
+    single: Option<Box<Node>>,
+    placeholders: Vec<(Placeholder, Node)>,
+    multi: Vec<Leaf>,
+    terminal: Vec<Leaf>,
+}
+
+impl Node {
+    fn insert(&mut self, levels: &[TemplateLevel], leaf: Leaf) {
+        match levels.split_first() {
+            None => self.terminal.push(leaf),
+            Some((TemplateLevel::MultiWildcard, _)) => self.multi.push(leaf),
+            Some((TemplateLevel::Literal(l), rest)) => self
+                .literals
+                .entry(l.clone())
+                .or_default()
+                .insert(rest, leaf),
+            Some((TemplateLevel::SingleWildcard, rest)) => self
+                .single
+                .get_or_insert_with(Box::default)
+                .insert(rest, leaf),
+            Some((TemplateLevel::Placeholder(p), rest)) => {
+                let idx = match self.placeholders.iter().position(|(q, _)| q == p) {
+                    Some(i) => i,
+                    None => {
+                        self.placeholders.push((p.clone(), Node::default()));
+                        self.placeholders.len() - 1
+                    }
+                };
+                if let Some((_, child)) = self.placeholders.get_mut(idx) {
+                    child.insert(rest, leaf);
+                }
+            }
+        }
+    }
+}
+
+struct Walk<'p, 'c> {
+    policy: &'p Policy,
+    ctx: &'p ClientContext<'c>,
+    qos: u8,
+    reserved: bool,
+}
+
+impl Walk<'_, '_> {
+    fn hit(&self, leaf: &Leaf, poison: Option<Unusable>, tally: &mut Tally) {
+        let Some(rule) = usize::try_from(leaf.rule)
+            .ok()
+            .and_then(|i| self.policy.rules().get(i))
+        else {
+            return;
+        };
+        if !rule.subjects.includes(self.ctx) {
+            return;
+        }
+        let outcome = match poison {
+            Some(u) => RuleOutcome::PlaceholderUnusable {
+                placeholder: u.placeholder,
+                problem: u.problem,
+            },
+            None => rule.outcome(self.ctx, self.qos),
+        };
+        tally.record(leaf.rule, leaf.template, rule.effect, outcome);
+    }
+
+    fn visit(
+        &self,
+        node: &Node,
+        rest: Option<&str>,
+        depth: usize,
+        poison: Option<Unusable>,
+        tally: &mut Tally,
+    ) {
+        // MQTT-4.7.2-1: no wildcard (nor placeholder read as one) in the first level matches `$`.
+        let wildcards_match = !(depth == 0 && self.reserved);
+        if wildcards_match {
+            for leaf in &node.multi {
+                self.hit(leaf, poison, tally);
+            }
+        }
+        let Some(rest) = rest else {
+            for leaf in &node.terminal {
+                self.hit(leaf, poison, tally);
+            }
+            return;
+        };
+        let (level, next) = match rest.split_once('/') {
+            Some((level, next)) => (level, Some(next)),
+            None => (rest, None),
+        };
+        if let Some(child) = node.literals.get(level) {
+            self.visit(child, next, depth + 1, poison, tally);
+        }
+        if let Some(child) = node.single.as_ref().filter(|_| wildcards_match) {
+            self.visit(child, next, depth + 1, poison, tally);
+        }
+        for (placeholder, child) in &node.placeholders {
+            match placeholder.level_value(self.ctx, depth == 0) {
+                Ok(value) => {
+                    if value == level {
+                        self.visit(child, next, depth + 1, poison, tally);
+                    }
+                }
+                Err(problem) => {
+                    if wildcards_match {
+                        let poison = poison.or(Some(Unusable {
+                            placeholder: placeholder.kind(),
+                            problem,
+                        }));
+                        self.visit(child, next, depth + 1, poison, tally);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A policy compiled for fast checks.
+#[derive(Clone, Debug)]
+pub struct CompiledPolicy {
+    policy: Policy,
+    tries: [Node; 5],
+}
+
+impl CompiledPolicy {
+    /// Compiles a validated policy.
+    pub fn compile(policy: Policy) -> Self {
+        let mut tries: [Node; 5] = Default::default();
+        for (ri, rule) in policy.rules().iter().enumerate() {
+            let rule_index = u32::try_from(ri).unwrap_or(u32::MAX);
+            for (ti, template) in rule.templates.iter().enumerate() {
+                let leaf = Leaf {
+                    rule: rule_index,
+                    template: u16::try_from(ti).unwrap_or(u16::MAX),
+                };
+                for action in rule.actions.iter() {
+                    if let Some(trie) = tries.get_mut(action.index()) {
+                        trie.insert(template.levels(), leaf);
+                    }
+                }
+            }
+        }
+        CompiledPolicy { policy, tries }
+    }
+
+    /// The policy this was compiled from.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Decides a request in strict mode.
+    ///
+    /// Publish, retained publish, receive and will checks allocate nothing. SUBSCRIBE runs the
+    /// filter algebra and allocates a small working set.
+    pub fn check(&self, ctx: &ClientContext<'_>, request: &Request<'_>) -> Decision {
+        self.check_with_mode(ctx, request, SubscribeMode::Strict)
+    }
+
+    /// Decides a request in the given mode ([`SubscribeMode::Mosquitto`] falls back to the
+    /// reference evaluator, which substitutes placeholders as text).
+    pub fn check_with_mode(
+        &self,
+        ctx: &ClientContext<'_>,
+        request: &Request<'_>,
+        mode: SubscribeMode,
+    ) -> Decision {
+        if mode == SubscribeMode::Mosquitto {
+            return reference::evaluate(&self.policy, ctx, request, mode);
+        }
+        if request.qos > 2 {
+            return Decision::deny(Reason::InvalidQos { qos: request.qos });
+        }
+        if !self.policy.identity_bound(ctx) {
+            return Decision::deny(Reason::IdentityNotBound {
+                binding: self.policy.identity_binding,
+            });
+        }
+        if request.action == Action::Subscribe {
+            return decide_subscribe(&self.policy, ctx, request, mode);
+        }
+        let name = match TopicName::new(request.topic) {
+            Ok(n) => n,
+            Err(e) => return Decision::deny(Reason::InvalidTopic(e)),
+        };
+        let mut tally = Tally::default();
+        if let Some(trie) = self.tries.get(request.action.index()) {
+            let walk = Walk {
+                policy: &self.policy,
+                ctx,
+                qos: request.qos,
+                reserved: name.is_reserved(),
+            };
+            walk.visit(trie, Some(name.as_str()), 0, None, &mut tally);
+        }
+        tally.finish()
+    }
+
+    /// CONNECT: the identity binding and the will message (if any).
+    pub fn authorize_connect(
+        &self,
+        ctx: &ClientContext<'_>,
+        will: Option<(&str, u8, bool)>,
+    ) -> Decision {
+        if !self.policy.identity_bound(ctx) {
+            return Decision::deny(Reason::IdentityNotBound {
+                binding: self.policy.identity_binding,
+            });
+        }
+        match will {
+            None => Decision {
+                effect: crate::decision::Effect::Allow,
+                reason: Reason::NoMatchingRule,
+                trace: Default::default(),
+            },
+            Some((topic, qos, _retain)) => self.check(
+                ctx,
+                &Request {
+                    action: Action::Will,
+                    topic,
+                    qos,
+                },
+            ),
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! Decisions and their traces: allow or deny, the reason that decided, and which rules matched
+//! and why. A decision never allocates: the trace keeps the first [`TRACE_CAPACITY`] entries
+//! by rule order in a fixed-capacity vector.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::TopicError;
+use crate::policy::IdentityBinding;
+use crate::template::{PlaceholderKind, ValueProblem};
+
+/// How many rule matches a trace keeps (the lowest rule indices win).
+pub const TRACE_CAPACITY: usize = 16;
+
+/// Allow or deny.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// Grants.
+    Allow,
+    /// Refuses; beats every allow.
+    Deny,
+}
+
+/// A posture condition of a rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PostureCheck {
+    /// The firmware version range.
+    Firmware,
+    /// The maximum attestation age.
+    AttestationAge,
+}
+
+/// What one rule did with a request whose topic it matched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum RuleOutcome {
+    /// The rule applies: an allow grants, a deny refuses.
+    Matched,
+    /// A deny rule applies because its posture condition could not be evaluated (fail closed).
+    MatchedFailClosed {
+        /// The condition the caller gave no data for.
+        check: PostureCheck,
+    },
+    /// The posture condition is known to be false: the rule does not apply.
+    PostureNotMet {
+        /// Which condition.
+        check: PostureCheck,
+    },
+    /// An allow rule's posture condition could not be evaluated: it does not grant.
+    PostureUnknown {
+        /// Which condition.
+        check: PostureCheck,
+    },
+    /// The device is quarantined and the allow rule does not apply in quarantine.
+    QuarantineExcluded,
+    /// The requested QoS is above the rule's cap.
+    QosAboveCap {
+        /// The rule's cap.
+        cap: u8,
+        /// What was asked.
+        requested: u8,
+    },
+    /// An identity value could not fill a placeholder; the request is denied (fail closed).
+    PlaceholderUnusable {
+        /// Which placeholder.
+        placeholder: PlaceholderKind,
+        /// Why.
+        problem: ValueProblem,
+    },
+}
+
+impl RuleOutcome {
+    /// Whether this outcome refuses the request, given the rule's effect.
+    pub fn denies(self, effect: Effect) -> bool {
+        match self {
+            RuleOutcome::PlaceholderUnusable { .. } => true,
+            RuleOutcome::Matched | RuleOutcome::MatchedFailClosed { .. } => effect == Effect::Deny,
+            _ => false,
+        }
+    }
+
+    /// Whether this outcome grants the request, given the rule's effect.
+    pub fn grants(self, effect: Effect) -> bool {
+        effect == Effect::Allow && self == RuleOutcome::Matched
+    }
+}
+
+/// One line of a trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct TraceEntry {
+    /// Index of the rule in the policy.
+    pub rule: u32,
+    /// Index of the template within the rule.
+    pub template: u16,
+    /// The rule's effect.
+    pub effect: Effect,
+    /// What it did.
+    pub outcome: RuleOutcome,
+}
+
+/// Which rules matched and why, ordered by rule index.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Trace {
+    entries: heapless::Vec<TraceEntry, TRACE_CAPACITY>,
+    truncated: bool,
+}
+
+impl Trace {
+    /// The entries, by rule index.
+    pub fn entries(&self) -> &[TraceEntry] {
+        &self.entries
+    }
+
+    /// Whether more rules matched than the trace could keep.
+    pub fn is_truncated(&self) -> bool {
+        self.truncated
+    }
+
+    pub(crate) fn record(&mut self, entry: TraceEntry) {
+        let key = (entry.rule, entry.template);
+        let pos = self
+            .entries
+            .iter()
+            .position(|e| (e.rule, e.template) >= key)
+            .unwrap_or(self.entries.len());
+        if self
+            .entries
+            .get(pos)
+            .is_some_and(|e| (e.rule, e.template) == key)
+        {
+            return;
+        }
+        if self.entries.is_full() {
+            self.truncated = true;
+            if pos >= self.entries.len() {
+                return;
+            }
+            self.entries.pop();
+        }
+        let _ = self.entries.insert(pos, entry);
+    }
+}
+
+/// Why a decision came out as it did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// The lowest-numbered allow rule that granted (no deny applied).
+    AllowedBy {
+        /// Rule index.
+        rule: u32,
+    },
+    /// The lowest-numbered deny rule that applied (deny beats allow).
+    DeniedBy {
+        /// Rule index.
+        rule: u32,
+    },
+    /// A placeholder could not be filled for this client (fail closed).
+    PlaceholderUnusable {
+        /// Rule index.
+        rule: u32,
+        /// Which placeholder.
+        placeholder: PlaceholderKind,
+        /// Why.
+        problem: ValueProblem,
+    },
+    /// Nothing granted: default deny.
+    NoMatchingRule,
+    /// Strict subscribe: the filter reaches topics no rule lets this client receive.
+    FilterNotContained,
+    /// The client id is not bound to the identity the policy requires.
+    IdentityNotBound {
+        /// The required binding.
+        binding: IdentityBinding,
+    },
+    /// The topic or filter is malformed.
+    InvalidTopic(TopicError),
+    /// QoS above 2.
+    InvalidQos {
+        /// The value.
+        qos: u8,
+    },
+    /// Mosquitto mode grants every SUBSCRIBE and checks only at delivery.
+    SubscribeGrantedByMode,
+}
+
+/// The answer to a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// Allow or deny.
+    pub effect: Effect,
+    /// What decided.
+    pub reason: Reason,
+    /// Which rules matched and why.
+    pub trace: Trace,
+}
+
+impl Decision {
+    /// Whether the request is allowed.
+    pub fn is_allowed(&self) -> bool {
+        self.effect == Effect::Allow
+    }
+
+    /// A denial with an empty trace.
+    pub fn deny(reason: Reason) -> Self {
+        Decision {
+            effect: Effect::Deny,
+            reason,
+            trace: Trace::default(),
+        }
+    }
+}
+
+/// Folds rule outcomes into a decision: any deny beats any allow; default deny.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    deny: Option<(u32, u16)>,
+    poison: Option<(u32, u16, PlaceholderKind, ValueProblem)>,
+    allow: Option<(u32, u16)>,
+    trace: Trace,
+}
+
+fn keep_min(slot: &mut Option<(u32, u16)>, key: (u32, u16)) {
+    if slot.is_none_or(|k| key < k) {
+        *slot = Some(key);
+    }
+}
+
+impl Tally {
+    pub(crate) fn record(
+        &mut self,
+        rule: u32,
+        template: u16,
+        effect: Effect,
+        outcome: RuleOutcome,
+    ) {
+        let key = (rule, template);
+        if let RuleOutcome::PlaceholderUnusable {
+            placeholder,
+            problem,
+        } = outcome
+        {
+            if self.poison.is_none_or(|(r, t, _, _)| key < (r, t)) {
+                self.poison = Some((rule, template, placeholder, problem));
+            }
+        } else if outcome.denies(effect) {
+            keep_min(&mut self.deny, key);
+        } else if outcome.grants(effect) {
+            keep_min(&mut self.allow, key);
+        }
+        self.trace.record(TraceEntry {
+            rule,
+            template,
+            effect,
+            outcome,
+        });
+    }
+
+    pub(crate) fn has_denial(&self) -> bool {
+        self.deny.is_some() || self.poison.is_some()
+    }
+
+    pub(crate) fn finish(self) -> Decision {
+        let (effect, reason) = if let Some((rule, _)) = self.deny {
+            (Effect::Deny, Reason::DeniedBy { rule })
+        } else if let Some((rule, _, placeholder, problem)) = self.poison {
+            (
+                Effect::Deny,
+                Reason::PlaceholderUnusable {
+                    rule,
+                    placeholder,
+                    problem,
+                },
+            )
+        } else if let Some((rule, _)) = self.allow {
+            (Effect::Allow, Reason::AllowedBy { rule })
+        } else {
+            (Effect::Deny, Reason::NoMatchingRule)
+        };
+        Decision {
+            effect,
+            reason,
+            trace: self.trace,
+        }
+    }
+
+    pub(crate) fn finish_with(self, effect: Effect, reason: Reason) -> Decision {
+        Decision {
+            effect,
+            reason,
+            trace: self.trace,
+        }
+    }
+}
