@@ -1,1 +1,2 @@
+//! Placeholder until the gate exists.
 fn main() {}

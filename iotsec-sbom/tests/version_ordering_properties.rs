@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 //! Every scheme is a total order: reflexive, antisymmetric, transitive, on generated versions.
 
 use std::cmp::Ordering;
@@ -84,8 +89,17 @@ fn generic_orders_pre_releases_and_padding() {
 
 #[test]
 fn ecosystems_pick_their_scheme() {
-    assert_eq!(VersionScheme::for_ecosystem("crates.io"), VersionScheme::Semver);
-    assert_eq!(VersionScheme::for_ecosystem("Debian:12"), VersionScheme::Debian);
-    assert_eq!(VersionScheme::for_ecosystem("Alpine:v3.20"), VersionScheme::Alpine);
+    assert_eq!(
+        VersionScheme::for_ecosystem("crates.io"),
+        VersionScheme::Semver
+    );
+    assert_eq!(
+        VersionScheme::for_ecosystem("Debian:12"),
+        VersionScheme::Debian
+    );
+    assert_eq!(
+        VersionScheme::for_ecosystem("Alpine:v3.20"),
+        VersionScheme::Alpine
+    );
     assert_eq!(VersionScheme::for_ecosystem("PyPI"), VersionScheme::Generic);
 }

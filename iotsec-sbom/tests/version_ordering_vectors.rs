@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 //! Every vector of `../shared/data/version-ordering` (lines `A <|=|> B`, `#` and `//` comments).
 
 use std::cmp::Ordering;
@@ -19,7 +24,12 @@ fn check_file(name: &str, scheme: VersionScheme) -> usize {
             continue;
         }
         let parts: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(parts.len(), 3, "{name}:{}: malformed vector {line:?}", n + 1);
+        assert_eq!(
+            parts.len(),
+            3,
+            "{name}:{}: malformed vector {line:?}",
+            n + 1
+        );
         let want = match parts[1] {
             "<" => Ordering::Less,
             "=" => Ordering::Equal,
@@ -33,7 +43,12 @@ fn check_file(name: &str, scheme: VersionScheme) -> usize {
         }
         checked += 1;
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     checked
 }
 
@@ -49,5 +64,8 @@ fn every_debian_vector_passes() {
 
 #[test]
 fn every_alpine_vector_passes() {
-    assert_eq!(check_file("alpine-versions.txt", VersionScheme::Alpine), 778);
+    assert_eq!(
+        check_file("alpine-versions.txt", VersionScheme::Alpine),
+        778
+    );
 }

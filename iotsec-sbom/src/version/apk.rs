@@ -60,11 +60,11 @@ fn parse(original: &str) -> ApkVersion<'_> {
         }
     }
     let mut letter = None;
-    if let Some(&c) = rest.as_bytes().first() {
-        if c.is_ascii_lowercase() {
-            letter = Some(c);
-            rest = rest.get(1..).unwrap_or("");
-        }
+    if let Some(&c) = rest.as_bytes().first()
+        && c.is_ascii_lowercase()
+    {
+        letter = Some(c);
+        rest = rest.get(1..).unwrap_or("");
     }
     // Suffixes are collected wherever they occur, but only consumed while they lead.
     let mut suffixes = Vec::new();
@@ -152,8 +152,16 @@ pub fn compare_apk(a: &str, b: &str) -> Ordering {
     }
     let n = a.suffixes.len().max(b.suffixes.len());
     for i in 0..n {
-        let (xw, xn) = a.suffixes.get(i).copied().unwrap_or((NO_SUFFIX_WEIGHT, "0"));
-        let (yw, yn) = b.suffixes.get(i).copied().unwrap_or((NO_SUFFIX_WEIGHT, "0"));
+        let (xw, xn) = a
+            .suffixes
+            .get(i)
+            .copied()
+            .unwrap_or((NO_SUFFIX_WEIGHT, "0"));
+        let (yw, yn) = b
+            .suffixes
+            .get(i)
+            .copied()
+            .unwrap_or((NO_SUFFIX_WEIGHT, "0"));
         let ord = xw.cmp(&yw).then_with(|| compare_digit_runs(xn, yn));
         if ord != Ordering::Equal {
             return ord;

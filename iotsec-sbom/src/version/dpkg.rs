@@ -42,8 +42,14 @@ fn order(c: Option<u8>) -> i32 {
 
 fn verrevcmp(mut a: &str, mut b: &str) -> Ordering {
     while !a.is_empty() || !b.is_empty() {
-        let a_end = a.bytes().position(|c| c.is_ascii_digit()).unwrap_or(a.len());
-        let b_end = b.bytes().position(|c| c.is_ascii_digit()).unwrap_or(b.len());
+        let a_end = a
+            .bytes()
+            .position(|c| c.is_ascii_digit())
+            .unwrap_or(a.len());
+        let b_end = b
+            .bytes()
+            .position(|c| c.is_ascii_digit())
+            .unwrap_or(b.len());
         let (a_text, a_rest) = a.split_at(a_end);
         let (b_text, b_rest) = b.split_at(b_end);
         let (mut at, mut bt) = (a_text.bytes(), b_text.bytes());

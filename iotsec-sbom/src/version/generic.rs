@@ -22,7 +22,11 @@ fn runs(s: &str) -> impl Iterator<Item = Run<'_>> {
             .unwrap_or(rest.len());
         let (run, after) = rest.split_at(end);
         rest = after;
-        Some(if digit { Run::Number(run) } else { Run::Text(run) })
+        Some(if digit {
+            Run::Number(run)
+        } else {
+            Run::Text(run)
+        })
     })
 }
 

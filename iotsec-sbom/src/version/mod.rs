@@ -69,6 +69,9 @@ pub(crate) fn compare_digit_runs(a: &str, b: &str) -> Ordering {
 
 /// Splits `s` after its leading run of ASCII digits.
 pub(crate) fn split_digits(s: &str) -> (&str, &str) {
-    let end = s.bytes().position(|c| !c.is_ascii_digit()).unwrap_or(s.len());
+    let end = s
+        .bytes()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(s.len());
     s.split_at(end)
 }
