@@ -1,0 +1,2 @@
+//! Placeholder until the gate exists.
+fn main() {}

@@ -1,0 +1,87 @@
+//! The crate's one error type: every way an input can be refused, with the data a caller needs
+//! to tell an attack or a broken producer from a typo.
+
+use thiserror::Error;
+
+/// Why an SBOM, advisory, VEX document or policy was refused.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum GateError {
+    /// The input is larger than the hard cap for its kind.
+    #[error("{what} is {size} bytes, above the cap of {cap} bytes")]
+    SizeExceeded {
+        /// Which input.
+        what: &'static str,
+        /// Its size.
+        size: usize,
+        /// The cap.
+        cap: usize,
+    },
+    /// The document is not well-formed JSON/XML/TOML or does not have the expected shape.
+    #[error("{format}: malformed document: {reason}")]
+    Malformed {
+        /// Which format was expected.
+        format: &'static str,
+        /// The parser's reason.
+        reason: String,
+    },
+    /// A CycloneDX document violates its specification (the schema rule is named).
+    #[error("CycloneDX {spec_version}: {path}: {rule}")]
+    SpecViolation {
+        /// The declared `specVersion`.
+        spec_version: String,
+        /// Where in the document (JSON pointer-like path or XML element).
+        path: String,
+        /// The violated rule, in words.
+        rule: String,
+    },
+    /// The document declares a format or specification version this crate does not read.
+    #[error("unsupported document: {0}")]
+    Unsupported(String),
+    /// An OSV advisory violates the OSV schema.
+    #[error("advisory {file}: {reason}")]
+    BadAdvisory {
+        /// The file (or `<memory>`).
+        file: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Two advisory files claim the same id: a database that was tampered with or merged wrongly.
+    #[error("advisory id {id} appears twice ({first} and {second})")]
+    DuplicateAdvisory {
+        /// The id.
+        id: String,
+        /// First file.
+        first: String,
+        /// Second file.
+        second: String,
+    },
+    /// A VEX document is malformed or uses an unknown status or justification.
+    #[error("VEX {source_name}: {reason}")]
+    BadVex {
+        /// The document's name.
+        source_name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The policy is malformed or contradicts itself.
+    #[error("policy: {0}")]
+    BadPolicy(String),
+    /// Reading a file or directory failed (only the `std` loaders do I/O).
+    #[error("{path}: {reason}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The OS error.
+        reason: String,
+    },
+}
+
+impl GateError {
+    pub(crate) fn malformed(format: &'static str, reason: impl ToString) -> Self {
+        GateError::Malformed {
+            format,
+            reason: reason.to_string(),
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The software bill of materials the gate evaluates, normalized from CycloneDX (JSON 1.2-1.7,
+//! XML 1.0-1.7) and SPDX 2.3 JSON, with a report of every field the normalization drops.
+
+mod cyclonedx_bom_check;
+mod cyclonedx_json;
+mod cyclonedx_rules;
+mod cyclonedx_xml;
+mod spdx_json;
+
+use std::collections::BTreeMap;
+
+use crate::error::GateError;
+use crate::vex::VexStatement;
+
+pub use cyclonedx_bom_check::{CrossCheck, cross_check_with_cyclonedx_bom};
+pub use cyclonedx_json::parse_cyclonedx_json;
+pub(crate) use cyclonedx_rules::Rules as cyclonedx_rules_for_vex;
+pub use cyclonedx_xml::parse_cyclonedx_xml;
+pub use spdx_json::parse_spdx_json;
+
+/// Hard cap on an SBOM document (the 100,000-component benchmark file is about 78 MB).
+pub const MAX_SBOM_BYTES: usize = 512 * 1024 * 1024;
+/// Hard cap on component nesting (CycloneDX `components[].components[]`).
+pub const MAX_NESTING: usize = 32;
+
+/// The document format an SBOM was read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SbomFormat {
+    /// CycloneDX JSON.
+    CycloneDxJson,
+    /// CycloneDX XML.
+    CycloneDxXml,
+    /// SPDX 2.3 JSON.
+    SpdxJson,
+}
+
+/// One component hash (`alg` as CycloneDX spells it: `SHA-256`, `SHA-512`, ...).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComponentHash {
+    /// Algorithm name.
+    pub alg: String,
+    /// Lower-case hex digest.
+    pub content: String,
+}
+
+/// One component of the SBOM, as the gate sees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Component {
+    /// CycloneDX `bom-ref` / SPDX `SPDXID`.
+    pub bom_ref: Option<String>,
+    /// CycloneDX `type` / SPDX `primaryPackagePurpose` (lower case).
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: Option<String>,
+    /// Package URL.
+    pub purl: Option<String>,
+    /// CPE 2.3 name.
+    pub cpe: Option<String>,
+    /// Hashes.
+    pub hashes: Vec<ComponentHash>,
+    /// License expressions (SPDX ids, expressions, or `LicenseRef-` names).
+    pub licenses: Vec<String>,
+}
+
+/// Fields present in the document that the gate does not evaluate, with their count.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DroppedFields(pub BTreeMap<String, usize>);
+
+impl DroppedFields {
+    pub(crate) fn record(&mut self, path: &str) {
+        *self.0.entry(path.to_owned()).or_insert(0) += 1;
+    }
+}
+
+/// A normalized SBOM.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sbom {
+    /// Source format.
+    pub format: SbomFormat,
+    /// Declared specification version (`1.6`, `SPDX-2.3`).
+    pub spec_version: String,
+    /// `serialNumber` (CycloneDX) / `documentNamespace` (SPDX).
+    pub serial_number: Option<String>,
+    /// BOM `version` (CycloneDX).
+    pub version: Option<u64>,
+    /// What the SBOM describes (`metadata.component` / SPDX `documentDescribes`).
+    pub subject: Option<Component>,
+    /// Every component, nested ones flattened (depth-first, document order).
+    pub components: Vec<Component>,
+    /// VEX statements embedded in the SBOM (CycloneDX `vulnerabilities[].analysis`).
+    pub embedded_vex: Vec<VexStatement>,
+    /// Fields the normalization did not carry over.
+    pub dropped: DroppedFields,
+}
+
+/// Reads an SBOM, recognizing CycloneDX JSON, CycloneDX XML and SPDX JSON by content.
+pub fn parse_sbom(bytes: &[u8]) -> Result<Sbom, GateError> {
+    if bytes.len() > MAX_SBOM_BYTES {
+        return Err(GateError::SizeExceeded {
+            what: "SBOM",
+            size: bytes.len(),
+            cap: MAX_SBOM_BYTES,
+        });
+    }
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace() && *b != 0xEF && *b != 0xBB && *b != 0xBF)
+        .unwrap_or(0);
+    match bytes.get(start) {
+        Some(b'<') => parse_cyclonedx_xml(bytes),
+        Some(b'{') => {
+            // SPDX documents carry `spdxVersion`; look only at the head to stay O(1).
+            let head = bytes.get(..bytes.len().min(4096)).unwrap_or(bytes);
+            if head.windows(13).any(|w| w == b"\"spdxVersion\"") {
+                parse_spdx_json(bytes)
+            } else {
+                parse_cyclonedx_json(bytes)
+            }
+        }
+        _ => Err(GateError::Unsupported(
+            "not a JSON or XML document".to_owned(),
+        )),
+    }
+}

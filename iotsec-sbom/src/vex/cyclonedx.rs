@@ -1,0 +1,158 @@
+//! CycloneDX VEX (CycloneDX 1.4+ `vulnerabilities[]`: `id`, `references[]`, `analysis.state`,
+//! `analysis.justification`, `analysis.detail`, `affects[].ref`), embedded in an SBOM or as a
+//! standalone BOM. Expiry is the property `iotsec:vex:expires` (CycloneDX has no expiry field).
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+use super::scope::ProductRef;
+use super::statement::{Justification, VexStatement, VexStatus};
+use crate::error::GateError;
+use crate::sbom::cyclonedx_rules_for_vex as Rules;
+
+type Text<'a> = Cow<'a, str>;
+
+#[derive(Deserialize)]
+pub(crate) struct CdxVulnerability<'a> {
+    #[serde(borrow, default)]
+    id: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    references: Option<Vec<VulnReference<'a>>>,
+    #[serde(borrow, default)]
+    analysis: Option<Analysis<'a>>,
+    #[serde(borrow, default)]
+    affects: Option<Vec<Affects<'a>>>,
+    #[serde(borrow, default)]
+    properties: Option<Vec<Property<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct VulnReference<'a> {
+    #[serde(borrow, default)]
+    id: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Analysis<'a> {
+    #[serde(borrow, default)]
+    state: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    justification: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    detail: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Affects<'a> {
+    #[serde(rename = "ref", borrow, default)]
+    reference: Option<Text<'a>>,
+    // `versions[].status` defaults to "affected" (schema `affectedStatus`); only `ref` matters
+    // to the gate, so missing statuses are not an error here (unlike cyclonedx-bom 0.8.1).
+}
+
+#[derive(Deserialize)]
+struct Property<'a> {
+    #[serde(borrow, default)]
+    name: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    value: Option<Text<'a>>,
+}
+
+/// Property that carries a statement's expiry date.
+pub const EXPIRES_PROPERTY: &str = "iotsec:vex:expires";
+
+pub(crate) fn statements_from_vulnerabilities(
+    vulns: &[CdxVulnerability<'_>],
+    source: &str,
+    rules: &Rules<'_>,
+) -> Result<Vec<VexStatement>, GateError> {
+    let mut out = Vec::new();
+    for (index, v) in vulns.iter().enumerate() {
+        let path = format!("vulnerabilities[{index}]");
+        let Some(analysis) = &v.analysis else {
+            continue;
+        };
+        let Some(state) = analysis.state.as_deref() else {
+            continue;
+        };
+        let status = VexStatus::from_cyclonedx(state)
+            .ok_or_else(|| rules.violation(&path, format!("unknown analysis state {state:?}")))?;
+        let justification =
+            match analysis.justification.as_deref() {
+                Some(j) => Some(Justification::from_cyclonedx(j).ok_or_else(|| {
+                    rules.violation(&path, format!("unknown justification {j:?}"))
+                })?),
+                None => None,
+            };
+        let id =
+            v.id.as_deref()
+                .ok_or_else(|| rules.violation(&path, "a VEX vulnerability needs an id"))?;
+        let products: Vec<ProductRef> = v
+            .affects
+            .iter()
+            .flatten()
+            .filter_map(|a| a.reference.as_deref())
+            .map(ProductRef::from_reference)
+            .collect();
+        if products.is_empty() {
+            return Err(rules.violation(
+                &path,
+                "a VEX analysis must name what it affects (affects[].ref)",
+            ));
+        }
+        let expires = v
+            .properties
+            .iter()
+            .flatten()
+            .find(|p| p.name.as_deref() == Some(EXPIRES_PROPERTY))
+            .and_then(|p| p.value.as_deref().map(str::to_owned));
+        out.push(VexStatement {
+            source: source.to_owned(),
+            index,
+            vulnerability: id.to_owned(),
+            aliases: v
+                .references
+                .iter()
+                .flatten()
+                .filter_map(|r| r.id.as_deref().map(str::to_owned))
+                .collect(),
+            products,
+            subcomponents: Vec::new(),
+            status,
+            justification,
+            detail: analysis.detail.as_deref().map(str::to_owned),
+            expires,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+struct VexBom<'a> {
+    #[serde(rename = "bomFormat", borrow, default)]
+    bom_format: Option<Text<'a>>,
+    #[serde(rename = "specVersion", borrow, default)]
+    spec_version: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    vulnerabilities: Option<Vec<CdxVulnerability<'a>>>,
+}
+
+/// Reads a standalone CycloneDX VEX document (JSON).
+pub fn parse_cyclonedx_vex(bytes: &[u8], source: &str) -> Result<Vec<VexStatement>, GateError> {
+    let bad = |reason: String| GateError::BadVex {
+        source_name: source.to_owned(),
+        reason,
+    };
+    let bom: VexBom<'_> = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+    if bom.bom_format.as_deref() != Some("CycloneDX") {
+        return Err(bad("neither OpenVEX nor CycloneDX (bomFormat)".to_owned()));
+    }
+    let spec = bom.spec_version.as_deref().unwrap_or("");
+    let rules = Rules::new(spec);
+    statements_from_vulnerabilities(
+        bom.vulnerabilities.as_deref().unwrap_or_default(),
+        source,
+        &rules,
+    )
+}
