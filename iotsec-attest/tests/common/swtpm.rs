@@ -108,10 +108,10 @@ impl Swtpm {
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                     return;
                 }
-                if let Some(c) = self.child.as_mut() {
-                    if c.try_wait().unwrap().is_some() {
-                        break; // port taken in the meantime: try another
-                    }
+                if let Some(c) = self.child.as_mut()
+                    && c.try_wait().unwrap().is_some()
+                {
+                    break; // port taken in the meantime: try another
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
