@@ -18,7 +18,7 @@ use crate::freshness::{ClockVerdict, check_freshness};
 use crate::pcr_digest::compute_pcr_digest;
 use crate::pcr_file::SerializedPcrs;
 use crate::policy::AppraisalPolicy;
-use crate::public::{ObjectAttributes, PublicArea};
+use crate::public::{KeyOrigin, ObjectAttributes, PublicArea};
 use crate::signature::TpmSignature;
 use crate::verify::SignatureVerifier;
 
@@ -85,6 +85,8 @@ pub enum Finding {
         /// Attribute names missing or wrongly set.
         attributes: Vec<&'static str>,
     },
+    /// The AK was given as a bare key (PEM), so nothing shows it is a restricted TPM key.
+    AkAttributesUnknown,
     /// The signature file could not be parsed.
     SignatureMalformed {
         /// Parser's reason.
@@ -365,7 +367,18 @@ fn run_checks<P: PcrSource>(
 ) {
     // 1. AK attributes: a non-restricted key can sign a hand-made TPMS_ATTEST.
     let problems = ak_attribute_problems(evidence.ak.attributes);
-    if problems.is_empty() {
+    if evidence.ak.origin == KeyOrigin::BareKey {
+        let tier = if policy.accept_bare_ak {
+            Tier::Warning
+        } else {
+            Tier::Contraindicated
+        };
+        b.push(
+            Claim::AkAttributes,
+            tier,
+            std::vec![Finding::AkAttributesUnknown],
+        );
+    } else if problems.is_empty() {
         b.ok(Claim::AkAttributes);
     } else {
         b.bad(

@@ -25,6 +25,8 @@ pub mod verify;
 #[cfg(feature = "std")]
 pub mod appraisal;
 #[cfg(feature = "std")]
+pub mod bare_key;
+#[cfg(feature = "std")]
 pub mod policy;
 #[cfg(feature = "std")]
 pub mod ring_verifier;

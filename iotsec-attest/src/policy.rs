@@ -30,6 +30,9 @@ pub struct AppraisalPolicy {
     pub firmware_versions: Vec<u64>,
     /// Tolerate SHA-1 PCR banks and signatures (off: SHA-1 is refused).
     pub allow_sha1: bool,
+    /// Accept an AK given as a bare key (PEM) whose TPM attributes cannot be checked, with a
+    /// warning (off: refused, because a non-restricted key can forge quotes).
+    pub accept_bare_ak: bool,
 }
 
 /// Why a policy document was refused.
@@ -76,6 +79,8 @@ struct PolicyDocument {
     firmware_versions: Vec<String>,
     #[serde(default)]
     allow_sha1: bool,
+    #[serde(default)]
+    accept_bare_ak: bool,
 }
 
 fn strip_0x(s: &str) -> &str {
@@ -90,6 +95,7 @@ impl AppraisalPolicy {
         let doc: PolicyDocument = serde_json::from_str(text)?;
         let mut policy = AppraisalPolicy {
             allow_sha1: doc.allow_sha1,
+            accept_bare_ak: doc.accept_bare_ak,
             ..Default::default()
         };
         for (bank_name, pcrs) in doc.pcrs {

@@ -75,6 +75,16 @@ pub struct Scheme {
     pub hash: Option<u16>,
 }
 
+/// Where a public key came from, which decides what is known about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOrigin {
+    /// A TPMT_PUBLIC: the TPM's object attributes are known.
+    TpmPublic,
+    /// A bare key (PEM/DER SubjectPublicKeyInfo): the attributes are unknown, so nothing shows
+    /// that it is a restricted TPM key.
+    BareKey,
+}
+
 /// A parsed TPMT_PUBLIC borrowing from its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PublicArea<'a> {
@@ -92,6 +102,8 @@ pub struct PublicArea<'a> {
     pub scheme: Scheme,
     /// The key.
     pub key: PublicKey<'a>,
+    /// Whether this came from a TPMT_PUBLIC or a bare key.
+    pub origin: KeyOrigin,
 }
 
 impl<'a> PublicArea<'a> {
@@ -174,6 +186,7 @@ impl<'a> PublicArea<'a> {
             symmetric,
             scheme,
             key,
+            origin: KeyOrigin::TpmPublic,
         })
     }
 

@@ -439,3 +439,46 @@ fn map_of_values_is_a_pcr_source_too() {
     assert_eq!(json["status"], "affirming");
     assert_eq!(json["trustworthiness"]["instance_identity"], "affirming");
 }
+
+#[test]
+fn pem_ak_verifies_but_is_refused_unless_bare_keys_are_accepted() {
+    use iotsec_attest::bare_key::BareKey;
+    let pem = String::from_utf8(data("swtpm-ak_ecc.pem")).unwrap();
+    let key = BareKey::from_pem(&pem).unwrap();
+    let ak = key.as_public_area();
+    let tpm_ak = data("swtpm-ak_ecc.pub");
+    assert_eq!(
+        ak.key,
+        PublicArea::parse_tpm2b(&tpm_ak).unwrap().key,
+        "same point as the TPM2B_PUBLIC"
+    );
+    let (msg, sig, pcrs) = (
+        data("swtpm-q_ecc.msg"),
+        data("swtpm-q_ecc.sig"),
+        data("swtpm-q_ecc.pcrs"),
+    );
+    let pcrs = SerializedPcrs::parse(&pcrs).unwrap();
+    let ev = QuoteEvidence {
+        ak: &ak,
+        message: &msg,
+        signature: &sig,
+        pcrs: &pcrs,
+    };
+    let refused = appraise_quote(&RingVerifier, &sha1_policy(), &ev, &ECC_NONCE, None);
+    assert_eq!(refused.status, Tier::Contraindicated);
+    assert_eq!(
+        refused.claim(Claim::AkAttributes).unwrap().findings,
+        vec![Finding::AkAttributesUnknown]
+    );
+    assert_eq!(
+        refused.claim(Claim::Signature).unwrap().tier,
+        Tier::Affirming
+    );
+    let lenient = AppraisalPolicy {
+        accept_bare_ak: true,
+        ..sha1_policy()
+    };
+    let warned = appraise_quote(&RingVerifier, &lenient, &ev, &ECC_NONCE, None);
+    assert_eq!(warned.status, Tier::Warning);
+    assert!(warned.is_trustworthy());
+}

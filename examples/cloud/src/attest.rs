@@ -1,0 +1,172 @@
+//! `iotsec-cloud attest`: appraisal of TPM 2.0 evidence as tpm2-tools writes it.
+//!
+//! `attest quote --ak FILE --message Q.msg --signature Q.sig --pcrs Q.pcrs --nonce HEX
+//! [--reference FILE] [--previous-clock FILE]`: exit 0 when the quote is trustworthy, 1 when it
+//! is rejected (the reasons are in the output), 2 when a file or argument cannot be read. The
+//! AK is a TPM2B_PUBLIC (`tpm2_createak -u`, `tpm2_readpublic -o`) or a PEM key
+//! (`tpm2_readpublic -f pem`); a PEM key carries no TPM attributes, so it is refused unless the
+//! reference file sets `accept_bare_ak`. The signed message and signature are evidence: if they
+//! are malformed the quote is rejected (exit 1), not reported as bad input.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use iotsec_attest::appraisal::{QuoteAppraisal, QuoteEvidence, Tier, appraise_quote};
+use iotsec_attest::bare_key::BareKey;
+use iotsec_attest::pcr_file::SerializedPcrs;
+use iotsec_attest::policy::AppraisalPolicy;
+use iotsec_attest::ring_verifier::RingVerifier;
+use iotsec_attest::{ClockInfo, PublicArea};
+use iotsec_cli_contract::{BadInput, Outcome, Report};
+
+/// Attestation subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Appraises a TPM2_Quote made by `tpm2_quote -m -s -o` against a nonce and reference values.
+    Quote(QuoteArgs),
+}
+
+/// Arguments of `attest quote`.
+#[derive(Args, Debug)]
+pub struct QuoteArgs {
+    /// Attestation key: TPM2B_PUBLIC (tpm2_readpublic -o) or PEM (tpm2_readpublic -f pem).
+    #[arg(long)]
+    ak: PathBuf,
+    /// TPMS_ATTEST written by `tpm2_quote -m`.
+    #[arg(long)]
+    message: PathBuf,
+    /// TPMT_SIGNATURE written by `tpm2_quote -s`.
+    #[arg(long)]
+    signature: PathBuf,
+    /// PCR values in tpm2-tools' serialized format (`tpm2_quote -o`).
+    #[arg(long)]
+    pcrs: PathBuf,
+    /// The nonce the verifier gave (`tpm2_quote -q`), hex.
+    #[arg(long)]
+    nonce: String,
+    /// Appraisal policy (JSON): reference values per bank and PCR, qualified_signer,
+    /// firmware_versions, allow_sha1, accept_bare_ak.
+    #[arg(long)]
+    reference: Option<PathBuf>,
+    /// `clock_info` of the last accepted quote of this TPM (JSON), for freshness.
+    #[arg(long)]
+    previous_clock: Option<PathBuf>,
+    /// Tolerate SHA-1 PCR banks (also settable in the reference file).
+    #[arg(long)]
+    allow_sha1: bool,
+}
+
+/// Runs an `attest` subcommand.
+pub fn run(command: Command) -> Result<Report, BadInput> {
+    match command {
+        Command::Quote(args) => quote(args),
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, BadInput> {
+    std::fs::read(path).map_err(|e| BadInput::new(format!("cannot read {}: {e}", path.display())))
+}
+
+fn decode_hex(text: &str) -> Result<Vec<u8>, BadInput> {
+    let t = text.trim();
+    let t = t.strip_prefix("0x").unwrap_or(t);
+    if !t.len().is_multiple_of(2) || t.len() > 2 * 66 {
+        return Err(BadInput::new(
+            "--nonce must be an even number of hex digits, at most 66 bytes",
+        ));
+    }
+    (0..t.len())
+        .step_by(2)
+        .map(|i| {
+            t.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+                .ok_or_else(|| BadInput::new("--nonce is not hex"))
+        })
+        .collect()
+}
+
+fn quote(args: QuoteArgs) -> Result<Report, BadInput> {
+    let nonce = decode_hex(&args.nonce)?;
+    let mut policy = match &args.reference {
+        Some(p) => {
+            let text = String::from_utf8(read(p)?)
+                .map_err(|_| BadInput::new(format!("{} is not UTF-8", p.display())))?;
+            AppraisalPolicy::from_json(&text)
+                .map_err(|e| BadInput::new(format!("{}: {e}", p.display())))?
+        }
+        None => AppraisalPolicy::default(),
+    };
+    policy.allow_sha1 |= args.allow_sha1;
+    let previous: Option<ClockInfo> = match &args.previous_clock {
+        Some(p) => Some(
+            serde_json::from_slice(&read(p)?)
+                .map_err(|e| BadInput::new(format!("{}: not a clock_info: {e}", p.display())))?,
+        ),
+        None => None,
+    };
+    let ak_bytes = read(&args.ak)?;
+    let bare;
+    let ak = if ak_bytes.starts_with(b"-----BEGIN") {
+        let text =
+            std::str::from_utf8(&ak_bytes).map_err(|_| BadInput::new("the PEM AK is not UTF-8"))?;
+        bare = BareKey::from_pem(text)
+            .map_err(|e| BadInput::new(format!("{}: {e}", args.ak.display())))?;
+        bare.as_public_area()
+    } else {
+        PublicArea::parse_tpm2b(&ak_bytes)
+            .map_err(|e| BadInput::new(format!("{}: not a TPM2B_PUBLIC: {e}", args.ak.display())))?
+    };
+    let pcr_bytes = read(&args.pcrs)?;
+    let pcrs = SerializedPcrs::parse(&pcr_bytes).map_err(|e| {
+        BadInput::new(format!(
+            "{}: not a tpm2-tools PCR file: {e}",
+            args.pcrs.display()
+        ))
+    })?;
+    let message = read(&args.message)?;
+    let signature = read(&args.signature)?;
+    let evidence = QuoteEvidence {
+        ak: &ak,
+        message: &message,
+        signature: &signature,
+        pcrs: &pcrs,
+    };
+    let appraisal = appraise_quote(&RingVerifier, &policy, &evidence, &nonce, previous.as_ref());
+    Ok(report(&appraisal))
+}
+
+fn report(a: &QuoteAppraisal) -> Report {
+    let outcome = if a.is_trustworthy() {
+        Outcome::Accepted
+    } else {
+        Outcome::Rejected
+    };
+    let mut text = format!(
+        "quote: {}\n",
+        match a.status {
+            Tier::Affirming => "trustworthy",
+            Tier::Warning => "trustworthy with warnings",
+            _ => "REJECTED",
+        }
+    );
+    for c in &a.claims {
+        let claim = serde_json::to_value(c.claim).unwrap_or_default();
+        let tier = serde_json::to_value(c.tier).unwrap_or_default();
+        text.push_str(&format!(
+            "  {:<18} {}\n",
+            claim.as_str().unwrap_or("?"),
+            tier.as_str().unwrap_or("?")
+        ));
+        for f in &c.findings {
+            text.push_str(&format!(
+                "    - {}\n",
+                serde_json::to_string(f).unwrap_or_default()
+            ));
+        }
+    }
+    Report {
+        outcome,
+        json: a.to_json(),
+        text,
+    }
+}

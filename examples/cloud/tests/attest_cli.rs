@@ -1,0 +1,179 @@
+//! `iotsec-cloud attest quote` on files written by tpm2-tools against a real swtpm: exit 0 for a
+//! genuine quote, 1 with reasons for an attack, 2 for unreadable input.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+#[path = "../../../iotsec-attest/tests/common/swtpm.rs"]
+mod swtpm;
+
+use std::process::Command;
+
+use swtpm::{Swtpm, peers_available};
+
+fn cloud(tpm: &Swtpm, args: &[&str]) -> (i32, serde_json::Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
+        .current_dir(tpm.dir())
+        .args(["--format", "json", "attest", "quote"])
+        .args(args)
+        .output()
+        .unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (
+        out.status.code().unwrap(),
+        json,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn files(ak: &str, q: &str) -> Vec<String> {
+    [
+        "--ak",
+        ak,
+        "--message",
+        &format!("{q}.msg"),
+        "--signature",
+        &format!("{q}.sig"),
+        "--pcrs",
+        &format!("{q}.pcrs"),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn run(tpm: &Swtpm, ak: &str, q: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
+    let mut args = files(ak, q);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    cloud(tpm, &refs)
+}
+
+#[test]
+fn swtpm_cli_appraises_tpm2_tools_files() {
+    if !peers_available("swtpm_cli_appraises_tpm2_tools_files") {
+        return;
+    }
+    let tpm = Swtpm::start("cli");
+    tpm.create_ek_ak("ecc");
+    tpm.create_ek_ak("rsa");
+    tpm.tool(
+        "tpm2_readpublic",
+        &["-c", "ak_ecc.ctx", "-f", "pem", "-o", "ak_ecc.pem"],
+    );
+    tpm.tool(
+        "tpm2_readpublic",
+        &["-c", "ak_rsa.ctx", "-o", "ak_rsa.tpm2b"],
+    );
+    tpm.quote(
+        "ak_ecc.ctx",
+        "sha256:0,1,2,3,4,5,6,7,8,9,10+sha384:0",
+        "1234567890abcdef",
+        "ecc",
+    );
+    tpm.quote("ak_rsa.ctx", "sha1:0+sha256:0,7", "feedface", "rsa");
+
+    // Genuine quotes.
+    let (code, json, err) = run(&tpm, "ak_ecc.pub", "ecc", &["--nonce", "1234567890abcdef"]);
+    assert_eq!(code, 0, "{json} {err}");
+    assert_eq!(json["status"], "affirming");
+    let (code, json, _) = run(
+        &tpm,
+        "ak_rsa.tpm2b",
+        "rsa",
+        &["--nonce", "feedface", "--allow-sha1"],
+    );
+    assert_eq!(code, 0, "{json}");
+
+    // SHA-1 bank refused by default.
+    let (code, json, _) = run(&tpm, "ak_rsa.tpm2b", "rsa", &["--nonce", "feedface"]);
+    assert_eq!(code, 1);
+    assert!(json.to_string().contains("sha1_bank_refused"));
+
+    // Wrong nonce, wrong AK.
+    let (code, json, _) = run(&tpm, "ak_ecc.pub", "ecc", &["--nonce", "1234567890abcdee"]);
+    assert_eq!(code, 1);
+    assert!(json.to_string().contains("nonce_mismatch"), "{json}");
+    let (code, json, _) = run(&tpm, "ak_rsa.pub", "ecc", &["--nonce", "1234567890abcdef"]);
+    assert_eq!(code, 1);
+    assert!(json.to_string().contains("signature_invalid"), "{json}");
+
+    // PEM AK: the signature verifies but the attributes are unknown.
+    let (code, json, _) = run(&tpm, "ak_ecc.pem", "ecc", &["--nonce", "1234567890abcdef"]);
+    assert_eq!(code, 1);
+    assert!(json.to_string().contains("ak_attributes_unknown"), "{json}");
+    tpm.write("lenient.json", br#"{"accept_bare_ak": true}"#);
+    let (code, json, _) = run(
+        &tpm,
+        "ak_ecc.pem",
+        "ecc",
+        &["--nonce", "1234567890abcdef", "--reference", "lenient.json"],
+    );
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(json["status"], "warning");
+
+    // Reference values: the genuine value passes, another does not.
+    let pcr7 = json["pcrs"]["sha256"]["7"].as_str().unwrap().to_string();
+    tpm.write(
+        "good.json",
+        format!(
+            r#"{{"pcrs": {{"sha256": {{"7": ["{}", "{pcr7}"]}}}}}}"#,
+            "11".repeat(32)
+        )
+        .as_bytes(),
+    );
+    tpm.write(
+        "bad.json",
+        format!(
+            r#"{{"pcrs": {{"sha256": {{"7": ["{}"]}}}}}}"#,
+            "11".repeat(32)
+        )
+        .as_bytes(),
+    );
+    assert_eq!(
+        run(
+            &tpm,
+            "ak_ecc.pub",
+            "ecc",
+            &["--nonce", "1234567890abcdef", "--reference", "good.json"]
+        )
+        .0,
+        0
+    );
+    let (code, json, _) = run(
+        &tpm,
+        "ak_ecc.pub",
+        "ecc",
+        &["--nonce", "1234567890abcdef", "--reference", "bad.json"],
+    );
+    assert_eq!(code, 1);
+    assert!(json.to_string().contains("reference_value_mismatch"));
+
+    // Replay: the clock of the accepted quote, then the same quote again.
+    let (_, json, _) = run(&tpm, "ak_ecc.pub", "ecc", &["--nonce", "1234567890abcdef"]);
+    tpm.write("clock.json", json["clock_info"].to_string().as_bytes());
+    let (code, json, _) = run(
+        &tpm,
+        "ak_ecc.pub",
+        "ecc",
+        &[
+            "--nonce",
+            "1234567890abcdef",
+            "--previous-clock",
+            "clock.json",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(json.to_string().contains("not_fresh"), "{json}");
+
+    // Bad input: exit 2 with one line on stderr.
+    let (code, _, err) = run(&tpm, "ak_ecc.pub", "ecc", &["--nonce", "xyz"]);
+    assert_eq!(code, 2);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let (code, _, err) = run(&tpm, "ecc.msg", "ecc", &["--nonce", "00"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not a TPM2B_PUBLIC"));
+}
