@@ -175,6 +175,14 @@ impl DigestBytes {
         DigestBytes { bytes, len }
     }
 
+    /// `len` (at most [`MAX_DIGEST_LEN`]) copies of `byte`.
+    pub fn filled(byte: u8, len: usize) -> Self {
+        DigestBytes {
+            bytes: [byte; MAX_DIGEST_LEN],
+            len: len.min(MAX_DIGEST_LEN),
+        }
+    }
+
     /// The digest bytes.
     pub fn as_bytes(&self) -> &[u8] {
         self.bytes.get(..self.len).unwrap_or(&[])

@@ -72,6 +72,8 @@ pub enum Claim {
     PcrDigest,
     /// Quoted PCR values match the reference values.
     ReferenceValues,
+    /// The event log is intact and replays to the quoted PCR values.
+    EventLog,
 }
 
 /// What was found wrong (or noteworthy), with the data that shows it.
@@ -158,6 +160,35 @@ pub enum Finding {
         /// The value (hex).
         found: String,
     },
+    /// The event log cannot be parsed.
+    EventLogMalformed {
+        /// Parser's reason.
+        reason: String,
+    },
+    /// An event's data does not hash to its digest: the data was altered.
+    EventDataAltered {
+        /// Index of the first such event (the Spec ID header is 0).
+        event: usize,
+        /// Its type.
+        event_type: u32,
+        /// Its PCR.
+        pcr: u32,
+        /// The bank that disagrees.
+        bank: HashAlg,
+    },
+    /// Replaying the log does not give the quoted value.
+    EventLogReplayMismatch {
+        /// Bank.
+        bank: HashAlg,
+        /// PCR.
+        index: u8,
+        /// Replayed (hex).
+        replayed: String,
+        /// Quoted (hex).
+        quoted: String,
+    },
+    /// None of the quoted banks is in the log.
+    EventLogBankMissing,
     /// A PCR with reference values is not in the quote.
     ReferencePcrNotQuoted {
         /// Bank.
@@ -263,6 +294,8 @@ pub struct QuoteEvidence<'a, P: PcrSource> {
     pub signature: &'a [u8],
     /// The PCR values (`tpm2_quote -o`).
     pub pcrs: &'a P,
+    /// A TCG crypto-agile event log, replayed only once signature and nonce have passed.
+    pub event_log: Option<&'a [u8]>,
 }
 
 /// Attributes an AK must have set, with their names.
@@ -313,7 +346,7 @@ impl Builder {
     }
 }
 
-const ALL_CLAIMS: [Claim; 10] = [
+const ALL_CLAIMS: [Claim; 11] = [
     Claim::AkAttributes,
     Claim::Signature,
     Claim::QuoteStructure,
@@ -324,6 +357,7 @@ const ALL_CLAIMS: [Claim; 10] = [
     Claim::PcrBanks,
     Claim::PcrDigest,
     Claim::ReferenceValues,
+    Claim::EventLog,
 ];
 
 /// Appraises one quote against a policy, the verifier's nonce and the clock of the last accepted
@@ -593,8 +627,79 @@ fn run_checks<P: PcrSource>(
             b.push(Claim::ReferenceValues, Tier::Contraindicated, findings);
         }
     }
+    // 11. Event log: parsed and replayed only now, after signature, nonce and pcrDigest.
+    if let Some(log) = evidence.event_log {
+        let (tier, findings) = appraise_event_log(log, &quote.pcr_select, evidence.pcrs);
+        b.push(Claim::EventLog, tier, findings);
+    } else {
+        b.push(Claim::EventLog, Tier::None, Vec::new());
+    }
     if !b.failed() {
         *clock_out = Some(attest.clock_info);
+    }
+}
+
+fn appraise_event_log<P: PcrSource>(
+    log: &[u8],
+    selection: &crate::pcr_selection::PcrSelectionList,
+    pcrs: &P,
+) -> (Tier, Vec<Finding>) {
+    use crate::event_log::{EventLog, EventLogError};
+    let bad = |f: Finding| (Tier::Contraindicated, std::vec![f]);
+    let log = match EventLog::parse(log) {
+        Ok(l) => l,
+        Err(e) => {
+            return bad(Finding::EventLogMalformed {
+                reason: e.to_string(),
+            });
+        }
+    };
+    let mut findings = Vec::new();
+    let mut replayed_any = false;
+    for bank in selection.banks() {
+        let replay = match log.replay(bank.hash) {
+            Ok(r) => r,
+            Err(EventLogError::BankNotInLog(_)) => continue,
+            Err(EventLogError::EventDataAltered {
+                event,
+                event_type,
+                pcr,
+                bank,
+            }) => {
+                return bad(Finding::EventDataAltered {
+                    event,
+                    event_type,
+                    pcr,
+                    bank,
+                });
+            }
+            Err(e) => {
+                return bad(Finding::EventLogMalformed {
+                    reason: e.to_string(),
+                });
+            }
+        };
+        replayed_any = true;
+        for index in bank.pcrs() {
+            if let (Some(r), Some(q)) = (replay.get(index), pcrs.pcr(bank.hash, index))
+                && !bool::from(r.ct_eq(q))
+            {
+                findings.push(Finding::EventLogReplayMismatch {
+                    bank: bank.hash,
+                    index,
+                    replayed: hex::encode(r),
+                    quoted: hex::encode(q),
+                });
+            }
+        }
+    }
+    if !replayed_any {
+        findings.push(Finding::EventLogBankMissing);
+    }
+    if findings.is_empty() {
+        (Tier::Affirming, findings)
+    } else {
+        (Tier::Contraindicated, findings)
     }
 }
 
@@ -626,7 +731,12 @@ fn finish(
         ]),
         freshness: worst(&[Claim::Nonce, Claim::Freshness]),
         hardware: worst(&[Claim::FirmwareVersion]),
-        executables: worst(&[Claim::PcrBanks, Claim::PcrDigest, Claim::ReferenceValues]),
+        executables: worst(&[
+            Claim::PcrBanks,
+            Claim::PcrDigest,
+            Claim::ReferenceValues,
+            Claim::EventLog,
+        ]),
     };
     // The mandatory checks must have run and passed; optional ones may be None.
     let mandatory = [

@@ -10,6 +10,7 @@ extern crate alloc;
 pub mod algorithm;
 pub mod attest;
 pub mod error;
+pub mod event_log;
 pub mod pcr_file;
 pub mod pcr_selection;
 pub mod public;

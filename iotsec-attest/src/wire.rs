@@ -14,6 +14,11 @@ impl<'a> Reader<'a> {
         Reader { input }
     }
 
+    /// The unread input.
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        self.input
+    }
+
     pub(crate) fn bytes(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], ParseError> {
         if n > self.input.len() {
             return Err(ParseError::Truncated {

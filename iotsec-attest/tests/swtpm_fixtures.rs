@@ -170,6 +170,7 @@ fn appraise(
             message: &msg,
             signature: &sig,
             pcrs: &pcrs,
+            event_log: None,
         },
         nonce,
         None,
@@ -365,6 +366,7 @@ fn replayed_quote_is_not_fresh() {
         message: &msg,
         signature: &sig,
         pcrs: &pcrs,
+        event_log: None,
     };
     let first = appraise_quote(&RingVerifier, &sha1_policy(), &ev, &ECC_NONCE, None);
     let seen = first.clock_info.unwrap();
@@ -430,6 +432,7 @@ fn map_of_values_is_a_pcr_source_too() {
             message: &msg,
             signature: &sig,
             pcrs: &map,
+            event_log: None,
         },
         &RSA_NONCE,
         None,
@@ -463,6 +466,7 @@ fn pem_ak_verifies_but_is_refused_unless_bare_keys_are_accepted() {
         message: &msg,
         signature: &sig,
         pcrs: &pcrs,
+        event_log: None,
     };
     let refused = appraise_quote(&RingVerifier, &sha1_policy(), &ev, &ECC_NONCE, None);
     assert_eq!(refused.status, Tier::Contraindicated);
@@ -481,4 +485,29 @@ fn pem_ak_verifies_but_is_refused_unless_bare_keys_are_accepted() {
     let warned = appraise_quote(&RingVerifier, &lenient, &ev, &ECC_NONCE, None);
     assert_eq!(warned.status, Tier::Warning);
     assert!(warned.is_trustworthy());
+}
+
+#[test]
+fn event_log_fuzz_seed_is_a_valid_log() {
+    // fuzz/corpus/attest_eventlog/seed-boot is produced by this writer; keep them in step.
+    use iotsec_attest::event_log::{EV_EFI_ACTION, EV_IPL, EV_SEPARATOR, EventLog, EventLogWriter};
+    let mut w = EventLogWriter::new(&[HashAlg::Sha1, HashAlg::Sha256, HashAlg::Sha384]);
+    w.startup_locality(3)
+        .event(
+            4,
+            EV_EFI_ACTION,
+            b"Calling EFI Application from Boot Option",
+        )
+        .event(0, EV_SEPARATOR, &[0; 4])
+        .event(8, EV_IPL, b"linux /vmlinuz");
+    let bytes = w.finish();
+    let seed = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fuzz/corpus/attest_eventlog/seed-boot"
+    );
+    if std::env::var("IOTSEC_WRITE_SEEDS").is_ok() {
+        std::fs::write(seed, &bytes).unwrap();
+    }
+    assert_eq!(std::fs::read(seed).unwrap(), bytes);
+    assert_eq!(EventLog::parse(&bytes).unwrap().len(), 4);
 }

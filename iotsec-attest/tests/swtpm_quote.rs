@@ -51,6 +51,7 @@ fn appraise_files(
             message: &msg,
             signature: &sig,
             pcrs: &pcrs,
+            event_log: None,
         },
         nonce,
         previous,

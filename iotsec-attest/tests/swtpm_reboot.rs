@@ -61,6 +61,7 @@ fn appraise(
             message: &msg,
             signature: &sig,
             pcrs: &pcrs,
+            event_log: None,
         },
         &[nonce; 8],
         previous,

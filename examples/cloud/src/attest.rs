@@ -24,6 +24,18 @@ use iotsec_cli_contract::{BadInput, Outcome, Report};
 pub enum Command {
     /// Appraises a TPM2_Quote made by `tpm2_quote -m -s -o` against a nonce and reference values.
     Quote(QuoteArgs),
+    /// Checks a TCG crypto-agile event log (event data against digests) and replays it to PCR
+    /// values. Appraise it against a quote with `attest quote --event-log`: only a quote
+    /// authenticates PCR values.
+    Eventlog(EventLogArgs),
+}
+
+/// Arguments of `attest eventlog`.
+#[derive(Args, Debug)]
+pub struct EventLogArgs {
+    /// The binary log (e.g. /sys/kernel/security/tpm0/binary_bios_measurements).
+    #[arg(long)]
+    log: PathBuf,
 }
 
 /// Arguments of `attest quote`.
@@ -54,12 +66,16 @@ pub struct QuoteArgs {
     /// Tolerate SHA-1 PCR banks (also settable in the reference file).
     #[arg(long)]
     allow_sha1: bool,
+    /// TCG crypto-agile event log to replay against the quoted PCRs (after signature and nonce).
+    #[arg(long)]
+    event_log: Option<PathBuf>,
 }
 
 /// Runs an `attest` subcommand.
 pub fn run(command: Command) -> Result<Report, BadInput> {
     match command {
         Command::Quote(args) => quote(args),
+        Command::Eventlog(args) => event_log(args),
     }
 }
 
@@ -123,6 +139,10 @@ fn quote(args: QuoteArgs) -> Result<Report, BadInput> {
             args.pcrs.display()
         ))
     })?;
+    let log = match &args.event_log {
+        Some(p) => Some(read(p)?),
+        None => None,
+    };
     let message = read(&args.message)?;
     let signature = read(&args.signature)?;
     let evidence = QuoteEvidence {
@@ -130,9 +150,53 @@ fn quote(args: QuoteArgs) -> Result<Report, BadInput> {
         message: &message,
         signature: &signature,
         pcrs: &pcrs,
+        event_log: log.as_deref(),
     };
     let appraisal = appraise_quote(&RingVerifier, &policy, &evidence, &nonce, previous.as_ref());
     Ok(report(&appraisal))
+}
+
+fn event_log(args: EventLogArgs) -> Result<Report, BadInput> {
+    use iotsec_attest::algorithm::HashAlg;
+    use iotsec_attest::event_log::EventLog;
+    let bytes = read(&args.log)?;
+    let log = EventLog::parse(&bytes)
+        .map_err(|e| BadInput::new(format!("{}: {e}", args.log.display())))?;
+    let mut banks = serde_json::Map::new();
+    let mut text = format!("event log: {} events\n", log.len());
+    for (alg, _) in log.algorithms() {
+        let Some(bank) = HashAlg::from_id(alg) else {
+            continue;
+        };
+        match log.replay(bank) {
+            Ok(r) => {
+                let mut values = serde_json::Map::new();
+                for i in 0..24u8 {
+                    if r.touched & (1 << i) != 0
+                        && let Some(v) = r.get(i)
+                    {
+                        let hex: String = v.iter().map(|b| format!("{b:02x}")).collect();
+                        text.push_str(&format!("  {}:{i:<2} {hex}\n", bank.name()));
+                        values.insert(i.to_string(), hex.into());
+                    }
+                }
+                banks.insert(bank.name().to_string(), values.into());
+            }
+            Err(e) => {
+                let json = serde_json::json!({ "intact": false, "error": e.to_string() });
+                return Ok(Report {
+                    outcome: Outcome::Rejected,
+                    json,
+                    text: format!("event log REJECTED: {e}"),
+                });
+            }
+        }
+    }
+    Ok(Report {
+        outcome: Outcome::Accepted,
+        json: serde_json::json!({ "intact": true, "events": log.len(), "pcrs": banks }),
+        text,
+    })
 }
 
 fn report(a: &QuoteAppraisal) -> Report {

@@ -177,3 +177,92 @@ fn swtpm_cli_appraises_tpm2_tools_files() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("not a TPM2B_PUBLIC"));
 }
+
+#[test]
+fn swtpm_cli_replays_event_logs() {
+    use iotsec_attest::algorithm::HashAlg;
+    use iotsec_attest::event_log::{EV_EFI_ACTION, EV_SEPARATOR, EventLogWriter};
+    if !peers_available("swtpm_cli_replays_event_logs") {
+        return;
+    }
+    let tpm = Swtpm::start("cli-log");
+    let events: [(u32, u32, &[u8]); 2] = [
+        (8, EV_EFI_ACTION, b"Exit Boot Services Invocation"),
+        (8, EV_SEPARATOR, &[0; 4]),
+    ];
+    for (pcr, _, data) in events {
+        let hex: String = HashAlg::Sha256
+            .digest(&[data])
+            .as_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        tpm.tool("tpm2_pcrextend", &[&format!("{pcr}:sha256={hex}")]);
+    }
+    let mut good = EventLogWriter::new(&[HashAlg::Sha256]);
+    let mut bad = EventLogWriter::new(&[HashAlg::Sha256]);
+    for (pcr, t, data) in events {
+        good.event(pcr, t, data);
+        let d = HashAlg::Sha256.digest(&[data]);
+        bad.event_with_digests(
+            pcr,
+            t,
+            &[d.as_bytes()],
+            if t == EV_EFI_ACTION {
+                b"Exit Boot Services Returned"
+            } else {
+                data
+            },
+        );
+    }
+    tpm.write("good.log", &good.finish());
+    tpm.write("bad.log", &bad.finish());
+    tpm.create_ek_ak("ecc");
+    tpm.quote("ak_ecc.ctx", "sha256:0,8", "0badc0de", "q");
+
+    let (code, json, err) = run(
+        &tpm,
+        "ak_ecc.pub",
+        "q",
+        &["--nonce", "0badc0de", "--event-log", "good.log"],
+    );
+    assert_eq!(code, 0, "{json} {err}");
+    let (code, json, _) = run(
+        &tpm,
+        "ak_ecc.pub",
+        "q",
+        &["--nonce", "0badc0de", "--event-log", "bad.log"],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        json.to_string()
+            .contains(r#""event":1,"event_type":2147483655,"finding":"event_data_altered""#),
+        "{json}"
+    );
+
+    let eventlog = |file: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
+            .current_dir(tpm.dir())
+            .args(["--format", "json", "attest", "eventlog", "--log", file])
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = eventlog("good.log");
+    assert_eq!(code, 0, "{out}");
+    let pcr8 = json_pcr8(&tpm);
+    assert!(
+        out.contains(&pcr8),
+        "replayed PCR 8 equals the TPM's: {out}"
+    );
+    assert_eq!(eventlog("bad.log").0, 1);
+    assert_eq!(eventlog("q.sig").0, 2);
+}
+
+fn json_pcr8(tpm: &Swtpm) -> String {
+    let (_, json, _) = run(tpm, "ak_ecc.pub", "q", &["--nonce", "0badc0de"]);
+    json["pcrs"]["sha256"]["8"].as_str().unwrap().to_string()
+}
