@@ -97,6 +97,8 @@ impl BareKey {
             attributes: ObjectAttributes(0),
             auth_policy: &[],
             symmetric: ALG_NULL,
+            symmetric_bits: 0,
+            symmetric_mode: 0,
             scheme: Scheme {
                 scheme: ALG_NULL,
                 hash: None,

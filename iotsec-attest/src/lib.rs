@@ -22,6 +22,10 @@ pub mod freshness;
 pub mod pcr_digest;
 pub mod verify;
 
+// Identity (alloc): credentials only the TPM holding the EK can activate.
+#[cfg(feature = "alloc")]
+pub mod credential;
+
 // Cloud side (std): appraisal policy and results, ring-backed verification.
 #[cfg(feature = "std")]
 pub mod appraisal;

@@ -98,6 +98,10 @@ pub struct PublicArea<'a> {
     pub auth_policy: &'a [u8],
     /// symmetric algorithm of a storage/decryption parent (TPM_ALG_NULL for a signing key).
     pub symmetric: u16,
+    /// Key size of `symmetric` in bits (0 when NULL).
+    pub symmetric_bits: u16,
+    /// Mode of `symmetric` (TPM_ALG_CFB for EKs; 0 when NULL).
+    pub symmetric_mode: u16,
     /// Signing or decryption scheme.
     pub scheme: Scheme,
     /// The key.
@@ -126,7 +130,7 @@ impl<'a> PublicArea<'a> {
         let name_alg = HashAlg::parse(r.u16("TPMT_PUBLIC.nameAlg")?, "TPMT_PUBLIC.nameAlg")?;
         let attributes = ObjectAttributes(r.u32("TPMT_PUBLIC.objectAttributes")?);
         let auth_policy = r.sized("TPMT_PUBLIC.authPolicy", MAX_POLICY_LEN)?;
-        let symmetric = read_symmetric(&mut r)?;
+        let (symmetric, symmetric_bits, symmetric_mode) = read_symmetric(&mut r)?;
         let (scheme, key) = match kind {
             ALG_RSA => {
                 let scheme = read_scheme(&mut r, "TPMS_RSA_PARMS.scheme")?;
@@ -184,6 +188,8 @@ impl<'a> PublicArea<'a> {
             attributes,
             auth_policy,
             symmetric,
+            symmetric_bits,
+            symmetric_mode,
             scheme,
             key,
             origin: KeyOrigin::TpmPublic,
@@ -253,19 +259,17 @@ impl core::fmt::Debug for Name {
 /// TPM_RH_ENDORSEMENT, the hierarchy an EK and its AKs live in.
 pub const RH_ENDORSEMENT: u32 = 0x4000_000B;
 
-fn read_symmetric(r: &mut Reader<'_>) -> Result<u16, ParseError> {
+fn read_symmetric(r: &mut Reader<'_>) -> Result<(u16, u16, u16), ParseError> {
     let alg = r.u16("TPMT_SYM_DEF_OBJECT.algorithm")?;
-    match alg {
-        ALG_NULL => {}
-        ALG_XOR => {
-            r.u16("TPMT_SYM_DEF_OBJECT.keyBits")?;
-        }
-        _ => {
-            r.u16("TPMT_SYM_DEF_OBJECT.keyBits")?;
-            r.u16("TPMT_SYM_DEF_OBJECT.mode")?;
-        }
-    }
-    Ok(alg)
+    Ok(match alg {
+        ALG_NULL => (alg, 0, 0),
+        ALG_XOR => (alg, r.u16("TPMT_SYM_DEF_OBJECT.keyBits")?, 0),
+        _ => (
+            alg,
+            r.u16("TPMT_SYM_DEF_OBJECT.keyBits")?,
+            r.u16("TPMT_SYM_DEF_OBJECT.mode")?,
+        ),
+    })
 }
 
 fn read_scheme(r: &mut Reader<'_>, field: &'static str) -> Result<Scheme, ParseError> {

@@ -28,6 +28,29 @@ pub enum Command {
     /// values. Appraise it against a quote with `attest quote --event-log`: only a quote
     /// authenticates PCR values.
     Eventlog(EventLogArgs),
+    /// Encrypts a secret to an EK for an AK (TPM2_MakeCredential in software), writing the
+    /// credential blob `tpm2_activatecredential -i` reads.
+    Makecredential(MakeCredentialArgs),
+}
+
+/// Arguments of `attest makecredential`.
+#[derive(Args, Debug)]
+pub struct MakeCredentialArgs {
+    /// The EK public area (TPM2B_PUBLIC from `tpm2_createek -u` or `tpm2_readpublic -o`).
+    #[arg(long)]
+    ek: PathBuf,
+    /// The AK public area (TPM2B_PUBLIC); its Name is computed.
+    #[arg(long, conflicts_with = "ak_name", required_unless_present = "ak_name")]
+    ak: Option<PathBuf>,
+    /// The AK Name as `tpm2_createak -n` writes it.
+    #[arg(long)]
+    ak_name: Option<PathBuf>,
+    /// File holding the secret (1 to 32 bytes for a SHA-256 EK).
+    #[arg(long)]
+    secret: PathBuf,
+    /// Where to write the credential blob.
+    #[arg(long, short = 'o')]
+    output: PathBuf,
 }
 
 /// Arguments of `attest eventlog`.
@@ -76,6 +99,7 @@ pub fn run(command: Command) -> Result<Report, BadInput> {
     match command {
         Command::Quote(args) => quote(args),
         Command::Eventlog(args) => event_log(args),
+        Command::Makecredential(args) => make_credential(args),
     }
 }
 
@@ -154,6 +178,43 @@ fn quote(args: QuoteArgs) -> Result<Report, BadInput> {
     };
     let appraisal = appraise_quote(&RingVerifier, &policy, &evidence, &nonce, previous.as_ref());
     Ok(report(&appraisal))
+}
+
+fn make_credential(args: MakeCredentialArgs) -> Result<Report, BadInput> {
+    use iotsec_attest::credential::{OsRng, make_credential};
+    let ek_bytes = read(&args.ek)?;
+    let ek = PublicArea::parse_tpm2b(&ek_bytes)
+        .map_err(|e| BadInput::new(format!("{}: not a TPM2B_PUBLIC: {e}", args.ek.display())))?;
+    let name = match (&args.ak, &args.ak_name) {
+        (Some(p), _) => {
+            let b = read(p)?;
+            PublicArea::parse_tpm2b(&b)
+                .map_err(|e| BadInput::new(format!("{}: not a TPM2B_PUBLIC: {e}", p.display())))?
+                .name()
+                .as_bytes()
+                .to_vec()
+        }
+        (None, Some(p)) => read(p)?,
+        (None, None) => return Err(BadInput::new("--ak or --ak-name is required")),
+    };
+    let secret = read(&args.secret)?;
+    let blob = make_credential(&ek, &name, &secret, &mut OsRng).map_err(BadInput::new)?;
+    let bytes = blob.to_tpm2_tools();
+    std::fs::write(&args.output, &bytes)
+        .map_err(|e| BadInput::new(format!("cannot write {}: {e}", args.output.display())))?;
+    let name_hex: String = name.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Report {
+        outcome: Outcome::Accepted,
+        json: serde_json::json!({
+            "credential": args.output.display().to_string(),
+            "bytes": bytes.len(),
+            "ak_name": name_hex,
+        }),
+        text: format!(
+            "credential for AK {name_hex} written to {}",
+            args.output.display()
+        ),
+    })
 }
 
 fn event_log(args: EventLogArgs) -> Result<Report, BadInput> {

@@ -266,3 +266,94 @@ fn json_pcr8(tpm: &Swtpm) -> String {
     let (_, json, _) = run(tpm, "ak_ecc.pub", "q", &["--nonce", "0badc0de"]);
     json["pcrs"]["sha256"]["8"].as_str().unwrap().to_string()
 }
+
+#[test]
+fn swtpm_cli_makecredential_activates() {
+    if !peers_available("swtpm_cli_makecredential_activates") {
+        return;
+    }
+    let tpm = Swtpm::start("cli-cred");
+    tpm.write("secret.bin", b"0123456789abcdef");
+    for kind in ["ecc", "rsa"] {
+        tpm.create_ek_ak(kind);
+        let ek = format!("ek_{kind}.pub");
+        let by_name = format!("ak_{kind}.name");
+        let by_pub = format!("ak_{kind}.pub");
+        for ak in [["--ak-name", &by_name], ["--ak", &by_pub]] {
+            let out = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
+                .current_dir(tpm.dir())
+                .args([
+                    "attest",
+                    "makecredential",
+                    "--ek",
+                    &ek,
+                    ak[0],
+                    ak[1],
+                    "--secret",
+                    "secret.bin",
+                    "-o",
+                    "cred.blob",
+                ])
+                .output()
+                .unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            for args in [
+                vec!["--policy-session", "-S", "s.ctx"],
+                vec!["-S", "s.ctx", "-c", "e"],
+            ] {
+                let tool = if args[0] == "--policy-session" {
+                    "tpm2_startauthsession"
+                } else {
+                    "tpm2_policysecret"
+                };
+                assert!(tpm.tool_unchecked(tool, &args).status.success());
+            }
+            let act = tpm.tool_unchecked(
+                "tpm2_activatecredential",
+                &[
+                    "-c",
+                    &format!("ak_{kind}.ctx"),
+                    "-C",
+                    &format!("ek_{kind}.ctx"),
+                    "-i",
+                    "cred.blob",
+                    "-o",
+                    "out.bin",
+                    "-P",
+                    "session:s.ctx",
+                ],
+            );
+            let _ = tpm.tool_unchecked("tpm2_flushcontext", &["s.ctx"]);
+            tpm.flush();
+            assert!(
+                act.status.success(),
+                "{}",
+                String::from_utf8_lossy(&act.stderr)
+            );
+            assert_eq!(tpm.read("out.bin"), b"0123456789abcdef");
+        }
+    }
+    // An AK passed as the EK is bad input.
+    let out = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
+        .current_dir(tpm.dir())
+        .args([
+            "attest",
+            "makecredential",
+            "--ek",
+            "ak_ecc.pub",
+            "--ak",
+            "ak_ecc.pub",
+            "--secret",
+            "secret.bin",
+            "-o",
+            "x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
