@@ -1,6 +1,43 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 #![doc = include_str!("../README.md")]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
+
+// Parsing (no_std, no alloc): TPM 2.0 Part 2 structures, borrowed from the input.
+pub mod algorithm;
+pub mod attest;
+pub mod error;
+pub mod event_log;
+pub mod pcr_file;
+pub mod pcr_selection;
+pub mod public;
+pub mod signature;
+mod wire;
+
+// Decisions that need no heap: signature checks, pcrDigest, clock freshness.
+pub mod freshness;
+pub mod pcr_digest;
+pub mod verify;
+
+// Identity (alloc): credentials only the TPM holding the EK can activate.
+#[cfg(feature = "alloc")]
+pub mod credential;
+
+// Cloud side (std): appraisal policy and results, ring-backed verification.
+#[cfg(feature = "std")]
+pub mod appraisal;
+#[cfg(feature = "std")]
+pub mod bare_key;
+#[cfg(feature = "std")]
+pub mod policy;
+#[cfg(feature = "std")]
+pub mod ring_verifier;
+
+pub use attest::{Attest, ClockInfo};
+pub use error::{ParseError, VerifyError};
+pub use pcr_selection::PcrSelectionList;
+pub use public::{Name, PublicArea};
+pub use signature::TpmSignature;

@@ -7,6 +7,7 @@
 
 mod ota;
 mod acl;
+mod attest;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,9 @@ enum Command {
     /// MQTT topic authorization: check, lint, diff, import.
     #[command(subcommand)]
     Acl(acl::Command),
+    /// TPM 2.0 attestation: appraise quotes.
+    #[command(subcommand)]
+    Attest(attest::Command),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         )),
         Command::Ota(command) => ota::run(command),
         Command::Acl(command) => acl::run(command),
+        Command::Attest(command) => attest::run(command),
     };
     finish(result, cli.format)
 }

@@ -1,0 +1,252 @@
+//! A private swtpm per test on loopback, driven with tpm2-tools through the swtpm TCTI.
+//!
+//! swtpm has 3 transient object slots and no resource manager, so every tool call is followed by
+//! `tpm2_flushcontext -t`/`-s`; `tpm2_shutdown -c` runs before the process is stopped so that
+//! the TPM does not count an unorderly shutdown. Ports come from the OS (bind to port 0) and each
+//! instance is used by one test only, so tests never share a TPM.
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// One running swtpm with its state directory.
+pub struct Swtpm {
+    child: Option<Child>,
+    pub dir: PathBuf,
+    pub port: u16,
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Whether swtpm and tpm2-tools are installed; under CI=true their absence fails the test.
+pub fn peers_available(test: &str) -> bool {
+    let missing: Vec<&str> = ["swtpm", "tpm2_quote", "tpm2_createak", "tpm2_sign"]
+        .into_iter()
+        .filter(|t| !have(t))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "{test}: CI=true and the real TPM peers are missing: {missing:?} (apt-get install swtpm swtpm-tools tpm2-tools)"
+        );
+    }
+    eprintln!(
+        "\n*** SKIPPING {test}: {missing:?} not installed (apt-get install swtpm swtpm-tools tpm2-tools) ***\n"
+    );
+    false
+}
+
+fn free_port_pair() -> u16 {
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = l.local_addr().unwrap().port();
+        if p < 65000 && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+            return p;
+        }
+    }
+}
+
+impl Swtpm {
+    /// Starts a fresh TPM (new state directory).
+    pub fn start(test: &str) -> Swtpm {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir =
+            std::env::temp_dir().join(format!("iotsec-attest-{test}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("state")).unwrap();
+        let mut tpm = Swtpm {
+            child: None,
+            dir,
+            port: 0,
+        };
+        tpm.power_on(true);
+        tpm
+    }
+
+    /// Starts swtpm on the existing state; `clear` = TPM2_Startup(CLEAR), else the test sends
+    /// its own startup.
+    pub fn power_on(&mut self, clear: bool) {
+        for _attempt in 0..5 {
+            let port = free_port_pair();
+            let flags = if clear {
+                "not-need-init,startup-clear"
+            } else {
+                "not-need-init"
+            };
+            let child = Command::new("swtpm")
+                .args(["socket", "--tpm2"])
+                .arg("--server")
+                .arg(format!("type=tcp,port={port},bindaddr=127.0.0.1"))
+                .arg("--ctrl")
+                .arg(format!("type=tcp,port={},bindaddr=127.0.0.1", port + 1))
+                .args(["--flags", flags])
+                .arg("--tpmstate")
+                .arg(format!("dir={}", self.dir.join("state").display()))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            self.child = Some(child);
+            self.port = port;
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return;
+                }
+                if let Some(c) = self.child.as_mut()
+                    && c.try_wait().unwrap().is_some()
+                {
+                    break; // port taken in the meantime: try another
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            self.kill();
+        }
+        panic!("swtpm did not start");
+    }
+
+    pub fn tcti(&self) -> String {
+        format!("swtpm:host=127.0.0.1,port={}", self.port)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Runs a tpm2-tools command in the state directory; returns its output (must succeed).
+    pub fn tool(&self, tool: &str, args: &[&str]) -> Output {
+        let out = self.tool_unchecked(tool, args);
+        assert!(
+            out.status.success(),
+            "{tool} {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.flush();
+        out
+    }
+
+    pub fn tool_unchecked(&self, tool: &str, args: &[&str]) -> Output {
+        Command::new(tool)
+            .args(args)
+            .current_dir(&self.dir)
+            .env("TPM2TOOLS_TCTI", self.tcti())
+            .output()
+            .unwrap()
+    }
+
+    /// Frees the transient objects and sessions a tool left behind.
+    pub fn flush(&self) {
+        for kind in ["-t", "-s"] {
+            let _ = self.tool_unchecked("tpm2_flushcontext", &[kind]);
+        }
+    }
+
+    pub fn read(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.path(name)).unwrap()
+    }
+
+    pub fn write(&self, name: &str, data: &[u8]) {
+        std::fs::write(self.path(name), data).unwrap()
+    }
+
+    /// `tpm2_shutdown` (`-c` for CLEAR, else STATE) then stop the process.
+    pub fn power_off(&mut self, clear: bool) {
+        if self.child.is_some() {
+            let args: &[&str] = if clear { &["-c"] } else { &[] };
+            let _ = self.tool_unchecked("tpm2_shutdown", args);
+        }
+        self.kill();
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Creates an EK and an AK under it (`ecc` or `rsa`), writing `ek_K.pub`, `ak_K.pub`,
+    /// `ak_K.ctx`, `ak_K.name`.
+    pub fn create_ek_ak(&self, kind: &str) {
+        let (ek_alg, ak_alg, scheme) = if kind == "ecc" {
+            ("ecc", "ecc", "ecdsa")
+        } else {
+            ("rsa", "rsa", "rsassa")
+        };
+        let ek_ctx = format!("ek_{kind}.ctx");
+        self.tool(
+            "tpm2_createek",
+            &["-c", &ek_ctx, "-G", ek_alg, "-u", &format!("ek_{kind}.pub")],
+        );
+        self.tool(
+            "tpm2_createak",
+            &[
+                "-C",
+                &ek_ctx,
+                "-c",
+                &format!("ak_{kind}.ctx"),
+                "-G",
+                ak_alg,
+                "-g",
+                "sha256",
+                "-s",
+                scheme,
+                "-u",
+                &format!("ak_{kind}.pub"),
+                "-n",
+                &format!("ak_{kind}.name"),
+                "-r",
+                &format!("ak_{kind}.priv"),
+            ],
+        );
+    }
+
+    /// `tpm2_quote -m PREFIX.msg -s PREFIX.sig -o PREFIX.pcrs` with the nonce (hex).
+    pub fn quote(&self, ak_ctx: &str, pcrs: &str, nonce_hex: &str, prefix: &str) {
+        self.tool(
+            "tpm2_quote",
+            &[
+                "-c",
+                ak_ctx,
+                "-l",
+                pcrs,
+                "-q",
+                nonce_hex,
+                "-g",
+                "sha256",
+                "-m",
+                &format!("{prefix}.msg"),
+                "-s",
+                &format!("{prefix}.sig"),
+                "-o",
+                &format!("{prefix}.pcrs"),
+            ],
+        );
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Swtpm {
+    fn drop(&mut self) {
+        self.power_off(true);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
