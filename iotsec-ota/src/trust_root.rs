@@ -23,7 +23,7 @@ use heapless::Vec;
 use crate::canonical_cbor::{CanonicalDecoder, CborError, SeenKeys};
 use crate::cose_sign::{CoseSign, MAX_KEY_ID_LEN, MAX_SIGNATURES};
 use crate::error::Error;
-use crate::signature_algorithm::{Algorithm, SignatureError};
+use crate::signature_algorithm::{Algorithm, PublicKey, SignatureError};
 
 /// Content type of a signed trust root.
 pub const ROOT_CONTENT_TYPE: &str = "application/iotsec-ota-root+cose";
@@ -59,6 +59,8 @@ pub struct TrustedKey<'a> {
     pub algorithm: Algorithm,
     /// Canonical public key bytes (see [`Algorithm::check_public_key`]).
     pub public_key: &'a [u8],
+    /// The key, parsed once when the root was loaded.
+    pub parsed: PublicKey,
 }
 
 /// The keys of one role and how many must sign.
@@ -149,7 +151,7 @@ impl<'a> TrustRoot<'a> {
                 return Err(Error::AlgorithmMismatch { key_index });
             }
             signed
-                .verify_signature(signature, key.public_key)
+                .verify_signature(signature, &key.parsed)
                 .map_err(|e| match e {
                     SignatureError::Unsupported => Error::UnsupportedAlgorithm {
                         id: key.algorithm.cose_id(),
@@ -254,12 +256,10 @@ fn decode_keys<'a>(d: &mut CanonicalDecoder<'a>) -> Result<Vec<TrustedKey<'a>, M
             }
             .into());
         }
-        algorithm
-            .check_public_key(public_key)
-            .map_err(|e| match e {
-                SignatureError::Unsupported => Error::UnsupportedAlgorithm { id },
-                _ => Error::InvalidKey { key_index },
-            })?;
+        let parsed = PublicKey::parse(algorithm, public_key).map_err(|e| match e {
+            SignatureError::Unsupported => Error::UnsupportedAlgorithm { id },
+            _ => Error::InvalidKey { key_index },
+        })?;
         if keys.iter().any(|k| k.public_key == public_key) {
             return Err(Error::DuplicateKey { key_index });
         }
@@ -267,6 +267,7 @@ fn decode_keys<'a>(d: &mut CanonicalDecoder<'a>) -> Result<Vec<TrustedKey<'a>, M
             key_id,
             algorithm,
             public_key,
+            parsed,
         })
         .map_err(|_| CborError::OverCap {
             offset,
