@@ -397,3 +397,40 @@ fn es256_and_ed25519_signers_mix_in_one_threshold() {
         assert_eq!(verify(&doc, &root, &state()).unwrap().signers, 2);
     }
 }
+
+#[test]
+fn no_default_to_version_zero() {
+    // A root claiming version 0 is malformed: versions start at 1, nothing defaults to 0.
+    let (r1, r2, r3) = (ed(1), ed(2), es(3));
+    let payload = root_payload(0, &[&r1, &r2, &r3], 2, &[&ed(4)], 1);
+    let doc = sign_root(&payload, &[&r1, &r2]);
+    assert!(matches!(
+        TrustRoot::from_pinned(&doc),
+        Err(Error::Encoding(_))
+    ));
+    // A rotation cannot wrap around or go sideways: v1 -> v1 is refused.
+    let v1_doc = root_v1();
+    let v1 = TrustRoot::from_pinned(&v1_doc).unwrap();
+    assert_eq!(
+        v1.rotate(&v1_doc),
+        Err(Error::RootVersionNotNext {
+            current: 1,
+            offered: 1
+        })
+    );
+}
+
+#[test]
+fn unreachable_thresholds_are_refused_when_the_root_loads() {
+    let (r1, r2) = (ed(1), ed(2));
+    let payload = root_payload(1, &[&r1, &r2], 3, &[&ed(4)], 1);
+    let doc = sign_root(&payload, &[&r1, &r2]);
+    assert_eq!(
+        TrustRoot::from_pinned(&doc),
+        Err(Error::ThresholdUnreachable {
+            role: Role::Root,
+            threshold: 3,
+            keys: 2
+        })
+    );
+}
