@@ -30,6 +30,7 @@ fn bench(c: &mut Criterion) {
         ],
         root: (1, vec![root_key.key_id()]),
         release: (1, vec![release.key_id()]),
+        expires_at: None,
     };
     let root_doc = sign_document(ROOT_CONTENT_TYPE, &payload.to_cbor(), &[&root_key]).unwrap();
     let root = TrustRoot::from_pinned(&root_doc).unwrap();

@@ -434,3 +434,26 @@ fn unreachable_thresholds_are_refused_when_the_root_loads() {
         })
     );
 }
+
+#[test]
+fn indefinite_freeze_attack_expired_trust_root() {
+    let (r1, r2, r3) = (ed(1), ed(2), es(3));
+    let mut payload = root_payload(1, &[&r1, &r2, &r3], 2, &[&ed(4), &es(5), &ed(6)], 2);
+    payload.expires_at = Some(1_750_000_000);
+    let doc = sign_root(&payload, &[&r1, &r2]);
+    let root = TrustRoot::from_pinned(&doc).unwrap();
+    assert_eq!(root.expires_at(), Some(1_750_000_000));
+    assert_eq!(
+        verify(&signed(&release()), &root, &state()),
+        Err(Error::RootExpired {
+            expires_at: 1_750_000_000,
+            now: 1_800_000_000
+        })
+    );
+    // A fresh root (the next version) restores service.
+    let mut next = root_payload(2, &[&r1, &r2, &r3], 2, &[&ed(4), &es(5), &ed(6)], 2);
+    next.expires_at = Some(1_900_000_000);
+    let next_doc = sign_root(&next, &[&r1, &r2]);
+    let fresh = root.rotate(&next_doc).unwrap();
+    assert!(verify(&signed(&release()), &fresh, &state()).is_ok());
+}

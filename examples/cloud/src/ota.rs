@@ -82,6 +82,10 @@ pub struct RootArgs {
     /// Secret key files that sign this document (repeat).
     #[arg(long = "sign", required = true)]
     signers: Vec<PathBuf>,
+    /// Expiry of this root, seconds since the Unix epoch (devices with a trusted clock refuse
+    /// it afterwards).
+    #[arg(long)]
+    expires: Option<u64>,
     /// Where to write the signed root.
     #[arg(long)]
     out: PathBuf,
@@ -329,6 +333,7 @@ fn root(current: Option<&Path>, args: &RootArgs) -> Result<Report, BadInput> {
         keys,
         root: (args.root_threshold, root_kids),
         release: (args.release_threshold, release_kids),
+        expires_at: args.expires,
     };
     let signers = load_signers(&args.signers)?;
     let refs: Vec<&dyn Signer> = signers.iter().map(|s| s.as_ref()).collect();
