@@ -457,3 +457,29 @@ fn indefinite_freeze_attack_expired_trust_root() {
     let fresh = root.rotate(&next_doc).unwrap();
     assert!(verify(&signed(&release()), &fresh, &state()).is_ok());
 }
+
+#[test]
+fn roles_are_separate_root_keys_cannot_sign_releases() {
+    let root_doc = root_v1();
+    let root = TrustRoot::from_pinned(&root_doc).unwrap();
+    // ed 1 and ed 2 hold the root role (2-of-3) but not the release role.
+    let doc = release().sign(&[&ed(1), &ed(2)]).unwrap();
+    assert_eq!(
+        verify(&doc, &root, &state()),
+        Err(Error::NoTrustedSignature {
+            role: Role::Release,
+            untrusted: 2
+        })
+    );
+    // And release keys cannot rotate the root.
+    let (s4, s5, s6) = (ed(4), es(5), ed(6));
+    let v2 = root_payload(2, &[&s4, &s6], 2, &[&s4, &s5, &s6], 1);
+    let v2_doc = sign_root(&v2, &[&s4, &s5, &s6]);
+    assert!(matches!(
+        root.rotate(&v2_doc),
+        Err(Error::NoTrustedSignature {
+            role: Role::Root,
+            ..
+        })
+    ));
+}
