@@ -13,7 +13,7 @@ use minicbor::encode::write::Cursor;
 
 use crate::canonical_cbor::{CanonicalDecoder, CborError, SeenKeys};
 use crate::error::Error;
-use crate::signature_algorithm::{Algorithm, SignatureError};
+use crate::signature_algorithm::{Algorithm, PublicKey, SignatureError};
 
 /// CBOR tag of `COSE_Sign` (RFC 9052 §2).
 pub const COSE_SIGN_TAG: u64 = 98;
@@ -102,7 +102,7 @@ impl<'a> CoseSign<'a> {
     pub fn verify_signature(
         &self,
         signature: &CoseSignature<'_>,
-        public_key: &[u8],
+        public_key: &PublicKey,
     ) -> Result<(), SignatureError> {
         let mut buffer = [0u8; SIG_STRUCTURE_CAP];
         let len = write_sig_structure(
@@ -113,9 +113,7 @@ impl<'a> CoseSign<'a> {
         )
         .ok_or(SignatureError::Invalid)?;
         let message = buffer.get(..len).ok_or(SignatureError::Invalid)?;
-        signature
-            .algorithm
-            .verify(public_key, message, signature.signature)
+        public_key.verify(message, signature.signature)
     }
 }
 

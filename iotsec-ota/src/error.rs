@@ -99,6 +99,14 @@ pub enum Error {
         /// Version offered.
         offered: u64,
     },
+    /// Indefinite freeze: the trust root expired by the device's trusted clock.
+    #[error("trust root expired at {expires_at}, trusted time is {now} (freeze attack?)")]
+    RootExpired {
+        /// Expiry in the root.
+        expires_at: u64,
+        /// The device's trusted time.
+        now: u64,
+    },
     /// Rollback: the manifest's security counter is below the device's stored counter.
     #[error("rollback: security counter {offered} is below the stored {stored}")]
     Rollback {

@@ -19,7 +19,17 @@ pub fn cohort_bucket(seed: &[u8], device_id: &[u8]) -> u16 {
     for (out, byte) in prefix.iter_mut().zip(digest.iter()) {
         *out = *byte;
     }
-    (u64::from_be_bytes(prefix) % u64::from(ALL_DEVICES_BPS)) as u16
+    u64_mod_10000(u64::from_be_bytes(prefix))
+}
+
+/// `x mod 10000` with 32-bit arithmetic only: a Cortex-M4 has no 64-bit divide, and the
+/// compiler's 64-bit division routine costs about 860 bytes of flash.
+/// `x = hi * 2^32 + lo`, and `2^32 mod 10000 = 7296`.
+fn u64_mod_10000(x: u64) -> u16 {
+    const M: u32 = ALL_DEVICES_BPS as u32;
+    let hi = (x >> 32) as u32;
+    let lo = x as u32;
+    (((hi % M) * 7296 + lo % M) % M) as u16
 }
 
 /// True when the device with `device_id` is inside `gate`'s cohort.
@@ -49,6 +59,20 @@ mod tests {
         // 1% and 10% of 20,000, within a few standard deviations.
         assert!((140..=260).contains(&inside_1), "{inside_1}");
         assert!((1800..=2200).contains(&inside_10), "{inside_10}");
+    }
+
+    #[test]
+    fn thirty_two_bit_reduction_equals_u64_mod() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for edge in [0, 1, 9_999, 10_000, u64::from(u32::MAX), 1 << 32, u64::MAX] {
+            assert_eq!(u64::from(u64_mod_10000(edge)), edge % 10_000);
+        }
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            assert_eq!(u64::from(u64_mod_10000(x)), x % 10_000);
+        }
     }
 
     #[test]

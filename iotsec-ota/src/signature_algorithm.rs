@@ -51,10 +51,7 @@ impl Algorithm {
     /// Ed25519 (not small order, `y` reduced), 65-byte uncompressed SEC1 for P-256 (on curve).
     /// Canonical encodings make "same key" a byte comparison, which threshold counting needs.
     pub fn check_public_key(self, public_key: &[u8]) -> Result<(), SignatureError> {
-        match self {
-            Algorithm::EdDsa => ed25519::check_public_key(public_key),
-            Algorithm::Es256 => es256::check_public_key(public_key),
-        }
+        PublicKey::parse(self, public_key).map(|_| ())
     }
 
     /// Verifies `signature` over `message` with `public_key`.
@@ -64,9 +61,45 @@ impl Algorithm {
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), SignatureError> {
-        match self {
-            Algorithm::EdDsa => ed25519::verify(public_key, message, signature),
-            Algorithm::Es256 => es256::verify(public_key, message, signature),
+        PublicKey::parse(self, public_key)?.verify(message, signature)
+    }
+}
+
+/// A public key parsed once (point decompressed and checked), ready to verify many signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublicKey(ParsedKey);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ParsedKey {
+    #[cfg(feature = "ed25519")]
+    Ed25519(ed25519_dalek::VerifyingKey),
+    #[cfg(feature = "es256")]
+    Es256(p256::ecdsa::VerifyingKey),
+}
+
+impl PublicKey {
+    /// Parses the canonical encoding of a key for `algorithm` (see
+    /// [`Algorithm::check_public_key`]).
+    pub fn parse(algorithm: Algorithm, public_key: &[u8]) -> Result<Self, SignatureError> {
+        match algorithm {
+            Algorithm::EdDsa => ed25519::parse(public_key),
+            Algorithm::Es256 => es256::parse(public_key),
+        }
+    }
+
+    /// Verifies `signature` over `message`.
+    #[cfg_attr(
+        not(any(feature = "ed25519", feature = "es256")),
+        allow(unused_variables)
+    )]
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
+        match &self.0 {
+            #[cfg(feature = "ed25519")]
+            ParsedKey::Ed25519(key) => ed25519::verify(key, message, signature),
+            #[cfg(feature = "es256")]
+            ParsedKey::Es256(key) => es256::verify(key, message, signature),
+            #[allow(unreachable_patterns)]
+            _ => Err(SignatureError::Unsupported),
         }
     }
 }
@@ -75,29 +108,24 @@ impl Algorithm {
 mod ed25519 {
     use ed25519_dalek::{Signature, VerifyingKey};
 
-    use super::SignatureError;
+    use super::{ParsedKey, PublicKey, SignatureError};
 
-    fn key(public_key: &[u8]) -> Result<VerifyingKey, SignatureError> {
+    pub(super) fn parse(public_key: &[u8]) -> Result<PublicKey, SignatureError> {
         let bytes: &[u8; 32] = public_key
             .try_into()
             .map_err(|_| SignatureError::InvalidKey)?;
-        VerifyingKey::from_bytes(bytes).map_err(|_| SignatureError::InvalidKey)
-    }
-
-    pub(super) fn check_public_key(public_key: &[u8]) -> Result<(), SignatureError> {
-        let key = key(public_key)?;
+        let key = VerifyingKey::from_bytes(bytes).map_err(|_| SignatureError::InvalidKey)?;
         if key.is_weak() || key.to_edwards().compress().as_bytes() != key.as_bytes() {
             return Err(SignatureError::InvalidKey);
         }
-        Ok(())
+        Ok(PublicKey(ParsedKey::Ed25519(key)))
     }
 
     pub(super) fn verify(
-        public_key: &[u8],
+        key: &VerifyingKey,
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), SignatureError> {
-        let key = key(public_key)?;
         let signature = Signature::from_slice(signature).map_err(|_| SignatureError::Invalid)?;
         key.verify_strict(message, &signature)
             .map_err(|_| SignatureError::Invalid)
@@ -106,13 +134,9 @@ mod ed25519 {
 
 #[cfg(not(feature = "ed25519"))]
 mod ed25519 {
-    use super::SignatureError;
+    use super::{PublicKey, SignatureError};
 
-    pub(super) fn check_public_key(_: &[u8]) -> Result<(), SignatureError> {
-        Err(SignatureError::Unsupported)
-    }
-
-    pub(super) fn verify(_: &[u8], _: &[u8], _: &[u8]) -> Result<(), SignatureError> {
+    pub(super) fn parse(_: &[u8]) -> Result<PublicKey, SignatureError> {
         Err(SignatureError::Unsupported)
     }
 }
@@ -122,26 +146,23 @@ mod es256 {
     use p256::ecdsa::signature::Verifier;
     use p256::ecdsa::{Signature, VerifyingKey};
 
-    use super::SignatureError;
+    use super::{ParsedKey, PublicKey, SignatureError};
 
-    fn key(public_key: &[u8]) -> Result<VerifyingKey, SignatureError> {
+    pub(super) fn parse(public_key: &[u8]) -> Result<PublicKey, SignatureError> {
         // Uncompressed SEC1 only: one encoding per key.
         if public_key.len() != 65 || public_key.first() != Some(&0x04) {
             return Err(SignatureError::InvalidKey);
         }
-        VerifyingKey::from_sec1_bytes(public_key).map_err(|_| SignatureError::InvalidKey)
-    }
-
-    pub(super) fn check_public_key(public_key: &[u8]) -> Result<(), SignatureError> {
-        key(public_key).map(|_| ())
+        VerifyingKey::from_sec1_bytes(public_key)
+            .map(|key| PublicKey(ParsedKey::Es256(key)))
+            .map_err(|_| SignatureError::InvalidKey)
     }
 
     pub(super) fn verify(
-        public_key: &[u8],
+        key: &VerifyingKey,
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), SignatureError> {
-        let key = key(public_key)?;
         let signature = Signature::from_slice(signature).map_err(|_| SignatureError::Invalid)?;
         key.verify(message, &signature)
             .map_err(|_| SignatureError::Invalid)
@@ -150,13 +171,9 @@ mod es256 {
 
 #[cfg(not(feature = "es256"))]
 mod es256 {
-    use super::SignatureError;
+    use super::{PublicKey, SignatureError};
 
-    pub(super) fn check_public_key(_: &[u8]) -> Result<(), SignatureError> {
-        Err(SignatureError::Unsupported)
-    }
-
-    pub(super) fn verify(_: &[u8], _: &[u8], _: &[u8]) -> Result<(), SignatureError> {
+    pub(super) fn parse(_: &[u8]) -> Result<PublicKey, SignatureError> {
         Err(SignatureError::Unsupported)
     }
 }

@@ -168,3 +168,43 @@ pub fn sign_document(
     }
     Ok(assemble(&body, payload, &signatures))
 }
+
+// Both wrap keys whose own Drop zeroizes the secret (ed25519-dalek with `zeroize`, ecdsa).
+impl zeroize::ZeroizeOnDrop for Ed25519Key {}
+impl zeroize::ZeroizeOnDrop for Es256Key {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+
+    #[test]
+    fn in_memory_keys_wrap_types_that_zeroize_on_drop() {
+        // Fails to compile if a dependency feature change drops zeroize-on-drop.
+        zeroized_on_drop::<ed25519_dalek::SigningKey>();
+        zeroized_on_drop::<p256::ecdsa::SigningKey>();
+    }
+
+    #[test]
+    fn signatures_verify_and_key_ids_are_stable() {
+        let ed = Ed25519Key::from_seed(&[7; 32]);
+        let es = Es256Key::from_scalar(&[7; 32]).unwrap();
+        for key in [&ed as &dyn Signer, &es] {
+            let signature = key.sign(b"message").unwrap();
+            assert_eq!(
+                key.algorithm()
+                    .verify(&key.public_key(), b"message", &signature),
+                Ok(())
+            );
+            assert_eq!(key.key_id(), key_id_for(key.algorithm(), &key.public_key()));
+            assert_eq!(key.key_id().len(), 8);
+        }
+        assert_ne!(ed.key_id(), es.key_id());
+        assert_eq!(
+            Es256Key::from_scalar(&[0; 32]).map(|_| ()),
+            Err(SignError::InvalidKey)
+        );
+        assert_eq!(sign_document("x", b"p", &[]), Err(SignError::NoSigners));
+    }
+}

@@ -11,6 +11,7 @@
 //! | 2 | keys | [+ [bstr kid, int COSE alg, bstr public key]] |
 //! | 3 | root role | [uint threshold, [+ bstr kid]] |
 //! | 4 | release role | [uint threshold, [+ bstr kid]] |
+//! | 5 | expires at (optional) | uint, seconds since the Unix epoch (TUF §4.3 `expires`) |
 //!
 //! Rules that past updaters got wrong: thresholds count distinct **public keys**, never key ids
 //! (python-tuf GHSA-pwqf-9h7j-7mv8, tough GHSA-5q2r-92f9-4m49, go-tuf #369); a root listing a
@@ -23,7 +24,7 @@ use heapless::Vec;
 use crate::canonical_cbor::{CanonicalDecoder, CborError, SeenKeys};
 use crate::cose_sign::{CoseSign, MAX_KEY_ID_LEN, MAX_SIGNATURES};
 use crate::error::Error;
-use crate::signature_algorithm::{Algorithm, SignatureError};
+use crate::signature_algorithm::{Algorithm, PublicKey, SignatureError};
 
 /// Content type of a signed trust root.
 pub const ROOT_CONTENT_TYPE: &str = "application/iotsec-ota-root+cose";
@@ -59,6 +60,8 @@ pub struct TrustedKey<'a> {
     pub algorithm: Algorithm,
     /// Canonical public key bytes (see [`Algorithm::check_public_key`]).
     pub public_key: &'a [u8],
+    /// The key, parsed once when the root was loaded.
+    pub parsed: PublicKey,
 }
 
 /// The keys of one role and how many must sign.
@@ -74,6 +77,7 @@ pub struct RoleKeys {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustRoot<'a> {
     version: u64,
+    expires_at: Option<u64>,
     keys: Vec<TrustedKey<'a>, MAX_KEYS>,
     root: RoleKeys,
     release: RoleKeys,
@@ -108,6 +112,11 @@ impl<'a> TrustRoot<'a> {
     /// The root's version.
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    /// When devices with a trusted clock stop trusting this root (freeze attack, TUF §5.3.10).
+    pub fn expires_at(&self) -> Option<u64> {
+        self.expires_at
     }
 
     /// The keys, in document order.
@@ -149,7 +158,7 @@ impl<'a> TrustRoot<'a> {
                 return Err(Error::AlgorithmMismatch { key_index });
             }
             signed
-                .verify_signature(signature, key.public_key)
+                .verify_signature(signature, &key.parsed)
                 .map_err(|e| match e {
                     SignatureError::Unsupported => Error::UnsupportedAlgorithm {
                         id: key.algorithm.cose_id(),
@@ -187,9 +196,10 @@ impl<'a> TrustRoot<'a> {
     fn from_payload(payload: &'a [u8]) -> Result<Self, Error> {
         let mut d = CanonicalDecoder::new(payload);
         let mut seen = SeenKeys::default();
-        let mut keys_map = d.map(5)?;
+        let mut keys_map = d.map(6)?;
         let mut root = TrustRoot {
             version: 0,
+            expires_at: None,
             keys: Vec::new(),
             root: RoleKeys {
                 threshold: 0,
@@ -227,6 +237,7 @@ impl<'a> TrustRoot<'a> {
                 2 => root.keys = decode_keys(&mut d)?,
                 3 => root.root = decode_role(&mut d, &root.keys, Role::Root)?,
                 4 => root.release = decode_role(&mut d, &root.keys, Role::Release)?,
+                5 => root.expires_at = Some(d.uint()?),
                 _ => return Err(CborError::UnknownKey { offset, key }.into()),
             }
         }
@@ -254,12 +265,10 @@ fn decode_keys<'a>(d: &mut CanonicalDecoder<'a>) -> Result<Vec<TrustedKey<'a>, M
             }
             .into());
         }
-        algorithm
-            .check_public_key(public_key)
-            .map_err(|e| match e {
-                SignatureError::Unsupported => Error::UnsupportedAlgorithm { id },
-                _ => Error::InvalidKey { key_index },
-            })?;
+        let parsed = PublicKey::parse(algorithm, public_key).map_err(|e| match e {
+            SignatureError::Unsupported => Error::UnsupportedAlgorithm { id },
+            _ => Error::InvalidKey { key_index },
+        })?;
         if keys.iter().any(|k| k.public_key == public_key) {
             return Err(Error::DuplicateKey { key_index });
         }
@@ -267,6 +276,7 @@ fn decode_keys<'a>(d: &mut CanonicalDecoder<'a>) -> Result<Vec<TrustedKey<'a>, M
             key_id,
             algorithm,
             public_key,
+            parsed,
         })
         .map_err(|_| CborError::OverCap {
             offset,
@@ -340,6 +350,8 @@ mod encode {
         pub root: (u8, Vec<Vec<u8>>),
         /// Release role: threshold and key ids.
         pub release: (u8, Vec<Vec<u8>>),
+        /// Expiry, seconds since the Unix epoch (optional).
+        pub expires_at: Option<u64>,
     }
 
     impl TrustRootPayload {
@@ -347,7 +359,7 @@ mod encode {
         pub fn to_cbor(&self) -> Vec<u8> {
             let mut e = Encoder::new(Vec::new());
             let _ = e
-                .map(5)
+                .map(5 + u64::from(self.expires_at.is_some()))
                 .and_then(|e| e.u64(0))
                 .and_then(|e| e.u64(ROOT_FORMAT_VERSION))
                 .and_then(|e| e.u64(1))
@@ -370,6 +382,9 @@ mod encode {
                 for kid in kids {
                     let _ = e.bytes(kid);
                 }
+            }
+            if let Some(expires_at) = self.expires_at {
+                let _ = e.u64(5).and_then(|e| e.u64(expires_at));
             }
             e.into_writer()
         }

@@ -1,7 +1,7 @@
 //! The device verifier: one call decides whether a signed manifest may be installed here.
 //!
 //! Order of checks (cheap structural checks first, signatures before any field is trusted):
-//! root freshness; document size cap; `COSE_Sign` structure and content type (RFC 9052 §4.1);
+//! root freshness (version and expiry); document size cap; `COSE_Sign` structure and content type (RFC 9052 §4.1);
 //! release-role threshold (TUF §5.4); manifest schema (RFC 8949 §4.2.1); vendor, class and
 //! device conditions (RFC 9124 §8.4.8.2-4); image size against the slot; expiry against a
 //! trusted clock; security counter (anti-rollback) and sequence number (anti-replay,
@@ -58,6 +58,11 @@ pub fn verify<'m>(
             trusted: state.trusted_root_version,
             offered: root.version(),
         });
+    }
+    if let (Some(expires_at), Some(now)) = (root.expires_at(), state.now)
+        && now >= expires_at
+    {
+        return Err(Error::RootExpired { expires_at, now });
     }
     let signed = CoseSign::from_cbor(document)?;
     if signed.content_type != MANIFEST_CONTENT_TYPE {

@@ -29,4 +29,24 @@ fn write_fuzz_seeds() {
     std::fs::write(format!("{manifest_dir}/seed-full"), full).unwrap();
     std::fs::write(format!("{cose_dir}/seed-root"), root_v1()).unwrap();
     std::fs::write(format!("{cose_dir}/seed-manifest"), signed(&release())).unwrap();
+    let record_dir = format!("{corpus}/ota_boot_record");
+    std::fs::create_dir_all(&record_dir).unwrap();
+    let ticket = iotsec_ota::trial_boot::InstallTicket {
+        security_counter: 3,
+        sequence_number: 9,
+        digest: [7; 32],
+        size: 4096,
+    };
+    let factory = iotsec_ota::trial_boot::BootRecord::factory(ticket);
+    std::fs::write(format!("{record_dir}/seed-factory"), factory.to_bytes()).unwrap();
+    let (_, writing) = factory.begin_install::<()>().unwrap();
+    let next = iotsec_ota::trial_boot::InstallTicket {
+        security_counter: 4,
+        sequence_number: 10,
+        ..ticket
+    };
+    let trial = writing
+        .finish_install::<()>(iotsec_ota::trial_boot::Slot::B, &next)
+        .unwrap();
+    std::fs::write(format!("{record_dir}/seed-trial"), trial.to_bytes()).unwrap();
 }

@@ -99,3 +99,13 @@ proptest! {
         );
     }
 }
+
+#[test]
+fn the_verifier_state_is_a_fixed_small_size() {
+    // Constant RAM: the verifier holds a SHA-256 state, the expectation and counters, never
+    // image bytes, whatever the image size.
+    assert!(std::mem::size_of::<ImageVerifier>() <= 256);
+    let mut v = ImageVerifier::with_expectation([0; 32], 10 << 20);
+    v.update(&vec![0u8; 10 << 20]).unwrap();
+    assert_eq!(v.received(), 10 << 20);
+}

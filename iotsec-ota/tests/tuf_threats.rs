@@ -397,3 +397,89 @@ fn es256_and_ed25519_signers_mix_in_one_threshold() {
         assert_eq!(verify(&doc, &root, &state()).unwrap().signers, 2);
     }
 }
+
+#[test]
+fn no_default_to_version_zero() {
+    // A root claiming version 0 is malformed: versions start at 1, nothing defaults to 0.
+    let (r1, r2, r3) = (ed(1), ed(2), es(3));
+    let payload = root_payload(0, &[&r1, &r2, &r3], 2, &[&ed(4)], 1);
+    let doc = sign_root(&payload, &[&r1, &r2]);
+    assert!(matches!(
+        TrustRoot::from_pinned(&doc),
+        Err(Error::Encoding(_))
+    ));
+    // A rotation cannot wrap around or go sideways: v1 -> v1 is refused.
+    let v1_doc = root_v1();
+    let v1 = TrustRoot::from_pinned(&v1_doc).unwrap();
+    assert_eq!(
+        v1.rotate(&v1_doc),
+        Err(Error::RootVersionNotNext {
+            current: 1,
+            offered: 1
+        })
+    );
+}
+
+#[test]
+fn unreachable_thresholds_are_refused_when_the_root_loads() {
+    let (r1, r2) = (ed(1), ed(2));
+    let payload = root_payload(1, &[&r1, &r2], 3, &[&ed(4)], 1);
+    let doc = sign_root(&payload, &[&r1, &r2]);
+    assert_eq!(
+        TrustRoot::from_pinned(&doc),
+        Err(Error::ThresholdUnreachable {
+            role: Role::Root,
+            threshold: 3,
+            keys: 2
+        })
+    );
+}
+
+#[test]
+fn indefinite_freeze_attack_expired_trust_root() {
+    let (r1, r2, r3) = (ed(1), ed(2), es(3));
+    let mut payload = root_payload(1, &[&r1, &r2, &r3], 2, &[&ed(4), &es(5), &ed(6)], 2);
+    payload.expires_at = Some(1_750_000_000);
+    let doc = sign_root(&payload, &[&r1, &r2]);
+    let root = TrustRoot::from_pinned(&doc).unwrap();
+    assert_eq!(root.expires_at(), Some(1_750_000_000));
+    assert_eq!(
+        verify(&signed(&release()), &root, &state()),
+        Err(Error::RootExpired {
+            expires_at: 1_750_000_000,
+            now: 1_800_000_000
+        })
+    );
+    // A fresh root (the next version) restores service.
+    let mut next = root_payload(2, &[&r1, &r2, &r3], 2, &[&ed(4), &es(5), &ed(6)], 2);
+    next.expires_at = Some(1_900_000_000);
+    let next_doc = sign_root(&next, &[&r1, &r2]);
+    let fresh = root.rotate(&next_doc).unwrap();
+    assert!(verify(&signed(&release()), &fresh, &state()).is_ok());
+}
+
+#[test]
+fn roles_are_separate_root_keys_cannot_sign_releases() {
+    let root_doc = root_v1();
+    let root = TrustRoot::from_pinned(&root_doc).unwrap();
+    // ed 1 and ed 2 hold the root role (2-of-3) but not the release role.
+    let doc = release().sign(&[&ed(1), &ed(2)]).unwrap();
+    assert_eq!(
+        verify(&doc, &root, &state()),
+        Err(Error::NoTrustedSignature {
+            role: Role::Release,
+            untrusted: 2
+        })
+    );
+    // And release keys cannot rotate the root.
+    let (s4, s5, s6) = (ed(4), es(5), ed(6));
+    let v2 = root_payload(2, &[&s4, &s6], 2, &[&s4, &s5, &s6], 1);
+    let v2_doc = sign_root(&v2, &[&s4, &s5, &s6]);
+    assert!(matches!(
+        root.rotate(&v2_doc),
+        Err(Error::NoTrustedSignature {
+            role: Role::Root,
+            ..
+        })
+    ));
+}

@@ -82,6 +82,10 @@ pub struct RootArgs {
     /// Secret key files that sign this document (repeat).
     #[arg(long = "sign", required = true)]
     signers: Vec<PathBuf>,
+    /// Expiry of this root, seconds since the Unix epoch (devices with a trusted clock refuse
+    /// it afterwards).
+    #[arg(long)]
+    expires: Option<u64>,
     /// Where to write the signed root.
     #[arg(long)]
     out: PathBuf,
@@ -219,9 +223,13 @@ fn keygen(alg: KeyAlgorithm, out: &Path, public_out: Option<&Path>) -> Result<Re
         }
     };
     let public = key_json(key.as_ref());
-    let mut full = public.clone();
-    set(&mut full, "secret", json!(hex::encode(*secret)));
-    let text = Zeroizing::new(full.to_string());
+    // The secret only ever lives in buffers that are wiped on drop (no serde_json::Value).
+    let secret_hex = Zeroizing::new(hex::encode(*secret));
+    let mut text = Zeroizing::new(public.to_string());
+    text.pop(); // the closing brace
+    text.push_str(",\"secret\":\"");
+    text.push_str(&secret_hex);
+    text.push_str("\"}");
     write(out, text.as_bytes(), true)?;
     if let Some(path) = public_out {
         write(path, public.to_string().as_bytes(), false)?;
@@ -238,6 +246,23 @@ fn keygen(alg: KeyAlgorithm, out: &Path, public_out: Option<&Path>) -> Result<Re
     })
 }
 
+/// A key file as stored; the secret hex is wiped when this is dropped.
+#[derive(serde::Deserialize)]
+struct KeyFileJson {
+    alg: String,
+    public: String,
+    #[serde(default)]
+    secret: Option<String>,
+}
+
+impl Drop for KeyFileJson {
+    fn drop(&mut self) {
+        if let Some(secret) = self.secret.as_mut() {
+            zeroize::Zeroize::zeroize(secret);
+        }
+    }
+}
+
 /// A key file: public part always, secret part for signing keys.
 struct KeyFile {
     algorithm: Algorithm,
@@ -248,22 +273,18 @@ struct KeyFile {
 fn load_key(path: &Path) -> Result<KeyFile, BadInput> {
     let bad = |what: &str| BadInput::new(format!("{}: {what}", path.display()));
     let text = Zeroizing::new(read(path)?);
-    let value: serde_json::Value =
+    let file: KeyFileJson =
         serde_json::from_slice(&text).map_err(|e| bad(&format!("not a key file ({e})")))?;
-    let algorithm = match value.get("alg").and_then(|v| v.as_str()) {
-        Some("ed25519") => Algorithm::EdDsa,
-        Some("es256") => Algorithm::Es256,
+    let algorithm = match file.alg.as_str() {
+        "ed25519" => Algorithm::EdDsa,
+        "es256" => Algorithm::Es256,
         _ => return Err(bad("alg must be ed25519 or es256")),
     };
-    let public = value
-        .get("public")
-        .and_then(|v| v.as_str())
-        .and_then(|h| hex::decode(h).ok())
-        .ok_or_else(|| bad("public must be hex"))?;
+    let public = hex::decode(&file.public).map_err(|_| bad("public must be hex"))?;
     algorithm
         .check_public_key(&public)
         .map_err(|_| bad("public is not a valid canonical key"))?;
-    let signer: Option<Box<dyn Signer>> = match value.get("secret").and_then(|v| v.as_str()) {
+    let signer: Option<Box<dyn Signer>> = match file.secret.as_deref() {
         None => None,
         Some(h) => {
             let secret = Zeroizing::new(hex::decode(h).map_err(|_| bad("secret must be hex"))?);
@@ -329,6 +350,7 @@ fn root(current: Option<&Path>, args: &RootArgs) -> Result<Report, BadInput> {
         keys,
         root: (args.root_threshold, root_kids),
         release: (args.release_threshold, release_kids),
+        expires_at: args.expires,
     };
     let signers = load_signers(&args.signers)?;
     let refs: Vec<&dyn Signer> = signers.iter().map(|s| s.as_ref()).collect();

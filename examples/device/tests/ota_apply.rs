@@ -53,6 +53,7 @@ impl Fixture {
             ],
             root: (1, vec![root.key_id()]),
             release: (1, vec![release.key_id()]),
+            expires_at: None,
         };
         let doc = sign_document(ROOT_CONTENT_TYPE, &payload.to_cbor(), &[&root]).unwrap();
         std::fs::write(dir.join("root.cbor"), doc).unwrap();

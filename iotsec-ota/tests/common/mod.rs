@@ -53,6 +53,7 @@ pub fn root_payload(
             release_threshold,
             release_keys.iter().map(|k| k.key_id()).collect(),
         ),
+        expires_at: None,
     }
 }
 
