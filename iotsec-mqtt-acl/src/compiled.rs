@@ -24,16 +24,42 @@ struct Leaf {
     template: u16,
 }
 
-#[derive(Clone, Debug, Default)]
-struct Node {
-    literals: BTreeMap<String, Node>,
-    single: Option<Box<Node>>,
-    placeholders: Vec<(Placeholder, Node)>,
+/// FNV-1a over a level's bytes: computed while the level is scanned for its `/`, so a literal
+/// edge is found by comparing one integer before comparing strings.
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+fn level_hash(level: &str) -> u64 {
+    level.bytes().fold(FNV_OFFSET, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
+    })
+}
+
+/// The first level of `rest`, what follows its `/` (if any), and the level's hash.
+fn split_level(rest: &str) -> (&str, Option<&str>, u64) {
+    let mut h = FNV_OFFSET;
+    for (i, b) in rest.bytes().enumerate() {
+        if b == b'/'
+            && let Some((level, tail)) = rest.split_at_checked(i)
+        {
+            return (level, tail.get(1..), h);
+        }
+        h = (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+    }
+    (rest, None, h)
+}
+
+/// A trie under construction (literal children in a map).
+#[derive(Default)]
+struct NodeBuilder {
+    literals: BTreeMap<String, NodeBuilder>,
+    single: Option<Box<NodeBuilder>>,
+    placeholders: Vec<(Placeholder, NodeBuilder)>,
     multi: Vec<Leaf>,
     terminal: Vec<Leaf>,
 }
 
-impl Node {
+impl NodeBuilder {
     fn insert(&mut self, levels: &[TemplateLevel], leaf: Leaf) {
         match levels.split_first() {
             None => self.terminal.push(leaf),
@@ -51,7 +77,7 @@ impl Node {
                 let idx = match self.placeholders.iter().position(|(q, _)| q == p) {
                     Some(i) => i,
                     None => {
-                        self.placeholders.push((p.clone(), Node::default()));
+                        self.placeholders.push((p.clone(), NodeBuilder::default()));
                         self.placeholders.len() - 1
                     }
                 };
@@ -60,6 +86,48 @@ impl Node {
                 }
             }
         }
+    }
+
+    fn freeze(self) -> Node {
+        let mut literals: Vec<(u64, Box<str>, Node)> = self
+            .literals
+            .into_iter()
+            .map(|(k, v)| (level_hash(&k), k.into_boxed_str(), v.freeze()))
+            .collect();
+        literals.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        Node {
+            literals,
+            single: self.single.map(|n| Box::new(n.freeze())),
+            placeholders: self
+                .placeholders
+                .into_iter()
+                .map(|(p, n)| (p, n.freeze()))
+                .collect(),
+            multi: self.multi,
+            terminal: self.terminal,
+        }
+    }
+}
+
+/// A compiled trie node: literal edges sorted by (hash, text).
+#[derive(Clone, Debug, Default)]
+struct Node {
+    literals: Vec<(u64, Box<str>, Node)>,
+    single: Option<Box<Node>>,
+    placeholders: Vec<(Placeholder, Node)>,
+    multi: Vec<Leaf>,
+    terminal: Vec<Leaf>,
+}
+
+impl Node {
+    fn literal(&self, level: &str, hash: u64) -> Option<&Node> {
+        let start = self.literals.partition_point(|(h, _, _)| *h < hash);
+        self.literals
+            .get(start..)?
+            .iter()
+            .take_while(|(h, _, _)| *h == hash)
+            .find(|(_, k, _)| &**k == level)
+            .map(|(_, _, n)| n)
     }
 }
 
@@ -112,11 +180,8 @@ impl Walk<'_, '_> {
             }
             return;
         };
-        let (level, next) = match rest.split_once('/') {
-            Some((level, next)) => (level, Some(next)),
-            None => (rest, None),
-        };
-        if let Some(child) = node.literals.get(level) {
+        let (level, next, hash) = split_level(rest);
+        if let Some(child) = node.literal(level, hash) {
             self.visit(child, next, depth + 1, poison, tally);
         }
         if let Some(child) = node.single.as_ref().filter(|_| wildcards_match) {
@@ -153,7 +218,7 @@ pub struct CompiledPolicy {
 impl CompiledPolicy {
     /// Compiles a validated policy.
     pub fn compile(policy: Policy) -> Self {
-        let mut tries: [Node; 5] = Default::default();
+        let mut builders: [NodeBuilder; 5] = Default::default();
         for (ri, rule) in policy.rules().iter().enumerate() {
             let rule_index = u32::try_from(ri).unwrap_or(u32::MAX);
             for (ti, template) in rule.templates.iter().enumerate() {
@@ -162,12 +227,13 @@ impl CompiledPolicy {
                     template: u16::try_from(ti).unwrap_or(u16::MAX),
                 };
                 for action in rule.actions.iter() {
-                    if let Some(trie) = tries.get_mut(action.index()) {
+                    if let Some(trie) = builders.get_mut(action.index()) {
                         trie.insert(template.levels(), leaf);
                     }
                 }
             }
         }
+        let tries = builders.map(NodeBuilder::freeze);
         CompiledPolicy { policy, tries }
     }
 
