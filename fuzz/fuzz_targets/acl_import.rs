@@ -13,7 +13,12 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut imported = Vec::new();
     if let Ok(acl) = MosquittoAcl::parse(text) {
-        let _ = acl.check("dev1/x", Some("u"), MosquittoOperation::Write, "devices/dev1/x/t");
+        let _ = acl.check(
+            "dev1/x",
+            Some("u"),
+            MosquittoOperation::Write,
+            "devices/dev1/x/t",
+        );
         imported.push(acl.import());
     }
     if let Ok(i) = import_aws_policy(text) {
@@ -23,6 +28,9 @@ fuzz_target!(|data: &[u8]| {
         // An importer must only ever emit policies that validate.
         let policy = Policy::from_document(i.document).expect("importer emitted an invalid policy");
         let compiled = CompiledPolicy::compile(policy);
-        let _ = compiled.check(&ClientContext::new("dev1"), &Request::new(Action::Publish, "a/b"));
+        let _ = compiled.check(
+            &ClientContext::new("dev1"),
+            &Request::new(Action::Publish, "a/b"),
+        );
     }
 });

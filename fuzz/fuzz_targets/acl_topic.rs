@@ -19,7 +19,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(s) = core::str::from_utf8(left) {
         let _ = Subscription::parse(s);
     }
-    if let (Ok(a), Ok(b)) = (TopicFilter::from_bytes(left), TopicFilter::from_bytes(right)) {
+    if let (Ok(a), Ok(b)) = (
+        TopicFilter::from_bytes(left),
+        TopicFilter::from_bytes(right),
+    ) {
         let a: Vec<FilterLevel<'_>> = a.levels().collect();
         let b: Vec<FilterLevel<'_>> = b.levels().collect();
         if let Some(i) = intersection(&a, &b) {
