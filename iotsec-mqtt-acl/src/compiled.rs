@@ -303,7 +303,7 @@ impl CompiledPolicy {
         match will {
             None => Decision {
                 effect: crate::decision::Effect::Allow,
-                reason: Reason::NoMatchingRule,
+                reason: Reason::ConnectAccepted,
                 trace: Default::default(),
             },
             Some((topic, qos, _retain)) => self.check(
