@@ -1,7 +1,9 @@
-//! Policy loading from TOML and JSON, then compilation and one check.
+//! Policy loading from TOML and JSON, then compilation; the compiled matcher must agree with
+//! the reference evaluator on a few identities and topics.
 #![no_main]
 
-use iotsec_mqtt_acl::{Action, ClientContext, CompiledPolicy, Policy, Request};
+use iotsec_mqtt_acl::reference::evaluate;
+use iotsec_mqtt_acl::{Action, ClientContext, CompiledPolicy, Policy, Request, SubscribeMode};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -12,9 +14,21 @@ fuzz_target!(|data: &[u8]| {
         .into_iter()
         .flatten()
     {
-        let compiled = CompiledPolicy::compile(policy);
-        let ctx = ClientContext::new("dev1");
-        let _ = compiled.check(&ctx, &Request::new(Action::Publish, "devices/dev1/t"));
-        let _ = compiled.check(&ctx, &Request::new(Action::Subscribe, "devices/#"));
+        let compiled = CompiledPolicy::compile(policy.clone());
+        for client in ["dev1", "dev1/x", "#", ""] {
+            let ctx = ClientContext::new(client);
+            for (action, topic) in [
+                (Action::Publish, "devices/dev1/t"),
+                (Action::Receive, "a/b/c"),
+                (Action::Will, "$SYS/x"),
+                (Action::Subscribe, "devices/#"),
+            ] {
+                let req = Request::new(action, topic);
+                assert_eq!(
+                    compiled.check(&ctx, &req),
+                    evaluate(&policy, &ctx, &req, SubscribeMode::Strict)
+                );
+            }
+        }
     }
 });

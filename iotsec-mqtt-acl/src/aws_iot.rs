@@ -64,6 +64,7 @@ fn translate_topic(resource_path: &str) -> Result<String, String> {
     if s.contains('*') || s.contains('?') {
         return Err(format!("AWS wildcard in {resource_path:?}"));
     }
+    crate::template::TopicTemplate::parse(&s).map_err(|e| format!("{e}"))?;
     Ok(s)
 }
 
@@ -159,6 +160,8 @@ pub fn import_aws_policy(json: &str) -> Result<Imported, AwsImportError> {
                 }
             }
         }
+        topic_actions.sort_unstable();
+        topic_actions.dedup();
         for (action, kind) in topic_actions {
             let mut topics = Vec::new();
             for r in &resources {

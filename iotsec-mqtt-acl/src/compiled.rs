@@ -24,16 +24,42 @@ struct Leaf {
     template: u16,
 }
 
-#[derive(Clone, Debug, Default)]
-struct Node {
-    literals: BTreeMap<String, Node>,
-    single: Option<Box<Node>>,
-    placeholders: Vec<(Placeholder, Node)>,
+/// FNV-1a over a level's bytes: computed while the level is scanned for its `/`, so a literal
+/// edge is found by comparing one integer before comparing strings.
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+fn level_hash(level: &str) -> u64 {
+    level.bytes().fold(FNV_OFFSET, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
+    })
+}
+
+/// The first level of `rest`, what follows its `/` (if any), and the level's hash.
+fn split_level(rest: &str) -> (&str, Option<&str>, u64) {
+    let mut h = FNV_OFFSET;
+    for (i, b) in rest.bytes().enumerate() {
+        if b == b'/'
+            && let Some((level, tail)) = rest.split_at_checked(i)
+        {
+            return (level, tail.get(1..), h);
+        }
+        h = (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+    }
+    (rest, None, h)
+}
+
+/// A trie under construction (literal children in a map).
+#[derive(Default)]
+struct NodeBuilder {
+    literals: BTreeMap<String, NodeBuilder>,
+    single: Option<Box<NodeBuilder>>,
+    placeholders: Vec<(Placeholder, NodeBuilder)>,
     multi: Vec<Leaf>,
     terminal: Vec<Leaf>,
 }
 
-impl Node {
+impl NodeBuilder {
     fn insert(&mut self, levels: &[TemplateLevel], leaf: Leaf) {
         match levels.split_first() {
             None => self.terminal.push(leaf),
@@ -51,7 +77,7 @@ impl Node {
                 let idx = match self.placeholders.iter().position(|(q, _)| q == p) {
                     Some(i) => i,
                     None => {
-                        self.placeholders.push((p.clone(), Node::default()));
+                        self.placeholders.push((p.clone(), NodeBuilder::default()));
                         self.placeholders.len() - 1
                     }
                 };
@@ -60,6 +86,52 @@ impl Node {
                 }
             }
         }
+    }
+
+    fn freeze(self) -> Node {
+        let mut literals: Vec<(u64, Box<str>, Node)> = self
+            .literals
+            .into_iter()
+            .map(|(k, v)| (level_hash(&k), k.into_boxed_str(), v.freeze()))
+            .collect();
+        literals.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        Node {
+            literal_hashes: literals.iter().map(|(h, _, _)| *h).collect(),
+            literals: literals.into_iter().map(|(_, k, n)| (k, n)).collect(),
+            single: self.single.map(|n| Box::new(n.freeze())),
+            placeholders: self
+                .placeholders
+                .into_iter()
+                .map(|(p, n)| (p, n.freeze()))
+                .collect(),
+            multi: self.multi,
+            terminal: self.terminal,
+        }
+    }
+}
+
+/// A compiled trie node: literal edges sorted by (hash, text), the hashes kept apart so the
+/// binary search touches few cache lines.
+#[derive(Clone, Debug, Default)]
+struct Node {
+    literal_hashes: Vec<u64>,
+    literals: Vec<(Box<str>, Node)>,
+    single: Option<Box<Node>>,
+    placeholders: Vec<(Placeholder, Node)>,
+    multi: Vec<Leaf>,
+    terminal: Vec<Leaf>,
+}
+
+impl Node {
+    fn literal(&self, level: &str, hash: u64) -> Option<&Node> {
+        let start = self.literal_hashes.partition_point(|h| *h < hash);
+        self.literal_hashes
+            .get(start..)?
+            .iter()
+            .zip(self.literals.get(start..)?)
+            .take_while(|(h, _)| **h == hash)
+            .find(|(_, (k, _))| &**k == level)
+            .map(|(_, (_, n))| n)
     }
 }
 
@@ -91,54 +163,62 @@ impl Walk<'_, '_> {
         tally.record(leaf.rule, leaf.template, rule.effect, outcome);
     }
 
+    /// Walks the trie along the topic. The first matching branch at each level continues the
+    /// loop; further branches recurse (depth bounded by the deepest template).
     fn visit(
         &self,
-        node: &Node,
-        rest: Option<&str>,
-        depth: usize,
-        poison: Option<Unusable>,
+        mut node: &Node,
+        mut rest: Option<&str>,
+        mut depth: usize,
+        mut poison: Option<Unusable>,
         tally: &mut Tally,
     ) {
-        // MQTT-4.7.2-1: no wildcard (nor placeholder read as one) in the first level matches `$`.
-        let wildcards_match = !(depth == 0 && self.reserved);
-        if wildcards_match {
-            for leaf in &node.multi {
-                self.hit(leaf, poison, tally);
-            }
-        }
-        let Some(rest) = rest else {
-            for leaf in &node.terminal {
-                self.hit(leaf, poison, tally);
-            }
-            return;
-        };
-        let (level, next) = match rest.split_once('/') {
-            Some((level, next)) => (level, Some(next)),
-            None => (rest, None),
-        };
-        if let Some(child) = node.literals.get(level) {
-            self.visit(child, next, depth + 1, poison, tally);
-        }
-        if let Some(child) = node.single.as_ref().filter(|_| wildcards_match) {
-            self.visit(child, next, depth + 1, poison, tally);
-        }
-        for (placeholder, child) in &node.placeholders {
-            match placeholder.level_value(self.ctx, depth == 0) {
-                Ok(value) => {
-                    if value == level {
-                        self.visit(child, next, depth + 1, poison, tally);
-                    }
-                }
-                Err(problem) => {
-                    if wildcards_match {
-                        let poison = poison.or(Some(Unusable {
-                            placeholder: placeholder.kind(),
-                            problem,
-                        }));
-                        self.visit(child, next, depth + 1, poison, tally);
-                    }
+        loop {
+            // MQTT-4.7.2-1: no wildcard (nor placeholder read as one) in the first level
+            // matches a `$` topic.
+            let wildcards_match = !(depth == 0 && self.reserved);
+            if wildcards_match {
+                for leaf in &node.multi {
+                    self.hit(leaf, poison, tally);
                 }
             }
+            let Some(r) = rest else {
+                for leaf in &node.terminal {
+                    self.hit(leaf, poison, tally);
+                }
+                return;
+            };
+            let (level, next, hash) = split_level(r);
+            let mut follow: Option<(&Node, Option<Unusable>)> =
+                node.literal(level, hash).map(|child| (child, poison));
+            if let Some(child) = node.single.as_deref().filter(|_| wildcards_match) {
+                match follow {
+                    None => follow = Some((child, poison)),
+                    Some(_) => self.visit(child, next, depth + 1, poison, tally),
+                }
+            }
+            for (placeholder, child) in &node.placeholders {
+                let branch = match placeholder.level_value(self.ctx, depth == 0) {
+                    Ok(value) => (value == level).then_some(poison),
+                    Err(problem) => wildcards_match.then_some(poison.or(Some(Unusable {
+                        placeholder: placeholder.kind(),
+                        problem,
+                    }))),
+                };
+                if let Some(p) = branch {
+                    match follow {
+                        None => follow = Some((child, p)),
+                        Some(_) => self.visit(child, next, depth + 1, p, tally),
+                    }
+                }
+            }
+            let Some((child, p)) = follow else {
+                return;
+            };
+            node = child;
+            rest = next;
+            depth += 1;
+            poison = p;
         }
     }
 }
@@ -153,7 +233,7 @@ pub struct CompiledPolicy {
 impl CompiledPolicy {
     /// Compiles a validated policy.
     pub fn compile(policy: Policy) -> Self {
-        let mut tries: [Node; 5] = Default::default();
+        let mut builders: [NodeBuilder; 5] = Default::default();
         for (ri, rule) in policy.rules().iter().enumerate() {
             let rule_index = u32::try_from(ri).unwrap_or(u32::MAX);
             for (ti, template) in rule.templates.iter().enumerate() {
@@ -162,12 +242,13 @@ impl CompiledPolicy {
                     template: u16::try_from(ti).unwrap_or(u16::MAX),
                 };
                 for action in rule.actions.iter() {
-                    if let Some(trie) = tries.get_mut(action.index()) {
+                    if let Some(trie) = builders.get_mut(action.index()) {
                         trie.insert(template.levels(), leaf);
                     }
                 }
             }
         }
+        let tries = builders.map(NodeBuilder::freeze);
         CompiledPolicy { policy, tries }
     }
 
@@ -237,7 +318,7 @@ impl CompiledPolicy {
         match will {
             None => Decision {
                 effect: crate::decision::Effect::Allow,
-                reason: Reason::NoMatchingRule,
+                reason: Reason::ConnectAccepted,
                 trace: Default::default(),
             },
             Some((topic, qos, _retain)) => self.check(

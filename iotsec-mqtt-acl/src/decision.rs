@@ -183,6 +183,8 @@ pub enum Reason {
     },
     /// Mosquitto mode grants every SUBSCRIBE and checks only at delivery.
     SubscribeGrantedByMode,
+    /// CONNECT without a will: the identity binding (if any) holds.
+    ConnectAccepted,
 }
 
 /// The answer to a request.
@@ -291,5 +293,81 @@ impl Tally {
             reason,
             trace: self.trace,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(rule: u32) -> TraceEntry {
+        TraceEntry {
+            rule,
+            template: 0,
+            effect: Effect::Allow,
+            outcome: RuleOutcome::Matched,
+        }
+    }
+
+    #[test]
+    fn trace_keeps_the_lowest_rules_whatever_the_visit_order() {
+        let mut forward = Trace::default();
+        let mut backward = Trace::default();
+        for r in 0..40 {
+            forward.record(entry(r));
+            backward.record(entry(39 - r));
+        }
+        assert_eq!(forward, backward);
+        assert!(forward.is_truncated());
+        let rules: Vec<u32> = forward.entries().iter().map(|e| e.rule).collect();
+        assert_eq!(rules, (0..16).collect::<Vec<_>>());
+        let mut dup = Trace::default();
+        dup.record(entry(3));
+        dup.record(entry(3));
+        assert_eq!(dup.entries().len(), 1);
+        assert!(!dup.is_truncated());
+    }
+
+    #[test]
+    fn tally_prefers_deny_then_placeholder_then_allow() {
+        let mut t = Tally::default();
+        t.record(5, 0, Effect::Allow, RuleOutcome::Matched);
+        assert_eq!(t.finish().reason, Reason::AllowedBy { rule: 5 });
+        let mut t = Tally::default();
+        t.record(5, 0, Effect::Allow, RuleOutcome::Matched);
+        t.record(
+            9,
+            0,
+            Effect::Allow,
+            RuleOutcome::PlaceholderUnusable {
+                placeholder: PlaceholderKind::ClientId,
+                problem: ValueProblem::Empty,
+            },
+        );
+        assert!(matches!(
+            t.finish().reason,
+            Reason::PlaceholderUnusable { rule: 9, .. }
+        ));
+        let mut t = Tally::default();
+        t.record(
+            7,
+            0,
+            Effect::Deny,
+            RuleOutcome::PostureNotMet {
+                check: PostureCheck::Firmware,
+            },
+        );
+        assert_eq!(t.finish().reason, Reason::NoMatchingRule);
+        let mut t = Tally::default();
+        t.record(
+            7,
+            0,
+            Effect::Deny,
+            RuleOutcome::MatchedFailClosed {
+                check: PostureCheck::Firmware,
+            },
+        );
+        t.record(1, 0, Effect::Allow, RuleOutcome::Matched);
+        assert_eq!(t.finish().reason, Reason::DeniedBy { rule: 7 });
     }
 }

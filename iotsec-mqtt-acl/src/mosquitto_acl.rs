@@ -24,6 +24,7 @@ use crate::context::Action;
 use crate::decision::Effect;
 use crate::filter_algebra::overlaps;
 use crate::policy::{PolicyDocument, RuleDocument};
+use crate::template::TopicTemplate;
 use crate::topic::{FilterLevel, TopicFilter, matches_levels};
 
 /// Mosquitto reads acl_file lines into a 1024-byte buffer; longer lines are refused here.
@@ -386,32 +387,38 @@ impl MosquittoAcl {
             rule.anonymous_only = anonymous;
             rules.push(rule);
         };
-        for e in &self.anonymous {
-            any_read |= e.access != MosquittoAccess::Write;
-            push(e, e.topic.clone(), Vec::new(), true, "anonymous");
-        }
-        for (user, (_, list)) in &self.users {
-            for e in list {
-                any_read |= e.access != MosquittoAccess::Write;
-                push(e, e.topic.clone(), vec![user.clone()], false, "user");
-            }
-        }
-        for e in &self.patterns {
+        let lists = self
+            .anonymous
+            .iter()
+            .map(|e| (e, Vec::new(), true, "anonymous", false))
+            .chain(self.users.iter().flat_map(|(user, (_, list))| {
+                list.iter()
+                    .map(move |e| (e, alloc::vec![user.clone()], false, "user", false))
+            }))
+            .chain(
+                self.patterns
+                    .iter()
+                    .map(|e| (e, Vec::new(), false, "pattern", true)),
+            );
+        for (e, usernames, anonymous, kind, is_pattern) in lists {
             any_read |= e.access != MosquittoAccess::Write;
             let mut levels = Vec::new();
             let mut mid_level = false;
             let mut whole = false;
             for level in e.topic.split('/') {
                 match level {
-                    "%c" => {
+                    "%c" if is_pattern => {
                         whole = true;
                         levels.push("${client_id}".to_string());
                     }
-                    "%u" => {
+                    "%u" if is_pattern => {
                         whole = true;
                         levels.push("${username}".to_string());
                     }
-                    l if l.contains("%c") || l.contains("%u") => {
+                    // `${` would read as one of our placeholders: never import it as text.
+                    l if l.contains("${")
+                        || (is_pattern && (l.contains("%c") || l.contains("%u"))) =>
+                    {
                         mid_level = true;
                         levels.push("+".to_string());
                     }
@@ -420,14 +427,14 @@ impl MosquittoAcl {
             }
             if mid_level && e.access != MosquittoAccess::Deny {
                 notes.push(ImportNote::new(e.line, NoteKind::MidLevelPlaceholderDropped, &format!(
-                    "{:?}: %c/%u inside a level cannot be scoped safely (a client id could complete a neighbour's level); the allow is dropped",
+                    "{:?}: %c/%u (or `${{`) inside a level cannot be scoped safely (a client id could complete a neighbour's level); the allow is dropped",
                     e.topic
                 )));
                 continue;
             }
             if mid_level {
                 notes.push(ImportNote::new(e.line, NoteKind::MidLevelPlaceholderWidened, &format!(
-                    "{:?}: the deny's level with %c/%u inside it becomes `+` (denies more, never less)",
+                    "{:?}: the deny's level with %c/%u (or `${{`) inside it becomes `+` (denies more, never less)",
                     e.topic
                 )));
             }
@@ -437,7 +444,16 @@ impl MosquittoAcl {
                     e.topic
                 )));
             }
-            push(e, levels.join("/"), Vec::new(), false, "pattern");
+            let topic = levels.join("/");
+            if TopicTemplate::parse(&topic).is_err() {
+                notes.push(ImportNote::new(
+                    e.line,
+                    NoteKind::Unsupported,
+                    &format!("{:?} cannot be expressed; line dropped", e.topic),
+                ));
+                continue;
+            }
+            push(e, topic, usernames, anonymous, kind);
         }
         // User (and anonymous) allows that a pattern deny overlaps: mosquitto lets the allow win.
         let lists = self

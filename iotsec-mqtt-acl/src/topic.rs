@@ -48,16 +48,24 @@ pub struct TopicName<'a>(&'a str);
 impl<'a> TopicName<'a> {
     /// Validates a topic name. Allocates nothing.
     pub fn new(topic: &'a str) -> Result<Self, TopicError> {
-        check_common(topic)?;
-        if let Some((offset, b)) = topic
-            .bytes()
-            .enumerate()
-            .find(|(_, b)| *b == b'+' || *b == b'#')
-        {
-            return Err(TopicError::WildcardInName {
-                wildcard: char::from(b),
-                offset,
-            });
+        if topic.is_empty() {
+            return Err(TopicError::Empty);
+        }
+        if topic.len() > MAX_TOPIC_BYTES {
+            return Err(TopicError::TooLong { len: topic.len() });
+        }
+        // One pass for NUL and wildcards: this runs on every PUBLISH.
+        for (offset, b) in topic.bytes().enumerate() {
+            match b {
+                0 => return Err(TopicError::NulCharacter { offset }),
+                b'+' | b'#' => {
+                    return Err(TopicError::WildcardInName {
+                        wildcard: char::from(b),
+                        offset,
+                    });
+                }
+                _ => {}
+            }
         }
         Ok(TopicName(topic))
     }

@@ -44,20 +44,31 @@ fn rule() -> impl Strategy<Value = RuleDocument> {
         prop::collection::vec(template(), 1..3),
         prop::option::of(0u8..=2),
         any::<bool>(),
+        (0u8..3, any::<bool>()),
     )
-        .prop_map(|(deny, actions, topics, qos, quarantine)| {
-            let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
-            let mut r = RuleDocument::new(
-                if deny { Effect::Deny } else { Effect::Allow },
-                &actions,
-                &topics,
-            );
-            if !deny {
-                r.max_qos = qos;
-                r.in_quarantine = quarantine;
-            }
-            r
-        })
+        .prop_map(
+            |(deny, actions, topics, qos, quarantine, (subjects, firmware))| {
+                let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+                let mut r = RuleDocument::new(
+                    if deny { Effect::Deny } else { Effect::Allow },
+                    &actions,
+                    &topics,
+                );
+                if !deny {
+                    r.max_qos = qos;
+                    r.in_quarantine = quarantine;
+                }
+                match subjects {
+                    1 => r.usernames = vec!["a".to_string()],
+                    2 => r.anonymous_only = true,
+                    _ => {}
+                }
+                if firmware {
+                    r.firmware = Some(">=1.0.0".to_string());
+                }
+                r
+            },
+        )
 }
 
 fn topic() -> impl Strategy<Value = String> {
@@ -84,6 +95,7 @@ proptest! {
         username in prop::option::of(prop_oneof![Just("a"), Just("b"), Just("+")]),
         attr in prop::option::of(prop_oneof![Just("a"), Just("dev")]),
         quarantined in any::<bool>(),
+        firmware in prop::option::of(prop_oneof![Just((0u64, 9u64)), Just((1, 2))]),
         action in prop_oneof![Just(Action::Publish), Just(Action::Receive), Just(Action::Will)],
         topic in topic(),
         qos in 0u8..=2,
@@ -95,6 +107,7 @@ proptest! {
         let attrs: Vec<(&str, &str)> = attr.iter().map(|v| ("t", *v)).collect();
         let mut ctx = ClientContext { client_id: client, username, attributes: &attrs, ..Default::default() };
         ctx.posture.quarantined = quarantined;
+        ctx.posture.firmware = firmware.map(|(major, minor)| semver::Version::new(major, minor, 0));
         let req = Request { action, topic: &topic, qos };
         let fast = compiled.check(&ctx, &req);
         let slow = evaluate(&policy, &ctx, &req, SubscribeMode::Strict);

@@ -161,6 +161,7 @@ fn reason_json(reason: &Reason, policy: &Policy) -> Value {
         Reason::InvalidTopic(e) => json!({"kind": "invalid_topic", "error": e.to_string()}),
         Reason::InvalidQos { qos } => json!({"kind": "invalid_qos", "qos": qos}),
         Reason::SubscribeGrantedByMode => json!({"kind": "subscribe_granted_by_mode"}),
+        Reason::ConnectAccepted => json!({"kind": "connect_accepted"}),
         _ => json!({"kind": format!("{reason:?}")}),
     }
 }
