@@ -154,7 +154,8 @@ mod tests {
             "CVSS:4.0/AV:N/AC:L/AT:P/PR:L/UI:N/VC:L/VI:L/VA:L/SC:N/SI:N/SA:N",
         )
         .unwrap();
-        assert_eq!(v4_low.level(), Some(SeverityLevel::Medium));
+        assert_eq!(v4_low.score(), Some(2.3));
+        assert_eq!(v4_low.level(), Some(SeverityLevel::Low));
         assert_eq!(Severity::from_vector("AV:N/AC:L/Au:N/C:P/I:P/A:P"), None);
         assert_eq!(Severity::from_vector("garbage"), None);
         assert_eq!(Severity::Unscored.max(v3.clone()), v3);
