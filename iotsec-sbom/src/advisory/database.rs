@@ -140,6 +140,12 @@ impl AdvisoryDatabase {
         self.by_package.contains_key(ecosystem_key(ecosystem))
     }
 
+    /// Whether any advisory carries CPE names (without them, CPE-only components cannot be
+    /// cleared).
+    pub fn has_cpe_data(&self) -> bool {
+        !self.by_cpe.is_empty()
+    }
+
     pub(crate) fn lookup_package(&self, ecosystem: &str, name: &str) -> &[AffectedRef] {
         let eco = ecosystem_key(ecosystem);
         let Some(names) = self.by_package.get(eco) else {

@@ -181,6 +181,12 @@ pub(crate) fn lookup(db: &AdvisoryDatabase, c: &Component) -> Lookup {
             }
             (v, _) => v.to_owned(),
         };
+        if !db.has_cpe_data() {
+            return Lookup::Unidentified {
+                label: cpe_text.to_owned(),
+                reason: "the advisory database carries no CPE names, so a CPE-only component cannot be cleared".to_owned(),
+            };
+        }
         let hits = db
             .lookup_cpe(&cpe)
             .iter()
