@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 //! SBOMs produced by the real generators on real projects, gated against real advisories:
 //! `cargo-cyclonedx` (crates.io) on a tiny Cargo project that pins a vulnerable `smallvec`, and
 //! `cyclonedx-py` (PyPI `cyclonedx-bom`) on a pinned requirements file and on the CI venv itself.
@@ -12,21 +17,32 @@ use iotsec_sbom::gate::{FindingKind, GateDecision, GateInputs, decide};
 use iotsec_sbom::sbom::{CrossCheck, cross_check_with_cyclonedx_bom};
 use iotsec_sbom::{Decision, Policy, parse_sbom};
 
-const RUSTSEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/rustsec-osv/crates");
+const RUSTSEC: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/data/rustsec-osv/crates"
+);
 
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
 fn tool(name: &str) -> Option<PathBuf> {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/venv/bin").join(name);
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/venv/bin")
+        .join(name);
     if venv.exists() {
         return Some(venv);
     }
-    let found = std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.exists()));
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.exists())
+    });
     if found.is_none() {
-        assert!(!in_ci(), "CI=true but {name} is not installed (.ci/install.sh installs it)");
+        assert!(
+            !in_ci(),
+            "CI=true but {name} is not installed (.ci/install.sh installs it)"
+        );
         eprintln!("SKIPPING: {name} is not installed; run .ci/install.sh");
     }
     found
@@ -68,26 +84,56 @@ fn cargo_cyclonedx_sbom_of_a_project_with_vulnerable_smallvec() {
     )
     .unwrap();
     std::fs::write(dir.join("src/lib.rs"), "pub use smallvec;\n").unwrap();
-    let lock = Command::new("cargo").arg("generate-lockfile").current_dir(&dir).output().unwrap();
-    assert!(lock.status.success(), "{}", String::from_utf8_lossy(&lock.stderr));
+    let lock = Command::new("cargo")
+        .arg("generate-lockfile")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        lock.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lock.stderr)
+    );
     for spec in ["1.3", "1.5"] {
         let out = Command::new("cargo")
-            .args(["cyclonedx", "--format", "json", "--spec-version", spec, "--override-filename", "bom"])
+            .args([
+                "cyclonedx",
+                "--format",
+                "json",
+                "--spec-version",
+                spec,
+                "--override-filename",
+                "bom",
+            ])
             .current_dir(&dir)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let bytes = std::fs::read(dir.join("bom.json")).unwrap();
-        assert!(matches!(cross_check_with_cyclonedx_bom(&bytes).unwrap(), CrossCheck::Passed { .. }));
+        assert!(matches!(
+            cross_check_with_cyclonedx_bom(&bytes).unwrap(),
+            CrossCheck::Passed { .. }
+        ));
         let db = load_advisory_dir(Path::new(RUSTSEC)).unwrap();
         let d = gate(&bytes, &db);
-        let got: Vec<_> = d.findings.iter().map(|f| (f.id.as_str(), f.component.as_str(), f.aliases.clone())).collect();
+        let got: Vec<_> = d
+            .findings
+            .iter()
+            .map(|f| (f.id.as_str(), f.component.as_str(), f.aliases.clone()))
+            .collect();
         assert_eq!(
             got,
             vec![(
                 "RUSTSEC-2021-0003",
                 "pkg:cargo/smallvec@1.6.0",
-                vec!["CVE-2021-25900".to_owned(), "GHSA-43w2-9j62-hq99".to_owned()]
+                vec![
+                    "CVE-2021-25900".to_owned(),
+                    "GHSA-43w2-9j62-hq99".to_owned()
+                ]
             )],
             "spec {spec}"
         );
@@ -97,36 +143,74 @@ fn cargo_cyclonedx_sbom_of_a_project_with_vulnerable_smallvec() {
 
 #[test]
 fn cyclonedx_py_sbom_of_pinned_requirements() {
-    let Some(py) = tool("cyclonedx-py") else { return };
+    let Some(py) = tool("cyclonedx-py") else {
+        return;
+    };
     let dir = scratch("py-req");
-    std::fs::write(dir.join("requirements.txt"), "jinja2==2.10\nurllib3==1.24.1\n").unwrap();
+    std::fs::write(
+        dir.join("requirements.txt"),
+        "jinja2==2.10\nurllib3==1.24.1\n",
+    )
+    .unwrap();
     let out = Command::new(&py)
-        .args(["requirements", "requirements.txt", "--of", "JSON", "-o", "bom.json"])
+        .args([
+            "requirements",
+            "requirements.txt",
+            "--of",
+            "JSON",
+            "-o",
+            "bom.json",
+        ])
         .current_dir(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bytes = std::fs::read(dir.join("bom.json")).unwrap();
     let sbom = parse_sbom(&bytes).unwrap();
     assert_eq!(sbom.spec_version, "1.6");
     // A PyPI advisory (GHSA, ECOSYSTEM range) matches jinja2 2.10; urllib3 is identified and clean.
     let ghsa = include_bytes!("data/GHSA-462w-v97r-4m45.json");
-    let db = AdvisoryDatabase::from_files(&[SnapshotFile { path: "ghsa.json".into(), bytes: ghsa.to_vec() }]).unwrap();
+    let db = AdvisoryDatabase::from_files(&[SnapshotFile {
+        path: "ghsa.json".into(),
+        bytes: ghsa.to_vec(),
+    }])
+    .unwrap();
     let d = gate(&bytes, &db);
-    let got: Vec<_> = d.findings.iter().map(|f| (f.id.as_str(), f.component.as_str(), f.decision)).collect();
-    assert_eq!(got, vec![("GHSA-462w-v97r-4m45", "pkg:pypi/jinja2@2.10", Decision::Fail)]);
+    let got: Vec<_> = d
+        .findings
+        .iter()
+        .map(|f| (f.id.as_str(), f.component.as_str(), f.decision))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(
+            "GHSA-462w-v97r-4m45",
+            "pkg:pypi/jinja2@2.10",
+            Decision::Fail
+        )]
+    );
     assert_eq!(d.findings[0].aliases, vec!["CVE-2019-10906"]);
     // Against RustSec, PyPI is an uncovered ecosystem: every component is reported, none passes.
     let rustsec = load_advisory_dir(Path::new(RUSTSEC)).unwrap();
     let d = gate(&bytes, &rustsec);
     assert_eq!(d.findings.len(), 2);
-    assert!(d.findings.iter().all(|f| f.kind == FindingKind::Unidentified));
+    assert!(
+        d.findings
+            .iter()
+            .all(|f| f.kind == FindingKind::Unidentified)
+    );
     assert_eq!(d.verdict, Decision::Fail);
 }
 
 #[test]
 fn cyclonedx_py_sbom_of_the_installed_ci_environment() {
-    let Some(py) = tool("cyclonedx-py") else { return };
+    let Some(py) = tool("cyclonedx-py") else {
+        return;
+    };
     let python = py.with_file_name("python");
     let dir = scratch("py-env");
     let out = Command::new(&py)
@@ -135,10 +219,18 @@ fn cyclonedx_py_sbom_of_the_installed_ci_environment() {
         .arg(&python)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bytes = std::fs::read(dir.join("env.xml")).unwrap();
     let sbom = parse_sbom(&bytes).unwrap();
     let names: Vec<_> = sbom.components.iter().map(|c| c.name.as_str()).collect();
     assert!(names.contains(&"cyclonedx-python-lib"), "{names:?}");
-    assert!(sbom.components.iter().all(|c| c.purl.as_deref().is_some_and(|p| p.starts_with("pkg:pypi/"))));
+    assert!(sbom.components.iter().all(|c| {
+        c.purl
+            .as_deref()
+            .is_some_and(|p| p.starts_with("pkg:pypi/"))
+    }));
 }
