@@ -1,5 +1,10 @@
 #![no_main]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 //! Every version comparator is total (never panics) and antisymmetric on arbitrary strings.
 
 use iotsec_sbom::version::VersionScheme;
