@@ -2,11 +2,20 @@
 #![warn(missing_docs)]
 #![doc = include_str!("../README.md")]
 
+pub mod advisory;
 pub mod cpe;
 pub mod error;
+pub mod gate;
+pub mod policy;
 pub mod purl;
+pub mod report;
 pub mod sbom;
+pub mod severity;
 pub mod version;
 pub mod vex;
 
+pub use advisory::AdvisoryDatabase;
 pub use error::GateError;
+pub use gate::{GateDecision, GateInputs, decide};
+pub use policy::{Decision, Policy};
+pub use sbom::{Sbom, parse_sbom};

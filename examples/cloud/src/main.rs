@@ -8,6 +8,7 @@
 mod acl;
 mod attest;
 mod ota;
+mod sbom;
 
 use std::process::ExitCode;
 
@@ -38,6 +39,9 @@ enum Command {
     /// TPM 2.0 attestation: appraise quotes.
     #[command(subcommand)]
     Attest(attest::Command),
+    /// SBOM/VEX deploy gate (iotsec-sbom).
+    #[command(subcommand)]
+    Sbom(sbom::Command),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
         Command::Ota(command) => ota::run(command),
         Command::Acl(command) => acl::run(command),
         Command::Attest(command) => attest::run(command),
+        Command::Sbom(cmd) => sbom::run(cmd),
     };
     finish(result, cli.format)
 }

@@ -168,32 +168,41 @@ pub(crate) struct CdxComponent<'a> {
 impl CdxComponent<'_> {
     fn skipped_fields(&self) -> impl Iterator<Item = &'static str> {
         [
-            ("mime-type", self.mime_type.is_some()),
-            ("supplier", self.supplier.is_some()),
-            ("manufacturer", self.manufacturer.is_some()),
-            ("authors", self.authors.is_some()),
-            ("author", self.author.is_some()),
-            ("publisher", self.publisher.is_some()),
-            ("group", self.group.is_some()),
-            ("versionRange", self.version_range.is_some()),
-            ("description", self.description.is_some()),
-            ("scope", self.scope.is_some()),
-            ("copyright", self.copyright.is_some()),
-            ("omniborId", self.omnibor_id.is_some()),
-            ("swhid", self.swhid.is_some()),
-            ("swid", self.swid.is_some()),
-            ("modified", self.modified.is_some()),
-            ("pedigree", self.pedigree.is_some()),
-            ("externalReferences", self.external_references.is_some()),
-            ("properties", self.properties.is_some()),
-            ("evidence", self.evidence.is_some()),
-            ("releaseNotes", self.release_notes.is_some()),
-            ("modelCard", self.model_card.is_some()),
-            ("data", self.data.is_some()),
-            ("cryptoProperties", self.crypto_properties.is_some()),
-            ("signature", self.signature.is_some()),
-            ("tags", self.tags.is_some()),
-            ("patentAssertions", self.patent_assertions.is_some()),
+            ("components[].mime-type", self.mime_type.is_some()),
+            ("components[].supplier", self.supplier.is_some()),
+            ("components[].manufacturer", self.manufacturer.is_some()),
+            ("components[].authors", self.authors.is_some()),
+            ("components[].author", self.author.is_some()),
+            ("components[].publisher", self.publisher.is_some()),
+            ("components[].group", self.group.is_some()),
+            ("components[].versionRange", self.version_range.is_some()),
+            ("components[].description", self.description.is_some()),
+            ("components[].scope", self.scope.is_some()),
+            ("components[].copyright", self.copyright.is_some()),
+            ("components[].omniborId", self.omnibor_id.is_some()),
+            ("components[].swhid", self.swhid.is_some()),
+            ("components[].swid", self.swid.is_some()),
+            ("components[].modified", self.modified.is_some()),
+            ("components[].pedigree", self.pedigree.is_some()),
+            (
+                "components[].externalReferences",
+                self.external_references.is_some(),
+            ),
+            ("components[].properties", self.properties.is_some()),
+            ("components[].evidence", self.evidence.is_some()),
+            ("components[].releaseNotes", self.release_notes.is_some()),
+            ("components[].modelCard", self.model_card.is_some()),
+            ("components[].data", self.data.is_some()),
+            (
+                "components[].cryptoProperties",
+                self.crypto_properties.is_some(),
+            ),
+            ("components[].signature", self.signature.is_some()),
+            ("components[].tags", self.tags.is_some()),
+            (
+                "components[].patentAssertions",
+                self.patent_assertions.is_some(),
+            ),
         ]
         .into_iter()
         .filter_map(|(name, present)| present.then_some(name))
@@ -456,7 +465,7 @@ impl Walker<'_> {
         }
         if collect {
             for f in c.skipped_fields() {
-                self.dropped.record(&format!("components[].{f}"));
+                self.dropped.record(f);
             }
         }
         let out = Component {
@@ -471,9 +480,11 @@ impl Walker<'_> {
         };
         for (i, child) in c.components.iter().flatten().enumerate() {
             let child_path = format!("{path}.components[{i}]");
+            // Parent before its descendants: insert at the position it had before recursing.
+            let at = self.components.len();
             let normalized = self.component(child, &child_path, depth + 1, collect)?;
             if collect {
-                self.components.push(normalized);
+                self.components.insert(at, normalized);
             }
         }
         Ok(out)
@@ -585,8 +596,9 @@ pub fn parse_cyclonedx_json(bytes: &[u8]) -> Result<Sbom, GateError> {
     let components = bom.components.as_deref().unwrap_or_default();
     w.components.reserve(components.len());
     for (i, c) in components.iter().enumerate() {
+        let at = w.components.len();
         let normalized = w.component(c, &format!("components[{i}]"), 0, true)?;
-        w.components.push(normalized);
+        w.components.insert(at, normalized);
     }
     if let Some(s) = &bom.services {
         w.services(s, 0)?;

@@ -175,10 +175,11 @@ impl XmlWalker<'_> {
         };
         if let Some(list) = child(c, "components") {
             for (i, sub) in children(list, "component").enumerate() {
+                let at = self.components.len();
                 let normalized =
                     self.component(sub, &format!("{path}.components[{i}]"), depth + 1, collect)?;
                 if collect {
-                    self.components.push(normalized);
+                    self.components.insert(at, normalized);
                 }
             }
         }
@@ -368,8 +369,9 @@ pub fn parse_cyclonedx_xml(bytes: &[u8]) -> Result<Sbom, GateError> {
     }
     if let Some(list) = child(root, "components") {
         for (i, c) in children(list, "component").enumerate() {
+            let at = w.components.len();
             let normalized = w.component(c, &format!("components[{i}]"), 0, true)?;
-            w.components.push(normalized);
+            w.components.insert(at, normalized);
         }
     }
     if let Some(services) = child(root, "services") {

@@ -71,7 +71,12 @@ pub struct DroppedFields(pub BTreeMap<String, usize>);
 
 impl DroppedFields {
     pub(crate) fn record(&mut self, path: &str) {
-        *self.0.entry(path.to_owned()).or_insert(0) += 1;
+        match self.0.get_mut(path) {
+            Some(n) => *n += 1,
+            None => {
+                self.0.insert(path.to_owned(), 1);
+            }
+        }
     }
 }
 

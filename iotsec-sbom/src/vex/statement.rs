@@ -200,3 +200,67 @@ impl VexStatement {
             .is_some_and(|day| day < today)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The published mapping table (crate README), row by row.
+    #[test]
+    fn status_mapping_table() {
+        let cdx = [
+            ("not_affected", VexStatus::NotAffected),
+            ("false_positive", VexStatus::NotAffected),
+            ("resolved", VexStatus::Fixed),
+            ("resolved_with_pedigree", VexStatus::Fixed),
+            ("exploitable", VexStatus::Affected),
+            ("in_triage", VexStatus::UnderInvestigation),
+        ];
+        for (state, want) in cdx {
+            assert_eq!(VexStatus::from_cyclonedx(state), Some(want), "{state}");
+        }
+        assert_eq!(VexStatus::from_cyclonedx("affected"), None);
+        for s in ["not_affected", "affected", "fixed", "under_investigation"] {
+            assert_eq!(VexStatus::from_openvex(s).unwrap().as_str(), s);
+        }
+        assert_eq!(VexStatus::from_openvex("false_positive"), None);
+        assert!(VexStatus::NotAffected.suppresses() && VexStatus::Fixed.suppresses());
+        assert!(!VexStatus::Affected.suppresses() && !VexStatus::UnderInvestigation.suppresses());
+    }
+
+    #[test]
+    fn justification_mapping_table() {
+        let openvex_to_cdx = [
+            ("component_not_present", "code_not_present"),
+            ("vulnerable_code_not_present", "code_not_present"),
+            ("vulnerable_code_not_in_execute_path", "code_not_reachable"),
+            (
+                "vulnerable_code_cannot_be_controlled_by_adversary",
+                "protected_by_mitigating_control",
+            ),
+            (
+                "inline_mitigations_already_exist",
+                "protected_by_mitigating_control",
+            ),
+        ];
+        for (o, c) in openvex_to_cdx {
+            let j = Justification::from_openvex(o).unwrap();
+            assert_eq!(j.as_str(), o);
+            assert_eq!(j.to_cyclonedx(), c);
+        }
+        for c in [
+            "code_not_present",
+            "code_not_reachable",
+            "requires_configuration",
+            "requires_dependency",
+            "requires_environment",
+            "protected_by_compiler",
+            "protected_at_runtime",
+            "protected_at_perimeter",
+            "protected_by_mitigating_control",
+        ] {
+            assert_eq!(Justification::from_cyclonedx(c).unwrap().to_cyclonedx(), c);
+        }
+        assert_eq!(Justification::from_cyclonedx("component_not_present"), None);
+    }
+}

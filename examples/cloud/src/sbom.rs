@@ -1,0 +1,201 @@
+//! `iotsec-cloud sbom gate`: the SBOM/VEX deploy gate (iotsec-sbom) on files.
+//!
+//! The global `--format text|json` chooses how the report is printed; `--output-format sarif`
+//! replaces the report by a SARIF 2.1.0 log in either form (the global flag cannot grow a third
+//! value without changing the shared contract for every subcommand).
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::{Args, Subcommand, ValueEnum};
+use iotsec_cli_contract::{BadInput, Outcome, Report};
+use iotsec_sbom::advisory::load_advisory_dir;
+use iotsec_sbom::gate::{GateInputs, decide, sha256_hex};
+use iotsec_sbom::report::{
+    decision_to_json, decision_to_sarif, decision_to_text, not_affected_to_cyclonedx_vex,
+};
+use iotsec_sbom::sbom::{CrossCheck, cross_check_with_cyclonedx_bom};
+use iotsec_sbom::vex::parse_vex;
+use iotsec_sbom::{Decision, Policy, parse_sbom};
+
+/// SBOM deploy gate commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Decides pass/warn/fail for an SBOM against an OSV advisory database, VEX and a policy.
+    /// Exit 0 = pass or warn, 1 = fail, 2 = bad input.
+    Gate(GateArgs),
+}
+
+/// Report variants beyond the global `--format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Our report (text or JSON per the global `--format`).
+    Report,
+    /// A SARIF 2.1.0 log.
+    Sarif,
+}
+
+/// Arguments of `sbom gate`.
+#[derive(Args, Debug)]
+pub struct GateArgs {
+    /// The SBOM: CycloneDX JSON 1.2-1.7 / XML 1.0-1.7, or SPDX 2.3 JSON.
+    #[arg(long)]
+    sbom: PathBuf,
+    /// OSV advisory database: a directory of *.json files (searched recursively) or one file.
+    #[arg(long)]
+    advisories: PathBuf,
+    /// Gate policy (TOML).
+    #[arg(long)]
+    policy: PathBuf,
+    /// VEX documents (OpenVEX 0.2 or CycloneDX VEX); repeatable.
+    #[arg(long)]
+    vex: Vec<PathBuf>,
+    /// The firmware image being released (its SHA-256 is bound to the decision).
+    #[arg(long)]
+    firmware: Option<PathBuf>,
+    /// `sarif` prints a SARIF 2.1.0 log instead of the report.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Report)]
+    output_format: OutputFormat,
+    /// Also write a CycloneDX VEX document of the findings VEX marked not affected / fixed.
+    #[arg(long)]
+    vex_out: Option<PathBuf>,
+    /// Evaluate expiry dates as of this day (YYYY-MM-DD) instead of today (UTC).
+    #[arg(long)]
+    today: Option<String>,
+    /// Skip the cyclonedx-bom cross-check of CycloneDX 1.3-1.5 documents.
+    #[arg(long)]
+    no_cross_check: bool,
+}
+
+fn read(path: &Path, what: &str) -> Result<Vec<u8>, BadInput> {
+    std::fs::read(path).map_err(|e| BadInput(format!("{what} {}: {e}", path.display())))
+}
+
+/// Today's date in UTC from the system clock (days-to-civil, proleptic Gregorian).
+fn today_utc() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// Runs an `sbom` subcommand.
+pub fn run(command: Command) -> Result<Report, BadInput> {
+    match command {
+        Command::Gate(args) => gate(args),
+    }
+}
+
+fn gate(args: GateArgs) -> Result<Report, BadInput> {
+    let today = match args.today {
+        Some(t) => {
+            let ok = t.len() == 10
+                && t.bytes().enumerate().all(|(i, c)| {
+                    if i == 4 || i == 7 {
+                        c == b'-'
+                    } else {
+                        c.is_ascii_digit()
+                    }
+                });
+            if !ok {
+                return Err(BadInput(format!("--today {t:?} is not YYYY-MM-DD")));
+            }
+            t
+        }
+        None => today_utc(),
+    };
+    let sbom_bytes = read(&args.sbom, "SBOM")?;
+    let sbom = parse_sbom(&sbom_bytes)
+        .map_err(|e| BadInput(format!("SBOM {}: {e}", args.sbom.display())))?;
+    if !args.no_cross_check && sbom.format != iotsec_sbom::sbom::SbomFormat::SpdxJson {
+        match cross_check_with_cyclonedx_bom(&sbom_bytes) {
+            Ok(CrossCheck::Passed { defaults_added }) if !defaults_added.is_empty() => {
+                eprintln!(
+                    "sbom: cyclonedx-bom cross-check passed after adding {} schema defaults",
+                    defaults_added.len()
+                );
+            }
+            Ok(_) => {}
+            Err(e) => return Err(BadInput(format!("SBOM {}: {e}", args.sbom.display()))),
+        }
+    }
+    eprintln!(
+        "sbom: {} components (CycloneDX/SPDX {})",
+        sbom.components.len(),
+        sbom.spec_version
+    );
+    let db = load_advisory_dir(&args.advisories).map_err(BadInput::new)?;
+    eprintln!(
+        "sbom: {} advisories loaded ({} withdrawn ignored)",
+        db.advisories().len(),
+        db.withdrawn_count()
+    );
+    let policy_bytes = read(&args.policy, "policy")?;
+    let policy_text = String::from_utf8(policy_bytes.clone())
+        .map_err(|_| BadInput(format!("policy {}: not UTF-8", args.policy.display())))?;
+    let policy = Policy::from_toml(&policy_text).map_err(BadInput::new)?;
+    let mut statements = Vec::new();
+    let mut vex_sha256 = Vec::new();
+    for path in &args.vex {
+        let bytes = read(path, "VEX")?;
+        let name = path.display().to_string();
+        statements.extend(parse_vex(&bytes, &name).map_err(BadInput::new)?);
+        vex_sha256.push(sha256_hex(&bytes));
+    }
+    let firmware_sha256 = match &args.firmware {
+        Some(p) => Some(sha256_hex(&read(p, "firmware image")?)),
+        None => None,
+    };
+    let sbom_sha256 = sha256_hex(&sbom_bytes);
+    let policy_sha256 = sha256_hex(&policy_bytes);
+    let decision = decide(&GateInputs {
+        sbom: &sbom,
+        sbom_sha256: &sbom_sha256,
+        advisories: &db,
+        vex: &statements,
+        vex_sha256: &vex_sha256,
+        policy: &policy,
+        policy_sha256: &policy_sha256,
+        firmware_sha256: firmware_sha256.as_deref(),
+        today: &today,
+    });
+    if let Some(out) = &args.vex_out {
+        // Deterministic serial: derived from the decision digest (no randomness needed).
+        let d = &decision.binding.decision_sha256;
+        let serial = format!(
+            "urn:uuid:{}-{}-{}-{}-{}",
+            d.get(0..8).unwrap_or(""),
+            d.get(8..12).unwrap_or(""),
+            d.get(12..16).unwrap_or(""),
+            d.get(16..20).unwrap_or(""),
+            d.get(20..32).unwrap_or("")
+        );
+        let vex = not_affected_to_cyclonedx_vex(&decision, &serial);
+        let text = serde_json::to_string_pretty(&vex).map_err(BadInput::new)?;
+        std::fs::write(out, text + "\n")
+            .map_err(|e| BadInput(format!("--vex-out {}: {e}", out.display())))?;
+    }
+    let outcome = match decision.verdict {
+        Decision::Fail => Outcome::Rejected,
+        Decision::Pass | Decision::Warn => Outcome::Accepted,
+    };
+    Ok(match args.output_format {
+        OutputFormat::Sarif => Report::from_json(outcome, decision_to_sarif(&decision)),
+        OutputFormat::Report => Report {
+            outcome,
+            json: decision_to_json(&decision, &sbom),
+            text: decision_to_text(&decision),
+        },
+    })
+}

@@ -1,0 +1,177 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+//! `iotsec-cloud sbom gate` end to end: exit codes of the contract and exact findings.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+const RUSTSEC: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/data/rustsec-osv/crates"
+);
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("iotsec-sbom-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const SBOM: &str = r#"{"bomFormat":"CycloneDX","specVersion":"1.6","serialNumber":"urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79","version":1,
+ "metadata":{"component":{"type":"firmware","name":"sensor-fw","version":"2.1.0","purl":"pkg:generic/acme/sensor-fw@2.1.0"}},
+ "components":[
+  {"type":"library","name":"smallvec","version":"1.6.0","purl":"pkg:cargo/smallvec@1.6.0"},
+  {"type":"library","name":"time","version":"0.1.43","purl":"pkg:cargo/time@0.1.43"},
+  {"type":"library","name":"serde","version":"1.0.200","purl":"pkg:cargo/serde@1.0.200"}]}"#;
+
+const OPENVEX: &str = r#"{"@context":"https://openvex.dev/ns/v0.2.0","@id":"x","author":"acme","timestamp":"2026-01-01T00:00:00Z","version":1,
+ "statements":[{"vulnerability":{"name":"CVE-2021-25900"},"products":[{"@id":"pkg:cargo/smallvec@1.6.0"}],
+   "status":"not_affected","justification":"vulnerable_code_not_in_execute_path"}]}"#;
+
+fn run(dir: &std::path::Path, extra: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
+        .args(["--format", "json", "sbom", "gate", "--today", "2026-01-15"])
+        .arg("--sbom")
+        .arg(dir.join("sbom.json"))
+        .arg("--advisories")
+        .arg(RUSTSEC)
+        .arg("--policy")
+        .arg(dir.join("policy.toml"))
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn setup(name: &str, policy: &str) -> PathBuf {
+    let dir = scratch(name);
+    std::fs::write(dir.join("sbom.json"), SBOM).unwrap();
+    std::fs::write(dir.join("policy.toml"), policy).unwrap();
+    std::fs::write(dir.join("vex.json"), OPENVEX).unwrap();
+    dir
+}
+
+#[test]
+fn vulnerable_sbom_fails_with_exit_1_and_exact_findings() {
+    let dir = setup("fail", "max_severity = \"medium\"\n");
+    let (code, stdout, stderr) = run(&dir, &[]);
+    assert_eq!(code, 1, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["verdict"], "fail");
+    let findings: Vec<(String, String, String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap().to_owned(),
+                f["component"].as_str().unwrap().to_owned(),
+                f["version"].as_str().unwrap().to_owned(),
+                f["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        findings,
+        vec![
+            (
+                "RUSTSEC-2021-0003".into(),
+                "pkg:cargo/smallvec@1.6.0".into(),
+                "1.6.0".into(),
+                "affected".into()
+            ),
+            (
+                "RUSTSEC-2020-0071".into(),
+                "pkg:cargo/time@0.1.43".into(),
+                "0.1.43".into(),
+                "affected".into()
+            ),
+        ]
+    );
+    assert_eq!(
+        v["findings"][0]["aliases"],
+        serde_json::json!(["CVE-2021-25900", "GHSA-43w2-9j62-hq99"])
+    );
+    assert_eq!(v["findings"][0]["severity"]["score"], 9.8);
+    assert_eq!(v["findings"][1]["decision"], "warn");
+    assert_eq!(v["binding"]["sbom_sha256"].as_str().unwrap().len(), 64);
+    assert!(stderr.contains("advisories loaded"), "{stderr}");
+}
+
+#[test]
+fn vex_turns_the_verdict_into_warn_and_writes_cyclonedx_vex() {
+    let dir = setup("vex", "");
+    let vex = dir.join("vex.json");
+    let out = dir.join("out.cdx.json");
+    let (code, stdout, stderr) = run(
+        &dir,
+        &[
+            "--vex",
+            vex.to_str().unwrap(),
+            "--vex-out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["verdict"], "warn");
+    assert_eq!(v["suppressed"][0]["id"], "RUSTSEC-2021-0003");
+    assert_eq!(
+        v["suppressed"][0]["suppressed_by"]["justification"],
+        "vulnerable_code_not_in_execute_path"
+    );
+    let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(
+        written["vulnerabilities"][0]["analysis"]["state"],
+        "not_affected"
+    );
+    assert_eq!(
+        written["vulnerabilities"][0]["analysis"]["justification"],
+        "code_not_reachable"
+    );
+    // The written VEX is itself valid input.
+    let reread = iotsec_sbom::vex::parse_vex(&std::fs::read(&out).unwrap(), "out").unwrap();
+    assert_eq!(reread[0].vulnerability, "RUSTSEC-2021-0003");
+}
+
+#[test]
+fn sarif_output_is_sarif_2_1_0() {
+    let dir = setup("sarif", "");
+    let (code, stdout, _) = run(&dir, &["--output-format", "sarif"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    assert_eq!(v["runs"][0]["results"][0]["ruleId"], "RUSTSEC-2021-0003");
+    assert_eq!(v["runs"][0]["results"][0]["level"], "error");
+    assert_eq!(v["runs"][0]["results"][1]["level"], "warning");
+}
+
+#[test]
+fn bad_inputs_exit_2_with_one_line() {
+    let dir = setup("bad", "max_severty = \"high\"\n");
+    let (code, stdout, stderr) = run(&dir, &[]);
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("policy"), "{stderr}");
+    std::fs::write(dir.join("policy.toml"), "").unwrap();
+    std::fs::write(
+        dir.join("sbom.json"),
+        "{\"bomFormat\":\"CycloneDX\",\"specVersion\":\"9.9\"}",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&dir, &[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("specVersion"), "{stderr}");
+}

@@ -1,0 +1,187 @@
+//! The OSV JSON schema 1.6 (`https://ossf.github.io/osv-schema/`) as far as the gate needs it.
+
+use serde::Deserialize;
+
+use super::range::{AffectedRange, RangeEvent, RangeKind};
+use super::{Advisory, AffectedPackage};
+use crate::error::GateError;
+use crate::severity::Severity;
+
+/// Hard cap on one advisory file.
+pub const MAX_ADVISORY_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(Deserialize)]
+struct OsvRecord {
+    id: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
+    summary: Option<String>,
+    #[serde(default)]
+    withdrawn: Option<String>,
+    #[serde(default)]
+    severity: Vec<OsvSeverity>,
+    #[serde(default)]
+    affected: Vec<OsvAffected>,
+}
+
+#[derive(Deserialize)]
+struct OsvSeverity {
+    #[serde(rename = "type")]
+    ty: String,
+    score: String,
+}
+
+#[derive(Deserialize)]
+struct OsvPackage {
+    #[serde(default)]
+    ecosystem: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    purl: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct OsvAffected {
+    #[serde(default)]
+    package: Option<OsvPackage>,
+    #[serde(default)]
+    severity: Vec<OsvSeverity>,
+    #[serde(default)]
+    ranges: Vec<OsvRange>,
+    #[serde(default)]
+    versions: Vec<String>,
+    #[serde(default)]
+    database_specific: Option<DatabaseSpecific>,
+}
+
+#[derive(Deserialize)]
+struct DatabaseSpecific {
+    #[serde(default)]
+    informational: Option<String>,
+    #[serde(default)]
+    cpes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct OsvRange {
+    #[serde(rename = "type")]
+    ty: String,
+    #[serde(default)]
+    events: Vec<OsvEvent>,
+}
+
+#[derive(Deserialize)]
+struct OsvEvent {
+    #[serde(default)]
+    introduced: Option<String>,
+    #[serde(default)]
+    fixed: Option<String>,
+    #[serde(default)]
+    last_affected: Option<String>,
+    #[serde(default)]
+    limit: Option<String>,
+}
+
+fn severity_of(entries: &[OsvSeverity]) -> Severity {
+    entries
+        .iter()
+        .filter(|s| matches!(s.ty.as_str(), "CVSS_V3" | "CVSS_V4"))
+        .filter_map(|s| Severity::from_vector(&s.score))
+        .fold(Severity::Unscored, Severity::max)
+}
+
+/// Parses one OSV advisory; `file` names it in errors.
+pub fn parse_osv(bytes: &[u8], file: &str) -> Result<Advisory, GateError> {
+    let bad = |reason: String| GateError::BadAdvisory {
+        file: file.to_owned(),
+        reason,
+    };
+    if bytes.len() > MAX_ADVISORY_BYTES {
+        return Err(GateError::SizeExceeded {
+            what: "advisory",
+            size: bytes.len(),
+            cap: MAX_ADVISORY_BYTES,
+        });
+    }
+    let rec: OsvRecord = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+    if rec.id.trim().is_empty() {
+        return Err(bad("empty id".to_owned()));
+    }
+    let mut severity = severity_of(&rec.severity);
+    let mut affected = Vec::with_capacity(rec.affected.len());
+    for (i, a) in rec.affected.into_iter().enumerate() {
+        severity = severity.max(severity_of(&a.severity));
+        let Some(pkg) = a.package else {
+            return Err(bad(format!("affected[{i}] has no package")));
+        };
+        let (Some(ecosystem), Some(name)) = (pkg.ecosystem, pkg.name) else {
+            return Err(bad(format!(
+                "affected[{i}].package needs ecosystem and name"
+            )));
+        };
+        let mut ranges = Vec::with_capacity(a.ranges.len());
+        for (j, r) in a.ranges.into_iter().enumerate() {
+            let kind = match r.ty.as_str() {
+                "SEMVER" => RangeKind::Semver,
+                "ECOSYSTEM" => RangeKind::Ecosystem,
+                "GIT" => RangeKind::Git,
+                other => {
+                    return Err(bad(format!(
+                        "affected[{i}].ranges[{j}]: unknown type {other:?}"
+                    )));
+                }
+            };
+            let mut events = Vec::with_capacity(r.events.len());
+            for e in r.events {
+                let set = [
+                    e.introduced.map(RangeEvent::Introduced),
+                    e.fixed.map(RangeEvent::Fixed),
+                    e.last_affected.map(RangeEvent::LastAffected),
+                    e.limit.map(RangeEvent::Limit),
+                ];
+                let mut present = set.into_iter().flatten();
+                match (present.next(), present.next()) {
+                    (Some(ev), None) => events.push(ev),
+                    _ => {
+                        return Err(bad(format!(
+                            "affected[{i}].ranges[{j}]: each event has exactly one of introduced/fixed/last_affected/limit"
+                        )));
+                    }
+                }
+            }
+            if kind != RangeKind::Git
+                && !events
+                    .iter()
+                    .any(|e| matches!(e, RangeEvent::Introduced(_)))
+            {
+                return Err(bad(format!(
+                    "affected[{i}].ranges[{j}]: no introduced event"
+                )));
+            }
+            ranges.push(AffectedRange { kind, events });
+        }
+        let (informational, cpes) = match a.database_specific {
+            Some(d) => (d.informational, d.cpes),
+            None => (None, Vec::new()),
+        };
+        affected.push(AffectedPackage {
+            ecosystem,
+            name,
+            purl: pkg.purl,
+            ranges,
+            versions: a.versions,
+            cpes,
+            informational,
+        });
+    }
+    Ok(Advisory {
+        id: rec.id,
+        aliases: rec.aliases,
+        summary: rec.summary,
+        withdrawn: rec.withdrawn.is_some(),
+        severity,
+        affected,
+    })
+}

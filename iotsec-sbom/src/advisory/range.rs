@@ -1,0 +1,152 @@
+//! OSV range evaluation (OSV schema §"Evaluation"): events sorted by version, `introduced`
+//! opens, `fixed` closes at the version, `last_affected` closes after it, `limit` caps the
+//! whole range; `introduced: "0"` is below every version.
+
+use core::cmp::Ordering;
+
+use crate::version::VersionScheme;
+
+/// The range type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RangeKind {
+    /// Semantic versions.
+    Semver,
+    /// The ecosystem's own ordering.
+    Ecosystem,
+    /// Git commits (not evaluated against SBOM versions).
+    Git,
+}
+
+/// One event of a range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RangeEvent {
+    /// Affected from this version on.
+    Introduced(String),
+    /// Fixed in this version.
+    Fixed(String),
+    /// Last affected version.
+    LastAffected(String),
+    /// Nothing at or above this version is affected by this range.
+    Limit(String),
+}
+
+/// A range of affected versions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AffectedRange {
+    /// Range type.
+    pub kind: RangeKind,
+    /// Events in document order.
+    pub events: Vec<RangeEvent>,
+}
+
+fn event_version(e: &RangeEvent) -> &str {
+    match e {
+        RangeEvent::Introduced(v)
+        | RangeEvent::Fixed(v)
+        | RangeEvent::LastAffected(v)
+        | RangeEvent::Limit(v) => v,
+    }
+}
+
+fn cmp_event_versions(scheme: VersionScheme, a: &str, b: &str) -> Ordering {
+    match (a == "0", b == "0") {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        (false, false) => scheme.compare(a, b),
+    }
+}
+
+impl AffectedRange {
+    /// Whether `version` falls in this range under `scheme` (`Git` ranges never match).
+    pub fn contains(&self, scheme: VersionScheme, version: &str) -> bool {
+        let scheme = match self.kind {
+            RangeKind::Semver => VersionScheme::Semver,
+            RangeKind::Ecosystem => scheme,
+            RangeKind::Git => return false,
+        };
+        let mut events: Vec<&RangeEvent> = self
+            .events
+            .iter()
+            .filter(|e| !matches!(e, RangeEvent::Limit(_)))
+            .collect();
+        events.sort_by(|a, b| cmp_event_versions(scheme, event_version(a), event_version(b)));
+        let mut affected = false;
+        for e in events {
+            match e {
+                RangeEvent::Introduced(v) => {
+                    if v == "0" || scheme.compare(version, v) != Ordering::Less {
+                        affected = true;
+                    }
+                }
+                RangeEvent::Fixed(v) => {
+                    if scheme.compare(version, v) != Ordering::Less {
+                        affected = false;
+                    }
+                }
+                RangeEvent::LastAffected(v) => {
+                    if scheme.compare(version, v) == Ordering::Greater {
+                        affected = false;
+                    }
+                }
+                RangeEvent::Limit(_) => {}
+            }
+        }
+        let mut limits = self.events.iter().filter_map(|e| match e {
+            RangeEvent::Limit(v) => Some(v.as_str()),
+            _ => None,
+        });
+        let mut limits = limits.by_ref().peekable();
+        if limits.peek().is_some() {
+            affected = affected
+                && limits.any(|l| l == "*" || scheme.compare(version, l) == Ordering::Less);
+        }
+        affected
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(kind: RangeKind, events: Vec<RangeEvent>) -> AffectedRange {
+        AffectedRange { kind, events }
+    }
+
+    #[test]
+    fn introduced_fixed_last_affected_limit() {
+        use RangeEvent::*;
+        let r = range(
+            RangeKind::Semver,
+            vec![
+                Introduced("0".into()),
+                Fixed("1.2.0".into()),
+                Introduced("2.0.0".into()),
+                Fixed("2.0.5".into()),
+            ],
+        );
+        let s = VersionScheme::Semver;
+        assert!(r.contains(s, "0.1.0"));
+        assert!(r.contains(s, "1.1.9"));
+        assert!(!r.contains(s, "1.2.0"));
+        assert!(!r.contains(s, "1.9.0"));
+        assert!(r.contains(s, "2.0.4"));
+        assert!(!r.contains(s, "2.0.5"));
+        let la = range(
+            RangeKind::Ecosystem,
+            vec![Introduced("1.0-1".into()), LastAffected("1.4-2".into())],
+        );
+        assert!(la.contains(VersionScheme::Debian, "1.4-2"));
+        assert!(!la.contains(VersionScheme::Debian, "1.4-3"));
+        assert!(!la.contains(VersionScheme::Debian, "1.0~rc1-1"));
+        let lim = range(
+            RangeKind::Semver,
+            vec![Introduced("0".into()), Limit("3.0.0".into())],
+        );
+        assert!(lim.contains(s, "2.9.9"));
+        assert!(!lim.contains(s, "3.0.0"));
+        let git = range(RangeKind::Git, vec![Introduced("0".into())]);
+        assert!(!git.contains(s, "1.0.0"));
+    }
+}

@@ -1,0 +1,236 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+//! SBOMs produced by the real generators on real projects, gated against real advisories:
+//! `cargo-cyclonedx` (crates.io) on a tiny Cargo project that pins a vulnerable `smallvec`, and
+//! `cyclonedx-py` (PyPI `cyclonedx-bom`) on a pinned requirements file and on the CI venv itself.
+//! With `CI=true` a missing generator is a failure; elsewhere the test skips loudly.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use iotsec_sbom::advisory::{AdvisoryDatabase, SnapshotFile, load_advisory_dir};
+use iotsec_sbom::gate::{FindingKind, GateDecision, GateInputs, decide};
+use iotsec_sbom::sbom::{CrossCheck, cross_check_with_cyclonedx_bom};
+use iotsec_sbom::{Decision, Policy, parse_sbom};
+
+const RUSTSEC: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/data/rustsec-osv/crates"
+);
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+fn tool(name: &str) -> Option<PathBuf> {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/venv/bin")
+        .join(name);
+    if venv.exists() {
+        return Some(venv);
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.exists())
+    });
+    if found.is_none() {
+        assert!(
+            !in_ci(),
+            "CI=true but {name} is not installed (.ci/install.sh installs it)"
+        );
+        eprintln!("SKIPPING: {name} is not installed; run .ci/install.sh");
+    }
+    found
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("iotsec-sbom-real-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn gate(sbom_bytes: &[u8], db: &AdvisoryDatabase) -> GateDecision {
+    let sbom = parse_sbom(sbom_bytes).unwrap();
+    let policy = Policy::default();
+    decide(&GateInputs {
+        sbom: &sbom,
+        sbom_sha256: "00",
+        advisories: db,
+        vex: &[],
+        vex_sha256: &[],
+        policy: &policy,
+        policy_sha256: "00",
+        firmware_sha256: None,
+        today: "2026-01-15",
+    })
+}
+
+#[test]
+fn cargo_cyclonedx_sbom_of_a_project_with_vulnerable_smallvec() {
+    if tool("cargo-cyclonedx").is_none() {
+        return;
+    }
+    let dir = scratch("cargo");
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"gate-demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nsmallvec = \"=1.6.0\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("src/lib.rs"), "pub use smallvec;\n").unwrap();
+    let lock = Command::new("cargo")
+        .arg("generate-lockfile")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        lock.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lock.stderr)
+    );
+    for spec in ["1.3", "1.5"] {
+        let out = Command::new("cargo")
+            .args([
+                "cyclonedx",
+                "--format",
+                "json",
+                "--spec-version",
+                spec,
+                "--override-filename",
+                "bom",
+            ])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bytes = std::fs::read(dir.join("bom.json")).unwrap();
+        assert!(matches!(
+            cross_check_with_cyclonedx_bom(&bytes).unwrap(),
+            CrossCheck::Passed { .. }
+        ));
+        let db = load_advisory_dir(Path::new(RUSTSEC)).unwrap();
+        let d = gate(&bytes, &db);
+        let got: Vec<_> = d
+            .findings
+            .iter()
+            .map(|f| (f.id.as_str(), f.component.as_str(), f.aliases.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(
+                "RUSTSEC-2021-0003",
+                "pkg:cargo/smallvec@1.6.0",
+                vec![
+                    "CVE-2021-25900".to_owned(),
+                    "GHSA-43w2-9j62-hq99".to_owned()
+                ]
+            )],
+            "spec {spec}"
+        );
+        assert_eq!(d.verdict, Decision::Fail);
+    }
+}
+
+#[test]
+fn cyclonedx_py_sbom_of_pinned_requirements() {
+    let Some(py) = tool("cyclonedx-py") else {
+        return;
+    };
+    let dir = scratch("py-req");
+    std::fs::write(
+        dir.join("requirements.txt"),
+        "jinja2==2.10\nurllib3==1.24.1\n",
+    )
+    .unwrap();
+    let out = Command::new(&py)
+        .args([
+            "requirements",
+            "requirements.txt",
+            "--of",
+            "JSON",
+            "-o",
+            "bom.json",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(dir.join("bom.json")).unwrap();
+    let sbom = parse_sbom(&bytes).unwrap();
+    assert_eq!(sbom.spec_version, "1.6");
+    // A PyPI advisory (GHSA, ECOSYSTEM range) matches jinja2 2.10; urllib3 is identified and clean.
+    let ghsa = include_bytes!("data/GHSA-462w-v97r-4m45.json");
+    let db = AdvisoryDatabase::from_files(&[SnapshotFile {
+        path: "ghsa.json".into(),
+        bytes: ghsa.to_vec(),
+    }])
+    .unwrap();
+    let d = gate(&bytes, &db);
+    let got: Vec<_> = d
+        .findings
+        .iter()
+        .map(|f| (f.id.as_str(), f.component.as_str(), f.decision))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(
+            "GHSA-462w-v97r-4m45",
+            "pkg:pypi/jinja2@2.10",
+            Decision::Fail
+        )]
+    );
+    assert_eq!(d.findings[0].aliases, vec!["CVE-2019-10906"]);
+    // Against RustSec, PyPI is an uncovered ecosystem: every component is reported, none passes.
+    let rustsec = load_advisory_dir(Path::new(RUSTSEC)).unwrap();
+    let d = gate(&bytes, &rustsec);
+    assert_eq!(d.findings.len(), 2);
+    assert!(
+        d.findings
+            .iter()
+            .all(|f| f.kind == FindingKind::Unidentified)
+    );
+    assert_eq!(d.verdict, Decision::Fail);
+}
+
+#[test]
+fn cyclonedx_py_sbom_of_the_installed_ci_environment() {
+    let Some(py) = tool("cyclonedx-py") else {
+        return;
+    };
+    let python = py.with_file_name("python");
+    let dir = scratch("py-env");
+    let out = Command::new(&py)
+        .args(["environment", "--of", "XML", "-o"])
+        .arg(dir.join("env.xml"))
+        .arg(&python)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(dir.join("env.xml")).unwrap();
+    let sbom = parse_sbom(&bytes).unwrap();
+    let names: Vec<_> = sbom.components.iter().map(|c| c.name.as_str()).collect();
+    assert!(names.contains(&"cyclonedx-python-lib"), "{names:?}");
+    assert!(sbom.components.iter().all(|c| {
+        c.purl
+            .as_deref()
+            .is_some_and(|p| p.starts_with("pkg:pypi/"))
+    }));
+}
