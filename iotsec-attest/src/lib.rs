@@ -20,6 +20,7 @@ mod wire;
 // Decisions that need no heap: signature checks, pcrDigest, clock freshness.
 pub mod freshness;
 pub mod pcr_digest;
+pub mod se_evidence;
 pub mod verify;
 
 // Identity (alloc): credentials only the TPM holding the EK can activate.
