@@ -21,6 +21,10 @@ mod wire;
 pub mod freshness;
 pub mod pcr_digest;
 pub mod se_evidence;
+
+// Device side (no_std): talking to a TPM without tpm2-tss.
+pub mod tpm_command;
+pub mod tpm_transport;
 pub mod verify;
 
 // Identity (alloc): credentials only the TPM holding the EK can activate.
