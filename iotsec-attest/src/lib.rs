@@ -37,6 +37,8 @@ pub mod appraisal;
 #[cfg(feature = "std")]
 pub mod bare_key;
 #[cfg(feature = "std")]
+pub mod ek_certificate;
+#[cfg(feature = "std")]
 pub mod policy;
 #[cfg(feature = "std")]
 pub mod ring_verifier;
