@@ -5,6 +5,8 @@
 //! exit code 0 = accepted/allowed/pass, 1 = rejected/denied/fail, 2 = bad input or usage with a
 //! one-line reason on stderr. Each crate's issue adds its subcommand in its own module.
 
+mod attest;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +27,9 @@ struct Cli {
 enum Command {
     /// Lists the iotsec crates this binary composes, with their version and no_std status.
     Info,
+    /// TPM attestation evidence: quote with the device's AK.
+    #[command(subcommand)]
+    Attest(attest::Command),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +48,7 @@ fn main() -> ExitCode {
                 "iotsec-attest",
             ],
         )),
+        Command::Attest(command) => attest::run(command),
     };
     finish(result, cli.format)
 }
