@@ -20,6 +20,11 @@ mod wire;
 // Decisions that need no heap: signature checks, pcrDigest, clock freshness.
 pub mod freshness;
 pub mod pcr_digest;
+pub mod se_evidence;
+
+// Device side (no_std): talking to a TPM without tpm2-tss.
+pub mod tpm_command;
+pub mod tpm_transport;
 pub mod verify;
 
 // Identity (alloc): credentials only the TPM holding the EK can activate.
@@ -31,6 +36,8 @@ pub mod credential;
 pub mod appraisal;
 #[cfg(feature = "std")]
 pub mod bare_key;
+#[cfg(feature = "std")]
+pub mod ek_certificate;
 #[cfg(feature = "std")]
 pub mod policy;
 #[cfg(feature = "std")]

@@ -66,6 +66,12 @@ proptest! {
     }
 
     #[test]
+    fn tpm_responses_never_panic(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let _ = iotsec_attest::tpm_command::parse_pcr_read_response(&data);
+        let _ = iotsec_attest::tpm_command::parse_signed_attestation(&data);
+    }
+
+    #[test]
     fn selection_round_trips(sel in selection()) {
         prop_assert_eq!(PcrSelectionList::parse(&sel.to_bytes()).unwrap(), sel);
     }

@@ -347,3 +347,58 @@ fn swtpm_quote_forged_with_a_non_restricted_key_is_rejected() {
         assert_eq!(a.claim(Claim::Signature).unwrap().tier, Tier::Affirming);
     }
 }
+
+#[test]
+fn swtpm_p384_ak_quote_signed_with_sha384_is_trustworthy() {
+    if !peers_available("swtpm_p384_ak_quote_signed_with_sha384_is_trustworthy") {
+        return;
+    }
+    let tpm = Swtpm::start("p384");
+    tpm.tool(
+        "tpm2_createek",
+        &["-c", "ek.ctx", "-G", "ecc", "-u", "ek.pub"],
+    );
+    tpm.tool(
+        "tpm2_createak",
+        &[
+            "-C", "ek.ctx", "-c", "ak.ctx", "-G", "ecc384", "-g", "sha384", "-s", "ecdsa", "-u",
+            "ak.pub", "-r", "ak.priv",
+        ],
+    );
+    tpm.tool(
+        "tpm2_quote",
+        &[
+            "-c",
+            "ak.ctx",
+            "-l",
+            "sha256:0,7+sha384:0,7",
+            "-q",
+            "a1b2c3d4e5f60718",
+            "-g",
+            "sha384",
+            "-m",
+            "q.msg",
+            "-s",
+            "q.sig",
+            "-o",
+            "q.pcrs",
+        ],
+    );
+    let sig = tpm.read("q.sig");
+    assert!(matches!(
+        iotsec_attest::TpmSignature::parse(&sig).unwrap(),
+        iotsec_attest::TpmSignature::Ecdsa { hash: HashAlg::Sha384, r, .. } if r.len() == 48
+    ));
+    for v in [&RustCryptoVerifier as &dyn SignatureVerifier, &RingVerifier] {
+        let a = appraise_files(
+            &tpm,
+            v,
+            &AppraisalPolicy::default(),
+            "ak.pub",
+            "q",
+            &[0xa1, 0xb2, 0xc3, 0xd4, 0xe5, 0xf6, 0x07, 0x18],
+            None,
+        );
+        assert_eq!(a.status, Tier::Affirming, "{:#?}", a.claims);
+    }
+}

@@ -6,6 +6,7 @@
 //! one-line reason on stderr. Each crate's issue adds its subcommand in its own module.
 
 mod ota;
+mod attest;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,9 @@ enum Command {
     /// A/B firmware updates with trial boot on slot files (iotsec-ota).
     #[command(subcommand)]
     Ota(ota::Command),
+    /// TPM attestation evidence: quote with the device's AK.
+    #[command(subcommand)]
+    Attest(attest::Command),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
             ],
         )),
         Command::Ota(command) => ota::run(command),
+        Command::Attest(command) => attest::run(command),
     };
     finish(result, cli.format)
 }

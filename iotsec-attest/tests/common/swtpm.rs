@@ -33,10 +33,16 @@ fn have(tool: &str) -> bool {
 
 /// Whether swtpm and tpm2-tools are installed; under CI=true their absence fails the test.
 pub fn peers_available(test: &str) -> bool {
-    let missing: Vec<&str> = ["swtpm", "tpm2_quote", "tpm2_createak", "tpm2_sign"]
-        .into_iter()
-        .filter(|t| !have(t))
-        .collect();
+    let missing: Vec<&str> = [
+        "swtpm",
+        "swtpm_setup",
+        "tpm2_quote",
+        "tpm2_createak",
+        "tpm2_sign",
+    ]
+    .into_iter()
+    .filter(|t| !have(t))
+    .collect();
     if missing.is_empty() {
         return true;
     }
@@ -69,6 +75,66 @@ impl Swtpm {
             std::env::temp_dir().join(format!("iotsec-attest-{test}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("state")).unwrap();
+        let mut tpm = Swtpm {
+            child: None,
+            dir,
+            port: 0,
+        };
+        tpm.power_on(true);
+        tpm
+    }
+
+    /// Starts a TPM manufactured by `swtpm_setup --create-ek-cert` with a private local CA in
+    /// `DIR/ca` (root `swtpm-localca-rootca-cert.pem`, issuer `issuercert.pem`): RSA EK
+    /// certificate in NV 0x01c00002, ECC P-384 EK certificate in NV 0x01c00016.
+    pub fn start_manufactured(test: &str) -> Swtpm {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir =
+            std::env::temp_dir().join(format!("iotsec-attest-{test}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let ca = dir.join("ca");
+        std::fs::create_dir_all(dir.join("state")).unwrap();
+        std::fs::create_dir_all(&ca).unwrap();
+        std::fs::write(
+            ca.join("swtpm-localca.conf"),
+            format!(
+                "statedir = {d}\nsigningkey = {d}/signkey.pem\nissuercert = {d}/issuercert.pem\ncertserial = {d}/certserial\n",
+                d = ca.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            ca.join("swtpm-localca.options"),
+            "--platform-manufacturer iotsec\n--platform-version 1\n--platform-model test\n",
+        )
+        .unwrap();
+        std::fs::write(
+            ca.join("swtpm_setup.conf"),
+            format!(
+                "create_certs_tool = /usr/bin/swtpm_localca\ncreate_certs_tool_config = {d}/swtpm-localca.conf\ncreate_certs_tool_options = {d}/swtpm-localca.options\nactive_pcr_banks = sha1,sha256,sha384\n",
+                d = ca.display()
+            ),
+        )
+        .unwrap();
+        let out = Command::new("swtpm_setup")
+            .args([
+                "--tpm2",
+                "--create-ek-cert",
+                "--ecc",
+                "--overwrite",
+                "--config",
+            ])
+            .arg(ca.join("swtpm_setup.conf"))
+            .arg("--tpmstate")
+            .arg(dir.join("state"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "swtpm_setup failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         let mut tpm = Swtpm {
             child: None,
             dir,

@@ -1,0 +1,158 @@
+//! Quote appraisals per second: ours (ring and RustCrypto backends) side by side with Keylime's
+//! `checkquote` (PyPI `keylime`, run from target/venv in the same run) on the same swtpm quotes
+//! (benches/data: one sha256 bank of 9 PCRs, the shape Keylime's parser supports), and with the
+//! raw signature verification alone.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
+
+use std::hint::black_box;
+use std::process::Command;
+use std::time::Instant;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use iotsec_attest::appraisal::{QuoteEvidence, appraise_quote};
+use iotsec_attest::pcr_file::SerializedPcrs;
+use iotsec_attest::policy::AppraisalPolicy;
+use iotsec_attest::ring_verifier::RingVerifier;
+use iotsec_attest::verify::{RustCryptoVerifier, SignatureVerifier};
+use iotsec_attest::{PublicArea, TpmSignature};
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data");
+const NONCE: &[u8] = b"nonce-01";
+
+struct Quote {
+    ak: Vec<u8>,
+    msg: Vec<u8>,
+    sig: Vec<u8>,
+    pcrs: Vec<u8>,
+}
+
+fn load(kind: &str) -> Quote {
+    let r = |f: String| std::fs::read(format!("{DATA}/{f}")).unwrap();
+    Quote {
+        ak: r(format!("ak_{kind}.pub")),
+        msg: r(format!("{kind}.msg")),
+        sig: r(format!("{kind}.sig")),
+        pcrs: r(format!("{kind}.pcrs")),
+    }
+}
+
+/// One full appraisal from the raw files (parsing included), as a verifier service does it.
+fn appraise(q: &Quote, v: &dyn SignatureVerifier) -> bool {
+    let ak = PublicArea::parse_tpm2b(&q.ak).unwrap();
+    let pcrs = SerializedPcrs::parse(&q.pcrs).unwrap();
+    let ev = QuoteEvidence {
+        ak: &ak,
+        message: &q.msg,
+        signature: &q.sig,
+        pcrs: &pcrs,
+        event_log: None,
+    };
+    appraise_quote(v, &AppraisalPolicy::default(), &ev, NONCE, None).is_trustworthy()
+}
+
+fn verify_only(q: &Quote, v: &dyn SignatureVerifier) -> bool {
+    let ak = PublicArea::parse_tpm2b(&q.ak).unwrap();
+    let sig = TpmSignature::parse(&q.sig).unwrap();
+    v.verify(&ak, &q.msg, &sig).is_ok()
+}
+
+fn per_call_us(mut f: impl FnMut() -> bool, n: u32) -> f64 {
+    assert!(f());
+    let t = Instant::now();
+    for _ in 0..n {
+        black_box(f());
+    }
+    t.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+}
+
+/// Keylime's checkquote timings (µs per quote) for ecc and rsa, if keylime is installed.
+fn keylime() -> Option<(f64, f64)> {
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/venv/bin/python");
+    let script = r#"
+import sys, time, logging
+logging.disable(logging.CRITICAL)
+from keylime.tpm import tpm_util
+d = sys.argv[1]
+for kind in ["ecc", "rsa"]:
+    ak = open(f"{d}/ak_{kind}.pem", "rb").read()
+    m, s, p = (open(f"{d}/{kind}.{x}", "rb").read() for x in ("msg", "sig", "pcrs"))
+    tpm_util.checkquote(ak, "nonce-01", s, m, p, "sha256")
+    n = 3000
+    t = time.perf_counter()
+    for _ in range(n):
+        tpm_util.checkquote(ak, "nonce-01", s, m, p, "sha256")
+    print(kind, (time.perf_counter() - t) / n * 1e6)
+"#;
+    let out = Command::new(python)
+        .args(["-c", script, DATA])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "keylime checkquote could not run: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k).and_then(|v| v.trim().parse::<f64>().ok()))
+    };
+    Some((get("ecc ")?, get("rsa ")?))
+}
+
+fn bench(c: &mut Criterion) {
+    let ecc = load("ecc");
+    let rsa = load("rsa");
+    let mut g = c.benchmark_group("quote_appraisal");
+    for (name, q) in [("ecc_p256", &ecc), ("rsa_2048", &rsa)] {
+        g.bench_function(format!("{name}/appraise/ring"), |b| {
+            b.iter(|| appraise(black_box(q), &RingVerifier))
+        });
+        g.bench_function(format!("{name}/appraise/rustcrypto"), |b| {
+            b.iter(|| appraise(black_box(q), &RustCryptoVerifier))
+        });
+        g.bench_function(format!("{name}/verify_only/ring"), |b| {
+            b.iter(|| verify_only(black_box(q), &RingVerifier))
+        });
+        g.bench_function(format!("{name}/verify_only/rustcrypto"), |b| {
+            b.iter(|| verify_only(black_box(q), &RustCryptoVerifier))
+        });
+    }
+    g.finish();
+
+    // Side by side in the same run, with the ratios the issue asks for.
+    println!("\nsummary (µs per quote, one core):");
+    let kl = keylime();
+    for (name, q, kl_us) in [
+        ("ecc_p256", &ecc, kl.map(|k| k.0)),
+        ("rsa_2048", &rsa, kl.map(|k| k.1)),
+    ] {
+        let ours = per_call_us(|| appraise(q, &RingVerifier), 3000);
+        let rc = per_call_us(|| appraise(q, &RustCryptoVerifier), 1000);
+        let raw = per_call_us(|| verify_only(q, &RingVerifier), 3000);
+        print!(
+            "  {name}: ours(ring) {ours:.1}  ours(rustcrypto) {rc:.1}  raw ring verify {raw:.1}  appraisal/raw {:.2}",
+            ours / raw
+        );
+        match kl_us {
+            Some(k) => println!(
+                "  keylime checkquote {k:.1}  throughput ratio {:.2}x",
+                k / ours
+            ),
+            None => println!(
+                "  keylime: not available (pip install keylime cryptography pyyaml into target/venv)"
+            ),
+        }
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

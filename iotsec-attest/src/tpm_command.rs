@@ -1,0 +1,372 @@
+//! Pure-Rust marshalling of the commands a device needs to attest without tpm2-tss:
+//! TPM2_ReadPublic (Part 3 §12.4), TPM2_PCR_Read (Part 3 §22.4), TPM2_Quote (Part 3 §18.4) and TPM2_Certify (Part 3 §18.2), with
+//! password authorization (Part 1 §19.8.4, TPM_RS_PW). Commands are built into a caller's buffer
+//! and responses are parsed in place (no heap); [`TpmTransport`] moves the bytes.
+
+use crate::error::ParseError;
+use crate::pcr_selection::PcrSelectionList;
+use crate::signature::TpmSignature;
+use crate::tpm_transport::{TpmTransport, TransportError};
+use crate::wire::Reader;
+
+const ST_NO_SESSIONS: u16 = 0x8001;
+const ST_SESSIONS: u16 = 0x8002;
+const CC_CERTIFY: u32 = 0x0000_0148;
+const CC_QUOTE: u32 = 0x0000_0158;
+const CC_PCR_READ: u32 = 0x0000_017E;
+const CC_READ_PUBLIC: u32 = 0x0000_0173;
+const RS_PW: u32 = 0x4000_0009;
+/// Largest command built here.
+pub const MAX_COMMAND_SIZE: usize = 1024;
+
+/// Why a TPM command failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TpmCommandError {
+    /// The transport failed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The TPM answered with an error code.
+    #[error("TPM returned response code {0:#x}")]
+    ResponseCode(u32),
+    /// The response is malformed.
+    #[error("malformed TPM response: {0}")]
+    Malformed(#[from] ParseError),
+    /// A parameter does not fit the command buffer or a TPM2B.
+    #[error("command parameters too large")]
+    TooLarge,
+}
+
+/// A signing scheme for Quote/Certify: TPM_ALG_NULL (the key's own) or an explicit one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SigScheme {
+    /// TPM_ALG_ID of the scheme (TPM_ALG_NULL = 0x0010 to use the key's scheme).
+    pub scheme: u16,
+    /// Hash of the scheme (ignored for NULL).
+    pub hash: u16,
+}
+
+impl SigScheme {
+    /// Use the key's scheme.
+    pub const KEY_DEFAULT: SigScheme = SigScheme {
+        scheme: 0x0010,
+        hash: 0,
+    };
+}
+
+struct Writer<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+}
+
+impl<'b> Writer<'b> {
+    fn put(&mut self, data: &[u8]) -> Result<(), TpmCommandError> {
+        let dst = self
+            .buf
+            .get_mut(self.len..self.len + data.len())
+            .ok_or(TpmCommandError::TooLarge)?;
+        dst.copy_from_slice(data);
+        self.len += data.len();
+        Ok(())
+    }
+    fn sized(&mut self, data: &[u8]) -> Result<(), TpmCommandError> {
+        let n = u16::try_from(data.len()).map_err(|_| TpmCommandError::TooLarge)?;
+        self.put(&n.to_be_bytes())?;
+        self.put(data)
+    }
+    fn selection(&mut self, sel: &PcrSelectionList) -> Result<(), TpmCommandError> {
+        self.put(&(sel.len() as u32).to_be_bytes())?;
+        for b in sel.banks() {
+            self.put(&b.hash.id().to_be_bytes())?;
+            self.put(&[b.size_of_select])?;
+            self.put(b.bitmap.get(..usize::from(b.size_of_select)).unwrap_or(&[]))?;
+        }
+        Ok(())
+    }
+    /// Password sessions with empty auth, one per authorized handle.
+    fn password_sessions(&mut self, count: usize) -> Result<(), TpmCommandError> {
+        let one = 4 + 2 + 1 + 2;
+        self.put(&((one * count) as u32).to_be_bytes())?;
+        for _ in 0..count {
+            self.put(&RS_PW.to_be_bytes())?;
+            self.put(&[0, 0, 0, 0, 0])?; // empty nonce, attributes 0, empty hmac (password)
+        }
+        Ok(())
+    }
+    fn finish(self) -> Result<&'b [u8], TpmCommandError> {
+        let size = (self.len as u32).to_be_bytes();
+        self.buf
+            .get_mut(2..6)
+            .ok_or(TpmCommandError::TooLarge)?
+            .copy_from_slice(&size);
+        self.buf.get(..self.len).ok_or(TpmCommandError::TooLarge)
+    }
+}
+
+fn start<'b>(buf: &'b mut [u8], tag: u16, cc: u32) -> Result<Writer<'b>, TpmCommandError> {
+    let mut w = Writer { buf, len: 0 };
+    w.put(&tag.to_be_bytes())?;
+    w.put(&[0; 4])?;
+    w.put(&cc.to_be_bytes())?;
+    Ok(w)
+}
+
+/// TPM_RC_RETRY, TPM_RC_YIELDED, TPM_RC_TESTING: warnings that ask the caller to send the same
+/// command again (Part 2 §6.6.3); tpm2-tss retries them too.
+const RETRYABLE: [u32; 3] = [0x922, 0x908, 0x90A];
+/// How many times a command is re-sent on a retryable warning.
+pub const MAX_RETRIES: usize = 8;
+
+/// Sends `command`, re-sending it while the TPM answers with a retryable warning.
+fn exchange<'r>(
+    tpm: &mut dyn TpmTransport,
+    command: &[u8],
+    response: &'r mut [u8],
+) -> Result<&'r [u8], TpmCommandError> {
+    let mut len = 0;
+    for _ in 0..=MAX_RETRIES {
+        let r = tpm.transact(command, response)?;
+        len = r.len();
+        let rc = r
+            .get(6..10)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map_or(0, u32::from_be_bytes);
+        if !RETRYABLE.contains(&rc) {
+            break;
+        }
+    }
+    response.get(..len).ok_or(TpmCommandError::TooLarge)
+}
+
+/// Checks the response header and returns the reader after it (and after parameterSize for
+/// session responses).
+fn response_body(response: &[u8], sessions: bool) -> Result<Reader<'_>, TpmCommandError> {
+    let mut r = Reader::new(response);
+    let _tag = r.u16("TPM response tag")?;
+    let size = r.u32("TPM response size")? as usize;
+    if size != response.len() {
+        return Err(ParseError::SizeExceeded {
+            field: "TPM response size",
+            size,
+            cap: response.len(),
+        }
+        .into());
+    }
+    let rc = r.u32("TPM response code")?;
+    if rc != 0 {
+        return Err(TpmCommandError::ResponseCode(rc));
+    }
+    if sessions {
+        let params = r.u32("parameterSize")? as usize;
+        let body = r.bytes(params, "response parameters")?;
+        return Ok(Reader::new(body));
+    }
+    Ok(r)
+}
+
+/// Builds TPM2_PCR_Read.
+pub fn pcr_read_command<'b>(
+    selection: &PcrSelectionList,
+    buf: &'b mut [u8],
+) -> Result<&'b [u8], TpmCommandError> {
+    let mut w = start(buf, ST_NO_SESSIONS, CC_PCR_READ)?;
+    w.selection(selection)?;
+    w.finish()
+}
+
+/// TPM2_PCR_Read output.
+#[derive(Debug, Clone, Copy)]
+pub struct PcrReadResponse<'r> {
+    /// pcrUpdateCounter.
+    pub update_counter: u32,
+    /// The PCRs actually read (a TPM returns at most 8 digests per call).
+    pub selection: PcrSelectionList,
+    digests: &'r [u8],
+    count: usize,
+}
+
+impl<'r> PcrReadResponse<'r> {
+    /// The values, in the order of `selection`.
+    pub fn digests(&self) -> impl Iterator<Item = &'r [u8]> + '_ {
+        let mut r = Reader::new(self.digests);
+        (0..self.count).map_while(move |_| r.sized("TPM2B_DIGEST", 64).ok())
+    }
+}
+
+/// Parses a TPM2_PCR_Read response.
+pub fn parse_pcr_read_response(response: &[u8]) -> Result<PcrReadResponse<'_>, TpmCommandError> {
+    let mut r = response_body(response, false)?;
+    let update_counter = r.u32("pcrUpdateCounter")?;
+    let selection = PcrSelectionList::decode(&mut r)?;
+    let count = r.u32("TPML_DIGEST.count")? as usize;
+    if count > 8 || count != selection.total_selected() {
+        return Err(ParseError::ValueCountMismatch {
+            field: "TPML_DIGEST",
+            found: count,
+            expected: selection.total_selected(),
+        }
+        .into());
+    }
+    let digests = r.rest();
+    let mut check = Reader::new(digests);
+    for (bank, _) in selection.selected() {
+        let d = check.sized("TPM2B_DIGEST", 64)?;
+        if d.len() != bank.digest_len() {
+            return Err(ParseError::DigestLengthMismatch {
+                field: "TPM2B_DIGEST",
+                size: d.len(),
+                expected: bank.digest_len(),
+            }
+            .into());
+        }
+    }
+    check.finish("TPM2_PCR_Read response")?;
+    Ok(PcrReadResponse {
+        update_counter,
+        selection,
+        digests,
+        count,
+    })
+}
+
+/// Builds TPM2_Quote for `ak_handle` (empty password auth).
+pub fn quote_command<'b>(
+    ak_handle: u32,
+    nonce: &[u8],
+    scheme: SigScheme,
+    selection: &PcrSelectionList,
+    buf: &'b mut [u8],
+) -> Result<&'b [u8], TpmCommandError> {
+    let mut w = start(buf, ST_SESSIONS, CC_QUOTE)?;
+    w.put(&ak_handle.to_be_bytes())?;
+    w.password_sessions(1)?;
+    w.sized(nonce)?;
+    put_scheme(&mut w, scheme)?;
+    w.selection(selection)?;
+    w.finish()
+}
+
+/// Builds TPM2_Certify: `ak_handle` certifies `object_handle` (both with empty passwords).
+pub fn certify_command<'b>(
+    object_handle: u32,
+    ak_handle: u32,
+    nonce: &[u8],
+    scheme: SigScheme,
+    buf: &'b mut [u8],
+) -> Result<&'b [u8], TpmCommandError> {
+    let mut w = start(buf, ST_SESSIONS, CC_CERTIFY)?;
+    w.put(&object_handle.to_be_bytes())?;
+    w.put(&ak_handle.to_be_bytes())?;
+    w.password_sessions(2)?;
+    w.sized(nonce)?;
+    put_scheme(&mut w, scheme)?;
+    w.finish()
+}
+
+fn put_scheme(w: &mut Writer<'_>, s: SigScheme) -> Result<(), TpmCommandError> {
+    w.put(&s.scheme.to_be_bytes())?;
+    if s.scheme != SigScheme::KEY_DEFAULT.scheme {
+        w.put(&s.hash.to_be_bytes())?;
+    }
+    Ok(())
+}
+
+/// Signed attestation output of Quote or Certify: the TPMS_ATTEST bytes and the TPMT_SIGNATURE
+/// bytes, the same as `tpm2_quote -m` and `-s` write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedAttestation<'r> {
+    /// TPMS_ATTEST.
+    pub attest: &'r [u8],
+    /// TPMT_SIGNATURE.
+    pub signature: &'r [u8],
+}
+
+/// Parses a TPM2_Quote or TPM2_Certify response.
+pub fn parse_signed_attestation(response: &[u8]) -> Result<SignedAttestation<'_>, TpmCommandError> {
+    let mut r = response_body(response, true)?;
+    let attest = r.sized("TPM2B_ATTEST", 1024)?;
+    let signature = r.rest();
+    TpmSignature::parse(signature)?;
+    Ok(SignedAttestation { attest, signature })
+}
+
+/// Runs TPM2_PCR_Read.
+pub fn read_pcrs<'r>(
+    tpm: &mut dyn TpmTransport,
+    selection: &PcrSelectionList,
+    response: &'r mut [u8],
+) -> Result<PcrReadResponse<'r>, TpmCommandError> {
+    let mut cmd = [0u8; MAX_COMMAND_SIZE];
+    let command = pcr_read_command(selection, &mut cmd)?;
+    parse_pcr_read_response(exchange(tpm, command, response)?)
+}
+
+/// Runs TPM2_Quote.
+pub fn quote<'r>(
+    tpm: &mut dyn TpmTransport,
+    ak_handle: u32,
+    nonce: &[u8],
+    selection: &PcrSelectionList,
+    response: &'r mut [u8],
+) -> Result<SignedAttestation<'r>, TpmCommandError> {
+    let mut cmd = [0u8; MAX_COMMAND_SIZE];
+    let command = quote_command(
+        ak_handle,
+        nonce,
+        SigScheme::KEY_DEFAULT,
+        selection,
+        &mut cmd,
+    )?;
+    parse_signed_attestation(exchange(tpm, command, response)?)
+}
+
+/// Runs TPM2_Certify.
+pub fn certify<'r>(
+    tpm: &mut dyn TpmTransport,
+    object_handle: u32,
+    ak_handle: u32,
+    nonce: &[u8],
+    response: &'r mut [u8],
+) -> Result<SignedAttestation<'r>, TpmCommandError> {
+    let mut cmd = [0u8; MAX_COMMAND_SIZE];
+    let command = certify_command(
+        object_handle,
+        ak_handle,
+        nonce,
+        SigScheme::KEY_DEFAULT,
+        &mut cmd,
+    )?;
+    parse_signed_attestation(exchange(tpm, command, response)?)
+}
+
+/// TPM2_ReadPublic output: the object's TPM2B_PUBLIC (what `tpm2_readpublic -o` writes) and Name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadPublicResponse<'r> {
+    /// The TPM2B_PUBLIC bytes, size prefix included.
+    pub tpm2b_public: &'r [u8],
+    /// The Name the TPM computed.
+    pub name: &'r [u8],
+}
+
+/// Runs TPM2_ReadPublic for `handle` (e.g. the persistent AK), the key a device reports.
+pub fn read_public<'r>(
+    tpm: &mut dyn TpmTransport,
+    handle: u32,
+    response: &'r mut [u8],
+) -> Result<ReadPublicResponse<'r>, TpmCommandError> {
+    let mut cmd = [0u8; 16];
+    let mut w = start(&mut cmd, ST_NO_SESSIONS, CC_READ_PUBLIC)?;
+    w.put(&handle.to_be_bytes())?;
+    let command = w.finish()?;
+    let response = exchange(tpm, command, response)?;
+    let mut r = response_body(response, false)?;
+    let start_len = r.rest();
+    let public = r.sized("TPM2B_PUBLIC", 2048)?;
+    let tpm2b_public = start_len
+        .get(..2 + public.len())
+        .ok_or(TpmCommandError::TooLarge)?;
+    let name = r.sized("TPM2B_NAME", 66)?;
+    let _qualified = r.sized("TPM2B_NAME", 66)?;
+    r.finish("TPM2_ReadPublic response")?;
+    Ok(ReadPublicResponse { tpm2b_public, name })
+}

@@ -1,0 +1,130 @@
+//! The device path without tpm2-tss: our own TPM2_PCR_Read, TPM2_Quote and TPM2_Certify
+//! marshalling over the swtpm TCP command port, appraised by our cloud side.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::swtpm::{Swtpm, peers_available};
+use iotsec_attest::algorithm::HashAlg;
+use iotsec_attest::appraisal::{QuoteEvidence, Tier, appraise_quote};
+use iotsec_attest::attest::Attested;
+use iotsec_attest::pcr_selection::PcrBankSelection;
+use iotsec_attest::policy::AppraisalPolicy;
+use iotsec_attest::ring_verifier::RingVerifier;
+use iotsec_attest::tpm_command::{TpmCommandError, certify, quote, read_pcrs, read_public};
+use iotsec_attest::tpm_transport::SwtpmTcp;
+use iotsec_attest::verify::{RustCryptoVerifier, SignatureVerifier};
+use iotsec_attest::{Attest, PcrSelectionList, PublicArea, TpmSignature};
+
+#[test]
+fn swtpm_device_quotes_and_certifies_without_tpm2_tss() {
+    if !peers_available("swtpm_device_quotes_and_certifies_without_tpm2_tss") {
+        return;
+    }
+    let tpm = Swtpm::start("device");
+    tpm.tool(
+        "tpm2_pcrextend",
+        &["2:sha256=00000000000000000000000000000000000000000000000000000000000000aa"],
+    );
+    for (kind, handle) in [("ecc", 0x8101_0002u32), ("rsa", 0x8101_0003)] {
+        tpm.create_ek_ak(kind);
+        tpm.tool(
+            "tpm2_evictcontrol",
+            &[
+                "-C",
+                "o",
+                "-c",
+                &format!("ak_{kind}.ctx"),
+                &format!("0x{handle:08x}"),
+            ],
+        );
+    }
+
+    let mut link = SwtpmTcp::connect(("127.0.0.1", tpm.port)).unwrap();
+    let mut sel = PcrSelectionList::default();
+    sel.push(PcrBankSelection::new(HashAlg::Sha256, &[0, 1, 2, 16]).unwrap())
+        .unwrap();
+    sel.push(PcrBankSelection::new(HashAlg::Sha384, &[2]).unwrap())
+        .unwrap();
+
+    // Like tpm2-tss, learn each AK from the TPM before using it: TPM2_ReadPublic gives the
+    // TPM2B_PUBLIC the verifier needs, identical to the tpm2-tools file.
+    for (kind, handle) in [("ecc", 0x8101_0002u32), ("rsa", 0x8101_0003)] {
+        let mut b = [0u8; 4096];
+        let p = read_public(&mut link, handle, &mut b).unwrap();
+        assert_eq!(
+            p.tpm2b_public,
+            tpm.read(&format!("ak_{kind}.pub")).as_slice()
+        );
+        assert_eq!(p.name, tpm.read(&format!("ak_{kind}.name")).as_slice());
+    }
+    let mut buf = [0u8; 4096];
+    let read = read_pcrs(&mut link, &sel, &mut buf).unwrap();
+    assert_eq!(read.selection, sel);
+    let values: BTreeMap<(HashAlg, u8), Vec<u8>> = read
+        .selection
+        .selected()
+        .zip(read.digests())
+        .map(|(k, v)| (k, v.to_vec()))
+        .collect();
+    assert_eq!(values.len(), 5);
+    assert_ne!(
+        values[&(HashAlg::Sha256, 2)],
+        vec![0; 32],
+        "PCR 2 was extended"
+    );
+
+    for (kind, handle) in [("ecc", 0x8101_0002u32), ("rsa", 0x8101_0003)] {
+        let ak_bytes = tpm.read(&format!("ak_{kind}.pub"));
+        let ak = PublicArea::parse_tpm2b(&ak_bytes).unwrap();
+        let nonce = [0x42u8, 0x13, 0x37, 0x99, 1, 2, 3, 4];
+        let mut resp = [0u8; 4096];
+        let q = quote(&mut link, handle, &nonce, &sel, &mut resp)
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let a = appraise_quote(
+            &RingVerifier,
+            &AppraisalPolicy::default(),
+            &QuoteEvidence {
+                ak: &ak,
+                message: q.attest,
+                signature: q.signature,
+                pcrs: &values,
+                event_log: None,
+            },
+            &nonce,
+            None,
+        );
+        assert_eq!(a.status, Tier::Affirming, "{kind}: {:#?}", a.claims);
+
+        // The AK certifies itself: TPMS_CERTIFY_INFO names it, and the signature verifies.
+        let mut resp = [0u8; 4096];
+        let c = certify(&mut link, handle, handle, &nonce, &mut resp).unwrap();
+        let attest = Attest::parse(c.attest).unwrap();
+        let Attested::Certify(info) = attest.attested else {
+            panic!("not a certify")
+        };
+        assert_eq!(info.name, ak.name().as_bytes());
+        assert_eq!(attest.extra_data, nonce);
+        let sig = TpmSignature::parse(c.signature).unwrap();
+        RustCryptoVerifier.verify(&ak, c.attest, &sig).unwrap();
+    }
+
+    // A handle that holds nothing: the TPM's response code comes back typed.
+    let mut resp = [0u8; 4096];
+    assert!(matches!(
+        quote(&mut link, 0x8101_00ff, &[1; 8], &sel, &mut resp),
+        Err(TpmCommandError::ResponseCode(_))
+    ));
+    drop(link);
+    // Leave the TPM clean for the harness shutdown.
+    for handle in ["0x81010002", "0x81010003"] {
+        tpm.tool("tpm2_evictcontrol", &["-C", "o", "-c", handle]);
+    }
+}
