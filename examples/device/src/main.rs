@@ -5,8 +5,8 @@
 //! exit code 0 = accepted/allowed/pass, 1 = rejected/denied/fail, 2 = bad input or usage with a
 //! one-line reason on stderr. Each crate's issue adds its subcommand in its own module.
 
-mod ota;
 mod attest;
+mod ota;
 
 use std::process::ExitCode;
 
