@@ -7,6 +7,8 @@
 
 use std::process::ExitCode;
 
+mod pki;
+
 use clap::{Parser, Subcommand};
 use iotsec_cli_contract::{Format, finish, info, parse_args};
 
@@ -25,6 +27,9 @@ struct Cli {
 enum Command {
     /// Lists the iotsec crates this binary composes, with their version and no_std status.
     Info,
+    /// CA hierarchy: init, issue, revoke, crl (iotsec-pki).
+    #[command(subcommand)]
+    Pki(pki::Command),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +49,7 @@ fn main() -> ExitCode {
                 "iotsec-attest",
             ],
         )),
+        Command::Pki(cmd) => pki::run(cmd),
     };
     finish(result, cli.format)
 }
