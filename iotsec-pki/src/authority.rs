@@ -293,3 +293,33 @@ fn reason_code(n: u8) -> Option<rcgen::RevocationReason> {
         _ => return None,
     })
 }
+
+impl Authority {
+    /// Issues a TLS server certificate (EKU serverAuth) for the CA's own services (the EST
+    /// endpoint); returns the certificate DER and the PKCS#8 key DER. DNS names and IP
+    /// addresses are accepted in `names`.
+    pub fn issue_server_cert(
+        &self,
+        names: &[&str],
+        now: OffsetDateTime,
+    ) -> Result<(Vec<u8>, zeroize::Zeroizing<Vec<u8>>), CaError> {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        let mut p =
+            CertificateParams::new(names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())?;
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, names.first().copied().unwrap_or("est"));
+        p.distinguished_name = dn;
+        p.serial_number = Some(random_serial()?);
+        p.not_before = now - CLOCK_SKEW;
+        p.not_after = now + time::Duration::days(30);
+        p.is_ca = IsCa::ExplicitNoCa;
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        p.use_authority_key_identifier_extension = true;
+        let cert = p.signed_by(&key, &self.issuer())?;
+        Ok((
+            cert.der().to_vec(),
+            zeroize::Zeroizing::new(key.serialize_der()),
+        ))
+    }
+}

@@ -35,8 +35,14 @@ pub mod ca_state;
 #[cfg(feature = "std")]
 pub mod csr_check;
 #[cfg(feature = "std")]
+pub mod est_service;
+#[cfg(feature = "std")]
+pub mod est_transport;
+#[cfg(feature = "std")]
 pub mod profile;
 #[cfg(feature = "std")]
 pub mod signer;
 #[cfg(feature = "std")]
 pub mod store;
+#[cfg(feature = "std")]
+pub mod tls_config;

@@ -1,0 +1,560 @@
+//! The EST server driven by clients we did not write: curl + OpenSSL on loopback.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod peers;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use iotsec_pki::ca_state::{CaSettings, CaState, init_state};
+use iotsec_pki::est_message::Base64Layout;
+use iotsec_pki::est_service::{BindingPolicy, LabelPolicy};
+use iotsec_pki::est_transport::{bind_endpoint, serve};
+use peers::{have, run, scratch};
+use time::OffsetDateTime;
+
+struct Server {
+    dir: PathBuf,
+    state: PathBuf,
+    port: u16,
+}
+
+fn start(name: &str, labels: HashMap<String, LabelPolicy>) -> Server {
+    let dir = scratch(name);
+    let state = dir.join("state");
+    init_state(
+        &state,
+        &CaSettings {
+            organization: "Acme".into(),
+            crl_url: "http://127.0.0.1/crl.der".into(),
+            lifetime_secs: 3600,
+        },
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    let ep = bind_endpoint(CaState::open(&state).unwrap(), "127.0.0.1:0", labels).unwrap();
+    let port = ep.listener.local_addr().unwrap().port();
+    std::thread::spawn(move || serve(ep.listener, ep.config, ep.service));
+    std::fs::copy(state.join("root.pem"), dir.join("root.pem")).unwrap();
+    std::fs::copy(state.join("intermediate.pem"), dir.join("int.pem")).unwrap();
+    Server { dir, state, port }
+}
+
+fn default_labels() -> HashMap<String, LabelPolicy> {
+    let basic = LabelPolicy {
+        basic: Some(("dev".into(), "s3cret".into())),
+        client_cert_auth: true,
+        binding: BindingPolicy::Optional,
+        ..Default::default()
+    };
+    let mut m = HashMap::new();
+    m.insert(String::new(), basic.clone());
+    m.insert(
+        "oneline".into(),
+        LabelPolicy {
+            layout: Base64Layout::OneLine,
+            ..basic.clone()
+        },
+    );
+    m.insert(
+        "manual".into(),
+        LabelPolicy {
+            manual_approval: true,
+            ..basic.clone()
+        },
+    );
+    m.insert(
+        "bound".into(),
+        LabelPolicy {
+            binding: BindingPolicy::Required,
+            ..basic
+        },
+    );
+    m
+}
+
+/// curl; returns (http status, body).
+fn curl(dir: &Path, args: &[&str]) -> (u16, String, String) {
+    let mut cmd = Command::new("curl");
+    cmd.current_dir(dir)
+        .args([
+            "-sS",
+            "--tlsv1.3",
+            "--cacert",
+            "root.pem",
+            "-D",
+            "headers.txt",
+            "-o",
+            "body.txt",
+            "-w",
+            "%{http_code}",
+        ])
+        .args(args);
+    let (ok, out) = run(&mut cmd);
+    assert!(ok, "curl failed: {out}");
+    let body = std::fs::read_to_string(dir.join("body.txt")).unwrap_or_default();
+    let headers = std::fs::read_to_string(dir.join("headers.txt")).unwrap_or_default();
+    (out.trim().parse().unwrap(), body, headers)
+}
+
+fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
+    run(Command::new("openssl").current_dir(dir).args(args))
+}
+
+fn make_csr(dir: &Path, name: &str, subj: &str, extra: &[&str]) -> PathBuf {
+    let mut args = vec![
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        subj,
+        "-outform",
+        "DER",
+    ];
+    let key = format!("{name}.key");
+    let der = format!("{name}.csr.der");
+    args.extend_from_slice(&["-keyout", &key, "-out", &der]);
+    args.extend_from_slice(extra);
+    let (ok, out) = openssl(dir, &args);
+    assert!(ok, "{out}");
+    b64_file(dir, &der, &format!("{name}.b64"))
+}
+
+fn csr_with_key(dir: &Path, name: &str, key: &str, subj: &str, extra: &[&str]) -> PathBuf {
+    let der = format!("{name}.csr.der");
+    let mut args = vec![
+        "req", "-new", "-key", key, "-subj", subj, "-outform", "DER", "-out", &der,
+    ];
+    args.extend_from_slice(extra);
+    let (ok, out) = openssl(dir, &args);
+    assert!(ok, "{out}");
+    b64_file(dir, &der, &format!("{name}.b64"))
+}
+
+fn b64_file(dir: &Path, der: &str, out: &str) -> PathBuf {
+    let (ok, o) = openssl(dir, &["base64", "-in", der, "-out", out]);
+    assert!(ok, "{o}");
+    dir.join(out)
+}
+
+/// Turns a certs-only base64 body into PEM certificates with `openssl pkcs7 -print_certs`.
+fn p7_to_pem(dir: &Path, body: &str, out: &str) -> String {
+    std::fs::write(dir.join("resp.b64"), body).unwrap();
+    let (ok, o) = openssl(
+        dir,
+        &["base64", "-d", "-in", "resp.b64", "-out", "resp.der"],
+    );
+    assert!(ok, "{o}");
+    let (ok, o) = openssl(
+        dir,
+        &[
+            "pkcs7",
+            "-inform",
+            "DER",
+            "-in",
+            "resp.der",
+            "-print_certs",
+            "-out",
+            out,
+        ],
+    );
+    assert!(ok, "openssl pkcs7 rejected our body: {o}");
+    std::fs::read_to_string(dir.join(out)).unwrap()
+}
+
+const P10: &str = "Content-Type: application/pkcs10";
+
+#[test]
+fn curl_and_openssl_enroll_reenroll_and_are_refused_when_they_should_be() {
+    if !have("curl") || !have("openssl") {
+        return;
+    }
+    let s = start("est-curl", default_labels());
+    let d = &s.dir;
+    let base = format!("https://127.0.0.1:{}/.well-known/est", s.port);
+
+    // cacerts: parsed by openssl pkcs7, 64-column lines by default, one line on the label.
+    let (st, body, headers) = curl(d, &[&format!("{base}/cacerts")]);
+    assert_eq!(st, 200, "{body}");
+    assert!(
+        headers
+            .to_ascii_lowercase()
+            .contains("content-type: application/pkcs7-mime"),
+        "{headers}"
+    );
+    assert!(
+        headers.to_ascii_lowercase().contains("content-length:"),
+        "{headers}"
+    );
+    assert!(body.lines().all(|l| l.len() <= 64) && body.ends_with('\n'));
+    let pems = p7_to_pem(d, &body, "cacerts.pem");
+    assert_eq!(pems.matches("BEGIN CERTIFICATE").count(), 2);
+    assert!(
+        pems.contains("Acme Root CA") && pems.contains("Acme Issuing CA"),
+        "{pems}"
+    );
+    let (st, body, _) = curl(d, &[&format!("{base}/oneline/cacerts")]);
+    assert_eq!(st, 200);
+    assert_eq!(body.lines().count(), 1);
+
+    // simpleenroll with Basic auth; the CSR asks for cA=TRUE and gets an end-entity cert.
+    let csr = make_csr(
+        d,
+        "dev",
+        "/CN=dev-0001",
+        &[
+            "-addext",
+            "subjectAltName=DNS:dev-0001.devices.invalid",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+        ],
+    );
+    let csr_arg = format!("@{}", csr.display());
+    let (st, body, _) = curl(
+        d,
+        &[
+            "-u",
+            "dev:s3cret",
+            "-H",
+            P10,
+            "--data-binary",
+            &csr_arg,
+            &format!("{base}/simpleenroll"),
+        ],
+    );
+    assert_eq!(st, 200, "{body}");
+    p7_to_pem(d, &body, "dev.pem");
+    let (ok, out) = openssl(
+        d,
+        &[
+            "verify",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "int.pem",
+            "-purpose",
+            "sslclient",
+            "dev.pem",
+        ],
+    );
+    assert!(ok, "{out}");
+    let (_, text) = openssl(d, &["x509", "-in", "dev.pem", "-noout", "-text"]);
+    assert!(
+        text.contains("CA:FALSE") && !text.contains("CA:TRUE"),
+        "{text}"
+    );
+
+    // Negatives: no auth -> 401 + WWW-Authenticate; wrong password -> 401; wrong type -> 415.
+    let (st, _, headers) = curl(
+        d,
+        &[
+            "-H",
+            P10,
+            "--data-binary",
+            &csr_arg,
+            &format!("{base}/simpleenroll"),
+        ],
+    );
+    assert_eq!(st, 401);
+    assert!(headers.contains("WWW-Authenticate: Basic"), "{headers}");
+    let (st, _, _) = curl(
+        d,
+        &[
+            "-u",
+            "dev:wrong",
+            "-H",
+            P10,
+            "--data-binary",
+            &csr_arg,
+            &format!("{base}/simpleenroll"),
+        ],
+    );
+    assert_eq!(st, 401);
+    let (st, _, _) = curl(
+        d,
+        &[
+            "-u",
+            "dev:s3cret",
+            "-H",
+            "Content-Type: text/plain",
+            "--data-binary",
+            &csr_arg,
+            &format!("{base}/simpleenroll"),
+        ],
+    );
+    assert_eq!(st, 415);
+    // A CSR with a broken signature -> 400.
+    let mut der = std::fs::read(d.join("dev.csr.der")).unwrap();
+    let pos = der.windows(8).position(|w| w == b"dev-0001").unwrap();
+    der[pos] ^= 1;
+    std::fs::write(d.join("bad.der"), &der).unwrap();
+    let bad = b64_file(d, "bad.der", "bad.b64");
+    let (st, body, _) = curl(
+        d,
+        &[
+            "-u",
+            "dev:s3cret",
+            "-H",
+            P10,
+            "--data-binary",
+            &format!("@{}", bad.display()),
+            &format!("{base}/simpleenroll"),
+        ],
+    );
+    assert_eq!(st, 400, "{body}");
+    assert!(body.contains("signature"), "{body}");
+
+    // Manual approval label: 202 with an integer Retry-After.
+    let (st, _, headers) = curl(
+        d,
+        &[
+            "-u",
+            "dev:s3cret",
+            "-H",
+            P10,
+            "--data-binary",
+            &csr_arg,
+            &format!("{base}/manual/simpleenroll"),
+        ],
+    );
+    assert_eq!(st, 202);
+    let retry = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("Retry-After: "))
+        .unwrap();
+    retry.trim().parse::<u32>().unwrap();
+
+    // Required channel binding: a plain password is refused.
+    let (st, _, _) = curl(
+        d,
+        &[
+            "-u",
+            "dev:s3cret",
+            "-H",
+            P10,
+            "--data-binary",
+            &csr_arg,
+            &format!("{base}/bound/simpleenroll"),
+        ],
+    );
+    assert_eq!(st, 400);
+
+    // simplereenroll with the TLS client certificate: same subject+SAN, same key (renew).
+    let mut chain = std::fs::read_to_string(d.join("dev.pem")).unwrap();
+    chain.push_str(&std::fs::read_to_string(d.join("int.pem")).unwrap());
+    std::fs::write(d.join("devchain.pem"), chain).unwrap();
+    let renew = csr_with_key(
+        d,
+        "renew",
+        "dev.key",
+        "/CN=dev-0001",
+        &["-addext", "subjectAltName=DNS:dev-0001.devices.invalid"],
+    );
+    let (st, body, _) = curl(
+        d,
+        &[
+            "--cert",
+            "devchain.pem",
+            "--key",
+            "dev.key",
+            "-H",
+            P10,
+            "--data-binary",
+            &format!("@{}", renew.display()),
+            &format!("{base}/simplereenroll"),
+        ],
+    );
+    assert_eq!(st, 200, "{body}");
+    p7_to_pem(d, &body, "renewed.pem");
+    // New key (rekey) is allowed too.
+    let rekey = make_csr(
+        d,
+        "rekey",
+        "/CN=dev-0001",
+        &["-addext", "subjectAltName=DNS:dev-0001.devices.invalid"],
+    );
+    let (st, body, _) = curl(
+        d,
+        &[
+            "--cert",
+            "devchain.pem",
+            "--key",
+            "dev.key",
+            "-H",
+            P10,
+            "--data-binary",
+            &format!("@{}", rekey.display()),
+            &format!("{base}/simplereenroll"),
+        ],
+    );
+    assert_eq!(st, 200, "{body}");
+    // Changed subject -> refused; changed SAN -> refused; no client cert -> 401.
+    let other = csr_with_key(
+        d,
+        "other",
+        "dev.key",
+        "/CN=dev-9999",
+        &["-addext", "subjectAltName=DNS:dev-0001.devices.invalid"],
+    );
+    let (st, body, _) = curl(
+        d,
+        &[
+            "--cert",
+            "devchain.pem",
+            "--key",
+            "dev.key",
+            "-H",
+            P10,
+            "--data-binary",
+            &format!("@{}", other.display()),
+            &format!("{base}/simplereenroll"),
+        ],
+    );
+    assert_eq!(st, 400, "{body}");
+    assert!(body.contains("subject"), "{body}");
+    let other_san = csr_with_key(
+        d,
+        "othersan",
+        "dev.key",
+        "/CN=dev-0001",
+        &["-addext", "subjectAltName=DNS:dev-0002.devices.invalid"],
+    );
+    let (st, _, _) = curl(
+        d,
+        &[
+            "--cert",
+            "devchain.pem",
+            "--key",
+            "dev.key",
+            "-H",
+            P10,
+            "--data-binary",
+            &format!("@{}", other_san.display()),
+            &format!("{base}/simplereenroll"),
+        ],
+    );
+    assert_eq!(st, 400);
+    let (st, _, _) = curl(
+        d,
+        &[
+            "-u",
+            "dev:s3cret",
+            "-H",
+            P10,
+            "--data-binary",
+            &format!("@{}", renew.display()),
+            &format!("{base}/simplereenroll"),
+        ],
+    );
+    assert_eq!(st, 401);
+
+    // Revoke the client certificate: re-enroll is refused, and openssl -crl_check rejects it.
+    let (_, serial) = openssl(d, &["x509", "-in", "dev.pem", "-noout", "-serial"]);
+    let serial_hex = serial.trim().trim_start_matches("serial=").to_owned();
+    let serial: Vec<u8> = (0..serial_hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&serial_hex[i..i + 2], 16).unwrap())
+        .collect();
+    let mut ca = CaState::open(&s.state).unwrap();
+    assert!(ca.revoke(&serial, 1, OffsetDateTime::now_utc()).unwrap());
+    let (st, body, _) = curl(
+        d,
+        &[
+            "--cert",
+            "devchain.pem",
+            "--key",
+            "dev.key",
+            "-H",
+            P10,
+            "--data-binary",
+            &format!("@{}", renew.display()),
+            &format!("{base}/simplereenroll"),
+        ],
+    );
+    assert_eq!(st, 403, "{body}");
+    assert!(body.contains("revoked"), "{body}");
+    let crl = ca.crl(OffsetDateTime::now_utc()).unwrap();
+    std::fs::write(
+        d.join("crl.pem"),
+        iotsec_pki::ca_state::to_pem("X509 CRL", &crl).unwrap(),
+    )
+    .unwrap();
+    let (ok, out) = openssl(
+        d,
+        &[
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "int.pem",
+            "-CRLfile",
+            "crl.pem",
+            "dev.pem",
+        ],
+    );
+    assert!(!ok && out.contains("certificate revoked"), "{out}");
+    let (ok, out) = openssl(
+        d,
+        &[
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "int.pem",
+            "-CRLfile",
+            "crl.pem",
+            "renewed.pem",
+        ],
+    );
+    assert!(ok, "renewed cert must stay valid: {out}");
+
+    // serverkeygen is not implemented and says so; unknown paths 404.
+    let (st, _, _) = curl(
+        d,
+        &[
+            "-u",
+            "dev:s3cret",
+            "-H",
+            P10,
+            "--data-binary",
+            &csr_arg,
+            &format!("{base}/serverkeygen"),
+        ],
+    );
+    assert_eq!(st, 501);
+    let (st, _, _) = curl(d, &[&format!("{base}/nope")]);
+    assert_eq!(st, 404);
+    let (st, body, _) = curl(d, &[&format!("{base}/csrattrs")]);
+    assert_eq!(st, 200, "{body}");
+}
+
+#[test]
+fn tls12_is_refused() {
+    if !have("curl") {
+        return;
+    }
+    let s = start("est-tls12", default_labels());
+    let mut cmd = Command::new("curl");
+    cmd.current_dir(&s.dir).args([
+        "-sS",
+        "--tls-max",
+        "1.2",
+        "--cacert",
+        "root.pem",
+        &format!("https://127.0.0.1:{}/.well-known/est/cacerts", s.port),
+    ]);
+    let (ok, out) = run(&mut cmd);
+    assert!(!ok, "TLS 1.2 handshake succeeded: {out}");
+}
