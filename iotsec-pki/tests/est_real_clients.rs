@@ -558,3 +558,92 @@ fn tls12_is_refused() {
     let (ok, out) = run(&mut cmd);
     assert!(!ok, "TLS 1.2 handshake succeeded: {out}");
 }
+
+/// RFC 9266: the exporter value our server checks equals the one OpenSSL exports for the same
+/// session (`openssl s_client -keymatexport EXPORTER-Channel-Binding -keymatexportlen 32`):
+/// a CSR carrying OpenSSL's value is accepted on a label that requires binding; a CSR carrying
+/// another session's value is refused.
+#[test]
+fn channel_binding_matches_openssl_keymatexport() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::Stdio;
+    if !have("openssl") {
+        return;
+    }
+    let s = start("est-binding", default_labels());
+    let session = |tamper: bool| -> String {
+        let mut child = Command::new("openssl")
+            .current_dir(&s.dir)
+            .args([
+                "s_client",
+                "-connect",
+                &format!("127.0.0.1:{}", s.port),
+                "-tls1_3",
+                "-CAfile",
+                "root.pem",
+                "-keymatexport",
+                "EXPORTER-Channel-Binding",
+                "-keymatexportlen",
+                "32",
+                "-ign_eof",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(child.stdout.take().unwrap());
+        let mut hex = String::new();
+        let mut line = String::new();
+        while err.read_line(&mut line).unwrap() > 0 {
+            if let Some(h) = line.trim().strip_prefix("Keying material: ") {
+                hex = h.to_owned();
+                break;
+            }
+            line.clear();
+        }
+        assert!(!hex.is_empty(), "openssl did not print keying material");
+        let mut exporter = [0u8; 32];
+        for (i, b) in exporter.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
+        }
+        if tamper {
+            exporter[0] ^= 1;
+        }
+        let key =
+            iotsec_pki::DeviceKey::from_secret_bytes(iotsec_pki::KeyAlgorithm::P256, &[11u8; 32])
+                .unwrap();
+        let pw = iotsec_pki::channel_binding::challenge_password_for(&exporter);
+        let csr = iotsec_pki::build_csr(
+            &key,
+            &iotsec_pki::CsrRequest {
+                common_name: "bound-1",
+                challenge_password: Some(&pw),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let body = iotsec_pki::est_message::encode_csr_body(&csr, Base64Layout::Lines64);
+        let auth = <base64ct::Base64 as base64ct::Encoding>::encode_string(b"dev:s3cret");
+        let req = format!(
+            "POST /.well-known/est/bound/simpleenroll HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\nContent-Type: application/pkcs10\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        err.read_to_string(&mut out).unwrap();
+        drop(stdin);
+        let out = out
+            .split_once("HTTP/1.1")
+            .map(|(_, r)| format!("HTTP/1.1{r}"))
+            .unwrap_or(out);
+        let _ = child.wait();
+        out
+    };
+    let good = session(false);
+    assert!(good.starts_with("HTTP/1.1 200"), "{good}");
+    let bad = session(true);
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+    assert!(bad.contains("channel binding"), "{bad}");
+}
