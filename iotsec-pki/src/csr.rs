@@ -104,10 +104,9 @@ fn directory_string(value: &str) -> Result<Any, Error> {
 /// Builds and signs a PKCS#10 request; returns its DER encoding.
 pub fn build_csr(key: &DeviceKey, request: &CsrRequest<'_>) -> Result<Vec<u8>, Error> {
     let subject = subject_name(request.common_name, request.organization)?;
-    let public_key = SubjectPublicKeyInfoOwned::from_der(&key.public_key_der()?)?;
-
-    let mut attributes = SetOfVec::new();
-    if !request.device_names.is_empty() {
+    let san = if request.device_names.is_empty() {
+        None
+    } else {
         let mut names = Vec::with_capacity(request.device_names.len());
         for name in request.device_names {
             names.push(match name {
@@ -121,12 +120,49 @@ pub fn build_csr(key: &DeviceKey, request: &CsrRequest<'_>) -> Result<Vec<u8>, E
                 }
             });
         }
-        let san = SubjectAltName(names);
-        let ext: Extension = san.to_extension(&subject, &[])?;
-        let attr = Attribute::try_from(ExtensionReq(alloc::vec![ext]))?;
-        attributes.insert(attr)?;
+        Some(SubjectAltName(names).to_extension(&subject, &[])?)
+    };
+    assemble(key, subject, san, request.challenge_password)
+}
+
+/// Builds a re-enrollment request for `current` (RFC 7030 §4.2.2): the Subject and the
+/// subjectAltName extension are copied byte for byte from the certificate being renewed;
+/// `key` may be the same key (renew) or a new one (rekey).
+pub fn build_renewal_csr(
+    key: &DeviceKey,
+    current: &x509_cert::Certificate,
+    challenge_password: Option<&str>,
+) -> Result<Vec<u8>, Error> {
+    let subject = current.tbs_certificate.subject.clone();
+    let san = current
+        .tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id == ID_CE_SUBJECT_ALT_NAME)
+        .map(|e| Extension {
+            extn_id: e.extn_id,
+            critical: e.critical,
+            extn_value: e.extn_value.clone(),
+        });
+    assemble(key, subject, san, challenge_password)
+}
+
+/// `id-ce-subjectAltName` (RFC 5280 §4.2.1.6).
+pub const ID_CE_SUBJECT_ALT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
+
+fn assemble(
+    key: &DeviceKey,
+    subject: Name,
+    san: Option<Extension>,
+    challenge_password: Option<&str>,
+) -> Result<Vec<u8>, Error> {
+    let public_key = SubjectPublicKeyInfoOwned::from_der(&key.public_key_der()?)?;
+    let mut attributes = SetOfVec::new();
+    if let Some(ext) = san {
+        attributes.insert(Attribute::try_from(ExtensionReq(alloc::vec![ext]))?)?;
     }
-    if let Some(pw) = request.challenge_password {
+    if let Some(pw) = challenge_password {
         check_len("challengePassword", pw, MAX_CHALLENGE_PASSWORD_LEN)?;
         let mut values = SetOfVec::new();
         values.insert(directory_string(pw)?)?;
@@ -135,7 +171,6 @@ pub fn build_csr(key: &DeviceKey, request: &CsrRequest<'_>) -> Result<Vec<u8>, E
             values,
         })?;
     }
-
     let info = CertReqInfo {
         version: Version::V1,
         subject,

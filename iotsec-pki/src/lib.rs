@@ -35,6 +35,8 @@ pub mod ca_state;
 #[cfg(feature = "std")]
 pub mod csr_check;
 #[cfg(feature = "std")]
+pub mod est_client;
+#[cfg(feature = "std")]
 pub mod est_service;
 #[cfg(feature = "std")]
 pub mod est_transport;

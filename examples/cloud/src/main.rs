@@ -30,6 +30,8 @@ enum Command {
     /// CA hierarchy: init, issue, revoke, crl (iotsec-pki).
     #[command(subcommand)]
     Pki(pki::Command),
+    /// EST server (RFC 7030) over TLS 1.3 for a CA state directory (iotsec-pki).
+    Serve(pki::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
             ],
         )),
         Command::Pki(cmd) => pki::run(cmd),
+        Command::Serve(args) => pki::serve(args),
     };
     finish(result, cli.format)
 }

@@ -188,3 +188,64 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
         }
     }
 }
+
+/// `iotsec-cloud serve`: the EST server (RFC 7030) over TLS 1.3 on a CA state directory.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// State directory made by `pki init`.
+    #[arg(long)]
+    state: PathBuf,
+    /// Address for EST, e.g. 127.0.0.1:8443 (the server certificate covers 127.0.0.1 and localhost).
+    #[arg(long)]
+    est: String,
+    /// HTTP Basic credentials USER:PASS for simpleenroll (TLS client certificates are always accepted).
+    #[arg(long)]
+    basic_auth: Option<String>,
+    /// Require the RFC 9266 tls-exporter channel binding in challengePassword.
+    #[arg(long)]
+    require_binding: bool,
+    /// Send base64 responses on one line (strongSwan `pki --est`) instead of 64-column lines.
+    #[arg(long)]
+    one_line: bool,
+}
+
+/// Runs the EST server until killed.
+pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
+    use iotsec_pki::est_message::Base64Layout;
+    use iotsec_pki::est_service::{BindingPolicy, LabelPolicy};
+    let basic = match &args.basic_auth {
+        Some(s) => {
+            let (u, p) = s
+                .split_once(':')
+                .ok_or_else(|| BadInput::new("--basic-auth must be USER:PASS"))?;
+            Some((u.to_owned(), p.to_owned()))
+        }
+        None => None,
+    };
+    let policy = LabelPolicy {
+        basic,
+        client_cert_auth: true,
+        binding: if args.require_binding {
+            BindingPolicy::Required
+        } else {
+            BindingPolicy::Optional
+        },
+        manual_approval: false,
+        layout: if args.one_line {
+            Base64Layout::OneLine
+        } else {
+            Base64Layout::Lines64
+        },
+    };
+    let mut labels = std::collections::HashMap::new();
+    labels.insert(String::new(), policy);
+    let ca = CaState::open(&args.state).map_err(bad)?;
+    let ep = iotsec_pki::est_transport::bind_endpoint(ca, &args.est, labels).map_err(bad)?;
+    let addr = ep.listener.local_addr().map_err(BadInput::new)?;
+    eprintln!("iotsec-cloud: EST listening on https://{addr}/.well-known/est/");
+    iotsec_pki::est_transport::serve(ep.listener, ep.config, ep.service).map_err(BadInput::new)?;
+    Ok(Report::from_json(
+        Outcome::Accepted,
+        json!({ "stopped": addr.to_string() }),
+    ))
+}

@@ -7,6 +7,8 @@
 
 use std::process::ExitCode;
 
+mod pki;
+
 use clap::{Parser, Subcommand};
 use iotsec_cli_contract::{Format, finish, info, parse_args};
 
@@ -25,6 +27,10 @@ struct Cli {
 enum Command {
     /// Lists the iotsec crates this binary composes, with their version and no_std status.
     Info,
+    /// Enrolls a new device identity over EST (iotsec-pki).
+    Enroll(pki::EnrollArgs),
+    /// Renews (or rekeys) the identity over EST with mutual TLS (iotsec-pki).
+    Reenroll(pki::ReenrollArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +49,8 @@ fn main() -> ExitCode {
                 "iotsec-attest",
             ],
         )),
+        Command::Enroll(a) => pki::enroll(a),
+        Command::Reenroll(a) => pki::reenroll(a),
     };
     finish(result, cli.format)
 }
