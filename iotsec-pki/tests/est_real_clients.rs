@@ -647,3 +647,142 @@ fn channel_binding_matches_openssl_keymatexport() {
     assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
     assert!(bad.contains("channel binding"), "{bad}");
 }
+
+/// strongSwan's `pki --estca`/`--est` (its own TLS 1.3 stack) enrolls and re-enrolls against a
+/// label with one-line base64; with 64-column lines its PKCS#7 decoder fails, which is why the
+/// layout is a per-label setting.
+#[test]
+fn strongswan_pki_enrolls_and_reenrolls() {
+    if !have("pki") || !have("openssl") {
+        return;
+    }
+    let mut labels = default_labels();
+    let one = LabelPolicy {
+        layout: Base64Layout::OneLine,
+        ..labels[""].clone()
+    };
+    labels.insert(String::new(), one);
+    let s = start("est-strongswan", labels);
+    let d = &s.dir;
+    // strongSwan 5.9 caps its own TLS at 1.2 unless told otherwise.
+    std::fs::write(
+        d.join("strongswan.conf"),
+        "libtls {\n  version_max = 1.3\n}\n",
+    )
+    .unwrap();
+    let url = format!("https://127.0.0.1:{}", s.port);
+    let pki = |args: &[&str]| {
+        run(Command::new("pki")
+            .current_dir(d)
+            .env("STRONGSWAN_CONF", d.join("strongswan.conf"))
+            .args(args))
+    };
+    let (ok, out) = pki(&[
+        "--estca",
+        "--url",
+        &url,
+        "--cacert",
+        "root.pem",
+        "--outform",
+        "pem",
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("Sub CA cert is trusted"), "{out}");
+    make_csr(
+        d,
+        "ss",
+        "/CN=ss-1",
+        &["-addext", "subjectAltName=DNS:ss-1.devices.invalid"],
+    );
+    let (ok, out) = pki(&[
+        "--est",
+        "--url",
+        &url,
+        "--cacert",
+        "root.pem",
+        "--cacert",
+        "int.pem",
+        "--in",
+        "ss.csr.der",
+        "--userpass",
+        "dev:s3cret",
+        "--outform",
+        "pem",
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("Issued certificate is trusted"), "{out}");
+    let pem_start = out.find("-----BEGIN CERTIFICATE-----").unwrap();
+    let pem_end =
+        out.find("-----END CERTIFICATE-----").unwrap() + "-----END CERTIFICATE-----\n".len();
+    std::fs::write(d.join("ss.pem"), &out[pem_start..pem_end]).unwrap();
+    csr_with_key(
+        d,
+        "ss2",
+        "ss.key",
+        "/CN=ss-1",
+        &["-addext", "subjectAltName=DNS:ss-1.devices.invalid"],
+    );
+    let (ok, out) = pki(&[
+        "--est",
+        "--url",
+        &url,
+        "--cacert",
+        "root.pem",
+        "--cacert",
+        "int.pem",
+        "--in",
+        "ss2.csr.der",
+        "--cert",
+        "ss.pem",
+        "--key",
+        "ss.key",
+        "--outform",
+        "pem",
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("Issued certificate \"CN=ss-1\""), "{out}");
+}
+
+/// pkilint (RFC 5280 linter) finds no warning or error in issued certificates, CA certificates
+/// and CRLs.
+#[test]
+fn pkilint_accepts_certificates_and_crls() {
+    if !have("lint_pkix_cert") || !have("openssl") {
+        return;
+    }
+    let s = start("est-pkilint", default_labels());
+    let d = &s.dir;
+    let mut ca = CaState::open(&s.state).unwrap();
+    // DNS SAN only: pkilint 0.x flags every `urn:` URI (even RFC 9039 `urn:dev:mac:...`) as
+    // invalid URI syntax, although RFC 3986 admits them; see the crate README.
+    make_csr(
+        d,
+        "p",
+        "/CN=p-1",
+        &["-addext", "subjectAltName=DNS:p-1.devices.invalid"],
+    );
+    let cert = ca
+        .issue_csr(
+            &std::fs::read(d.join("p.csr.der")).unwrap(),
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+    std::fs::write(d.join("p.der"), &cert.der).unwrap();
+    ca.revoke(&cert.serial, 4, OffsetDateTime::now_utc())
+        .unwrap();
+    std::fs::write(
+        d.join("crl.der"),
+        ca.crl(OffsetDateTime::now_utc()).unwrap(),
+    )
+    .unwrap();
+    for f in ["p.der", "root.pem", "int.pem"] {
+        let (ok, out) = run(Command::new("lint_pkix_cert")
+            .current_dir(d)
+            .args(["lint", "-s", "WARNING", f]));
+        assert!(ok && out.trim().is_empty(), "pkilint on {f}: {out}");
+    }
+    let (ok, out) = run(Command::new("lint_crl").current_dir(d).args([
+        "lint", "-t", "CRL", "-p", "PKIX", "-s", "WARNING", "crl.der",
+    ]));
+    assert!(ok && out.trim().is_empty(), "pkilint on CRL: {out}");
+}
