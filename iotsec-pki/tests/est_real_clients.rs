@@ -786,3 +786,70 @@ fn pkilint_accepts_certificates_and_crls() {
     ]));
     assert!(ok && out.trim().is_empty(), "pkilint on CRL: {out}");
 }
+
+/// The TLS layer itself (rustls verifier built by `tls_config::server_config` with the CRL)
+/// refuses a revoked client certificate during the handshake.
+#[test]
+fn revoked_client_certificate_fails_the_tls_handshake() {
+    if !have("curl") || !have("openssl") {
+        return;
+    }
+    let dir = scratch("est-tls-crl");
+    let state = dir.join("state");
+    init_state(
+        &state,
+        &CaSettings {
+            organization: "Acme".into(),
+            crl_url: "http://127.0.0.1/crl.der".into(),
+            lifetime_secs: 3600,
+        },
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    std::fs::copy(state.join("root.pem"), dir.join("root.pem")).unwrap();
+    let mut ca = CaState::open(&state).unwrap();
+    make_csr(&dir, "r", "/CN=r-1", &[]);
+    let good = ca
+        .issue_csr(
+            &std::fs::read(dir.join("r.csr.der")).unwrap(),
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+    let bad = ca
+        .issue_csr(
+            &std::fs::read(dir.join("r.csr.der")).unwrap(),
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+    ca.revoke(&bad.serial, 1, OffsetDateTime::now_utc())
+        .unwrap();
+    let int = std::fs::read_to_string(state.join("intermediate.pem")).unwrap();
+    for (name, c) in [("good.pem", &good), ("bad.pem", &bad)] {
+        let pem = iotsec_pki::ca_state::to_pem("CERTIFICATE", &c.der).unwrap() + &int;
+        std::fs::write(dir.join(name), pem).unwrap();
+    }
+    let ep = bind_endpoint(ca, "127.0.0.1:0", default_labels()).unwrap();
+    let port = ep.listener.local_addr().unwrap().port();
+    std::thread::spawn(move || serve(ep.listener, ep.config, ep.service));
+    let url = format!("https://127.0.0.1:{port}/.well-known/est/cacerts");
+    let (st, _, _) = curl(&dir, &["--cert", "good.pem", "--key", "r.key", &url]);
+    assert_eq!(st, 200);
+    let mut cmd = Command::new("curl");
+    cmd.current_dir(&dir).args([
+        "-sS",
+        "--cacert",
+        "root.pem",
+        "--cert",
+        "bad.pem",
+        "--key",
+        "r.key",
+        "-o",
+        "/dev/null",
+        &url,
+    ]);
+    let (ok, out) = run(&mut cmd);
+    assert!(
+        !ok,
+        "revoked client certificate completed the handshake: {out}"
+    );
+}
