@@ -323,3 +323,24 @@ impl Authority {
         ))
     }
 }
+
+impl Authority {
+    /// Signs `message` with the issuing CA key (OCSP responses, RFC 6960 §4.2.2.2: the CA
+    /// that issued the certificate may sign responses itself).
+    pub fn sign_as_ca(&self, message: &[u8]) -> Result<Vec<u8>, CaError> {
+        self.signer.sign(message)
+    }
+
+    /// The signature algorithm OID of the CA key.
+    pub fn ca_signature_oid(&self) -> der::oid::ObjectIdentifier {
+        match self.signer.algorithm() {
+            crate::signer::SignerAlgorithm::Ed25519 => crate::key::ID_ED25519,
+            _ => crate::key::ECDSA_WITH_SHA256,
+        }
+    }
+
+    /// The CA key's raw subjectPublicKey.
+    pub fn ca_public_key(&self) -> &[u8] {
+        self.signer.public_key()
+    }
+}

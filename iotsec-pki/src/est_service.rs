@@ -206,6 +206,9 @@ impl EstService {
     }
 
     fn decide(&self, req: &EstRequest, tls: &TlsFacts) -> Result<EstResponse, CaError> {
+        if req.path == "/ocsp" {
+            return self.ocsp(req);
+        }
         let Some((label, op)) = route(&req.path) else {
             return Ok(EstResponse::text(404, "not found"));
         };
@@ -295,6 +298,33 @@ impl EstService {
                 )?))
             }
         }
+    }
+
+    /// RFC 6960 Appendix A.1: OCSP over HTTP POST (here on the same TLS listener).
+    fn ocsp(&self, req: &EstRequest) -> Result<EstResponse, CaError> {
+        if req.method != "POST" {
+            let mut r = EstResponse::text(405, "method not allowed");
+            r.headers.push(("Allow", "POST".into()));
+            return Ok(r);
+        }
+        let ct = req.content_type.as_deref().unwrap_or("");
+        if !ct.trim().eq_ignore_ascii_case("application/ocsp-request") {
+            return Ok(EstResponse::text(
+                415,
+                "Content-Type must be application/ocsp-request",
+            ));
+        }
+        let ca = self.ca()?;
+        let body = crate::ocsp_responder::respond(
+            &ca,
+            &req.body,
+            OffsetDateTime::now_utc().unix_timestamp(),
+        );
+        Ok(EstResponse {
+            status: 200,
+            headers: vec![("Content-Type", "application/ocsp-response".into())],
+            body,
+        })
     }
 
     fn check_binding(

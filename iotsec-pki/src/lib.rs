@@ -41,6 +41,8 @@ pub mod est_service;
 #[cfg(feature = "std")]
 pub mod est_transport;
 #[cfg(feature = "std")]
+pub mod ocsp_responder;
+#[cfg(feature = "std")]
 pub mod profile;
 #[cfg(feature = "std")]
 pub mod signer;

@@ -853,3 +853,97 @@ fn revoked_client_certificate_fails_the_tls_handshake() {
         "revoked client certificate completed the handshake: {out}"
     );
 }
+
+/// `openssl ocsp` asks our responder (RFC 6960 over HTTPS POST): good, then revoked with the
+/// reason after revocation, with a verified signature and an echoed nonce.
+#[test]
+fn openssl_ocsp_sees_good_then_revoked() {
+    if !have("openssl") {
+        return;
+    }
+    let s = start("est-ocsp", default_labels());
+    let d = &s.dir;
+    let mut ca = CaState::open(&s.state).unwrap();
+    make_csr(d, "o", "/CN=o-1", &[]);
+    let cert = ca
+        .issue_csr(
+            &std::fs::read(d.join("o.csr.der")).unwrap(),
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+    std::fs::write(
+        d.join("o.pem"),
+        iotsec_pki::ca_state::to_pem("CERTIFICATE", &cert.der).unwrap(),
+    )
+    .unwrap();
+    let url = format!("https://127.0.0.1:{}/ocsp", s.port);
+    let ask = || {
+        openssl(
+            d,
+            &[
+                "ocsp",
+                "-issuer",
+                "int.pem",
+                "-cert",
+                "o.pem",
+                "-url",
+                &url,
+                "-CAfile",
+                "root.pem",
+                "-verify_other",
+                "int.pem",
+                "-resp_text",
+            ],
+        )
+    };
+    let (ok, out) = ask();
+    assert!(ok, "{out}");
+    assert!(out.contains("Response verify OK"), "{out}");
+    assert!(out.contains("o.pem: good"), "{out}");
+    assert!(out.contains("OCSP Nonce"), "{out}");
+    ca.revoke(&cert.serial, 1, OffsetDateTime::now_utc())
+        .unwrap();
+    let (ok, out) = ask();
+    assert!(ok, "{out}");
+    assert!(out.contains("o.pem: revoked"), "{out}");
+    assert!(out.contains("keyCompromise"), "{out}");
+    // A certificate of another CA: unknown.
+    let (ok, out) = openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "x.key",
+            "-out",
+            "x.pem",
+            "-subj",
+            "/CN=x",
+            "-days",
+            "1",
+        ],
+    );
+    assert!(ok, "{out}");
+    let (_, out) = openssl(
+        d,
+        &[
+            "ocsp",
+            "-issuer",
+            "x.pem",
+            "-cert",
+            "x.pem",
+            "-url",
+            &url,
+            "-CAfile",
+            "root.pem",
+            "-verify_other",
+            "int.pem",
+        ],
+    );
+    assert!(out.contains("x.pem: unknown"), "{out}");
+}
