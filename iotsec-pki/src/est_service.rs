@@ -280,18 +280,34 @@ impl EstService {
                 if let Some(client) = &tls.client_cert {
                     check_presented_cert(&ca, client, &csr, reenroll)?;
                 }
+                // RFC 7030 §4.2.3: the client retries the same request after Retry-After; an
+                // approved request is issued once and leaves the queue.
+                let mut approved_id = None;
                 if policy.manual_approval && !reenroll {
-                    let id = ca.store.add_pending(
-                        &label,
-                        &der,
-                        OffsetDateTime::now_utc().unix_timestamp(),
-                    )?;
-                    let mut r = EstResponse::text(202, &format!("request {id} awaits approval"));
-                    r.headers
-                        .push(("Retry-After", self.retry_after_secs.to_string()));
-                    return Ok(r);
+                    let id = match ca.store.find_pending(&label, &der)? {
+                        Some((id, true)) => {
+                            approved_id = Some(id);
+                            id
+                        }
+                        Some((id, false)) => id,
+                        None => ca.store.add_pending(
+                            &label,
+                            &der,
+                            OffsetDateTime::now_utc().unix_timestamp(),
+                        )?,
+                    };
+                    if approved_id.is_none() {
+                        let mut r =
+                            EstResponse::text(202, &format!("request {id} awaits approval"));
+                        r.headers
+                            .push(("Retry-After", self.retry_after_secs.to_string()));
+                        return Ok(r);
+                    }
                 }
                 let cert = ca.issue_verified(&csr, OffsetDateTime::now_utc())?;
+                if let Some(id) = approved_id {
+                    ca.store.remove_pending(id)?;
+                }
                 Ok(EstResponse::pkcs7(encode_certs_only_body(
                     &[&cert.der],
                     policy.layout,

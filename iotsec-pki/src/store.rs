@@ -57,6 +57,10 @@ pub trait CertStore {
     fn approve_pending(&mut self, id: i64) -> Result<bool, CaError>;
     /// Number of issued certificates.
     fn issued_count(&self) -> Result<u64, CaError>;
+    /// The pending request with exactly these CSR bytes under `label`: (id, approved).
+    fn find_pending(&self, label: &str, csr_der: &[u8]) -> Result<Option<(i64, bool)>, CaError>;
+    /// Removes a pending request (after issuance).
+    fn remove_pending(&mut self, id: i64) -> Result<(), CaError>;
 }
 
 /// The embedded SQLite store.
@@ -223,6 +227,23 @@ impl CertStore for SqliteStore {
             .conn
             .execute("UPDATE pending SET approved = 1 WHERE id = ?1", [id])?
             == 1)
+    }
+
+    fn find_pending(&self, label: &str, csr_der: &[u8]) -> Result<Option<(i64, bool)>, CaError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, approved FROM pending WHERE label = ?1 AND csr = ?2 ORDER BY id LIMIT 1",
+                params![label, csr_der],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? != 0)),
+            )
+            .optional()?)
+    }
+
+    fn remove_pending(&mut self, id: i64) -> Result<(), CaError> {
+        self.conn
+            .execute("DELETE FROM pending WHERE id = ?1", [id])?;
+        Ok(())
     }
 
     fn issued_count(&self) -> Result<u64, CaError> {

@@ -333,6 +333,39 @@ fn curl_and_openssl_enroll_reenroll_and_are_refused_when_they_should_be() {
         .find_map(|l| l.strip_prefix("Retry-After: "))
         .unwrap();
     retry.trim().parse::<u32>().unwrap();
+    // Retrying before approval: 202 again, still one queued request; after approval: issued.
+    let (st, body, _) = curl(
+        d,
+        &[
+            "-u",
+            "dev:s3cret",
+            "-H",
+            P10,
+            "--data-binary",
+            &csr_arg,
+            &format!("{base}/manual/simpleenroll"),
+        ],
+    );
+    assert_eq!(st, 202);
+    assert!(body.contains("request 1 "), "{body}");
+    {
+        use iotsec_pki::store::CertStore;
+        let mut ca = CaState::open(&s.state).unwrap();
+        assert!(ca.store.approve_pending(1).unwrap());
+    }
+    let (st, body, _) = curl(
+        d,
+        &[
+            "-u",
+            "dev:s3cret",
+            "-H",
+            P10,
+            "--data-binary",
+            &csr_arg,
+            &format!("{base}/manual/simpleenroll"),
+        ],
+    );
+    assert_eq!(st, 200, "{body}");
 
     // Required channel binding: a plain password is refused.
     let (st, _, _) = curl(

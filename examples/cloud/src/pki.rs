@@ -52,6 +52,15 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         reason: u8,
     },
+    /// Approves an enrollment held for manual approval (the device's next retry is issued).
+    Approve {
+        /// State directory.
+        #[arg(long)]
+        state: PathBuf,
+        /// Pending request id (from the 202 response text).
+        #[arg(long)]
+        id: i64,
+    },
     /// Signs a fresh CRL and writes it (DER; PEM when the name ends in .pem).
     Crl {
         /// State directory.
@@ -169,6 +178,19 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
             Ok(Report::from_json(
                 Outcome::Accepted,
                 json!({ "serial": hex_upper(&serial), "reason": reason, "newly_revoked": newly }),
+            ))
+        }
+        Command::Approve { state, id } => {
+            use iotsec_pki::store::CertStore;
+            let mut ca = CaState::open(&state).map_err(bad)?;
+            let found = ca.store.approve_pending(id).map_err(bad)?;
+            Ok(Report::from_json(
+                if found {
+                    Outcome::Accepted
+                } else {
+                    Outcome::Rejected
+                },
+                json!({ "id": id, "approved": found }),
             ))
         }
         Command::Crl { state, out } => {
