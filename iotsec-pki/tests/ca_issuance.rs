@@ -337,3 +337,89 @@ fn subject_bytes_survive_issuance() {
         .unwrap();
     assert_eq!(Some(san.extn_value.as_bytes().to_vec()), csr.san_der);
 }
+
+/// The `Signer` seam an HSM plugs into: a signer that lives outside the CA (here a wrapper
+/// counting calls around a software key, standing in for a PKCS#11 session) issues
+/// certificates and CRLs that OpenSSL verifies against the CA made at init.
+#[test]
+fn external_signer_issues_verifiable_certificates() {
+    use iotsec_pki::authority::Authority;
+    use iotsec_pki::profile::IssuanceProfile;
+    use iotsec_pki::signer::{Signer, SignerAlgorithm, SoftwareSigner};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct CountingHsm {
+        inner: SoftwareSigner,
+        calls: std::sync::Arc<AtomicUsize>,
+    }
+    impl Signer for CountingHsm {
+        fn algorithm(&self) -> SignerAlgorithm {
+            self.inner.algorithm()
+        }
+        fn public_key(&self) -> &[u8] {
+            self.inner.public_key()
+        }
+        fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CaError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.inner.sign(message)
+        }
+    }
+    if !have("openssl") {
+        return;
+    }
+    let (dir, ca) = new_ca("hsm");
+    let key_pem = std::fs::read_to_string(ca.dir().join("intermediate.key.pem")).unwrap();
+    let calls = std::sync::Arc::new(AtomicUsize::new(0));
+    let hsm = CountingHsm {
+        inner: SoftwareSigner::from_pkcs8_pem(&key_pem).unwrap(),
+        calls: calls.clone(),
+    };
+    let authority = Authority::new(
+        "Acme",
+        Box::new(hsm),
+        ca.authority.intermediate_der().to_vec(),
+        ca.authority.root_der().to_vec(),
+        IssuanceProfile::short_lived("http://127.0.0.1/crl.der"),
+    );
+    let key = DeviceKey::from_secret_bytes(KeyAlgorithm::P256, &[12u8; 32]).unwrap();
+    let csr = verify_csr(
+        &build_csr(
+            &key,
+            &CsrRequest {
+                common_name: "hsm-1",
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let cert = authority.issue(&csr, OffsetDateTime::now_utc()).unwrap();
+    let crl = authority
+        .sign_crl(
+            &[],
+            1,
+            OffsetDateTime::now_utc(),
+            OffsetDateTime::now_utc() + time::Duration::hours(1),
+        )
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    std::fs::write(dir.join("h.pem"), to_pem("CERTIFICATE", &cert.der).unwrap()).unwrap();
+    std::fs::write(dir.join("h.crl"), to_pem("X509 CRL", &crl).unwrap()).unwrap();
+    std::fs::copy(ca.dir().join("root.pem"), dir.join("root.pem")).unwrap();
+    std::fs::copy(ca.dir().join("intermediate.pem"), dir.join("int.pem")).unwrap();
+    let (ok, out) = openssl(
+        &dir,
+        &[
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "int.pem",
+            "-CRLfile",
+            "h.crl",
+            "h.pem",
+        ],
+    );
+    assert!(ok, "{out}");
+}
