@@ -169,18 +169,31 @@ pub fn serve_connection(
     Ok(())
 }
 
-/// Accepts connections forever, one thread each.
+/// Upper bound on connections served at once; further connections are closed at once
+/// (a flood cannot exhaust threads or memory).
+pub const MAX_CONNECTIONS: usize = 512;
+
+/// Accepts connections forever, one thread each, at most [`MAX_CONNECTIONS`] at a time.
 pub fn serve(
     listener: TcpListener,
     config: Arc<ServerConfig>,
     service: Arc<EstService>,
 ) -> std::io::Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let active = Arc::new(AtomicUsize::new(0));
     for sock in listener.incoming() {
         let Ok(sock) = sock else { continue };
+        if active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+            active.fetch_sub(1, Ordering::AcqRel);
+            drop(sock);
+            continue;
+        }
         let config = config.clone();
         let service = service.clone();
+        let active = active.clone();
         std::thread::spawn(move || {
             let _ = serve_connection(sock, config, &service);
+            active.fetch_sub(1, Ordering::AcqRel);
         });
     }
     Ok(())
