@@ -116,7 +116,17 @@ pub struct EstService {
     labels: HashMap<String, LabelPolicy>,
     ca: Mutex<CaState>,
     retry_after_secs: u32,
+    crl_cache: Mutex<Option<CachedCrl>>,
 }
+
+struct CachedCrl {
+    der: Vec<u8>,
+    made_at: i64,
+    revocations: usize,
+}
+
+/// A published CRL is re-signed after this many seconds even without new revocations.
+pub const CRL_REFRESH_SECS: i64 = 3600;
 
 enum Operation {
     CaCerts,
@@ -154,6 +164,7 @@ impl EstService {
             labels,
             ca: Mutex::new(ca),
             retry_after_secs: 60,
+            crl_cache: Mutex::new(None),
         }
     }
 
@@ -161,6 +172,30 @@ impl EstService {
         self.ca
             .lock()
             .map_err(|_| CaError::State("CA lock poisoned".into()))
+    }
+
+    /// The CRL to publish at the CRL distribution point (RFC 5280 §4.2.1.13): re-signed when a
+    /// revocation was added or after [`CRL_REFRESH_SECS`], otherwise served from cache.
+    pub fn current_crl(&self) -> Result<Vec<u8>, CaError> {
+        let now = OffsetDateTime::now_utc();
+        let mut ca = self.ca()?;
+        let revocations = ca.store.revocations(now.unix_timestamp())?.len();
+        let mut cache = self
+            .crl_cache
+            .lock()
+            .map_err(|_| CaError::State("CRL cache poisoned".into()))?;
+        if let Some(c) = cache.as_ref() {
+            if c.revocations == revocations && now.unix_timestamp() - c.made_at < CRL_REFRESH_SECS {
+                return Ok(c.der.clone());
+            }
+        }
+        let der = ca.crl(now)?;
+        *cache = Some(CachedCrl {
+            der: der.clone(),
+            made_at: now.unix_timestamp(),
+            revocations,
+        });
+        Ok(der)
     }
 
     fn basic_ok(policy: &LabelPolicy, authorization: Option<&str>) -> bool {

@@ -199,6 +199,39 @@ pub fn serve(
     Ok(())
 }
 
+/// Serves the CRL over plain HTTP (RFC 5280 §4.2.1.13 distribution points are `http` URIs;
+/// the CRL is signed, so no TLS is needed): `GET /crl.der` (any path ending in `.crl` or
+/// `.der` gets the same CRL), one request per connection.
+pub fn serve_crl(listener: TcpListener, service: Arc<EstService>) -> std::io::Result<()> {
+    for sock in listener.incoming() {
+        let Ok(mut sock) = sock else { continue };
+        let service = service.clone();
+        std::thread::spawn(move || {
+            let _ = sock.set_read_timeout(Some(Duration::from_secs(10)));
+            let response = match read_request(&mut sock) {
+                Ok(Read1::Request(req))
+                    if req.method == "GET"
+                        && (req.path.ends_with(".der") || req.path.ends_with(".crl")) =>
+                {
+                    match service.current_crl() {
+                        Ok(der) => EstResponse {
+                            status: 200,
+                            headers: vec![("Content-Type", "application/pkix-crl".into())],
+                            body: der,
+                        },
+                        Err(_) => text(500, "internal error"),
+                    }
+                }
+                Ok(Read1::Request(_)) => text(404, "not found"),
+                Ok(Read1::Reject(r)) => r,
+                Err(_) => return,
+            };
+            let _ = write_response(&mut sock, &response);
+        });
+    }
+    Ok(())
+}
+
 /// A bound, configured EST server ready for [`serve`].
 pub struct EstEndpoint {
     /// The listening socket.

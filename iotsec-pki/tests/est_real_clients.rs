@@ -980,3 +980,68 @@ fn openssl_ocsp_sees_good_then_revoked() {
     );
     assert!(out.contains("x.pem: unknown"), "{out}");
 }
+
+/// The CRL distribution point over plain HTTP: curl fetches a CRL that OpenSSL verifies; after a
+/// revocation the next fetch lists the serial (the cache is invalidated by the revocation).
+#[test]
+fn crl_is_published_over_http_and_refreshed_on_revocation() {
+    if !have("curl") || !have("openssl") {
+        return;
+    }
+    let dir = scratch("crl-http");
+    let state = dir.join("state");
+    init_state(
+        &state,
+        &CaSettings {
+            organization: "Acme".into(),
+            crl_url: "http://127.0.0.1/crl.der".into(),
+            lifetime_secs: 3600,
+        },
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    std::fs::copy(state.join("intermediate.pem"), dir.join("int.pem")).unwrap();
+    let mut ca = CaState::open(&state).unwrap();
+    make_csr(&dir, "c", "/CN=c-1", &[]);
+    let cert = ca
+        .issue_csr(
+            &std::fs::read(dir.join("c.csr.der")).unwrap(),
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+    let ep = bind_endpoint(
+        CaState::open(&state).unwrap(),
+        "127.0.0.1:0",
+        default_labels(),
+    )
+    .unwrap();
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/crl.der",
+        l.local_addr().unwrap().port()
+    );
+    let service = ep.service.clone();
+    std::thread::spawn(move || iotsec_pki::est_transport::serve_crl(l, service));
+    let fetch = |name: &str| {
+        let (ok, out) = run(Command::new("curl")
+            .current_dir(&dir)
+            .args(["-sS", "-f", "-o", name, &url]));
+        assert!(ok, "{out}");
+        let (ok, text) = openssl(
+            &dir,
+            &[
+                "crl", "-inform", "DER", "-in", name, "-noout", "-text", "-CAfile", "int.pem",
+            ],
+        );
+        assert!(ok, "{text}");
+        assert!(text.to_ascii_lowercase().contains("verify ok"), "{text}");
+        text
+    };
+    let serial_hex: String = cert.serial.iter().map(|b| format!("{b:02X}")).collect();
+    assert!(!fetch("a.crl").contains(&serial_hex));
+    ca.revoke(&cert.serial, 5, OffsetDateTime::now_utc())
+        .unwrap();
+    let text = fetch("b.crl");
+    assert!(text.contains(&serial_hex), "{text}");
+    assert!(text.contains("Cessation Of Operation"), "{text}");
+}

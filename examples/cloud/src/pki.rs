@@ -226,6 +226,9 @@ pub struct ServeArgs {
     /// Require the RFC 9266 tls-exporter channel binding in challengePassword.
     #[arg(long)]
     require_binding: bool,
+    /// Also publish the CRL over plain HTTP at this address (GET /crl.der), e.g. 127.0.0.1:8080.
+    #[arg(long)]
+    crl_http: Option<String>,
     /// Send base64 responses on one line (strongSwan `pki --est`) instead of 64-column lines.
     #[arg(long)]
     one_line: bool,
@@ -265,6 +268,15 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
     let ep = iotsec_pki::est_transport::bind_endpoint(ca, &args.est, labels).map_err(bad)?;
     let addr = ep.listener.local_addr().map_err(BadInput::new)?;
     eprintln!("iotsec-cloud: EST listening on https://{addr}/.well-known/est/");
+    if let Some(crl_addr) = &args.crl_http {
+        let l = std::net::TcpListener::bind(crl_addr).map_err(BadInput::new)?;
+        eprintln!(
+            "iotsec-cloud: CRL at http://{}/crl.der",
+            l.local_addr().map_err(BadInput::new)?
+        );
+        let service = ep.service.clone();
+        std::thread::spawn(move || iotsec_pki::est_transport::serve_crl(l, service));
+    }
     iotsec_pki::est_transport::serve(ep.listener, ep.config, ep.service).map_err(BadInput::new)?;
     Ok(Report::from_json(
         Outcome::Accepted,
