@@ -184,10 +184,11 @@ impl EstService {
             .crl_cache
             .lock()
             .map_err(|_| CaError::State("CRL cache poisoned".into()))?;
-        if let Some(c) = cache.as_ref() {
-            if c.revocations == revocations && now.unix_timestamp() - c.made_at < CRL_REFRESH_SECS {
-                return Ok(c.der.clone());
-            }
+        if let Some(c) = cache.as_ref()
+            && c.revocations == revocations
+            && now.unix_timestamp() - c.made_at < CRL_REFRESH_SECS
+        {
+            return Ok(c.der.clone());
         }
         let der = ca.crl(now)?;
         *cache = Some(CachedCrl {
