@@ -284,12 +284,9 @@ impl EstService {
                     body: encode_base64(&der, policy.layout).into_bytes(),
                 })
             }
-            Operation::ServerKeygen => Ok(EstResponse::text(
-                501,
-                "serverkeygen is not implemented: generate the key on the device",
-            )),
-            Operation::SimpleEnroll | Operation::SimpleReenroll => {
+            Operation::SimpleEnroll | Operation::SimpleReenroll | Operation::ServerKeygen => {
                 let reenroll = matches!(op, Operation::SimpleReenroll);
+                let keygen = matches!(op, Operation::ServerKeygen);
                 // Authentication first (RFC 7030 §3.2.3): never parse a body for a stranger.
                 let by_cert = tls.client_cert.is_some() && (policy.client_cert_auth || reenroll);
                 let by_basic = Self::basic_ok(policy, req.authorization.as_deref());
@@ -339,6 +336,13 @@ impl EstService {
                             .push(("Retry-After", self.retry_after_secs.to_string()));
                         return Ok(r);
                     }
+                }
+                if keygen {
+                    let r = server_keygen(&mut ca, &csr, policy.layout)?;
+                    if let Some(id) = approved_id {
+                        ca.store.remove_pending(id)?;
+                    }
+                    return Ok(r);
                 }
                 let cert = ca.issue_verified(&csr, OffsetDateTime::now_utc())?;
                 if let Some(id) = approved_id {
@@ -406,6 +410,45 @@ impl EstService {
             _ => None,
         }
     }
+}
+
+/// RFC 7030 §4.4.2: the server generates a P-256 key (ring), issues the certificate for the
+/// authenticated request's subject and SANs with that key, and returns a `multipart/mixed`
+/// body: the PKCS#8 key (`application/pkcs8`, unencrypted: protected by the TLS 1.3 channel,
+/// as §4.4.2 allows when no key-encryption attribute is requested) and the certificate.
+fn server_keygen(
+    ca: &mut CaState,
+    csr: &VerifiedCsr,
+    layout: Base64Layout,
+) -> Result<EstResponse, CaError> {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+    let mut for_key = csr.clone();
+    for_key.key_algorithm = crate::key::KeyAlgorithm::P256;
+    for_key.public_key = rcgen::PublicKeyData::der_bytes(&key).to_vec();
+    for_key.spki_der = rcgen::PublicKeyData::subject_public_key_info(&key);
+    let cert = ca.issue_verified(&for_key, OffsetDateTime::now_utc())?;
+    let key_der = zeroize::Zeroizing::new(key.serialize_der());
+    let key_b64 = zeroize::Zeroizing::new(encode_base64(&key_der, layout));
+    let certs = encode_certs_only_body(&[&cert.der], layout)?;
+    let boundary = "iotsec-est-boundary";
+    let mut body = zeroize::Zeroizing::new(String::new());
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Type: application/pkcs8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    ));
+    body.push_str(&key_b64);
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Type: application/pkcs7-mime; smime-type=certs-only\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    ));
+    body.push_str(&certs);
+    body.push_str(&format!("--{boundary}--\r\n"));
+    Ok(EstResponse {
+        status: 200,
+        headers: vec![(
+            "Content-Type",
+            format!("multipart/mixed; boundary={boundary}"),
+        )],
+        body: body.as_bytes().to_vec(),
+    })
 }
 
 /// RFC 7030 §4.2.2: on re-enroll the presented certificate is the one renewed; it must be ours,

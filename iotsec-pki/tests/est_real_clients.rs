@@ -553,8 +553,8 @@ fn curl_and_openssl_enroll_reenroll_and_are_refused_when_they_should_be() {
     );
     assert!(ok, "renewed cert must stay valid: {out}");
 
-    // serverkeygen is not implemented and says so; unknown paths 404.
-    let (st, _, _) = curl(
+    // serverkeygen (RFC 7030 §4.4): multipart with a PKCS#8 key and the certificate for it.
+    let (st, body, headers) = curl(
         d,
         &[
             "-u",
@@ -566,7 +566,37 @@ fn curl_and_openssl_enroll_reenroll_and_are_refused_when_they_should_be() {
             &format!("{base}/serverkeygen"),
         ],
     );
-    assert_eq!(st, 501);
+    assert_eq!(st, 200, "{body}");
+    assert!(headers.contains("multipart/mixed; boundary="), "{headers}");
+    let parts: Vec<&str> = body.split("--iotsec-est-boundary").collect();
+    let key_part = parts
+        .iter()
+        .find(|p| p.contains("application/pkcs8"))
+        .unwrap();
+    let cert_part = parts
+        .iter()
+        .find(|p| p.contains("smime-type=certs-only"))
+        .unwrap();
+    let payload = |p: &str| p.split_once("\r\n\r\n").unwrap().1.to_owned();
+    std::fs::write(d.join("kg.key.b64"), payload(key_part)).unwrap();
+    let (ok, o) = openssl(
+        d,
+        &["base64", "-d", "-in", "kg.key.b64", "-out", "kg.key.der"],
+    );
+    assert!(ok, "{o}");
+    p7_to_pem(d, &payload(cert_part), "kg.pem");
+    let (ok1, key_pub) = openssl(
+        d,
+        &["pkey", "-inform", "DER", "-in", "kg.key.der", "-pubout"],
+    );
+    let (ok2, cert_pub) = openssl(d, &["x509", "-in", "kg.pem", "-noout", "-pubkey"]);
+    assert!(ok1 && ok2, "{key_pub} {cert_pub}");
+    assert_eq!(
+        key_pub, cert_pub,
+        "returned key does not match the certificate"
+    );
+    let (_, text) = openssl(d, &["x509", "-in", "kg.pem", "-noout", "-subject"]);
+    assert!(text.contains("dev-0001"), "{text}");
     let (st, _, _) = curl(d, &[&format!("{base}/nope")]);
     assert_eq!(st, 404);
     let (st, body, _) = curl(d, &[&format!("{base}/csrattrs")]);
