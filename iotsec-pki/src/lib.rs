@@ -1,6 +1,52 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 #![doc = include_str!("../README.md")]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
+
+// Device side (no_std + alloc).
+#[cfg(feature = "alloc")]
+pub mod channel_binding; // RFC 9266 tls-exporter in challengePassword
+#[cfg(feature = "alloc")]
+pub mod csr; // PKCS#10 building (RFC 2986)
+#[cfg(feature = "alloc")]
+pub mod error; // device-side errors
+#[cfg(feature = "alloc")]
+pub mod est_message; // EST bodies (RFC 7030 §4, RFC 8951)
+#[cfg(feature = "alloc")]
+pub mod key; // P-256 / Ed25519 device keys
+
+// Cloud side (std).
+#[cfg(feature = "std")]
+pub mod authority; // root + issuing CA, issuance, CRLs (RFC 5280)
+#[cfg(feature = "std")]
+pub mod ca_error; // cloud-side errors
+#[cfg(feature = "std")]
+pub mod ca_state; // the CA's state directory
+#[cfg(feature = "std")]
+pub mod csr_check; // proof of possession and what a CSR may ask for
+#[cfg(feature = "std")]
+pub mod est_client; // EST client over rustls
+#[cfg(feature = "std")]
+pub mod est_service; // EST server decisions (sans-IO)
+#[cfg(feature = "std")]
+pub mod est_transport; // TCP + rustls + httparse
+#[cfg(feature = "std")]
+pub mod ocsp_responder; // RFC 6960
+#[cfg(feature = "std")]
+pub mod profile; // the CA-owned issuance profile
+#[cfg(feature = "std")]
+pub mod signer; // CA key behind a trait (HSM/KMS)
+#[cfg(feature = "std")]
+pub mod store; // CertStore + SQLite
+#[cfg(feature = "std")]
+pub mod tls_config; // TLS 1.3-only rustls configs
+
+#[cfg(feature = "alloc")]
+pub use csr::{CsrRequest, DeviceName, build_csr};
+#[cfg(feature = "alloc")]
+pub use error::Error;
+#[cfg(feature = "alloc")]
+pub use key::{DeviceKey, KeyAlgorithm};

@@ -12,6 +12,8 @@ mod sbom;
 
 use std::process::ExitCode;
 
+mod pki;
+
 use clap::{Parser, Subcommand};
 use iotsec_cli_contract::{Format, finish, info, parse_args};
 
@@ -42,6 +44,11 @@ enum Command {
     /// SBOM/VEX deploy gate (iotsec-sbom).
     #[command(subcommand)]
     Sbom(sbom::Command),
+    /// CA hierarchy: init, issue, revoke, crl (iotsec-pki).
+    #[command(subcommand)]
+    Pki(pki::Command),
+    /// EST server (RFC 7030) over TLS 1.3 for a CA state directory (iotsec-pki).
+    Serve(pki::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +72,8 @@ fn main() -> ExitCode {
         Command::Acl(command) => acl::run(command),
         Command::Attest(command) => attest::run(command),
         Command::Sbom(cmd) => sbom::run(cmd),
+        Command::Pki(cmd) => pki::run(cmd),
+        Command::Serve(args) => pki::serve(args),
     };
     finish(result, cli.format)
 }

@@ -10,6 +10,8 @@ mod ota;
 
 use std::process::ExitCode;
 
+mod pki;
+
 use clap::{Parser, Subcommand};
 use iotsec_cli_contract::{Format, finish, info, parse_args};
 
@@ -34,6 +36,10 @@ enum Command {
     /// TPM attestation evidence: quote with the device's AK.
     #[command(subcommand)]
     Attest(attest::Command),
+    /// Enrolls a new device identity over EST (iotsec-pki).
+    Enroll(pki::EnrollArgs),
+    /// Renews (or rekeys) the identity over EST with mutual TLS (iotsec-pki).
+    Reenroll(pki::ReenrollArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +60,8 @@ fn main() -> ExitCode {
         )),
         Command::Ota(command) => ota::run(command),
         Command::Attest(command) => attest::run(command),
+        Command::Enroll(a) => pki::enroll(a),
+        Command::Reenroll(a) => pki::reenroll(a),
     };
     finish(result, cli.format)
 }

@@ -1,0 +1,285 @@
+//! `iotsec-cloud pki ...`: create the CA hierarchy, issue from a CSR, revoke, publish a CRL.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use iotsec_cli_contract::{BadInput, Outcome, Report};
+use iotsec_pki::ca_error::CaError;
+use iotsec_pki::ca_state::{CaSettings, CaState, init_state, read_pem, to_pem};
+use iotsec_pki::store::hex_upper;
+use serde_json::json;
+use time::OffsetDateTime;
+
+/// CA operations on a state directory.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Creates an offline root and an online issuing intermediate in DIR.
+    Init {
+        /// State directory.
+        #[arg(long)]
+        state: PathBuf,
+        /// Organization name of the CA.
+        #[arg(long, default_value = "iotsec fleet")]
+        organization: String,
+        /// CRL URL placed in every issued certificate.
+        #[arg(long, default_value = "http://127.0.0.1:8080/crl.der")]
+        crl_url: String,
+        /// Device certificate lifetime in hours (short-lived by default).
+        #[arg(long, default_value_t = 24)]
+        lifetime_hours: u64,
+    },
+    /// Issues a certificate for a PKCS#10 CSR (PEM or DER); prints the certificate PEM.
+    Issue {
+        /// State directory.
+        #[arg(long)]
+        state: PathBuf,
+        /// The CSR file.
+        #[arg(long)]
+        csr: PathBuf,
+        /// Where to write the certificate (PEM); stdout report otherwise.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Revokes a certificate by serial (hex).
+    Revoke {
+        /// State directory.
+        #[arg(long)]
+        state: PathBuf,
+        /// Serial number in hex (as `openssl x509 -serial` prints it).
+        #[arg(long)]
+        serial: String,
+        /// RFC 5280 reason code (1 keyCompromise, 4 superseded, 5 cessationOfOperation, ...).
+        #[arg(long, default_value_t = 0)]
+        reason: u8,
+    },
+    /// Approves an enrollment held for manual approval (the device's next retry is issued).
+    Approve {
+        /// State directory.
+        #[arg(long)]
+        state: PathBuf,
+        /// Pending request id (from the 202 response text).
+        #[arg(long)]
+        id: i64,
+    },
+    /// Signs a fresh CRL and writes it (DER; PEM when the name ends in .pem).
+    Crl {
+        /// State directory.
+        #[arg(long)]
+        state: PathBuf,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn bad(e: CaError) -> BadInput {
+    BadInput::new(e)
+}
+
+fn parse_hex(s: &str) -> Result<Vec<u8>, BadInput> {
+    let s = s.trim().trim_start_matches("serial=");
+    if s.is_empty() || !s.len().is_multiple_of(2) || s.len() > 40 {
+        return Err(BadInput::new(
+            "serial must be an even number of hex digits (at most 20 bytes)",
+        ));
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            s.get(i..i + 2)
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+                .ok_or_else(|| BadInput::new("serial is not hex"))
+        })
+        .collect()
+}
+
+/// Runs a `pki` subcommand.
+pub fn run(cmd: Command) -> Result<Report, BadInput> {
+    let now = OffsetDateTime::now_utc();
+    match cmd {
+        Command::Init {
+            state,
+            organization,
+            crl_url,
+            lifetime_hours,
+        } => {
+            if lifetime_hours == 0 || lifetime_hours > 24 * 398 {
+                return Err(BadInput::new("--lifetime-hours must be 1..=9552"));
+            }
+            init_state(
+                &state,
+                &CaSettings {
+                    organization,
+                    crl_url,
+                    lifetime_secs: lifetime_hours * 3600,
+                },
+                now,
+            )
+            .map_err(bad)?;
+            Ok(Report::from_json(
+                Outcome::Accepted,
+                json!({
+                    "state": state.display().to_string(),
+                    "root": state.join("root.pem").display().to_string(),
+                    "intermediate": state.join("intermediate.pem").display().to_string(),
+                    "offline_root_key": state.join("offline/root.key.pem").display().to_string(),
+                    "note": "move offline/root.key.pem to offline media",
+                }),
+            ))
+        }
+        Command::Issue { state, csr, out } => {
+            let mut ca = CaState::open(&state).map_err(bad)?;
+            let bytes = std::fs::read(&csr).map_err(BadInput::new)?;
+            let der = if bytes.starts_with(b"-----BEGIN") {
+                read_pem(&csr, "CERTIFICATE REQUEST").map_err(bad)?
+            } else {
+                bytes
+            };
+            match ca.issue_csr(&der, now) {
+                Ok(cert) => {
+                    let pem = to_pem("CERTIFICATE", &cert.der).map_err(bad)?;
+                    if let Some(out) = &out {
+                        std::fs::write(out, &pem).map_err(BadInput::new)?;
+                    }
+                    Ok(Report::from_json(
+                        Outcome::Accepted,
+                        json!({
+                            "serial": hex_upper(&cert.serial),
+                            "not_after": cert.not_after.unix_timestamp(),
+                            "certificate": pem,
+                        }),
+                    ))
+                }
+                Err(
+                    e @ (CaError::CsrSignatureInvalid
+                    | CaError::SanNotAllowed { .. }
+                    | CaError::SubjectNotAllowed { .. }
+                    | CaError::UnsupportedAlgorithm { .. }),
+                ) => Ok(Report::from_json(
+                    Outcome::Rejected,
+                    json!({ "rejected": e.to_string() }),
+                )),
+                Err(e) => Err(bad(e)),
+            }
+        }
+        Command::Revoke {
+            state,
+            serial,
+            reason,
+        } => {
+            if reason == 7 || reason > 10 {
+                return Err(BadInput::new(
+                    "reason must be an RFC 5280 CRLReason (0-6, 8-10)",
+                ));
+            }
+            let serial = parse_hex(&serial)?;
+            let mut ca = CaState::open(&state).map_err(bad)?;
+            let newly = ca.revoke(&serial, reason, now).map_err(bad)?;
+            Ok(Report::from_json(
+                Outcome::Accepted,
+                json!({ "serial": hex_upper(&serial), "reason": reason, "newly_revoked": newly }),
+            ))
+        }
+        Command::Approve { state, id } => {
+            use iotsec_pki::store::CertStore;
+            let mut ca = CaState::open(&state).map_err(bad)?;
+            let found = ca.store.approve_pending(id).map_err(bad)?;
+            Ok(Report::from_json(
+                if found {
+                    Outcome::Accepted
+                } else {
+                    Outcome::Rejected
+                },
+                json!({ "id": id, "approved": found }),
+            ))
+        }
+        Command::Crl { state, out } => {
+            let mut ca = CaState::open(&state).map_err(bad)?;
+            let der = ca.crl(now).map_err(bad)?;
+            let is_pem = out.extension().is_some_and(|e| e == "pem");
+            if is_pem {
+                std::fs::write(&out, to_pem("X509 CRL", &der).map_err(bad)?)
+                    .map_err(BadInput::new)?;
+            } else {
+                std::fs::write(&out, &der).map_err(BadInput::new)?;
+            }
+            Ok(Report::from_json(
+                Outcome::Accepted,
+                json!({ "crl": out.display().to_string(), "bytes": der.len() }),
+            ))
+        }
+    }
+}
+
+/// `iotsec-cloud serve`: the EST server (RFC 7030) over TLS 1.3 on a CA state directory.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// State directory made by `pki init`.
+    #[arg(long)]
+    state: PathBuf,
+    /// Address for EST, e.g. 127.0.0.1:8443 (the server certificate covers 127.0.0.1 and localhost).
+    #[arg(long)]
+    est: String,
+    /// HTTP Basic credentials USER:PASS for simpleenroll (TLS client certificates are always accepted).
+    #[arg(long)]
+    basic_auth: Option<String>,
+    /// Require the RFC 9266 tls-exporter channel binding in challengePassword.
+    #[arg(long)]
+    require_binding: bool,
+    /// Also publish the CRL over plain HTTP at this address (GET /crl.der), e.g. 127.0.0.1:8080.
+    #[arg(long)]
+    crl_http: Option<String>,
+    /// Send base64 responses on one line (strongSwan `pki --est`) instead of 64-column lines.
+    #[arg(long)]
+    one_line: bool,
+}
+
+/// Runs the EST server until killed.
+pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
+    use iotsec_pki::est_message::Base64Layout;
+    use iotsec_pki::est_service::{BindingPolicy, LabelPolicy};
+    let basic = match &args.basic_auth {
+        Some(s) => {
+            let (u, p) = s
+                .split_once(':')
+                .ok_or_else(|| BadInput::new("--basic-auth must be USER:PASS"))?;
+            Some((u.to_owned(), p.to_owned()))
+        }
+        None => None,
+    };
+    let policy = LabelPolicy {
+        basic,
+        client_cert_auth: true,
+        binding: if args.require_binding {
+            BindingPolicy::Required
+        } else {
+            BindingPolicy::Optional
+        },
+        manual_approval: false,
+        layout: if args.one_line {
+            Base64Layout::OneLine
+        } else {
+            Base64Layout::Lines64
+        },
+    };
+    let mut labels = std::collections::HashMap::new();
+    labels.insert(String::new(), policy);
+    let ca = CaState::open(&args.state).map_err(bad)?;
+    let ep = iotsec_pki::est_transport::bind_endpoint(ca, &args.est, labels).map_err(bad)?;
+    let addr = ep.listener.local_addr().map_err(BadInput::new)?;
+    eprintln!("iotsec-cloud: EST listening on https://{addr}/.well-known/est/");
+    if let Some(crl_addr) = &args.crl_http {
+        let l = std::net::TcpListener::bind(crl_addr).map_err(BadInput::new)?;
+        eprintln!(
+            "iotsec-cloud: CRL at http://{}/crl.der",
+            l.local_addr().map_err(BadInput::new)?
+        );
+        let service = ep.service.clone();
+        std::thread::spawn(move || iotsec_pki::est_transport::serve_crl(l, service));
+    }
+    iotsec_pki::est_transport::serve(ep.listener, ep.config, ep.service).map_err(BadInput::new)?;
+    Ok(Report::from_json(
+        Outcome::Accepted,
+        json!({ "stopped": addr.to_string() }),
+    ))
+}

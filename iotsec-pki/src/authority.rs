@@ -1,0 +1,346 @@
+//! The CA hierarchy (RFC 5280 §6 path model): an offline root that signs one online issuing
+//! intermediate, which signs device certificates and CRLs.
+//!
+//! Issuance builds FRESH certificate parameters from the [`IssuanceProfile`] and takes from the
+//! verified CSR only its public key, its (plain) subject and the allow-listed subjectAltNames.
+//! rcgen's `CertificateSigningRequestParams::from_der` is deliberately not used: it copies
+//! basicConstraints, keyUsage, EKU and SAN from the request.
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
+    DistinguishedName, DnType, DnValue, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod,
+    KeyUsagePurpose, RevokedCertParams, SanType, SerialNumber,
+};
+use time::OffsetDateTime;
+
+use crate::ca_error::CaError;
+use crate::csr_check::{SanEntry, VerifiedCsr};
+use crate::key::KeyAlgorithm;
+use crate::profile::IssuanceProfile;
+use crate::signer::{RcgenSigner, Signer, SoftwareSigner};
+
+/// Root CA lifetime.
+pub const ROOT_LIFETIME: time::Duration = time::Duration::days(20 * 365);
+/// Issuing intermediate lifetime.
+pub const INTERMEDIATE_LIFETIME: time::Duration = time::Duration::days(5 * 365);
+/// Backdating of notBefore to absorb device clock skew.
+pub const CLOCK_SKEW: time::Duration = time::Duration::minutes(5);
+
+/// A freshly created hierarchy: the root key must then leave the online machine.
+pub struct Hierarchy {
+    /// Root certificate (DER).
+    pub root_der: Vec<u8>,
+    /// Root key (to be stored offline).
+    pub root_key: SoftwareSigner,
+    /// Intermediate certificate (DER).
+    pub intermediate_der: Vec<u8>,
+    /// Intermediate key (online; or move it into an HSM behind [`Signer`]).
+    pub intermediate_key: SoftwareSigner,
+}
+
+fn ca_name(org: &str, cn: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::OrganizationName, org);
+    dn.push(DnType::CommonName, cn);
+    dn
+}
+
+fn root_params(org: &str, now: OffsetDateTime) -> CertificateParams {
+    let mut p = CertificateParams::default();
+    p.distinguished_name = ca_name(org, &format!("{org} Root CA"));
+    p.is_ca = IsCa::Ca(BasicConstraints::Constrained(1));
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    p.not_before = now - CLOCK_SKEW;
+    p.not_after = now + ROOT_LIFETIME;
+    p.key_identifier_method = KeyIdMethod::Sha256;
+    p
+}
+
+fn intermediate_params(org: &str) -> CertificateParams {
+    let mut p = CertificateParams::default();
+    p.distinguished_name = ca_name(org, &format!("{org} Issuing CA"));
+    p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    p.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+    ];
+    p.key_identifier_method = KeyIdMethod::Sha256;
+    p.use_authority_key_identifier_extension = true;
+    p
+}
+
+/// Creates a root and an intermediate (both P-256) for organization `org`.
+pub fn create_hierarchy(org: &str, now: OffsetDateTime) -> Result<Hierarchy, CaError> {
+    let root_key = SoftwareSigner::generate_p256()?;
+    let rp = root_params(org, now);
+    let root = rp.self_signed(&RcgenSigner(&root_key))?;
+    let root_issuer = Issuer::new(rp, RcgenSigner(&root_key));
+    let intermediate_key = SoftwareSigner::generate_p256()?;
+    let mut ip = intermediate_params(org);
+    ip.serial_number = Some(random_serial()?);
+    ip.not_before = now - CLOCK_SKEW;
+    ip.not_after = now + INTERMEDIATE_LIFETIME;
+    let intermediate = ip.signed_by(&RcgenSigner(&intermediate_key), &root_issuer)?;
+    Ok(Hierarchy {
+        root_der: root.der().to_vec(),
+        intermediate_der: intermediate.der().to_vec(),
+        root_key,
+        intermediate_key,
+    })
+}
+
+/// A random, positive, minimally encoded serial of 128 bits minus one (RFC 5280 §4.1.2.2;
+/// CA/B Forum asks for at least 64 bits of CSPRNG output).
+pub fn random_serial() -> Result<SerialNumber, CaError> {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut b)
+        .map_err(|_| CaError::Signer("system RNG failed".into()))?;
+    // High bit clear keeps the INTEGER positive; a non-zero first octet keeps it minimal.
+    b[0] &= 0x7f;
+    if b[0] == 0 {
+        b[0] = 1;
+    }
+    Ok(SerialNumber::from_slice(&b))
+}
+
+/// A certificate the CA issued.
+#[derive(Debug, Clone)]
+pub struct IssuedCertificate {
+    /// DER.
+    pub der: Vec<u8>,
+    /// Serial (big-endian magnitude).
+    pub serial: Vec<u8>,
+    /// notAfter.
+    pub not_after: OffsetDateTime,
+}
+
+/// A revocation to list in a CRL.
+#[derive(Debug, Clone)]
+pub struct RevokedEntry {
+    /// Serial (big-endian magnitude).
+    pub serial: Vec<u8>,
+    /// When the CA processed it.
+    pub revoked_at: OffsetDateTime,
+    /// RFC 5280 §5.3.1 reason code.
+    pub reason: u8,
+}
+
+struct CsrPublicKey<'a> {
+    raw: &'a [u8],
+    alg: &'static rcgen::SignatureAlgorithm,
+}
+
+impl rcgen::PublicKeyData for CsrPublicKey<'_> {
+    fn der_bytes(&self) -> &[u8] {
+        self.raw
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        self.alg
+    }
+}
+
+/// The online issuing CA.
+pub struct Authority {
+    org: String,
+    signer: Box<dyn Signer>,
+    intermediate_der: Vec<u8>,
+    root_der: Vec<u8>,
+    /// The issuance profile.
+    pub profile: IssuanceProfile,
+}
+
+impl Authority {
+    /// An issuing CA for `org` whose key is `signer` and whose certificate is `intermediate_der`.
+    pub fn new(
+        org: impl Into<String>,
+        signer: Box<dyn Signer>,
+        intermediate_der: Vec<u8>,
+        root_der: Vec<u8>,
+        profile: IssuanceProfile,
+    ) -> Self {
+        Self {
+            org: org.into(),
+            signer,
+            intermediate_der,
+            root_der,
+            profile,
+        }
+    }
+
+    /// Intermediate certificate (DER).
+    pub fn intermediate_der(&self) -> &[u8] {
+        &self.intermediate_der
+    }
+
+    /// Root certificate (DER).
+    pub fn root_der(&self) -> &[u8] {
+        &self.root_der
+    }
+
+    fn issuer(&self) -> Issuer<'static, RcgenSigner<'_>> {
+        Issuer::new(
+            intermediate_params(&self.org),
+            RcgenSigner(self.signer.as_ref()),
+        )
+    }
+
+    /// Issues a device certificate for a verified CSR under the CA's profile.
+    pub fn issue(
+        &self,
+        csr: &VerifiedCsr,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCertificate, CaError> {
+        if let Some(bad) = self.profile.first_disallowed(&csr.sans) {
+            return Err(CaError::SanNotAllowed {
+                name: bad.to_string(),
+            });
+        }
+        let mut p = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        for e in &csr.subject {
+            let value = if e.printable {
+                DnValue::PrintableString(e.value.as_str().try_into().map_err(|_| {
+                    CaError::SubjectNotAllowed {
+                        reason: "not printable",
+                    }
+                })?)
+            } else {
+                DnValue::Utf8String(e.value.clone())
+            };
+            dn.push(DnType::CustomDnType(e.attribute.arcs().to_vec()), value);
+        }
+        p.distinguished_name = dn;
+        for s in &csr.sans {
+            p.subject_alt_names.push(match s {
+                SanEntry::Dns(d) => SanType::DnsName(d.clone().try_into()?),
+                SanEntry::Uri(u) => SanType::URI(u.clone().try_into()?),
+                SanEntry::Ip(ip) => SanType::IpAddress(*ip),
+            });
+        }
+        let serial = random_serial()?;
+        p.serial_number = Some(serial.clone());
+        p.not_before = now - CLOCK_SKEW;
+        let lifetime = time::Duration::try_from(self.profile.lifetime)
+            .map_err(|_| CaError::State("lifetime out of range".into()))?;
+        p.not_after = now + lifetime;
+        p.is_ca = IsCa::ExplicitNoCa;
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        p.crl_distribution_points = vec![CrlDistributionPoint {
+            uris: vec![self.profile.crl_url.clone()],
+        }];
+        p.use_authority_key_identifier_extension = true;
+        p.key_identifier_method = KeyIdMethod::Sha256;
+        let key = CsrPublicKey {
+            raw: &csr.public_key,
+            alg: match csr.key_algorithm {
+                KeyAlgorithm::P256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+                KeyAlgorithm::Ed25519 => &rcgen::PKCS_ED25519,
+            },
+        };
+        let cert = p.signed_by(&key, &self.issuer())?;
+        Ok(IssuedCertificate {
+            der: cert.der().to_vec(),
+            serial: serial.to_bytes(),
+            not_after: p.not_after,
+        })
+    }
+
+    /// Signs a CRL (RFC 5280 §5) over `revoked`, with a CRL number and nextUpdate.
+    pub fn sign_crl(
+        &self,
+        revoked: &[RevokedEntry],
+        crl_number: u64,
+        now: OffsetDateTime,
+        next_update: OffsetDateTime,
+    ) -> Result<Vec<u8>, CaError> {
+        let params = CertificateRevocationListParams {
+            this_update: now,
+            next_update,
+            crl_number: SerialNumber::from(crl_number),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|r| RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(&r.serial),
+                    revocation_time: r.revoked_at,
+                    reason_code: reason_code(r.reason),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        Ok(params.signed_by(&self.issuer())?.der().to_vec())
+    }
+}
+
+/// Maps an RFC 5280 §5.3.1 reason number to rcgen's enum (unknown numbers: unspecified).
+fn reason_code(n: u8) -> Option<rcgen::RevocationReason> {
+    use rcgen::RevocationReason as R;
+    Some(match n {
+        1 => R::KeyCompromise,
+        2 => R::CaCompromise,
+        3 => R::AffiliationChanged,
+        4 => R::Superseded,
+        5 => R::CessationOfOperation,
+        6 => R::CertificateHold,
+        9 => R::PrivilegeWithdrawn,
+        10 => R::AaCompromise,
+        // RFC 5280 §5.3.1: unspecified SHOULD be encoded by omitting the extension.
+        _ => return None,
+    })
+}
+
+impl Authority {
+    /// Issues a TLS server certificate (EKU serverAuth) for the CA's own services (the EST
+    /// endpoint); returns the certificate DER and the PKCS#8 key DER. DNS names and IP
+    /// addresses are accepted in `names`.
+    pub fn issue_server_cert(
+        &self,
+        names: &[&str],
+        now: OffsetDateTime,
+    ) -> Result<(Vec<u8>, zeroize::Zeroizing<Vec<u8>>), CaError> {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        let mut p =
+            CertificateParams::new(names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())?;
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, names.first().copied().unwrap_or("est"));
+        p.distinguished_name = dn;
+        p.serial_number = Some(random_serial()?);
+        p.not_before = now - CLOCK_SKEW;
+        p.not_after = now + time::Duration::days(30);
+        p.is_ca = IsCa::ExplicitNoCa;
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        p.use_authority_key_identifier_extension = true;
+        let cert = p.signed_by(&key, &self.issuer())?;
+        Ok((
+            cert.der().to_vec(),
+            zeroize::Zeroizing::new(key.serialize_der()),
+        ))
+    }
+}
+
+impl Authority {
+    /// Signs `message` with the issuing CA key (OCSP responses, RFC 6960 §4.2.2.2: the CA
+    /// that issued the certificate may sign responses itself).
+    pub fn sign_as_ca(&self, message: &[u8]) -> Result<Vec<u8>, CaError> {
+        self.signer.sign(message)
+    }
+
+    /// The signature algorithm OID of the CA key.
+    pub fn ca_signature_oid(&self) -> der::oid::ObjectIdentifier {
+        match self.signer.algorithm() {
+            crate::signer::SignerAlgorithm::Ed25519 => crate::key::ID_ED25519,
+            _ => crate::key::ECDSA_WITH_SHA256,
+        }
+    }
+
+    /// The CA key's raw subjectPublicKey.
+    pub fn ca_public_key(&self) -> &[u8] {
+        self.signer.public_key()
+    }
+}

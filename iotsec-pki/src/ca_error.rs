@@ -1,0 +1,71 @@
+//! The cloud-side error type (CA, storage, EST server): one variant per decision a caller acts on.
+
+/// Why a CA, storage or EST server operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaError {
+    /// The CSR is not well-formed DER PKCS#10 (RFC 2986).
+    #[error("malformed CSR: {0}")]
+    MalformedCsr(der::Error),
+    /// The CSR's self-signature does not verify: proof of possession failed (forged or corrupted).
+    #[error("CSR signature does not verify (no proof of possession)")]
+    CsrSignatureInvalid,
+    /// The CSR uses a key or signature algorithm the CA does not accept.
+    #[error("unsupported CSR algorithm {oid}")]
+    UnsupportedAlgorithm {
+        /// The offending OID.
+        oid: der::oid::ObjectIdentifier,
+    },
+    /// The CSR subject contains an attribute, string type or RDN shape the profile forbids.
+    #[error("CSR subject not allowed: {reason}")]
+    SubjectNotAllowed {
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// A requested subjectAltName is outside the label's allow-list.
+    #[error("subjectAltName {name} is not allowed by the profile")]
+    SanNotAllowed {
+        /// The rejected name.
+        name: String,
+    },
+    /// Re-enrollment asked for a different Subject or SAN than the certificate being renewed
+    /// (RFC 7030 §4.2.2).
+    #[error("re-enrollment changes the {field}")]
+    ReenrollMismatch {
+        /// "subject" or "subjectAltName".
+        field: &'static str,
+    },
+    /// The certificate presented for re-enrollment is revoked.
+    #[error("certificate {serial_hex} is revoked")]
+    Revoked {
+        /// Serial in hex.
+        serial_hex: String,
+    },
+    /// The certificate presented was not issued by this CA.
+    #[error("certificate not issued by this CA")]
+    UnknownCertificate,
+    /// No certificate with this serial.
+    #[error("no certificate with serial {serial_hex}")]
+    UnknownSerial {
+        /// Serial in hex.
+        serial_hex: String,
+    },
+    /// The certificate builder failed.
+    #[error("certificate generation failed: {0}")]
+    Generate(#[from] rcgen::Error),
+    /// The signer (software key or HSM) failed.
+    #[error("signer failed: {0}")]
+    Signer(String),
+    /// The CA state directory is missing files or holds bad ones.
+    #[error("CA state: {0}")]
+    State(String),
+    /// Database failure.
+    #[error("storage: {0}")]
+    Storage(#[from] rusqlite::Error),
+    /// File I/O failure.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// A device-side decoding error.
+    #[error(transparent)]
+    Device(#[from] crate::error::Error),
+}

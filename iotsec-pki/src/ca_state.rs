@@ -1,0 +1,228 @@
+//! An online CA's state directory: certificates, the intermediate key, the profile and the
+//! database, wired together for issuance, revocation and CRLs.
+//!
+//! Layout: `root.pem`, `intermediate.pem`, `intermediate.key.pem` (mode 0600), `ca.txt`
+//! (organization, CRL URL, lifetime), `pki.sqlite`, and `offline/root.key.pem`, which `pki init`
+//! writes once and which belongs on offline media, not on the server.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use time::OffsetDateTime;
+
+use crate::authority::{Authority, IssuedCertificate, RevokedEntry, create_hierarchy};
+use crate::ca_error::CaError;
+use crate::csr_check::{VerifiedCsr, verify_csr};
+use crate::profile::IssuanceProfile;
+use crate::signer::SoftwareSigner;
+use crate::store::{CertStore, IssuedRecord, SqliteStore, hex_upper};
+
+/// How long a CRL is valid (nextUpdate - thisUpdate).
+pub const CRL_VALIDITY: time::Duration = time::Duration::hours(24);
+
+/// Settings chosen at `pki init`.
+#[derive(Debug, Clone)]
+pub struct CaSettings {
+    /// Organization name in the CA subjects.
+    pub organization: String,
+    /// CRL URL placed in every certificate.
+    pub crl_url: String,
+    /// Device certificate lifetime, seconds.
+    pub lifetime_secs: u64,
+}
+
+fn pem(label: &str, der: &[u8]) -> Result<String, CaError> {
+    pem_rfc7468::encode_string(label, pem_rfc7468::LineEnding::LF, der)
+        .map_err(|_| CaError::State("PEM encoding failed".into()))
+}
+
+/// Reads the first PEM block with `label` from a file.
+pub fn read_pem(path: &Path, label: &str) -> Result<Vec<u8>, CaError> {
+    let text = fs::read(path)?;
+    let (l, der) = pem_rfc7468::decode_vec(&text)
+        .map_err(|_| CaError::State(format!("{} is not PEM", path.display())))?;
+    if l != label {
+        return Err(CaError::State(format!(
+            "{} is not a {label}",
+            path.display()
+        )));
+    }
+    Ok(der)
+}
+
+fn write_secret(path: &Path, text: &str) -> Result<(), CaError> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    o.mode(0o600);
+    o.open(path)?.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// Creates a new CA hierarchy in `dir` (which must not already hold one).
+pub fn init_state(dir: &Path, settings: &CaSettings, now: OffsetDateTime) -> Result<(), CaError> {
+    if dir.join("intermediate.pem").exists() {
+        return Err(CaError::State(format!(
+            "{} already holds a CA",
+            dir.display()
+        )));
+    }
+    fs::create_dir_all(dir.join("offline"))?;
+    let h = create_hierarchy(&settings.organization, now)?;
+    write_secret(
+        &dir.join("offline/root.key.pem"),
+        &h.root_key.to_pkcs8_pem(),
+    )?;
+    write_secret(
+        &dir.join("intermediate.key.pem"),
+        &h.intermediate_key.to_pkcs8_pem(),
+    )?;
+    fs::write(dir.join("root.pem"), pem("CERTIFICATE", &h.root_der)?)?;
+    fs::write(
+        dir.join("intermediate.pem"),
+        pem("CERTIFICATE", &h.intermediate_der)?,
+    )?;
+    fs::write(
+        dir.join("ca.txt"),
+        format!(
+            "organization={}\ncrl_url={}\nlifetime_secs={}\n",
+            settings.organization, settings.crl_url, settings.lifetime_secs
+        ),
+    )?;
+    SqliteStore::open(&dir.join("pki.sqlite"))?;
+    Ok(())
+}
+
+/// The online CA: authority plus store.
+pub struct CaState {
+    /// The issuing authority.
+    pub authority: Authority,
+    /// The records.
+    pub store: SqliteStore,
+    dir: PathBuf,
+}
+
+impl CaState {
+    /// Opens the CA in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, CaError> {
+        let settings = fs::read_to_string(dir.join("ca.txt"))?;
+        let get = |k: &str| {
+            settings
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .map(str::to_owned)
+                .ok_or_else(|| CaError::State(format!("ca.txt lacks {k}")))
+        };
+        let org = get("organization")?;
+        let mut profile = IssuanceProfile::short_lived(get("crl_url")?);
+        let secs: u64 = get("lifetime_secs")?
+            .parse()
+            .map_err(|_| CaError::State("bad lifetime_secs".into()))?;
+        profile.lifetime = std::time::Duration::from_secs(secs);
+        let key =
+            SoftwareSigner::from_pkcs8_pem(&fs::read_to_string(dir.join("intermediate.key.pem"))?)?;
+        let authority = Authority::new(
+            org,
+            Box::new(key),
+            read_pem(&dir.join("intermediate.pem"), "CERTIFICATE")?,
+            read_pem(&dir.join("root.pem"), "CERTIFICATE")?,
+            profile,
+        );
+        Ok(Self {
+            authority,
+            store: SqliteStore::open(&dir.join("pki.sqlite"))?,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The state directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Verifies a DER CSR and issues a certificate for it.
+    pub fn issue_csr(
+        &mut self,
+        csr_der: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<IssuedCertificate, CaError> {
+        let csr = verify_csr(csr_der)?;
+        self.issue_verified(&csr, now)
+    }
+
+    /// Issues for an already verified CSR and records it before returning it. A serial
+    /// collision (UNIQUE constraint) is retried with a fresh serial.
+    pub fn issue_verified(
+        &mut self,
+        csr: &VerifiedCsr,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCertificate, CaError> {
+        for _ in 0..4 {
+            let cert = self.authority.issue(csr, now)?;
+            let rec = IssuedRecord {
+                serial: cert.serial.clone(),
+                subject_der: csr.subject_der.clone(),
+                cert_der: cert.der.clone(),
+                not_after: cert.not_after.unix_timestamp(),
+            };
+            match self.store.record_issued(&rec) {
+                Ok(()) => return Ok(cert),
+                Err(CaError::Storage(rusqlite::Error::SqliteFailure(e, _)))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(CaError::State("serial collisions exhausted retries".into()))
+    }
+
+    /// Revokes by serial with an RFC 5280 reason code.
+    pub fn revoke(
+        &mut self,
+        serial: &[u8],
+        reason: u8,
+        now: OffsetDateTime,
+    ) -> Result<bool, CaError> {
+        self.store.revoke(serial, reason, now.unix_timestamp())
+    }
+
+    /// Fails with [`CaError::Revoked`] if `serial` is revoked.
+    pub fn ensure_not_revoked(&self, serial: &[u8]) -> Result<(), CaError> {
+        match self.store.revocation(serial)? {
+            Some(_) => Err(CaError::Revoked {
+                serial_hex: hex_upper(serial),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Signs a fresh CRL over all unexpired revocations, with the next CRL number.
+    pub fn crl(&mut self, now: OffsetDateTime) -> Result<Vec<u8>, CaError> {
+        let entries: Vec<RevokedEntry> = self
+            .store
+            .revocations(now.unix_timestamp())?
+            .into_iter()
+            .map(|r| RevokedEntry {
+                revoked_at: OffsetDateTime::from_unix_timestamp(r.revoked_at).unwrap_or(now),
+                serial: r.serial,
+                reason: r.reason,
+            })
+            .collect();
+        let number = self.store.next_crl_number()?;
+        self.authority
+            .sign_crl(&entries, number, now, now + CRL_VALIDITY)
+    }
+
+    /// The chain a device should trust and present: intermediate then root (PEM).
+    pub fn chain_pem(&self) -> Result<String, CaError> {
+        Ok(pem("CERTIFICATE", self.authority.intermediate_der())?
+            + &pem("CERTIFICATE", self.authority.root_der())?)
+    }
+}
+
+/// PEM-encodes DER with a label (`CERTIFICATE`, `X509 CRL`).
+pub fn to_pem(label: &str, der: &[u8]) -> Result<String, CaError> {
+    pem(label, der)
+}

@@ -1,0 +1,495 @@
+//! The EST server's decisions (RFC 7030 §3-§4, RFC 8951), without I/O: a parsed HTTP request
+//! and the TLS facts (client certificate, exporter value) in, an HTTP response out.
+//!
+//! Labels (RFC 7030 §3.2.2) select the policy: authentication (TLS client certificate and/or
+//! HTTP Basic, §3.2.3), channel binding (§3.5 with RFC 9266 tls-exporter), manual approval
+//! (§4.2.3: 202 + Retry-After) and the base64 layout of responses.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use base64ct::{Base64, Encoding};
+use der::{Decode, Encode};
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+
+use crate::ca_error::CaError;
+use crate::ca_state::CaState;
+use crate::channel_binding::{BindingCheck, check_binding};
+use crate::csr_check::{ID_CE_SUBJECT_ALT_NAME, VerifiedCsr, verify_csr};
+use crate::est_message::{Base64Layout, decode_base64_body, encode_base64, encode_certs_only_body};
+use crate::store::CertStore;
+
+/// Channel-binding policy of a label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BindingPolicy {
+    /// challengePassword must carry this session's tls-exporter value.
+    Required,
+    /// Checked when it looks like a binding; a plain password is ignored.
+    #[default]
+    Optional,
+    /// Not checked.
+    Off,
+}
+
+/// Policy of one EST label.
+#[derive(Debug, Clone, Default)]
+pub struct LabelPolicy {
+    /// HTTP Basic credentials (user, password); `None` disables Basic.
+    pub basic: Option<(String, String)>,
+    /// Accept a TLS client certificate issued by this CA as authentication for simpleenroll.
+    pub client_cert_auth: bool,
+    /// Channel binding.
+    pub binding: BindingPolicy,
+    /// Hold enrollments for manual approval (202 + Retry-After).
+    pub manual_approval: bool,
+    /// Response layout.
+    pub layout: Base64Layout,
+}
+
+/// What the TLS layer knows about the connection.
+#[derive(Debug, Clone, Default)]
+pub struct TlsFacts {
+    /// The client's end-entity certificate (already verified by rustls against our CA + CRL).
+    pub client_cert: Option<Vec<u8>>,
+    /// The RFC 9266 tls-exporter value of the session.
+    pub exporter: Option<[u8; 32]>,
+}
+
+/// An HTTP request reduced to what EST needs.
+#[derive(Debug, Clone, Default)]
+pub struct EstRequest {
+    /// Method.
+    pub method: String,
+    /// Path (no query).
+    pub path: String,
+    /// Content-Type header.
+    pub content_type: Option<String>,
+    /// Authorization header.
+    pub authorization: Option<String>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+/// An HTTP response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EstResponse {
+    /// Status code.
+    pub status: u16,
+    /// Extra headers.
+    pub headers: Vec<(&'static str, String)>,
+    /// Body (text bodies end with a newline).
+    pub body: Vec<u8>,
+}
+
+impl EstResponse {
+    fn text(status: u16, msg: &str) -> Self {
+        Self {
+            status,
+            headers: vec![("Content-Type", "text/plain; charset=utf-8".into())],
+            body: format!("{msg}\n").into_bytes(),
+        }
+    }
+    fn pkcs7(body: String) -> Self {
+        Self {
+            status: 200,
+            headers: vec![
+                (
+                    "Content-Type",
+                    "application/pkcs7-mime; smime-type=certs-only".into(),
+                ),
+                ("Content-Transfer-Encoding", "base64".into()),
+            ],
+            body: body.into_bytes(),
+        }
+    }
+    fn unauthorized() -> Self {
+        let mut r = Self::text(401, "authentication required");
+        r.headers
+            .push(("WWW-Authenticate", "Basic realm=\"est\"".into()));
+        r
+    }
+}
+
+/// The EST service: labels and the CA.
+pub struct EstService {
+    labels: HashMap<String, LabelPolicy>,
+    ca: Mutex<CaState>,
+    retry_after_secs: u32,
+    crl_cache: Mutex<Option<CachedCrl>>,
+}
+
+struct CachedCrl {
+    der: Vec<u8>,
+    made_at: i64,
+    revocations: usize,
+}
+
+/// A published CRL is re-signed after this many seconds even without new revocations.
+pub const CRL_REFRESH_SECS: i64 = 3600;
+
+enum Operation {
+    CaCerts,
+    SimpleEnroll,
+    SimpleReenroll,
+    CsrAttrs,
+    ServerKeygen,
+}
+
+fn route(path: &str) -> Option<(String, Operation)> {
+    let rest = path.strip_prefix("/.well-known/est/")?;
+    let (label, op) = match rest.split_once('/') {
+        Some((l, op)) => (l.to_owned(), op),
+        None => (String::new(), rest),
+    };
+    let op = match op {
+        "cacerts" => Operation::CaCerts,
+        "simpleenroll" => Operation::SimpleEnroll,
+        "simplereenroll" => Operation::SimpleReenroll,
+        "csrattrs" => Operation::CsrAttrs,
+        "serverkeygen" => Operation::ServerKeygen,
+        _ => return None,
+    };
+    Some((label, op))
+}
+
+fn ct_eq(a: &str, b: &str) -> bool {
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+impl EstService {
+    /// A service over `ca` with the given labels ("" is the default label).
+    pub fn new(ca: CaState, labels: HashMap<String, LabelPolicy>) -> Self {
+        Self {
+            labels,
+            ca: Mutex::new(ca),
+            retry_after_secs: 60,
+            crl_cache: Mutex::new(None),
+        }
+    }
+
+    fn ca(&self) -> Result<std::sync::MutexGuard<'_, CaState>, CaError> {
+        self.ca
+            .lock()
+            .map_err(|_| CaError::State("CA lock poisoned".into()))
+    }
+
+    /// The CRL to publish at the CRL distribution point (RFC 5280 §4.2.1.13): re-signed when a
+    /// revocation was added or after [`CRL_REFRESH_SECS`], otherwise served from cache.
+    pub fn current_crl(&self) -> Result<Vec<u8>, CaError> {
+        let now = OffsetDateTime::now_utc();
+        let mut ca = self.ca()?;
+        let revocations = ca.store.revocations(now.unix_timestamp())?.len();
+        let mut cache = self
+            .crl_cache
+            .lock()
+            .map_err(|_| CaError::State("CRL cache poisoned".into()))?;
+        if let Some(c) = cache.as_ref()
+            && c.revocations == revocations
+            && now.unix_timestamp() - c.made_at < CRL_REFRESH_SECS
+        {
+            return Ok(c.der.clone());
+        }
+        let der = ca.crl(now)?;
+        *cache = Some(CachedCrl {
+            der: der.clone(),
+            made_at: now.unix_timestamp(),
+            revocations,
+        });
+        Ok(der)
+    }
+
+    fn basic_ok(policy: &LabelPolicy, authorization: Option<&str>) -> bool {
+        let (Some((user, pass)), Some(h)) = (&policy.basic, authorization) else {
+            return false;
+        };
+        let Some(b64) = h
+            .strip_prefix("Basic ")
+            .or_else(|| h.strip_prefix("basic "))
+        else {
+            return false;
+        };
+        let Ok(decoded) = Base64::decode_vec(b64.trim()) else {
+            return false;
+        };
+        let Ok(text) = String::from_utf8(decoded) else {
+            return false;
+        };
+        let Some((u, p)) = text.split_once(':') else {
+            return false;
+        };
+        ct_eq(u, user) & ct_eq(p, pass)
+    }
+
+    /// Decides one request.
+    pub fn handle(&self, req: &EstRequest, tls: &TlsFacts) -> EstResponse {
+        match self.decide(req, tls) {
+            Ok(r) => r,
+            Err(e) => match e {
+                CaError::MalformedCsr(_)
+                | CaError::CsrSignatureInvalid
+                | CaError::UnsupportedAlgorithm { .. }
+                | CaError::SubjectNotAllowed { .. }
+                | CaError::SanNotAllowed { .. }
+                | CaError::ReenrollMismatch { .. }
+                | CaError::Device(_) => EstResponse::text(400, &e.to_string()),
+                CaError::Revoked { .. } | CaError::UnknownCertificate => {
+                    EstResponse::text(403, &e.to_string())
+                }
+                _ => EstResponse::text(500, "internal error"),
+            },
+        }
+    }
+
+    fn decide(&self, req: &EstRequest, tls: &TlsFacts) -> Result<EstResponse, CaError> {
+        if req.path == "/ocsp" {
+            return self.ocsp(req);
+        }
+        let Some((label, op)) = route(&req.path) else {
+            return Ok(EstResponse::text(404, "not found"));
+        };
+        let Some(policy) = self.labels.get(&label) else {
+            return Ok(EstResponse::text(404, "unknown label"));
+        };
+        let want_method = match op {
+            Operation::CaCerts | Operation::CsrAttrs => "GET",
+            _ => "POST",
+        };
+        if req.method != want_method {
+            let mut r = EstResponse::text(405, "method not allowed");
+            r.headers.push(("Allow", want_method.into()));
+            return Ok(r);
+        }
+        match op {
+            Operation::CaCerts => {
+                let ca = self.ca()?;
+                let body = encode_certs_only_body(
+                    &[ca.authority.intermediate_der(), ca.authority.root_der()],
+                    policy.layout,
+                )?;
+                Ok(EstResponse::pkcs7(body))
+            }
+            Operation::CsrAttrs => {
+                let mut oids = vec![ID_CE_SUBJECT_ALT_NAME];
+                if policy.binding == BindingPolicy::Required {
+                    oids.push(crate::csr::ID_CHALLENGE_PASSWORD);
+                }
+                let der = oids.to_der().map_err(CaError::MalformedCsr)?;
+                Ok(EstResponse {
+                    status: 200,
+                    headers: vec![
+                        ("Content-Type", "application/csrattrs".into()),
+                        ("Content-Transfer-Encoding", "base64".into()),
+                    ],
+                    body: encode_base64(&der, policy.layout).into_bytes(),
+                })
+            }
+            Operation::SimpleEnroll | Operation::SimpleReenroll | Operation::ServerKeygen => {
+                let reenroll = matches!(op, Operation::SimpleReenroll);
+                let keygen = matches!(op, Operation::ServerKeygen);
+                // Authentication first (RFC 7030 §3.2.3): never parse a body for a stranger.
+                let by_cert = tls.client_cert.is_some() && (policy.client_cert_auth || reenroll);
+                let by_basic = Self::basic_ok(policy, req.authorization.as_deref());
+                if reenroll && tls.client_cert.is_none() {
+                    return Ok(EstResponse::unauthorized());
+                }
+                if !by_cert && !by_basic {
+                    return Ok(EstResponse::unauthorized());
+                }
+                let ct = req.content_type.as_deref().unwrap_or("");
+                let media = ct.split(';').next().unwrap_or("").trim();
+                if !media.eq_ignore_ascii_case("application/pkcs10") {
+                    return Ok(EstResponse::text(
+                        415,
+                        "Content-Type must be application/pkcs10",
+                    ));
+                }
+                let der = decode_base64_body(&req.body)?;
+                let csr = verify_csr(&der)?;
+                if let Some(r) = self.check_binding(policy, &csr, tls) {
+                    return Ok(r);
+                }
+                let mut ca = self.ca()?;
+                if let Some(client) = &tls.client_cert {
+                    check_presented_cert(&ca, client, &csr, reenroll)?;
+                }
+                // RFC 7030 §4.2.3: the client retries the same request after Retry-After; an
+                // approved request is issued once and leaves the queue.
+                let mut approved_id = None;
+                if policy.manual_approval && !reenroll {
+                    let id = match ca.store.find_pending(&label, &der)? {
+                        Some((id, true)) => {
+                            approved_id = Some(id);
+                            id
+                        }
+                        Some((id, false)) => id,
+                        None => ca.store.add_pending(
+                            &label,
+                            &der,
+                            OffsetDateTime::now_utc().unix_timestamp(),
+                        )?,
+                    };
+                    if approved_id.is_none() {
+                        let mut r =
+                            EstResponse::text(202, &format!("request {id} awaits approval"));
+                        r.headers
+                            .push(("Retry-After", self.retry_after_secs.to_string()));
+                        return Ok(r);
+                    }
+                }
+                if keygen {
+                    let r = server_keygen(&mut ca, &csr, policy.layout)?;
+                    if let Some(id) = approved_id {
+                        ca.store.remove_pending(id)?;
+                    }
+                    return Ok(r);
+                }
+                let cert = ca.issue_verified(&csr, OffsetDateTime::now_utc())?;
+                if let Some(id) = approved_id {
+                    ca.store.remove_pending(id)?;
+                }
+                Ok(EstResponse::pkcs7(encode_certs_only_body(
+                    &[&cert.der],
+                    policy.layout,
+                )?))
+            }
+        }
+    }
+
+    /// RFC 6960 Appendix A.1: OCSP over HTTP POST (here on the same TLS listener).
+    fn ocsp(&self, req: &EstRequest) -> Result<EstResponse, CaError> {
+        if req.method != "POST" {
+            let mut r = EstResponse::text(405, "method not allowed");
+            r.headers.push(("Allow", "POST".into()));
+            return Ok(r);
+        }
+        let ct = req.content_type.as_deref().unwrap_or("");
+        if !ct.trim().eq_ignore_ascii_case("application/ocsp-request") {
+            return Ok(EstResponse::text(
+                415,
+                "Content-Type must be application/ocsp-request",
+            ));
+        }
+        let ca = self.ca()?;
+        let body = crate::ocsp_responder::respond(
+            &ca,
+            &req.body,
+            OffsetDateTime::now_utc().unix_timestamp(),
+        );
+        Ok(EstResponse {
+            status: 200,
+            headers: vec![("Content-Type", "application/ocsp-response".into())],
+            body,
+        })
+    }
+
+    fn check_binding(
+        &self,
+        policy: &LabelPolicy,
+        csr: &VerifiedCsr,
+        tls: &TlsFacts,
+    ) -> Option<EstResponse> {
+        if policy.binding == BindingPolicy::Off {
+            return None;
+        }
+        let exporter = tls.exporter.unwrap_or([0u8; 32]);
+        match check_binding(csr.challenge_password.as_deref(), &exporter) {
+            BindingCheck::Bound => None,
+            BindingCheck::TlsUniqueOnTls13 => Some(EstResponse::text(
+                400,
+                "challengePassword carries a tls-unique value; TLS 1.3 requires tls-exporter (RFC 9266)",
+            )),
+            BindingCheck::Missing | BindingCheck::Mismatch
+                if policy.binding == BindingPolicy::Required =>
+            {
+                Some(EstResponse::text(
+                    400,
+                    "challengePassword does not carry this session's channel binding",
+                ))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// RFC 7030 §4.4.2: the server generates a P-256 key (ring), issues the certificate for the
+/// authenticated request's subject and SANs with that key, and returns a `multipart/mixed`
+/// body: the PKCS#8 key (`application/pkcs8`, unencrypted: protected by the TLS 1.3 channel,
+/// as §4.4.2 allows when no key-encryption attribute is requested) and the certificate.
+fn server_keygen(
+    ca: &mut CaState,
+    csr: &VerifiedCsr,
+    layout: Base64Layout,
+) -> Result<EstResponse, CaError> {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+    let mut for_key = csr.clone();
+    for_key.key_algorithm = crate::key::KeyAlgorithm::P256;
+    for_key.public_key = rcgen::PublicKeyData::der_bytes(&key).to_vec();
+    for_key.spki_der = rcgen::PublicKeyData::subject_public_key_info(&key);
+    let cert = ca.issue_verified(&for_key, OffsetDateTime::now_utc())?;
+    let key_der = zeroize::Zeroizing::new(key.serialize_der());
+    let key_b64 = zeroize::Zeroizing::new(encode_base64(&key_der, layout));
+    let certs = encode_certs_only_body(&[&cert.der], layout)?;
+    let boundary = "iotsec-est-boundary";
+    let mut body = zeroize::Zeroizing::new(String::new());
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Type: application/pkcs8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    ));
+    body.push_str(&key_b64);
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Type: application/pkcs7-mime; smime-type=certs-only\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    ));
+    body.push_str(&certs);
+    body.push_str(&format!("--{boundary}--\r\n"));
+    Ok(EstResponse {
+        status: 200,
+        headers: vec![(
+            "Content-Type",
+            format!("multipart/mixed; boundary={boundary}"),
+        )],
+        body: body.as_bytes().to_vec(),
+    })
+}
+
+/// RFC 7030 §4.2.2: on re-enroll the presented certificate is the one renewed; it must be ours,
+/// unrevoked, and the request's Subject and SAN must match it byte for byte (same key = renew,
+/// new key = rekey; both allowed). On enroll a presented certificate must at least not be revoked.
+fn check_presented_cert(
+    ca: &CaState,
+    client_der: &[u8],
+    csr: &VerifiedCsr,
+    reenroll: bool,
+) -> Result<(), CaError> {
+    let cert = x509_cert::Certificate::from_der(client_der).map_err(CaError::MalformedCsr)?;
+    let serial = cert.tbs_certificate.serial_number.as_bytes().to_vec();
+    let known = ca.store.issued(&serial)?;
+    ca.ensure_not_revoked(&serial)?;
+    if !reenroll {
+        return Ok(());
+    }
+    if known.as_ref().map(|k| k.cert_der.as_slice()) != Some(client_der) {
+        return Err(CaError::UnknownCertificate);
+    }
+    if cert
+        .tbs_certificate
+        .subject
+        .to_der()
+        .map_err(CaError::MalformedCsr)?
+        != csr.subject_der
+    {
+        return Err(CaError::ReenrollMismatch { field: "subject" });
+    }
+    let cert_san = cert
+        .tbs_certificate
+        .extensions
+        .unwrap_or_default()
+        .into_iter()
+        .find(|e| e.extn_id == ID_CE_SUBJECT_ALT_NAME)
+        .map(|e| e.extn_value.as_bytes().to_vec());
+    if cert_san != csr.san_der {
+        return Err(CaError::ReenrollMismatch {
+            field: "subjectAltName",
+        });
+    }
+    Ok(())
+}

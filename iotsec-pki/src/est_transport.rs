@@ -1,0 +1,279 @@
+//! The EST server's transport: TCP + rustls (TLS 1.3) + HTTP/1.1 (parsed by `httparse`), one
+//! thread per connection, one request per connection (`Connection: close`), bodies framed by
+//! Content-Length (RFC 9112 §6.2) with hard caps. Decisions are made by [`EstService`].
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+
+use crate::channel_binding::{EXPORTER_LABEL, EXPORTER_LEN};
+use crate::est_service::{EstRequest, EstResponse, EstService, TlsFacts};
+
+/// Hard cap on the request head.
+pub const MAX_HEAD: usize = 16 * 1024;
+/// Hard cap on a request body.
+pub const MAX_BODY: usize = 64 * 1024;
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        202 => "Accepted",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        415 => "Unsupported Media Type",
+        501 => "Not Implemented",
+        _ => "Internal Server Error",
+    }
+}
+
+/// Serializes a response as HTTP/1.1 with Content-Length.
+pub fn write_response(out: &mut impl Write, r: &EstResponse) -> std::io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        r.status,
+        reason(r.status),
+        r.body.len()
+    );
+    for (k, v) in &r.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    out.write_all(head.as_bytes())?;
+    out.write_all(&r.body)?;
+    out.flush()
+}
+
+enum Read1 {
+    Request(EstRequest),
+    Reject(EstResponse),
+}
+
+fn read_request(stream: &mut impl Read) -> std::io::Result<Read1> {
+    let mut buf = Vec::with_capacity(2048);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(&buf) {
+            Ok(httparse::Status::Complete(head_len)) => {
+                let mut out = EstRequest {
+                    method: req.method.unwrap_or("").to_owned(),
+                    path: req
+                        .path
+                        .unwrap_or("")
+                        .split('?')
+                        .next()
+                        .unwrap_or("")
+                        .to_owned(),
+                    ..Default::default()
+                };
+                let mut length: Option<usize> = None;
+                for h in req.headers.iter() {
+                    let value = String::from_utf8_lossy(h.value).trim().to_owned();
+                    if h.name.eq_ignore_ascii_case("content-type") {
+                        out.content_type = Some(value);
+                    } else if h.name.eq_ignore_ascii_case("authorization") {
+                        out.authorization = Some(value);
+                    } else if h.name.eq_ignore_ascii_case("content-length") {
+                        match value.parse::<usize>() {
+                            Ok(n) if length.is_none() || length == Some(n) => length = Some(n),
+                            _ => return Ok(Read1::Reject(text(400, "bad Content-Length"))),
+                        }
+                    } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                        // Chunked bodies are not accepted: one framing only (no smuggling).
+                        return Ok(Read1::Reject(text(411, "Content-Length required")));
+                    }
+                }
+                let length = length.unwrap_or(0);
+                if length > MAX_BODY {
+                    return Ok(Read1::Reject(text(413, "body too large")));
+                }
+                let mut body = buf.get(head_len..).unwrap_or_default().to_vec();
+                while body.len() < length {
+                    let n = stream.read(&mut chunk)?;
+                    if n == 0 {
+                        return Ok(Read1::Reject(text(400, "truncated body")));
+                    }
+                    body.extend_from_slice(chunk.get(..n).unwrap_or_default());
+                }
+                body.truncate(length);
+                out.body = body;
+                return Ok(Read1::Request(out));
+            }
+            Ok(httparse::Status::Partial) => {}
+            Err(_) => return Ok(Read1::Reject(text(400, "malformed HTTP request"))),
+        }
+        if buf.len() > MAX_HEAD {
+            return Ok(Read1::Reject(text(400, "request head too large")));
+        }
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+    }
+}
+
+fn text(status: u16, msg: &str) -> EstResponse {
+    EstResponse {
+        status,
+        headers: vec![("Content-Type", "text/plain; charset=utf-8".into())],
+        body: format!("{msg}\n").into_bytes(),
+    }
+}
+
+/// Serves one TLS connection.
+pub fn serve_connection(
+    sock: TcpStream,
+    config: Arc<ServerConfig>,
+    service: &EstService,
+) -> std::io::Result<()> {
+    sock.set_read_timeout(Some(Duration::from_secs(30)))?;
+    sock.set_write_timeout(Some(Duration::from_secs(30)))?;
+    let conn = ServerConnection::new(config).map_err(std::io::Error::other)?;
+    let mut tls = StreamOwned::new(conn, sock);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock)?;
+    }
+    let mut facts = TlsFacts {
+        client_cert: tls
+            .conn
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|c| c.to_vec()),
+        exporter: None,
+    };
+    let mut exporter = [0u8; EXPORTER_LEN];
+    if tls
+        .conn
+        .export_keying_material(&mut exporter, EXPORTER_LABEL, None)
+        .is_ok()
+    {
+        facts.exporter = Some(exporter);
+    }
+    let response = match read_request(&mut tls)? {
+        Read1::Request(req) => service.handle(&req, &facts),
+        Read1::Reject(r) => r,
+    };
+    write_response(&mut tls, &response)?;
+    tls.conn.send_close_notify();
+    let _ = tls.conn.complete_io(&mut tls.sock);
+    Ok(())
+}
+
+/// Upper bound on connections served at once; further connections are closed at once
+/// (a flood cannot exhaust threads or memory).
+pub const MAX_CONNECTIONS: usize = 512;
+
+/// Accepts connections forever, one thread each, at most [`MAX_CONNECTIONS`] at a time.
+pub fn serve(
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+    service: Arc<EstService>,
+) -> std::io::Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let active = Arc::new(AtomicUsize::new(0));
+    for sock in listener.incoming() {
+        let Ok(sock) = sock else { continue };
+        if active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+            active.fetch_sub(1, Ordering::AcqRel);
+            drop(sock);
+            continue;
+        }
+        let config = config.clone();
+        let service = service.clone();
+        let active = active.clone();
+        std::thread::spawn(move || {
+            let _ = serve_connection(sock, config, &service);
+            active.fetch_sub(1, Ordering::AcqRel);
+        });
+    }
+    Ok(())
+}
+
+/// Serves the CRL over plain HTTP (RFC 5280 §4.2.1.13 distribution points are `http` URIs;
+/// the CRL is signed, so no TLS is needed): `GET /crl.der` (any path ending in `.crl` or
+/// `.der` gets the same CRL), one request per connection.
+pub fn serve_crl(listener: TcpListener, service: Arc<EstService>) -> std::io::Result<()> {
+    for sock in listener.incoming() {
+        let Ok(mut sock) = sock else { continue };
+        let service = service.clone();
+        std::thread::spawn(move || {
+            let _ = sock.set_read_timeout(Some(Duration::from_secs(10)));
+            let response = match read_request(&mut sock) {
+                Ok(Read1::Request(req))
+                    if req.method == "GET"
+                        && (req.path.ends_with(".der") || req.path.ends_with(".crl")) =>
+                {
+                    match service.current_crl() {
+                        Ok(der) => EstResponse {
+                            status: 200,
+                            headers: vec![("Content-Type", "application/pkix-crl".into())],
+                            body: der,
+                        },
+                        Err(_) => text(500, "internal error"),
+                    }
+                }
+                Ok(Read1::Request(_)) => text(404, "not found"),
+                Ok(Read1::Reject(r)) => r,
+                Err(_) => return,
+            };
+            let _ = write_response(&mut sock, &response);
+        });
+    }
+    Ok(())
+}
+
+/// A bound, configured EST server ready for [`serve`].
+pub struct EstEndpoint {
+    /// The listening socket.
+    pub listener: TcpListener,
+    /// TLS 1.3 configuration (server certificate issued by the CA at startup).
+    pub config: Arc<ServerConfig>,
+    /// The decisions.
+    pub service: Arc<EstService>,
+}
+
+/// Binds `addr`, issues the server's own TLS certificate from the CA (for `127.0.0.1` and
+/// `localhost`), and trusts client certificates chaining to the root, with the current CRL.
+pub fn bind_endpoint(
+    mut ca: crate::ca_state::CaState,
+    addr: &str,
+    labels: std::collections::HashMap<String, crate::est_service::LabelPolicy>,
+) -> Result<EstEndpoint, crate::ca_error::CaError> {
+    use rustls::pki_types::{
+        CertificateDer, CertificateRevocationListDer, PrivateKeyDer, PrivatePkcs8KeyDer,
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let (cert, key) = ca
+        .authority
+        .issue_server_cert(&["127.0.0.1", "localhost"], now)?;
+    let chain = vec![
+        CertificateDer::from(cert),
+        CertificateDer::from(ca.authority.intermediate_der().to_vec()),
+    ];
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec()));
+    let root = CertificateDer::from(ca.authority.root_der().to_vec());
+    let crl = CertificateRevocationListDer::from(ca.crl(now)?);
+    let config = crate::tls_config::server_config(
+        chain,
+        key,
+        &[root],
+        vec![crl],
+        crate::tls_config::ClientAuth::Optional,
+    )?;
+    let listener = TcpListener::bind(addr)?;
+    Ok(EstEndpoint {
+        listener,
+        config: Arc::new(config),
+        service: Arc::new(EstService::new(ca, labels)),
+    })
+}

@@ -1,0 +1,164 @@
+//! OCSP responder (RFC 6960) for certificates of the issuing CA, answered from the database.
+//!
+//! Responses are signed by the issuing CA itself (RFC 6960 §4.2.2.2), identify the responder
+//! by key hash, echo a request nonce (§4.4.1), and answer `unknown` for certificates of
+//! another issuer or serials this CA never issued (§2.2). Malformed requests get
+//! `malformedRequest` (§2.3), never a panic.
+
+use der::asn1::{BitString, GeneralizedTime, Null, OctetString};
+use der::oid::ObjectIdentifier;
+use der::{Decode, Encode};
+use sha1::Digest;
+use spki::AlgorithmIdentifierOwned;
+use x509_cert::ext::pkix::CrlReason;
+use x509_ocsp::{
+    BasicOcspResponse, CertStatus, OcspGeneralizedTime, OcspRequest, OcspResponse, ResponderId,
+    ResponseData, RevokedInfo, SingleResponse,
+};
+
+use crate::ca_error::CaError;
+use crate::ca_state::CaState;
+use crate::store::CertStore;
+
+/// `id-sha1` (RFC 3279 §2.2.1): the hash OpenSSL and most clients use in CertID.
+pub const ID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
+/// `id-sha256` (RFC 5754 §2.2).
+pub const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+/// `id-pkix-ocsp-nonce` (RFC 6960 §4.4.1).
+pub const ID_OCSP_NONCE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.2");
+/// Hard cap on the CertIDs of one request.
+pub const MAX_REQUESTS: usize = 16;
+/// How long a response may be cached (nextUpdate - thisUpdate).
+pub const RESPONSE_VALIDITY_SECS: u64 = 3600;
+
+fn time(unix: i64) -> Result<OcspGeneralizedTime, CaError> {
+    let secs = u64::try_from(unix).map_err(|_| CaError::State("time before 1970".into()))?;
+    Ok(OcspGeneralizedTime(
+        GeneralizedTime::from_unix_duration(std::time::Duration::from_secs(secs))
+            .map_err(CaError::MalformedCsr)?,
+    ))
+}
+
+fn reason(n: u8) -> Option<CrlReason> {
+    Some(match n {
+        1 => CrlReason::KeyCompromise,
+        2 => CrlReason::CaCompromise,
+        3 => CrlReason::AffiliationChanged,
+        4 => CrlReason::Superseded,
+        5 => CrlReason::CessationOfOperation,
+        6 => CrlReason::CertificateHold,
+        9 => CrlReason::PrivilegeWithdrawn,
+        10 => CrlReason::AaCompromise,
+        _ => return None,
+    })
+}
+
+/// Answers a DER `OCSPRequest` with a DER `OCSPResponse`.
+pub fn respond(ca: &CaState, request_der: &[u8], now_unix: i64) -> Vec<u8> {
+    let response = match build(ca, request_der, now_unix) {
+        Ok(r) => r,
+        Err(CaError::MalformedCsr(_)) => OcspResponse::malformed_request(),
+        Err(_) => OcspResponse::internal_error(),
+    };
+    response.to_der().unwrap_or_default()
+}
+
+/// Decodes an `OCSPRequest` and checks its shape (1..=16 CertIDs); the outside-input half of
+/// the responder, fuzzed as `pki_ocsp_request`.
+pub fn parse_request(request_der: &[u8]) -> Result<OcspRequest, CaError> {
+    let req = OcspRequest::from_der(request_der).map_err(CaError::MalformedCsr)?;
+    let n = req.tbs_request.request_list.len();
+    if n == 0 || n > MAX_REQUESTS {
+        return Err(CaError::MalformedCsr(
+            der::ErrorKind::Length {
+                tag: der::Tag::Sequence,
+            }
+            .into(),
+        ));
+    }
+    Ok(req)
+}
+
+fn build(ca: &CaState, request_der: &[u8], now: i64) -> Result<OcspResponse, CaError> {
+    let req = parse_request(request_der)?;
+    let list = &req.tbs_request.request_list;
+    let int = x509_cert::Certificate::from_der(ca.authority.intermediate_der())
+        .map_err(CaError::MalformedCsr)?;
+    let issuer_name = int
+        .tbs_certificate
+        .subject
+        .to_der()
+        .map_err(CaError::MalformedCsr)?;
+    let issuer_key = ca.authority.ca_public_key();
+    let hashes = |oid: &ObjectIdentifier| -> Option<(Vec<u8>, Vec<u8>)> {
+        if *oid == ID_SHA1 {
+            Some((
+                sha1::Sha1::digest(&issuer_name).to_vec(),
+                sha1::Sha1::digest(issuer_key).to_vec(),
+            ))
+        } else if *oid == ID_SHA256 {
+            Some((
+                sha2::Sha256::digest(&issuer_name).to_vec(),
+                sha2::Sha256::digest(issuer_key).to_vec(),
+            ))
+        } else {
+            None
+        }
+    };
+    let mut responses = Vec::with_capacity(list.len());
+    for r in list {
+        let id = &r.req_cert;
+        let ours = hashes(&id.hash_algorithm.oid).is_some_and(|(n, k)| {
+            use subtle::ConstantTimeEq;
+            bool::from(n.as_slice().ct_eq(id.issuer_name_hash.as_bytes()))
+                && bool::from(k.as_slice().ct_eq(id.issuer_key_hash.as_bytes()))
+        });
+        let serial = id.serial_number.as_bytes();
+        let status = if !ours || ca.store.issued(serial)?.is_none() {
+            CertStatus::unknown()
+        } else if let Some(rev) = ca.store.revocation(serial)? {
+            CertStatus::revoked(RevokedInfo {
+                revocation_time: time(rev.revoked_at)?,
+                revocation_reason: reason(rev.reason),
+            })
+        } else {
+            CertStatus::Good(Null)
+        };
+        responses.push(SingleResponse {
+            cert_id: id.clone(),
+            cert_status: status,
+            this_update: time(now)?,
+            next_update: Some(time(now.saturating_add(RESPONSE_VALIDITY_SECS as i64))?),
+            single_extensions: None,
+        });
+    }
+    let nonce: Vec<_> = req
+        .tbs_request
+        .request_extensions
+        .iter()
+        .flatten()
+        .filter(|e| e.extn_id == ID_OCSP_NONCE)
+        .cloned()
+        .collect();
+    let key_hash =
+        OctetString::new(sha1::Sha1::digest(issuer_key).to_vec()).map_err(CaError::MalformedCsr)?;
+    let data = ResponseData {
+        version: Default::default(),
+        responder_id: ResponderId::ByKey(key_hash),
+        produced_at: time(now)?,
+        responses,
+        response_extensions: if nonce.is_empty() { None } else { Some(nonce) },
+    };
+    let tbs = data.to_der().map_err(CaError::MalformedCsr)?;
+    let sig = ca.authority.sign_as_ca(&tbs)?;
+    let basic = BasicOcspResponse {
+        tbs_response_data: data,
+        signature_algorithm: AlgorithmIdentifierOwned {
+            oid: ca.authority.ca_signature_oid(),
+            parameters: None,
+        },
+        signature: BitString::from_bytes(&sig).map_err(CaError::MalformedCsr)?,
+        certs: None,
+    };
+    OcspResponse::successful(basic).map_err(CaError::MalformedCsr)
+}

@@ -1,0 +1,1077 @@
+//! The EST server driven by clients we did not write: curl + OpenSSL on loopback.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod peers;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use iotsec_pki::ca_state::{CaSettings, CaState, init_state};
+use iotsec_pki::est_message::Base64Layout;
+use iotsec_pki::est_service::{BindingPolicy, LabelPolicy};
+use iotsec_pki::est_transport::{bind_endpoint, serve};
+use peers::{have, run, scratch};
+use time::OffsetDateTime;
+
+struct Server {
+    dir: PathBuf,
+    state: PathBuf,
+    port: u16,
+}
+
+fn start(name: &str, labels: HashMap<String, LabelPolicy>) -> Server {
+    let dir = scratch(name);
+    let state = dir.join("state");
+    init_state(
+        &state,
+        &CaSettings {
+            organization: "Acme".into(),
+            crl_url: "http://127.0.0.1/crl.der".into(),
+            lifetime_secs: 3600,
+        },
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    let ep = bind_endpoint(CaState::open(&state).unwrap(), "127.0.0.1:0", labels).unwrap();
+    let port = ep.listener.local_addr().unwrap().port();
+    std::thread::spawn(move || serve(ep.listener, ep.config, ep.service));
+    std::fs::copy(state.join("root.pem"), dir.join("root.pem")).unwrap();
+    std::fs::copy(state.join("intermediate.pem"), dir.join("int.pem")).unwrap();
+    Server { dir, state, port }
+}
+
+fn default_labels() -> HashMap<String, LabelPolicy> {
+    let basic = LabelPolicy {
+        basic: Some(("dev".into(), "s3cret".into())),
+        client_cert_auth: true,
+        binding: BindingPolicy::Optional,
+        ..Default::default()
+    };
+    let mut m = HashMap::new();
+    m.insert(String::new(), basic.clone());
+    m.insert(
+        "oneline".into(),
+        LabelPolicy {
+            layout: Base64Layout::OneLine,
+            ..basic.clone()
+        },
+    );
+    m.insert(
+        "manual".into(),
+        LabelPolicy {
+            manual_approval: true,
+            ..basic.clone()
+        },
+    );
+    m.insert(
+        "bound".into(),
+        LabelPolicy {
+            binding: BindingPolicy::Required,
+            ..basic
+        },
+    );
+    m
+}
+
+/// curl; returns (http status, body).
+fn curl(dir: &Path, args: &[&str]) -> (u16, String, String) {
+    let mut cmd = Command::new("curl");
+    cmd.current_dir(dir)
+        .args([
+            "-sS",
+            "--tlsv1.3",
+            "--cacert",
+            "root.pem",
+            "-D",
+            "headers.txt",
+            "-o",
+            "body.txt",
+            "-w",
+            "%{http_code}",
+        ])
+        .args(args);
+    let (ok, out) = run(&mut cmd);
+    assert!(ok, "curl failed: {out}");
+    let body = std::fs::read_to_string(dir.join("body.txt")).unwrap_or_default();
+    let headers = std::fs::read_to_string(dir.join("headers.txt")).unwrap_or_default();
+    (out.trim().parse().unwrap(), body, headers)
+}
+
+fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
+    run(Command::new("openssl").current_dir(dir).args(args))
+}
+
+fn make_csr(dir: &Path, name: &str, subj: &str, extra: &[&str]) -> PathBuf {
+    let mut args = vec![
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        subj,
+        "-outform",
+        "DER",
+    ];
+    let key = format!("{name}.key");
+    let der = format!("{name}.csr.der");
+    args.extend_from_slice(&["-keyout", &key, "-out", &der]);
+    args.extend_from_slice(extra);
+    let (ok, out) = openssl(dir, &args);
+    assert!(ok, "{out}");
+    b64_file(dir, &der, &format!("{name}.b64"))
+}
+
+fn csr_with_key(dir: &Path, name: &str, key: &str, subj: &str, extra: &[&str]) -> PathBuf {
+    let der = format!("{name}.csr.der");
+    let mut args = vec![
+        "req", "-new", "-key", key, "-subj", subj, "-outform", "DER", "-out", &der,
+    ];
+    args.extend_from_slice(extra);
+    let (ok, out) = openssl(dir, &args);
+    assert!(ok, "{out}");
+    b64_file(dir, &der, &format!("{name}.b64"))
+}
+
+fn b64_file(dir: &Path, der: &str, out: &str) -> PathBuf {
+    let (ok, o) = openssl(dir, &["base64", "-in", der, "-out", out]);
+    assert!(ok, "{o}");
+    dir.join(out)
+}
+
+/// Turns a certs-only base64 body into PEM certificates with `openssl pkcs7 -print_certs`.
+fn p7_to_pem(dir: &Path, body: &str, out: &str) -> String {
+    std::fs::write(dir.join("resp.b64"), body).unwrap();
+    let (ok, o) = openssl(
+        dir,
+        &["base64", "-d", "-in", "resp.b64", "-out", "resp.der"],
+    );
+    assert!(ok, "{o}");
+    let (ok, o) = openssl(
+        dir,
+        &[
+            "pkcs7",
+            "-inform",
+            "DER",
+            "-in",
+            "resp.der",
+            "-print_certs",
+            "-out",
+            out,
+        ],
+    );
+    assert!(ok, "openssl pkcs7 rejected our body: {o}");
+    std::fs::read_to_string(dir.join(out)).unwrap()
+}
+
+const P10: &str = "Content-Type: application/pkcs10";
+
+#[test]
+fn curl_and_openssl_enroll_reenroll_and_are_refused_when_they_should_be() {
+    if !have("curl") || !have("openssl") {
+        return;
+    }
+    let s = start("est-curl", default_labels());
+    let d = &s.dir;
+    let base = format!("https://127.0.0.1:{}/.well-known/est", s.port);
+
+    // cacerts: parsed by openssl pkcs7, 64-column lines by default, one line on the label.
+    let (st, body, headers) = curl(d, &[&format!("{base}/cacerts")]);
+    assert_eq!(st, 200, "{body}");
+    assert!(
+        headers
+            .to_ascii_lowercase()
+            .contains("content-type: application/pkcs7-mime"),
+        "{headers}"
+    );
+    assert!(
+        headers.to_ascii_lowercase().contains("content-length:"),
+        "{headers}"
+    );
+    assert!(body.lines().all(|l| l.len() <= 64) && body.ends_with('\n'));
+    let pems = p7_to_pem(d, &body, "cacerts.pem");
+    assert_eq!(pems.matches("BEGIN CERTIFICATE").count(), 2);
+    assert!(
+        pems.contains("Acme Root CA") && pems.contains("Acme Issuing CA"),
+        "{pems}"
+    );
+    let (st, body, _) = curl(d, &[&format!("{base}/oneline/cacerts")]);
+    assert_eq!(st, 200);
+    assert_eq!(body.lines().count(), 1);
+
+    // simpleenroll with Basic auth; the CSR asks for cA=TRUE and gets an end-entity cert.
+    let csr = make_csr(
+        d,
+        "dev",
+        "/CN=dev-0001",
+        &[
+            "-addext",
+            "subjectAltName=DNS:dev-0001.devices.invalid",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+        ],
+    );
+    let csr_arg = format!("@{}", csr.display());
+    let (st, body, _) = curl(
+        d,
+        &[
+            "-u",
+            "dev:s3cret",
+            "-H",
+            P10,
+            "--data-binary",
+            &csr_arg,
+            &format!("{base}/simpleenroll"),
+        ],
+    );
+    assert_eq!(st, 200, "{body}");
+    p7_to_pem(d, &body, "dev.pem");
+    let (ok, out) = openssl(
+        d,
+        &[
+            "verify",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "int.pem",
+            "-purpose",
+            "sslclient",
+            "dev.pem",
+        ],
+    );
+    assert!(ok, "{out}");
+    let (_, text) = openssl(d, &["x509", "-in", "dev.pem", "-noout", "-text"]);
+    assert!(
+        text.contains("CA:FALSE") && !text.contains("CA:TRUE"),
+        "{text}"
+    );
+
+    // Negatives: no auth -> 401 + WWW-Authenticate; wrong password -> 401; wrong type -> 415.
+    let (st, _, headers) = curl(
+        d,
+        &[
+            "-H",
+            P10,
+            "--data-binary",
+            &csr_arg,
+            &format!("{base}/simpleenroll"),
+        ],
+    );
+    assert_eq!(st, 401);
+    assert!(headers.contains("WWW-Authenticate: Basic"), "{headers}");
+    let (st, _, _) = curl(
+        d,
+        &[
+            "-u",
+            "dev:wrong",
+            "-H",
+            P10,
+            "--data-binary",
+            &csr_arg,
+            &format!("{base}/simpleenroll"),
+        ],
+    );
+    assert_eq!(st, 401);
+    let (st, _, _) = curl(
+        d,
+        &[
+            "-u",
+            "dev:s3cret",
+            "-H",
+            "Content-Type: text/plain",
+            "--data-binary",
+            &csr_arg,
+            &format!("{base}/simpleenroll"),
+        ],
+    );
+    assert_eq!(st, 415);
+    // A CSR with a broken signature -> 400.
+    let mut der = std::fs::read(d.join("dev.csr.der")).unwrap();
+    let pos = der.windows(8).position(|w| w == b"dev-0001").unwrap();
+    der[pos] ^= 1;
+    std::fs::write(d.join("bad.der"), &der).unwrap();
+    let bad = b64_file(d, "bad.der", "bad.b64");
+    let (st, body, _) = curl(
+        d,
+        &[
+            "-u",
+            "dev:s3cret",
+            "-H",
+            P10,
+            "--data-binary",
+            &format!("@{}", bad.display()),
+            &format!("{base}/simpleenroll"),
+        ],
+    );
+    assert_eq!(st, 400, "{body}");
+    assert!(body.contains("signature"), "{body}");
+
+    // Manual approval label: 202 with an integer Retry-After.
+    let (st, _, headers) = curl(
+        d,
+        &[
+            "-u",
+            "dev:s3cret",
+            "-H",
+            P10,
+            "--data-binary",
+            &csr_arg,
+            &format!("{base}/manual/simpleenroll"),
+        ],
+    );
+    assert_eq!(st, 202);
+    let retry = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("Retry-After: "))
+        .unwrap();
+    retry.trim().parse::<u32>().unwrap();
+    // Retrying before approval: 202 again, still one queued request; after approval: issued.
+    let (st, body, _) = curl(
+        d,
+        &[
+            "-u",
+            "dev:s3cret",
+            "-H",
+            P10,
+            "--data-binary",
+            &csr_arg,
+            &format!("{base}/manual/simpleenroll"),
+        ],
+    );
+    assert_eq!(st, 202);
+    assert!(body.contains("request 1 "), "{body}");
+    {
+        use iotsec_pki::store::CertStore;
+        let mut ca = CaState::open(&s.state).unwrap();
+        assert!(ca.store.approve_pending(1).unwrap());
+    }
+    let (st, body, _) = curl(
+        d,
+        &[
+            "-u",
+            "dev:s3cret",
+            "-H",
+            P10,
+            "--data-binary",
+            &csr_arg,
+            &format!("{base}/manual/simpleenroll"),
+        ],
+    );
+    assert_eq!(st, 200, "{body}");
+
+    // Required channel binding: a plain password is refused.
+    let (st, _, _) = curl(
+        d,
+        &[
+            "-u",
+            "dev:s3cret",
+            "-H",
+            P10,
+            "--data-binary",
+            &csr_arg,
+            &format!("{base}/bound/simpleenroll"),
+        ],
+    );
+    assert_eq!(st, 400);
+
+    // simplereenroll with the TLS client certificate: same subject+SAN, same key (renew).
+    let mut chain = std::fs::read_to_string(d.join("dev.pem")).unwrap();
+    chain.push_str(&std::fs::read_to_string(d.join("int.pem")).unwrap());
+    std::fs::write(d.join("devchain.pem"), chain).unwrap();
+    let renew = csr_with_key(
+        d,
+        "renew",
+        "dev.key",
+        "/CN=dev-0001",
+        &["-addext", "subjectAltName=DNS:dev-0001.devices.invalid"],
+    );
+    let (st, body, _) = curl(
+        d,
+        &[
+            "--cert",
+            "devchain.pem",
+            "--key",
+            "dev.key",
+            "-H",
+            P10,
+            "--data-binary",
+            &format!("@{}", renew.display()),
+            &format!("{base}/simplereenroll"),
+        ],
+    );
+    assert_eq!(st, 200, "{body}");
+    p7_to_pem(d, &body, "renewed.pem");
+    // New key (rekey) is allowed too.
+    let rekey = make_csr(
+        d,
+        "rekey",
+        "/CN=dev-0001",
+        &["-addext", "subjectAltName=DNS:dev-0001.devices.invalid"],
+    );
+    let (st, body, _) = curl(
+        d,
+        &[
+            "--cert",
+            "devchain.pem",
+            "--key",
+            "dev.key",
+            "-H",
+            P10,
+            "--data-binary",
+            &format!("@{}", rekey.display()),
+            &format!("{base}/simplereenroll"),
+        ],
+    );
+    assert_eq!(st, 200, "{body}");
+    // Changed subject -> refused; changed SAN -> refused; no client cert -> 401.
+    let other = csr_with_key(
+        d,
+        "other",
+        "dev.key",
+        "/CN=dev-9999",
+        &["-addext", "subjectAltName=DNS:dev-0001.devices.invalid"],
+    );
+    let (st, body, _) = curl(
+        d,
+        &[
+            "--cert",
+            "devchain.pem",
+            "--key",
+            "dev.key",
+            "-H",
+            P10,
+            "--data-binary",
+            &format!("@{}", other.display()),
+            &format!("{base}/simplereenroll"),
+        ],
+    );
+    assert_eq!(st, 400, "{body}");
+    assert!(body.contains("subject"), "{body}");
+    let other_san = csr_with_key(
+        d,
+        "othersan",
+        "dev.key",
+        "/CN=dev-0001",
+        &["-addext", "subjectAltName=DNS:dev-0002.devices.invalid"],
+    );
+    let (st, _, _) = curl(
+        d,
+        &[
+            "--cert",
+            "devchain.pem",
+            "--key",
+            "dev.key",
+            "-H",
+            P10,
+            "--data-binary",
+            &format!("@{}", other_san.display()),
+            &format!("{base}/simplereenroll"),
+        ],
+    );
+    assert_eq!(st, 400);
+    let (st, _, _) = curl(
+        d,
+        &[
+            "-u",
+            "dev:s3cret",
+            "-H",
+            P10,
+            "--data-binary",
+            &format!("@{}", renew.display()),
+            &format!("{base}/simplereenroll"),
+        ],
+    );
+    assert_eq!(st, 401);
+
+    // Revoke the client certificate: re-enroll is refused, and openssl -crl_check rejects it.
+    let (_, serial) = openssl(d, &["x509", "-in", "dev.pem", "-noout", "-serial"]);
+    let serial_hex = serial.trim().trim_start_matches("serial=").to_owned();
+    let serial: Vec<u8> = (0..serial_hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&serial_hex[i..i + 2], 16).unwrap())
+        .collect();
+    let mut ca = CaState::open(&s.state).unwrap();
+    assert!(ca.revoke(&serial, 1, OffsetDateTime::now_utc()).unwrap());
+    let (st, body, _) = curl(
+        d,
+        &[
+            "--cert",
+            "devchain.pem",
+            "--key",
+            "dev.key",
+            "-H",
+            P10,
+            "--data-binary",
+            &format!("@{}", renew.display()),
+            &format!("{base}/simplereenroll"),
+        ],
+    );
+    assert_eq!(st, 403, "{body}");
+    assert!(body.contains("revoked"), "{body}");
+    let crl = ca.crl(OffsetDateTime::now_utc()).unwrap();
+    std::fs::write(
+        d.join("crl.pem"),
+        iotsec_pki::ca_state::to_pem("X509 CRL", &crl).unwrap(),
+    )
+    .unwrap();
+    let (ok, out) = openssl(
+        d,
+        &[
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "int.pem",
+            "-CRLfile",
+            "crl.pem",
+            "dev.pem",
+        ],
+    );
+    assert!(!ok && out.contains("certificate revoked"), "{out}");
+    let (ok, out) = openssl(
+        d,
+        &[
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "int.pem",
+            "-CRLfile",
+            "crl.pem",
+            "renewed.pem",
+        ],
+    );
+    assert!(ok, "renewed cert must stay valid: {out}");
+
+    // serverkeygen (RFC 7030 §4.4): multipart with a PKCS#8 key and the certificate for it.
+    let (st, body, headers) = curl(
+        d,
+        &[
+            "-u",
+            "dev:s3cret",
+            "-H",
+            P10,
+            "--data-binary",
+            &csr_arg,
+            &format!("{base}/serverkeygen"),
+        ],
+    );
+    assert_eq!(st, 200, "{body}");
+    assert!(headers.contains("multipart/mixed; boundary="), "{headers}");
+    let parts: Vec<&str> = body.split("--iotsec-est-boundary").collect();
+    let key_part = parts
+        .iter()
+        .find(|p| p.contains("application/pkcs8"))
+        .unwrap();
+    let cert_part = parts
+        .iter()
+        .find(|p| p.contains("smime-type=certs-only"))
+        .unwrap();
+    let payload = |p: &str| p.split_once("\r\n\r\n").unwrap().1.to_owned();
+    std::fs::write(d.join("kg.key.b64"), payload(key_part)).unwrap();
+    let (ok, o) = openssl(
+        d,
+        &["base64", "-d", "-in", "kg.key.b64", "-out", "kg.key.der"],
+    );
+    assert!(ok, "{o}");
+    p7_to_pem(d, &payload(cert_part), "kg.pem");
+    let (ok1, key_pub) = openssl(
+        d,
+        &["pkey", "-inform", "DER", "-in", "kg.key.der", "-pubout"],
+    );
+    let (ok2, cert_pub) = openssl(d, &["x509", "-in", "kg.pem", "-noout", "-pubkey"]);
+    assert!(ok1 && ok2, "{key_pub} {cert_pub}");
+    assert_eq!(
+        key_pub, cert_pub,
+        "returned key does not match the certificate"
+    );
+    let (_, text) = openssl(d, &["x509", "-in", "kg.pem", "-noout", "-subject"]);
+    assert!(text.contains("dev-0001"), "{text}");
+    let (st, _, _) = curl(d, &[&format!("{base}/nope")]);
+    assert_eq!(st, 404);
+    let (st, body, _) = curl(d, &[&format!("{base}/csrattrs")]);
+    assert_eq!(st, 200, "{body}");
+}
+
+#[test]
+fn tls12_is_refused() {
+    if !have("curl") {
+        return;
+    }
+    let s = start("est-tls12", default_labels());
+    let mut cmd = Command::new("curl");
+    cmd.current_dir(&s.dir).args([
+        "-sS",
+        "--tls-max",
+        "1.2",
+        "--cacert",
+        "root.pem",
+        &format!("https://127.0.0.1:{}/.well-known/est/cacerts", s.port),
+    ]);
+    let (ok, out) = run(&mut cmd);
+    assert!(!ok, "TLS 1.2 handshake succeeded: {out}");
+}
+
+/// RFC 9266: the exporter value our server checks equals the one OpenSSL exports for the same
+/// session (`openssl s_client -keymatexport EXPORTER-Channel-Binding -keymatexportlen 32`):
+/// a CSR carrying OpenSSL's value is accepted on a label that requires binding; a CSR carrying
+/// another session's value is refused.
+#[test]
+fn channel_binding_matches_openssl_keymatexport() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::Stdio;
+    if !have("openssl") {
+        return;
+    }
+    let s = start("est-binding", default_labels());
+    let session = |tamper: bool| -> String {
+        let mut child = Command::new("openssl")
+            .current_dir(&s.dir)
+            .args([
+                "s_client",
+                "-connect",
+                &format!("127.0.0.1:{}", s.port),
+                "-tls1_3",
+                "-CAfile",
+                "root.pem",
+                "-keymatexport",
+                "EXPORTER-Channel-Binding",
+                "-keymatexportlen",
+                "32",
+                "-ign_eof",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(child.stdout.take().unwrap());
+        let mut hex = String::new();
+        let mut line = String::new();
+        while err.read_line(&mut line).unwrap() > 0 {
+            if let Some(h) = line.trim().strip_prefix("Keying material: ") {
+                hex = h.to_owned();
+                break;
+            }
+            line.clear();
+        }
+        assert!(!hex.is_empty(), "openssl did not print keying material");
+        let mut exporter = [0u8; 32];
+        for (i, b) in exporter.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
+        }
+        if tamper {
+            exporter[0] ^= 1;
+        }
+        let key =
+            iotsec_pki::DeviceKey::from_secret_bytes(iotsec_pki::KeyAlgorithm::P256, &[11u8; 32])
+                .unwrap();
+        let pw = iotsec_pki::channel_binding::challenge_password_for(&exporter);
+        let csr = iotsec_pki::build_csr(
+            &key,
+            &iotsec_pki::CsrRequest {
+                common_name: "bound-1",
+                challenge_password: Some(&pw),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let body = iotsec_pki::est_message::encode_csr_body(&csr, Base64Layout::Lines64);
+        let auth = <base64ct::Base64 as base64ct::Encoding>::encode_string(b"dev:s3cret");
+        let req = format!(
+            "POST /.well-known/est/bound/simpleenroll HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\nContent-Type: application/pkcs10\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        err.read_to_string(&mut out).unwrap();
+        drop(stdin);
+        let out = out
+            .split_once("HTTP/1.1")
+            .map(|(_, r)| format!("HTTP/1.1{r}"))
+            .unwrap_or(out);
+        let _ = child.wait();
+        out
+    };
+    let good = session(false);
+    assert!(good.starts_with("HTTP/1.1 200"), "{good}");
+    let bad = session(true);
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+    assert!(bad.contains("channel binding"), "{bad}");
+}
+
+/// strongSwan's `pki --estca`/`--est` (its own TLS 1.3 stack) enrolls and re-enrolls against a
+/// label with one-line base64; with 64-column lines its PKCS#7 decoder fails, which is why the
+/// layout is a per-label setting.
+#[test]
+fn strongswan_pki_enrolls_and_reenrolls() {
+    if !have("pki") || !have("openssl") {
+        return;
+    }
+    let mut labels = default_labels();
+    let one = LabelPolicy {
+        layout: Base64Layout::OneLine,
+        ..labels[""].clone()
+    };
+    labels.insert(String::new(), one);
+    let s = start("est-strongswan", labels);
+    let d = &s.dir;
+    // strongSwan 5.9 caps its own TLS at 1.2 unless told otherwise.
+    std::fs::write(
+        d.join("strongswan.conf"),
+        "libtls {\n  version_max = 1.3\n}\n",
+    )
+    .unwrap();
+    let url = format!("https://127.0.0.1:{}", s.port);
+    let pki = |args: &[&str]| {
+        run(Command::new("pki")
+            .current_dir(d)
+            .env("STRONGSWAN_CONF", d.join("strongswan.conf"))
+            .args(args))
+    };
+    let (ok, out) = pki(&[
+        "--estca",
+        "--url",
+        &url,
+        "--cacert",
+        "root.pem",
+        "--outform",
+        "pem",
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("Sub CA cert is trusted"), "{out}");
+    make_csr(
+        d,
+        "ss",
+        "/CN=ss-1",
+        &["-addext", "subjectAltName=DNS:ss-1.devices.invalid"],
+    );
+    let (ok, out) = pki(&[
+        "--est",
+        "--url",
+        &url,
+        "--cacert",
+        "root.pem",
+        "--cacert",
+        "int.pem",
+        "--in",
+        "ss.csr.der",
+        "--userpass",
+        "dev:s3cret",
+        "--outform",
+        "pem",
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("Issued certificate is trusted"), "{out}");
+    let pem_start = out.find("-----BEGIN CERTIFICATE-----").unwrap();
+    let pem_end =
+        out.find("-----END CERTIFICATE-----").unwrap() + "-----END CERTIFICATE-----\n".len();
+    std::fs::write(d.join("ss.pem"), &out[pem_start..pem_end]).unwrap();
+    csr_with_key(
+        d,
+        "ss2",
+        "ss.key",
+        "/CN=ss-1",
+        &["-addext", "subjectAltName=DNS:ss-1.devices.invalid"],
+    );
+    let (ok, out) = pki(&[
+        "--est",
+        "--url",
+        &url,
+        "--cacert",
+        "root.pem",
+        "--cacert",
+        "int.pem",
+        "--in",
+        "ss2.csr.der",
+        "--cert",
+        "ss.pem",
+        "--key",
+        "ss.key",
+        "--outform",
+        "pem",
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("Issued certificate \"CN=ss-1\""), "{out}");
+}
+
+/// pkilint (RFC 5280 linter) finds no warning or error in issued certificates, CA certificates
+/// and CRLs.
+#[test]
+fn pkilint_accepts_certificates_and_crls() {
+    if !have("lint_pkix_cert") || !have("openssl") {
+        return;
+    }
+    let s = start("est-pkilint", default_labels());
+    let d = &s.dir;
+    let mut ca = CaState::open(&s.state).unwrap();
+    // DNS SAN only: pkilint 0.x flags every `urn:` URI (even RFC 9039 `urn:dev:mac:...`) as
+    // invalid URI syntax, although RFC 3986 admits them; see the crate README.
+    make_csr(
+        d,
+        "p",
+        "/CN=p-1",
+        &["-addext", "subjectAltName=DNS:p-1.devices.invalid"],
+    );
+    let cert = ca
+        .issue_csr(
+            &std::fs::read(d.join("p.csr.der")).unwrap(),
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+    std::fs::write(d.join("p.der"), &cert.der).unwrap();
+    ca.revoke(&cert.serial, 4, OffsetDateTime::now_utc())
+        .unwrap();
+    std::fs::write(
+        d.join("crl.der"),
+        ca.crl(OffsetDateTime::now_utc()).unwrap(),
+    )
+    .unwrap();
+    for f in ["p.der", "root.pem", "int.pem"] {
+        let (ok, out) = run(Command::new("lint_pkix_cert")
+            .current_dir(d)
+            .args(["lint", "-s", "WARNING", f]));
+        assert!(ok && out.trim().is_empty(), "pkilint on {f}: {out}");
+    }
+    let (ok, out) = run(Command::new("lint_crl").current_dir(d).args([
+        "lint", "-t", "CRL", "-p", "PKIX", "-s", "WARNING", "crl.der",
+    ]));
+    assert!(ok && out.trim().is_empty(), "pkilint on CRL: {out}");
+}
+
+/// The TLS layer itself (rustls verifier built by `tls_config::server_config` with the CRL)
+/// refuses a revoked client certificate during the handshake.
+#[test]
+fn revoked_client_certificate_fails_the_tls_handshake() {
+    if !have("curl") || !have("openssl") {
+        return;
+    }
+    let dir = scratch("est-tls-crl");
+    let state = dir.join("state");
+    init_state(
+        &state,
+        &CaSettings {
+            organization: "Acme".into(),
+            crl_url: "http://127.0.0.1/crl.der".into(),
+            lifetime_secs: 3600,
+        },
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    std::fs::copy(state.join("root.pem"), dir.join("root.pem")).unwrap();
+    let mut ca = CaState::open(&state).unwrap();
+    make_csr(&dir, "r", "/CN=r-1", &[]);
+    let good = ca
+        .issue_csr(
+            &std::fs::read(dir.join("r.csr.der")).unwrap(),
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+    let bad = ca
+        .issue_csr(
+            &std::fs::read(dir.join("r.csr.der")).unwrap(),
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+    ca.revoke(&bad.serial, 1, OffsetDateTime::now_utc())
+        .unwrap();
+    let int = std::fs::read_to_string(state.join("intermediate.pem")).unwrap();
+    for (name, c) in [("good.pem", &good), ("bad.pem", &bad)] {
+        let pem = iotsec_pki::ca_state::to_pem("CERTIFICATE", &c.der).unwrap() + &int;
+        std::fs::write(dir.join(name), pem).unwrap();
+    }
+    let ep = bind_endpoint(ca, "127.0.0.1:0", default_labels()).unwrap();
+    let port = ep.listener.local_addr().unwrap().port();
+    std::thread::spawn(move || serve(ep.listener, ep.config, ep.service));
+    let url = format!("https://127.0.0.1:{port}/.well-known/est/cacerts");
+    let (st, _, _) = curl(&dir, &["--cert", "good.pem", "--key", "r.key", &url]);
+    assert_eq!(st, 200);
+    let mut cmd = Command::new("curl");
+    cmd.current_dir(&dir).args([
+        "-sS",
+        "--cacert",
+        "root.pem",
+        "--cert",
+        "bad.pem",
+        "--key",
+        "r.key",
+        "-o",
+        "/dev/null",
+        &url,
+    ]);
+    let (ok, out) = run(&mut cmd);
+    assert!(
+        !ok,
+        "revoked client certificate completed the handshake: {out}"
+    );
+}
+
+/// `openssl ocsp` asks our responder (RFC 6960 over HTTPS POST): good, then revoked with the
+/// reason after revocation, with a verified signature and an echoed nonce.
+#[test]
+fn openssl_ocsp_sees_good_then_revoked() {
+    if !have("openssl") {
+        return;
+    }
+    let s = start("est-ocsp", default_labels());
+    let d = &s.dir;
+    let mut ca = CaState::open(&s.state).unwrap();
+    make_csr(d, "o", "/CN=o-1", &[]);
+    let cert = ca
+        .issue_csr(
+            &std::fs::read(d.join("o.csr.der")).unwrap(),
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+    std::fs::write(
+        d.join("o.pem"),
+        iotsec_pki::ca_state::to_pem("CERTIFICATE", &cert.der).unwrap(),
+    )
+    .unwrap();
+    let url = format!("https://127.0.0.1:{}/ocsp", s.port);
+    let ask = || {
+        openssl(
+            d,
+            &[
+                "ocsp",
+                "-issuer",
+                "int.pem",
+                "-cert",
+                "o.pem",
+                "-url",
+                &url,
+                "-CAfile",
+                "root.pem",
+                "-verify_other",
+                "int.pem",
+                "-resp_text",
+            ],
+        )
+    };
+    let (ok, out) = ask();
+    assert!(ok, "{out}");
+    assert!(out.contains("Response verify OK"), "{out}");
+    assert!(out.contains("o.pem: good"), "{out}");
+    assert!(out.contains("OCSP Nonce"), "{out}");
+    ca.revoke(&cert.serial, 1, OffsetDateTime::now_utc())
+        .unwrap();
+    let (ok, out) = ask();
+    assert!(ok, "{out}");
+    assert!(out.contains("o.pem: revoked"), "{out}");
+    assert!(out.contains("keyCompromise"), "{out}");
+    // A certificate of another CA: unknown.
+    let (ok, out) = openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "x.key",
+            "-out",
+            "x.pem",
+            "-subj",
+            "/CN=x",
+            "-days",
+            "1",
+        ],
+    );
+    assert!(ok, "{out}");
+    let (_, out) = openssl(
+        d,
+        &[
+            "ocsp",
+            "-issuer",
+            "x.pem",
+            "-cert",
+            "x.pem",
+            "-url",
+            &url,
+            "-CAfile",
+            "root.pem",
+            "-verify_other",
+            "int.pem",
+        ],
+    );
+    assert!(out.contains("x.pem: unknown"), "{out}");
+}
+
+/// The CRL distribution point over plain HTTP: curl fetches a CRL that OpenSSL verifies; after a
+/// revocation the next fetch lists the serial (the cache is invalidated by the revocation).
+#[test]
+fn crl_is_published_over_http_and_refreshed_on_revocation() {
+    if !have("curl") || !have("openssl") {
+        return;
+    }
+    let dir = scratch("crl-http");
+    let state = dir.join("state");
+    init_state(
+        &state,
+        &CaSettings {
+            organization: "Acme".into(),
+            crl_url: "http://127.0.0.1/crl.der".into(),
+            lifetime_secs: 3600,
+        },
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    std::fs::copy(state.join("intermediate.pem"), dir.join("int.pem")).unwrap();
+    let mut ca = CaState::open(&state).unwrap();
+    make_csr(&dir, "c", "/CN=c-1", &[]);
+    let cert = ca
+        .issue_csr(
+            &std::fs::read(dir.join("c.csr.der")).unwrap(),
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+    let ep = bind_endpoint(
+        CaState::open(&state).unwrap(),
+        "127.0.0.1:0",
+        default_labels(),
+    )
+    .unwrap();
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/crl.der",
+        l.local_addr().unwrap().port()
+    );
+    let service = ep.service.clone();
+    std::thread::spawn(move || iotsec_pki::est_transport::serve_crl(l, service));
+    let fetch = |name: &str| {
+        let (ok, out) = run(Command::new("curl")
+            .current_dir(&dir)
+            .args(["-sS", "-f", "-o", name, &url]));
+        assert!(ok, "{out}");
+        let (ok, text) = openssl(
+            &dir,
+            &[
+                "crl", "-inform", "DER", "-in", name, "-noout", "-text", "-CAfile", "int.pem",
+            ],
+        );
+        assert!(ok, "{text}");
+        assert!(text.to_ascii_lowercase().contains("verify ok"), "{text}");
+        text
+    };
+    let serial_hex: String = cert.serial.iter().map(|b| format!("{b:02X}")).collect();
+    assert!(!fetch("a.crl").contains(&serial_hex));
+    ca.revoke(&cert.serial, 5, OffsetDateTime::now_utc())
+        .unwrap();
+    let text = fetch("b.crl");
+    assert!(text.contains(&serial_hex), "{text}");
+    assert!(text.contains("Cessation Of Operation"), "{text}");
+}

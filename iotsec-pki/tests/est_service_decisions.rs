@@ -1,0 +1,170 @@
+//! EST decisions without sockets (the sans-IO core): bytes and TLS facts in, responses out.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod peers;
+
+use std::collections::HashMap;
+
+use iotsec_pki::ca_state::{CaSettings, CaState, init_state};
+use iotsec_pki::channel_binding::challenge_password_for;
+use iotsec_pki::est_message::{Base64Layout, encode_csr_body, parse_certs_only};
+use iotsec_pki::est_service::{BindingPolicy, EstRequest, EstService, LabelPolicy, TlsFacts};
+use iotsec_pki::{CsrRequest, DeviceKey, KeyAlgorithm, build_csr};
+use time::OffsetDateTime;
+
+const EXPORTER: [u8; 32] = [0x5a; 32];
+
+fn service(name: &str) -> EstService {
+    let state = peers::scratch(name).join("state");
+    init_state(
+        &state,
+        &CaSettings {
+            organization: "Acme".into(),
+            crl_url: "http://127.0.0.1/crl".into(),
+            lifetime_secs: 3600,
+        },
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    let base = LabelPolicy {
+        basic: Some(("u".into(), "p".into())),
+        ..Default::default()
+    };
+    let mut labels = HashMap::new();
+    labels.insert(String::new(), base.clone());
+    labels.insert(
+        "bound".into(),
+        LabelPolicy {
+            binding: BindingPolicy::Required,
+            ..base.clone()
+        },
+    );
+    labels.insert(
+        "off".into(),
+        LabelPolicy {
+            binding: BindingPolicy::Off,
+            ..base
+        },
+    );
+    EstService::new(CaState::open(&state).unwrap(), labels)
+}
+
+fn enroll(label: &str, pw: Option<&str>) -> EstRequest {
+    let key = DeviceKey::from_secret_bytes(KeyAlgorithm::P256, &[21u8; 32]).unwrap();
+    let csr = build_csr(
+        &key,
+        &CsrRequest {
+            common_name: "d",
+            challenge_password: pw,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let prefix = if label.is_empty() {
+        String::new()
+    } else {
+        format!("{label}/")
+    };
+    EstRequest {
+        method: "POST".into(),
+        path: format!("/.well-known/est/{prefix}simpleenroll"),
+        content_type: Some("application/pkcs10".into()),
+        authorization: Some("Basic dTpw".into()), // u:p
+        body: encode_csr_body(&csr, Base64Layout::Lines64).into_bytes(),
+    }
+}
+
+fn facts() -> TlsFacts {
+    TlsFacts {
+        client_cert: None,
+        exporter: Some(EXPORTER),
+    }
+}
+
+#[test]
+fn tls_unique_value_is_refused_on_tls13_even_when_binding_is_optional() {
+    let s = service("est-d-tlsunique");
+    // 12 bytes: the size of a TLS 1.2 Finished message (tls-unique).
+    let r = s.handle(&enroll("", Some("AAAAAAAAAAAAAAAA")), &facts());
+    assert_eq!(r.status, 400);
+    assert!(String::from_utf8_lossy(&r.body).contains("tls-unique"));
+}
+
+#[test]
+fn binding_policies() {
+    let s = service("est-d-binding");
+    let good = challenge_password_for(&EXPORTER);
+    let other = challenge_password_for(&[0u8; 32]);
+    assert_eq!(
+        s.handle(&enroll("bound", Some(&good)), &facts()).status,
+        200
+    );
+    assert_eq!(
+        s.handle(&enroll("bound", Some(&other)), &facts()).status,
+        400
+    );
+    assert_eq!(s.handle(&enroll("bound", None), &facts()).status, 400);
+    // Optional: a plain password is not a binding and is ignored; Off: nothing is checked.
+    assert_eq!(
+        s.handle(&enroll("", Some("plain-secret")), &facts()).status,
+        200
+    );
+    assert_eq!(
+        s.handle(&enroll("off", Some("AAAAAAAAAAAAAAAA")), &facts())
+            .status,
+        200
+    );
+}
+
+#[test]
+fn http_level_refusals() {
+    let s = service("est-d-http");
+    let mut get = enroll("", None);
+    get.method = "GET".into();
+    let r = s.handle(&get, &facts());
+    assert_eq!(r.status, 405);
+    assert!(r.headers.iter().any(|(k, v)| *k == "Allow" && v == "POST"));
+    let mut unknown = enroll("", None);
+    unknown.path = "/.well-known/est/nolabel/simpleenroll".into();
+    assert_eq!(s.handle(&unknown, &facts()).status, 404);
+    let mut no_auth = enroll("", None);
+    no_auth.authorization = None;
+    let r = s.handle(&no_auth, &facts());
+    assert_eq!(r.status, 401);
+    assert!(
+        r.headers
+            .iter()
+            .any(|(k, v)| *k == "WWW-Authenticate" && v.starts_with("Basic "))
+    );
+    let mut garbage = enroll("", None);
+    garbage.body = b"not base64 at all!".to_vec();
+    assert_eq!(s.handle(&garbage, &facts()).status, 400);
+    let mut reenroll = enroll("", None);
+    reenroll.path = "/.well-known/est/simplereenroll".into();
+    assert_eq!(
+        s.handle(&reenroll, &facts()).status,
+        401,
+        "re-enroll needs the TLS client certificate"
+    );
+}
+
+#[test]
+fn enrollment_response_is_one_certificate_with_a_closing_newline() {
+    let s = service("est-d-response");
+    let r = s.handle(&enroll("", None), &facts());
+    assert_eq!(r.status, 200);
+    assert!(r.body.ends_with(b"\n"));
+    assert_eq!(parse_certs_only(&r.body).unwrap().len(), 1);
+    let cacerts = EstRequest {
+        method: "GET".into(),
+        path: "/.well-known/est/cacerts".into(),
+        ..Default::default()
+    };
+    let r = s.handle(&cacerts, &TlsFacts::default());
+    assert_eq!(parse_certs_only(&r.body).unwrap().len(), 2);
+}
