@@ -5,7 +5,9 @@
     clippy::panic,
     missing_docs
 )]
-//! Times the phases of a 100k-component gate (development aid for the benchmark).
+//! Times the phases of a 100k-component gate and prints the peak RSS (`VmHWM`), which includes
+//! the 72 MB SBOM bytes themselves:
+//! `cargo run --release -p iotsec-sbom --example probe_parse`.
 #[path = "../benches/support/synthetic.rs"]
 mod synthetic;
 fn main() {
@@ -44,4 +46,10 @@ fn main() {
             sha.len()
         );
     }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .unwrap_or("VmHWM: ?");
+    eprintln!("SBOM {} bytes; peak RSS {hwm}", bytes.len());
 }
