@@ -160,7 +160,9 @@ pub fn parse_osv(bytes: &[u8], file: &str) -> Result<Advisory, GateError> {
                     "affected[{i}].ranges[{j}]: no introduced event"
                 )));
             }
-            ranges.push(AffectedRange { kind, events });
+            let mut range = AffectedRange { kind, events };
+            range.presort(crate::version::VersionScheme::for_ecosystem(&ecosystem));
+            ranges.push(range);
         }
         let (informational, cpes) = match a.database_specific {
             Some(d) => (d.informational, d.cpes),

@@ -40,6 +40,19 @@ pub struct AffectedRange {
     pub events: Vec<RangeEvent>,
 }
 
+impl AffectedRange {
+    /// Sorts the events once for `scheme` (the order [`AffectedRange::contains`] evaluates
+    /// them in), so that matching does not sort per lookup.
+    pub fn presort(&mut self, scheme: VersionScheme) {
+        let scheme = match self.kind {
+            RangeKind::Semver => VersionScheme::Semver,
+            _ => scheme,
+        };
+        self.events
+            .sort_by(|a, b| cmp_event_versions(scheme, event_version(a), event_version(b)));
+    }
+}
+
 fn event_version(e: &RangeEvent) -> &str {
     match e {
         RangeEvent::Introduced(v)
@@ -66,12 +79,17 @@ impl AffectedRange {
             RangeKind::Ecosystem => scheme,
             RangeKind::Git => return false,
         };
-        let mut events: Vec<&RangeEvent> = self
-            .events
-            .iter()
-            .filter(|e| !matches!(e, RangeEvent::Limit(_)))
-            .collect();
-        events.sort_by(|a, b| cmp_event_versions(scheme, event_version(a), event_version(b)));
+        let sorted = self.events.is_sorted_by(|a, b| {
+            cmp_event_versions(scheme, event_version(a), event_version(b)) != Ordering::Greater
+        });
+        let mut owned: Vec<&RangeEvent>;
+        let events: &mut dyn Iterator<Item = &RangeEvent> = if sorted {
+            &mut self.events.iter()
+        } else {
+            owned = self.events.iter().collect();
+            owned.sort_by(|a, b| cmp_event_versions(scheme, event_version(a), event_version(b)));
+            &mut owned.into_iter()
+        };
         let mut affected = false;
         for e in events {
             match e {

@@ -36,9 +36,26 @@ fn version_affected(a: &AffectedPackage, scheme: VersionScheme, version: &str) -
     a.versions.iter().any(|v| v == version) || a.ranges.iter().any(|r| r.contains(scheme, version))
 }
 
-fn purl_agrees(a: &AffectedPackage, purl: &PackageUrl) -> bool {
-    let Some(p) = a.purl.as_deref().and_then(|p| PackageUrl::parse(p).ok()) else {
+/// `pkg:type/namespace/name` of a purl string (version, qualifiers and subpath cut).
+fn purl_base(p: &str) -> &str {
+    let end = p.find(['?', '#']).unwrap_or(p.len());
+    let p = p.get(..end).unwrap_or(p);
+    match p.rfind('@') {
+        Some(at) if !p.get(at..).is_some_and(|v| v.contains('/')) => p.get(..at).unwrap_or(p),
+        _ => p,
+    }
+}
+
+fn purl_agrees(a: &AffectedPackage, purl: &PackageUrl, component_base: &str) -> bool {
+    let Some(text) = a.purl.as_deref() else {
         return true;
+    };
+    // Fast path: the common, already-canonical spelling.
+    if !text.contains('%') && purl_base(text) == component_base {
+        return true;
+    }
+    let Ok(p) = PackageUrl::parse(text) else {
+        return false;
     };
     p.ty == purl.ty
         && (p.namespace.is_none() || p.namespace == purl.namespace)
@@ -141,13 +158,15 @@ pub(crate) fn lookup(db: &AdvisoryDatabase, c: &Component) -> Lookup {
                     }
                     let scheme = VersionScheme::for_ecosystem(eco);
                     let name = purl.osv_name();
+                    let component_base = purl_base(p);
                     let hits: Vec<(u32, u32)> = db
                         .lookup_package(eco, &name)
                         .iter()
                         .copied()
                         .filter(|r| {
                             db.get(*r).is_some_and(|(_, a)| {
-                                purl_agrees(a, &purl) && version_affected(a, scheme, &version)
+                                purl_agrees(a, &purl, component_base)
+                                    && version_affected(a, scheme, &version)
                             })
                         })
                         .collect();

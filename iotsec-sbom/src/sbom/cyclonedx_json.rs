@@ -404,7 +404,11 @@ impl Walker<'_> {
             .as_deref()
             .ok_or_else(|| self.rules.violation(path, "component name is required"))?;
         if let Some(r) = &c.bom_ref {
-            self.rules.bom_ref(path, r)?;
+            if collect {
+                self.rules.bom_ref_deferred(path, r)?;
+            } else {
+                self.rules.bom_ref(path, r)?;
+            }
         }
         if let Some(s) = &c.scope {
             self.rules.scope(path, s)?;
@@ -421,9 +425,9 @@ impl Walker<'_> {
         }
         let mut hashes = Vec::new();
         for h in c.hashes.iter().flatten() {
-            self.rules.hash(path, &h.alg, &h.content)?;
+            let alg = self.rules.hash(path, &h.alg, &h.content)?;
             hashes.push(ComponentHash {
-                alg: h.alg.to_string(),
+                alg: alg.to_owned(),
                 content: h.content.to_ascii_lowercase(),
             });
         }
@@ -649,6 +653,7 @@ pub fn parse_cyclonedx_json(bytes: &[u8]) -> Result<Sbom, GateError> {
         }
     }
     let _ = &bom.schema;
+    w.rules.unique_component_refs(&w.components)?;
     let embedded_vex = match &bom.vulnerabilities {
         Some(v) => statements_from_vulnerabilities(v, "embedded", &w.rules)?,
         None => Vec::new(),

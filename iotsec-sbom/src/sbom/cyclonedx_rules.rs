@@ -10,6 +10,7 @@ use crate::error::GateError;
 pub(crate) const JSON_SPEC_VERSIONS: [&str; 6] = ["1.2", "1.3", "1.4", "1.5", "1.6", "1.7"];
 
 pub(crate) struct Rules<'s> {
+    /// Declared spec version.
     pub spec: &'s str,
     bom_refs: HashSet<String>,
 }
@@ -45,6 +46,25 @@ impl<'s> Rules<'s> {
         }
         if !self.bom_refs.insert(r.to_owned()) {
             return Err(self.violation(path, format!("bom-ref {r:?} is not unique")));
+        }
+        Ok(())
+    }
+
+    /// Non-empty check only; uniqueness of collected components is checked in one pass at the
+    /// end ([`Rules::unique_component_refs`]), which avoids an owned copy per component.
+    pub fn bom_ref_deferred(&self, path: &str, r: &str) -> Result<(), GateError> {
+        if r.is_empty() {
+            return Err(self.violation(path, "bom-ref must not be empty"));
+        }
+        Ok(())
+    }
+
+    pub fn unique_component_refs(&self, components: &[super::Component]) -> Result<(), GateError> {
+        let mut seen: HashSet<&str> = HashSet::with_capacity(components.len());
+        for r in components.iter().filter_map(|c| c.bom_ref.as_deref()) {
+            if !seen.insert(r) || self.bom_refs.contains(r) {
+                return Err(self.violation("components[]", format!("bom-ref {r:?} is not unique")));
+            }
         }
         Ok(())
     }
@@ -112,16 +132,23 @@ impl<'s> Rules<'s> {
         }
     }
 
-    pub fn hash(&self, path: &str, alg: &str, content: &str) -> Result<(), GateError> {
-        let want: &[usize] = match alg {
-            "MD5" => &[32],
-            "SHA-1" => &[40],
-            "SHA-256" | "SHA3-256" | "BLAKE2b-256" => &[64],
-            "SHA-384" | "SHA3-384" | "BLAKE2b-384" => &[96],
-            "SHA-512" | "SHA3-512" | "BLAKE2b-512" => &[128],
-            "BLAKE3" => &[],
-            "Streebog-256" if self.at_least(7) => &[64],
-            "Streebog-512" if self.at_least(7) => &[128],
+    /// Checks a hash and returns the algorithm's canonical (static) name.
+    pub fn hash(&self, path: &str, alg: &str, content: &str) -> Result<&'static str, GateError> {
+        let (name, want): (&'static str, &[usize]) = match alg {
+            "MD5" => ("MD5", &[32]),
+            "SHA-1" => ("SHA-1", &[40]),
+            "SHA-256" => ("SHA-256", &[64]),
+            "SHA3-256" => ("SHA3-256", &[64]),
+            "BLAKE2b-256" => ("BLAKE2b-256", &[64]),
+            "SHA-384" => ("SHA-384", &[96]),
+            "SHA3-384" => ("SHA3-384", &[96]),
+            "BLAKE2b-384" => ("BLAKE2b-384", &[96]),
+            "SHA-512" => ("SHA-512", &[128]),
+            "SHA3-512" => ("SHA3-512", &[128]),
+            "BLAKE2b-512" => ("BLAKE2b-512", &[128]),
+            "BLAKE3" => ("BLAKE3", &[]),
+            "Streebog-256" if self.at_least(7) => ("Streebog-256", &[64]),
+            "Streebog-512" if self.at_least(7) => ("Streebog-512", &[128]),
             _ => return Err(self.violation(path, format!("unknown hash algorithm {alg:?}"))),
         };
         let hex = !content.is_empty() && content.bytes().all(|c| c.is_ascii_hexdigit());
@@ -131,7 +158,7 @@ impl<'s> Rules<'s> {
                 format!("{alg} content {content:?} has the wrong form or length"),
             ));
         }
-        Ok(())
+        Ok(name)
     }
 
     pub fn license_id(&self, path: &str, id: &str) -> Result<(), GateError> {

@@ -94,7 +94,11 @@ impl XmlWalker<'_> {
             .ok_or_else(|| self.rules.violation(path, "component name is required"))?;
         let bom_ref = c.attribute("bom-ref").map(str::to_owned);
         if let Some(r) = &bom_ref {
-            self.rules.bom_ref(path, r)?;
+            if collect {
+                self.rules.bom_ref_deferred(path, r)?;
+            } else {
+                self.rules.bom_ref(path, r)?;
+            }
         }
         if let Some(s) = text_of(c, "scope") {
             self.rules.scope(path, &s)?;
@@ -118,7 +122,7 @@ impl XmlWalker<'_> {
                     .attribute("alg")
                     .ok_or_else(|| self.rules.violation(path, "hash alg is required"))?;
                 let content = h.text().unwrap_or("").trim();
-                self.rules.hash(path, alg, content)?;
+                let alg = self.rules.hash(path, alg, content)?;
                 hashes.push(ComponentHash {
                     alg: alg.to_owned(),
                     content: content.to_ascii_lowercase(),
@@ -410,6 +414,7 @@ pub fn parse_cyclonedx_xml(bytes: &[u8]) -> Result<Sbom, GateError> {
             }
         }
     }
+    w.rules.unique_component_refs(&w.components)?;
     let mut embedded_vex = Vec::new();
     for el in root.children().filter(|n| n.is_element()) {
         if !w.in_ns(el) {

@@ -5,38 +5,36 @@
 
 use core::cmp::Ordering;
 
-use super::{compare_digit_runs, split_digits};
+use super::compare_digit_runs;
 
-struct SemverParts<'a> {
-    core: Vec<&'a str>,
-    pre: Option<&'a str>,
-}
-
-fn parse(version: &str) -> SemverParts<'_> {
+/// Splits a version into its dotted numeric core and its pre-release (if any), without allocating.
+fn split(version: &str) -> (&str, Option<&str>) {
     let v = version.strip_prefix('v').unwrap_or(version);
     let v = v.split_once('+').map_or(v, |(head, _build)| head);
-    let mut core = Vec::with_capacity(3);
-    let mut rest = v;
+    let bytes = v.as_bytes();
+    let mut end = 0;
     loop {
-        let (digits, after) = split_digits(rest);
-        if digits.is_empty() {
+        let run = bytes
+            .get(end..)
+            .map_or(0, |r| r.iter().take_while(|c| c.is_ascii_digit()).count());
+        if run == 0 {
             break;
         }
-        core.push(digits);
-        rest = after;
-        match rest.strip_prefix('.') {
-            Some(after_dot) if after_dot.starts_with(|c: char| c.is_ascii_digit()) => {
-                rest = after_dot;
-            }
-            _ => break,
+        end += run;
+        let dot_then_digit =
+            bytes.get(end) == Some(&b'.') && bytes.get(end + 1).is_some_and(u8::is_ascii_digit);
+        if !dot_then_digit {
+            break;
         }
+        end += 1;
     }
+    let (core, rest) = v.split_at(end);
     let pre = if rest.is_empty() {
         None
     } else {
         Some(rest.strip_prefix('-').unwrap_or(rest))
     };
-    SemverParts { core, pre }
+    (core, pre)
 }
 
 fn compare_identifier(a: &str, b: &str) -> Ordering {
@@ -70,18 +68,21 @@ fn compare_prerelease(a: &str, b: &str) -> Ordering {
 
 /// Compares two versions by Semantic Versioning 2.0.0 precedence (§11), leniently (module doc).
 pub fn compare_semver(a: &str, b: &str) -> Ordering {
-    let a = parse(a);
-    let b = parse(b);
-    let n = a.core.len().max(b.core.len());
-    for i in 0..n {
-        let x = a.core.get(i).copied().unwrap_or("0");
-        let y = b.core.get(i).copied().unwrap_or("0");
+    let (a_core, a_pre) = split(a);
+    let (b_core, b_pre) = split(b);
+    let mut xs = a_core.split('.').filter(|c| !c.is_empty());
+    let mut ys = b_core.split('.').filter(|c| !c.is_empty());
+    loop {
+        let (x, y) = match (xs.next(), ys.next()) {
+            (None, None) => break,
+            (x, y) => (x.unwrap_or("0"), y.unwrap_or("0")),
+        };
         let ord = compare_digit_runs(x, y);
         if ord != Ordering::Equal {
             return ord;
         }
     }
-    match (a.pre, b.pre) {
+    match (a_pre, b_pre) {
         (None, None) => Ordering::Equal,
         (None, Some(_)) => Ordering::Greater,
         (Some(_), None) => Ordering::Less,
