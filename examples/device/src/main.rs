@@ -7,10 +7,9 @@
 
 mod attest;
 mod ota;
+mod pki;
 
 use std::process::ExitCode;
-
-mod pki;
 
 use clap::{Parser, Subcommand};
 use iotsec_cli_contract::{Format, finish, info, parse_args};
