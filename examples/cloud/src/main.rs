@@ -8,11 +8,10 @@
 mod acl;
 mod attest;
 mod ota;
+mod pki;
 mod sbom;
 
 use std::process::ExitCode;
-
-mod pki;
 
 use clap::{Parser, Subcommand};
 use iotsec_cli_contract::{Format, finish, info, parse_args};
