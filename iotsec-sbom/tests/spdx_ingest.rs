@@ -90,3 +90,11 @@ fn other_spdx_versions_are_refused() {
             .contains("SPDX-3.0")
     );
 }
+
+#[test]
+fn spdx_version_key_late_in_the_document_is_recognized() {
+    let padding = format!("\"comment\": \"{}\",", "x".repeat(5000));
+    let late = DOC.replacen('{', &format!("{{{padding}"), 1);
+    let sbom = parse_sbom(late.as_bytes()).unwrap();
+    assert_eq!(sbom.format, SbomFormat::SpdxJson);
+}

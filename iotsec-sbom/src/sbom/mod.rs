@@ -119,10 +119,14 @@ pub fn parse_sbom(bytes: &[u8]) -> Result<Sbom, GateError> {
         Some(b'{') => {
             // SPDX documents carry `spdxVersion`; look only at the head to stay O(1).
             let head = bytes.get(..bytes.len().min(4096)).unwrap_or(bytes);
-            if head.windows(13).any(|w| w == b"\"spdxVersion\"") {
-                parse_spdx_json(bytes)
-            } else {
-                parse_cyclonedx_json(bytes)
+            let spdx_key = |b: &[u8]| b.windows(13).any(|w| w == b"\"spdxVersion\"");
+            if spdx_key(head) {
+                return parse_spdx_json(bytes);
+            }
+            match parse_cyclonedx_json(bytes) {
+                // `spdxVersion` may come late in a document whose keys are not ordered.
+                Err(GateError::Malformed { .. }) if spdx_key(bytes) => parse_spdx_json(bytes),
+                other => other,
             }
         }
         _ => Err(GateError::Unsupported(
