@@ -56,19 +56,38 @@ fn appraise(q: &Quote, v: &dyn SignatureVerifier) -> bool {
     appraise_quote(v, &AppraisalPolicy::default(), &ev, NONCE, None).is_trustworthy()
 }
 
+/// Accepts every signature: isolates what the appraisal costs besides the cryptography.
+struct NoCrypto;
+
+impl SignatureVerifier for NoCrypto {
+    fn verify(
+        &self,
+        _: &PublicArea<'_>,
+        _: &[u8],
+        _: &TpmSignature<'_>,
+    ) -> Result<(), iotsec_attest::VerifyError> {
+        Ok(())
+    }
+}
+
 fn verify_only(q: &Quote, v: &dyn SignatureVerifier) -> bool {
     let ak = PublicArea::parse_tpm2b(&q.ak).unwrap();
     let sig = TpmSignature::parse(&q.sig).unwrap();
     v.verify(&ak, &q.msg, &sig).is_ok()
 }
 
+/// Best of 7 rounds (the box is shared: the minimum is the least disturbed figure).
 fn per_call_us(mut f: impl FnMut() -> bool, n: u32) -> f64 {
     assert!(f());
-    let t = Instant::now();
-    for _ in 0..n {
-        black_box(f());
+    let mut best = f64::MAX;
+    for _ in 0..7 {
+        let t = Instant::now();
+        for _ in 0..n / 7 {
+            black_box(f());
+        }
+        best = best.min(t.elapsed().as_secs_f64() * 1e6 / f64::from(n / 7));
     }
-    t.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+    best
 }
 
 /// Keylime's checkquote timings (µs per quote) for ecc and rsa, if keylime is installed.
@@ -83,11 +102,14 @@ for kind in ["ecc", "rsa"]:
     ak = open(f"{d}/ak_{kind}.pem", "rb").read()
     m, s, p = (open(f"{d}/{kind}.{x}", "rb").read() for x in ("msg", "sig", "pcrs"))
     tpm_util.checkquote(ak, "nonce-01", s, m, p, "sha256")
-    n = 3000
-    t = time.perf_counter()
-    for _ in range(n):
-        tpm_util.checkquote(ak, "nonce-01", s, m, p, "sha256")
-    print(kind, (time.perf_counter() - t) / n * 1e6)
+    best = float("inf")
+    for _ in range(7):
+        n = 430
+        t = time.perf_counter()
+        for _ in range(n):
+            tpm_util.checkquote(ak, "nonce-01", s, m, p, "sha256")
+        best = min(best, (time.perf_counter() - t) / n * 1e6)
+    print(kind, best)
 "#;
     let out = Command::new(python)
         .args(["-c", script, DATA])
@@ -119,6 +141,9 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("{name}/appraise/rustcrypto"), |b| {
             b.iter(|| appraise(black_box(q), &RustCryptoVerifier))
         });
+        g.bench_function(format!("{name}/appraise/without_crypto"), |b| {
+            b.iter(|| appraise(black_box(q), &NoCrypto))
+        });
         g.bench_function(format!("{name}/verify_only/ring"), |b| {
             b.iter(|| verify_only(black_box(q), &RingVerifier))
         });
@@ -129,7 +154,7 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     // Side by side in the same run, with the ratios the issue asks for.
-    println!("\nsummary (µs per quote, one core):");
+    println!("\nsummary (µs per quote, one core, best of 7 rounds):");
     let kl = keylime();
     for (name, q, kl_us) in [
         ("ecc_p256", &ecc, kl.map(|k| k.0)),
@@ -138,9 +163,11 @@ fn bench(c: &mut Criterion) {
         let ours = per_call_us(|| appraise(q, &RingVerifier), 3000);
         let rc = per_call_us(|| appraise(q, &RustCryptoVerifier), 1000);
         let raw = per_call_us(|| verify_only(q, &RingVerifier), 3000);
+        let rest = per_call_us(|| appraise(q, &NoCrypto), 3000);
         print!(
-            "  {name}: ours(ring) {ours:.1}  ours(rustcrypto) {rc:.1}  raw ring verify {raw:.1}  appraisal/raw {:.2}",
-            ours / raw
+            "  {name}: ours(ring) {ours:.1}  ours(rustcrypto) {rc:.1}  raw ring verify {raw:.1}  without crypto {rest:.1}  appraisal/raw {:.2} (by parts {:.2})",
+            ours / raw,
+            (raw + rest) / raw
         );
         match kl_us {
             Some(k) => println!(

@@ -17,15 +17,15 @@ pub mod public;
 pub mod signature;
 mod wire;
 
-// Decisions that need no heap: signature checks, pcrDigest, clock freshness.
+// Decisions that need no heap: signatures, pcrDigest, clock freshness, secure-element evidence.
 pub mod freshness;
 pub mod pcr_digest;
 pub mod se_evidence;
+pub mod verify;
 
 // Device side (no_std): talking to a TPM without tpm2-tss.
 pub mod tpm_command;
 pub mod tpm_transport;
-pub mod verify;
 
 // Identity (alloc): credentials only the TPM holding the EK can activate.
 #[cfg(feature = "alloc")]
