@@ -259,8 +259,9 @@ impl CompiledPolicy {
 
     /// Decides a request in strict mode.
     ///
-    /// Publish, retained publish, receive and will checks allocate nothing. SUBSCRIBE runs the
-    /// filter algebra and allocates a small working set.
+    /// No check allocates: publish, retained publish, receive and will walk the trie; SUBSCRIBE
+    /// reads the overlapping templates level by level (at most
+    /// [`crate::filter_algebra::SET_CAPACITY`] of each effect; more is denied).
     pub fn check(&self, ctx: &ClientContext<'_>, request: &Request<'_>) -> Decision {
         self.check_with_mode(ctx, request, SubscribeMode::Strict)
     }

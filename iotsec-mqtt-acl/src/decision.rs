@@ -169,6 +169,12 @@ pub enum Reason {
     NoMatchingRule,
     /// Strict subscribe: the filter reaches topics no rule lets this client receive.
     FilterNotContained,
+    /// More allow (or deny) templates overlap the subscription than one check analyses
+    /// without allocating: denied (fail closed). Split the subscription or the rules.
+    TooManyOverlappingRules {
+        /// The limit ([`crate::filter_algebra::SET_CAPACITY`]).
+        limit: u16,
+    },
     /// The client id is not bound to the identity the policy requires.
     IdentityNotBound {
         /// The required binding.

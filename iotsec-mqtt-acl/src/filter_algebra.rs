@@ -96,10 +96,175 @@ fn intersect_at<'a>(
     }
 }
 
-/// Whether two filters match at least one common topic.
+/// Whether two filters match at least one common topic (no allocation).
 pub fn overlaps(a: &[FilterLevel<'_>], b: &[FilterLevel<'_>]) -> bool {
-    let mut scratch = Vec::new();
-    intersect_at(a, b, true, &mut scratch)
+    overlaps_with(|k| a.get(k).copied(), b)
+}
+
+/// [`overlaps`] for a filter read level by level (`level(k)` is `None` past its end): both
+/// filters advance in lock-step, so no state but the level index is needed.
+pub fn overlaps_with<'a>(
+    level: impl Fn(usize) -> Option<FilterLevel<'a>>,
+    b: &[FilterLevel<'_>],
+) -> bool {
+    use FilterLevel::*;
+    let mut k = 0;
+    loop {
+        let first = k == 0;
+        match (level(k), b.get(k).copied()) {
+            (None, None) => return true,
+            (Some(MultiWildcard), _) => return !(first && is_reserved_literal(b.first())),
+            (_, Some(MultiWildcard)) => return !(first && is_reserved_literal(level(0).as_ref())),
+            (None, Some(_)) | (Some(_), None) => return false,
+            (Some(Literal(x)), Some(Literal(y))) => {
+                if x != y {
+                    return false;
+                }
+            }
+            (Some(Literal(x)), Some(SingleWildcard)) | (Some(SingleWildcard), Some(Literal(x))) => {
+                if first && x.starts_with('$') {
+                    return false;
+                }
+            }
+            (Some(SingleWildcard), Some(SingleWildcard)) => {}
+        }
+        k += 1;
+    }
+}
+
+/// The most filters [`is_covered_by_set`] takes: one bit each in a `u64`.
+pub const SET_CAPACITY: usize = 64;
+
+/// Up to [`SET_CAPACITY`] filters read level by level, so that coverage can be decided without
+/// building them (a broker's SUBSCRIBE check instantiates templates level by level).
+pub trait FilterSet<'a> {
+    /// How many filters the set has.
+    fn count(&self) -> usize;
+    /// Level `k` of filter `i`, or `None` past its end (or past the set).
+    fn level(&self, i: usize, k: usize) -> Option<FilterLevel<'a>>;
+}
+
+impl<'a> FilterSet<'a> for [&[FilterLevel<'a>]] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn level(&self, i: usize, k: usize) -> Option<FilterLevel<'a>> {
+        self.get(i).and_then(|f| f.get(k)).copied()
+    }
+}
+
+/// [`is_covered`] without allocation: whether every topic `filter` matches is matched by a
+/// filter of `set`. A set larger than [`SET_CAPACITY`], or a search past
+/// [`COVERAGE_STEP_LIMIT`] steps, answers `false` (fail closed).
+pub fn is_covered_by_set<'a, S: FilterSet<'a> + ?Sized>(
+    filter: &[FilterLevel<'a>],
+    set: &S,
+) -> bool {
+    let n = set.count();
+    if n > SET_CAPACITY {
+        return false;
+    }
+    let mask = if n == SET_CAPACITY {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    };
+    let mut budget = COVERAGE_STEP_LIMIT;
+    covered_masked(filter, set, mask, 0, true, &mut budget)
+}
+
+fn members(mask: u64) -> impl Iterator<Item = usize> {
+    (0..SET_CAPACITY).filter(move |i| (mask >> i) & 1 == 1)
+}
+
+fn select(mask: u64, keep: impl Fn(usize) -> bool) -> u64 {
+    members(mask)
+        .filter(|&i| keep(i))
+        .fold(0, |acc, i| acc | (1u64 << i))
+}
+
+// The filters of a set all advance one level per step (exactly as `covered_at` advances its
+// slices), so the active filters are a bit mask and a common level index `k`.
+fn covered_masked<'a, S: FilterSet<'a> + ?Sized>(
+    a: &[FilterLevel<'a>],
+    set: &S,
+    mask: u64,
+    k: usize,
+    first: bool,
+    budget: &mut u32,
+) -> bool {
+    use FilterLevel::*;
+    if *budget == 0 {
+        return false;
+    }
+    *budget -= 1;
+    let head = |i: usize| set.level(i, k);
+    let any_hash = members(mask).any(|i| head(i) == Some(MultiWildcard));
+    match a.split_first() {
+        None => members(mask).any(|i| match head(i) {
+            None => true,
+            Some(MultiWildcard) => set.level(i, k + 1).is_none(),
+            _ => false,
+        }),
+        Some((Literal(l), rest)) => {
+            let reserved = first && l.starts_with('$');
+            if !reserved && any_hash {
+                return true;
+            }
+            let next = select(mask, |i| match head(i) {
+                Some(Literal(x)) => x == *l,
+                Some(SingleWildcard) => !reserved,
+                _ => false,
+            });
+            next != 0 && covered_masked(rest, set, next, k + 1, false, budget)
+        }
+        Some((SingleWildcard, rest)) => {
+            if any_hash {
+                return true;
+            }
+            // As in `covered_at`: each literal the set names at this level, then a fresh value.
+            for i in members(mask) {
+                let Some(Literal(x)) = head(i) else {
+                    continue;
+                };
+                if (first && x.starts_with('$'))
+                    || members(mask)
+                        .take_while(|&j| j < i)
+                        .any(|j| head(j) == Some(Literal(x)))
+                {
+                    continue;
+                }
+                let next = select(mask, |j| match head(j) {
+                    Some(Literal(y)) => y == x,
+                    Some(SingleWildcard) => true,
+                    _ => false,
+                });
+                if next == 0 || !covered_masked(rest, set, next, k + 1, false, budget) {
+                    return false;
+                }
+            }
+            let fresh = select(mask, |j| head(j) == Some(SingleWildcard));
+            fresh != 0 && covered_masked(rest, set, fresh, k + 1, false, budget)
+        }
+        Some((MultiWildcard, _)) => {
+            if any_hash {
+                return true;
+            }
+            if mask == 0 {
+                return false;
+            }
+            let parent_ok = first || covered_masked(&[], set, mask, k, first, budget);
+            parent_ok
+                && covered_masked(
+                    &[SingleWildcard, MultiWildcard],
+                    set,
+                    mask,
+                    k,
+                    first,
+                    budget,
+                )
+        }
+    }
 }
 
 /// Whether every topic matched by `filter` is matched by at least one filter of `by`

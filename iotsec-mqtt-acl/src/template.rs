@@ -230,28 +230,44 @@ impl TopicTemplate {
         &'a self,
         ctx: &ClientContext<'a>,
     ) -> (Vec<FilterLevel<'a>>, Option<Unusable>) {
-        let mut unusable = None;
-        let levels = self
-            .levels
+        let levels = (0..self.levels.len())
+            .filter_map(|k| self.partial_level(ctx, k))
+            .collect();
+        (levels, self.first_unusable(ctx))
+    }
+
+    /// Level `k` of [`Self::instantiate_partial`], computed alone (no allocation); `None` past
+    /// the end.
+    pub fn partial_level<'a>(
+        &'a self,
+        ctx: &ClientContext<'a>,
+        k: usize,
+    ) -> Option<FilterLevel<'a>> {
+        self.levels.get(k).map(|level| match level {
+            TemplateLevel::Literal(l) => FilterLevel::Literal(l.as_str()),
+            TemplateLevel::SingleWildcard => FilterLevel::SingleWildcard,
+            TemplateLevel::MultiWildcard => FilterLevel::MultiWildcard,
+            TemplateLevel::Placeholder(p) => match p.level_value(ctx, k == 0) {
+                Ok(v) => FilterLevel::Literal(v),
+                Err(_) => FilterLevel::SingleWildcard,
+            },
+        })
+    }
+
+    /// The first (by level) placeholder this client cannot fill (no allocation).
+    pub fn first_unusable(&self, ctx: &ClientContext<'_>) -> Option<Unusable> {
+        self.levels
             .iter()
             .enumerate()
-            .map(|(i, level)| match level {
-                TemplateLevel::Literal(l) => FilterLevel::Literal(l.as_str()),
-                TemplateLevel::SingleWildcard => FilterLevel::SingleWildcard,
-                TemplateLevel::MultiWildcard => FilterLevel::MultiWildcard,
-                TemplateLevel::Placeholder(p) => match p.level_value(ctx, i == 0) {
-                    Ok(v) => FilterLevel::Literal(v),
-                    Err(problem) => {
-                        unusable.get_or_insert(Unusable {
-                            placeholder: p.kind(),
-                            problem,
-                        });
-                        FilterLevel::SingleWildcard
-                    }
-                },
+            .find_map(|(k, level)| match level {
+                TemplateLevel::Placeholder(p) => {
+                    p.level_value(ctx, k == 0).err().map(|problem| Unusable {
+                        placeholder: p.kind(),
+                        problem,
+                    })
+                }
+                _ => None,
             })
-            .collect();
-        (levels, unusable)
     }
 
     /// The filter with every placeholder read as `+`: what the template could reach for some

@@ -9,7 +9,8 @@
 )]
 
 use iotsec_mqtt_acl::filter_algebra::{
-    Difference, contains, intersection, is_covered, overlaps, to_filter_string,
+    Difference, contains, intersection, is_covered, is_covered_by_set, overlaps, overlaps_with,
+    to_filter_string,
 };
 use iotsec_mqtt_acl::topic::{FilterLevel, matches_levels};
 use proptest::prelude::*;
@@ -54,6 +55,28 @@ fn set(f: &[FilterLevel<'_>], topics: &[String]) -> Vec<bool> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
+
+    /// The allocation-free engine a SUBSCRIBE check runs agrees with enumeration.
+    #[test]
+    fn set_coverage_and_streamed_overlap_match_enumeration(
+        filter in filter_strategy(),
+        union in prop::collection::vec(filter_strategy(), 0..5),
+    ) {
+        let topics = all_topics();
+        let target = set(&filter, &topics);
+        let covered_sets: Vec<Vec<bool>> = union.iter().map(|u| set(u, &topics)).collect();
+        let brute = target
+            .iter()
+            .enumerate()
+            .all(|(t, hit)| !*hit || covered_sets.iter().any(|s| s[t]));
+        let refs: Vec<&[FilterLevel<'_>]> = union.iter().map(Vec::as_slice).collect();
+        prop_assert_eq!(is_covered_by_set(&filter, refs.as_slice()), brute);
+        prop_assert_eq!(is_covered(&filter, &refs), brute);
+        for u in &union {
+            let shares = set(u, &topics).iter().zip(&target).any(|(x, y)| *x && *y);
+            prop_assert_eq!(overlaps_with(|k| u.get(k).copied(), &filter), shares);
+        }
+    }
 
     #[test]
     fn containment_matches_enumeration(a in filter_strategy(), b in filter_strategy()) {

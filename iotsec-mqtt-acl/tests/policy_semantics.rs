@@ -463,3 +463,58 @@ fn json_and_toml_load_the_same_policy() {
     let toml = p.to_toml_string().unwrap();
     assert_eq!(Policy::from_toml_str(&toml).unwrap(), p);
 }
+
+/// A subscription deeper than any template (64 levels) is decided through its first 64 levels
+/// and `+/#`, exactly: `#` templates still grant it, `+` templates never do, denies still bite.
+#[test]
+fn subscriptions_deeper_than_any_template_are_decided_exactly() {
+    let policy = Policy::from_toml_str(
+        r##"
+[[rule]]
+effect = "allow"
+actions = ["subscribe", "receive"]
+topics = ["devices/${client_id}/#", "wide/+/+"]
+[[rule]]
+effect = "deny"
+actions = ["receive"]
+topics = ["devices/${client_id}/secret/#"]
+"##,
+    )
+    .unwrap();
+    let acl = CompiledPolicy::compile(policy);
+    let dev1 = ClientContext::new("dev1");
+    let deep = |prefix: &str| format!("{prefix}/{}", ["x"; 200].join("/"));
+    let sub = |topic: &str| {
+        acl.check(&dev1, &Request::new(Action::Subscribe, topic))
+            .effect
+    };
+    assert_eq!(sub(&deep("devices/dev1")), Effect::Allow);
+    assert_eq!(sub(&format!("{}/#", deep("devices/dev1"))), Effect::Allow);
+    assert_eq!(sub(&deep("devices/dev2")), Effect::Deny);
+    assert_eq!(sub(&deep("wide")), Effect::Deny);
+    assert_eq!(sub(&deep("devices/dev1/secret")), Effect::Deny);
+    assert_eq!(sub(&deep("devices/+")), Effect::Deny);
+}
+
+/// More than 64 overlapping allow templates cannot be analysed without allocating: denied with
+/// a reason that says so (fail closed), never granted by accident.
+#[test]
+fn too_many_overlapping_templates_fail_closed() {
+    let topics: Vec<String> = (0..65).map(|i| format!("\"fleet/+/t{i}\"")).collect();
+    let toml = format!(
+        "[[rule]]\neffect = \"allow\"\nactions = [\"subscribe\"]\ntopics = [{}]\n",
+        topics.join(", ")
+    );
+    let acl = CompiledPolicy::compile(Policy::from_toml_str(&toml).unwrap());
+    let d = acl.check(
+        &ClientContext::new("dev1"),
+        &Request::new(Action::Subscribe, "fleet/#"),
+    );
+    assert_eq!(d.effect, Effect::Deny);
+    assert_eq!(d.reason, Reason::TooManyOverlappingRules { limit: 64 });
+    let d = acl.check(
+        &ClientContext::new("dev1"),
+        &Request::new(Action::Subscribe, "fleet/a/t3"),
+    );
+    assert_eq!(d.effect, Effect::Allow);
+}

@@ -155,6 +155,9 @@ fn reason_json(reason: &Reason, policy: &Policy) -> Value {
         }),
         Reason::NoMatchingRule => json!({"kind": "no_matching_rule"}),
         Reason::FilterNotContained => json!({"kind": "filter_not_contained"}),
+        Reason::TooManyOverlappingRules { limit } => {
+            json!({"kind": "too_many_overlapping_rules", "limit": limit})
+        }
         Reason::IdentityNotBound { binding } => {
             json!({"kind": "identity_not_bound", "binding": binding})
         }
