@@ -14,7 +14,8 @@ use rcgen::{
 use time::OffsetDateTime;
 
 use crate::ca_error::CaError;
-use crate::csr_check::{SanEntry, VerifiedCsr};
+use crate::csr_check::{SanEntry, SubjectAttribute, VerifiedCsr};
+use crate::devid::{self, DevIdKind, DevIdProfile, DeviceIdentity};
 use crate::key::KeyAlgorithm;
 use crate::profile::IssuanceProfile;
 use crate::signer::{RcgenSigner, Signer, SoftwareSigner};
@@ -187,10 +188,40 @@ impl Authority {
         )
     }
 
-    /// Issues a device certificate for a verified CSR under the CA's profile.
+    /// Issues a device certificate for a verified CSR under the CA's profile. A profile with
+    /// a DevID part needs [`Authority::issue_devid`] (the CA must assert the device serial).
     pub fn issue(
         &self,
         csr: &VerifiedCsr,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCertificate, CaError> {
+        if self.profile.devid.is_some() {
+            return Err(CaError::DevIdIdentityRequired);
+        }
+        self.issue_with(csr, None, now)
+    }
+
+    /// Issues an IEEE 802.1AR DevID certificate: the subject serialNumber and the SAN
+    /// hardwareModuleName are `identity` (the CA's record); any serialNumber in the CSR subject
+    /// is dropped. IDevIDs get notAfter 99991231235959Z, LDevIDs the profile lifetime.
+    pub fn issue_devid(
+        &self,
+        csr: &VerifiedCsr,
+        identity: &DeviceIdentity,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCertificate, CaError> {
+        let profile = self
+            .profile
+            .devid
+            .as_ref()
+            .ok_or(CaError::DevIdNotEnabled)?;
+        self.issue_with(csr, Some((profile, identity)), now)
+    }
+
+    fn issue_with(
+        &self,
+        csr: &VerifiedCsr,
+        devid: Option<(&DevIdProfile, &DeviceIdentity)>,
         now: OffsetDateTime,
     ) -> Result<IssuedCertificate, CaError> {
         if let Some(bad) = self.profile.first_disallowed(&csr.sans) {
@@ -201,6 +232,9 @@ impl Authority {
         let mut p = CertificateParams::default();
         let mut dn = DistinguishedName::new();
         for e in &csr.subject {
+            if devid.is_some() && e.attribute == SubjectAttribute::SerialNumber {
+                continue; // the CA asserts the serial, the device does not
+            }
             let value = if e.printable {
                 DnValue::PrintableString(e.value.as_str().try_into().map_err(|_| {
                     CaError::SubjectNotAllowed {
@@ -212,20 +246,46 @@ impl Authority {
             };
             dn.push(DnType::CustomDnType(e.attribute.arcs().to_vec()), value);
         }
-        p.distinguished_name = dn;
-        for s in &csr.sans {
-            p.subject_alt_names.push(match s {
-                SanEntry::Dns(d) => SanType::DnsName(d.clone().try_into()?),
-                SanEntry::Uri(u) => SanType::URI(u.clone().try_into()?),
-                SanEntry::Ip(ip) => SanType::IpAddress(*ip),
-            });
+        if let Some((profile, identity)) = devid {
+            let serial = identity.validated_serial()?;
+            dn.push(
+                DnType::CustomDnType(SubjectAttribute::SerialNumber.arcs().to_vec()),
+                DnValue::PrintableString(serial.as_str().try_into().map_err(|_| {
+                    CaError::SubjectNotAllowed {
+                        reason: "DevID serialNumber is not a PrintableString",
+                    }
+                })?),
+            );
+            p.custom_extensions
+                .push(rcgen::CustomExtension::from_oid_content(
+                    &[2, 5, 29, 17],
+                    devid::subject_alt_name_der(profile, identity, &csr.sans)?,
+                ));
+        } else {
+            for s in &csr.sans {
+                p.subject_alt_names.push(match s {
+                    SanEntry::Dns(d) => SanType::DnsName(d.clone().try_into()?),
+                    SanEntry::Uri(u) => SanType::URI(u.clone().try_into()?),
+                    SanEntry::Ip(ip) => SanType::IpAddress(*ip),
+                });
+            }
         }
+        p.distinguished_name = dn;
         let serial = random_serial()?;
         p.serial_number = Some(serial.clone());
         p.not_before = now - CLOCK_SKEW;
         let lifetime = time::Duration::try_from(self.profile.lifetime)
             .map_err(|_| CaError::State("lifetime out of range".into()))?;
-        p.not_after = now + lifetime;
+        p.not_after = match devid {
+            Some((
+                DevIdProfile {
+                    kind: DevIdKind::Initial,
+                    ..
+                },
+                _,
+            )) => devid::idevid_not_after()?,
+            _ => now + lifetime,
+        };
         p.is_ca = IsCa::ExplicitNoCa;
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];

@@ -13,9 +13,32 @@ use time::OffsetDateTime;
 use crate::authority::{Authority, IssuedCertificate, RevokedEntry, create_hierarchy};
 use crate::ca_error::CaError;
 use crate::csr_check::{VerifiedCsr, verify_csr};
+use crate::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
 use crate::profile::IssuanceProfile;
 use crate::signer::SoftwareSigner;
 use crate::store::{CertStore, IssuedRecord, SqliteStore, hex_upper};
+
+/// Reads the optional DevID lines of `ca.txt`: `devid_hw_type=OID` and
+/// `devid_kind=idevid|ldevid` (default ldevid).
+fn devid_settings(settings: &str) -> Result<Option<DevIdProfile>, CaError> {
+    let get = |k: &str| {
+        settings
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+    };
+    let Some(hw_type) = get("devid_hw_type") else {
+        return Ok(None);
+    };
+    let hw_type = hw_type
+        .parse()
+        .map_err(|_| CaError::State(format!("bad devid_hw_type {hw_type}")))?;
+    let kind = match get("devid_kind") {
+        None | Some("ldevid") => DevIdKind::Local,
+        Some("idevid") => DevIdKind::Initial,
+        Some(other) => return Err(CaError::State(format!("bad devid_kind {other}"))),
+    };
+    Ok(Some(DevIdProfile { hw_type, kind }))
+}
 
 /// How long a CRL is valid (nextUpdate - thisUpdate).
 pub const CRL_VALIDITY: time::Duration = time::Duration::hours(24);
@@ -34,6 +57,25 @@ pub struct CaSettings {
 fn pem(label: &str, der: &[u8]) -> Result<String, CaError> {
     pem_rfc7468::encode_string(label, pem_rfc7468::LineEnding::LF, der)
         .map_err(|_| CaError::State("PEM encoding failed".into()))
+}
+
+/// Switches the CA in `dir` to the IEEE 802.1AR DevID profile (written to `ca.txt`; takes
+/// effect at the next [`CaState::open`]). Refused if the CA already has a DevID profile.
+pub fn enable_devid(dir: &Path, devid: &DevIdProfile) -> Result<(), CaError> {
+    use std::io::Write;
+    let path = dir.join("ca.txt");
+    let current = fs::read_to_string(&path)?;
+    if devid_settings(&current)?.is_some() {
+        return Err(CaError::State("the CA already has a DevID profile".into()));
+    }
+    let kind = match devid.kind {
+        DevIdKind::Initial => "idevid",
+        DevIdKind::Local => "ldevid",
+    };
+    let mut f = fs::OpenOptions::new().append(true).open(&path)?;
+    write!(f, "devid_hw_type={}\ndevid_kind={kind}\n", devid.hw_type)?;
+    f.sync_all()?;
+    Ok(())
 }
 
 /// Reads the first PEM block with `label` from a file.
@@ -122,6 +164,7 @@ impl CaState {
             .parse()
             .map_err(|_| CaError::State("bad lifetime_secs".into()))?;
         profile.lifetime = std::time::Duration::from_secs(secs);
+        profile.devid = devid_settings(&settings)?;
         let key =
             SoftwareSigner::from_pkcs8_pem(&fs::read_to_string(dir.join("intermediate.key.pem"))?)?;
         let authority = Authority::new(
@@ -160,11 +203,35 @@ impl CaState {
         csr: &VerifiedCsr,
         now: OffsetDateTime,
     ) -> Result<IssuedCertificate, CaError> {
+        self.issue_recorded(|a| a.issue(csr, now))
+    }
+
+    /// Verifies a DER CSR and issues an IEEE 802.1AR DevID for the device `identity` (the
+    /// CA's manufacturing record), then records it.
+    pub fn issue_devid(
+        &mut self,
+        csr_der: &[u8],
+        identity: &DeviceIdentity,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCertificate, CaError> {
+        let csr = verify_csr(csr_der)?;
+        self.issue_recorded(|a| a.issue_devid(&csr, identity, now))
+    }
+
+    fn issue_recorded(
+        &mut self,
+        issue: impl Fn(&Authority) -> Result<IssuedCertificate, CaError>,
+    ) -> Result<IssuedCertificate, CaError> {
+        use der::{Decode, Encode};
         for _ in 0..4 {
-            let cert = self.authority.issue(csr, now)?;
+            let cert = issue(&self.authority)?;
+            // The subject as issued (a DevID's differs from the request's).
+            let subject_der = x509_cert::Certificate::from_der(&cert.der)
+                .and_then(|c| c.tbs_certificate.subject.to_der())
+                .map_err(CaError::MalformedCsr)?;
             let rec = IssuedRecord {
                 serial: cert.serial.clone(),
-                subject_der: csr.subject_der.clone(),
+                subject_der,
                 cert_der: cert.der.clone(),
                 not_after: cert.not_after.unix_timestamp(),
             };

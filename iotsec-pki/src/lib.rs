@@ -28,6 +28,8 @@ pub mod ca_state; // the CA's state directory
 #[cfg(feature = "std")]
 pub mod csr_check; // proof of possession and what a CSR may ask for
 #[cfg(feature = "std")]
+pub mod devid; // IEEE 802.1AR DevID profile (hardwareModuleName, RFC 4108)
+#[cfg(feature = "std")]
 pub mod est_client; // EST client over rustls
 #[cfg(feature = "std")]
 pub mod est_service; // EST server decisions (sans-IO)

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use iotsec_cli_contract::{BadInput, Outcome, Report};
 use iotsec_pki::ca_error::CaError;
-use iotsec_pki::ca_state::{CaSettings, CaState, init_state, read_pem, to_pem};
+use iotsec_pki::ca_state::{CaSettings, CaState, enable_devid, init_state, read_pem, to_pem};
+use iotsec_pki::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
 use iotsec_pki::store::hex_upper;
 use serde_json::json;
 use time::OffsetDateTime;
@@ -27,6 +28,12 @@ pub enum Command {
         /// Device certificate lifetime in hours (short-lived by default).
         #[arg(long, default_value_t = 24)]
         lifetime_hours: u64,
+        /// Issue IEEE 802.1AR DevIDs whose hardwareModuleName has this hwType OID.
+        #[arg(long)]
+        devid_hw_type: Option<String>,
+        /// IDevID (notAfter 99991231235959Z) instead of LDevID (the lifetime above).
+        #[arg(long, requires = "devid_hw_type")]
+        idevid: bool,
     },
     /// Issues a certificate for a PKCS#10 CSR (PEM or DER); prints the certificate PEM.
     Issue {
@@ -39,6 +46,10 @@ pub enum Command {
         /// Where to write the certificate (PEM); stdout report otherwise.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// DevID CA: the device serial (subject serialNumber and hwSerialNum) from the
+        /// manufacturing record; any serial in the CSR is ignored.
+        #[arg(long)]
+        devid_serial: Option<String>,
     },
     /// Revokes a certificate by serial (hex).
     Revoke {
@@ -102,7 +113,22 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
             organization,
             crl_url,
             lifetime_hours,
+            devid_hw_type,
+            idevid,
         } => {
+            let devid = match &devid_hw_type {
+                Some(oid) => Some(DevIdProfile {
+                    hw_type: oid
+                        .parse()
+                        .map_err(|_| BadInput::new("--devid-hw-type is not an OID"))?,
+                    kind: if idevid {
+                        DevIdKind::Initial
+                    } else {
+                        DevIdKind::Local
+                    },
+                }),
+                None => None,
+            };
             if lifetime_hours == 0 || lifetime_hours > 24 * 398 {
                 return Err(BadInput::new("--lifetime-hours must be 1..=9552"));
             }
@@ -116,6 +142,9 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 now,
             )
             .map_err(bad)?;
+            if let Some(devid) = &devid {
+                enable_devid(&state, devid).map_err(bad)?;
+            }
             Ok(Report::from_json(
                 Outcome::Accepted,
                 json!({
@@ -127,7 +156,12 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 }),
             ))
         }
-        Command::Issue { state, csr, out } => {
+        Command::Issue {
+            state,
+            csr,
+            out,
+            devid_serial,
+        } => {
             let mut ca = CaState::open(&state).map_err(bad)?;
             let bytes = std::fs::read(&csr).map_err(BadInput::new)?;
             let der = if bytes.starts_with(b"-----BEGIN") {
@@ -135,7 +169,11 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
             } else {
                 bytes
             };
-            match ca.issue_csr(&der, now) {
+            let issued = match &devid_serial {
+                Some(serial) => ca.issue_devid(&der, &DeviceIdentity::from_serial(serial), now),
+                None => ca.issue_csr(&der, now),
+            };
+            match issued {
                 Ok(cert) => {
                     let pem = to_pem("CERTIFICATE", &cert.der).map_err(bad)?;
                     if let Some(out) = &out {
@@ -154,7 +192,9 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                     e @ (CaError::CsrSignatureInvalid
                     | CaError::SanNotAllowed { .. }
                     | CaError::SubjectNotAllowed { .. }
-                    | CaError::UnsupportedAlgorithm { .. }),
+                    | CaError::UnsupportedAlgorithm { .. }
+                    | CaError::DevIdIdentityRequired
+                    | CaError::DevIdNotEnabled),
                 ) => Ok(Report::from_json(
                     Outcome::Rejected,
                     json!({ "rejected": e.to_string() }),

@@ -230,3 +230,91 @@ fn serve_answers_cacerts_and_basic_auth_enrollment_over_tls13() {
     assert_eq!(good, "200");
     assert_eq!(bad, "401");
 }
+
+/// `pki init --devid-hw-type OID --idevid` then `pki issue --devid-serial`: the IDevID carries
+/// the operator's serial (not the CSR's) and a chain OpenSSL accepts; without the serial the
+/// DevID CA refuses (exit 1).
+#[test]
+fn devid_init_and_issue() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "openssl missing with CI=true"
+        );
+        eprintln!("SKIPPING: openssl not installed");
+        return;
+    }
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cloud-devid-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state").display().to_string();
+    let (code, out) = cloud(&[
+        "pki",
+        "init",
+        "--state",
+        &state,
+        "--devid-hw-type",
+        "1.3.6.1.4.1.32473.1.7",
+        "--idevid",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (ok, out) = openssl(
+        &dir,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "d.key",
+            "-out",
+            "d.csr",
+            "-subj",
+            "/CN=d-1/serialNumber=FROM-CSR",
+        ],
+    );
+    assert!(ok, "{out}");
+    let csr = dir.join("d.csr").display().to_string();
+    let (code, out) = cloud(&["pki", "issue", "--state", &state, "--csr", &csr]);
+    assert_eq!(code, 1, "DevID CA issued without a serial: {out}");
+    let pem = dir.join("d.pem").display().to_string();
+    let (code, out) = cloud(&[
+        "pki",
+        "issue",
+        "--state",
+        &state,
+        "--csr",
+        &csr,
+        "--out",
+        &pem,
+        "--devid-serial",
+        "SN-1",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (ok, text) = openssl(&dir, &["x509", "-in", "d.pem", "-noout", "-text"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("CN = d-1, serialNumber = SN-1"), "{text}");
+    assert!(!text.contains("FROM-CSR"), "{text}");
+    assert!(text.contains("othername: 1.3.6.1.5.5.7.8.4::"), "{text}");
+    assert!(
+        text.contains("Not After : Dec 31 23:59:59 9999 GMT"),
+        "{text}"
+    );
+    let (ok, out) = openssl(
+        &dir,
+        &[
+            "verify",
+            "-CAfile",
+            &format!("{state}/root.pem"),
+            "-untrusted",
+            &format!("{state}/intermediate.pem"),
+            "d.pem",
+        ],
+    );
+    assert!(ok, "{out}");
+}
