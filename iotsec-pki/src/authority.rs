@@ -1,5 +1,6 @@
-//! The CA hierarchy (RFC 5280 §6 path model): an offline root that signs one online issuing
-//! intermediate, which signs device certificates and CRLs.
+//! The CA hierarchy (RFC 5280 §6 path model): an offline root that signs online issuing
+//! intermediates (one by default, more with [`create_intermediate`]), each of which signs
+//! device certificates and its own CRLs.
 //!
 //! Issuance builds FRESH certificate parameters from the [`IssuanceProfile`] and takes from the
 //! verified CSR only its public key, its (plain) subject and the allow-listed subjectAltNames.
@@ -89,6 +90,66 @@ pub fn create_hierarchy(org: &str, now: OffsetDateTime) -> Result<Hierarchy, CaE
         root_key,
         intermediate_key,
     })
+}
+
+/// Decodes a CA certificate's subject into rcgen's name (UTF8String and PrintableString only,
+/// which is what this crate writes).
+fn subject_of(cert_der: &[u8]) -> Result<DistinguishedName, CaError> {
+    use der::Decode;
+    use der::Tagged;
+    use der::asn1::{PrintableStringRef, Utf8StringRef};
+    let cert = x509_cert::Certificate::from_der(cert_der).map_err(CaError::MalformedCsr)?;
+    let mut dn = DistinguishedName::new();
+    for rdn in cert.tbs_certificate.subject.0.iter() {
+        for atv in rdn.0.iter() {
+            let arcs: Vec<u64> = atv.oid.arcs().map(u64::from).collect();
+            let value = match atv.value.tag() {
+                der::Tag::Utf8String => DnValue::Utf8String(
+                    atv.value
+                        .decode_as::<Utf8StringRef<'_>>()
+                        .map_err(CaError::MalformedCsr)?
+                        .to_string(),
+                ),
+                der::Tag::PrintableString => DnValue::PrintableString(
+                    atv.value
+                        .decode_as::<PrintableStringRef<'_>>()
+                        .map_err(CaError::MalformedCsr)?
+                        .as_str()
+                        .try_into()
+                        .map_err(|_| CaError::State("CA name is not printable".into()))?,
+                ),
+                _ => {
+                    return Err(CaError::State(
+                        "CA name uses an unexpected string type".into(),
+                    ));
+                }
+            };
+            dn.push(DnType::CustomDnType(arcs), value);
+        }
+    }
+    Ok(dn)
+}
+
+/// Creates one more issuing intermediate `name` under an existing root (the root key must be
+/// at hand: run this where the offline root key is).
+pub fn create_intermediate(
+    org: &str,
+    name: &str,
+    root_der: &[u8],
+    root_key: &SoftwareSigner,
+    now: OffsetDateTime,
+) -> Result<(Vec<u8>, SoftwareSigner), CaError> {
+    let mut rp = root_params(org, now);
+    rp.distinguished_name = subject_of(root_der)?;
+    let root_issuer = Issuer::new(rp, RcgenSigner(root_key));
+    let key = SoftwareSigner::generate_p256()?;
+    let mut ip = intermediate_params(org);
+    ip.distinguished_name = ca_name(org, &format!("{org} Issuing CA {name}"));
+    ip.serial_number = Some(random_serial()?);
+    ip.not_before = now - CLOCK_SKEW;
+    ip.not_after = now + INTERMEDIATE_LIFETIME;
+    let cert = ip.signed_by(&RcgenSigner(&key), &root_issuer)?;
+    Ok((cert.der().to_vec(), key))
 }
 
 /// A random, positive, minimally encoded serial of 128 bits minus one (RFC 5280 §4.1.2.2;
@@ -181,11 +242,12 @@ impl Authority {
         &self.root_der
     }
 
-    fn issuer(&self) -> Issuer<'static, RcgenSigner<'_>> {
-        Issuer::new(
-            intermediate_params(&self.org),
-            RcgenSigner(self.signer.as_ref()),
-        )
+    /// The issuer for everything this CA signs: its name is the intermediate certificate's
+    /// subject, string types preserved, so several intermediates can share one root.
+    fn issuer(&self) -> Result<Issuer<'static, RcgenSigner<'_>>, CaError> {
+        let mut p = intermediate_params(&self.org);
+        p.distinguished_name = subject_of(&self.intermediate_der)?;
+        Ok(Issuer::new(p, RcgenSigner(self.signer.as_ref())))
     }
 
     /// Issues a device certificate for a verified CSR under the CA's profile. A profile with
@@ -301,7 +363,7 @@ impl Authority {
                 KeyAlgorithm::Ed25519 => &rcgen::PKCS_ED25519,
             },
         };
-        let cert = p.signed_by(&key, &self.issuer())?;
+        let cert = p.signed_by(&key, &self.issuer()?)?;
         Ok(IssuedCertificate {
             der: cert.der().to_vec(),
             serial: serial.to_bytes(),
@@ -333,7 +395,7 @@ impl Authority {
                 .collect(),
             key_identifier_method: KeyIdMethod::Sha256,
         };
-        Ok(params.signed_by(&self.issuer())?.der().to_vec())
+        Ok(params.signed_by(&self.issuer()?)?.der().to_vec())
     }
 }
 
@@ -376,7 +438,7 @@ impl Authority {
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         p.use_authority_key_identifier_extension = true;
-        let cert = p.signed_by(&key, &self.issuer())?;
+        let cert = p.signed_by(&key, &self.issuer()?)?;
         Ok((
             cert.der().to_vec(),
             zeroize::Zeroizing::new(key.serialize_der()),

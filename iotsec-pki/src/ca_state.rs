@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
-use crate::authority::{Authority, IssuedCertificate, RevokedEntry, create_hierarchy};
+use crate::authority::{
+    Authority, IssuedCertificate, RevokedEntry, create_hierarchy, create_intermediate,
+};
 use crate::ca_error::CaError;
 use crate::csr_check::{VerifiedCsr, verify_csr};
 use crate::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
@@ -57,6 +59,62 @@ pub struct CaSettings {
 fn pem(label: &str, der: &[u8]) -> Result<String, CaError> {
     pem_rfc7468::encode_string(label, pem_rfc7468::LineEnding::LF, der)
         .map_err(|_| CaError::State("PEM encoding failed".into()))
+}
+
+/// The state directory of the named intermediate `name` under the CA in `dir`.
+pub fn intermediate_dir(dir: &Path, name: &str) -> Result<PathBuf, CaError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
+        return Err(CaError::State(format!(
+            "intermediate name {name:?} must be 1..=64 of [A-Za-z0-9_-]"
+        )));
+    }
+    Ok(dir.join("intermediates").join(name))
+}
+
+/// Adds one more issuing intermediate `name` under the root of the CA in `dir` (which must
+/// still hold `offline/root.key.pem`). It gets its own state directory
+/// `dir/intermediates/NAME/` (key, certificate, database, and so its own serials, revocations
+/// and CRL, published at `crl_url`); the device-certificate lifetime is copied from `dir`.
+pub fn add_intermediate(
+    dir: &Path,
+    name: &str,
+    crl_url: &str,
+    now: OffsetDateTime,
+) -> Result<PathBuf, CaError> {
+    let sub = intermediate_dir(dir, name)?;
+    if sub.join("intermediate.pem").exists() {
+        return Err(CaError::State(format!(
+            "intermediate {name} already exists"
+        )));
+    }
+    let parent = fs::read_to_string(dir.join("ca.txt"))?;
+    let get = |k: &str| {
+        parent
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .ok_or_else(|| CaError::State(format!("ca.txt lacks {k}")))
+    };
+    let org = get("organization")?;
+    let lifetime = get("lifetime_secs")?;
+    let root_der = read_pem(&dir.join("root.pem"), "CERTIFICATE")?;
+    let root_key =
+        SoftwareSigner::from_pkcs8_pem(&fs::read_to_string(dir.join("offline/root.key.pem"))?)?;
+    let (int_der, int_key) = create_intermediate(org, name, &root_der, &root_key, now)?;
+    fs::create_dir_all(&sub)?;
+    write_secret(&sub.join("intermediate.key.pem"), &int_key.to_pkcs8_pem())?;
+    fs::write(sub.join("root.pem"), pem("CERTIFICATE", &root_der)?)?;
+    fs::write(sub.join("intermediate.pem"), pem("CERTIFICATE", &int_der)?)?;
+    fs::write(
+        sub.join("ca.txt"),
+        format!("organization={org}\ncrl_url={crl_url}\nlifetime_secs={lifetime}\n"),
+    )?;
+    SqliteStore::open(&sub.join("pki.sqlite"))?;
+    Ok(sub)
 }
 
 /// Switches the CA in `dir` to the IEEE 802.1AR DevID profile (written to `ca.txt`; takes
@@ -179,6 +237,11 @@ impl CaState {
             store: SqliteStore::open(&dir.join("pki.sqlite"))?,
             dir: dir.to_path_buf(),
         })
+    }
+
+    /// Opens the named intermediate `name` of the CA in `dir` (see [`add_intermediate`]).
+    pub fn open_intermediate(dir: &Path, name: &str) -> Result<Self, CaError> {
+        Self::open(&intermediate_dir(dir, name)?)
     }
 
     /// The state directory.

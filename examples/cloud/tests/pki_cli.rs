@@ -318,3 +318,195 @@ fn devid_init_and_issue() {
     );
     assert!(ok, "{out}");
 }
+
+/// `pki init --intermediate line-b` adds a second intermediate under the same root;
+/// `serve --label b=line-b` serves it at `/.well-known/est/b/`: cacerts returns its chain and
+/// enrollment is signed by it; `pki issue|revoke|crl --intermediate line-b` act on it, and its CRL
+/// makes `openssl verify -crl_check` refuse the revoked certificate.
+#[test]
+fn second_intermediate_behind_a_label() {
+    if Command::new("openssl").arg("version").output().is_err()
+        || Command::new("curl").arg("--version").output().is_err()
+    {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "openssl/curl missing with CI=true"
+        );
+        eprintln!("SKIPPING: openssl or curl not installed");
+        return;
+    }
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cloud-two-cas-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state").display().to_string();
+    assert_eq!(cloud(&["pki", "init", "--state", &state]).0, 0);
+    let (code, out) = cloud(&[
+        "pki",
+        "init",
+        "--state",
+        &state,
+        "--intermediate",
+        "line-b",
+        "--crl-url",
+        "http://127.0.0.1/crl/line-b.der",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (code, _) = cloud(&["pki", "init", "--state", &state, "--intermediate", "line-b"]);
+    assert_eq!(code, 2, "the same intermediate twice");
+    let int_b = format!("{state}/intermediates/line-b/intermediate.pem");
+    let root = format!("{state}/root.pem");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
+        .args([
+            "serve",
+            "--state",
+            &state,
+            "--est",
+            &format!("127.0.0.1:{port}"),
+            "--basic-auth",
+            "dev:pw",
+            "--label",
+            "b=line-b",
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("https://127.0.0.1:{port}/.well-known/est");
+    let curl = |args: &[&str], out: &str| {
+        let o = Command::new("curl")
+            .current_dir(&dir)
+            .args(["-sS", "--cacert", &root, "-o", out, "-w", "%{http_code}"])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let mut up = false;
+    for _ in 0..50 {
+        if curl(&[&format!("{url}/b/cacerts")], "cacerts-b.b64") == "200" {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let to_pem = |b64: &str, pem: &str| {
+        let der = format!("{b64}.der");
+        assert!(openssl(&dir, &["base64", "-d", "-in", b64, "-out", &der]).0);
+        let (ok, out) = openssl(
+            &dir,
+            &[
+                "pkcs7",
+                "-inform",
+                "DER",
+                "-in",
+                &der,
+                "-print_certs",
+                "-out",
+                pem,
+            ],
+        );
+        assert!(ok, "{out}");
+        std::fs::read_to_string(dir.join(pem)).unwrap()
+    };
+    let default_status = curl(&[&format!("{url}/cacerts")], "cacerts-a.b64");
+    let (ok, out) = openssl(
+        &dir,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "b.key",
+            "-out",
+            "b.der",
+            "-outform",
+            "DER",
+            "-subj",
+            "/CN=dev-b",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(openssl(&dir, &["base64", "-in", "b.der", "-out", "b.b64"]).0);
+    let enrolled = curl(
+        &[
+            "-u",
+            "dev:pw",
+            "-H",
+            "Content-Type: application/pkcs10",
+            "--data-binary",
+            "@b.b64",
+            &format!("{url}/b/simpleenroll"),
+        ],
+        "b.p7.b64",
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(up, "server never answered /b/cacerts");
+    assert_eq!(default_status, "200");
+    let chain_b = to_pem("cacerts-b.b64", "cacerts-b.pem");
+    let chain_a = to_pem("cacerts-a.b64", "cacerts-a.pem");
+    assert!(chain_b.contains("Issuing CA line-b"), "{chain_b}");
+    assert!(!chain_a.contains("line-b"), "{chain_a}");
+    assert_eq!(enrolled, "200");
+    to_pem("b.p7.b64", "b.pem");
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["verify", "-CAfile", &root, "-untrusted", &int_b];
+        args.extend_from_slice(extra);
+        args.push("b.pem");
+        openssl(&dir, &args)
+    };
+    let (ok, out) = verify(&[]);
+    assert!(ok, "{out}");
+
+    // Revoke at line-b and publish line-b's CRL: openssl now refuses the certificate.
+    let (_, serial) = openssl(&dir, &["x509", "-in", "b.pem", "-noout", "-serial"]);
+    let (code, out) = cloud(&[
+        "pki",
+        "revoke",
+        "--state",
+        &state,
+        "--intermediate",
+        "line-b",
+        "--serial",
+        serial.trim(),
+        "--reason",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let crl = dir.join("crl-b.pem").display().to_string();
+    let (code, out) = cloud(&[
+        "pki",
+        "crl",
+        "--state",
+        &state,
+        "--intermediate",
+        "line-b",
+        "--out",
+        &crl,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (ok, out) = verify(&["-crl_check", "-CRLfile", &crl]);
+    assert!(!ok && out.contains("certificate revoked"), "{out}");
+    // The default intermediate did not issue line-b's serial: revoking it there is refused.
+    let (code, out) = cloud(&[
+        "pki",
+        "revoke",
+        "--state",
+        &state,
+        "--serial",
+        serial.trim(),
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("no certificate with serial"), "{out}");
+}
