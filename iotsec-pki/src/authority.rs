@@ -207,6 +207,8 @@ impl rcgen::PublicKeyData for CsrPublicKey<'_> {
 /// The online issuing CA.
 pub struct Authority {
     org: String,
+    /// The intermediate's subject, decoded once (None: the certificate did not decode).
+    issuer_name: Option<DistinguishedName>,
     signer: Box<dyn Signer>,
     intermediate_der: Vec<u8>,
     root_der: Vec<u8>,
@@ -225,6 +227,7 @@ impl Authority {
     ) -> Self {
         Self {
             org: org.into(),
+            issuer_name: subject_of(&intermediate_der).ok(),
             signer,
             intermediate_der,
             root_der,
@@ -246,7 +249,10 @@ impl Authority {
     /// subject, string types preserved, so several intermediates can share one root.
     fn issuer(&self) -> Result<Issuer<'static, RcgenSigner<'_>>, CaError> {
         let mut p = intermediate_params(&self.org);
-        p.distinguished_name = subject_of(&self.intermediate_der)?;
+        p.distinguished_name = self
+            .issuer_name
+            .clone()
+            .ok_or_else(|| CaError::State("intermediate certificate does not decode".into()))?;
         Ok(Issuer::new(p, RcgenSigner(self.signer.as_ref())))
     }
 
