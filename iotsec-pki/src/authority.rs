@@ -139,17 +139,31 @@ pub fn create_intermediate(
     root_key: &SoftwareSigner,
     now: OffsetDateTime,
 ) -> Result<(Vec<u8>, SoftwareSigner), CaError> {
+    let key = SoftwareSigner::generate_p256()?;
+    let cert = certify_intermediate(org, name, root_der, root_key, &key, now)?;
+    Ok((cert, key))
+}
+
+/// Has the root certify an intermediate whose key is `subject_key` (any [`Signer`], e.g. a key
+/// generated inside an HSM: only its public key is used here).
+pub fn certify_intermediate(
+    org: &str,
+    name: &str,
+    root_der: &[u8],
+    root_key: &SoftwareSigner,
+    subject_key: &dyn Signer,
+    now: OffsetDateTime,
+) -> Result<Vec<u8>, CaError> {
     let mut rp = root_params(org, now);
     rp.distinguished_name = subject_of(root_der)?;
     let root_issuer = Issuer::new(rp, RcgenSigner(root_key));
-    let key = SoftwareSigner::generate_p256()?;
     let mut ip = intermediate_params(org);
     ip.distinguished_name = ca_name(org, &format!("{org} Issuing CA {name}"));
     ip.serial_number = Some(random_serial()?);
     ip.not_before = now - CLOCK_SKEW;
     ip.not_after = now + INTERMEDIATE_LIFETIME;
-    let cert = ip.signed_by(&RcgenSigner(&key), &root_issuer)?;
-    Ok((cert.der().to_vec(), key))
+    let cert = ip.signed_by(&RcgenSigner(subject_key), &root_issuer)?;
+    Ok(cert.der().to_vec())
 }
 
 /// A random, positive, minimally encoded serial of 128 bits minus one (RFC 5280 §4.1.2.2;

@@ -38,6 +38,8 @@ pub mod est_transport; // TCP + rustls + httparse
 #[cfg(feature = "std")]
 pub mod ocsp_responder; // RFC 6960
 #[cfg(feature = "std")]
+pub mod pkcs11_signer; // CA key in a PKCS#11 token (HSM, softhsm2)
+#[cfg(feature = "std")]
 pub mod profile; // the CA-owned issuance profile
 #[cfg(feature = "std")]
 pub mod signer; // CA key behind a trait (HSM/KMS)
