@@ -278,7 +278,30 @@ impl CaState {
         now: OffsetDateTime,
     ) -> Result<IssuedCertificate, CaError> {
         let csr = verify_csr(csr_der)?;
-        self.issue_recorded(|a| a.issue_devid(&csr, identity, now))
+        self.issue_devid_verified(&csr, identity, now)
+    }
+
+    /// [`CaState::issue_devid`] for an already verified CSR.
+    pub fn issue_devid_verified(
+        &mut self,
+        csr: &VerifiedCsr,
+        identity: &DeviceIdentity,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCertificate, CaError> {
+        self.issue_recorded(|a| a.issue_devid(csr, identity, now))
+    }
+
+    /// Issues for `csr`, as a DevID for `identity` when one is given.
+    pub fn issue_for(
+        &mut self,
+        csr: &VerifiedCsr,
+        identity: Option<&DeviceIdentity>,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCertificate, CaError> {
+        match identity {
+            Some(id) => self.issue_devid_verified(csr, id, now),
+            None => self.issue_verified(csr, now),
+        }
     }
 
     fn issue_recorded(

@@ -134,6 +134,60 @@ pub fn subject_alt_name_der(
         .map_err(CaError::MalformedCsr)
 }
 
+/// The DevID identity a certificate carries (its IDevID or an earlier LDevID): the subject
+/// serialNumber and the hardwareModuleName whose hwType is `hw_type`. `None` when the
+/// certificate has no such pair (a plain certificate, or a device of another hardware type).
+pub fn identity_of(
+    cert_der: &[u8],
+    hw_type: &ObjectIdentifier,
+) -> Result<Option<DeviceIdentity>, CaError> {
+    use der::Decode;
+    use der::asn1::PrintableStringRef;
+    const SERIAL_NUMBER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.5");
+    let cert = x509_cert::Certificate::from_der(cert_der).map_err(CaError::MalformedCsr)?;
+    let mut serial = None;
+    for rdn in cert.tbs_certificate.subject.0.iter() {
+        for atv in rdn.0.iter() {
+            if atv.oid == SERIAL_NUMBER {
+                if serial.is_some() {
+                    return Ok(None); // two serials: not a DevID we can trust
+                }
+                serial = atv
+                    .value
+                    .decode_as::<PrintableStringRef<'_>>()
+                    .ok()
+                    .map(|s| s.to_string());
+            }
+        }
+    }
+    let Some(serial_number) = serial else {
+        return Ok(None);
+    };
+    let mut hw = None;
+    for ext in cert.tbs_certificate.extensions.iter().flatten() {
+        if ext.extn_id != crate::csr_check::ID_CE_SUBJECT_ALT_NAME {
+            continue;
+        }
+        let san =
+            SubjectAltName::from_der(ext.extn_value.as_bytes()).map_err(CaError::MalformedCsr)?;
+        for name in san.0 {
+            if let GeneralName::OtherName(on) = name
+                && on.type_id == ID_ON_HARDWARE_MODULE_NAME
+            {
+                let hmn: HardwareModuleName =
+                    on.value.decode_as().map_err(CaError::MalformedCsr)?;
+                if &hmn.hw_type == hw_type {
+                    hw = Some(hmn.hw_serial_num.as_bytes().to_vec());
+                }
+            }
+        }
+    }
+    Ok(hw.map(|hw_serial_num| DeviceIdentity {
+        serial_number,
+        hw_serial_num,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -275,9 +275,9 @@ impl EstService {
                 | CaError::SanNotAllowed { .. }
                 | CaError::ReenrollMismatch { .. }
                 | CaError::Device(_) => EstResponse::text(400, &e.to_string()),
-                CaError::Revoked { .. } | CaError::UnknownCertificate => {
-                    EstResponse::text(403, &e.to_string())
-                }
+                CaError::Revoked { .. }
+                | CaError::UnknownCertificate
+                | CaError::DevIdIdentityRequired => EstResponse::text(403, &e.to_string()),
                 _ => EstResponse::text(500, "internal error"),
             },
         }
@@ -355,6 +355,16 @@ impl EstService {
                 if let Some(client) = &tls.client_cert {
                     check_presented_cert(&ca, client, &csr, reenroll)?;
                 }
+                // IEEE 802.1AR §5.5: under a DevID CA the LDevID takes its identity from the
+                // IDevID (or earlier LDevID) the device authenticated with over TLS.
+                let identity = match (&ca.authority.profile.devid, &tls.client_cert) {
+                    (None, _) => None,
+                    (Some(p), Some(client)) => Some(
+                        crate::devid::identity_of(client, &p.hw_type)?
+                            .ok_or(CaError::DevIdIdentityRequired)?,
+                    ),
+                    (Some(_), None) => return Err(CaError::DevIdIdentityRequired),
+                };
                 // RFC 7030 §4.2.3: the client retries the same request after Retry-After; an
                 // approved request is issued once and leaves the queue.
                 let mut approved_id = None;
@@ -380,13 +390,13 @@ impl EstService {
                     }
                 }
                 if keygen {
-                    let r = server_keygen(&mut ca, &csr, policy.layout)?;
+                    let r = server_keygen(&mut ca, &csr, identity.as_ref(), policy.layout)?;
                     if let Some(id) = approved_id {
                         ca.store.remove_pending(id)?;
                     }
                     return Ok(r);
                 }
-                let cert = ca.issue_verified(&csr, OffsetDateTime::now_utc())?;
+                let cert = ca.issue_for(&csr, identity.as_ref(), OffsetDateTime::now_utc())?;
                 if let Some(id) = approved_id {
                     ca.store.remove_pending(id)?;
                 }
@@ -461,6 +471,7 @@ impl EstService {
 fn server_keygen(
     ca: &mut CaState,
     csr: &VerifiedCsr,
+    identity: Option<&crate::devid::DeviceIdentity>,
     layout: Base64Layout,
 ) -> Result<EstResponse, CaError> {
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
@@ -468,7 +479,7 @@ fn server_keygen(
     for_key.key_algorithm = crate::key::KeyAlgorithm::P256;
     for_key.public_key = rcgen::PublicKeyData::der_bytes(&key).to_vec();
     for_key.spki_der = rcgen::PublicKeyData::subject_public_key_info(&key);
-    let cert = ca.issue_verified(&for_key, OffsetDateTime::now_utc())?;
+    let cert = ca.issue_for(&for_key, identity, OffsetDateTime::now_utc())?;
     let key_der = zeroize::Zeroizing::new(key.serialize_der());
     let key_b64 = zeroize::Zeroizing::new(encode_base64(&key_der, layout));
     let certs = encode_certs_only_body(&[&cert.der], layout)?;

@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use iotsec_pki::ca_state::{CaSettings, CaState, add_intermediate, init_state};
+use iotsec_pki::ca_state::{CaSettings, CaState, add_intermediate, enable_devid, init_state};
+use iotsec_pki::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
 use iotsec_pki::est_message::Base64Layout;
 use iotsec_pki::est_service::{BindingPolicy, LabelPolicy};
 use iotsec_pki::est_transport::{bind_endpoint, bind_endpoint_with, serve};
@@ -1339,4 +1340,149 @@ fn labels_select_their_intermediate() {
         ],
     );
     assert!(!ok && out.contains("certificate revoked"), "{out}");
+}
+
+/// IEEE 802.1AR over EST: the default CA issues IDevIDs (manufacturing), label "ldev" is served
+/// by an LDevID intermediate. A device presenting its IDevID over mTLS gets an LDevID carrying
+/// the IDevID's serialNumber and hardwareModuleName (from the IDevID, not the CSR), signed by
+/// the "ldev" intermediate with the short lifetime; HTTP Basic alone is refused (403).
+#[test]
+fn devid_label_issues_ldevids_from_the_idevid() {
+    if !have("curl") || !have("openssl") {
+        return;
+    }
+    let dir = scratch("est-devid");
+    let d = &dir;
+    let state = dir.join("state");
+    let now = OffsetDateTime::now_utc();
+    init_state(
+        &state,
+        &CaSettings {
+            organization: "Acme".into(),
+            crl_url: "http://127.0.0.1/crl.der".into(),
+            lifetime_secs: 3600,
+        },
+        now,
+    )
+    .unwrap();
+    let hw_type: der::oid::ObjectIdentifier = "1.3.6.1.4.1.32473.1.7".parse().unwrap();
+    enable_devid(
+        &state,
+        &DevIdProfile {
+            hw_type,
+            kind: DevIdKind::Initial,
+        },
+    )
+    .unwrap();
+    let sub = add_intermediate(&state, "ldev", "http://127.0.0.1/crl/ldev.der", now).unwrap();
+    enable_devid(
+        &sub,
+        &DevIdProfile {
+            hw_type,
+            kind: DevIdKind::Local,
+        },
+    )
+    .unwrap();
+    std::fs::copy(state.join("root.pem"), d.join("root.pem")).unwrap();
+    std::fs::copy(state.join("intermediate.pem"), d.join("int.pem")).unwrap();
+    std::fs::copy(sub.join("intermediate.pem"), d.join("int-ldev.pem")).unwrap();
+
+    // Manufacturing: the IDevID.
+    make_csr(d, "idev", "/CN=dev-1", &[]);
+    let idevid = CaState::open(&state)
+        .unwrap()
+        .issue_devid(
+            &std::fs::read(d.join("idev.csr.der")).unwrap(),
+            &DeviceIdentity::from_serial("SN-77"),
+            now,
+        )
+        .unwrap();
+    let mut chain = iotsec_pki::ca_state::to_pem("CERTIFICATE", &idevid.der).unwrap();
+    chain.push_str(&std::fs::read_to_string(d.join("int.pem")).unwrap());
+    std::fs::write(d.join("idev-chain.pem"), chain).unwrap();
+
+    let mut labels = HashMap::new();
+    labels.insert(
+        "ldev".to_owned(),
+        LabelPolicy {
+            basic: Some(("dev".into(), "s3cret".into())),
+            client_cert_auth: true,
+            ca: "ldev".into(),
+            ..Default::default()
+        },
+    );
+    let ep = bind_endpoint_with(
+        CaState::open(&state).unwrap(),
+        vec![(
+            "ldev".into(),
+            CaState::open_intermediate(&state, "ldev").unwrap(),
+        )],
+        "127.0.0.1:0",
+        labels,
+    )
+    .unwrap();
+    let port = ep.listener.local_addr().unwrap().port();
+    std::thread::spawn(move || serve(ep.listener, ep.config, ep.service));
+    let url = format!("https://127.0.0.1:{port}/.well-known/est/ldev/simpleenroll");
+
+    // The CSR tries its own serial; the LDevID gets the IDevID's.
+    let csr = make_csr(
+        d,
+        "ldev",
+        "/CN=dev-1/serialNumber=EVIL",
+        &["-addext", "subjectAltName=DNS:dev-1.devices.invalid"],
+    );
+    let csr_arg = format!("@{}", csr.display());
+    let (st, body, _) = curl(
+        d,
+        &[
+            "-u",
+            "dev:s3cret",
+            "-H",
+            P10,
+            "--data-binary",
+            &csr_arg,
+            &url,
+        ],
+    );
+    assert_eq!(st, 403, "a DevID label issued without an IDevID: {body}");
+    let (st, body, _) = curl(
+        d,
+        &[
+            "--cert",
+            "idev-chain.pem",
+            "--key",
+            "idev.key",
+            "-H",
+            P10,
+            "--data-binary",
+            &csr_arg,
+            &url,
+        ],
+    );
+    assert_eq!(st, 200, "{body}");
+    p7_to_pem(d, &body, "ldevid.pem");
+    let (ok, text) = openssl(d, &["x509", "-in", "ldevid.pem", "-noout", "-text"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("CN = dev-1, serialNumber = SN-77"), "{text}");
+    assert!(!text.contains("EVIL"), "{text}");
+    assert!(text.contains("othername: 1.3.6.1.5.5.7.8.4::"), "{text}");
+    assert!(text.contains("DNS:dev-1.devices.invalid"), "{text}");
+    assert!(text.contains("Acme Issuing CA ldev"), "{text}");
+    assert!(
+        !text.contains("9999"),
+        "an LDevID must be short-lived: {text}"
+    );
+    let (ok, out) = openssl(
+        d,
+        &[
+            "verify",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "int-ldev.pem",
+            "ldevid.pem",
+        ],
+    );
+    assert!(ok, "{out}");
 }
