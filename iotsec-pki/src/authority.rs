@@ -1,5 +1,6 @@
-//! The CA hierarchy (RFC 5280 §6 path model): an offline root that signs one online issuing
-//! intermediate, which signs device certificates and CRLs.
+//! The CA hierarchy (RFC 5280 §6 path model): an offline root that signs online issuing
+//! intermediates (one by default, more with [`create_intermediate`]), each of which signs
+//! device certificates and its own CRLs.
 //!
 //! Issuance builds FRESH certificate parameters from the [`IssuanceProfile`] and takes from the
 //! verified CSR only its public key, its (plain) subject and the allow-listed subjectAltNames.
@@ -14,7 +15,8 @@ use rcgen::{
 use time::OffsetDateTime;
 
 use crate::ca_error::CaError;
-use crate::csr_check::{SanEntry, VerifiedCsr};
+use crate::csr_check::{SanEntry, SubjectAttribute, VerifiedCsr};
+use crate::devid::{self, DevIdKind, DevIdProfile, DeviceIdentity};
 use crate::key::KeyAlgorithm;
 use crate::profile::IssuanceProfile;
 use crate::signer::{RcgenSigner, Signer, SoftwareSigner};
@@ -90,6 +92,80 @@ pub fn create_hierarchy(org: &str, now: OffsetDateTime) -> Result<Hierarchy, CaE
     })
 }
 
+/// Decodes a CA certificate's subject into rcgen's name (UTF8String and PrintableString only,
+/// which is what this crate writes).
+fn subject_of(cert_der: &[u8]) -> Result<DistinguishedName, CaError> {
+    use der::Decode;
+    use der::Tagged;
+    use der::asn1::{PrintableStringRef, Utf8StringRef};
+    let cert = x509_cert::Certificate::from_der(cert_der).map_err(CaError::MalformedCsr)?;
+    let mut dn = DistinguishedName::new();
+    for rdn in cert.tbs_certificate.subject.0.iter() {
+        for atv in rdn.0.iter() {
+            let arcs: Vec<u64> = atv.oid.arcs().map(u64::from).collect();
+            let value = match atv.value.tag() {
+                der::Tag::Utf8String => DnValue::Utf8String(
+                    atv.value
+                        .decode_as::<Utf8StringRef<'_>>()
+                        .map_err(CaError::MalformedCsr)?
+                        .to_string(),
+                ),
+                der::Tag::PrintableString => DnValue::PrintableString(
+                    atv.value
+                        .decode_as::<PrintableStringRef<'_>>()
+                        .map_err(CaError::MalformedCsr)?
+                        .as_str()
+                        .try_into()
+                        .map_err(|_| CaError::State("CA name is not printable".into()))?,
+                ),
+                _ => {
+                    return Err(CaError::State(
+                        "CA name uses an unexpected string type".into(),
+                    ));
+                }
+            };
+            dn.push(DnType::CustomDnType(arcs), value);
+        }
+    }
+    Ok(dn)
+}
+
+/// Creates one more issuing intermediate `name` under an existing root (the root key must be
+/// at hand: run this where the offline root key is).
+pub fn create_intermediate(
+    org: &str,
+    name: &str,
+    root_der: &[u8],
+    root_key: &SoftwareSigner,
+    now: OffsetDateTime,
+) -> Result<(Vec<u8>, SoftwareSigner), CaError> {
+    let key = SoftwareSigner::generate_p256()?;
+    let cert = certify_intermediate(org, name, root_der, root_key, &key, now)?;
+    Ok((cert, key))
+}
+
+/// Has the root certify an intermediate whose key is `subject_key` (any [`Signer`], e.g. a key
+/// generated inside an HSM: only its public key is used here).
+pub fn certify_intermediate(
+    org: &str,
+    name: &str,
+    root_der: &[u8],
+    root_key: &SoftwareSigner,
+    subject_key: &dyn Signer,
+    now: OffsetDateTime,
+) -> Result<Vec<u8>, CaError> {
+    let mut rp = root_params(org, now);
+    rp.distinguished_name = subject_of(root_der)?;
+    let root_issuer = Issuer::new(rp, RcgenSigner(root_key));
+    let mut ip = intermediate_params(org);
+    ip.distinguished_name = ca_name(org, &format!("{org} Issuing CA {name}"));
+    ip.serial_number = Some(random_serial()?);
+    ip.not_before = now - CLOCK_SKEW;
+    ip.not_after = now + INTERMEDIATE_LIFETIME;
+    let cert = ip.signed_by(&RcgenSigner(subject_key), &root_issuer)?;
+    Ok(cert.der().to_vec())
+}
+
 /// A random, positive, minimally encoded serial of 128 bits minus one (RFC 5280 §4.1.2.2;
 /// CA/B Forum asks for at least 64 bits of CSPRNG output).
 pub fn random_serial() -> Result<SerialNumber, CaError> {
@@ -145,6 +221,8 @@ impl rcgen::PublicKeyData for CsrPublicKey<'_> {
 /// The online issuing CA.
 pub struct Authority {
     org: String,
+    /// The intermediate's subject, decoded once (None: the certificate did not decode).
+    issuer_name: Option<DistinguishedName>,
     signer: Box<dyn Signer>,
     intermediate_der: Vec<u8>,
     root_der: Vec<u8>,
@@ -163,6 +241,7 @@ impl Authority {
     ) -> Self {
         Self {
             org: org.into(),
+            issuer_name: subject_of(&intermediate_der).ok(),
             signer,
             intermediate_der,
             root_der,
@@ -180,17 +259,51 @@ impl Authority {
         &self.root_der
     }
 
-    fn issuer(&self) -> Issuer<'static, RcgenSigner<'_>> {
-        Issuer::new(
-            intermediate_params(&self.org),
-            RcgenSigner(self.signer.as_ref()),
-        )
+    /// The issuer for everything this CA signs: its name is the intermediate certificate's
+    /// subject, string types preserved, so several intermediates can share one root.
+    fn issuer(&self) -> Result<Issuer<'static, RcgenSigner<'_>>, CaError> {
+        let mut p = intermediate_params(&self.org);
+        p.distinguished_name = self
+            .issuer_name
+            .clone()
+            .ok_or_else(|| CaError::State("intermediate certificate does not decode".into()))?;
+        Ok(Issuer::new(p, RcgenSigner(self.signer.as_ref())))
     }
 
-    /// Issues a device certificate for a verified CSR under the CA's profile.
+    /// Issues a device certificate for a verified CSR under the CA's profile. A profile with
+    /// a DevID part needs [`Authority::issue_devid`] (the CA must assert the device serial).
     pub fn issue(
         &self,
         csr: &VerifiedCsr,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCertificate, CaError> {
+        if self.profile.devid.is_some() {
+            return Err(CaError::DevIdIdentityRequired);
+        }
+        self.issue_with(csr, None, now)
+    }
+
+    /// Issues an IEEE 802.1AR DevID certificate: the subject serialNumber and the SAN
+    /// hardwareModuleName are `identity` (the CA's record); any serialNumber in the CSR subject
+    /// is dropped. IDevIDs get notAfter 99991231235959Z, LDevIDs the profile lifetime.
+    pub fn issue_devid(
+        &self,
+        csr: &VerifiedCsr,
+        identity: &DeviceIdentity,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCertificate, CaError> {
+        let profile = self
+            .profile
+            .devid
+            .as_ref()
+            .ok_or(CaError::DevIdNotEnabled)?;
+        self.issue_with(csr, Some((profile, identity)), now)
+    }
+
+    fn issue_with(
+        &self,
+        csr: &VerifiedCsr,
+        devid: Option<(&DevIdProfile, &DeviceIdentity)>,
         now: OffsetDateTime,
     ) -> Result<IssuedCertificate, CaError> {
         if let Some(bad) = self.profile.first_disallowed(&csr.sans) {
@@ -201,6 +314,9 @@ impl Authority {
         let mut p = CertificateParams::default();
         let mut dn = DistinguishedName::new();
         for e in &csr.subject {
+            if devid.is_some() && e.attribute == SubjectAttribute::SerialNumber {
+                continue; // the CA asserts the serial, the device does not
+            }
             let value = if e.printable {
                 DnValue::PrintableString(e.value.as_str().try_into().map_err(|_| {
                     CaError::SubjectNotAllowed {
@@ -212,20 +328,46 @@ impl Authority {
             };
             dn.push(DnType::CustomDnType(e.attribute.arcs().to_vec()), value);
         }
-        p.distinguished_name = dn;
-        for s in &csr.sans {
-            p.subject_alt_names.push(match s {
-                SanEntry::Dns(d) => SanType::DnsName(d.clone().try_into()?),
-                SanEntry::Uri(u) => SanType::URI(u.clone().try_into()?),
-                SanEntry::Ip(ip) => SanType::IpAddress(*ip),
-            });
+        if let Some((profile, identity)) = devid {
+            let serial = identity.validated_serial()?;
+            dn.push(
+                DnType::CustomDnType(SubjectAttribute::SerialNumber.arcs().to_vec()),
+                DnValue::PrintableString(serial.as_str().try_into().map_err(|_| {
+                    CaError::SubjectNotAllowed {
+                        reason: "DevID serialNumber is not a PrintableString",
+                    }
+                })?),
+            );
+            p.custom_extensions
+                .push(rcgen::CustomExtension::from_oid_content(
+                    &[2, 5, 29, 17],
+                    devid::subject_alt_name_der(profile, identity, &csr.sans)?,
+                ));
+        } else {
+            for s in &csr.sans {
+                p.subject_alt_names.push(match s {
+                    SanEntry::Dns(d) => SanType::DnsName(d.clone().try_into()?),
+                    SanEntry::Uri(u) => SanType::URI(u.clone().try_into()?),
+                    SanEntry::Ip(ip) => SanType::IpAddress(*ip),
+                });
+            }
         }
+        p.distinguished_name = dn;
         let serial = random_serial()?;
         p.serial_number = Some(serial.clone());
         p.not_before = now - CLOCK_SKEW;
         let lifetime = time::Duration::try_from(self.profile.lifetime)
             .map_err(|_| CaError::State("lifetime out of range".into()))?;
-        p.not_after = now + lifetime;
+        p.not_after = match devid {
+            Some((
+                DevIdProfile {
+                    kind: DevIdKind::Initial,
+                    ..
+                },
+                _,
+            )) => devid::idevid_not_after()?,
+            _ => now + lifetime,
+        };
         p.is_ca = IsCa::ExplicitNoCa;
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
@@ -241,7 +383,7 @@ impl Authority {
                 KeyAlgorithm::Ed25519 => &rcgen::PKCS_ED25519,
             },
         };
-        let cert = p.signed_by(&key, &self.issuer())?;
+        let cert = p.signed_by(&key, &self.issuer()?)?;
         Ok(IssuedCertificate {
             der: cert.der().to_vec(),
             serial: serial.to_bytes(),
@@ -273,7 +415,7 @@ impl Authority {
                 .collect(),
             key_identifier_method: KeyIdMethod::Sha256,
         };
-        Ok(params.signed_by(&self.issuer())?.der().to_vec())
+        Ok(params.signed_by(&self.issuer()?)?.der().to_vec())
     }
 }
 
@@ -316,7 +458,7 @@ impl Authority {
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         p.use_authority_key_identifier_extension = true;
-        let cert = p.signed_by(&key, &self.issuer())?;
+        let cert = p.signed_by(&key, &self.issuer()?)?;
         Ok((
             cert.der().to_vec(),
             zeroize::Zeroizing::new(key.serialize_der()),

@@ -50,6 +50,12 @@ pub enum CaError {
         /// Serial in hex.
         serial_hex: String,
     },
+    /// The label issues IEEE 802.1AR DevIDs, so the CA must supply the device identity.
+    #[error("DevID profile: the CA must supply the device serial")]
+    DevIdIdentityRequired,
+    /// A DevID was asked for under a profile without a DevID part.
+    #[error("DevID issuance is not enabled in this profile")]
+    DevIdNotEnabled,
     /// The certificate builder failed.
     #[error("certificate generation failed: {0}")]
     Generate(#[from] rcgen::Error),

@@ -10,12 +10,37 @@ use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
-use crate::authority::{Authority, IssuedCertificate, RevokedEntry, create_hierarchy};
+use crate::authority::{
+    Authority, IssuedCertificate, RevokedEntry, create_hierarchy, create_intermediate,
+};
 use crate::ca_error::CaError;
 use crate::csr_check::{VerifiedCsr, verify_csr};
+use crate::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
 use crate::profile::IssuanceProfile;
 use crate::signer::SoftwareSigner;
 use crate::store::{CertStore, IssuedRecord, SqliteStore, hex_upper};
+
+/// Reads the optional DevID lines of `ca.txt`: `devid_hw_type=OID` and
+/// `devid_kind=idevid|ldevid` (default ldevid).
+fn devid_settings(settings: &str) -> Result<Option<DevIdProfile>, CaError> {
+    let get = |k: &str| {
+        settings
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+    };
+    let Some(hw_type) = get("devid_hw_type") else {
+        return Ok(None);
+    };
+    let hw_type = hw_type
+        .parse()
+        .map_err(|_| CaError::State(format!("bad devid_hw_type {hw_type}")))?;
+    let kind = match get("devid_kind") {
+        None | Some("ldevid") => DevIdKind::Local,
+        Some("idevid") => DevIdKind::Initial,
+        Some(other) => return Err(CaError::State(format!("bad devid_kind {other}"))),
+    };
+    Ok(Some(DevIdProfile { hw_type, kind }))
+}
 
 /// How long a CRL is valid (nextUpdate - thisUpdate).
 pub const CRL_VALIDITY: time::Duration = time::Duration::hours(24);
@@ -34,6 +59,81 @@ pub struct CaSettings {
 fn pem(label: &str, der: &[u8]) -> Result<String, CaError> {
     pem_rfc7468::encode_string(label, pem_rfc7468::LineEnding::LF, der)
         .map_err(|_| CaError::State("PEM encoding failed".into()))
+}
+
+/// The state directory of the named intermediate `name` under the CA in `dir`.
+pub fn intermediate_dir(dir: &Path, name: &str) -> Result<PathBuf, CaError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
+        return Err(CaError::State(format!(
+            "intermediate name {name:?} must be 1..=64 of [A-Za-z0-9_-]"
+        )));
+    }
+    Ok(dir.join("intermediates").join(name))
+}
+
+/// Adds one more issuing intermediate `name` under the root of the CA in `dir` (which must
+/// still hold `offline/root.key.pem`). It gets its own state directory
+/// `dir/intermediates/NAME/` (key, certificate, database, and so its own serials, revocations
+/// and CRL, published at `crl_url`); the device-certificate lifetime is copied from `dir`.
+pub fn add_intermediate(
+    dir: &Path,
+    name: &str,
+    crl_url: &str,
+    now: OffsetDateTime,
+) -> Result<PathBuf, CaError> {
+    let sub = intermediate_dir(dir, name)?;
+    if sub.join("intermediate.pem").exists() {
+        return Err(CaError::State(format!(
+            "intermediate {name} already exists"
+        )));
+    }
+    let parent = fs::read_to_string(dir.join("ca.txt"))?;
+    let get = |k: &str| {
+        parent
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .ok_or_else(|| CaError::State(format!("ca.txt lacks {k}")))
+    };
+    let org = get("organization")?;
+    let lifetime = get("lifetime_secs")?;
+    let root_der = read_pem(&dir.join("root.pem"), "CERTIFICATE")?;
+    let root_key =
+        SoftwareSigner::from_pkcs8_pem(&fs::read_to_string(dir.join("offline/root.key.pem"))?)?;
+    let (int_der, int_key) = create_intermediate(org, name, &root_der, &root_key, now)?;
+    fs::create_dir_all(&sub)?;
+    write_secret(&sub.join("intermediate.key.pem"), &int_key.to_pkcs8_pem())?;
+    fs::write(sub.join("root.pem"), pem("CERTIFICATE", &root_der)?)?;
+    fs::write(sub.join("intermediate.pem"), pem("CERTIFICATE", &int_der)?)?;
+    fs::write(
+        sub.join("ca.txt"),
+        format!("organization={org}\ncrl_url={crl_url}\nlifetime_secs={lifetime}\n"),
+    )?;
+    SqliteStore::open(&sub.join("pki.sqlite"))?;
+    Ok(sub)
+}
+
+/// Switches the CA in `dir` to the IEEE 802.1AR DevID profile (written to `ca.txt`; takes
+/// effect at the next [`CaState::open`]). Refused if the CA already has a DevID profile.
+pub fn enable_devid(dir: &Path, devid: &DevIdProfile) -> Result<(), CaError> {
+    use std::io::Write;
+    let path = dir.join("ca.txt");
+    let current = fs::read_to_string(&path)?;
+    if devid_settings(&current)?.is_some() {
+        return Err(CaError::State("the CA already has a DevID profile".into()));
+    }
+    let kind = match devid.kind {
+        DevIdKind::Initial => "idevid",
+        DevIdKind::Local => "ldevid",
+    };
+    let mut f = fs::OpenOptions::new().append(true).open(&path)?;
+    write!(f, "devid_hw_type={}\ndevid_kind={kind}\n", devid.hw_type)?;
+    f.sync_all()?;
+    Ok(())
 }
 
 /// Reads the first PEM block with `label` from a file.
@@ -122,6 +222,7 @@ impl CaState {
             .parse()
             .map_err(|_| CaError::State("bad lifetime_secs".into()))?;
         profile.lifetime = std::time::Duration::from_secs(secs);
+        profile.devid = devid_settings(&settings)?;
         let key =
             SoftwareSigner::from_pkcs8_pem(&fs::read_to_string(dir.join("intermediate.key.pem"))?)?;
         let authority = Authority::new(
@@ -136,6 +237,11 @@ impl CaState {
             store: SqliteStore::open(&dir.join("pki.sqlite"))?,
             dir: dir.to_path_buf(),
         })
+    }
+
+    /// Opens the named intermediate `name` of the CA in `dir` (see [`add_intermediate`]).
+    pub fn open_intermediate(dir: &Path, name: &str) -> Result<Self, CaError> {
+        Self::open(&intermediate_dir(dir, name)?)
     }
 
     /// The state directory.
@@ -160,11 +266,58 @@ impl CaState {
         csr: &VerifiedCsr,
         now: OffsetDateTime,
     ) -> Result<IssuedCertificate, CaError> {
+        self.issue_recorded(|a| a.issue(csr, now))
+    }
+
+    /// Verifies a DER CSR and issues an IEEE 802.1AR DevID for the device `identity` (the
+    /// CA's manufacturing record), then records it.
+    pub fn issue_devid(
+        &mut self,
+        csr_der: &[u8],
+        identity: &DeviceIdentity,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCertificate, CaError> {
+        let csr = verify_csr(csr_der)?;
+        self.issue_devid_verified(&csr, identity, now)
+    }
+
+    /// [`CaState::issue_devid`] for an already verified CSR.
+    pub fn issue_devid_verified(
+        &mut self,
+        csr: &VerifiedCsr,
+        identity: &DeviceIdentity,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCertificate, CaError> {
+        self.issue_recorded(|a| a.issue_devid(csr, identity, now))
+    }
+
+    /// Issues for `csr`, as a DevID for `identity` when one is given.
+    pub fn issue_for(
+        &mut self,
+        csr: &VerifiedCsr,
+        identity: Option<&DeviceIdentity>,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCertificate, CaError> {
+        match identity {
+            Some(id) => self.issue_devid_verified(csr, id, now),
+            None => self.issue_verified(csr, now),
+        }
+    }
+
+    fn issue_recorded(
+        &mut self,
+        issue: impl Fn(&Authority) -> Result<IssuedCertificate, CaError>,
+    ) -> Result<IssuedCertificate, CaError> {
+        use der::{Decode, Encode};
         for _ in 0..4 {
-            let cert = self.authority.issue(csr, now)?;
+            let cert = issue(&self.authority)?;
+            // The subject as issued (a DevID's differs from the request's).
+            let subject_der = x509_cert::Certificate::from_der(&cert.der)
+                .and_then(|c| c.tbs_certificate.subject.to_der())
+                .map_err(CaError::MalformedCsr)?;
             let rec = IssuedRecord {
                 serial: cert.serial.clone(),
-                subject_der: csr.subject_der.clone(),
+                subject_der,
                 cert_der: cert.der.clone(),
                 not_after: cert.not_after.unix_timestamp(),
             };

@@ -45,6 +45,10 @@ pub struct LabelPolicy {
     pub manual_approval: bool,
     /// Response layout.
     pub layout: Base64Layout,
+    /// The issuing CA (intermediate) of this label: "" is the service's default CA, any other
+    /// name one added with [`EstService::with_intermediate`]. `cacerts` returns its chain,
+    /// enrollment is signed by it, and re-enrollment only renews certificates it issued.
+    pub ca: String,
 }
 
 /// What the TLS layer knows about the connection.
@@ -114,9 +118,9 @@ impl EstResponse {
 /// The EST service: labels and the CA.
 pub struct EstService {
     labels: HashMap<String, LabelPolicy>,
-    ca: Mutex<CaState>,
+    cas: HashMap<String, Mutex<CaState>>,
     retry_after_secs: u32,
-    crl_cache: Mutex<Option<CachedCrl>>,
+    crl_cache: Mutex<HashMap<String, CachedCrl>>,
 }
 
 struct CachedCrl {
@@ -160,42 +164,80 @@ fn ct_eq(a: &str, b: &str) -> bool {
 impl EstService {
     /// A service over `ca` with the given labels ("" is the default label).
     pub fn new(ca: CaState, labels: HashMap<String, LabelPolicy>) -> Self {
+        let mut cas = HashMap::new();
+        cas.insert(String::new(), Mutex::new(ca));
         Self {
             labels,
-            ca: Mutex::new(ca),
+            cas,
             retry_after_secs: 60,
-            crl_cache: Mutex::new(None),
+            crl_cache: Mutex::new(HashMap::new()),
         }
     }
 
-    fn ca(&self) -> Result<std::sync::MutexGuard<'_, CaState>, CaError> {
-        self.ca
+    /// Adds the issuing intermediate `name` (e.g. opened with
+    /// [`CaState::open_intermediate`]) for labels whose [`LabelPolicy::ca`] names it.
+    pub fn with_intermediate(mut self, name: impl Into<String>, ca: CaState) -> Self {
+        self.cas.insert(name.into(), Mutex::new(ca));
+        self
+    }
+
+    /// Labels naming a CA the service does not have (each would answer 500).
+    pub fn labels_without_ca(&self) -> Vec<String> {
+        self.labels
+            .iter()
+            .filter(|(_, p)| !self.cas.contains_key(&p.ca))
+            .map(|(l, _)| l.clone())
+            .collect()
+    }
+
+    /// The names of the service's CAs ("" is the default).
+    pub fn ca_names(&self) -> Vec<String> {
+        self.cas.keys().cloned().collect()
+    }
+
+    fn ca_named(&self, name: &str) -> Result<std::sync::MutexGuard<'_, CaState>, CaError> {
+        self.cas
+            .get(name)
+            .ok_or_else(|| CaError::State(format!("no issuing CA named {name:?}")))?
             .lock()
             .map_err(|_| CaError::State("CA lock poisoned".into()))
     }
 
-    /// The CRL to publish at the CRL distribution point (RFC 5280 §4.2.1.13): re-signed when a
-    /// revocation was added or after [`CRL_REFRESH_SECS`], otherwise served from cache.
+    fn ca(&self) -> Result<std::sync::MutexGuard<'_, CaState>, CaError> {
+        self.ca_named("")
+    }
+
+    /// The default CA's CRL (see [`EstService::current_crl_of`]).
     pub fn current_crl(&self) -> Result<Vec<u8>, CaError> {
+        self.current_crl_of("")
+    }
+
+    /// The CRL of CA `name` to publish at its CRL distribution point (RFC 5280 §4.2.1.13):
+    /// re-signed when a revocation was added or after [`CRL_REFRESH_SECS`], otherwise served
+    /// from cache. Each intermediate signs the CRL for its own certificates.
+    pub fn current_crl_of(&self, name: &str) -> Result<Vec<u8>, CaError> {
         let now = OffsetDateTime::now_utc();
-        let mut ca = self.ca()?;
+        let mut ca = self.ca_named(name)?;
         let revocations = ca.store.revocations(now.unix_timestamp())?.len();
         let mut cache = self
             .crl_cache
             .lock()
             .map_err(|_| CaError::State("CRL cache poisoned".into()))?;
-        if let Some(c) = cache.as_ref()
+        if let Some(c) = cache.get(name)
             && c.revocations == revocations
             && now.unix_timestamp() - c.made_at < CRL_REFRESH_SECS
         {
             return Ok(c.der.clone());
         }
         let der = ca.crl(now)?;
-        *cache = Some(CachedCrl {
-            der: der.clone(),
-            made_at: now.unix_timestamp(),
-            revocations,
-        });
+        cache.insert(
+            name.to_owned(),
+            CachedCrl {
+                der: der.clone(),
+                made_at: now.unix_timestamp(),
+                revocations,
+            },
+        );
         Ok(der)
     }
 
@@ -233,9 +275,9 @@ impl EstService {
                 | CaError::SanNotAllowed { .. }
                 | CaError::ReenrollMismatch { .. }
                 | CaError::Device(_) => EstResponse::text(400, &e.to_string()),
-                CaError::Revoked { .. } | CaError::UnknownCertificate => {
-                    EstResponse::text(403, &e.to_string())
-                }
+                CaError::Revoked { .. }
+                | CaError::UnknownCertificate
+                | CaError::DevIdIdentityRequired => EstResponse::text(403, &e.to_string()),
                 _ => EstResponse::text(500, "internal error"),
             },
         }
@@ -262,7 +304,7 @@ impl EstService {
         }
         match op {
             Operation::CaCerts => {
-                let ca = self.ca()?;
+                let ca = self.ca_named(&policy.ca)?;
                 let body = encode_certs_only_body(
                     &[ca.authority.intermediate_der(), ca.authority.root_der()],
                     policy.layout,
@@ -309,10 +351,20 @@ impl EstService {
                 if let Some(r) = self.check_binding(policy, &csr, tls) {
                     return Ok(r);
                 }
-                let mut ca = self.ca()?;
+                let mut ca = self.ca_named(&policy.ca)?;
                 if let Some(client) = &tls.client_cert {
                     check_presented_cert(&ca, client, &csr, reenroll)?;
                 }
+                // IEEE 802.1AR §5.5: under a DevID CA the LDevID takes its identity from the
+                // IDevID (or earlier LDevID) the device authenticated with over TLS.
+                let identity = match (&ca.authority.profile.devid, &tls.client_cert) {
+                    (None, _) => None,
+                    (Some(p), Some(client)) => Some(
+                        crate::devid::identity_of(client, &p.hw_type)?
+                            .ok_or(CaError::DevIdIdentityRequired)?,
+                    ),
+                    (Some(_), None) => return Err(CaError::DevIdIdentityRequired),
+                };
                 // RFC 7030 §4.2.3: the client retries the same request after Retry-After; an
                 // approved request is issued once and leaves the queue.
                 let mut approved_id = None;
@@ -338,13 +390,13 @@ impl EstService {
                     }
                 }
                 if keygen {
-                    let r = server_keygen(&mut ca, &csr, policy.layout)?;
+                    let r = server_keygen(&mut ca, &csr, identity.as_ref(), policy.layout)?;
                     if let Some(id) = approved_id {
                         ca.store.remove_pending(id)?;
                     }
                     return Ok(r);
                 }
-                let cert = ca.issue_verified(&csr, OffsetDateTime::now_utc())?;
+                let cert = ca.issue_for(&csr, identity.as_ref(), OffsetDateTime::now_utc())?;
                 if let Some(id) = approved_id {
                     ca.store.remove_pending(id)?;
                 }
@@ -419,6 +471,7 @@ impl EstService {
 fn server_keygen(
     ca: &mut CaState,
     csr: &VerifiedCsr,
+    identity: Option<&crate::devid::DeviceIdentity>,
     layout: Base64Layout,
 ) -> Result<EstResponse, CaError> {
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
@@ -426,7 +479,7 @@ fn server_keygen(
     for_key.key_algorithm = crate::key::KeyAlgorithm::P256;
     for_key.public_key = rcgen::PublicKeyData::der_bytes(&key).to_vec();
     for_key.spki_der = rcgen::PublicKeyData::subject_public_key_info(&key);
-    let cert = ca.issue_verified(&for_key, OffsetDateTime::now_utc())?;
+    let cert = ca.issue_for(&for_key, identity, OffsetDateTime::now_utc())?;
     let key_der = zeroize::Zeroizing::new(key.serialize_der());
     let key_b64 = zeroize::Zeroizing::new(encode_base64(&key_der, layout));
     let certs = encode_certs_only_body(&[&cert.der], layout)?;

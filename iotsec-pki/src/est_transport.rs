@@ -201,7 +201,8 @@ pub fn serve(
 
 /// Serves the CRL over plain HTTP (RFC 5280 §4.2.1.13 distribution points are `http` URIs;
 /// the CRL is signed, so no TLS is needed): `GET /crl.der` (any path ending in `.crl` or
-/// `.der` gets the same CRL), one request per connection.
+/// `.der` gets the default CA's CRL; `/crl/NAME.der` the CRL of the intermediate NAME), one
+/// request per connection.
 pub fn serve_crl(listener: TcpListener, service: Arc<EstService>) -> std::io::Result<()> {
     for sock in listener.incoming() {
         let Ok(mut sock) = sock else { continue };
@@ -213,7 +214,12 @@ pub fn serve_crl(listener: TcpListener, service: Arc<EstService>) -> std::io::Re
                     if req.method == "GET"
                         && (req.path.ends_with(".der") || req.path.ends_with(".crl")) =>
                 {
-                    match service.current_crl() {
+                    let name = req
+                        .path
+                        .strip_prefix("/crl/")
+                        .and_then(|p| p.strip_suffix(".der"))
+                        .unwrap_or("");
+                    match service.current_crl_of(name) {
                         Ok(der) => EstResponse {
                             status: 200,
                             headers: vec![("Content-Type", "application/pkix-crl".into())],
@@ -245,7 +251,19 @@ pub struct EstEndpoint {
 /// Binds `addr`, issues the server's own TLS certificate from the CA (for `127.0.0.1` and
 /// `localhost`), and trusts client certificates chaining to the root, with the current CRL.
 pub fn bind_endpoint(
+    ca: crate::ca_state::CaState,
+    addr: &str,
+    labels: std::collections::HashMap<String, crate::est_service::LabelPolicy>,
+) -> Result<EstEndpoint, crate::ca_error::CaError> {
+    bind_endpoint_with(ca, Vec::new(), addr, labels)
+}
+
+/// [`bind_endpoint`] with more issuing intermediates (name, CA) under the same root, for labels
+/// that name them; the TLS layer checks client certificates against every intermediate's CRL.
+/// A label naming a CA that is not given is refused here.
+pub fn bind_endpoint_with(
     mut ca: crate::ca_state::CaState,
+    mut intermediates: Vec<(String, crate::ca_state::CaState)>,
     addr: &str,
     labels: std::collections::HashMap<String, crate::est_service::LabelPolicy>,
 ) -> Result<EstEndpoint, crate::ca_error::CaError> {
@@ -262,18 +280,36 @@ pub fn bind_endpoint(
     ];
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec()));
     let root = CertificateDer::from(ca.authority.root_der().to_vec());
-    let crl = CertificateRevocationListDer::from(ca.crl(now)?);
+    let mut crls = vec![CertificateRevocationListDer::from(ca.crl(now)?)];
+    for (_, other) in intermediates.iter_mut() {
+        if other.authority.root_der() != ca.authority.root_der() {
+            return Err(crate::ca_error::CaError::State(
+                "every intermediate must chain to the same root".into(),
+            ));
+        }
+        crls.push(CertificateRevocationListDer::from(other.crl(now)?));
+    }
     let config = crate::tls_config::server_config(
         chain,
         key,
         &[root],
-        vec![crl],
+        crls,
         crate::tls_config::ClientAuth::Optional,
     )?;
+    let mut service = EstService::new(ca, labels);
+    for (name, other) in intermediates {
+        service = service.with_intermediate(name, other);
+    }
+    let missing = service.labels_without_ca();
+    if !missing.is_empty() {
+        return Err(crate::ca_error::CaError::State(format!(
+            "labels {missing:?} name an issuing CA that is not loaded"
+        )));
+    }
     let listener = TcpListener::bind(addr)?;
     Ok(EstEndpoint {
         listener,
         config: Arc::new(config),
-        service: Arc::new(EstService::new(ca, labels)),
+        service: Arc::new(service),
     })
 }

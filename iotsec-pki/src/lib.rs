@@ -28,6 +28,8 @@ pub mod ca_state; // the CA's state directory
 #[cfg(feature = "std")]
 pub mod csr_check; // proof of possession and what a CSR may ask for
 #[cfg(feature = "std")]
+pub mod devid; // IEEE 802.1AR DevID profile (hardwareModuleName, RFC 4108)
+#[cfg(feature = "std")]
 pub mod est_client; // EST client over rustls
 #[cfg(feature = "std")]
 pub mod est_service; // EST server decisions (sans-IO)
@@ -35,6 +37,8 @@ pub mod est_service; // EST server decisions (sans-IO)
 pub mod est_transport; // TCP + rustls + httparse
 #[cfg(feature = "std")]
 pub mod ocsp_responder; // RFC 6960
+#[cfg(feature = "std")]
+pub mod pkcs11_signer; // CA key in a PKCS#11 token (HSM, softhsm2)
 #[cfg(feature = "std")]
 pub mod profile; // the CA-owned issuance profile
 #[cfg(feature = "std")]

@@ -2,11 +2,13 @@
 //!
 //! What an end-entity certificate gets is decided here and nowhere else: lifetime, keyUsage
 //! digitalSignature, EKU clientAuth, basicConstraints cA=FALSE, a CRL distribution point, and
-//! only those requested subjectAltNames that the label's allow-list admits.
+//! only those requested subjectAltNames that the label's allow-list admits; optionally the
+//! IEEE 802.1AR DevID identity ([`crate::devid`]).
 
 use std::time::Duration;
 
 use crate::csr_check::SanEntry;
+use crate::devid::DevIdProfile;
 
 /// One rule of a subjectAltName allow-list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +42,8 @@ pub struct IssuanceProfile {
     pub san_allow: Vec<SanRule>,
     /// URL of the CRL, placed in every certificate's cRLDistributionPoints.
     pub crl_url: String,
+    /// IEEE 802.1AR DevID profile; `None` issues plain device certificates.
+    pub devid: Option<DevIdProfile>,
 }
 
 impl IssuanceProfile {
@@ -52,6 +56,7 @@ impl IssuanceProfile {
                 SanRule::UriPrefix("urn:dev:".into()),
             ],
             crl_url: crl_url.into(),
+            devid: None,
         }
     }
 

@@ -12,10 +12,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use iotsec_pki::ca_state::{CaSettings, CaState, init_state};
+use iotsec_pki::ca_state::{CaSettings, CaState, add_intermediate, enable_devid, init_state};
+use iotsec_pki::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
 use iotsec_pki::est_message::Base64Layout;
 use iotsec_pki::est_service::{BindingPolicy, LabelPolicy};
-use iotsec_pki::est_transport::{bind_endpoint, serve};
+use iotsec_pki::est_transport::{bind_endpoint, bind_endpoint_with, serve};
 use peers::{have, run, scratch};
 use time::OffsetDateTime;
 
@@ -1074,4 +1075,414 @@ fn crl_is_published_over_http_and_refreshed_on_revocation() {
     let text = fetch("b.crl");
     assert!(text.contains(&serial_hex), "{text}");
     assert!(text.contains("Cessation Of Operation"), "{text}");
+}
+
+/// Labels select the issuing CA: two intermediates under one root, label "a" on the default
+/// intermediate and label "b" on intermediate "line-b". `cacerts` returns each label's chain,
+/// enrollment at "b" is signed by "line-b" (OpenSSL verifies it with that chain and refuses it
+/// with the other), each intermediate signs its own CRL, and a certificate from label "a" is
+/// refused for re-enrollment at label "b" (and accepted at "a").
+#[test]
+fn labels_select_their_intermediate() {
+    if !have("curl") || !have("openssl") {
+        return;
+    }
+    let dir = scratch("est-two-cas");
+    let d = &dir;
+    let state = dir.join("state");
+    let now = OffsetDateTime::now_utc();
+    init_state(
+        &state,
+        &CaSettings {
+            organization: "Acme".into(),
+            crl_url: "http://127.0.0.1/crl.der".into(),
+            lifetime_secs: 3600,
+        },
+        now,
+    )
+    .unwrap();
+    add_intermediate(&state, "line-b", "http://127.0.0.1/crl/line-b.der", now).unwrap();
+    assert!(
+        add_intermediate(&state, "line-b", "http://127.0.0.1/x.der", now).is_err(),
+        "an intermediate name is created once"
+    );
+    assert!(add_intermediate(&state, "../evil", "http://127.0.0.1/x.der", now).is_err());
+    let basic = LabelPolicy {
+        basic: Some(("dev".into(), "s3cret".into())),
+        client_cert_auth: true,
+        ..Default::default()
+    };
+    let mut labels = HashMap::new();
+    labels.insert("a".to_owned(), basic.clone());
+    labels.insert(
+        "b".to_owned(),
+        LabelPolicy {
+            ca: "line-b".into(),
+            ..basic.clone()
+        },
+    );
+    // A label naming a CA that is not loaded is refused at startup.
+    let mut bad = labels.clone();
+    bad.insert(
+        "c".to_owned(),
+        LabelPolicy {
+            ca: "nope".into(),
+            ..basic
+        },
+    );
+    assert!(
+        bind_endpoint_with(
+            CaState::open(&state).unwrap(),
+            Vec::new(),
+            "127.0.0.1:0",
+            bad
+        )
+        .is_err()
+    );
+    let ep = bind_endpoint_with(
+        CaState::open(&state).unwrap(),
+        vec![(
+            "line-b".into(),
+            CaState::open_intermediate(&state, "line-b").unwrap(),
+        )],
+        "127.0.0.1:0",
+        labels,
+    )
+    .unwrap();
+    let port = ep.listener.local_addr().unwrap().port();
+    let service = ep.service.clone();
+    std::thread::spawn(move || serve(ep.listener, ep.config, ep.service));
+    std::fs::copy(state.join("root.pem"), d.join("root.pem")).unwrap();
+    let base = format!("https://127.0.0.1:{port}/.well-known/est");
+
+    // cacerts per label: the same root, different intermediates.
+    let (st, body, _) = curl(d, &[&format!("{base}/a/cacerts")]);
+    assert_eq!(st, 200, "{body}");
+    let chain_a = p7_to_pem(d, &body, "chain-a.pem");
+    let (st, body, _) = curl(d, &[&format!("{base}/b/cacerts")]);
+    assert_eq!(st, 200, "{body}");
+    let chain_b = p7_to_pem(d, &body, "chain-b.pem");
+    assert!(
+        chain_a.contains("subject=O = Acme, CN = Acme Issuing CA\n"),
+        "{chain_a}"
+    );
+    assert!(chain_b.contains("CN = Acme Issuing CA line-b"), "{chain_b}");
+    assert_eq!(chain_b.matches("BEGIN CERTIFICATE").count(), 2);
+    std::fs::write(
+        d.join("int-a.pem"),
+        std::fs::read_to_string(state.join("intermediate.pem")).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("int-b.pem"),
+        std::fs::read_to_string(state.join("intermediates/line-b/intermediate.pem")).unwrap(),
+    )
+    .unwrap();
+
+    // Enroll one device under each label.
+    let mut enrolled = Vec::new();
+    for label in ["a", "b"] {
+        let csr = make_csr(
+            d,
+            label,
+            &format!("/CN=dev-{label}"),
+            &[
+                "-addext",
+                &format!("subjectAltName=DNS:dev-{label}.devices.invalid"),
+            ],
+        );
+        let (st, body, _) = curl(
+            d,
+            &[
+                "-u",
+                "dev:s3cret",
+                "-H",
+                P10,
+                "--data-binary",
+                &format!("@{}", csr.display()),
+                &format!("{base}/{label}/simpleenroll"),
+            ],
+        );
+        assert_eq!(st, 200, "{body}");
+        p7_to_pem(d, &body, &format!("{label}.pem"));
+        enrolled.push(format!("{label}.pem"));
+    }
+    let verify = |cert: &str, int: &str| {
+        openssl(
+            d,
+            &[
+                "verify",
+                "-CAfile",
+                "root.pem",
+                "-untrusted",
+                int,
+                "-purpose",
+                "sslclient",
+                cert,
+            ],
+        )
+    };
+    assert!(verify("a.pem", "int-a.pem").0);
+    assert!(
+        verify("b.pem", "int-b.pem").0,
+        "{}",
+        verify("b.pem", "int-b.pem").1
+    );
+    assert!(
+        !verify("b.pem", "int-a.pem").0,
+        "label b's cert chains to intermediate a"
+    );
+    assert!(
+        !verify("a.pem", "int-b.pem").0,
+        "label a's cert chains to intermediate b"
+    );
+    let (_, text) = openssl(
+        d,
+        &[
+            "x509",
+            "-in",
+            "b.pem",
+            "-noout",
+            "-issuer",
+            "-ext",
+            "crlDistributionPoints",
+        ],
+    );
+    assert!(text.contains("CN = Acme Issuing CA line-b"), "{text}");
+    assert!(
+        text.contains("URI:http://127.0.0.1/crl/line-b.der"),
+        "{text}"
+    );
+
+    // Re-enroll: a's certificate at label b is refused (403), at label a it renews.
+    let mut chain = std::fs::read_to_string(d.join("a.pem")).unwrap();
+    chain.push_str(&std::fs::read_to_string(d.join("int-a.pem")).unwrap());
+    std::fs::write(d.join("a-chain.pem"), chain).unwrap();
+    let renew = csr_with_key(
+        d,
+        "a-renew",
+        "a.key",
+        "/CN=dev-a",
+        &["-addext", "subjectAltName=DNS:dev-a.devices.invalid"],
+    );
+    let reenroll = |label: &str| {
+        curl(
+            d,
+            &[
+                "--cert",
+                "a-chain.pem",
+                "--key",
+                "a.key",
+                "-H",
+                P10,
+                "--data-binary",
+                &format!("@{}", renew.display()),
+                &format!("{base}/{label}/simplereenroll"),
+            ],
+        )
+    };
+    let (st, body, _) = reenroll("b");
+    assert_eq!(st, 403, "label b renewed label a's certificate: {body}");
+    let (st, body, _) = reenroll("a");
+    assert_eq!(st, 200, "{body}");
+
+    // Each intermediate signs its own CRL; a revocation at b shows only in b's CRL.
+    let mut ca_b = CaState::open_intermediate(&state, "line-b").unwrap();
+    let (_, serial) = openssl(d, &["x509", "-in", "b.pem", "-noout", "-serial"]);
+    let serial = serial.trim().strip_prefix("serial=").unwrap().to_owned();
+    let serial: Vec<u8> = (0..serial.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&serial[i..i + 2], 16).unwrap())
+        .collect();
+    assert!(ca_b.revoke(&serial, 1, OffsetDateTime::now_utc()).unwrap());
+    for (name, int, revoked) in [("", "int-a.pem", false), ("line-b", "int-b.pem", true)] {
+        let crl = service.current_crl_of(name).unwrap();
+        let file = format!("crl-{}.der", if name.is_empty() { "a" } else { "b" });
+        std::fs::write(d.join(&file), crl).unwrap();
+        let (ok, text) = openssl(
+            d,
+            &[
+                "crl", "-inform", "DER", "-in", &file, "-noout", "-text", "-CAfile", int,
+            ],
+        );
+        assert!(
+            ok && text.to_ascii_lowercase().contains("verify ok"),
+            "{text}"
+        );
+        assert_eq!(text.contains("Key Compromise"), revoked, "{text}");
+    }
+    // -CRLfile wants PEM.
+    let (ok, o) = openssl(
+        d,
+        &[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            "crl-b.der",
+            "-out",
+            "crl-b.pem",
+        ],
+    );
+    assert!(ok, "{o}");
+    let (ok, out) = openssl(
+        d,
+        &[
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "int-b.pem",
+            "-CRLfile",
+            "crl-b.pem",
+            "b.pem",
+        ],
+    );
+    assert!(!ok && out.contains("certificate revoked"), "{out}");
+}
+
+/// IEEE 802.1AR over EST: the default CA issues IDevIDs (manufacturing), label "ldev" is served
+/// by an LDevID intermediate. A device presenting its IDevID over mTLS gets an LDevID carrying
+/// the IDevID's serialNumber and hardwareModuleName (from the IDevID, not the CSR), signed by
+/// the "ldev" intermediate with the short lifetime; HTTP Basic alone is refused (403).
+#[test]
+fn devid_label_issues_ldevids_from_the_idevid() {
+    if !have("curl") || !have("openssl") {
+        return;
+    }
+    let dir = scratch("est-devid");
+    let d = &dir;
+    let state = dir.join("state");
+    let now = OffsetDateTime::now_utc();
+    init_state(
+        &state,
+        &CaSettings {
+            organization: "Acme".into(),
+            crl_url: "http://127.0.0.1/crl.der".into(),
+            lifetime_secs: 3600,
+        },
+        now,
+    )
+    .unwrap();
+    let hw_type: der::oid::ObjectIdentifier = "1.3.6.1.4.1.32473.1.7".parse().unwrap();
+    enable_devid(
+        &state,
+        &DevIdProfile {
+            hw_type,
+            kind: DevIdKind::Initial,
+        },
+    )
+    .unwrap();
+    let sub = add_intermediate(&state, "ldev", "http://127.0.0.1/crl/ldev.der", now).unwrap();
+    enable_devid(
+        &sub,
+        &DevIdProfile {
+            hw_type,
+            kind: DevIdKind::Local,
+        },
+    )
+    .unwrap();
+    std::fs::copy(state.join("root.pem"), d.join("root.pem")).unwrap();
+    std::fs::copy(state.join("intermediate.pem"), d.join("int.pem")).unwrap();
+    std::fs::copy(sub.join("intermediate.pem"), d.join("int-ldev.pem")).unwrap();
+
+    // Manufacturing: the IDevID.
+    make_csr(d, "idev", "/CN=dev-1", &[]);
+    let idevid = CaState::open(&state)
+        .unwrap()
+        .issue_devid(
+            &std::fs::read(d.join("idev.csr.der")).unwrap(),
+            &DeviceIdentity::from_serial("SN-77"),
+            now,
+        )
+        .unwrap();
+    let mut chain = iotsec_pki::ca_state::to_pem("CERTIFICATE", &idevid.der).unwrap();
+    chain.push_str(&std::fs::read_to_string(d.join("int.pem")).unwrap());
+    std::fs::write(d.join("idev-chain.pem"), chain).unwrap();
+
+    let mut labels = HashMap::new();
+    labels.insert(
+        "ldev".to_owned(),
+        LabelPolicy {
+            basic: Some(("dev".into(), "s3cret".into())),
+            client_cert_auth: true,
+            ca: "ldev".into(),
+            ..Default::default()
+        },
+    );
+    let ep = bind_endpoint_with(
+        CaState::open(&state).unwrap(),
+        vec![(
+            "ldev".into(),
+            CaState::open_intermediate(&state, "ldev").unwrap(),
+        )],
+        "127.0.0.1:0",
+        labels,
+    )
+    .unwrap();
+    let port = ep.listener.local_addr().unwrap().port();
+    std::thread::spawn(move || serve(ep.listener, ep.config, ep.service));
+    let url = format!("https://127.0.0.1:{port}/.well-known/est/ldev/simpleenroll");
+
+    // The CSR tries its own serial; the LDevID gets the IDevID's.
+    let csr = make_csr(
+        d,
+        "ldev",
+        "/CN=dev-1/serialNumber=EVIL",
+        &["-addext", "subjectAltName=DNS:dev-1.devices.invalid"],
+    );
+    let csr_arg = format!("@{}", csr.display());
+    let (st, body, _) = curl(
+        d,
+        &[
+            "-u",
+            "dev:s3cret",
+            "-H",
+            P10,
+            "--data-binary",
+            &csr_arg,
+            &url,
+        ],
+    );
+    assert_eq!(st, 403, "a DevID label issued without an IDevID: {body}");
+    let (st, body, _) = curl(
+        d,
+        &[
+            "--cert",
+            "idev-chain.pem",
+            "--key",
+            "idev.key",
+            "-H",
+            P10,
+            "--data-binary",
+            &csr_arg,
+            &url,
+        ],
+    );
+    assert_eq!(st, 200, "{body}");
+    p7_to_pem(d, &body, "ldevid.pem");
+    let (ok, text) = openssl(d, &["x509", "-in", "ldevid.pem", "-noout", "-text"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("CN = dev-1, serialNumber = SN-77"), "{text}");
+    assert!(!text.contains("EVIL"), "{text}");
+    assert!(text.contains("othername: 1.3.6.1.5.5.7.8.4::"), "{text}");
+    assert!(text.contains("DNS:dev-1.devices.invalid"), "{text}");
+    assert!(text.contains("Acme Issuing CA ldev"), "{text}");
+    assert!(
+        !text.contains("9999"),
+        "an LDevID must be short-lived: {text}"
+    );
+    let (ok, out) = openssl(
+        d,
+        &[
+            "verify",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "int-ldev.pem",
+            "ldevid.pem",
+        ],
+    );
+    assert!(ok, "{out}");
 }

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use iotsec_cli_contract::{BadInput, Outcome, Report};
 use iotsec_pki::ca_error::CaError;
-use iotsec_pki::ca_state::{CaSettings, CaState, init_state, read_pem, to_pem};
+use iotsec_pki::ca_state::{
+    CaSettings, CaState, add_intermediate, enable_devid, init_state, read_pem, to_pem,
+};
+use iotsec_pki::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
 use iotsec_pki::store::hex_upper;
 use serde_json::json;
 use time::OffsetDateTime;
@@ -27,6 +30,17 @@ pub enum Command {
         /// Device certificate lifetime in hours (short-lived by default).
         #[arg(long, default_value_t = 24)]
         lifetime_hours: u64,
+        /// Issue IEEE 802.1AR DevIDs whose hardwareModuleName has this hwType OID.
+        #[arg(long)]
+        devid_hw_type: Option<String>,
+        /// IDevID (notAfter 99991231235959Z) instead of LDevID (the lifetime above).
+        #[arg(long, requires = "devid_hw_type")]
+        idevid: bool,
+        /// Add one more issuing intermediate NAME under the existing root of DIR (needs
+        /// DIR/offline/root.key.pem); its CRL URL is --crl-url. Labels select it with
+        /// `serve --label LABEL=NAME`.
+        #[arg(long, conflicts_with_all = ["devid_hw_type", "idevid"])]
+        intermediate: Option<String>,
     },
     /// Issues a certificate for a PKCS#10 CSR (PEM or DER); prints the certificate PEM.
     Issue {
@@ -39,6 +53,13 @@ pub enum Command {
         /// Where to write the certificate (PEM); stdout report otherwise.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// DevID CA: the device serial (subject serialNumber and hwSerialNum) from the
+        /// manufacturing record; any serial in the CSR is ignored.
+        #[arg(long)]
+        devid_serial: Option<String>,
+        /// Act as the named intermediate (`pki init --intermediate NAME`) instead of the default.
+        #[arg(long)]
+        intermediate: Option<String>,
     },
     /// Revokes a certificate by serial (hex).
     Revoke {
@@ -51,6 +72,9 @@ pub enum Command {
         /// RFC 5280 reason code (1 keyCompromise, 4 superseded, 5 cessationOfOperation, ...).
         #[arg(long, default_value_t = 0)]
         reason: u8,
+        /// Act as the named intermediate (`pki init --intermediate NAME`) instead of the default.
+        #[arg(long)]
+        intermediate: Option<String>,
     },
     /// Approves an enrollment held for manual approval (the device's next retry is issued).
     Approve {
@@ -69,7 +93,18 @@ pub enum Command {
         /// Output file.
         #[arg(long)]
         out: PathBuf,
+        /// Act as the named intermediate (`pki init --intermediate NAME`) instead of the default.
+        #[arg(long)]
+        intermediate: Option<String>,
     },
+}
+
+fn open_ca(state: &std::path::Path, intermediate: Option<&str>) -> Result<CaState, BadInput> {
+    match intermediate {
+        Some(name) => CaState::open_intermediate(state, name),
+        None => CaState::open(state),
+    }
+    .map_err(bad)
 }
 
 fn bad(e: CaError) -> BadInput {
@@ -102,7 +137,34 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
             organization,
             crl_url,
             lifetime_hours,
+            devid_hw_type,
+            idevid,
+            intermediate,
         } => {
+            if let Some(name) = intermediate {
+                let sub = add_intermediate(&state, &name, &crl_url, now).map_err(bad)?;
+                return Ok(Report::from_json(
+                    Outcome::Accepted,
+                    json!({
+                        "intermediate": name,
+                        "state": sub.display().to_string(),
+                        "certificate": sub.join("intermediate.pem").display().to_string(),
+                    }),
+                ));
+            }
+            let devid = match &devid_hw_type {
+                Some(oid) => Some(DevIdProfile {
+                    hw_type: oid
+                        .parse()
+                        .map_err(|_| BadInput::new("--devid-hw-type is not an OID"))?,
+                    kind: if idevid {
+                        DevIdKind::Initial
+                    } else {
+                        DevIdKind::Local
+                    },
+                }),
+                None => None,
+            };
             if lifetime_hours == 0 || lifetime_hours > 24 * 398 {
                 return Err(BadInput::new("--lifetime-hours must be 1..=9552"));
             }
@@ -116,6 +178,9 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 now,
             )
             .map_err(bad)?;
+            if let Some(devid) = &devid {
+                enable_devid(&state, devid).map_err(bad)?;
+            }
             Ok(Report::from_json(
                 Outcome::Accepted,
                 json!({
@@ -127,15 +192,25 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 }),
             ))
         }
-        Command::Issue { state, csr, out } => {
-            let mut ca = CaState::open(&state).map_err(bad)?;
+        Command::Issue {
+            state,
+            csr,
+            out,
+            devid_serial,
+            intermediate,
+        } => {
+            let mut ca = open_ca(&state, intermediate.as_deref())?;
             let bytes = std::fs::read(&csr).map_err(BadInput::new)?;
             let der = if bytes.starts_with(b"-----BEGIN") {
                 read_pem(&csr, "CERTIFICATE REQUEST").map_err(bad)?
             } else {
                 bytes
             };
-            match ca.issue_csr(&der, now) {
+            let issued = match &devid_serial {
+                Some(serial) => ca.issue_devid(&der, &DeviceIdentity::from_serial(serial), now),
+                None => ca.issue_csr(&der, now),
+            };
+            match issued {
                 Ok(cert) => {
                     let pem = to_pem("CERTIFICATE", &cert.der).map_err(bad)?;
                     if let Some(out) = &out {
@@ -154,7 +229,9 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                     e @ (CaError::CsrSignatureInvalid
                     | CaError::SanNotAllowed { .. }
                     | CaError::SubjectNotAllowed { .. }
-                    | CaError::UnsupportedAlgorithm { .. }),
+                    | CaError::UnsupportedAlgorithm { .. }
+                    | CaError::DevIdIdentityRequired
+                    | CaError::DevIdNotEnabled),
                 ) => Ok(Report::from_json(
                     Outcome::Rejected,
                     json!({ "rejected": e.to_string() }),
@@ -166,6 +243,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
             state,
             serial,
             reason,
+            intermediate,
         } => {
             if reason == 7 || reason > 10 {
                 return Err(BadInput::new(
@@ -173,7 +251,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 ));
             }
             let serial = parse_hex(&serial)?;
-            let mut ca = CaState::open(&state).map_err(bad)?;
+            let mut ca = open_ca(&state, intermediate.as_deref())?;
             let newly = ca.revoke(&serial, reason, now).map_err(bad)?;
             Ok(Report::from_json(
                 Outcome::Accepted,
@@ -193,8 +271,12 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 json!({ "id": id, "approved": found }),
             ))
         }
-        Command::Crl { state, out } => {
-            let mut ca = CaState::open(&state).map_err(bad)?;
+        Command::Crl {
+            state,
+            out,
+            intermediate,
+        } => {
+            let mut ca = open_ca(&state, intermediate.as_deref())?;
             let der = ca.crl(now).map_err(bad)?;
             let is_pem = out.extension().is_some_and(|e| e == "pem");
             if is_pem {
@@ -232,6 +314,10 @@ pub struct ServeArgs {
     /// Send base64 responses on one line (strongSwan `pki --est`) instead of 64-column lines.
     #[arg(long)]
     one_line: bool,
+    /// An extra label LABEL=INTERMEDIATE served by the named intermediate (made with
+    /// `pki init --intermediate NAME`), same auth and layout; repeatable.
+    #[arg(long = "label")]
+    labels: Vec<String>,
 }
 
 /// Runs the EST server until killed.
@@ -261,11 +347,35 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
         } else {
             Base64Layout::Lines64
         },
+        ca: String::new(),
     };
     let mut labels = std::collections::HashMap::new();
+    let mut intermediates = Vec::new();
+    for spec in &args.labels {
+        let (label, name) = spec
+            .split_once('=')
+            .ok_or_else(|| BadInput::new("--label must be LABEL=INTERMEDIATE"))?;
+        if label.is_empty() || labels.contains_key(label) {
+            return Err(BadInput::new(format!(
+                "--label {spec}: empty or repeated label"
+            )));
+        }
+        if !intermediates.iter().any(|(n, _)| n == name) {
+            let ca = CaState::open_intermediate(&args.state, name).map_err(bad)?;
+            intermediates.push((name.to_owned(), ca));
+        }
+        labels.insert(
+            label.to_owned(),
+            LabelPolicy {
+                ca: name.to_owned(),
+                ..policy.clone()
+            },
+        );
+    }
     labels.insert(String::new(), policy);
     let ca = CaState::open(&args.state).map_err(bad)?;
-    let ep = iotsec_pki::est_transport::bind_endpoint(ca, &args.est, labels).map_err(bad)?;
+    let ep = iotsec_pki::est_transport::bind_endpoint_with(ca, intermediates, &args.est, labels)
+        .map_err(bad)?;
     let addr = ep.listener.local_addr().map_err(BadInput::new)?;
     eprintln!("iotsec-cloud: EST listening on https://{addr}/.well-known/est/");
     if let Some(crl_addr) = &args.crl_http {

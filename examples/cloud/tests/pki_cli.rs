@@ -230,3 +230,283 @@ fn serve_answers_cacerts_and_basic_auth_enrollment_over_tls13() {
     assert_eq!(good, "200");
     assert_eq!(bad, "401");
 }
+
+/// `pki init --devid-hw-type OID --idevid` then `pki issue --devid-serial`: the IDevID carries
+/// the operator's serial (not the CSR's) and a chain OpenSSL accepts; without the serial the
+/// DevID CA refuses (exit 1).
+#[test]
+fn devid_init_and_issue() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "openssl missing with CI=true"
+        );
+        eprintln!("SKIPPING: openssl not installed");
+        return;
+    }
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cloud-devid-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state").display().to_string();
+    let (code, out) = cloud(&[
+        "pki",
+        "init",
+        "--state",
+        &state,
+        "--devid-hw-type",
+        "1.3.6.1.4.1.32473.1.7",
+        "--idevid",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (ok, out) = openssl(
+        &dir,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "d.key",
+            "-out",
+            "d.csr",
+            "-subj",
+            "/CN=d-1/serialNumber=FROM-CSR",
+        ],
+    );
+    assert!(ok, "{out}");
+    let csr = dir.join("d.csr").display().to_string();
+    let (code, out) = cloud(&["pki", "issue", "--state", &state, "--csr", &csr]);
+    assert_eq!(code, 1, "DevID CA issued without a serial: {out}");
+    let pem = dir.join("d.pem").display().to_string();
+    let (code, out) = cloud(&[
+        "pki",
+        "issue",
+        "--state",
+        &state,
+        "--csr",
+        &csr,
+        "--out",
+        &pem,
+        "--devid-serial",
+        "SN-1",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (ok, text) = openssl(&dir, &["x509", "-in", "d.pem", "-noout", "-text"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("CN = d-1, serialNumber = SN-1"), "{text}");
+    assert!(!text.contains("FROM-CSR"), "{text}");
+    assert!(text.contains("othername: 1.3.6.1.5.5.7.8.4::"), "{text}");
+    assert!(
+        text.contains("Not After : Dec 31 23:59:59 9999 GMT"),
+        "{text}"
+    );
+    let (ok, out) = openssl(
+        &dir,
+        &[
+            "verify",
+            "-CAfile",
+            &format!("{state}/root.pem"),
+            "-untrusted",
+            &format!("{state}/intermediate.pem"),
+            "d.pem",
+        ],
+    );
+    assert!(ok, "{out}");
+}
+
+/// `pki init --intermediate line-b` adds a second intermediate under the same root;
+/// `serve --label b=line-b` serves it at `/.well-known/est/b/`: cacerts returns its chain and
+/// enrollment is signed by it; `pki issue|revoke|crl --intermediate line-b` act on it, and its CRL
+/// makes `openssl verify -crl_check` refuse the revoked certificate.
+#[test]
+fn second_intermediate_behind_a_label() {
+    if Command::new("openssl").arg("version").output().is_err()
+        || Command::new("curl").arg("--version").output().is_err()
+    {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "openssl/curl missing with CI=true"
+        );
+        eprintln!("SKIPPING: openssl or curl not installed");
+        return;
+    }
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cloud-two-cas-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state").display().to_string();
+    assert_eq!(cloud(&["pki", "init", "--state", &state]).0, 0);
+    let (code, out) = cloud(&[
+        "pki",
+        "init",
+        "--state",
+        &state,
+        "--intermediate",
+        "line-b",
+        "--crl-url",
+        "http://127.0.0.1/crl/line-b.der",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (code, _) = cloud(&["pki", "init", "--state", &state, "--intermediate", "line-b"]);
+    assert_eq!(code, 2, "the same intermediate twice");
+    let int_b = format!("{state}/intermediates/line-b/intermediate.pem");
+    let root = format!("{state}/root.pem");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
+        .args([
+            "serve",
+            "--state",
+            &state,
+            "--est",
+            &format!("127.0.0.1:{port}"),
+            "--basic-auth",
+            "dev:pw",
+            "--label",
+            "b=line-b",
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("https://127.0.0.1:{port}/.well-known/est");
+    let curl = |args: &[&str], out: &str| {
+        let o = Command::new("curl")
+            .current_dir(&dir)
+            .args(["-sS", "--cacert", &root, "-o", out, "-w", "%{http_code}"])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let mut up = false;
+    for _ in 0..50 {
+        if curl(&[&format!("{url}/b/cacerts")], "cacerts-b.b64") == "200" {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let to_pem = |b64: &str, pem: &str| {
+        let der = format!("{b64}.der");
+        assert!(openssl(&dir, &["base64", "-d", "-in", b64, "-out", &der]).0);
+        let (ok, out) = openssl(
+            &dir,
+            &[
+                "pkcs7",
+                "-inform",
+                "DER",
+                "-in",
+                &der,
+                "-print_certs",
+                "-out",
+                pem,
+            ],
+        );
+        assert!(ok, "{out}");
+        std::fs::read_to_string(dir.join(pem)).unwrap()
+    };
+    let default_status = curl(&[&format!("{url}/cacerts")], "cacerts-a.b64");
+    let (ok, out) = openssl(
+        &dir,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "b.key",
+            "-out",
+            "b.der",
+            "-outform",
+            "DER",
+            "-subj",
+            "/CN=dev-b",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(openssl(&dir, &["base64", "-in", "b.der", "-out", "b.b64"]).0);
+    let enrolled = curl(
+        &[
+            "-u",
+            "dev:pw",
+            "-H",
+            "Content-Type: application/pkcs10",
+            "--data-binary",
+            "@b.b64",
+            &format!("{url}/b/simpleenroll"),
+        ],
+        "b.p7.b64",
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(up, "server never answered /b/cacerts");
+    assert_eq!(default_status, "200");
+    let chain_b = to_pem("cacerts-b.b64", "cacerts-b.pem");
+    let chain_a = to_pem("cacerts-a.b64", "cacerts-a.pem");
+    assert!(chain_b.contains("Issuing CA line-b"), "{chain_b}");
+    assert!(!chain_a.contains("line-b"), "{chain_a}");
+    assert_eq!(enrolled, "200");
+    to_pem("b.p7.b64", "b.pem");
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["verify", "-CAfile", &root, "-untrusted", &int_b];
+        args.extend_from_slice(extra);
+        args.push("b.pem");
+        openssl(&dir, &args)
+    };
+    let (ok, out) = verify(&[]);
+    assert!(ok, "{out}");
+
+    // Revoke at line-b and publish line-b's CRL: openssl now refuses the certificate.
+    let (_, serial) = openssl(&dir, &["x509", "-in", "b.pem", "-noout", "-serial"]);
+    let (code, out) = cloud(&[
+        "pki",
+        "revoke",
+        "--state",
+        &state,
+        "--intermediate",
+        "line-b",
+        "--serial",
+        serial.trim(),
+        "--reason",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let crl = dir.join("crl-b.pem").display().to_string();
+    let (code, out) = cloud(&[
+        "pki",
+        "crl",
+        "--state",
+        &state,
+        "--intermediate",
+        "line-b",
+        "--out",
+        &crl,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (ok, out) = verify(&["-crl_check", "-CRLfile", &crl]);
+    assert!(!ok && out.contains("certificate revoked"), "{out}");
+    // The default intermediate did not issue line-b's serial: revoking it there is refused.
+    let (code, out) = cloud(&[
+        "pki",
+        "revoke",
+        "--state",
+        &state,
+        "--serial",
+        serial.trim(),
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("no certificate with serial"), "{out}");
+}
