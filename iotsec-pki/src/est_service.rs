@@ -82,8 +82,9 @@ pub struct EstResponse {
     pub status: u16,
     /// Extra headers.
     pub headers: Vec<(&'static str, String)>,
-    /// Body (text bodies end with a newline).
-    pub body: Vec<u8>,
+    /// Body (text bodies end with a newline). Zeroized on drop: a serverkeygen response carries
+    /// a private key.
+    pub body: zeroize::Zeroizing<Vec<u8>>,
 }
 
 impl EstResponse {
@@ -91,7 +92,7 @@ impl EstResponse {
         Self {
             status,
             headers: vec![("Content-Type", "text/plain; charset=utf-8".into())],
-            body: format!("{msg}\n").into_bytes(),
+            body: format!("{msg}\n").into_bytes().into(),
         }
     }
     fn pkcs7(body: String) -> Self {
@@ -104,7 +105,7 @@ impl EstResponse {
                 ),
                 ("Content-Transfer-Encoding", "base64".into()),
             ],
-            body: body.into_bytes(),
+            body: body.into_bytes().into(),
         }
     }
     fn unauthorized() -> Self {
@@ -323,7 +324,7 @@ impl EstService {
                         ("Content-Type", "application/csrattrs".into()),
                         ("Content-Transfer-Encoding", "base64".into()),
                     ],
-                    body: encode_base64(&der, policy.layout).into_bytes(),
+                    body: encode_base64(&der, policy.layout).into_bytes().into(),
                 })
             }
             Operation::SimpleEnroll | Operation::SimpleReenroll | Operation::ServerKeygen => {
@@ -431,7 +432,7 @@ impl EstService {
         Ok(EstResponse {
             status: 200,
             headers: vec![("Content-Type", "application/ocsp-response".into())],
-            body,
+            body: body.into(),
         })
     }
 
@@ -484,7 +485,9 @@ fn server_keygen(
     let key_b64 = zeroize::Zeroizing::new(encode_base64(&key_der, layout));
     let certs = encode_certs_only_body(&[&cert.der], layout)?;
     let boundary = "iotsec-est-boundary";
-    let mut body = zeroize::Zeroizing::new(String::new());
+    // Sized up front: a growing buffer would leave copies of the key in freed memory.
+    let mut body =
+        zeroize::Zeroizing::new(String::with_capacity(key_b64.len() + certs.len() + 512));
     body.push_str(&format!(
         "--{boundary}\r\nContent-Type: application/pkcs8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
     ));
@@ -500,7 +503,7 @@ fn server_keygen(
             "Content-Type",
             format!("multipart/mixed; boundary={boundary}"),
         )],
-        body: body.as_bytes().to_vec(),
+        body: zeroize::Zeroizing::new(core::mem::take(&mut *body).into_bytes()),
     })
 }
 

@@ -126,7 +126,7 @@ fn text(status: u16, msg: &str) -> EstResponse {
     EstResponse {
         status,
         headers: vec![("Content-Type", "text/plain; charset=utf-8".into())],
-        body: format!("{msg}\n").into_bytes(),
+        body: format!("{msg}\n").into_bytes().into(),
     }
 }
 
@@ -223,7 +223,7 @@ pub fn serve_crl(listener: TcpListener, service: Arc<EstService>) -> std::io::Re
                         Ok(der) => EstResponse {
                             status: 200,
                             headers: vec![("Content-Type", "application/pkix-crl".into())],
-                            body: der,
+                            body: der.into(),
                         },
                         Err(_) => text(500, "internal error"),
                     }
