@@ -169,14 +169,21 @@ fn gate(args: GateArgs, format: Format) -> Result<Report, BadInput> {
         None => today_utc(),
     };
     let sbom_bytes = read(&args.sbom, "SBOM")?;
-    let mut sbom = parse_sbom(&sbom_bytes)
-        .map_err(|e| BadInput(format!("SBOM {}: {e}", args.sbom.display())))?;
+    // The SHA-256 of the SBOM and the advisory database load run beside the parse (2 cores).
+    let (parsed, sbom_sha256, db) = std::thread::scope(|s| {
+        let sha = s.spawn(|| sha256_hex(&sbom_bytes));
+        let db = s.spawn(|| load_advisory_dir(&args.advisories));
+        let parsed = parse_sbom(&sbom_bytes);
+        (parsed, sha.join(), db.join())
+    });
+    let panicked = |what: &str| BadInput(format!("{what}: worker thread panicked"));
+    let mut sbom = parsed.map_err(|e| BadInput(format!("SBOM {}: {e}", args.sbom.display())))?;
+    let sbom_sha256 = sbom_sha256.map_err(|_| panicked("SBOM SHA-256"))?;
     let cross_check = cross_check(
         &args,
         &sbom_bytes,
         sbom.format == iotsec_sbom::sbom::SbomFormat::SpdxJson,
     )?;
-    let sbom_sha256 = sha256_hex(&sbom_bytes);
     // The normalized SBOM owns what the gate needs: release the document before gating.
     drop(sbom_bytes);
     eprintln!(
@@ -184,7 +191,9 @@ fn gate(args: GateArgs, format: Format) -> Result<Report, BadInput> {
         sbom.components.len(),
         sbom.spec_version
     );
-    let db = load_advisory_dir(&args.advisories).map_err(BadInput::new)?;
+    let db = db
+        .map_err(|_| panicked("advisory database"))?
+        .map_err(BadInput::new)?;
     eprintln!(
         "sbom: {} advisories loaded ({} withdrawn ignored)",
         db.advisories().len(),
