@@ -7,7 +7,7 @@
 )]
 //! Times the phases of a 100k-component gate and prints the peak RSS (`VmHWM`), which includes
 //! the 72 MB SBOM bytes themselves:
-//! `cargo run --release -p iotsec-sbom --example probe_parse`.
+//! `cargo run --release -p iotsec-sbom --example gate_phases`.
 #[path = "../benches/support/synthetic.rs"]
 mod synthetic;
 fn main() {

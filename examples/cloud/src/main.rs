@@ -70,7 +70,7 @@ fn main() -> ExitCode {
         Command::Ota(command) => ota::run(command),
         Command::Acl(command) => acl::run(command),
         Command::Attest(command) => attest::run(command),
-        Command::Sbom(cmd) => sbom::run(cmd),
+        Command::Sbom(cmd) => sbom::run(cmd, cli.format),
         Command::Pki(cmd) => pki::run(cmd),
         Command::Serve(args) => pki::serve(args),
     };

@@ -3,12 +3,19 @@
 //! The global `--format text|json` chooses how the report is printed; `--output-format sarif`
 //! replaces the report by a SARIF 2.1.0 log in either form (the global flag cannot grow a third
 //! value without changing the shared contract for every subcommand).
+//!
+//! The `cyclonedx-bom` cross-check (a second parser and validator for CycloneDX 1.3-1.5) runs by
+//! default on SBOMs up to [`DEFAULT_CROSS_CHECK_MAX_BYTES`]; it builds a `serde_json::Value` and
+//! its own model (about 15x the file in memory, 35 ms per MB), so on larger SBOMs it is skipped
+//! and the report says so (`cross_check.status = "skipped"` and a line on stderr). Our own
+//! validation always runs. `--cross-check-max-bytes 0` forces it at any size, `--no-cross-check`
+//! turns it off.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Subcommand, ValueEnum};
-use iotsec_cli_contract::{BadInput, Outcome, Report};
+use iotsec_cli_contract::{BadInput, Format, Outcome, Report};
 use iotsec_sbom::advisory::load_advisory_dir;
 use iotsec_sbom::gate::{GateInputs, decide, sha256_hex};
 use iotsec_sbom::report::{
@@ -17,6 +24,11 @@ use iotsec_sbom::report::{
 use iotsec_sbom::sbom::{CrossCheck, cross_check_with_cyclonedx_bom};
 use iotsec_sbom::vex::parse_vex;
 use iotsec_sbom::{Decision, Policy, parse_sbom};
+use serde_json::{Value, json};
+
+/// Largest SBOM the `cyclonedx-bom` cross-check runs on by default (8 MiB: about 11,000
+/// components at most; the cross-check then adds about 0.25 s and 100 MiB).
+pub const DEFAULT_CROSS_CHECK_MAX_BYTES: u64 = 8 * 1024 * 1024;
 
 /// SBOM deploy gate commands.
 #[derive(Subcommand, Debug)]
@@ -65,6 +77,10 @@ pub struct GateArgs {
     /// Skip the cyclonedx-bom cross-check of CycloneDX 1.3-1.5 documents.
     #[arg(long)]
     no_cross_check: bool,
+    /// Run the cyclonedx-bom cross-check only on SBOMs up to this many bytes (0 = any size);
+    /// larger SBOMs skip it with a note in the report (`cross_check`) and on stderr.
+    #[arg(long, default_value_t = DEFAULT_CROSS_CHECK_MAX_BYTES)]
+    cross_check_max_bytes: u64,
 }
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, BadInput> {
@@ -90,15 +106,52 @@ fn today_utc() -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-/// Runs an `sbom` subcommand.
-pub fn run(command: Command) -> Result<Report, BadInput> {
+/// Runs an `sbom` subcommand; `format` selects which form of the report is built.
+pub fn run(command: Command, format: Format) -> Result<Report, BadInput> {
     match command {
-        Command::Gate(args) => gate(args),
+        Command::Gate(args) => gate(args, format),
     }
 }
 
-fn gate(args: GateArgs) -> Result<Report, BadInput> {
-    let today = match args.today {
+/// Runs the `cyclonedx-bom` cross-check where it applies and says what happened (the
+/// `cross_check` member of the JSON report).
+fn cross_check(args: &GateArgs, bytes: &[u8], is_spdx: bool) -> Result<Value, BadInput> {
+    if is_spdx {
+        return Ok(json!({"status": "not-applicable", "reason": "SPDX document"}));
+    }
+    if args.no_cross_check {
+        return Ok(json!({"status": "disabled", "reason": "--no-cross-check"}));
+    }
+    let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+    if args.cross_check_max_bytes != 0 && size > args.cross_check_max_bytes {
+        let reason = format!(
+            "SBOM is {size} bytes, over --cross-check-max-bytes {} (the cyclonedx-bom cross-check \
+             costs about 15x the file in memory); our own validation ran in full",
+            args.cross_check_max_bytes
+        );
+        eprintln!("sbom: cyclonedx-bom cross-check skipped: {reason}");
+        return Ok(json!({"status": "skipped", "reason": reason}));
+    }
+    match cross_check_with_cyclonedx_bom(bytes) {
+        Ok(CrossCheck::Passed { defaults_added }) => {
+            if !defaults_added.is_empty() {
+                eprintln!(
+                    "sbom: cyclonedx-bom cross-check passed after adding {} schema defaults",
+                    defaults_added.len()
+                );
+            }
+            Ok(json!({"status": "passed", "defaults_added": defaults_added}))
+        }
+        Ok(CrossCheck::NotApplicable { reason }) => {
+            Ok(json!({"status": "not-applicable", "reason": reason}))
+        }
+        Ok(other) => Ok(json!({"status": "not-applicable", "reason": format!("{other:?}")})),
+        Err(e) => Err(BadInput(format!("SBOM {}: {e}", args.sbom.display()))),
+    }
+}
+
+fn gate(args: GateArgs, format: Format) -> Result<Report, BadInput> {
+    let today = match args.today.clone() {
         Some(t) => {
             let ok = t.len() == 10
                 && t.bytes().enumerate().all(|(i, c)| {
@@ -116,26 +169,31 @@ fn gate(args: GateArgs) -> Result<Report, BadInput> {
         None => today_utc(),
     };
     let sbom_bytes = read(&args.sbom, "SBOM")?;
-    let sbom = parse_sbom(&sbom_bytes)
-        .map_err(|e| BadInput(format!("SBOM {}: {e}", args.sbom.display())))?;
-    if !args.no_cross_check && sbom.format != iotsec_sbom::sbom::SbomFormat::SpdxJson {
-        match cross_check_with_cyclonedx_bom(&sbom_bytes) {
-            Ok(CrossCheck::Passed { defaults_added }) if !defaults_added.is_empty() => {
-                eprintln!(
-                    "sbom: cyclonedx-bom cross-check passed after adding {} schema defaults",
-                    defaults_added.len()
-                );
-            }
-            Ok(_) => {}
-            Err(e) => return Err(BadInput(format!("SBOM {}: {e}", args.sbom.display()))),
-        }
-    }
+    // The SHA-256 of the SBOM and the advisory database load run beside the parse (2 cores).
+    let (parsed, sbom_sha256, db) = std::thread::scope(|s| {
+        let sha = s.spawn(|| sha256_hex(&sbom_bytes));
+        let db = s.spawn(|| load_advisory_dir(&args.advisories));
+        let parsed = parse_sbom(&sbom_bytes);
+        (parsed, sha.join(), db.join())
+    });
+    let panicked = |what: &str| BadInput(format!("{what}: worker thread panicked"));
+    let mut sbom = parsed.map_err(|e| BadInput(format!("SBOM {}: {e}", args.sbom.display())))?;
+    let sbom_sha256 = sbom_sha256.map_err(|_| panicked("SBOM SHA-256"))?;
+    let cross_check = cross_check(
+        &args,
+        &sbom_bytes,
+        sbom.format == iotsec_sbom::sbom::SbomFormat::SpdxJson,
+    )?;
+    // The normalized SBOM owns what the gate needs: release the document before gating.
+    drop(sbom_bytes);
     eprintln!(
         "sbom: {} components (CycloneDX/SPDX {})",
         sbom.components.len(),
         sbom.spec_version
     );
-    let db = load_advisory_dir(&args.advisories).map_err(BadInput::new)?;
+    let db = db
+        .map_err(|_| panicked("advisory database"))?
+        .map_err(BadInput::new)?;
     eprintln!(
         "sbom: {} advisories loaded ({} withdrawn ignored)",
         db.advisories().len(),
@@ -157,7 +215,6 @@ fn gate(args: GateArgs) -> Result<Report, BadInput> {
         Some(p) => Some(sha256_hex(&read(p, "firmware image")?)),
         None => None,
     };
-    let sbom_sha256 = sha256_hex(&sbom_bytes);
     let policy_sha256 = sha256_hex(&policy_bytes);
     let decision = decide(&GateInputs {
         sbom: &sbom,
@@ -190,12 +247,35 @@ fn gate(args: GateArgs) -> Result<Report, BadInput> {
         Decision::Fail => Outcome::Rejected,
         Decision::Pass | Decision::Warn => Outcome::Accepted,
     };
+    // Only the findings are reported from here on: release the component list.
+    sbom.components = Vec::new();
     Ok(match args.output_format {
         OutputFormat::Sarif => Report::from_json(outcome, decision_to_sarif(&decision)),
-        OutputFormat::Report => Report {
-            outcome,
-            json: decision_to_json(&decision, &sbom),
-            text: decision_to_text(&decision),
-        },
+        OutputFormat::Report => {
+            let mut json = decision_to_json(&decision, &sbom);
+            if let Some(obj) = json.as_object_mut() {
+                obj.insert("cross_check".to_owned(), cross_check.clone());
+            }
+            // Build only the form that will be printed (the other is never shown).
+            let text = match format {
+                Format::Text => {
+                    let mut text = decision_to_text(&decision);
+                    if let Some(status) = cross_check.get("status").and_then(Value::as_str) {
+                        text.push_str(&format!("\ncyclonedx-bom cross-check: {status}"));
+                        if let Some(reason) = cross_check.get("reason").and_then(Value::as_str) {
+                            text.push_str(&format!(" ({reason})"));
+                        }
+                        text.push('\n');
+                    }
+                    text
+                }
+                Format::Json => String::new(),
+            };
+            Report {
+                outcome,
+                json,
+                text,
+            }
+        }
     })
 }

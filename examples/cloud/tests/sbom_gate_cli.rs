@@ -175,3 +175,42 @@ fn bad_inputs_exit_2_with_one_line() {
     assert_eq!(code, 2);
     assert!(stderr.contains("specVersion"), "{stderr}");
 }
+
+#[test]
+fn cross_check_runs_on_small_sboms_and_is_skipped_with_a_note_above_the_size_limit() {
+    let dir = setup("cross-check", "");
+    std::fs::write(
+        dir.join("sbom.json"),
+        SBOM.replace("\"specVersion\":\"1.6\"", "\"specVersion\":\"1.5\""),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(&dir, &[]);
+    assert_eq!(code, 1, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["cross_check"]["status"], "passed");
+    assert_eq!(v["findings"].as_array().unwrap().len(), 2);
+
+    let (code, stdout, stderr) = run(&dir, &["--cross-check-max-bytes", "100"]);
+    assert_eq!(code, 1, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["cross_check"]["status"], "skipped");
+    assert!(
+        v["cross_check"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("over --cross-check-max-bytes 100"),
+        "{v}"
+    );
+    assert!(stderr.contains("cross-check skipped"), "{stderr}");
+    assert_eq!(v["findings"].as_array().unwrap().len(), 2);
+
+    let (_, stdout, _) = run(&dir, &["--no-cross-check"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["cross_check"]["status"], "disabled");
+
+    // The 1.6 document is beyond what cyclonedx-bom reads: said so, not silently passed.
+    std::fs::write(dir.join("sbom.json"), SBOM).unwrap();
+    let (_, stdout, _) = run(&dir, &[]);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["cross_check"]["status"], "not-applicable");
+}

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
-use serde::de::IgnoredAny;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::cyclonedx_rules::{JSON_SPEC_VERSIONS, Rules, license_choice_error};
 use super::{
@@ -18,47 +18,183 @@ use crate::vex::cyclonedx::{CdxVulnerability, statements_from_vulnerabilities};
 type Text<'a> = Cow<'a, str>;
 type Skip = Option<IgnoredAny>;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The top-level fields except `components`, which are streamed into the [`Walker`] one at a
+/// time (see [`BomSeed`]) so that the borrowed model of all components never exists at once.
+#[derive(Default)]
 struct CdxBom<'a> {
-    #[serde(rename = "$schema", default)]
     schema: Skip,
+    bom_format: Option<Text<'a>>,
+    spec_version: Option<Text<'a>>,
+    serial_number: Option<Text<'a>>,
+    version: Option<i64>,
+    metadata: Option<Metadata<'a>>,
+    services: Option<Vec<Service<'a>>>,
+    external_references: Skip,
+    dependencies: Option<Vec<Dependency<'a>>>,
+    compositions: Skip,
+    properties: Option<Vec<Property<'a>>>,
+    vulnerabilities: Option<Vec<CdxVulnerability<'a>>>,
+    annotations: Skip,
+    formulation: Skip,
+    declarations: Skip,
+    definitions: Skip,
+    citations: Option<Vec<Citation<'a>>>,
+    signature: Skip,
+}
+
+/// The first pass: only what selects the validation rules (`bomFormat`, `specVersion`), every
+/// other value skipped without allocation. It also rejects malformed JSON anywhere.
+#[derive(Deserialize)]
+struct CdxHead<'a> {
     #[serde(rename = "bomFormat", borrow, default)]
     bom_format: Option<Text<'a>>,
     #[serde(rename = "specVersion", borrow, default)]
     spec_version: Option<Text<'a>>,
-    #[serde(rename = "serialNumber", borrow, default)]
-    serial_number: Option<Text<'a>>,
-    #[serde(default)]
-    version: Option<i64>,
-    #[serde(borrow, default)]
-    metadata: Option<Metadata<'a>>,
-    #[serde(borrow, default)]
-    components: Option<Vec<CdxComponent<'a>>>,
-    #[serde(borrow, default)]
-    services: Option<Vec<Service<'a>>>,
-    #[serde(rename = "externalReferences", default)]
-    external_references: Skip,
-    #[serde(borrow, default)]
-    dependencies: Option<Vec<Dependency<'a>>>,
-    #[serde(default)]
-    compositions: Skip,
-    #[serde(borrow, default)]
-    properties: Option<Vec<Property<'a>>>,
-    #[serde(borrow, default)]
-    vulnerabilities: Option<Vec<CdxVulnerability<'a>>>,
-    #[serde(default)]
-    annotations: Skip,
-    #[serde(default)]
-    formulation: Skip,
-    #[serde(default)]
-    declarations: Skip,
-    #[serde(default)]
-    definitions: Skip,
-    #[serde(borrow, default)]
-    citations: Option<Vec<Citation<'a>>>,
-    #[serde(default)]
-    signature: Skip,
+}
+
+const BOM_FIELDS: &[&str] = &[
+    "$schema",
+    "bomFormat",
+    "specVersion",
+    "serialNumber",
+    "version",
+    "metadata",
+    "components",
+    "services",
+    "externalReferences",
+    "dependencies",
+    "compositions",
+    "properties",
+    "vulnerabilities",
+    "annotations",
+    "formulation",
+    "declarations",
+    "definitions",
+    "citations",
+    "signature",
+];
+
+/// Reads one top-level value into `slot`, rejecting a duplicate key (as serde's derive does).
+fn field<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
+    map: &mut A,
+    slot: &mut Option<T>,
+    key: &'static str,
+) -> Result<(), A::Error> {
+    if slot.is_some() {
+        return Err(de::Error::duplicate_field(key));
+    }
+    *slot = Some(map.next_value()?);
+    Ok(())
+}
+
+/// Deserializes the top-level object, handing each element of `components` to the walker as
+/// soon as it is read.
+struct BomSeed<'w, 's> {
+    walker: &'w mut Walker<'s>,
+}
+
+impl<'de> DeserializeSeed<'de> for BomSeed<'_, '_> {
+    type Value = CdxBom<'de>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BomSeed<'_, '_> {
+    type Value = CdxBom<'de>;
+    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("a CycloneDX BOM object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut bom = CdxBom::default();
+        let mut seen_components = false;
+        while let Some(key) = map.next_key::<Text<'de>>()? {
+            match key.as_ref() {
+                "$schema" => field(&mut map, &mut bom.schema, "$schema")?,
+                "bomFormat" => field(&mut map, &mut bom.bom_format, "bomFormat")?,
+                "specVersion" => field(&mut map, &mut bom.spec_version, "specVersion")?,
+                "serialNumber" => field(&mut map, &mut bom.serial_number, "serialNumber")?,
+                "version" => field(&mut map, &mut bom.version, "version")?,
+                "metadata" => field(&mut map, &mut bom.metadata, "metadata")?,
+                "components" => {
+                    if seen_components {
+                        return Err(de::Error::duplicate_field("components"));
+                    }
+                    seen_components = true;
+                    map.next_value_seed(ComponentsSeed {
+                        walker: &mut *self.walker,
+                    })?;
+                }
+                "services" => field(&mut map, &mut bom.services, "services")?,
+                "externalReferences" => {
+                    field(&mut map, &mut bom.external_references, "externalReferences")?
+                }
+                "dependencies" => field(&mut map, &mut bom.dependencies, "dependencies")?,
+                "compositions" => field(&mut map, &mut bom.compositions, "compositions")?,
+                "properties" => field(&mut map, &mut bom.properties, "properties")?,
+                "vulnerabilities" => {
+                    field(&mut map, &mut bom.vulnerabilities, "vulnerabilities")?;
+                }
+                "annotations" => field(&mut map, &mut bom.annotations, "annotations")?,
+                "formulation" => field(&mut map, &mut bom.formulation, "formulation")?,
+                "declarations" => field(&mut map, &mut bom.declarations, "declarations")?,
+                "definitions" => field(&mut map, &mut bom.definitions, "definitions")?,
+                "citations" => field(&mut map, &mut bom.citations, "citations")?,
+                "signature" => field(&mut map, &mut bom.signature, "signature")?,
+                other => return Err(de::Error::unknown_field(other, BOM_FIELDS)),
+            }
+        }
+        Ok(bom)
+    }
+}
+
+/// Streams `components[]`: each element is deserialized (borrowing from the input), validated
+/// and normalized, then dropped before the next one is read.
+struct ComponentsSeed<'w, 's> {
+    walker: &'w mut Walker<'s>,
+}
+
+impl<'de> DeserializeSeed<'de> for ComponentsSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ComponentsSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("an array of components")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if let Some(n) = seq.size_hint() {
+            self.walker.components.reserve(n);
+        }
+        let mut i = 0usize;
+        while let Some(c) = seq.next_element::<CdxComponent<'de>>()? {
+            let at = self.walker.components.len();
+            let path = format!("components[{i}]");
+            match self.walker.component(&c, &path, 0, true) {
+                Ok(normalized) => self.walker.components.insert(at, normalized),
+                Err(e) => {
+                    let msg = e.to_string();
+                    self.walker.violation = Some(e);
+                    return Err(de::Error::custom(msg));
+                }
+            }
+            i += 1;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]
@@ -327,6 +463,8 @@ struct Walker<'s> {
     rules: Rules<'s>,
     components: Vec<Component>,
     dropped: DroppedFields,
+    /// The rule violation that stopped the streaming pass (reported instead of serde's error).
+    violation: Option<GateError>,
 }
 
 impl Walker<'_> {
@@ -517,7 +655,24 @@ impl Walker<'_> {
     }
 }
 
+fn check_format(bom_format: Option<&str>) -> Result<(), GateError> {
+    match bom_format {
+        Some("CycloneDX") => Ok(()),
+        Some(other) => Err(GateError::Unsupported(format!(
+            "bomFormat {other:?} is not CycloneDX"
+        ))),
+        None => Err(GateError::malformed(
+            "CycloneDX JSON",
+            "bomFormat is required",
+        )),
+    }
+}
+
 /// Reads a CycloneDX JSON document (1.2-1.7), validating the rules of `cyclonedx_rules`.
+///
+/// Two passes over the bytes: the first reads only `bomFormat` and `specVersion` (which select
+/// the rules; they may come after `components`), the second streams `components[]` through the
+/// validation and normalization one element at a time, so memory stays near the input size.
 pub fn parse_cyclonedx_json(bytes: &[u8]) -> Result<Sbom, GateError> {
     if bytes.len() > MAX_SBOM_BYTES {
         return Err(GateError::SizeExceeded {
@@ -526,23 +681,10 @@ pub fn parse_cyclonedx_json(bytes: &[u8]) -> Result<Sbom, GateError> {
             cap: MAX_SBOM_BYTES,
         });
     }
-    let bom: CdxBom<'_> =
+    let head: CdxHead<'_> =
         serde_json::from_slice(bytes).map_err(|e| GateError::malformed("CycloneDX JSON", e))?;
-    match bom.bom_format.as_deref() {
-        Some("CycloneDX") => {}
-        Some(other) => {
-            return Err(GateError::Unsupported(format!(
-                "bomFormat {other:?} is not CycloneDX"
-            )));
-        }
-        None => {
-            return Err(GateError::malformed(
-                "CycloneDX JSON",
-                "bomFormat is required",
-            ));
-        }
-    }
-    let spec = bom
+    check_format(head.bom_format.as_deref())?;
+    let spec = head
         .spec_version
         .as_deref()
         .ok_or_else(|| GateError::malformed("CycloneDX JSON", "specVersion is required"))?;
@@ -555,6 +697,20 @@ pub fn parse_cyclonedx_json(bytes: &[u8]) -> Result<Sbom, GateError> {
         rules: Rules::new(spec),
         components: Vec::new(),
         dropped: DroppedFields::default(),
+        violation: None,
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let streamed = BomSeed { walker: &mut w }
+        .deserialize(&mut de)
+        .and_then(|bom| de.end().map(|()| bom));
+    let bom = match streamed {
+        Ok(bom) => bom,
+        Err(e) => {
+            return Err(match w.violation.take() {
+                Some(v) => v,
+                None => GateError::malformed("CycloneDX JSON", e),
+            });
+        }
     };
     if let Some(s) = &bom.serial_number {
         w.rules.serial_number(s)?;
@@ -596,13 +752,6 @@ pub fn parse_cyclonedx_json(bytes: &[u8]) -> Result<Sbom, GateError> {
                 w.dropped.record(f);
             }
         }
-    }
-    let components = bom.components.as_deref().unwrap_or_default();
-    w.components.reserve(components.len());
-    for (i, c) in components.iter().enumerate() {
-        let at = w.components.len();
-        let normalized = w.component(c, &format!("components[{i}]"), 0, true)?;
-        w.components.insert(at, normalized);
     }
     if let Some(s) = &bom.services {
         w.services(s, 0)?;
@@ -652,7 +801,7 @@ pub fn parse_cyclonedx_json(bytes: &[u8]) -> Result<Sbom, GateError> {
             w.dropped.record(f);
         }
     }
-    let _ = &bom.schema;
+    let _ = (&bom.schema, &bom.bom_format, &bom.spec_version);
     w.rules.unique_component_refs(&w.components)?;
     let embedded_vex = match &bom.vulnerabilities {
         Some(v) => statements_from_vulnerabilities(v, "embedded", &w.rules)?,
