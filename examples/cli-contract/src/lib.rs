@@ -21,6 +21,9 @@ pub enum Format {
     Text,
     /// One JSON document.
     Json,
+    /// A SARIF 2.1.0 log, from the commands that report findings (`sbom gate`); any other
+    /// command answers it as bad usage (exit 2).
+    Sarif,
 }
 
 /// The decision a command reached on valid input.
@@ -138,7 +141,7 @@ pub fn finish(result: Result<Report, BadInput>, format: Format) -> ExitCode {
         Ok(report) => {
             let mut out = std::io::stdout().lock();
             let printed = match format {
-                Format::Json => writeln!(out, "{}", report.json),
+                Format::Json | Format::Sarif => writeln!(out, "{}", report.json),
                 Format::Text => writeln!(out, "{}", report.text.trim_end()),
             };
             if printed.is_err() {

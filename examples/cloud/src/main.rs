@@ -14,13 +14,13 @@ mod sbom;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use iotsec_cli_contract::{Format, finish, info, parse_args};
+use iotsec_cli_contract::{BadInput, Format, finish, info, parse_args};
 
 /// Cloud-side tool of the iotsec fleet security suite.
 #[derive(Parser, Debug)]
 #[command(name = "iotsec-cloud", version, about)]
 struct Cli {
-    /// Output format: `text` for people, `json` for machines (stdout).
+    /// Output format: `text` for people, `json` for machines, `sarif` for findings (stdout).
     #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
     format: Format,
     #[command(subcommand)]
@@ -55,6 +55,12 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    if cli.format == Format::Sarif && !matches!(cli.command, Command::Sbom(_)) {
+        return finish(
+            Err(BadInput::new("--format sarif is only for `sbom gate`")),
+            cli.format,
+        );
+    }
     let result = match cli.command {
         Command::Info => Ok(info::report(
             env!("CARGO_PKG_NAME"),

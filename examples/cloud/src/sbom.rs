@@ -1,8 +1,7 @@
 //! `iotsec-cloud sbom gate`: the SBOM/VEX deploy gate (iotsec-sbom) on files.
 //!
-//! The global `--format text|json` chooses how the report is printed; `--output-format sarif`
-//! replaces the report by a SARIF 2.1.0 log in either form (the global flag cannot grow a third
-//! value without changing the shared contract for every subcommand).
+//! The global `--format text|json|sarif` chooses what is printed: the report for people, the
+//! report as JSON, or a SARIF 2.1.0 log (`--output-format sarif` is the same, kept for scripts).
 //!
 //! The `cyclonedx-bom` cross-check (a second parser and validator for CycloneDX 1.3-1.5) runs by
 //! default on SBOMs up to [`DEFAULT_CROSS_CHECK_MAX_BYTES`]; it builds a `serde_json::Value` and
@@ -249,9 +248,10 @@ fn gate(args: GateArgs, format: Format) -> Result<Report, BadInput> {
     };
     // Only the findings are reported from here on: release the component list.
     sbom.components = Vec::new();
-    Ok(match args.output_format {
-        OutputFormat::Sarif => Report::from_json(outcome, decision_to_sarif(&decision)),
-        OutputFormat::Report => {
+    let sarif = format == Format::Sarif || args.output_format == OutputFormat::Sarif;
+    Ok(match sarif {
+        true => Report::from_json(outcome, decision_to_sarif(&decision)),
+        false => {
             let mut json = decision_to_json(&decision, &sbom);
             if let Some(obj) = json.as_object_mut() {
                 obj.insert("cross_check".to_owned(), cross_check.clone());
@@ -269,7 +269,7 @@ fn gate(args: GateArgs, format: Format) -> Result<Report, BadInput> {
                     }
                     text
                 }
-                Format::Json => String::new(),
+                Format::Json | Format::Sarif => String::new(),
             };
             Report {
                 outcome,

@@ -35,6 +35,7 @@ fn bad_usage_exits_two_with_one_line() {
         &["--no-such-flag"][..],
         &["no-such-command"],
         &["info", "--format", "yaml"],
+        &["info", "--format", "sarif"],
         &[],
     ] {
         let (code, stdout, stderr) = run(args);

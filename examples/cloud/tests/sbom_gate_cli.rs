@@ -154,6 +154,27 @@ fn sarif_output_is_sarif_2_1_0() {
 }
 
 #[test]
+fn global_format_sarif_prints_the_sarif_log() {
+    let dir = setup("sarif-global", "");
+    let (_, via_flag, _) = run(&dir, &["--output-format", "sarif"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
+        .args(["--format", "sarif", "sbom", "gate", "--today", "2026-01-15"])
+        .arg("--sbom")
+        .arg(dir.join("sbom.json"))
+        .arg("--advisories")
+        .arg(RUSTSEC)
+        .arg("--policy")
+        .arg(dir.join("policy.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    assert_eq!(stdout, via_flag);
+}
+
+#[test]
 fn bad_inputs_exit_2_with_one_line() {
     let dir = setup("bad", "max_severty = \"high\"\n");
     let (code, stdout, stderr) = run(&dir, &[]);

@@ -12,13 +12,13 @@ mod pki;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use iotsec_cli_contract::{Format, finish, info, parse_args};
+use iotsec_cli_contract::{BadInput, Format, finish, info, parse_args};
 
 /// Device-side tool of the iotsec fleet security suite.
 #[derive(Parser, Debug)]
 #[command(name = "iotsec-device", version, about)]
 struct Cli {
-    /// Output format: `text` for people, `json` for machines (stdout).
+    /// Output format: `text` for people, `json` for machines (stdout); `sarif` is refused here.
     #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
     format: Format,
     #[command(subcommand)]
@@ -46,6 +46,14 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    if cli.format == Format::Sarif {
+        return finish(
+            Err(BadInput::new(
+                "--format sarif is only for `iotsec-cloud sbom gate`",
+            )),
+            cli.format,
+        );
+    }
     let result = match cli.command {
         Command::Info => Ok(info::report(
             env!("CARGO_PKG_NAME"),
