@@ -12,7 +12,7 @@ use std::vec::Vec;
 
 use subtle::ConstantTimeEq;
 
-use crate::algorithm::HashAlg;
+use crate::algorithm::{ALG_NULL, HashAlg};
 use crate::attest::{Attest, ClockInfo};
 use crate::freshness::{ClockVerdict, check_freshness};
 use crate::pcr_digest::compute_pcr_digest;
@@ -103,6 +103,14 @@ pub enum Finding {
     SignatureHashRefused {
         /// The hash.
         hash: HashAlg,
+    },
+    /// The signature's scheme or hash is not the one fixed in the AK's public area: a TPM
+    /// signs with a restricted key's scheme only, so such a signature did not come from it.
+    SignatureSchemeNotTheKeys {
+        /// TPM_ALG_ID and hash of the key's scheme.
+        key: (u16, Option<u16>),
+        /// TPM_ALG_ID and hash of the signature.
+        signature: (u16, u16),
     },
     /// The signed message is not a TPM-generated quote.
     NotAQuote {
@@ -441,6 +449,20 @@ fn run_checks<P: PcrSource>(
             Claim::Signature,
             Finding::SignatureHashRefused {
                 hash: HashAlg::Sha1,
+            },
+        );
+        return;
+    }
+    let key_scheme = evidence.ak.scheme;
+    let sig_scheme = (signature.scheme_id(), signature.hash().id());
+    if key_scheme.scheme != ALG_NULL
+        && (key_scheme.scheme, key_scheme.hash) != (sig_scheme.0, Some(sig_scheme.1))
+    {
+        b.bad(
+            Claim::Signature,
+            Finding::SignatureSchemeNotTheKeys {
+                key: (key_scheme.scheme, key_scheme.hash),
+                signature: sig_scheme,
             },
         );
         return;

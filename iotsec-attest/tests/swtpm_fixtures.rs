@@ -268,12 +268,37 @@ fn wrong_ak_fails_the_signature_and_nothing_else_is_checked() {
             |_, _, _| {},
         );
         assert_eq!(a.status, Tier::Contraindicated);
-        assert!(matches!(
-            a.claim(Claim::Signature).unwrap().findings[0],
-            Finding::SignatureInvalid { .. }
-        ));
+        // The RSA AK's public area fixes RSASSA/SHA-256: an ECDSA signature cannot be its.
+        assert_eq!(
+            a.claim(Claim::Signature).unwrap().findings,
+            vec![Finding::SignatureSchemeNotTheKeys {
+                key: (0x0014, Some(0x000b)),
+                signature: (0x0018, 0x000b),
+            }]
+        );
         assert_eq!(a.claim(Claim::Nonce).unwrap().tier, Tier::None);
     }
+}
+
+#[test]
+fn signature_relabelled_to_another_scheme_than_the_aks_is_rejected_before_verification() {
+    // TPMT_SIGNATURE starts with sigAlg: RSASSA (0x0014) relabelled as RSAPSS (0x0016).
+    let a = appraise(
+        &RingVerifier,
+        &AppraisalPolicy::default(),
+        "swtpm-ak_rsa.pub",
+        "swtpm-q_rsa",
+        &RSA_NONCE,
+        |_, s, _| s[1] = 0x16,
+    );
+    assert_eq!(a.status, Tier::Contraindicated);
+    assert_eq!(
+        a.claim(Claim::Signature).unwrap().findings,
+        vec![Finding::SignatureSchemeNotTheKeys {
+            key: (0x0014, Some(0x000b)),
+            signature: (0x0016, 0x000b),
+        }]
+    );
 }
 
 #[test]

@@ -184,13 +184,17 @@ fn swtpm_attacks_on_quotes_are_rejected() {
         [Finding::NotFresh { .. }]
     ));
 
-    // Wrong AK (another TPM key, other algorithm).
+    // Wrong AK (another TPM key, other algorithm): its public area fixes RSASSA/SHA-256, so
+    // the ECDSA signature is refused before any verification.
     for v in [&RustCryptoVerifier as &dyn SignatureVerifier, &RingVerifier] {
         let a = appraise_files(&tpm, v, &policy, "ak_rsa.pub", "q2", &n2, None);
-        assert!(matches!(
-            a.claim(Claim::Signature).unwrap().findings[..],
-            [Finding::SignatureInvalid { .. }]
-        ));
+        assert_eq!(
+            a.claim(Claim::Signature).unwrap().findings,
+            vec![Finding::SignatureSchemeNotTheKeys {
+                key: (0x0014, Some(0x000b)),
+                signature: (0x0018, 0x000b),
+            }]
+        );
     }
     tpm.tool(
         "tpm2_createak",
@@ -400,5 +404,86 @@ fn swtpm_p384_ak_quote_signed_with_sha384_is_trustworthy() {
             None,
         );
         assert_eq!(a.status, Tier::Affirming, "{:#?}", a.claims);
+    }
+}
+
+#[test]
+fn swtpm_rsapss_ak_quote_is_trustworthy_and_a_flipped_signature_bit_is_not() {
+    if !peers_available("swtpm_rsapss_ak_quote_is_trustworthy_and_a_flipped_signature_bit_is_not") {
+        return;
+    }
+    let tpm = Swtpm::start("rsapss");
+    tpm.tool(
+        "tpm2_createek",
+        &["-c", "ek.ctx", "-G", "rsa", "-u", "ek.pub"],
+    );
+    tpm.tool(
+        "tpm2_createak",
+        &[
+            "-C", "ek.ctx", "-c", "ak.ctx", "-G", "rsa", "-g", "sha256", "-s", "rsapss", "-u",
+            "ak.pub", "-r", "ak.priv",
+        ],
+    );
+    // tpm2_quote asks for RSASSA unless told otherwise, which the TPM refuses for an RSAPSS
+    // key ("unsupported or incompatible scheme"): the scheme must be named.
+    tpm.tool(
+        "tpm2_quote",
+        &[
+            "-c",
+            "ak.ctx",
+            "-l",
+            "sha256:0,1,2,16",
+            "-q",
+            "5eed5eed5eed5eed",
+            "-g",
+            "sha256",
+            "--scheme",
+            "rsapss",
+            "-m",
+            "q.msg",
+            "-s",
+            "q.sig",
+            "-o",
+            "q.pcrs",
+        ],
+    );
+    let sig = tpm.read("q.sig");
+    assert!(matches!(
+        iotsec_attest::TpmSignature::parse(&sig).unwrap(),
+        iotsec_attest::TpmSignature::RsaPss { hash: HashAlg::Sha256, sig } if sig.len() == 256
+    ));
+    let nonce = [0x5e, 0xed, 0x5e, 0xed, 0x5e, 0xed, 0x5e, 0xed];
+    for v in [&RustCryptoVerifier as &dyn SignatureVerifier, &RingVerifier] {
+        let a = appraise_files(
+            &tpm,
+            v,
+            &AppraisalPolicy::default(),
+            "ak.pub",
+            "q",
+            &nonce,
+            None,
+        );
+        assert_eq!(a.status, Tier::Affirming, "{:#?}", a.claims);
+    }
+    let mut forged = sig.clone();
+    *forged.last_mut().unwrap() ^= 1;
+    tpm.write("forged.sig", &forged);
+    std::fs::copy(tpm.path("q.msg"), tpm.path("forged.msg")).unwrap();
+    std::fs::copy(tpm.path("q.pcrs"), tpm.path("forged.pcrs")).unwrap();
+    for v in [&RustCryptoVerifier as &dyn SignatureVerifier, &RingVerifier] {
+        let a = appraise_files(
+            &tpm,
+            v,
+            &AppraisalPolicy::default(),
+            "ak.pub",
+            "forged",
+            &nonce,
+            None,
+        );
+        assert_eq!(a.status, Tier::Contraindicated, "{:#?}", a.claims);
+        assert_eq!(
+            a.claim(Claim::Signature).unwrap().tier,
+            Tier::Contraindicated
+        );
     }
 }
