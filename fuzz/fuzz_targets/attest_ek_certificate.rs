@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
         allow_ff_padding: true,
         allow_non_minimal_serial: true,
         allow_missing_eku: true,
+        allow_outside_validity: true,
     };
     let _ = validate_ek_certificate(data, &ek, &[], &[data], &quirks);
 });

@@ -1,9 +1,10 @@
 //! EK certificate validation (TCG EK Credential Profile 2.5 §3.2: EKU tcg-kp-EKCertificate
 //! 2.23.133.8.1, subjectAltName directoryName with tcg-at-tpmManufacturer 2.23.133.2.1,
 //! tpmModel 2.23.133.2.2, tpmVersion 2.23.133.2.3), the chain up to a trusted root (RFC 5280
-//! §6.1, signatures and issuer names; validity periods are not checked because TPM certificates
-//! commonly carry 99991231235959Z and devices have no clock), and the binding of the
-//! certificate to the EK the TPM presents (same public key).
+//! §6.1: signatures, issuer names, CA flags, and the validity period of every certificate on the
+//! path at the appraisal time; EK certificates commonly carry 99991231235959Z, which is simply
+//! a date far ahead), and the binding of the certificate to the EK the TPM presents (same
+//! public key).
 //!
 //! Known vendor quirks are refused by default and tolerated one by one through [`EkQuirks`].
 
@@ -38,6 +39,10 @@ pub struct EkQuirks {
     pub allow_non_minimal_serial: bool,
     /// No EKU extension (older certificates).
     pub allow_missing_eku: bool,
+    /// A certificate on the path is outside its validity period. The EK outlives its
+    /// certificate, so a fleet may choose to keep trusting a chain that has expired; each such
+    /// certificate is then reported in [`EkIdentity::quirks_used`].
+    pub allow_outside_validity: bool,
 }
 
 /// Why an EK certificate was refused.
@@ -78,6 +83,22 @@ pub enum EkCertError {
     IssuerNotCa {
         /// 0 = EK certificate.
         depth: usize,
+    },
+    /// A certificate on the path is not valid yet at the appraisal time.
+    #[error("certificate {depth} is not valid before {not_before} (unix seconds)")]
+    NotYetValid {
+        /// 0 = EK certificate.
+        depth: usize,
+        /// Its notBefore.
+        not_before: u64,
+    },
+    /// A certificate on the path has expired at the appraisal time.
+    #[error("certificate {depth} expired at {not_after} (unix seconds)")]
+    Expired {
+        /// 0 = EK certificate.
+        depth: usize,
+        /// Its notAfter.
+        not_after: u64,
     },
     /// No path to a trusted root.
     #[error("no chain from the EK certificate to a trusted root")]
@@ -361,7 +382,7 @@ fn tpm_identity(cert: &Certificate) -> Option<(String, String, String)> {
 }
 
 /// Validates an EK certificate (DER, as read from the TPM's NV index) for the EK `ek`, through
-/// `intermediates` (DER) to one of `roots` (DER, trusted as given).
+/// `intermediates` (DER) to one of `roots` (DER, trusted as given), now.
 pub fn validate_ek_certificate(
     ek_cert: &[u8],
     ek: &PublicArea<'_>,
@@ -369,8 +390,25 @@ pub fn validate_ek_certificate(
     roots: &[&[u8]],
     quirks: &EkQuirks,
 ) -> Result<EkIdentity, EkCertError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    validate_ek_certificate_at(ek_cert, ek, intermediates, roots, quirks, now)
+}
+
+/// [`validate_ek_certificate`] at the time `at` (unix seconds): every certificate on the path,
+/// the trusted root included, must be within its validity period then.
+pub fn validate_ek_certificate_at(
+    ek_cert: &[u8],
+    ek: &PublicArea<'_>,
+    intermediates: &[&[u8]],
+    roots: &[&[u8]],
+    quirks: &EkQuirks,
+    at: u64,
+) -> Result<EkIdentity, EkCertError> {
     let mut used = Vec::new();
     let leaf = parse(ek_cert, quirks, &mut used)?;
+    check_validity(&leaf.cert, 0, at, quirks, &mut used)?;
     let cert = &leaf.cert;
     match extension(cert, OID_EKU).map(ExtendedKeyUsage::from_der) {
         Some(Ok(eku))
@@ -407,6 +445,7 @@ pub fn validate_ek_certificate(
             if &root.cert.tbs_certificate.subject == issuer_name
                 && verify_signed(&root.cert, &alg, current.tbs, sig)?
             {
+                check_validity(&root.cert, depth + 1, at, quirks, &mut used)?;
                 return Ok(EkIdentity {
                     manufacturer,
                     model,
@@ -437,9 +476,40 @@ pub fn validate_ek_certificate(
         if !is_ca {
             return Err(EkCertError::IssuerNotCa { depth });
         }
+        check_validity(&next.cert, depth + 1, at, quirks, &mut used)?;
         current = next;
     }
     Err(EkCertError::Untrusted)
+}
+
+/// Checks notBefore <= at <= notAfter (RFC 5280 §4.1.2.5: both inclusive).
+fn check_validity(
+    cert: &Certificate,
+    depth: usize,
+    at: u64,
+    quirks: &EkQuirks,
+    used: &mut Vec<&'static str>,
+) -> Result<(), EkCertError> {
+    let validity = &cert.tbs_certificate.validity;
+    let not_before = validity.not_before.to_unix_duration().as_secs();
+    let not_after = validity.not_after.to_unix_duration().as_secs();
+    let problem = if at < not_before {
+        Some(EkCertError::NotYetValid { depth, not_before })
+    } else if at > not_after {
+        Some(EkCertError::Expired { depth, not_after })
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(_) if quirks.allow_outside_validity => {
+            if !used.contains(&"outside_validity") {
+                used.push("outside_validity");
+            }
+            Ok(())
+        }
+        Some(e) => Err(e),
+    }
 }
 
 fn leaf_serial(der: &[u8], quirks: &EkQuirks) -> Result<Vec<u8>, EkCertError> {

@@ -13,7 +13,9 @@ mod common;
 
 use common::swtpm::{Swtpm, peers_available};
 use iotsec_attest::PublicArea;
-use iotsec_attest::ek_certificate::{EkCertError, EkQuirks, pem_to_der, validate_ek_certificate};
+use iotsec_attest::ek_certificate::{
+    EkCertError, EkQuirks, pem_to_der, validate_ek_certificate, validate_ek_certificate_at,
+};
 
 #[test]
 fn swtpm_ek_certificates_validate_and_quirks_are_switches() {
@@ -51,6 +53,53 @@ fn swtpm_ek_certificates_validate_and_quirks_are_switches() {
     let (ecc_cert, ecc_ek) = (&eks[1].0, &eks[1].1);
     let rsa_ek = PublicArea::parse_tpm2b(rsa_ek).unwrap();
     let ecc_ek = PublicArea::parse_tpm2b(ecc_ek).unwrap();
+
+    // Validity periods, of the EK certificate and of the CA certificates above it.
+    let dates = |der: &[u8]| {
+        let c = <x509_cert::Certificate as der::Decode>::from_der(der).unwrap();
+        let v = &c.tbs_certificate.validity;
+        (
+            v.not_before.to_unix_duration().as_secs(),
+            v.not_after.to_unix_duration().as_secs(),
+        )
+    };
+    let (leaf_from, leaf_to) = dates(ecc_cert);
+    let (issuer_from, issuer_to) = dates(&issuer);
+    let (root_from, root_to) = dates(&root);
+    assert_eq!(leaf_to, 253_402_300_799, "swtpm writes 99991231235959Z");
+    let at = |t: u64, q: &EkQuirks| {
+        validate_ek_certificate_at(ecc_cert, &ecc_ek, &[&issuer], &[&root], q, t)
+    };
+    assert!(at(leaf_from, &none).is_ok(), "notBefore itself is inside");
+    assert_eq!(
+        at(leaf_from - 1, &none),
+        Err(EkCertError::NotYetValid {
+            depth: 0,
+            not_before: leaf_from
+        })
+    );
+    // The path is checked leaf first: the first certificate to expire, in path order, is named.
+    let path = [leaf_to, issuer_to, root_to];
+    let first_expiry = *path.iter().min().unwrap();
+    let depth = path.iter().position(|t| *t == first_expiry).unwrap();
+    assert!(at(first_expiry, &none).is_ok(), "notAfter itself is inside");
+    let expected = EkCertError::Expired {
+        depth,
+        not_after: first_expiry,
+    };
+    assert_eq!(at(first_expiry + 1, &none), Err(expected));
+    assert!(
+        issuer_from >= root_from,
+        "the issuer was made after its root"
+    );
+    let tolerant = EkQuirks {
+        allow_outside_validity: true,
+        ..none
+    };
+    assert_eq!(
+        at(first_expiry + 1, &tolerant).unwrap().quirks_used,
+        vec!["outside_validity"]
+    );
 
     // The certificate of another EK.
     assert_eq!(
