@@ -352,57 +352,76 @@ fn swtpm_quote_forged_with_a_non_restricted_key_is_rejected() {
     }
 }
 
+/// An AK of `ak_alg` (tpm2-tools `-G`) with signing scheme `scheme` and hash `hash` under a
+/// fresh EK, and a quote by it over `pcrs` (files q.msg, q.sig, q.pcrs, ak.pub).
+fn quote_with_new_ak(tpm: &Swtpm, ak_alg: &str, hash: &str, scheme: &str, pcrs: &str, nonce: &str) {
+    let ek_alg = if ak_alg.starts_with("rsa") {
+        "rsa"
+    } else {
+        "ecc"
+    };
+    tpm.tool(
+        "tpm2_createek",
+        &["-c", "ek.ctx", "-G", ek_alg, "-u", "ek.pub"],
+    );
+    tpm.tool(
+        "tpm2_createak",
+        &[
+            "-C", "ek.ctx", "-c", "ak.ctx", "-G", ak_alg, "-g", hash, "-s", scheme, "-u", "ak.pub",
+            "-r", "ak.priv",
+        ],
+    );
+    // tpm2_quote asks for RSASSA with an RSA key unless told otherwise, which the TPM refuses
+    // for an RSAPSS key ("unsupported or incompatible scheme"): the scheme is always named.
+    tpm.tool(
+        "tpm2_quote",
+        &[
+            "-c", "ak.ctx", "-l", pcrs, "-q", nonce, "-g", hash, "--scheme", scheme, "-m", "q.msg",
+            "-s", "q.sig", "-o", "q.pcrs",
+        ],
+    );
+}
+
+/// Appraises `prefix` (quoted by ak.pub) with both backends under the default policy.
+fn appraise_with_both_backends(tpm: &Swtpm, prefix: &str, nonce: &[u8]) -> Vec<QuoteAppraisal> {
+    [&RustCryptoVerifier as &dyn SignatureVerifier, &RingVerifier]
+        .into_iter()
+        .map(|v| {
+            appraise_files(
+                tpm,
+                v,
+                &AppraisalPolicy::default(),
+                "ak.pub",
+                prefix,
+                nonce,
+                None,
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn swtpm_p384_ak_quote_signed_with_sha384_is_trustworthy() {
     if !peers_available("swtpm_p384_ak_quote_signed_with_sha384_is_trustworthy") {
         return;
     }
     let tpm = Swtpm::start("p384");
-    tpm.tool(
-        "tpm2_createek",
-        &["-c", "ek.ctx", "-G", "ecc", "-u", "ek.pub"],
-    );
-    tpm.tool(
-        "tpm2_createak",
-        &[
-            "-C", "ek.ctx", "-c", "ak.ctx", "-G", "ecc384", "-g", "sha384", "-s", "ecdsa", "-u",
-            "ak.pub", "-r", "ak.priv",
-        ],
-    );
-    tpm.tool(
-        "tpm2_quote",
-        &[
-            "-c",
-            "ak.ctx",
-            "-l",
-            "sha256:0,7+sha384:0,7",
-            "-q",
-            "a1b2c3d4e5f60718",
-            "-g",
-            "sha384",
-            "-m",
-            "q.msg",
-            "-s",
-            "q.sig",
-            "-o",
-            "q.pcrs",
-        ],
+    quote_with_new_ak(
+        &tpm,
+        "ecc384",
+        "sha384",
+        "ecdsa",
+        "sha256:0,7+sha384:0,7",
+        "a1b2c3d4e5f60718",
     );
     let sig = tpm.read("q.sig");
     assert!(matches!(
         iotsec_attest::TpmSignature::parse(&sig).unwrap(),
         iotsec_attest::TpmSignature::Ecdsa { hash: HashAlg::Sha384, r, .. } if r.len() == 48
     ));
-    for v in [&RustCryptoVerifier as &dyn SignatureVerifier, &RingVerifier] {
-        let a = appraise_files(
-            &tpm,
-            v,
-            &AppraisalPolicy::default(),
-            "ak.pub",
-            "q",
-            &[0xa1, 0xb2, 0xc3, 0xd4, 0xe5, 0xf6, 0x07, 0x18],
-            None,
-        );
+    for a in
+        appraise_with_both_backends(&tpm, "q", &[0xa1, 0xb2, 0xc3, 0xd4, 0xe5, 0xf6, 0x07, 0x18])
+    {
         assert_eq!(a.status, Tier::Affirming, "{:#?}", a.claims);
     }
 }
@@ -413,39 +432,13 @@ fn swtpm_rsapss_ak_quote_is_trustworthy_and_a_flipped_signature_bit_is_not() {
         return;
     }
     let tpm = Swtpm::start("rsapss");
-    tpm.tool(
-        "tpm2_createek",
-        &["-c", "ek.ctx", "-G", "rsa", "-u", "ek.pub"],
-    );
-    tpm.tool(
-        "tpm2_createak",
-        &[
-            "-C", "ek.ctx", "-c", "ak.ctx", "-G", "rsa", "-g", "sha256", "-s", "rsapss", "-u",
-            "ak.pub", "-r", "ak.priv",
-        ],
-    );
-    // tpm2_quote asks for RSASSA unless told otherwise, which the TPM refuses for an RSAPSS
-    // key ("unsupported or incompatible scheme"): the scheme must be named.
-    tpm.tool(
-        "tpm2_quote",
-        &[
-            "-c",
-            "ak.ctx",
-            "-l",
-            "sha256:0,1,2,16",
-            "-q",
-            "5eed5eed5eed5eed",
-            "-g",
-            "sha256",
-            "--scheme",
-            "rsapss",
-            "-m",
-            "q.msg",
-            "-s",
-            "q.sig",
-            "-o",
-            "q.pcrs",
-        ],
+    quote_with_new_ak(
+        &tpm,
+        "rsa",
+        "sha256",
+        "rsapss",
+        "sha256:0,1,2,16",
+        "5eed5eed5eed5eed",
     );
     let sig = tpm.read("q.sig");
     assert!(matches!(
@@ -453,16 +446,7 @@ fn swtpm_rsapss_ak_quote_is_trustworthy_and_a_flipped_signature_bit_is_not() {
         iotsec_attest::TpmSignature::RsaPss { hash: HashAlg::Sha256, sig } if sig.len() == 256
     ));
     let nonce = [0x5e, 0xed, 0x5e, 0xed, 0x5e, 0xed, 0x5e, 0xed];
-    for v in [&RustCryptoVerifier as &dyn SignatureVerifier, &RingVerifier] {
-        let a = appraise_files(
-            &tpm,
-            v,
-            &AppraisalPolicy::default(),
-            "ak.pub",
-            "q",
-            &nonce,
-            None,
-        );
+    for a in appraise_with_both_backends(&tpm, "q", &nonce) {
         assert_eq!(a.status, Tier::Affirming, "{:#?}", a.claims);
     }
     let mut forged = sig.clone();
@@ -470,20 +454,11 @@ fn swtpm_rsapss_ak_quote_is_trustworthy_and_a_flipped_signature_bit_is_not() {
     tpm.write("forged.sig", &forged);
     std::fs::copy(tpm.path("q.msg"), tpm.path("forged.msg")).unwrap();
     std::fs::copy(tpm.path("q.pcrs"), tpm.path("forged.pcrs")).unwrap();
-    for v in [&RustCryptoVerifier as &dyn SignatureVerifier, &RingVerifier] {
-        let a = appraise_files(
-            &tpm,
-            v,
-            &AppraisalPolicy::default(),
-            "ak.pub",
-            "forged",
-            &nonce,
-            None,
-        );
+    for a in appraise_with_both_backends(&tpm, "forged", &nonce) {
         assert_eq!(a.status, Tier::Contraindicated, "{:#?}", a.claims);
-        assert_eq!(
-            a.claim(Claim::Signature).unwrap().tier,
-            Tier::Contraindicated
-        );
+        assert!(matches!(
+            a.claim(Claim::Signature).unwrap().findings[..],
+            [Finding::SignatureInvalid { .. }]
+        ));
     }
 }
