@@ -517,6 +517,19 @@ fn leaf_serial(der: &[u8], quirks: &EkQuirks) -> Result<Vec<u8>, EkCertError> {
     Ok(p.cert.tbs_certificate.serial_number.as_bytes().to_vec())
 }
 
+/// Reads a CA certificate given as PEM or DER (strict DER, nothing after it) and returns its
+/// DER, so that a trust anchor or intermediate that does not parse is known before validation.
+pub fn certificate_der(input: &[u8]) -> Result<Vec<u8>, EkCertError> {
+    if input.starts_with(b"-----BEGIN") {
+        let text = core::str::from_utf8(input)
+            .map_err(|_| EkCertError::Malformed("PEM is not UTF-8".to_string()))?;
+        return pem_to_der(text);
+    }
+    Certificate::from_der(input)
+        .and_then(|c| c.to_der())
+        .map_err(|e| EkCertError::Malformed(e.to_string()))
+}
+
 /// Decodes a PEM certificate to DER.
 pub fn pem_to_der(pem: &str) -> Result<Vec<u8>, EkCertError> {
     use der::DecodePem;

@@ -31,6 +31,9 @@ pub enum Command {
     /// Encrypts a secret to an EK for an AK (TPM2_MakeCredential in software), writing the
     /// credential blob `tpm2_activatecredential -i` reads.
     Makecredential(MakeCredentialArgs),
+    /// Validates an EK certificate: TCG EK profile, the EK it certifies, the chain to a
+    /// trusted root, validity periods.
+    Ekcert(crate::attest_ekcert::EkCertArgs),
 }
 
 /// Arguments of `attest makecredential`.
@@ -100,6 +103,7 @@ pub fn run(command: Command) -> Result<Report, BadInput> {
         Command::Quote(args) => quote(args),
         Command::Eventlog(args) => event_log(args),
         Command::Makecredential(args) => make_credential(args),
+        Command::Ekcert(args) => crate::attest_ekcert::run(args),
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod acl;
 mod attest;
+mod attest_ekcert;
 mod ota;
 mod pki;
 mod sbom;
@@ -37,7 +38,7 @@ enum Command {
     /// MQTT topic authorization: check, lint, diff, import.
     #[command(subcommand)]
     Acl(acl::Command),
-    /// TPM 2.0 attestation: appraise quotes.
+    /// TPM 2.0 attestation: appraise quotes, check event logs and EK certificates, make credentials.
     #[command(subcommand)]
     Attest(attest::Command),
     /// SBOM/VEX deploy gate (iotsec-sbom).
