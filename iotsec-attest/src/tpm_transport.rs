@@ -1,7 +1,8 @@
 //! How TPM command bytes reach a TPM (TPM 2.0 Part 1 §18: a command is a header, handles, an
 //! optional authorization area and parameters; the response mirrors it). The [`TpmTransport`]
-//! trait keeps the command layer sans-IO: a device supplies SPI/I²C or `/dev/tpmrm0`, tests and
-//! the cloud use [`SwtpmTcp`] (the raw command port of `swtpm socket --server type=tcp`).
+//! trait keeps the command layer sans-IO: a microcontroller supplies SPI/I²C; with `std`,
+//! [`TpmStream`] carries commands over `/dev/tpmrm0` ([`TpmDevice`]) or swtpm's command port
+//! ([`SwtpmTcp`], [`SwtpmUnix`]).
 
 /// Why a command could not be exchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -33,32 +34,78 @@ pub trait TpmTransport {
 /// Largest response accepted (TPM2 MAX_RESPONSE_SIZE on common TPMs).
 pub const MAX_RESPONSE_SIZE: usize = 4096;
 
-/// The swtpm TCP command port (`swtpm socket --server type=tcp,port=P`): raw TPM commands, no
-/// framing beyond the TPM header.
+/// A TPM reached through a byte stream that carries raw TPM commands and responses with no
+/// framing beyond the TPM header: the Linux kernel's resource manager `/dev/tpmrm0` (or
+/// `/dev/tpm0`), swtpm's command port over TCP (`swtpm socket --server type=tcp`) or over a
+/// Unix socket (`--server type=unixio`).
 #[cfg(feature = "std")]
 #[derive(Debug)]
-pub struct SwtpmTcp {
-    stream: std::net::TcpStream,
+pub struct TpmStream<S> {
+    stream: S,
 }
 
+/// swtpm's TCP command port.
 #[cfg(feature = "std")]
-impl SwtpmTcp {
-    /// Connects to `addr` (e.g. `127.0.0.1:2321`).
-    pub fn connect(addr: impl std::net::ToSocketAddrs) -> std::io::Result<Self> {
-        let stream = std::net::TcpStream::connect(addr)?;
-        stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
-        Ok(SwtpmTcp { stream })
+pub type SwtpmTcp = TpmStream<std::net::TcpStream>;
+
+/// A TPM character device such as `/dev/tpmrm0`.
+#[cfg(feature = "std")]
+pub type TpmDevice = TpmStream<std::fs::File>;
+
+/// swtpm's command port on a Unix socket.
+#[cfg(all(feature = "std", unix))]
+pub type SwtpmUnix = TpmStream<std::os::unix::net::UnixStream>;
+
+#[cfg(feature = "std")]
+impl<S> TpmStream<S> {
+    /// Wraps a stream that is already connected to a TPM command port.
+    pub fn new(stream: S) -> Self {
+        TpmStream { stream }
     }
 }
 
 #[cfg(feature = "std")]
-impl TpmTransport for SwtpmTcp {
+impl TpmStream<std::net::TcpStream> {
+    /// Connects to `addr` (e.g. `127.0.0.1:2321`).
+    pub fn connect(addr: impl std::net::ToSocketAddrs) -> std::io::Result<Self> {
+        let stream = std::net::TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+        Ok(TpmStream { stream })
+    }
+}
+
+#[cfg(feature = "std")]
+impl TpmStream<std::fs::File> {
+    /// Opens a TPM character device for reading and writing (`/dev/tpmrm0`: the kernel's
+    /// resource manager, which flushes what a client leaves behind, is the one to use).
+    pub fn open(path: impl AsRef<std::path::Path>) -> std::io::Result<Self> {
+        let stream = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)?;
+        Ok(TpmStream { stream })
+    }
+}
+
+#[cfg(all(feature = "std", unix))]
+impl TpmStream<std::os::unix::net::UnixStream> {
+    /// Connects to a Unix socket (e.g. swtpm's `--server type=unixio,path=P`).
+    pub fn connect_unix(path: impl AsRef<std::path::Path>) -> std::io::Result<Self> {
+        let stream = std::os::unix::net::UnixStream::connect(path)?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+        Ok(TpmStream { stream })
+    }
+}
+
+#[cfg(feature = "std")]
+impl<S: std::io::Read + std::io::Write> TpmTransport for TpmStream<S> {
+    /// Writes the command in one call (a TPM device file takes a whole command per write),
+    /// then reads the 10-byte response header and the rest of the declared size.
     fn transact<'r>(
         &mut self,
         command: &[u8],
         response: &'r mut [u8],
     ) -> Result<&'r [u8], TransportError> {
-        use std::io::{Read, Write};
         self.stream
             .write_all(command)
             .map_err(|_| TransportError::Link)?;

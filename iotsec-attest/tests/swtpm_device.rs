@@ -19,7 +19,7 @@ use iotsec_attest::pcr_selection::PcrBankSelection;
 use iotsec_attest::policy::AppraisalPolicy;
 use iotsec_attest::ring_verifier::RingVerifier;
 use iotsec_attest::tpm_command::{TpmCommandError, certify, quote, read_pcrs, read_public};
-use iotsec_attest::tpm_transport::SwtpmTcp;
+use iotsec_attest::tpm_transport::{SwtpmTcp, SwtpmUnix, TpmStream};
 use iotsec_attest::verify::{RustCryptoVerifier, SignatureVerifier};
 use iotsec_attest::{Attest, PcrSelectionList, PublicArea, TpmSignature};
 
@@ -127,4 +127,58 @@ fn swtpm_device_quotes_and_certifies_without_tpm2_tss() {
     for handle in ["0x81010002", "0x81010003"] {
         tpm.tool("tpm2_evictcontrol", &["-C", "o", "-c", handle]);
     }
+}
+
+#[test]
+fn swtpm_device_quotes_over_a_unix_socket_like_dev_tpmrm0() {
+    if !peers_available("swtpm_device_quotes_over_a_unix_socket_like_dev_tpmrm0") {
+        return;
+    }
+    // Provision with tpm2-tools over TCP, then power-cycle the TPM onto a Unix socket: the
+    // stream transport that serves /dev/tpmrm0 (a file) serves any Read + Write.
+    let mut tpm = Swtpm::start("device-unix");
+    tpm.create_ek_ak("ecc");
+    tpm.tool(
+        "tpm2_evictcontrol",
+        &["-C", "o", "-c", "ak_ecc.ctx", "0x81010002"],
+    );
+    tpm.power_off(true);
+    let socket = tpm.power_on_unix();
+    let mut link: SwtpmUnix = TpmStream::connect_unix(&socket).unwrap();
+
+    let mut b = [0u8; 4096];
+    let p = read_public(&mut link, 0x8101_0002, &mut b).unwrap();
+    let ak_bytes = tpm.read("ak_ecc.pub");
+    assert_eq!(p.tpm2b_public, ak_bytes.as_slice());
+    let ak = PublicArea::parse_tpm2b(&ak_bytes).unwrap();
+
+    let mut sel = PcrSelectionList::default();
+    sel.push(PcrBankSelection::new(HashAlg::Sha256, &[0, 7, 16]).unwrap())
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let read = read_pcrs(&mut link, &sel, &mut buf).unwrap();
+    let values: BTreeMap<(HashAlg, u8), Vec<u8>> = read
+        .selection
+        .selected()
+        .zip(read.digests())
+        .map(|(k, v)| (k, v.to_vec()))
+        .collect();
+    assert_eq!(values.len(), 3);
+    let nonce = [0x75u8, 0x6e, 0x69, 0x78];
+    let mut resp = [0u8; 4096];
+    let q = quote(&mut link, 0x8101_0002, &nonce, &sel, &mut resp).unwrap();
+    let a = appraise_quote(
+        &RingVerifier,
+        &AppraisalPolicy::default(),
+        &QuoteEvidence {
+            ak: &ak,
+            message: q.attest,
+            signature: q.signature,
+            pcrs: &values,
+            event_log: None,
+        },
+        &nonce,
+        None,
+    );
+    assert_eq!(a.status, Tier::Affirming, "{:#?}", a.claims);
 }

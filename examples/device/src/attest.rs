@@ -11,7 +11,7 @@ use iotsec_attest::algorithm::HashAlg;
 use iotsec_attest::pcr_file::serialize_pcrs;
 use iotsec_attest::pcr_selection::PcrBankSelection;
 use iotsec_attest::tpm_command::{quote, read_pcrs, read_public};
-use iotsec_attest::tpm_transport::SwtpmTcp;
+use iotsec_attest::tpm_transport::{SwtpmTcp, SwtpmUnix, TpmDevice, TpmTransport};
 use iotsec_cli_contract::{BadInput, Outcome, Report};
 
 /// Attestation subcommands of the device.
@@ -24,7 +24,8 @@ pub enum Command {
 /// Arguments of `attest quote`.
 #[derive(Args, Debug)]
 pub struct QuoteArgs {
-    /// TPM command port (swtpm `--server type=tcp`), e.g. 127.0.0.1:2321.
+    /// The TPM: a character device (`/dev/tpmrm0`), `unix:PATH` (swtpm `--server
+    /// type=unixio`) or HOST:PORT (swtpm `--server type=tcp`, e.g. 127.0.0.1:2321).
     #[arg(long)]
     tpm: String,
     /// Persistent handle of the AK, e.g. 0x81010002.
@@ -85,23 +86,34 @@ fn decode_hex(text: &str) -> Result<Vec<u8>, BadInput> {
         .collect()
 }
 
+/// `/dev/...` is a TPM character device, `unix:PATH` a Unix socket, anything else HOST:PORT.
+fn open_tpm(spec: &str) -> std::io::Result<Box<dyn TpmTransport>> {
+    Ok(if spec.starts_with("/dev/") {
+        Box::new(TpmDevice::open(spec)?)
+    } else if let Some(path) = spec.strip_prefix("unix:") {
+        Box::new(SwtpmUnix::connect_unix(path)?)
+    } else {
+        Box::new(SwtpmTcp::connect(spec)?)
+    })
+}
+
 fn quote_command(args: QuoteArgs) -> Result<Report, BadInput> {
     let nonce = decode_hex(&args.nonce)?;
     let selection = parse_selection(&args.pcrs)?;
     let handle = u32::from_str_radix(args.ak_handle.trim_start_matches("0x"), 16)
         .map_err(|_| BadInput::new("--ak-handle must be a hex handle such as 0x81010002"))?;
-    let mut tpm = SwtpmTcp::connect(args.tpm.as_str())
+    let mut tpm = open_tpm(&args.tpm)
         .map_err(|e| BadInput::new(format!("cannot reach the TPM at {}: {e}", args.tpm)))?;
     let tpm_error =
         |e: iotsec_attest::tpm_command::TpmCommandError| BadInput::new(format!("TPM: {e}"));
 
     let mut buf = vec![0u8; 4096];
-    let ak_public = read_public(&mut tpm, handle, &mut buf)
+    let ak_public = read_public(tpm.as_mut(), handle, &mut buf)
         .map_err(tpm_error)?
         .tpm2b_public
         .to_vec();
     let mut buf = vec![0u8; 4096];
-    let q = quote(&mut tpm, handle, &nonce, &selection, &mut buf).map_err(tpm_error)?;
+    let q = quote(tpm.as_mut(), handle, &nonce, &selection, &mut buf).map_err(tpm_error)?;
     let (msg, sig) = (q.attest.to_vec(), q.signature.to_vec());
 
     // A TPM returns at most 8 digests per TPM2_PCR_Read: read bank by bank, 8 PCRs at a time.
@@ -116,7 +128,7 @@ fn quote_command(args: QuoteArgs) -> Result<Report, BadInput> {
             )
             .map_err(BadInput::new)?;
             let mut buf = vec![0u8; 4096];
-            let read = read_pcrs(&mut tpm, &part, &mut buf).map_err(tpm_error)?;
+            let read = read_pcrs(tpm.as_mut(), &part, &mut buf).map_err(tpm_error)?;
             if read.selection.total_selected() != chunk.len() {
                 return Err(BadInput::new(format!(
                     "TPM did not return all PCRs of bank {}",

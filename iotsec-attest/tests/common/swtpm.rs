@@ -186,6 +186,35 @@ impl Swtpm {
         panic!("swtpm did not start");
     }
 
+    /// Starts swtpm on the existing state with its command port on a Unix socket
+    /// (`--server type=unixio`) and TPM2_Startup(CLEAR); returns the socket path. tpm2-tools
+    /// cannot reach this instance (the swtpm TCTI of tpm2-tss 3 speaks TCP only).
+    pub fn power_on_unix(&mut self) -> PathBuf {
+        // No TCP port any more: a later tpm2_shutdown in Drop must not reach another test's TPM.
+        self.port = 0;
+        let socket = self.dir.join("tpm.sock");
+        let _ = std::fs::remove_file(&socket);
+        let child = Command::new("swtpm")
+            .args(["socket", "--tpm2", "--flags", "not-need-init,startup-clear"])
+            .arg("--server")
+            .arg(format!("type=unixio,path={}", socket.display()))
+            .arg("--tpmstate")
+            .arg(format!("dir={}", self.dir.join("state").display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+                return socket;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("swtpm did not open {}", socket.display());
+    }
+
     pub fn tcti(&self) -> String {
         format!("swtpm:host=127.0.0.1,port={}", self.port)
     }
