@@ -23,6 +23,43 @@ use iotsec_attest::tpm_transport::{SwtpmTcp, SwtpmUnix, TpmStream};
 use iotsec_attest::verify::{RustCryptoVerifier, SignatureVerifier};
 use iotsec_attest::{Attest, PcrSelectionList, PublicArea, TpmSignature};
 
+/// PCR values read with our TPM2_PCR_Read, keyed by (bank, index).
+fn read_pcr_values(
+    link: &mut dyn iotsec_attest::tpm_transport::TpmTransport,
+    sel: &PcrSelectionList,
+) -> BTreeMap<(HashAlg, u8), Vec<u8>> {
+    let mut buf = [0u8; 4096];
+    let read = read_pcrs(link, sel, &mut buf).unwrap();
+    assert_eq!(&read.selection, sel);
+    read.selection
+        .selected()
+        .zip(read.digests())
+        .map(|(k, v)| (k, v.to_vec()))
+        .collect()
+}
+
+/// Appraises a quote made with our marshalling under the default policy.
+fn appraise_device_quote(
+    ak: &PublicArea<'_>,
+    q: &iotsec_attest::tpm_command::SignedAttestation<'_>,
+    values: &BTreeMap<(HashAlg, u8), Vec<u8>>,
+    nonce: &[u8],
+) -> iotsec_attest::appraisal::QuoteAppraisal {
+    appraise_quote(
+        &RingVerifier,
+        &AppraisalPolicy::default(),
+        &QuoteEvidence {
+            ak,
+            message: q.attest,
+            signature: q.signature,
+            pcrs: values,
+            event_log: None,
+        },
+        nonce,
+        None,
+    )
+}
+
 #[test]
 fn swtpm_device_quotes_and_certifies_without_tpm2_tss() {
     if !peers_available("swtpm_device_quotes_and_certifies_without_tpm2_tss") {
@@ -65,15 +102,7 @@ fn swtpm_device_quotes_and_certifies_without_tpm2_tss() {
         );
         assert_eq!(p.name, tpm.read(&format!("ak_{kind}.name")).as_slice());
     }
-    let mut buf = [0u8; 4096];
-    let read = read_pcrs(&mut link, &sel, &mut buf).unwrap();
-    assert_eq!(read.selection, sel);
-    let values: BTreeMap<(HashAlg, u8), Vec<u8>> = read
-        .selection
-        .selected()
-        .zip(read.digests())
-        .map(|(k, v)| (k, v.to_vec()))
-        .collect();
+    let values = read_pcr_values(&mut link, &sel);
     assert_eq!(values.len(), 5);
     assert_ne!(
         values[&(HashAlg::Sha256, 2)],
@@ -88,19 +117,7 @@ fn swtpm_device_quotes_and_certifies_without_tpm2_tss() {
         let mut resp = [0u8; 4096];
         let q = quote(&mut link, handle, &nonce, &sel, &mut resp)
             .unwrap_or_else(|e| panic!("{kind}: {e}"));
-        let a = appraise_quote(
-            &RingVerifier,
-            &AppraisalPolicy::default(),
-            &QuoteEvidence {
-                ak: &ak,
-                message: q.attest,
-                signature: q.signature,
-                pcrs: &values,
-                event_log: None,
-            },
-            &nonce,
-            None,
-        );
+        let a = appraise_device_quote(&ak, &q, &values, &nonce);
         assert_eq!(a.status, Tier::Affirming, "{kind}: {:#?}", a.claims);
 
         // The AK certifies itself: TPMS_CERTIFY_INFO names it, and the signature verifies.
@@ -155,30 +172,11 @@ fn swtpm_device_quotes_over_a_unix_socket_like_dev_tpmrm0() {
     let mut sel = PcrSelectionList::default();
     sel.push(PcrBankSelection::new(HashAlg::Sha256, &[0, 7, 16]).unwrap())
         .unwrap();
-    let mut buf = [0u8; 4096];
-    let read = read_pcrs(&mut link, &sel, &mut buf).unwrap();
-    let values: BTreeMap<(HashAlg, u8), Vec<u8>> = read
-        .selection
-        .selected()
-        .zip(read.digests())
-        .map(|(k, v)| (k, v.to_vec()))
-        .collect();
+    let values = read_pcr_values(&mut link, &sel);
     assert_eq!(values.len(), 3);
     let nonce = [0x75u8, 0x6e, 0x69, 0x78];
     let mut resp = [0u8; 4096];
     let q = quote(&mut link, 0x8101_0002, &nonce, &sel, &mut resp).unwrap();
-    let a = appraise_quote(
-        &RingVerifier,
-        &AppraisalPolicy::default(),
-        &QuoteEvidence {
-            ak: &ak,
-            message: q.attest,
-            signature: q.signature,
-            pcrs: &values,
-            event_log: None,
-        },
-        &nonce,
-        None,
-    );
+    let a = appraise_device_quote(&ak, &q, &values, &nonce);
     assert_eq!(a.status, Tier::Affirming, "{:#?}", a.claims);
 }

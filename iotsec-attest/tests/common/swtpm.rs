@@ -154,20 +154,15 @@ impl Swtpm {
             } else {
                 "not-need-init"
             };
-            let child = Command::new("swtpm")
-                .args(["socket", "--tpm2"])
-                .arg("--server")
-                .arg(format!("type=tcp,port={port},bindaddr=127.0.0.1"))
-                .arg("--ctrl")
-                .arg(format!("type=tcp,port={},bindaddr=127.0.0.1", port + 1))
-                .args(["--flags", flags])
-                .arg("--tpmstate")
-                .arg(format!("dir={}", self.dir.join("state").display()))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            self.child = Some(child);
+            self.spawn(
+                &[
+                    "--server",
+                    &format!("type=tcp,port={port},bindaddr=127.0.0.1"),
+                    "--ctrl",
+                    &format!("type=tcp,port={},bindaddr=127.0.0.1", port + 1),
+                ],
+                flags,
+            );
             self.port = port;
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
@@ -194,17 +189,13 @@ impl Swtpm {
         self.port = 0;
         let socket = self.dir.join("tpm.sock");
         let _ = std::fs::remove_file(&socket);
-        let child = Command::new("swtpm")
-            .args(["socket", "--tpm2", "--flags", "not-need-init,startup-clear"])
-            .arg("--server")
-            .arg(format!("type=unixio,path={}", socket.display()))
-            .arg("--tpmstate")
-            .arg(format!("dir={}", self.dir.join("state").display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
+        self.spawn(
+            &[
+                "--server",
+                &format!("type=unixio,path={}", socket.display()),
+            ],
+            "not-need-init,startup-clear",
+        );
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
@@ -213,6 +204,21 @@ impl Swtpm {
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("swtpm did not open {}", socket.display());
+    }
+
+    /// `swtpm socket --tpm2` on this state directory with the given channels and flags.
+    fn spawn(&mut self, channels: &[&str], flags: &str) {
+        let child = Command::new("swtpm")
+            .args(["socket", "--tpm2"])
+            .args(channels)
+            .args(["--flags", flags])
+            .arg("--tpmstate")
+            .arg(format!("dir={}", self.dir.join("state").display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
     }
 
     pub fn tcti(&self) -> String {
