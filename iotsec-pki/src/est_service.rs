@@ -423,12 +423,25 @@ impl EstService {
                 "Content-Type must be application/ocsp-request",
             ));
         }
-        let ca = self.ca()?;
-        let body = crate::ocsp_responder::respond(
-            &ca,
-            &req.body,
-            OffsetDateTime::now_utc().unix_timestamp(),
-        );
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let body = match crate::ocsp_responder::parse_request(&req.body) {
+            // The issuing CA the request names answers (one lock at a time, names in order);
+            // a request naming none of them gets `unknown` from the default CA, and a
+            // malformed one `malformedRequest`.
+            Ok(parsed) => {
+                let mut names = self.ca_names();
+                names.sort();
+                let mut chosen = String::new();
+                for name in names {
+                    if crate::ocsp_responder::serves(&*self.ca_named(&name)?, &parsed)? {
+                        chosen = name;
+                        break;
+                    }
+                }
+                crate::ocsp_responder::respond(&*self.ca_named(&chosen)?, &req.body, now)
+            }
+            Err(_) => crate::ocsp_responder::respond(&*self.ca()?, &req.body, now),
+        };
         Ok(EstResponse {
             status: 200,
             headers: vec![("Content-Type", "application/ocsp-response".into())],

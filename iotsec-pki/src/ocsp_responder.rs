@@ -2,7 +2,8 @@
 //!
 //! Responses are signed by the issuing CA itself (RFC 6960 §4.2.2.2), identify the responder
 //! by key hash, echo a request nonce (§4.4.1), and answer `unknown` for certificates of
-//! another issuer or serials this CA never issued (§2.2). Malformed requests get
+//! another issuer or serials this CA never issued (§2.2). A service with several issuing
+//! intermediates picks the one a request names with [`serves`]. Malformed requests get
 //! `malformedRequest` (§2.3), never a panic.
 
 use der::asn1::{BitString, GeneralizedTime, Null, OctetString};
@@ -79,40 +80,69 @@ pub fn parse_request(request_der: &[u8]) -> Result<OcspRequest, CaError> {
     Ok(req)
 }
 
+/// The issuer name and key of `ca` as a CertID hashes them with `oid` (SHA-1 or SHA-256).
+struct IssuerId {
+    name_der: Vec<u8>,
+    key: Vec<u8>,
+}
+
+impl IssuerId {
+    fn of(ca: &CaState) -> Result<Self, CaError> {
+        let int = x509_cert::Certificate::from_der(ca.authority.intermediate_der())
+            .map_err(CaError::MalformedCsr)?;
+        Ok(IssuerId {
+            name_der: int
+                .tbs_certificate
+                .subject
+                .to_der()
+                .map_err(CaError::MalformedCsr)?,
+            key: ca.authority.ca_public_key().to_vec(),
+        })
+    }
+
+    /// Whether CertID `id` names this issuer (constant-time comparison of both hashes).
+    fn matches(&self, id: &x509_ocsp::CertId) -> bool {
+        use subtle::ConstantTimeEq;
+        let oid = &id.hash_algorithm.oid;
+        let (n, k) = if *oid == ID_SHA1 {
+            (
+                sha1::Sha1::digest(&self.name_der).to_vec(),
+                sha1::Sha1::digest(&self.key).to_vec(),
+            )
+        } else if *oid == ID_SHA256 {
+            (
+                sha2::Sha256::digest(&self.name_der).to_vec(),
+                sha2::Sha256::digest(&self.key).to_vec(),
+            )
+        } else {
+            return false;
+        };
+        bool::from(n.as_slice().ct_eq(id.issuer_name_hash.as_bytes()))
+            & bool::from(k.as_slice().ct_eq(id.issuer_key_hash.as_bytes()))
+    }
+}
+
+/// Whether `ca` issued the subject of any CertID in `request` (by issuer name and key hash):
+/// a service with several intermediates answers with the one that does, since an OCSP
+/// response signed by a CA vouches only for that CA's certificates.
+pub fn serves(ca: &CaState, request: &OcspRequest) -> Result<bool, CaError> {
+    let issuer = IssuerId::of(ca)?;
+    Ok(request
+        .tbs_request
+        .request_list
+        .iter()
+        .any(|r| issuer.matches(&r.req_cert)))
+}
+
 fn build(ca: &CaState, request_der: &[u8], now: i64) -> Result<OcspResponse, CaError> {
     let req = parse_request(request_der)?;
     let list = &req.tbs_request.request_list;
-    let int = x509_cert::Certificate::from_der(ca.authority.intermediate_der())
-        .map_err(CaError::MalformedCsr)?;
-    let issuer_name = int
-        .tbs_certificate
-        .subject
-        .to_der()
-        .map_err(CaError::MalformedCsr)?;
+    let issuer = IssuerId::of(ca)?;
     let issuer_key = ca.authority.ca_public_key();
-    let hashes = |oid: &ObjectIdentifier| -> Option<(Vec<u8>, Vec<u8>)> {
-        if *oid == ID_SHA1 {
-            Some((
-                sha1::Sha1::digest(&issuer_name).to_vec(),
-                sha1::Sha1::digest(issuer_key).to_vec(),
-            ))
-        } else if *oid == ID_SHA256 {
-            Some((
-                sha2::Sha256::digest(&issuer_name).to_vec(),
-                sha2::Sha256::digest(issuer_key).to_vec(),
-            ))
-        } else {
-            None
-        }
-    };
     let mut responses = Vec::with_capacity(list.len());
     for r in list {
         let id = &r.req_cert;
-        let ours = hashes(&id.hash_algorithm.oid).is_some_and(|(n, k)| {
-            use subtle::ConstantTimeEq;
-            bool::from(n.as_slice().ct_eq(id.issuer_name_hash.as_bytes()))
-                && bool::from(k.as_slice().ct_eq(id.issuer_key_hash.as_bytes()))
-        });
+        let ours = issuer.matches(id);
         let serial = id.serial_number.as_bytes();
         let status = if !ours || ca.store.issued(serial)?.is_none() {
             CertStatus::unknown()
