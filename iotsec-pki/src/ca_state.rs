@@ -11,14 +11,17 @@ use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 
 use crate::authority::{
-    Authority, IssuedCertificate, RevokedEntry, create_hierarchy, create_intermediate,
+    Authority, IssuedCertificate, RevokedEntry, certify_intermediate, create_hierarchy,
+    create_intermediate,
 };
 use crate::ca_error::CaError;
 use crate::csr_check::{VerifiedCsr, verify_csr};
 use crate::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
+use crate::pkcs11_signer::Pkcs11Signer;
 use crate::profile::IssuanceProfile;
-use crate::signer::SoftwareSigner;
+use crate::signer::{Signer, SoftwareSigner};
 use crate::store::{CertStore, IssuedRecord, SqliteStore, hex_upper};
+use crate::token_key::{TokenKey, ensure_certified_key};
 
 /// Reads the optional DevID lines of `ca.txt`: `devid_hw_type=OID` and
 /// `devid_kind=idevid|ldevid` (default ldevid).
@@ -76,6 +79,23 @@ pub fn intermediate_dir(dir: &Path, name: &str) -> Result<PathBuf, CaError> {
     Ok(dir.join("intermediates").join(name))
 }
 
+/// Where the key of a new intermediate is made.
+#[derive(Debug, Clone, Copy)]
+pub enum NewIntermediateKey<'a> {
+    /// A P-256 key generated here, kept in `intermediate.key.pem` (mode 0600).
+    Software,
+    /// A P-256 key in a PKCS#11 token: the key pair labelled `key.key_label`, generated in
+    /// the token first when `generate` (private key sensitive and non-extractable).
+    Token {
+        /// The token and key labels.
+        key: &'a TokenKey,
+        /// The token's user PIN.
+        pin: &'a str,
+        /// Generate the key pair in the token instead of opening an existing one.
+        generate: bool,
+    },
+}
+
 /// Adds one more issuing intermediate `name` under the root of the CA in `dir` (which must
 /// still hold `offline/root.key.pem`). It gets its own state directory
 /// `dir/intermediates/NAME/` (key, certificate, database, and so its own serials, revocations
@@ -85,6 +105,18 @@ pub fn add_intermediate(
     name: &str,
     crl_url: &str,
     now: OffsetDateTime,
+) -> Result<PathBuf, CaError> {
+    add_intermediate_with(dir, name, crl_url, now, NewIntermediateKey::Software)
+}
+
+/// [`add_intermediate`] with the key made where `key` says: in a PKCS#11 token, `ca.txt`
+/// names the token and key, and no key file is written.
+pub fn add_intermediate_with(
+    dir: &Path,
+    name: &str,
+    crl_url: &str,
+    now: OffsetDateTime,
+    key: NewIntermediateKey<'_>,
 ) -> Result<PathBuf, CaError> {
     let sub = intermediate_dir(dir, name)?;
     if sub.join("intermediate.pem").exists() {
@@ -104,15 +136,29 @@ pub fn add_intermediate(
     let root_der = read_pem(&dir.join("root.pem"), "CERTIFICATE")?;
     let root_key =
         SoftwareSigner::from_pkcs8_pem(&fs::read_to_string(dir.join("offline/root.key.pem"))?)?;
-    let (int_der, int_key) = create_intermediate(org, name, &root_der, &root_key, now)?;
-    fs::create_dir_all(&sub)?;
-    write_secret(&sub.join("intermediate.key.pem"), &int_key.to_pkcs8_pem())?;
+    let mut settings = format!("organization={org}\ncrl_url={crl_url}\nlifetime_secs={lifetime}\n");
+    let int_der = match key {
+        NewIntermediateKey::Software => {
+            let (int_der, int_key) = create_intermediate(org, name, &root_der, &root_key, now)?;
+            fs::create_dir_all(&sub)?;
+            write_secret(&sub.join("intermediate.key.pem"), &int_key.to_pkcs8_pem())?;
+            int_der
+        }
+        NewIntermediateKey::Token { key, pin, generate } => {
+            let signer = if generate {
+                Pkcs11Signer::generate_p256(&key.module, &key.token, pin, &key.key_label)?
+            } else {
+                key.open(pin)?
+            };
+            let int_der = certify_intermediate(org, name, &root_der, &root_key, &signer, now)?;
+            settings.push_str(&key.to_settings());
+            fs::create_dir_all(&sub)?;
+            int_der
+        }
+    };
     fs::write(sub.join("root.pem"), pem("CERTIFICATE", &root_der)?)?;
     fs::write(sub.join("intermediate.pem"), pem("CERTIFICATE", &int_der)?)?;
-    fs::write(
-        sub.join("ca.txt"),
-        format!("organization={org}\ncrl_url={crl_url}\nlifetime_secs={lifetime}\n"),
-    )?;
+    fs::write(sub.join("ca.txt"), settings)?;
     SqliteStore::open(&sub.join("pki.sqlite"))?;
     Ok(sub)
 }
@@ -223,12 +269,18 @@ impl CaState {
             .map_err(|_| CaError::State("bad lifetime_secs".into()))?;
         profile.lifetime = std::time::Duration::from_secs(secs);
         profile.devid = devid_settings(&settings)?;
-        let key =
-            SoftwareSigner::from_pkcs8_pem(&fs::read_to_string(dir.join("intermediate.key.pem"))?)?;
+        let key: Box<dyn Signer> = match TokenKey::from_settings(&settings)? {
+            Some(token) => Box::new(token.open(&token.pin_from_env()?)?),
+            None => Box::new(SoftwareSigner::from_pkcs8_pem(&fs::read_to_string(
+                dir.join("intermediate.key.pem"),
+            )?)?),
+        };
+        let intermediate_der = read_pem(&dir.join("intermediate.pem"), "CERTIFICATE")?;
+        ensure_certified_key(key.as_ref(), &intermediate_der)?;
         let authority = Authority::new(
             org,
-            Box::new(key),
-            read_pem(&dir.join("intermediate.pem"), "CERTIFICATE")?,
+            key,
+            intermediate_der,
             read_pem(&dir.join("root.pem"), "CERTIFICATE")?,
             profile,
         );

@@ -46,7 +46,9 @@ pub mod signer; // CA key behind a trait (HSM/KMS)
 #[cfg(feature = "std")]
 pub mod store; // CertStore + SQLite
 #[cfg(feature = "std")]
-pub mod tls_config; // TLS 1.3-only rustls configs
+pub mod tls_config;
+#[cfg(feature = "std")]
+pub mod token_key; // an issuing CA key in a PKCS#11 token // TLS 1.3-only rustls configs
 
 #[cfg(feature = "alloc")]
 pub use csr::{CsrRequest, DeviceName, build_csr};

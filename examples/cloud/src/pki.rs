@@ -6,10 +6,12 @@ use clap::Subcommand;
 use iotsec_cli_contract::{BadInput, Outcome, Report};
 use iotsec_pki::ca_error::CaError;
 use iotsec_pki::ca_state::{
-    CaSettings, CaState, add_intermediate, enable_devid, init_state, read_pem, to_pem,
+    CaSettings, CaState, NewIntermediateKey, add_intermediate, add_intermediate_with, enable_devid,
+    init_state, read_pem, to_pem,
 };
 use iotsec_pki::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
 use iotsec_pki::store::hex_upper;
+use iotsec_pki::token_key::TokenKey;
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -41,6 +43,21 @@ pub enum Command {
         /// `serve --label LABEL=NAME`.
         #[arg(long, conflicts_with_all = ["devid_hw_type", "idevid"])]
         intermediate: Option<String>,
+        /// Keep the new intermediate's key in a PKCS#11 token: the module to load (e.g.
+        /// /usr/lib/softhsm/libsofthsm2.so). The user PIN comes from $IOTSEC_PKCS11_PIN, here
+        /// and whenever this intermediate is opened (issue, revoke, crl, serve).
+        #[arg(long, requires_all = ["intermediate", "pkcs11_token", "pkcs11_key"])]
+        pkcs11_module: Option<PathBuf>,
+        /// Label of the token holding the key.
+        #[arg(long, requires = "pkcs11_module")]
+        pkcs11_token: Option<String>,
+        /// Label of the key pair in the token.
+        #[arg(long, requires = "pkcs11_module")]
+        pkcs11_key: Option<String>,
+        /// Generate the key pair in the token (P-256, sensitive, not extractable) instead of
+        /// using an existing one.
+        #[arg(long, requires = "pkcs11_module")]
+        pkcs11_generate: bool,
     },
     /// Issues a certificate for a PKCS#10 CSR (PEM or DER); prints the certificate PEM.
     Issue {
@@ -140,15 +157,48 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
             devid_hw_type,
             idevid,
             intermediate,
+            pkcs11_module,
+            pkcs11_token,
+            pkcs11_key,
+            pkcs11_generate,
         } => {
             if let Some(name) = intermediate {
-                let sub = add_intermediate(&state, &name, &crl_url, now).map_err(bad)?;
+                let token = match (pkcs11_module, pkcs11_token, pkcs11_key) {
+                    (Some(module), Some(token), Some(key_label)) => Some(TokenKey {
+                        module,
+                        token,
+                        key_label,
+                    }),
+                    _ => None,
+                };
+                let sub = match &token {
+                    None => add_intermediate(&state, &name, &crl_url, now),
+                    Some(key) => {
+                        let pin = key.pin_from_env().map_err(bad)?;
+                        add_intermediate_with(
+                            &state,
+                            &name,
+                            &crl_url,
+                            now,
+                            NewIntermediateKey::Token {
+                                key,
+                                pin: &pin,
+                                generate: pkcs11_generate,
+                            },
+                        )
+                    }
+                }
+                .map_err(bad)?;
                 return Ok(Report::from_json(
                     Outcome::Accepted,
                     json!({
                         "intermediate": name,
                         "state": sub.display().to_string(),
                         "certificate": sub.join("intermediate.pem").display().to_string(),
+                        "key": match &token {
+                            None => "intermediate.key.pem".to_string(),
+                            Some(t) => format!("PKCS#11 token {:?}, key {:?}", t.token, t.key_label),
+                        },
                     }),
                 ));
             }
