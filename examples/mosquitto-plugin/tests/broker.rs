@@ -220,6 +220,51 @@ fn client_ids_with_separators_or_wildcards_get_nothing() {
 }
 
 #[test]
+fn will_is_checked_as_publish_when_the_broker_sends_it() {
+    let Some(t) = tools("will_is_checked_as_publish_when_the_broker_sends_it") else {
+        return;
+    };
+    let broker = Broker::start(&t, "will", POLICY, &[]);
+    let mon = monitor(&t, &broker);
+    // mosquitto 2.0 checks a will with MOSQ_ACL_WRITE when it is about to publish it (after
+    // an unexpected disconnect), not at CONNECT.
+    let mut forged = support::connect_with_will(
+        &t,
+        broker.port,
+        "dev1",
+        "devices/dev2/telemetry",
+        "forged-will",
+    );
+    let mut honest =
+        support::connect_with_will(&t, broker.port, "dev3", "devices/dev3/telemetry", "gone");
+    for id in ["dev1", "dev3"] {
+        assert!(
+            broker.wait_for_log(&format!(" as {id} ")),
+            "{id} never connected:\n{}",
+            broker.log_text()
+        );
+    }
+    for child in [&mut forged, &mut honest] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    for id in ["dev1", "dev3"] {
+        assert!(
+            broker.wait_for_log(&format!("Client {id} closed its connection")),
+            "{}",
+            broker.log_text()
+        );
+    }
+    assert_eq!(drain(&t, &broker, &mon), ["devices/dev3/telemetry gone"]);
+    let line = r#"iotsec-mqtt-acl: DENY publish client_id="dev1" username=(null) topic="devices/dev2/telemetry" qos=0: NoMatchingRule"#;
+    assert!(
+        broker.wait_for_log(line),
+        "missing {line}\n{}",
+        broker.log_text()
+    );
+}
+
+#[test]
 fn missing_or_broken_policy_refuses_to_start() {
     let Some(t) = tools("missing_or_broken_policy_refuses_to_start") else {
         return;

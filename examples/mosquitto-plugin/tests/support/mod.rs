@@ -307,6 +307,26 @@ pub fn subscribe_once(tools: &Tools, port: u16, id: &str, filter: &str) -> Outpu
     run_bounded(cmd)
 }
 
+/// A client that connects with a will on `will_topic`, subscribes to its own command topics
+/// (a refused SUBACK would make mosquitto_sub disconnect cleanly, discarding the will) and
+/// stays connected (up to 60 s); SIGKILL it (`Child::kill`) to make the broker send the will.
+pub fn connect_with_will(
+    tools: &Tools,
+    port: u16,
+    id: &str,
+    will_topic: &str,
+    payload: &str,
+) -> Child {
+    client(&tools.subscribe, port, id, None)
+        .args(["-t", &format!("devices/{id}/cmd/#"), "-W", "60"])
+        .args(["--will-topic", will_topic, "--will-payload", payload])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn mosquitto_sub with a will")
+}
+
 /// mosquitto_sub's message when the SUBACK refuses every filter.
 pub const ALL_DENIED: &str = "All subscription requests were denied.";
 
