@@ -264,12 +264,19 @@ fn will_is_checked_as_publish_when_the_broker_sends_it() {
     );
 }
 
+/// (name, policy text or `None` for a missing file, extra `plugin_opt_*` options)
+type RefusalCase = (
+    &'static str,
+    Option<&'static str>,
+    &'static [(&'static str, &'static str)],
+);
+
 #[test]
 fn missing_or_broken_policy_refuses_to_start() {
     let Some(t) = tools("missing_or_broken_policy_refuses_to_start") else {
         return;
     };
-    let cases: [(&str, Option<&str>, &[(&str, &str)]); 4] = [
+    let cases: [RefusalCase; 4] = [
         ("missing", None, &[]),
         ("broken-toml", Some("[[rule]]\neffect = \"maybe\"\n"), &[]),
         (
