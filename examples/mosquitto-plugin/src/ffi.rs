@@ -10,7 +10,7 @@
 //! when it loads the plugin.
 //!
 //! Every entry point runs its body under `catch_unwind`: a panic in the ACL callback denies,
-//! a panic in init refuses to start. Decisions are made by the safe [`crate::authorize`].
+//! a panic in init refuses to start. Decisions are made by the safe [`crate::authorize::authorize`].
 
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::marker::{PhantomData, PhantomPinned};
@@ -379,4 +379,35 @@ unsafe fn acl_check(event: c_int, event_data: *mut c_void, userdata: *mut c_void
         qos: ev.qos,
         retain: ev.retain != 0,
     })
+}
+
+#[cfg(all(test, target_pointer_width = "64"))]
+mod layout_tests {
+    use super::*;
+    use std::mem::{align_of, offset_of, size_of};
+
+    /// Offsets printed by a C program compiled against Debian bookworm's mosquitto-dev
+    /// 2.0.11 headers (`offsetof(struct mosquitto_evt_acl_check, ...)`, x86_64 / aarch64 LP64).
+    #[test]
+    fn acl_check_event_matches_mosquitto_broker_h() {
+        assert_eq!(offset_of!(MosquittoEvtAclCheck, future), 0);
+        assert_eq!(offset_of!(MosquittoEvtAclCheck, client), 8);
+        assert_eq!(offset_of!(MosquittoEvtAclCheck, topic), 16);
+        assert_eq!(offset_of!(MosquittoEvtAclCheck, payload), 24);
+        assert_eq!(offset_of!(MosquittoEvtAclCheck, properties), 32);
+        assert_eq!(offset_of!(MosquittoEvtAclCheck, access), 40);
+        assert_eq!(offset_of!(MosquittoEvtAclCheck, payloadlen), 44);
+        assert_eq!(offset_of!(MosquittoEvtAclCheck, qos), 48);
+        assert_eq!(offset_of!(MosquittoEvtAclCheck, retain), 49);
+        assert_eq!(offset_of!(MosquittoEvtAclCheck, future2), 56);
+        assert_eq!(size_of::<MosquittoEvtAclCheck>(), 88);
+        assert_eq!(align_of::<MosquittoEvtAclCheck>(), 8);
+    }
+
+    #[test]
+    fn option_matches_mosquitto_plugin_h() {
+        assert_eq!(offset_of!(MosquittoOpt, key), 0);
+        assert_eq!(offset_of!(MosquittoOpt, value), 8);
+        assert_eq!(size_of::<MosquittoOpt>(), 16);
+    }
 }

@@ -1,6 +1,6 @@
 //! A mosquitto 2.0 plugin (plugin API version 5) that enforces an
 //! [`iotsec_mqtt_acl`] policy inside the broker: every PUBLISH (`MOSQ_ACL_WRITE`), SUBSCRIBE,
-//! UNSUBSCRIBE and delivery (`MOSQ_ACL_READ`) goes through [`authorize`].
+//! UNSUBSCRIBE and delivery (`MOSQ_ACL_READ`) goes through [`authorize()`].
 //!
 //! ```text
 //! plugin /usr/lib/iotsec/libiotsec_mosquitto_plugin.so

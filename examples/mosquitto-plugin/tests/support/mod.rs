@@ -1,7 +1,7 @@
 //! The real-peer harness of tests/broker.rs: mosquitto 2.0 on 127.0.0.1 with the plugin built
 //! by this `cargo test`, driven by mosquitto_pub / mosquitto_sub. Every wait is bounded.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -73,7 +73,9 @@ pub fn tools(test: &str) -> Option<Tools> {
                      apt-get install mosquitto mosquitto-clients"
                 );
             }
-            eprintln!(
+            // Straight to the process's stderr: the test harness captures `eprintln!`.
+            let _ = writeln!(
+                std::io::stderr(),
                 "\n*** SKIPPED {test}: mosquitto or mosquitto_pub/mosquitto_sub is not installed ***\n"
             );
             None
