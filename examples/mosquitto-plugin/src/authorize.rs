@@ -1,0 +1,157 @@
+//! The decision for one mosquitto ACL check, in safe Rust: raw bytes from the broker in, allow
+//! or deny (with the log line) out. Everything that is not understood is denied.
+
+use iotsec_mqtt_acl::decision::Reason;
+use iotsec_mqtt_acl::{
+    ClientContext, CompiledPolicy, Posture, Request, SubscribeMode, Subscription,
+};
+
+use crate::access::Access;
+
+/// One `MOSQ_EVT_ACL_CHECK` event, as bytes borrowed from the broker (`None` for a null
+/// pointer). A C string cannot hold U+0000, but the bytes are checked anyway.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AclRequest<'a> {
+    /// `mosquitto_client_id(client)`.
+    pub client_id: Option<&'a [u8]>,
+    /// `mosquitto_client_username(client)`; `None` for an anonymous client. With
+    /// `use_identity_as_username` (or `use_subject_as_username`) on a TLS listener this is the
+    /// client certificate's CN (or subject), so `${username}` then names the certificate.
+    pub username: Option<&'a [u8]>,
+    /// The event's `access` (`MOSQ_ACL_*`).
+    pub access: i32,
+    /// The event's topic: a topic name for READ/WRITE, a filter (maybe `$share/...`) for
+    /// SUBSCRIBE/UNSUBSCRIBE.
+    pub topic: Option<&'a [u8]>,
+    /// The event's QoS.
+    pub qos: u8,
+    /// The event's retain flag (a retained PUBLISH is checked as `publish_retained`).
+    pub retain: bool,
+}
+
+/// The answer to one ACL check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// `MOSQ_ERR_SUCCESS`.
+    Allow,
+    /// `MOSQ_ERR_ACL_DENIED`, with the line to log (control characters escaped).
+    Deny(String),
+}
+
+impl Verdict {
+    /// Whether the check is allowed.
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Verdict::Allow)
+    }
+}
+
+/// Decides one ACL check against the policy.
+///
+/// READ is checked as `receive`, WRITE as `publish` (`publish_retained` when the retain flag
+/// is set), SUBSCRIBE as `subscribe` in `mode`. UNSUBSCRIBE only removes access, so it is
+/// granted for any well-formed filter. Denied: a null or non-UTF-8 client id, username or
+/// topic, U+0000 anywhere, an unknown access value, and everything the policy does not allow.
+/// Mosquitto gives a plugin no posture, certificate CN or attributes: rules that need them do
+/// not grant (and deny rules that need them apply), as the policy semantics say.
+pub fn authorize(policy: &CompiledPolicy, mode: SubscribeMode, req: &AclRequest<'_>) -> Verdict {
+    let Some(access) = Access::from_raw(req.access) else {
+        return deny(
+            req,
+            "-",
+            format_args!("unknown access value {}", req.access),
+        );
+    };
+    let what = access.as_str();
+    let client_id = match text(req.client_id) {
+        Ok(s) => s,
+        Err(problem) => return deny(req, what, format_args!("client id {problem}")),
+    };
+    let username = match req.username {
+        None => None,
+        Some(bytes) => match text(Some(bytes)) {
+            Ok(s) => Some(s),
+            Err(problem) => return deny(req, what, format_args!("username {problem}")),
+        },
+    };
+    let topic = match text(req.topic) {
+        Ok(s) => s,
+        Err(problem) => return deny(req, what, format_args!("topic {problem}")),
+    };
+    let Some(action) = access.action(req.retain) else {
+        // UNSUBSCRIBE: no rule governs it; a malformed filter is still refused.
+        return match Subscription::parse(topic) {
+            Ok(_) => Verdict::Allow,
+            Err(e) => deny(req, what, format_args!("invalid filter: {e}")),
+        };
+    };
+    let ctx = ClientContext {
+        client_id,
+        username,
+        cert_cn: None,
+        attributes: &[],
+        posture: Posture::default(),
+    };
+    let request = Request {
+        action,
+        topic,
+        qos: req.qos,
+    };
+    let decision = policy.check_with_mode(&ctx, &request, mode);
+    if decision.is_allowed() {
+        return Verdict::Allow;
+    }
+    let rule_name = |rule: u32| {
+        policy
+            .policy()
+            .rules()
+            .get(usize::try_from(rule).unwrap_or(usize::MAX))
+            .map_or("?", |r| r.name.as_str())
+    };
+    match decision.reason {
+        Reason::DeniedBy { rule } => deny(
+            req,
+            action.as_str(),
+            format_args!("denied by rule {rule} ({:?})", rule_name(rule)),
+        ),
+        Reason::PlaceholderUnusable {
+            rule,
+            placeholder,
+            problem,
+        } => deny(
+            req,
+            action.as_str(),
+            format_args!(
+                "rule {rule} ({:?}): placeholder {placeholder:?} unusable for this client: {problem:?}",
+                rule_name(rule)
+            ),
+        ),
+        Reason::InvalidTopic(e) => deny(req, action.as_str(), format_args!("invalid topic: {e}")),
+        other => deny(req, action.as_str(), format_args!("{other:?}")),
+    }
+}
+
+/// UTF-8 text without U+0000, or what is wrong with it.
+fn text(bytes: Option<&[u8]>) -> Result<&str, &'static str> {
+    let bytes = bytes.ok_or("is missing (null)")?;
+    let s = std::str::from_utf8(bytes).map_err(|_| "is not UTF-8")?;
+    if s.contains('\0') {
+        return Err("contains U+0000");
+    }
+    Ok(s)
+}
+
+/// The deny verdict and its log line. Client-supplied text is shown with `{:?}` escaping, so a
+/// client cannot forge log lines with newlines or control characters.
+fn deny(req: &AclRequest<'_>, what: &str, why: std::fmt::Arguments<'_>) -> Verdict {
+    let show = |b: Option<&[u8]>| match b {
+        None => "(null)".to_string(),
+        Some(b) => format!("{:?}", String::from_utf8_lossy(b)),
+    };
+    Verdict::Deny(format!(
+        "iotsec-mqtt-acl: DENY {what} client_id={} username={} topic={} qos={}: {why}",
+        show(req.client_id),
+        show(req.username),
+        show(req.topic),
+        req.qos,
+    ))
+}
