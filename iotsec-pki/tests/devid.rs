@@ -7,20 +7,22 @@
     clippy::panic
 )]
 
+mod common;
 mod peers;
 
 use std::path::Path;
 use std::process::Command;
 
+use common::{acme_ca, copy_ca_certs, write_pem};
 use der::Decode;
 use der::asn1::PrintableStringRef;
 use der::oid::ObjectIdentifier;
 use iotsec_pki::ca_error::CaError;
-use iotsec_pki::ca_state::{CaSettings, CaState, enable_devid, init_state, to_pem};
+use iotsec_pki::ca_state::{CaState, enable_devid};
 use iotsec_pki::devid::{
     DevIdKind, DevIdProfile, DeviceIdentity, HardwareModuleName, ID_ON_HARDWARE_MODULE_NAME,
 };
-use peers::{have, run, scratch};
+use peers::{have, openssl, openssl_csr, run, verify_client};
 use time::OffsetDateTime;
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::SubjectAltName;
@@ -31,18 +33,7 @@ const HW_TYPE: &str = "1.3.6.1.4.1.32473.1.7";
 const SERIAL_NUMBER_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.5");
 
 fn devid_ca(name: &str, kind: DevIdKind) -> (std::path::PathBuf, CaState) {
-    let dir = scratch(name);
-    let state = dir.join("state");
-    init_state(
-        &state,
-        &CaSettings {
-            organization: "Acme".into(),
-            crl_url: "http://127.0.0.1/crl.der".into(),
-            lifetime_secs: 3600,
-        },
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap();
+    let (dir, state) = acme_ca(name);
     enable_devid(
         &state,
         &DevIdProfile {
@@ -51,37 +42,13 @@ fn devid_ca(name: &str, kind: DevIdKind) -> (std::path::PathBuf, CaState) {
         },
     )
     .unwrap();
-    std::fs::copy(state.join("root.pem"), dir.join("root.pem")).unwrap();
-    std::fs::copy(state.join("intermediate.pem"), dir.join("int.pem")).unwrap();
+    copy_ca_certs(&state, &dir);
     (dir, CaState::open(&state).unwrap())
-}
-
-fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
-    run(Command::new("openssl").current_dir(dir).args(args))
 }
 
 /// A CSR made by OpenSSL: `extra` is added to `openssl req`.
 fn csr(dir: &Path, subj: &str, extra: &[&str]) -> Vec<u8> {
-    let mut args = vec![
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "dev.key",
-        "-out",
-        "dev.csr",
-        "-outform",
-        "DER",
-        "-subj",
-        subj,
-    ];
-    args.extend_from_slice(extra);
-    let (ok, out) = openssl(dir, &args);
-    assert!(ok, "{out}");
+    openssl_csr(dir, "dev.key", "dev.csr", subj, extra);
     std::fs::read(dir.join("dev.csr")).unwrap()
 }
 
@@ -147,11 +114,7 @@ fn idevid_carries_the_cas_serial_and_hardware_module_name_and_openssl_verifies_i
         Time::UtcTime(_) => panic!("IDevID notAfter encoded as UTCTime"),
     }
 
-    std::fs::write(
-        dir.join("dev.pem"),
-        to_pem("CERTIFICATE", &cert.der).unwrap(),
-    )
-    .unwrap();
+    write_pem(&dir, "dev.pem", "CERTIFICATE", &cert.der);
     let (ok, text) = openssl(&dir, &["x509", "-in", "dev.pem", "-noout", "-text"]);
     assert!(ok, "{text}");
     assert!(text.contains("serialNumber = SN-0042"), "{text}");
@@ -191,19 +154,7 @@ fn idevid_carries_the_cas_serial_and_hardware_module_name_and_openssl_verifies_i
     // hwSerialNum: OCTET STRING "SN-0042".
     assert!(san.contains("OCTET STRING      :SN-0042"), "{san}");
 
-    let (ok, out) = openssl(
-        &dir,
-        &[
-            "verify",
-            "-CAfile",
-            "root.pem",
-            "-untrusted",
-            "int.pem",
-            "-purpose",
-            "sslclient",
-            "dev.pem",
-        ],
-    );
+    let (ok, out) = verify_client(&dir, "int.pem", "dev.pem");
     assert!(ok && out.contains("dev.pem: OK"), "{out}");
 
     // The database holds the subject as issued (with the CA's serial), for re-enroll checks.
