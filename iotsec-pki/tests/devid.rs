@@ -17,6 +17,7 @@ use common::{acme_ca, copy_ca_certs, write_pem};
 use der::Decode;
 use der::asn1::PrintableStringRef;
 use der::oid::ObjectIdentifier;
+use iotsec_pki::authority::IssuedCertificate;
 use iotsec_pki::ca_error::CaError;
 use iotsec_pki::ca_state::{CaState, enable_devid};
 use iotsec_pki::devid::{
@@ -50,6 +51,15 @@ fn devid_ca(name: &str, kind: DevIdKind) -> (std::path::PathBuf, CaState) {
 fn csr(dir: &Path, subj: &str, extra: &[&str]) -> Vec<u8> {
     openssl_csr(dir, "dev.key", "dev.csr", subj, extra);
     std::fs::read(dir.join("dev.csr")).unwrap()
+}
+
+/// The CA issues a DevID now from the DER CSR `der` for the device with `serial`.
+fn issue(ca: &mut CaState, der: &[u8], serial: &str) -> Result<IssuedCertificate, CaError> {
+    ca.issue_devid(
+        der,
+        &DeviceIdentity::from_serial(serial),
+        OffsetDateTime::now_utc(),
+    )
 }
 
 /// The subject serialNumber values and the hardwareModuleNames of a certificate.
@@ -94,13 +104,7 @@ fn idevid_carries_the_cas_serial_and_hardware_module_name_and_openssl_verifies_i
         "/CN=dev-0042",
         &["-addext", "subjectAltName=DNS:dev-0042.devices.invalid"],
     );
-    let cert = ca
-        .issue_devid(
-            &der,
-            &DeviceIdentity::from_serial("SN-0042"),
-            OffsetDateTime::now_utc(),
-        )
-        .unwrap();
+    let cert = issue(&mut ca, &der, "SN-0042").unwrap();
     let (serials, hmns, parsed) = devid_names(&cert.der);
     assert_eq!(serials, ["SN-0042"]);
     assert_eq!(hmns.len(), 1);
@@ -190,13 +194,7 @@ fn csr_smuggling_its_own_serial_or_hardware_module_name_gets_only_the_cas_values
     let (dir, mut ca) = devid_ca("devid-smuggle", DevIdKind::Initial);
     // 1. A subject serialNumber in the CSR is dropped; the CA's is the only one.
     let der = csr(&dir, "/CN=dev-9/serialNumber=EVIL-1", &[]);
-    let cert = ca
-        .issue_devid(
-            &der,
-            &DeviceIdentity::from_serial("SN-9"),
-            OffsetDateTime::now_utc(),
-        )
-        .unwrap();
+    let cert = issue(&mut ca, &der, "SN-9").unwrap();
     let (serials, hmns, _) = devid_names(&cert.der);
     assert_eq!(serials, ["SN-9"]);
     assert_eq!(hmns.len(), 1);
@@ -221,13 +219,7 @@ fn csr_smuggling_its_own_serial_or_hardware_module_name_gets_only_the_cas_values
         ok && text.contains("othername"),
         "the CSR lacks the otherName: {text}"
     );
-    let err = ca
-        .issue_devid(
-            &der,
-            &DeviceIdentity::from_serial("SN-9"),
-            OffsetDateTime::now_utc(),
-        )
-        .unwrap_err();
+    let err = issue(&mut ca, &der, "SN-9").unwrap_err();
     assert!(matches!(err, CaError::SanNotAllowed { .. }), "{err:?}");
 }
 
@@ -244,11 +236,7 @@ fn devid_profile_refuses_plain_issuance_and_plain_profile_refuses_devid() {
     ));
     ca.authority.profile.devid = None;
     assert!(matches!(
-        ca.issue_devid(
-            &der,
-            &DeviceIdentity::from_serial("SN-1"),
-            OffsetDateTime::now_utc()
-        ),
+        issue(&mut ca, &der, "SN-1"),
         Err(CaError::DevIdNotEnabled)
     ));
 }
@@ -265,13 +253,7 @@ fn pkilint_accepts_an_idevid() {
         "/CN=dev-5",
         &["-addext", "subjectAltName=DNS:dev-5.devices.invalid"],
     );
-    let cert = ca
-        .issue_devid(
-            &der,
-            &DeviceIdentity::from_serial("SN-5"),
-            OffsetDateTime::now_utc(),
-        )
-        .unwrap();
+    let cert = issue(&mut ca, &der, "SN-5").unwrap();
     std::fs::write(dir.join("dev.der"), &cert.der).unwrap();
     let (ok, out) = run(Command::new("lint_pkix_cert")
         .current_dir(&dir)

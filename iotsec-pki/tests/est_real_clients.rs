@@ -137,6 +137,16 @@ fn issue_file(ca: &mut CaState, dir: &Path, csr: &str) -> IssuedCertificate {
     .unwrap()
 }
 
+/// A CA without a server (certificates copied beside) and a CSR `{csr}.csr.der` for
+/// `CN={csr}-1`: (dir, state, CA).
+fn ca_with_csr(name: &str, csr: &str) -> (PathBuf, PathBuf, CaState) {
+    let (dir, state) = acme_ca(name);
+    copy_ca_certs(&state, &dir);
+    let ca = CaState::open(&state).unwrap();
+    make_csr(&dir, csr, &format!("/CN={csr}-1"), &[]);
+    (dir, state, ca)
+}
+
 /// A P-256 key `{name}.key` and its CSR `{name}.csr.der`; returns the base64 file `{name}.b64`.
 fn make_csr(dir: &Path, name: &str, subj: &str, extra: &[&str]) -> PathBuf {
     let der = format!("{name}.csr.der");
@@ -588,10 +598,7 @@ fn revoked_client_certificate_fails_the_tls_handshake() {
     if !have("curl") || !have("openssl") {
         return;
     }
-    let (dir, state) = acme_ca("est-tls-crl");
-    copy_ca_certs(&state, &dir);
-    let mut ca = CaState::open(&state).unwrap();
-    make_csr(&dir, "r", "/CN=r-1", &[]);
+    let (dir, state, mut ca) = ca_with_csr("est-tls-crl", "r");
     let good = issue_file(&mut ca, &dir, "r.csr.der");
     let bad = issue_file(&mut ca, &dir, "r.csr.der");
     ca.revoke(&bad.serial, 1, OffsetDateTime::now_utc())
@@ -682,10 +689,7 @@ fn crl_is_published_over_http_and_refreshed_on_revocation() {
     if !have("curl") || !have("openssl") {
         return;
     }
-    let (dir, state) = acme_ca("crl-http");
-    copy_ca_certs(&state, &dir);
-    let mut ca = CaState::open(&state).unwrap();
-    make_csr(&dir, "c", "/CN=c-1", &[]);
+    let (dir, state, mut ca) = ca_with_csr("crl-http", "c");
     let cert = issue_file(&mut ca, &dir, "c.csr.der");
     let ep = bind_endpoint(
         CaState::open(&state).unwrap(),
