@@ -162,6 +162,16 @@ fn check_mosquitto_acl_file() {
     assert_eq!(code, 1);
 }
 
+/// The `kind` of each entry of a JSON array.
+fn kinds_of(entries: &serde_json::Value) -> Vec<&str> {
+    entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect()
+}
+
 #[test]
 fn lint_diff_and_import() {
     let p = file(
@@ -187,12 +197,7 @@ topics = ["nowhere/#"]
     let (code, stdout, _) = run(&["acl", "lint", "--policy", &p, "--format", "json"]);
     assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    let kinds: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["kind"].as_str().unwrap())
-        .collect();
+    let kinds = kinds_of(&v["findings"]);
     for k in [
         "wildcard_escalation",
         "reaches_reserved",
@@ -237,12 +242,7 @@ topics = ["nowhere/#"]
     ]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    let kinds: Vec<&str> = v["notes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["kind"].as_str().unwrap())
-        .collect();
+    let kinds = kinds_of(&v["notes"]);
     assert!(
         kinds.contains(&"user_allow_no_longer_beats_pattern_deny"),
         "{kinds:?}"

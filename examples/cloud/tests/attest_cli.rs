@@ -253,28 +253,22 @@ fn swtpm_cli_makecredential_activates() {
     }
     let tpm = Swtpm::start("cli-cred");
     tpm.write("secret.bin", b"0123456789abcdef");
+    // `attest makecredential` of secret.bin for the EK `ek` and the AK `ak` (flag, file).
+    let makecredential = |ek: &str, ak: [&str; 2], out: &str| {
+        Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
+            .current_dir(tpm.dir())
+            .args(["attest", "makecredential", "--ek", ek, ak[0], ak[1]])
+            .args(["--secret", "secret.bin", "-o", out])
+            .output()
+            .unwrap()
+    };
     for kind in ["ecc", "rsa"] {
         tpm.create_ek_ak(kind);
         let ek = format!("ek_{kind}.pub");
         let by_name = format!("ak_{kind}.name");
         let by_pub = format!("ak_{kind}.pub");
         for ak in [["--ak-name", &by_name], ["--ak", &by_pub]] {
-            let out = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
-                .current_dir(tpm.dir())
-                .args([
-                    "attest",
-                    "makecredential",
-                    "--ek",
-                    &ek,
-                    ak[0],
-                    ak[1],
-                    "--secret",
-                    "secret.bin",
-                    "-o",
-                    "cred.blob",
-                ])
-                .output()
-                .unwrap();
+            let out = makecredential(&ek, ak, "cred.blob");
             assert_eq!(
                 out.status.code(),
                 Some(0),
@@ -318,21 +312,6 @@ fn swtpm_cli_makecredential_activates() {
         }
     }
     // An AK passed as the EK is bad input.
-    let out = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
-        .current_dir(tpm.dir())
-        .args([
-            "attest",
-            "makecredential",
-            "--ek",
-            "ak_ecc.pub",
-            "--ak",
-            "ak_ecc.pub",
-            "--secret",
-            "secret.bin",
-            "-o",
-            "x",
-        ])
-        .output()
-        .unwrap();
+    let out = makecredential("ak_ecc.pub", ["--ak", "ak_ecc.pub"], "x");
     assert_eq!(out.status.code(), Some(2));
 }

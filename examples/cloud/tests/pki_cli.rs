@@ -31,6 +31,11 @@ fn serve(state: &str, port: u16, extra: &[&str]) -> Child {
         .unwrap()
 }
 
+/// `iotsec-cloud --format json pki COMMAND --state STATE` with `args`.
+fn pki(command: &str, state: &str, args: &[&str]) -> (i32, String) {
+    cloud(&[&["pki", command, "--state", state], args].concat())
+}
+
 /// With the `peers` installed (else `None`): a scratch directory `name` and its `state` folder,
 /// where `pki init` (with `extra`) made a CA.
 fn init_ca(name: &str, peers: &[&str], extra: &[&str]) -> Option<(PathBuf, String)> {
@@ -39,9 +44,7 @@ fn init_ca(name: &str, peers: &[&str], extra: &[&str]) -> Option<(PathBuf, Strin
     }
     let dir = scratch(name);
     let state = p(&dir, "state");
-    let mut args = vec!["pki", "init", "--state", &state];
-    args.extend_from_slice(extra);
-    let (code, out) = cloud(&args);
+    let (code, out) = pki("init", &state, extra);
     assert_eq!(code, 0, "{out}");
     Some((dir, state))
 }
@@ -51,38 +54,24 @@ fn init_issue_revoke_crl() {
     let Some((dir, state)) = init_ca("cloud-pki", &["openssl"], &["--lifetime-hours", "2"]) else {
         return;
     };
-    let (code, _) = cloud(&["pki", "init", "--state", &state]);
+    let (code, _) = pki("init", &state, &[]);
     assert_eq!(code, 2, "second init must refuse to overwrite the CA");
     openssl_csr(&dir, "d.key", "d.csr", "/CN=dev-1", &[]);
-    let (code, out) = cloud(&[
-        "pki",
+    let (code, out) = pki(
         "issue",
-        "--state",
         &state,
-        "--csr",
-        &p(&dir, "d.csr"),
-        "--out",
-        &p(&dir, "d.pem"),
-    ]);
+        &["--csr", &p(&dir, "d.csr"), "--out", &p(&dir, "d.pem")],
+    );
     assert_eq!(code, 0, "{out}");
     let json: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     let serial = json["serial"].as_str().unwrap().to_owned();
     let (_, s) = openssl(&dir, &["x509", "-in", "d.pem", "-noout", "-serial"]);
     assert_eq!(s.trim(), format!("serial={serial}"));
-    let (code, out) = cloud(&[
-        "pki", "revoke", "--state", &state, "--serial", &serial, "--reason", "1",
-    ]);
+    let (code, out) = pki("revoke", &state, &["--serial", &serial, "--reason", "1"]);
     assert_eq!(code, 0, "{out}");
-    let (code, _) = cloud(&["pki", "revoke", "--state", &state, "--serial", "zz"]);
+    let (code, _) = pki("revoke", &state, &["--serial", "zz"]);
     assert_eq!(code, 2);
-    let (code, out) = cloud(&[
-        "pki",
-        "crl",
-        "--state",
-        &state,
-        "--out",
-        &p(&dir, "crl.pem"),
-    ]);
+    let (code, out) = pki("crl", &state, &["--out", &p(&dir, "crl.pem")]);
     assert_eq!(code, 0, "{out}");
     let root = format!("{state}/root.pem");
     let int = format!("{state}/intermediate.pem");
@@ -157,21 +146,14 @@ fn devid_init_and_issue() {
     };
     openssl_csr(&dir, "d.key", "d.csr", "/CN=d-1/serialNumber=FROM-CSR", &[]);
     let csr = p(&dir, "d.csr");
-    let (code, out) = cloud(&["pki", "issue", "--state", &state, "--csr", &csr]);
+    let (code, out) = pki("issue", &state, &["--csr", &csr]);
     assert_eq!(code, 1, "DevID CA issued without a serial: {out}");
     let pem = p(&dir, "d.pem");
-    let (code, out) = cloud(&[
-        "pki",
+    let (code, out) = pki(
         "issue",
-        "--state",
         &state,
-        "--csr",
-        &csr,
-        "--out",
-        &pem,
-        "--devid-serial",
-        "SN-1",
-    ]);
+        &["--csr", &csr, "--out", &pem, "--devid-serial", "SN-1"],
+    );
     assert_eq!(code, 0, "{out}");
     let (ok, text) = openssl(&dir, &["x509", "-in", "d.pem", "-noout", "-text"]);
     assert!(ok, "{text}");
@@ -205,18 +187,18 @@ fn second_intermediate_behind_a_label() {
     let Some((dir, state)) = init_ca("cloud-two-cas", &["openssl", "curl"], &[]) else {
         return;
     };
-    let (code, out) = cloud(&[
-        "pki",
+    let (code, out) = pki(
         "init",
-        "--state",
         &state,
-        "--intermediate",
-        "line-b",
-        "--crl-url",
-        "http://127.0.0.1/crl/line-b.der",
-    ]);
+        &[
+            "--intermediate",
+            "line-b",
+            "--crl-url",
+            "http://127.0.0.1/crl/line-b.der",
+        ],
+    );
     assert_eq!(code, 0, "{out}");
-    let (code, _) = cloud(&["pki", "init", "--state", &state, "--intermediate", "line-b"]);
+    let (code, _) = pki("init", &state, &["--intermediate", "line-b"]);
     assert_eq!(code, 2, "the same intermediate twice");
     let int_b = format!("{state}/intermediates/line-b/intermediate.pem");
     let root = format!("{state}/root.pem");
@@ -289,42 +271,26 @@ fn second_intermediate_behind_a_label() {
 
     // Revoke at line-b and publish line-b's CRL: openssl now refuses the certificate.
     let (_, serial) = openssl(&dir, &["x509", "-in", "b.pem", "-noout", "-serial"]);
-    let (code, out) = cloud(&[
-        "pki",
+    let (code, out) = pki(
         "revoke",
-        "--state",
         &state,
-        "--intermediate",
-        "line-b",
-        "--serial",
-        serial.trim(),
-        "--reason",
-        "1",
-    ]);
+        &[
+            "--intermediate",
+            "line-b",
+            "--serial",
+            serial.trim(),
+            "--reason",
+            "1",
+        ],
+    );
     assert_eq!(code, 0, "{out}");
     let crl = p(&dir, "crl-b.pem");
-    let (code, out) = cloud(&[
-        "pki",
-        "crl",
-        "--state",
-        &state,
-        "--intermediate",
-        "line-b",
-        "--out",
-        &crl,
-    ]);
+    let (code, out) = pki("crl", &state, &["--intermediate", "line-b", "--out", &crl]);
     assert_eq!(code, 0, "{out}");
     let (ok, out) = verify(&["-crl_check", "-CRLfile", &crl]);
     assert!(!ok && out.contains("certificate revoked"), "{out}");
     // The default intermediate did not issue line-b's serial: revoking it there is refused.
-    let (code, out) = cloud(&[
-        "pki",
-        "revoke",
-        "--state",
-        &state,
-        "--serial",
-        serial.trim(),
-    ]);
+    let (code, out) = pki("revoke", &state, &["--serial", serial.trim()]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("no certificate with serial"), "{out}");
 }
