@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{acme_ca, copy_ca_certs, init_acme, serve_in_background, write_pem};
+use common::{acme_ca, acme_ca_at, copy_ca_certs, serve_in_background, write_pem};
 use iotsec_pki::authority::IssuedCertificate;
 use iotsec_pki::ca_state::{CaState, add_intermediate, enable_devid};
 use iotsec_pki::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
@@ -22,7 +22,7 @@ use iotsec_pki::est_service::{BindingPolicy, LabelPolicy};
 use iotsec_pki::est_transport::{bind_endpoint, bind_endpoint_with};
 use peers::{
     have, openssl, openssl_crl_text, openssl_csr, openssl_self_signed, openssl_serial,
-    openssl_verify, run, scratch, verify_client, verify_with_crl,
+    openssl_verify, run, verify_client, verify_with_crl,
 };
 use time::OffsetDateTime;
 
@@ -733,11 +733,9 @@ fn labels_select_their_intermediate() {
     if !have("curl") || !have("openssl") {
         return;
     }
-    let dir = scratch("est-two-cas");
-    let d = &dir;
-    let state = dir.join("state");
     let now = OffsetDateTime::now_utc();
-    init_acme(&state, now);
+    let (dir, state) = acme_ca_at("est-two-cas", now);
+    let d = &dir;
     add_intermediate(&state, "line-b", "http://127.0.0.1/crl/line-b.der", now).unwrap();
     assert!(
         add_intermediate(&state, "line-b", "http://127.0.0.1/x.der", now).is_err(),
@@ -929,11 +927,9 @@ fn devid_label_issues_ldevids_from_the_idevid() {
     if !have("curl") || !have("openssl") {
         return;
     }
-    let dir = scratch("est-devid");
-    let d = &dir;
-    let state = dir.join("state");
     let now = OffsetDateTime::now_utc();
-    init_acme(&state, now);
+    let (dir, state) = acme_ca_at("est-devid", now);
+    let d = &dir;
     let hw_type: der::oid::ObjectIdentifier = "1.3.6.1.4.1.32473.1.7".parse().unwrap();
     enable_devid(
         &state,

@@ -26,11 +26,16 @@ pub fn init_acme(state: &Path, now: OffsetDateTime) {
     .unwrap();
 }
 
-/// A scratch directory `name` with the "Acme" CA in its `state` folder: (dir, state).
+/// A scratch directory `name` with the "Acme" CA made now in its `state` folder: (dir, state).
 pub fn acme_ca(name: &str) -> (PathBuf, PathBuf) {
+    acme_ca_at(name, OffsetDateTime::now_utc())
+}
+
+/// A scratch directory `name` with the "Acme" CA made at `now` in its `state` folder.
+pub fn acme_ca_at(name: &str, now: OffsetDateTime) -> (PathBuf, PathBuf) {
     let dir = scratch(name);
     let state = dir.join("state");
-    init_acme(&state, OffsetDateTime::now_utc());
+    init_acme(&state, now);
     (dir, state)
 }
 
