@@ -6,37 +6,21 @@
     clippy::panic
 )]
 
+mod common;
 mod peers;
 
-use std::process::Command;
-
+use common::{acme_ca, copy_ca_certs, csr_for, write_pem};
 use iotsec_pki::ca_error::CaError;
-use iotsec_pki::ca_state::{CaSettings, CaState, init_state, to_pem};
+use iotsec_pki::ca_state::CaState;
 use iotsec_pki::csr_check::verify_csr;
 use iotsec_pki::store::CertStore;
 use iotsec_pki::{CsrRequest, DeviceKey, DeviceName, KeyAlgorithm, build_csr};
-use peers::{have, run, scratch};
+use peers::{have, openssl, openssl_crl_text, openssl_csr, verify_client, verify_with_crl};
 use time::OffsetDateTime;
 
 fn new_ca(name: &str) -> (std::path::PathBuf, CaState) {
-    let dir = scratch(name);
-    let state = dir.join("state");
-    init_state(
-        &state,
-        &CaSettings {
-            organization: "Acme".into(),
-            crl_url: "http://127.0.0.1/crl.der".into(),
-            lifetime_secs: 3600,
-        },
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap();
-    let ca = CaState::open(&state).unwrap();
-    (dir, ca)
-}
-
-fn openssl(dir: &std::path::Path, args: &[&str]) -> (bool, String) {
-    run(Command::new("openssl").current_dir(dir).args(args))
+    let (dir, state) = acme_ca(name);
+    (dir, CaState::open(&state).unwrap())
 }
 
 #[test]
@@ -46,24 +30,12 @@ fn csr_asking_for_ca_gets_an_end_entity_cert_that_openssl_verifies() {
     }
     let (dir, mut ca) = new_ca("ca-flag");
     // An attacker's CSR: asks for cA=TRUE, keyCertSign, serverAuth and a 100-year life.
-    let (ok, out) = openssl(
+    openssl_csr(
         &dir,
+        "dev.key",
+        "dev.csr",
+        "/CN=dev-0001",
         &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "dev.key",
-            "-out",
-            "dev.csr",
-            "-outform",
-            "DER",
-            "-subj",
-            "/CN=dev-0001",
             "-addext",
             "basicConstraints=critical,CA:TRUE",
             "-addext",
@@ -74,17 +46,11 @@ fn csr_asking_for_ca_gets_an_end_entity_cert_that_openssl_verifies() {
             "subjectAltName=DNS:dev-0001.devices.invalid",
         ],
     );
-    assert!(ok, "{out}");
     let csr = std::fs::read(dir.join("dev.csr")).unwrap();
     let cert = ca.issue_csr(&csr, OffsetDateTime::now_utc()).unwrap();
-    std::fs::write(
-        dir.join("dev.pem"),
-        to_pem("CERTIFICATE", &cert.der).unwrap(),
-    )
-    .unwrap();
+    write_pem(&dir, "dev.pem", "CERTIFICATE", &cert.der);
     std::fs::write(dir.join("chain.pem"), ca.chain_pem().unwrap()).unwrap();
-    std::fs::copy(ca.dir().join("root.pem"), dir.join("root.pem")).unwrap();
-    std::fs::copy(ca.dir().join("intermediate.pem"), dir.join("int.pem")).unwrap();
+    copy_ca_certs(ca.dir(), &dir);
 
     let (ok, text) = openssl(&dir, &["x509", "-in", "dev.pem", "-noout", "-text"]);
     assert!(ok, "{text}");
@@ -101,19 +67,7 @@ fn csr_asking_for_ca_gets_an_end_entity_cert_that_openssl_verifies() {
         "{text}"
     );
 
-    let (ok, out) = openssl(
-        &dir,
-        &[
-            "verify",
-            "-CAfile",
-            "root.pem",
-            "-untrusted",
-            "int.pem",
-            "-purpose",
-            "sslclient",
-            "dev.pem",
-        ],
-    );
+    let (ok, out) = verify_client(&dir, "int.pem", "dev.pem");
     assert!(ok && out.contains("dev.pem: OK"), "{out}");
     // The device cert cannot act as a CA: a cert "issued" by it would not verify. Check with
     // openssl's own CA check too.
@@ -141,13 +95,8 @@ fn csr_asking_for_ca_gets_an_end_entity_cert_that_openssl_verifies() {
         "second revoke is a no-op"
     );
     let crl = ca.crl(OffsetDateTime::now_utc()).unwrap();
-    std::fs::write(dir.join("crl.pem"), to_pem("X509 CRL", &crl).unwrap()).unwrap();
-    let (ok, crl_text) = openssl(
-        &dir,
-        &[
-            "crl", "-in", "crl.pem", "-noout", "-text", "-CAfile", "int.pem",
-        ],
-    );
+    write_pem(&dir, "crl.pem", "X509 CRL", &crl);
+    let (ok, crl_text) = openssl_crl_text(&dir, "PEM", "crl.pem", "int.pem");
     assert!(ok, "{crl_text}");
     assert!(
         crl_text.contains("verify OK") || crl_text.contains("verify ok"),
@@ -156,20 +105,7 @@ fn csr_asking_for_ca_gets_an_end_entity_cert_that_openssl_verifies() {
     assert!(crl_text.contains("X509v3 CRL Number"), "{crl_text}");
     assert!(crl_text.contains("Next Update"), "{crl_text}");
     assert!(crl_text.contains("Key Compromise"), "{crl_text}");
-    let (ok, out) = openssl(
-        &dir,
-        &[
-            "verify",
-            "-crl_check",
-            "-CAfile",
-            "root.pem",
-            "-untrusted",
-            "int.pem",
-            "-CRLfile",
-            "crl.pem",
-            "dev.pem",
-        ],
-    );
+    let (ok, out) = verify_with_crl(&dir, "int.pem", "crl.pem", "dev.pem");
     assert!(!ok, "revoked cert verified: {out}");
     assert!(out.contains("certificate revoked"), "{out}");
     assert!(matches!(
@@ -181,15 +117,7 @@ fn csr_asking_for_ca_gets_an_end_entity_cert_that_openssl_verifies() {
 #[test]
 fn serials_are_random_positive_and_at_least_64_bits() {
     let (_dir, mut ca) = new_ca("serials");
-    let key = DeviceKey::from_secret_bytes(KeyAlgorithm::P256, &[3u8; 32]).unwrap();
-    let csr = build_csr(
-        &key,
-        &CsrRequest {
-            common_name: "dev-s",
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let csr = csr_for(KeyAlgorithm::P256, 3, "dev-s");
     let mut seen = std::collections::HashSet::new();
     for _ in 0..50 {
         let c = ca.issue_csr(&csr, OffsetDateTime::now_utc()).unwrap();
@@ -206,15 +134,7 @@ fn serials_are_random_positive_and_at_least_64_bits() {
 #[test]
 fn lifetime_comes_from_the_profile() {
     let (_dir, mut ca) = new_ca("lifetime");
-    let key = DeviceKey::from_secret_bytes(KeyAlgorithm::Ed25519, &[4u8; 32]).unwrap();
-    let csr = build_csr(
-        &key,
-        &CsrRequest {
-            common_name: "dev-l",
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let csr = csr_for(KeyAlgorithm::Ed25519, 4, "dev-l");
     let now = OffsetDateTime::now_utc();
     let c = ca.issue_csr(&csr, now).unwrap();
     assert_eq!((c.not_after - now).whole_seconds(), 3600);
@@ -222,15 +142,7 @@ fn lifetime_comes_from_the_profile() {
 
 #[test]
 fn forged_csr_signature_is_refused() {
-    let key = DeviceKey::from_secret_bytes(KeyAlgorithm::P256, &[5u8; 32]).unwrap();
-    let mut csr = build_csr(
-        &key,
-        &CsrRequest {
-            common_name: "dev-f",
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut csr = csr_for(KeyAlgorithm::P256, 5, "dev-f");
     // Flip a bit inside the subject CN (covered by the signature).
     let pos = csr.windows(5).position(|w| w == b"dev-f").unwrap();
     csr[pos] ^= 0x01;
@@ -238,15 +150,7 @@ fn forged_csr_signature_is_refused() {
         verify_csr(&csr),
         Err(CaError::CsrSignatureInvalid)
     ));
-    let key = DeviceKey::from_secret_bytes(KeyAlgorithm::Ed25519, &[5u8; 32]).unwrap();
-    let mut csr = build_csr(
-        &key,
-        &CsrRequest {
-            common_name: "dev-f",
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut csr = csr_for(KeyAlgorithm::Ed25519, 5, "dev-f");
     let last = csr.len() - 1;
     csr[last] ^= 0x80;
     assert!(matches!(
@@ -259,44 +163,25 @@ fn forged_csr_signature_is_refused() {
 fn san_outside_the_allow_list_is_refused() {
     let (_dir, mut ca) = new_ca("san");
     let key = DeviceKey::from_secret_bytes(KeyAlgorithm::P256, &[6u8; 32]).unwrap();
-    let names = [DeviceName::Dns("bank.example.com")];
-    let csr = build_csr(
-        &key,
-        &CsrRequest {
+    let csr_naming = |names: &[DeviceName<'_>]| {
+        let request = CsrRequest {
             common_name: "dev-x",
-            device_names: &names,
+            device_names: names,
             ..Default::default()
-        },
-    )
-    .unwrap();
+        };
+        build_csr(&key, &request).unwrap()
+    };
+    let csr = csr_naming(&[DeviceName::Dns("bank.example.com")]);
     match ca.issue_csr(&csr, OffsetDateTime::now_utc()) {
         Err(CaError::SanNotAllowed { name }) => assert_eq!(name, "DNS:bank.example.com"),
         other => panic!("{other:?}"),
     }
-    let names = [DeviceName::Dns("evildevices.invalid")];
-    let csr = build_csr(
-        &key,
-        &CsrRequest {
-            common_name: "dev-x",
-            device_names: &names,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let csr = csr_naming(&[DeviceName::Dns("evildevices.invalid")]);
     assert!(matches!(
         ca.issue_csr(&csr, OffsetDateTime::now_utc()),
         Err(CaError::SanNotAllowed { .. })
     ));
-    let names = [DeviceName::Uri("urn:dev:42")];
-    let csr = build_csr(
-        &key,
-        &CsrRequest {
-            common_name: "dev-x",
-            device_names: &names,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let csr = csr_naming(&[DeviceName::Uri("urn:dev:42")]);
     assert!(ca.issue_csr(&csr, OffsetDateTime::now_utc()).is_ok());
     assert_eq!(
         ca.store.issued_count().unwrap(),
@@ -381,18 +266,7 @@ fn external_signer_issues_verifiable_certificates() {
         ca.authority.root_der().to_vec(),
         IssuanceProfile::short_lived("http://127.0.0.1/crl.der"),
     );
-    let key = DeviceKey::from_secret_bytes(KeyAlgorithm::P256, &[12u8; 32]).unwrap();
-    let csr = verify_csr(
-        &build_csr(
-            &key,
-            &CsrRequest {
-                common_name: "hsm-1",
-                ..Default::default()
-            },
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let csr = verify_csr(&csr_for(KeyAlgorithm::P256, 12, "hsm-1")).unwrap();
     let cert = authority.issue(&csr, OffsetDateTime::now_utc()).unwrap();
     let crl = authority
         .sign_crl(
@@ -403,23 +277,9 @@ fn external_signer_issues_verifiable_certificates() {
         )
         .unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 2);
-    std::fs::write(dir.join("h.pem"), to_pem("CERTIFICATE", &cert.der).unwrap()).unwrap();
-    std::fs::write(dir.join("h.crl"), to_pem("X509 CRL", &crl).unwrap()).unwrap();
-    std::fs::copy(ca.dir().join("root.pem"), dir.join("root.pem")).unwrap();
-    std::fs::copy(ca.dir().join("intermediate.pem"), dir.join("int.pem")).unwrap();
-    let (ok, out) = openssl(
-        &dir,
-        &[
-            "verify",
-            "-crl_check",
-            "-CAfile",
-            "root.pem",
-            "-untrusted",
-            "int.pem",
-            "-CRLfile",
-            "h.crl",
-            "h.pem",
-        ],
-    );
+    write_pem(&dir, "h.pem", "CERTIFICATE", &cert.der);
+    write_pem(&dir, "h.crl", "X509 CRL", &crl);
+    copy_ca_certs(ca.dir(), &dir);
+    let (ok, out) = verify_with_crl(&dir, "int.pem", "h.crl", "h.pem");
     assert!(ok, "{out}");
 }

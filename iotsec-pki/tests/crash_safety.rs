@@ -8,15 +8,17 @@
     clippy::panic
 )]
 
+mod common;
 mod peers;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::csr_for;
+use iotsec_pki::KeyAlgorithm;
 use iotsec_pki::ca_state::{CaSettings, CaState, init_state};
 use iotsec_pki::store::{CertStore, SqliteStore, hex_upper};
-use iotsec_pki::{CsrRequest, DeviceKey, KeyAlgorithm, build_csr};
 use time::OffsetDateTime;
 
 /// The child: issues and revokes in a loop, reporting each committed change on stdout.
@@ -27,15 +29,7 @@ fn child_issue_and_revoke_loop() {
         return;
     };
     let mut ca = CaState::open(std::path::Path::new(&dir)).unwrap();
-    let key = DeviceKey::from_secret_bytes(KeyAlgorithm::P256, &[9u8; 32]).unwrap();
-    let csr = build_csr(
-        &key,
-        &CsrRequest {
-            common_name: "crash",
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let csr = csr_for(KeyAlgorithm::P256, 9, "crash");
     let mut out = std::io::stdout();
     for i in 0u64.. {
         let c = ca.issue_csr(&csr, OffsetDateTime::now_utc()).unwrap();

@@ -6,8 +6,10 @@
     clippy::panic
 )]
 
+mod common;
 mod peers;
 
+use common::csr_for;
 use der::{Decode, Encode};
 use iotsec_pki::channel_binding::{BindingCheck, challenge_password_for, check_binding};
 use iotsec_pki::csr::challenge_password;
@@ -105,15 +107,7 @@ fn csr_carries_subject_san_and_challenge_password() {
 
 #[test]
 fn csr_without_optional_parts_has_no_attributes() {
-    let key = DeviceKey::from_secret_bytes(KeyAlgorithm::P256, &SEED).unwrap();
-    let der = build_csr(
-        &key,
-        &CsrRequest {
-            common_name: "dev-2",
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let der = csr_for(KeyAlgorithm::P256, SEED[0], "dev-2");
     let req = CertReq::from_der(&der).unwrap();
     assert!(req.info.attributes.is_empty());
     assert_eq!(challenge_password(&req).unwrap(), None);

@@ -7,20 +7,23 @@
     clippy::panic
 )]
 
+mod common;
 mod peers;
 
 use std::path::Path;
 use std::process::Command;
 
+use common::{acme_ca, copy_ca_certs, write_pem};
 use der::Decode;
 use der::asn1::PrintableStringRef;
 use der::oid::ObjectIdentifier;
+use iotsec_pki::authority::IssuedCertificate;
 use iotsec_pki::ca_error::CaError;
-use iotsec_pki::ca_state::{CaSettings, CaState, enable_devid, init_state, to_pem};
+use iotsec_pki::ca_state::{CaState, enable_devid};
 use iotsec_pki::devid::{
     DevIdKind, DevIdProfile, DeviceIdentity, HardwareModuleName, ID_ON_HARDWARE_MODULE_NAME,
 };
-use peers::{have, run, scratch};
+use peers::{have, openssl, openssl_csr, run, verify_client};
 use time::OffsetDateTime;
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::SubjectAltName;
@@ -31,18 +34,7 @@ const HW_TYPE: &str = "1.3.6.1.4.1.32473.1.7";
 const SERIAL_NUMBER_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.5");
 
 fn devid_ca(name: &str, kind: DevIdKind) -> (std::path::PathBuf, CaState) {
-    let dir = scratch(name);
-    let state = dir.join("state");
-    init_state(
-        &state,
-        &CaSettings {
-            organization: "Acme".into(),
-            crl_url: "http://127.0.0.1/crl.der".into(),
-            lifetime_secs: 3600,
-        },
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap();
+    let (dir, state) = acme_ca(name);
     enable_devid(
         &state,
         &DevIdProfile {
@@ -51,38 +43,23 @@ fn devid_ca(name: &str, kind: DevIdKind) -> (std::path::PathBuf, CaState) {
         },
     )
     .unwrap();
-    std::fs::copy(state.join("root.pem"), dir.join("root.pem")).unwrap();
-    std::fs::copy(state.join("intermediate.pem"), dir.join("int.pem")).unwrap();
+    copy_ca_certs(&state, &dir);
     (dir, CaState::open(&state).unwrap())
-}
-
-fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
-    run(Command::new("openssl").current_dir(dir).args(args))
 }
 
 /// A CSR made by OpenSSL: `extra` is added to `openssl req`.
 fn csr(dir: &Path, subj: &str, extra: &[&str]) -> Vec<u8> {
-    let mut args = vec![
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "dev.key",
-        "-out",
-        "dev.csr",
-        "-outform",
-        "DER",
-        "-subj",
-        subj,
-    ];
-    args.extend_from_slice(extra);
-    let (ok, out) = openssl(dir, &args);
-    assert!(ok, "{out}");
+    openssl_csr(dir, "dev.key", "dev.csr", subj, extra);
     std::fs::read(dir.join("dev.csr")).unwrap()
+}
+
+/// The CA issues a DevID now from the DER CSR `der` for the device with `serial`.
+fn issue(ca: &mut CaState, der: &[u8], serial: &str) -> Result<IssuedCertificate, CaError> {
+    ca.issue_devid(
+        der,
+        &DeviceIdentity::from_serial(serial),
+        OffsetDateTime::now_utc(),
+    )
 }
 
 /// The subject serialNumber values and the hardwareModuleNames of a certificate.
@@ -127,13 +104,7 @@ fn idevid_carries_the_cas_serial_and_hardware_module_name_and_openssl_verifies_i
         "/CN=dev-0042",
         &["-addext", "subjectAltName=DNS:dev-0042.devices.invalid"],
     );
-    let cert = ca
-        .issue_devid(
-            &der,
-            &DeviceIdentity::from_serial("SN-0042"),
-            OffsetDateTime::now_utc(),
-        )
-        .unwrap();
+    let cert = issue(&mut ca, &der, "SN-0042").unwrap();
     let (serials, hmns, parsed) = devid_names(&cert.der);
     assert_eq!(serials, ["SN-0042"]);
     assert_eq!(hmns.len(), 1);
@@ -147,11 +118,7 @@ fn idevid_carries_the_cas_serial_and_hardware_module_name_and_openssl_verifies_i
         Time::UtcTime(_) => panic!("IDevID notAfter encoded as UTCTime"),
     }
 
-    std::fs::write(
-        dir.join("dev.pem"),
-        to_pem("CERTIFICATE", &cert.der).unwrap(),
-    )
-    .unwrap();
+    write_pem(&dir, "dev.pem", "CERTIFICATE", &cert.der);
     let (ok, text) = openssl(&dir, &["x509", "-in", "dev.pem", "-noout", "-text"]);
     assert!(ok, "{text}");
     assert!(text.contains("serialNumber = SN-0042"), "{text}");
@@ -191,19 +158,7 @@ fn idevid_carries_the_cas_serial_and_hardware_module_name_and_openssl_verifies_i
     // hwSerialNum: OCTET STRING "SN-0042".
     assert!(san.contains("OCTET STRING      :SN-0042"), "{san}");
 
-    let (ok, out) = openssl(
-        &dir,
-        &[
-            "verify",
-            "-CAfile",
-            "root.pem",
-            "-untrusted",
-            "int.pem",
-            "-purpose",
-            "sslclient",
-            "dev.pem",
-        ],
-    );
+    let (ok, out) = verify_client(&dir, "int.pem", "dev.pem");
     assert!(ok && out.contains("dev.pem: OK"), "{out}");
 
     // The database holds the subject as issued (with the CA's serial), for re-enroll checks.
@@ -239,13 +194,7 @@ fn csr_smuggling_its_own_serial_or_hardware_module_name_gets_only_the_cas_values
     let (dir, mut ca) = devid_ca("devid-smuggle", DevIdKind::Initial);
     // 1. A subject serialNumber in the CSR is dropped; the CA's is the only one.
     let der = csr(&dir, "/CN=dev-9/serialNumber=EVIL-1", &[]);
-    let cert = ca
-        .issue_devid(
-            &der,
-            &DeviceIdentity::from_serial("SN-9"),
-            OffsetDateTime::now_utc(),
-        )
-        .unwrap();
+    let cert = issue(&mut ca, &der, "SN-9").unwrap();
     let (serials, hmns, _) = devid_names(&cert.der);
     assert_eq!(serials, ["SN-9"]);
     assert_eq!(hmns.len(), 1);
@@ -270,13 +219,7 @@ fn csr_smuggling_its_own_serial_or_hardware_module_name_gets_only_the_cas_values
         ok && text.contains("othername"),
         "the CSR lacks the otherName: {text}"
     );
-    let err = ca
-        .issue_devid(
-            &der,
-            &DeviceIdentity::from_serial("SN-9"),
-            OffsetDateTime::now_utc(),
-        )
-        .unwrap_err();
+    let err = issue(&mut ca, &der, "SN-9").unwrap_err();
     assert!(matches!(err, CaError::SanNotAllowed { .. }), "{err:?}");
 }
 
@@ -293,11 +236,7 @@ fn devid_profile_refuses_plain_issuance_and_plain_profile_refuses_devid() {
     ));
     ca.authority.profile.devid = None;
     assert!(matches!(
-        ca.issue_devid(
-            &der,
-            &DeviceIdentity::from_serial("SN-1"),
-            OffsetDateTime::now_utc()
-        ),
+        issue(&mut ca, &der, "SN-1"),
         Err(CaError::DevIdNotEnabled)
     ));
 }
@@ -314,13 +253,7 @@ fn pkilint_accepts_an_idevid() {
         "/CN=dev-5",
         &["-addext", "subjectAltName=DNS:dev-5.devices.invalid"],
     );
-    let cert = ca
-        .issue_devid(
-            &der,
-            &DeviceIdentity::from_serial("SN-5"),
-            OffsetDateTime::now_utc(),
-        )
-        .unwrap();
+    let cert = issue(&mut ca, &der, "SN-5").unwrap();
     std::fs::write(dir.join("dev.der"), &cert.der).unwrap();
     let (ok, out) = run(Command::new("lint_pkix_cert")
         .current_dir(&dir)

@@ -6,18 +6,24 @@
     clippy::panic
 )]
 
+mod common;
 mod peers;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use iotsec_pki::ca_state::{CaSettings, CaState, add_intermediate, enable_devid, init_state};
+use common::{acme_ca, acme_ca_at, copy_ca_certs, serve_in_background, write_pem};
+use iotsec_pki::authority::IssuedCertificate;
+use iotsec_pki::ca_state::{CaState, add_intermediate, enable_devid};
 use iotsec_pki::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
 use iotsec_pki::est_message::Base64Layout;
 use iotsec_pki::est_service::{BindingPolicy, LabelPolicy};
-use iotsec_pki::est_transport::{bind_endpoint, bind_endpoint_with, serve};
-use peers::{have, run, scratch};
+use iotsec_pki::est_transport::{bind_endpoint, bind_endpoint_with};
+use peers::{
+    have, openssl, openssl_crl_text, openssl_csr, openssl_self_signed, openssl_serial,
+    openssl_verify, run, verify_client, verify_with_crl,
+};
 use time::OffsetDateTime;
 
 struct Server {
@@ -27,23 +33,10 @@ struct Server {
 }
 
 fn start(name: &str, labels: HashMap<String, LabelPolicy>) -> Server {
-    let dir = scratch(name);
-    let state = dir.join("state");
-    init_state(
-        &state,
-        &CaSettings {
-            organization: "Acme".into(),
-            crl_url: "http://127.0.0.1/crl.der".into(),
-            lifetime_secs: 3600,
-        },
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap();
+    let (dir, state) = acme_ca(name);
     let ep = bind_endpoint(CaState::open(&state).unwrap(), "127.0.0.1:0", labels).unwrap();
-    let port = ep.listener.local_addr().unwrap().port();
-    std::thread::spawn(move || serve(ep.listener, ep.config, ep.service));
-    std::fs::copy(state.join("root.pem"), dir.join("root.pem")).unwrap();
-    std::fs::copy(state.join("intermediate.pem"), dir.join("int.pem")).unwrap();
+    let port = serve_in_background(ep);
+    copy_ca_certs(&state, &dir);
     Server { dir, state, port }
 }
 
@@ -104,30 +97,60 @@ fn curl(dir: &Path, args: &[&str]) -> (u16, String, String) {
     (out.trim().parse().unwrap(), body, headers)
 }
 
-fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
-    run(Command::new("openssl").current_dir(dir).args(args))
+/// HTTP Basic credentials of the default labels, as curl arguments.
+const BASIC: &[&str] = &["-u", "dev:s3cret"];
+/// The client certificate (with its chain) enrolled as `dev.pem`, as curl arguments.
+const DEV_TLS: &[&str] = &["--cert", "devchain.pem", "--key", "dev.key"];
+
+/// curl POSTs the file `body` as `content_type` with the credentials `auth` to `url`.
+fn post(
+    dir: &Path,
+    auth: &[&str],
+    content_type: &str,
+    body: &Path,
+    url: &str,
+) -> (u16, String, String) {
+    let data = format!("@{}", body.display());
+    let mut args = auth.to_vec();
+    args.extend_from_slice(&["-H", content_type, "--data-binary", &data, url]);
+    curl(dir, &args)
 }
 
+/// curl POSTs the base64 PKCS#10 request in `csr` with the credentials `auth` to `url`.
+fn enroll(dir: &Path, auth: &[&str], csr: &Path, url: &str) -> (u16, String, String) {
+    post(dir, auth, P10, csr, url)
+}
+
+/// Writes the PEM file `cert` followed by `int` to `out`: a client certificate chain.
+fn write_chain(dir: &Path, cert: &str, int: &str, out: &str) {
+    let mut chain = std::fs::read_to_string(dir.join(cert)).unwrap();
+    chain.push_str(&std::fs::read_to_string(dir.join(int)).unwrap());
+    std::fs::write(dir.join(out), chain).unwrap();
+}
+
+/// The CA issues the DER CSR file `csr` of `dir` now.
+fn issue_file(ca: &mut CaState, dir: &Path, csr: &str) -> IssuedCertificate {
+    ca.issue_csr(
+        &std::fs::read(dir.join(csr)).unwrap(),
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap()
+}
+
+/// A CA without a server (certificates copied beside) and a CSR `{csr}.csr.der` for
+/// `CN={csr}-1`: (dir, state, CA).
+fn ca_with_csr(name: &str, csr: &str) -> (PathBuf, PathBuf, CaState) {
+    let (dir, state) = acme_ca(name);
+    copy_ca_certs(&state, &dir);
+    let ca = CaState::open(&state).unwrap();
+    make_csr(&dir, csr, &format!("/CN={csr}-1"), &[]);
+    (dir, state, ca)
+}
+
+/// A P-256 key `{name}.key` and its CSR `{name}.csr.der`; returns the base64 file `{name}.b64`.
 fn make_csr(dir: &Path, name: &str, subj: &str, extra: &[&str]) -> PathBuf {
-    let mut args = vec![
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-subj",
-        subj,
-        "-outform",
-        "DER",
-    ];
-    let key = format!("{name}.key");
     let der = format!("{name}.csr.der");
-    args.extend_from_slice(&["-keyout", &key, "-out", &der]);
-    args.extend_from_slice(extra);
-    let (ok, out) = openssl(dir, &args);
-    assert!(ok, "{out}");
+    openssl_csr(dir, &format!("{name}.key"), &der, subj, extra);
     b64_file(dir, &der, &format!("{name}.b64"))
 }
 
@@ -183,6 +206,9 @@ fn curl_and_openssl_enroll_reenroll_and_are_refused_when_they_should_be() {
     let s = start("est-curl", default_labels());
     let d = &s.dir;
     let base = format!("https://127.0.0.1:{}/.well-known/est", s.port);
+    let simpleenroll = format!("{base}/simpleenroll");
+    let manual = format!("{base}/manual/simpleenroll");
+    let reenroll = format!("{base}/simplereenroll");
 
     // cacerts: parsed by openssl pkcs7, 64-column lines by default, one line on the label.
     let (st, body, headers) = curl(d, &[&format!("{base}/cacerts")]);
@@ -220,34 +246,10 @@ fn curl_and_openssl_enroll_reenroll_and_are_refused_when_they_should_be() {
             "basicConstraints=critical,CA:TRUE",
         ],
     );
-    let csr_arg = format!("@{}", csr.display());
-    let (st, body, _) = curl(
-        d,
-        &[
-            "-u",
-            "dev:s3cret",
-            "-H",
-            P10,
-            "--data-binary",
-            &csr_arg,
-            &format!("{base}/simpleenroll"),
-        ],
-    );
+    let (st, body, _) = enroll(d, BASIC, &csr, &simpleenroll);
     assert_eq!(st, 200, "{body}");
     p7_to_pem(d, &body, "dev.pem");
-    let (ok, out) = openssl(
-        d,
-        &[
-            "verify",
-            "-CAfile",
-            "root.pem",
-            "-untrusted",
-            "int.pem",
-            "-purpose",
-            "sslclient",
-            "dev.pem",
-        ],
-    );
+    let (ok, out) = verify_client(d, "int.pem", "dev.pem");
     assert!(ok, "{out}");
     let (_, text) = openssl(d, &["x509", "-in", "dev.pem", "-noout", "-text"]);
     assert!(
@@ -256,43 +258,12 @@ fn curl_and_openssl_enroll_reenroll_and_are_refused_when_they_should_be() {
     );
 
     // Negatives: no auth -> 401 + WWW-Authenticate; wrong password -> 401; wrong type -> 415.
-    let (st, _, headers) = curl(
-        d,
-        &[
-            "-H",
-            P10,
-            "--data-binary",
-            &csr_arg,
-            &format!("{base}/simpleenroll"),
-        ],
-    );
+    let (st, _, headers) = enroll(d, &[], &csr, &simpleenroll);
     assert_eq!(st, 401);
     assert!(headers.contains("WWW-Authenticate: Basic"), "{headers}");
-    let (st, _, _) = curl(
-        d,
-        &[
-            "-u",
-            "dev:wrong",
-            "-H",
-            P10,
-            "--data-binary",
-            &csr_arg,
-            &format!("{base}/simpleenroll"),
-        ],
-    );
+    let (st, _, _) = enroll(d, &["-u", "dev:wrong"], &csr, &simpleenroll);
     assert_eq!(st, 401);
-    let (st, _, _) = curl(
-        d,
-        &[
-            "-u",
-            "dev:s3cret",
-            "-H",
-            "Content-Type: text/plain",
-            "--data-binary",
-            &csr_arg,
-            &format!("{base}/simpleenroll"),
-        ],
-    );
+    let (st, _, _) = post(d, BASIC, "Content-Type: text/plain", &csr, &simpleenroll);
     assert_eq!(st, 415);
     // A CSR with a broken signature -> 400.
     let mut der = std::fs::read(d.join("dev.csr.der")).unwrap();
@@ -300,34 +271,12 @@ fn curl_and_openssl_enroll_reenroll_and_are_refused_when_they_should_be() {
     der[pos] ^= 1;
     std::fs::write(d.join("bad.der"), &der).unwrap();
     let bad = b64_file(d, "bad.der", "bad.b64");
-    let (st, body, _) = curl(
-        d,
-        &[
-            "-u",
-            "dev:s3cret",
-            "-H",
-            P10,
-            "--data-binary",
-            &format!("@{}", bad.display()),
-            &format!("{base}/simpleenroll"),
-        ],
-    );
+    let (st, body, _) = enroll(d, BASIC, &bad, &simpleenroll);
     assert_eq!(st, 400, "{body}");
     assert!(body.contains("signature"), "{body}");
 
     // Manual approval label: 202 with an integer Retry-After.
-    let (st, _, headers) = curl(
-        d,
-        &[
-            "-u",
-            "dev:s3cret",
-            "-H",
-            P10,
-            "--data-binary",
-            &csr_arg,
-            &format!("{base}/manual/simpleenroll"),
-        ],
-    );
+    let (st, _, headers) = enroll(d, BASIC, &csr, &manual);
     assert_eq!(st, 202);
     let retry = headers
         .lines()
@@ -335,18 +284,7 @@ fn curl_and_openssl_enroll_reenroll_and_are_refused_when_they_should_be() {
         .unwrap();
     retry.trim().parse::<u32>().unwrap();
     // Retrying before approval: 202 again, still one queued request; after approval: issued.
-    let (st, body, _) = curl(
-        d,
-        &[
-            "-u",
-            "dev:s3cret",
-            "-H",
-            P10,
-            "--data-binary",
-            &csr_arg,
-            &format!("{base}/manual/simpleenroll"),
-        ],
-    );
+    let (st, body, _) = enroll(d, BASIC, &csr, &manual);
     assert_eq!(st, 202);
     assert!(body.contains("request 1 "), "{body}");
     {
@@ -354,106 +292,27 @@ fn curl_and_openssl_enroll_reenroll_and_are_refused_when_they_should_be() {
         let mut ca = CaState::open(&s.state).unwrap();
         assert!(ca.store.approve_pending(1).unwrap());
     }
-    let (st, body, _) = curl(
-        d,
-        &[
-            "-u",
-            "dev:s3cret",
-            "-H",
-            P10,
-            "--data-binary",
-            &csr_arg,
-            &format!("{base}/manual/simpleenroll"),
-        ],
-    );
+    let (st, body, _) = enroll(d, BASIC, &csr, &manual);
     assert_eq!(st, 200, "{body}");
 
     // Required channel binding: a plain password is refused.
-    let (st, _, _) = curl(
-        d,
-        &[
-            "-u",
-            "dev:s3cret",
-            "-H",
-            P10,
-            "--data-binary",
-            &csr_arg,
-            &format!("{base}/bound/simpleenroll"),
-        ],
-    );
+    let (st, _, _) = enroll(d, BASIC, &csr, &format!("{base}/bound/simpleenroll"));
     assert_eq!(st, 400);
 
     // simplereenroll with the TLS client certificate: same subject+SAN, same key (renew).
-    let mut chain = std::fs::read_to_string(d.join("dev.pem")).unwrap();
-    chain.push_str(&std::fs::read_to_string(d.join("int.pem")).unwrap());
-    std::fs::write(d.join("devchain.pem"), chain).unwrap();
-    let renew = csr_with_key(
-        d,
-        "renew",
-        "dev.key",
-        "/CN=dev-0001",
-        &["-addext", "subjectAltName=DNS:dev-0001.devices.invalid"],
-    );
-    let (st, body, _) = curl(
-        d,
-        &[
-            "--cert",
-            "devchain.pem",
-            "--key",
-            "dev.key",
-            "-H",
-            P10,
-            "--data-binary",
-            &format!("@{}", renew.display()),
-            &format!("{base}/simplereenroll"),
-        ],
-    );
+    write_chain(d, "dev.pem", "int.pem", "devchain.pem");
+    let same_san = ["-addext", "subjectAltName=DNS:dev-0001.devices.invalid"];
+    let renew = csr_with_key(d, "renew", "dev.key", "/CN=dev-0001", &same_san);
+    let (st, body, _) = enroll(d, DEV_TLS, &renew, &reenroll);
     assert_eq!(st, 200, "{body}");
     p7_to_pem(d, &body, "renewed.pem");
     // New key (rekey) is allowed too.
-    let rekey = make_csr(
-        d,
-        "rekey",
-        "/CN=dev-0001",
-        &["-addext", "subjectAltName=DNS:dev-0001.devices.invalid"],
-    );
-    let (st, body, _) = curl(
-        d,
-        &[
-            "--cert",
-            "devchain.pem",
-            "--key",
-            "dev.key",
-            "-H",
-            P10,
-            "--data-binary",
-            &format!("@{}", rekey.display()),
-            &format!("{base}/simplereenroll"),
-        ],
-    );
+    let rekey = make_csr(d, "rekey", "/CN=dev-0001", &same_san);
+    let (st, body, _) = enroll(d, DEV_TLS, &rekey, &reenroll);
     assert_eq!(st, 200, "{body}");
     // Changed subject -> refused; changed SAN -> refused; no client cert -> 401.
-    let other = csr_with_key(
-        d,
-        "other",
-        "dev.key",
-        "/CN=dev-9999",
-        &["-addext", "subjectAltName=DNS:dev-0001.devices.invalid"],
-    );
-    let (st, body, _) = curl(
-        d,
-        &[
-            "--cert",
-            "devchain.pem",
-            "--key",
-            "dev.key",
-            "-H",
-            P10,
-            "--data-binary",
-            &format!("@{}", other.display()),
-            &format!("{base}/simplereenroll"),
-        ],
-    );
+    let other = csr_with_key(d, "other", "dev.key", "/CN=dev-9999", &same_san);
+    let (st, body, _) = enroll(d, DEV_TLS, &other, &reenroll);
     assert_eq!(st, 400, "{body}");
     assert!(body.contains("subject"), "{body}");
     let other_san = csr_with_key(
@@ -463,110 +322,27 @@ fn curl_and_openssl_enroll_reenroll_and_are_refused_when_they_should_be() {
         "/CN=dev-0001",
         &["-addext", "subjectAltName=DNS:dev-0002.devices.invalid"],
     );
-    let (st, _, _) = curl(
-        d,
-        &[
-            "--cert",
-            "devchain.pem",
-            "--key",
-            "dev.key",
-            "-H",
-            P10,
-            "--data-binary",
-            &format!("@{}", other_san.display()),
-            &format!("{base}/simplereenroll"),
-        ],
-    );
+    let (st, _, _) = enroll(d, DEV_TLS, &other_san, &reenroll);
     assert_eq!(st, 400);
-    let (st, _, _) = curl(
-        d,
-        &[
-            "-u",
-            "dev:s3cret",
-            "-H",
-            P10,
-            "--data-binary",
-            &format!("@{}", renew.display()),
-            &format!("{base}/simplereenroll"),
-        ],
-    );
+    let (st, _, _) = enroll(d, BASIC, &renew, &reenroll);
     assert_eq!(st, 401);
 
     // Revoke the client certificate: re-enroll is refused, and openssl -crl_check rejects it.
-    let (_, serial) = openssl(d, &["x509", "-in", "dev.pem", "-noout", "-serial"]);
-    let serial_hex = serial.trim().trim_start_matches("serial=").to_owned();
-    let serial: Vec<u8> = (0..serial_hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&serial_hex[i..i + 2], 16).unwrap())
-        .collect();
+    let serial = openssl_serial(d, "dev.pem");
     let mut ca = CaState::open(&s.state).unwrap();
     assert!(ca.revoke(&serial, 1, OffsetDateTime::now_utc()).unwrap());
-    let (st, body, _) = curl(
-        d,
-        &[
-            "--cert",
-            "devchain.pem",
-            "--key",
-            "dev.key",
-            "-H",
-            P10,
-            "--data-binary",
-            &format!("@{}", renew.display()),
-            &format!("{base}/simplereenroll"),
-        ],
-    );
+    let (st, body, _) = enroll(d, DEV_TLS, &renew, &reenroll);
     assert_eq!(st, 403, "{body}");
     assert!(body.contains("revoked"), "{body}");
     let crl = ca.crl(OffsetDateTime::now_utc()).unwrap();
-    std::fs::write(
-        d.join("crl.pem"),
-        iotsec_pki::ca_state::to_pem("X509 CRL", &crl).unwrap(),
-    )
-    .unwrap();
-    let (ok, out) = openssl(
-        d,
-        &[
-            "verify",
-            "-crl_check",
-            "-CAfile",
-            "root.pem",
-            "-untrusted",
-            "int.pem",
-            "-CRLfile",
-            "crl.pem",
-            "dev.pem",
-        ],
-    );
+    write_pem(d, "crl.pem", "X509 CRL", &crl);
+    let (ok, out) = verify_with_crl(d, "int.pem", "crl.pem", "dev.pem");
     assert!(!ok && out.contains("certificate revoked"), "{out}");
-    let (ok, out) = openssl(
-        d,
-        &[
-            "verify",
-            "-crl_check",
-            "-CAfile",
-            "root.pem",
-            "-untrusted",
-            "int.pem",
-            "-CRLfile",
-            "crl.pem",
-            "renewed.pem",
-        ],
-    );
+    let (ok, out) = verify_with_crl(d, "int.pem", "crl.pem", "renewed.pem");
     assert!(ok, "renewed cert must stay valid: {out}");
 
     // serverkeygen (RFC 7030 §4.4): multipart with a PKCS#8 key and the certificate for it.
-    let (st, body, headers) = curl(
-        d,
-        &[
-            "-u",
-            "dev:s3cret",
-            "-H",
-            P10,
-            "--data-binary",
-            &csr_arg,
-            &format!("{base}/serverkeygen"),
-        ],
-    );
+    let (st, body, headers) = enroll(d, BASIC, &csr, &format!("{base}/serverkeygen"));
     assert_eq!(st, 200, "{body}");
     assert!(headers.contains("multipart/mixed; boundary="), "{headers}");
     let parts: Vec<&str> = body.split("--iotsec-est-boundary").collect();
@@ -752,57 +528,26 @@ fn strongswan_pki_enrolls_and_reenrolls() {
     ]);
     assert!(ok, "{out}");
     assert!(out.contains("Sub CA cert is trusted"), "{out}");
-    make_csr(
-        d,
-        "ss",
-        "/CN=ss-1",
-        &["-addext", "subjectAltName=DNS:ss-1.devices.invalid"],
-    );
-    let (ok, out) = pki(&[
-        "--est",
-        "--url",
-        &url,
-        "--cacert",
-        "root.pem",
-        "--cacert",
-        "int.pem",
-        "--in",
-        "ss.csr.der",
-        "--userpass",
-        "dev:s3cret",
-        "--outform",
-        "pem",
-    ]);
+    // `pki --est` sends the DER CSR `csr` with the credentials `auth`.
+    let est = |csr: &str, auth: &[&str]| {
+        let mut args = vec![
+            "--est", "--url", &url, "--cacert", "root.pem", "--cacert", "int.pem", "--in", csr,
+        ];
+        args.extend_from_slice(auth);
+        args.extend_from_slice(&["--outform", "pem"]);
+        pki(&args)
+    };
+    let san = ["-addext", "subjectAltName=DNS:ss-1.devices.invalid"];
+    make_csr(d, "ss", "/CN=ss-1", &san);
+    let (ok, out) = est("ss.csr.der", &["--userpass", "dev:s3cret"]);
     assert!(ok, "{out}");
     assert!(out.contains("Issued certificate is trusted"), "{out}");
     let pem_start = out.find("-----BEGIN CERTIFICATE-----").unwrap();
     let pem_end =
         out.find("-----END CERTIFICATE-----").unwrap() + "-----END CERTIFICATE-----\n".len();
     std::fs::write(d.join("ss.pem"), &out[pem_start..pem_end]).unwrap();
-    csr_with_key(
-        d,
-        "ss2",
-        "ss.key",
-        "/CN=ss-1",
-        &["-addext", "subjectAltName=DNS:ss-1.devices.invalid"],
-    );
-    let (ok, out) = pki(&[
-        "--est",
-        "--url",
-        &url,
-        "--cacert",
-        "root.pem",
-        "--cacert",
-        "int.pem",
-        "--in",
-        "ss2.csr.der",
-        "--cert",
-        "ss.pem",
-        "--key",
-        "ss.key",
-        "--outform",
-        "pem",
-    ]);
+    csr_with_key(d, "ss2", "ss.key", "/CN=ss-1", &san);
+    let (ok, out) = est("ss2.csr.der", &["--cert", "ss.pem", "--key", "ss.key"]);
     assert!(ok, "{out}");
     assert!(out.contains("Issued certificate \"CN=ss-1\""), "{out}");
 }
@@ -825,12 +570,7 @@ fn pkilint_accepts_certificates_and_crls() {
         "/CN=p-1",
         &["-addext", "subjectAltName=DNS:p-1.devices.invalid"],
     );
-    let cert = ca
-        .issue_csr(
-            &std::fs::read(d.join("p.csr.der")).unwrap(),
-            OffsetDateTime::now_utc(),
-        )
-        .unwrap();
+    let cert = issue_file(&mut ca, d, "p.csr.der");
     std::fs::write(d.join("p.der"), &cert.der).unwrap();
     ca.revoke(&cert.serial, 4, OffsetDateTime::now_utc())
         .unwrap();
@@ -858,33 +598,9 @@ fn revoked_client_certificate_fails_the_tls_handshake() {
     if !have("curl") || !have("openssl") {
         return;
     }
-    let dir = scratch("est-tls-crl");
-    let state = dir.join("state");
-    init_state(
-        &state,
-        &CaSettings {
-            organization: "Acme".into(),
-            crl_url: "http://127.0.0.1/crl.der".into(),
-            lifetime_secs: 3600,
-        },
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap();
-    std::fs::copy(state.join("root.pem"), dir.join("root.pem")).unwrap();
-    let mut ca = CaState::open(&state).unwrap();
-    make_csr(&dir, "r", "/CN=r-1", &[]);
-    let good = ca
-        .issue_csr(
-            &std::fs::read(dir.join("r.csr.der")).unwrap(),
-            OffsetDateTime::now_utc(),
-        )
-        .unwrap();
-    let bad = ca
-        .issue_csr(
-            &std::fs::read(dir.join("r.csr.der")).unwrap(),
-            OffsetDateTime::now_utc(),
-        )
-        .unwrap();
+    let (dir, state, mut ca) = ca_with_csr("est-tls-crl", "r");
+    let good = issue_file(&mut ca, &dir, "r.csr.der");
+    let bad = issue_file(&mut ca, &dir, "r.csr.der");
     ca.revoke(&bad.serial, 1, OffsetDateTime::now_utc())
         .unwrap();
     let int = std::fs::read_to_string(state.join("intermediate.pem")).unwrap();
@@ -892,9 +608,7 @@ fn revoked_client_certificate_fails_the_tls_handshake() {
         let pem = iotsec_pki::ca_state::to_pem("CERTIFICATE", &c.der).unwrap() + &int;
         std::fs::write(dir.join(name), pem).unwrap();
     }
-    let ep = bind_endpoint(ca, "127.0.0.1:0", default_labels()).unwrap();
-    let port = ep.listener.local_addr().unwrap().port();
-    std::thread::spawn(move || serve(ep.listener, ep.config, ep.service));
+    let port = serve_in_background(bind_endpoint(ca, "127.0.0.1:0", default_labels()).unwrap());
     let url = format!("https://127.0.0.1:{port}/.well-known/est/cacerts");
     let (st, _, _) = curl(&dir, &["--cert", "good.pem", "--key", "r.key", &url]);
     assert_eq!(st, 200);
@@ -929,37 +643,28 @@ fn openssl_ocsp_sees_good_then_revoked() {
     let d = &s.dir;
     let mut ca = CaState::open(&s.state).unwrap();
     make_csr(d, "o", "/CN=o-1", &[]);
-    let cert = ca
-        .issue_csr(
-            &std::fs::read(d.join("o.csr.der")).unwrap(),
-            OffsetDateTime::now_utc(),
-        )
-        .unwrap();
-    std::fs::write(
-        d.join("o.pem"),
-        iotsec_pki::ca_state::to_pem("CERTIFICATE", &cert.der).unwrap(),
-    )
-    .unwrap();
+    let cert = issue_file(&mut ca, d, "o.csr.der");
+    write_pem(d, "o.pem", "CERTIFICATE", &cert.der);
     let url = format!("https://127.0.0.1:{}/ocsp", s.port);
-    let ask = || {
-        openssl(
-            d,
-            &[
-                "ocsp",
-                "-issuer",
-                "int.pem",
-                "-cert",
-                "o.pem",
-                "-url",
-                &url,
-                "-CAfile",
-                "root.pem",
-                "-verify_other",
-                "int.pem",
-                "-resp_text",
-            ],
-        )
+    // `openssl ocsp` about `cert` issued by `issuer`; `extra` is added.
+    let ocsp = |issuer: &str, cert: &str, extra: &[&str]| {
+        let mut args = vec![
+            "ocsp",
+            "-issuer",
+            issuer,
+            "-cert",
+            cert,
+            "-url",
+            &url,
+            "-CAfile",
+            "root.pem",
+            "-verify_other",
+            "int.pem",
+        ];
+        args.extend_from_slice(extra);
+        openssl(d, &args)
     };
+    let ask = || ocsp("int.pem", "o.pem", &["-resp_text"]);
     let (ok, out) = ask();
     assert!(ok, "{out}");
     assert!(out.contains("Response verify OK"), "{out}");
@@ -972,43 +677,8 @@ fn openssl_ocsp_sees_good_then_revoked() {
     assert!(out.contains("o.pem: revoked"), "{out}");
     assert!(out.contains("keyCompromise"), "{out}");
     // A certificate of another CA: unknown.
-    let (ok, out) = openssl(
-        d,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "x.key",
-            "-out",
-            "x.pem",
-            "-subj",
-            "/CN=x",
-            "-days",
-            "1",
-        ],
-    );
-    assert!(ok, "{out}");
-    let (_, out) = openssl(
-        d,
-        &[
-            "ocsp",
-            "-issuer",
-            "x.pem",
-            "-cert",
-            "x.pem",
-            "-url",
-            &url,
-            "-CAfile",
-            "root.pem",
-            "-verify_other",
-            "int.pem",
-        ],
-    );
+    openssl_self_signed(d, "x");
+    let (_, out) = ocsp("x.pem", "x.pem", &[]);
     assert!(out.contains("x.pem: unknown"), "{out}");
 }
 
@@ -1019,27 +689,8 @@ fn crl_is_published_over_http_and_refreshed_on_revocation() {
     if !have("curl") || !have("openssl") {
         return;
     }
-    let dir = scratch("crl-http");
-    let state = dir.join("state");
-    init_state(
-        &state,
-        &CaSettings {
-            organization: "Acme".into(),
-            crl_url: "http://127.0.0.1/crl.der".into(),
-            lifetime_secs: 3600,
-        },
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap();
-    std::fs::copy(state.join("intermediate.pem"), dir.join("int.pem")).unwrap();
-    let mut ca = CaState::open(&state).unwrap();
-    make_csr(&dir, "c", "/CN=c-1", &[]);
-    let cert = ca
-        .issue_csr(
-            &std::fs::read(dir.join("c.csr.der")).unwrap(),
-            OffsetDateTime::now_utc(),
-        )
-        .unwrap();
+    let (dir, state, mut ca) = ca_with_csr("crl-http", "c");
+    let cert = issue_file(&mut ca, &dir, "c.csr.der");
     let ep = bind_endpoint(
         CaState::open(&state).unwrap(),
         "127.0.0.1:0",
@@ -1058,12 +709,7 @@ fn crl_is_published_over_http_and_refreshed_on_revocation() {
             .current_dir(&dir)
             .args(["-sS", "-f", "-o", name, &url]));
         assert!(ok, "{out}");
-        let (ok, text) = openssl(
-            &dir,
-            &[
-                "crl", "-inform", "DER", "-in", name, "-noout", "-text", "-CAfile", "int.pem",
-            ],
-        );
+        let (ok, text) = openssl_crl_text(&dir, "DER", name, "int.pem");
         assert!(ok, "{text}");
         assert!(text.to_ascii_lowercase().contains("verify ok"), "{text}");
         text
@@ -1087,20 +733,9 @@ fn labels_select_their_intermediate() {
     if !have("curl") || !have("openssl") {
         return;
     }
-    let dir = scratch("est-two-cas");
-    let d = &dir;
-    let state = dir.join("state");
     let now = OffsetDateTime::now_utc();
-    init_state(
-        &state,
-        &CaSettings {
-            organization: "Acme".into(),
-            crl_url: "http://127.0.0.1/crl.der".into(),
-            lifetime_secs: 3600,
-        },
-        now,
-    )
-    .unwrap();
+    let (dir, state) = acme_ca_at("est-two-cas", now);
+    let d = &dir;
     add_intermediate(&state, "line-b", "http://127.0.0.1/crl/line-b.der", now).unwrap();
     assert!(
         add_intermediate(&state, "line-b", "http://127.0.0.1/x.der", now).is_err(),
@@ -1149,9 +784,8 @@ fn labels_select_their_intermediate() {
         labels,
     )
     .unwrap();
-    let port = ep.listener.local_addr().unwrap().port();
     let service = ep.service.clone();
-    std::thread::spawn(move || serve(ep.listener, ep.config, ep.service));
+    let port = serve_in_background(ep);
     std::fs::copy(state.join("root.pem"), d.join("root.pem")).unwrap();
     let base = format!("https://127.0.0.1:{port}/.well-known/est");
 
@@ -1191,37 +825,12 @@ fn labels_select_their_intermediate() {
                 &format!("subjectAltName=DNS:dev-{label}.devices.invalid"),
             ],
         );
-        let (st, body, _) = curl(
-            d,
-            &[
-                "-u",
-                "dev:s3cret",
-                "-H",
-                P10,
-                "--data-binary",
-                &format!("@{}", csr.display()),
-                &format!("{base}/{label}/simpleenroll"),
-            ],
-        );
+        let (st, body, _) = enroll(d, BASIC, &csr, &format!("{base}/{label}/simpleenroll"));
         assert_eq!(st, 200, "{body}");
         p7_to_pem(d, &body, &format!("{label}.pem"));
         enrolled.push(format!("{label}.pem"));
     }
-    let verify = |cert: &str, int: &str| {
-        openssl(
-            d,
-            &[
-                "verify",
-                "-CAfile",
-                "root.pem",
-                "-untrusted",
-                int,
-                "-purpose",
-                "sslclient",
-                cert,
-            ],
-        )
-    };
+    let verify = |cert: &str, int: &str| verify_client(d, int, cert);
     assert!(verify("a.pem", "int-a.pem").0);
     assert!(
         verify("b.pem", "int-b.pem").0,
@@ -1255,9 +864,7 @@ fn labels_select_their_intermediate() {
     );
 
     // Re-enroll: a's certificate at label b is refused (403), at label a it renews.
-    let mut chain = std::fs::read_to_string(d.join("a.pem")).unwrap();
-    chain.push_str(&std::fs::read_to_string(d.join("int-a.pem")).unwrap());
-    std::fs::write(d.join("a-chain.pem"), chain).unwrap();
+    write_chain(d, "a.pem", "int-a.pem", "a-chain.pem");
     let renew = csr_with_key(
         d,
         "a-renew",
@@ -1266,19 +873,11 @@ fn labels_select_their_intermediate() {
         &["-addext", "subjectAltName=DNS:dev-a.devices.invalid"],
     );
     let reenroll = |label: &str| {
-        curl(
+        enroll(
             d,
-            &[
-                "--cert",
-                "a-chain.pem",
-                "--key",
-                "a.key",
-                "-H",
-                P10,
-                "--data-binary",
-                &format!("@{}", renew.display()),
-                &format!("{base}/{label}/simplereenroll"),
-            ],
+            &["--cert", "a-chain.pem", "--key", "a.key"],
+            &renew,
+            &format!("{base}/{label}/simplereenroll"),
         )
     };
     let (st, body, _) = reenroll("b");
@@ -1288,23 +887,13 @@ fn labels_select_their_intermediate() {
 
     // Each intermediate signs its own CRL; a revocation at b shows only in b's CRL.
     let mut ca_b = CaState::open_intermediate(&state, "line-b").unwrap();
-    let (_, serial) = openssl(d, &["x509", "-in", "b.pem", "-noout", "-serial"]);
-    let serial = serial.trim().strip_prefix("serial=").unwrap().to_owned();
-    let serial: Vec<u8> = (0..serial.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&serial[i..i + 2], 16).unwrap())
-        .collect();
+    let serial = openssl_serial(d, "b.pem");
     assert!(ca_b.revoke(&serial, 1, OffsetDateTime::now_utc()).unwrap());
     for (name, int, revoked) in [("", "int-a.pem", false), ("line-b", "int-b.pem", true)] {
         let crl = service.current_crl_of(name).unwrap();
         let file = format!("crl-{}.der", if name.is_empty() { "a" } else { "b" });
         std::fs::write(d.join(&file), crl).unwrap();
-        let (ok, text) = openssl(
-            d,
-            &[
-                "crl", "-inform", "DER", "-in", &file, "-noout", "-text", "-CAfile", int,
-            ],
-        );
+        let (ok, text) = openssl_crl_text(d, "DER", &file, int);
         assert!(
             ok && text.to_ascii_lowercase().contains("verify ok"),
             "{text}"
@@ -1325,20 +914,7 @@ fn labels_select_their_intermediate() {
         ],
     );
     assert!(ok, "{o}");
-    let (ok, out) = openssl(
-        d,
-        &[
-            "verify",
-            "-crl_check",
-            "-CAfile",
-            "root.pem",
-            "-untrusted",
-            "int-b.pem",
-            "-CRLfile",
-            "crl-b.pem",
-            "b.pem",
-        ],
-    );
+    let (ok, out) = verify_with_crl(d, "int-b.pem", "crl-b.pem", "b.pem");
     assert!(!ok && out.contains("certificate revoked"), "{out}");
 }
 
@@ -1351,20 +927,9 @@ fn devid_label_issues_ldevids_from_the_idevid() {
     if !have("curl") || !have("openssl") {
         return;
     }
-    let dir = scratch("est-devid");
-    let d = &dir;
-    let state = dir.join("state");
     let now = OffsetDateTime::now_utc();
-    init_state(
-        &state,
-        &CaSettings {
-            organization: "Acme".into(),
-            crl_url: "http://127.0.0.1/crl.der".into(),
-            lifetime_secs: 3600,
-        },
-        now,
-    )
-    .unwrap();
+    let (dir, state) = acme_ca_at("est-devid", now);
+    let d = &dir;
     let hw_type: der::oid::ObjectIdentifier = "1.3.6.1.4.1.32473.1.7".parse().unwrap();
     enable_devid(
         &state,
@@ -1383,8 +948,7 @@ fn devid_label_issues_ldevids_from_the_idevid() {
         },
     )
     .unwrap();
-    std::fs::copy(state.join("root.pem"), d.join("root.pem")).unwrap();
-    std::fs::copy(state.join("intermediate.pem"), d.join("int.pem")).unwrap();
+    copy_ca_certs(&state, d);
     std::fs::copy(sub.join("intermediate.pem"), d.join("int-ldev.pem")).unwrap();
 
     // Manufacturing: the IDevID.
@@ -1421,8 +985,7 @@ fn devid_label_issues_ldevids_from_the_idevid() {
         labels,
     )
     .unwrap();
-    let port = ep.listener.local_addr().unwrap().port();
-    std::thread::spawn(move || serve(ep.listener, ep.config, ep.service));
+    let port = serve_in_background(ep);
     let url = format!("https://127.0.0.1:{port}/.well-known/est/ldev/simpleenroll");
 
     // The CSR tries its own serial; the LDevID gets the IDevID's.
@@ -1432,33 +995,13 @@ fn devid_label_issues_ldevids_from_the_idevid() {
         "/CN=dev-1/serialNumber=EVIL",
         &["-addext", "subjectAltName=DNS:dev-1.devices.invalid"],
     );
-    let csr_arg = format!("@{}", csr.display());
-    let (st, body, _) = curl(
-        d,
-        &[
-            "-u",
-            "dev:s3cret",
-            "-H",
-            P10,
-            "--data-binary",
-            &csr_arg,
-            &url,
-        ],
-    );
+    let (st, body, _) = enroll(d, BASIC, &csr, &url);
     assert_eq!(st, 403, "a DevID label issued without an IDevID: {body}");
-    let (st, body, _) = curl(
+    let (st, body, _) = enroll(
         d,
-        &[
-            "--cert",
-            "idev-chain.pem",
-            "--key",
-            "idev.key",
-            "-H",
-            P10,
-            "--data-binary",
-            &csr_arg,
-            &url,
-        ],
+        &["--cert", "idev-chain.pem", "--key", "idev.key"],
+        &csr,
+        &url,
     );
     assert_eq!(st, 200, "{body}");
     p7_to_pem(d, &body, "ldevid.pem");
@@ -1473,16 +1016,6 @@ fn devid_label_issues_ldevids_from_the_idevid() {
         !text.contains("9999"),
         "an LDevID must be short-lived: {text}"
     );
-    let (ok, out) = openssl(
-        d,
-        &[
-            "verify",
-            "-CAfile",
-            "root.pem",
-            "-untrusted",
-            "int-ldev.pem",
-            "ldevid.pem",
-        ],
-    );
+    let (ok, out) = openssl_verify(d, "int-ldev.pem", &[], "ldevid.pem");
     assert!(ok, "{out}");
 }

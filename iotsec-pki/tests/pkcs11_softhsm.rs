@@ -13,26 +13,24 @@
     clippy::panic
 )]
 
+mod common;
 mod peers;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::{init_acme, write_pem};
 use iotsec_pki::authority::{Authority, RevokedEntry, certify_intermediate};
 use iotsec_pki::ca_error::CaError;
-use iotsec_pki::ca_state::{CaSettings, init_state, read_pem, to_pem};
+use iotsec_pki::ca_state::read_pem;
 use iotsec_pki::csr_check::verify_csr;
 use iotsec_pki::pkcs11_signer::Pkcs11Signer;
 use iotsec_pki::profile::IssuanceProfile;
 use iotsec_pki::signer::{Signer, SoftwareSigner};
-use peers::{have, run, scratch};
+use peers::{have, openssl_crl_text, openssl_csr, run, scratch, verify_client, verify_with_crl};
 use time::OffsetDateTime;
 
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
-
-fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
-    run(Command::new("openssl").current_dir(dir).args(args))
-}
 
 #[test]
 fn softhsm_key_signs_certificates_and_crls_that_openssl_verifies() {
@@ -80,44 +78,14 @@ fn softhsm_key_signs_certificates_and_crls_that_openssl_verifies() {
 
     // OpenSSL: the device certificate chains through the HSM-held intermediate, and the CRL the
     // HSM signed revokes it.
-    let (ok, out) = openssl(
-        &dir,
-        &[
-            "verify",
-            "-CAfile",
-            "root.pem",
-            "-untrusted",
-            "int.pem",
-            "-purpose",
-            "sslclient",
-            "dev.pem",
-        ],
-    );
+    let (ok, out) = verify_client(&dir, "int.pem", "dev.pem");
     assert!(ok && out.contains("dev.pem: OK"), "{out}");
-    let (ok, text) = openssl(
-        &dir,
-        &[
-            "crl", "-in", "crl.pem", "-noout", "-text", "-CAfile", "int.pem",
-        ],
-    );
+    let (ok, text) = openssl_crl_text(&dir, "PEM", "crl.pem", "int.pem");
     assert!(
         ok && text.to_ascii_lowercase().contains("verify ok"),
         "{text}"
     );
-    let (ok, out) = openssl(
-        &dir,
-        &[
-            "verify",
-            "-crl_check",
-            "-CAfile",
-            "root.pem",
-            "-untrusted",
-            "int.pem",
-            "-CRLfile",
-            "crl.pem",
-            "dev.pem",
-        ],
-    );
+    let (ok, out) = verify_with_crl(&dir, "int.pem", "crl.pem", "dev.pem");
     assert!(!ok && out.contains("certificate revoked"), "{out}");
 }
 
@@ -147,16 +115,7 @@ fn hsm_child() {
 
     // A software root certifies the HSM key as the issuing intermediate.
     let state = dir.join("state");
-    init_state(
-        &state,
-        &CaSettings {
-            organization: "Acme".into(),
-            crl_url: "http://127.0.0.1/crl.der".into(),
-            lifetime_secs: 3600,
-        },
-        now,
-    )
-    .unwrap();
+    init_acme(&state, now);
     let root_der = read_pem(&state.join("root.pem"), "CERTIFICATE").unwrap();
     let root_key = SoftwareSigner::from_pkcs8_pem(
         &std::fs::read_to_string(state.join("offline/root.key.pem")).unwrap(),
@@ -171,27 +130,7 @@ fn hsm_child() {
         IssuanceProfile::short_lived("http://127.0.0.1/crl.der"),
     );
 
-    let (ok, out) = openssl(
-        &dir,
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "dev.key",
-            "-out",
-            "dev.csr",
-            "-outform",
-            "DER",
-            "-subj",
-            "/CN=dev-hsm",
-        ],
-    );
-    assert!(ok, "{out}");
+    openssl_csr(&dir, "dev.key", "dev.csr", "/CN=dev-hsm", &[]);
     let csr = verify_csr(&std::fs::read(dir.join("dev.csr")).unwrap()).unwrap();
     let cert = ca.issue(&csr, now).unwrap();
     let crl = ca
@@ -212,6 +151,6 @@ fn hsm_child() {
         ("dev.pem", "CERTIFICATE", &cert.der),
         ("crl.pem", "X509 CRL", &crl),
     ] {
-        std::fs::write(dir.join(name), to_pem(label, der).unwrap()).unwrap();
+        write_pem(&dir, name, label, der);
     }
 }

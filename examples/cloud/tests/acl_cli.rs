@@ -7,20 +7,11 @@
     clippy::panic
 )]
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+use std::path::PathBuf;
+
+use common::run;
 
 fn file(name: &str, body: &str) -> String {
     let dir = std::env::temp_dir().join(format!("iotsec-acl-cli-{}", std::process::id()));
@@ -44,8 +35,23 @@ actions = ["publish"]
 topics = ["devices/+/admin/#"]
 "##;
 
-fn check(policy: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
+/// `acl check --format json` of `client_id` doing `action` on `topic`; `extra` is added.
+fn check(
+    policy: &str,
+    client_id: &str,
+    action: &str,
+    topic: &str,
+    extra: &[&str],
+) -> (i32, serde_json::Value, String) {
     let mut args = vec!["acl", "check", "--policy", policy, "--format", "json"];
+    args.extend_from_slice(&[
+        "--client-id",
+        client_id,
+        "--action",
+        action,
+        "--topic",
+        topic,
+    ]);
     args.extend_from_slice(extra);
     let (code, stdout, stderr) = run(&args);
     let v = if stdout.is_empty() {
@@ -59,94 +65,49 @@ fn check(policy: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
 #[test]
 fn check_allows_denies_and_traces() {
     let p = file("policy.toml", POLICY);
-    let (code, v, _) = check(
-        &p,
-        &[
-            "--client-id",
-            "dev1",
-            "--action",
-            "publish",
-            "--topic",
-            "devices/dev1/t",
-        ],
-    );
+    let (code, v, _) = check(&p, "dev1", "publish", "devices/dev1/t", &[]);
     assert_eq!(code, 0);
     assert_eq!(v["decision"], "allow");
     assert_eq!(v["reason"]["name"], "own");
     assert_eq!(v["trace"][0]["template"], "devices/${client_id}/#");
 
-    let (code, v, _) = check(
-        &p,
-        &[
-            "--client-id",
-            "dev1",
-            "--action",
-            "publish",
-            "--topic",
-            "devices/dev1/admin/x",
-        ],
-    );
+    let (code, v, _) = check(&p, "dev1", "publish", "devices/dev1/admin/x", &[]);
     assert_eq!(code, 1);
     assert_eq!(v["decision"], "deny");
     assert_eq!(v["reason"]["kind"], "denied_by");
     assert_eq!(v["trace"].as_array().unwrap().len(), 2);
 
-    let (code, v, _) = check(
-        &p,
-        &[
-            "--client-id",
-            "dev1/x",
-            "--action",
-            "publish",
-            "--topic",
-            "devices/dev1/x/t",
-        ],
-    );
+    let (code, v, _) = check(&p, "dev1/x", "publish", "devices/dev1/x/t", &[]);
     assert_eq!(code, 1);
     assert_eq!(v["reason"]["kind"], "placeholder_unusable");
     assert_eq!(v["reason"]["problem"], "contains_level_separator");
 
-    let (code, v, _) = check(
-        &p,
-        &[
-            "--client-id",
-            "dev1",
-            "--action",
-            "subscribe",
-            "--topic",
-            "devices/#",
-        ],
-    );
+    let (code, v, _) = check(&p, "dev1", "subscribe", "devices/#", &[]);
     assert_eq!(
         (code, v["reason"]["kind"].as_str()),
         (1, Some("filter_not_contained"))
     );
-    let (code, _, _) = check(
-        &p,
-        &[
-            "--client-id",
-            "dev1",
-            "--action",
-            "subscribe",
-            "--topic",
-            "devices/dev1/#",
-        ],
-    );
+    let (code, _, _) = check(&p, "dev1", "subscribe", "devices/dev1/#", &[]);
     assert_eq!(code, 0);
     let (code, v, _) = check(
         &p,
-        &[
-            "--client-id",
-            "dev1/x",
-            "--action",
-            "publish",
-            "--topic",
-            "devices/dev1/x/t",
-            "--mode",
-            "mosquitto",
-        ],
+        "dev1/x",
+        "publish",
+        "devices/dev1/x/t",
+        &["--mode", "mosquitto"],
     );
     assert_eq!((code, v["decision"].as_str()), (0, Some("allow")));
+}
+
+/// `acl check [--policy POLICY] --client-id d --action ACTION --topic a`, `extra` added.
+fn check_args<'a>(policy: Option<&'a str>, action: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["acl", "check"];
+    if let Some(policy) = policy {
+        args.extend_from_slice(&["--policy", policy]);
+    }
+    args.extend_from_slice(&["--client-id", "d", "--action", action, "--topic", "a"]);
+    args.extend_from_slice(extra);
+    args
 }
 
 #[test]
@@ -157,66 +118,11 @@ fn check_bad_input_exits_two_with_one_line() {
         "[[rule]]\neffect = \"allow\"\nactions = [\"publish\"]\ntopics = [\"a/x${client_id}\"]\n",
     );
     for args in [
-        vec![
-            "acl",
-            "check",
-            "--policy",
-            &p,
-            "--client-id",
-            "d",
-            "--action",
-            "fly",
-            "--topic",
-            "a",
-        ],
-        vec![
-            "acl",
-            "check",
-            "--policy",
-            &p,
-            "--client-id",
-            "d",
-            "--action",
-            "publish",
-            "--topic",
-            "a",
-            "--mode",
-            "lax",
-        ],
-        vec![
-            "acl",
-            "check",
-            "--policy",
-            "/nonexistent.toml",
-            "--client-id",
-            "d",
-            "--action",
-            "publish",
-            "--topic",
-            "a",
-        ],
-        vec![
-            "acl",
-            "check",
-            "--policy",
-            &bad_policy,
-            "--client-id",
-            "d",
-            "--action",
-            "publish",
-            "--topic",
-            "a",
-        ],
-        vec![
-            "acl",
-            "check",
-            "--client-id",
-            "d",
-            "--action",
-            "publish",
-            "--topic",
-            "a",
-        ],
+        check_args(Some(&p), "fly", &[]),
+        check_args(Some(&p), "publish", &["--mode", "lax"]),
+        check_args(Some("/nonexistent.toml"), "publish", &[]),
+        check_args(Some(&bad_policy), "publish", &[]),
+        check_args(None, "publish", &[]),
     ] {
         let (code, stdout, stderr) = run(&args);
         assert_eq!(code, 2, "{args:?}: {stderr}");
@@ -256,6 +162,16 @@ fn check_mosquitto_acl_file() {
     assert_eq!(code, 1);
 }
 
+/// The `kind` of each entry of a JSON array.
+fn kinds_of(entries: &serde_json::Value) -> Vec<&str> {
+    entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect()
+}
+
 #[test]
 fn lint_diff_and_import() {
     let p = file(
@@ -281,12 +197,7 @@ topics = ["nowhere/#"]
     let (code, stdout, _) = run(&["acl", "lint", "--policy", &p, "--format", "json"]);
     assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    let kinds: Vec<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["kind"].as_str().unwrap())
-        .collect();
+    let kinds = kinds_of(&v["findings"]);
     for k in [
         "wildcard_escalation",
         "reaches_reserved",
@@ -331,12 +242,7 @@ topics = ["nowhere/#"]
     ]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    let kinds: Vec<&str> = v["notes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["kind"].as_str().unwrap())
-        .collect();
+    let kinds = kinds_of(&v["notes"]);
     assert!(
         kinds.contains(&"user_allow_no_longer_beats_pattern_deny"),
         "{kinds:?}"

@@ -76,8 +76,15 @@ fn swtpm_cli_appraises_tpm2_tools_files() {
     );
     tpm.quote("ak_rsa.ctx", "sha1:0+sha256:0,7", "feedface", "rsa");
 
+    // The ECC quote with its nonce, appraised with `ak`; `extra` is added.
+    let ecc = |ak: &str, extra: &[&str]| {
+        let mut args = vec!["--nonce", "1234567890abcdef"];
+        args.extend_from_slice(extra);
+        run(&tpm, ak, "ecc", &args)
+    };
+
     // Genuine quotes.
-    let (code, json, err) = run(&tpm, "ak_ecc.pub", "ecc", &["--nonce", "1234567890abcdef"]);
+    let (code, json, err) = ecc("ak_ecc.pub", &[]);
     assert_eq!(code, 0, "{json} {err}");
     assert_eq!(json["status"], "affirming");
     let (code, json, _) = run(
@@ -97,7 +104,7 @@ fn swtpm_cli_appraises_tpm2_tools_files() {
     let (code, json, _) = run(&tpm, "ak_ecc.pub", "ecc", &["--nonce", "1234567890abcdee"]);
     assert_eq!(code, 1);
     assert!(json.to_string().contains("nonce_mismatch"), "{json}");
-    let (code, json, _) = run(&tpm, "ak_rsa.pub", "ecc", &["--nonce", "1234567890abcdef"]);
+    let (code, json, _) = ecc("ak_rsa.pub", &[]);
     assert_eq!(code, 1);
     assert!(
         json.to_string().contains("signature_scheme_not_the_keys"),
@@ -105,16 +112,11 @@ fn swtpm_cli_appraises_tpm2_tools_files() {
     );
 
     // PEM AK: the signature verifies but the attributes are unknown.
-    let (code, json, _) = run(&tpm, "ak_ecc.pem", "ecc", &["--nonce", "1234567890abcdef"]);
+    let (code, json, _) = ecc("ak_ecc.pem", &[]);
     assert_eq!(code, 1);
     assert!(json.to_string().contains("ak_attributes_unknown"), "{json}");
     tpm.write("lenient.json", br#"{"accept_bare_ak": true}"#);
-    let (code, json, _) = run(
-        &tpm,
-        "ak_ecc.pem",
-        "ecc",
-        &["--nonce", "1234567890abcdef", "--reference", "lenient.json"],
-    );
+    let (code, json, _) = ecc("ak_ecc.pem", &["--reference", "lenient.json"]);
     assert_eq!(code, 0, "{json}");
     assert_eq!(json["status"], "warning");
 
@@ -136,39 +138,15 @@ fn swtpm_cli_appraises_tpm2_tools_files() {
         )
         .as_bytes(),
     );
-    assert_eq!(
-        run(
-            &tpm,
-            "ak_ecc.pub",
-            "ecc",
-            &["--nonce", "1234567890abcdef", "--reference", "good.json"]
-        )
-        .0,
-        0
-    );
-    let (code, json, _) = run(
-        &tpm,
-        "ak_ecc.pub",
-        "ecc",
-        &["--nonce", "1234567890abcdef", "--reference", "bad.json"],
-    );
+    assert_eq!(ecc("ak_ecc.pub", &["--reference", "good.json"]).0, 0);
+    let (code, json, _) = ecc("ak_ecc.pub", &["--reference", "bad.json"]);
     assert_eq!(code, 1);
     assert!(json.to_string().contains("reference_value_mismatch"));
 
     // Replay: the clock of the accepted quote, then the same quote again.
-    let (_, json, _) = run(&tpm, "ak_ecc.pub", "ecc", &["--nonce", "1234567890abcdef"]);
+    let (_, json, _) = ecc("ak_ecc.pub", &[]);
     tpm.write("clock.json", json["clock_info"].to_string().as_bytes());
-    let (code, json, _) = run(
-        &tpm,
-        "ak_ecc.pub",
-        "ecc",
-        &[
-            "--nonce",
-            "1234567890abcdef",
-            "--previous-clock",
-            "clock.json",
-        ],
-    );
+    let (code, json, _) = ecc("ak_ecc.pub", &["--previous-clock", "clock.json"]);
     assert_eq!(code, 1);
     assert!(json.to_string().contains("not_fresh"), "{json}");
 
@@ -222,20 +200,18 @@ fn swtpm_cli_replays_event_logs() {
     tpm.write("bad.log", &bad.finish());
     tpm.create_ek_ak("ecc");
     tpm.quote("ak_ecc.ctx", "sha256:0,8", "0badc0de", "q");
+    let with_log = |log: &str| {
+        run(
+            &tpm,
+            "ak_ecc.pub",
+            "q",
+            &["--nonce", "0badc0de", "--event-log", log],
+        )
+    };
 
-    let (code, json, err) = run(
-        &tpm,
-        "ak_ecc.pub",
-        "q",
-        &["--nonce", "0badc0de", "--event-log", "good.log"],
-    );
+    let (code, json, err) = with_log("good.log");
     assert_eq!(code, 0, "{json} {err}");
-    let (code, json, _) = run(
-        &tpm,
-        "ak_ecc.pub",
-        "q",
-        &["--nonce", "0badc0de", "--event-log", "bad.log"],
-    );
+    let (code, json, _) = with_log("bad.log");
     assert_eq!(code, 1);
     assert!(
         json.to_string()
@@ -277,28 +253,22 @@ fn swtpm_cli_makecredential_activates() {
     }
     let tpm = Swtpm::start("cli-cred");
     tpm.write("secret.bin", b"0123456789abcdef");
+    // `attest makecredential` of secret.bin for the EK `ek` and the AK `ak` (flag, file).
+    let makecredential = |ek: &str, ak: [&str; 2], out: &str| {
+        Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
+            .current_dir(tpm.dir())
+            .args(["attest", "makecredential", "--ek", ek, ak[0], ak[1]])
+            .args(["--secret", "secret.bin", "-o", out])
+            .output()
+            .unwrap()
+    };
     for kind in ["ecc", "rsa"] {
         tpm.create_ek_ak(kind);
         let ek = format!("ek_{kind}.pub");
         let by_name = format!("ak_{kind}.name");
         let by_pub = format!("ak_{kind}.pub");
         for ak in [["--ak-name", &by_name], ["--ak", &by_pub]] {
-            let out = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
-                .current_dir(tpm.dir())
-                .args([
-                    "attest",
-                    "makecredential",
-                    "--ek",
-                    &ek,
-                    ak[0],
-                    ak[1],
-                    "--secret",
-                    "secret.bin",
-                    "-o",
-                    "cred.blob",
-                ])
-                .output()
-                .unwrap();
+            let out = makecredential(&ek, ak, "cred.blob");
             assert_eq!(
                 out.status.code(),
                 Some(0),
@@ -342,21 +312,6 @@ fn swtpm_cli_makecredential_activates() {
         }
     }
     // An AK passed as the EK is bad input.
-    let out = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
-        .current_dir(tpm.dir())
-        .args([
-            "attest",
-            "makecredential",
-            "--ek",
-            "ak_ecc.pub",
-            "--ak",
-            "ak_ecc.pub",
-            "--secret",
-            "secret.bin",
-            "-o",
-            "x",
-        ])
-        .output()
-        .unwrap();
+    let out = makecredential("ak_ecc.pub", ["--ak", "ak_ecc.pub"], "x");
     assert_eq!(out.status.code(), Some(2));
 }

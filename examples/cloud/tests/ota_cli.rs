@@ -7,33 +7,33 @@
     clippy::panic
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use common::{p, run, run_owned};
 
 const VENDOR: &str = "6ba7b810-9dad-11d1-80b4-00c04fd430c8";
 const CLASS: &str = "6ba7b811-9dad-11d1-80b4-00c04fd430c8";
 
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("iotsec-ota-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn p(dir: &Path, name: &str) -> String {
-    dir.join(name).display().to_string()
+/// `[--format json] ota verify --root ROOT --manifest MANIFEST` (files in `dir`); `extra` is
+/// added.
+fn verify(
+    dir: &Path,
+    json: bool,
+    root: &str,
+    manifest: &str,
+    extra: &[&str],
+) -> (i32, String, String) {
+    let (root, manifest) = (p(dir, root), p(dir, manifest));
+    let mut args = if json {
+        vec!["--format", "json"]
+    } else {
+        vec![]
+    };
+    args.extend_from_slice(&["ota", "verify", "--root", &root, "--manifest", &manifest]);
+    args.extend_from_slice(extra);
+    run(&args)
 }
 
 fn keygen(dir: &Path, name: &str, alg: &str) {
@@ -64,7 +64,7 @@ fn keygen(dir: &Path, name: &str, alg: &str) {
 
 /// Keys r1 r2 (root, 2-of-2), s1 s2 s3 (release, 2-of-3), root v1 and image.
 fn setup(name: &str) -> PathBuf {
-    let dir = scratch(name);
+    let dir = common::scratch(&format!("ota-cli-{name}"));
     for k in ["r1", "r2", "s1", "s2"] {
         keygen(&dir, &format!("{k}.json"), "ed25519");
     }
@@ -122,8 +122,7 @@ fn sign(dir: &Path, out: &str, counter: &str, keys: &[&str]) -> i32 {
         args.push("--key".into());
         args.push(p(dir, k));
     }
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    run(&refs).0
+    run_owned(&args).0
 }
 
 fn state(dir: &Path, counter: u64) -> String {
@@ -146,20 +145,9 @@ fn sign_then_verify_with_image_and_state_exits_zero() {
     let dir = setup("ok");
     assert_eq!(sign(&dir, "m.cbor", "5", &["s1.json", "s3.json"]), 0);
     let st = state(&dir, 5);
-    let (code, stdout, stderr) = run(&[
-        "--format",
-        "json",
-        "ota",
-        "verify",
-        "--root",
-        &p(&dir, "root.cbor"),
-        "--manifest",
-        &p(&dir, "m.cbor"),
-        "--image",
-        &p(&dir, "fw.bin"),
-        "--state",
-        &st,
-    ]);
+    let image = p(&dir, "fw.bin");
+    let extra = ["--image", &image, "--state", &st];
+    let (code, stdout, stderr) = verify(&dir, true, "root.cbor", "m.cbor", &extra);
     assert_eq!(code, 0, "{stderr}");
     let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(json["valid"], true);
@@ -173,16 +161,7 @@ fn rejections_exit_one_with_the_reason() {
     let dir = setup("reject");
     // One signature where two are needed.
     assert_eq!(sign(&dir, "one.cbor", "5", &["s1.json"]), 0);
-    let (code, stdout, _) = run(&[
-        "--format",
-        "json",
-        "ota",
-        "verify",
-        "--root",
-        &p(&dir, "root.cbor"),
-        "--manifest",
-        &p(&dir, "one.cbor"),
-    ]);
+    let (code, stdout, _) = verify(&dir, true, "root.cbor", "one.cbor", &[]);
     assert_eq!(code, 1);
     let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert!(
@@ -195,30 +174,13 @@ fn rejections_exit_one_with_the_reason() {
     // Rollback against the device state.
     assert_eq!(sign(&dir, "m.cbor", "5", &["s1.json", "s2.json"]), 0);
     let st = state(&dir, 9);
-    let (code, stdout, _) = run(&[
-        "ota",
-        "verify",
-        "--root",
-        &p(&dir, "root.cbor"),
-        "--manifest",
-        &p(&dir, "m.cbor"),
-        "--state",
-        &st,
-    ]);
+    let (code, stdout, _) = verify(&dir, false, "root.cbor", "m.cbor", &["--state", &st]);
     assert_eq!(code, 1);
     assert!(stdout.contains("rollback"), "{stdout}");
     // Another image than the signed one.
     std::fs::write(dir.join("evil.bin"), vec![0x5b; 70_000]).unwrap();
-    let (code, stdout, _) = run(&[
-        "ota",
-        "verify",
-        "--root",
-        &p(&dir, "root.cbor"),
-        "--manifest",
-        &p(&dir, "m.cbor"),
-        "--image",
-        &p(&dir, "evil.bin"),
-    ]);
+    let evil = p(&dir, "evil.bin");
+    let (code, stdout, _) = verify(&dir, false, "root.cbor", "m.cbor", &["--image", &evil]);
     assert_eq!(code, 1);
     assert!(stdout.contains("digest"), "{stdout}");
     // A tampered manifest.
@@ -226,14 +188,7 @@ fn rejections_exit_one_with_the_reason() {
     let at = bytes.windows(5).position(|w| w == b"1.4.0").unwrap();
     bytes[at] = b'9';
     std::fs::write(dir.join("tampered.cbor"), bytes).unwrap();
-    let (code, stdout, _) = run(&[
-        "ota",
-        "verify",
-        "--root",
-        &p(&dir, "root.cbor"),
-        "--manifest",
-        &p(&dir, "tampered.cbor"),
-    ]);
+    let (code, stdout, _) = verify(&dir, false, "root.cbor", "tampered.cbor", &[]);
     assert_eq!(code, 1);
     assert!(stdout.contains("does not verify"), "{stdout}");
 }
@@ -241,14 +196,7 @@ fn rejections_exit_one_with_the_reason() {
 #[test]
 fn bad_input_exits_two_with_one_line() {
     let dir = setup("bad");
-    let (code, _, stderr) = run(&[
-        "ota",
-        "verify",
-        "--root",
-        &p(&dir, "missing.cbor"),
-        "--manifest",
-        &p(&dir, "m.cbor"),
-    ]);
+    let (code, _, stderr) = verify(&dir, false, "missing.cbor", "m.cbor", &[]);
     assert_eq!(code, 2);
     assert_eq!(stderr.trim().lines().count(), 1);
     // A public-only key file cannot sign.
@@ -292,8 +240,7 @@ fn root_rotation_needs_old_and_new_thresholds() {
             args.push("--sign".into());
             args.push(p(&dir, s));
         }
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        run(&refs)
+        run_owned(&args)
     };
     // New keys only: the old root threshold (r1 + r2) is not met.
     let (code, stdout, _) = rotate(&["r2.json", "r3.json"], "v2-bad.cbor");

@@ -6,19 +6,17 @@
 )]
 //! `iotsec-cloud sbom gate` end to end: exit codes of the contract and exact findings.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
+
+use common::output;
 
 const RUSTSEC: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../../shared/data/rustsec-osv/crates"
 );
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("iotsec-sbom-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 const SBOM: &str = r#"{"bomFormat":"CycloneDX","specVersion":"1.6","serialNumber":"urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79","version":1,
  "metadata":{"component":{"type":"firmware","name":"sensor-fw","version":"2.1.0","purl":"pkg:generic/acme/sensor-fw@2.1.0"}},
@@ -31,27 +29,25 @@ const OPENVEX: &str = r#"{"@context":"https://openvex.dev/ns/v0.2.0","@id":"x","
  "statements":[{"vulnerability":{"name":"CVE-2021-25900"},"products":[{"@id":"pkg:cargo/smallvec@1.6.0"}],
    "status":"not_affected","justification":"vulnerable_code_not_in_execute_path"}]}"#;
 
-fn run(dir: &std::path::Path, extra: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
-        .args(["--format", "json", "sbom", "gate", "--today", "2026-01-15"])
+/// `iotsec-cloud --format FORMAT sbom gate` of the files `setup` wrote in `dir`.
+fn gate(dir: &std::path::Path, format: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"));
+    cmd.args(["--format", format, "sbom", "gate", "--today", "2026-01-15"])
         .arg("--sbom")
         .arg(dir.join("sbom.json"))
         .arg("--advisories")
         .arg(RUSTSEC)
         .arg("--policy")
-        .arg(dir.join("policy.toml"))
-        .args(extra)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+        .arg(dir.join("policy.toml"));
+    cmd
+}
+
+fn run(dir: &std::path::Path, extra: &[&str]) -> (i32, String, String) {
+    output(gate(dir, "json").args(extra))
 }
 
 fn setup(name: &str, policy: &str) -> PathBuf {
-    let dir = scratch(name);
+    let dir = common::scratch(&format!("sbom-cli-{name}"));
     std::fs::write(dir.join("sbom.json"), SBOM).unwrap();
     std::fs::write(dir.join("policy.toml"), policy).unwrap();
     std::fs::write(dir.join("vex.json"), OPENVEX).unwrap();
@@ -157,18 +153,8 @@ fn sarif_output_is_sarif_2_1_0() {
 fn global_format_sarif_prints_the_sarif_log() {
     let dir = setup("sarif-global", "");
     let (_, via_flag, _) = run(&dir, &["--output-format", "sarif"]);
-    let out = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
-        .args(["--format", "sarif", "sbom", "gate", "--today", "2026-01-15"])
-        .arg("--sbom")
-        .arg(dir.join("sbom.json"))
-        .arg("--advisories")
-        .arg(RUSTSEC)
-        .arg("--policy")
-        .arg(dir.join("policy.toml"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let (code, stdout, _) = output(&mut gate(&dir, "sarif"));
+    assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["version"], "2.1.0");
     assert_eq!(stdout, via_flag);

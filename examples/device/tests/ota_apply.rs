@@ -7,27 +7,17 @@
     clippy::panic
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
+use std::path::{Path, PathBuf};
+
+use common::run_json as run;
 use iotsec_ota::manifest_builder::{ComponentSpec, ManifestBuilder};
 use iotsec_ota::signer::{Ed25519Key, Signer, sign_document};
 use iotsec_ota::trust_root::{ROOT_CONTENT_TYPE, TrustRootPayload};
 
 const VENDOR: &str = "6ba7b810-9dad-11d1-80b4-00c04fd430c8";
 const CLASS: &str = "6ba7b811-9dad-11d1-80b4-00c04fd430c8";
-
-fn run(args: &[&str]) -> (i32, serde_json::Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_iotsec-device"))
-        .arg("--format")
-        .arg("json")
-        .args(args)
-        .output()
-        .unwrap();
-    let code = out.status.code().unwrap();
-    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
-    (code, json)
-}
 
 fn uuid(text: &str) -> [u8; 16] {
     *uuid::Uuid::parse_str(text).unwrap().as_bytes()
@@ -123,6 +113,11 @@ impl Fixture {
     }
 }
 
+/// The `reason` of a refusal.
+fn reason(json: &serde_json::Value) -> &str {
+    json["reason"].as_str().unwrap()
+}
+
 fn slots(dir: &Path) -> String {
     dir.join("slots").display().to_string()
 }
@@ -138,18 +133,12 @@ fn healthy_update_is_confirmed_and_commits_the_counter() {
     // The same manifest again is a replay.
     let (code, json) = f.apply(&m, &i, "pass");
     assert_eq!(code, 1);
-    assert!(
-        json["reason"].as_str().unwrap().contains("replay"),
-        "{json}"
-    );
+    assert!(reason(&json).contains("replay"), "{json}");
     // An older release (lower counter, newer sequence) is a rollback.
     let (m, i) = f.release("old", 3, 9, 3);
     let (code, json) = f.apply(&m, &i, "pass");
     assert_eq!(code, 1);
-    assert!(
-        json["reason"].as_str().unwrap().contains("rollback"),
-        "{json}"
-    );
+    assert!(reason(&json).contains("rollback"), "{json}");
 }
 
 #[test]
@@ -184,10 +173,7 @@ fn a_swapped_image_is_refused_before_trial() {
     std::fs::write(&evil, vec![9u8; 50_002]).unwrap();
     let (code, json) = f.apply(&m, &evil, "pass");
     assert_eq!(code, 1, "{json}");
-    assert!(
-        json["reason"].as_str().unwrap().contains("digest"),
-        "{json}"
-    );
+    assert!(reason(&json).contains("digest"), "{json}");
     let (code, json) = run(&["ota", "boot", "--slots", &slots(&f.dir)]);
     assert_eq!(code, 0);
     assert_eq!(json["booted"], "A");

@@ -6,23 +6,14 @@
     clippy::panic
 )]
 
-use std::collections::HashMap;
-use std::process::Command;
+mod common;
 
+use std::collections::HashMap;
+
+use common::run_json_text as device;
 use iotsec_pki::ca_state::{CaSettings, CaState, init_state};
 use iotsec_pki::est_service::{BindingPolicy, LabelPolicy};
 use iotsec_pki::est_transport::{bind_endpoint, serve};
-
-fn device(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_iotsec-device"))
-        .args(["--format", "json"])
-        .args(args)
-        .output()
-        .unwrap();
-    let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
-    s.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.code().unwrap(), s)
-}
 
 #[test]
 fn enroll_then_renew_then_rekey_with_channel_binding() {
@@ -59,100 +50,54 @@ fn enroll_then_renew_then_rekey_with_channel_binding() {
     let p = |n: &str| dir.join(n).display().to_string();
     let trust = state.join("root.pem").display().to_string();
 
-    // Without the binding the label refuses; with it, enrollment succeeds.
-    let (code, out) = device(&[
-        "enroll",
-        "--est",
-        &url,
-        "--trust",
-        &trust,
+    // `enroll` with the `request` arguments, writing the key and certificate to the given files.
+    let enroll = |request: &[&str], key_out: &str, cert_out: &str| {
+        let (key_out, cert_out) = (p(key_out), p(cert_out));
+        let mut args = vec!["enroll", "--est", &url, "--trust", &trust];
+        args.extend_from_slice(request);
+        args.extend_from_slice(&["--key-out", &key_out, "--cert-out", &cert_out]);
+        device(&args)
+    };
+    let dev7 = [
         "--cn",
         "dev-7",
         "--dns",
         "dev-7.devices.invalid",
         "--basic-auth",
         "dev:pw",
-        "--key-out",
-        &p("k0.pem"),
-        "--cert-out",
-        &p("c0.pem"),
-    ]);
+    ];
+    // `reenroll --bind` over mutual TLS with `cert` and k1.pem; `extra` is added.
+    let reenroll = |cert: &str, extra: &[&str]| {
+        let (cert, key) = (p(cert), p("k1.pem"));
+        let mut args = vec![
+            "reenroll", "--est", &url, "--trust", &trust, "--cert", &cert, "--key", &key, "--bind",
+        ];
+        args.extend_from_slice(extra);
+        device(&args)
+    };
+
+    // Without the binding the label refuses; with it, enrollment succeeds.
+    let (code, out) = enroll(&dev7, "k0.pem", "c0.pem");
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("\"status\":400"), "{out}");
-    let (code, out) = device(&[
-        "enroll",
-        "--est",
-        &url,
-        "--trust",
-        &trust,
-        "--cn",
-        "dev-7",
-        "--dns",
-        "dev-7.devices.invalid",
-        "--basic-auth",
-        "dev:pw",
-        "--bind",
-        "--key-out",
-        &p("k1.pem"),
-        "--cert-out",
-        &p("c1.pem"),
-    ]);
+    let (code, out) = enroll(&[&dev7[..], &["--bind"]].concat(), "k1.pem", "c1.pem");
     assert_eq!(code, 0, "{out}");
     let chain = std::fs::read_to_string(dir.join("c1.pem")).unwrap();
     assert_eq!(chain.matches("BEGIN CERTIFICATE").count(), 2);
 
     // Renew (same key) and rekey (new key) over mutual TLS.
-    let (code, out) = device(&[
-        "reenroll",
-        "--est",
-        &url,
-        "--trust",
-        &trust,
-        "--cert",
-        &p("c1.pem"),
-        "--key",
-        &p("k1.pem"),
-        "--bind",
-        "--cert-out",
-        &p("c2.pem"),
-    ]);
+    let (code, out) = reenroll("c1.pem", &["--cert-out", &p("c2.pem")]);
     assert_eq!(code, 0, "{out}");
-    let (code, out) = device(&[
-        "reenroll",
-        "--est",
-        &url,
-        "--trust",
-        &trust,
-        "--cert",
-        &p("c2.pem"),
-        "--key",
-        &p("k1.pem"),
-        "--bind",
-        "--rekey-out",
-        &p("k3.pem"),
-        "--cert-out",
-        &p("c3.pem"),
-    ]);
+    let (code, out) = reenroll(
+        "c2.pem",
+        &["--rekey-out", &p("k3.pem"), "--cert-out", &p("c3.pem")],
+    );
     assert_eq!(code, 0, "{out}");
     assert_ne!(
         std::fs::read(dir.join("k1.pem")).unwrap(),
         std::fs::read(dir.join("k3.pem")).unwrap()
     );
     // Bad usage exits 2.
-    let (code, _) = device(&[
-        "enroll",
-        "--est",
-        &url,
-        "--trust",
-        &trust,
-        "--cn",
-        "x",
-        "--key-alg",
-        "rsa",
-        "--key-out",
-        &p("x"),
-        "--cert-out",
-        &p("y"),
-    ]);
+    let (code, _) = enroll(&["--cn", "x", "--key-alg", "rsa"], "x", "y");
     assert_eq!(code, 2);
 }

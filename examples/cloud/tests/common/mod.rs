@@ -1,0 +1,129 @@
+//! Scaffolding shared by the `iotsec-cloud` integration tests: running the binary, scratch
+//! directories, and the real peers (OpenSSL, curl) that check what it wrote.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Runs `cmd`: (exit code, stdout, stderr).
+pub fn output(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().unwrap();
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
+    (
+        out.status.code().unwrap(),
+        text(out.stdout),
+        text(out.stderr),
+    )
+}
+
+/// Runs `iotsec-cloud` with `args`: (exit code, stdout, stderr).
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    output(Command::new(env!("CARGO_BIN_EXE_iotsec-cloud")).args(args))
+}
+
+/// Runs `iotsec-cloud` with owned `args`.
+pub fn run_owned(args: &[String]) -> (i32, String, String) {
+    output(Command::new(env!("CARGO_BIN_EXE_iotsec-cloud")).args(args))
+}
+
+/// Runs `iotsec-cloud --format json` with `args`: (exit code, stdout followed by stderr).
+pub fn cloud_json(args: &[&str]) -> (i32, String) {
+    let (code, mut out, err) = output(
+        Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
+            .args(["--format", "json"])
+            .args(args),
+    );
+    out.push_str(&err);
+    (code, out)
+}
+
+/// An empty scratch directory `name` under the target dir.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The path of `name` in `dir`, as a string argument.
+pub fn p(dir: &Path, name: &str) -> String {
+    dir.join(name).display().to_string()
+}
+
+/// True if every peer in `programs` runs; otherwise skips (developer machine) or panics
+/// (`CI=true`).
+pub fn have(programs: &[&str]) -> bool {
+    for program in programs {
+        let flag = if *program == "openssl" {
+            "version"
+        } else {
+            "--version"
+        };
+        if Command::new(program).arg(flag).output().is_err() {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "{program} missing with CI=true"
+            );
+            eprintln!("SKIPPING: {program} not installed");
+            return false;
+        }
+    }
+    true
+}
+
+/// `openssl` with `args`, run in `dir`: (status ok, stdout followed by stderr).
+pub fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
+    s.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), s)
+}
+
+/// `openssl req -new` with a fresh P-256 key written to `key` and the CSR to `csr` (in `dir`);
+/// `extra` is added (e.g. `-outform DER`).
+pub fn openssl_csr(dir: &Path, key: &str, csr: &str, subj: &str, extra: &[&str]) {
+    let mut args = vec![
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        csr,
+        "-subj",
+        subj,
+    ];
+    args.extend_from_slice(extra);
+    let (ok, out) = openssl(dir, &args);
+    assert!(ok, "{out}");
+}
+
+/// A free loopback port: bound, read, released.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Calls `up` every 100 ms, at most 50 times, until it returns true; returns whether it did.
+pub fn wait_until(mut up: impl FnMut() -> bool) -> bool {
+    for _ in 0..50 {
+        if up() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}

@@ -1,0 +1,34 @@
+//! Scaffolding shared by the `iotsec-device` integration tests: running the binary.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+/// Runs `iotsec-device` with `args`: (exit code, stdout, stderr).
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_iotsec-device"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
+    (
+        out.status.code().unwrap(),
+        text(out.stdout),
+        text(out.stderr),
+    )
+}
+
+/// Runs `iotsec-device --format json` with `args`: (exit code, stdout followed by stderr).
+pub fn run_json_text(args: &[&str]) -> (i32, String) {
+    let (code, mut out, err) = run(&[&["--format", "json"], args].concat());
+    out.push_str(&err);
+    (code, out)
+}
+
+/// Runs `iotsec-device --format json` with `args`: (exit code, stdout as JSON or `Null`).
+pub fn run_json(args: &[&str]) -> (i32, serde_json::Value) {
+    let (code, out, _) = run(&[&["--format", "json"], args].concat());
+    (
+        code,
+        serde_json::from_str(&out).unwrap_or(serde_json::Value::Null),
+    )
+}

@@ -1,0 +1,71 @@
+//! CA fixtures shared by the integration tests: an "Acme" CA in a scratch directory, its
+//! certificates beside the test's files, PEM files, and an EST endpoint served in the background.
+//! Test files that use it also declare `mod peers;`.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+
+use iotsec_pki::ca_state::{CaSettings, init_state, to_pem};
+use iotsec_pki::est_transport::{EstEndpoint, serve};
+use iotsec_pki::{CsrRequest, DeviceKey, KeyAlgorithm, build_csr};
+use time::OffsetDateTime;
+
+use crate::peers::scratch;
+
+/// Makes the "Acme" CA (CRL at `http://127.0.0.1/crl.der`, one-hour certificates) in `state`.
+pub fn init_acme(state: &Path, now: OffsetDateTime) {
+    init_state(
+        state,
+        &CaSettings {
+            organization: "Acme".into(),
+            crl_url: "http://127.0.0.1/crl.der".into(),
+            lifetime_secs: 3600,
+        },
+        now,
+    )
+    .unwrap();
+}
+
+/// A scratch directory `name` with the "Acme" CA made now in its `state` folder: (dir, state).
+pub fn acme_ca(name: &str) -> (PathBuf, PathBuf) {
+    acme_ca_at(name, OffsetDateTime::now_utc())
+}
+
+/// A scratch directory `name` with the "Acme" CA made at `now` in its `state` folder.
+pub fn acme_ca_at(name: &str, now: OffsetDateTime) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    let state = dir.join("state");
+    init_acme(&state, now);
+    (dir, state)
+}
+
+/// Copies the CA's `root.pem` and `intermediate.pem` (as `int.pem`) from `state` into `dir`.
+pub fn copy_ca_certs(state: &Path, dir: &Path) {
+    std::fs::copy(state.join("root.pem"), dir.join("root.pem")).unwrap();
+    std::fs::copy(state.join("intermediate.pem"), dir.join("int.pem")).unwrap();
+}
+
+/// Writes `der` as a PEM block with `label` to `dir/name`.
+pub fn write_pem(dir: &Path, name: &str, label: &str, der: &[u8]) {
+    std::fs::write(dir.join(name), to_pem(label, der).unwrap()).unwrap();
+}
+
+/// A CSR for `common_name` alone, signed by the `alg` key made from the secret `[seed; 32]`.
+pub fn csr_for(alg: KeyAlgorithm, seed: u8, common_name: &str) -> Vec<u8> {
+    let key = DeviceKey::from_secret_bytes(alg, &[seed; 32]).unwrap();
+    build_csr(
+        &key,
+        &CsrRequest {
+            common_name,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+/// Serves `ep` on a background thread; returns its port.
+pub fn serve_in_background(ep: EstEndpoint) -> u16 {
+    let port = ep.listener.local_addr().unwrap().port();
+    std::thread::spawn(move || serve(ep.listener, ep.config, ep.service));
+    port
+}
