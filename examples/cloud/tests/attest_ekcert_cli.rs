@@ -2,8 +2,9 @@
 //! exact identities when valid, the exact reason when refused, exit 2 for a bad trust anchor.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::Command;
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ekcert")).join(name)
@@ -11,16 +12,13 @@ fn data(name: &str) -> PathBuf {
 
 /// Runs `iotsec-cloud --format json attest ekcert ARGS`: (exit code, JSON or Null, stderr).
 fn ekcert(args: &[&str]) -> (i32, serde_json::Value, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
-        .args(["--format", "json", "attest", "ekcert"])
-        .args(args)
-        .output()
-        .unwrap();
-    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    let mut all = vec!["--format", "json", "attest", "ekcert"];
+    all.extend_from_slice(args);
+    let (code, out, err) = common::run(&all);
     (
-        out.status.code().unwrap(),
-        json,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        code,
+        serde_json::from_str(&out).unwrap_or(serde_json::Value::Null),
+        err,
     )
 }
 
@@ -37,9 +35,9 @@ fn chain(cert: &str, ek: &str, extra: &[&str]) -> (i32, serde_json::Value, Strin
 }
 
 fn tmp(name: &str, bytes: &[u8]) -> String {
-    let p = std::env::temp_dir().join(format!("iotsec-ekcert-{}-{name}", std::process::id()));
-    std::fs::write(&p, bytes).unwrap();
-    p.display().to_string()
+    let dir = common::scratch(&format!("ekcert-{name}"));
+    std::fs::write(dir.join(name), bytes).unwrap();
+    common::p(&dir, name)
 }
 
 #[test]
