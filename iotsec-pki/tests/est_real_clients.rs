@@ -916,6 +916,33 @@ fn labels_select_their_intermediate() {
     assert!(ok, "{o}");
     let (ok, out) = verify_with_crl(d, "int-b.pem", "crl-b.pem", "b.pem");
     assert!(!ok && out.contains("certificate revoked"), "{out}");
+
+    // OCSP at the one endpoint: each intermediate answers, and signs, for its own certificates.
+    let url = format!("https://127.0.0.1:{port}/ocsp");
+    for (cert, int, status) in [
+        ("a.pem", "int-a.pem", "good"),
+        ("b.pem", "int-b.pem", "revoked"),
+    ] {
+        let (ok, out) = openssl(
+            d,
+            &[
+                "ocsp",
+                "-issuer",
+                int,
+                "-cert",
+                cert,
+                "-url",
+                &url,
+                "-CAfile",
+                "root.pem",
+                "-verify_other",
+                int,
+            ],
+        );
+        assert!(ok, "{out}");
+        assert!(out.contains("Response verify OK"), "{out}");
+        assert!(out.contains(&format!("{cert}: {status}")), "{out}");
+    }
 }
 
 /// IEEE 802.1AR over EST: the default CA issues IDevIDs (manufacturing), label "ldev" is served
