@@ -1,6 +1,7 @@
 //! Static analysis of a policy: rules shadowed by others, denies that can never take effect,
 //! templates that let two identities reach the same topic (cross-tenant overlap), rules that
-//! reach `$SYS`/`$share`, and wildcards that escalate past an identity placeholder.
+//! reach `$SYS`/`$share`, wildcards that escalate past an identity placeholder, and denies that
+//! make strict mode refuse a whole allowed subscription.
 
 use alloc::format;
 use alloc::string::String;
@@ -29,6 +30,9 @@ pub enum FindingKind {
     WildcardEscalation,
     /// The policy has no rule: everything is denied.
     EmptyPolicy,
+    /// A subscribe/receive deny covers part of an allowed subscription filter, so in strict
+    /// mode a SUBSCRIBE to that whole filter is refused; only narrower filters are granted.
+    StrictSubscribeNarrowed,
 }
 
 /// One finding.
@@ -155,6 +159,7 @@ pub fn lint(policy: &Policy) -> Vec<Finding> {
             }
         }
     }
+    out.extend(strict_subscribe_narrowed(rules));
     // Cross-tenant overlap between allow templates where one is scoped by a placeholder.
     for (i, a) in rules.iter().enumerate() {
         if a.effect != Effect::Allow {
@@ -186,6 +191,43 @@ pub fn lint(policy: &Policy) -> Vec<Finding> {
                             ),
                         });
                     }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Strict mode grants a SUBSCRIBE only if everything the filter reaches may be received: a
+/// subscribe/receive deny that overlaps part (not all) of an allowed subscription filter makes
+/// that whole filter refused, which surprises policy authors; say so.
+fn strict_subscribe_narrowed(rules: &[Rule]) -> Vec<Finding> {
+    use crate::Action;
+    let mut out = Vec::new();
+    for a in rules.iter().filter(|r| r.effect == Effect::Allow) {
+        if !a.actions.contains(Action::Subscribe) {
+            continue;
+        }
+        for d in rules.iter().filter(|r| r.effect == Effect::Deny) {
+            if !(d.actions.contains(Action::Subscribe) || d.actions.contains(Action::Receive)) {
+                continue;
+            }
+            for at in &a.templates {
+                let narrowed_by = d
+                    .templates
+                    .iter()
+                    .find(|dt| overlaps(&at.reach(), &dt.reach()) && !template_is_within(at, dt));
+                if let Some(dt) = narrowed_by {
+                    out.push(Finding {
+                        kind: FindingKind::StrictSubscribeNarrowed,
+                        rules: alloc::vec![a.name.clone(), d.name.clone()],
+                        detail: format!(
+                            "strict mode refuses SUBSCRIBE {:?} because deny {:?} removes {:?} from it; clients must subscribe to narrower filters (or use narrow mode)",
+                            at.as_str(),
+                            d.name,
+                            dt.as_str()
+                        ),
+                    });
                 }
             }
         }

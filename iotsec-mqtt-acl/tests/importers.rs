@@ -228,3 +228,76 @@ topics = ["$share/g/#"]
     let empty = lint(&Policy::from_toml_str("").unwrap());
     assert_eq!(empty[0].kind, FindingKind::EmptyPolicy);
 }
+
+#[test]
+fn a_deny_inside_an_allowed_subscription_is_reported_and_really_narrows_strict_mode() {
+    use iotsec_mqtt_acl::{Action, ClientContext, CompiledPolicy, Effect, Request, SubscribeMode};
+    let policy = r##"
+[[rule]]
+name = "own-cmd"
+effect = "allow"
+actions = ["subscribe", "receive"]
+topics = ["devices/${client_id}/cmd/#"]
+[[rule]]
+name = "no-firmware-cmd"
+effect = "deny"
+actions = ["receive"]
+topics = ["devices/+/cmd/firmware/#"]
+[[rule]]
+name = "no-other"
+effect = "deny"
+actions = ["subscribe"]
+topics = ["other/#"]
+"##;
+    let p = Policy::from_toml_str(policy).unwrap();
+    let narrowed: Vec<_> = lint(&p)
+        .into_iter()
+        .filter(|f| f.kind == FindingKind::StrictSubscribeNarrowed)
+        .collect();
+    assert_eq!(narrowed.len(), 1, "{narrowed:?}");
+    assert_eq!(narrowed[0].rules, ["own-cmd", "no-firmware-cmd"]);
+    assert_eq!(
+        narrowed[0].detail,
+        r#"strict mode refuses SUBSCRIBE "devices/${client_id}/cmd/#" because deny "no-firmware-cmd" removes "devices/+/cmd/firmware/#" from it; clients must subscribe to narrower filters (or use narrow mode)"#
+    );
+    // What the finding says is what the engine does.
+    let c = CompiledPolicy::compile(p);
+    let ctx = ClientContext::new("dev1");
+    let sub = |t: &str, mode| {
+        c.check_with_mode(&ctx, &Request::new(Action::Subscribe, t), mode)
+            .effect
+    };
+    assert_eq!(
+        sub("devices/dev1/cmd/#", SubscribeMode::Strict),
+        Effect::Deny
+    );
+    assert_eq!(
+        sub("devices/dev1/cmd/reboot", SubscribeMode::Strict),
+        Effect::Allow
+    );
+    assert_eq!(
+        sub("devices/dev1/cmd/#", SubscribeMode::Narrow),
+        Effect::Allow
+    );
+    // A deny that does not overlap the allowed filter is not reported.
+    let clean = Policy::from_toml_str(
+        r##"
+[[rule]]
+name = "own-cmd"
+effect = "allow"
+actions = ["subscribe", "receive"]
+topics = ["devices/${client_id}/cmd/#"]
+[[rule]]
+name = "no-other"
+effect = "deny"
+actions = ["subscribe", "receive"]
+topics = ["other/#"]
+"##,
+    )
+    .unwrap();
+    assert!(
+        !lint(&clean)
+            .iter()
+            .any(|f| f.kind == FindingKind::StrictSubscribeNarrowed)
+    );
+}
