@@ -31,7 +31,7 @@ pub struct DemoArgs {
     keep: Option<PathBuf>,
 }
 
-/// What the steps share: where state goes, the time of the run, and what earlier steps found.
+/// What the steps share: where state goes (paths in the report are relative to it), the time of the run, and what earlier steps found.
 pub struct Fleet {
     /// The state directory.
     pub dir: PathBuf,
@@ -154,7 +154,7 @@ pub fn run(args: DemoArgs) -> Result<Report, BadInput> {
     if args.keep.is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    Ok(report(&steps, &attacks, args.keep.as_deref()))
+    Ok(report(&steps, &attacks, &dir, args.keep.is_some()))
 }
 
 /// The state directory: `--keep DIR` (created; must not hold a demo CA yet), else a fresh
@@ -180,7 +180,7 @@ fn state_dir(keep: Option<&Path>) -> Result<PathBuf, BadInput> {
     Ok(dir)
 }
 
-fn report(steps: &[Step], attacks: &[Attack], kept: Option<&Path>) -> Report {
+fn report(steps: &[Step], attacks: &[Attack], dir: &Path, kept: bool) -> Report {
     let ok = steps.iter().all(|s| s.ok) && attacks.iter().all(|a| a.refused);
     let mut text = String::new();
     for (i, s) in steps.iter().enumerate() {
@@ -204,13 +204,14 @@ fn report(steps: &[Step], attacks: &[Attack], kept: Option<&Path>) -> Report {
         true => "every step gave the expected verdict\n",
         false => "REGRESSION: a step did not give the expected verdict\n",
     });
-    if let Some(dir) = kept {
+    if kept {
         text.push_str(&format!("state kept in {}\n", dir.display()));
     }
     let json = json!({
         "ok": ok,
         "device": DEVICE_ID,
-        "kept": kept.map(|d| d.display().to_string()),
+        "state": dir.display().to_string(),
+        "kept": kept,
         "steps": steps.iter().map(step_json).collect::<Vec<_>>(),
         "attacks": attacks.iter().map(|a| json!({
             "attack": a.name, "step": a.step, "refused": a.refused,

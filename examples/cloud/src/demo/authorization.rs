@@ -82,21 +82,32 @@ fn authorize(fleet: &Fleet) -> Result<Step, String> {
         let decision = acl.check_with_mode(&ctx, &request, SubscribeMode::Strict);
         ok &= decision.effect == case.expected;
         let kind = reason_kind(&decision);
-        let trace: Vec<Value> = decision
+        let trace: Vec<(String, Value)> = decision
             .trace
             .entries()
             .iter()
             .map(|e| {
                 let rule = acl.policy().rules().get(e.rule as usize);
-                json!({ "rule": rule.map(|r| r.name.clone()), "outcome": e.outcome })
+                let name = rule.map(|r| r.name.clone()).unwrap_or_default();
+                (name, json!(e.outcome))
             })
             .collect();
+        let matched: Vec<&str> = trace.iter().map(|(name, _)| name.as_str()).collect();
         parts.push(format!(
-            "{} {} {} ({kind})",
+            "{} {} {} ({kind}; rules matched: {})",
             case.action.as_str(),
             case.topic,
-            effect_word(decision.effect)
+            effect_word(decision.effect),
+            if matched.is_empty() {
+                "none".to_owned()
+            } else {
+                matched.join(",")
+            }
         ));
+        let trace: Vec<Value> = trace
+            .into_iter()
+            .map(|(rule, outcome)| json!({ "rule": rule, "outcome": outcome }))
+            .collect();
         checks.push(json!({
             "action": case.action.as_str(),
             "topic": case.topic,

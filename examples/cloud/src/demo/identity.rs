@@ -79,7 +79,8 @@ fn enroll(fleet: &mut Fleet) -> Result<Step, String> {
         .issue_verified(&verified, fleet.now)
         .map_err(|e| e.to_string())?;
     let pem = to_pem("CERTIFICATE", &cert.der).map_err(|e| e.to_string())?;
-    let cert_path = fleet.dir.join(format!("{DEVICE_ID}.pem"));
+    let cert_file = format!("{DEVICE_ID}.pem");
+    let cert_path = fleet.dir.join(&cert_file);
     std::fs::write(&cert_path, pem).map_err(|e| format!("{}: {e}", cert_path.display()))?;
 
     let serial = hex_upper(&cert.serial);
@@ -95,8 +96,8 @@ fn enroll(fleet: &mut Fleet) -> Result<Step, String> {
             "subject": subject,
             "serial": serial,
             "not_after": not_after,
-            "certificate": cert_path.display().to_string(),
-            "ca": ca_dir.display().to_string(),
+            "certificate": cert_file,
+            "ca": "ca",
         }),
     })
 }
