@@ -63,8 +63,10 @@ pub struct Attack {
     pub name: &'static str,
     /// The step that staged it.
     pub step: &'static str,
-    /// Whether it was refused (the expected verdict).
+    /// Whether it was refused.
     pub refused: bool,
+    /// The reason it must be refused with; any other is a regression.
+    pub expected: &'static str,
     /// The typed reason of the refusal (the error variant), or `accepted`.
     pub kind: String,
     /// The refusal message.
@@ -72,8 +74,13 @@ pub struct Attack {
 }
 
 impl Attack {
-    /// An attack refused by `error` (its variant name is the kind).
-    pub fn refused(name: &'static str, step: &'static str, error: &impl std::fmt::Debug) -> Self {
+    /// An attack refused by `error` (its variant name is the kind), which must be `expected`.
+    pub fn refused(
+        name: &'static str,
+        step: &'static str,
+        expected: &'static str,
+        error: &impl std::fmt::Debug,
+    ) -> Self {
         let debug = format!("{error:?}");
         let kind = debug
             .split([' ', '(', '{'])
@@ -84,9 +91,15 @@ impl Attack {
             name,
             step,
             refused: true,
+            expected,
             kind,
             reason: String::new(),
         }
+    }
+
+    /// Whether the attack ended as expected: refused, for the expected reason.
+    pub fn as_expected(&self) -> bool {
+        self.refused && self.kind == self.expected
     }
 
     /// The same with the human-readable reason.
@@ -96,11 +109,12 @@ impl Attack {
     }
 
     /// An attack that got through: a regression.
-    pub fn accepted(name: &'static str, step: &'static str) -> Self {
+    pub fn accepted(name: &'static str, step: &'static str, expected: &'static str) -> Self {
         Attack {
             name,
             step,
             refused: false,
+            expected,
             kind: "accepted".into(),
             reason: "the attack was not refused".into(),
         }
@@ -181,7 +195,7 @@ fn state_dir(keep: Option<&Path>) -> Result<PathBuf, BadInput> {
 }
 
 fn report(steps: &[Step], attacks: &[Attack], dir: &Path, kept: bool) -> Report {
-    let ok = steps.iter().all(|s| s.ok) && attacks.iter().all(|a| a.refused);
+    let ok = steps.iter().all(|s| s.ok) && attacks.iter().all(Attack::as_expected);
     let mut text = String::new();
     for (i, s) in steps.iter().enumerate() {
         let verdict = if s.ok { "ok" } else { "FAIL" };
@@ -194,7 +208,11 @@ fn report(steps: &[Step], attacks: &[Attack], dir: &Path, kept: bool) -> Report 
         ));
     }
     for a in attacks {
-        let verdict = if a.refused { "refused" } else { "ACCEPTED" };
+        let verdict = match (a.refused, a.as_expected()) {
+            (true, true) => "refused".to_owned(),
+            (true, false) => format!("refused, but not as {} (REGRESSION)", a.expected),
+            (false, _) => "ACCEPTED".to_owned(),
+        };
         text.push_str(&format!(
             "attack {:<16} {:<8} {}: {}\n",
             a.name, verdict, a.kind, a.reason
@@ -215,7 +233,7 @@ fn report(steps: &[Step], attacks: &[Attack], dir: &Path, kept: bool) -> Report 
         "steps": steps.iter().map(step_json).collect::<Vec<_>>(),
         "attacks": attacks.iter().map(|a| json!({
             "attack": a.name, "step": a.step, "refused": a.refused,
-            "kind": a.kind, "reason": a.reason,
+            "kind": a.kind, "expected": a.expected, "reason": a.reason,
         })).collect::<Vec<_>>(),
     });
     Report {

@@ -40,6 +40,9 @@ fn fresh_nonce() -> [u8; 32] {
 fn raw_public_key(key: &DeviceKey) -> Result<[u8; 64], String> {
     let spki = key.public_key_der().map_err(|e| e.to_string())?;
     let at = spki.len().checked_sub(64).ok_or("short SPKI")?;
+    if at.checked_sub(1).and_then(|i| spki.get(i)) != Some(&0x04) {
+        return Err("SPKI is not an uncompressed P-256 point".into());
+    }
     spki.get(at..)
         .and_then(|raw| raw.try_into().ok())
         .ok_or_else(|| "SPKI is not an uncompressed P-256 point".into())
@@ -112,8 +115,8 @@ fn appraise(fleet: &mut Fleet, attacks: &mut Vec<Attack>) -> Result<Step, String
     // Attack: an eavesdropper replays the accepted evidence to the next challenge.
     let next = fresh_nonce();
     attacks.push(match cloud.appraise(&evidence, &next) {
-        Ok(_) => Attack::accepted("evidence_replay", NAME),
-        Err(e) => Attack::refused("evidence_replay", NAME, &e).because(e),
+        Ok(_) => Attack::accepted("evidence_replay", NAME, "NonceMismatch"),
+        Err(e) => Attack::refused("evidence_replay", NAME, "NonceMismatch", &e).because(e),
     });
     Ok(Step {
         name: NAME,

@@ -182,43 +182,19 @@ fn update(
     let verified =
         verify(&signed, &root, &device_state(&record, now)).map_err(|e| e.to_string())?;
     let component = verified.manifest.components.first().ok_or("no component")?;
-
-    // Download: stream the image through the digest check, then install it (the A/B state
-    // machine checks it again while writing the inactive slot), trial-boot and confirm.
-    let mut stream = ImageVerifier::new(component);
-    for chunk in image.chunks(CHUNK) {
-        stream.update(chunk).map_err(|e| e.to_string())?;
-    }
-    stream.finish().map_err(|e| e.to_string())?;
     let ticket = InstallTicket {
         security_counter: verified.manifest.security_counter,
         sequence_number: verified.manifest.sequence_number,
         digest: component.digest,
         size: component.size,
     };
-    let installed = device
-        .install(&ticket, image.chunks(CHUNK))
-        .map_err(|e| e.to_string())?;
-    let booted = device.boot().map_err(|e| e.to_string())?;
-    device.confirm(booted).map_err(|e| e.to_string())?;
+    let (installed, booted) = download_and_boot(&mut device, &ticket, image)?;
     let record = device.store().load_record()?;
     let ok = installed == Slot::B
         && booted == Slot::B
         && record.confirmed == Slot::B
         && record.security_counter == RELEASE_COUNTER;
-
-    // Attack: the old 1.0.0 image re-signed with a newer sequence number (a downgrade).
-    let old = manifest(
-        &cloud,
-        FACTORY_VERSION,
-        FACTORY_COUNTER,
-        3,
-        &firmware_image(FACTORY_VERSION),
-    )?;
-    attacks.push(match verify(&old, &root, &device_state(&record, now)) {
-        Ok(_) => Attack::accepted("ota_rollback", NAME),
-        Err(e) => Attack::refused("ota_rollback", NAME, &e).because(e),
-    });
+    attacks.push(rollback_attack(&cloud, &root, &record, now)?);
     Ok(Step {
         name: NAME,
         ok,
@@ -236,5 +212,42 @@ fn update(
             "security_counter": record.security_counter,
             "last_sequence": record.last_sequence,
         }),
+    })
+}
+
+/// Device: stream the image through the digest check as it downloads, install it (the A/B
+/// state machine checks it again while writing the inactive slot), trial-boot it and confirm
+/// it as healthy. Returns the installed and the booted slot.
+fn download_and_boot(
+    device: &mut TrialBoot<Flash>,
+    ticket: &InstallTicket,
+    image: &[u8],
+) -> Result<(Slot, Slot), String> {
+    let mut stream = ImageVerifier::with_expectation(ticket.digest, ticket.size);
+    for chunk in image.chunks(CHUNK) {
+        stream.update(chunk).map_err(|e| e.to_string())?;
+    }
+    stream.finish().map_err(|e| e.to_string())?;
+    let installed = device
+        .install(ticket, image.chunks(CHUNK))
+        .map_err(|e| e.to_string())?;
+    let booted = device.boot().map_err(|e| e.to_string())?;
+    device.confirm(booted).map_err(|e| e.to_string())?;
+    Ok((installed, booted))
+}
+
+/// Attack: the old factory image re-signed by the release key with a newer sequence number
+/// (a downgrade), offered to the updated device.
+fn rollback_attack(
+    cloud: &Publisher,
+    root: &TrustRoot<'_>,
+    record: &BootRecord,
+    now: u64,
+) -> Result<Attack, String> {
+    let old_image = firmware_image(FACTORY_VERSION);
+    let old = manifest(cloud, FACTORY_VERSION, FACTORY_COUNTER, 3, &old_image)?;
+    Ok(match verify(&old, root, &device_state(record, now)) {
+        Ok(_) => Attack::accepted("ota_rollback", NAME, "Rollback"),
+        Err(e) => Attack::refused("ota_rollback", NAME, "Rollback", &e).because(e),
     })
 }
