@@ -8,6 +8,7 @@
 mod acl;
 mod attest;
 mod attest_ekcert;
+mod demo;
 mod ota;
 mod pki;
 mod sbom;
@@ -32,6 +33,10 @@ struct Cli {
 enum Command {
     /// Lists the iotsec crates this binary composes, with their version and no_std status.
     Info,
+    /// The fleet demo: one device through identity, attestation, authorization, the deploy
+    /// gate and an update, all five crates in one process; exit 0 when every step (and every
+    /// staged attack's refusal) came out as expected.
+    Demo(demo::DemoArgs),
     /// Signed update manifests: keys, trust roots, signing and verification (iotsec-ota).
     #[command(subcommand)]
     Ota(ota::Command),
@@ -74,6 +79,7 @@ fn main() -> ExitCode {
                 "iotsec-attest",
             ],
         )),
+        Command::Demo(args) => demo::run(args),
         Command::Ota(command) => ota::run(command),
         Command::Acl(command) => acl::run(command),
         Command::Attest(command) => attest::run(command),
