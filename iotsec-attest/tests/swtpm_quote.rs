@@ -10,14 +10,12 @@
 
 mod common;
 
-use common::swtpm::{Swtpm, peers_available};
+use common::swtpm::{Swtpm, appraise_files, peers_available};
 use iotsec_attest::algorithm::HashAlg;
-use iotsec_attest::appraisal::{
-    Claim, Finding, QuoteAppraisal, QuoteEvidence, Tier, appraise_quote,
-};
+use iotsec_attest::appraisal::{Claim, Finding, QuoteAppraisal, Tier};
 use iotsec_attest::attest::{Attested, QuoteInfo};
 use iotsec_attest::pcr_digest::compute_pcr_digest;
-use iotsec_attest::pcr_file::{SerializedPcrs, serialize_pcrs};
+use iotsec_attest::pcr_file::serialize_pcrs;
 use iotsec_attest::policy::AppraisalPolicy;
 use iotsec_attest::public::{Name, RH_ENDORSEMENT};
 use iotsec_attest::ring_verifier::RingVerifier;
@@ -25,38 +23,6 @@ use iotsec_attest::verify::{RustCryptoVerifier, SignatureVerifier};
 use iotsec_attest::{Attest, ClockInfo, PublicArea};
 
 const THREE_BANKS: &str = "sha1:0,1,16+sha256:0,1,2,3,4,5,6,7,16+sha384:0,16";
-
-fn appraise_files(
-    tpm: &Swtpm,
-    verifier: &dyn SignatureVerifier,
-    policy: &AppraisalPolicy,
-    ak: &str,
-    prefix: &str,
-    nonce: &[u8],
-    previous: Option<&ClockInfo>,
-) -> QuoteAppraisal {
-    let ak = tpm.read(ak);
-    let (msg, sig, pcrs) = (
-        tpm.read(&format!("{prefix}.msg")),
-        tpm.read(&format!("{prefix}.sig")),
-        tpm.read(&format!("{prefix}.pcrs")),
-    );
-    let ak = PublicArea::parse_tpm2b(&ak).unwrap();
-    let pcrs = SerializedPcrs::parse(&pcrs).unwrap();
-    appraise_quote(
-        verifier,
-        policy,
-        &QuoteEvidence {
-            ak: &ak,
-            message: &msg,
-            signature: &sig,
-            pcrs: &pcrs,
-            event_log: None,
-        },
-        nonce,
-        previous,
-    )
-}
 
 fn qualified_signer(tpm: &Swtpm, kind: &str) -> Vec<u8> {
     let ek = tpm.read(&format!("ek_{kind}.pub"));

@@ -10,13 +10,12 @@
 
 mod common;
 
-use common::swtpm::{Swtpm, peers_available};
-use iotsec_attest::appraisal::{Claim, Finding, QuoteEvidence, Tier, appraise_quote};
+use common::swtpm::{Swtpm, appraise_files, peers_available};
+use iotsec_attest::ClockInfo;
+use iotsec_attest::appraisal::{Claim, Finding, Tier};
 use iotsec_attest::freshness::ClockVerdict;
-use iotsec_attest::pcr_file::SerializedPcrs;
 use iotsec_attest::policy::AppraisalPolicy;
 use iotsec_attest::ring_verifier::RingVerifier;
-use iotsec_attest::{ClockInfo, PublicArea};
 
 fn quote_and_appraise(
     tpm: &Swtpm,
@@ -45,27 +44,16 @@ fn appraise(
     nonce: u8,
     previous: Option<&ClockInfo>,
 ) -> (Tier, Option<ClockInfo>, Vec<Finding>) {
-    let ak = tpm.read(&format!("{name}-ak.pub"));
-    let ak = PublicArea::parse_tpm2b(&ak).unwrap();
-    let (msg, sig, pcrs) = (
-        tpm.read(&format!("{name}-kept.msg")),
-        tpm.read(&format!("{name}-kept.sig")),
-        tpm.read(&format!("{name}-kept.pcrs")),
-    );
-    let pcrs = SerializedPcrs::parse(&pcrs).unwrap();
-    let a = appraise_quote(
+    let a = appraise_files(
+        tpm,
         &RingVerifier,
         &AppraisalPolicy::default(),
-        &QuoteEvidence {
-            ak: &ak,
-            message: &msg,
-            signature: &sig,
-            pcrs: &pcrs,
-            event_log: None,
-        },
+        &format!("{name}-ak.pub"),
+        &format!("{name}-kept"),
         &[nonce; 8],
         previous,
     );
+    let msg = tpm.read(&format!("{name}-kept.msg"));
     let findings = a.claim(Claim::Freshness).unwrap().findings.clone();
     let clock = iotsec_attest::Attest::parse(&msg).unwrap().clock_info;
     (a.status, Some(clock), findings)

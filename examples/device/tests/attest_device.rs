@@ -12,9 +12,7 @@ mod swtpm;
 
 use std::process::Command;
 
-use iotsec_attest::PublicArea;
-use iotsec_attest::appraisal::{QuoteEvidence, Tier, appraise_quote};
-use iotsec_attest::pcr_file::SerializedPcrs;
+use iotsec_attest::appraisal::Tier;
 use iotsec_attest::policy::AppraisalPolicy;
 use iotsec_attest::ring_verifier::RingVerifier;
 use swtpm::{Swtpm, peers_available};
@@ -41,24 +39,12 @@ fn device_quote(dir: &std::path::Path, tpm: &str, pcrs: &str, nonce: &str) -> st
 
 /// Appraises the dev.* files the device wrote, as the cloud would.
 fn appraise_dev_files(tpm: &Swtpm, nonce: &[u8]) -> Tier {
-    let (ak, msg, sig, pcrs) = (
-        tpm.read("dev.ak.pub"),
-        tpm.read("dev.msg"),
-        tpm.read("dev.sig"),
-        tpm.read("dev.pcrs"),
-    );
-    let ak = PublicArea::parse_tpm2b(&ak).unwrap();
-    let pcrs = SerializedPcrs::parse(&pcrs).unwrap();
-    let a = appraise_quote(
+    let a = swtpm::appraise_files(
+        tpm,
         &RingVerifier,
         &AppraisalPolicy::default(),
-        &QuoteEvidence {
-            ak: &ak,
-            message: &msg,
-            signature: &sig,
-            pcrs: &pcrs,
-            event_log: None,
-        },
+        "dev.ak.pub",
+        "dev",
         nonce,
         None,
     );

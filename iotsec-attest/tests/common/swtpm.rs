@@ -351,3 +351,38 @@ impl Drop for Swtpm {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Appraises the tpm2-tools files in the TPM's directory: AK `ak` (TPM2B_PUBLIC) and the quote
+/// `PREFIX.msg`, `PREFIX.sig`, `PREFIX.pcrs`.
+#[allow(clippy::too_many_arguments)]
+pub fn appraise_files(
+    tpm: &Swtpm,
+    verifier: &dyn iotsec_attest::verify::SignatureVerifier,
+    policy: &iotsec_attest::policy::AppraisalPolicy,
+    ak: &str,
+    prefix: &str,
+    nonce: &[u8],
+    previous: Option<&iotsec_attest::ClockInfo>,
+) -> iotsec_attest::appraisal::QuoteAppraisal {
+    let ak = tpm.read(ak);
+    let (msg, sig, pcrs) = (
+        tpm.read(&format!("{prefix}.msg")),
+        tpm.read(&format!("{prefix}.sig")),
+        tpm.read(&format!("{prefix}.pcrs")),
+    );
+    let ak = iotsec_attest::PublicArea::parse_tpm2b(&ak).unwrap();
+    let pcrs = iotsec_attest::pcr_file::SerializedPcrs::parse(&pcrs).unwrap();
+    iotsec_attest::appraisal::appraise_quote(
+        verifier,
+        policy,
+        &iotsec_attest::appraisal::QuoteEvidence {
+            ak: &ak,
+            message: &msg,
+            signature: &sig,
+            pcrs: &pcrs,
+            event_log: None,
+        },
+        nonce,
+        previous,
+    )
+}
