@@ -193,6 +193,62 @@ pub enum Reason {
     ConnectAccepted,
 }
 
+impl Reason {
+    /// A stable snake_case name for the reason, for logs and machine-readable output
+    /// (`"denied_by"`, `"no_matching_rule"`, ...). New reasons get new names; names never change.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reason::AllowedBy { .. } => "allowed_by",
+            Reason::DeniedBy { .. } => "denied_by",
+            Reason::PlaceholderUnusable { .. } => "placeholder_unusable",
+            Reason::NoMatchingRule => "no_matching_rule",
+            Reason::FilterNotContained => "filter_not_contained",
+            Reason::TooManyOverlappingRules { .. } => "too_many_overlapping_rules",
+            Reason::IdentityNotBound { .. } => "identity_not_bound",
+            Reason::InvalidTopic(_) => "invalid_topic",
+            Reason::InvalidQos { .. } => "invalid_qos",
+            Reason::SubscribeGrantedByMode => "subscribe_granted_by_mode",
+            Reason::ConnectAccepted => "connect_accepted",
+        }
+    }
+}
+
+/// One line for an operator's log: what decided, with rule indices (the caller adds rule names,
+/// which only the policy knows).
+impl core::fmt::Display for Reason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Reason::AllowedBy { rule } => write!(f, "allowed by rule {rule}"),
+            Reason::DeniedBy { rule } => write!(f, "denied by rule {rule}"),
+            Reason::PlaceholderUnusable {
+                rule,
+                placeholder,
+                problem,
+            } => write!(
+                f,
+                "rule {rule}: placeholder {placeholder} unusable for this client: {problem}"
+            ),
+            Reason::NoMatchingRule => f.write_str("no rule grants this (default deny)"),
+            Reason::FilterNotContained => f.write_str(
+                "the subscription filter reaches topics no rule lets this client receive",
+            ),
+            Reason::TooManyOverlappingRules { limit } => write!(
+                f,
+                "more than {limit} rule templates overlap the subscription (denied; split it)"
+            ),
+            Reason::IdentityNotBound { binding } => {
+                write!(f, "the client id is not bound to {binding}")
+            }
+            Reason::InvalidTopic(e) => write!(f, "invalid topic: {e}"),
+            Reason::InvalidQos { qos } => write!(f, "invalid QoS {qos} (above 2)"),
+            Reason::SubscribeGrantedByMode => {
+                f.write_str("mosquitto mode grants every SUBSCRIBE and checks at delivery")
+            }
+            Reason::ConnectAccepted => f.write_str("CONNECT accepted"),
+        }
+    }
+}
+
 /// The answer to a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
@@ -313,6 +369,83 @@ mod tests {
             effect: Effect::Allow,
             outcome: RuleOutcome::Matched,
         }
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn reasons_read_as_one_line_and_have_distinct_stable_kinds() {
+        use std::string::ToString;
+        let cases = [
+            (
+                Reason::AllowedBy { rule: 2 },
+                "allowed_by",
+                "allowed by rule 2",
+            ),
+            (
+                Reason::DeniedBy { rule: 7 },
+                "denied_by",
+                "denied by rule 7",
+            ),
+            (
+                Reason::PlaceholderUnusable {
+                    rule: 1,
+                    placeholder: PlaceholderKind::ClientId,
+                    problem: ValueProblem::ContainsWildcard,
+                },
+                "placeholder_unusable",
+                "rule 1: placeholder ${client_id} unusable for this client: contains a wildcard ('+' or '#')",
+            ),
+            (
+                Reason::NoMatchingRule,
+                "no_matching_rule",
+                "no rule grants this (default deny)",
+            ),
+            (
+                Reason::IdentityNotBound {
+                    binding: IdentityBinding::CertCn,
+                },
+                "identity_not_bound",
+                "the client id is not bound to the certificate CN",
+            ),
+            (
+                Reason::InvalidQos { qos: 3 },
+                "invalid_qos",
+                "invalid QoS 3 (above 2)",
+            ),
+            (
+                Reason::FilterNotContained,
+                "filter_not_contained",
+                "the subscription filter reaches topics no rule lets this client receive",
+            ),
+        ];
+        for (reason, kind, text) in cases {
+            assert_eq!(reason.kind(), kind);
+            assert_eq!(reason.to_string(), text);
+            assert!(!reason.to_string().contains('\n'));
+        }
+        let all = [
+            Reason::AllowedBy { rule: 0 },
+            Reason::DeniedBy { rule: 0 },
+            Reason::PlaceholderUnusable {
+                rule: 0,
+                placeholder: PlaceholderKind::Username,
+                problem: ValueProblem::Missing,
+            },
+            Reason::NoMatchingRule,
+            Reason::FilterNotContained,
+            Reason::TooManyOverlappingRules { limit: 1 },
+            Reason::IdentityNotBound {
+                binding: IdentityBinding::Username,
+            },
+            Reason::InvalidTopic(TopicError::Empty),
+            Reason::InvalidQos { qos: 9 },
+            Reason::SubscribeGrantedByMode,
+            Reason::ConnectAccepted,
+        ];
+        let mut kinds: std::vec::Vec<&str> = all.iter().map(Reason::kind).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(kinds.len(), all.len());
     }
 
     #[test]

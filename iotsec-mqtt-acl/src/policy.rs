@@ -33,6 +33,17 @@ pub enum IdentityBinding {
     Username,
 }
 
+/// The identity the binding names (`"the certificate CN"`, `"the username"`, `"nothing"`).
+impl core::fmt::Display for IdentityBinding {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            IdentityBinding::None => "nothing",
+            IdentityBinding::CertCn => "the certificate CN",
+            IdentityBinding::Username => "the username",
+        })
+    }
+}
+
 /// A policy file.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -63,6 +63,32 @@ pub enum ValueProblem {
     ReservedPrefix,
 }
 
+/// The placeholder as written in a template (`${client_id}`; attributes as `${attr.*}`).
+impl core::fmt::Display for PlaceholderKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            PlaceholderKind::ClientId => "${client_id}",
+            PlaceholderKind::Username => "${username}",
+            PlaceholderKind::CertCn => "${cert.cn}",
+            PlaceholderKind::Attribute => "${attr.*}",
+        })
+    }
+}
+
+/// What is wrong with the value, in words.
+impl core::fmt::Display for ValueProblem {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            ValueProblem::Missing => "missing",
+            ValueProblem::Empty => "empty",
+            ValueProblem::ContainsLevelSeparator => "contains '/'",
+            ValueProblem::ContainsWildcard => "contains a wildcard ('+' or '#')",
+            ValueProblem::ContainsNul => "contains U+0000",
+            ValueProblem::ReservedPrefix => "starts with '$'",
+        })
+    }
+}
+
 impl Placeholder {
     /// The kind, for decisions.
     pub fn kind(&self) -> PlaceholderKind {

@@ -165,7 +165,7 @@ fn reason_json(reason: &Reason, policy: &Policy) -> Value {
         Reason::InvalidQos { qos } => json!({"kind": "invalid_qos", "qos": qos}),
         Reason::SubscribeGrantedByMode => json!({"kind": "subscribe_granted_by_mode"}),
         Reason::ConnectAccepted => json!({"kind": "connect_accepted"}),
-        _ => json!({"kind": format!("{reason:?}")}),
+        _ => json!({"kind": reason.kind(), "text": reason.to_string()}),
     }
 }
 

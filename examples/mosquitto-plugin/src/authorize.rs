@@ -121,12 +121,16 @@ pub fn authorize(policy: &CompiledPolicy, mode: SubscribeMode, req: &AclRequest<
             req,
             action.as_str(),
             format_args!(
-                "rule {rule} ({:?}): placeholder {placeholder:?} unusable for this client: {problem:?}",
+                "rule {rule} ({:?}): placeholder {placeholder} unusable for this client: {problem}",
                 rule_name(rule)
             ),
         ),
         Reason::InvalidTopic(e) => deny(req, action.as_str(), format_args!("invalid topic: {e}")),
-        other => deny(req, action.as_str(), format_args!("{other:?}")),
+        other => deny(
+            req,
+            action.as_str(),
+            format_args!("{}: {other}", other.kind()),
+        ),
     }
 }
 

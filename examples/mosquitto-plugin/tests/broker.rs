@@ -80,9 +80,9 @@ fn allowed_publish_is_delivered_denied_publish_is_dropped_and_logged() {
     publish_retained(&t, broker.port, "dev1", "devices/dev1/telemetry", "kept");
     assert_eq!(drain(&t, &broker, &mon), ["devices/dev1/telemetry t1"]);
     for line in [
-        r#"iotsec-mqtt-acl: DENY publish client_id="dev1" username=(null) topic="devices/dev2/telemetry" qos=1: NoMatchingRule"#,
-        r#"iotsec-mqtt-acl: DENY publish client_id="dev1" username=(null) topic="devices/dev1/cmd/x" qos=1: NoMatchingRule"#,
-        r#"iotsec-mqtt-acl: DENY publish_retained client_id="dev1" username=(null) topic="devices/dev1/telemetry" qos=1: NoMatchingRule"#,
+        r#"iotsec-mqtt-acl: DENY publish client_id="dev1" username=(null) topic="devices/dev2/telemetry" qos=1: no_matching_rule: no rule grants this (default deny)"#,
+        r#"iotsec-mqtt-acl: DENY publish client_id="dev1" username=(null) topic="devices/dev1/cmd/x" qos=1: no_matching_rule: no rule grants this (default deny)"#,
+        r#"iotsec-mqtt-acl: DENY publish_retained client_id="dev1" username=(null) topic="devices/dev1/telemetry" qos=1: no_matching_rule: no rule grants this (default deny)"#,
     ] {
         assert!(
             broker.wait_for_log(line),
@@ -110,7 +110,7 @@ fn strict_mode_refuses_subscriptions_beyond_the_grant() {
             out.stderr
         );
         let line = format!(
-            r#"iotsec-mqtt-acl: DENY subscribe client_id="dev1" username=(null) topic={filter:?} qos=1: FilterNotContained"#
+            r#"iotsec-mqtt-acl: DENY subscribe client_id="dev1" username=(null) topic={filter:?} qos=1: filter_not_contained: the subscription filter reaches topics no rule lets this client receive"#
         );
         assert!(
             broker.wait_for_log(&line),
@@ -166,7 +166,7 @@ fn narrow_mode_grants_the_filter_and_checks_every_delivery() {
         dev1.until("devices/dev1/cmd/end x"),
         ["devices/dev1/cmd/reboot mine"]
     );
-    let line = r#"iotsec-mqtt-acl: DENY receive client_id="dev1" username=(null) topic="devices/dev2/cmd/reboot" qos=1: NoMatchingRule"#;
+    let line = r#"iotsec-mqtt-acl: DENY receive client_id="dev1" username=(null) topic="devices/dev2/cmd/reboot" qos=1: no_matching_rule: no rule grants this (default deny)"#;
     assert!(
         broker.wait_for_log(line),
         "missing {line}\n{}",
@@ -256,7 +256,7 @@ fn will_is_checked_as_publish_when_the_broker_sends_it() {
         );
     }
     assert_eq!(drain(&t, &broker, &mon), ["devices/dev3/telemetry gone"]);
-    let line = r#"iotsec-mqtt-acl: DENY publish client_id="dev1" username=(null) topic="devices/dev2/telemetry" qos=0: NoMatchingRule"#;
+    let line = r#"iotsec-mqtt-acl: DENY publish client_id="dev1" username=(null) topic="devices/dev2/telemetry" qos=0: no_matching_rule: no rule grants this (default deny)"#;
     assert!(
         broker.wait_for_log(line),
         "missing {line}\n{}",
