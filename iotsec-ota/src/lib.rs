@@ -25,6 +25,12 @@ pub use signature_algorithm::Algorithm;
 pub use trust_root::{Role, TrustRoot};
 pub use verifier::{DeviceState, Verified, verify};
 
+// Host side (simulators, tests, demos): alloc.
+#[cfg(feature = "alloc")]
+pub mod memory_store;
+#[cfg(feature = "alloc")]
+pub use memory_store::{MemoryBootStore, MemoryStoreError};
+
 // Cloud side: std.
 #[cfg(feature = "std")]
 pub mod manifest_builder;

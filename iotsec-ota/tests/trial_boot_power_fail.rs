@@ -9,105 +9,21 @@
     clippy::panic
 )]
 
+use iotsec_ota::memory_store::{MemoryBootStore, MemoryStoreError};
 use iotsec_ota::trial_boot::{
     BootError, BootRecord, BootStore, InstallTicket, Slot, SlotState, TrialBoot,
 };
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct PowerCut;
+/// The store's power-cut error.
+const POWER_CUT: MemoryStoreError = MemoryStoreError::PowerCut;
+/// Slot capacity of the simulated flash (larger than any image the tests install).
+const CAPACITY: usize = 1 << 16;
 
-/// Flash with an atomic record and two slots; power fails after `budget` writes.
-#[derive(Debug, Clone)]
-struct Flash {
-    record: BootRecord,
-    slots: [Vec<u8>; 2],
-    budget: Option<usize>,
-    off: bool,
-}
-
-impl Flash {
-    fn spend(&mut self) -> Result<(), PowerCut> {
-        if self.off {
-            return Err(PowerCut);
-        }
-        if let Some(budget) = self.budget.as_mut() {
-            if *budget == 0 {
-                self.off = true;
-                return Err(PowerCut);
-            }
-            *budget -= 1;
-        }
-        Ok(())
-    }
-
-    fn power_on(&mut self) {
-        self.off = false;
-        self.budget = None;
-    }
-}
-
-fn index(slot: Slot) -> usize {
-    match slot {
-        Slot::A => 0,
-        Slot::B => 1,
-    }
-}
-
-impl BootStore for Flash {
-    type Error = PowerCut;
-
-    fn load_record(&mut self) -> Result<BootRecord, PowerCut> {
-        if self.off {
-            return Err(PowerCut);
-        }
-        Ok(self.record)
-    }
-
-    fn store_record(&mut self, record: &BootRecord) -> Result<(), PowerCut> {
-        self.spend()?;
-        self.record = *record;
-        Ok(())
-    }
-
-    fn erase_slot(&mut self, slot: Slot) -> Result<(), PowerCut> {
-        if let Err(cut) = self.spend() {
-            // A cut erase leaves garbage.
-            self.slots[index(slot)].truncate(self.slots[index(slot)].len() / 2);
-            return Err(cut);
-        }
-        self.slots[index(slot)].clear();
-        Ok(())
-    }
-
-    fn write_slot(&mut self, slot: Slot, offset: u64, data: &[u8]) -> Result<(), PowerCut> {
-        let offset = offset as usize;
-        let cut = self.spend();
-        // A torn write keeps only half of the chunk.
-        let keep = if cut.is_err() {
-            data.len() / 2
-        } else {
-            data.len()
-        };
-        let image = &mut self.slots[index(slot)];
-        if image.len() < offset + keep {
-            image.resize(offset + keep, 0xff);
-        }
-        image[offset..offset + keep].copy_from_slice(&data[..keep]);
-        cut
-    }
-
-    fn read_slot(&mut self, slot: Slot, offset: u64, buffer: &mut [u8]) -> Result<usize, PowerCut> {
-        if self.off {
-            return Err(PowerCut);
-        }
-        let image = &self.slots[index(slot)];
-        let start = (offset as usize).min(image.len());
-        let n = buffer.len().min(image.len() - start);
-        buffer[..n].copy_from_slice(&image[start..start + n]);
-        Ok(n)
-    }
+/// The stored boot record (a store built by `factory` always has one).
+fn record(flash: &MemoryBootStore) -> BootRecord {
+    *flash.record().expect("factory stores a record")
 }
 
 fn image(version: u64, len: usize) -> Vec<u8> {
@@ -125,34 +41,29 @@ fn ticket(image: &[u8], counter: u64, sequence: u64) -> InstallTicket {
     }
 }
 
-fn factory() -> Flash {
+fn factory() -> MemoryBootStore {
     let v1 = image(1, 700);
-    Flash {
-        record: BootRecord::factory(ticket(&v1, 1, 1)),
-        slots: [v1, Vec::new()],
-        budget: None,
-        off: false,
-    }
+    MemoryBootStore::factory(CAPACITY, ticket(&v1, 1, 1), &v1)
 }
 
 /// The invariants every reboot must satisfy; returns the booted slot.
-fn reboot_and_check(flash: &mut Flash, committed_floor: &mut u64) -> Slot {
+fn reboot_and_check(flash: &mut MemoryBootStore, committed_floor: &mut u64) -> Slot {
     flash.power_on();
     assert!(
-        flash.record.security_counter >= *committed_floor,
+        record(flash).security_counter >= *committed_floor,
         "stored counter went down: {} < {}",
-        flash.record.security_counter,
+        record(flash).security_counter,
         committed_floor
     );
-    *committed_floor = flash.record.security_counter;
+    *committed_floor = record(flash).security_counter;
     let mut boot = TrialBoot::new(flash.clone());
     let slot = boot.boot().expect("a bootable slot must always exist");
     *flash = boot.into_store();
-    let record = flash.record;
+    let record = record(flash);
     let booted = record.slot(slot);
     assert_eq!(booted.state, SlotState::Verified);
     assert!(booted.security_counter >= record.security_counter);
-    let actual: [u8; 32] = Sha256::digest(&flash.slots[index(slot)][..booted.size as usize]).into();
+    let actual: [u8; 32] = Sha256::digest(&flash.slot(slot)[..booted.size as usize]).into();
     assert_eq!(
         actual, booted.digest,
         "booted slot does not hold its verified image"
@@ -205,10 +116,10 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 /// Runs `steps` with power cut after `budget` writes; returns false once power was cut.
-fn run(flash: &mut Flash, running: &mut Slot, steps: &[Step], version: &mut u64) -> bool {
+fn run(flash: &mut MemoryBootStore, running: &mut Slot, steps: &[Step], version: &mut u64) -> bool {
     for step in steps {
         let mut boot = TrialBoot::new(flash.clone());
-        let outcome: Result<(), BootError<PowerCut>> = match step {
+        let outcome: Result<(), BootError<MemoryStoreError>> = match step {
             Step::Install {
                 counter_delta,
                 sequence_delta,
@@ -218,7 +129,7 @@ fn run(flash: &mut Flash, running: &mut Slot, steps: &[Step], version: &mut u64)
             } => {
                 *version += 1;
                 let data = image(*version, *len);
-                let record = flash.record;
+                let record = record(flash);
                 let counter = record
                     .security_counter
                     .saturating_add_signed(i64::from(*counter_delta));
@@ -235,7 +146,7 @@ fn run(flash: &mut Flash, running: &mut Slot, steps: &[Step], version: &mut u64)
             Step::Reject => boot.reject(*running),
         };
         *flash = boot.into_store();
-        if matches!(outcome, Err(BootError::Store(PowerCut))) {
+        if matches!(outcome, Err(BootError::Store(POWER_CUT))) {
             return false;
         }
     }
@@ -248,17 +159,17 @@ proptest! {
     #[test]
     fn power_cut_at_any_write_leaves_a_bootable_verified_slot(
         steps in proptest::collection::vec(step(), 1..12),
-        budget in 0usize..40,
+        budget in 0u64..40,
     ) {
         let mut flash = factory();
         let mut floor = 0;
         let mut running = reboot_and_check(&mut flash, &mut floor);
-        flash.budget = Some(budget);
+        flash.cut_power_after(budget);
         let mut version = 1;
         run(&mut flash, &mut running, &steps, &mut version);
-        let before = flash.record.security_counter;
+        let before = record(&flash).security_counter;
         reboot_and_check(&mut flash, &mut floor);
-        prop_assert!(flash.record.security_counter >= before);
+        prop_assert!(record(&flash).security_counter >= before);
     }
 
     #[test]
@@ -271,10 +182,10 @@ proptest! {
         let mut version = 1;
         for step in &steps {
             prop_assert!(run(&mut flash, &mut running, core::slice::from_ref(step), &mut version));
-            prop_assert!(flash.record.security_counter >= floor);
-            floor = flash.record.security_counter;
+            prop_assert!(record(&flash).security_counter >= floor);
+            floor = record(&flash).security_counter;
             if matches!(step, Step::Reset) {
-                let record = flash.record;
+                let record = record(&flash);
                 prop_assert!(record.is_bootable(running));
             }
         }
@@ -288,38 +199,36 @@ fn update_cut_at_every_write_then_recovers() {
     let t2 = ticket(&v2, 2, 2);
     // Count the writes of a clean run: install, reset into trial, confirm.
     let clean_writes = {
-        let mut flash = factory();
-        flash.budget = Some(usize::MAX);
-        let mut boot = TrialBoot::new(flash);
+        let mut boot = TrialBoot::new(factory());
         boot.install(&t2, v2.chunks(64)).unwrap();
         let slot = boot.boot().unwrap();
         assert_eq!(slot, Slot::B);
         boot.confirm(slot).unwrap();
-        usize::MAX - boot.into_store().budget.unwrap()
+        boot.into_store().writes()
     };
     assert!(clean_writes > 10, "{clean_writes}");
     for cut in 0..clean_writes {
         let mut flash = factory();
-        flash.budget = Some(cut);
+        flash.cut_power_after(cut);
         let mut boot = TrialBoot::new(flash);
         let result = boot
             .install(&t2, v2.chunks(64))
             .and_then(|_| boot.boot())
             .and_then(|slot| boot.confirm(slot));
-        assert_eq!(result, Err(BootError::Store(PowerCut)), "cut {cut}");
+        assert_eq!(result, Err(BootError::Store(POWER_CUT)), "cut {cut}");
         let mut flash = boot.into_store();
         let mut floor = 1;
         let slot = reboot_and_check(&mut flash, &mut floor);
         // Before confirm, the old image runs (or the trial once); after confirm, the new one.
-        let committed = flash.record.security_counter;
+        let committed = record(&flash).security_counter;
         assert!(
             committed == 1 || (committed == 2 && slot == Slot::B),
             "cut {cut}"
         );
         // The device can always finish the update after power returns.
         let mut boot = TrialBoot::new(flash);
-        if boot.store().record.confirmed == Slot::A {
-            if boot.store().record.trial.is_none() {
+        if record(boot.store()).confirmed == Slot::A {
+            if record(boot.store()).trial.is_none() {
                 boot.install(&t2, v2.chunks(100)).unwrap();
             }
             let slot = boot.boot().unwrap();
@@ -331,8 +240,8 @@ fn update_cut_at_every_write_then_recovers() {
                 boot.confirm(Slot::B).unwrap();
             }
         }
-        assert_eq!(boot.store().record.confirmed, Slot::B, "cut {cut}");
-        assert_eq!(boot.store().record.security_counter, 2, "cut {cut}");
+        assert_eq!(record(boot.store()).confirmed, Slot::B, "cut {cut}");
+        assert_eq!(record(boot.store()).security_counter, 2, "cut {cut}");
     }
 }
 
@@ -344,8 +253,8 @@ fn unconfirmed_trial_reverts_on_the_next_reset_and_counter_stays() {
     assert_eq!(boot.boot().unwrap(), Slot::B);
     // Watchdog reset before confirm.
     assert_eq!(boot.boot().unwrap(), Slot::A);
-    assert_eq!(boot.store().record.security_counter, 1);
-    assert_eq!(boot.store().record.slot(Slot::B).state, SlotState::Empty);
+    assert_eq!(record(boot.store()).security_counter, 1);
+    assert_eq!(record(boot.store()).slot(Slot::B).state, SlotState::Empty);
     assert_eq!(boot.boot().unwrap(), Slot::A);
 }
 
@@ -356,7 +265,7 @@ fn confirm_commits_the_counter_and_a_later_downgrade_is_refused() {
     boot.install(&ticket(&v2, 5, 2), v2.chunks(50)).unwrap();
     assert_eq!(boot.boot().unwrap(), Slot::B);
     boot.confirm(Slot::B).unwrap();
-    assert_eq!(boot.store().record.security_counter, 5);
+    assert_eq!(record(boot.store()).security_counter, 5);
     let v1 = image(1, 700);
     assert_eq!(
         boot.install(&ticket(&v1, 1, 3), v1.chunks(50)),
@@ -387,31 +296,31 @@ fn mcuboot_1708_no_path_boots_an_image_below_the_committed_counter() {
     boot.confirm(Slot::B).unwrap();
     // Slot A still holds v1 (counter 1), verified. An attacker flips the record to
     // "A on trial" (as if installed in test mode without the counter check).
-    let old_a = *boot.store().record.slot(Slot::A);
+    let old_a = *record(boot.store()).slot(Slot::A);
     assert_eq!(
         (old_a.state, old_a.security_counter),
         (SlotState::Verified, 1)
     );
-    let mut forged = boot.store().record;
+    let mut forged = record(boot.store());
     forged.trial = Some(iotsec_ota::trial_boot::Trial {
         slot: Slot::A,
         boots_left: 1,
     });
-    boot.store().record = forged;
+    boot.store().store_record(&forged).unwrap();
     assert_eq!(
         boot.boot().unwrap(),
         Slot::B,
         "trial path must check the counter"
     );
     // "A confirmed" (as if installed permanently): no slot may boot, the device refuses.
-    let mut forged = boot.store().record;
+    let mut forged = record(boot.store());
     forged.slots[0] = old_a;
     forged.confirmed = Slot::A;
     forged.trial = None;
-    boot.store().record = forged;
+    boot.store().store_record(&forged).unwrap();
     assert_eq!(boot.boot(), Err(BootError::NoBootableSlot));
     // Confirm of a low-counter trial slot is refused and the counter is untouched.
-    let mut forged = boot.store().record;
+    let mut forged = record(boot.store());
     forged.slots[0] = old_a;
     forged.confirmed = Slot::B;
     forged.trial = Some(iotsec_ota::trial_boot::Trial {
@@ -419,7 +328,7 @@ fn mcuboot_1708_no_path_boots_an_image_below_the_committed_counter() {
         boots_left: 0,
     });
     assert_eq!(
-        forged.confirm::<PowerCut>(Slot::A),
+        forged.confirm::<MemoryStoreError>(Slot::A),
         Err(BootError::Rollback {
             stored: 5,
             offered: 1
@@ -437,13 +346,14 @@ fn a_tampered_or_torn_image_never_goes_on_trial() {
         boot.install(&ticket(&v2, 2, 2), sent.chunks(64)),
         Err(BootError::Image(iotsec_ota::ImageError::DigestMismatch))
     );
-    assert_eq!(boot.store().record.slot(Slot::B).state, SlotState::Writing);
+    assert_eq!(record(boot.store()).slot(Slot::B).state, SlotState::Writing);
     assert_eq!(boot.boot().unwrap(), Slot::A);
     // A slot corrupted after install is caught by the re-hash at boot and dropped.
     boot.install(&ticket(&v2, 2, 2), v2.chunks(64)).unwrap();
-    boot.store().slots[1][5] ^= 0x80;
+    let byte = boot.store().slot(Slot::B)[5];
+    boot.store().write_slot(Slot::B, 5, &[byte ^ 0x80]).unwrap();
     assert_eq!(boot.boot().unwrap(), Slot::A);
-    assert_eq!(boot.store().record.slot(Slot::B).state, SlotState::Empty);
+    assert_eq!(record(boot.store()).slot(Slot::B).state, SlotState::Empty);
 }
 
 proptest! {
@@ -457,8 +367,8 @@ proptest! {
         let mut running = Slot::A;
         let mut version = 1;
         run(&mut flash, &mut running, &steps, &mut version);
-        let bytes = flash.record.to_bytes();
-        prop_assert_eq!(BootRecord::from_bytes::<()>(&bytes), Ok(flash.record));
+        let bytes = record(&flash).to_bytes();
+        prop_assert_eq!(BootRecord::from_bytes::<()>(&bytes), Ok(record(&flash)));
         let mut corrupt = bytes;
         corrupt[flip.index(bytes.len())] ^= 1 << bit;
         prop_assert_eq!(BootRecord::from_bytes::<()>(&corrupt), Err(BootError::CorruptRecord));

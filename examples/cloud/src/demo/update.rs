@@ -9,7 +9,7 @@ use iotsec_ota::manifest_builder::{ComponentSpec, ManifestBuilder};
 use iotsec_ota::signer::{Ed25519Key, Es256Key, Signer, sign_document};
 use iotsec_ota::trial_boot::{BootRecord, BootStore, InstallTicket, Slot, TrialBoot};
 use iotsec_ota::trust_root::{ROOT_CONTENT_TYPE, TrustRootPayload};
-use iotsec_ota::{DeviceState, ImageVerifier, TrustRoot, verify};
+use iotsec_ota::{DeviceState, ImageVerifier, MemoryBootStore, TrustRoot, verify};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -24,62 +24,8 @@ const RELEASE_COUNTER: u64 = 2;
 /// Flash chunk size of the simulated device.
 const CHUNK: usize = 4096;
 
-/// The device's flash: the boot record and two slots, in memory.
-#[derive(Default)]
-struct Flash {
-    record: Option<BootRecord>,
-    slots: [Vec<u8>; 2],
-}
-
-impl Flash {
-    fn slot(&mut self, slot: Slot) -> &mut Vec<u8> {
-        let [a, b] = &mut self.slots;
-        match slot {
-            Slot::A => a,
-            Slot::B => b,
-        }
-    }
-}
-
-impl BootStore for Flash {
-    type Error = &'static str;
-
-    fn load_record(&mut self) -> Result<BootRecord, Self::Error> {
-        self.record.ok_or("no boot record")
-    }
-
-    fn store_record(&mut self, record: &BootRecord) -> Result<(), Self::Error> {
-        self.record = Some(*record);
-        Ok(())
-    }
-
-    fn erase_slot(&mut self, slot: Slot) -> Result<(), Self::Error> {
-        self.slot(slot).clear();
-        Ok(())
-    }
-
-    fn write_slot(&mut self, slot: Slot, offset: u64, data: &[u8]) -> Result<(), Self::Error> {
-        let bytes = self.slot(slot);
-        let at = usize::try_from(offset).map_err(|_| "offset")?;
-        if bytes.len() < at + data.len() {
-            bytes.resize(at + data.len(), 0xff);
-        }
-        let window = bytes.get_mut(at..at + data.len()).ok_or("write")?;
-        window.copy_from_slice(data);
-        Ok(())
-    }
-
-    fn read_slot(&mut self, slot: Slot, offset: u64, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        let bytes = self.slot(slot);
-        let at = usize::try_from(offset).map_err(|_| "offset")?;
-        let tail = bytes.get(at..).unwrap_or_default();
-        let n = tail.len().min(buf.len());
-        buf.get_mut(..n)
-            .ok_or("read")?
-            .copy_from_slice(tail.get(..n).unwrap_or_default());
-        Ok(n)
-    }
-}
+/// Capacity of each flash slot of the simulated device.
+const SLOT_CAPACITY: usize = 1 << 20;
 
 /// The cloud's signing keys and the trust root the device pins.
 struct Publisher {
@@ -136,17 +82,15 @@ fn manifest(
 }
 
 /// A factory-fresh device: 1.0.0 in slot A, confirmed.
-fn factory_device() -> Result<TrialBoot<Flash>, String> {
+fn factory_device() -> TrialBoot<MemoryBootStore> {
     let image = firmware_image(FACTORY_VERSION);
-    let mut flash = Flash::default();
-    flash.write_slot(Slot::A, 0, &image)?;
-    flash.record = Some(BootRecord::factory(InstallTicket {
+    let ticket = InstallTicket {
         security_counter: FACTORY_COUNTER,
         sequence_number: 1,
         digest: Sha256::digest(&image).into(),
         size: image.len() as u64,
-    }));
-    Ok(TrialBoot::new(flash))
+    };
+    TrialBoot::new(MemoryBootStore::factory(SLOT_CAPACITY, ticket, &image))
 }
 
 fn device_state(record: &BootRecord, now: u64) -> DeviceState<'static> {
@@ -177,8 +121,8 @@ fn update(
     // Device: verify the manifest against the pinned root and its own state.
     let now = u64::try_from(fleet.now.unix_timestamp()).unwrap_or(0);
     let root = TrustRoot::from_pinned(&cloud.root_document).map_err(|e| e.to_string())?;
-    let mut device = factory_device()?;
-    let record = device.store().load_record()?;
+    let mut device = factory_device();
+    let record = device.store().load_record().map_err(|e| e.to_string())?;
     let verified =
         verify(&signed, &root, &device_state(&record, now)).map_err(|e| e.to_string())?;
     let component = verified.manifest.components.first().ok_or("no component")?;
@@ -189,7 +133,7 @@ fn update(
         size: component.size,
     };
     let (installed, booted) = download_and_boot(&mut device, &ticket, image)?;
-    let record = device.store().load_record()?;
+    let record = device.store().load_record().map_err(|e| e.to_string())?;
     let ok = installed == Slot::B
         && booted == Slot::B
         && record.confirmed == Slot::B
@@ -219,7 +163,7 @@ fn update(
 /// state machine checks it again while writing the inactive slot), trial-boot it and confirm
 /// it as healthy. Returns the installed and the booted slot.
 fn download_and_boot(
-    device: &mut TrialBoot<Flash>,
+    device: &mut TrialBoot<MemoryBootStore>,
     ticket: &InstallTicket,
     image: &[u8],
 ) -> Result<(Slot, Slot), String> {
