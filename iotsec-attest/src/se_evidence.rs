@@ -72,6 +72,26 @@ pub enum SeEvidenceError {
     UnknownFirmware,
 }
 
+impl SeEvidenceError {
+    /// A stable snake_case code for the error (`"malformed"`, ...), for logs and
+    /// machine-readable output. New variants get new codes; codes never change.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SeEvidenceError::Malformed { .. } => "malformed",
+            SeEvidenceError::UnknownFormat => "unknown_format",
+            SeEvidenceError::NonceLength { .. } => "nonce_length",
+            SeEvidenceError::BufferTooSmall { .. } => "buffer_too_small",
+            SeEvidenceError::SignerFailed => "signer_failed",
+            SeEvidenceError::InvalidKey => "invalid_key",
+            SeEvidenceError::BadSignature => "bad_signature",
+            SeEvidenceError::NonceMismatch => "nonce_mismatch",
+            SeEvidenceError::DeviceIdMismatch => "device_id_mismatch",
+            SeEvidenceError::CounterNotIncreasing { .. } => "counter_not_increasing",
+            SeEvidenceError::UnknownFirmware => "unknown_firmware",
+        }
+    }
+}
+
 /// A signer holding the device key (the secure element, or software in tests).
 pub trait EvidenceSigner {
     /// Signs a SHA-256 digest with ECDSA P-256, returning raw r||s.

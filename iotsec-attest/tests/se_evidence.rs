@@ -88,6 +88,15 @@ fn replay_rollback_wrong_nonce_device_and_firmware_are_named() {
         appraise_se_evidence(&ev, &e).unwrap_err(),
         SeEvidenceError::NonceMismatch
     );
+    assert_eq!(SeEvidenceError::NonceMismatch.code(), "nonce_mismatch");
+    assert_eq!(
+        SeEvidenceError::CounterNotIncreasing {
+            stored: 5,
+            offered: 5
+        }
+        .code(),
+        "counter_not_increasing"
+    );
     let other = [0x12; 32];
     let mut e = expect(&raw, None);
     e.device_id = Some(&other);

@@ -157,3 +157,68 @@ pub enum Error {
         capacity: u64,
     },
 }
+
+impl Error {
+    /// A stable snake_case code for the error (`"document_too_large"`, ...), for logs and
+    /// machine-readable output. New variants get new codes; codes never change.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::DocumentTooLarge { .. } => "document_too_large",
+            Error::Encoding { .. } => "encoding",
+            Error::WrongDocumentType { .. } => "wrong_document_type",
+            Error::UnsupportedAlgorithm { .. } => "unsupported_algorithm",
+            Error::BadSignature { .. } => "bad_signature",
+            Error::AlgorithmMismatch { .. } => "algorithm_mismatch",
+            Error::ThresholdNotMet { .. } => "threshold_not_met",
+            Error::NoTrustedSignature { .. } => "no_trusted_signature",
+            Error::DuplicateKey { .. } => "duplicate_key",
+            Error::InvalidKey { .. } => "invalid_key",
+            Error::ThresholdUnreachable { .. } => "threshold_unreachable",
+            Error::RootVersionNotNext { .. } => "root_version_not_next",
+            Error::RootRollback { .. } => "root_rollback",
+            Error::RootExpired { .. } => "root_expired",
+            Error::Rollback { .. } => "rollback",
+            Error::Replay { .. } => "replay",
+            Error::WrongVendor => "wrong_vendor",
+            Error::WrongClass => "wrong_class",
+            Error::WrongDevice => "wrong_device",
+            Error::Expired { .. } => "expired",
+            Error::OutsideCohort { .. } => "outside_cohort",
+            Error::ImageTooLarge { .. } => "image_too_large",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_the_snake_case_variant_names() {
+        let cases = [
+            (
+                Error::DocumentTooLarge { size: 9, cap: 8 },
+                "document_too_large",
+            ),
+            (Error::BadSignature { key_index: 0 }, "bad_signature"),
+            (
+                Error::Rollback {
+                    stored: 5,
+                    offered: 1,
+                },
+                "rollback",
+            ),
+            (Error::WrongVendor, "wrong_vendor"),
+            (
+                Error::RootVersionNotNext {
+                    current: 1,
+                    offered: 3,
+                },
+                "root_version_not_next",
+            ),
+        ];
+        for (error, code) in cases {
+            assert_eq!(error.code(), code);
+        }
+    }
+}

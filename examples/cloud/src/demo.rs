@@ -67,32 +67,27 @@ pub struct Attack {
     pub refused: bool,
     /// The reason it must be refused with; any other is a regression.
     pub expected: &'static str,
-    /// The typed reason of the refusal (the error variant), or `accepted`.
+    /// The typed reason of the refusal (the error's code), or `accepted`.
     pub kind: String,
     /// The refusal message.
     pub reason: String,
 }
 
 impl Attack {
-    /// An attack refused by `error` (its variant name is the kind), which must be `expected`.
+    /// An attack refused with the error code `code` (the error's stable `code()`), which must be
+    /// `expected`.
     pub fn refused(
         name: &'static str,
         step: &'static str,
         expected: &'static str,
-        error: &impl std::fmt::Debug,
+        code: &'static str,
     ) -> Self {
-        let debug = format!("{error:?}");
-        let kind = debug
-            .split([' ', '(', '{'])
-            .next()
-            .unwrap_or_default()
-            .to_owned();
         Attack {
             name,
             step,
             refused: true,
             expected,
-            kind,
+            kind: code.to_owned(),
             reason: String::new(),
         }
     }

@@ -566,7 +566,7 @@ fn verify(args: &VerifyArgs) -> Result<Report, BadInput> {
     };
     let (manifest, signers) = match outcome {
         Ok(ok) => ok,
-        Err(e) => return Ok(rejected(&e.to_string(), json!({}))),
+        Err(e) => return Ok(rejected(&e.to_string(), json!({"code": e.code()}))),
     };
     let mut json = json!({
         "valid": true,

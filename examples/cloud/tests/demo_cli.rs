@@ -97,15 +97,20 @@ fn identity_attestation_and_authorization_compose() {
                 "publish",
                 "devices/dev-0042/telemetry",
                 "allow",
-                "AllowedBy"
+                "allowed_by"
             ),
             row(
                 "publish",
                 "devices/dev-0007/telemetry",
                 "deny",
-                "NoMatchingRule"
+                "no_matching_rule"
             ),
-            row("subscribe", "devices/+/cmd/#", "deny", "FilterNotContained"),
+            row(
+                "subscribe",
+                "devices/+/cmd/#",
+                "deny",
+                "filter_not_contained"
+            ),
         ]
     );
 }
@@ -163,14 +168,14 @@ fn attacks_are_refused_with_their_typed_reasons() {
                 "evidence_replay",
                 "attestation",
                 true,
-                "NonceMismatch",
+                "nonce_mismatch",
                 "nonce does not match the challenge"
             ),
             (
                 "ota_rollback",
                 "update",
                 true,
-                "Rollback",
+                "rollback",
                 "rollback: security counter 1 is below the stored 2"
             ),
         ]
@@ -229,11 +234,11 @@ fn text_mode_prints_one_line_per_step_then_the_attacks() {
         "{stdout}"
     );
     assert!(
-        lines[5].starts_with("attack evidence_replay  refused  NonceMismatch: "),
+        lines[5].starts_with("attack evidence_replay  refused  nonce_mismatch: "),
         "{stdout}"
     );
     assert!(
-        lines[6].starts_with("attack ota_rollback     refused  Rollback: "),
+        lines[6].starts_with("attack ota_rollback     refused  rollback: "),
         "{stdout}"
     );
     assert_eq!(lines[7], "every step gave the expected verdict");

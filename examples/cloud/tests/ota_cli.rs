@@ -164,12 +164,10 @@ fn rejections_exit_one_with_the_reason() {
     let (code, stdout, _) = verify(&dir, true, "root.cbor", "one.cbor", &[]);
     assert_eq!(code, 1);
     let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert!(
-        json["reason"]
-            .as_str()
-            .unwrap()
-            .contains("threshold not met"),
-        "{json}"
+    assert_eq!(json["code"], "threshold_not_met", "{json}");
+    assert_eq!(
+        json["reason"],
+        "release threshold not met: 1 of 2 distinct keys signed"
     );
     // Rollback against the device state.
     assert_eq!(sign(&dir, "m.cbor", "5", &["s1.json", "s2.json"]), 0);
@@ -177,6 +175,10 @@ fn rejections_exit_one_with_the_reason() {
     let (code, stdout, _) = verify(&dir, false, "root.cbor", "m.cbor", &["--state", &st]);
     assert_eq!(code, 1);
     assert!(stdout.contains("rollback"), "{stdout}");
+    let (code, stdout, _) = verify(&dir, true, "root.cbor", "m.cbor", &["--state", &st]);
+    assert_eq!(code, 1);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["code"], "rollback", "{json}");
     // Another image than the signed one.
     std::fs::write(dir.join("evil.bin"), vec![0x5b; 70_000]).unwrap();
     let evil = p(&dir, "evil.bin");

@@ -303,7 +303,13 @@ fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
     };
     let verified = match iotsec_ota::verify(&manifest_doc, &root, &state) {
         Ok(v) => v,
-        Err(e) => return Ok(rejected(e.to_string(), Some(&record))),
+        Err(e) => {
+            let mut report = rejected(e.to_string(), Some(&record));
+            if let Some(object) = report.json.as_object_mut() {
+                object.insert("code".into(), json!(e.code()));
+            }
+            return Ok(report);
+        }
     };
     let manifest = verified.manifest;
     let component = match &args.component {

@@ -134,11 +134,13 @@ fn healthy_update_is_confirmed_and_commits_the_counter() {
     let (code, json) = f.apply(&m, &i, "pass");
     assert_eq!(code, 1);
     assert!(reason(&json).contains("replay"), "{json}");
+    assert_eq!(json["code"], "replay", "{json}");
     // An older release (lower counter, newer sequence) is a rollback.
     let (m, i) = f.release("old", 3, 9, 3);
     let (code, json) = f.apply(&m, &i, "pass");
     assert_eq!(code, 1);
     assert!(reason(&json).contains("rollback"), "{json}");
+    assert_eq!(json["code"], "rollback", "{json}");
 }
 
 #[test]

@@ -115,8 +115,8 @@ fn appraise(fleet: &mut Fleet, attacks: &mut Vec<Attack>) -> Result<Step, String
     // Attack: an eavesdropper replays the accepted evidence to the next challenge.
     let next = fresh_nonce();
     attacks.push(match cloud.appraise(&evidence, &next) {
-        Ok(_) => Attack::accepted("evidence_replay", NAME, "NonceMismatch"),
-        Err(e) => Attack::refused("evidence_replay", NAME, "NonceMismatch", &e).because(e),
+        Ok(_) => Attack::accepted("evidence_replay", NAME, "nonce_mismatch"),
+        Err(e) => Attack::refused("evidence_replay", NAME, "nonce_mismatch", e.code()).because(e),
     });
     Ok(Step {
         name: NAME,

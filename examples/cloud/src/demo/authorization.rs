@@ -4,7 +4,6 @@
 //! attestation age from step 2; its own telemetry is allowed, another device's is denied, and
 //! the wildcard subscription `devices/+/cmd/#` is denied in strict mode.
 
-use iotsec_mqtt_acl::decision::Decision;
 use iotsec_mqtt_acl::{
     Action, ClientContext, CompiledPolicy, Effect, Policy, Posture, Request, SubscribeMode,
 };
@@ -35,15 +34,6 @@ fn effect_word(effect: Effect) -> &'static str {
         Effect::Allow => "allow",
         Effect::Deny => "deny",
     }
-}
-
-/// The reason's variant name (`AllowedBy`, `NoMatchingRule`, ...).
-fn reason_kind(decision: &Decision) -> String {
-    format!("{:?}", decision.reason)
-        .split([' ', '(', '{'])
-        .next()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 fn authorize(fleet: &Fleet) -> Result<Step, String> {
@@ -81,7 +71,7 @@ fn authorize(fleet: &Fleet) -> Result<Step, String> {
         let request = Request::new(case.action, &case.topic);
         let decision = acl.check_with_mode(&ctx, &request, SubscribeMode::Strict);
         ok &= decision.effect == case.expected;
-        let kind = reason_kind(&decision);
+        let kind = decision.reason.kind();
         let trace: Vec<(String, Value)> = decision
             .trace
             .entries()

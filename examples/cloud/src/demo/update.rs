@@ -191,7 +191,7 @@ fn rollback_attack(
     let old_image = firmware_image(FACTORY_VERSION);
     let old = manifest(cloud, FACTORY_VERSION, FACTORY_COUNTER, 3, &old_image)?;
     Ok(match verify(&old, root, &device_state(record, now)) {
-        Ok(_) => Attack::accepted("ota_rollback", NAME, "Rollback"),
-        Err(e) => Attack::refused("ota_rollback", NAME, "Rollback", &e).because(e),
+        Ok(_) => Attack::accepted("ota_rollback", NAME, "rollback"),
+        Err(e) => Attack::refused("ota_rollback", NAME, "rollback", e.code()).because(e),
     })
 }
