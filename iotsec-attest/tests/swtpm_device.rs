@@ -1,5 +1,6 @@
 //! The device path without tpm2-tss: our own TPM2_PCR_Read, TPM2_Quote and TPM2_Certify
-//! marshalling over the swtpm TCP command port, appraised by our cloud side.
+//! marshalling over swtpm's TCP and Unix command ports and over `swtpm chardev` (the
+//! character-device protocol of /dev/tpmrm0), appraised by our cloud side.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -19,7 +20,9 @@ use iotsec_attest::pcr_selection::PcrBankSelection;
 use iotsec_attest::policy::AppraisalPolicy;
 use iotsec_attest::ring_verifier::RingVerifier;
 use iotsec_attest::tpm_command::{TpmCommandError, certify, quote, read_pcrs, read_public};
-use iotsec_attest::tpm_transport::{SwtpmTcp, SwtpmUnix, TpmStream};
+use iotsec_attest::tpm_transport::{
+    SwtpmTcp, SwtpmUnix, TpmDevice, TpmStream, TpmTransport, TransportError,
+};
 use iotsec_attest::verify::{RustCryptoVerifier, SignatureVerifier};
 use iotsec_attest::{Attest, PcrSelectionList, PublicArea, TpmSignature};
 
@@ -146,37 +149,120 @@ fn swtpm_device_quotes_and_certifies_without_tpm2_tss() {
     }
 }
 
-#[test]
-fn swtpm_device_quotes_over_a_unix_socket_like_dev_tpmrm0() {
-    if !peers_available("swtpm_device_quotes_over_a_unix_socket_like_dev_tpmrm0") {
-        return;
-    }
-    // Provision with tpm2-tools over TCP, then power-cycle the TPM onto a Unix socket: the
-    // stream transport that serves /dev/tpmrm0 (a file) serves any Read + Write.
-    let mut tpm = Swtpm::start("device-unix");
+/// Provisions an ECC EK and AK with tpm2-tools over TCP, persists the AK at 0x81010002 and
+/// shuts the TPM down cleanly; returns the AK's TPM2B_PUBLIC as tpm2-tools wrote it.
+fn provision_persistent_ak(tpm: &mut Swtpm) -> Vec<u8> {
     tpm.create_ek_ak("ecc");
     tpm.tool(
         "tpm2_evictcontrol",
         &["-C", "o", "-c", "ak_ecc.ctx", "0x81010002"],
     );
     tpm.power_off(true);
-    let socket = tpm.power_on_unix();
-    let mut link: SwtpmUnix = TpmStream::connect_unix(&socket).unwrap();
+    tpm.read("ak_ecc.pub")
+}
 
+/// Reads the persisted AK, three PCRs and a quote over them through `link`, and appraises it.
+fn quote_through(link: &mut dyn iotsec_attest::tpm_transport::TpmTransport, ak_bytes: &[u8]) {
     let mut b = [0u8; 4096];
-    let p = read_public(&mut link, 0x8101_0002, &mut b).unwrap();
-    let ak_bytes = tpm.read("ak_ecc.pub");
-    assert_eq!(p.tpm2b_public, ak_bytes.as_slice());
-    let ak = PublicArea::parse_tpm2b(&ak_bytes).unwrap();
+    let p = read_public(link, 0x8101_0002, &mut b).unwrap();
+    assert_eq!(p.tpm2b_public, ak_bytes);
+    let ak = PublicArea::parse_tpm2b(ak_bytes).unwrap();
 
     let mut sel = PcrSelectionList::default();
     sel.push(PcrBankSelection::new(HashAlg::Sha256, &[0, 7, 16]).unwrap())
         .unwrap();
-    let values = read_pcr_values(&mut link, &sel);
+    let values = read_pcr_values(link, &sel);
     assert_eq!(values.len(), 3);
     let nonce = [0x75u8, 0x6e, 0x69, 0x78];
     let mut resp = [0u8; 4096];
-    let q = quote(&mut link, 0x8101_0002, &nonce, &sel, &mut resp).unwrap();
+    let q = quote(link, 0x8101_0002, &nonce, &sel, &mut resp).unwrap();
     let a = appraise_device_quote(&ak, &q, &values, &nonce);
     assert_eq!(a.status, Tier::Affirming, "{:#?}", a.claims);
+}
+
+#[test]
+fn swtpm_device_quotes_over_a_unix_socket() {
+    if !peers_available("swtpm_device_quotes_over_a_unix_socket") {
+        return;
+    }
+    // Provision with tpm2-tools over TCP, then power-cycle the TPM onto a Unix socket.
+    let mut tpm = Swtpm::start("device-unix");
+    let ak_bytes = provision_persistent_ak(&mut tpm);
+    let socket = tpm.power_on_unix();
+    let mut link: SwtpmUnix = TpmStream::connect_unix(&socket).unwrap();
+    quote_through(&mut link, &ak_bytes);
+}
+
+#[test]
+fn swtpm_chardev_quotes_through_the_tpm_device_transport() {
+    if !peers_available("swtpm_chardev_quotes_through_the_tpm_device_transport") {
+        return;
+    }
+    // `swtpm chardev` speaks the character-device protocol (one command per write, one
+    // response per read) that /dev/tpmrm0 and CUSE /dev/vtpmN speak: TpmDevice's path.
+    let mut tpm = Swtpm::start("device-chardev");
+    let ak_bytes = provision_persistent_ak(&mut tpm);
+    let file = tpm.power_on_chardev();
+    let mut link = TpmDevice::from_file(file);
+    quote_through(&mut link, &ak_bytes);
+}
+
+/// A device that answers with the given bytes, whatever the command (the framing rules of the
+/// device transport, which a real TPM never breaks).
+fn device_answering(answer: Vec<u8>) -> TpmDevice {
+    use std::io::{Read, Write};
+    let (ours, mut theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    std::thread::spawn(move || {
+        let mut command = [0u8; 4096];
+        let _ = theirs.read(&mut command);
+        let _ = theirs.write_all(&answer);
+    });
+    TpmDevice::from_file(std::fs::File::from(std::os::fd::OwnedFd::from(ours)))
+}
+
+#[test]
+fn the_device_transport_refuses_responses_whose_length_is_not_the_declared_one() {
+    let get_random = [0x80, 0x01, 0, 0, 0, 12, 0, 0, 1, 0x7b, 0, 8];
+    let ok = [0x80, 0x01, 0, 0, 0, 10, 0, 0, 0, 0];
+    /// The device's answer, the caller's buffer size, what `transact` returns.
+    type Case<'a> = (&'a [u8], usize, Result<&'a [u8], TransportError>);
+    let cases: [Case<'_>; 4] = [
+        (&ok, 4096, Ok(&ok)),
+        // Header says 14 bytes, 10 arrive (a response cut short).
+        (
+            &[0x80, 0x01, 0, 0, 0, 14, 0, 0, 0, 0],
+            4096,
+            Err(TransportError::SizeMismatch {
+                read: 10,
+                declared: 14,
+            }),
+        ),
+        // Fewer bytes than a header.
+        (
+            &[0x80, 0x01, 0],
+            4096,
+            Err(TransportError::SizeMismatch {
+                read: 3,
+                declared: 0,
+            }),
+        ),
+        // A declared size beyond the caller's buffer.
+        (
+            &[0x80, 0x01, 0, 0, 0x10, 0, 0, 0, 0, 0],
+            16,
+            Err(TransportError::ResponseTooLarge {
+                size: 0x1000,
+                capacity: 16,
+            }),
+        ),
+    ];
+    for (answer, capacity, expected) in cases {
+        let mut response = vec![0u8; capacity];
+        let mut dev = device_answering(answer.to_vec());
+        assert_eq!(
+            dev.transact(&get_random, &mut response),
+            expected,
+            "{answer:02x?}"
+        );
+    }
 }

@@ -206,6 +206,34 @@ impl Swtpm {
         panic!("swtpm did not open {}", socket.display());
     }
 
+    /// Starts `swtpm chardev` on the existing state with TPM2_Startup(CLEAR), talking over one
+    /// end of a socket pair (its `--fd`, as behind a CUSE `/dev/vtpmN`); returns the other end as
+    /// a file, to be used as a TPM character device. tpm2-tools cannot reach this instance.
+    pub fn power_on_chardev(&mut self) -> std::fs::File {
+        use std::os::fd::OwnedFd;
+        self.port = 0;
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        ours.set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        // swtpm refuses descriptors 0-2, and std cannot hand a child any other one without
+        // unsafe code: the shell moves the socket from stdin to descriptor 3.
+        let child = Command::new("sh")
+            .args([
+                "-c",
+                r#"exec swtpm chardev --tpm2 --fd 3 "$@" 3<&0 </dev/null"#,
+                "sh",
+            ])
+            .args(["--flags", "not-need-init,startup-clear", "--tpmstate"])
+            .arg(format!("dir={}", self.dir.join("state").display()))
+            .stdin(Stdio::from(OwnedFd::from(theirs)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        std::fs::File::from(OwnedFd::from(ours))
+    }
+
     /// `swtpm socket --tpm2` on this state directory with the given channels and flags.
     fn spawn(&mut self, channels: &[&str], flags: &str) {
         let child = Command::new("swtpm")
