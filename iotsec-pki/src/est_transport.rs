@@ -1,6 +1,10 @@
 //! The EST server's transport: TCP + rustls (TLS 1.3) + HTTP/1.1 (parsed by `httparse`), one
-//! thread per connection, one request per connection (`Connection: close`), bodies framed by
-//! Content-Length (RFC 9112 §6.2) with hard caps. Decisions are made by [`EstService`].
+//! thread per connection. Connections persist (RFC 9112 §9.3), so a device can fetch
+//! `/cacerts`, `/csrattrs` and enroll over one TLS handshake, up to
+//! [`MAX_REQUESTS_PER_CONNECTION`] requests and [`KEEP_ALIVE_IDLE`] between them; a client's
+//! `Connection: close`, HTTP/1.0, or any request refused before it was read whole ends the
+//! connection after the answer. Bodies are framed by Content-Length only (RFC 9112 §6.2; no
+//! chunked bodies, so no smuggling) with hard caps. Decisions are made by [`EstService`].
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -16,6 +20,13 @@ use crate::est_service::{EstRequest, EstResponse, EstService, TlsFacts};
 pub const MAX_HEAD: usize = 16 * 1024;
 /// Hard cap on a request body.
 pub const MAX_BODY: usize = 64 * 1024;
+/// Most requests served on one connection; the last one is answered with `Connection: close`.
+pub const MAX_REQUESTS_PER_CONNECTION: usize = 32;
+/// How long a persistent connection may wait for the next request (and for each of its
+/// packets) before it is closed; the first request of a connection gets [`FIRST_REQUEST_WAIT`].
+pub const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(5);
+/// How long the first request of a connection may take per packet.
+pub const FIRST_REQUEST_WAIT: Duration = Duration::from_secs(30);
 
 fn reason(status: u16) -> &'static str {
     match status {
@@ -34,10 +45,20 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Serializes a response as HTTP/1.1 with Content-Length.
+/// Serializes a response as HTTP/1.1 with Content-Length and `Connection: close`.
 pub fn write_response(out: &mut impl Write, r: &EstResponse) -> std::io::Result<()> {
+    write_response_with(out, r, false)
+}
+
+/// Serializes a response; `keep_alive` chooses `Connection: keep-alive` or `close`.
+fn write_response_with(
+    out: &mut impl Write,
+    r: &EstResponse,
+    keep_alive: bool,
+) -> std::io::Result<()> {
+    let connection = if keep_alive { "keep-alive" } else { "close" };
     let mut head = format!(
-        "HTTP/1.1 {} {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        "HTTP/1.1 {} {}\r\nContent-Length: {}\r\nConnection: {connection}\r\n",
         r.status,
         reason(r.status),
         r.body.len()
@@ -51,13 +72,32 @@ pub fn write_response(out: &mut impl Write, r: &EstResponse) -> std::io::Result<
     out.flush()
 }
 
+/// What one read from a connection produced.
 enum Read1 {
-    Request(EstRequest),
+    /// A whole request; `close` when the client asked to end the connection after it.
+    Request { request: EstRequest, close: bool },
+    /// A request refused before it was read whole (the connection's framing is lost).
     Reject(EstResponse),
+    /// The client closed the connection between requests.
+    Closed,
 }
 
-fn read_request(stream: &mut impl Read) -> std::io::Result<Read1> {
-    let mut buf = Vec::with_capacity(2048);
+/// Whether the request asks to close the connection after it: HTTP/1.0, or a `Connection`
+/// header listing `close` (RFC 9112 §9.3, §9.6).
+fn wants_close(version: Option<u8>, headers: &[httparse::Header<'_>]) -> bool {
+    version != Some(1)
+        || headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case("connection")
+                && String::from_utf8_lossy(h.value)
+                    .split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("close"))
+        })
+}
+
+/// Reads one request. `carry` holds bytes already received past the previous request (a
+/// pipelining client) and, on return, those past this one.
+fn read_request(stream: &mut impl Read, carry: &mut Vec<u8>) -> std::io::Result<Read1> {
+    let mut buf = std::mem::take(carry);
     let mut chunk = [0u8; 4096];
     loop {
         let mut headers = [httparse::EMPTY_HEADER; 32];
@@ -92,6 +132,7 @@ fn read_request(stream: &mut impl Read) -> std::io::Result<Read1> {
                         return Ok(Read1::Reject(text(411, "Content-Length required")));
                     }
                 }
+                let close = wants_close(req.version, req.headers);
                 let length = length.unwrap_or(0);
                 if length > MAX_BODY {
                     return Ok(Read1::Reject(text(413, "body too large")));
@@ -104,9 +145,12 @@ fn read_request(stream: &mut impl Read) -> std::io::Result<Read1> {
                     }
                     body.extend_from_slice(chunk.get(..n).unwrap_or_default());
                 }
-                body.truncate(length);
+                *carry = body.split_off(length);
                 out.body = body;
-                return Ok(Read1::Request(out));
+                return Ok(Read1::Request {
+                    request: out,
+                    close,
+                });
             }
             Ok(httparse::Status::Partial) => {}
             Err(_) => return Ok(Read1::Reject(text(400, "malformed HTTP request"))),
@@ -116,6 +160,9 @@ fn read_request(stream: &mut impl Read) -> std::io::Result<Read1> {
         }
         let n = stream.read(&mut chunk)?;
         if n == 0 {
+            if buf.is_empty() {
+                return Ok(Read1::Closed);
+            }
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
         buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
@@ -136,7 +183,7 @@ pub fn serve_connection(
     config: Arc<ServerConfig>,
     service: &EstService,
 ) -> std::io::Result<()> {
-    sock.set_read_timeout(Some(Duration::from_secs(30)))?;
+    sock.set_read_timeout(Some(FIRST_REQUEST_WAIT))?;
     sock.set_write_timeout(Some(Duration::from_secs(30)))?;
     let conn = ServerConnection::new(config).map_err(std::io::Error::other)?;
     let mut tls = StreamOwned::new(conn, sock);
@@ -159,11 +206,29 @@ pub fn serve_connection(
     {
         facts.exporter = Some(exporter);
     }
-    let response = match read_request(&mut tls)? {
-        Read1::Request(req) => service.handle(&req, &facts),
-        Read1::Reject(r) => r,
-    };
-    write_response(&mut tls, &response)?;
+    let mut carry = Vec::new();
+    for served in 1..=MAX_REQUESTS_PER_CONNECTION {
+        let read = match read_request(&mut tls, &mut carry) {
+            Ok(read) => read,
+            // The first request must arrive; a later one may time out or be cut: that only
+            // ends the connection.
+            Err(e) if served == 1 => return Err(e),
+            Err(_) => break,
+        };
+        let (response, keep_alive) = match read {
+            Read1::Request { request, close } => (
+                service.handle(&request, &facts),
+                !close && served < MAX_REQUESTS_PER_CONNECTION,
+            ),
+            Read1::Reject(r) => (r, false),
+            Read1::Closed => break,
+        };
+        write_response_with(&mut tls, &response, keep_alive)?;
+        if !keep_alive {
+            break;
+        }
+        tls.sock.set_read_timeout(Some(KEEP_ALIVE_IDLE))?;
+    }
     tls.conn.send_close_notify();
     let _ = tls.conn.complete_io(&mut tls.sock);
     Ok(())
@@ -209,8 +274,8 @@ pub fn serve_crl(listener: TcpListener, service: Arc<EstService>) -> std::io::Re
         let service = service.clone();
         std::thread::spawn(move || {
             let _ = sock.set_read_timeout(Some(Duration::from_secs(10)));
-            let response = match read_request(&mut sock) {
-                Ok(Read1::Request(req))
+            let response = match read_request(&mut sock, &mut Vec::new()) {
+                Ok(Read1::Request { request: req, .. })
                     if req.method == "GET"
                         && (req.path.ends_with(".der") || req.path.ends_with(".crl")) =>
                 {
@@ -228,9 +293,9 @@ pub fn serve_crl(listener: TcpListener, service: Arc<EstService>) -> std::io::Re
                         Err(_) => text(500, "internal error"),
                     }
                 }
-                Ok(Read1::Request(_)) => text(404, "not found"),
+                Ok(Read1::Request { .. }) => text(404, "not found"),
                 Ok(Read1::Reject(r)) => r,
-                Err(_) => return,
+                Ok(Read1::Closed) | Err(_) => return,
             };
             let _ = write_response(&mut sock, &response);
         });
