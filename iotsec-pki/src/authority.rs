@@ -72,23 +72,47 @@ fn intermediate_params(org: &str) -> CertificateParams {
     p
 }
 
-/// Creates a root and an intermediate (both P-256) for organization `org`.
+/// Creates a root and an intermediate (both P-256, software keys) for organization `org`.
 pub fn create_hierarchy(org: &str, now: OffsetDateTime) -> Result<Hierarchy, CaError> {
     let root_key = SoftwareSigner::generate_p256()?;
-    let rp = root_params(org, now);
-    let root = rp.self_signed(&RcgenSigner(&root_key))?;
-    let root_issuer = Issuer::new(rp, RcgenSigner(&root_key));
     let intermediate_key = SoftwareSigner::generate_p256()?;
+    let certs = create_hierarchy_with(org, now, &root_key, &intermediate_key)?;
+    Ok(Hierarchy {
+        root_der: certs.root_der,
+        intermediate_der: certs.intermediate_der,
+        root_key,
+        intermediate_key,
+    })
+}
+
+/// The two certificates of a hierarchy whose keys live elsewhere (a PKCS#11 token, a KMS).
+#[derive(Debug, Clone)]
+pub struct HierarchyCertificates {
+    /// Root certificate (DER), self-signed.
+    pub root_der: Vec<u8>,
+    /// Intermediate certificate (DER), signed by the root.
+    pub intermediate_der: Vec<u8>,
+}
+
+/// Creates the root certificate for `root_key` (self-signed) and the intermediate certificate
+/// for `intermediate_key` (signed by `root_key`); any [`Signer`], e.g. keys in HSMs.
+pub fn create_hierarchy_with(
+    org: &str,
+    now: OffsetDateTime,
+    root_key: &dyn Signer,
+    intermediate_key: &dyn Signer,
+) -> Result<HierarchyCertificates, CaError> {
+    let rp = root_params(org, now);
+    let root = rp.self_signed(&RcgenSigner(root_key))?;
+    let root_issuer = Issuer::new(rp, RcgenSigner(root_key));
     let mut ip = intermediate_params(org);
     ip.serial_number = Some(random_serial()?);
     ip.not_before = now - CLOCK_SKEW;
     ip.not_after = now + INTERMEDIATE_LIFETIME;
-    let intermediate = ip.signed_by(&RcgenSigner(&intermediate_key), &root_issuer)?;
-    Ok(Hierarchy {
+    let intermediate = ip.signed_by(&RcgenSigner(intermediate_key), &root_issuer)?;
+    Ok(HierarchyCertificates {
         root_der: root.der().to_vec(),
         intermediate_der: intermediate.der().to_vec(),
-        root_key,
-        intermediate_key,
     })
 }
 
@@ -131,12 +155,12 @@ fn subject_of(cert_der: &[u8]) -> Result<DistinguishedName, CaError> {
 }
 
 /// Creates one more issuing intermediate `name` under an existing root (the root key must be
-/// at hand: run this where the offline root key is).
+/// at hand: run this where the offline root key is, or with its token attached).
 pub fn create_intermediate(
     org: &str,
     name: &str,
     root_der: &[u8],
-    root_key: &SoftwareSigner,
+    root_key: &dyn Signer,
     now: OffsetDateTime,
 ) -> Result<(Vec<u8>, SoftwareSigner), CaError> {
     let key = SoftwareSigner::generate_p256()?;
@@ -145,12 +169,13 @@ pub fn create_intermediate(
 }
 
 /// Has the root certify an intermediate whose key is `subject_key` (any [`Signer`], e.g. a key
-/// generated inside an HSM: only its public key is used here).
+/// generated inside an HSM: only its public key is used here), signing with `root_key` (a
+/// file key or a token key: any [`Signer`]).
 pub fn certify_intermediate(
     org: &str,
     name: &str,
     root_der: &[u8],
-    root_key: &SoftwareSigner,
+    root_key: &dyn Signer,
     subject_key: &dyn Signer,
     now: OffsetDateTime,
 ) -> Result<Vec<u8>, CaError> {
@@ -189,8 +214,18 @@ pub struct IssuedCertificate {
     pub der: Vec<u8>,
     /// Serial (big-endian magnitude).
     pub serial: Vec<u8>,
+    /// The subject DN as issued, as an RFC 4514 string (last RDN first, e.g.
+    /// `CN=dev-1,O=Acme`).
+    pub subject: String,
     /// notAfter.
     pub not_after: OffsetDateTime,
+}
+
+/// The subject of a DER certificate as an RFC 4514 string.
+fn subject_rfc4514(cert_der: &[u8]) -> Result<String, CaError> {
+    use der::Decode;
+    let cert = x509_cert::Certificate::from_der(cert_der).map_err(CaError::MalformedCsr)?;
+    Ok(cert.tbs_certificate.subject.to_string())
 }
 
 /// A revocation to list in a CRL.
@@ -385,6 +420,7 @@ impl Authority {
         };
         let cert = p.signed_by(&key, &self.issuer()?)?;
         Ok(IssuedCertificate {
+            subject: subject_rfc4514(cert.der())?,
             der: cert.der().to_vec(),
             serial: serial.to_bytes(),
             not_after: p.not_after,

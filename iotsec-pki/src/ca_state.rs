@@ -3,7 +3,9 @@
 //!
 //! Layout: `root.pem`, `intermediate.pem`, `intermediate.key.pem` (mode 0600), `ca.txt`
 //! (organization, CRL URL, lifetime), `pki.sqlite`, and `offline/root.key.pem`, which `pki init`
-//! writes once and which belongs on offline media, not on the server.
+//! writes once and which belongs on offline media, not on the server. Either key may instead
+//! live in a PKCS#11 token ([`NewCaKey::Token`]): then no key file is written and `ca.txt`
+//! names the token and label ([`crate::token_key`], [`crate::root_key`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,17 +13,17 @@ use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 
 use crate::authority::{
-    Authority, IssuedCertificate, RevokedEntry, certify_intermediate, create_hierarchy,
-    create_intermediate,
+    Authority, IssuedCertificate, RevokedEntry, certify_intermediate, create_hierarchy_with,
 };
 use crate::ca_error::CaError;
 use crate::csr_check::{VerifiedCsr, verify_csr};
 use crate::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
 use crate::pkcs11_signer::Pkcs11Signer;
 use crate::profile::IssuanceProfile;
+use crate::root_key::{ROOT_KEY_FILE, RootKey};
 use crate::signer::{Signer, SoftwareSigner};
 use crate::store::{CertStore, IssuedRecord, SqliteStore, hex_upper};
-use crate::token_key::{TokenKey, ensure_certified_key};
+use crate::token_key::{CaRole, TokenKey, ensure_certified_key, ensure_certified_key_for};
 
 /// Reads the optional DevID lines of `ca.txt`: `devid_hw_type=OID` and
 /// `devid_kind=idevid|ldevid` (default ldevid).
@@ -79,10 +81,11 @@ pub fn intermediate_dir(dir: &Path, name: &str) -> Result<PathBuf, CaError> {
     Ok(dir.join("intermediates").join(name))
 }
 
-/// Where the key of a new intermediate is made.
+/// Where the key of a new CA (root or intermediate) is made.
 #[derive(Debug, Clone, Copy)]
-pub enum NewIntermediateKey<'a> {
-    /// A P-256 key generated here, kept in `intermediate.key.pem` (mode 0600).
+pub enum NewCaKey<'a> {
+    /// A P-256 key generated here, kept in a PKCS#8 PEM file (mode 0600):
+    /// `intermediate.key.pem`, or [`ROOT_KEY_FILE`] for the root.
     Software,
     /// A P-256 key in a PKCS#11 token: the key pair labelled `key.key_label`, generated in
     /// the token first when `generate` (private key sensitive and non-extractable).
@@ -96,8 +99,56 @@ pub enum NewIntermediateKey<'a> {
     },
 }
 
-/// Adds one more issuing intermediate `name` under the root of the CA in `dir` (which must
-/// still hold `offline/root.key.pem`). It gets its own state directory
+/// Where the key of a new intermediate is made (the name [`add_intermediate_with`] had first).
+pub type NewIntermediateKey<'a> = NewCaKey<'a>;
+
+/// A key made or opened as a [`NewCaKey`] says.
+enum MadeKey<'a> {
+    Software(Box<SoftwareSigner>),
+    Token(Pkcs11Signer, &'a TokenKey),
+}
+
+impl MadeKey<'_> {
+    fn make<'a>(key: NewCaKey<'a>) -> Result<MadeKey<'a>, CaError> {
+        Ok(match key {
+            NewCaKey::Software => MadeKey::Software(Box::new(SoftwareSigner::generate_p256()?)),
+            NewCaKey::Token { key, pin, generate } => MadeKey::Token(
+                if generate {
+                    key.generate(pin)?
+                } else {
+                    key.open(pin)?
+                },
+                key,
+            ),
+        })
+    }
+
+    fn signer(&self) -> &dyn Signer {
+        match self {
+            MadeKey::Software(k) => k.as_ref(),
+            MadeKey::Token(k, _) => k,
+        }
+    }
+
+    /// Writes a software key to `file` (a token key: nothing) and returns the `ca.txt` lines
+    /// that name a token key of `role`.
+    fn persist(&self, file: &Path, role: CaRole) -> Result<String, CaError> {
+        match self {
+            MadeKey::Software(k) => {
+                if let Some(parent) = file.parent() {
+                    fs::create_dir_all(parent)?;
+                }
+                write_secret(file, &k.to_pkcs8_pem())?;
+                Ok(String::new())
+            }
+            MadeKey::Token(_, key) => Ok(key.to_settings_for(role)),
+        }
+    }
+}
+
+/// Adds one more issuing intermediate `name` under the root of the CA in `dir` (whose root
+/// key must be at hand: `offline/root.key.pem`, or its token with
+/// [`ROOT_PIN_ENV`](crate::token_key::ROOT_PIN_ENV) set). It gets its own state directory
 /// `dir/intermediates/NAME/` (key, certificate, database, and so its own serials, revocations
 /// and CRL, published at `crl_url`); the device-certificate lifetime is copied from `dir`.
 pub fn add_intermediate(
@@ -106,24 +157,46 @@ pub fn add_intermediate(
     crl_url: &str,
     now: OffsetDateTime,
 ) -> Result<PathBuf, CaError> {
-    add_intermediate_with(dir, name, crl_url, now, NewIntermediateKey::Software)
+    add_intermediate_with(dir, name, crl_url, now, NewCaKey::Software)
 }
 
 /// [`add_intermediate`] with the key made where `key` says: in a PKCS#11 token, `ca.txt`
-/// names the token and key, and no key file is written.
+/// names the token and key, and no key file is written. The root key is opened as
+/// [`RootKey::of_state`] finds it and must be the key the root certificate certifies.
 pub fn add_intermediate_with(
     dir: &Path,
     name: &str,
     crl_url: &str,
     now: OffsetDateTime,
-    key: NewIntermediateKey<'_>,
+    key: NewCaKey<'_>,
 ) -> Result<PathBuf, CaError> {
+    refuse_existing_intermediate(dir, name)?;
+    let root_der = read_pem(&dir.join("root.pem"), "CERTIFICATE")?;
+    let root_key = RootKey::of_state(dir)?.open_certified(&root_der)?;
+    add_intermediate_signed_by(dir, name, crl_url, now, key, root_key.as_ref())
+}
+
+fn refuse_existing_intermediate(dir: &Path, name: &str) -> Result<PathBuf, CaError> {
     let sub = intermediate_dir(dir, name)?;
     if sub.join("intermediate.pem").exists() {
         return Err(CaError::State(format!(
             "intermediate {name} already exists"
         )));
     }
+    Ok(sub)
+}
+
+/// [`add_intermediate_with`] for a caller that holds the root key already (`root_key`,
+/// which must be the key `dir/root.pem` certifies).
+pub fn add_intermediate_signed_by(
+    dir: &Path,
+    name: &str,
+    crl_url: &str,
+    now: OffsetDateTime,
+    key: NewCaKey<'_>,
+    root_key: &dyn Signer,
+) -> Result<PathBuf, CaError> {
+    let sub = refuse_existing_intermediate(dir, name)?;
     let parent = fs::read_to_string(dir.join("ca.txt"))?;
     let get = |k: &str| {
         parent
@@ -134,28 +207,12 @@ pub fn add_intermediate_with(
     let org = get("organization")?;
     let lifetime = get("lifetime_secs")?;
     let root_der = read_pem(&dir.join("root.pem"), "CERTIFICATE")?;
-    let root_key =
-        SoftwareSigner::from_pkcs8_pem(&fs::read_to_string(dir.join("offline/root.key.pem"))?)?;
+    ensure_certified_key_for(root_key, &root_der, CaRole::Root)?;
+    let made = MadeKey::make(key)?;
+    let int_der = certify_intermediate(org, name, &root_der, root_key, made.signer(), now)?;
+    fs::create_dir_all(&sub)?;
     let mut settings = format!("organization={org}\ncrl_url={crl_url}\nlifetime_secs={lifetime}\n");
-    let int_der = match key {
-        NewIntermediateKey::Software => {
-            let (int_der, int_key) = create_intermediate(org, name, &root_der, &root_key, now)?;
-            fs::create_dir_all(&sub)?;
-            write_secret(&sub.join("intermediate.key.pem"), &int_key.to_pkcs8_pem())?;
-            int_der
-        }
-        NewIntermediateKey::Token { key, pin, generate } => {
-            let signer = if generate {
-                Pkcs11Signer::generate_p256(&key.module, &key.token, pin, &key.key_label)?
-            } else {
-                key.open(pin)?
-            };
-            let int_der = certify_intermediate(org, name, &root_der, &root_key, &signer, now)?;
-            settings.push_str(&key.to_settings());
-            fs::create_dir_all(&sub)?;
-            int_der
-        }
-    };
+    settings.push_str(&made.persist(&sub.join("intermediate.key.pem"), CaRole::Intermediate)?);
     fs::write(sub.join("root.pem"), pem("CERTIFICATE", &root_der)?)?;
     fs::write(sub.join("intermediate.pem"), pem("CERTIFICATE", &int_der)?)?;
     fs::write(sub.join("ca.txt"), settings)?;
@@ -208,36 +265,52 @@ fn write_secret(path: &Path, text: &str) -> Result<(), CaError> {
     Ok(())
 }
 
-/// Creates a new CA hierarchy in `dir` (which must not already hold one).
+/// Creates a new CA hierarchy in `dir` (which must not already hold one), both keys P-256
+/// software keys in files.
 pub fn init_state(dir: &Path, settings: &CaSettings, now: OffsetDateTime) -> Result<(), CaError> {
+    init_state_with(dir, settings, now, NewCaKey::Software, NewCaKey::Software)
+}
+
+/// [`init_state`] with the root key and the intermediate key made where `root` and
+/// `intermediate` say. A key in a token is named in `ca.txt` (`root_pkcs11_*` lines for the
+/// root) and no file is written for it. Both keys are made before anything is written, so a
+/// refused token (wrong PIN, unknown label) leaves `dir` untouched.
+pub fn init_state_with(
+    dir: &Path,
+    settings: &CaSettings,
+    now: OffsetDateTime,
+    root: NewCaKey<'_>,
+    intermediate: NewCaKey<'_>,
+) -> Result<(), CaError> {
     if dir.join("intermediate.pem").exists() {
         return Err(CaError::State(format!(
             "{} already holds a CA",
             dir.display()
         )));
     }
-    fs::create_dir_all(dir.join("offline"))?;
-    let h = create_hierarchy(&settings.organization, now)?;
-    write_secret(
-        &dir.join("offline/root.key.pem"),
-        &h.root_key.to_pkcs8_pem(),
+    let root_key = MadeKey::make(root)?;
+    let intermediate_key = MadeKey::make(intermediate)?;
+    let h = create_hierarchy_with(
+        &settings.organization,
+        now,
+        root_key.signer(),
+        intermediate_key.signer(),
     )?;
-    write_secret(
-        &dir.join("intermediate.key.pem"),
-        &h.intermediate_key.to_pkcs8_pem(),
-    )?;
+    fs::create_dir_all(dir)?;
+    let mut ca_txt = format!(
+        "organization={}\ncrl_url={}\nlifetime_secs={}\n",
+        settings.organization, settings.crl_url, settings.lifetime_secs
+    );
+    ca_txt.push_str(&root_key.persist(&dir.join(ROOT_KEY_FILE), CaRole::Root)?);
+    ca_txt.push_str(
+        &intermediate_key.persist(&dir.join("intermediate.key.pem"), CaRole::Intermediate)?,
+    );
     fs::write(dir.join("root.pem"), pem("CERTIFICATE", &h.root_der)?)?;
     fs::write(
         dir.join("intermediate.pem"),
         pem("CERTIFICATE", &h.intermediate_der)?,
     )?;
-    fs::write(
-        dir.join("ca.txt"),
-        format!(
-            "organization={}\ncrl_url={}\nlifetime_secs={}\n",
-            settings.organization, settings.crl_url, settings.lifetime_secs
-        ),
-    )?;
+    fs::write(dir.join("ca.txt"), ca_txt)?;
     SqliteStore::open(&dir.join("pki.sqlite"))?;
     Ok(())
 }

@@ -130,6 +130,20 @@ impl DeviceKey {
         Ok(doc.as_bytes().to_vec())
     }
 
+    /// The raw public key, as the subjectPublicKey BIT STRING of its SPKI carries it: the
+    /// 65-byte uncompressed SEC1 point `04 || X || Y` for P-256 (RFC 5480 §2.2), the 32-byte
+    /// key for Ed25519 (RFC 8410 §4).
+    pub fn raw_public_key(&self) -> Vec<u8> {
+        match self {
+            DeviceKey::P256(k) => k
+                .verifying_key()
+                .to_encoded_point(false)
+                .as_bytes()
+                .to_vec(),
+            DeviceKey::Ed25519(k) => k.verifying_key().to_bytes().to_vec(),
+        }
+    }
+
     /// The signature algorithm identifier this key signs with (RFC 5758 §3.2, RFC 8410 §3).
     pub fn signature_algorithm(&self) -> AlgorithmIdentifierOwned {
         let oid = match self {

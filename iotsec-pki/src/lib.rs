@@ -42,13 +42,15 @@ pub mod pkcs11_signer; // CA key in a PKCS#11 token (HSM, softhsm2)
 #[cfg(feature = "std")]
 pub mod profile; // the CA-owned issuance profile
 #[cfg(feature = "std")]
+pub mod root_key; // the offline root key: a file or a PKCS#11 token
+#[cfg(feature = "std")]
 pub mod signer; // CA key behind a trait (HSM/KMS)
 #[cfg(feature = "std")]
 pub mod store; // CertStore + SQLite
 #[cfg(feature = "std")]
-pub mod tls_config;
+pub mod tls_config; // TLS 1.3-only rustls configs
 #[cfg(feature = "std")]
-pub mod token_key; // an issuing CA key in a PKCS#11 token // TLS 1.3-only rustls configs
+pub mod token_key; // a CA key in a PKCS#11 token: ca.txt lines, PINs, the certified-key check
 
 #[cfg(feature = "alloc")]
 pub use csr::{CsrRequest, DeviceName, build_csr};

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error, RvError};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
@@ -38,8 +39,12 @@ impl core::fmt::Debug for Pkcs11Signer {
 
 fn login(module: &Path, token_label: &str, pin: &str) -> Result<(Pkcs11, Session), CaError> {
     let ctx = Pkcs11::new(module).map_err(hsm)?;
-    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .map_err(hsm)?;
+    // A second key of the same module in this process (root and intermediate in tokens) finds
+    // the library initialized already; the module's state is per process, so share it.
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+        Err(e) => return Err(hsm(e)),
+    }
     let mut slot = None;
     for s in ctx.get_slots_with_token().map_err(hsm)? {
         if ctx.get_token_info(s).map_err(hsm)?.label() == token_label {
@@ -49,9 +54,13 @@ fn login(module: &Path, token_label: &str, pin: &str) -> Result<(Pkcs11, Session
     }
     let slot = slot.ok_or_else(|| hsm(format!("no token labelled {token_label:?}")))?;
     let session = ctx.open_rw_session(slot).map_err(hsm)?;
-    session
-        .login(UserType::User, Some(&AuthPin::new(pin.into())))
-        .map_err(hsm)?;
+    match session.login(UserType::User, Some(&AuthPin::new(pin.into()))) {
+        // The login state is per token and process (PKCS#11 v2.40 §5.6): another key of this
+        // token is open and logged in already, with the token's one user PIN. Logging out to
+        // check `pin` again would drop the other session's private key handles (SoftHSMv2).
+        Ok(()) | Err(Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
+        Err(e) => return Err(hsm(e)),
+    }
     Ok((ctx, session))
 }
 
@@ -110,7 +119,8 @@ impl Pkcs11Signer {
     }
 
     /// Generates a P-256 key pair labelled `key_label` inside the token (private key
-    /// sensitive and non-extractable) and opens it.
+    /// sensitive and non-extractable) and opens it. Refused when an object with that label
+    /// exists already.
     pub fn generate_p256(
         module: &Path,
         token_label: &str,
@@ -118,6 +128,15 @@ impl Pkcs11Signer {
         key_label: &str,
     ) -> Result<Self, CaError> {
         let (ctx, session) = login(module, token_label, pin)?;
+        // A second key pair under a taken label would make the label ambiguous for ever.
+        let taken = session
+            .find_objects(&[Attribute::Label(key_label.as_bytes().to_vec())])
+            .map_err(hsm)?;
+        if !taken.is_empty() {
+            return Err(hsm(format!(
+                "token {token_label:?} already holds an object labelled {key_label:?}"
+            )));
+        }
         let params = ID_SECP256R1.to_der().map_err(CaError::MalformedCsr)?;
         let label = key_label.as_bytes().to_vec();
         let (public, key) = session

@@ -1,7 +1,8 @@
-//! An issuing CA key held in a PKCS#11 token (HSM): how a CA state directory names it
-//! (`ca.txt` lines `pkcs11_module=`, `pkcs11_token=`, `pkcs11_key=`), where the user PIN comes
-//! from (the environment variable [`PIN_ENV`], never a file or a command line), and the check
-//! that the token's key is the one the intermediate certificate certifies.
+//! A CA key held in a PKCS#11 token (HSM): how a CA state directory names it (`ca.txt` lines
+//! `pkcs11_module=`, `pkcs11_token=`, `pkcs11_key=` for an issuing intermediate, the same with a
+//! `root_` prefix for the offline root), where the user PIN comes from (the environment
+//! variables [`PIN_ENV`] and [`ROOT_PIN_ENV`], never a file or a command line), and the check
+//! that the token's key is the one the CA certificate certifies.
 
 use std::path::PathBuf;
 
@@ -12,8 +13,47 @@ use crate::ca_error::CaError;
 use crate::pkcs11_signer::Pkcs11Signer;
 use crate::signer::Signer;
 
-/// Environment variable holding the token's user PIN.
+/// Environment variable holding the user PIN of an issuing intermediate's token.
 pub const PIN_ENV: &str = "IOTSEC_PKCS11_PIN";
+
+/// Environment variable holding the user PIN of the offline root's token. There is no fallback
+/// to [`PIN_ENV`]: the online intermediate's PIN must never unlock the root by accident, and a
+/// wrong PIN tried on the root token counts towards its lockout.
+pub const ROOT_PIN_ENV: &str = "IOTSEC_PKCS11_ROOT_PIN";
+
+/// Which CA of the hierarchy a key belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaRole {
+    /// The offline root (self-signed).
+    Root,
+    /// An online issuing intermediate.
+    Intermediate,
+}
+
+impl CaRole {
+    /// The `ca.txt` key prefix of this role's token lines (`root_` or none).
+    pub fn settings_prefix(self) -> &'static str {
+        match self {
+            CaRole::Root => "root_",
+            CaRole::Intermediate => "",
+        }
+    }
+
+    /// The environment variable holding this role's token PIN.
+    pub fn pin_env(self) -> &'static str {
+        match self {
+            CaRole::Root => ROOT_PIN_ENV,
+            CaRole::Intermediate => PIN_ENV,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            CaRole::Root => "root",
+            CaRole::Intermediate => "intermediate",
+        }
+    }
+}
 
 /// A key pair in a PKCS#11 token, found by the labels of its token and key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,23 +67,35 @@ pub struct TokenKey {
 }
 
 impl TokenKey {
-    /// The `ca.txt` lines that name this key.
+    /// The `ca.txt` lines that name this key as an intermediate's key.
     pub fn to_settings(&self) -> String {
+        self.to_settings_for(CaRole::Intermediate)
+    }
+
+    /// The `ca.txt` lines that name this key as the key of `role`.
+    pub fn to_settings_for(&self, role: CaRole) -> String {
+        let p = role.settings_prefix();
         format!(
-            "pkcs11_module={}\npkcs11_token={}\npkcs11_key={}\n",
+            "{p}pkcs11_module={}\n{p}pkcs11_token={}\n{p}pkcs11_key={}\n",
             self.module.display(),
             self.token,
             self.key_label
         )
     }
 
-    /// Reads the key from `ca.txt` text: `None` when the CA key is not in a token; an error
-    /// when the lines are incomplete.
+    /// Reads an intermediate's key from `ca.txt` text: `None` when the CA key is not in a
+    /// token; an error when the lines are incomplete.
     pub fn from_settings(settings: &str) -> Result<Option<Self>, CaError> {
+        Self::from_settings_for(settings, CaRole::Intermediate)
+    }
+
+    /// Reads the key of `role` from `ca.txt` text (see [`TokenKey::from_settings`]).
+    pub fn from_settings_for(settings: &str, role: CaRole) -> Result<Option<Self>, CaError> {
+        let p = role.settings_prefix();
         let get = |k: &str| {
             settings
                 .lines()
-                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .find_map(|l| l.strip_prefix(&format!("{p}{k}=")))
         };
         match (get("pkcs11_module"), get("pkcs11_token"), get("pkcs11_key")) {
             (None, None, None) => Ok(None),
@@ -52,32 +104,60 @@ impl TokenKey {
                 token: t.to_owned(),
                 key_label: k.to_owned(),
             })),
-            _ => Err(CaError::State(
-                "ca.txt names a PKCS#11 key incompletely (pkcs11_module, pkcs11_token, pkcs11_key)"
-                    .into(),
-            )),
+            _ => Err(CaError::State(format!(
+                "ca.txt names a PKCS#11 key incompletely ({p}pkcs11_module, {p}pkcs11_token, \
+                 {p}pkcs11_key)"
+            ))),
         }
     }
 
-    /// The user PIN from [`PIN_ENV`].
+    /// The user PIN of an intermediate's token, from [`PIN_ENV`].
     pub fn pin_from_env(&self) -> Result<Zeroizing<String>, CaError> {
-        std::env::var(PIN_ENV).map(Zeroizing::new).map_err(|_| {
-            CaError::State(format!(
-                "the CA key is in PKCS#11 token {:?}: set {PIN_ENV} to its user PIN",
-                self.token
-            ))
-        })
+        self.pin_from_env_for(CaRole::Intermediate)
+    }
+
+    /// The user PIN of `role`'s token, from [`CaRole::pin_env`] (no fallback between roles).
+    pub fn pin_from_env_for(&self, role: CaRole) -> Result<Zeroizing<String>, CaError> {
+        std::env::var(role.pin_env())
+            .map(Zeroizing::new)
+            .map_err(|_| self.missing_pin(role))
+    }
+
+    /// The error for a PIN that was not given.
+    pub(crate) fn missing_pin(&self, role: CaRole) -> CaError {
+        CaError::State(format!(
+            "the {} key is in PKCS#11 token {:?}: set {} to its user PIN",
+            role.name(),
+            self.token,
+            role.pin_env()
+        ))
     }
 
     /// Opens the key with `pin`.
     pub fn open(&self, pin: &str) -> Result<Pkcs11Signer, CaError> {
         Pkcs11Signer::open(&self.module, &self.token, pin, &self.key_label)
     }
+
+    /// Generates a fresh P-256 key pair under this label in the token (refused when the label
+    /// is taken) and opens it.
+    pub fn generate(&self, pin: &str) -> Result<Pkcs11Signer, CaError> {
+        Pkcs11Signer::generate_p256(&self.module, &self.token, pin, &self.key_label)
+    }
 }
 
-/// Fails unless `signer` holds the key that `certificate_der` certifies: a token whose key was
-/// replaced must not sign under the old certificate's name.
+/// Fails unless `signer` holds the key that the intermediate certificate `certificate_der`
+/// certifies: a token whose key was replaced must not sign under the old certificate's name.
 pub fn ensure_certified_key(signer: &dyn Signer, certificate_der: &[u8]) -> Result<(), CaError> {
+    ensure_certified_key_for(signer, certificate_der, CaRole::Intermediate)
+}
+
+/// Fails unless `signer` holds the key that `certificate_der`, the certificate of `role`,
+/// certifies.
+pub fn ensure_certified_key_for(
+    signer: &dyn Signer,
+    certificate_der: &[u8],
+    role: CaRole,
+) -> Result<(), CaError> {
     let cert = x509_cert::Certificate::from_der(certificate_der).map_err(CaError::MalformedCsr)?;
     let certified = cert
         .tbs_certificate
@@ -87,8 +167,9 @@ pub fn ensure_certified_key(signer: &dyn Signer, certificate_der: &[u8]) -> Resu
     if certified == signer.public_key() {
         Ok(())
     } else {
-        Err(CaError::State(
-            "the CA key is not the key its intermediate certificate certifies".into(),
-        ))
+        Err(CaError::State(format!(
+            "the CA key is not the key its {} certificate certifies",
+            role.name()
+        )))
     }
 }

@@ -6,19 +6,131 @@ use clap::Subcommand;
 use iotsec_cli_contract::{BadInput, Outcome, Report};
 use iotsec_pki::ca_error::CaError;
 use iotsec_pki::ca_state::{
-    CaSettings, CaState, NewIntermediateKey, add_intermediate, add_intermediate_with, enable_devid,
-    init_state, read_pem, to_pem,
+    CaSettings, CaState, NewCaKey, add_intermediate_with, enable_devid, init_state_with, read_pem,
+    to_pem,
 };
 use iotsec_pki::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
+use iotsec_pki::root_key::RootKey;
 use iotsec_pki::store::hex_upper;
-use iotsec_pki::token_key::TokenKey;
+use iotsec_pki::token_key::{CaRole, TokenKey};
+use zeroize::Zeroizing;
+
+/// Declares the `--[PREFIX]pkcs11-*` options naming one CA key in a PKCS#11 token, once for
+/// every CA role (clap cannot prefix a flattened struct's options by itself).
+macro_rules! token_key_args {
+    ($name:ident, $role:expr, $flag:literal, $id:literal, $whose:literal, $env:literal) => {
+        #[doc = concat!("The PKCS#11 token holding ", $whose, " key (`--", $flag, "pkcs11-*`).")]
+        #[derive(clap::Args, Debug)]
+        pub struct $name {
+            #[arg(
+                        long = concat!($flag, "pkcs11-module"),
+                        id = concat!($id, "pkcs11_module"),
+                        value_name = "MODULE",
+                        requires_all = [concat!($id, "pkcs11_token"), concat!($id, "pkcs11_key")],
+                        help = concat!(
+                            "Keep ", $whose, " key in a PKCS#11 token: the module to load (e.g. ",
+                            "/usr/lib/softhsm/libsofthsm2.so). The user PIN comes from $", $env,
+                            ", here and whenever this key signs"
+                        )
+                    )]
+            module: Option<PathBuf>,
+            #[arg(
+                        long = concat!($flag, "pkcs11-token"),
+                        id = concat!($id, "pkcs11_token"),
+                        value_name = "LABEL",
+                        requires = concat!($id, "pkcs11_module"),
+                        help = concat!("Label of the token holding ", $whose, " key")
+                    )]
+            token: Option<String>,
+            #[arg(
+                        long = concat!($flag, "pkcs11-key"),
+                        id = concat!($id, "pkcs11_key"),
+                        value_name = "LABEL",
+                        requires = concat!($id, "pkcs11_module"),
+                        help = concat!("Label of ", $whose, " key pair in the token")
+                    )]
+            key: Option<String>,
+            #[arg(
+                        long = concat!($flag, "pkcs11-generate"),
+                        id = concat!($id, "pkcs11_generate"),
+                        requires = concat!($id, "pkcs11_module"),
+                        help = concat!(
+                            "Generate ", $whose, " key pair in the token (P-256, sensitive, not ",
+                            "extractable) instead of using an existing one"
+                        )
+                    )]
+            generate: bool,
+        }
+
+        impl $name {
+            /// The CA role these options are for.
+            const ROLE: CaRole = $role;
+
+            /// The token key named, if any (clap makes the three names come together).
+            fn token_key(&self) -> Option<TokenKey> {
+                match (&self.module, &self.token, &self.key) {
+                    (Some(module), Some(token), Some(key_label)) => Some(TokenKey {
+                        module: module.clone(),
+                        token: token.clone(),
+                        key_label: key_label.clone(),
+                    }),
+                    _ => None,
+                }
+            }
+
+            /// The token key and its PIN from the role's environment variable.
+            fn with_pin(&self) -> Result<Option<(TokenKey, Zeroizing<String>)>, BadInput> {
+                self.token_key()
+                    .map(|key| {
+                        let pin = key.pin_from_env_for(Self::ROLE).map_err(bad)?;
+                        Ok((key, pin))
+                    })
+                    .transpose()
+            }
+        }
+    };
+}
+
+token_key_args!(
+    IntermediateTokenArgs,
+    CaRole::Intermediate,
+    "",
+    "",
+    "the intermediate's",
+    "IOTSEC_PKCS11_PIN"
+);
+token_key_args!(
+    RootTokenArgs,
+    CaRole::Root,
+    "root-",
+    "root_",
+    "the root's",
+    "IOTSEC_PKCS11_ROOT_PIN"
+);
+
+/// Where a new CA key is made: in the token `key` opened with `pin`, or in software.
+fn new_key(key: Option<&(TokenKey, Zeroizing<String>)>, generate: bool) -> NewCaKey<'_> {
+    match key {
+        Some((key, pin)) => NewCaKey::Token { key, pin, generate },
+        None => NewCaKey::Software,
+    }
+}
+
+/// How a report names where a key is.
+fn key_place(token: Option<&(TokenKey, Zeroizing<String>)>, file: &str) -> String {
+    match token {
+        Some((t, _)) => format!("PKCS#11 token {:?}, key {:?}", t.token, t.key_label),
+        None => file.to_owned(),
+    }
+}
 use serde_json::json;
 use time::OffsetDateTime;
 
 /// CA operations on a state directory.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Creates an offline root and an online issuing intermediate in DIR.
+    /// Creates an offline root and an online issuing intermediate in DIR (keys in files, or
+    /// in PKCS#11 tokens with --root-pkcs11-* / --pkcs11-*).
     Init {
         /// State directory.
         #[arg(long)]
@@ -38,26 +150,17 @@ pub enum Command {
         /// IDevID (notAfter 99991231235959Z) instead of LDevID (the lifetime above).
         #[arg(long, requires = "devid_hw_type")]
         idevid: bool,
-        /// Add one more issuing intermediate NAME under the existing root of DIR (needs
-        /// DIR/offline/root.key.pem); its CRL URL is --crl-url. Labels select it with
-        /// `serve --label LABEL=NAME`.
+        /// Add one more issuing intermediate NAME under the existing root of DIR (needs the
+        /// root key: DIR/offline/root.key.pem, or its token with $IOTSEC_PKCS11_ROOT_PIN); its
+        /// CRL URL is --crl-url. Labels select it with `serve --label LABEL=NAME`.
         #[arg(long, conflicts_with_all = ["devid_hw_type", "idevid"])]
         intermediate: Option<String>,
-        /// Keep the new intermediate's key in a PKCS#11 token: the module to load (e.g.
-        /// /usr/lib/softhsm/libsofthsm2.so). The user PIN comes from $IOTSEC_PKCS11_PIN, here
-        /// and whenever this intermediate is opened (issue, revoke, crl, serve).
-        #[arg(long, requires_all = ["intermediate", "pkcs11_token", "pkcs11_key"])]
-        pkcs11_module: Option<PathBuf>,
-        /// Label of the token holding the key.
-        #[arg(long, requires = "pkcs11_module")]
-        pkcs11_token: Option<String>,
-        /// Label of the key pair in the token.
-        #[arg(long, requires = "pkcs11_module")]
-        pkcs11_key: Option<String>,
-        /// Generate the key pair in the token (P-256, sensitive, not extractable) instead of
-        /// using an existing one.
-        #[arg(long, requires = "pkcs11_module")]
-        pkcs11_generate: bool,
+        /// The new intermediate's key in a PKCS#11 token (the default one, or NAME's).
+        #[command(flatten)]
+        pkcs11: IntermediateTokenArgs,
+        /// The root key in a PKCS#11 token (a new CA only: no root key file is written).
+        #[command(flatten)]
+        root_pkcs11: RootTokenArgs,
     },
     /// Issues a certificate for a PKCS#10 CSR (PEM or DER); prints the certificate PEM.
     Issue {
@@ -157,37 +260,24 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
             devid_hw_type,
             idevid,
             intermediate,
-            pkcs11_module,
-            pkcs11_token,
-            pkcs11_key,
-            pkcs11_generate,
+            pkcs11,
+            root_pkcs11,
         } => {
+            let int_token = pkcs11.with_pin()?;
             if let Some(name) = intermediate {
-                let token = match (pkcs11_module, pkcs11_token, pkcs11_key) {
-                    (Some(module), Some(token), Some(key_label)) => Some(TokenKey {
-                        module,
-                        token,
-                        key_label,
-                    }),
-                    _ => None,
-                };
-                let sub = match &token {
-                    None => add_intermediate(&state, &name, &crl_url, now),
-                    Some(key) => {
-                        let pin = key.pin_from_env().map_err(bad)?;
-                        add_intermediate_with(
-                            &state,
-                            &name,
-                            &crl_url,
-                            now,
-                            NewIntermediateKey::Token {
-                                key,
-                                pin: &pin,
-                                generate: pkcs11_generate,
-                            },
-                        )
-                    }
+                if root_pkcs11.token_key().is_some() {
+                    return Err(BadInput::new(
+                        "--root-pkcs11-* is for a new CA: the root key of an existing one is \
+                         named in its ca.txt",
+                    ));
                 }
+                let sub = add_intermediate_with(
+                    &state,
+                    &name,
+                    &crl_url,
+                    now,
+                    new_key(int_token.as_ref(), pkcs11.generate),
+                )
                 .map_err(bad)?;
                 return Ok(Report::from_json(
                     Outcome::Accepted,
@@ -195,10 +285,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                         "intermediate": name,
                         "state": sub.display().to_string(),
                         "certificate": sub.join("intermediate.pem").display().to_string(),
-                        "key": match &token {
-                            None => "intermediate.key.pem".to_string(),
-                            Some(t) => format!("PKCS#11 token {:?}, key {:?}", t.token, t.key_label),
-                        },
+                        "key": key_place(int_token.as_ref(), "intermediate.key.pem"),
                     }),
                 ));
             }
@@ -218,7 +305,8 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
             if lifetime_hours == 0 || lifetime_hours > 24 * 398 {
                 return Err(BadInput::new("--lifetime-hours must be 1..=9552"));
             }
-            init_state(
+            let root_token = root_pkcs11.with_pin()?;
+            init_state_with(
                 &state,
                 &CaSettings {
                     organization,
@@ -226,19 +314,27 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                     lifetime_secs: lifetime_hours * 3600,
                 },
                 now,
+                new_key(root_token.as_ref(), root_pkcs11.generate),
+                new_key(int_token.as_ref(), pkcs11.generate),
             )
             .map_err(bad)?;
             if let Some(devid) = &devid {
                 enable_devid(&state, devid).map_err(bad)?;
             }
+            let root_key = RootKey::of_state(&state).map_err(bad)?;
             Ok(Report::from_json(
                 Outcome::Accepted,
                 json!({
                     "state": state.display().to_string(),
                     "root": state.join("root.pem").display().to_string(),
                     "intermediate": state.join("intermediate.pem").display().to_string(),
-                    "offline_root_key": state.join("offline/root.key.pem").display().to_string(),
-                    "note": "move offline/root.key.pem to offline media",
+                    "intermediate_key": key_place(int_token.as_ref(), "intermediate.key.pem"),
+                    "offline_root_key": root_key.describe(),
+                    "note": match root_key {
+                        RootKey::File(_) => "move offline/root.key.pem to offline media",
+                        _ => "the root key stays in its token; adding an intermediate needs \
+                              $IOTSEC_PKCS11_ROOT_PIN",
+                    },
                 }),
             ))
         }

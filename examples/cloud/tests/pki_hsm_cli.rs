@@ -6,73 +6,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use common::{have, openssl, openssl_csr, output, scratch};
-
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
-
-/// Whether softhsm2 (tool and module) and openssl are here; with CI=true their absence fails.
-fn peers() -> bool {
-    if !have(&["softhsm2-util", "openssl"]) {
-        return false;
-    }
-    let module = Path::new(MODULE).exists();
-    assert!(
-        module || std::env::var("CI").as_deref() != Ok("true"),
-        "{MODULE} missing with CI=true"
-    );
-    if !module {
-        eprintln!("SKIPPING: {MODULE} missing");
-    }
-    module
-}
-
-struct Hsm {
-    dir: PathBuf,
-    conf: PathBuf,
-}
-
-impl Hsm {
-    /// A scratch directory with its own SoftHSM token "iotsec" (user PIN 1234).
-    fn new(test: &str) -> Hsm {
-        let dir = scratch(&format!("hsm-{test}"));
-        std::fs::create_dir_all(dir.join("tokens")).unwrap();
-        let conf = dir.join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                dir.join("tokens").display()
-            ),
-        )
-        .unwrap();
-        let (code, _, err) = output(
-            Command::new("softhsm2-util")
-                .env("SOFTHSM2_CONF", &conf)
-                .args(["--init-token", "--free", "--label", "iotsec"])
-                .args(["--pin", "1234", "--so-pin", "5678"]),
-        );
-        assert_eq!(code, 0, "{err}");
-        Hsm { dir, conf }
-    }
-
-    /// `iotsec-cloud --format json ARGS` with this token's configuration and `pin`:
-    /// (exit code, stdout, stderr).
-    fn cloud(&self, pin: Option<&str>, args: &[&str]) -> (i32, String, String) {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"));
-        c.current_dir(&self.dir)
-            .env("SOFTHSM2_CONF", &self.conf)
-            .env_remove("IOTSEC_PKCS11_PIN")
-            .args(["--format", "json"])
-            .args(args);
-        if let Some(pin) = pin {
-            c.env("IOTSEC_PKCS11_PIN", pin);
-        }
-        output(&mut c)
-    }
-}
+use common::softhsm::{Hsm, MODULE, peers};
+use common::{assert_chain_verifies, openssl_csr};
 
 fn init_hsm_intermediate(hsm: &Hsm, name: &str, key: &str) -> (i32, String, String) {
     hsm.cloud(
@@ -140,20 +75,7 @@ fn an_intermediate_key_in_softhsm_issues_certificates_openssl_verifies() {
     let (code, _, err) = issue(Some("1234"));
     assert_eq!(code, 0, "{err}");
     std::fs::copy(sub.join("intermediate.pem"), hsm.dir.join("int.pem")).unwrap();
-    let (ok, out) = openssl(
-        &hsm.dir,
-        &[
-            "verify",
-            "-CAfile",
-            "ca/root.pem",
-            "-untrusted",
-            "int.pem",
-            "-purpose",
-            "sslclient",
-            "dev.pem",
-        ],
-    );
-    assert!(ok && out.contains("dev.pem: OK"), "{out}");
+    assert_chain_verifies(&hsm.dir, "ca/root.pem", "int.pem", "dev.pem");
 
     // No PIN, a wrong PIN: bad input with a one-line reason, nothing issued.
     let (code, _, err) = issue(None);

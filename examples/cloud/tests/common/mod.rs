@@ -127,3 +127,24 @@ pub fn wait_until(mut up: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+pub mod softhsm;
+
+/// `openssl verify -CAfile ROOT -untrusted INTERMEDIATE -purpose sslclient LEAF` in `dir`
+/// (paths relative to it) must print `LEAF: OK`.
+pub fn assert_chain_verifies(dir: &Path, root: &str, intermediate: &str, leaf: &str) {
+    let (ok, out) = openssl(
+        dir,
+        &[
+            "verify",
+            "-CAfile",
+            root,
+            "-untrusted",
+            intermediate,
+            "-purpose",
+            "sslclient",
+            leaf,
+        ],
+    );
+    assert!(ok && out.contains(&format!("{leaf}: OK")), "{out}");
+}
