@@ -142,10 +142,10 @@ impl NonceIssuer {
                 expired_at: expires,
             });
         }
-        if self.redeemed_order.len() >= self.capacity {
-            if let Some(old) = self.redeemed_order.pop_front() {
-                self.redeemed.remove(&old);
-            }
+        if self.redeemed_order.len() >= self.capacity
+            && let Some(old) = self.redeemed_order.pop_front()
+        {
+            self.redeemed.remove(&old);
         }
         self.redeemed.insert(key);
         self.redeemed_order.push_back(key);
