@@ -285,21 +285,42 @@ fn rdn_eq(a: &RelativeDistinguishedName, b: &RelativeDistinguishedName) -> bool 
 }
 
 /// RFC 5280 §7.1 compares names after RFC 4518 preparation; this applies its ASCII part to the
-/// directory string types: case folded, leading/trailing space dropped, inner runs of space
-/// collapsed, the string type itself ignored. Other value types compare byte for byte.
+/// directory string types (BMPString decoded first, so a re-encoding cannot dodge an excluded
+/// subtree): case folded, leading/trailing space dropped, inner runs of space collapsed, the
+/// string type itself ignored. Other value types compare byte for byte, tag included.
 fn atv_eq(a: &AttributeTypeAndValue, b: &AttributeTypeAndValue) -> bool {
     if a.oid != b.oid {
         return false;
     }
-    let text = |t: Tag| {
-        matches!(
-            t,
-            Tag::Utf8String | Tag::PrintableString | Tag::Ia5String | Tag::TeletexString
-        )
-    };
-    match (text(a.value.tag()), text(b.value.tag())) {
-        (true, true) => prepared(a.value.value()) == prepared(b.value.value()),
+    match (directory_text(&a.value), directory_text(&b.value)) {
+        (Some(x), Some(y)) => x == y,
         _ => a.value.tag() == b.value.tag() && a.value.value() == b.value.value(),
+    }
+}
+
+fn directory_text(value: &der::Any) -> Option<Vec<u8>> {
+    match value.tag() {
+        Tag::Utf8String
+        | Tag::PrintableString
+        | Tag::Ia5String
+        | Tag::TeletexString
+        | Tag::VisibleString
+        | Tag::NumericString => Some(prepared(value.value())),
+        Tag::BmpString => {
+            let units = value
+                .value()
+                .chunks(2)
+                .map(|c| match c {
+                    [hi, lo] => Some(u16::from_be_bytes([*hi, *lo])),
+                    _ => None,
+                })
+                .collect::<Option<Vec<u16>>>()?;
+            let text = char::decode_utf16(units)
+                .collect::<Result<std::string::String, _>>()
+                .ok()?;
+            Some(prepared(text.as_bytes()))
+        }
+        _ => None,
     }
 }
 

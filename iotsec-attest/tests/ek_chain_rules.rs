@@ -17,6 +17,8 @@ use iotsec_attest::PublicArea;
 use iotsec_attest::ek_certificate::{
     EkCertError, EkIdentity, EkQuirks, pem_to_der, validate_ek_certificate_at,
 };
+use x509_cert::attr::AttributeTypeAndValue;
+use x509_cert::name::{RdnSequence, RelativeDistinguishedName};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
 const CLOUD_DATA: &str = concat!(
@@ -140,6 +142,24 @@ impl Pki {
         )
         .unwrap();
         self.sign(name, "/", Some(issuer), ek_pub);
+    }
+
+    /// Writes `name`.pem: `cert` with its TBS re-signed (`openssl dgst -sign`, ECDSA P-256
+    /// SHA-256) by the key of CA `issuer`, for encodings openssl's extfile cannot produce.
+    fn resign(&self, cert: &mut x509_cert::Certificate, issuer: &str, name: &str) {
+        let tbs = der::Encode::to_der(&cert.tbs_certificate).unwrap();
+        std::fs::write(self.dir.join(format!("{name}.tbs")), tbs).unwrap();
+        let (key, sig) = (format!("{issuer}.key"), format!("{name}.sig"));
+        let tbs_file = format!("{name}.tbs");
+        self.openssl(&["dgst", "-sha256", "-sign", &key, "-out", &sig, &tbs_file]);
+        let sig = std::fs::read(self.dir.join(&sig)).unwrap();
+        cert.signature = der::asn1::BitString::from_bytes(&sig).unwrap();
+        let pem = der::EncodePem::to_pem(&*cert, der::pem::LineEnding::LF).unwrap();
+        std::fs::write(self.dir.join(format!("{name}.pem")), pem).unwrap();
+    }
+
+    fn cert(&self, name: &str) -> x509_cert::Certificate {
+        <x509_cert::Certificate as der::Decode>::from_der(&self.der(name)).unwrap()
     }
 
     fn der(&self, name: &str) -> Vec<u8> {
@@ -543,6 +563,44 @@ fn directory_name_constraints_apply_to_subjects_and_the_tpm_identity() {
         p2.openssl_verify("ek", &["int"], "root"),
         "excluded subtree violation",
     );
+
+    // The same name as a BMPString (a sub-CA re-encoding its subject) is still excluded.
+    p2.ca("int_b", "/O=placeholder/CN=Issuing", Some("root"), CA_EXT);
+    p2.ek("ek_b", "int_b", &ecc2.pem, EK_ECC);
+    let text = |tag, bytes: &[u8]| der::Any::new(tag, bytes).unwrap();
+    let rdn = |oid: &str, value| {
+        let atv = AttributeTypeAndValue {
+            oid: der::asn1::ObjectIdentifier::new(oid).unwrap(),
+            value,
+        };
+        RelativeDistinguishedName(der::asn1::SetOfVec::try_from(vec![atv]).unwrap())
+    };
+    let bmp: Vec<u8> = "EVIL CORP"
+        .encode_utf16()
+        .flat_map(u16::to_be_bytes)
+        .collect();
+    let subject = RdnSequence(vec![
+        rdn("2.5.4.10", text(der::Tag::BmpString, &bmp)),
+        rdn("2.5.4.3", text(der::Tag::Utf8String, b"Issuing")),
+    ]);
+    let mut int_b = p2.cert("int_b");
+    int_b.tbs_certificate.subject = subject.clone();
+    p2.resign(&mut int_b, "root", "int_bmp");
+    let mut ek_b = p2.cert("ek_b");
+    ek_b.tbs_certificate.issuer = subject;
+    p2.resign(&mut ek_b, "int_b", "ek_bmp");
+    assert_eq!(
+        p2.validate(&ecc2, "ek_bmp", &["int_bmp"], "root"),
+        Err(EkCertError::NameConstraintViolation {
+            depth: 2,
+            name_depth: 1,
+            name: "CN=Issuing,2.5.4.10=#1e12004500560049004c00200043004f00520050".into()
+        })
+    );
+    refused_by_openssl(
+        p2.openssl_verify("ek_bmp", &["int_bmp"], "root"),
+        "excluded subtree violation",
+    );
 }
 
 #[test]
@@ -643,7 +701,7 @@ fn a_duplicated_extension_is_refused() {
     let pki = vendor_pki("dup");
     let ecc = ecc_ek(&pki);
     pki.ek("ek", "int", &ecc.pem, EK_ECC);
-    let mut cert = <x509_cert::Certificate as der::Decode>::from_der(&pki.der("ek")).unwrap();
+    let mut cert = pki.cert("ek");
     let exts = cert.tbs_certificate.extensions.as_mut().unwrap();
     let ku = exts
         .iter()
@@ -651,15 +709,7 @@ fn a_duplicated_extension_is_refused() {
         .unwrap()
         .clone();
     exts.push(ku);
-    let tbs = der::Encode::to_der(&cert.tbs_certificate).unwrap();
-    std::fs::write(pki.dir.join("dup.tbs"), tbs).unwrap();
-    pki.openssl(&[
-        "dgst", "-sha256", "-sign", "int.key", "-out", "dup.sig", "dup.tbs",
-    ]);
-    let sig = std::fs::read(pki.dir.join("dup.sig")).unwrap();
-    cert.signature = der::asn1::BitString::from_bytes(&sig).unwrap();
-    let pem = der::EncodePem::to_pem(&cert, der::pem::LineEnding::LF).unwrap();
-    std::fs::write(pki.dir.join("ek_dup.pem"), pem).unwrap();
+    pki.resign(&mut cert, "int", "ek_dup");
     assert_eq!(
         pki.validate(&ecc, "ek_dup", &["int"], "root"),
         Err(EkCertError::DuplicateExtension {
