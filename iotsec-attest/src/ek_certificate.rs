@@ -6,6 +6,12 @@
 //! a date far ahead), and the binding of the certificate to the EK the TPM presents (same
 //! public key).
 //!
+//! On every certificate of the path, RFC 5280's structural rules apply too (see `ek_path`):
+//! unprocessed critical extensions and duplicate extensions are refused, a CA's keyUsage must
+//! allow keyCertSign, pathLenConstraint and directoryName name constraints are enforced, and the
+//! EK certificate's keyUsage must match its key (keyEncipherment for RSA, keyAgreement for ECC).
+//! No vendor quirk is known for these, so there is no switch for them.
+//!
 //! Known vendor quirks are refused by default and tolerated one by one through [`EkQuirks`].
 
 use std::string::{String, ToString};
@@ -18,6 +24,7 @@ use x509_cert::Certificate;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, SubjectAltName};
 
+use crate::ek_path::{self, EkKind};
 use crate::public::{PublicArea, PublicKey};
 
 const OID_EKU: &str = "2.5.29.37";
@@ -106,6 +113,79 @@ pub enum EkCertError {
     /// Unsupported signature algorithm or key.
     #[error("unsupported signature algorithm {0}")]
     UnsupportedAlgorithm(String),
+    /// A certificate on the path has a critical extension we do not process (RFC 5280 §4.2:
+    /// it must then be refused).
+    #[error("certificate {depth} has an unprocessed critical extension {oid}")]
+    UnknownCriticalExtension {
+        /// 0 = EK certificate.
+        depth: usize,
+        /// The extension's OID.
+        oid: String,
+    },
+    /// A certificate on the path carries the same extension twice (RFC 5280 §4.2).
+    #[error("certificate {depth} carries extension {oid} more than once")]
+    DuplicateExtension {
+        /// 0 = EK certificate.
+        depth: usize,
+        /// The extension's OID.
+        oid: String,
+    },
+    /// An extension we process does not decode.
+    #[error("certificate {depth} has a malformed extension {oid}")]
+    MalformedExtension {
+        /// 0 = EK certificate.
+        depth: usize,
+        /// The extension's OID.
+        oid: String,
+    },
+    /// A CA certificate's keyUsage lacks keyCertSign (RFC 5280 §4.2.1.3, §6.1.4 (n)).
+    #[error("CA certificate {depth} has a keyUsage without keyCertSign")]
+    CaKeyUsage {
+        /// Depth of the CA certificate (1 = the EK certificate's issuer).
+        depth: usize,
+    },
+    /// More non-self-issued intermediates below a CA than its pathLenConstraint allows
+    /// (RFC 5280 §6.1.4 (l)(m)).
+    #[error(
+        "CA certificate {depth} allows {path_len} intermediates below it, the path has {intermediates}"
+    )]
+    PathLenExceeded {
+        /// Depth of the constraining CA certificate.
+        depth: usize,
+        /// Its pathLenConstraint.
+        path_len: u8,
+        /// Non-self-issued intermediate certificates between it and the EK certificate.
+        intermediates: usize,
+    },
+    /// A directory name below a CA is outside its permitted subtrees or inside an excluded one
+    /// (RFC 5280 §4.2.1.10).
+    #[error(
+        "name {name} of certificate {name_depth} violates the name constraints of CA certificate {depth}"
+    )]
+    NameConstraintViolation {
+        /// Depth of the constraining CA certificate.
+        depth: usize,
+        /// Depth of the certificate carrying the name (subject or subjectAltName).
+        name_depth: usize,
+        /// The name (RFC 4514 string).
+        name: String,
+    },
+    /// A name constraint we do not evaluate applies to a name on the path (only directoryName
+    /// subtrees are evaluated; this fails closed).
+    #[error("CA certificate {depth} constrains {form} names, which are not evaluated")]
+    UnsupportedNameConstraint {
+        /// Depth of the constraining CA certificate.
+        depth: usize,
+        /// The GeneralName form (e.g. `dNSName`), or the one with a minimum/maximum.
+        form: &'static str,
+    },
+    /// The EK certificate's keyUsage is absent or lacks the bit the TCG EK Credential Profile
+    /// requires for its key type.
+    #[error("EK certificate keyUsage lacks {required}")]
+    EkKeyUsage {
+        /// `keyEncipherment` (RSA EK) or `keyAgreement` (ECC EK).
+        required: &'static str,
+    },
 }
 
 /// What a valid EK certificate says about the TPM.
@@ -409,6 +489,7 @@ pub fn validate_ek_certificate_at(
     let mut used = Vec::new();
     let leaf = parse(ek_cert, quirks, &mut used)?;
     check_validity(&leaf.cert, 0, at, quirks, &mut used)?;
+    ek_path::check_extensions(&leaf.cert, 0)?;
     let cert = &leaf.cert;
     match extension(cert, OID_EKU).map(ExtendedKeyUsage::from_der) {
         Some(Ok(eku))
@@ -424,6 +505,11 @@ pub fn validate_ek_certificate_at(
     if !ek_matches(cert, ek)? {
         return Err(EkCertError::EkMismatch);
     }
+    let kind = match ek.key {
+        PublicKey::Rsa { .. } => EkKind::Rsa,
+        PublicKey::Ecc { .. } => EkKind::Ecc,
+    };
+    ek_path::check_ek_key_usage(cert, kind)?;
 
     // Walk the chain: each certificate must be signed by an intermediate or a root whose
     // subject is its issuer.
@@ -436,7 +522,9 @@ pub fn validate_ek_certificate_at(
     for r in roots {
         root_certs.push(parse(r, &no_quirks, &mut Vec::new())?);
     }
-    let mut current = leaf;
+    // Certificates above the EK certificate, in path order, once their signatures verify.
+    let mut above: Vec<Parsed<'_>> = Vec::new();
+    let mut current = &leaf;
     for depth in 0..MAX_CHAIN {
         let alg = current.cert.signature_algorithm.oid.to_string();
         let sig = current.cert.signature.raw_bytes();
@@ -446,6 +534,12 @@ pub fn validate_ek_certificate_at(
                 && verify_signed(&root.cert, &alg, current.tbs, sig)?
             {
                 check_validity(&root.cert, depth + 1, at, quirks, &mut used)?;
+                ek_path::check_extensions(&root.cert, depth + 1)?;
+                let mut path: Vec<&Certificate> = Vec::with_capacity(above.len() + 2);
+                path.push(&leaf.cert);
+                path.extend(above.iter().map(|p| &p.cert));
+                path.push(&root.cert);
+                ek_path::check_path(&path)?;
                 return Ok(EkIdentity {
                     manufacturer,
                     model,
@@ -477,7 +571,9 @@ pub fn validate_ek_certificate_at(
             return Err(EkCertError::IssuerNotCa { depth });
         }
         check_validity(&next.cert, depth + 1, at, quirks, &mut used)?;
-        current = next;
+        ek_path::check_extensions(&next.cert, depth + 1)?;
+        above.push(next);
+        current = above.last().ok_or(EkCertError::Untrusted)?;
     }
     Err(EkCertError::Untrusted)
 }

@@ -39,6 +39,10 @@ pub mod bare_key;
 #[cfg(feature = "std")]
 pub mod ek_certificate;
 #[cfg(feature = "std")]
+mod ek_path;
+#[cfg(feature = "std")]
+pub mod nonce_issuer;
+#[cfg(feature = "std")]
 pub mod policy;
 #[cfg(feature = "std")]
 pub mod ring_verifier;
