@@ -35,6 +35,15 @@ pub enum CaError {
         /// "subject" or "subjectAltName".
         field: &'static str,
     },
+    /// An enrollment authenticated only by a TLS client certificate asks for another identity
+    /// than that certificate's, or the certificate was not issued by the label's CA: a device
+    /// may renew its own identity, not obtain one for another device (use HTTP Basic, manual
+    /// approval or a DevID label to authorize a new identity).
+    #[error("the client certificate does not authorize this {field}")]
+    IdentityNotAuthorized {
+        /// "issuer" (not this label's CA), "subject" or "subjectAltName".
+        field: &'static str,
+    },
     /// The certificate presented for re-enrollment is revoked.
     #[error("certificate {serial_hex} is revoked")]
     Revoked {

@@ -31,25 +31,57 @@ pub enum BindingCheck {
     Missing,
     /// A 12-byte value: `tls-unique` from TLS 1.2, meaningless on TLS 1.3 (possible relay).
     TlsUniqueOnTls13,
-    /// A value that is not this session's binding (relayed request or a plain password).
-    Mismatch,
+    /// A 32-byte binding that is not this session's: the request was made on another TLS
+    /// session (a relayed request, RFC 7030 §3.5).
+    WrongBinding,
+    /// A 32-byte binding, but the session's own value is unknown, so it cannot be checked.
+    Unverifiable,
+    /// Not shaped like a channel binding (a plain challenge password).
+    NotABinding,
+}
+
+impl BindingCheck {
+    /// Whether a label that requires channel binding accepts the request.
+    pub fn passes_required(self) -> bool {
+        self == BindingCheck::Bound
+    }
+
+    /// Whether a label with optional channel binding accepts the request: no binding, or a plain
+    /// password, or this session's binding. Anything that claims a binding and is not this
+    /// session's (another session's value, a tls-unique value, or one that cannot be checked)
+    /// is refused: that is what a relayed request looks like.
+    pub fn passes_optional(self) -> bool {
+        matches!(
+            self,
+            BindingCheck::Bound | BindingCheck::Missing | BindingCheck::NotABinding
+        )
+    }
 }
 
 /// Compares a challengePassword with the session's exporter value in constant time.
-pub fn check_binding(password: Option<&str>, exporter: &[u8; EXPORTER_LEN]) -> BindingCheck {
+/// `exporter` is `None` when the TLS layer could not export it: then nothing can be
+/// [`BindingCheck::Bound`], and a binding-shaped password is [`BindingCheck::Unverifiable`].
+pub fn check_binding(
+    password: Option<&str>,
+    exporter: Option<&[u8; EXPORTER_LEN]>,
+) -> BindingCheck {
     let Some(pw) = password else {
         return BindingCheck::Missing;
     };
     let decoded: Vec<u8> = match Base64::decode_vec(pw.trim()) {
         Ok(d) => d,
-        Err(_) => return BindingCheck::Mismatch,
+        Err(_) => return BindingCheck::NotABinding,
     };
-    if decoded.len() == 12 {
-        return BindingCheck::TlsUniqueOnTls13;
-    }
-    if decoded.len() == EXPORTER_LEN && bool::from(decoded.as_slice().ct_eq(exporter.as_slice())) {
-        BindingCheck::Bound
-    } else {
-        BindingCheck::Mismatch
+    match (decoded.len(), exporter) {
+        (12, _) => BindingCheck::TlsUniqueOnTls13,
+        (EXPORTER_LEN, None) => BindingCheck::Unverifiable,
+        (EXPORTER_LEN, Some(exporter)) => {
+            if bool::from(decoded.as_slice().ct_eq(exporter.as_slice())) {
+                BindingCheck::Bound
+            } else {
+                BindingCheck::WrongBinding
+            }
+        }
+        _ => BindingCheck::NotABinding,
     }
 }

@@ -25,7 +25,8 @@ use crate::store::CertStore;
 pub enum BindingPolicy {
     /// challengePassword must carry this session's tls-exporter value.
     Required,
-    /// Checked when it looks like a binding; a plain password is ignored.
+    /// A challengePassword shaped like a binding (32 or 12 bytes of base64) must be this
+    /// session's; a plain password or none is accepted.
     #[default]
     Optional,
     /// Not checked.
@@ -37,7 +38,9 @@ pub enum BindingPolicy {
 pub struct LabelPolicy {
     /// HTTP Basic credentials (user, password); `None` disables Basic.
     pub basic: Option<(String, String)>,
-    /// Accept a TLS client certificate issued by this CA as authentication for simpleenroll.
+    /// Accept a TLS client certificate issued by this label's CA as authentication for
+    /// simpleenroll and serverkeygen, for the certificate's own Subject and SAN only (a DevID
+    /// label takes the identity from the certificate instead).
     pub client_cert_auth: bool,
     /// Channel binding.
     pub binding: BindingPolicy,
@@ -278,6 +281,7 @@ impl EstService {
                 | CaError::Device(_) => EstResponse::text(400, &e.to_string()),
                 CaError::Revoked { .. }
                 | CaError::UnknownCertificate
+                | CaError::IdentityNotAuthorized { .. }
                 | CaError::DevIdIdentityRequired => EstResponse::text(403, &e.to_string()),
                 _ => EstResponse::text(500, "internal error"),
             },
@@ -354,7 +358,14 @@ impl EstService {
                 }
                 let mut ca = self.ca_named(&policy.ca)?;
                 if let Some(client) = &tls.client_cert {
-                    check_presented_cert(&ca, client, &csr, reenroll)?;
+                    let role = if reenroll {
+                        ClientCertRole::Renewed
+                    } else if by_basic || ca.authority.profile.devid.is_some() {
+                        ClientCertRole::Accompanies
+                    } else {
+                        ClientCertRole::Authenticates
+                    };
+                    check_presented_cert(&ca, client, &csr, role)?;
                 }
                 // IEEE 802.1AR §5.5: under a DevID CA the LDevID takes its identity from the
                 // IDevID (or earlier LDevID) the device authenticated with over TLS.
@@ -458,23 +469,27 @@ impl EstService {
         if policy.binding == BindingPolicy::Off {
             return None;
         }
-        let exporter = tls.exporter.unwrap_or([0u8; 32]);
-        match check_binding(csr.challenge_password.as_deref(), &exporter) {
-            BindingCheck::Bound => None,
-            BindingCheck::TlsUniqueOnTls13 => Some(EstResponse::text(
-                400,
-                "challengePassword carries a tls-unique value; TLS 1.3 requires tls-exporter (RFC 9266)",
-            )),
-            BindingCheck::Missing | BindingCheck::Mismatch
-                if policy.binding == BindingPolicy::Required =>
-            {
-                Some(EstResponse::text(
-                    400,
-                    "challengePassword does not carry this session's channel binding",
-                ))
-            }
-            _ => None,
+        let check = check_binding(csr.challenge_password.as_deref(), tls.exporter.as_ref());
+        let accepted = match policy.binding {
+            BindingPolicy::Required => check.passes_required(),
+            BindingPolicy::Optional => check.passes_optional(),
+            BindingPolicy::Off => true,
+        };
+        if accepted {
+            return None;
         }
+        Some(EstResponse::text(
+            400,
+            match check {
+                BindingCheck::TlsUniqueOnTls13 => {
+                    "challengePassword carries a tls-unique value; TLS 1.3 requires tls-exporter (RFC 9266)"
+                }
+                BindingCheck::Unverifiable => {
+                    "challengePassword carries a channel binding, but this connection offers none to check it against"
+                }
+                _ => "challengePassword does not carry this session's channel binding",
+            },
+        ))
     }
 }
 
@@ -520,24 +535,50 @@ fn server_keygen(
     })
 }
 
+/// What a TLS client certificate presented with an enrollment stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientCertRole {
+    /// simplereenroll: the certificate being renewed.
+    Renewed,
+    /// simpleenroll/serverkeygen whose only authentication is the certificate.
+    Authenticates,
+    /// Another authenticator decided (HTTP Basic), or a DevID label derives the identity
+    /// from the certificate itself.
+    Accompanies,
+}
+
 /// RFC 7030 §4.2.2: on re-enroll the presented certificate is the one renewed; it must be ours,
 /// unrevoked, and the request's Subject and SAN must match it byte for byte (same key = renew,
-/// new key = rekey; both allowed). On enroll a presented certificate must at least not be revoked.
+/// new key = rekey; both allowed). When the certificate is the only authentication of an
+/// enrollment, the same holds (a device can obtain a certificate for its own identity only,
+/// from the CA that issued it: not another device's name, not at another label's CA). A
+/// certificate that merely accompanies another authenticator must not be revoked.
 fn check_presented_cert(
     ca: &CaState,
     client_der: &[u8],
     csr: &VerifiedCsr,
-    reenroll: bool,
+    role: ClientCertRole,
 ) -> Result<(), CaError> {
     let cert = x509_cert::Certificate::from_der(client_der).map_err(CaError::MalformedCsr)?;
     let serial = cert.tbs_certificate.serial_number.as_bytes().to_vec();
     let known = ca.store.issued(&serial)?;
     ca.ensure_not_revoked(&serial)?;
-    if !reenroll {
-        return Ok(());
-    }
-    if known.as_ref().map(|k| k.cert_der.as_slice()) != Some(client_der) {
-        return Err(CaError::UnknownCertificate);
+    let mismatch = |field| match role {
+        ClientCertRole::Renewed => CaError::ReenrollMismatch { field },
+        _ => CaError::IdentityNotAuthorized { field },
+    };
+    match role {
+        ClientCertRole::Accompanies => return Ok(()),
+        ClientCertRole::Renewed => {
+            if known.as_ref().map(|k| k.cert_der.as_slice()) != Some(client_der) {
+                return Err(CaError::UnknownCertificate);
+            }
+        }
+        ClientCertRole::Authenticates => {
+            if known.as_ref().map(|k| k.cert_der.as_slice()) != Some(client_der) {
+                return Err(mismatch("issuer"));
+            }
+        }
     }
     if cert
         .tbs_certificate
@@ -546,7 +587,7 @@ fn check_presented_cert(
         .map_err(CaError::MalformedCsr)?
         != csr.subject_der
     {
-        return Err(CaError::ReenrollMismatch { field: "subject" });
+        return Err(mismatch("subject"));
     }
     let cert_san = cert
         .tbs_certificate
@@ -556,9 +597,7 @@ fn check_presented_cert(
         .find(|e| e.extn_id == ID_CE_SUBJECT_ALT_NAME)
         .map(|e| e.extn_value.as_bytes().to_vec());
     if cert_san != csr.san_der {
-        return Err(CaError::ReenrollMismatch {
-            field: "subjectAltName",
-        });
+        return Err(mismatch("subjectAltName"));
     }
     Ok(())
 }

@@ -224,22 +224,58 @@ fn est_parser_rejects_garbage_with_typed_errors() {
 #[test]
 fn channel_binding_checks() {
     let exporter = [0x42u8; 32];
+    let ours = Some(&exporter);
     let pw = challenge_password_for(&exporter);
-    assert_eq!(check_binding(Some(&pw), &exporter), BindingCheck::Bound);
-    assert_eq!(check_binding(None, &exporter), BindingCheck::Missing);
-    assert_eq!(
-        check_binding(Some("AAAAAAAAAAAAAAAA"), &exporter),
-        BindingCheck::TlsUniqueOnTls13
-    );
     let other = challenge_password_for(&[0x43u8; 32]);
-    assert_eq!(
-        check_binding(Some(&other), &exporter),
-        BindingCheck::Mismatch
-    );
-    assert_eq!(
-        check_binding(Some("hunter2"), &exporter),
-        BindingCheck::Mismatch
-    );
+    let cases = [
+        (Some(pw.as_str()), ours, BindingCheck::Bound, true, true),
+        (None, ours, BindingCheck::Missing, false, true),
+        (
+            Some("AAAAAAAAAAAAAAAA"),
+            ours,
+            BindingCheck::TlsUniqueOnTls13,
+            false,
+            false,
+        ),
+        // Another session's value: a relayed request, refused even when binding is optional.
+        (Some(&other), ours, BindingCheck::WrongBinding, false, false),
+        (
+            Some("hunter2"),
+            ours,
+            BindingCheck::NotABinding,
+            false,
+            true,
+        ),
+        // 33 bytes of base64 is not a binding either.
+        (
+            Some("QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"),
+            ours,
+            BindingCheck::NotABinding,
+            false,
+            true,
+        ),
+        // Without the session's value nothing is bound, and a binding cannot be checked.
+        (
+            Some(pw.as_str()),
+            None,
+            BindingCheck::Unverifiable,
+            false,
+            false,
+        ),
+        (
+            Some("hunter2"),
+            None,
+            BindingCheck::NotABinding,
+            false,
+            true,
+        ),
+    ];
+    for (password, exporter, check, required, optional) in cases {
+        let got = check_binding(password, exporter);
+        assert_eq!(got, check, "{password:?}");
+        assert_eq!(got.passes_required(), required, "{password:?}");
+        assert_eq!(got.passes_optional(), optional, "{password:?}");
+    }
 }
 
 proptest! {

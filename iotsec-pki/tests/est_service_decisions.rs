@@ -51,15 +51,28 @@ fn service(name: &str) -> EstService {
             ..base
         },
     );
+    labels.insert(
+        "cert".into(),
+        LabelPolicy {
+            basic: None,
+            client_cert_auth: true,
+            ..Default::default()
+        },
+    );
     EstService::new(CaState::open(&state).unwrap(), labels)
 }
 
 fn enroll(label: &str, pw: Option<&str>) -> EstRequest {
+    enroll_as(label, pw, "d")
+}
+
+/// A simpleenroll request for `common_name` with Basic credentials u:p.
+fn enroll_as(label: &str, pw: Option<&str>, common_name: &str) -> EstRequest {
     let key = DeviceKey::from_secret_bytes(KeyAlgorithm::P256, &[21u8; 32]).unwrap();
     let csr = build_csr(
         &key,
         &CsrRequest {
-            common_name: "d",
+            common_name,
             challenge_password: pw,
             ..Default::default()
         },
@@ -109,6 +122,24 @@ fn binding_policies() {
         400
     );
     assert_eq!(s.handle(&enroll("bound", None), &facts()).status, 400);
+    // Optional: another session's binding is what a relayed request carries: refused.
+    let r = s.handle(&enroll("", Some(&other)), &facts());
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        "challengePassword does not carry this session's channel binding\n"
+    );
+    // Without the session's exporter value nothing can be bound (never a constant instead).
+    let no_exporter = TlsFacts {
+        client_cert: None,
+        exporter: None,
+    };
+    let zeros = challenge_password_for(&[0u8; 32]);
+    for label in ["bound", ""] {
+        let r = s.handle(&enroll(label, Some(&zeros)), &no_exporter);
+        assert_eq!(r.status, 400, "{label:?}");
+    }
+    assert_eq!(s.handle(&enroll("bound", None), &no_exporter).status, 400);
     // Optional: a plain password is not a binding and is ignored; Off: nothing is checked.
     assert_eq!(
         s.handle(&enroll("", Some("plain-secret")), &facts()).status,
@@ -167,4 +198,45 @@ fn enrollment_response_is_one_certificate_with_a_closing_newline() {
     };
     let r = s.handle(&cacerts, &TlsFacts::default());
     assert_eq!(parse_certs_only(&r.body).unwrap().len(), 2);
+}
+
+/// The first certificate of an enrollment response.
+fn issued(r: &iotsec_pki::est_service::EstResponse) -> Vec<u8> {
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    der::Encode::to_der(&parse_certs_only(&r.body).unwrap()[0]).unwrap()
+}
+
+#[test]
+fn a_client_certificate_authorizes_its_own_identity_only() {
+    let s = service("est-d-certauth");
+    let dev = issued(&s.handle(&enroll_as("", None, "dev-1"), &facts()));
+    let with_cert = |cert: &[u8]| TlsFacts {
+        client_cert: Some(cert.to_vec()),
+        exporter: Some(EXPORTER),
+    };
+    let mut by_cert = enroll_as("cert", None, "dev-1");
+    by_cert.authorization = None;
+    // Its own Subject (and no SAN, as issued): a new certificate.
+    issued(&s.handle(&by_cert, &with_cert(&dev)));
+    // Another device's name: refused, the certificate authorizes only its own identity.
+    let mut other = enroll_as("cert", None, "dev-2");
+    other.authorization = None;
+    let r = s.handle(&other, &with_cert(&dev));
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        "the client certificate does not authorize this subject\n"
+    );
+    // A certificate this CA did not issue (another CA of the same name, as a TLS layer trusting
+    // a sibling intermediate would pass it) authorizes nothing here.
+    let stranger_ca = service("est-d-certauth-stranger");
+    let stranger = issued(&stranger_ca.handle(&enroll_as("", None, "dev-1"), &facts()));
+    let r = s.handle(&by_cert, &with_cert(&stranger));
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        "the client certificate does not authorize this issuer\n"
+    );
+    // With valid Basic credentials the certificate only accompanies the request.
+    issued(&s.handle(&enroll_as("", None, "dev-2"), &with_cert(&dev)));
 }
