@@ -177,18 +177,28 @@ fn read(path: &Path) -> Result<Vec<u8>, BadInput> {
 
 fn write(path: &Path, bytes: &[u8], secret: bool) -> Result<(), BadInput> {
     let fail = |e: std::io::Error| BadInput::new(format!("{}: {e}", path.display()));
+    // A secret goes into a new file created 0600 and is renamed over the target: opening an
+    // existing file keeps its mode, so writing in place could leave a key world-readable.
     #[cfg(unix)]
     if secret {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
-        let mut file = fs::OpenOptions::new()
+        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+        let _ = fs::remove_file(&tmp);
+        let written = fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(0o600)
-            .open(path)
-            .map_err(fail)?;
-        return file.write_all(bytes).map_err(fail);
+            .open(&tmp)
+            .and_then(|mut file| {
+                file.write_all(bytes)?;
+                file.sync_all()
+            })
+            .and_then(|()| fs::rename(&tmp, path));
+        if written.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        return written.map_err(fail);
     }
     let _ = secret;
     fs::write(path, bytes).map_err(fail)
@@ -504,8 +514,19 @@ pub fn parse_state(value: &serde_json::Value) -> Result<StateFile, BadInput> {
         last_sequence: field("last_sequence")?,
         trusted_root_version: field("trusted_root_version")?,
         slot_capacity: field("slot_capacity")?,
-        now: value.get("now").and_then(|v| v.as_u64()),
+        now: optional_now(value)?,
     })
+}
+
+/// The optional `now` of a state file (seconds since the epoch). Present but not an unsigned
+/// integer is bad input: silently dropping it would switch the expiry checks off.
+fn optional_now(value: &serde_json::Value) -> Result<Option<u64>, BadInput> {
+    match value.get("now") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+            BadInput::new("state: now must be an unsigned integer (seconds since the epoch)")
+        }),
+    }
 }
 
 /// An owned device state.

@@ -212,6 +212,45 @@ fn bad_input_exits_two_with_one_line() {
     assert_eq!(sign(&dir, "x.cbor", "1", &["pub.json"]), 2);
     let (code, _, _) = run(&["ota", "sign", "--vendor", "not-a-uuid"]);
     assert_eq!(code, 2);
+    // A `now` that is present but not seconds since the epoch is bad input, not "no clock"
+    // (which would switch the expiry checks off).
+    assert_eq!(sign(&dir, "m.cbor", "5", &["s1.json", "s2.json"]), 0);
+    let st = state(&dir, 5);
+    for now in [
+        serde_json::json!("2030-01-01"),
+        serde_json::json!(-1),
+        serde_json::json!(1.5),
+    ] {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&st).unwrap()).unwrap();
+        v["now"] = now.clone();
+        std::fs::write(&st, v.to_string()).unwrap();
+        let (code, stdout, stderr) = verify(&dir, false, "root.cbor", "m.cbor", &["--state", &st]);
+        assert_eq!((code, stdout.as_str()), (2, ""), "{now}");
+        assert_eq!(
+            stderr.trim(),
+            "error: state: now must be an unsigned integer (seconds since the epoch)",
+            "{now}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn keygen_over_a_world_readable_file_leaves_a_private_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = common::scratch("ota-cli-keymode");
+    let path = dir.join("k.json");
+    std::fs::write(&path, "old").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    keygen(&dir, "k.json", "ed25519"); // asserts mode 0600
+    assert_ne!(std::fs::read_to_string(&path).unwrap(), "old");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != "k.json")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
 #[test]

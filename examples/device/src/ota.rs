@@ -275,7 +275,14 @@ fn identity(path: &Path) -> Result<Identity, BadInput> {
         device_id: text("device_id")?.as_bytes().to_vec(),
         trusted_root_version: number("trusted_root_version")?,
         slot_capacity: number("slot_capacity")?,
-        now: value.get("now").and_then(|v| v.as_u64()),
+        // Present but not an unsigned integer is bad input: dropping it would switch the
+        // expiry checks off.
+        now: match value.get("now") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => Some(v.as_u64().ok_or_else(|| {
+                BadInput::new("state: now must be an unsigned integer (seconds since the epoch)")
+            })?),
+        },
     })
 }
 

@@ -184,3 +184,41 @@ fn a_swapped_image_is_refused_before_trial() {
     let (code, _) = f.apply(&m, &evil, "pass");
     assert_eq!(code, 2);
 }
+
+#[test]
+fn a_state_now_that_is_not_seconds_is_bad_input_not_no_clock() {
+    let f = Fixture::new("badnow");
+    let (m, i) = f.release("v2", 4, 2, 2);
+    let state = f.dir.join("state.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    v["now"] = serde_json::json!("2030-01-01T00:00:00Z");
+    std::fs::write(&state, v.to_string()).unwrap();
+    let args = [
+        "ota",
+        "apply",
+        "--slots",
+        &f.p("slots"),
+        "--root",
+        &f.p("root.cbor"),
+        "--manifest",
+        &m,
+        "--image",
+        &i,
+        "--state",
+        &f.p("state.json"),
+        "--health",
+        "pass",
+    ];
+    let (code, stdout, stderr) = common::run(&args);
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    assert_eq!(
+        stderr.trim(),
+        "error: state: now must be an unsigned integer (seconds since the epoch)"
+    );
+    // The refused run changed nothing: the same release still installs and confirms.
+    v["now"] = serde_json::json!(null);
+    std::fs::write(&state, v.to_string()).unwrap();
+    let (code, json) = f.apply(&m, &i, "pass");
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(json["confirmed"], "B");
+}
