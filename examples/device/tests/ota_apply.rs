@@ -93,23 +93,31 @@ impl Fixture {
         (manifest_path, image_path)
     }
 
-    fn apply(&self, manifest: &str, image: &str, health: &str) -> (i32, serde_json::Value) {
-        run(&[
+    fn apply_args(&self, manifest: &str, image: &str, health: &str) -> Vec<String> {
+        let (slots, root, state) = (self.p("slots"), self.p("root.cbor"), self.p("state.json"));
+        [
             "ota",
             "apply",
             "--slots",
-            &self.p("slots"),
+            &slots,
             "--root",
-            &self.p("root.cbor"),
+            &root,
             "--manifest",
             manifest,
             "--image",
             image,
             "--state",
-            &self.p("state.json"),
+            &state,
             "--health",
             health,
-        ])
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+
+    fn apply(&self, manifest: &str, image: &str, health: &str) -> (i32, serde_json::Value) {
+        let args = self.apply_args(manifest, image, health);
+        run(&args.iter().map(String::as_str).collect::<Vec<_>>())
     }
 }
 
@@ -193,23 +201,8 @@ fn a_state_now_that_is_not_seconds_is_bad_input_not_no_clock() {
     let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
     v["now"] = serde_json::json!("2030-01-01T00:00:00Z");
     std::fs::write(&state, v.to_string()).unwrap();
-    let args = [
-        "ota",
-        "apply",
-        "--slots",
-        &f.p("slots"),
-        "--root",
-        &f.p("root.cbor"),
-        "--manifest",
-        &m,
-        "--image",
-        &i,
-        "--state",
-        &f.p("state.json"),
-        "--health",
-        "pass",
-    ];
-    let (code, stdout, stderr) = common::run(&args);
+    let args = f.apply_args(&m, &i, "pass");
+    let (code, stdout, stderr) = common::run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!((code, stdout.as_str()), (2, ""));
     assert_eq!(
         stderr.trim(),
