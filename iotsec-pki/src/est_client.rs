@@ -28,6 +28,50 @@ pub struct HttpReply {
     pub body: Vec<u8>,
 }
 
+/// Parses a whole HTTP/1.1 response (RFC 9112) as the server sent it on a connection it then
+/// closed. The body is framed by `Content-Length`, which must be a single unsigned integer (or
+/// the same value repeated) and must match the bytes received exactly; without it, the body runs
+/// to the end of the connection, which is trusted only after a TLS close_notify
+/// (`closed_cleanly`): otherwise an attacker on the path could truncate it.
+pub fn parse_http_reply(raw: &[u8], closed_cleanly: bool) -> Result<HttpReply, CaError> {
+    let bad = |msg: &str| io(format!("response: {msg}"));
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut resp = httparse::Response::new(&mut headers);
+    let head_len = match resp.parse(raw) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Err(bad("truncated head")),
+        Err(e) => return Err(bad(&e.to_string())),
+    };
+    let mut length: Option<usize> = None;
+    let mut retry_after = None;
+    for h in resp.headers.iter() {
+        let v = String::from_utf8_lossy(h.value).trim().to_owned();
+        if h.name.eq_ignore_ascii_case("content-length") {
+            match v.parse::<usize>() {
+                Ok(n) if length.is_none() || length == Some(n) => length = Some(n),
+                _ => return Err(bad("bad Content-Length")),
+            }
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(bad("Transfer-Encoding is not supported"));
+        } else if h.name.eq_ignore_ascii_case("retry-after") {
+            retry_after = v.parse().ok();
+        }
+    }
+    let body = raw.get(head_len..).unwrap_or_default();
+    let body = match length {
+        Some(n) if body.len() == n => body,
+        Some(n) if body.len() < n => return Err(bad("body shorter than Content-Length")),
+        Some(_) => return Err(bad("bytes after the Content-Length body")),
+        None if closed_cleanly => body,
+        None => return Err(bad("connection ended without close_notify (truncated?)")),
+    };
+    Ok(HttpReply {
+        status: resp.code.unwrap_or(0),
+        retry_after,
+        body: body.to_vec(),
+    })
+}
+
 /// An EST server endpoint.
 pub struct EstClient {
     config: Arc<ClientConfig>,
@@ -108,45 +152,20 @@ impl EstClient {
         tls.flush()?;
         let mut raw = Vec::new();
         let mut chunk = [0u8; 4096];
-        loop {
+        let closed_cleanly = loop {
             match tls.read(&mut chunk) {
-                Ok(0) => break,
+                // rustls returns 0 only after the server's close_notify.
+                Ok(0) => break true,
                 Ok(n) => raw.extend_from_slice(chunk.get(..n).unwrap_or_default()),
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                // The TCP connection ended without close_notify: the reply may be truncated.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break false,
                 Err(e) => return Err(e.into()),
             }
             if raw.len() > MAX_RESPONSE {
                 return Err(io("response too large"));
             }
-        }
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut resp = httparse::Response::new(&mut headers);
-        let head_len = match resp.parse(&raw).map_err(io)? {
-            httparse::Status::Complete(n) => n,
-            httparse::Status::Partial => return Err(io("truncated response")),
         };
-        let mut length = None;
-        let mut retry_after = None;
-        for h in resp.headers.iter() {
-            let v = String::from_utf8_lossy(h.value).trim().to_owned();
-            if h.name.eq_ignore_ascii_case("content-length") {
-                length = v.parse::<usize>().ok();
-            } else if h.name.eq_ignore_ascii_case("retry-after") {
-                retry_after = v.parse().ok();
-            }
-        }
-        let body = raw.get(head_len..).unwrap_or_default();
-        let body = match length {
-            Some(n) => body
-                .get(..n)
-                .ok_or_else(|| io("body shorter than Content-Length"))?,
-            None => body,
-        };
-        Ok(HttpReply {
-            status: resp.code.unwrap_or(0),
-            retry_after,
-            body: body.to_vec(),
-        })
+        parse_http_reply(&raw, closed_cleanly)
     }
 
     /// `GET /cacerts`: the CA certificates (DER).
@@ -189,4 +208,75 @@ pub fn certs_of(r: &HttpReply) -> Result<Vec<Vec<u8>>, CaError> {
         .iter()
         .map(|c| c.to_der().map_err(CaError::MalformedCsr))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn reply(raw: &str, clean: bool) -> Result<(u16, Vec<u8>), String> {
+        parse_http_reply(raw.as_bytes(), clean)
+            .map(|r| (r.status, r.body))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn bodies_are_framed_exactly_and_truncation_is_refused() {
+        let ok = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
+        assert_eq!(reply(ok, true), Ok((200, b"abc".to_vec())));
+        // With Content-Length the TLS close need not be clean: the length proves the end.
+        assert_eq!(reply(ok, false), Ok((200, b"abc".to_vec())));
+        let twice = "HTTP/1.1 202 Accepted\r\nContent-Length: 1\r\nContent-Length: 1\r\nRetry-After: 7\r\n\r\nx";
+        let r = parse_http_reply(twice.as_bytes(), true).unwrap();
+        assert_eq!(
+            (r.status, r.retry_after, r.body),
+            (202, Some(7), b"x".to_vec())
+        );
+        let cases = [
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nabc",
+                true,
+                "body shorter than Content-Length",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nabc",
+                true,
+                "bytes after the Content-Length body",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\nabc",
+                true,
+                "bad Content-Length",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc",
+                true,
+                "bad Content-Length",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+                true,
+                "Transfer-Encoding is not supported",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\n\r\nabc",
+                false,
+                "connection ended without close_notify (truncated?)",
+            ),
+            ("HTTP/1.1 200 OK\r\nContent-Le", true, "truncated head"),
+        ];
+        for (raw, clean, why) in cases {
+            assert_eq!(
+                reply(raw, clean),
+                Err(format!("CA state: EST client: response: {why}")),
+                "{raw:?}"
+            );
+        }
+        // Without Content-Length, a clean close ends the body.
+        assert_eq!(
+            reply("HTTP/1.1 200 OK\r\n\r\nabc", true),
+            Ok((200, b"abc".to_vec()))
+        );
+    }
 }

@@ -27,6 +27,9 @@ pub const MAX_REQUESTS_PER_CONNECTION: usize = 32;
 pub const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(5);
 /// How long the first request of a connection may take per packet.
 pub const FIRST_REQUEST_WAIT: Duration = Duration::from_secs(30);
+/// How long a whole request (head and body) may take to arrive, however it trickles in: a
+/// slow client is answered 408 and closed, so it cannot hold a connection slot for long.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
 
 fn reason(status: u16) -> &'static str {
     match status {
@@ -37,6 +40,7 @@ fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
         411 => "Length Required",
         413 => "Content Too Large",
         415 => "Unsupported Media Type",
@@ -97,6 +101,8 @@ fn wants_close(version: Option<u8>, headers: &[httparse::Header<'_>]) -> bool {
 /// Reads one request. `carry` holds bytes already received past the previous request (a
 /// pipelining client) and, on return, those past this one.
 fn read_request(stream: &mut impl Read, carry: &mut Vec<u8>) -> std::io::Result<Read1> {
+    let deadline = std::time::Instant::now() + REQUEST_DEADLINE;
+    let late = || std::time::Instant::now() > deadline;
     let mut buf = std::mem::take(carry);
     let mut chunk = [0u8; 4096];
     loop {
@@ -143,6 +149,9 @@ fn read_request(stream: &mut impl Read, carry: &mut Vec<u8>) -> std::io::Result<
                     if n == 0 {
                         return Ok(Read1::Reject(text(400, "truncated body")));
                     }
+                    if late() {
+                        return Ok(Read1::Reject(text(408, "request took too long")));
+                    }
                     body.extend_from_slice(chunk.get(..n).unwrap_or_default());
                 }
                 *carry = body.split_off(length);
@@ -164,6 +173,9 @@ fn read_request(stream: &mut impl Read, carry: &mut Vec<u8>) -> std::io::Result<
                 return Ok(Read1::Closed);
             }
             return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if late() {
+            return Ok(Read1::Reject(text(408, "request took too long")));
         }
         buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
     }
@@ -234,9 +246,69 @@ pub fn serve_connection(
     Ok(())
 }
 
-/// Upper bound on connections served at once; further connections are closed at once
-/// (a flood cannot exhaust threads or memory).
+/// Upper bound on connections served at once by [`serve`] (and, separately, by
+/// [`serve_crl`]); further connections are closed at once (a flood cannot exhaust threads or
+/// memory).
 pub const MAX_CONNECTIONS: usize = 512;
+
+/// A counted set of connection slots: a connection runs only while it holds one.
+#[derive(Debug, Clone)]
+pub struct ConnectionSlots {
+    active: Arc<std::sync::atomic::AtomicUsize>,
+    limit: usize,
+}
+
+/// A held slot; dropping it frees the slot.
+#[derive(Debug)]
+pub struct ConnectionSlot {
+    active: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ConnectionSlots {
+    /// At most `limit` slots held at once.
+    pub fn new(limit: usize) -> Self {
+        ConnectionSlots {
+            active: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            limit,
+        }
+    }
+
+    /// A slot, or `None` when all are held.
+    pub fn try_acquire(&self) -> Option<ConnectionSlot> {
+        use std::sync::atomic::Ordering;
+        let mut current = self.active.load(Ordering::Acquire);
+        loop {
+            if current >= self.limit {
+                return None;
+            }
+            match self.active.compare_exchange_weak(
+                current,
+                current + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    return Some(ConnectionSlot {
+                        active: self.active.clone(),
+                    });
+                }
+                Err(now) => current = now,
+            }
+        }
+    }
+
+    /// How many slots are held.
+    pub fn held(&self) -> usize {
+        self.active.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.active
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
 
 /// Accepts connections forever, one thread each, at most [`MAX_CONNECTIONS`] at a time.
 pub fn serve(
@@ -244,60 +316,76 @@ pub fn serve(
     config: Arc<ServerConfig>,
     service: Arc<EstService>,
 ) -> std::io::Result<()> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let active = Arc::new(AtomicUsize::new(0));
+    let slots = ConnectionSlots::new(MAX_CONNECTIONS);
     for sock in listener.incoming() {
         let Ok(sock) = sock else { continue };
-        if active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
-            active.fetch_sub(1, Ordering::AcqRel);
+        let Some(slot) = slots.try_acquire() else {
             drop(sock);
             continue;
-        }
+        };
         let config = config.clone();
         let service = service.clone();
-        let active = active.clone();
         std::thread::spawn(move || {
             let _ = serve_connection(sock, config, &service);
-            active.fetch_sub(1, Ordering::AcqRel);
+            drop(slot);
         });
     }
     Ok(())
 }
 
+/// The CRL a distribution-point path names: `Some("")` for the default CA (`/crl.der`,
+/// `/anything.crl`), `Some(NAME)` for `/crl/NAME.der` or `/crl/NAME.crl`, `None` otherwise.
+pub fn crl_name(path: &str) -> Option<&str> {
+    let stem = path
+        .strip_suffix(".der")
+        .or_else(|| path.strip_suffix(".crl"))?;
+    match stem.strip_prefix("/crl/") {
+        Some(name) if !name.is_empty() && !name.contains('/') => Some(name),
+        Some(_) => None,
+        None => Some(""),
+    }
+}
+
 /// Serves the CRL over plain HTTP (RFC 5280 §4.2.1.13 distribution points are `http` URIs;
-/// the CRL is signed, so no TLS is needed): `GET /crl.der` (any path ending in `.crl` or
-/// `.der` gets the default CA's CRL; `/crl/NAME.der` the CRL of the intermediate NAME), one
-/// request per connection.
+/// the CRL is signed, so no TLS is needed): `GET /crl.der` (see [`crl_name`]: any path ending
+/// in `.crl` or `.der` gets the default CA's CRL; `/crl/NAME.der` or `/crl/NAME.crl` the CRL of
+/// the intermediate NAME, 404 if there is none), one request per connection, at most
+/// [`MAX_CONNECTIONS`] at once, 10 s per read or write.
 pub fn serve_crl(listener: TcpListener, service: Arc<EstService>) -> std::io::Result<()> {
+    let slots = ConnectionSlots::new(MAX_CONNECTIONS);
     for sock in listener.incoming() {
         let Ok(mut sock) = sock else { continue };
+        let Some(slot) = slots.try_acquire() else {
+            drop(sock);
+            continue;
+        };
         let service = service.clone();
         std::thread::spawn(move || {
             let _ = sock.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = sock.set_write_timeout(Some(Duration::from_secs(10)));
             let response = match read_request(&mut sock, &mut Vec::new()) {
-                Ok(Read1::Request { request: req, .. })
-                    if req.method == "GET"
-                        && (req.path.ends_with(".der") || req.path.ends_with(".crl")) =>
-                {
-                    let name = req
-                        .path
-                        .strip_prefix("/crl/")
-                        .and_then(|p| p.strip_suffix(".der"))
-                        .unwrap_or("");
-                    match service.current_crl_of(name) {
-                        Ok(der) => EstResponse {
-                            status: 200,
-                            headers: vec![("Content-Type", "application/pkix-crl".into())],
-                            body: der.into(),
+                Ok(Read1::Request { request: req, .. }) if req.method == "GET" => {
+                    match crl_name(&req.path) {
+                        Some(name) if !service.ca_names().iter().any(|n| n == name) => {
+                            text(404, "no such CRL")
+                        }
+                        Some(name) => match service.current_crl_of(name) {
+                            Ok(der) => EstResponse {
+                                status: 200,
+                                headers: vec![("Content-Type", "application/pkix-crl".into())],
+                                body: der.into(),
+                            },
+                            Err(_) => text(500, "internal error"),
                         },
-                        Err(_) => text(500, "internal error"),
+                        None => text(404, "not found"),
                     }
                 }
-                Ok(Read1::Request { .. }) => text(404, "not found"),
+                Ok(Read1::Request { .. }) => text(405, "method not allowed"),
                 Ok(Read1::Reject(r)) => r,
                 Ok(Read1::Closed) | Err(_) => return,
             };
             let _ = write_response(&mut sock, &response);
+            drop(slot);
         });
     }
     Ok(())
@@ -377,4 +465,41 @@ pub fn bind_endpoint_with(
         config: Arc::new(config),
         service: Arc::new(service),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn connection_slots_are_bounded_and_freed_on_drop() {
+        let slots = ConnectionSlots::new(2);
+        let a = slots.try_acquire().unwrap();
+        let b = slots.try_acquire().unwrap();
+        assert!(slots.try_acquire().is_none());
+        assert_eq!(slots.held(), 2);
+        drop(a);
+        let c = slots.try_acquire().unwrap();
+        assert!(slots.try_acquire().is_none());
+        drop((b, c));
+        assert_eq!(slots.held(), 0);
+    }
+
+    #[test]
+    fn crl_paths_name_their_ca() {
+        let cases = [
+            ("/crl.der", Some("")),
+            ("/ca.crl", Some("")),
+            ("/crl/ldev.der", Some("ldev")),
+            ("/crl/ldev.crl", Some("ldev")),
+            ("/crl/.der", None),
+            ("/crl/a/b.der", None),
+            ("/crl/ldev.pem", None),
+            ("/", None),
+        ];
+        for (path, name) in cases {
+            assert_eq!(crl_name(path), name, "{path}");
+        }
+    }
 }
