@@ -1,4 +1,4 @@
-//! The output contract shared by the iotsec command-line tools (DEVELOPERS.md):
+//! The output contract shared by the iotsec command-line tools (README.md, "Command-line contract"):
 //!
 //! - `--format json` prints machine-readable results on stdout, `--format text` (default) prints
 //!   them for people;

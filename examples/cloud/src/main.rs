@@ -1,7 +1,7 @@
 //! `iotsec-cloud`: the cloud side of an iotsec fleet (CA and EST server, OTA signing and rollout,
 //! the SBOM deploy gate, MQTT ACL tooling, attestation appraisal).
 //!
-//! Output contract (DEVELOPERS.md): `--format json` prints machine-readable results on stdout;
+//! Output contract (README.md, "Command-line contract"): `--format json` prints machine-readable results on stdout;
 //! exit code 0 = accepted/allowed/pass, 1 = rejected/denied/fail, 2 = bad input or usage with a
 //! one-line reason on stderr. Each crate's issue adds its subcommand in its own module.
 

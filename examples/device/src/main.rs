@@ -1,7 +1,7 @@
 //! `iotsec-device`: the device side of an iotsec fleet (EST enrollment and re-enrollment, OTA
 //! apply with A/B trial boot, attestation evidence).
 //!
-//! Output contract (DEVELOPERS.md): `--format json` prints machine-readable results on stdout;
+//! Output contract (README.md, "Command-line contract"): `--format json` prints machine-readable results on stdout;
 //! exit code 0 = accepted/allowed/pass, 1 = rejected/denied/fail, 2 = bad input or usage with a
 //! one-line reason on stderr. Each crate's issue adds its subcommand in its own module.
 
