@@ -518,11 +518,12 @@ impl<S: BootStore> TrialBoot<S> {
     }
 
     /// Installs an image into the inactive slot, verifying it while it streams in, and puts it
-    /// on trial. `chunks` yields the image in pieces of any size.
-    pub fn install<'c>(
+    /// on trial. `chunks` yields the image in pieces of any size, borrowed (`image.chunks(n)`)
+    /// or owned (buffers read one at a time from a file or the network).
+    pub fn install<C: AsRef<[u8]>>(
         &mut self,
         ticket: &InstallTicket,
-        chunks: impl IntoIterator<Item = &'c [u8]>,
+        chunks: impl IntoIterator<Item = C>,
     ) -> Result<Slot, BootError<S::Error>> {
         let record = self.load()?;
         // Refuse early, before erasing anything.
@@ -533,6 +534,7 @@ impl<S: BootStore> TrialBoot<S> {
         let mut verifier = ImageVerifier::with_expectation(ticket.digest, ticket.size);
         let mut offset = 0u64;
         for chunk in chunks {
+            let chunk = chunk.as_ref();
             verifier.update(chunk).map_err(BootError::Image)?;
             self.store
                 .write_slot(slot, offset, chunk)

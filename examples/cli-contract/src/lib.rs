@@ -8,6 +8,9 @@
 //! A subcommand returns `Result<Report, BadInput>`; [`finish`] prints it and picks the exit code.
 
 pub mod info;
+pub mod progress;
+
+pub use progress::Progress;
 
 use std::fmt;
 use std::io::Write;

@@ -11,7 +11,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
-use iotsec_cli_contract::{BadInput, Outcome, Report};
+use iotsec_cli_contract::{BadInput, Outcome, Progress, Report};
 use iotsec_ota::trial_boot::{
     BootError, BootRecord, BootStore, InstallTicket, Slot, SlotState, TrialBoot,
 };
@@ -132,7 +132,10 @@ impl BootStore for SlotFiles {
         let mut file = fs::File::create(&tmp)?;
         file.write_all(&record.to_bytes())?;
         file.sync_all()?;
-        fs::rename(&tmp, self.record_path())
+        fs::rename(&tmp, self.record_path())?;
+        // The rename is durable only once the directory entry is: without this, a power cut
+        // could bring back the old record (and an older security counter).
+        fs::File::open(&self.dir)?.sync_all()
     }
 
     fn erase_slot(&mut self, slot: Slot) -> Result<(), Self::Error> {
@@ -341,7 +344,7 @@ fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
             Some(&record),
         ));
     }
-    let image = read(&args.image)?;
+    let mut image = ImageChunks::open(&args.image, image_len)?;
     let ticket = InstallTicket {
         security_counter: manifest.security_counter,
         sequence_number: manifest.sequence_number,
@@ -349,7 +352,9 @@ fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
         size: component.size,
     };
     let mut boot = TrialBoot::new(files);
-    let installed = match boot.install(&ticket, image.chunks(64 * 1024)) {
+    let result = boot.install(&ticket, &mut image);
+    image.finish()?;
+    let installed = match result {
         Ok(slot) => slot,
         Err(e) => {
             let reason = boot_error(e)?;
@@ -373,15 +378,17 @@ fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
                 .or_else(|e| boot_error(e).and_then(|r| Err(BadInput::new(r))))?;
             (Outcome::Rejected, "reverted after a failed health check")
         }
+        // The update was accepted and is on trial; it is not applied until confirmed.
         Health::Reset => (Outcome::Accepted, "trial pending (reset before confirm)"),
     };
+    let applied = outcome == Outcome::Accepted && !matches!(args.health, Health::Reset);
     let record = boot
         .store()
         .load_record()
         .map_err(|e| BadInput::new(format!("slot store: {e}")))?;
     let mut json = record_json(&record);
     if let Some(object) = json.as_object_mut() {
-        object.insert("applied".into(), json!(outcome == Outcome::Accepted));
+        object.insert("applied".into(), json!(applied));
         object.insert("installed_slot".into(), json!(slot_name(installed)));
         object.insert("version".into(), json!(manifest.version));
         object.insert("result".into(), json!(what));
@@ -390,8 +397,10 @@ fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
         outcome,
         text: format!(
             "{} {} into slot {}: {what}; security counter {}",
-            if outcome == Outcome::Accepted {
+            if applied {
                 "applied"
+            } else if outcome == Outcome::Accepted {
+                "installed"
             } else {
                 "not applied:"
             },
@@ -401,6 +410,59 @@ fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
         ),
         json,
     })
+}
+
+/// The image file in 64 KiB chunks, read one at a time (constant memory whatever the image
+/// size), with progress on a terminal. A read error ends the stream (the install then fails
+/// its size check) and is reported by [`ImageChunks::finish`] as bad input.
+struct ImageChunks {
+    file: fs::File,
+    path: PathBuf,
+    error: Option<std::io::Error>,
+    progress: Progress,
+}
+
+impl ImageChunks {
+    fn open(path: &Path, len: u64) -> Result<Self, BadInput> {
+        let file =
+            fs::File::open(path).map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?;
+        Ok(ImageChunks {
+            file,
+            path: path.to_path_buf(),
+            error: None,
+            progress: Progress::bytes("writing the inactive slot", len),
+        })
+    }
+
+    fn finish(&mut self) -> Result<(), BadInput> {
+        match self.error.take() {
+            Some(e) => Err(BadInput::new(format!("{}: {e}", self.path.display()))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Iterator for &mut ImageChunks {
+    type Item = Vec<u8>;
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            match self.file.read(&mut buffer) {
+                Ok(0) => return None,
+                Ok(n) => {
+                    buffer.truncate(n);
+                    self.progress.advance(n as u64);
+                    return Some(buffer);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.error = Some(e);
+                    return None;
+                }
+            }
+        }
+    }
 }
 
 fn boot(dir: &Path) -> Result<Report, BadInput> {

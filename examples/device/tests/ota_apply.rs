@@ -79,7 +79,18 @@ impl Fixture {
     }
 
     fn release(&self, name: &str, counter: u64, sequence: u64, fill: u8) -> (String, String) {
-        let image = vec![fill; 50_000 + usize::from(fill)];
+        self.release_of_len(name, counter, sequence, fill, 50_000 + usize::from(fill))
+    }
+
+    fn release_of_len(
+        &self,
+        name: &str,
+        counter: u64,
+        sequence: u64,
+        fill: u8,
+        len: usize,
+    ) -> (String, String) {
+        let image = vec![fill; len];
         let image_path = self.p(&format!("{name}.bin"));
         std::fs::write(&image_path, &image).unwrap();
         let doc = ManifestBuilder::new(uuid(VENDOR), uuid(CLASS), "2.0.0")
@@ -138,6 +149,7 @@ fn healthy_update_is_confirmed_and_commits_the_counter() {
     assert_eq!(code, 0, "{json}");
     assert_eq!(json["confirmed"], "B");
     assert_eq!(json["security_counter"], 4);
+    assert_eq!(json["applied"], true);
     // The same manifest again is a replay.
     let (code, json) = f.apply(&m, &i, "pass");
     assert_eq!(code, 1);
@@ -169,6 +181,8 @@ fn reset_before_confirm_reverts_on_next_boot() {
     let (code, json) = f.apply(&m, &i, "reset");
     assert_eq!(code, 0, "{json}");
     assert_eq!(json["trial"], "B");
+    assert_eq!(json["applied"], false, "on trial, not yet applied");
+    assert_eq!(json["result"], "trial pending (reset before confirm)");
     let (code, json) = run(&["ota", "boot", "--slots", &slots(&f.dir)]);
     assert_eq!(code, 0);
     assert_eq!(json["booted"], "A");
@@ -214,4 +228,17 @@ fn a_state_now_that_is_not_seconds_is_bad_input_not_no_clock() {
     let (code, json) = f.apply(&m, &i, "pass");
     assert_eq!(code, 0, "{json}");
     assert_eq!(json["confirmed"], "B");
+}
+
+#[test]
+fn an_image_of_many_chunks_streams_into_the_slot() {
+    let f = Fixture::new("stream");
+    // 5 chunks of 64 KiB and a partial one, as the tool reads the file.
+    let len = 5 * 64 * 1024 + 123;
+    let (m, i) = f.release_of_len("big", 4, 2, 7, len);
+    let (code, json) = f.apply(&m, &i, "pass");
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(json["confirmed"], "B");
+    let slot_b = std::fs::read(f.dir.join("slots").join("slot-b.bin")).unwrap();
+    assert_eq!(slot_b, vec![7u8; len]);
 }
