@@ -11,7 +11,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::context::{Action, ClientContext, Request};
-use crate::decision::{Decision, Reason, RuleOutcome, Tally};
+use crate::decision::{Decision, Effect, Reason, RuleOutcome, Tally};
 use crate::policy::Policy;
 use crate::reference;
 use crate::subscribe::{SubscribeMode, decide_subscribe};
@@ -148,6 +148,14 @@ impl Walk<'_, '_> {
             .ok()
             .and_then(|i| self.policy.rules().get(i))
         else {
+            // A leaf always names a rule of the policy it was compiled from; should that ever
+            // break, the match counts as a deny (fail closed), never as nothing.
+            debug_assert!(
+                false,
+                "trie leaf names rule {} outside the policy",
+                leaf.rule
+            );
+            tally.record(leaf.rule, leaf.template, Effect::Deny, RuleOutcome::Matched);
             return;
         };
         if !rule.subjects.includes(self.ctx) {

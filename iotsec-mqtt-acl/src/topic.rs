@@ -72,10 +72,7 @@ impl<'a> TopicName<'a> {
 
     /// Validates raw bytes from the wire (UTF-8 first).
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, TopicError> {
-        let s = core::str::from_utf8(bytes).map_err(|e| TopicError::InvalidUtf8 {
-            valid_up_to: e.valid_up_to(),
-        })?;
-        Self::new(s)
+        Self::new(utf8(bytes)?)
     }
 
     /// The topic as given.
@@ -92,6 +89,13 @@ impl<'a> TopicName<'a> {
     pub fn is_reserved(&self) -> bool {
         self.0.starts_with('$')
     }
+}
+
+/// Wire bytes as UTF-8 (MQTT-1.5.4-1), or where they stop being UTF-8.
+fn utf8(bytes: &[u8]) -> Result<&str, TopicError> {
+    core::str::from_utf8(bytes).map_err(|e| TopicError::InvalidUtf8 {
+        valid_up_to: e.valid_up_to(),
+    })
 }
 
 /// A topic filter as it appears in SUBSCRIBE: `+` fills a whole level, `#` is last and alone in
@@ -120,10 +124,7 @@ impl<'a> TopicFilter<'a> {
 
     /// Validates raw bytes from the wire (UTF-8 first).
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, TopicError> {
-        let s = core::str::from_utf8(bytes).map_err(|e| TopicError::InvalidUtf8 {
-            valid_up_to: e.valid_up_to(),
-        })?;
-        Self::new(s)
+        Self::new(utf8(bytes)?)
     }
 
     /// The filter as given.

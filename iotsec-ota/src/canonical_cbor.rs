@@ -262,17 +262,25 @@ impl<'b> CanonicalDecoder<'b> {
 
     /// Decodes a definite-length byte string of at most `cap` bytes, borrowed from the input.
     pub fn bytes(&mut self, cap: usize) -> Result<&'b [u8], CborError> {
-        let offset = self.expect_major(MAJOR_BYTES, "byte string")?;
+        self.definite(MAJOR_BYTES, "byte string", cap, |d| d.bytes(), |v| v.len())
+    }
+
+    /// A definite-length string of major type `major` and at most `cap` bytes, read by `read`
+    /// after its declared length was checked, and whose head must be the shortest for its
+    /// length (`len`).
+    fn definite<T>(
+        &mut self,
+        major: u8,
+        expected: &'static str,
+        cap: usize,
+        read: impl FnOnce(&mut minicbor::Decoder<'b>) -> Result<T, minicbor::decode::Error>,
+        len: impl Fn(&T) -> usize,
+    ) -> Result<T, CborError> {
+        let offset = self.expect_major(major, expected)?;
         self.check_declared_length(offset, cap)?;
-        let value = self
-            .inner
-            .bytes()
-            .map_err(|_| CborError::Malformed { offset })?;
-        self.check_head(
-            offset,
-            self.position() - offset - value.len(),
-            value.len() as u64,
-        )?;
+        let value = read(&mut self.inner).map_err(|_| CborError::Malformed { offset })?;
+        let n = len(&value);
+        self.check_head(offset, self.position() - offset - n, n as u64)?;
         Ok(value)
     }
 
@@ -288,18 +296,7 @@ impl<'b> CanonicalDecoder<'b> {
 
     /// Decodes a definite-length UTF-8 text string of at most `cap` bytes.
     pub fn text(&mut self, cap: usize) -> Result<&'b str, CborError> {
-        let offset = self.expect_major(MAJOR_TEXT, "text string")?;
-        self.check_declared_length(offset, cap)?;
-        let value = self
-            .inner
-            .str()
-            .map_err(|_| CborError::Malformed { offset })?;
-        self.check_head(
-            offset,
-            self.position() - offset - value.len(),
-            value.len() as u64,
-        )?;
-        Ok(value)
+        self.definite(MAJOR_TEXT, "text string", cap, |d| d.str(), |v| v.len())
     }
 
     /// Decodes the head of a definite-length array of at most `cap` items; returns the count.
