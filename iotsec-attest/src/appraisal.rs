@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::string::{String, ToString};
 use std::vec::Vec;
 
-use subtle::ConstantTimeEq;
+use subtle::{Choice, ConstantTimeEq};
 
 use crate::algorithm::{ALG_NULL, HashAlg};
 use crate::attest::{Attest, ClockInfo};
@@ -331,8 +331,16 @@ pub fn ak_attribute_problems(attrs: ObjectAttributes) -> Vec<&'static str> {
     missing
 }
 
+/// The claims as they are decided, and what a trusted quote reports besides them.
+#[derive(Default)]
 struct Builder {
     claims: Vec<ClaimResult>,
+    /// Quoted PCR values (bank → index → hex) once they matched pcrDigest.
+    pcrs: BTreeMap<HashAlg, BTreeMap<u8, String>>,
+    /// The quote's clock, kept only when no claim failed.
+    clock_info: Option<ClockInfo>,
+    /// The quote's firmwareVersion once the signature verified.
+    firmware_version: Option<String>,
 }
 
 impl Builder {
@@ -377,25 +385,11 @@ pub fn appraise_quote<P: PcrSource>(
     nonce: &[u8],
     previous: Option<&ClockInfo>,
 ) -> QuoteAppraisal {
-    let mut b = Builder { claims: Vec::new() };
-    let mut pcrs_out = BTreeMap::new();
-    let mut clock_out = None;
-    let mut firmware_out = None;
-    run_checks(
-        verifier,
-        policy,
-        evidence,
-        nonce,
-        previous,
-        &mut b,
-        &mut pcrs_out,
-        &mut clock_out,
-        &mut firmware_out,
-    );
-    finish(b, pcrs_out, clock_out, firmware_out)
+    let mut b = Builder::default();
+    run_checks(verifier, policy, evidence, nonce, previous, &mut b);
+    finish(b)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn run_checks<P: PcrSource>(
     verifier: &dyn SignatureVerifier,
     policy: &AppraisalPolicy,
@@ -403,9 +397,6 @@ fn run_checks<P: PcrSource>(
     nonce: &[u8],
     previous: Option<&ClockInfo>,
     b: &mut Builder,
-    pcrs_out: &mut BTreeMap<HashAlg, BTreeMap<u8, String>>,
-    clock_out: &mut Option<ClockInfo>,
-    firmware_out: &mut Option<String>,
 ) {
     // 1. AK attributes: a non-restricted key can sign a hand-made TPMS_ATTEST.
     let problems = ak_attribute_problems(evidence.ak.attributes);
@@ -504,7 +495,7 @@ fn run_checks<P: PcrSource>(
         return;
     };
     b.ok(Claim::QuoteStructure);
-    *firmware_out = Some(std::format!("{:#018x}", attest.firmware_version));
+    b.firmware_version = Some(std::format!("{:#018x}", attest.firmware_version));
 
     // 4. Qualified signer.
     match &policy.qualified_signer {
@@ -608,10 +599,7 @@ fn run_checks<P: PcrSource>(
     }
     for (bank, index) in quote.pcr_select.selected() {
         if let Some(v) = evidence.pcrs.pcr(bank, index) {
-            pcrs_out
-                .entry(bank)
-                .or_default()
-                .insert(index, lower_hex(v));
+            b.pcrs.entry(bank).or_default().insert(index, lower_hex(v));
         }
     }
 
@@ -628,7 +616,11 @@ fn run_checks<P: PcrSource>(
                     .is_some_and(|s| s.is_selected(*index));
                 match evidence.pcrs.pcr(*bank, *index) {
                     Some(v) if quoted => {
-                        if !accepted.iter().any(|a| a.as_slice() == v) {
+                        // Every accepted value is compared, in constant time like the replay.
+                        let matched = accepted
+                            .iter()
+                            .fold(Choice::from(0), |m, a| m | a.as_slice().ct_eq(v));
+                        if !bool::from(matched) {
                             findings.push(Finding::ReferenceValueMismatch {
                                 bank: *bank,
                                 index: *index,
@@ -657,7 +649,7 @@ fn run_checks<P: PcrSource>(
         b.push(Claim::EventLog, Tier::None, Vec::new());
     }
     if !b.failed() {
-        *clock_out = Some(attest.clock_info);
+        b.clock_info = Some(attest.clock_info);
     }
 }
 
@@ -735,12 +727,7 @@ fn appraise_event_log<P: PcrSource>(
     }
 }
 
-fn finish(
-    mut b: Builder,
-    pcrs: BTreeMap<HashAlg, BTreeMap<u8, String>>,
-    clock_info: Option<ClockInfo>,
-    firmware_version: Option<String>,
-) -> QuoteAppraisal {
+fn finish(mut b: Builder) -> QuoteAppraisal {
     for claim in ALL_CLAIMS {
         if !b.claims.iter().any(|c| c.claim == claim) {
             b.push(claim, Tier::None, Vec::new());
@@ -798,9 +785,9 @@ fn finish(
         clock_info: if status == Tier::Contraindicated {
             None
         } else {
-            clock_info
+            b.clock_info
         },
-        firmware_version,
-        pcrs,
+        firmware_version: b.firmware_version,
+        pcrs: b.pcrs,
     }
 }

@@ -1,14 +1,14 @@
 //! Attestation keys given as bare public keys: the PEM SubjectPublicKeyInfo (RFC 5280 §4.1.2.7,
 //! RFC 7468) that `tpm2_readpublic -f pem` writes. Such a key carries no TPM object attributes,
-//! so appraisal cannot prove it is a restricted key and says so ([`KeyOrigin::BareKey`]).
+//! so appraisal cannot prove it is a restricted key and says so ([`crate::public::KeyOrigin::BareKey`]).
 
 use std::vec::Vec;
 
 use p256::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 
-use crate::algorithm::{ALG_NULL, EccCurve, HashAlg};
-use crate::public::{KeyOrigin, ObjectAttributes, PublicArea, PublicKey, Scheme};
+use crate::algorithm::EccCurve;
+use crate::public::{PublicArea, PublicKey};
 
 /// An owned public key decoded from PEM.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +76,7 @@ impl BareKey {
         Err(BareKeyError::Unsupported)
     }
 
-    /// A view usable by the verifiers and appraisal; its origin is [`KeyOrigin::BareKey`] and
+    /// A view usable by the verifiers and appraisal; its origin is [`crate::public::KeyOrigin::BareKey`] and
     /// its attributes are empty.
     pub fn as_public_area(&self) -> PublicArea<'_> {
         let key = match self {
@@ -91,20 +91,6 @@ impl BareKey {
                 key_bits: u16::try_from(modulus.len() * 8).unwrap_or(u16::MAX),
             },
         };
-        PublicArea {
-            tpmt: &[],
-            name_alg: HashAlg::Sha256,
-            attributes: ObjectAttributes(0),
-            auth_policy: &[],
-            symmetric: ALG_NULL,
-            symmetric_bits: 0,
-            symmetric_mode: 0,
-            scheme: Scheme {
-                scheme: ALG_NULL,
-                hash: None,
-            },
-            key,
-            origin: KeyOrigin::BareKey,
-        }
+        PublicArea::bare(key)
     }
 }

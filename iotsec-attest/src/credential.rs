@@ -114,11 +114,8 @@ pub fn kdfa(
     context_v: &[u8],
     bits: u32,
 ) -> Zeroizing<Vec<u8>> {
-    let len = bits.div_ceil(8) as usize;
-    let mut out = Zeroizing::new(Vec::with_capacity(len + 64));
-    let mut counter = 1u32;
-    while out.len() < len {
-        let block = hmac_parts(
+    counter_kdf(bits, |counter| {
+        hmac_parts(
             alg,
             key,
             &[
@@ -129,12 +126,8 @@ pub fn kdfa(
                 context_v,
                 &bits.to_be_bytes(),
             ],
-        );
-        out.extend_from_slice(block.as_bytes());
-        counter += 1;
-    }
-    out.truncate(len);
-    out
+        )
+    })
 }
 
 /// KDFe (SP 800-56A concatenation KDF): `bits` of key from the shared `z`, `label` (a NUL is
@@ -147,20 +140,32 @@ pub fn kdfe(
     party_v: &[u8],
     bits: u32,
 ) -> Zeroizing<Vec<u8>> {
-    let len = bits.div_ceil(8) as usize;
-    let mut out = Zeroizing::new(Vec::with_capacity(len + 64));
-    let mut counter = 1u32;
-    while out.len() < len {
-        let block = alg.digest(&[
+    counter_kdf(bits, |counter| {
+        alg.digest(&[
             &counter.to_be_bytes(),
             z,
             label.as_bytes(),
             &[0],
             party_u,
             party_v,
-        ]);
-        out.extend_from_slice(block.as_bytes());
-        counter += 1;
+        ])
+    })
+}
+
+/// The counter-mode skeleton KDFa and KDFe share (TPM 2.0 Part 1 §11.4.10): blocks for
+/// counter = 1, 2, ... concatenated and cut to `bits`. An empty block (which neither HMAC nor a
+/// hash gives) ends the loop instead of spinning; the short key then fails where it is used.
+fn counter_kdf(bits: u32, mut block: impl FnMut(u32) -> DigestBytes) -> Zeroizing<Vec<u8>> {
+    let len = bits.div_ceil(8) as usize;
+    let mut out = Zeroizing::new(Vec::with_capacity(len + 64));
+    let mut counter = 1u32;
+    while out.len() < len {
+        let b = block(counter);
+        if b.as_bytes().is_empty() {
+            break;
+        }
+        out.extend_from_slice(b.as_bytes());
+        counter = counter.wrapping_add(1);
     }
     out.truncate(len);
     out

@@ -114,6 +114,11 @@ pub enum EventLogError {
     /// More than [`MAX_EVENTS`] events.
     #[error("event log has more than {MAX_EVENTS} events")]
     TooManyEvents,
+    /// Every bank of the log uses a hash this crate cannot compute (e.g. SM3 only): nothing
+    /// in it can be checked or replayed, so it is unverifiable, not intact.
+    /// [`EventLog::unsupported_algorithms`] lists the banks.
+    #[error("event log has no bank this verifier can hash: nothing could be checked")]
+    NoSupportedBank,
 }
 
 /// One (algorithm, digest) of an event.
@@ -245,6 +250,14 @@ impl<'a> EventLog<'a> {
         self.algorithms.iter().flatten().copied()
     }
 
+    /// The TPM_ALG_IDs of the header's banks this crate cannot hash (their digests are neither
+    /// checked nor replayed).
+    pub fn unsupported_algorithms(&self) -> impl Iterator<Item = u16> + '_ {
+        self.algorithms()
+            .map(|(a, _)| a)
+            .filter(|a| HashAlg::from_id(*a).is_none())
+    }
+
     /// Number of TCG_PCR_EVENT2 records (the header not counted).
     pub fn len(&self) -> usize {
         self.count
@@ -304,8 +317,14 @@ impl<'a> EventLog<'a> {
     }
 
     /// Checks event data against its digests (for [`DATA_HASHED_EVENTS`]) in every bank this
-    /// crate can hash; the first event that breaks is named.
+    /// crate can hash; the first event that breaks is named. A log none of whose banks this
+    /// crate can hash is [`EventLogError::NoSupportedBank`]: nothing was checked, so it is not
+    /// reported intact. Banks it cannot hash in a log that has others are skipped; see
+    /// [`EventLog::unsupported_algorithms`].
     pub fn check_event_data(&self) -> Result<(), EventLogError> {
+        if self.unsupported_algorithms().count() == self.algorithms().count() {
+            return Err(EventLogError::NoSupportedBank);
+        }
         for e in self.events() {
             if !DATA_HASHED_EVENTS.contains(&e.event_type) {
                 continue;
@@ -542,6 +561,51 @@ mod tests {
                 bank: HashAlg::Sha256
             })
         );
+    }
+
+    /// A log whose only bank is SM3 (TPM_ALG_SM3_256, 0x0012, 32 bytes): a SHA-256 log with the
+    /// algorithm IDs rewritten in the header and in every event.
+    fn sm3_only_log() -> alloc::vec::Vec<u8> {
+        let mut w = EventLogWriter::new(&[HashAlg::Sha256]);
+        w.event(0, EV_S_CRTM_VERSION, b"1.0\0").event(
+            7,
+            EV_EFI_VARIABLE_DRIVER_CONFIG,
+            b"SecureBoot=1",
+        );
+        let mut bytes = w.finish();
+        // Header: 32 bytes of TCG_PCClientPCREvent, 16 signature, 4 class, 4 version, 4 count.
+        let mut at = 32 + 16 + 4 + 4 + 4;
+        bytes[at..at + 2].copy_from_slice(&0x0012u16.to_le_bytes());
+        at = 32 + 16 + 4 + 4 + 4 + 4 + 1;
+        for data_len in [4usize, 12] {
+            // pcrIndex, eventType, count, then the algorithm ID.
+            let alg = at + 12;
+            bytes[alg..alg + 2].copy_from_slice(&0x0012u16.to_le_bytes());
+            at = alg + 2 + 32 + 4 + data_len;
+        }
+        assert_eq!(at, bytes.len());
+        bytes
+    }
+
+    #[test]
+    fn a_log_with_no_bank_this_crate_can_hash_is_not_intact() {
+        let bytes = sm3_only_log();
+        let log = EventLog::parse(&bytes).unwrap();
+        assert_eq!(log.len(), 2);
+        assert_eq!(
+            log.unsupported_algorithms().collect::<alloc::vec::Vec<_>>(),
+            [0x0012]
+        );
+        assert_eq!(log.check_event_data(), Err(EventLogError::NoSupportedBank));
+        assert_eq!(
+            log.replay(HashAlg::Sha256),
+            Err(EventLogError::BankNotInLog(HashAlg::Sha256))
+        );
+        // With a bank it can hash beside it, the log is checked (SHA-256 here).
+        let two = sample().finish();
+        let log = EventLog::parse(&two).unwrap();
+        assert_eq!(log.unsupported_algorithms().count(), 0);
+        assert_eq!(log.check_event_data(), Ok(()));
     }
 
     #[test]

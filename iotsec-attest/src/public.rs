@@ -111,6 +111,27 @@ pub struct PublicArea<'a> {
 }
 
 impl<'a> PublicArea<'a> {
+    /// A key known only as a bare public key (a PEM SubjectPublicKeyInfo, a test vector): no
+    /// TPMT_PUBLIC bytes, no attributes, no scheme, origin [`KeyOrigin::BareKey`], so appraisal
+    /// cannot take it for a restricted TPM key.
+    pub fn bare(key: PublicKey<'a>) -> Self {
+        PublicArea {
+            tpmt: &[],
+            name_alg: HashAlg::Sha256,
+            attributes: ObjectAttributes(0),
+            auth_policy: &[],
+            symmetric: ALG_NULL,
+            symmetric_bits: 0,
+            symmetric_mode: 0,
+            scheme: Scheme {
+                scheme: ALG_NULL,
+                hash: None,
+            },
+            key,
+            origin: KeyOrigin::BareKey,
+        }
+    }
+
     /// Parses a complete TPM2B_PUBLIC (`tpm2_createak -u`, `tpm2_readpublic -o`); the size
     /// prefix must cover exactly the TPMT_PUBLIC.
     pub fn parse_tpm2b(input: &'a [u8]) -> Result<Self, ParseError> {

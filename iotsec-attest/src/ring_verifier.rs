@@ -1,5 +1,7 @@
-//! Cloud signature verification on `ring` (the provider rustls uses): several times faster
-//! than the pure-Rust verifier for P-256, same decisions.
+//! Cloud signature verification on `ring` (the provider rustls uses): faster than the pure-Rust
+//! verifier, same decisions. Where `ring` has no primitive for a curve/hash pair (ECDSA with
+//! SHA-1 or SHA-512, RSAPSS with SHA-1) the pure-Rust verifier answers; the RSA key checks are
+//! shared ([`crate::verify`]). Refusing SHA-1 is the appraisal policy's call, not this backend's.
 
 use ring::signature::{self as rs, UnparsedPublicKey};
 
@@ -7,7 +9,7 @@ use crate::algorithm::{EccCurve, HashAlg};
 use crate::error::VerifyError;
 use crate::public::{PublicArea, PublicKey};
 use crate::signature::TpmSignature;
-use crate::verify::{RustCryptoVerifier, SignatureVerifier};
+use crate::verify::{RustCryptoVerifier, SignatureVerifier, rsa_input};
 
 /// Verifier backed by `ring`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -25,7 +27,6 @@ impl SignatureVerifier for RingVerifier {
                 let alg: &'static rs::EcdsaVerificationAlgorithm = match (curve, hash) {
                     (EccCurve::NistP256, HashAlg::Sha256) => &rs::ECDSA_P256_SHA256_FIXED,
                     (EccCurve::NistP384, HashAlg::Sha384) => &rs::ECDSA_P384_SHA384_FIXED,
-                    (_, HashAlg::Sha1) => return Err(VerifyError::HashRefused { alg: hash.id() }),
                     // Curve/hash pairs ring has no fixed-width verifier for.
                     _ => return RustCryptoVerifier.verify(key, message, signature),
                 };
@@ -43,33 +44,31 @@ impl SignatureVerifier for RingVerifier {
                     .verify(message, fixed)
                     .map_err(|_| VerifyError::BadSignature)
             }
-            (
-                PublicKey::Rsa {
-                    modulus, exponent, ..
-                },
-                TpmSignature::RsaSsa { hash, sig },
-            )
-            | (
-                PublicKey::Rsa {
-                    modulus, exponent, ..
-                },
-                TpmSignature::RsaPss { hash, sig },
-            ) => {
-                let pss = matches!(signature, TpmSignature::RsaPss { .. });
-                let params: &'static rs::RsaParameters = match (hash, pss) {
+            (PublicKey::Rsa { .. }, TpmSignature::RsaSsa { .. } | TpmSignature::RsaPss { .. }) => {
+                let Some(rsa) = rsa_input(&key.key, signature) else {
+                    return Err(VerifyError::SchemeKeyMismatch {
+                        scheme: signature.scheme_id(),
+                    });
+                };
+                let params: &'static rs::RsaParameters = match (rsa.hash, rsa.pss) {
+                    (HashAlg::Sha1, false) => &rs::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
                     (HashAlg::Sha256, false) => &rs::RSA_PKCS1_2048_8192_SHA256,
                     (HashAlg::Sha384, false) => &rs::RSA_PKCS1_2048_8192_SHA384,
                     (HashAlg::Sha512, false) => &rs::RSA_PKCS1_2048_8192_SHA512,
                     (HashAlg::Sha256, true) => &rs::RSA_PSS_2048_8192_SHA256,
                     (HashAlg::Sha384, true) => &rs::RSA_PSS_2048_8192_SHA384,
                     (HashAlg::Sha512, true) => &rs::RSA_PSS_2048_8192_SHA512,
-                    (HashAlg::Sha1, _) => return Err(VerifyError::HashRefused { alg: hash.id() }),
+                    // ring has no RSAPSS-SHA1.
+                    (HashAlg::Sha1, true) => {
+                        return RustCryptoVerifier.verify(key, message, signature);
+                    }
                 };
-                let e = exponent.to_be_bytes();
+                rsa.check_key()?;
+                let e = rsa.exponent.to_be_bytes();
                 let first = e.iter().position(|&b| b != 0).unwrap_or(3);
                 let e = e.get(first..).ok_or(VerifyError::InvalidKey)?;
-                rs::RsaPublicKeyComponents { n: modulus, e }
-                    .verify(params, message, sig)
+                rs::RsaPublicKeyComponents { n: rsa.modulus, e }
+                    .verify(params, message, rsa.sig)
                     .map_err(|_| VerifyError::BadSignature)
             }
             _ => Err(VerifyError::SchemeKeyMismatch {

@@ -111,9 +111,28 @@ fn replay_rollback_wrong_nonce_device_and_firmware_are_named() {
         appraise_se_evidence(&ev, &e).unwrap_err(),
         SeEvidenceError::UnknownFirmware
     );
-    let mut other_key = raw;
-    other_key[63] ^= 1;
-    assert!(appraise_se_evidence(&ev, &expect(&other_key, None)).is_err());
+}
+
+/// Evidence checked against another device's valid key (on the curve) is refused as a bad
+/// signature, not as a malformed key.
+#[test]
+fn evidence_under_another_valid_key_is_a_bad_signature() {
+    let ev = evidence(5);
+    let other = SigningKey::from_slice(&[8u8; 32]).unwrap();
+    let point = other.verifying_key().to_encoded_point(false);
+    let other_key: [u8; 64] = point.as_bytes()[1..].try_into().unwrap();
+    assert_ne!(other_key, key().1);
+    assert_eq!(
+        appraise_se_evidence(&ev, &expect(&other_key, None)).unwrap_err(),
+        SeEvidenceError::BadSignature
+    );
+    // A point off the curve is a different failure.
+    let mut off_curve = key().1;
+    off_curve[63] ^= 1;
+    assert_eq!(
+        appraise_se_evidence(&ev, &expect(&off_curve, None)).unwrap_err(),
+        SeEvidenceError::InvalidKey
+    );
 }
 
 #[test]

@@ -223,10 +223,45 @@ fn make_credential(args: MakeCredentialArgs) -> Result<Report, BadInput> {
 
 fn event_log(args: EventLogArgs) -> Result<Report, BadInput> {
     use iotsec_attest::algorithm::HashAlg;
-    use iotsec_attest::event_log::EventLog;
+    use iotsec_attest::event_log::{EventLog, EventLogError};
     let bytes = read(&args.log)?;
     let log = EventLog::parse(&bytes)
         .map_err(|e| BadInput::new(format!("{}: {e}", args.log.display())))?;
+    // Banks whose hash this verifier cannot compute are neither checked nor replayed: say so.
+    let skipped: Vec<String> = log
+        .unsupported_algorithms()
+        .map(|a| format!("{a:#06x}"))
+        .collect();
+    let rejected = |e: EventLogError| {
+        let (json, text) = if e == EventLogError::NoSupportedBank {
+            (
+                serde_json::json!({
+                    "intact": false,
+                    "unverifiable": true,
+                    "events": log.len(),
+                    "skipped_banks": skipped,
+                    "error": e.to_string(),
+                }),
+                format!(
+                    "event log UNVERIFIABLE: {e}\n  skipped banks: {}",
+                    skipped.join(" ")
+                ),
+            )
+        } else {
+            (
+                serde_json::json!({ "intact": false, "error": e.to_string() }),
+                format!("event log REJECTED: {e}"),
+            )
+        };
+        Ok(Report {
+            outcome: Outcome::Rejected,
+            json,
+            text,
+        })
+    };
+    if let Err(e) = log.check_event_data() {
+        return rejected(e);
+    }
     let mut banks = serde_json::Map::new();
     let mut text = format!("event log: {} events\n", log.len());
     for (alg, _) in log.algorithms() {
@@ -247,19 +282,20 @@ fn event_log(args: EventLogArgs) -> Result<Report, BadInput> {
                 }
                 banks.insert(bank.name().to_string(), values.into());
             }
-            Err(e) => {
-                let json = serde_json::json!({ "intact": false, "error": e.to_string() });
-                return Ok(Report {
-                    outcome: Outcome::Rejected,
-                    json,
-                    text: format!("event log REJECTED: {e}"),
-                });
-            }
+            Err(e) => return rejected(e),
         }
+    }
+    let mut json = serde_json::Map::new();
+    json.insert("intact".into(), true.into());
+    json.insert("events".into(), log.len().into());
+    json.insert("pcrs".into(), banks.into());
+    if !skipped.is_empty() {
+        text.push_str(&format!("  skipped banks: {}\n", skipped.join(" ")));
+        json.insert("skipped_banks".into(), skipped.into());
     }
     Ok(Report {
         outcome: Outcome::Accepted,
-        json: serde_json::json!({ "intact": true, "events": log.len(), "pcrs": banks }),
+        json: json.into(),
         text,
     })
 }

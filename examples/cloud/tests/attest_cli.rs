@@ -315,3 +315,70 @@ fn swtpm_cli_makecredential_activates() {
     let out = makecredential("ak_ecc.pub", ["--ak", "ak_ecc.pub"], "x");
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A quote signed with SHA-1 (RSASSA and ECDSA AKs with a SHA-1 scheme): the CLI's ring backend
+/// verifies it when the policy allows SHA-1 and the policy refuses it otherwise, as the library's
+/// RustCrypto backend does.
+#[test]
+fn swtpm_cli_sha1_signed_quotes_follow_the_policy() {
+    if !peers_available("swtpm_cli_sha1_signed_quotes_follow_the_policy") {
+        return;
+    }
+    let tpm = Swtpm::start("cli-sha1");
+    for (alg, scheme) in [("rsa", "rsassa"), ("ecc", "ecdsa")] {
+        tpm.tool(
+            "tpm2_createek",
+            &["-c", "ek.ctx", "-G", alg, "-u", "ek.pub"],
+        );
+        tpm.tool(
+            "tpm2_createak",
+            &[
+                "-C", "ek.ctx", "-c", "ak.ctx", "-G", alg, "-g", "sha1", "-s", scheme, "-u",
+                "ak.pub", "-r", "ak.priv",
+            ],
+        );
+        tpm.tool(
+            "tpm2_quote",
+            &[
+                "-c",
+                "ak.ctx",
+                "-l",
+                "sha256:0,7",
+                "-q",
+                "5a1a5a1a",
+                "-g",
+                "sha1",
+                "--scheme",
+                scheme,
+                "-m",
+                "q.msg",
+                "-s",
+                "q.sig",
+                "-o",
+                "q.pcrs",
+            ],
+        );
+        tpm.flush();
+        let (code, json, err) = run(
+            &tpm,
+            "ak.pub",
+            "q",
+            &["--nonce", "5a1a5a1a", "--allow-sha1"],
+        );
+        assert_eq!(code, 0, "{alg}: {json} {err}");
+        assert_eq!(json["status"], "affirming", "{alg}");
+        let (code, json, _) = run(&tpm, "ak.pub", "q", &["--nonce", "5a1a5a1a"]);
+        assert_eq!(code, 1, "{alg}");
+        let signature = json["claims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["claim"] == "signature")
+            .unwrap();
+        assert_eq!(
+            signature["findings"],
+            serde_json::json!([{ "finding": "signature_hash_refused", "hash": "sha1" }]),
+            "{alg}"
+        );
+    }
+}
