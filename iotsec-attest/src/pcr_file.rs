@@ -3,8 +3,8 @@
 //! structures, not TPM wire format.
 //!
 //! Layout: TPML_PCR_SELECTION as a C struct (u32 count, then 16 slots of {u16 hash, u8
-//! sizeofSelect, u8 pcrSelect[4], u8 padding}), then a u32 count of TPML_DIGEST blocks, each
-//! {u32 count, 8 slots of {u16 size, u8 buffer[64]}}. The digests follow the selection: banks in
+//! sizeofSelect, `u8 pcrSelect[4]`, u8 padding}), then a u32 count of TPML_DIGEST blocks, each
+//! {u32 count, 8 slots of {u16 size, `u8 buffer[64]`}}. The digests follow the selection: banks in
 //! order, PCRs ascending, 8 digests per block (one TPM2_PCR_Read each).
 
 use crate::algorithm::HashAlg;
