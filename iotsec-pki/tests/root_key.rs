@@ -123,7 +123,7 @@ fn ca_txt_names_the_root_key_as_a_file_or_a_token() {
     assert_eq!(
         err,
         "CA state: the root key is in PKCS#11 token \"root\": set IOTSEC_PKCS11_ROOT_PIN to its \
-         user PIN"
+         user PIN (or IOTSEC_PKCS11_ROOT_PIN_FILE to a file holding it)"
     );
 }
 
