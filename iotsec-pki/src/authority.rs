@@ -481,7 +481,7 @@ impl Authority {
         names: &[&str],
         now: OffsetDateTime,
     ) -> Result<(Vec<u8>, zeroize::Zeroizing<Vec<u8>>), CaError> {
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        let key = crate::signer::ZeroizingKeyPair::generate_p256()?;
         let mut p =
             CertificateParams::new(names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())?;
         let mut dn = DistinguishedName::new();
@@ -494,11 +494,8 @@ impl Authority {
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         p.use_authority_key_identifier_extension = true;
-        let cert = p.signed_by(&key, &self.issuer()?)?;
-        Ok((
-            cert.der().to_vec(),
-            zeroize::Zeroizing::new(key.serialize_der()),
-        ))
+        let cert = p.signed_by(&*key, &self.issuer()?)?;
+        Ok((cert.der().to_vec(), key.pkcs8_der()))
     }
 }
 

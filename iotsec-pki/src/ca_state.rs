@@ -11,6 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
+use zeroize::Zeroizing;
 
 use crate::authority::{
     Authority, IssuedCertificate, RevokedEntry, certify_intermediate, create_hierarchy_with,
@@ -138,7 +139,7 @@ impl MadeKey<'_> {
                 if let Some(parent) = file.parent() {
                     fs::create_dir_all(parent)?;
                 }
-                write_secret(file, &k.to_pkcs8_pem())?;
+                write_secret(file, &k.to_pkcs8_pem()?)?;
                 Ok(String::new())
             }
             MadeKey::Token(_, key) => Ok(key.to_settings_for(role)),
@@ -344,9 +345,9 @@ impl CaState {
         profile.devid = devid_settings(&settings)?;
         let key: Box<dyn Signer> = match TokenKey::from_settings(&settings)? {
             Some(token) => Box::new(token.open(&token.pin_from_env()?)?),
-            None => Box::new(SoftwareSigner::from_pkcs8_pem(&fs::read_to_string(
-                dir.join("intermediate.key.pem"),
-            )?)?),
+            None => Box::new(SoftwareSigner::from_pkcs8_pem(&Zeroizing::new(
+                fs::read_to_string(dir.join("intermediate.key.pem"))?,
+            ))?),
         };
         let intermediate_der = read_pem(&dir.join("intermediate.pem"), "CERTIFICATE")?;
         ensure_certified_key(key.as_ref(), &intermediate_der)?;

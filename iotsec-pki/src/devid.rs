@@ -145,24 +145,22 @@ pub fn identity_of(
     use der::asn1::PrintableStringRef;
     const SERIAL_NUMBER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.5");
     let cert = x509_cert::Certificate::from_der(cert_der).map_err(CaError::MalformedCsr)?;
-    let mut serial = None;
-    for rdn in cert.tbs_certificate.subject.0.iter() {
-        for atv in rdn.0.iter() {
-            if atv.oid == SERIAL_NUMBER {
-                if serial.is_some() {
-                    return Ok(None); // two serials: not a DevID we can trust
-                }
-                serial = atv
-                    .value
-                    .decode_as::<PrintableStringRef<'_>>()
-                    .ok()
-                    .map(|s| s.to_string());
-            }
-        }
-    }
-    let Some(serial_number) = serial else {
+    let mut serials = cert
+        .tbs_certificate
+        .subject
+        .0
+        .iter()
+        .flat_map(|rdn| rdn.0.iter())
+        .filter(|atv| atv.oid == SERIAL_NUMBER);
+    // Exactly one serialNumber, and a PrintableString (X520SerialNumber): two serials, or one
+    // that does not decode, are not a DevID we can trust, whichever of them would decode.
+    let (Some(only), None) = (serials.next(), serials.next()) else {
         return Ok(None);
     };
+    let Ok(serial_number) = only.value.decode_as::<PrintableStringRef<'_>>() else {
+        return Ok(None);
+    };
+    let serial_number = serial_number.to_string();
     let mut hw = None;
     for ext in cert.tbs_certificate.extensions.iter().flatten() {
         if ext.extn_id != crate::csr_check::ID_CE_SUBJECT_ALT_NAME {

@@ -61,7 +61,15 @@ pub fn respond(ca: &CaState, request_der: &[u8], now_unix: i64) -> Vec<u8> {
         Err(CaError::MalformedCsr(_)) => OcspResponse::malformed_request(),
         Err(_) => OcspResponse::internal_error(),
     };
-    response.to_der().unwrap_or_default()
+    encoded_or_internal_error(response.to_der())
+}
+
+/// `OCSPResponse ::= SEQUENCE { responseStatus internalError(2) }` (RFC 6960 §4.2.1), DER.
+pub const INTERNAL_ERROR_DER: [u8; 5] = [0x30, 0x03, 0x0a, 0x01, 0x02];
+
+/// The encoded response, or [`INTERNAL_ERROR_DER`] when encoding failed (never an empty body).
+fn encoded_or_internal_error(encoded: der::Result<Vec<u8>>) -> Vec<u8> {
+    encoded.unwrap_or_else(|_| INTERNAL_ERROR_DER.to_vec())
 }
 
 /// Decodes an `OCSPRequest` and checks its shape (1..=16 CertIDs); the outside-input half of
@@ -191,4 +199,31 @@ fn build(ca: &CaState, request_der: &[u8], now: i64) -> Result<OcspResponse, CaE
         certs: None,
     };
     OcspResponse::successful(basic).map_err(CaError::MalformedCsr)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn internal_error_constant_is_the_encoded_internal_error_response() {
+        assert_eq!(
+            OcspResponse::internal_error().to_der().unwrap(),
+            INTERNAL_ERROR_DER
+        );
+        let decoded = OcspResponse::from_der(&INTERNAL_ERROR_DER).unwrap();
+        assert_eq!(
+            decoded.response_status,
+            x509_ocsp::OcspResponseStatus::InternalError
+        );
+        assert!(decoded.response_bytes.is_none());
+    }
+
+    #[test]
+    fn a_failed_encoding_answers_internal_error_not_an_empty_body() {
+        let failed: der::Result<Vec<u8>> = Err(der::ErrorKind::Overflow.into());
+        assert_eq!(encoded_or_internal_error(failed), INTERNAL_ERROR_DER);
+        assert_eq!(encoded_or_internal_error(Ok(vec![1, 2])), [1, 2]);
+    }
 }

@@ -109,6 +109,16 @@ impl Pkcs11Signer {
         let (ctx, session) = login(module, token_label, pin)?;
         let key = find(&session, ObjectClass::PRIVATE_KEY, key_label)?;
         let public = find(&session, ObjectClass::PUBLIC_KEY, key_label)?;
+        Self::of_pair(ctx, session, key, public)
+    }
+
+    /// The signer over the private `key` whose public half is `public`, in a logged-in session.
+    fn of_pair(
+        ctx: Pkcs11,
+        session: Session,
+        key: ObjectHandle,
+        public: ObjectHandle,
+    ) -> Result<Self, CaError> {
         let public_key = ec_point(&session, public)?;
         Ok(Self {
             session: Mutex::new(session),
@@ -159,13 +169,7 @@ impl Pkcs11Signer {
                 ],
             )
             .map_err(hsm)?;
-        let public_key = ec_point(&session, public)?;
-        Ok(Self {
-            session: Mutex::new(session),
-            key,
-            public_key,
-            _context: ctx,
-        })
+        Self::of_pair(ctx, session, key, public)
     }
 }
 

@@ -1,8 +1,14 @@
 //! A CA key held in a PKCS#11 token (HSM): how a CA state directory names it (`ca.txt` lines
 //! `pkcs11_module=`, `pkcs11_token=`, `pkcs11_key=` for an issuing intermediate, the same with a
 //! `root_` prefix for the offline root), where the user PIN comes from (the environment
-//! variables [`PIN_ENV`] and [`ROOT_PIN_ENV`], never a file or a command line), and the check
-//! that the token's key is the one the CA certificate certifies.
+//! variables [`PIN_ENV`] and [`ROOT_PIN_ENV`], or files they name through [`PIN_FILE_ENV`] and
+//! [`ROOT_PIN_FILE_ENV`]; never a command line), and the check that the token's key is the one
+//! the CA certificate certifies.
+//!
+//! A PIN in the environment stays readable in `/proc/PID/environ` (same user) and is inherited
+//! by children for the life of the process: removing it needs `std::env::remove_var`, which is
+//! `unsafe` in Rust 2024 and this workspace forbids `unsafe`. A PIN file (mode 0600 or
+//! stricter, or it is refused) keeps the PIN out of the environment; only its path is there.
 
 use std::path::PathBuf;
 
@@ -20,6 +26,14 @@ pub const PIN_ENV: &str = "IOTSEC_PKCS11_PIN";
 /// to [`PIN_ENV`]: the online intermediate's PIN must never unlock the root by accident, and a
 /// wrong PIN tried on the root token counts towards its lockout.
 pub const ROOT_PIN_ENV: &str = "IOTSEC_PKCS11_ROOT_PIN";
+
+/// Environment variable naming a file that holds the intermediate's token PIN (instead of
+/// [`PIN_ENV`]; setting both is refused).
+pub const PIN_FILE_ENV: &str = "IOTSEC_PKCS11_PIN_FILE";
+
+/// Environment variable naming a file that holds the root's token PIN (instead of
+/// [`ROOT_PIN_ENV`]; setting both is refused; no fallback to [`PIN_FILE_ENV`]).
+pub const ROOT_PIN_FILE_ENV: &str = "IOTSEC_PKCS11_ROOT_PIN_FILE";
 
 /// Which CA of the hierarchy a key belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +58,14 @@ impl CaRole {
         match self {
             CaRole::Root => ROOT_PIN_ENV,
             CaRole::Intermediate => PIN_ENV,
+        }
+    }
+
+    /// The environment variable naming a file with this role's token PIN.
+    pub fn pin_file_env(self) -> &'static str {
+        match self {
+            CaRole::Root => ROOT_PIN_FILE_ENV,
+            CaRole::Intermediate => PIN_FILE_ENV,
         }
     }
 
@@ -116,20 +138,45 @@ impl TokenKey {
         self.pin_from_env_for(CaRole::Intermediate)
     }
 
-    /// The user PIN of `role`'s token, from [`CaRole::pin_env`] (no fallback between roles).
+    /// The user PIN of `role`'s token, from [`CaRole::pin_env`] or the file named by
+    /// [`CaRole::pin_file_env`] (no fallback between roles; both set is refused).
     pub fn pin_from_env_for(&self, role: CaRole) -> Result<Zeroizing<String>, CaError> {
-        std::env::var(role.pin_env())
-            .map(Zeroizing::new)
-            .map_err(|_| self.missing_pin(role))
+        self.pin_from(
+            role,
+            std::env::var(role.pin_env()).ok().map(Zeroizing::new),
+            std::env::var_os(role.pin_file_env()).map(PathBuf::from),
+        )
+    }
+
+    /// The PIN of `role` given the value of its PIN variable and the path in its PIN-file
+    /// variable (the decision of [`TokenKey::pin_from_env_for`], without the environment).
+    pub fn pin_from(
+        &self,
+        role: CaRole,
+        pin: Option<Zeroizing<String>>,
+        pin_file: Option<PathBuf>,
+    ) -> Result<Zeroizing<String>, CaError> {
+        match (pin, pin_file) {
+            (Some(_), Some(_)) => Err(CaError::State(format!(
+                "set either {} or {}, not both",
+                role.pin_env(),
+                role.pin_file_env()
+            ))),
+            (Some(pin), None) => Ok(pin),
+            (None, Some(path)) => read_pin_file(&path),
+            (None, None) => Err(self.missing_pin(role)),
+        }
     }
 
     /// The error for a PIN that was not given.
     pub(crate) fn missing_pin(&self, role: CaRole) -> CaError {
         CaError::State(format!(
-            "the {} key is in PKCS#11 token {:?}: set {} to its user PIN",
+            "the {} key is in PKCS#11 token {:?}: set {} to its user PIN (or {} to a file \
+             holding it)",
             role.name(),
             self.token,
-            role.pin_env()
+            role.pin_env(),
+            role.pin_file_env()
         ))
     }
 
@@ -143,6 +190,45 @@ impl TokenKey {
     pub fn generate(&self, pin: &str) -> Result<Pkcs11Signer, CaError> {
         Pkcs11Signer::generate_p256(&self.module, &self.token, pin, &self.key_label)
     }
+}
+
+/// The largest PIN file read (a PKCS#11 PIN is far shorter).
+const MAX_PIN_FILE: u64 = 1024;
+
+/// Reads a PIN file: refused when group or others may read it (Unix) or when it is empty; one
+/// trailing line break is not part of the PIN.
+fn read_pin_file(path: &std::path::Path) -> Result<Zeroizing<String>, CaError> {
+    let bad = |why: String| CaError::State(format!("PIN file {}: {why}", path.display()));
+    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = file
+            .metadata()
+            .map_err(|e| bad(e.to_string()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(bad(format!(
+                "mode {:o} lets group or others read it (chmod 600)",
+                mode & 0o777
+            )));
+        }
+    }
+    let mut text = Zeroizing::new(String::new());
+    std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_PIN_FILE + 1), &mut text)
+        .map_err(|e| bad(e.to_string()))?;
+    if text.len() as u64 > MAX_PIN_FILE {
+        return Err(bad(format!("longer than {MAX_PIN_FILE} bytes")));
+    }
+    let pin = text
+        .strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(&text);
+    if pin.is_empty() {
+        return Err(bad("empty".into()));
+    }
+    Ok(Zeroizing::new(pin.to_owned()))
 }
 
 /// Fails unless `signer` holds the key that the intermediate certificate `certificate_der`

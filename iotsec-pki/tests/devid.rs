@@ -26,8 +26,10 @@ use iotsec_pki::devid::{
 use peers::{have, openssl, openssl_csr, run, verify_client};
 use time::OffsetDateTime;
 use x509_cert::Certificate;
+use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::name::RelativeDistinguishedName;
 use x509_cert::time::Time;
 
 const HW_TYPE: &str = "1.3.6.1.4.1.32473.1.7";
@@ -259,4 +261,83 @@ fn pkilint_accepts_an_idevid() {
         .current_dir(&dir)
         .args(["lint", "-s", "WARNING", "dev.der"]));
     assert!(ok && out.trim().is_empty(), "pkilint on the IDevID: {out}");
+}
+
+/// `cert` with its subject's RDNs rewritten by `edit` (the signature is left stale: identity_of
+/// reads names only).
+fn with_subject(
+    cert: &Certificate,
+    edit: impl FnOnce(&mut Vec<RelativeDistinguishedName>),
+) -> Vec<u8> {
+    use der::Encode;
+    let mut c = cert.clone();
+    edit(&mut c.tbs_certificate.subject.0);
+    c.to_der().unwrap()
+}
+
+fn serial_rdn(tag: der::Tag, value: &[u8]) -> RelativeDistinguishedName {
+    RelativeDistinguishedName(
+        der::asn1::SetOfVec::try_from(vec![AttributeTypeAndValue {
+            oid: SERIAL_NUMBER_OID,
+            value: der::asn1::Any::new(tag, value).unwrap(),
+        }])
+        .unwrap(),
+    )
+}
+
+#[test]
+fn identity_of_needs_exactly_one_printable_serial_number() {
+    use iotsec_pki::devid::identity_of;
+    let (_dir, mut ca) = devid_ca("devid-identity", DevIdKind::Initial);
+    let key =
+        iotsec_pki::DeviceKey::from_secret_bytes(iotsec_pki::KeyAlgorithm::P256, &[9; 32]).unwrap();
+    let csr = iotsec_pki::build_csr(
+        &key,
+        &iotsec_pki::CsrRequest {
+            common_name: "dev-1",
+            organization: None,
+            device_names: &[],
+            challenge_password: None,
+        },
+    )
+    .unwrap();
+    let issued = issue(&mut ca, &csr, "SN-1").unwrap();
+    let hw_type: ObjectIdentifier = HW_TYPE.parse().unwrap();
+    let id = identity_of(&issued.der, &hw_type).unwrap().unwrap();
+    assert_eq!(id.serial_number, "SN-1");
+    assert_eq!(id.hw_serial_num, b"SN-1");
+    let cert = Certificate::from_der(&issued.der).unwrap();
+
+    // A UTF8String serialNumber in front of the CA's: two serials, not a DevID (it used to be
+    // skipped, and the second one won).
+    let two = with_subject(&cert, |rdns| {
+        rdns.insert(0, serial_rdn(der::Tag::Utf8String, b"SN-2"));
+    });
+    assert_eq!(devid_names_count(&two), 2);
+    assert_eq!(identity_of(&two, &hw_type).unwrap(), None);
+    // Two PrintableString serials: not a DevID either.
+    let two_printable = with_subject(&cert, |rdns| {
+        rdns.push(serial_rdn(der::Tag::PrintableString, b"SN-1"));
+    });
+    assert_eq!(identity_of(&two_printable, &hw_type).unwrap(), None);
+    // The only serialNumber a UTF8String: not a DevID.
+    let utf8 = with_subject(&cert, |rdns| {
+        rdns.retain(|rdn| rdn.0.iter().all(|atv| atv.oid != SERIAL_NUMBER_OID));
+        rdns.push(serial_rdn(der::Tag::Utf8String, b"SN-1"));
+    });
+    assert_eq!(devid_names_count(&utf8), 1);
+    assert_eq!(identity_of(&utf8, &hw_type).unwrap(), None);
+}
+
+/// How many subject serialNumber attributes `der` holds, whatever their string type.
+fn devid_names_count(der: &[u8]) -> usize {
+    Certificate::from_der(der)
+        .unwrap()
+        .tbs_certificate
+        .subject
+        .0
+        .iter()
+        .flat_map(|rdn| rdn.0.iter())
+        .filter(|atv| atv.oid == SERIAL_NUMBER_OID)
+        .count()
 }

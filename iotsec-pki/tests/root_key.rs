@@ -123,7 +123,7 @@ fn ca_txt_names_the_root_key_as_a_file_or_a_token() {
     assert_eq!(
         err,
         "CA state: the root key is in PKCS#11 token \"root\": set IOTSEC_PKCS11_ROOT_PIN to its \
-         user PIN"
+         user PIN (or IOTSEC_PKCS11_ROOT_PIN_FILE to a file holding it)"
     );
 }
 
@@ -145,7 +145,7 @@ fn only_the_certified_root_key_adds_intermediates() {
     // The root key file, swapped for another key: refused the same way.
     let key_file = state.join(ROOT_KEY_FILE);
     let original = std::fs::read_to_string(&key_file).unwrap();
-    std::fs::write(&key_file, stranger.to_pkcs8_pem().as_str()).unwrap();
+    std::fs::write(&key_file, stranger.to_pkcs8_pem().unwrap().as_str()).unwrap();
     let err = add_intermediate(&state, "b", url, now)
         .unwrap_err()
         .to_string();

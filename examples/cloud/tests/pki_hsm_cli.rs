@@ -1,10 +1,13 @@
 //! `iotsec-cloud pki init --intermediate NAME --pkcs11-*`: an issuing intermediate whose key is
 //! generated in a real PKCS#11 token (SoftHSMv2), certified by the root, and used by later
-//! commands through $IOTSEC_PKCS11_PIN; OpenSSL verifies what it signs. A missing or wrong PIN
-//! and a token key that is not the certified one are refused (exit 2).
+//! commands through $IOTSEC_PKCS11_PIN or a 0600 file named by $IOTSEC_PKCS11_PIN_FILE; OpenSSL
+//! verifies what it signs. A missing or wrong PIN, both PIN sources at once, a PIN file others
+//! may read and a token key that is not the certified one are refused (exit 2).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 mod common;
+
+use std::os::unix::fs::PermissionsExt;
 
 use common::softhsm::{Hsm, MODULE, peers};
 use common::{assert_chain_verifies, openssl_csr};
@@ -55,9 +58,10 @@ fn an_intermediate_key_in_softhsm_issues_certificates_openssl_verifies() {
     );
 
     openssl_csr(&hsm.dir, "dev.key", "dev.csr", "/CN=dev-1", &[]);
-    let issue = |pin: Option<&str>| {
-        hsm.cloud(
-            pin,
+    // `pki issue` to `out` with, of the PIN variables, only those in `env`.
+    let issue_env = |env: &[(&str, &str)], out: &str| {
+        hsm.cloud_env(
+            env,
             &[
                 "pki",
                 "issue",
@@ -68,9 +72,13 @@ fn an_intermediate_key_in_softhsm_issues_certificates_openssl_verifies() {
                 "--csr",
                 "dev.csr",
                 "--out",
-                "dev.pem",
+                out,
             ],
         )
+    };
+    let issue = |pin: Option<&str>| match pin {
+        Some(pin) => issue_env(&[("IOTSEC_PKCS11_PIN", pin)], "dev.pem"),
+        None => issue_env(&[], "dev.pem"),
     };
     let (code, _, err) = issue(Some("1234"));
     assert_eq!(code, 0, "{err}");
@@ -85,6 +93,36 @@ fn an_intermediate_key_in_softhsm_issues_certificates_openssl_verifies() {
     let (code, _, err) = issue(Some("9999"));
     assert_eq!(code, 2);
     assert!(err.contains("PKCS#11"), "{err}");
+
+    // The PIN from a 0600 file named by IOTSEC_PKCS11_PIN_FILE, with no PIN in the environment.
+    let pin_file = hsm.dir.join("pin");
+    std::fs::write(&pin_file, "1234\n").unwrap();
+    std::fs::set_permissions(&pin_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let file = pin_file.to_str().unwrap();
+    let (code, _, err) = issue_env(&[("IOTSEC_PKCS11_PIN_FILE", file)], "dev2.pem");
+    assert_eq!(code, 0, "{err}");
+    assert_chain_verifies(&hsm.dir, "ca/root.pem", "int.pem", "dev2.pem");
+    std::fs::remove_file(hsm.dir.join("dev2.pem")).unwrap();
+    // Both the variable and the file: refused, nothing issued.
+    let both = [
+        ("IOTSEC_PKCS11_PIN", "1234"),
+        ("IOTSEC_PKCS11_PIN_FILE", file),
+    ];
+    let (code, _, err) = issue_env(&both, "dev2.pem");
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("set either IOTSEC_PKCS11_PIN or IOTSEC_PKCS11_PIN_FILE, not both"),
+        "{err}"
+    );
+    // A PIN file others may read: refused.
+    std::fs::set_permissions(&pin_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, err) = issue_env(&[("IOTSEC_PKCS11_PIN_FILE", file)], "dev2.pem");
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("mode 644 lets group or others read it"),
+        "{err}"
+    );
+    assert!(!hsm.dir.join("dev2.pem").exists());
 }
 
 #[test]

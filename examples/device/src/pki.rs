@@ -9,6 +9,7 @@ use iotsec_pki::est_client::{EstClient, certs_of};
 use iotsec_pki::{CsrRequest, DeviceKey, DeviceName, KeyAlgorithm, build_csr};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::json;
+use zeroize::Zeroizing;
 
 /// Arguments of `enroll`.
 #[derive(clap::Args, Debug)]
@@ -71,9 +72,13 @@ pub struct ReenrollArgs {
     cert_out: PathBuf,
 }
 
-fn pem_blocks(path: &PathBuf, label: &str) -> Result<Vec<Vec<u8>>, BadInput> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?;
+/// The DER of every `label` PEM block in `path`. The text and the blocks are zeroized when
+/// dropped (they may be a private key).
+fn pem_blocks(path: &PathBuf, label: &str) -> Result<Vec<Zeroizing<Vec<u8>>>, BadInput> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?,
+    );
     let mut out = Vec::new();
     let end = format!("-----END {label}-----");
     let mut rest = text.as_str();
@@ -83,7 +88,7 @@ fn pem_blocks(path: &PathBuf, label: &str) -> Result<Vec<Vec<u8>>, BadInput> {
         let block = tail.get(..stop + end.len()).unwrap_or_default();
         let (_, der) = pem_rfc7468::decode_vec(block.as_bytes())
             .map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?;
-        out.push(der);
+        out.push(Zeroizing::new(der));
         rest = tail.get(stop + end.len()..).unwrap_or_default();
     }
     if out.is_empty() {
@@ -95,22 +100,48 @@ fn pem_blocks(path: &PathBuf, label: &str) -> Result<Vec<Vec<u8>>, BadInput> {
     Ok(out)
 }
 
+/// The certificates (DER) of every CERTIFICATE block in `path`.
+fn cert_blocks(path: &PathBuf) -> Result<Vec<Vec<u8>>, BadInput> {
+    Ok(pem_blocks(path, "CERTIFICATE")?
+        .into_iter()
+        .map(|mut der| core::mem::take(&mut *der))
+        .collect())
+}
+
+/// Writes `key` as PKCS#8 PEM to `path`, mode 0600 even when `path` exists already with a wider
+/// mode: the key goes to a temporary file created 0600 next to it, which is renamed over `path`.
 fn write_key(path: &PathBuf, key: &DeviceKey) -> Result<(), BadInput> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let der = key.to_pkcs8_der().map_err(BadInput::new)?;
-    let pem = zeroize::Zeroizing::new(
+    let pem = Zeroizing::new(
         pem_rfc7468::encode_string("PRIVATE KEY", pem_rfc7468::LineEnding::LF, &der)
             .map_err(BadInput::new)?,
     );
-    std::fs::OpenOptions::new()
+    let mut tmp = path.clone().into_os_string();
+    tmp.push(format!(".tmp-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let io = |e: std::io::Error| BadInput::new(format!("{}: {e}", path.display()));
+    // A leftover of an earlier run of this process id; create_new below never follows links.
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+        _ => {}
+    }
+    let written = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
-        .open(path)
-        .and_then(|mut f| f.write_all(pem.as_bytes()))
-        .map_err(BadInput::new)
+        .open(&tmp)
+        .and_then(|mut f| {
+            f.write_all(pem.as_bytes())?;
+            f.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    Ok(())
 }
 
 fn write_chain(path: &PathBuf, certs: &[Vec<u8>]) -> Result<(), BadInput> {
@@ -129,17 +160,20 @@ fn client(
     trust: &PathBuf,
     auth: Option<(Vec<Vec<u8>>, &DeviceKey)>,
 ) -> Result<EstClient, BadInput> {
-    let roots: Vec<CertificateDer<'static>> = pem_blocks(trust, "CERTIFICATE")?
+    let roots: Vec<CertificateDer<'static>> = cert_blocks(trust)?
         .into_iter()
         .map(CertificateDer::from)
         .collect();
     let client_auth = match auth {
-        Some((chain, key)) => Some((
-            chain.into_iter().map(CertificateDer::from).collect(),
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-                key.to_pkcs8_der().map_err(BadInput::new)?.to_vec(),
-            )),
-        )),
+        Some((chain, key)) => {
+            // rustls wants an owned key: it gets the one PKCS#8 buffer, moved out of its
+            // Zeroizing (no copy). rustls drops it without zeroizing after parsing it.
+            let mut der = key.to_pkcs8_der().map_err(BadInput::new)?;
+            Some((
+                chain.into_iter().map(CertificateDer::from).collect(),
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(core::mem::take(&mut *der))),
+            ))
+        }
         None => None,
     };
     let config =
@@ -161,15 +195,131 @@ fn intermediate(client: &EstClient) -> Result<Vec<Vec<u8>>, BadInput> {
         .collect())
 }
 
+/// What the issued leaf must be: the certificate of `key`, for the names we asked for.
+enum Expected<'a> {
+    /// A new enrollment: exactly this CN, and exactly these dNSName and URI SAN entries (a
+    /// DevID CA may add its serialNumber and hardwareModuleName).
+    Names {
+        cn: &'a str,
+        dns: &'a [String],
+        uri: &'a [String],
+    },
+    /// A renewal or rekey: the Subject and SAN of the current certificate, byte for byte.
+    SameAs(&'a x509_cert::Certificate),
+}
+
+fn san_of(cert: &x509_cert::Certificate) -> Option<&[u8]> {
+    cert.tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id == iotsec_pki::csr_check::ID_CE_SUBJECT_ALT_NAME)
+        .map(|e| e.extn_value.as_bytes())
+}
+
+/// Why `leaf` (DER) is not the certificate we asked for, or `None` when it is.
+fn leaf_mismatch(leaf: &[u8], key: &DeviceKey, expected: &Expected<'_>) -> Option<String> {
+    use der::{Decode, Encode};
+    use x509_cert::ext::pkix::SubjectAltName;
+    use x509_cert::ext::pkix::name::GeneralName;
+    const CN: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.4.3");
+    let Ok(cert) = x509_cert::Certificate::from_der(leaf) else {
+        return Some("the issued certificate does not decode".into());
+    };
+    let spki = cert.tbs_certificate.subject_public_key_info.to_der().ok();
+    if spki.is_none() || spki != key.public_key_der().ok() {
+        return Some("the issued certificate certifies another key".into());
+    }
+    match expected {
+        Expected::SameAs(old) => {
+            if cert.tbs_certificate.subject != old.tbs_certificate.subject
+                || san_of(&cert) != san_of(old)
+            {
+                return Some("the issued certificate changes the Subject or SAN".into());
+            }
+        }
+        Expected::Names { cn, dns, uri } => {
+            let cns: Vec<String> = cert
+                .tbs_certificate
+                .subject
+                .0
+                .iter()
+                .flat_map(|rdn| rdn.0.iter())
+                .filter(|atv| atv.oid == CN)
+                .map(|atv| {
+                    atv.value
+                        .decode_as::<der::asn1::Utf8StringRef<'_>>()
+                        .map(|s| s.to_string())
+                        .or_else(|_| {
+                            atv.value
+                                .decode_as::<der::asn1::PrintableStringRef<'_>>()
+                                .map(|s| s.to_string())
+                        })
+                        .unwrap_or_default()
+                })
+                .collect();
+            if cns != [*cn] {
+                return Some(format!(
+                    "the issued certificate's CN is {cns:?}, not {cn:?}"
+                ));
+            }
+            let (mut got_dns, mut got_uri) = (Vec::new(), Vec::new());
+            if let Some(san) = san_of(&cert) {
+                let Ok(san) = SubjectAltName::from_der(san) else {
+                    return Some("the issued certificate's SAN does not decode".into());
+                };
+                for name in san.0 {
+                    match name {
+                        GeneralName::DnsName(d) => got_dns.push(d.to_string()),
+                        GeneralName::UniformResourceIdentifier(u) => got_uri.push(u.to_string()),
+                        _ => {}
+                    }
+                }
+            }
+            let sorted = |v: &[String]| {
+                let mut v = v.to_vec();
+                v.sort();
+                v
+            };
+            got_dns.sort();
+            got_uri.sort();
+            if got_dns != sorted(dns) || got_uri != sorted(uri) {
+                return Some(format!(
+                    "the issued certificate names DNS {got_dns:?} URI {got_uri:?}, not the \
+                     requested DNS {dns:?} URI {uri:?}"
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// Decides on the server's reply. A 200 whose leaf is not the certificate of `key` for the
+/// `expected` names is a rejection (exit 1); nothing is written unless it is. On acceptance,
+/// `write_key` runs first (the new key, if any), then the chain goes to `cert_out`.
 fn outcome(
     reply: &iotsec_pki::est_client::HttpReply,
+    key: &DeviceKey,
+    expected: &Expected<'_>,
+    write_key: impl FnOnce() -> Result<(), BadInput>,
     cert_out: &PathBuf,
     extra: Vec<Vec<u8>>,
 ) -> Result<Report, BadInput> {
     match reply.status {
         200 => {
             let mut certs = certs_of(reply).map_err(BadInput::new)?;
+            let mismatch = match certs.first() {
+                Some(leaf) => leaf_mismatch(leaf, key, expected),
+                None => Some("the reply holds no certificate".into()),
+            };
+            if let Some(reason) = mismatch {
+                return Ok(Report::from_json(
+                    Outcome::Rejected,
+                    json!({ "status": 200, "reason": reason }),
+                ));
+            }
             certs.extend(extra);
+            write_key()?;
             write_chain(cert_out, &certs)?;
             Ok(Report::from_json(
                 Outcome::Accepted,
@@ -220,18 +370,27 @@ pub fn enroll(a: EnrollArgs) -> Result<Report, BadInput> {
             )?)
         })
         .map_err(BadInput::new)?;
-    if reply.status == 200 {
-        write_key(&a.key_out, &key)?;
-    }
-    outcome(&reply, &a.cert_out, chain_tail)
+    let expected = Expected::Names {
+        cn: &a.cn,
+        dns: &a.dns,
+        uri: &a.uri,
+    };
+    outcome(
+        &reply,
+        &key,
+        &expected,
+        || write_key(&a.key_out, &key),
+        &a.cert_out,
+        chain_tail,
+    )
 }
 
 /// `reenroll`: present the current certificate over mTLS and renew (or rekey) it.
 pub fn reenroll(a: ReenrollArgs) -> Result<Report, BadInput> {
     use der::Decode;
-    let chain = pem_blocks(&a.cert, "CERTIFICATE")?;
+    let chain = cert_blocks(&a.cert)?;
     let key_der = pem_blocks(&a.key, "PRIVATE KEY")?;
-    let key = DeviceKey::from_pkcs8_der(key_der.first().map(Vec::as_slice).unwrap_or_default())
+    let key = DeviceKey::from_pkcs8_der(key_der.first().map(|d| d.as_slice()).unwrap_or_default())
         .map_err(BadInput::new)?;
     let leaf =
         x509_cert::Certificate::from_der(chain.first().map(Vec::as_slice).unwrap_or_default())
@@ -251,8 +410,16 @@ pub fn reenroll(a: ReenrollArgs) -> Result<Report, BadInput> {
             )?)
         })
         .map_err(BadInput::new)?;
-    if let (200, Some(path), Some(k)) = (reply.status, &a.rekey_out, &new_key) {
-        write_key(path, k)?;
-    }
-    outcome(&reply, &a.cert_out, chain.into_iter().skip(1).collect())
+    let write_new_key = || match (&a.rekey_out, &new_key) {
+        (Some(path), Some(k)) => write_key(path, k),
+        _ => Ok(()),
+    };
+    outcome(
+        &reply,
+        new_key.as_ref().unwrap_or(&key),
+        &Expected::SameAs(&leaf),
+        write_new_key,
+        &a.cert_out,
+        chain.into_iter().skip(1).collect(),
+    )
 }

@@ -86,19 +86,29 @@ impl Hsm {
 
     /// `iotsec-cloud --format json ARGS` with this token directory and `pins`.
     pub fn cloud_with(&self, pins: Pins<'_>, args: &[&str]) -> (i32, String, String) {
+        let mut env = Vec::new();
+        if let Some(pin) = pins.intermediate {
+            env.push(("IOTSEC_PKCS11_PIN", pin));
+        }
+        if let Some(pin) = pins.root {
+            env.push(("IOTSEC_PKCS11_ROOT_PIN", pin));
+        }
+        self.cloud_env(&env, args)
+    }
+
+    /// `iotsec-cloud --format json ARGS` with this token directory and, of the PIN variables
+    /// (`IOTSEC_PKCS11_[ROOT_]PIN[_FILE]`), only those in `env`.
+    pub fn cloud_env(&self, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
         let mut c = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"));
         c.current_dir(&self.dir)
             .env("SOFTHSM2_CONF", &self.conf)
             .env_remove("IOTSEC_PKCS11_PIN")
             .env_remove("IOTSEC_PKCS11_ROOT_PIN")
+            .env_remove("IOTSEC_PKCS11_PIN_FILE")
+            .env_remove("IOTSEC_PKCS11_ROOT_PIN_FILE")
+            .envs(env.iter().copied())
             .args(["--format", "json"])
             .args(args);
-        if let Some(pin) = pins.intermediate {
-            c.env("IOTSEC_PKCS11_PIN", pin);
-        }
-        if let Some(pin) = pins.root {
-            c.env("IOTSEC_PKCS11_ROOT_PIN", pin);
-        }
         output(&mut c)
     }
 }
