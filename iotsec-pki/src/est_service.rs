@@ -503,11 +503,11 @@ fn server_keygen(
     identity: Option<&crate::devid::DeviceIdentity>,
     layout: Base64Layout,
 ) -> Result<EstResponse, CaError> {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+    let key = crate::signer::ZeroizingKeyPair::generate_p256()?;
     let mut for_key = csr.clone();
     for_key.key_algorithm = crate::key::KeyAlgorithm::P256;
-    for_key.public_key = rcgen::PublicKeyData::der_bytes(&key).to_vec();
-    for_key.spki_der = rcgen::PublicKeyData::subject_public_key_info(&key);
+    for_key.public_key = rcgen::PublicKeyData::der_bytes(&*key).to_vec();
+    for_key.spki_der = rcgen::PublicKeyData::subject_public_key_info(&*key);
     let cert = ca.issue_for(&for_key, identity, OffsetDateTime::now_utc())?;
     let key_der = zeroize::Zeroizing::new(key.serialize_der());
     let key_b64 = zeroize::Zeroizing::new(encode_base64(&key_der, layout));
