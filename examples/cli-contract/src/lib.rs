@@ -7,6 +7,7 @@
 //!
 //! A subcommand returns `Result<Report, BadInput>`; [`finish`] prints it and picks the exit code.
 
+pub mod conformance;
 pub mod info;
 pub mod progress;
 

@@ -42,5 +42,38 @@ fn info_json_is_one_document() {
     assert_eq!(code, 0, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["tool"], "iotsec-cloud");
-    assert!(v["crates"].as_array().unwrap().len() >= 4);
+    let crates: Vec<&str> = v["crates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        crates,
+        [
+            "iotsec-pki",
+            "iotsec-ota",
+            "iotsec-sbom",
+            "iotsec-mqtt-acl",
+            "iotsec-attest"
+        ]
+    );
+}
+
+#[test]
+fn every_subcommand_keeps_the_help_and_usage_contract() {
+    let bin = env!("CARGO_BIN_EXE_iotsec-cloud");
+    let paths = iotsec_cli_contract::conformance::command_paths(bin, &[]);
+    for known in [
+        &["ota", "root", "init"][..],
+        &["attest", "ekcert"][..],
+        &["serve"][..],
+    ] {
+        assert!(
+            paths.iter().any(|p| p == known),
+            "{known:?} not found in {paths:?}"
+        );
+    }
+    let violations = iotsec_cli_contract::conformance::violations(bin);
+    assert!(violations.is_empty(), "{violations:#?}");
 }

@@ -44,3 +44,21 @@ fn info_json_is_one_document() {
     assert_eq!(v["tool"], "iotsec-device");
     assert!(v["crates"].as_array().unwrap().len() >= 4);
 }
+
+#[test]
+fn every_subcommand_keeps_the_help_and_usage_contract() {
+    let bin = env!("CARGO_BIN_EXE_iotsec-device");
+    let paths = iotsec_cli_contract::conformance::command_paths(bin, &[]);
+    for known in [
+        &["ota", "apply"][..],
+        &["attest", "quote"][..],
+        &["reenroll"][..],
+    ] {
+        assert!(
+            paths.iter().any(|p| p == known),
+            "{known:?} not found in {paths:?}"
+        );
+    }
+    let violations = iotsec_cli_contract::conformance::violations(bin);
+    assert!(violations.is_empty(), "{violations:#?}");
+}

@@ -1,0 +1,77 @@
+//! A check of the contract over every subcommand of a tool, found by walking its `--help`
+//! (so a subcommand added later is covered without touching the test): for each command path,
+//! `--help` exits 0 with help on stdout, and an unknown flag exits 2 with nothing on stdout and
+//! one `error:` line on stderr. The tools' `tests/contract.rs` call [`violations`].
+
+use std::process::Command;
+
+/// The command paths under `path` (depth first), from the `Commands:` sections of `--help`.
+pub fn command_paths(bin: &str, path: &[String]) -> Vec<Vec<String>> {
+    let Ok(out) = Command::new(bin).args(path).arg("--help").output() else {
+        return Vec::new();
+    };
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut paths = vec![path.to_vec()];
+    let mut in_commands = false;
+    for line in help.lines() {
+        if line.starts_with("Commands:") {
+            in_commands = true;
+            continue;
+        }
+        if in_commands {
+            // Entries are indented two spaces: "  name  description".
+            let Some(entry) = line.strip_prefix("  ").filter(|e| !e.starts_with(' ')) else {
+                if !line.starts_with(' ') {
+                    in_commands = false;
+                }
+                continue;
+            };
+            let Some(name) = entry.split_whitespace().next() else {
+                continue;
+            };
+            if name == "help" {
+                continue;
+            }
+            let mut child = path.to_vec();
+            child.push(name.to_owned());
+            paths.extend(command_paths(bin, &child));
+        }
+    }
+    paths
+}
+
+/// Every breach of the contract's help and usage rules, one line each (empty: none).
+pub fn violations(bin: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for path in command_paths(bin, &[]) {
+        let shown = if path.is_empty() {
+            "(top level)".to_owned()
+        } else {
+            path.join(" ")
+        };
+        match Command::new(bin).args(&path).arg("--help").output() {
+            Ok(o) if o.status.code() == Some(0) && !o.stdout.is_empty() => {}
+            Ok(o) => found.push(format!("{shown} --help: exit {:?}", o.status.code())),
+            Err(e) => found.push(format!("{shown} --help: {e}")),
+        }
+        match Command::new(bin).args(&path).arg("--no-such-flag").output() {
+            Ok(o) => {
+                let stderr = String::from_utf8_lossy(&o.stderr);
+                let lines = stderr.trim_end().lines().count();
+                if o.status.code() != Some(2)
+                    || !o.stdout.is_empty()
+                    || lines != 1
+                    || !stderr.starts_with("error:")
+                {
+                    found.push(format!(
+                        "{shown} --no-such-flag: exit {:?}, {} stdout bytes, {lines} stderr lines: {stderr:?}",
+                        o.status.code(),
+                        o.stdout.len()
+                    ));
+                }
+            }
+            Err(e) => found.push(format!("{shown} --no-such-flag: {e}")),
+        }
+    }
+    found
+}
