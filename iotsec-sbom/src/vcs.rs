@@ -123,6 +123,12 @@ mod tests {
                 revision: Some(c.into())
             })
         );
+        let raw = format!(
+            "pkg:generic/mbedtls@3.6.0?vcs_url=git+https://github.com/Mbed-TLS/mbedtls.git@{c}"
+        );
+        let p = PackageUrl::parse(&raw).unwrap();
+        assert_eq!(p.version.as_deref(), Some("3.6.0"));
+        assert_eq!(p.vcs_ref().unwrap().revision.as_deref(), Some(c));
         let p = PackageUrl::parse("pkg:generic/x@1.0?vcs_url=https://example.org/x").unwrap();
         assert_eq!(p.vcs_ref().unwrap().revision.as_deref(), Some("1.0"));
         assert_eq!(PackageUrl::parse("pkg:cargo/x@1").unwrap().vcs_ref(), None);
