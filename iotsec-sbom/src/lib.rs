@@ -4,6 +4,7 @@
 
 pub mod advisory;
 pub mod cpe;
+pub mod distro;
 pub mod error;
 pub mod gate;
 pub mod policy;
@@ -11,6 +12,7 @@ pub mod purl;
 pub mod report;
 pub mod sbom;
 pub mod severity;
+pub mod vcs;
 pub mod version;
 pub mod vex;
 

@@ -4,6 +4,8 @@
 
 use core::fmt;
 
+use crate::distro::ReleaseScope;
+
 /// A parsed package URL; components are percent-decoded, `type` is lower-cased.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PackageUrl {
@@ -142,6 +144,21 @@ impl PackageUrl {
         })
     }
 
+    /// The value of qualifier `key` (keys are lower-cased), if present.
+    pub fn qualifier(&self, key: &str) -> Option<&str> {
+        self.qualifiers
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Which releases' advisories apply, from the `distro` qualifier (module [`crate::distro`]);
+    /// `None` when the purl type maps to no OSV ecosystem.
+    pub fn release_scope(&self) -> Option<ReleaseScope> {
+        let base = self.osv_ecosystem()?;
+        Some(ReleaseScope::of(base, self.qualifier("distro")))
+    }
+
     /// The package name as the OSV ecosystem spells it (`group:artifact` for Maven,
     /// `@scope/name` for npm, `namespace/name` for Go and Packagist, PyPI names normalized per
     /// PEP 503).
@@ -189,6 +206,19 @@ mod tests {
     fn maps_distros_and_rejects_garbage() {
         let p = PackageUrl::parse("pkg:deb/ubuntu/openssl@3.0.2-0ubuntu1").unwrap();
         assert_eq!(p.osv_ecosystem(), Some("Ubuntu"));
+        let p = PackageUrl::parse(
+            "pkg:deb/debian/openssl@3.0.11-1~deb12u2?arch=amd64&distro=debian-12",
+        )
+        .unwrap();
+        assert_eq!(
+            p.release_scope(),
+            Some(ReleaseScope::Release("Debian:12".into()))
+        );
+        let p = PackageUrl::parse("pkg:apk/alpine/busybox@1.36.1-r5?distro=3.18.4").unwrap();
+        assert_eq!(
+            p.release_scope(),
+            Some(ReleaseScope::Release("Alpine:v3.18".into()))
+        );
         assert!(PackageUrl::parse("cargo/serde").is_err());
         assert!(PackageUrl::parse("pkg:cargo").is_err());
         assert!(PackageUrl::parse("pkg:cargo/%zz").is_err());

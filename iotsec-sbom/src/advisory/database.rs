@@ -5,13 +5,14 @@
 //! `<hex sha256>  <relative path>\n` per file, sorted bytewise by path. It can be reproduced with
 //! `(cd DIR && find . -type f -name '*.json' | sed 's|^\./||' | LC_ALL=C sort | xargs sha256sum) | sha256sum`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sha2::{Digest, Sha256};
 
 use super::Advisory;
 use super::osv::parse_osv;
 use crate::cpe::Cpe23;
+use crate::distro::advisory_release;
 use crate::error::GateError;
 
 /// One file of a database snapshot.
@@ -49,6 +50,10 @@ pub struct AdvisoryDatabase {
     advisories: Vec<Advisory>,
     by_package: HashMap<String, HashMap<String, Vec<AffectedRef>>>,
     by_cpe: HashMap<(String, String), Vec<(AffectedRef, Cpe23)>>,
+    /// Canonical distribution releases with advisories (`Debian:12`, `Ubuntu:22.04`).
+    releases: HashSet<String>,
+    /// Affected entries by the normalized repository of their `GIT` ranges.
+    by_repo: HashMap<String, Vec<AffectedRef>>,
     withdrawn: usize,
     digest: String,
 }
@@ -109,6 +114,18 @@ impl AdvisoryDatabase {
                 .entry(name_key(eco, &a.name))
                 .or_default()
                 .push((ai, i));
+            if let Some(release) = advisory_release(&a.ecosystem) {
+                self.releases.insert(release);
+            }
+            let mut repos: Vec<&str> = a.ranges.iter().filter_map(|r| r.repo.as_deref()).collect();
+            repos.sort_unstable();
+            repos.dedup();
+            for repo in repos {
+                self.by_repo
+                    .entry(repo.to_owned())
+                    .or_default()
+                    .push((ai, i));
+            }
             for cpe in a.cpes.iter().filter_map(|c| Cpe23::parse(c)) {
                 self.by_cpe
                     .entry((cpe.vendor.clone(), cpe.product.clone()))
@@ -135,9 +152,26 @@ impl AdvisoryDatabase {
     }
 
     /// Whether any advisory covers the ecosystem (an SBOM component of an ecosystem the
-    /// database does not cover cannot be cleared).
+    /// database does not cover cannot be cleared). A distribution release (`Debian:12`,
+    /// `Alpine:v3.18`, `Ubuntu:22.04`, in any spelling [`crate::distro::advisory_release`]
+    /// reads) is covered only by advisories of that release (`Ubuntu:22.04:LTS` covers
+    /// `Ubuntu:22.04`); advisories without a release (`Debian`) apply to every release but cover
+    /// none. A name without a release (`Debian`) is covered by any advisory of the distribution.
     pub fn covers_ecosystem(&self, ecosystem: &str) -> bool {
-        self.by_package.contains_key(ecosystem_key(ecosystem))
+        match advisory_release(ecosystem) {
+            Some(release) => self.releases.contains(&release),
+            None => self.by_package.contains_key(ecosystem_key(ecosystem)),
+        }
+    }
+
+    /// Whether any advisory carries a `GIT` range (without them, a component identified only
+    /// by its repository cannot be cleared).
+    pub fn has_git_data(&self) -> bool {
+        !self.by_repo.is_empty()
+    }
+
+    pub(crate) fn lookup_repo(&self, repo: &str) -> &[AffectedRef] {
+        self.by_repo.get(repo).map_or(&[], Vec::as_slice)
     }
 
     /// Whether any advisory carries CPE names (without them, CPE-only components cannot be

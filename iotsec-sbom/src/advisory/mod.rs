@@ -8,7 +8,7 @@ mod range;
 
 pub use database::{AdvisoryDatabase, SnapshotFile, load_advisory_dir, snapshot_digest};
 pub use osv::parse_osv;
-pub use range::{AffectedRange, RangeEvent, RangeKind};
+pub use range::{AffectedRange, CommitStatus, RangeEvent, RangeKind};
 
 use crate::severity::Severity;
 

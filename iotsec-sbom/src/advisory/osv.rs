@@ -6,6 +6,7 @@ use super::range::{AffectedRange, RangeEvent, RangeKind};
 use super::{Advisory, AffectedPackage};
 use crate::error::GateError;
 use crate::severity::Severity;
+use crate::vcs::normalize_repo;
 
 /// Hard cap on one advisory file.
 pub const MAX_ADVISORY_BYTES: usize = 4 * 1024 * 1024;
@@ -68,6 +69,8 @@ struct DatabaseSpecific {
 struct OsvRange {
     #[serde(rename = "type")]
     ty: String,
+    #[serde(default)]
+    repo: Option<String>,
     #[serde(default)]
     events: Vec<OsvEvent>,
 }
@@ -160,7 +163,20 @@ pub fn parse_osv(bytes: &[u8], file: &str) -> Result<Advisory, GateError> {
                     "affected[{i}].ranges[{j}]: no introduced event"
                 )));
             }
-            let mut range = AffectedRange { kind, events };
+            let repo = match (kind, r.repo.as_deref()) {
+                (RangeKind::Git, Some(url)) => Some(normalize_repo(url).ok_or_else(|| {
+                    bad(format!(
+                        "affected[{i}].ranges[{j}]: repo {url:?} is not a repository URL"
+                    ))
+                })?),
+                (RangeKind::Git, None) => {
+                    return Err(bad(format!(
+                        "affected[{i}].ranges[{j}]: a GIT range needs repo"
+                    )));
+                }
+                _ => None,
+            };
+            let mut range = AffectedRange { kind, events, repo };
             range.presort(crate::version::VersionScheme::for_ecosystem(&ecosystem));
             ranges.push(range);
         }

@@ -14,7 +14,8 @@ pub enum RangeKind {
     Semver,
     /// The ecosystem's own ordering.
     Ecosystem,
-    /// Git commits (not evaluated against SBOM versions).
+    /// Git commits: evaluated only against a component identified by a commit of the same
+    /// repository, by exact equality with an event commit ([`AffectedRange::commit_status`]).
     Git,
 }
 
@@ -36,14 +37,30 @@ pub enum RangeEvent {
 pub struct AffectedRange {
     /// Range type.
     pub kind: RangeKind,
-    /// Events in document order.
+    /// Events, sorted by [`AffectedRange::presort`] (`GIT` ranges keep document order).
     pub events: Vec<RangeEvent>,
+    /// The repository of a `GIT` range (normalized, [`crate::vcs::normalize_repo`]).
+    pub repo: Option<String>,
+}
+
+/// What a `GIT` range says about one commit, without a commit graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitStatus {
+    /// The commit is an `introduced` or `last_affected` event.
+    Affected,
+    /// The commit is a `fixed` or `limit` event.
+    NotAffected,
+    /// The commit is none of the events: whether it lies between them needs the history.
+    Undetermined,
 }
 
 impl AffectedRange {
     /// Sorts the events once for `scheme` (the order [`AffectedRange::contains`] evaluates
     /// them in), so that matching does not sort per lookup.
     pub fn presort(&mut self, scheme: VersionScheme) {
+        if self.kind == RangeKind::Git {
+            return;
+        }
         let scheme = match self.kind {
             RangeKind::Semver => VersionScheme::Semver,
             _ => scheme,
@@ -72,6 +89,28 @@ fn cmp_event_versions(scheme: VersionScheme, a: &str, b: &str) -> Ordering {
 }
 
 impl AffectedRange {
+    /// What this `GIT` range says about `commit` (compared case-insensitively); `None` for other
+    /// range kinds. `introduced: "0"` never equals a commit.
+    pub fn commit_status(&self, commit: &str) -> Option<CommitStatus> {
+        if self.kind != RangeKind::Git {
+            return None;
+        }
+        let mut status = CommitStatus::Undetermined;
+        for e in &self.events {
+            let v = event_version(e);
+            if v == "0" || !v.eq_ignore_ascii_case(commit) {
+                continue;
+            }
+            match e {
+                RangeEvent::Introduced(_) | RangeEvent::LastAffected(_) => {
+                    return Some(CommitStatus::Affected);
+                }
+                RangeEvent::Fixed(_) | RangeEvent::Limit(_) => status = CommitStatus::NotAffected,
+            }
+        }
+        Some(status)
+    }
+
     /// Whether `version` falls in this range under `scheme` (`Git` ranges never match).
     pub fn contains(&self, scheme: VersionScheme, version: &str) -> bool {
         let scheme = match self.kind {
@@ -129,7 +168,11 @@ mod tests {
     use super::*;
 
     fn range(kind: RangeKind, events: Vec<RangeEvent>) -> AffectedRange {
-        AffectedRange { kind, events }
+        AffectedRange {
+            kind,
+            events,
+            repo: None,
+        }
     }
 
     #[test]
@@ -166,5 +209,34 @@ mod tests {
         assert!(!lim.contains(s, "3.0.0"));
         let git = range(RangeKind::Git, vec![Introduced("0".into())]);
         assert!(!git.contains(s, "1.0.0"));
+    }
+
+    #[test]
+    fn git_ranges_decide_only_on_event_commits() {
+        use RangeEvent::*;
+        let (a, b, c) = ("a".repeat(40), "b".repeat(40), "c".repeat(40));
+        let git = range(
+            RangeKind::Git,
+            vec![
+                Introduced(a.clone()),
+                Fixed(b.clone()),
+                LastAffected(c.clone()),
+            ],
+        );
+        assert_eq!(git.commit_status(&a), Some(CommitStatus::Affected));
+        assert_eq!(
+            git.commit_status(&a.to_ascii_uppercase()),
+            Some(CommitStatus::Affected)
+        );
+        assert_eq!(git.commit_status(&c), Some(CommitStatus::Affected));
+        assert_eq!(git.commit_status(&b), Some(CommitStatus::NotAffected));
+        assert_eq!(
+            git.commit_status(&"d".repeat(40)),
+            Some(CommitStatus::Undetermined)
+        );
+        let zero = range(RangeKind::Git, vec![Introduced("0".into())]);
+        assert_eq!(zero.commit_status("0"), Some(CommitStatus::Undetermined));
+        let semver = range(RangeKind::Semver, vec![Introduced("0".into())]);
+        assert_eq!(semver.commit_status(&a), None);
     }
 }

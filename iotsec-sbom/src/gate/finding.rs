@@ -13,9 +13,13 @@ pub enum FindingKind {
     Vulnerability,
     /// An informational advisory (RustSec `unmaintained`, `unsound`, `notice`).
     Informational,
-    /// The component cannot be matched (no purl and no CPE, bad purl, no version, or an
-    /// ecosystem the advisory database does not cover).
+    /// The component cannot be matched (no purl and no CPE, bad purl, no version, an ecosystem
+    /// the advisory database does not cover, or a `distro` qualifier naming no known release).
     Unidentified,
+    /// An advisory names the component's repository, but whether its commit or tag is affected
+    /// cannot be decided (a commit between `GIT` range events, without the commit graph); the
+    /// policy's `unidentified` decides.
+    Undetermined,
     /// The component's license violates the policy, or is unknown.
     License,
     /// A hash the policy requires is missing.
@@ -31,6 +35,7 @@ impl FindingKind {
             FindingKind::Vulnerability => "vulnerability",
             FindingKind::Informational => "informational",
             FindingKind::Unidentified => "unidentified-component",
+            FindingKind::Undetermined => "undetermined",
             FindingKind::License => "license",
             FindingKind::MissingHash => "missing-hash",
             FindingKind::FirmwareDigest => "firmware-digest",

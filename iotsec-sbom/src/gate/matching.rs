@@ -1,15 +1,23 @@
 //! Matching SBOM components to advisories: purl identity (type, namespace, name) mapped to the
-//! OSV ecosystem, version ranges in the ecosystem's ordering, strict CPE 2.3 for components
-//! without a usable purl; aliases of the matched advisories are merged (union of ids).
+//! OSV ecosystem (and, for distributions, the release the `distro` qualifier names: module
+//! [`crate::distro`]), version ranges in the ecosystem's ordering, repository and commit for
+//! components identified by their source (module [`crate::vcs`], OSV `GIT` ranges), strict
+//! CPE 2.3 for components without a usable purl; aliases of the matched advisories are merged
+//! (union of ids).
 
 use std::collections::BTreeSet;
 
-use crate::advisory::{AdvisoryDatabase, AffectedPackage};
+use crate::advisory::{AdvisoryDatabase, AffectedPackage, CommitStatus};
 use crate::cpe::Cpe23;
+use crate::distro::ReleaseScope;
 use crate::purl::PackageUrl;
 use crate::sbom::Component;
 use crate::severity::Severity;
+use crate::vcs::{VcsRef, is_commit};
 use crate::version::VersionScheme;
+
+/// An affected entry that matched, and why its verdict is open (`None`: affected).
+type Hit = ((u32, u32), Option<String>);
 
 /// The result of looking a component up.
 pub(crate) enum Lookup {
@@ -18,6 +26,8 @@ pub(crate) enum Lookup {
         label: String,
         version: String,
         groups: Vec<MatchGroup>,
+        /// How the match was widened (e.g. every release of a distribution), for the findings.
+        note: Option<String>,
     },
     /// The component cannot be evaluated.
     Unidentified { label: String, reason: String },
@@ -30,6 +40,8 @@ pub(crate) struct MatchGroup {
     pub severity: Severity,
     pub informational: Option<String>,
     pub summary: Option<String>,
+    /// Set when no advisory of the group could decide the component either way: why.
+    pub undetermined: Option<String>,
 }
 
 fn version_affected(a: &AffectedPackage, scheme: VersionScheme, version: &str) -> bool {
@@ -62,10 +74,13 @@ fn purl_agrees(a: &AffectedPackage, purl: &PackageUrl, component_base: &str) -> 
         && p.name == purl.name
 }
 
-fn group(db: &AdvisoryDatabase, hits: Vec<(u32, u32)>) -> Vec<MatchGroup> {
+fn group(db: &AdvisoryDatabase, mut hits: Vec<Hit>) -> Vec<MatchGroup> {
+    // Decided hits first: an advisory that affects the component through one entry is not
+    // undetermined because of another.
+    hits.sort_by_key(|(_, undetermined)| undetermined.is_some());
     let mut groups: Vec<MatchGroup> = Vec::new();
     let mut seen_adv = BTreeSet::new();
-    for r in hits {
+    for (r, undetermined) in hits {
         if !seen_adv.insert(r.0) {
             continue;
         }
@@ -88,6 +103,9 @@ fn group(db: &AdvisoryDatabase, hits: Vec<(u32, u32)>) -> Vec<MatchGroup> {
                     if g.informational.is_some() && informational.is_none() {
                         g.informational = None;
                     }
+                    if undetermined.is_none() {
+                        g.undetermined = None;
+                    }
                 }
             }
             None => groups.push(MatchGroup {
@@ -96,6 +114,7 @@ fn group(db: &AdvisoryDatabase, hits: Vec<(u32, u32)>) -> Vec<MatchGroup> {
                 severity: adv.severity.clone(),
                 informational,
                 summary: adv.summary.clone(),
+                undetermined,
             }),
         }
     }
@@ -117,6 +136,12 @@ fn group(db: &AdvisoryDatabase, hits: Vec<(u32, u32)>) -> Vec<MatchGroup> {
                             core::mem::replace(&mut a.severity, Severity::Unscored).max(b.severity);
                         if b.primary < a.primary {
                             a.primary = b.primary;
+                        }
+                        if b.informational.is_none() {
+                            a.informational = None;
+                        }
+                        if b.undetermined.is_none() {
+                            a.undetermined = None;
                         }
                     }
                     merged = true;
@@ -148,37 +173,71 @@ pub(crate) fn lookup(db: &AdvisoryDatabase, c: &Component) -> Lookup {
                                 .to_owned(),
                         };
                     };
-                    if !db.covers_ecosystem(eco) {
+                    let scope = purl.release_scope().unwrap_or(ReleaseScope::Unversioned);
+                    let (covered, note) = match &scope {
+                        ReleaseScope::Unmappable(q) => {
+                            return Lookup::Unidentified {
+                                label: p.to_owned(),
+                                reason: format!(
+                                    "the distro qualifier {q:?} names no {eco} release this gate can map, so the advisories of the component's release cannot be selected"
+                                ),
+                            };
+                        }
+                        ReleaseScope::Release(r) => (r.as_str(), None),
+                        ReleaseScope::AllReleases => (
+                            eco,
+                            Some(format!(
+                                "the purl has no distro qualifier, so the advisories of every {eco} release were matched"
+                            )),
+                        ),
+                        ReleaseScope::Unversioned => (eco, None),
+                    };
+                    if !db.covers_ecosystem(covered) {
                         return Lookup::Unidentified {
                             label: p.to_owned(),
                             reason: format!(
-                                "the advisory database has no advisories for ecosystem {eco}"
+                                "the advisory database has no advisories for ecosystem {covered}"
                             ),
                         };
                     }
                     let scheme = VersionScheme::for_ecosystem(eco);
                     let name = purl.osv_name();
                     let component_base = purl_base(p);
-                    let hits: Vec<(u32, u32)> = db
+                    let hits: Vec<Hit> = db
                         .lookup_package(eco, &name)
                         .iter()
                         .copied()
                         .filter(|r| {
                             db.get(*r).is_some_and(|(_, a)| {
-                                purl_agrees(a, &purl, component_base)
+                                scope.admits(&a.ecosystem)
+                                    && purl_agrees(a, &purl, component_base)
                                     && version_affected(a, scheme, &version)
                             })
                         })
+                        .map(|r| (r, None))
                         .collect();
                     return Lookup::Identified {
                         label: p.to_owned(),
                         version,
                         groups: group(db, hits),
+                        note,
                     };
                 }
-                None => {
-                    purl_problem = Some(format!("purl type {:?} maps to no OSV ecosystem", purl.ty))
-                }
+                None => match purl.vcs_ref() {
+                    Some(vcs) if db.has_git_data() => {
+                        return lookup_repository(db, p, &vcs, c.version.as_deref());
+                    }
+                    Some(vcs) => {
+                        purl_problem = Some(format!(
+                            "purl type {:?} maps to no OSV ecosystem, and the advisory database carries no GIT ranges to match its repository {} against",
+                            purl.ty, vcs.repo
+                        ))
+                    }
+                    None => {
+                        purl_problem =
+                            Some(format!("purl type {:?} maps to no OSV ecosystem", purl.ty))
+                    }
+                },
             },
             Err(e) => purl_problem = Some(format!("{e} ({p:?})")),
         }
@@ -220,17 +279,89 @@ pub(crate) fn lookup(db: &AdvisoryDatabase, c: &Component) -> Lookup {
                     }
                 })
             })
-            .map(|(r, _)| *r)
+            .map(|(r, _)| (*r, None))
             .collect();
         return Lookup::Identified {
             label: cpe_text.to_owned(),
             version,
             groups: group(db, hits),
+            note: None,
         };
     }
     Lookup::Unidentified {
         label: fallback_label(),
         reason: purl_problem
             .unwrap_or_else(|| "the component has neither a purl nor a CPE".to_owned()),
+    }
+}
+
+/// Looks up a component identified by its repository (module [`crate::vcs`]). A revision listed
+/// in an advisory's `versions` is affected, whatever the range kinds (OSV.dev enumerates the
+/// tags of `GIT` ranges there). A commit is decided by a `GIT` range of the same repository only
+/// when it equals an event commit (no commit graph: `introduced`/`last_affected` affected,
+/// `fixed`/`limit` not); any other commit, and a tag of an advisory that lists no versions, is
+/// undetermined for that advisory.
+fn lookup_repository(
+    db: &AdvisoryDatabase,
+    label: &str,
+    vcs: &VcsRef,
+    component_version: Option<&str>,
+) -> Lookup {
+    let Some(revision) = vcs
+        .revision
+        .clone()
+        .or_else(|| component_version.map(str::to_owned))
+    else {
+        return Lookup::Unidentified {
+            label: label.to_owned(),
+            reason: format!(
+                "the component names repository {} but no commit or version",
+                vcs.repo
+            ),
+        };
+    };
+    let commit = is_commit(&revision);
+    let mut hits: Vec<Hit> = Vec::new();
+    for &r in db.lookup_repo(&vcs.repo) {
+        let Some((_, a)) = db.get(r) else {
+            continue;
+        };
+        if a.versions.contains(&revision) {
+            hits.push((r, None));
+            continue;
+        }
+        if commit {
+            let statuses: Vec<CommitStatus> = a
+                .ranges
+                .iter()
+                .filter(|g| g.repo.as_deref() == Some(vcs.repo.as_str()))
+                .filter_map(|g| g.commit_status(&revision))
+                .collect();
+            if statuses.contains(&CommitStatus::Affected) {
+                hits.push((r, None));
+            } else if statuses.contains(&CommitStatus::Undetermined) {
+                hits.push((
+                    r,
+                    Some(format!(
+                        "commit {revision} of {} is no event commit of the advisory's GIT range, and without the repository's history the gate cannot tell whether it lies in the range",
+                        vcs.repo
+                    )),
+                ));
+            }
+        } else if a.versions.is_empty() {
+            hits.push((
+                r,
+                Some(format!(
+                    "the advisory gives only GIT commits for {} and lists no affected versions, so version {revision} cannot be placed",
+                    vcs.repo
+                )),
+            ));
+        }
+    }
+    Lookup::Identified {
+        label: label.to_owned(),
+        version: revision,
+        groups: group(db, hits),
+        note: None,
     }
 }

@@ -185,7 +185,7 @@ pub fn decide(inputs: &GateInputs<'_>) -> GateDecision {
     let mut suppressed = Vec::new();
 
     for c in &sbom.components {
-        let (label, version, groups) = match lookup(db, c) {
+        let (label, version, groups, note) = match lookup(db, c) {
             Lookup::Unidentified { label, reason } => {
                 findings.push(Finding {
                     id: "unidentified-component".to_owned(),
@@ -210,16 +210,31 @@ pub fn decide(inputs: &GateInputs<'_>) -> GateDecision {
                 label,
                 version,
                 groups,
-            } => (label, version, groups),
+                note,
+            } => (label, version, groups, note),
         };
         for g in groups {
             let aliases: Vec<String> = g.ids.iter().filter(|i| **i != g.primary).cloned().collect();
-            let (decision, explanation) =
-                vulnerability_decision(policy, &g.severity, g.informational.as_deref());
+            let (decision, mut explanation) = match g.undetermined.as_deref() {
+                Some(why) => (
+                    policy.unidentified,
+                    format!(
+                        "{why}; policy unidentified = {}",
+                        policy.unidentified.as_str()
+                    ),
+                ),
+                None => vulnerability_decision(policy, &g.severity, g.informational.as_deref()),
+            };
+            if let Some(note) = &note {
+                explanation.push_str("; ");
+                explanation.push_str(note);
+            }
             let mut finding = Finding {
                 id: g.primary.clone(),
                 aliases,
-                kind: if g.informational.is_some() {
+                kind: if g.undetermined.is_some() {
+                    FindingKind::Undetermined
+                } else if g.informational.is_some() {
                     FindingKind::Informational
                 } else {
                     FindingKind::Vulnerability
@@ -227,7 +242,11 @@ pub fn decide(inputs: &GateInputs<'_>) -> GateDecision {
                 component: label.clone(),
                 version: Some(version.clone()),
                 severity: Some(g.severity.clone()),
-                status: "affected",
+                status: if g.undetermined.is_some() {
+                    "unknown"
+                } else {
+                    "affected"
+                },
                 decision,
                 explanation,
                 summary: g.summary.clone(),
