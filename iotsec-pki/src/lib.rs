@@ -44,6 +44,8 @@ pub mod profile; // the CA-owned issuance profile
 #[cfg(feature = "std")]
 pub mod root_key; // the offline root key: a file or a PKCS#11 token
 #[cfg(feature = "std")]
+pub mod secret_file; // PINs and passwords from private files
+#[cfg(feature = "std")]
 pub mod signer; // CA key behind a trait (HSM/KMS)
 #[cfg(feature = "std")]
 pub mod store; // CertStore + SQLite

@@ -163,7 +163,7 @@ impl TokenKey {
                 role.pin_file_env()
             ))),
             (Some(pin), None) => Ok(pin),
-            (None, Some(path)) => read_pin_file(&path),
+            (None, Some(path)) => crate::secret_file::read_secret_file(&path, "PIN"),
             (None, None) => Err(self.missing_pin(role)),
         }
     }
@@ -193,44 +193,6 @@ impl TokenKey {
 }
 
 /// The largest PIN file read (a PKCS#11 PIN is far shorter).
-const MAX_PIN_FILE: u64 = 1024;
-
-/// Reads a PIN file: refused when group or others may read it (Unix) or when it is empty; one
-/// trailing line break is not part of the PIN.
-fn read_pin_file(path: &std::path::Path) -> Result<Zeroizing<String>, CaError> {
-    let bad = |why: String| CaError::State(format!("PIN file {}: {why}", path.display()));
-    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = file
-            .metadata()
-            .map_err(|e| bad(e.to_string()))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            return Err(bad(format!(
-                "mode {:o} lets group or others read it (chmod 600)",
-                mode & 0o777
-            )));
-        }
-    }
-    let mut text = Zeroizing::new(String::new());
-    std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_PIN_FILE + 1), &mut text)
-        .map_err(|e| bad(e.to_string()))?;
-    if text.len() as u64 > MAX_PIN_FILE {
-        return Err(bad(format!("longer than {MAX_PIN_FILE} bytes")));
-    }
-    let pin = text
-        .strip_suffix("\r\n")
-        .or_else(|| text.strip_suffix('\n'))
-        .unwrap_or(&text);
-    if pin.is_empty() {
-        return Err(bad("empty".into()));
-    }
-    Ok(Zeroizing::new(pin.to_owned()))
-}
-
 /// Fails unless `signer` holds the key that the intermediate certificate `certificate_der`
 /// certifies: a token whose key was replaced must not sign under the old certificate's name.
 pub fn ensure_certified_key(signer: &dyn Signer, certificate_der: &[u8]) -> Result<(), CaError> {

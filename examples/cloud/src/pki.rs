@@ -11,6 +11,7 @@ use iotsec_pki::ca_state::{
 };
 use iotsec_pki::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
 use iotsec_pki::root_key::RootKey;
+use iotsec_pki::secret_file::BasicCredentials;
 use iotsec_pki::store::hex_upper;
 use iotsec_pki::token_key::{CaRole, TokenKey};
 use zeroize::Zeroizing;
@@ -448,9 +449,13 @@ pub struct ServeArgs {
     /// Address for EST, e.g. 127.0.0.1:8443 (the server certificate covers 127.0.0.1 and localhost).
     #[arg(long)]
     est: String,
-    /// HTTP Basic credentials USER:PASS for simpleenroll (TLS client certificates are always accepted).
-    #[arg(long)]
+    /// HTTP Basic credentials USER:PASS for simpleenroll (TLS client certificates are always
+    /// accepted). Visible to other local users in the process list: prefer --basic-auth-file.
+    #[arg(long, conflicts_with = "basic_auth_file")]
     basic_auth: Option<String>,
+    /// A file (mode 0600) holding the HTTP Basic credentials USER:PASS.
+    #[arg(long)]
+    basic_auth_file: Option<PathBuf>,
     /// Require the RFC 9266 tls-exporter channel binding in challengePassword.
     #[arg(long)]
     require_binding: bool,
@@ -470,15 +475,14 @@ pub struct ServeArgs {
 pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
     use iotsec_pki::est_message::Base64Layout;
     use iotsec_pki::est_service::{BindingPolicy, LabelPolicy};
-    let basic = match &args.basic_auth {
-        Some(s) => {
-            let (u, p) = s
-                .split_once(':')
-                .ok_or_else(|| BadInput::new("--basic-auth must be USER:PASS"))?;
-            Some((u.to_owned(), p.to_owned()))
-        }
-        None => None,
-    };
+    let basic = match (&args.basic_auth, &args.basic_auth_file) {
+        (Some(s), _) => Some(BasicCredentials::parse(Zeroizing::new(s.clone()))),
+        (None, Some(path)) => Some(BasicCredentials::from_file(path)),
+        (None, None) => None,
+    }
+    .transpose()
+    .map_err(|e| BadInput::new(e.to_string()))?
+    .map(|c| (c.user().to_owned(), c.password().to_owned()));
     let policy = LabelPolicy {
         basic,
         client_cert_auth: true,

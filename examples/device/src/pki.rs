@@ -6,6 +6,7 @@ use std::sync::Arc;
 use iotsec_cli_contract::{BadInput, Outcome, Report};
 use iotsec_pki::channel_binding::challenge_password_for;
 use iotsec_pki::est_client::{EstClient, certs_of};
+use iotsec_pki::secret_file::BasicCredentials;
 use iotsec_pki::{CsrRequest, DeviceKey, DeviceName, KeyAlgorithm, build_csr};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::json;
@@ -29,9 +30,13 @@ pub struct EnrollArgs {
     /// subjectAltName URI entries.
     #[arg(long)]
     uri: Vec<String>,
-    /// HTTP Basic credentials USER:PASS.
-    #[arg(long)]
+    /// HTTP Basic credentials USER:PASS. Visible to other local users in the process list:
+    /// prefer --basic-auth-file.
+    #[arg(long, conflicts_with = "basic_auth_file")]
     basic_auth: Option<String>,
+    /// A file (mode 0600) holding the HTTP Basic credentials USER:PASS.
+    #[arg(long)]
+    basic_auth_file: Option<PathBuf>,
     /// Key algorithm: p256 or ed25519.
     #[arg(long, default_value = "p256")]
     key_alg: String,
@@ -344,13 +349,14 @@ pub fn enroll(a: EnrollArgs) -> Result<Report, BadInput> {
         "ed25519" => KeyAlgorithm::Ed25519,
         _ => return Err(BadInput::new("--key-alg must be p256 or ed25519")),
     };
-    let basic = match &a.basic_auth {
-        Some(s) => Some(
-            s.split_once(':')
-                .ok_or_else(|| BadInput::new("--basic-auth must be USER:PASS"))?,
-        ),
-        None => None,
-    };
+    let credentials = match (&a.basic_auth, &a.basic_auth_file) {
+        (Some(s), _) => Some(BasicCredentials::parse(Zeroizing::new(s.clone()))),
+        (None, Some(path)) => Some(BasicCredentials::from_file(path)),
+        (None, None) => None,
+    }
+    .transpose()
+    .map_err(|e| BadInput::new(e.to_string()))?;
+    let basic = credentials.as_ref().map(|c| (c.user(), c.password()));
     let key = DeviceKey::generate(alg, &mut rand_core::OsRng);
     let c = client(&a.est, &a.trust, None)?;
     let chain_tail = intermediate(&c)?;

@@ -100,4 +100,36 @@ fn enroll_then_renew_then_rekey_with_channel_binding() {
     // Bad usage exits 2.
     let (code, _) = enroll(&["--cn", "x", "--key-alg", "rsa"], "x", "y");
     assert_eq!(code, 2);
+
+    // Credentials from a private file instead of the command line; a readable one is refused.
+    let creds = dir.join("basic.txt");
+    std::fs::write(&creds, "dev:pw\n").unwrap();
+    let set_mode = |mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    set_mode(0o600);
+    let from_file = [
+        "--cn",
+        "dev-8",
+        "--bind",
+        "--basic-auth-file",
+        &p("basic.txt"),
+    ];
+    let (code, out) = enroll(&from_file, "k8.pem", "c8.pem");
+    assert_eq!(code, 0, "{out}");
+    set_mode(0o644);
+    let (code, out) = enroll(&from_file, "k9.pem", "c9.pem");
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("mode 644 lets group or others read it (chmod 600)"),
+        "{out}"
+    );
+    assert!(!dir.join("k9.pem").exists());
+    // Wrong credentials in the file: the server says 401.
+    std::fs::write(&creds, "dev:nope").unwrap();
+    set_mode(0o600);
+    let (code, out) = enroll(&from_file, "k10.pem", "c10.pem");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("\"status\":401"), "{out}");
 }
