@@ -122,7 +122,12 @@ fn subject_of(cert_der: &[u8]) -> Result<DistinguishedName, CaError> {
     use der::Decode;
     use der::Tagged;
     use der::asn1::{PrintableStringRef, Utf8StringRef};
-    let cert = x509_cert::Certificate::from_der(cert_der).map_err(CaError::MalformedCsr)?;
+    let cert = x509_cert::Certificate::from_der(cert_der).map_err(|error| {
+        CaError::MalformedCertificate {
+            which: "CA certificate",
+            error,
+        }
+    })?;
     let mut dn = DistinguishedName::new();
     for rdn in cert.tbs_certificate.subject.0.iter() {
         for atv in rdn.0.iter() {
@@ -131,13 +136,19 @@ fn subject_of(cert_der: &[u8]) -> Result<DistinguishedName, CaError> {
                 der::Tag::Utf8String => DnValue::Utf8String(
                     atv.value
                         .decode_as::<Utf8StringRef<'_>>()
-                        .map_err(CaError::MalformedCsr)?
+                        .map_err(|error| CaError::MalformedCertificate {
+                            which: "CA certificate",
+                            error,
+                        })?
                         .to_string(),
                 ),
                 der::Tag::PrintableString => DnValue::PrintableString(
                     atv.value
                         .decode_as::<PrintableStringRef<'_>>()
-                        .map_err(CaError::MalformedCsr)?
+                        .map_err(|error| CaError::MalformedCertificate {
+                            which: "CA certificate",
+                            error,
+                        })?
                         .as_str()
                         .try_into()
                         .map_err(|_| CaError::State("CA name is not printable".into()))?,
@@ -224,7 +235,12 @@ pub struct IssuedCertificate {
 /// The subject of a DER certificate as an RFC 4514 string.
 fn subject_rfc4514(cert_der: &[u8]) -> Result<String, CaError> {
     use der::Decode;
-    let cert = x509_cert::Certificate::from_der(cert_der).map_err(CaError::MalformedCsr)?;
+    let cert = x509_cert::Certificate::from_der(cert_der).map_err(|error| {
+        CaError::MalformedCertificate {
+            which: "certificate",
+            error,
+        }
+    })?;
     Ok(cert.tbs_certificate.subject.to_string())
 }
 

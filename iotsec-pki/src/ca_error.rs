@@ -7,6 +7,23 @@ pub enum CaError {
     /// The CSR is not well-formed DER PKCS#10 (RFC 2986).
     #[error("malformed CSR: {0}")]
     MalformedCsr(der::Error),
+    /// A certificate (named by `which`: the client certificate, a CA certificate, ...) is not
+    /// well-formed DER X.509.
+    #[error("malformed {which}: {error}")]
+    MalformedCertificate {
+        /// Which certificate.
+        which: &'static str,
+        /// The DER error.
+        error: der::Error,
+    },
+    /// An OCSP request is not well-formed DER, or names no (or too many) certificates
+    /// (RFC 6960 §4.1.1).
+    #[error("malformed OCSP request: {0}")]
+    MalformedOcspRequest(der::Error),
+    /// Encoding a structure of our own as DER failed (never the client's input: answered as an
+    /// internal error).
+    #[error("DER encoding failed: {0}")]
+    Encoding(der::Error),
     /// The CSR's self-signature does not verify: proof of possession failed (forged or corrupted).
     #[error("CSR signature does not verify (no proof of possession)")]
     CsrSignatureInvalid,

@@ -440,7 +440,10 @@ impl CaState {
             // The subject as issued (a DevID's differs from the request's).
             let subject_der = x509_cert::Certificate::from_der(&cert.der)
                 .and_then(|c| c.tbs_certificate.subject.to_der())
-                .map_err(CaError::MalformedCsr)?;
+                .map_err(|error| CaError::MalformedCertificate {
+                    which: "issued certificate",
+                    error,
+                })?;
             let rec = IssuedRecord {
                 serial: cert.serial.clone(),
                 subject_der,

@@ -144,7 +144,12 @@ pub fn identity_of(
     use der::Decode;
     use der::asn1::PrintableStringRef;
     const SERIAL_NUMBER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.5");
-    let cert = x509_cert::Certificate::from_der(cert_der).map_err(CaError::MalformedCsr)?;
+    let cert = x509_cert::Certificate::from_der(cert_der).map_err(|error| {
+        CaError::MalformedCertificate {
+            which: "client certificate",
+            error,
+        }
+    })?;
     let mut serials = cert
         .tbs_certificate
         .subject
@@ -166,14 +171,23 @@ pub fn identity_of(
         if ext.extn_id != crate::csr_check::ID_CE_SUBJECT_ALT_NAME {
             continue;
         }
-        let san =
-            SubjectAltName::from_der(ext.extn_value.as_bytes()).map_err(CaError::MalformedCsr)?;
+        let san = SubjectAltName::from_der(ext.extn_value.as_bytes()).map_err(|error| {
+            CaError::MalformedCertificate {
+                which: "client certificate",
+                error,
+            }
+        })?;
         for name in san.0 {
             if let GeneralName::OtherName(on) = name
                 && on.type_id == ID_ON_HARDWARE_MODULE_NAME
             {
                 let hmn: HardwareModuleName =
-                    on.value.decode_as().map_err(CaError::MalformedCsr)?;
+                    on.value
+                        .decode_as()
+                        .map_err(|error| CaError::MalformedCertificate {
+                            which: "client certificate",
+                            error,
+                        })?;
                 if &hmn.hw_type == hw_type {
                     hw = Some(hmn.hw_serial_num.as_bytes().to_vec());
                 }

@@ -206,7 +206,7 @@ pub fn certs_of(r: &HttpReply) -> Result<Vec<Vec<u8>>, CaError> {
     }
     parse_certs_only(&r.body)?
         .iter()
-        .map(|c| c.to_der().map_err(CaError::MalformedCsr))
+        .map(|c| c.to_der().map_err(CaError::Encoding))
         .collect()
 }
 

@@ -273,6 +273,7 @@ impl EstService {
             Ok(r) => r,
             Err(e) => match e {
                 CaError::MalformedCsr(_)
+                | CaError::MalformedCertificate { .. }
                 | CaError::CsrSignatureInvalid
                 | CaError::UnsupportedAlgorithm { .. }
                 | CaError::SubjectNotAllowed { .. }
@@ -321,7 +322,7 @@ impl EstService {
                 if policy.binding == BindingPolicy::Required {
                     oids.push(crate::csr::ID_CHALLENGE_PASSWORD);
                 }
-                let der = oids.to_der().map_err(CaError::MalformedCsr)?;
+                let der = oids.to_der().map_err(CaError::Encoding)?;
                 Ok(EstResponse {
                     status: 200,
                     headers: vec![
@@ -559,7 +560,12 @@ fn check_presented_cert(
     csr: &VerifiedCsr,
     role: ClientCertRole,
 ) -> Result<(), CaError> {
-    let cert = x509_cert::Certificate::from_der(client_der).map_err(CaError::MalformedCsr)?;
+    let cert = x509_cert::Certificate::from_der(client_der).map_err(|error| {
+        CaError::MalformedCertificate {
+            which: "client certificate",
+            error,
+        }
+    })?;
     let serial = cert.tbs_certificate.serial_number.as_bytes().to_vec();
     let known = ca.store.issued(&serial)?;
     ca.ensure_not_revoked(&serial)?;
@@ -584,7 +590,10 @@ fn check_presented_cert(
         .tbs_certificate
         .subject
         .to_der()
-        .map_err(CaError::MalformedCsr)?
+        .map_err(|error| CaError::MalformedCertificate {
+            which: "client certificate",
+            error,
+        })?
         != csr.subject_der
     {
         return Err(mismatch("subject"));

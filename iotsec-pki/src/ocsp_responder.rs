@@ -36,7 +36,7 @@ fn time(unix: i64) -> Result<OcspGeneralizedTime, CaError> {
     let secs = u64::try_from(unix).map_err(|_| CaError::State("time before 1970".into()))?;
     Ok(OcspGeneralizedTime(
         GeneralizedTime::from_unix_duration(std::time::Duration::from_secs(secs))
-            .map_err(CaError::MalformedCsr)?,
+            .map_err(CaError::Encoding)?,
     ))
 }
 
@@ -58,7 +58,7 @@ fn reason(n: u8) -> Option<CrlReason> {
 pub fn respond(ca: &CaState, request_der: &[u8], now_unix: i64) -> Vec<u8> {
     let response = match build(ca, request_der, now_unix) {
         Ok(r) => r,
-        Err(CaError::MalformedCsr(_)) => OcspResponse::malformed_request(),
+        Err(CaError::MalformedOcspRequest(_)) => OcspResponse::malformed_request(),
         Err(_) => OcspResponse::internal_error(),
     };
     encoded_or_internal_error(response.to_der())
@@ -75,10 +75,10 @@ fn encoded_or_internal_error(encoded: der::Result<Vec<u8>>) -> Vec<u8> {
 /// Decodes an `OCSPRequest` and checks its shape (1..=16 CertIDs); the outside-input half of
 /// the responder, fuzzed as `pki_ocsp_request`.
 pub fn parse_request(request_der: &[u8]) -> Result<OcspRequest, CaError> {
-    let req = OcspRequest::from_der(request_der).map_err(CaError::MalformedCsr)?;
+    let req = OcspRequest::from_der(request_der).map_err(CaError::MalformedOcspRequest)?;
     let n = req.tbs_request.request_list.len();
     if n == 0 || n > MAX_REQUESTS {
-        return Err(CaError::MalformedCsr(
+        return Err(CaError::MalformedOcspRequest(
             der::ErrorKind::Length {
                 tag: der::Tag::Sequence,
             }
@@ -96,14 +96,19 @@ struct IssuerId {
 
 impl IssuerId {
     fn of(ca: &CaState) -> Result<Self, CaError> {
-        let int = x509_cert::Certificate::from_der(ca.authority.intermediate_der())
-            .map_err(CaError::MalformedCsr)?;
+        let int =
+            x509_cert::Certificate::from_der(ca.authority.intermediate_der()).map_err(|error| {
+                CaError::MalformedCertificate {
+                    which: "intermediate certificate",
+                    error,
+                }
+            })?;
         Ok(IssuerId {
             name_der: int
                 .tbs_certificate
                 .subject
                 .to_der()
-                .map_err(CaError::MalformedCsr)?,
+                .map_err(CaError::Encoding)?,
             key: ca.authority.ca_public_key().to_vec(),
         })
     }
@@ -179,7 +184,7 @@ fn build(ca: &CaState, request_der: &[u8], now: i64) -> Result<OcspResponse, CaE
         .cloned()
         .collect();
     let key_hash =
-        OctetString::new(sha1::Sha1::digest(issuer_key).to_vec()).map_err(CaError::MalformedCsr)?;
+        OctetString::new(sha1::Sha1::digest(issuer_key).to_vec()).map_err(CaError::Encoding)?;
     let data = ResponseData {
         version: Default::default(),
         responder_id: ResponderId::ByKey(key_hash),
@@ -187,7 +192,7 @@ fn build(ca: &CaState, request_der: &[u8], now: i64) -> Result<OcspResponse, CaE
         responses,
         response_extensions: if nonce.is_empty() { None } else { Some(nonce) },
     };
-    let tbs = data.to_der().map_err(CaError::MalformedCsr)?;
+    let tbs = data.to_der().map_err(CaError::Encoding)?;
     let sig = ca.authority.sign_as_ca(&tbs)?;
     let basic = BasicOcspResponse {
         tbs_response_data: data,
@@ -195,16 +200,32 @@ fn build(ca: &CaState, request_der: &[u8], now: i64) -> Result<OcspResponse, CaE
             oid: ca.authority.ca_signature_oid(),
             parameters: None,
         },
-        signature: BitString::from_bytes(&sig).map_err(CaError::MalformedCsr)?,
+        signature: BitString::from_bytes(&sig).map_err(CaError::Encoding)?,
         certs: None,
     };
-    OcspResponse::successful(basic).map_err(CaError::MalformedCsr)
+    OcspResponse::successful(basic).map_err(CaError::Encoding)
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn undecodable_requests_are_malformed_requests_not_csrs() {
+        assert!(matches!(
+            parse_request(b"not DER"),
+            Err(CaError::MalformedOcspRequest(_))
+        ));
+        assert_eq!(
+            parse_request(&[0x30, 0x00])
+                .unwrap_err()
+                .to_string()
+                .split(':')
+                .next(),
+            Some("malformed OCSP request")
+        );
+    }
 
     #[test]
     fn internal_error_constant_is_the_encoded_internal_error_response() {

@@ -147,7 +147,7 @@ impl Pkcs11Signer {
                 "token {token_label:?} already holds an object labelled {key_label:?}"
             )));
         }
-        let params = ID_SECP256R1.to_der().map_err(CaError::MalformedCsr)?;
+        let params = ID_SECP256R1.to_der().map_err(CaError::Encoding)?;
         let label = key_label.as_bytes().to_vec();
         let (public, key) = session
             .generate_key_pair(

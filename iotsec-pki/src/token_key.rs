@@ -206,7 +206,12 @@ pub fn ensure_certified_key_for(
     certificate_der: &[u8],
     role: CaRole,
 ) -> Result<(), CaError> {
-    let cert = x509_cert::Certificate::from_der(certificate_der).map_err(CaError::MalformedCsr)?;
+    let cert = x509_cert::Certificate::from_der(certificate_der).map_err(|error| {
+        CaError::MalformedCertificate {
+            which: "CA certificate",
+            error,
+        }
+    })?;
     let certified = cert
         .tbs_certificate
         .subject_public_key_info

@@ -237,6 +237,14 @@ fn a_client_certificate_authorizes_its_own_identity_only() {
         String::from_utf8_lossy(&r.body),
         "the client certificate does not authorize this issuer\n"
     );
+    // A client certificate that is not DER is named as such (400), not as a bad CSR.
+    let r = s.handle(&by_cert, &with_cert(b"junk"));
+    assert_eq!(r.status, 400);
+    assert!(
+        String::from_utf8_lossy(&r.body).starts_with("malformed client certificate: "),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     // With valid Basic credentials the certificate only accompanies the request.
     issued(&s.handle(&enroll_as("", None, "dev-2"), &with_cert(&dev)));
 }
