@@ -325,10 +325,31 @@ mod tests {
             min_reports: 1,
             max_failure_bps: 100,
         };
-        assert!(RolloutPlanner::new(alloc::vec![]).is_err());
-        assert!(RolloutPlanner::new(alloc::vec![s(100), s(100), s(10_000)]).is_err());
-        assert!(RolloutPlanner::new(alloc::vec![s(100), s(5000)]).is_err());
-        assert!(RolloutPlanner::new(alloc::vec![s(0), s(10_000)]).is_err());
-        assert!(RolloutPlanner::new(alloc::vec![s(100), s(10_000)]).is_ok());
+        // PlanError has one variant today; each refusal is still checked to be a typed plan
+        // error, and the valid plan to start at its first stage.
+        let refused = [
+            alloc::vec![],
+            alloc::vec![s(100), s(100), s(10_000)],
+            alloc::vec![s(5000), s(100), s(10_000)],
+            alloc::vec![s(100), s(5000)],
+            alloc::vec![s(0), s(10_000)],
+            alloc::vec![s(100), s(10_001)],
+        ];
+        for stages in refused {
+            let shown = alloc::format!("{stages:?}");
+            assert!(
+                matches!(RolloutPlanner::new(stages), Err(PlanError::BadStages)),
+                "{shown}"
+            );
+        }
+        let mut plan = RolloutPlanner::new(alloc::vec![s(100), s(10_000)]).unwrap();
+        assert_eq!(plan.current_basis_points(), 100);
+        assert_eq!(
+            plan.decide(),
+            RolloutDecision::Hold {
+                stage: 0,
+                basis_points: 100
+            }
+        );
     }
 }

@@ -146,6 +146,28 @@ proptest! {
         }
     }
 
+    /// The non-vacuous half of the test above: a byte changed inside the first component's
+    /// digest (a bstr, any value is valid) always decodes, to that very digest, canonically.
+    #[test]
+    fn a_mutated_digest_byte_decodes_to_the_mutated_digest(
+        m in owned_manifest(),
+        at in 0usize..32,
+        value in any::<u8>(),
+    ) {
+        let mut bytes = m.view().to_cbor();
+        let digest = m.components[0].0;
+        // 0x58 0x20: bstr of 32 bytes, then the digest.
+        let mut needle = vec![0x58, 0x20];
+        needle.extend_from_slice(&digest);
+        let start = bytes.windows(needle.len()).position(|w| w == needle.as_slice()).unwrap() + 2;
+        bytes[start + at] = value;
+        let decoded = Manifest::from_cbor(&bytes).unwrap();
+        let mut want = digest;
+        want[at] = value;
+        prop_assert_eq!(decoded.components[0].digest, want);
+        prop_assert_eq!(decoded.to_cbor(), bytes.clone());
+    }
+
     #[test]
     fn a_prefix_of_a_manifest_is_refused(m in owned_manifest(), cut in any::<prop::sample::Index>()) {
         let bytes = m.view().to_cbor();
@@ -176,6 +198,49 @@ fn minimal() -> Vec<u8> {
         })
         .unwrap();
     spec.to_cbor()
+}
+
+/// Every single-byte substitution of the minimal manifest: the decoder accepts exactly the
+/// ones that stay canonical (each re-encodes to the same bytes), refuses the others without
+/// panicking, and accepts every substitution inside the vendor id, class id and digest bstrs
+/// (64 bytes where any value is valid).
+#[test]
+fn every_single_byte_substitution_of_a_manifest() {
+    let bytes = minimal();
+    let free: Vec<usize> = [[1u8; 16].as_slice(), &[2; 16], &[3; 32]]
+        .iter()
+        .flat_map(|field| {
+            let at = bytes
+                .windows(field.len())
+                .position(|w| w == *field)
+                .unwrap();
+            at..at + field.len()
+        })
+        .collect();
+    assert_eq!(free.len(), 64);
+    let (mut decoded, mut refused) = (0usize, 0usize);
+    for i in 0..bytes.len() {
+        for value in 0..=u8::MAX {
+            if value == bytes[i] {
+                continue;
+            }
+            let mut mutated = bytes.clone();
+            mutated[i] = value;
+            match Manifest::from_cbor(&mutated) {
+                Ok(m) => {
+                    assert_eq!(m.to_cbor(), mutated, "byte {i} = {value:#04x}");
+                    decoded += 1;
+                }
+                Err(_) => {
+                    assert!(!free.contains(&i), "byte {i} = {value:#04x} refused");
+                    refused += 1;
+                }
+            }
+        }
+    }
+    assert!(decoded > 64 * 255, "only {decoded} substitutions decoded");
+    assert!(refused > 0);
+    assert_eq!(decoded + refused, bytes.len() * 255);
 }
 
 #[test]

@@ -105,7 +105,10 @@ fn indefinite_freeze_attack_expired_manifest() {
         now: None,
         ..state()
     };
-    assert!(verify(&doc, &root, &no_clock).is_ok());
+    let verified = verify(&doc, &root, &no_clock).unwrap();
+    assert_eq!(verified.signers, 2);
+    assert_eq!(verified.manifest.version, "2.0.0");
+    assert_eq!(verified.manifest.expires_at, Some(1_700_000_000));
 }
 
 #[test]
@@ -221,7 +224,14 @@ fn wrong_hardware_vendor_class_and_device() {
         Err(Error::WrongDevice)
     );
     let for_us = release().device(b"device-0002").device(DEVICE);
-    assert!(verify(&signed(&for_us), &root, &state()).is_ok());
+    let doc = signed(&for_us);
+    let verified = verify(&doc, &root, &state()).unwrap();
+    assert_eq!(verified.signers, 2);
+    assert_eq!(verified.manifest.version, "2.0.0");
+    assert_eq!(
+        verified.manifest.device_ids.as_slice(),
+        [b"device-0002".as_slice(), DEVICE]
+    );
 }
 
 #[test]
@@ -382,7 +392,14 @@ fn outside_the_signed_rollout_cohort() {
         })
     );
     let inside = signed(&release().rollout(bucket + 1, seed));
-    assert!(verify(&inside, &root, &state()).is_ok());
+    let verified = verify(&inside, &root, &state()).unwrap();
+    assert_eq!(verified.signers, 2);
+    assert_eq!(verified.manifest.version, "2.0.0");
+    let gate = verified.manifest.rollout.unwrap();
+    assert_eq!(
+        (gate.basis_points, gate.seed),
+        (bucket + 1, seed.as_slice())
+    );
 }
 
 #[test]
@@ -455,7 +472,13 @@ fn indefinite_freeze_attack_expired_trust_root() {
     next.expires_at = Some(1_900_000_000);
     let next_doc = sign_root(&next, &[&r1, &r2]);
     let fresh = root.rotate(&next_doc).unwrap();
-    assert!(verify(&signed(&release()), &fresh, &state()).is_ok());
+    assert_eq!(fresh.version(), 2);
+    assert_eq!(fresh.expires_at(), Some(1_900_000_000));
+    let doc = signed(&release());
+    let verified = verify(&doc, &fresh, &state()).unwrap();
+    assert_eq!(verified.signers, 2);
+    assert_eq!(verified.manifest.version, "2.0.0");
+    assert_eq!(verified.manifest.security_counter, 4);
 }
 
 #[test]

@@ -42,20 +42,27 @@ fn info_json_is_one_document() {
     assert_eq!(code, 0, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["tool"], "iotsec-cloud");
-    let crates: Vec<&str> = v["crates"]
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    // The cloud binary composes all five crates, in workspace order, with their device builds.
+    let crates: Vec<(&str, &str)> = v["crates"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c["name"].as_str().unwrap())
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap(),
+                c["device_build"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         crates,
         [
-            "iotsec-pki",
-            "iotsec-ota",
-            "iotsec-sbom",
-            "iotsec-mqtt-acl",
-            "iotsec-attest"
+            ("iotsec-pki", "no_std + alloc (features = [\"alloc\"])"),
+            ("iotsec-ota", "no_std, no alloc"),
+            ("iotsec-sbom", "cloud and CI only (std)"),
+            ("iotsec-mqtt-acl", "no_std + alloc"),
+            ("iotsec-attest", "no_std + alloc"),
         ]
     );
 }
