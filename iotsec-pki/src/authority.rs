@@ -116,6 +116,22 @@ pub fn create_hierarchy_with(
     })
 }
 
+/// A PrintableString subject value for rcgen. X.680's PrintableString includes '?', but rcgen's
+/// DER writer (yasna 0.6) panics on it, so such a value is refused here with a typed error
+/// (a client sends it as UTF8String instead; our own CSR builder does).
+fn printable(value: &str, not_printable: &'static str) -> Result<DnValue, CaError> {
+    if value.contains('?') {
+        return Err(CaError::SubjectNotAllowed {
+            reason: "'?' in a PrintableString (send the value as UTF8String)",
+        });
+    }
+    Ok(DnValue::PrintableString(value.try_into().map_err(
+        |_| CaError::SubjectNotAllowed {
+            reason: not_printable,
+        },
+    )?))
+}
+
 /// Decodes a CA certificate's subject into rcgen's name (UTF8String and PrintableString only,
 /// which is what this crate writes).
 fn subject_of(cert_der: &[u8]) -> Result<DistinguishedName, CaError> {
@@ -369,11 +385,7 @@ impl Authority {
                 continue; // the CA asserts the serial, the device does not
             }
             let value = if e.printable {
-                DnValue::PrintableString(e.value.as_str().try_into().map_err(|_| {
-                    CaError::SubjectNotAllowed {
-                        reason: "not printable",
-                    }
-                })?)
+                printable(&e.value, "not printable")?
             } else {
                 DnValue::Utf8String(e.value.clone())
             };
@@ -383,11 +395,10 @@ impl Authority {
             let serial = identity.validated_serial()?;
             dn.push(
                 DnType::CustomDnType(SubjectAttribute::SerialNumber.arcs().to_vec()),
-                DnValue::PrintableString(serial.as_str().try_into().map_err(|_| {
-                    CaError::SubjectNotAllowed {
-                        reason: "DevID serialNumber is not a PrintableString",
-                    }
-                })?),
+                printable(
+                    serial.as_str(),
+                    "DevID serialNumber is not a PrintableString",
+                )?,
             );
             p.custom_extensions
                 .push(rcgen::CustomExtension::from_oid_content(

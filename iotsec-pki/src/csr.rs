@@ -94,10 +94,12 @@ pub fn subject_name(common_name: &str, organization: Option<&str>) -> Result<Nam
 }
 
 fn directory_string(value: &str) -> Result<Any, Error> {
-    // PrintableString when it fits (what OpenSSL and libest emit), else UTF8String.
+    // PrintableString when it fits (what OpenSSL and libest emit), else UTF8String. A '?' is
+    // PrintableString, but common CA stacks (rcgen's DER writer among them) cannot encode it
+    // there, so it goes as UTF8String.
     match PrintableString::new(value) {
-        Ok(p) => Ok(Any::encode_from(&p)?),
-        Err(_) => Ok(Any::encode_from(&Utf8StringRef::new(value)?)?),
+        Ok(p) if !value.contains('?') => Ok(Any::encode_from(&p)?),
+        _ => Ok(Any::encode_from(&Utf8StringRef::new(value)?)?),
     }
 }
 

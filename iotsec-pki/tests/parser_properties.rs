@@ -192,7 +192,7 @@ proptest! {
     ) {
         prop_assume!(parse_request(&bytes).is_err());
         let ca = ca().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        prop_assert!(matches!(parse_request(&bytes), Err(CaError::MalformedCsr(_))));
+        prop_assert!(matches!(parse_request(&bytes), Err(CaError::MalformedOcspRequest(_))));
         let (status, kinds) = response_statuses(&respond(&ca, &bytes, NOW));
         prop_assert_eq!(status, OcspResponseStatus::MalformedRequest);
         prop_assert!(kinds.is_empty());
@@ -238,7 +238,7 @@ proptest! {
             }
             Err(e) => {
                 prop_assert!(n > MAX_REQUESTS, "{} CertIDs refused: {}", n, e);
-                prop_assert!(matches!(e, CaError::MalformedCsr(_)));
+                prop_assert!(matches!(e, CaError::MalformedOcspRequest(_)));
             }
         }
         let mut mutated = der;
@@ -252,7 +252,7 @@ proptest! {
     /// hwType; random bytes are an error and mutations never panic.
     #[test]
     fn devid_identity_of_issued_random_and_mutated(
-        // PrintableString without '?': see `a_printable_question_mark_does_not_panic_the_ca`.
+        // PrintableString without '?' (refused by the CA): see `a_printable_question_mark_is_refused_not_a_panic`.
         serial in "[A-Za-z0-9 '()+,./:=-]{1,64}",
         noise in proptest::collection::vec(any::<u8>(), 0..600),
         flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
@@ -273,7 +273,11 @@ proptest! {
             Some(DeviceIdentity::from_serial(serial))
         );
         prop_assert_eq!(identity_of(&issued.der, &other).unwrap(), None);
-        prop_assert!(matches!(identity_of(&noise, &hw), Err(CaError::MalformedCsr(_))));
+        let noise_is_a_malformed_certificate = matches!(
+            identity_of(&noise, &hw),
+            Err(CaError::MalformedCertificate { which: "client certificate", .. })
+        );
+        prop_assert!(noise_is_a_malformed_certificate);
         let mut mutated = issued.der.clone();
         flip(&mut mutated, &flips);
         let _ = identity_of(&mutated, &hw);
@@ -313,11 +317,11 @@ fn csr_with_printable_cn(cn: &str) -> Vec<u8> {
 }
 
 /// X.680 PrintableString includes '?', and `verify_csr` (der) and rcgen accept it, but yasna
-/// 0.6 (rcgen's DER writer) asserts it away: issuing for such a subject panics inside the CA
-/// instead of issuing or returning a typed error. Reported; run with `--ignored` once fixed.
+/// 0.6 (rcgen's DER writer) asserts it away: issuing for such a subject used to panic inside
+/// the CA (poisoning its lock: every later EST request failed). It is now a typed refusal, and
+/// our own CSR builder sends such a value as UTF8String, which issues.
 #[test]
-#[ignore = "panics in yasna 0.6 write_printable_string on '?' (reported, library fix pending)"]
-fn a_printable_question_mark_does_not_panic_the_ca() {
+fn a_printable_question_mark_is_refused_not_a_panic() {
     let der = csr_with_printable_cn("sensor?01");
     let v = verify_csr(&der).unwrap();
     assert_eq!(v.subject[0].value, "sensor?01");
@@ -335,6 +339,26 @@ fn a_printable_question_mark_does_not_panic_the_ca() {
                 OffsetDateTime::now_utc(),
             )
         }));
-        assert!(outcome.is_ok(), "the CA panicked");
+        let Ok(result) = outcome else {
+            panic!("the CA panicked");
+        };
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            "CSR subject not allowed: '?' in a PrintableString (send the value as UTF8String)"
+        );
     }
+    // Our device-side builder writes "sensor?01" as UTF8String: issued, subject kept.
+    let ours = csr(KeyAlgorithm::P256, 4, "sensor?01", "");
+    let issued = ca
+        .issue_devid(
+            &ours,
+            &DeviceIdentity::from_serial("SN0003"),
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+    assert!(
+        issued.subject.contains("CN=sensor?01"),
+        "{}",
+        issued.subject
+    );
 }
