@@ -4,8 +4,10 @@
 //! `${iot:Connection.Thing.ThingName}` (becomes `${attr.thing_name}`) and
 //! `${iot:Certificate.Subject.CommonName}`.
 //!
-//! AWS resource wildcards are not MQTT wildcards: a trailing `/*` becomes `/#`; any other `*` or
-//! `?` is outside the subset (allow statements are dropped, deny statements refused).
+//! AWS resource wildcards are not MQTT wildcards: a trailing `/*` (every topic that starts with
+//! the prefix and a `/`, but not the prefix itself) becomes `/+/#`, which matches exactly those
+//! topics (`/#` would also match the parent level); a lone `*` becomes `#`. Any other `*` or `?`
+//! is outside the subset (allow statements are dropped, deny statements refused).
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -59,7 +61,7 @@ fn translate_topic(resource_path: &str) -> Result<String, String> {
     if s == "*" {
         s = "#".to_string();
     } else if let Some(prefix) = s.strip_suffix("/*") {
-        s = format!("{prefix}/#");
+        s = format!("{prefix}/+/#");
     }
     if s.contains('*') || s.contains('?') {
         return Err(format!("AWS wildcard in {resource_path:?}"));

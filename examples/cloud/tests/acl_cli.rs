@@ -266,5 +266,5 @@ topics = ["nowhere/#"]
     assert_eq!(code, 0, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["policy"]["identity_binding"], "cert_cn");
-    assert!(stdout.contains("things/${client_id}/#"));
+    assert!(stdout.contains("\"things/${client_id}/+/#\""), "{stdout}");
 }
