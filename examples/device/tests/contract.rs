@@ -42,7 +42,23 @@ fn info_json_is_one_document() {
     assert_eq!(code, 0, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["tool"], "iotsec-device");
-    assert!(v["crates"].as_array().unwrap().len() >= 4);
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    // The device binary composes the four crates with a device side (not the SBOM gate).
+    let crates: Vec<&str> = v["crates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        crates,
+        [
+            "iotsec-pki",
+            "iotsec-ota",
+            "iotsec-mqtt-acl",
+            "iotsec-attest"
+        ]
+    );
 }
 
 #[test]
