@@ -98,6 +98,44 @@ fn wants_close(version: Option<u8>, headers: &[httparse::Header<'_>]) -> bool {
         })
 }
 
+/// What [`parse_request`] made of the bytes a client sent.
+#[derive(Debug)]
+pub enum ParsedRequest {
+    /// A whole request; `close` when the client asked to end the connection after it; `rest`
+    /// holds the bytes that follow it (a pipelined next request).
+    Request {
+        /// The request.
+        request: EstRequest,
+        /// Whether the connection ends after the answer.
+        close: bool,
+        /// Bytes after the request.
+        rest: Vec<u8>,
+    },
+    /// Refused before it was read whole (the answer the server sends, then it closes).
+    Refused(EstResponse),
+    /// Not a whole request yet.
+    Incomplete,
+}
+
+/// Parses one request from `bytes` exactly as the server reads it from a connection (the
+/// sans-IO entry point of the HTTP layer; fuzzed as `pki_http_request`).
+pub fn parse_request(bytes: &[u8]) -> ParsedRequest {
+    let mut reader = bytes;
+    let mut carry = Vec::new();
+    match read_request(&mut reader, &mut carry) {
+        Ok(Read1::Request { request, close }) => {
+            carry.extend_from_slice(reader);
+            ParsedRequest::Request {
+                request,
+                close,
+                rest: carry,
+            }
+        }
+        Ok(Read1::Reject(r)) => ParsedRequest::Refused(r),
+        Ok(Read1::Closed) | Err(_) => ParsedRequest::Incomplete,
+    }
+}
+
 /// Reads one request. `carry` holds bytes already received past the previous request (a
 /// pipelining client) and, on return, those past this one.
 fn read_request(stream: &mut impl Read, carry: &mut Vec<u8>) -> std::io::Result<Read1> {
@@ -469,8 +507,57 @@ pub fn bind_endpoint_with(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
+
+    #[test]
+    fn requests_parse_with_their_framing_and_pipelined_rest() {
+        let two = b"POST /.well-known/est/simpleenroll HTTP/1.1\r\nContent-Length: 3\r\nContent-Type: application/pkcs10\r\n\r\nabcGET /x HTTP/1.1\r\n\r\n";
+        let ParsedRequest::Request {
+            request,
+            close,
+            rest,
+        } = parse_request(two)
+        else {
+            panic!("not a request");
+        };
+        assert_eq!(
+            (
+                request.method.as_str(),
+                request.path.as_str(),
+                request.body.as_slice(),
+                close
+            ),
+            ("POST", "/.well-known/est/simpleenroll", &b"abc"[..], false)
+        );
+        assert_eq!(rest, b"GET /x HTTP/1.1\r\n\r\n");
+        let ParsedRequest::Request { close, .. } = parse_request(b"GET / HTTP/1.0\r\n\r\n") else {
+            panic!("not a request");
+        };
+        assert!(close);
+        for (bytes, status) in [
+            (
+                &b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+                411,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                400,
+            ),
+            (b"GET / HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n", 413),
+            (b"\x00\x01 garbage\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab", 400),
+        ] {
+            match parse_request(bytes) {
+                ParsedRequest::Refused(r) => assert_eq!(r.status, status, "{bytes:?}"),
+                other => panic!("{bytes:?}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            parse_request(b"GET / HTTP/1.1\r\nHost"),
+            ParsedRequest::Incomplete
+        ));
+    }
 
     #[test]
     fn connection_slots_are_bounded_and_freed_on_drop() {
