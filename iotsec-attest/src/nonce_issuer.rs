@@ -38,6 +38,19 @@ pub enum NonceError {
     RandomUnavailable,
 }
 
+impl NonceError {
+    /// A stable snake_case code for the error (`"unknown"`, ...), for logs and
+    /// machine-readable output. New variants get new codes; codes never change.
+    pub fn code(&self) -> &'static str {
+        match self {
+            NonceError::Unknown => "unknown",
+            NonceError::Expired { .. } => "expired",
+            NonceError::AlreadyUsed => "already_used",
+            NonceError::RandomUnavailable => "random_unavailable",
+        }
+    }
+}
+
 /// A nonce as issued: 32 random bytes. `Debug` does not show them.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Nonce([u8; NONCE_LEN]);

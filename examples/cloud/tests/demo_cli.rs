@@ -172,6 +172,13 @@ fn attacks_are_refused_with_their_typed_reasons() {
                 "nonce does not match the challenge"
             ),
             (
+                "nonce_reuse",
+                "attestation",
+                true,
+                "already_used",
+                "nonce was already used"
+            ),
+            (
                 "ota_rollback",
                 "update",
                 true,
@@ -237,10 +244,14 @@ fn text_mode_prints_one_line_per_step_then_the_attacks() {
         lines[5].starts_with("attack evidence_replay  refused  nonce_mismatch: "),
         "{stdout}"
     );
-    assert!(
-        lines[6].starts_with("attack ota_rollback     refused  rollback: "),
+    assert_eq!(
+        lines[6], "attack nonce_reuse      refused  already_used: nonce was already used",
         "{stdout}"
     );
-    assert_eq!(lines[7], "every step gave the expected verdict");
-    assert_eq!(lines.len(), 8, "{stdout}");
+    assert!(
+        lines[7].starts_with("attack ota_rollback     refused  rollback: "),
+        "{stdout}"
+    );
+    assert_eq!(lines[8], "every step gave the expected verdict");
+    assert_eq!(lines.len(), 9, "{stdout}");
 }

@@ -1,13 +1,14 @@
 //! Step 2, attestation (iotsec-attest): a secure-element-class device (no TPM) answers a fresh
 //! cloud nonce with SE evidence signed by its P-256 key; the cloud appraises it against the
-//! measurement of the factory firmware. Attack: the same evidence replayed against the next
-//! nonce is refused.
+//! measurement of the factory firmware. The nonce comes from the verifier's `NonceIssuer` and is
+//! redeemed once. Attacks: the same evidence replayed against the next nonce is refused, and so
+//! is a second use of the redeemed nonce.
 
 use iotsec_attest::credential::OsRng;
+use iotsec_attest::nonce_issuer::NonceIssuer;
 use iotsec_attest::se_evidence::{
     MAX_EVIDENCE_LEN, SeEvidenceError, SeExpectations, appraise_se_evidence, produce_se_evidence,
 };
-use iotsec_ota::signer::Ed25519Key;
 use iotsec_pki::{DeviceKey, KeyAlgorithm};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -30,22 +31,19 @@ pub fn run(fleet: &mut Fleet, attacks: &mut Vec<Attack>) -> Step {
     }
 }
 
-/// A fresh 32-byte challenge from the OS RNG (the seed of a newly generated key: this binary
-/// reaches the OS RNG only through the crates' key generators).
-fn fresh_nonce() -> [u8; 32] {
-    *Ed25519Key::generate().to_seed()
+/// The SE public key as the verifier pins it: raw X||Y (the SEC1 point without its 0x04).
+fn raw_public_key(key: &DeviceKey) -> Result<[u8; 64], String> {
+    match key.raw_public_key().split_first() {
+        Some((0x04, xy)) => xy.try_into().map_err(|_| "not a P-256 point".to_string()),
+        _ => Err("not an uncompressed P-256 point".into()),
+    }
 }
 
-/// The SE public key as the verifier pins it: raw X||Y, the tail of the P-256 SPKI.
-fn raw_public_key(key: &DeviceKey) -> Result<[u8; 64], String> {
-    let spki = key.public_key_der().map_err(|e| e.to_string())?;
-    let at = spki.len().checked_sub(64).ok_or("short SPKI")?;
-    if at.checked_sub(1).and_then(|i| spki.get(i)) != Some(&0x04) {
-        return Err("SPKI is not an uncompressed P-256 point".into());
-    }
-    spki.get(at..)
-        .and_then(|raw| raw.try_into().ok())
-        .ok_or_else(|| "SPKI is not an uncompressed P-256 point".into())
+/// Seconds since the epoch.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Device side: evidence for `nonce` over the running firmware.
@@ -94,9 +92,21 @@ fn appraise(fleet: &mut Fleet, attacks: &mut Vec<Attack>) -> Result<Step, String
         references: [reference],
     };
 
-    let nonce = fresh_nonce();
+    // Nonces live 60 s; at most 1024 are outstanding (a flood evicts the oldest).
+    let mut issuer = NonceIssuer::new(60, 1024);
+    let now = unix_now();
+    let challenge = issuer.issue(now).map_err(|e| e.to_string())?;
+    let nonce = *challenge.as_bytes();
     let evidence = answer(&mut se, &nonce, &reference)?;
-    let accepted = cloud.appraise(&evidence, &nonce);
+    let accepted = cloud
+        .appraise(&evidence, &nonce)
+        .map_err(|e| e.to_string())
+        .and_then(|counter| {
+            issuer
+                .redeem(&nonce, now)
+                .map(|()| counter)
+                .map_err(|e| e.to_string())
+        });
     let (ok, summary) = match &accepted {
         Ok(counter) => (
             true,
@@ -113,10 +123,15 @@ fn appraise(fleet: &mut Fleet, attacks: &mut Vec<Attack>) -> Result<Step, String
     }
 
     // Attack: an eavesdropper replays the accepted evidence to the next challenge.
-    let next = fresh_nonce();
-    attacks.push(match cloud.appraise(&evidence, &next) {
+    let next = issuer.issue(now).map_err(|e| e.to_string())?;
+    attacks.push(match cloud.appraise(&evidence, next.as_bytes()) {
         Ok(_) => Attack::accepted("evidence_replay", NAME, "nonce_mismatch"),
         Err(e) => Attack::refused("evidence_replay", NAME, "nonce_mismatch", e.code()).because(e),
+    });
+    // Attack: the accepted evidence comes back with its own (already redeemed) nonce.
+    attacks.push(match issuer.redeem(&nonce, now) {
+        Ok(()) => Attack::accepted("nonce_reuse", NAME, "already_used"),
+        Err(e) => Attack::refused("nonce_reuse", NAME, "already_used", e.code()).because(e),
     });
     Ok(Step {
         name: NAME,
@@ -127,7 +142,7 @@ fn appraise(fleet: &mut Fleet, attacks: &mut Vec<Attack>) -> Result<Step, String
             "evidence_bytes": evidence.len(),
             "firmware_measurement": hex(&reference),
             "counter": accepted.as_ref().ok(),
-            "error": accepted.as_ref().err().map(ToString::to_string),
+            "error": accepted.as_ref().err(),
         }),
     })
 }
