@@ -9,17 +9,17 @@
     clippy::panic
 )]
 
+mod common;
 mod peers;
 
 use std::collections::HashMap;
 
-use iotsec_pki::ca_state::{CaSettings, CaState, init_state};
+use iotsec_pki::KeyAlgorithm;
+use iotsec_pki::ca_state::CaState;
 use iotsec_pki::est_message::{Base64Layout, encode_csr_body};
 use iotsec_pki::est_service::{EstRequest, EstService, LabelPolicy, TlsFacts};
 use iotsec_pki::store::CertStore;
-use iotsec_pki::{CsrRequest, DeviceKey, KeyAlgorithm, build_csr};
 use proptest::prelude::*;
-use time::OffsetDateTime;
 
 /// What the model expects of one distinct request (CSR).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,15 +46,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn enroll_request(n: usize) -> EstRequest {
-    let key = DeviceKey::from_secret_bytes(KeyAlgorithm::P256, &[40 + n as u8; 32]).unwrap();
-    let csr = build_csr(
-        &key,
-        &CsrRequest {
-            common_name: &format!("queued-{n}"),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let csr = common::csr_for(KeyAlgorithm::P256, 40 + n as u8, &format!("queued-{n}"));
     EstRequest {
         method: "POST".into(),
         path: "/.well-known/est/manual/simpleenroll".into(),
@@ -69,17 +61,7 @@ proptest! {
 
     #[test]
     fn approval_queue_follows_the_model(ops in proptest::collection::vec(op(), 1..24)) {
-        let state = peers::scratch("est-queue").join("state");
-        init_state(
-            &state,
-            &CaSettings {
-                organization: "Acme".into(),
-                crl_url: "http://127.0.0.1/crl".into(),
-                lifetime_secs: 3600,
-            },
-            OffsetDateTime::now_utc(),
-        )
-        .unwrap();
+        let (_, state) = common::acme_ca("est-queue");
         let mut labels = HashMap::new();
         labels.insert(
             "manual".to_owned(),
