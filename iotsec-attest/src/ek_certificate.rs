@@ -24,12 +24,9 @@ use x509_cert::Certificate;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, SubjectAltName};
 
-use crate::ek_path::{self, EkKind};
+use crate::ek_path::{self, EkKind, OID_BASIC_CONSTRAINTS, OID_EKU, OID_SAN};
 use crate::public::{PublicArea, PublicKey};
 
-const OID_EKU: &str = "2.5.29.37";
-const OID_SAN: &str = "2.5.29.17";
-const OID_BASIC_CONSTRAINTS: &str = "2.5.29.19";
 const OID_TCG_KP_EK_CERTIFICATE: &str = "2.23.133.8.1";
 const OID_TPM_MANUFACTURER: &str = "2.23.133.2.1";
 const OID_TPM_MODEL: &str = "2.23.133.2.2";

@@ -24,10 +24,10 @@ use x509_cert::name::{Name, RelativeDistinguishedName};
 
 use crate::ek_certificate::EkCertError;
 
-const OID_BASIC_CONSTRAINTS: &str = "2.5.29.19";
+pub(crate) const OID_BASIC_CONSTRAINTS: &str = "2.5.29.19";
 const OID_KEY_USAGE: &str = "2.5.29.15";
-const OID_EKU: &str = "2.5.29.37";
-const OID_SAN: &str = "2.5.29.17";
+pub(crate) const OID_EKU: &str = "2.5.29.37";
+pub(crate) const OID_SAN: &str = "2.5.29.17";
 const OID_NAME_CONSTRAINTS: &str = "2.5.29.30";
 const OID_CERTIFICATE_POLICIES: &str = "2.5.29.32";
 const OID_SUBJECT_DIRECTORY_ATTRIBUTES: &str = "2.5.29.9";
