@@ -146,18 +146,6 @@ impl Default for Policy {
     }
 }
 
-pub(crate) fn is_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 10
-        && b.iter().enumerate().all(|(i, c)| {
-            if i == 4 || i == 7 {
-                *c == b'-'
-            } else {
-                c.is_ascii_digit()
-            }
-        })
-}
-
 impl Policy {
     /// Parses and validates a TOML policy.
     pub fn from_toml(text: &str) -> Result<Policy, GateError> {
@@ -176,7 +164,7 @@ impl Policy {
                     ig.id
                 )));
             }
-            if !is_date(&ig.expires) {
+            if crate::date::parse_day(&ig.expires).is_none() {
                 return Err(GateError::BadPolicy(format!(
                     "ignore[{i}] ({}) expires {:?} is not YYYY-MM-DD",
                     ig.id, ig.expires

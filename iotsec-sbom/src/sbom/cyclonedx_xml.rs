@@ -9,7 +9,7 @@ use super::{
     Component, ComponentHash, DroppedFields, MAX_NESTING, MAX_SBOM_BYTES, Sbom, SbomFormat,
 };
 use crate::error::GateError;
-use crate::vex::{Justification, ProductRef, VexStatement, VexStatus};
+use crate::vex::{Justification, ProductRef, VexStatement, VexStatus, checked_expiry};
 
 const NS_PREFIX: &str = "http://cyclonedx.org/schema/bom/";
 
@@ -236,6 +236,7 @@ impl XmlWalker<'_> {
                 .flat_map(|p| children(p, "property"))
                 .find(|p| p.attribute("name") == Some(crate::vex::cyclonedx::EXPIRES_PROPERTY))
                 .and_then(|p| p.text().map(|t| t.trim().to_owned()));
+            let expires = checked_expiry(expires, "embedded", index)?;
             out.push(VexStatement {
                 source: "embedded".to_owned(),
                 index,

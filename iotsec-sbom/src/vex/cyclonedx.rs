@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use super::scope::ProductRef;
-use super::statement::{Justification, VexStatement, VexStatus};
+use super::statement::{Justification, VexStatement, VexStatus, checked_expiry};
 use crate::error::GateError;
 use crate::sbom::cyclonedx_rules_for_vex as Rules;
 
@@ -107,6 +107,7 @@ pub(crate) fn statements_from_vulnerabilities(
             .flatten()
             .find(|p| p.name.as_deref() == Some(EXPIRES_PROPERTY))
             .and_then(|p| p.value.as_deref().map(str::to_owned));
+        let expires = checked_expiry(expires, source, index)?;
         out.push(VexStatement {
             source: source.to_owned(),
             index,

@@ -1,6 +1,7 @@
 //! The one VEX status model (CISA "Minimum Requirements for VEX" statuses) and justifications.
 
 use super::scope::ProductRef;
+use crate::error::GateError;
 
 /// The status of a vulnerability for a product (CISA VEX minimum requirements §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -192,12 +193,31 @@ impl VexStatement {
         })
     }
 
-    /// Whether the statement has expired on `today` (`YYYY-MM-DD`).
+    /// Whether the statement has expired on `today` (`YYYY-MM-DD`): it is in force up to and
+    /// including its expiry day. An expiry or a `today` that is not a date counts as expired
+    /// (the parsers refuse such expiries already; this is the second line).
     pub fn expired_on(&self, today: &str) -> bool {
         self.expires
             .as_deref()
-            .and_then(|e| e.get(..10))
-            .is_some_and(|day| day < today)
+            .is_some_and(|e| crate::date::expired(e, today))
+    }
+}
+
+/// Checks a statement's expiry at parse time: `None`, a date, or [`GateError::BadVexExpiry`].
+pub(crate) fn checked_expiry(
+    expires: Option<String>,
+    source: &str,
+    statement: usize,
+) -> Result<Option<String>, GateError> {
+    match expires {
+        Some(value) if crate::date::parse_expiry(&value).is_none() => {
+            Err(GateError::BadVexExpiry {
+                source_name: source.to_owned(),
+                statement,
+                value,
+            })
+        }
+        other => Ok(other),
     }
 }
 
