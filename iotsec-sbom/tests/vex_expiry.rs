@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use iotsec_sbom::advisory::{AdvisoryDatabase, load_advisory_dir};
 use iotsec_sbom::gate::{GateDecision, GateInputs, decide};
-use iotsec_sbom::vex::{ProductRef, VexStatement, VexStatus, parse_vex};
+use iotsec_sbom::vex::{Justification, ProductRef, VexStatement, VexStatus, parse_vex};
 use iotsec_sbom::{GateError, Policy, Sbom, parse_sbom};
 
 const DB_DIR: &str = concat!(
@@ -57,7 +57,8 @@ fn cdx_vulnerabilities(expires: &str) -> String {
     format!(
         r#"[{{"id":"CVE-1999-0001","analysis":{{"state":"not_affected","justification":"code_not_present"}},
             "affects":[{{"ref":"pkg:cargo/serde"}}]}},
-           {{"id":"RUSTSEC-2021-0003","analysis":{{"state":"not_affected","justification":"code_not_reachable"}},
+           {{"id":"RUSTSEC-2021-0003","references":[{{"id":"CVE-2021-25900"}},{{"id":"GHSA-43w2-9j62-hq99"}}],
+            "analysis":{{"state":"not_affected","justification":"code_not_reachable","detail":"insert_many is never called"}},
             "affects":[{{"ref":"pkg:cargo/smallvec@1.6.0"}}],
             "properties":[{{"name":"iotsec:vex:expires","value":{}}}]}}]"#,
         serde_json::to_string(expires).unwrap()
@@ -94,7 +95,9 @@ fn sbom_xml_with_vex(expires: &str) -> String {
 <vulnerabilities>
 <vulnerability><id>CVE-1999-0001</id><analysis><state>not_affected</state><justification>code_not_present</justification></analysis>
 <affects><target><ref>pkg:cargo/serde</ref></target></affects></vulnerability>
-<vulnerability><id>RUSTSEC-2021-0003</id><analysis><state>not_affected</state><justification>code_not_reachable</justification></analysis>
+<vulnerability><id>RUSTSEC-2021-0003</id>
+<references><reference><id>CVE-2021-25900</id></reference><reference><id>GHSA-43w2-9j62-hq99</id></reference></references>
+<analysis><state>not_affected</state><justification>code_not_reachable</justification><detail>insert_many is never called</detail></analysis>
 <affects><target><ref>pkg:cargo/smallvec@1.6.0</ref></target></affects>
 <properties><property name="iotsec:vex:expires">{}</property></properties></vulnerability>
 </vulnerabilities></bom>"#,
@@ -263,4 +266,52 @@ fn a_statement_built_with_a_malformed_expiry_counts_as_expired() {
     // A `today` that is not a day fails closed too.
     assert!(statement("2099-12-31").expired_on("someday"));
     assert!(!statement("2099-12-31").expired_on("2099-12-31"));
+}
+
+/// The JSON and XML encodings of CycloneDX VEX, standalone and embedded, make the same
+/// statements (one reader of `vulnerabilities[]` entries serves both).
+#[test]
+fn cyclonedx_encodings_make_the_same_statements() {
+    let all = read_all("2025-12-31T23:59:59Z");
+    let cdx: Vec<Vec<VexStatement>> = all
+        .into_iter()
+        .filter(|(reader, _)| *reader != "openvex")
+        .map(|(_, got)| {
+            let mut v = got.unwrap();
+            for s in &mut v {
+                s.source = String::new();
+            }
+            v
+        })
+        .collect();
+    let want = vec![
+        VexStatement {
+            source: String::new(),
+            index: 0,
+            vulnerability: "CVE-1999-0001".to_owned(),
+            aliases: vec![],
+            products: vec![ProductRef::Purl("pkg:cargo/serde".to_owned())],
+            subcomponents: vec![],
+            status: VexStatus::NotAffected,
+            justification: Some(Justification::VulnerableCodeNotPresent),
+            detail: None,
+            expires: None,
+        },
+        VexStatement {
+            source: String::new(),
+            index: 1,
+            vulnerability: "RUSTSEC-2021-0003".to_owned(),
+            aliases: vec![
+                "CVE-2021-25900".to_owned(),
+                "GHSA-43w2-9j62-hq99".to_owned(),
+            ],
+            products: vec![ProductRef::Purl("pkg:cargo/smallvec@1.6.0".to_owned())],
+            subcomponents: vec![],
+            status: VexStatus::NotAffected,
+            justification: Some(Justification::VulnerableCodeNotInExecutePath),
+            detail: Some("insert_many is never called".to_owned()),
+            expires: Some("2025-12-31T23:59:59Z".to_owned()),
+        },
+    ];
+    assert_eq!(cdx, vec![want; 4]);
 }

@@ -11,7 +11,6 @@ use crate::error::GateError;
 
 pub use openvex::parse_openvex;
 pub use scope::ProductRef;
-pub(crate) use statement::checked_expiry;
 pub use statement::{Justification, VexStatement, VexStatus};
 
 /// Hard cap on one VEX document.
