@@ -64,6 +64,19 @@ pub enum GateError {
         /// What is wrong.
         reason: String,
     },
+    /// A VEX statement's expiry is not a date (RFC 3339 `full-date` or `date-time`): refused
+    /// rather than read as "never expires".
+    #[error(
+        "VEX {source_name} statement {statement}: expires {value:?} is not a date (YYYY-MM-DD or RFC 3339 date-time)"
+    )]
+    BadVexExpiry {
+        /// The document's name (`embedded` for the SBOM's own VEX).
+        source_name: String,
+        /// Position of the statement in its document.
+        statement: usize,
+        /// The value as written.
+        value: String,
+    },
     /// The policy is malformed or contradicts itself.
     #[error("policy: {0}")]
     BadPolicy(String),

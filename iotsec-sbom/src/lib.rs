@@ -4,6 +4,7 @@
 
 pub mod advisory;
 pub mod cpe;
+pub mod date;
 pub mod distro;
 pub mod error;
 pub mod gate;

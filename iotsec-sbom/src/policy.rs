@@ -146,18 +146,6 @@ impl Default for Policy {
     }
 }
 
-pub(crate) fn is_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 10
-        && b.iter().enumerate().all(|(i, c)| {
-            if i == 4 || i == 7 {
-                *c == b'-'
-            } else {
-                c.is_ascii_digit()
-            }
-        })
-}
-
 impl Policy {
     /// Parses and validates a TOML policy.
     pub fn from_toml(text: &str) -> Result<Policy, GateError> {
@@ -176,7 +164,7 @@ impl Policy {
                     ig.id
                 )));
             }
-            if !is_date(&ig.expires) {
+            if crate::date::parse_day(&ig.expires).is_none() {
                 return Err(GateError::BadPolicy(format!(
                     "ignore[{i}] ({}) expires {:?} is not YYYY-MM-DD",
                     ig.id, ig.expires
@@ -214,18 +202,44 @@ impl Policy {
 mod tests {
     use super::*;
 
+    /// The policy's refusal of `text`, as the user reads it.
+    fn refusal(text: &str) -> String {
+        match Policy::from_toml(text) {
+            Err(GateError::BadPolicy(reason)) => reason,
+            other => panic!("{text:?}: {other:?}"),
+        }
+    }
+
     #[test]
     fn defaults_fail_closed_and_typos_are_errors() {
         let p = Policy::from_toml("").unwrap();
         assert_eq!(p.unscored, Decision::Fail);
         assert_eq!(p.unidentified, Decision::Fail);
-        assert!(Policy::from_toml("max_severty = \"high\"").is_err());
-        assert!(Policy::from_toml("max_severity = \"severe\"").is_err());
+        let typo = refusal("max_severty = \"high\"");
+        assert!(
+            typo.contains("unknown field `max_severty`, expected one of"),
+            "{typo}"
+        );
+        assert_eq!(
+            refusal("max_severity = \"severe\""),
+            "max_severity \"severe\" is not none|low|medium|high|critical"
+        );
         let no_reason = "[[ignore]]\nid = \"X\"\nreason = \" \"\nexpires = \"2030-01-01\"";
-        assert!(Policy::from_toml(no_reason).is_err());
-        let bad_date = "[[ignore]]\nid = \"X\"\nreason = \"r\"\nexpires = \"soon\"";
-        assert!(Policy::from_toml(bad_date).is_err());
-        assert!(Policy::from_toml("[licenses]\nallow = [\"MIT\"]\ndeny = [\"MIT\"]").is_err());
-        assert!(Policy::from_toml("[licenses]\nallow = [\"NotALicense\"]").is_err());
+        assert_eq!(refusal(no_reason), "ignore[0] (X) needs a reason");
+        for bad in ["soon", "2025-13-01", "2025-02-29", "2025-12-31T00:00:00Z"] {
+            let doc = format!("[[ignore]]\nid = \"X\"\nreason = \"r\"\nexpires = \"{bad}\"");
+            assert_eq!(
+                refusal(&doc),
+                format!("ignore[0] (X) expires {bad:?} is not YYYY-MM-DD")
+            );
+        }
+        assert_eq!(
+            refusal("[licenses]\nallow = [\"MIT\"]\ndeny = [\"MIT\"]"),
+            "MIT is both allowed and denied"
+        );
+        assert_eq!(
+            refusal("[licenses]\nallow = [\"NotALicense\"]"),
+            "\"NotALicense\" is not an SPDX license id"
+        );
     }
 }

@@ -6,10 +6,11 @@
 )]
 //! Property tests for the parsers: no panics on arbitrary or mutated input, and round trips.
 
+use iotsec_sbom::GateError;
 use iotsec_sbom::advisory::parse_osv;
 use iotsec_sbom::cpe::Cpe23;
 use iotsec_sbom::purl::PackageUrl;
-use iotsec_sbom::sbom::parse_sbom;
+use iotsec_sbom::sbom::{MAX_NESTING, parse_sbom};
 use iotsec_sbom::vex::parse_vex;
 use proptest::prelude::*;
 
@@ -70,10 +71,38 @@ fn hostile_inputs_are_refused_not_crashed() {
         deep.push_str("]}");
     }
     deep.push_str("]}");
-    assert!(parse_sbom(deep.as_bytes()).is_err());
+    // The nesting cap stops it at the first component below depth 32, not serde or the stack.
+    match parse_sbom(deep.as_bytes()).unwrap_err() {
+        GateError::SpecViolation {
+            spec_version,
+            path,
+            rule,
+        } => {
+            assert_eq!(spec_version, "1.6");
+            assert_eq!(path, vec!["components[0]"; MAX_NESTING + 2].join("."));
+            assert_eq!(rule, format!("components nested deeper than {MAX_NESTING}"));
+        }
+        other => panic!("{other:?}"),
+    }
     // XML with a DTD (entity expansion) is refused.
     let xxe = r#"<?xml version="1.0"?><!DOCTYPE bom [<!ENTITY x SYSTEM "file:///etc/passwd">]><bom xmlns="http://cyclonedx.org/schema/bom/1.6"><components><component type="library"><name>&x;</name></component></components></bom>"#;
-    assert!(parse_sbom(xxe.as_bytes()).is_err());
+    match parse_sbom(xxe.as_bytes()).unwrap_err() {
+        GateError::Malformed { format, reason } => {
+            assert_eq!(
+                (format, reason.as_str()),
+                ("CycloneDX XML", "XML with DTD detected")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Without the DTD (and the entity) the same document is read: the DTD was the reason.
+    let plain = xxe
+        .replace(
+            r#"<!DOCTYPE bom [<!ENTITY x SYSTEM "file:///etc/passwd">]>"#,
+            "",
+        )
+        .replace("&x;", "x");
+    assert_eq!(parse_sbom(plain.as_bytes()).unwrap().components.len(), 1);
     // Duplicate keys in OSV ids are a database error, not a silent overwrite.
     let a = iotsec_sbom::advisory::SnapshotFile {
         path: "a.json".into(),
@@ -83,6 +112,10 @@ fn hostile_inputs_are_refused_not_crashed() {
         path: "b.json".into(),
         bytes: SEED_OSV.as_bytes().to_vec(),
     };
-    let err = iotsec_sbom::AdvisoryDatabase::from_files(&[a, b]).unwrap_err();
-    assert!(err.to_string().contains("appears twice"));
+    match iotsec_sbom::AdvisoryDatabase::from_files(&[a, b]).unwrap_err() {
+        GateError::DuplicateAdvisory { first, second, .. } => {
+            assert_eq!((first.as_str(), second.as_str()), ("a.json", "b.json"));
+        }
+        other => panic!("{other:?}"),
+    }
 }

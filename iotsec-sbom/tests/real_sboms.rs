@@ -5,7 +5,8 @@
     clippy::panic
 )]
 //! SBOMs produced by the real generators on real projects, gated against real advisories:
-//! `cargo-cyclonedx` (crates.io) on a tiny Cargo project that pins a vulnerable `smallvec`, and
+//! `cargo-cyclonedx` (crates.io) on a tiny Cargo project that pins a vulnerable `smallvec` (offline:
+//! committed `Cargo.lock` and crate manifest), and
 //! `cyclonedx-py` (PyPI `cyclonedx-bom`) on a pinned requirements file and on the CI venv itself.
 //! With `CI=true` a missing generator is a failure; elsewhere the test skips loudly.
 
@@ -71,29 +72,60 @@ fn gate(sbom_bytes: &[u8], db: &AdvisoryDatabase) -> GateDecision {
     })
 }
 
+/// The committed inputs of the Cargo project: its `Cargo.lock` and the crates.io manifest of
+/// `smallvec` 1.6.0, so that neither resolving nor `cargo metadata` needs the network.
+const CARGO_FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cargo-smallvec");
+
+/// The crates.io checksum of `smallvec` 1.6.0 (`Cargo.lock`; the vendored copy declares it too).
+const SMALLVEC_1_6_0_SHA256: &str =
+    "1a55ca5f3b68e41c979bf8c46a6f1da892ca4db8f94023ce0bd32407573b1ac0";
+
+/// A Cargo project pinning `smallvec = "=1.6.0"` whose crates.io source is replaced by a
+/// directory source holding the published manifest (`cargo metadata` reads nothing else), so
+/// `cargo cyclonedx` runs offline on a machine with an empty registry cache. Source replacement
+/// keeps the crates.io package id, so the SBOM says `pkg:cargo/smallvec@1.6.0` as it would online.
+fn offline_cargo_project(dir: &Path) -> PathBuf {
+    let fixture = Path::new(CARGO_FIXTURE);
+    let project = dir.join("project");
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    std::fs::create_dir_all(project.join(".cargo")).unwrap();
+    std::fs::write(
+        project.join("Cargo.toml"),
+        "[package]\nname = \"gate-demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nsmallvec = \"=1.6.0\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(project.join("src/lib.rs"), "pub use smallvec;\n").unwrap();
+    std::fs::copy(fixture.join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
+    std::fs::write(
+        project.join(".cargo/config.toml"),
+        "[source.crates-io]\nreplace-with = \"fixture\"\n\n[source.fixture]\ndirectory = \"../vendor\"\n",
+    )
+    .unwrap();
+    let crate_dir = dir.join("vendor/smallvec");
+    std::fs::create_dir_all(crate_dir.join("src")).unwrap();
+    std::fs::copy(
+        fixture.join("smallvec-1.6.0.Cargo.toml"),
+        crate_dir.join("Cargo.toml"),
+    )
+    .unwrap();
+    std::fs::write(crate_dir.join("src/lib.rs"), "").unwrap();
+    std::fs::write(
+        crate_dir.join(".cargo-checksum.json"),
+        format!(r#"{{"files":{{}},"package":"{SMALLVEC_1_6_0_SHA256}"}}"#),
+    )
+    .unwrap();
+    project
+}
+
 #[test]
 fn cargo_cyclonedx_sbom_of_a_project_with_vulnerable_smallvec() {
     if tool("cargo-cyclonedx").is_none() {
         return;
     }
-    let dir = scratch("cargo");
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(
-        dir.join("Cargo.toml"),
-        "[package]\nname = \"gate-demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nsmallvec = \"=1.6.0\"\n\n[workspace]\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("src/lib.rs"), "pub use smallvec;\n").unwrap();
-    let lock = Command::new("cargo")
-        .arg("generate-lockfile")
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        lock.status.success(),
-        "{}",
-        String::from_utf8_lossy(&lock.stderr)
-    );
+    let scratch_dir = scratch("cargo");
+    let dir = offline_cargo_project(&scratch_dir);
+    let cargo_home = scratch_dir.join("cargo-home");
+    std::fs::create_dir_all(&cargo_home).unwrap();
     for spec in ["1.3", "1.5"] {
         let out = Command::new("cargo")
             .args([
@@ -106,6 +138,9 @@ fn cargo_cyclonedx_sbom_of_a_project_with_vulnerable_smallvec() {
                 "bom",
             ])
             .current_dir(&dir)
+            .env("CARGO_NET_OFFLINE", "true")
+            // An empty Cargo home: no registry index or crate cache to lean on.
+            .env("CARGO_HOME", &cargo_home)
             .output()
             .unwrap();
         assert!(
@@ -114,6 +149,28 @@ fn cargo_cyclonedx_sbom_of_a_project_with_vulnerable_smallvec() {
             String::from_utf8_lossy(&out.stderr)
         );
         let bytes = std::fs::read(dir.join("bom.json")).unwrap();
+        let sbom = parse_sbom(&bytes).unwrap();
+        let smallvec: Vec<_> = sbom
+            .components
+            .iter()
+            .map(|c| {
+                (
+                    c.purl.as_deref(),
+                    c.hashes
+                        .iter()
+                        .map(|h| (h.alg.as_str(), h.content.as_str()))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            smallvec,
+            [(
+                Some("pkg:cargo/smallvec@1.6.0"),
+                vec![("SHA-256", SMALLVEC_1_6_0_SHA256)]
+            )],
+            "spec {spec}"
+        );
         assert!(matches!(
             cross_check_with_cyclonedx_bom(&bytes).unwrap(),
             CrossCheck::Passed { .. }

@@ -1,7 +1,10 @@
 //! `iotsec-cloud sbom gate`: the SBOM/VEX deploy gate (iotsec-sbom) on files.
 //!
 //! The global `--format text|json|sarif` chooses what is printed: the report for people, the
-//! report as JSON, or a SARIF 2.1.0 log (`--output-format sarif` is the same, kept for scripts).
+//! report as JSON, or a SARIF 2.1.0 log. `--output-format sarif` is the older spelling of
+//! `--format sarif`, kept for scripts; with `--format json` it is a contradiction and refused
+//! (exit 2) rather than resolved silently. (`--format text` is the default and cannot be told
+//! from an absent `--format`, so `--output-format sarif` alone still prints SARIF.)
 //!
 //! The `cyclonedx-bom` cross-check (a second parser and validator for CycloneDX 1.3-1.5) runs by
 //! default on SBOMs up to [`DEFAULT_CROSS_CHECK_MAX_BYTES`]; it builds a `serde_json::Value` and
@@ -64,7 +67,8 @@ pub struct GateArgs {
     /// The firmware image being released (its SHA-256 is bound to the decision).
     #[arg(long)]
     firmware: Option<PathBuf>,
-    /// `sarif` prints a SARIF 2.1.0 log instead of the report.
+    /// `sarif` prints a SARIF 2.1.0 log instead of the report (older spelling of the global
+    /// `--format sarif`; refused together with `--format json`).
     #[arg(long, value_enum, default_value_t = OutputFormat::Report)]
     output_format: OutputFormat,
     /// Also write a CycloneDX VEX document of the findings VEX marked not affected / fixed.
@@ -150,17 +154,15 @@ fn cross_check(args: &GateArgs, bytes: &[u8], is_spdx: bool) -> Result<Value, Ba
 }
 
 fn gate(args: GateArgs, format: Format) -> Result<Report, BadInput> {
+    if format == Format::Json && args.output_format == OutputFormat::Sarif {
+        return Err(BadInput(
+            "--output-format sarif contradicts --format json: give one of them (--format sarif prints the SARIF log)"
+                .to_owned(),
+        ));
+    }
     let today = match args.today.clone() {
         Some(t) => {
-            let ok = t.len() == 10
-                && t.bytes().enumerate().all(|(i, c)| {
-                    if i == 4 || i == 7 {
-                        c == b'-'
-                    } else {
-                        c.is_ascii_digit()
-                    }
-                });
-            if !ok {
+            if iotsec_sbom::date::parse_day(&t).is_none() {
                 return Err(BadInput(format!("--today {t:?} is not YYYY-MM-DD")));
             }
             t

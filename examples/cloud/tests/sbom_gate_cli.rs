@@ -31,8 +31,13 @@ const OPENVEX: &str = r#"{"@context":"https://openvex.dev/ns/v0.2.0","@id":"x","
 
 /// `iotsec-cloud --format FORMAT sbom gate` of the files `setup` wrote in `dir`.
 fn gate(dir: &std::path::Path, format: &str) -> Command {
+    gate_on(dir, format, "2026-01-15")
+}
+
+/// [`gate`] with expiry dates evaluated on `today`.
+fn gate_on(dir: &std::path::Path, format: &str, today: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"));
-    cmd.args(["--format", format, "sbom", "gate", "--today", "2026-01-15"])
+    cmd.args(["--format", format, "sbom", "gate", "--today", today])
         .arg("--sbom")
         .arg(dir.join("sbom.json"))
         .arg("--advisories")
@@ -140,7 +145,7 @@ fn vex_turns_the_verdict_into_warn_and_writes_cyclonedx_vex() {
 #[test]
 fn sarif_output_is_sarif_2_1_0() {
     let dir = setup("sarif", "");
-    let (code, stdout, _) = run(&dir, &["--output-format", "sarif"]);
+    let (code, stdout, _) = output(gate(&dir, "text").args(["--output-format", "sarif"]));
     assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["version"], "2.1.0");
@@ -152,12 +157,38 @@ fn sarif_output_is_sarif_2_1_0() {
 #[test]
 fn global_format_sarif_prints_the_sarif_log() {
     let dir = setup("sarif-global", "");
-    let (_, via_flag, _) = run(&dir, &["--output-format", "sarif"]);
     let (code, stdout, _) = output(&mut gate(&dir, "sarif"));
     assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["version"], "2.1.0");
-    assert_eq!(stdout, via_flag);
+    // The older `--output-format sarif` (alone, or agreeing with `--format sarif`) prints the
+    // same log (pretty-printed under the default `--format text`).
+    for format in ["text", "sarif"] {
+        let (code, via_flag, _) = output(gate(&dir, format).args(["--output-format", "sarif"]));
+        let via_flag: serde_json::Value = serde_json::from_str(&via_flag).unwrap();
+        assert_eq!((code, &via_flag), (1, &v), "{format}");
+    }
+}
+
+#[test]
+fn json_and_sarif_together_are_refused_with_exit_2() {
+    let dir = setup("sarif-json", "");
+    let (code, stdout, stderr) = run(&dir, &["--output-format", "sarif"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(stdout, "");
+    let errors: Vec<_> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(
+        errors,
+        [
+            "error: --output-format sarif contradicts --format json: give one of them (--format sarif prints the SARIF log)"
+        ],
+        "{stderr}"
+    );
+    // `--output-format report` agrees with `--format json`: the JSON report.
+    let (code, stdout, stderr) = run(&dir, &["--output-format", "report"]);
+    assert_eq!(code, 1, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["verdict"], "fail");
 }
 
 #[test]
@@ -181,6 +212,34 @@ fn bad_inputs_exit_2_with_one_line() {
     let (code, _, stderr) = run(&dir, &[]);
     assert_eq!(code, 2);
     assert!(stderr.contains("specVersion"), "{stderr}");
+}
+
+#[test]
+fn malformed_vex_expiry_and_today_exit_2_with_one_line() {
+    let dir = setup("bad-expiry", "");
+    let vex = OPENVEX.replace(
+        r#""status":"not_affected""#,
+        r#""expires":"31/12/2026","status":"not_affected""#,
+    );
+    std::fs::write(dir.join("vex.json"), vex).unwrap();
+    let vex_path = dir.join("vex.json");
+    let (code, stdout, stderr) = output(gate(&dir, "json").arg("--vex").arg(&vex_path));
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(stdout, "");
+    let errors: Vec<_> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(
+        errors,
+        [format!(
+            "error: VEX {} statement 0: expires \"31/12/2026\" is not a date (YYYY-MM-DD or RFC 3339 date-time)",
+            vex_path.display()
+        )],
+        "{stderr}"
+    );
+    // `--today` must be a real day, not just the shape of one.
+    let (code, stdout, stderr) = output(&mut gate_on(&dir, "json", "2026-02-30"));
+    assert_eq!((code, stdout.as_str()), (2, ""), "{stderr}");
+    let errors: Vec<_> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors, ["error: --today \"2026-02-30\" is not YYYY-MM-DD"]);
 }
 
 #[test]

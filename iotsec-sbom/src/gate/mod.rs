@@ -311,7 +311,7 @@ pub fn decide(inputs: &GateInputs<'_>) -> GateDecision {
                     })
             });
             if let Some((n, ig)) = ignore {
-                if ig.expires.as_str() >= today {
+                if !crate::date::expired(&ig.expires, today) {
                     if let Some(u) = ignore_used.get_mut(n) {
                         *u = true;
                     }
@@ -359,7 +359,7 @@ pub fn decide(inputs: &GateInputs<'_>) -> GateDecision {
         }
     }
     for (i, ig) in policy.ignore.iter().enumerate() {
-        if ig.expires.as_str() < today {
+        if crate::date::expired(&ig.expires, today) {
             stale.push(StaleEntry {
                 origin: format!("policy ignore[{i}]"),
                 vulnerability: ig.id.clone(),

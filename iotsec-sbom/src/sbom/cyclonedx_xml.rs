@@ -9,7 +9,8 @@ use super::{
     Component, ComponentHash, DroppedFields, MAX_NESTING, MAX_SBOM_BYTES, Sbom, SbomFormat,
 };
 use crate::error::GateError;
-use crate::vex::{Justification, ProductRef, VexStatement, VexStatus};
+use crate::vex::VexStatement;
+use crate::vex::cyclonedx::{EXPIRES_PROPERTY, VulnerabilityEntry};
 
 const NS_PREFIX: &str = "http://cyclonedx.org/schema/bom/";
 
@@ -193,61 +194,36 @@ impl XmlWalker<'_> {
     fn vulnerabilities(&self, list: Node<'_, '_>) -> Result<Vec<VexStatement>, GateError> {
         let mut out = Vec::new();
         for (index, v) in children(list, "vulnerability").enumerate() {
-            let path = format!("vulnerabilities[{index}]");
-            let Some(analysis) = child(v, "analysis") else {
-                continue;
-            };
-            let Some(state) = text_of(analysis, "state") else {
-                continue;
-            };
-            let status = VexStatus::from_cyclonedx(&state).ok_or_else(|| {
-                self.rules
-                    .violation(&path, format!("unknown analysis state {state:?}"))
-            })?;
-            let justification = match text_of(analysis, "justification") {
-                Some(j) => Some(Justification::from_cyclonedx(&j).ok_or_else(|| {
-                    self.rules
-                        .violation(&path, format!("unknown justification {j:?}"))
-                })?),
-                None => None,
-            };
-            let id = text_of(v, "id").ok_or_else(|| {
-                self.rules
-                    .violation(&path, "a VEX vulnerability needs an id")
-            })?;
-            let products: Vec<ProductRef> = child(v, "affects")
-                .into_iter()
-                .flat_map(|a| children(a, "target"))
-                .filter_map(|t| text_of(t, "ref"))
-                .map(|r| ProductRef::from_reference(&r))
-                .collect();
-            if products.is_empty() {
-                return Err(self
-                    .rules
-                    .violation(&path, "a VEX analysis must name what it affects"));
-            }
-            let aliases = child(v, "references")
+            let analysis = child(v, "analysis");
+            let field = |name| analysis.and_then(|a| text_of(a, name));
+            let (state, justification, detail) =
+                (field("state"), field("justification"), field("detail"));
+            let id = text_of(v, "id");
+            let aliases: Vec<String> = child(v, "references")
                 .into_iter()
                 .flat_map(|r| children(r, "reference"))
                 .filter_map(|r| text_of(r, "id"))
                 .collect();
+            let affects: Vec<String> = child(v, "affects")
+                .into_iter()
+                .flat_map(|a| children(a, "target"))
+                .filter_map(|t| text_of(t, "ref"))
+                .collect();
             let expires = child(v, "properties")
                 .into_iter()
                 .flat_map(|p| children(p, "property"))
-                .find(|p| p.attribute("name") == Some(crate::vex::cyclonedx::EXPIRES_PROPERTY))
-                .and_then(|p| p.text().map(|t| t.trim().to_owned()));
-            out.push(VexStatement {
-                source: "embedded".to_owned(),
-                index,
-                vulnerability: id,
-                aliases,
-                products,
-                subcomponents: Vec::new(),
-                status,
-                justification,
-                detail: text_of(analysis, "detail"),
+                .find(|p| p.attribute("name") == Some(EXPIRES_PROPERTY))
+                .and_then(|p| p.text().map(str::trim));
+            let entry = VulnerabilityEntry {
+                id: id.as_deref(),
+                aliases: aliases.iter().map(String::as_str).collect(),
+                state: state.as_deref(),
+                justification: justification.as_deref(),
+                detail: detail.as_deref(),
+                affects: affects.iter().map(String::as_str).collect(),
                 expires,
-            });
+            };
+            out.extend(entry.statement(index, "embedded", &self.rules)?);
         }
         Ok(out)
     }

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use super::scope::ProductRef;
-use super::statement::{Justification, VexStatement, VexStatus};
+use super::statement::{Justification, VexStatement, VexStatus, checked_expiry};
 use crate::error::GateError;
 use crate::sbom::cyclonedx_rules_for_vex as Rules;
 
@@ -62,38 +62,54 @@ struct Property<'a> {
 /// Property that carries a statement's expiry date.
 pub const EXPIRES_PROPERTY: &str = "iotsec:vex:expires";
 
-pub(crate) fn statements_from_vulnerabilities(
-    vulns: &[CdxVulnerability<'_>],
-    source: &str,
-    rules: &Rules<'_>,
-) -> Result<Vec<VexStatement>, GateError> {
-    let mut out = Vec::new();
-    for (index, v) in vulns.iter().enumerate() {
+/// One CycloneDX `vulnerabilities[]` entry as the gate reads it, from either encoding (JSON
+/// here, XML in `sbom::cyclonedx_xml`), so that both turn into statements by the same rules.
+pub(crate) struct VulnerabilityEntry<'a> {
+    /// `id`.
+    pub(crate) id: Option<&'a str>,
+    /// `references[].id`.
+    pub(crate) aliases: Vec<&'a str>,
+    /// `analysis.state`; an entry without one is an advisory, not a VEX statement.
+    pub(crate) state: Option<&'a str>,
+    /// `analysis.justification`.
+    pub(crate) justification: Option<&'a str>,
+    /// `analysis.detail`.
+    pub(crate) detail: Option<&'a str>,
+    /// `affects[].ref`.
+    pub(crate) affects: Vec<&'a str>,
+    /// The value of the [`EXPIRES_PROPERTY`] property.
+    pub(crate) expires: Option<&'a str>,
+}
+
+impl VulnerabilityEntry<'_> {
+    /// The VEX statement this entry makes (`None` without an analysis state), or the rule it
+    /// breaks.
+    pub(crate) fn statement(
+        &self,
+        index: usize,
+        source: &str,
+        rules: &Rules<'_>,
+    ) -> Result<Option<VexStatement>, GateError> {
         let path = format!("vulnerabilities[{index}]");
-        let Some(analysis) = &v.analysis else {
-            continue;
-        };
-        let Some(state) = analysis.state.as_deref() else {
-            continue;
+        let Some(state) = self.state else {
+            return Ok(None);
         };
         let status = VexStatus::from_cyclonedx(state)
             .ok_or_else(|| rules.violation(&path, format!("unknown analysis state {state:?}")))?;
         let justification =
-            match analysis.justification.as_deref() {
+            match self.justification {
                 Some(j) => Some(Justification::from_cyclonedx(j).ok_or_else(|| {
                     rules.violation(&path, format!("unknown justification {j:?}"))
                 })?),
                 None => None,
             };
-        let id =
-            v.id.as_deref()
-                .ok_or_else(|| rules.violation(&path, "a VEX vulnerability needs an id"))?;
-        let products: Vec<ProductRef> = v
+        let id = self
+            .id
+            .ok_or_else(|| rules.violation(&path, "a VEX vulnerability needs an id"))?;
+        let products: Vec<ProductRef> = self
             .affects
             .iter()
-            .flatten()
-            .filter_map(|a| a.reference.as_deref())
-            .map(ProductRef::from_reference)
+            .map(|r| ProductRef::from_reference(r))
             .collect();
         if products.is_empty() {
             return Err(rules.violation(
@@ -101,29 +117,55 @@ pub(crate) fn statements_from_vulnerabilities(
                 "a VEX analysis must name what it affects (affects[].ref)",
             ));
         }
-        let expires = v
-            .properties
-            .iter()
-            .flatten()
-            .find(|p| p.name.as_deref() == Some(EXPIRES_PROPERTY))
-            .and_then(|p| p.value.as_deref().map(str::to_owned));
-        out.push(VexStatement {
+        let expires = checked_expiry(self.expires.map(str::to_owned), source, index)?;
+        Ok(Some(VexStatement {
             source: source.to_owned(),
             index,
             vulnerability: id.to_owned(),
-            aliases: v
-                .references
-                .iter()
-                .flatten()
-                .filter_map(|r| r.id.as_deref().map(str::to_owned))
-                .collect(),
+            aliases: self.aliases.iter().map(|a| (*a).to_owned()).collect(),
             products,
             subcomponents: Vec::new(),
             status,
             justification,
-            detail: analysis.detail.as_deref().map(str::to_owned),
+            detail: self.detail.map(str::to_owned),
             expires,
-        });
+        }))
+    }
+}
+
+pub(crate) fn statements_from_vulnerabilities(
+    vulns: &[CdxVulnerability<'_>],
+    source: &str,
+    rules: &Rules<'_>,
+) -> Result<Vec<VexStatement>, GateError> {
+    let mut out = Vec::new();
+    for (index, v) in vulns.iter().enumerate() {
+        let analysis = v.analysis.as_ref();
+        let entry = VulnerabilityEntry {
+            id: v.id.as_deref(),
+            aliases: v
+                .references
+                .iter()
+                .flatten()
+                .filter_map(|r| r.id.as_deref())
+                .collect(),
+            state: analysis.and_then(|a| a.state.as_deref()),
+            justification: analysis.and_then(|a| a.justification.as_deref()),
+            detail: analysis.and_then(|a| a.detail.as_deref()),
+            affects: v
+                .affects
+                .iter()
+                .flatten()
+                .filter_map(|a| a.reference.as_deref())
+                .collect(),
+            expires: v
+                .properties
+                .iter()
+                .flatten()
+                .find(|p| p.name.as_deref() == Some(EXPIRES_PROPERTY))
+                .and_then(|p| p.value.as_deref()),
+        };
+        out.extend(entry.statement(index, source, rules)?);
     }
     Ok(out)
 }

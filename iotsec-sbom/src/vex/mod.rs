@@ -32,7 +32,16 @@ pub fn parse_vex(bytes: &[u8], source_name: &str) -> Result<Vec<VexStatement>, G
     } else if head.first().is_some_and(|c| *c == b'<')
         || head.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'<')
     {
-        let sbom = crate::sbom::parse_cyclonedx_xml(bytes)?;
+        let sbom = crate::sbom::parse_cyclonedx_xml(bytes).map_err(|e| match e {
+            GateError::BadVexExpiry {
+                statement, value, ..
+            } => GateError::BadVexExpiry {
+                source_name: source_name.to_owned(),
+                statement,
+                value,
+            },
+            other => other,
+        })?;
         Ok(rename(sbom.embedded_vex, source_name))
     } else {
         cyclonedx::parse_cyclonedx_vex(bytes, source_name)

@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use super::scope::ProductRef;
-use super::statement::{Justification, VexStatement, VexStatus};
+use super::statement::{Justification, VexStatement, VexStatus, checked_expiry};
 use crate::error::GateError;
 
 #[derive(Deserialize)]
@@ -155,7 +155,7 @@ pub fn parse_openvex(bytes: &[u8], source: &str) -> Result<Vec<VexStatement>, Ga
             status,
             justification,
             detail: s.impact_statement,
-            expires: s.expires,
+            expires: checked_expiry(s.expires, source, index)?,
         });
     }
     Ok(out)

@@ -1,6 +1,7 @@
 //! The one VEX status model (CISA "Minimum Requirements for VEX" statuses) and justifications.
 
 use super::scope::ProductRef;
+use crate::error::GateError;
 
 /// The status of a vulnerability for a product (CISA VEX minimum requirements §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -86,75 +87,123 @@ pub enum Justification {
     ProtectedByMitigatingControl,
 }
 
+/// How one justification is spelled: our name (the OpenVEX name where OpenVEX has one), whether
+/// OpenVEX documents may use it, whether CycloneDX documents may, and the CycloneDX name (read
+/// when CycloneDX has it, and written in our VEX output as the nearest CycloneDX value).
+struct Spelling {
+    ours: &'static str,
+    in_openvex: bool,
+    in_cyclonedx: bool,
+    cyclonedx: &'static str,
+}
+
 impl Justification {
+    /// Every justification, in declaration order (what the readers look names up in).
+    const ALL: [Justification; 12] = [
+        Justification::ComponentNotPresent,
+        Justification::VulnerableCodeNotPresent,
+        Justification::VulnerableCodeNotInExecutePath,
+        Justification::VulnerableCodeCannotBeControlledByAdversary,
+        Justification::InlineMitigationsAlreadyExist,
+        Justification::RequiresConfiguration,
+        Justification::RequiresDependency,
+        Justification::RequiresEnvironment,
+        Justification::ProtectedByCompiler,
+        Justification::ProtectedAtRuntime,
+        Justification::ProtectedAtPerimeter,
+        Justification::ProtectedByMitigatingControl,
+    ];
+
+    /// The one mapping table (the README's justification table, row by row).
+    fn spelling(self) -> Spelling {
+        use Justification as J;
+        let (ours, in_openvex, in_cyclonedx, cyclonedx) = match self {
+            J::ComponentNotPresent => ("component_not_present", true, false, "code_not_present"),
+            J::VulnerableCodeNotPresent => (
+                "vulnerable_code_not_present",
+                true,
+                true,
+                "code_not_present",
+            ),
+            J::VulnerableCodeNotInExecutePath => (
+                "vulnerable_code_not_in_execute_path",
+                true,
+                true,
+                "code_not_reachable",
+            ),
+            J::VulnerableCodeCannotBeControlledByAdversary => (
+                "vulnerable_code_cannot_be_controlled_by_adversary",
+                true,
+                false,
+                "protected_by_mitigating_control",
+            ),
+            J::InlineMitigationsAlreadyExist => (
+                "inline_mitigations_already_exist",
+                true,
+                false,
+                "protected_by_mitigating_control",
+            ),
+            J::RequiresConfiguration => (
+                "requires_configuration",
+                false,
+                true,
+                "requires_configuration",
+            ),
+            J::RequiresDependency => ("requires_dependency", false, true, "requires_dependency"),
+            J::RequiresEnvironment => ("requires_environment", false, true, "requires_environment"),
+            J::ProtectedByCompiler => (
+                "protected_by_compiler",
+                false,
+                true,
+                "protected_by_compiler",
+            ),
+            J::ProtectedAtRuntime => ("protected_at_runtime", false, true, "protected_at_runtime"),
+            J::ProtectedAtPerimeter => (
+                "protected_at_perimeter",
+                false,
+                true,
+                "protected_at_perimeter",
+            ),
+            J::ProtectedByMitigatingControl => (
+                "protected_by_mitigating_control",
+                false,
+                true,
+                "protected_by_mitigating_control",
+            ),
+        };
+        Spelling {
+            ours,
+            in_openvex,
+            in_cyclonedx,
+            cyclonedx,
+        }
+    }
+
     /// From CycloneDX `analysis.justification`.
     pub fn from_cyclonedx(s: &str) -> Option<Justification> {
-        Some(match s {
-            "code_not_present" => Justification::VulnerableCodeNotPresent,
-            "code_not_reachable" => Justification::VulnerableCodeNotInExecutePath,
-            "requires_configuration" => Justification::RequiresConfiguration,
-            "requires_dependency" => Justification::RequiresDependency,
-            "requires_environment" => Justification::RequiresEnvironment,
-            "protected_by_compiler" => Justification::ProtectedByCompiler,
-            "protected_at_runtime" => Justification::ProtectedAtRuntime,
-            "protected_at_perimeter" => Justification::ProtectedAtPerimeter,
-            "protected_by_mitigating_control" => Justification::ProtectedByMitigatingControl,
-            _ => return None,
+        Self::ALL.into_iter().find(|j| {
+            let n = j.spelling();
+            n.in_cyclonedx && n.cyclonedx == s
         })
     }
 
     /// From OpenVEX 0.2 `justification`.
     pub fn from_openvex(s: &str) -> Option<Justification> {
-        Some(match s {
-            "component_not_present" => Justification::ComponentNotPresent,
-            "vulnerable_code_not_present" => Justification::VulnerableCodeNotPresent,
-            "vulnerable_code_not_in_execute_path" => Justification::VulnerableCodeNotInExecutePath,
-            "vulnerable_code_cannot_be_controlled_by_adversary" => {
-                Justification::VulnerableCodeCannotBeControlledByAdversary
-            }
-            "inline_mitigations_already_exist" => Justification::InlineMitigationsAlreadyExist,
-            _ => return None,
+        Self::ALL.into_iter().find(|j| {
+            let n = j.spelling();
+            n.in_openvex && n.ours == s
         })
     }
 
     /// The CycloneDX justification written in our VEX output (nearest equivalent for the
     /// OpenVEX-only values, see the README table).
     pub fn to_cyclonedx(self) -> &'static str {
-        match self {
-            Justification::ComponentNotPresent | Justification::VulnerableCodeNotPresent => {
-                "code_not_present"
-            }
-            Justification::VulnerableCodeNotInExecutePath => "code_not_reachable",
-            Justification::VulnerableCodeCannotBeControlledByAdversary
-            | Justification::InlineMitigationsAlreadyExist
-            | Justification::ProtectedByMitigatingControl => "protected_by_mitigating_control",
-            Justification::RequiresConfiguration => "requires_configuration",
-            Justification::RequiresDependency => "requires_dependency",
-            Justification::RequiresEnvironment => "requires_environment",
-            Justification::ProtectedByCompiler => "protected_by_compiler",
-            Justification::ProtectedAtRuntime => "protected_at_runtime",
-            Justification::ProtectedAtPerimeter => "protected_at_perimeter",
-        }
+        self.spelling().cyclonedx
     }
 
     /// A stable snake_case name (our JSON output).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Justification::ComponentNotPresent => "component_not_present",
-            Justification::VulnerableCodeNotPresent => "vulnerable_code_not_present",
-            Justification::VulnerableCodeNotInExecutePath => "vulnerable_code_not_in_execute_path",
-            Justification::VulnerableCodeCannotBeControlledByAdversary => {
-                "vulnerable_code_cannot_be_controlled_by_adversary"
-            }
-            Justification::InlineMitigationsAlreadyExist => "inline_mitigations_already_exist",
-            Justification::RequiresConfiguration => "requires_configuration",
-            Justification::RequiresDependency => "requires_dependency",
-            Justification::RequiresEnvironment => "requires_environment",
-            Justification::ProtectedByCompiler => "protected_by_compiler",
-            Justification::ProtectedAtRuntime => "protected_at_runtime",
-            Justification::ProtectedAtPerimeter => "protected_at_perimeter",
-            Justification::ProtectedByMitigatingControl => "protected_by_mitigating_control",
-        }
+        self.spelling().ours
     }
 }
 
@@ -192,12 +241,31 @@ impl VexStatement {
         })
     }
 
-    /// Whether the statement has expired on `today` (`YYYY-MM-DD`).
+    /// Whether the statement has expired on `today` (`YYYY-MM-DD`): it is in force up to and
+    /// including its expiry day. An expiry or a `today` that is not a date counts as expired
+    /// (the parsers refuse such expiries already; this is the second line).
     pub fn expired_on(&self, today: &str) -> bool {
         self.expires
             .as_deref()
-            .and_then(|e| e.get(..10))
-            .is_some_and(|day| day < today)
+            .is_some_and(|e| crate::date::expired(e, today))
+    }
+}
+
+/// Checks a statement's expiry at parse time: `None`, a date, or [`GateError::BadVexExpiry`].
+pub(crate) fn checked_expiry(
+    expires: Option<String>,
+    source: &str,
+    statement: usize,
+) -> Result<Option<String>, GateError> {
+    match expires {
+        Some(value) if crate::date::parse_expiry(&value).is_none() => {
+            Err(GateError::BadVexExpiry {
+                source_name: source.to_owned(),
+                statement,
+                value,
+            })
+        }
+        other => Ok(other),
     }
 }
 
@@ -262,5 +330,21 @@ mod tests {
             assert_eq!(Justification::from_cyclonedx(c).unwrap().to_cyclonedx(), c);
         }
         assert_eq!(Justification::from_cyclonedx("component_not_present"), None);
+        assert_eq!(Justification::from_openvex("code_not_present"), None);
+        assert_eq!(Justification::from_openvex("requires_configuration"), None);
+        // Every variant is read back from at least one format, under its own name there, and
+        // the names are unique (ALL lists each variant once).
+        let mut ours: Vec<_> = Justification::ALL.iter().map(|j| j.as_str()).collect();
+        ours.sort_unstable();
+        ours.dedup();
+        assert_eq!(ours.len(), 12);
+        for j in Justification::ALL {
+            let from_openvex = Justification::from_openvex(j.as_str());
+            let from_cdx = Justification::from_cyclonedx(j.to_cyclonedx());
+            assert!(
+                from_openvex == Some(j) || from_cdx == Some(j),
+                "{j:?} cannot be read"
+            );
+        }
     }
 }
