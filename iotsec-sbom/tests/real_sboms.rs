@@ -81,7 +81,7 @@ const SMALLVEC_1_6_0_SHA256: &str =
     "1a55ca5f3b68e41c979bf8c46a6f1da892ca4db8f94023ce0bd32407573b1ac0";
 
 /// A Cargo project pinning `smallvec = "=1.6.0"` whose crates.io source is replaced by a
-/// directory source holding the published manifest (`cargo metadata` reads nothing else), so
+/// directory source holding a stand-in package of that name and version, so
 /// `cargo cyclonedx` runs offline on a machine with an empty registry cache. Source replacement
 /// keeps the crates.io package id, so the SBOM says `pkg:cargo/smallvec@1.6.0` as it would online.
 fn offline_cargo_project(dir: &Path) -> PathBuf {
@@ -103,9 +103,11 @@ fn offline_cargo_project(dir: &Path) -> PathBuf {
     .unwrap();
     let crate_dir = dir.join("vendor/smallvec");
     std::fs::create_dir_all(crate_dir.join("src")).unwrap();
-    std::fs::copy(
-        fixture.join("smallvec-1.6.0.Cargo.toml"),
+    // A stand-in manifest written here (name and version are all `cargo metadata` needs to
+    // place the package; its source replacement keeps the crates.io package id).
+    std::fs::write(
         crate_dir.join("Cargo.toml"),
+        "[package]\nname = \"smallvec\"\nversion = \"1.6.0\"\nedition = \"2018\"\n",
     )
     .unwrap();
     std::fs::write(crate_dir.join("src/lib.rs"), "").unwrap();
