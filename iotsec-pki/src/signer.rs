@@ -70,7 +70,7 @@ impl core::ops::Deref for ZeroizingKeyPair {
 }
 
 /// A software key held by ring (through rcgen). On drop the PKCS#8 copy rcgen keeps is
-/// zeroized ([`ZeroizingKeyPair`]); ring's expanded key is not (ring clears nothing).
+/// zeroized (a crate-private `ZeroizingKeyPair`); ring's expanded key is not (ring clears nothing).
 pub struct SoftwareSigner {
     key: ZeroizingKeyPair,
 }
