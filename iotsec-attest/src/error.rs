@@ -136,7 +136,9 @@ pub enum VerifyError {
     /// The key size or curve is outside what this verifier accepts.
     #[error("key size or curve not supported by this verifier")]
     UnsupportedKey,
-    /// The signature's hash is refused (SHA-1 is weak for signatures).
+    /// The signature's hash is refused (SHA-1 is weak for signatures). The crate's own
+    /// verifiers never answer this (the hash policy is `AppraisalPolicy::allow_sha1`'s); it is
+    /// for custom [`crate::verify::SignatureVerifier`]s that cannot or will not verify a hash.
     #[error("signature hash {alg:#06x} refused")]
     HashRefused {
         /// The hash algorithm.
