@@ -318,36 +318,6 @@ fn swtpm_quote_forged_with_a_non_restricted_key_is_rejected() {
     }
 }
 
-/// An AK of `ak_alg` (tpm2-tools `-G`) with signing scheme `scheme` and hash `hash` under a
-/// fresh EK, and a quote by it over `pcrs` (files q.msg, q.sig, q.pcrs, ak.pub).
-fn quote_with_new_ak(tpm: &Swtpm, ak_alg: &str, hash: &str, scheme: &str, pcrs: &str, nonce: &str) {
-    let ek_alg = if ak_alg.starts_with("rsa") {
-        "rsa"
-    } else {
-        "ecc"
-    };
-    tpm.tool(
-        "tpm2_createek",
-        &["-c", "ek.ctx", "-G", ek_alg, "-u", "ek.pub"],
-    );
-    tpm.tool(
-        "tpm2_createak",
-        &[
-            "-C", "ek.ctx", "-c", "ak.ctx", "-G", ak_alg, "-g", hash, "-s", scheme, "-u", "ak.pub",
-            "-r", "ak.priv",
-        ],
-    );
-    // tpm2_quote asks for RSASSA with an RSA key unless told otherwise, which the TPM refuses
-    // for an RSAPSS key ("unsupported or incompatible scheme"): the scheme is always named.
-    tpm.tool(
-        "tpm2_quote",
-        &[
-            "-c", "ak.ctx", "-l", pcrs, "-q", nonce, "-g", hash, "--scheme", scheme, "-m", "q.msg",
-            "-s", "q.sig", "-o", "q.pcrs",
-        ],
-    );
-}
-
 /// Appraises `prefix` (quoted by ak.pub) with both backends under the default policy.
 fn appraise_with_both_backends(tpm: &Swtpm, prefix: &str, nonce: &[u8]) -> Vec<QuoteAppraisal> {
     [&RustCryptoVerifier as &dyn SignatureVerifier, &RingVerifier]
@@ -372,8 +342,7 @@ fn swtpm_p384_ak_quote_signed_with_sha384_is_trustworthy() {
         return;
     }
     let tpm = Swtpm::start("p384");
-    quote_with_new_ak(
-        &tpm,
+    tpm.quote_with_new_ak(
         "ecc384",
         "sha384",
         "ecdsa",
@@ -398,8 +367,7 @@ fn swtpm_rsapss_ak_quote_is_trustworthy_and_a_flipped_signature_bit_is_not() {
         return;
     }
     let tpm = Swtpm::start("rsapss");
-    quote_with_new_ak(
-        &tpm,
+    tpm.quote_with_new_ak(
         "rsa",
         "sha256",
         "rsapss",

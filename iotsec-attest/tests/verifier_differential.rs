@@ -343,38 +343,7 @@ fn swtpm_sha1_quotes_are_the_policys_call_on_both_backends() {
     };
     let refuse = AppraisalPolicy::default();
     for (alg, scheme) in [("ecc", "ecdsa"), ("rsa", "rsassa"), ("rsa", "rsapss")] {
-        tpm.tool(
-            "tpm2_createek",
-            &["-c", "ek.ctx", "-G", alg, "-u", "ek.pub"],
-        );
-        tpm.tool(
-            "tpm2_createak",
-            &[
-                "-C", "ek.ctx", "-c", "ak.ctx", "-G", alg, "-g", "sha1", "-s", scheme, "-u",
-                "ak.pub", "-r", "ak.priv",
-            ],
-        );
-        tpm.tool(
-            "tpm2_quote",
-            &[
-                "-c",
-                "ak.ctx",
-                "-l",
-                "sha256:0,7",
-                "-q",
-                "5a175a175a175a17",
-                "-g",
-                "sha1",
-                "--scheme",
-                scheme,
-                "-m",
-                "q.msg",
-                "-s",
-                "q.sig",
-                "-o",
-                "q.pcrs",
-            ],
-        );
+        tpm.quote_with_new_ak(alg, "sha1", scheme, "sha256:0,7", "5a175a175a175a17");
         tpm.flush();
         let sig = tpm.read("q.sig");
         assert_eq!(TpmSignature::parse(&sig).unwrap().hash(), HashAlg::Sha1);

@@ -368,6 +368,45 @@ impl Swtpm {
         );
     }
 
+    /// An AK of `ak_alg` (tpm2-tools `-G`) with signing scheme `scheme` and hash `hash` under a
+    /// fresh EK, and a quote by it over `pcrs` with `nonce` (hex) in files q.msg, q.sig, q.pcrs
+    /// (and ak.pub, ak.ctx).
+    pub fn quote_with_new_ak(
+        &self,
+        ak_alg: &str,
+        hash: &str,
+        scheme: &str,
+        pcrs: &str,
+        nonce: &str,
+    ) {
+        let ek_alg = if ak_alg.starts_with("rsa") {
+            "rsa"
+        } else {
+            "ecc"
+        };
+        self.tool(
+            "tpm2_createek",
+            &["-c", "ek.ctx", "-G", ek_alg, "-u", "ek.pub"],
+        );
+        self.tool(
+            "tpm2_createak",
+            &[
+                "-C", "ek.ctx", "-c", "ak.ctx", "-G", ak_alg, "-g", hash, "-s", scheme, "-u",
+                "ak.pub", "-r", "ak.priv",
+            ],
+        );
+        // tpm2_quote asks for RSASSA with an RSA key unless told otherwise, which the TPM
+        // refuses for an RSAPSS key ("unsupported or incompatible scheme"): the scheme is
+        // always named.
+        self.tool(
+            "tpm2_quote",
+            &[
+                "-c", "ak.ctx", "-l", pcrs, "-q", nonce, "-g", hash, "--scheme", scheme, "-m",
+                "q.msg", "-s", "q.sig", "-o", "q.pcrs",
+            ],
+        );
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
