@@ -5,7 +5,9 @@
 //! (organization, CRL URL, lifetime), `pki.sqlite`, and `offline/root.key.pem`, which `pki init`
 //! writes once and which belongs on offline media, not on the server. Either key may instead
 //! live in a PKCS#11 token ([`NewCaKey::Token`]): then no key file is written and `ca.txt`
-//! names the token and label ([`crate::token_key`], [`crate::root_key`]).
+//! names the token and label ([`crate::token_key`], [`crate::root_key`]). Later: `root.sqlite`
+//! (the root's revocations of intermediates, [`crate::root_crl`]) and `retired/SERIAL/` (a
+//! rotated-out key generation, [`crate::rotation`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -12,7 +12,10 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{cloud_json as cloud, free_port, have, openssl, openssl_csr, p, scratch, wait_until};
+use common::{
+    assert_chain_verifies, cloud_json as cloud, free_port, have, openssl, openssl_csr, p, scratch,
+    wait_until,
+};
 
 /// `iotsec-cloud --format json pki COMMAND --state STATE` with `args`: (exit code, JSON or text).
 fn pki(command: &str, state: &str, args: &[&str]) -> (i32, String) {
@@ -280,4 +283,145 @@ fn rotate_then_revoke_old_leaf_and_the_intermediate() {
     let (code, out) = issue(&dir, &state, "late");
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("revoked by the root"), "{out}");
+}
+
+/// A token intermediate rotated to a new token key: the new key signs, the old one keeps
+/// signing its CRL from the token, and no key file appears anywhere.
+#[test]
+fn a_token_intermediate_rotates_to_a_new_token_key() {
+    use common::softhsm::{Hsm, MODULE, peers};
+    if !peers() {
+        return;
+    }
+    let hsm = Hsm::new("rotate-token");
+    assert_eq!(hsm.cloud(None, &["pki", "init", "--state", "ca"]).0, 0);
+    let token_args = |key: &'static str| -> Vec<&'static str> {
+        vec![
+            "--pkcs11-module",
+            MODULE,
+            "--pkcs11-token",
+            "iotsec",
+            "--pkcs11-key",
+            key,
+            "--pkcs11-generate",
+        ]
+    };
+    let (code, _, err) = hsm.cloud(
+        Some("1234"),
+        &[
+            &["pki", "init", "--state", "ca", "--intermediate", "hsm"][..],
+            &token_args("key-1"),
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    openssl_csr(&hsm.dir, "a.key", "a.csr", "/CN=a", &[]);
+    let issue = |csr: &str, out: &str| {
+        hsm.cloud(
+            Some("1234"),
+            &[
+                "pki",
+                "issue",
+                "--state",
+                "ca",
+                "--intermediate",
+                "hsm",
+                "--csr",
+                csr,
+                "--out",
+                out,
+            ],
+        )
+    };
+    assert_eq!(issue("a.csr", "a.pem").0, 0);
+    // No PIN: nothing rotated.
+    let rotate = [
+        &["pki", "rotate", "--state", "ca", "--intermediate", "hsm"][..],
+        &token_args("key-2"),
+    ]
+    .concat();
+    let (code, _, err) = hsm.cloud(None, &rotate);
+    assert_eq!(code, 2, "{err}");
+    assert!(!hsm.dir.join("ca/intermediates/hsm/retired").exists());
+    let (code, out, err) = hsm.cloud(Some("1234"), &rotate);
+    assert_eq!(code, 0, "{err}");
+    let rotation: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rotation["key"], r#"PKCS#11 token "iotsec", key "key-2""#);
+    let old = rotation["old_serial"].as_str().unwrap().to_owned();
+    let sub = hsm.dir.join("ca/intermediates/hsm");
+    let settings = std::fs::read_to_string(sub.join("ca.txt")).unwrap();
+    assert!(
+        settings.ends_with(&format!(
+            "pkcs11_module={MODULE}\npkcs11_token=iotsec\npkcs11_key=key-2\n"
+        )),
+        "{settings}"
+    );
+    let retired = std::fs::read_to_string(sub.join(format!("retired/{old}/ca.txt"))).unwrap();
+    assert!(retired.contains("pkcs11_key=key-1\n"), "{retired}");
+    assert!(!sub.join("intermediate.key.pem").exists());
+    assert!(
+        !sub.join(format!("retired/{old}/intermediate.key.pem"))
+            .exists()
+    );
+
+    openssl_csr(&hsm.dir, "b.key", "b.csr", "/CN=b", &[]);
+    assert_eq!(issue("b.csr", "b.pem").0, 0);
+    std::fs::copy(sub.join("intermediate.pem"), hsm.dir.join("new-int.pem")).unwrap();
+    std::fs::copy(
+        sub.join(format!("retired/{old}/intermediate.pem")),
+        hsm.dir.join("old-int.pem"),
+    )
+    .unwrap();
+    assert_chain_verifies(&hsm.dir, "ca/root.pem", "new-int.pem", "b.pem");
+    assert_chain_verifies(&hsm.dir, "ca/root.pem", "old-int.pem", "a.pem");
+    // The old token key signs the CRL for a.pem.
+    let (_, serial) = common::openssl(&hsm.dir, &["x509", "-in", "a.pem", "-noout", "-serial"]);
+    let (code, _, err) = hsm.cloud(
+        Some("1234"),
+        &[
+            "pki",
+            "revoke",
+            "--state",
+            "ca",
+            "--intermediate",
+            "hsm",
+            "--serial",
+            serial.trim(),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = hsm.cloud(
+        Some("1234"),
+        &[
+            "pki",
+            "crl",
+            "--state",
+            "ca",
+            "--intermediate",
+            "hsm",
+            "--generation",
+            &old,
+            "--out",
+            "old.crl.pem",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (ok, out) = common::openssl(
+        &hsm.dir,
+        &[
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            "ca/root.pem",
+            "-untrusted",
+            "old-int.pem",
+            "-CRLfile",
+            "old.crl.pem",
+            "a.pem",
+        ],
+    );
+    assert!(
+        !ok && out.contains("error 23 at 0 depth lookup: certificate revoked"),
+        "{out}"
+    );
 }
