@@ -26,7 +26,7 @@ use crate::pkcs11_signer::Pkcs11Signer;
 use crate::profile::IssuanceProfile;
 use crate::root_key::{ROOT_KEY_FILE, RootKey};
 use crate::signer::{Signer, SoftwareSigner};
-use crate::store::{CertStore, IssuedRecord, SqliteStore, hex_upper};
+use crate::store::{CertStore, IssuedRecord, RevocationRecord, SqliteStore, hex_upper};
 use crate::token_key::{CaRole, TokenKey, ensure_certified_key, ensure_certified_key_for};
 
 /// Reads the optional DevID lines of `ca.txt`: `devid_hw_type=OID` and
@@ -605,14 +605,43 @@ impl CaState {
         self.store.revoke(serial, reason, now.unix_timestamp())
     }
 
-    /// Fails with [`CaError::Revoked`] if `serial` is revoked.
+    /// Fails with [`CaError::Revoked`] if `serial` is revoked, by this key or by a key rotated
+    /// out of this CA ([`crate::rotation`]).
     pub fn ensure_not_revoked(&self, serial: &[u8]) -> Result<(), CaError> {
-        match self.store.revocation(serial)? {
-            Some(_) => Err(CaError::Revoked {
+        let revoked = match self.store.revocation(serial)? {
+            Some(_) => true,
+            None => self
+                .find_issued(serial)?
+                .is_some_and(|(_, revocation)| revocation.is_some()),
+        };
+        if revoked {
+            return Err(CaError::Revoked {
                 serial_hex: hex_upper(serial),
-            }),
-            None => Ok(()),
+            });
         }
+        Ok(())
+    }
+
+    /// The record of the certificate `serial` issued by this CA's current key or by a key
+    /// rotated out of it ([`crate::rotation`]), with its revocation if it is revoked: what a
+    /// renewal of a certificate issued before a rotation is checked against.
+    pub fn find_issued(
+        &self,
+        serial: &[u8],
+    ) -> Result<Option<(IssuedRecord, Option<RevocationRecord>)>, CaError> {
+        if let Some(record) = self.store.issued(serial)? {
+            return Ok(Some((record, self.store.revocation(serial)?)));
+        }
+        if self.refusal == Some(Refusal::Retired) {
+            return Ok(None);
+        }
+        for generation in crate::rotation::retired_generations(&self.dir)? {
+            let store = SqliteStore::open(&generation.join("pki.sqlite"))?;
+            if let Some(record) = store.issued(serial)? {
+                return Ok(Some((record, store.revocation(serial)?)));
+            }
+        }
+        Ok(None)
     }
 
     /// Signs a fresh CRL over all unexpired revocations, with the next CRL number.

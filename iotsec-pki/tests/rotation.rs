@@ -140,6 +140,17 @@ fn rotation_keeps_old_leaves_verifiable_and_revocable() {
         Some(rotation.old_serial_hex.as_str())
     );
     assert!(r.newly_revoked);
+    // The current CA finds the old leaf (a renewal of it is checked against this) and refuses
+    // it as revoked.
+    let (record, revocation) = ca.find_issued(&old_leaf.serial).unwrap().unwrap();
+    assert_eq!(record.cert_der, old_leaf.der);
+    assert_eq!(revocation.unwrap().reason, 1);
+    assert!(matches!(
+        ca.ensure_not_revoked(&old_leaf.serial),
+        Err(CaError::Revoked { .. })
+    ));
+    ca.ensure_not_revoked(&new_leaf.serial).unwrap();
+    assert!(ca.find_issued(&[9, 9]).unwrap().is_none());
     let r = revoke_in_any_generation(&state, &new_leaf.serial, 4, now).unwrap();
     assert_eq!(r.retired_generation, None);
     assert!(matches!(
