@@ -102,18 +102,67 @@ pub fn create_hierarchy_with(
     root_key: &dyn Signer,
     intermediate_key: &dyn Signer,
 ) -> Result<HierarchyCertificates, CaError> {
+    create_hierarchy_publishing(org, now, root_key, intermediate_key, None)
+}
+
+/// [`create_hierarchy_with`] whose intermediate carries a CRL distribution point for the root's
+/// CRL (the ARL, [`crate::root_crl`]) at `root_crl_url`, when one is given.
+pub fn create_hierarchy_publishing(
+    org: &str,
+    now: OffsetDateTime,
+    root_key: &dyn Signer,
+    intermediate_key: &dyn Signer,
+    root_crl_url: Option<&str>,
+) -> Result<HierarchyCertificates, CaError> {
     let rp = root_params(org, now);
     let root = rp.self_signed(&RcgenSigner(root_key))?;
     let root_issuer = Issuer::new(rp, RcgenSigner(root_key));
-    let mut ip = intermediate_params(org);
+    let intermediate = sign_intermediate(
+        intermediate_params(org),
+        &root_issuer,
+        intermediate_key,
+        root_crl_url,
+        now,
+    )?;
+    Ok(HierarchyCertificates {
+        root_der: root.der().to_vec(),
+        intermediate_der: intermediate,
+    })
+}
+
+/// Signs an intermediate certificate `ip` (its subject set) for `subject_key` under
+/// `root_issuer`: a fresh random serial, the intermediate lifetime, and a CRL distribution
+/// point for the root's CRL when `root_crl_url` is given (RFC 5280 §4.2.1.13).
+fn sign_intermediate(
+    mut ip: CertificateParams,
+    root_issuer: &Issuer<'_, RcgenSigner<'_>>,
+    subject_key: &dyn Signer,
+    root_crl_url: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Vec<u8>, CaError> {
     ip.serial_number = Some(random_serial()?);
     ip.not_before = now - CLOCK_SKEW;
     ip.not_after = now + INTERMEDIATE_LIFETIME;
-    let intermediate = ip.signed_by(&RcgenSigner(intermediate_key), &root_issuer)?;
-    Ok(HierarchyCertificates {
-        root_der: root.der().to_vec(),
-        intermediate_der: intermediate.der().to_vec(),
-    })
+    if let Some(url) = root_crl_url {
+        ip.crl_distribution_points = vec![CrlDistributionPoint {
+            uris: vec![url.to_owned()],
+        }];
+    }
+    Ok(ip
+        .signed_by(&RcgenSigner(subject_key), root_issuer)?
+        .der()
+        .to_vec())
+}
+
+/// The root as rcgen's issuer: its name decoded from `root_der`, its key `root_key`.
+fn root_issuer<'a>(
+    root_der: &[u8],
+    root_key: &'a dyn Signer,
+    now: OffsetDateTime,
+) -> Result<Issuer<'static, RcgenSigner<'a>>, CaError> {
+    let mut rp = root_params("", now);
+    rp.distinguished_name = subject_of(root_der)?;
+    Ok(Issuer::new(rp, RcgenSigner(root_key)))
 }
 
 /// A PrintableString subject value for rcgen. X.680's PrintableString includes '?', but rcgen's
@@ -206,16 +255,85 @@ pub fn certify_intermediate(
     subject_key: &dyn Signer,
     now: OffsetDateTime,
 ) -> Result<Vec<u8>, CaError> {
-    let mut rp = root_params(org, now);
-    rp.distinguished_name = subject_of(root_der)?;
-    let root_issuer = Issuer::new(rp, RcgenSigner(root_key));
+    certify_intermediate_publishing(org, name, root_der, root_key, subject_key, None, now)
+}
+
+/// [`certify_intermediate`] with a CRL distribution point for the root's CRL at
+/// `root_crl_url`, when one is given.
+pub fn certify_intermediate_publishing(
+    org: &str,
+    name: &str,
+    root_der: &[u8],
+    root_key: &dyn Signer,
+    subject_key: &dyn Signer,
+    root_crl_url: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Vec<u8>, CaError> {
     let mut ip = intermediate_params(org);
     ip.distinguished_name = ca_name(org, &format!("{org} Issuing CA {name}"));
-    ip.serial_number = Some(random_serial()?);
-    ip.not_before = now - CLOCK_SKEW;
-    ip.not_after = now + INTERMEDIATE_LIFETIME;
-    let cert = ip.signed_by(&RcgenSigner(subject_key), &root_issuer)?;
-    Ok(cert.der().to_vec())
+    let issuer = root_issuer(root_der, root_key, now)?;
+    sign_intermediate(ip, &issuer, subject_key, root_crl_url, now)
+}
+
+/// Key rollover of an intermediate: has the root certify `new_key` under the SAME subject as
+/// the intermediate certificate `current_der` (string types preserved), with a fresh serial
+/// and lifetime; the subject key identifier (from the new key) and the serial tell the two
+/// certificates apart, the authority key identifier of what each key signs says which one
+/// signed it.
+pub fn recertify_intermediate(
+    current_der: &[u8],
+    root_der: &[u8],
+    root_key: &dyn Signer,
+    new_key: &dyn Signer,
+    root_crl_url: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Vec<u8>, CaError> {
+    let mut ip = intermediate_params("");
+    ip.distinguished_name = subject_of(current_der)?;
+    let issuer = root_issuer(root_der, root_key, now)?;
+    sign_intermediate(ip, &issuer, new_key, root_crl_url, now)
+}
+
+/// Signs the root's own CRL (an authority revocation list, RFC 5280 §5: it lists revoked
+/// intermediate certificates) with `root_key`, whose certificate is `root_der`.
+pub fn sign_root_crl(
+    root_der: &[u8],
+    root_key: &dyn Signer,
+    revoked: &[RevokedEntry],
+    crl_number: u64,
+    now: OffsetDateTime,
+    next_update: OffsetDateTime,
+) -> Result<Vec<u8>, CaError> {
+    let issuer = root_issuer(root_der, root_key, now)?;
+    Ok(crl_params(revoked, crl_number, now, next_update)
+        .signed_by(&issuer)?
+        .der()
+        .to_vec())
+}
+
+/// The CRL fields every CRL of this crate has: CRL number, nextUpdate, AKI by SHA-256.
+fn crl_params(
+    revoked: &[RevokedEntry],
+    crl_number: u64,
+    now: OffsetDateTime,
+    next_update: OffsetDateTime,
+) -> CertificateRevocationListParams {
+    CertificateRevocationListParams {
+        this_update: now,
+        next_update,
+        crl_number: SerialNumber::from(crl_number),
+        issuing_distribution_point: None,
+        revoked_certs: revoked
+            .iter()
+            .map(|r| RevokedCertParams {
+                serial_number: SerialNumber::from_slice(&r.serial),
+                revocation_time: r.revoked_at,
+                reason_code: reason_code(r.reason),
+                invalidity_date: None,
+            })
+            .collect(),
+        key_identifier_method: KeyIdMethod::Sha256,
+    }
 }
 
 /// A random, positive, minimally encoded serial of 128 bits minus one (RFC 5280 §4.1.2.2;
@@ -462,23 +580,10 @@ impl Authority {
         now: OffsetDateTime,
         next_update: OffsetDateTime,
     ) -> Result<Vec<u8>, CaError> {
-        let params = CertificateRevocationListParams {
-            this_update: now,
-            next_update,
-            crl_number: SerialNumber::from(crl_number),
-            issuing_distribution_point: None,
-            revoked_certs: revoked
-                .iter()
-                .map(|r| RevokedCertParams {
-                    serial_number: SerialNumber::from_slice(&r.serial),
-                    revocation_time: r.revoked_at,
-                    reason_code: reason_code(r.reason),
-                    invalidity_date: None,
-                })
-                .collect(),
-            key_identifier_method: KeyIdMethod::Sha256,
-        };
-        Ok(params.signed_by(&self.issuer()?)?.der().to_vec())
+        Ok(crl_params(revoked, crl_number, now, next_update)
+            .signed_by(&self.issuer()?)?
+            .der()
+            .to_vec())
     }
 }
 

@@ -82,6 +82,27 @@ pub enum CaError {
     /// A DevID was asked for under a profile without a DevID part.
     #[error("DevID issuance is not enabled in this profile")]
     DevIdNotEnabled,
+    /// This CA key was rotated out (`pki rotate`): it still signs CRLs and OCSP answers for
+    /// what it issued, but issues nothing new.
+    #[error("intermediate {serial_hex} was rotated out: it issues nothing new")]
+    IssuerRetired {
+        /// Serial of the retired intermediate certificate, in hex.
+        serial_hex: String,
+    },
+    /// The root revoked this intermediate's certificate (it is on the root's CRL): it issues
+    /// nothing new.
+    #[error("intermediate {serial_hex} is revoked by the root: it issues nothing new")]
+    IssuerRevoked {
+        /// Serial of the intermediate certificate, in hex.
+        serial_hex: String,
+    },
+    /// A CRL reason that is neither an RFC 5280 §5.3.1 CRLReason name nor its number
+    /// (7 is unused).
+    #[error("unknown CRL reason {given:?}")]
+    UnknownReason {
+        /// What was given.
+        given: String,
+    },
     /// The certificate builder failed.
     #[error("certificate generation failed: {0}")]
     Generate(#[from] rcgen::Error),

@@ -5,7 +5,9 @@
 //! (organization, CRL URL, lifetime), `pki.sqlite`, and `offline/root.key.pem`, which `pki init`
 //! writes once and which belongs on offline media, not on the server. Either key may instead
 //! live in a PKCS#11 token ([`NewCaKey::Token`]): then no key file is written and `ca.txt`
-//! names the token and label ([`crate::token_key`], [`crate::root_key`]).
+//! names the token and label ([`crate::token_key`], [`crate::root_key`]). Later: `root.sqlite`
+//! (the root's revocations of intermediates, [`crate::root_crl`]) and `retired/SERIAL/` (a
+//! rotated-out key generation, [`crate::rotation`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -14,7 +16,8 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::authority::{
-    Authority, IssuedCertificate, RevokedEntry, certify_intermediate, create_hierarchy_with,
+    Authority, IssuedCertificate, RevokedEntry, certify_intermediate_publishing,
+    create_hierarchy_publishing,
 };
 use crate::ca_error::CaError;
 use crate::csr_check::{VerifiedCsr, verify_csr};
@@ -23,7 +26,7 @@ use crate::pkcs11_signer::Pkcs11Signer;
 use crate::profile::IssuanceProfile;
 use crate::root_key::{ROOT_KEY_FILE, RootKey};
 use crate::signer::{Signer, SoftwareSigner};
-use crate::store::{CertStore, IssuedRecord, SqliteStore, hex_upper};
+use crate::store::{CertStore, IssuedRecord, RevocationRecord, SqliteStore, hex_upper};
 use crate::token_key::{CaRole, TokenKey, ensure_certified_key, ensure_certified_key_for};
 
 /// Reads the optional DevID lines of `ca.txt`: `devid_hw_type=OID` and
@@ -104,13 +107,13 @@ pub enum NewCaKey<'a> {
 pub type NewIntermediateKey<'a> = NewCaKey<'a>;
 
 /// A key made or opened as a [`NewCaKey`] says.
-enum MadeKey<'a> {
+pub(crate) enum MadeKey<'a> {
     Software(Box<SoftwareSigner>),
     Token(Pkcs11Signer, &'a TokenKey),
 }
 
 impl MadeKey<'_> {
-    fn make<'a>(key: NewCaKey<'a>) -> Result<MadeKey<'a>, CaError> {
+    pub(crate) fn make<'a>(key: NewCaKey<'a>) -> Result<MadeKey<'a>, CaError> {
         Ok(match key {
             NewCaKey::Software => MadeKey::Software(Box::new(SoftwareSigner::generate_p256()?)),
             NewCaKey::Token { key, pin, generate } => MadeKey::Token(
@@ -124,7 +127,7 @@ impl MadeKey<'_> {
         })
     }
 
-    fn signer(&self) -> &dyn Signer {
+    pub(crate) fn signer(&self) -> &dyn Signer {
         match self {
             MadeKey::Software(k) => k.as_ref(),
             MadeKey::Token(k, _) => k,
@@ -133,7 +136,7 @@ impl MadeKey<'_> {
 
     /// Writes a software key to `file` (a token key: nothing) and returns the `ca.txt` lines
     /// that name a token key of `role`.
-    fn persist(&self, file: &Path, role: CaRole) -> Result<String, CaError> {
+    pub(crate) fn persist(&self, file: &Path, role: CaRole) -> Result<String, CaError> {
         match self {
             MadeKey::Software(k) => {
                 if let Some(parent) = file.parent() {
@@ -210,7 +213,16 @@ pub fn add_intermediate_signed_by(
     let root_der = read_pem(&dir.join("root.pem"), "CERTIFICATE")?;
     ensure_certified_key_for(root_key, &root_der, CaRole::Root)?;
     let made = MadeKey::make(key)?;
-    let int_der = certify_intermediate(org, name, &root_der, root_key, made.signer(), now)?;
+    let root_crl_url = settings_value(&parent, ROOT_CRL_URL_KEY);
+    let int_der = certify_intermediate_publishing(
+        org,
+        name,
+        &root_der,
+        root_key,
+        made.signer(),
+        root_crl_url,
+        now,
+    )?;
     fs::create_dir_all(&sub)?;
     let mut settings = format!("organization={org}\ncrl_url={crl_url}\nlifetime_secs={lifetime}\n");
     settings.push_str(&made.persist(&sub.join("intermediate.key.pem"), CaRole::Intermediate)?);
@@ -240,6 +252,52 @@ pub fn enable_devid(dir: &Path, devid: &DevIdProfile) -> Result<(), CaError> {
     Ok(())
 }
 
+/// The `ca.txt` line that says where the root's CRL is published; intermediates certified
+/// while it is set carry it as their CRL distribution point.
+pub const ROOT_CRL_URL_KEY: &str = "root_crl_url";
+
+/// The `ca.txt` line that marks a rotated-out intermediate (its value: when, Unix seconds).
+pub const RETIRED_AT_KEY: &str = "retired_at";
+
+/// The value of the first `key=value` line for `key` in `ca.txt` text.
+pub fn settings_value<'a>(settings: &'a str, key: &str) -> Option<&'a str> {
+    settings
+        .lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
+}
+
+/// Records (or replaces) the URL at which the root's CRL is published in the `ca.txt` of the
+/// CA in `dir`: intermediates certified from now on (`pki init --intermediate`, `pki rotate`)
+/// carry it as their CRL distribution point. A state made before this setting existed has
+/// none until it is set; its existing intermediate certificates keep having none.
+pub fn set_root_crl_url(dir: &Path, url: &str) -> Result<(), CaError> {
+    if url.is_empty() || url.contains(['\n', '\r']) {
+        return Err(CaError::State(
+            "the root CRL URL must be one non-empty line".into(),
+        ));
+    }
+    let path = dir.join("ca.txt");
+    let current = fs::read_to_string(&path)?;
+    let mut text: String = current
+        .lines()
+        .filter(|l| settings_value(l, ROOT_CRL_URL_KEY).is_none())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    text.push_str(&format!("{ROOT_CRL_URL_KEY}={url}\n"));
+    write_replacing(&path, text.as_bytes())
+}
+
+/// Writes `bytes` to `path` through a synced temporary file renamed over it.
+pub(crate) fn write_replacing(path: &Path, bytes: &[u8]) -> Result<(), CaError> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    fs::rename(&tmp, path)?;
+    Ok(())
+}
+
 /// Reads the first PEM block with `label` from a file.
 pub fn read_pem(path: &Path, label: &str) -> Result<Vec<u8>, CaError> {
     let text = fs::read(path)?;
@@ -254,7 +312,7 @@ pub fn read_pem(path: &Path, label: &str) -> Result<Vec<u8>, CaError> {
     Ok(der)
 }
 
-fn write_secret(path: &Path, text: &str) -> Result<(), CaError> {
+pub(crate) fn write_secret(path: &Path, text: &str) -> Result<(), CaError> {
     use std::io::Write;
     #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt;
@@ -283,6 +341,25 @@ pub fn init_state_with(
     root: NewCaKey<'_>,
     intermediate: NewCaKey<'_>,
 ) -> Result<(), CaError> {
+    init_state_publishing(dir, settings, None, now, root, intermediate)
+}
+
+/// [`init_state_with`] that also records where the root's CRL will be published
+/// (`root_crl_url`, see [`set_root_crl_url`]): the default intermediate, and every one
+/// certified later, carries it as its CRL distribution point.
+pub fn init_state_publishing(
+    dir: &Path,
+    settings: &CaSettings,
+    root_crl_url: Option<&str>,
+    now: OffsetDateTime,
+    root: NewCaKey<'_>,
+    intermediate: NewCaKey<'_>,
+) -> Result<(), CaError> {
+    if root_crl_url.is_some_and(|u| u.is_empty() || u.contains(['\n', '\r'])) {
+        return Err(CaError::State(
+            "the root CRL URL must be one non-empty line".into(),
+        ));
+    }
     if dir.join("intermediate.pem").exists() {
         return Err(CaError::State(format!(
             "{} already holds a CA",
@@ -291,17 +368,21 @@ pub fn init_state_with(
     }
     let root_key = MadeKey::make(root)?;
     let intermediate_key = MadeKey::make(intermediate)?;
-    let h = create_hierarchy_with(
+    let h = create_hierarchy_publishing(
         &settings.organization,
         now,
         root_key.signer(),
         intermediate_key.signer(),
+        root_crl_url,
     )?;
     fs::create_dir_all(dir)?;
     let mut ca_txt = format!(
         "organization={}\ncrl_url={}\nlifetime_secs={}\n",
         settings.organization, settings.crl_url, settings.lifetime_secs
     );
+    if let Some(url) = root_crl_url {
+        ca_txt.push_str(&format!("{ROOT_CRL_URL_KEY}={url}\n"));
+    }
     ca_txt.push_str(&root_key.persist(&dir.join(ROOT_KEY_FILE), CaRole::Root)?);
     ca_txt.push_str(
         &intermediate_key.persist(&dir.join("intermediate.key.pem"), CaRole::Intermediate)?,
@@ -323,6 +404,18 @@ pub struct CaState {
     /// The records.
     pub store: SqliteStore,
     dir: PathBuf,
+    /// Why this CA may not issue (rotated out, or revoked by the root), if it may not.
+    refusal: Option<Refusal>,
+    /// The store whose CRL number sequence this CA's CRLs continue (a rotated-out key shares
+    /// its successor's: one issuer name, one strictly increasing sequence); None: its own.
+    crl_counter: Option<SqliteStore>,
+}
+
+/// Why a CA may not issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Retired,
+    RevokedByRoot,
 }
 
 impl CaState {
@@ -351,6 +444,13 @@ impl CaState {
         };
         let intermediate_der = read_pem(&dir.join("intermediate.pem"), "CERTIFICATE")?;
         ensure_certified_key(key.as_ref(), &intermediate_der)?;
+        let retired = settings_value(&settings, RETIRED_AT_KEY).is_some();
+        // A retired generation lives in CA_DIR/retired/SERIAL; its successor in CA_DIR.
+        let crl_counter = match dir.parent().and_then(Path::parent) {
+            Some(ca_dir) if retired => Some(SqliteStore::open(&ca_dir.join("pki.sqlite"))?),
+            _ => None,
+        };
+        let revoked = !retired && crate::root_crl::is_revoked_by_root(dir, &intermediate_der)?;
         let authority = Authority::new(
             org,
             key,
@@ -362,12 +462,46 @@ impl CaState {
             authority,
             store: SqliteStore::open(&dir.join("pki.sqlite"))?,
             dir: dir.to_path_buf(),
+            refusal: if retired {
+                Some(Refusal::Retired)
+            } else if revoked {
+                Some(Refusal::RevokedByRoot)
+            } else {
+                None
+            },
+            crl_counter,
         })
     }
 
     /// Opens the named intermediate `name` of the CA in `dir` (see [`add_intermediate`]).
     pub fn open_intermediate(dir: &Path, name: &str) -> Result<Self, CaError> {
-        Self::open(&intermediate_dir(dir, name)?)
+        let mut ca = Self::open(&intermediate_dir(dir, name)?)?;
+        if ca.refusal.is_none()
+            && crate::root_crl::is_revoked_by_root(dir, ca.authority.intermediate_der())?
+        {
+            ca.refusal = Some(Refusal::RevokedByRoot);
+        }
+        Ok(ca)
+    }
+
+    /// Whether this CA may issue: false for a rotated-out key ([`crate::rotation`]) and for an
+    /// intermediate the root revoked ([`crate::root_crl`]).
+    pub fn may_issue(&self) -> bool {
+        self.refusal.is_none()
+    }
+
+    fn ensure_may_issue(&self) -> Result<(), CaError> {
+        use der::Decode;
+        let Some(refusal) = self.refusal else {
+            return Ok(());
+        };
+        let serial_hex = x509_cert::Certificate::from_der(self.authority.intermediate_der())
+            .map(|c| hex_upper(c.tbs_certificate.serial_number.as_bytes()))
+            .unwrap_or_default();
+        Err(match refusal {
+            Refusal::Retired => CaError::IssuerRetired { serial_hex },
+            Refusal::RevokedByRoot => CaError::IssuerRevoked { serial_hex },
+        })
     }
 
     /// The state directory.
@@ -435,6 +569,7 @@ impl CaState {
         issue: impl Fn(&Authority) -> Result<IssuedCertificate, CaError>,
     ) -> Result<IssuedCertificate, CaError> {
         use der::{Decode, Encode};
+        self.ensure_may_issue()?;
         for _ in 0..4 {
             let cert = issue(&self.authority)?;
             // The subject as issued (a DevID's differs from the request's).
@@ -470,14 +605,43 @@ impl CaState {
         self.store.revoke(serial, reason, now.unix_timestamp())
     }
 
-    /// Fails with [`CaError::Revoked`] if `serial` is revoked.
+    /// Fails with [`CaError::Revoked`] if `serial` is revoked, by this key or by a key rotated
+    /// out of this CA ([`crate::rotation`]).
     pub fn ensure_not_revoked(&self, serial: &[u8]) -> Result<(), CaError> {
-        match self.store.revocation(serial)? {
-            Some(_) => Err(CaError::Revoked {
+        let revoked = match self.store.revocation(serial)? {
+            Some(_) => true,
+            None => self
+                .find_issued(serial)?
+                .is_some_and(|(_, revocation)| revocation.is_some()),
+        };
+        if revoked {
+            return Err(CaError::Revoked {
                 serial_hex: hex_upper(serial),
-            }),
-            None => Ok(()),
+            });
         }
+        Ok(())
+    }
+
+    /// The record of the certificate `serial` issued by this CA's current key or by a key
+    /// rotated out of it ([`crate::rotation`]), with its revocation if it is revoked: what a
+    /// renewal of a certificate issued before a rotation is checked against.
+    pub fn find_issued(
+        &self,
+        serial: &[u8],
+    ) -> Result<Option<(IssuedRecord, Option<RevocationRecord>)>, CaError> {
+        if let Some(record) = self.store.issued(serial)? {
+            return Ok(Some((record, self.store.revocation(serial)?)));
+        }
+        if self.refusal == Some(Refusal::Retired) {
+            return Ok(None);
+        }
+        for generation in crate::rotation::retired_generations(&self.dir)? {
+            let store = SqliteStore::open(&generation.join("pki.sqlite"))?;
+            if let Some(record) = store.issued(serial)? {
+                return Ok(Some((record, store.revocation(serial)?)));
+            }
+        }
+        Ok(None)
     }
 
     /// Signs a fresh CRL over all unexpired revocations, with the next CRL number.
@@ -492,7 +656,10 @@ impl CaState {
                 reason: r.reason,
             })
             .collect();
-        let number = self.store.next_crl_number()?;
+        let number = match &mut self.crl_counter {
+            Some(shared) => shared.next_crl_number()?,
+            None => self.store.next_crl_number()?,
+        };
         self.authority
             .sign_crl(&entries, number, now, now + CRL_VALIDITY)
     }

@@ -42,7 +42,11 @@ pub mod pkcs11_signer; // CA key in a PKCS#11 token (HSM, softhsm2)
 #[cfg(feature = "std")]
 pub mod profile; // the CA-owned issuance profile
 #[cfg(feature = "std")]
+pub mod root_crl; // the root's own CRL (ARL): revoking an intermediate (RFC 5280 §5)
+#[cfg(feature = "std")]
 pub mod root_key; // the offline root key: a file or a PKCS#11 token
+#[cfg(feature = "std")]
+pub mod rotation; // intermediate key rotation; old keys sign CRLs for what they issued
 #[cfg(feature = "std")]
 pub mod secret_file; // PINs and passwords from private files
 #[cfg(feature = "std")]

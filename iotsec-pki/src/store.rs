@@ -104,6 +104,43 @@ impl SqliteStore {
         Ok(Self { conn })
     }
 
+    /// The last CRL number allocated (0: none yet).
+    pub fn crl_number(&self) -> Result<u64, CaError> {
+        let v: i64 = self
+            .conn
+            .query_row("SELECT value FROM crl_number WHERE id = 1", [], |r| {
+                r.get(0)
+            })?;
+        u64::try_from(v).map_err(|_| CaError::State("negative CRL number".into()))
+    }
+
+    /// Raises the last CRL number to `at_least` (never lowers it): a new key of the same CRL
+    /// issuer continues its predecessor's sequence (RFC 5280 §5.2.3).
+    pub fn raise_crl_number(&mut self, at_least: u64) -> Result<(), CaError> {
+        let v =
+            i64::try_from(at_least).map_err(|_| CaError::State("CRL number overflow".into()))?;
+        self.conn.execute(
+            "UPDATE crl_number SET value = MAX(value, ?1) WHERE id = 1",
+            [v],
+        )?;
+        Ok(())
+    }
+
+    /// The latest notAfter (Unix seconds) of everything recorded as issued, if anything.
+    pub fn latest_not_after(&self) -> Result<Option<i64>, CaError> {
+        Ok(self
+            .conn
+            .query_row("SELECT MAX(not_after) FROM issued", [], |r| r.get(0))?)
+    }
+
+    /// Moves everything in the write-ahead log into the database file and empties the log, so
+    /// the file alone holds the records (before it is moved).
+    pub fn checkpoint(&self) -> Result<(), CaError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// `PRAGMA integrity_check` result ("ok" when sound).
     pub fn integrity_check(&self) -> Result<String, CaError> {
         Ok(self

@@ -49,7 +49,7 @@ enum Command {
     /// SBOM/VEX deploy gate (iotsec-sbom).
     #[command(subcommand)]
     Sbom(sbom::Command),
-    /// CA hierarchy: init, issue, revoke, crl (iotsec-pki).
+    /// CA hierarchy: init, issue, revoke, crl, rotate (iotsec-pki).
     #[command(subcommand)]
     Pki(pki::Command),
     /// EST server (RFC 7030) over TLS 1.3 for a CA state directory (iotsec-pki).

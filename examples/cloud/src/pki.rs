@@ -6,11 +6,16 @@ use clap::Subcommand;
 use iotsec_cli_contract::{BadInput, Outcome, Report};
 use iotsec_pki::ca_error::CaError;
 use iotsec_pki::ca_state::{
-    CaSettings, CaState, NewCaKey, add_intermediate_with, enable_devid, init_state_with, read_pem,
-    to_pem,
+    CaSettings, CaState, NewCaKey, add_intermediate_with, enable_devid, init_state_publishing,
+    read_pem, set_root_crl_url, to_pem,
 };
 use iotsec_pki::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
+use iotsec_pki::root_crl::{intermediate_certificate, parse_reason, revoke_intermediate, root_crl};
 use iotsec_pki::root_key::RootKey;
+use iotsec_pki::rotation::{
+    RETIRED_DIR, ca_dir, drop_expired_keys, retired_generations, revoke_in_any_generation,
+    rotate_intermediate,
+};
 use iotsec_pki::secret_file::BasicCredentials;
 use iotsec_pki::store::hex_upper;
 use iotsec_pki::token_key::{CaRole, TokenKey};
@@ -142,6 +147,12 @@ pub enum Command {
         /// CRL URL placed in every issued certificate.
         #[arg(long, default_value = "http://127.0.0.1:8080/crl.der")]
         crl_url: String,
+        /// Where the root's CRL (`pki crl --root`) will be published: the CRL distribution
+        /// point of every intermediate certified from now on. A new CA without it uses
+        /// http://127.0.0.1:8080/root.crl; with --intermediate it is recorded in ca.txt first
+        /// (an older CA has none until given).
+        #[arg(long)]
+        root_crl_url: Option<String>,
         /// Device certificate lifetime in hours (short-lived by default).
         #[arg(long, default_value_t = 24)]
         lifetime_hours: u64,
@@ -182,20 +193,42 @@ pub enum Command {
         #[arg(long)]
         intermediate: Option<String>,
     },
-    /// Revokes a certificate by serial (hex).
+    /// Revokes a device certificate by serial (hex), issued by the current or a rotated-out
+    /// key of the intermediate; without --serial, the root revokes the intermediate's own
+    /// certificate (--intermediate NAME or --default-intermediate; listed by `pki crl --root`).
     Revoke {
         /// State directory.
         #[arg(long)]
         state: PathBuf,
         /// Serial number in hex (as `openssl x509 -serial` prints it).
         #[arg(long)]
-        serial: String,
-        /// RFC 5280 reason code (1 keyCompromise, 4 superseded, 5 cessationOfOperation, ...).
-        #[arg(long, default_value_t = 0)]
-        reason: u8,
-        /// Act as the named intermediate (`pki init --intermediate NAME`) instead of the default.
+        serial: Option<String>,
+        /// RFC 5280 CRLReason: a name (keyCompromise, cACompromise, superseded,
+        /// cessationOfOperation, ...) or its number.
+        #[arg(long, default_value = "0")]
+        reason: String,
+        /// Act as the named intermediate (`pki init --intermediate NAME`) instead of the
+        /// default; without --serial: revoke NAME's certificate by the root.
+        #[arg(long, conflicts_with = "default_intermediate")]
+        intermediate: Option<String>,
+        /// Without --serial: revoke the default intermediate's certificate by the root.
+        #[arg(long, conflicts_with = "serial")]
+        default_intermediate: bool,
+    },
+    /// Rotates an intermediate's key (the default one, or --intermediate NAME): a new key and
+    /// a certificate from the root with the same subject. The old key issues nothing more but
+    /// keeps signing the CRL for what it issued (`pki crl --generation SERIAL`) until its last
+    /// certificate expires. Restart a running `serve` afterwards.
+    Rotate {
+        /// State directory.
+        #[arg(long)]
+        state: PathBuf,
+        /// The named intermediate to rotate (default: the default one).
         #[arg(long)]
         intermediate: Option<String>,
+        /// The new key in a PKCS#11 token.
+        #[command(flatten)]
+        pkcs11: IntermediateTokenArgs,
     },
     /// Approves an enrollment held for manual approval (the device's next retry is issued).
     Approve {
@@ -217,8 +250,19 @@ pub enum Command {
         /// Act as the named intermediate (`pki init --intermediate NAME`) instead of the default.
         #[arg(long)]
         intermediate: Option<String>,
+        /// The root's CRL (revoked intermediates), signed with the root key
+        /// (DIR/offline/root.key.pem, or its token with $IOTSEC_PKCS11_ROOT_PIN).
+        #[arg(long, conflicts_with_all = ["intermediate", "generation"])]
+        root: bool,
+        /// The CRL of a rotated-out key of the intermediate (the serial of its certificate,
+        /// as `pki rotate` reported it), for the certificates it issued.
+        #[arg(long)]
+        generation: Option<String>,
     },
 }
+
+/// Where a new CA's root CRL is published when `pki init` is not told.
+const DEFAULT_ROOT_CRL_URL: &str = "http://127.0.0.1:8080/root.crl";
 
 fn open_ca(state: &std::path::Path, intermediate: Option<&str>) -> Result<CaState, BadInput> {
     match intermediate {
@@ -260,12 +304,16 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
             lifetime_hours,
             devid_hw_type,
             idevid,
+            root_crl_url,
             intermediate,
             pkcs11,
             root_pkcs11,
         } => {
             let int_token = pkcs11.with_pin()?;
             if let Some(name) = intermediate {
+                if let Some(url) = &root_crl_url {
+                    set_root_crl_url(&state, url).map_err(bad)?;
+                }
                 if root_pkcs11.token_key().is_some() {
                     return Err(BadInput::new(
                         "--root-pkcs11-* is for a new CA: the root key of an existing one is \
@@ -307,13 +355,14 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 return Err(BadInput::new("--lifetime-hours must be 1..=9552"));
             }
             let root_token = root_pkcs11.with_pin()?;
-            init_state_with(
+            init_state_publishing(
                 &state,
                 &CaSettings {
                     organization,
                     crl_url,
                     lifetime_secs: lifetime_hours * 3600,
                 },
+                Some(root_crl_url.as_deref().unwrap_or(DEFAULT_ROOT_CRL_URL)),
                 now,
                 new_key(root_token.as_ref(), root_pkcs11.generate),
                 new_key(int_token.as_ref(), pkcs11.generate),
@@ -391,18 +440,70 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
             serial,
             reason,
             intermediate,
+            default_intermediate,
         } => {
-            if reason == 7 || reason > 10 {
-                return Err(BadInput::new(
-                    "reason must be an RFC 5280 CRLReason (0-6, 8-10)",
+            let reason = parse_reason(&reason).map_err(|_| {
+                BadInput::new("reason must be an RFC 5280 CRLReason (a name, or 0-6, 8-10)")
+            })?;
+            let Some(serial) = serial else {
+                if intermediate.is_none() && !default_intermediate {
+                    return Err(BadInput::new(
+                        "give --serial, or --intermediate NAME / --default-intermediate to \
+                         revoke an intermediate by the root",
+                    ));
+                }
+                let cert =
+                    intermediate_certificate(&state, intermediate.as_deref()).map_err(bad)?;
+                let r = revoke_intermediate(&state, &cert, reason, now).map_err(bad)?;
+                return Ok(Report::from_json(
+                    Outcome::Accepted,
+                    json!({
+                        "intermediate": intermediate.as_deref().unwrap_or("default"),
+                        "serial": hex_upper(&r.serial),
+                        "reason": reason,
+                        "newly_revoked": r.newly_revoked,
+                        "note": "publish the root's CRL now: pki crl --root",
+                    }),
                 ));
-            }
+            };
             let serial = parse_hex(&serial)?;
-            let mut ca = open_ca(&state, intermediate.as_deref())?;
-            let newly = ca.revoke(&serial, reason, now).map_err(bad)?;
+            let dir = ca_dir(&state, intermediate.as_deref()).map_err(bad)?;
+            let r = revoke_in_any_generation(&dir, &serial, reason, now).map_err(bad)?;
             Ok(Report::from_json(
                 Outcome::Accepted,
-                json!({ "serial": hex_upper(&serial), "reason": reason, "newly_revoked": newly }),
+                json!({
+                    "serial": hex_upper(&serial),
+                    "reason": reason,
+                    "newly_revoked": r.newly_revoked,
+                    "generation": r.retired_generation.as_deref().unwrap_or("current"),
+                }),
+            ))
+        }
+        Command::Rotate {
+            state,
+            intermediate,
+            pkcs11,
+        } => {
+            let token = pkcs11.with_pin()?;
+            let r = rotate_intermediate(
+                &state,
+                intermediate.as_deref(),
+                now,
+                new_key(token.as_ref(), pkcs11.generate),
+            )
+            .map_err(bad)?;
+            let dir = ca_dir(&state, intermediate.as_deref()).map_err(bad)?;
+            Ok(Report::from_json(
+                Outcome::Accepted,
+                json!({
+                    "intermediate": intermediate.as_deref().unwrap_or("default"),
+                    "old_serial": r.old_serial_hex,
+                    "new_serial": r.new_serial_hex,
+                    "certificate": dir.join("intermediate.pem").display().to_string(),
+                    "key": key_place(token.as_ref(), "intermediate.key.pem"),
+                    "retired": r.retired_dir.display().to_string(),
+                    "note": "restart a running serve to load the new chain",
+                }),
             ))
         }
         Command::Approve { state, id } => {
@@ -422,9 +523,33 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
             state,
             out,
             intermediate,
+            root,
+            generation,
         } => {
-            let mut ca = open_ca(&state, intermediate.as_deref())?;
-            let der = ca.crl(now).map_err(bad)?;
+            let mut dropped = Vec::new();
+            let der = if root {
+                root_crl(&state, now).map_err(bad)?
+            } else if let Some(serial) = generation {
+                let serial = hex_upper(&parse_hex(&serial)?);
+                let dir = ca_dir(&state, intermediate.as_deref()).map_err(bad)?;
+                let generation = dir.join(RETIRED_DIR).join(serial);
+                if !generation.is_dir() {
+                    return Err(BadInput::new(format!(
+                        "no rotated-out key {} here",
+                        generation.display()
+                    )));
+                }
+                CaState::open(&generation)
+                    .map_err(bad)?
+                    .crl(now)
+                    .map_err(bad)?
+            } else {
+                let ca = open_ca(&state, intermediate.as_deref())?;
+                // A rotated-out key whose last certificate has expired signs no CRL any more.
+                dropped = drop_expired_keys(ca.dir(), now).map_err(bad)?;
+                let mut ca = ca;
+                ca.crl(now).map_err(bad)?
+            };
             let is_pem = out.extension().is_some_and(|e| e == "pem");
             if is_pem {
                 std::fs::write(&out, to_pem("X509 CRL", &der).map_err(bad)?)
@@ -434,7 +559,14 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
             }
             Ok(Report::from_json(
                 Outcome::Accepted,
-                json!({ "crl": out.display().to_string(), "bytes": der.len() }),
+                json!({
+                    "crl": out.display().to_string(),
+                    "bytes": der.len(),
+                    "dropped_retired_keys": dropped
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>(),
+                }),
             ))
         }
     }
@@ -524,6 +656,28 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
     }
     labels.insert(String::new(), policy);
     let ca = CaState::open(&args.state).map_err(bad)?;
+    // Rotated-out keys answer OCSP and sign CRLs (GET /crl/NAME.der) for what they issued.
+    let mut retired = Vec::new();
+    for (prefix, dir) in std::iter::once((String::new(), args.state.clone())).chain(
+        intermediates
+            .iter()
+            .map(|(n, c)| (format!("{n}-"), c.dir().to_path_buf())),
+    ) {
+        for generation in retired_generations(&dir).map_err(bad)? {
+            let serial = generation
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            match CaState::open(&generation) {
+                Ok(old) => retired.push((format!("{prefix}retired-{serial}"), old)),
+                Err(e) => eprintln!(
+                    "iotsec-cloud: rotated-out key {} not loaded: {e}",
+                    generation.display()
+                ),
+            }
+        }
+    }
+    intermediates.extend(retired);
     let ep = iotsec_pki::est_transport::bind_endpoint_with(ca, intermediates, &args.est, labels)
         .map_err(bad)?;
     let addr = ep.listener.local_addr().map_err(BadInput::new)?;

@@ -1,0 +1,259 @@
+//! Intermediate key rotation (rollover): a new key and a new certificate from the root under
+//! the same subject, as `step-ca` (a new intermediate under the same root) and EJBCA ("renew CA
+//! with a new key") do, with the old key kept for revocation only.
+//!
+//! [`rotate_intermediate`] moves the current generation of an intermediate's state directory
+//! `CA_DIR` (certificate, key or token lines, database) to `CA_DIR/retired/SERIAL/` (SERIAL: the
+//! old certificate's serial in hex), marked `retired_at=` in its `ca.txt`, and installs the new
+//! key, certificate and an empty database in `CA_DIR`. What stays true afterwards:
+//! - the new certificate has the old subject, a new serial, a new subject key identifier and
+//!   the root CRL distribution point if `ca.txt` of the root has `root_crl_url=`; leaves issued
+//!   from now on carry the new key's authority key identifier;
+//! - the old key issues nothing ([`CaError::IssuerRetired`]) but still signs the CRL and
+//!   OCSP answers for the leaves it issued ([`CaState::open`] on the retired directory,
+//!   [`revoke_in_any_generation`]); it is kept until the last of those leaves expires, then
+//!   [`drop_expired_keys`] deletes it (a key in a token is left in the token: delete it there);
+//! - both keys sign CRLs under the same issuer name, so they share one CRL number sequence
+//!   (RFC 5280 §5.2.3): the retired generation draws its numbers from `CA_DIR/pki.sqlite`,
+//!   which continues the old sequence.
+//!
+//! A running EST server keeps the keys and chain it loaded: restart it after a rotation.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use time::OffsetDateTime;
+
+use crate::authority::recertify_intermediate;
+use crate::ca_error::CaError;
+use crate::ca_state::{
+    MadeKey, NewCaKey, RETIRED_AT_KEY, ROOT_CRL_URL_KEY, intermediate_dir, read_pem,
+    settings_value, to_pem, write_replacing,
+};
+use crate::root_key::RootKey;
+use crate::signer::Signer;
+use crate::store::{CertStore, SqliteStore, hex_upper};
+use crate::token_key::{CaRole, ensure_certified_key_for};
+
+/// The folder of retired generations inside an intermediate's state directory.
+pub const RETIRED_DIR: &str = "retired";
+
+/// The state directory of an intermediate of the CA in `dir`: the default one (`None`, `dir`
+/// itself) or the named one.
+pub fn ca_dir(dir: &Path, name: Option<&str>) -> Result<PathBuf, CaError> {
+    match name {
+        Some(name) => intermediate_dir(dir, name),
+        None => Ok(dir.to_path_buf()),
+    }
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    /// The serial of the certificate rotated out (hex, as OpenSSL prints it).
+    pub old_serial_hex: String,
+    /// The serial of the new intermediate certificate (hex).
+    pub new_serial_hex: String,
+    /// Where the old generation now is (`CA_DIR/retired/OLD_SERIAL`).
+    pub retired_dir: PathBuf,
+    /// The new intermediate certificate (DER).
+    pub new_certificate: Vec<u8>,
+}
+
+fn serial_hex(cert_der: &[u8]) -> Result<String, CaError> {
+    use der::Decode;
+    let cert = x509_cert::Certificate::from_der(cert_der).map_err(|error| {
+        CaError::MalformedCertificate {
+            which: "intermediate certificate",
+            error,
+        }
+    })?;
+    Ok(hex_upper(cert.tbs_certificate.serial_number.as_bytes()))
+}
+
+/// Rotates the key of the intermediate `name` (`None`: the default one) of the CA in `dir`:
+/// the new key is made where `key` says, the root key is opened as [`RootKey::of_state`]
+/// finds it and must be the key `root.pem` certifies. See the module documentation.
+pub fn rotate_intermediate(
+    dir: &Path,
+    name: Option<&str>,
+    now: OffsetDateTime,
+    key: NewCaKey<'_>,
+) -> Result<Rotation, CaError> {
+    let root_der = read_pem(&dir.join("root.pem"), "CERTIFICATE")?;
+    let root_key = RootKey::of_state(dir)?.open_certified(&root_der)?;
+    rotate_intermediate_signed_by(dir, name, now, key, root_key.as_ref())
+}
+
+/// [`rotate_intermediate`] for a caller that holds the root key already.
+pub fn rotate_intermediate_signed_by(
+    dir: &Path,
+    name: Option<&str>,
+    now: OffsetDateTime,
+    key: NewCaKey<'_>,
+    root_key: &dyn Signer,
+) -> Result<Rotation, CaError> {
+    let ca_dir = ca_dir(dir, name)?;
+    let settings = fs::read_to_string(ca_dir.join("ca.txt"))?;
+    if settings_value(&settings, RETIRED_AT_KEY).is_some() {
+        return Err(CaError::State(format!(
+            "{} is a retired generation",
+            ca_dir.display()
+        )));
+    }
+    let root_der = read_pem(&dir.join("root.pem"), "CERTIFICATE")?;
+    ensure_certified_key_for(root_key, &root_der, CaRole::Root)?;
+    let old_der = read_pem(&ca_dir.join("intermediate.pem"), "CERTIFICATE")?;
+    let old_serial_hex = serial_hex(&old_der)?;
+    let retired_dir = ca_dir.join(RETIRED_DIR).join(&old_serial_hex);
+    if retired_dir.exists() {
+        return Err(CaError::State(format!(
+            "{} exists already",
+            retired_dir.display()
+        )));
+    }
+    let root_settings = fs::read_to_string(dir.join("ca.txt"))?;
+    let made = MadeKey::make(key)?;
+    let new_der = recertify_intermediate(
+        &old_der,
+        &root_der,
+        root_key,
+        made.signer(),
+        settings_value(&root_settings, ROOT_CRL_URL_KEY),
+        now,
+    )?;
+    let new_serial_hex = serial_hex(&new_der)?;
+
+    // 1. The old generation, complete, into retired/SERIAL (the database moved whole: its
+    //    log emptied first, so the file alone holds every record).
+    let old_crl_number = {
+        let store = SqliteStore::open(&ca_dir.join("pki.sqlite"))?;
+        store.checkpoint()?;
+        store.crl_number()?
+    };
+    fs::create_dir_all(&retired_dir)?;
+    fs::copy(ca_dir.join("root.pem"), retired_dir.join("root.pem"))?;
+    fs::copy(
+        ca_dir.join("intermediate.pem"),
+        retired_dir.join("intermediate.pem"),
+    )?;
+    write_replacing(
+        &retired_dir.join("ca.txt"),
+        format!("{settings}{RETIRED_AT_KEY}={}\n", now.unix_timestamp()).as_bytes(),
+    )?;
+    for file in ["pki.sqlite-wal", "pki.sqlite-shm", "pki.sqlite"] {
+        if ca_dir.join(file).exists() {
+            fs::rename(ca_dir.join(file), retired_dir.join(file))?;
+        }
+    }
+    if ca_dir.join("intermediate.key.pem").exists() {
+        fs::rename(
+            ca_dir.join("intermediate.key.pem"),
+            retired_dir.join("intermediate.key.pem"),
+        )?;
+    }
+
+    // 2. The new generation: key, settings naming it, certificate, a database that continues
+    //    the CRL number sequence.
+    let mut new_settings: String = settings
+        .lines()
+        .filter(|l| !l.starts_with("pkcs11_"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    new_settings
+        .push_str(&made.persist(&ca_dir.join("intermediate.key.pem"), CaRole::Intermediate)?);
+    write_replacing(&ca_dir.join("ca.txt"), new_settings.as_bytes())?;
+    let mut store = SqliteStore::open(&ca_dir.join("pki.sqlite"))?;
+    store.raise_crl_number(old_crl_number)?;
+    write_replacing(
+        &ca_dir.join("intermediate.pem"),
+        to_pem("CERTIFICATE", &new_der)?.as_bytes(),
+    )?;
+    Ok(Rotation {
+        old_serial_hex,
+        new_serial_hex,
+        retired_dir,
+        new_certificate: new_der,
+    })
+}
+
+/// The retired generations of the intermediate whose state directory is `ca_dir`, oldest
+/// rotation first.
+pub fn retired_generations(ca_dir: &Path) -> Result<Vec<PathBuf>, CaError> {
+    let folder = ca_dir.join(RETIRED_DIR);
+    if !folder.exists() {
+        return Ok(Vec::new());
+    }
+    let mut found = Vec::new();
+    for entry in fs::read_dir(folder)? {
+        let path = entry?.path();
+        let settings = fs::read_to_string(path.join("ca.txt"))?;
+        let at: i64 = settings_value(&settings, RETIRED_AT_KEY)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| CaError::State(format!("{} lacks retired_at", path.display())))?;
+        found.push((at, path));
+    }
+    found.sort();
+    Ok(found.into_iter().map(|(_, p)| p).collect())
+}
+
+/// Where [`revoke_in_any_generation`] found the certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenerationRevocation {
+    /// The retired generation (serial hex of its intermediate) that issued it; None: the
+    /// current one.
+    pub retired_generation: Option<String>,
+    /// False if it was revoked already.
+    pub newly_revoked: bool,
+}
+
+/// Revokes the leaf `serial` issued by any generation of the intermediate in `ca_dir` (the
+/// current one first, then the retired ones). Needs no key: the generation's next CRL lists it.
+pub fn revoke_in_any_generation(
+    ca_dir: &Path,
+    serial: &[u8],
+    reason: u8,
+    now: OffsetDateTime,
+) -> Result<GenerationRevocation, CaError> {
+    let mut current = SqliteStore::open(&ca_dir.join("pki.sqlite"))?;
+    if current.issued(serial)?.is_some() {
+        return Ok(GenerationRevocation {
+            retired_generation: None,
+            newly_revoked: current.revoke(serial, reason, now.unix_timestamp())?,
+        });
+    }
+    for generation in retired_generations(ca_dir)? {
+        let mut store = SqliteStore::open(&generation.join("pki.sqlite"))?;
+        if store.issued(serial)?.is_some() {
+            return Ok(GenerationRevocation {
+                retired_generation: generation
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned()),
+                newly_revoked: store.revoke(serial, reason, now.unix_timestamp())?,
+            });
+        }
+    }
+    Err(CaError::UnknownSerial {
+        serial_hex: hex_upper(serial),
+    })
+}
+
+/// Deletes the key file of every retired generation of `ca_dir` whose last leaf has expired
+/// at `now` (nothing it issued needs a CRL any more); returns the deleted files. Its
+/// certificate and database stay.
+pub fn drop_expired_keys(ca_dir: &Path, now: OffsetDateTime) -> Result<Vec<PathBuf>, CaError> {
+    let mut dropped = Vec::new();
+    for generation in retired_generations(ca_dir)? {
+        let key = generation.join("intermediate.key.pem");
+        if !key.exists() {
+            continue;
+        }
+        let store = SqliteStore::open(&generation.join("pki.sqlite"))?;
+        let last = store.latest_not_after()?;
+        if last.is_none_or(|t| t < now.unix_timestamp()) {
+            fs::remove_file(&key)?;
+            dropped.push(key);
+        }
+    }
+    Ok(dropped)
+}

@@ -1,0 +1,347 @@
+//! Intermediate key rotation: a new key and certificate under the same subject; the old key
+//! keeps signing the CRL for what it issued. Checked by OpenSSL.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+mod peers;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use common::{acme_ca_at, csr_for, write_pem};
+use der::Decode;
+use iotsec_pki::KeyAlgorithm;
+use iotsec_pki::ca_error::CaError;
+use iotsec_pki::ca_state::{CaState, NewCaKey, read_pem};
+use iotsec_pki::root_crl::{intermediate_certificate, revoke_intermediate, root_crl};
+use iotsec_pki::rotation::{
+    drop_expired_keys, retired_generations, revoke_in_any_generation, rotate_intermediate,
+};
+use iotsec_pki::store::hex_upper;
+use peers::{have, openssl};
+use proptest::prelude::*;
+use time::OffsetDateTime;
+
+fn cert(der: &[u8]) -> x509_cert::Certificate {
+    x509_cert::Certificate::from_der(der).unwrap()
+}
+
+/// The subject key identifier of a certificate (DER of the extension value).
+fn ski(der: &[u8]) -> Vec<u8> {
+    cert(der)
+        .tbs_certificate
+        .extensions
+        .unwrap()
+        .into_iter()
+        .find(|e| e.extn_id == der::oid::ObjectIdentifier::new_unwrap("2.5.29.14"))
+        .unwrap()
+        .extn_value
+        .into_bytes()
+}
+
+/// (issuer name DER, CRL number) of a DER CRL.
+fn crl_number(der: &[u8]) -> (Vec<u8>, u64) {
+    use der::Encode;
+    let crl = x509_cert::crl::CertificateList::from_der(der).unwrap();
+    let ext = crl
+        .tbs_cert_list
+        .crl_extensions
+        .unwrap()
+        .into_iter()
+        .find(|e| e.extn_id == der::oid::ObjectIdentifier::new_unwrap("2.5.29.20"))
+        .unwrap();
+    let n = der::asn1::Uint::from_der(ext.extn_value.as_bytes()).unwrap();
+    let number = n
+        .as_bytes()
+        .iter()
+        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    (crl.tbs_cert_list.issuer.to_der().unwrap(), number)
+}
+
+fn verify(dir: &Path, int: &str, extra: &[&str], leaf: &str) -> (bool, String) {
+    let mut args = vec!["verify", "-CAfile", "root.pem", "-untrusted", int];
+    args.extend_from_slice(extra);
+    args.push(leaf);
+    openssl(dir, &args)
+}
+
+#[test]
+fn rotation_keeps_old_leaves_verifiable_and_revocable() {
+    let now = OffsetDateTime::now_utc();
+    let (dir, state) = acme_ca_at("rotate", now);
+    let mut ca = CaState::open(&state).unwrap();
+    let old_leaf = ca
+        .issue_csr(&csr_for(KeyAlgorithm::P256, 1, "dev-old"), now)
+        .unwrap();
+    let (_, n_before) = crl_number(&ca.crl(now).unwrap());
+    drop(ca);
+    let old_int = intermediate_certificate(&state, None).unwrap();
+
+    let rotation = rotate_intermediate(&state, None, now, NewCaKey::Software).unwrap();
+    let new_int = intermediate_certificate(&state, None).unwrap();
+    assert_eq!(rotation.new_certificate, new_int);
+    assert_eq!(
+        rotation.old_serial_hex,
+        hex_upper(cert(&old_int).tbs_certificate.serial_number.as_bytes())
+    );
+    assert_eq!(
+        rotation.retired_dir,
+        state.join("retired").join(&rotation.old_serial_hex)
+    );
+    assert_eq!(
+        retired_generations(&state).unwrap(),
+        vec![rotation.retired_dir.clone()]
+    );
+    // Same subject and issuer, another serial and key.
+    assert_eq!(
+        cert(&old_int).tbs_certificate.subject,
+        cert(&new_int).tbs_certificate.subject
+    );
+    assert_ne!(
+        cert(&old_int).tbs_certificate.serial_number,
+        cert(&new_int).tbs_certificate.serial_number
+    );
+    assert_ne!(ski(&old_int), ski(&new_int));
+    assert_eq!(
+        read_pem(
+            &rotation.retired_dir.join("intermediate.pem"),
+            "CERTIFICATE"
+        )
+        .unwrap(),
+        old_int
+    );
+
+    let mut ca = CaState::open(&state).unwrap();
+    assert!(ca.may_issue());
+    let new_leaf = ca
+        .issue_csr(&csr_for(KeyAlgorithm::P256, 2, "dev-new"), now)
+        .unwrap();
+    let mut retired = CaState::open(&rotation.retired_dir).unwrap();
+    assert!(!retired.may_issue());
+    assert!(matches!(
+        retired.issue_csr(&csr_for(KeyAlgorithm::P256, 3, "dev-x"), now),
+        Err(CaError::IssuerRetired { ref serial_hex }) if *serial_hex == rotation.old_serial_hex
+    ));
+
+    // CRL numbers: one sequence for the issuer name, across both keys.
+    let (_, n_new) = crl_number(&ca.crl(now).unwrap());
+    let (_, n_old) = crl_number(&retired.crl(now).unwrap());
+    assert_eq!((n_before, n_new, n_old), (1, 2, 3));
+
+    // Revoking the old leaf after rotation lands in the old generation.
+    let r = revoke_in_any_generation(&state, &old_leaf.serial, 1, now).unwrap();
+    assert_eq!(
+        r.retired_generation.as_deref(),
+        Some(rotation.old_serial_hex.as_str())
+    );
+    assert!(r.newly_revoked);
+    // The current CA finds the old leaf (a renewal of it is checked against this) and refuses
+    // it as revoked.
+    let (record, revocation) = ca.find_issued(&old_leaf.serial).unwrap().unwrap();
+    assert_eq!(record.cert_der, old_leaf.der);
+    assert_eq!(revocation.unwrap().reason, 1);
+    assert!(matches!(
+        ca.ensure_not_revoked(&old_leaf.serial),
+        Err(CaError::Revoked { .. })
+    ));
+    ca.ensure_not_revoked(&new_leaf.serial).unwrap();
+    assert!(ca.find_issued(&[9, 9]).unwrap().is_none());
+    let r = revoke_in_any_generation(&state, &new_leaf.serial, 4, now).unwrap();
+    assert_eq!(r.retired_generation, None);
+    assert!(matches!(
+        revoke_in_any_generation(&state, &[1, 2, 3], 1, now),
+        Err(CaError::UnknownSerial { .. })
+    ));
+
+    if !have("openssl") {
+        return;
+    }
+    std::fs::copy(state.join("root.pem"), dir.join("root.pem")).unwrap();
+    write_pem(&dir, "old-int.pem", "CERTIFICATE", &old_int);
+    write_pem(&dir, "new-int.pem", "CERTIFICATE", &new_int);
+    write_pem(&dir, "old-leaf.pem", "CERTIFICATE", &old_leaf.der);
+    write_pem(&dir, "new-leaf.pem", "CERTIFICATE", &new_leaf.der);
+    assert_eq!(
+        verify(&dir, "old-int.pem", &[], "old-leaf.pem"),
+        (true, "old-leaf.pem: OK\n".into())
+    );
+    assert_eq!(
+        verify(&dir, "new-int.pem", &[], "new-leaf.pem"),
+        (true, "new-leaf.pem: OK\n".into())
+    );
+    // Each key signed only its own leaves.
+    let (ok, out) = verify(&dir, "new-int.pem", &[], "old-leaf.pem");
+    assert!(!ok, "{out}");
+    assert!(out.contains("error 20 at 0 depth lookup"), "{out}");
+
+    // The old key's CRL lists the old leaf; OpenSSL checks it with the old intermediate.
+    let old_crl = retired.crl(now).unwrap();
+    write_pem(&dir, "old.crl", "X509 CRL", &old_crl);
+    let (ok, out) = verify(
+        &dir,
+        "old-int.pem",
+        &["-crl_check", "-CRLfile", "old.crl"],
+        "old-leaf.pem",
+    );
+    assert!(!ok, "{out}");
+    assert_eq!(
+        out,
+        "CN = dev-old\nerror 23 at 0 depth lookup: certificate revoked\nerror old-leaf.pem: verification failed\n"
+    );
+    let (ok, text) = openssl(
+        &dir,
+        &[
+            "crl",
+            "-in",
+            "old.crl",
+            "-noout",
+            "-text",
+            "-CAfile",
+            "old-int.pem",
+        ],
+    );
+    assert!(ok && text.contains("verify OK"), "{text}");
+    assert!(
+        text.contains(&format!("Serial Number: {}", hex_upper(&old_leaf.serial))),
+        "{text}"
+    );
+    // Both CRLs given (same issuer name): OpenSSL picks each leaf's by key identifier.
+    write_pem(&dir, "new.crl", "X509 CRL", &ca.crl(now).unwrap());
+    for (int, leaf) in [
+        ("old-int.pem", "old-leaf.pem"),
+        ("new-int.pem", "new-leaf.pem"),
+    ] {
+        let (ok, out) = verify(
+            &dir,
+            int,
+            &["-crl_check", "-CRLfile", "old.crl", "-CRLfile", "new.crl"],
+            leaf,
+        );
+        assert!(!ok, "{out}");
+        assert!(
+            out.contains("error 23 at 0 depth lookup: certificate revoked"),
+            "{out}"
+        );
+    }
+
+    // The old key is kept while an old leaf is valid, then dropped.
+    assert!(drop_expired_keys(&state, now).unwrap().is_empty());
+    let later = now + time::Duration::hours(2);
+    assert_eq!(
+        drop_expired_keys(&state, later).unwrap(),
+        vec![rotation.retired_dir.join("intermediate.key.pem")]
+    );
+    assert!(CaState::open(&rotation.retired_dir).is_err());
+}
+
+#[test]
+fn a_named_intermediate_rotates_and_the_old_one_can_be_revoked_by_the_root() {
+    let now = OffsetDateTime::now_utc();
+    let (_dir, state) = acme_ca_at("rotate-named", now);
+    iotsec_pki::ca_state::add_intermediate(&state, "line2", "http://x/c2", now).unwrap();
+    let old_int = intermediate_certificate(&state, Some("line2")).unwrap();
+    let rotation = rotate_intermediate(&state, Some("line2"), now, NewCaKey::Software).unwrap();
+    assert_eq!(
+        rotation.retired_dir,
+        state
+            .join("intermediates/line2/retired")
+            .join(&rotation.old_serial_hex)
+    );
+    // Superseded: the root revokes the old certificate; the new one issues on.
+    revoke_intermediate(&state, &old_int, 4, now).unwrap();
+    let mut ca = CaState::open_intermediate(&state, "line2").unwrap();
+    assert!(ca.may_issue());
+    ca.issue_csr(&csr_for(KeyAlgorithm::P256, 1, "dev-1"), now)
+        .unwrap();
+    // The default intermediate was not rotated.
+    assert!(retired_generations(&state).unwrap().is_empty());
+    // A retired generation is not rotated again.
+    assert!(matches!(
+        rotate_intermediate(&rotation.retired_dir, None, now, NewCaKey::Software),
+        Err(CaError::State(_) | CaError::Io(_))
+    ));
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Issue,
+    RevokeLast,
+    Crl,
+    RetiredCrls,
+    Rotate,
+    RootCrl,
+    RevokeIntermediate,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        2 => Just(Op::Issue),
+        1 => Just(Op::RevokeLast),
+        3 => Just(Op::Crl),
+        3 => Just(Op::RetiredCrls),
+        2 => Just(Op::Rotate),
+        1 => Just(Op::RootCrl),
+        1 => Just(Op::RevokeIntermediate),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    /// Over any sequence of issue/revoke/CRL/rotate operations, every CRL an issuer name signs
+    /// (the intermediate's, under all its keys; the root's) has a larger CRL number than the
+    /// one before it.
+    #[test]
+    fn crl_numbers_strictly_increase_per_issuer(ops in proptest::collection::vec(op(), 1..14)) {
+        let now = OffsetDateTime::now_utc();
+        let (_dir, state) = acme_ca_at("rotate-prop", now);
+        let mut last: HashMap<Vec<u8>, u64> = HashMap::new();
+        let mut seen = |der: &[u8]| {
+            let (issuer, n) = crl_number(der);
+            if let Some(prev) = last.insert(issuer, n) {
+                assert!(n > prev, "CRL number {n} after {prev}");
+            }
+        };
+        let mut serials = Vec::new();
+        let mut current_revoked = false;
+        for op in ops {
+            match op {
+                Op::Issue => {
+                    let mut ca = CaState::open(&state).unwrap();
+                    let issued = ca.issue_csr(&csr_for(KeyAlgorithm::P256, 9, "dev"), now);
+                    // The model: a key the root revoked issues nothing; a rotation makes a new one.
+                    if current_revoked {
+                        assert!(matches!(issued, Err(CaError::IssuerRevoked { .. })), "{issued:?}");
+                    } else {
+                        serials.push(issued.unwrap().serial);
+                    }
+                }
+                Op::RevokeLast => {
+                    if let Some(s) = serials.last() {
+                        revoke_in_any_generation(&state, s, 1, now).unwrap();
+                    }
+                }
+                Op::Crl => seen(&CaState::open(&state).unwrap().crl(now).unwrap()),
+                Op::RetiredCrls => {
+                    for g in retired_generations(&state).unwrap() {
+                        seen(&CaState::open(&g).unwrap().crl(now).unwrap());
+                    }
+                }
+                Op::Rotate => {
+                    rotate_intermediate(&state, None, now, NewCaKey::Software).unwrap();
+                    current_revoked = false;
+                }
+                Op::RootCrl => seen(&root_crl(&state, now).unwrap()),
+                Op::RevokeIntermediate => {
+                    let int = intermediate_certificate(&state, None).unwrap();
+                    revoke_intermediate(&state, &int, 4, now).unwrap();
+                    current_revoked = true;
+                }
+            }
+        }
+    }
+}
