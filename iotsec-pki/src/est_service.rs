@@ -567,7 +567,9 @@ fn check_presented_cert(
         }
     })?;
     let serial = cert.tbs_certificate.serial_number.as_bytes().to_vec();
-    let known = ca.store.issued(&serial)?;
+    // Issued by this CA's current key or by a key rotated out of it: a device renews a
+    // certificate from before a rotation (its revocation is checked just below either way).
+    let known = ca.find_issued(&serial)?.map(|(record, _)| record);
     ca.ensure_not_revoked(&serial)?;
     let mismatch = |field| match role {
         ClientCertRole::Renewed => CaError::ReenrollMismatch { field },

@@ -345,3 +345,36 @@ proptest! {
         }
     }
 }
+
+/// A device whose certificate predates a rotation renews it over EST (RFC 7030 §4.2.2) from the
+/// new key; once that old certificate is revoked (on the old key's books), it cannot.
+#[test]
+fn a_certificate_from_before_a_rotation_renews_over_est() {
+    use iotsec_pki::est_message::{Base64Layout, encode_csr_body};
+    use iotsec_pki::est_service::{EstRequest, EstService, LabelPolicy, TlsFacts};
+    let now = OffsetDateTime::now_utc();
+    let (_, state) = acme_ca_at("rotate-renew", now);
+    let csr = csr_for(KeyAlgorithm::P256, 5, "dev-renew");
+    let old_leaf = CaState::open(&state).unwrap().issue_csr(&csr, now).unwrap();
+    rotate_intermediate(&state, None, now, NewCaKey::Software).unwrap();
+    let renew = EstRequest {
+        method: "POST".into(),
+        path: "/.well-known/est/simplereenroll".into(),
+        content_type: Some("application/pkcs10".into()),
+        authorization: None,
+        body: encode_csr_body(&csr, Base64Layout::Lines64).into_bytes(),
+    };
+    let tls = TlsFacts {
+        client_cert: Some(old_leaf.der.clone()),
+        exporter: Some([3; 32]),
+    };
+    let mut labels = HashMap::new();
+    labels.insert(String::new(), LabelPolicy::default());
+    let service = EstService::new(CaState::open(&state).unwrap(), labels);
+    let r = service.handle(&renew, &tls);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    // Revoked under the old key: the renewal is refused.
+    revoke_in_any_generation(&state, &old_leaf.serial, 1, now).unwrap();
+    let r = service.handle(&renew, &tls);
+    assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+}
