@@ -10,7 +10,7 @@
 //!   the root CRL distribution point if `ca.txt` of the root has `root_crl_url=`; leaves issued
 //!   from now on carry the new key's authority key identifier;
 //! - the old key issues nothing ([`CaError::IssuerRetired`]) but still signs the CRL and
-//!   OCSP answers for the leaves it issued ([`CaState::open`] on the retired directory,
+//!   OCSP answers for the leaves it issued ([`CaState::open`](crate::ca_state::CaState::open) on the retired directory,
 //!   [`revoke_in_any_generation`]); it is kept until the last of those leaves expires, then
 //!   [`drop_expired_keys`] deletes it (a key in a token is left in the token: delete it there);
 //! - both keys sign CRLs under the same issuer name, so they share one CRL number sequence
