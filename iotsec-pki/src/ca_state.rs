@@ -256,6 +256,10 @@ pub fn enable_devid(dir: &Path, devid: &DevIdProfile) -> Result<(), CaError> {
 /// while it is set carry it as their CRL distribution point.
 pub const ROOT_CRL_URL_KEY: &str = "root_crl_url";
 
+/// The `ca.txt` line with the CRL URL the CA's leaves carry as their CRL distribution point
+/// (a rotation gives the new key its own, [`crate::rotation::generation_crl_url`]).
+pub const CRL_URL_KEY: &str = "crl_url";
+
 /// The `ca.txt` line that marks a rotated-out intermediate (its value: when, Unix seconds).
 pub const RETIRED_AT_KEY: &str = "retired_at";
 
@@ -430,7 +434,7 @@ impl CaState {
                 .ok_or_else(|| CaError::State(format!("ca.txt lacks {k}")))
         };
         let org = get("organization")?;
-        let mut profile = IssuanceProfile::short_lived(get("crl_url")?);
+        let mut profile = IssuanceProfile::short_lived(get(CRL_URL_KEY)?);
         let secs: u64 = get("lifetime_secs")?
             .parse()
             .map_err(|_| CaError::State("bad lifetime_secs".into()))?;

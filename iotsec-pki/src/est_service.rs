@@ -211,6 +211,34 @@ impl EstService {
         self.ca_named("")
     }
 
+    /// The CA whose CRL is served at the request path `path`: the one whose CRL URL
+    /// ([`IssuanceProfile::crl_path`](crate::profile::IssuanceProfile::crl_path)) has this
+    /// path, so the URL an old leaf carries still gives the CRL of the key that signed it after
+    /// a rotation ([`crate::rotation`]); when several share it, the one
+    /// [`crl_name`](crate::est_transport::crl_name) names, else the first by name. A path no
+    /// CA's URL has: the CA [`crl_name`](crate::est_transport::crl_name) names
+    /// (`/crl/NAME.der`, `/crl/retired-SERIAL.der`), if the service has it.
+    pub fn ca_for_crl_path(&self, path: &str) -> Option<String> {
+        let conventional = crate::est_transport::crl_name(path)
+            .filter(|n| self.cas.contains_key(*n))
+            .map(str::to_owned);
+        let mut matching: Vec<&String> = self
+            .cas
+            .iter()
+            .filter(|(_, ca)| {
+                ca.lock()
+                    .is_ok_and(|ca| ca.authority.profile.crl_path() == Some(path))
+            })
+            .map(|(name, _)| name)
+            .collect();
+        matching.sort();
+        match (&conventional, matching.first()) {
+            (Some(c), _) if matching.contains(&c) => conventional,
+            (_, Some(first)) => Some((*first).clone()),
+            (_, None) => conventional,
+        }
+    }
+
     /// The default CA's CRL (see [`EstService::current_crl_of`]).
     pub fn current_crl(&self) -> Result<Vec<u8>, CaError> {
         self.current_crl_of("")

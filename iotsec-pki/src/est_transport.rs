@@ -385,8 +385,10 @@ pub fn crl_name(path: &str) -> Option<&str> {
 }
 
 /// Serves the CRL over plain HTTP (RFC 5280 §4.2.1.13 distribution points are `http` URIs;
-/// the CRL is signed, so no TLS is needed): `GET /crl.der` (see [`crl_name`]: any path ending
-/// in `.crl` or `.der` gets the default CA's CRL; `/crl/NAME.der` or `/crl/NAME.crl` the CRL of
+/// the CRL is signed, so no TLS is needed): `GET PATH` gets the CRL of the CA whose CRL URL
+/// has PATH (after a rotation the old and the new key each have their own,
+/// [`EstService::ca_for_crl_path`]); other paths as [`crl_name`] says (any path ending in
+/// `.crl` or `.der` gets the default CA's CRL; `/crl/NAME.der` or `/crl/NAME.crl` the CRL of
 /// the intermediate NAME, 404 if there is none), one request per connection, at most
 /// [`MAX_CONNECTIONS`] at once, 10 s per read or write.
 pub fn serve_crl(listener: TcpListener, service: Arc<EstService>) -> std::io::Result<()> {
@@ -403,11 +405,8 @@ pub fn serve_crl(listener: TcpListener, service: Arc<EstService>) -> std::io::Re
             let _ = sock.set_write_timeout(Some(Duration::from_secs(10)));
             let response = match read_request(&mut sock, &mut Vec::new()) {
                 Ok(Read1::Request { request: req, .. }) if req.method == "GET" => {
-                    match crl_name(&req.path) {
-                        Some(name) if !service.ca_names().iter().any(|n| n == name) => {
-                            text(404, "no such CRL")
-                        }
-                        Some(name) => match service.current_crl_of(name) {
+                    match service.ca_for_crl_path(&req.path) {
+                        Some(name) => match service.current_crl_of(&name) {
                             Ok(der) => EstResponse {
                                 status: 200,
                                 headers: vec![("Content-Type", "application/pkix-crl".into())],
@@ -415,6 +414,7 @@ pub fn serve_crl(listener: TcpListener, service: Arc<EstService>) -> std::io::Re
                             },
                             Err(_) => text(500, "internal error"),
                         },
+                        None if crl_name(&req.path).is_some() => text(404, "no such CRL"),
                         None => text(404, "not found"),
                     }
                 }

@@ -60,6 +60,15 @@ impl IssuanceProfile {
         }
     }
 
+    /// The path of [`IssuanceProfile::crl_url`] (`/crl.der` for `http://h:8080/crl.der?x`),
+    /// the request path at which this CA's CRL is served; `/` for a URL without a path, None
+    /// for one without `scheme://`.
+    pub fn crl_path(&self) -> Option<&str> {
+        let (_, rest) = self.crl_url.split_once("://")?;
+        let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+        Some(rest.find('/').and_then(|i| rest.get(i..)).unwrap_or("/"))
+    }
+
     /// Returns the first requested SAN the allow-list does not admit.
     pub fn first_disallowed<'a>(&self, sans: &'a [SanEntry]) -> Option<&'a SanEntry> {
         sans.iter()

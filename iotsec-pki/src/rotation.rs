@@ -15,7 +15,12 @@
 //!   [`drop_expired_keys`] deletes it (a key in a token is left in the token: delete it there);
 //! - both keys sign CRLs under the same issuer name, so they share one CRL number sequence
 //!   (RFC 5280 §5.2.3): the retired generation draws its numbers from `CA_DIR/pki.sqlite`,
-//!   which continues the old sequence.
+//!   which continues the old sequence;
+//! - each key has its own CRL URL, as AD CS names each CA key's CRL file (`CA(1).crl`): the
+//!   retired generation keeps the URL its leaves carry, and the new one gets
+//!   [`generation_crl_url`] (`http://h/crl.der` becomes `http://h/crl-NEWSERIAL.der`) in its
+//!   `ca.txt`, so its leaves point at the CRL its own key signs
+//!   ([`EstService::ca_for_crl_path`](crate::est_service::EstService::ca_for_crl_path)).
 //!
 //! A running EST server keeps the keys and chain it loaded: restart it after a rotation.
 
@@ -27,7 +32,7 @@ use time::OffsetDateTime;
 use crate::authority::recertify_intermediate;
 use crate::ca_error::CaError;
 use crate::ca_state::{
-    MadeKey, NewCaKey, RETIRED_AT_KEY, ROOT_CRL_URL_KEY, intermediate_dir, read_pem,
+    CRL_URL_KEY, MadeKey, NewCaKey, RETIRED_AT_KEY, ROOT_CRL_URL_KEY, intermediate_dir, read_pem,
     settings_value, to_pem, write_replacing,
 };
 use crate::root_key::RootKey;
@@ -58,6 +63,40 @@ pub struct Rotation {
     pub retired_dir: PathBuf,
     /// The new intermediate certificate (DER).
     pub new_certificate: Vec<u8>,
+    /// The CRL URL the new generation's leaves carry ([`generation_crl_url`]); the old URL
+    /// stays with the retired generation.
+    pub new_crl_url: String,
+}
+
+/// The CRL URL of the generation `new_serial_hex` that follows the generation
+/// `old_serial_hex` whose leaves carry `current`: `-NEWSERIAL` inserted before the extension
+/// of the URL's last path segment (appended when it has none), after removing a `-OLDSERIAL`
+/// an earlier rotation put there, so the name does not grow with every rotation. Query and
+/// fragment stay as they are; a URL without a path gets `/crl-NEWSERIAL`.
+/// `http://h/crl.der` → `http://h/crl-0B.der` (new serial 0B) → `http://h/crl-0C.der`.
+pub fn generation_crl_url(current: &str, old_serial_hex: &str, new_serial_hex: &str) -> String {
+    let end = current.find(['?', '#']).unwrap_or(current.len());
+    let (url, tail) = current.split_at_checked(end).unwrap_or((current, ""));
+    let host_start = url.find("://").map_or(0, |i| i + 3);
+    let path_start = url
+        .get(host_start..)
+        .and_then(|rest| rest.find('/'))
+        .map(|i| host_start + i);
+    let Some(path_start) = path_start else {
+        return format!("{url}/crl-{new_serial_hex}{tail}");
+    };
+    let name_start = url.rfind('/').map_or(path_start, |i| i + 1);
+    let ext_start = url
+        .rfind('.')
+        .filter(|&dot| dot > name_start)
+        .unwrap_or(url.len());
+    let (stem, ext) = url.split_at_checked(ext_start).unwrap_or((url, ""));
+    let old_suffix = format!("-{old_serial_hex}");
+    let stem = match stem.strip_suffix(old_suffix.as_str()) {
+        Some(base) if base.len() >= name_start => base,
+        _ => stem,
+    };
+    format!("{stem}-{new_serial_hex}{ext}{tail}")
 }
 
 fn serial_hex(cert_der: &[u8]) -> Result<String, CaError> {
@@ -123,6 +162,9 @@ pub fn rotate_intermediate_signed_by(
         now,
     )?;
     let new_serial_hex = serial_hex(&new_der)?;
+    let new_crl_url = settings_value(&settings, CRL_URL_KEY)
+        .map(|url| generation_crl_url(url, &old_serial_hex, &new_serial_hex))
+        .ok_or_else(|| CaError::State(format!("ca.txt lacks {CRL_URL_KEY}")))?;
 
     // 1. The old generation, complete, into retired/SERIAL (the database moved whole: its
     //    log emptied first, so the file alone holds every record).
@@ -153,12 +195,15 @@ pub fn rotate_intermediate_signed_by(
         )?;
     }
 
-    // 2. The new generation: key, settings naming it, certificate, a database that continues
-    //    the CRL number sequence.
+    // 2. The new generation: key, settings naming it and its own CRL URL, certificate, a
+    //    database that continues the CRL number sequence.
     let mut new_settings: String = settings
         .lines()
         .filter(|l| !l.starts_with("pkcs11_"))
-        .map(|l| format!("{l}\n"))
+        .map(|l| match settings_value(l, CRL_URL_KEY) {
+            Some(_) => format!("{CRL_URL_KEY}={new_crl_url}\n"),
+            None => format!("{l}\n"),
+        })
         .collect();
     new_settings
         .push_str(&made.persist(&ca_dir.join("intermediate.key.pem"), CaRole::Intermediate)?);
@@ -174,6 +219,7 @@ pub fn rotate_intermediate_signed_by(
         new_serial_hex,
         retired_dir,
         new_certificate: new_der,
+        new_crl_url,
     })
 }
 

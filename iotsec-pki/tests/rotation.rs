@@ -20,7 +20,8 @@ use iotsec_pki::ca_error::CaError;
 use iotsec_pki::ca_state::{CaState, NewCaKey, read_pem};
 use iotsec_pki::root_crl::{intermediate_certificate, revoke_intermediate, root_crl};
 use iotsec_pki::rotation::{
-    drop_expired_keys, retired_generations, revoke_in_any_generation, rotate_intermediate,
+    drop_expired_keys, generation_crl_url, retired_generations, revoke_in_any_generation,
+    rotate_intermediate,
 };
 use iotsec_pki::store::hex_upper;
 use peers::{have, openssl};
@@ -31,17 +32,20 @@ fn cert(der: &[u8]) -> x509_cert::Certificate {
     x509_cert::Certificate::from_der(der).unwrap()
 }
 
-/// The subject key identifier of a certificate (DER of the extension value).
-fn ski(der: &[u8]) -> Vec<u8> {
-    cert(der)
-        .tbs_certificate
-        .extensions
+/// The value (DER) of the extension `oid` among `extensions`.
+fn extension(extensions: Option<Vec<x509_cert::ext::Extension>>, oid: &str) -> Vec<u8> {
+    extensions
         .unwrap()
         .into_iter()
-        .find(|e| e.extn_id == der::oid::ObjectIdentifier::new_unwrap("2.5.29.14"))
+        .find(|e| e.extn_id == der::oid::ObjectIdentifier::new_unwrap(oid))
         .unwrap()
         .extn_value
         .into_bytes()
+}
+
+/// The subject key identifier of a certificate (DER of the extension value).
+fn ski(der: &[u8]) -> Vec<u8> {
+    extension(cert(der).tbs_certificate.extensions, "2.5.29.14")
 }
 
 /// (issuer name DER, CRL number) of a DER CRL.
@@ -377,4 +381,184 @@ fn a_certificate_from_before_a_rotation_renews_over_est() {
     revoke_in_any_generation(&state, &old_leaf.serial, 1, now).unwrap();
     let r = service.handle(&renew, &tls);
     assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
+}
+
+/// The CRL distribution point URIs of a certificate.
+fn dp_uris(der: &[u8]) -> Vec<String> {
+    use x509_cert::ext::pkix::CrlDistributionPoints;
+    use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+    let ext = extension(cert(der).tbs_certificate.extensions, "2.5.29.31");
+    let dps = CrlDistributionPoints::from_der(&ext).unwrap();
+    let mut uris = Vec::new();
+    for dp in dps.0 {
+        if let Some(DistributionPointName::FullName(names)) = dp.distribution_point {
+            for name in names {
+                if let GeneralName::UniformResourceIdentifier(u) = name {
+                    uris.push(u.as_str().to_owned());
+                }
+            }
+        }
+    }
+    uris
+}
+
+#[test]
+fn generation_crl_urls_are_derived_from_the_current_one() {
+    for (current, old, new, want) in [
+        ("http://h/crl.der", "0A", "0B", "http://h/crl-0B.der"),
+        ("http://h/crl-0B.der", "0B", "0C", "http://h/crl-0C.der"),
+        // Another generation's suffix is not stripped.
+        ("http://h/crl-0B.der", "0A", "0C", "http://h/crl-0B-0C.der"),
+        (
+            "http://h:8080/a.b/crl",
+            "0A",
+            "0B",
+            "http://h:8080/a.b/crl-0B",
+        ),
+        (
+            "http://h/crl.der?x=1.y#f",
+            "0A",
+            "0B",
+            "http://h/crl-0B.der?x=1.y#f",
+        ),
+        (
+            "http://127.0.0.1:8080",
+            "0A",
+            "0B",
+            "http://127.0.0.1:8080/crl-0B",
+        ),
+        ("http://h/", "0A", "0B", "http://h/-0B"),
+        (
+            "http://h/crl/ldev.crl",
+            "0A",
+            "0B",
+            "http://h/crl/ldev-0B.crl",
+        ),
+        // A name that is only the old suffix (a rotation of `http://h/`) loses it.
+        ("http://h/-0A.der", "0A", "0B", "http://h/-0B.der"),
+    ] {
+        assert_eq!(generation_crl_url(current, old, new), want, "{current}");
+    }
+}
+
+#[test]
+fn the_crl_path_is_the_path_of_the_crl_url() {
+    use iotsec_pki::profile::IssuanceProfile;
+    for (url, path) in [
+        ("http://127.0.0.1:8080/crl.der", Some("/crl.der")),
+        ("http://h/crl/ldev-0B.crl?x=/y#z", Some("/crl/ldev-0B.crl")),
+        ("http://h:8080", Some("/")),
+        ("http://h?x=/a", Some("/")),
+        ("/crl.der", None),
+    ] {
+        assert_eq!(IssuanceProfile::short_lived(url).crl_path(), path, "{url}");
+    }
+}
+
+proptest! {
+    /// Whatever the URL, a generation's URL differs from its predecessor's and from its
+    /// predecessor's predecessor's, and rotating twice gives what one rotation from the
+    /// first URL to the last serial gives (the name does not grow).
+    #[test]
+    fn generation_crl_urls_differ_and_do_not_grow(
+        url in "http://[a-z0-9.:]{1,12}(/[a-z0-9.-]{0,8}){0,3}(\\?[a-z.=]{0,6})?",
+        a in "[0-9A-F]{2,8}", b in "[0-9A-F]{2,8}", c in "[0-9A-F]{2,8}",
+    ) {
+        prop_assume!(a != b && b != c && a != c);
+        let ub = generation_crl_url(&url, &a, &b);
+        let uc = generation_crl_url(&ub, &b, &c);
+        prop_assert_ne!(&ub, &url);
+        prop_assert_ne!(&uc, &ub);
+        prop_assert_ne!(&uc, &url);
+        prop_assert_eq!(uc, generation_crl_url(&url, &a, &c));
+    }
+}
+
+/// Each key generation's leaves carry their own CRL URL, and the CRL endpoint routes each
+/// URL's path to the generation that signed those leaves.
+#[test]
+fn each_generation_publishes_its_crl_at_its_own_url() {
+    use iotsec_pki::est_service::{EstService, LabelPolicy};
+    let now = OffsetDateTime::now_utc();
+    let (_dir, state) = acme_ca_at("rotate-crl-url", now);
+    let issue = |seed: u8| {
+        CaState::open(&state)
+            .unwrap()
+            .issue_csr(&csr_for(KeyAlgorithm::P256, seed, "dev"), now)
+            .unwrap()
+            .der
+    };
+    let leaf_a = issue(1);
+    let first = rotate_intermediate(&state, None, now, NewCaKey::Software).unwrap();
+    let leaf_b = issue(2);
+    let second = rotate_intermediate(&state, None, now, NewCaKey::Software).unwrap();
+    let leaf_c = issue(3);
+    let (a, b, c) = (
+        &first.old_serial_hex,
+        &first.new_serial_hex,
+        &second.new_serial_hex,
+    );
+    assert_eq!(&second.old_serial_hex, b);
+    assert_eq!(
+        dp_uris(&leaf_a),
+        vec!["http://127.0.0.1/crl.der".to_owned()]
+    );
+    assert_eq!(
+        dp_uris(&leaf_b),
+        vec![format!("http://127.0.0.1/crl-{b}.der")]
+    );
+    assert_eq!(
+        dp_uris(&leaf_c),
+        vec![format!("http://127.0.0.1/crl-{c}.der")]
+    );
+    assert_eq!(second.new_crl_url, format!("http://127.0.0.1/crl-{c}.der"));
+    // The retired generations keep theirs.
+    let retired_url = |serial: &str| {
+        CaState::open(&state.join("retired").join(serial))
+            .unwrap()
+            .authority
+            .profile
+            .crl_url
+    };
+    assert_eq!(retired_url(a), "http://127.0.0.1/crl.der");
+    assert_eq!(retired_url(b), format!("http://127.0.0.1/crl-{b}.der"));
+
+    let mut labels = HashMap::new();
+    labels.insert(String::new(), LabelPolicy::default());
+    let mut service = EstService::new(CaState::open(&state).unwrap(), labels);
+    for serial in [a, b] {
+        service = service.with_intermediate(
+            format!("retired-{serial}"),
+            CaState::open(&state.join("retired").join(serial)).unwrap(),
+        );
+    }
+    let ra = format!("retired-{a}");
+    let rb = format!("retired-{b}");
+    for (path, want) in [
+        ("/crl.der".to_owned(), Some(ra.clone())),
+        (format!("/crl-{b}.der"), Some(rb.clone())),
+        (format!("/crl-{c}.der"), Some(String::new())),
+        (format!("/crl/retired-{a}.der"), Some(ra.clone())),
+        (format!("/crl/retired-{b}.crl"), Some(rb.clone())),
+        ("/other.crl".to_owned(), Some(String::new())),
+        ("/crl/nope.der".to_owned(), None),
+        ("/crl.pem".to_owned(), None),
+    ] {
+        assert_eq!(service.ca_for_crl_path(&path), want, "{path}");
+    }
+    // Each path's CRL is signed by the key that signed the leaves naming it.
+    let crl_issuer_key = |name: &str| {
+        let crl = service.current_crl_of(name).unwrap();
+        let crl = x509_cert::crl::CertificateList::from_der(&crl).unwrap();
+        extension(crl.tbs_cert_list.crl_extensions, "2.5.29.35")
+    };
+    let leaf_aki = |der: &[u8]| extension(cert(der).tbs_certificate.extensions, "2.5.29.35");
+    for (leaf, path) in [
+        (&leaf_a, "/crl.der".to_owned()),
+        (&leaf_b, format!("/crl-{b}.der")),
+        (&leaf_c, format!("/crl-{c}.der")),
+    ] {
+        let name = service.ca_for_crl_path(&path).unwrap();
+        assert_eq!(crl_issuer_key(&name), leaf_aki(leaf), "{path}");
+    }
 }
