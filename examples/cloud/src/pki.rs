@@ -218,7 +218,9 @@ pub enum Command {
     /// Rotates an intermediate's key (the default one, or --intermediate NAME): a new key and
     /// a certificate from the root with the same subject. The old key issues nothing more but
     /// keeps signing the CRL for what it issued (`pki crl --generation SERIAL`) until its last
-    /// certificate expires. Restart a running `serve` afterwards.
+    /// certificate expires. The new key's leaves get their own CRL URL (`crl.der` becomes
+    /// `crl-NEWSERIAL.der`); the old URL keeps serving the old key's CRL. Restart a running
+    /// `serve` afterwards.
     Rotate {
         /// State directory.
         #[arg(long)]
@@ -502,6 +504,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                     "certificate": dir.join("intermediate.pem").display().to_string(),
                     "key": key_place(token.as_ref(), "intermediate.key.pem"),
                     "retired": r.retired_dir.display().to_string(),
+                    "crl_url": r.new_crl_url,
                     "note": "restart a running serve to load the new chain",
                 }),
             ))

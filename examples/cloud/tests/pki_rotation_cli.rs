@@ -54,6 +54,31 @@ fn verify(dir: &Path, int: &str, extra: &[&str], leaf: &str) -> (bool, String) {
     openssl(dir, &args)
 }
 
+/// The path of the one CRL distribution point URI of `leaf` (`http://127.0.0.1:8080PATH`).
+fn dp_path(dir: &Path, leaf: &str) -> String {
+    let (ok, ext) = openssl(
+        dir,
+        &[
+            "x509",
+            "-in",
+            leaf,
+            "-noout",
+            "-ext",
+            "crlDistributionPoints",
+        ],
+    );
+    assert!(ok, "{ext}");
+    let uris: Vec<&str> = ext
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("URI:"))
+        .collect();
+    assert_eq!(uris.len(), 1, "{ext}");
+    uris[0]
+        .strip_prefix("http://127.0.0.1:8080")
+        .unwrap_or_else(|| panic!("{ext}"))
+        .to_owned()
+}
+
 #[test]
 fn rotate_then_revoke_old_leaf_and_the_intermediate() {
     if !have(&["openssl", "curl"]) {
@@ -92,9 +117,9 @@ fn rotate_then_revoke_old_leaf_and_the_intermediate() {
     );
     assert_eq!(code, 2, "{out}");
 
-    let (code, out) = pki("rotate", &state, &[]);
-    assert_eq!(code, 0, "{out}");
-    let rotation = json(&out);
+    let (code, out_rotate) = pki("rotate", &state, &[]);
+    assert_eq!(code, 0, "{out_rotate}");
+    let rotation = json(&out_rotate);
     let old_int_serial = rotation["old_serial"].as_str().unwrap().to_owned();
     let new_int_serial = rotation["new_serial"].as_str().unwrap().to_owned();
     assert_ne!(old_int_serial, new_int_serial);
@@ -164,10 +189,81 @@ fn rotate_then_revoke_old_leaf_and_the_intermediate() {
         )],
         "served-old.crl",
     );
+    // Each leaf's own CRL distribution point (its path, on this server's port) serves the
+    // CRL of the key that signed it: OpenSSL checks each leaf with its own intermediate.
+    let (old_dp, new_dp) = (dp_path(&dir, "old.pem"), dp_path(&dir, "new.pem"));
+    let fetch_dp = |path: &str, out: &str| {
+        let status = curl(&[&format!("http://127.0.0.1:{crl_port}{path}")], out);
+        let (ok, text) = openssl(
+            &dir,
+            &[
+                "crl",
+                "-inform",
+                "DER",
+                "-in",
+                out,
+                "-out",
+                &format!("{out}.pem"),
+            ],
+        );
+        (status, ok, text)
+    };
+    let old_dp_fetch = fetch_dp(&old_dp, "old-dp.crl");
+    let new_dp_fetch = fetch_dp(&new_dp, "new-dp.crl");
+    let old_dp_verify = verify(
+        &dir,
+        &old_int,
+        &["-crl_check", "-CRLfile", "old-dp.crl.pem"],
+        "old.pem",
+    );
+    let new_dp_verify = verify(
+        &dir,
+        "state/intermediate.pem",
+        &["-crl_check", "-CRLfile", "new-dp.crl.pem"],
+        "new.pem",
+    );
+    // An old leaf revoked after the rotation: on the old key's CRL, at the old leaf's URL.
+    let (revoke_code, revoke_out) = pki(
+        "revoke",
+        &state,
+        &["--serial", &old_leaf_serial, "--reason", "keyCompromise"],
+    );
+    let revoked_fetch = fetch_dp(&old_dp, "old-dp-revoked.crl");
+    let revoked_verify = verify(
+        &dir,
+        &old_int,
+        &["-crl_check", "-CRLfile", "old-dp-revoked.crl.pem"],
+        "old.pem",
+    );
     server.kill().unwrap();
     server.wait().unwrap();
     assert!(up, "server never answered /cacerts");
     assert_eq!(old_crl_status, "200");
+    assert_eq!(old_dp, "/crl.der");
+    assert_eq!(new_dp, format!("/crl-{new_int_serial}.der"));
+    assert_eq!(
+        json(&out_rotate)["crl_url"].as_str().unwrap(),
+        format!("http://127.0.0.1:8080{new_dp}")
+    );
+    for (status, ok, text) in [&old_dp_fetch, &new_dp_fetch, &revoked_fetch] {
+        assert_eq!(status, "200");
+        assert!(ok, "{text}");
+    }
+    assert_eq!(old_dp_verify, (true, "old.pem: OK\n".into()));
+    assert_eq!(new_dp_verify, (true, "new.pem: OK\n".into()));
+    assert_eq!(revoke_code, 0, "{revoke_out}");
+    assert_eq!(
+        json(&revoke_out)["generation"].as_str().unwrap(),
+        old_int_serial
+    );
+    assert_eq!(
+        revoked_verify,
+        (
+            false,
+            "CN = old\nerror 23 at 0 depth lookup: certificate revoked\nerror old.pem: verification failed\n"
+                .into()
+        )
+    );
     assert!(
         openssl(
             &dir,
@@ -209,14 +305,7 @@ fn rotate_then_revoke_old_leaf_and_the_intermediate() {
     );
     assert!(ok && text.contains("verify OK"), "{text}");
 
-    // An old leaf revoked after the rotation: on the old key's CRL.
-    let (code, out) = pki(
-        "revoke",
-        &state,
-        &["--serial", &old_leaf_serial, "--reason", "keyCompromise"],
-    );
-    assert_eq!(code, 0, "{out}");
-    assert_eq!(json(&out)["generation"].as_str().unwrap(), old_int_serial);
+    // ... and on the CRL `pki crl --generation` signs.
     let (code, out) = pki(
         "crl",
         &state,
