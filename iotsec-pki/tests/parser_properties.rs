@@ -35,8 +35,10 @@ fn algorithm() -> impl Strategy<Value = KeyAlgorithm> {
     prop_oneof![Just(KeyAlgorithm::P256), Just(KeyAlgorithm::Ed25519)]
 }
 
+/// A key from 32 bytes `seed`: 0x00.. and 0xFF.. are not P-256 scalars (zero, and above the
+/// group order), so the seed is kept within 1..=0xFE.
 fn key(alg: KeyAlgorithm, seed: u8) -> DeviceKey {
-    DeviceKey::from_secret_bytes(alg, &[seed.max(1); 32]).unwrap()
+    DeviceKey::from_secret_bytes(alg, &[seed.clamp(1, 0xFE); 32]).unwrap()
 }
 
 /// A CSR for `cn`, with the subjectAltName `DNS:dns` unless `dns` is empty.
