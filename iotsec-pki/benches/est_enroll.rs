@@ -94,10 +94,12 @@ fn main() {
                 )
                 .unwrap();
                 let client = EstClient::new(&url, Arc::new(cfg)).unwrap();
+                // A certificate alone authorizes its own identity only: each device enrolls
+                // a new certificate for the name its bootstrap certificate carries.
                 let csr = build_csr(
                     &key,
                     &CsrRequest {
-                        common_name: &format!("dev-{i}"),
+                        common_name: &format!("boot-{i}"),
                         ..Default::default()
                     },
                 )
