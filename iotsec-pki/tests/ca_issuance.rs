@@ -182,7 +182,25 @@ fn san_outside_the_allow_list_is_refused() {
         Err(CaError::SanNotAllowed { .. })
     ));
     let csr = csr_naming(&[DeviceName::Uri("urn:dev:42")]);
-    assert!(ca.issue_csr(&csr, OffsetDateTime::now_utc()).is_ok());
+    let issued = ca.issue_csr(&csr, OffsetDateTime::now_utc()).unwrap();
+    use der::Decode;
+    let cert = x509_cert::Certificate::from_der(&issued.der).unwrap();
+    let san = cert
+        .tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id.to_string() == "2.5.29.17")
+        .map(|e| x509_cert::ext::pkix::SubjectAltName::from_der(e.extn_value.as_bytes()).unwrap())
+        .unwrap();
+    assert_eq!(
+        san.0,
+        [
+            x509_cert::ext::pkix::name::GeneralName::UniformResourceIdentifier(
+                der::asn1::Ia5String::new("urn:dev:42").unwrap()
+            )
+        ]
+    );
     assert_eq!(
         ca.store.issued_count().unwrap(),
         1,

@@ -741,7 +741,20 @@ fn labels_select_their_intermediate() {
         add_intermediate(&state, "line-b", "http://127.0.0.1/x.der", now).is_err(),
         "an intermediate name is created once"
     );
-    assert!(add_intermediate(&state, "../evil", "http://127.0.0.1/x.der", now).is_err());
+    // A name that would leave `intermediates/` is refused before anything is written.
+    let entries = |d: &Path| std::fs::read_dir(d).unwrap().count();
+    let (beside, inside) = (entries(state.parent().unwrap()), entries(&state));
+    assert_eq!(
+        add_intermediate(&state, "../evil", "http://127.0.0.1/x.der", now)
+            .unwrap_err()
+            .to_string(),
+        "CA state: intermediate name \"../evil\" must be 1..=64 of [A-Za-z0-9_-]"
+    );
+    assert_eq!(
+        (entries(state.parent().unwrap()), entries(&state)),
+        (beside, inside)
+    );
+    assert!(!state.join("evil").exists() && !state.parent().unwrap().join("evil").exists());
     let basic = LabelPolicy {
         basic: Some(("dev".into(), "s3cret".into())),
         client_cert_auth: true,
