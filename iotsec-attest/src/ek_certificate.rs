@@ -24,7 +24,7 @@ use x509_cert::Certificate;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, SubjectAltName};
 
-use crate::ek_path::{self, EkKind, OID_BASIC_CONSTRAINTS, OID_EKU, OID_SAN};
+use crate::ek_path::{self, EkKind, OID_BASIC_CONSTRAINTS, OID_EKU, OID_SAN, extension};
 use crate::public::{PublicArea, PublicKey};
 
 const OID_TCG_KP_EK_CERTIFICATE: &str = "2.23.133.8.1";
@@ -381,15 +381,6 @@ fn verify_signed(
         }
         other => return Err(EkCertError::UnsupportedAlgorithm(other.to_string())),
     })
-}
-
-fn extension<'c>(cert: &'c Certificate, oid: &str) -> Option<&'c [u8]> {
-    cert.tbs_certificate
-        .extensions
-        .as_ref()?
-        .iter()
-        .find(|e| e.extn_id.to_string() == oid)
-        .map(|e| e.extn_value.as_bytes())
 }
 
 fn ek_matches(cert: &Certificate, ek: &PublicArea<'_>) -> Result<bool, EkCertError> {

@@ -43,7 +43,8 @@ pub(crate) enum EkKind {
     Ecc,
 }
 
-fn extension<'c>(cert: &'c Certificate, oid: &str) -> Option<&'c [u8]> {
+/// The DER value of `cert`'s extension `oid` (dotted), if present.
+pub(crate) fn extension<'c>(cert: &'c Certificate, oid: &str) -> Option<&'c [u8]> {
     cert.tbs_certificate
         .extensions
         .as_ref()?
