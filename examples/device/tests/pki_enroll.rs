@@ -11,26 +11,13 @@ mod common;
 use std::collections::HashMap;
 
 use common::run_json_text as device;
-use iotsec_pki::ca_state::{CaSettings, CaState, init_state};
+use iotsec_pki::ca_state::CaState;
 use iotsec_pki::est_service::{BindingPolicy, LabelPolicy};
 use iotsec_pki::est_transport::{bind_endpoint, serve};
 
 #[test]
 fn enroll_then_renew_then_rekey_with_channel_binding() {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("device-enroll-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let state = dir.join("state");
-    init_state(
-        &state,
-        &CaSettings {
-            organization: "Acme".into(),
-            crl_url: "http://127.0.0.1/crl".into(),
-            lifetime_secs: 3600,
-        },
-        time::OffsetDateTime::now_utc(),
-    )
-    .unwrap();
+    let (dir, state) = common::acme_ca("device-enroll");
     let mut labels = HashMap::new();
     labels.insert(
         String::new(),

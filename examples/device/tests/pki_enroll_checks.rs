@@ -14,11 +14,11 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use common::run_json_text as device;
-use iotsec_pki::ca_state::{CaSettings, CaState, init_state, read_pem};
+use iotsec_pki::ca_state::{CaState, read_pem};
 use iotsec_pki::csr_check::{VerifiedCsr, verify_csr};
 use iotsec_pki::est_message::{Base64Layout, decode_base64_body, encode_certs_only_body};
 use iotsec_pki::tls_config::{ClientAuth, server_config};
@@ -139,20 +139,7 @@ fn rogue_server(state: &Path) -> String {
 
 #[test]
 fn enroll_checks_the_issued_certificate_before_writing_anything() {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("device-enroll-checks-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let state = dir.join("state");
-    init_state(
-        &state,
-        &CaSettings {
-            organization: "Acme".into(),
-            crl_url: "http://127.0.0.1/crl".into(),
-            lifetime_secs: 3600,
-        },
-        time::OffsetDateTime::now_utc(),
-    )
-    .unwrap();
+    let (dir, state) = common::acme_ca("device-enroll-checks");
     let url = rogue_server(&state);
     let trust = state.join("root.pem").display().to_string();
     let enroll = |label: &str, key_out: &Path, cert_out: &Path| {

@@ -32,3 +32,24 @@ pub fn run_json(args: &[&str]) -> (i32, serde_json::Value) {
         serde_json::from_str(&out).unwrap_or(serde_json::Value::Null),
     )
 }
+
+/// A fresh scratch directory `name` with an "Acme" CA (one-hour certificates) in its `state`
+/// folder: (dir, state).
+pub fn acme_ca(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    use iotsec_pki::ca_state::{CaSettings, init_state};
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let state = dir.join("state");
+    init_state(
+        &state,
+        &CaSettings {
+            organization: "Acme".into(),
+            crl_url: "http://127.0.0.1/crl".into(),
+            lifetime_secs: 3600,
+        },
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    (dir, state)
+}
