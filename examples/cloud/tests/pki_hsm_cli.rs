@@ -9,27 +9,17 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 
-use common::softhsm::{Hsm, MODULE, peers};
+use common::softhsm::{Hsm, MODULE, new_token_key_args, peers};
 use common::{assert_chain_verifies, openssl_csr};
 
 fn init_hsm_intermediate(hsm: &Hsm, name: &str, key: &str) -> (i32, String, String) {
     hsm.cloud(
         Some("1234"),
         &[
-            "pki",
-            "init",
-            "--state",
-            "ca",
-            "--intermediate",
-            name,
-            "--pkcs11-module",
-            MODULE,
-            "--pkcs11-token",
-            "iotsec",
-            "--pkcs11-key",
-            key,
-            "--pkcs11-generate",
-        ],
+            &["pki", "init", "--state", "ca", "--intermediate", name][..],
+            &new_token_key_args(key),
+        ]
+        .concat(),
     )
 }
 

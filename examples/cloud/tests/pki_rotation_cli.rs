@@ -378,28 +378,17 @@ fn rotate_then_revoke_old_leaf_and_the_intermediate() {
 /// signing its CRL from the token, and no key file appears anywhere.
 #[test]
 fn a_token_intermediate_rotates_to_a_new_token_key() {
-    use common::softhsm::{Hsm, MODULE, peers};
+    use common::softhsm::{Hsm, MODULE, new_token_key_args, peers};
     if !peers() {
         return;
     }
     let hsm = Hsm::new("rotate-token");
     assert_eq!(hsm.cloud(None, &["pki", "init", "--state", "ca"]).0, 0);
-    let token_args = |key: &'static str| -> Vec<&'static str> {
-        vec![
-            "--pkcs11-module",
-            MODULE,
-            "--pkcs11-token",
-            "iotsec",
-            "--pkcs11-key",
-            key,
-            "--pkcs11-generate",
-        ]
-    };
     let (code, _, err) = hsm.cloud(
         Some("1234"),
         &[
             &["pki", "init", "--state", "ca", "--intermediate", "hsm"][..],
-            &token_args("key-1"),
+            &new_token_key_args("key-1"),
         ]
         .concat(),
     );
@@ -426,7 +415,7 @@ fn a_token_intermediate_rotates_to_a_new_token_key() {
     // No PIN: nothing rotated.
     let rotate = [
         &["pki", "rotate", "--state", "ca", "--intermediate", "hsm"][..],
-        &token_args("key-2"),
+        &new_token_key_args("key-2"),
     ]
     .concat();
     let (code, _, err) = hsm.cloud(None, &rotate);

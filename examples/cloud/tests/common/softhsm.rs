@@ -10,6 +10,19 @@ use super::{have, output, scratch};
 /// SoftHSMv2's PKCS#11 module (Debian `softhsm2`).
 pub const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
+/// The CLI arguments that make a new key `key` in the "iotsec" token of SoftHSM.
+pub fn new_token_key_args(key: &str) -> [&str; 7] {
+    [
+        "--pkcs11-module",
+        MODULE,
+        "--pkcs11-token",
+        "iotsec",
+        "--pkcs11-key",
+        key,
+        "--pkcs11-generate",
+    ]
+}
+
 /// Whether softhsm2 (tool and module) and openssl are here; with CI=true their absence fails.
 pub fn peers() -> bool {
     if !have(&["softhsm2-util", "openssl"]) {
