@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps \
-  -p iotsec-pki -p iotsec-ota -p iotsec-sbom -p iotsec-mqtt-acl -p iotsec-attest
+  -p iotsec-pki -p iotsec-ota -p iotsec-sbom -p iotsec-mqtt-acl -p iotsec-attest \
+  --features iotsec-attest/aws-lc
 echo "docs: the five crates document without warnings"

@@ -31,9 +31,12 @@ pub mod tpm_transport;
 #[cfg(feature = "alloc")]
 pub mod credential;
 
-// Cloud side (std): appraisal policy and results, ring-backed verification.
+// Cloud side (std): appraisal policy and results, ring-backed (and, feature `aws-lc`,
+// aws-lc-rs-backed) verification.
 #[cfg(feature = "std")]
 pub mod appraisal;
+#[cfg(feature = "aws-lc")]
+pub mod aws_lc_verifier;
 #[cfg(feature = "std")]
 pub mod bare_key;
 #[cfg(feature = "std")]
@@ -44,6 +47,8 @@ mod ek_path;
 pub mod nonce_issuer;
 #[cfg(feature = "std")]
 pub mod policy;
+#[cfg(feature = "std")]
+mod provider_input;
 #[cfg(feature = "std")]
 pub mod ring_verifier;
 

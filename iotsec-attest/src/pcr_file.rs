@@ -97,19 +97,22 @@ impl<'a> SerializedPcrs<'a> {
         };
         // Walk once so that later iteration cannot fail.
         let mut found = 0usize;
-        let mut walk = file.walk();
-        while let Some(v) = walk.next_value()? {
-            if v.digest.len() != v.bank.digest_len() {
+        let mut slots = file.slots();
+        for (bank, _) in selection.selected() {
+            let Some(digest) = slots.next_digest()? else {
+                break;
+            };
+            if digest.len() != bank.digest_len() {
                 return Err(ParseError::DigestLengthMismatch {
                     field: "pcrs.TPM2B_DIGEST",
-                    size: v.digest.len(),
-                    expected: v.bank.digest_len(),
+                    size: digest.len(),
+                    expected: bank.digest_len(),
                 });
             }
             found += 1;
         }
         let expected = selection.total_selected();
-        let present = walk.total_digests()?;
+        let present = slots.total_digests()?;
         if found != expected || present != expected {
             return Err(ParseError::ValueCountMismatch {
                 field: "pcrs.TPML_DIGEST",
@@ -122,21 +125,29 @@ impl<'a> SerializedPcrs<'a> {
 
     /// The values, banks in selection order, PCRs ascending.
     pub fn values(&self) -> impl Iterator<Item = PcrValue<'a>> + '_ {
-        let mut walk = self.walk();
-        core::iter::from_fn(move || walk.next_value().ok().flatten())
+        let mut slots = self.slots();
+        self.selection.selected().map_while(move |(bank, index)| {
+            let digest = slots.next_digest().ok().flatten()?;
+            Some(PcrValue {
+                bank,
+                index,
+                digest,
+            })
+        })
     }
 
-    /// The value of PCR `index` in `bank`.
+    /// The value of PCR `index` in `bank`: its position in the selection, then the block that
+    /// holds that position (no walk over the values before it).
     pub fn get(&self, bank: HashAlg, index: u8) -> Option<&'a [u8]> {
-        self.values()
-            .find(|v| v.bank == bank && v.index == index)
-            .map(|v| v.digest)
+        let pos = self
+            .selection
+            .selected()
+            .position(|(b, i)| b == bank && i == index)?;
+        self.slots().digest_at(pos).ok().flatten()
     }
 
-    fn walk(&self) -> Walk<'a> {
-        Walk {
-            selection: self.selection,
-            pos: 0,
+    fn slots(&self) -> Slots<'a> {
+        Slots {
             blocks: self.blocks,
             block_count: self.block_count,
             block: 0,
@@ -145,16 +156,15 @@ impl<'a> SerializedPcrs<'a> {
     }
 }
 
-struct Walk<'a> {
-    selection: PcrSelectionList,
-    pos: usize,
+/// The digest slots of the TPML_DIGEST blocks, in order; each block holds its own count.
+struct Slots<'a> {
     blocks: &'a [u8],
     block_count: usize,
     block: usize,
     in_block: usize,
 }
 
-impl<'a> Walk<'a> {
+impl<'a> Slots<'a> {
     fn block_len(&self, block: usize) -> Result<usize, ParseError> {
         let raw = self
             .blocks
@@ -183,10 +193,21 @@ impl<'a> Walk<'a> {
         Ok(n)
     }
 
-    fn next_value(&mut self) -> Result<Option<PcrValue<'a>>, ParseError> {
-        let Some((bank, index)) = self.selection.selected().nth(self.pos) else {
-            return Ok(None);
-        };
+    /// The digest at overall position `pos`, `None` past the last one.
+    fn digest_at(mut self, mut pos: usize) -> Result<Option<&'a [u8]>, ParseError> {
+        for b in 0..self.block_count {
+            let n = self.block_len(b)?;
+            if pos < n {
+                self.block = b;
+                self.in_block = pos;
+                return self.next_digest();
+            }
+            pos -= n;
+        }
+        Ok(None)
+    }
+
+    fn next_digest(&mut self) -> Result<Option<&'a [u8]>, ParseError> {
         while self.block < self.block_count && self.in_block >= self.block_len(self.block)? {
             self.block += 1;
             self.in_block = 0;
@@ -214,12 +235,7 @@ impl<'a> Walk<'a> {
         }
         let digest = s.bytes(size, "pcrs.TPM2B_DIGEST.buffer")?;
         self.in_block += 1;
-        self.pos += 1;
-        Ok(Some(PcrValue {
-            bank,
-            index,
-            digest,
-        }))
+        Ok(Some(digest))
     }
 }
 

@@ -111,13 +111,35 @@ proptest! {
 
     #[test]
     fn pcr_file_round_trips(sel in selection()) {
-        let values: Vec<Vec<u8>> = sel.selected().map(|(h, i)| vec![i; h.digest_len()]).collect();
+        // Every value distinct: its position, then bank and index.
+        let values: Vec<Vec<u8>> = sel
+            .selected()
+            .enumerate()
+            .map(|(pos, (h, i))| {
+                let mut v = vec![i; h.digest_len()];
+                v[..2].copy_from_slice(&(pos as u16).to_be_bytes());
+                v[2] = h.id() as u8;
+                v
+            })
+            .collect();
         let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
         let bytes = serialize_pcrs(&sel, &refs);
         let file = SerializedPcrs::parse(&bytes).unwrap();
         prop_assert_eq!(file.selection, sel);
         let got: Vec<Vec<u8>> = file.values().map(|v| v.digest.to_vec()).collect();
-        prop_assert_eq!(got, values);
+        prop_assert_eq!(&got, &values);
+        // Lookup by bank and index: the value at its position, nothing for unselected PCRs
+        // or banks.
+        let selected: Vec<(HashAlg, u8)> = sel.selected().collect();
+        for h in [HashAlg::Sha1, HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512] {
+            for i in 0..32u8 {
+                let expected = selected
+                    .iter()
+                    .position(|&p| p == (h, i))
+                    .map(|pos| values[pos].as_slice());
+                prop_assert_eq!(file.get(h, i), expected, "{:?} {}", h, i);
+            }
+        }
     }
 }
 

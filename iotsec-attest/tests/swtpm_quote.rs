@@ -58,7 +58,8 @@ fn swtpm_ecc_and_rsa_quotes_over_three_banks_are_trustworthy() {
             ..Default::default()
         };
         policy.qualified_signer = Some(qualified_signer(&tpm, kind));
-        for v in [&RustCryptoVerifier as &dyn SignatureVerifier, &RingVerifier] {
+        let prepared = common::prepare(&tpm.read(&format!("ak_{kind}.pub")));
+        for v in common::every_backend(&prepared) {
             let a = appraise_files(
                 &tpm,
                 v,
@@ -318,9 +319,11 @@ fn swtpm_quote_forged_with_a_non_restricted_key_is_rejected() {
     }
 }
 
-/// Appraises `prefix` (quoted by ak.pub) with both backends under the default policy.
+/// Appraises `prefix` (quoted by ak.pub) with every backend (RustCrypto, ring, aws-lc, aws-lc
+/// with ak.pub prepared) under the default policy.
 fn appraise_with_both_backends(tpm: &Swtpm, prefix: &str, nonce: &[u8]) -> Vec<QuoteAppraisal> {
-    [&RustCryptoVerifier as &dyn SignatureVerifier, &RingVerifier]
+    let prepared = common::prepare(&tpm.read("ak.pub"));
+    common::every_backend(&prepared)
         .into_iter()
         .map(|v| {
             appraise_files(

@@ -18,6 +18,7 @@ use common::swtpm::{Swtpm, appraise_files, peers_available};
 use iotsec_attest::TpmSignature;
 use iotsec_attest::algorithm::HashAlg;
 use iotsec_attest::appraisal::{Claim, Finding, Tier};
+use iotsec_attest::aws_lc_verifier::{AwsLcVerifier, PreparedAk};
 use iotsec_attest::bare_key::BareKey;
 use iotsec_attest::error::VerifyError;
 use iotsec_attest::policy::AppraisalPolicy;
@@ -89,17 +90,26 @@ fn ecdsa_der_to_rs(der: &[u8]) -> (Vec<u8>, Vec<u8>) {
     (r, s)
 }
 
-/// Both backends' answers; they must be equal, error included.
+/// Every backend's answer (RustCrypto, ring, aws-lc, aws-lc with the key prepared); they must be
+/// equal, error included.
 fn both(key: &PublicArea<'_>, msg: &[u8], sig: &TpmSignature<'_>) -> Result<(), VerifyError> {
     let rc = RustCryptoVerifier.verify(key, msg, sig);
-    let ring = RingVerifier.verify(key, msg, sig);
-    assert_eq!(
-        rc,
-        ring,
-        "backends disagree on {:#06x}/{:?}",
-        sig.scheme_id(),
-        sig.hash()
-    );
+    let mut others = vec![
+        ("ring", RingVerifier.verify(key, msg, sig)),
+        ("aws-lc", AwsLcVerifier.verify(key, msg, sig)),
+    ];
+    if let Ok(prepared) = PreparedAk::new(key) {
+        others.push(("aws-lc prepared", prepared.verify(key, msg, sig)));
+    }
+    for (name, answer) in others {
+        assert_eq!(
+            rc,
+            answer,
+            "RustCrypto and {name} disagree on {:#06x}/{:?}",
+            sig.scheme_id(),
+            sig.hash()
+        );
+    }
     rc
 }
 
@@ -352,7 +362,8 @@ fn swtpm_sha1_quotes_are_the_policys_call_on_both_backends() {
         tpm.write("f.sig", &forged);
         std::fs::copy(tpm.path("q.msg"), tpm.path("f.msg")).unwrap();
         std::fs::copy(tpm.path("q.pcrs"), tpm.path("f.pcrs")).unwrap();
-        for v in [&RustCryptoVerifier as &dyn SignatureVerifier, &RingVerifier] {
+        let prepared = common::prepare(&tpm.read("ak.pub"));
+        for v in common::every_backend(&prepared) {
             let a = appraise_files(&tpm, v, &allow, "ak.pub", "q", &nonce, None);
             assert_eq!(a.status, Tier::Affirming, "{alg} {scheme}: {:#?}", a.claims);
             let a = appraise_files(&tpm, v, &refuse, "ak.pub", "q", &nonce, None);

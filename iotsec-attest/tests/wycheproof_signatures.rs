@@ -10,6 +10,7 @@
 
 use iotsec_attest::TpmSignature;
 use iotsec_attest::algorithm::{EccCurve, HashAlg};
+use iotsec_attest::aws_lc_verifier::{AwsLcVerifier, PreparedAk};
 use iotsec_attest::public::{PublicArea, PublicKey};
 use iotsec_attest::ring_verifier::RingVerifier;
 use iotsec_attest::se_evidence::verify_raw_p256;
@@ -83,6 +84,9 @@ fn p256_p1363_vectors_through_tpm_and_raw_verifiers() {
                 };
                 results.push(RustCryptoVerifier.verify(&key, &msg, &s).is_ok());
                 results.push(RingVerifier.verify(&key, &msg, &s).is_ok());
+                results.push(AwsLcVerifier.verify(&key, &msg, &s).is_ok());
+                // A key the provider refuses cannot be prepared: that is a refusal too.
+                results.push(PreparedAk::new(&key).is_ok_and(|p| p.verify(&key, &msg, &s).is_ok()));
                 let digest: [u8; 32] = HashAlg::Sha256
                     .digest(&[&msg])
                     .as_bytes()
@@ -131,13 +135,21 @@ fn rsa_vectors(file: &str, pss: bool) {
                     sig: &sig,
                 }
             };
-            let (rc, ring) = (
+            let (rc, ring, lc) = (
                 RustCryptoVerifier.verify(&key, &msg, &s),
                 RingVerifier.verify(&key, &msg, &s),
+                AwsLcVerifier.verify(&key, &msg, &s),
             );
             // Same decision and the same reason: the RSA key checks are shared.
             assert_eq!(rc, ring, "tcId {}: backends disagree", t["tcId"]);
-            let results = [rc.is_ok(), ring.is_ok()];
+            assert_eq!(rc, lc, "tcId {}: aws-lc disagrees", t["tcId"]);
+            let prepared = PreparedAk::new(&key).and_then(|p| p.verify(&key, &msg, &s));
+            assert_eq!(
+                rc, prepared,
+                "tcId {}: prepared aws-lc disagrees",
+                t["tcId"]
+            );
+            let results = [rc.is_ok(), ring.is_ok(), lc.is_ok(), prepared.is_ok()];
             check(
                 t["result"].as_str().unwrap(),
                 &results,
