@@ -242,6 +242,8 @@ pub fn parse_cyclonedx_xml(bytes: &[u8]) -> Result<Sbom, GateError> {
     let opts = ParsingOptions {
         allow_dtd: false,
         nodes_limit: 50_000_000,
+        // No external entities: nothing is ever fetched or read (with no DTD there are none).
+        entity_resolver: None,
     };
     let doc = Document::parse_with_options(text, opts)
         .map_err(|e| GateError::malformed("CycloneDX XML", e))?;
