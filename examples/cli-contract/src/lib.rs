@@ -9,6 +9,7 @@
 
 pub mod conformance;
 pub mod info;
+pub mod json_fields;
 pub mod progress;
 
 pub use progress::Progress;

@@ -7,6 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
+use iotsec_cli_contract::json_fields::Fields;
 use iotsec_cli_contract::{BadInput, Outcome, Report};
 use iotsec_ota::cose_sign::CoseSign;
 use iotsec_ota::manifest_builder::{ComponentSpec, ManifestBuilder};
@@ -486,47 +487,17 @@ fn sign(args: &SignArgs) -> Result<Report, BadInput> {
 
 /// The device state file, as `ota verify --state` and `iotsec-device ota` read it.
 pub fn parse_state(value: &serde_json::Value) -> Result<StateFile, BadInput> {
-    let field = |name: &str| {
-        value
-            .get(name)
-            .and_then(|v| v.as_u64())
-            .ok_or_else(|| BadInput::new(format!("state: {name} must be an unsigned integer")))
-    };
+    let f = Fields::new(value, "state");
     Ok(StateFile {
-        vendor_id: uuid_bytes(
-            value
-                .get("vendor_id")
-                .and_then(|v| v.as_str())
-                .unwrap_or(""),
-            "state vendor_id",
-        )?,
-        class_id: uuid_bytes(
-            value.get("class_id").and_then(|v| v.as_str()).unwrap_or(""),
-            "state class_id",
-        )?,
-        device_id: value
-            .get("device_id")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| BadInput::new("state: device_id must be a string"))?
-            .as_bytes()
-            .to_vec(),
-        security_counter: field("security_counter")?,
-        last_sequence: field("last_sequence")?,
-        trusted_root_version: field("trusted_root_version")?,
-        slot_capacity: field("slot_capacity")?,
-        now: optional_now(value)?,
+        vendor_id: f.uuid("vendor_id")?,
+        class_id: f.uuid("class_id")?,
+        device_id: f.text("device_id")?.as_bytes().to_vec(),
+        security_counter: f.number("security_counter")?,
+        last_sequence: f.number("last_sequence")?,
+        trusted_root_version: f.number("trusted_root_version")?,
+        slot_capacity: f.number("slot_capacity")?,
+        now: f.optional_number("now", "seconds since the epoch")?,
     })
-}
-
-/// The optional `now` of a state file (seconds since the epoch). Present but not an unsigned
-/// integer is bad input: silently dropping it would switch the expiry checks off.
-fn optional_now(value: &serde_json::Value) -> Result<Option<u64>, BadInput> {
-    match value.get("now") {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(v) => v.as_u64().map(Some).ok_or_else(|| {
-            BadInput::new("state: now must be an unsigned integer (seconds since the epoch)")
-        }),
-    }
 }
 
 /// An owned device state.

@@ -11,6 +11,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
+use iotsec_cli_contract::json_fields::Fields;
 use iotsec_cli_contract::{BadInput, Outcome, Progress, Report};
 use iotsec_ota::trial_boot::{
     BootError, BootRecord, BootStore, InstallTicket, Slot, SlotState, TrialBoot,
@@ -255,37 +256,16 @@ struct Identity {
 fn identity(path: &Path) -> Result<Identity, BadInput> {
     let value: serde_json::Value = serde_json::from_slice(&read(path)?)
         .map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?;
-    let text = |name: &str| {
-        value
-            .get(name)
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| BadInput::new(format!("state: {name} must be a string")))
-    };
-    let number = |name: &str| {
-        value
-            .get(name)
-            .and_then(|v| v.as_u64())
-            .ok_or_else(|| BadInput::new(format!("state: {name} must be an unsigned integer")))
-    };
-    let uuid = |name: &str| -> Result<[u8; 16], BadInput> {
-        uuid::Uuid::parse_str(text(name)?)
-            .map(|u| *u.as_bytes())
-            .map_err(|e| BadInput::new(format!("state: {name}: {e}")))
-    };
+    let f = Fields::new(&value, "state");
     Ok(Identity {
-        vendor_id: uuid("vendor_id")?,
-        class_id: uuid("class_id")?,
-        device_id: text("device_id")?.as_bytes().to_vec(),
-        trusted_root_version: number("trusted_root_version")?,
-        slot_capacity: number("slot_capacity")?,
+        vendor_id: f.uuid("vendor_id")?,
+        class_id: f.uuid("class_id")?,
+        device_id: f.text("device_id")?.as_bytes().to_vec(),
+        trusted_root_version: f.number("trusted_root_version")?,
+        slot_capacity: f.number("slot_capacity")?,
         // Present but not an unsigned integer is bad input: dropping it would switch the
         // expiry checks off.
-        now: match value.get("now") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(v) => Some(v.as_u64().ok_or_else(|| {
-                BadInput::new("state: now must be an unsigned integer (seconds since the epoch)")
-            })?),
-        },
+        now: f.optional_number("now", "seconds since the epoch")?,
     })
 }
 
