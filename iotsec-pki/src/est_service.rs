@@ -312,6 +312,11 @@ impl EstService {
                 | CaError::UnknownCertificate
                 | CaError::IdentityNotAuthorized { .. }
                 | CaError::DevIdIdentityRequired => EstResponse::text(403, &e.to_string()),
+                // The label's CA may not issue (rotated out, or revoked by the root): not the
+                // client's fault, and not an internal error either.
+                CaError::IssuerRetired { .. } | CaError::IssuerRevoked { .. } => {
+                    EstResponse::text(503, &e.to_string())
+                }
                 _ => EstResponse::text(500, "internal error"),
             },
         }

@@ -32,6 +32,8 @@ pub mod devid; // IEEE 802.1AR DevID profile (hardwareModuleName, RFC 4108)
 #[cfg(feature = "std")]
 pub mod est_client; // EST client over rustls
 #[cfg(feature = "std")]
+pub mod est_reload; // a running server follows rotate/revoke/crl on disk (atomic swap)
+#[cfg(feature = "std")]
 pub mod est_service; // EST server decisions (sans-IO)
 #[cfg(feature = "std")]
 pub mod est_transport; // TCP + rustls + httparse

@@ -43,6 +43,14 @@ use crate::token_key::{CaRole, ensure_certified_key_for};
 /// The folder of retired generations inside an intermediate's state directory.
 pub const RETIRED_DIR: &str = "retired";
 
+/// The folder a rotation writes the new generation into before it commits
+/// (`CA_DIR/rotation.staging`); found on open, it is removed: the rotation did not happen.
+pub const ROTATION_STAGING: &str = "rotation.staging";
+
+/// The staging folder once renamed (the rotation's commit point); found on open, the
+/// rotation is finished from it.
+pub const ROTATION_PENDING: &str = "rotation.pending";
+
 /// The state directory of an intermediate of the CA in `dir`: the default one (`None`, `dir`
 /// itself) or the named one.
 pub fn ca_dir(dir: &Path, name: Option<&str>) -> Result<PathBuf, CaError> {
