@@ -112,6 +112,13 @@ pub enum CaError {
     /// The CA state directory is missing files or holds bad ones.
     #[error("CA state: {0}")]
     State(String),
+    /// Another process holds the rotation lock of this intermediate's state directory (it is
+    /// rotating it, or finishing a rotation a crash interrupted) beyond the wait.
+    #[error("a key rotation of {} is in progress", dir.display())]
+    RotationInProgress {
+        /// The intermediate's state directory.
+        dir: std::path::PathBuf,
+    },
     /// Database failure.
     #[error("storage: {0}")]
     Storage(#[from] rusqlite::Error),

@@ -423,8 +423,32 @@ enum Refusal {
 }
 
 impl CaState {
-    /// Opens the CA in `dir`.
+    /// Opens the CA in `dir` (an intermediate's state directory, or a retired generation in
+    /// its `retired/SERIAL`). A rotation of the intermediate that a crash interrupted is
+    /// finished or undone first ([`crate::rotation::recover_rotation`]); the directory is
+    /// read under the shared rotation lock ([`crate::state_lock`]), so never half rotated.
     pub fn open(dir: &Path) -> Result<Self, CaError> {
+        use crate::rotation::{RETIRED_DIR, recover_rotation, rotation_unfinished};
+        use crate::state_lock::{LOCK_WAIT, StateLock};
+        let owner = match dir.parent() {
+            Some(parent) if parent.file_name() == Some(std::ffi::OsStr::new(RETIRED_DIR)) => {
+                parent.parent().unwrap_or(dir)
+            }
+            _ => dir,
+        };
+        if rotation_unfinished(owner) {
+            recover_rotation(owner, LOCK_WAIT)?;
+        }
+        let _lock = StateLock::shared(owner, LOCK_WAIT)?;
+        if rotation_unfinished(owner) {
+            return Err(CaError::RotationInProgress {
+                dir: owner.to_path_buf(),
+            });
+        }
+        Self::open_unlocked(dir)
+    }
+
+    fn open_unlocked(dir: &Path) -> Result<Self, CaError> {
         let settings = fs::read_to_string(dir.join("ca.txt"))?;
         let get = |k: &str| {
             settings

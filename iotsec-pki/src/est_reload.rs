@@ -13,7 +13,8 @@
 //! present. The check runs at most once per `min_interval`, on the first handshake or request
 //! after it; an issuance does not change the stamp, so it does not reload anything. While a
 //! rotation is half done (`rotation.staging` or `rotation.pending` present,
-//! [`crate::rotation`]) the check waits for it to finish.
+//! [`crate::rotation`]) the check finishes it if its process died (the rotation lock is free)
+//! and otherwise waits for it.
 //!
 //! The server's own TLS certificate is issued once, at start, and presented by every
 //! generation: a rotation changes what the server issues, not who it is.
@@ -31,7 +32,7 @@ use crate::ca_state::{CaState, intermediate_dir};
 use crate::est_service::{EstService, LabelPolicy};
 use crate::est_transport::{assemble_generation, issue_server_identity};
 use crate::root_crl::ROOT_DB_FILE;
-use crate::rotation::{RETIRED_DIR, ROTATION_PENDING, ROTATION_STAGING, retired_generations};
+use crate::rotation::{RETIRED_DIR, recover_rotation, retired_generations, rotation_unfinished};
 use crate::store::SqliteStore;
 
 /// What a server serves: the CA state directory, the named intermediates its labels use, and
@@ -114,8 +115,7 @@ impl ServedState {
             stamp.revocations.push((root_db, n));
         }
         for (_, dir) in self.ca_dirs()? {
-            stamp.in_transition |=
-                dir.join(ROTATION_STAGING).exists() || dir.join(ROTATION_PENDING).exists();
+            stamp.in_transition |= rotation_unfinished(&dir);
             stamp.add_generation(&dir)?;
             let retired = dir.join(RETIRED_DIR);
             if retired.is_dir() {
@@ -388,9 +388,23 @@ impl ReloadingEst {
                 return CheckOutcome::Refused;
             }
         };
-        if stamp.in_transition {
-            return CheckOutcome::InTransition;
-        }
+        let stamp = if stamp.in_transition {
+            // Finish a rotation a crash interrupted (a running one holds the lock: later).
+            match self.recover_rotations() {
+                Ok(true) => match self.served.stamp() {
+                    Ok(s) if !s.in_transition => s,
+                    _ => return CheckOutcome::InTransition,
+                },
+                Ok(false) => return CheckOutcome::InTransition,
+                Err(error) => {
+                    (self.report)(&ReloadEvent::Refused { error: &error });
+                    checker.last_error = Some(error.to_string());
+                    return CheckOutcome::Refused;
+                }
+            }
+        } else {
+            stamp
+        };
         let current = self.loaded();
         if stamp == current.stamp || checker.refused.as_ref() == Some(&stamp) {
             return CheckOutcome::Unchanged;
@@ -421,6 +435,21 @@ impl ReloadingEst {
                 CheckOutcome::Refused
             }
         }
+    }
+
+    /// Recovers every interrupted rotation of the served intermediates without waiting;
+    /// false if one is running in another process.
+    fn recover_rotations(&self) -> Result<bool, CaError> {
+        for (_, dir) in self.served.ca_dirs()? {
+            if rotation_unfinished(&dir) {
+                match recover_rotation(&dir, Duration::ZERO) {
+                    Ok(_) => {}
+                    Err(CaError::RotationInProgress { .. }) => return Ok(false),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(true)
     }
 
     fn build(&self, stamp: StateStamp, number: u64) -> Result<ServingGeneration, CaError> {

@@ -54,6 +54,8 @@ pub mod secret_file; // PINs and passwords from private files
 #[cfg(feature = "std")]
 pub mod signer; // CA key behind a trait (HSM/KMS)
 #[cfg(feature = "std")]
+pub mod state_lock; // the rotation lock of a state directory (SQLite file lock)
+#[cfg(feature = "std")]
 pub mod store; // CertStore + SQLite
 #[cfg(feature = "std")]
 pub mod tls_config; // TLS 1.3-only rustls configs
