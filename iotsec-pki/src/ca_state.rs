@@ -413,6 +413,8 @@ pub struct CaState {
     /// The store whose CRL number sequence this CA's CRLs continue (a rotated-out key shares
     /// its successor's: one issuer name, one strictly increasing sequence); None: its own.
     crl_counter: Option<SqliteStore>,
+    /// Whether the root revoked this CA's certificate (as far as it was checked).
+    root_revoked: bool,
 }
 
 /// Why a CA may not issue.
@@ -498,18 +500,36 @@ impl CaState {
                 None
             },
             crl_counter,
+            root_revoked: revoked,
         })
     }
 
     /// Opens the named intermediate `name` of the CA in `dir` (see [`add_intermediate`]).
     pub fn open_intermediate(dir: &Path, name: &str) -> Result<Self, CaError> {
         let mut ca = Self::open(&intermediate_dir(dir, name)?)?;
-        if ca.refusal.is_none()
-            && crate::root_crl::is_revoked_by_root(dir, ca.authority.intermediate_der())?
-        {
-            ca.refusal = Some(Refusal::RevokedByRoot);
-        }
+        ca.check_root_revocation(dir)?;
         Ok(ca)
+    }
+
+    /// Checks whether the root of the CA in `state_dir` revoked this CA's certificate (a
+    /// named intermediate or a rotated-out generation cannot find the root's records from its
+    /// own folder); a revoked CA issues nothing ([`CaError::IssuerRevoked`], unless it is
+    /// rotated out already).
+    pub fn check_root_revocation(&mut self, state_dir: &Path) -> Result<bool, CaError> {
+        if crate::root_crl::is_revoked_by_root(state_dir, self.authority.intermediate_der())? {
+            self.root_revoked = true;
+            if self.refusal.is_none() {
+                self.refusal = Some(Refusal::RevokedByRoot);
+            }
+        }
+        Ok(self.root_revoked)
+    }
+
+    /// Whether the root revoked this CA's certificate (found when it was opened, or by
+    /// [`CaState::check_root_revocation`]): a server refuses the certificates it issued at
+    /// the handshake.
+    pub fn revoked_by_root(&self) -> bool {
+        self.root_revoked
     }
 
     /// Whether this CA may issue: false for a rotated-out key ([`crate::rotation`]) and for an

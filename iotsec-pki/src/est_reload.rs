@@ -93,7 +93,11 @@ impl ServedState {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                match CaState::open(&generation) {
+                let opened = CaState::open(&generation).and_then(|mut old| {
+                    old.check_root_revocation(&self.state_dir)?;
+                    Ok(old)
+                });
+                match opened {
                     Ok(old) => others.push((format!("{prefix}retired-{serial}"), old)),
                     Err(e) => skipped.push((generation, e)),
                 }

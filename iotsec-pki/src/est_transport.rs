@@ -530,7 +530,8 @@ pub fn issue_server_identity(
 }
 
 /// One consistent serving state: the TLS configuration (client certificates checked against
-/// the root of `ca` and a CRL signed now by every CA) and the EST service over the same CAs.
+/// the root of `ca` and a CRL signed now by every CA; those of a CA the root revoked refused)
+/// and the EST service over the same CAs.
 /// Refused if an intermediate has another root or a label names a CA that is not given.
 pub fn assemble_generation(
     mut ca: crate::ca_state::CaState,
@@ -550,10 +551,17 @@ pub fn assemble_generation(
         }
         crls.push(CertificateRevocationListDer::from(other.crl(now)?));
     }
+    // The root's revocation of an intermediate refuses its certificates at the handshake.
+    let revoked_issuers: Vec<&[u8]> = std::iter::once(&ca)
+        .chain(intermediates.iter().map(|(_, c)| c))
+        .filter(|c| c.revoked_by_root())
+        .map(|c| c.authority.intermediate_der())
+        .collect();
     let config = crate::tls_config::server_config_presenting(
         certified,
         &[root],
         crls,
+        &revoked_issuers,
         crate::tls_config::ClientAuth::Optional,
     )?;
     let mut service = EstService::new(ca, labels);

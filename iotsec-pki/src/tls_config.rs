@@ -45,6 +45,7 @@ pub fn server_config(
         Arc::new(server_certified_key(chain, key)?),
         client_roots,
         crls,
+        &[],
         client_auth,
     )
 }
@@ -58,11 +59,14 @@ pub fn server_certified_key(
     CertifiedKey::from_der(chain, key, &provider()).map_err(tls_err)
 }
 
-/// [`server_config`] presenting `certified` (see [`server_certified_key`]).
+/// [`server_config`] presenting `certified` (see [`server_certified_key`]), and refusing
+/// every client certificate issued by one of `revoked_issuers` (DER certificates of
+/// intermediates the root revoked; matched by key identifier).
 pub fn server_config_presenting(
     certified: Arc<CertifiedKey>,
     client_roots: &[CertificateDer<'static>],
     crls: Vec<CertificateRevocationListDer<'static>>,
+    revoked_issuers: &[&[u8]],
     client_auth: ClientAuth,
 ) -> Result<ServerConfig, CaError> {
     let mut roots = RootCertStore::empty();
@@ -87,8 +91,17 @@ pub fn server_config_presenting(
             by_key.push((key_id, verifier_with(vec![crl.clone()])?));
         }
     }
+    let revoked = revoked_issuers
+        .iter()
+        .map(|der| {
+            cert_subject_key_id(der).ok_or_else(|| {
+                CaError::State("a revoked intermediate has no subject key identifier".into())
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let verifier = Arc::new(ByIssuerKey {
         by_key,
+        revoked,
         fallback: verifier_with(crls)?,
     });
     Ok(ServerConfig::builder_with_provider(provider())
@@ -127,6 +140,8 @@ pub fn client_config(
 #[derive(Debug)]
 struct ByIssuerKey {
     by_key: Vec<(Vec<u8>, Arc<dyn ClientCertVerifier>)>,
+    /// Key identifiers of intermediates the root revoked: their leaves are refused.
+    revoked: Vec<Vec<u8>>,
     fallback: Arc<dyn ClientCertVerifier>,
 }
 
@@ -150,6 +165,11 @@ impl ClientCertVerifier for ByIssuerKey {
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
         let key_id = cert_authority_key_id(end_entity);
+        if key_id.as_ref().is_some_and(|k| self.revoked.contains(k)) {
+            return Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::Revoked,
+            ));
+        }
         let verifier = self
             .by_key
             .iter()
@@ -201,6 +221,24 @@ fn cert_authority_key_id(cert: &[u8]) -> Option<Vec<u8>> {
     let cert = x509_cert::Certificate::from_der(cert).ok()?;
     key_identifier_of(cert.tbs_certificate.extensions.as_ref())
 }
+
+/// The subject key identifier of a certificate, if it parses and has one.
+fn cert_subject_key_id(cert: &[u8]) -> Option<Vec<u8>> {
+    use der::Decode;
+    use x509_cert::ext::pkix::SubjectKeyIdentifier;
+    let cert = x509_cert::Certificate::from_der(cert).ok()?;
+    let ext = cert
+        .tbs_certificate
+        .extensions?
+        .into_iter()
+        .find(|e| e.extn_id == ID_CE_SUBJECT_KEY_IDENTIFIER)?;
+    let ski = SubjectKeyIdentifier::from_der(ext.extn_value.as_bytes()).ok()?;
+    Some(ski.0.as_bytes().to_vec())
+}
+
+/// RFC 5280 §4.2.1.2 subjectKeyIdentifier.
+const ID_CE_SUBJECT_KEY_IDENTIFIER: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("2.5.29.14");
 
 /// The authority key identifier (keyIdentifier) of a CRL, if it parses and has one.
 fn crl_authority_key_id(crl: &[u8]) -> Option<Vec<u8>> {

@@ -257,10 +257,14 @@ fn running_serve_follows_rotate_and_revoke_and_keeps_the_last_good_state() {
         log(&dir)
     );
 
-    // The root revokes the intermediate: it issues nothing more, without a restart.
+    // The root revokes the intermediate: it issues nothing more and its leaves no longer
+    // pass the handshake, without a restart; the rotated-out key's leaves still do.
+    assert_eq!(mtls(&dir, port, "during", "state/intermediate.pem"), "200");
     let (code, out) = pki("revoke", &state, &["--default-intermediate"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(enroll(&dir, port, "refused"), "503", "{}", log(&dir));
     let body = std::fs::read_to_string(dir.join("refused.p7.b64")).unwrap();
     assert!(body.contains("is revoked by the root"), "{body}");
+    assert_eq!(mtls(&dir, port, "during", "state/intermediate.pem"), "000");
+    assert_eq!(mtls(&dir, port, "before", &old_int), "200");
 }
