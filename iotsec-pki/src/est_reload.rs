@@ -212,17 +212,6 @@ impl StateStamp {
     pub fn in_transition(&self) -> bool {
         self.in_transition
     }
-
-    /// Whether a database this stamp saw at a path is now another file (a rotation moved it).
-    fn databases_replaced_in(&self, newer: &Self) -> bool {
-        self.databases.iter().any(|(path, mark)| {
-            mark.is_some()
-                && newer
-                    .databases
-                    .iter()
-                    .any(|(p, m)| p == path && m.map(|m| m.inode) != mark.map(|m| m.inode))
-        })
-    }
 }
 
 /// One loaded state: the TLS configuration and the EST service, made from the same files.
@@ -416,17 +405,12 @@ impl ReloadingEst {
         match self.build(stamp.clone(), current.number + 1) {
             Ok(next) => {
                 let generation = next.number;
-                let replaced = current.stamp.databases_replaced_in(&next.stamp);
-                let old = self.swap(next);
+                // The replaced generation is freed when its last request ends. A rotation
+                // moved its database: SQLite sees that on close (the path names another file)
+                // and then neither checkpoints nor deletes the log by its old name, which is
+                // now the new database's.
+                drop(self.swap(next));
                 drop(current);
-                if replaced {
-                    // A rotation moved this generation's database to `retired/`. Closing
-                    // SQLite's last connection to a moved WAL database deletes the WAL file by
-                    // its old name, which is now the new database's WAL
-                    // (sqlite.org/howtocorrupt.html §2.4): this generation's connections stay
-                    // open for the life of the process (a few file descriptors per rotation).
-                    std::mem::forget(old);
-                }
                 checker.refused = None;
                 checker.last_error = None;
                 (self.report)(&ReloadEvent::Reloaded { generation });

@@ -205,6 +205,47 @@ fn checks_are_at_most_one_per_interval() {
     assert_eq!(est.check_now(), CheckOutcome::Reloaded { generation: 2 });
 }
 
+/// Enrolls `dev-{seed}` through `service` (HTTP Basic): the HTTP status.
+fn enroll_through(service: &EstService, seed: u8) -> u16 {
+    use base64ct::{Base64, Encoding};
+    use iotsec_pki::est_message::{Base64Layout, encode_csr_body};
+    let csr = csr_for(KeyAlgorithm::P256, seed, &format!("dev-{seed}"));
+    service
+        .handle(
+            &EstRequest {
+                method: "POST".into(),
+                path: "/.well-known/est/simpleenroll".into(),
+                content_type: Some("application/pkcs10".into()),
+                authorization: Some(format!("Basic {}", Base64::encode_string(b"dev:s3cret"))),
+                body: encode_csr_body(&csr, Base64Layout::Lines64).into_bytes(),
+            },
+            &TlsFacts::default(),
+        )
+        .status
+}
+
+#[test]
+fn what_the_next_generation_writes_survives_the_reload_after_a_rotation() {
+    use iotsec_pki::store::{CertStore, SqliteStore};
+    let (state, est, _) = reloading("reload-rotation-wal");
+    assert_eq!(enroll_through(&est.loaded().service, 1), 200);
+    rotate_intermediate(&state, None, OffsetDateTime::now_utc(), NewCaKey::Software).unwrap();
+    assert_eq!(est.check_now(), CheckOutcome::Reloaded { generation: 2 });
+    assert_eq!(enroll_through(&est.loaded().service, 2), 200);
+    // Seen by another connection (another process, e.g. `pki revoke`): the replaced
+    // generation's connection, closed on a database a rotation moved, must not have
+    // checkpointed into or deleted the log that now has its old name (the new database's).
+    assert!(state.join("pki.sqlite-wal").exists());
+    let store = SqliteStore::open(&state.join("pki.sqlite")).unwrap();
+    assert_eq!(store.issued_count().unwrap(), 1);
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    let retired = SqliteStore::open(
+        &iotsec_pki::rotation::retired_generations(&state).unwrap()[0].join("pki.sqlite"),
+    )
+    .unwrap();
+    assert_eq!(retired.issued_count().unwrap(), 1);
+}
+
 /// A change made to the state on disk.
 #[derive(Debug, Clone, Copy)]
 enum Change {
