@@ -371,6 +371,7 @@ impl ReloadingEst {
         checker.last_check = Some(Instant::now());
         let stamp = match self.served.stamp() {
             Ok(s) => s,
+            Err(_) if self.any_rotation_unfinished() => return CheckOutcome::InTransition,
             Err(error) => {
                 // A file vanishing between listing and reading: report a lasting error once.
                 let text = error.to_string();
@@ -423,6 +424,13 @@ impl ReloadingEst {
                 CheckOutcome::Refused
             }
         }
+    }
+
+    /// Whether a served intermediate has a rotation under way (files move: a stamp may fail).
+    fn any_rotation_unfinished(&self) -> bool {
+        self.served
+            .ca_dirs()
+            .is_ok_and(|dirs| dirs.iter().any(|(_, d)| rotation_unfinished(d)))
     }
 
     /// Recovers every interrupted rotation of the served intermediates without waiting;
