@@ -432,9 +432,16 @@ impl CaState {
     pub fn open(dir: &Path) -> Result<Self, CaError> {
         use crate::rotation::{RETIRED_DIR, recover_rotation, rotation_unfinished};
         use crate::state_lock::{LOCK_WAIT, StateLock};
-        let owner = match dir.parent() {
-            Some(parent) if parent.file_name() == Some(std::ffi::OsStr::new(RETIRED_DIR)) => {
-                parent.parent().unwrap_or(dir)
+        // A retired generation (CA_DIR/retired/SERIAL, its ca.txt says so and never changes)
+        // is guarded by its intermediate's lock.
+        let settings = fs::read_to_string(dir.join("ca.txt"))?;
+        let owner = match dir.parent().and_then(Path::parent) {
+            Some(ca_dir)
+                if settings_value(&settings, RETIRED_AT_KEY).is_some()
+                    && dir.parent().and_then(Path::file_name)
+                        == Some(std::ffi::OsStr::new(RETIRED_DIR)) =>
+            {
+                ca_dir
             }
             _ => dir,
         };

@@ -394,9 +394,11 @@ pub fn serve_current(
             drop(sock);
             continue;
         };
-        let config = config();
-        let service = service.clone();
+        let (config, service) = (config.clone(), service.clone());
         std::thread::spawn(move || {
+            // Taken here, not on the accepting thread: a reload it triggers delays only this
+            // connection.
+            let config = config();
             let _ = serve_connection_deciding(sock, config, &|request, facts| {
                 service().handle(request, facts)
             });
