@@ -119,6 +119,15 @@ pub enum CaError {
         /// The intermediate's state directory.
         dir: std::path::PathBuf,
     },
+    /// The root CRL file a server is to publish is not one it may publish (truncated, not a
+    /// CRL, not signed by this root, older than the one served).
+    #[error("root CRL {}: {reason}", path.display())]
+    RootCrlRefused {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// Database failure.
     #[error("storage: {0}")]
     Storage(#[from] rusqlite::Error),

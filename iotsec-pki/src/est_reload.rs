@@ -29,9 +29,11 @@ use rustls::sign::CertifiedKey;
 
 use crate::ca_error::CaError;
 use crate::ca_state::{CaState, intermediate_dir};
+use crate::ca_state::{ROOT_CRL_URL_KEY, settings_value};
 use crate::est_service::{EstService, LabelPolicy};
 use crate::est_transport::{assemble_generation, issue_server_identity};
-use crate::root_crl::ROOT_DB_FILE;
+use crate::profile::url_path;
+use crate::root_crl::{PublishedRootCrl, ROOT_DB_FILE, read_published_root_crl};
 use crate::rotation::{RETIRED_DIR, recover_rotation, retired_generations, rotation_unfinished};
 use crate::store::SqliteStore;
 
@@ -45,6 +47,10 @@ pub struct ServedState {
     pub intermediates: Vec<String>,
     /// The labels ("" is the default label).
     pub labels: HashMap<String, LabelPolicy>,
+    /// The root's CRL as `pki crl --root` writes it, to publish on the CRL endpoint at the
+    /// path of the state's `root_crl_url` (`/root.crl` without one); checked
+    /// ([`read_published_root_crl`]) and never replaced by one with a lower CRL number.
+    pub root_crl: Option<PathBuf>,
 }
 
 /// The CAs of one generation, as [`ServedState::open`] found them.
@@ -57,6 +63,8 @@ pub struct OpenedCas {
     /// Rotated-out generations that did not open (e.g. their key was dropped after their last
     /// certificate expired), with why.
     pub skipped: Vec<(PathBuf, CaError)>,
+    /// The root's CRL to publish and its request path.
+    pub root_crl: Option<(String, PublishedRootCrl)>,
 }
 
 impl ServedState {
@@ -103,16 +111,31 @@ impl ServedState {
                 }
             }
         }
+        let root_crl = match &self.root_crl {
+            Some(path) => {
+                let crl = read_published_root_crl(path, default.authority.root_der())?;
+                let settings = std::fs::read_to_string(self.state_dir.join("ca.txt"))?;
+                let at = settings_value(&settings, ROOT_CRL_URL_KEY)
+                    .and_then(url_path)
+                    .unwrap_or("/root.crl");
+                Some((at.to_owned(), crl))
+            }
+            None => None,
+        };
         Ok(OpenedCas {
             default,
             others,
             skipped,
+            root_crl,
         })
     }
 
     /// The stamp of the state on disk now (see [`StateStamp`]).
     pub fn stamp(&self) -> Result<StateStamp, CaError> {
         let mut stamp = StateStamp::default();
+        if let Some(file) = &self.root_crl {
+            stamp.files.push((file.clone(), FileMark::of(file)));
+        }
         let root_db = self.state_dir.join(ROOT_DB_FILE);
         if root_db.exists() {
             let n = SqliteStore::revoked_count_at(&root_db)?;
@@ -222,7 +245,23 @@ pub struct ServingGeneration {
     pub config: Arc<ServerConfig>,
     /// The EST, CRL and OCSP decisions.
     pub service: Arc<EstService>,
+    /// The CRL number of the root CRL it publishes, if it publishes one.
+    pub root_crl_number: Option<u64>,
     stamp: StateStamp,
+}
+
+/// The TLS configuration and EST service over `opened`, publishing its root CRL.
+fn assemble_service(
+    opened: OpenedCas,
+    labels: &HashMap<String, LabelPolicy>,
+    certified: Arc<CertifiedKey>,
+) -> Result<(Arc<ServerConfig>, Arc<EstService>), CaError> {
+    let (config, mut service) =
+        assemble_generation(opened.default, opened.others, labels.clone(), certified)?;
+    if let Some((path, crl)) = opened.root_crl {
+        service = service.with_root_crl(path, crl.der);
+    }
+    Ok((config, Arc::new(service)))
 }
 
 /// What a reload check reports to the server's log.
@@ -301,12 +340,8 @@ impl ReloadingEst {
             report(&ReloadEvent::NotLoaded { dir, error });
         }
         let certified = Arc::new(issue_server_identity(&opened.default)?);
-        let (config, service) = assemble_generation(
-            opened.default,
-            opened.others,
-            served.labels.clone(),
-            certified.clone(),
-        )?;
+        let root_crl_number = opened.root_crl.as_ref().map(|(_, c)| c.number);
+        let (config, service) = assemble_service(opened, &served.labels, certified.clone())?;
         Ok(Self {
             served,
             certified,
@@ -314,7 +349,8 @@ impl ReloadingEst {
             current: RwLock::new(Arc::new(ServingGeneration {
                 number: 1,
                 config,
-                service: Arc::new(service),
+                service,
+                root_crl_number,
                 stamp,
             })),
             checker: Mutex::new(Checker {
@@ -403,7 +439,7 @@ impl ReloadingEst {
         if stamp == current.stamp || checker.refused.as_ref() == Some(&stamp) {
             return CheckOutcome::Unchanged;
         }
-        match self.build(stamp.clone(), current.number + 1) {
+        match self.build(stamp.clone(), &current) {
             Ok(next) => {
                 let generation = next.number;
                 // The replaced generation is freed when its last request ends. A rotation
@@ -448,21 +484,35 @@ impl ReloadingEst {
         Ok(true)
     }
 
-    fn build(&self, stamp: StateStamp, number: u64) -> Result<ServingGeneration, CaError> {
+    fn build(
+        &self,
+        stamp: StateStamp,
+        current: &ServingGeneration,
+    ) -> Result<ServingGeneration, CaError> {
         let opened = self.served.open()?;
         for (dir, error) in &opened.skipped {
             (self.report)(&ReloadEvent::NotLoaded { dir, error });
         }
-        let (config, service) = assemble_generation(
-            opened.default,
-            opened.others,
-            self.served.labels.clone(),
-            self.certified.clone(),
-        )?;
+        let root_crl_number = opened.root_crl.as_ref().map(|(_, c)| c.number);
+        // An older root CRL put back (a replayed file) is refused: it could un-revoke.
+        if let (Some(new), Some(served), Some(path)) = (
+            root_crl_number,
+            current.root_crl_number,
+            &self.served.root_crl,
+        ) && new < served
+        {
+            return Err(CaError::RootCrlRefused {
+                path: path.clone(),
+                reason: "its CRL number is lower than the one served",
+            });
+        }
+        let (config, service) =
+            assemble_service(opened, &self.served.labels, self.certified.clone())?;
         Ok(ServingGeneration {
-            number,
+            number: current.number + 1,
             config,
-            service: Arc::new(service),
+            service,
+            root_crl_number,
             stamp,
         })
     }

@@ -451,17 +451,22 @@ pub fn serve_crl_current(
             let response = match read_request(&mut sock, &mut Vec::new()) {
                 Ok(Read1::Request { request: req, .. }) if req.method == "GET" => {
                     let service = service();
-                    match service.ca_for_crl_path(&req.path) {
-                        Some(name) => match service.current_crl_of(&name) {
-                            Ok(der) => EstResponse {
-                                status: 200,
-                                headers: vec![("Content-Type", "application/pkix-crl".into())],
-                                body: der.into(),
+                    let crl = |der: Vec<u8>| EstResponse {
+                        status: 200,
+                        headers: vec![("Content-Type", "application/pkix-crl".into())],
+                        body: der.into(),
+                    };
+                    if let Some(der) = service.root_crl_at(&req.path) {
+                        crl(der.to_vec())
+                    } else {
+                        match service.ca_for_crl_path(&req.path) {
+                            Some(name) => match service.current_crl_of(&name) {
+                                Ok(der) => crl(der),
+                                Err(_) => text(500, "internal error"),
                             },
-                            Err(_) => text(500, "internal error"),
-                        },
-                        None if crl_name(&req.path).is_some() => text(404, "no such CRL"),
-                        None => text(404, "not found"),
+                            None if crl_name(&req.path).is_some() => text(404, "no such CRL"),
+                            None => text(404, "not found"),
+                        }
                     }
                 }
                 Ok(Read1::Request { .. }) => text(405, "method not allowed"),

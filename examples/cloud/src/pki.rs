@@ -253,7 +253,8 @@ pub enum Command {
         #[arg(long)]
         intermediate: Option<String>,
         /// The root's CRL (revoked intermediates), signed with the root key
-        /// (DIR/offline/root.key.pem, or its token with $IOTSEC_PKCS11_ROOT_PIN).
+        /// (DIR/offline/root.key.pem, or its token with $IOTSEC_PKCS11_ROOT_PIN); a `serve
+        /// --root-crl FILE` publishes it and follows its rewrites.
         #[arg(long, conflicts_with_all = ["intermediate", "generation"])]
         root: bool,
         /// The CRL of a rotated-out key of the intermediate (the serial of its certificate,
@@ -609,6 +610,12 @@ pub struct ServeArgs {
     /// every one). A change that does not load is refused and the last good state served.
     #[arg(long, default_value_t = 200)]
     reload_check_ms: u64,
+    /// Publish the root's CRL (as `pki crl --root --out FILE` writes it) on the --crl-http
+    /// endpoint, at the path of the CA's root_crl_url (/root.crl without one). Checked (a CRL
+    /// this root signed); a rewrite is published from the next request on, a broken or older
+    /// file is refused and the last good one kept.
+    #[arg(long, requires = "crl_http")]
+    root_crl: Option<PathBuf>,
 }
 
 /// One stderr line per reload event of a running `serve`.
@@ -688,6 +695,7 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
         state_dir: args.state.clone(),
         intermediates,
         labels,
+        root_crl: args.root_crl.clone(),
     };
     let est = ReloadingEst::start(
         served,

@@ -144,19 +144,28 @@ fn serve(dir: &Path, state: &str, port: u16, crl_port: u16, check_ms: &str) -> S
     )
 }
 
+/// A scratch directory `name` with a CA made by `pki init ARGS` in its `state` folder, or None
+/// (skipped) without OpenSSL and curl.
+fn fresh_ca(name: &str, init_args: &[&str]) -> Option<(std::path::PathBuf, String)> {
+    if !have(&["openssl", "curl"]) {
+        return None;
+    }
+    let dir = scratch(name);
+    let state = p(&dir, "state");
+    let (code, out) = pki("init", &state, init_args);
+    assert_eq!(code, 0, "{out}");
+    Some((dir, state))
+}
+
 fn log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("serve.log")).unwrap()
 }
 
 #[test]
 fn running_serve_follows_rotate_and_revoke_and_keeps_the_last_good_state() {
-    if !have(&["openssl", "curl"]) {
+    let Some((dir, state)) = fresh_ca("cloud-pki-reload", &["--lifetime-hours", "2"]) else {
         return;
-    }
-    let dir = scratch("cloud-pki-reload");
-    let state = p(&dir, "state");
-    let (code, out) = pki("init", &state, &["--lifetime-hours", "2"]);
-    assert_eq!(code, 0, "{out}");
+    };
     let (port, crl_port) = (free_port(), free_port());
     let _server = serve(&dir, &state, port, crl_port, "0");
     let cacerts = format!("https://127.0.0.1:{port}/.well-known/est/cacerts");
@@ -267,4 +276,93 @@ fn running_serve_follows_rotate_and_revoke_and_keeps_the_last_good_state() {
     assert!(body.contains("is revoked by the root"), "{body}");
     assert_eq!(mtls(&dir, port, "during", "state/intermediate.pem"), "000");
     assert_eq!(mtls(&dir, port, "before", &old_int), "200");
+}
+
+#[test]
+fn serve_publishes_the_root_crl_and_follows_its_rewrites() {
+    let Some((dir, state)) = fresh_ca("cloud-pki-reload-root-crl", &[]) else {
+        return;
+    };
+    let root_crl = p(&dir, "state/root.crl");
+    let sign_root_crl = |copy: &str| {
+        let (code, out) = pki("crl", &state, &["--root", "--out", &root_crl]);
+        assert_eq!(code, 0, "{out}");
+        std::fs::copy(&root_crl, dir.join(copy)).unwrap();
+        std::fs::read(dir.join(copy)).unwrap()
+    };
+    let first = sign_root_crl("root-1.crl");
+    let (port, crl_port) = (free_port(), free_port());
+    // The root CRL is published at the root_crl_url path pki init recorded (/root.crl).
+    let log_file = std::fs::File::create(dir.join("serve.log")).unwrap();
+    let _server = Server(
+        Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
+            .args(["serve", "--state", &state, "--root-crl", &root_crl])
+            .args(["--est", &format!("127.0.0.1:{port}")])
+            .args(["--crl-http", &format!("127.0.0.1:{crl_port}")])
+            .args(["--reload-check-ms", "0"])
+            .stderr(log_file)
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("http://127.0.0.1:{crl_port}/root.crl");
+    let served = |out: &str| {
+        let status = curl(&dir, &[&url], out);
+        (status, std::fs::read(dir.join(out)).unwrap_or_default())
+    };
+    assert!(
+        wait_until(|| served("served-1.crl").0 == "200"),
+        "{}",
+        log(&dir)
+    );
+    assert_eq!(served("served-1.crl"), ("200".into(), first.clone()));
+
+    // The root revokes the intermediate and signs a new CRL: published from the next request.
+    let (code, out) = pki("revoke", &state, &["--default-intermediate"]);
+    assert_eq!(code, 0, "{out}");
+    let serial = json(&out)["serial"].as_str().unwrap().to_owned();
+    let second = sign_root_crl("root-2.crl");
+    assert_eq!(served("served-2.crl"), ("200".into(), second.clone()));
+    let (ok, text) = openssl(
+        &dir,
+        &[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            "served-2.crl",
+            "-noout",
+            "-text",
+            "-CAfile",
+            "state/root.pem",
+        ],
+    );
+    assert!(
+        ok && text.contains(&format!("Serial Number: {serial}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("X509v3 CRL Number: \n                2"),
+        "{text}"
+    );
+
+    // The older CRL put back (it would un-revoke), then a truncated one: both refused, the
+    // last good one still published, one log line each.
+    std::fs::write(&root_crl, &first).unwrap();
+    assert_eq!(served("served-3.crl"), ("200".into(), second.clone()));
+    std::fs::write(&root_crl, &second[..second.len() - 7]).unwrap();
+    assert_eq!(served("served-4.crl"), ("200".into(), second.clone()));
+    let text = log(&dir);
+    assert_eq!(
+        text.matches("kept the last good CA state").count(),
+        2,
+        "{text}"
+    );
+    assert!(
+        text.contains("CRL number is lower than the one served"),
+        "{text}"
+    );
+    assert!(text.contains("not a DER CRL"), "{text}");
+    // A new one signed: published.
+    let third = sign_root_crl("root-3.crl");
+    assert_eq!(served("served-5.crl"), ("200".into(), third));
 }
