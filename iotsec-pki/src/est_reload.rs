@@ -16,6 +16,10 @@
 //! [`crate::rotation`]) the check finishes it if its process died (the rotation lock is free)
 //! and otherwise waits for it.
 //!
+//! With [`ServedState::root_crl`] the root's CRL file (signed offline, `pki crl --root`) is
+//! part of the state: checked like the rest, published on the CRL endpoint, and never
+//! replaced by one with a lower CRL number.
+//!
 //! The server's own TLS certificate is issued once, at start, and presented by every
 //! generation: a rotation changes what the server issues, not who it is.
 
@@ -410,11 +414,7 @@ impl ReloadingEst {
             Err(_) if self.any_rotation_unfinished() => return CheckOutcome::InTransition,
             Err(error) => {
                 // A file vanishing between listing and reading: report a lasting error once.
-                let text = error.to_string();
-                if checker.last_error.as_deref() != Some(text.as_str()) {
-                    (self.report)(&ReloadEvent::Refused { error: &error });
-                    checker.last_error = Some(text);
-                }
+                self.report_once(checker, &error);
                 return CheckOutcome::Refused;
             }
         };
@@ -427,8 +427,7 @@ impl ReloadingEst {
                 },
                 Ok(false) => return CheckOutcome::InTransition,
                 Err(error) => {
-                    (self.report)(&ReloadEvent::Refused { error: &error });
-                    checker.last_error = Some(error.to_string());
+                    self.report_once(checker, &error);
                     return CheckOutcome::Refused;
                 }
             }
@@ -453,12 +452,23 @@ impl ReloadingEst {
                 (self.report)(&ReloadEvent::Reloaded { generation });
                 CheckOutcome::Reloaded { generation }
             }
+            // A rotation began after the stamp and outlasted the open's wait: not a refusal.
+            Err(CaError::RotationInProgress { .. }) => CheckOutcome::InTransition,
             Err(error) => {
                 (self.report)(&ReloadEvent::Refused { error: &error });
                 checker.refused = Some(stamp);
                 checker.last_error = Some(error.to_string());
                 CheckOutcome::Refused
             }
+        }
+    }
+
+    /// Reports `error` unless it is the one reported last.
+    fn report_once(&self, checker: &mut Checker, error: &CaError) {
+        let text = error.to_string();
+        if checker.last_error.as_deref() != Some(text.as_str()) {
+            (self.report)(&ReloadEvent::Refused { error });
+            checker.last_error = Some(text);
         }
     }
 

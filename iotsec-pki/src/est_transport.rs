@@ -427,7 +427,8 @@ pub fn crl_name(path: &str) -> Option<&str> {
 /// [`EstService::ca_for_crl_path`]); other paths as [`crl_name`] says (any path ending in
 /// `.crl` or `.der` gets the default CA's CRL; `/crl/NAME.der` or `/crl/NAME.crl` the CRL of
 /// the intermediate NAME, 404 if there is none), one request per connection, at most
-/// [`MAX_CONNECTIONS`] at once, 10 s per read or write.
+/// [`MAX_CONNECTIONS`] at once, 10 s per read or write. A root CRL the service publishes
+/// ([`EstService::with_root_crl`]) is served at its own path first.
 pub fn serve_crl(listener: TcpListener, service: Arc<EstService>) -> std::io::Result<()> {
     serve_crl_current(listener, Arc::new(move || service.clone()))
 }
