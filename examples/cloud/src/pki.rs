@@ -220,7 +220,9 @@ pub enum Command {
     /// keeps signing the CRL for what it issued (`pki crl --generation SERIAL`) until its last
     /// certificate expires. The new key's leaves get their own CRL URL (`crl.der` becomes
     /// `crl-NEWSERIAL.der`); the old URL keeps serving the old key's CRL. A running `serve`
-    /// issues with the new key from its next request on.
+    /// issues with the new key from its next request on. The rotation commits in one step: if
+    /// it is interrupted (crash, kill), the next `pki` command or `serve` check undoes it
+    /// (before the commit) or finishes it (after).
     Rotate {
         /// State directory.
         #[arg(long)]
