@@ -209,21 +209,100 @@ fn checks_are_at_most_one_per_interval() {
 
 /// Enrolls `dev-{seed}` through `service` (HTTP Basic): the HTTP status.
 fn enroll_through(service: &EstService, seed: u8) -> u16 {
+    enroll_response(service, seed).status
+}
+
+fn enroll_response(service: &EstService, seed: u8) -> iotsec_pki::est_service::EstResponse {
     use base64ct::{Base64, Encoding};
     use iotsec_pki::est_message::{Base64Layout, encode_csr_body};
     let csr = csr_for(KeyAlgorithm::P256, seed, &format!("dev-{seed}"));
-    service
-        .handle(
-            &EstRequest {
-                method: "POST".into(),
-                path: "/.well-known/est/simpleenroll".into(),
-                content_type: Some("application/pkcs10".into()),
-                authorization: Some(format!("Basic {}", Base64::encode_string(b"dev:s3cret"))),
-                body: encode_csr_body(&csr, Base64Layout::Lines64).into_bytes(),
-            },
-            &TlsFacts::default(),
-        )
-        .status
+    service.handle(
+        &EstRequest {
+            method: "POST".into(),
+            path: "/.well-known/est/simpleenroll".into(),
+            content_type: Some("application/pkcs10".into()),
+            authorization: Some(format!("Basic {}", Base64::encode_string(b"dev:s3cret"))),
+            body: encode_csr_body(&csr, Base64Layout::Lines64).into_bytes(),
+        },
+        &TlsFacts::default(),
+    )
+}
+
+/// The (authority, subject) key identifiers of a certificate.
+fn key_ids(cert: &x509_cert::Certificate) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    use der::Decode;
+    use x509_cert::ext::pkix::{AuthorityKeyIdentifier, SubjectKeyIdentifier};
+    let exts = cert.tbs_certificate.extensions.clone().unwrap_or_default();
+    let value = |oid: &str| {
+        exts.iter()
+            .find(|e| e.extn_id == der::oid::ObjectIdentifier::new_unwrap(oid))
+            .map(|e| e.extn_value.as_bytes().to_vec())
+    };
+    (
+        value("2.5.29.35").map(|v| {
+            AuthorityKeyIdentifier::from_der(&v)
+                .unwrap()
+                .key_identifier
+                .unwrap()
+                .as_bytes()
+                .to_vec()
+        }),
+        value("2.5.29.14").map(|v| {
+            SubjectKeyIdentifier::from_der(&v)
+                .unwrap()
+                .0
+                .as_bytes()
+                .to_vec()
+        }),
+    )
+}
+
+#[test]
+fn under_concurrent_reloads_each_request_sees_one_generation() {
+    use der::Decode;
+    let (state, est, events) = reloading("reload-concurrent");
+    let est = Arc::new(est);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..4u8)
+        .map(|w| {
+            let (est, stop) = (est.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut seen = std::collections::BTreeSet::new();
+                let mut n = 0u8;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    n = n % 49 + 1;
+                    let seed = w * 50 + n;
+                    // One request's generation: its chain and what it issues belong together.
+                    let generation = est.generation();
+                    let chain = served_intermediate(&generation.service);
+                    let r = enroll_response(&generation.service, seed);
+                    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+                    let leaf = parse_certs_only(&r.body).unwrap().remove(0);
+                    let int = x509_cert::Certificate::from_der(&chain).unwrap();
+                    assert_eq!(key_ids(&leaf).0, key_ids(&int).1);
+                    seen.insert(generation.number);
+                }
+                seen
+            })
+        })
+        .collect();
+    let now = OffsetDateTime::now_utc();
+    for i in 0..3u8 {
+        rotate_intermediate(&state, None, now, NewCaKey::Software).unwrap();
+        issue_and_revoke(&state, 200 + i);
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut seen = std::collections::BTreeSet::new();
+    for w in workers {
+        seen.extend(w.join().unwrap());
+    }
+    // The workers crossed reloads, and none was refused.
+    assert!(seen.len() > 1, "{seen:?}");
+    assert_eq!(refusals(&events), 0, "{:?}", events.lock().unwrap());
+    est.check_now();
+    assert_eq!(est.check_now(), CheckOutcome::Unchanged);
+    assert_eq!(served_intermediate(&est.loaded().service), on_disk(&state));
 }
 
 #[test]
