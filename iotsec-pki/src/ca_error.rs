@@ -112,6 +112,22 @@ pub enum CaError {
     /// The CA state directory is missing files or holds bad ones.
     #[error("CA state: {0}")]
     State(String),
+    /// Another process holds the rotation lock of this intermediate's state directory (it is
+    /// rotating it, or finishing a rotation a crash interrupted) beyond the wait.
+    #[error("a key rotation of {} is in progress", dir.display())]
+    RotationInProgress {
+        /// The intermediate's state directory.
+        dir: std::path::PathBuf,
+    },
+    /// The root CRL file a server is to publish is not one it may publish (truncated, not a
+    /// CRL, not signed by this root, older than the one served).
+    #[error("root CRL {}: {reason}", path.display())]
+    RootCrlRefused {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// Database failure.
     #[error("storage: {0}")]
     Storage(#[from] rusqlite::Error),

@@ -413,6 +413,8 @@ pub struct CaState {
     /// The store whose CRL number sequence this CA's CRLs continue (a rotated-out key shares
     /// its successor's: one issuer name, one strictly increasing sequence); None: its own.
     crl_counter: Option<SqliteStore>,
+    /// Whether the root revoked this CA's certificate (as far as it was checked).
+    root_revoked: bool,
 }
 
 /// Why a CA may not issue.
@@ -423,8 +425,39 @@ enum Refusal {
 }
 
 impl CaState {
-    /// Opens the CA in `dir`.
+    /// Opens the CA in `dir` (an intermediate's state directory, or a retired generation in
+    /// its `retired/SERIAL`). A rotation of the intermediate that a crash interrupted is
+    /// finished or undone first ([`crate::rotation::recover_rotation`]); the directory is
+    /// read under the shared rotation lock ([`crate::state_lock`]), so never half rotated.
     pub fn open(dir: &Path) -> Result<Self, CaError> {
+        use crate::rotation::{RETIRED_DIR, recover_rotation, rotation_unfinished};
+        use crate::state_lock::{LOCK_WAIT, StateLock};
+        // A retired generation (CA_DIR/retired/SERIAL, its ca.txt says so and never changes)
+        // is guarded by its intermediate's lock.
+        let settings = fs::read_to_string(dir.join("ca.txt"))?;
+        let owner = match dir.parent().and_then(Path::parent) {
+            Some(ca_dir)
+                if settings_value(&settings, RETIRED_AT_KEY).is_some()
+                    && dir.parent().and_then(Path::file_name)
+                        == Some(std::ffi::OsStr::new(RETIRED_DIR)) =>
+            {
+                ca_dir
+            }
+            _ => dir,
+        };
+        if rotation_unfinished(owner) {
+            recover_rotation(owner, LOCK_WAIT)?;
+        }
+        let _lock = StateLock::shared(owner, LOCK_WAIT)?;
+        if rotation_unfinished(owner) {
+            return Err(CaError::RotationInProgress {
+                dir: owner.to_path_buf(),
+            });
+        }
+        Self::open_unlocked(dir)
+    }
+
+    fn open_unlocked(dir: &Path) -> Result<Self, CaError> {
         let settings = fs::read_to_string(dir.join("ca.txt"))?;
         let get = |k: &str| {
             settings
@@ -474,18 +507,36 @@ impl CaState {
                 None
             },
             crl_counter,
+            root_revoked: revoked,
         })
     }
 
     /// Opens the named intermediate `name` of the CA in `dir` (see [`add_intermediate`]).
     pub fn open_intermediate(dir: &Path, name: &str) -> Result<Self, CaError> {
         let mut ca = Self::open(&intermediate_dir(dir, name)?)?;
-        if ca.refusal.is_none()
-            && crate::root_crl::is_revoked_by_root(dir, ca.authority.intermediate_der())?
-        {
-            ca.refusal = Some(Refusal::RevokedByRoot);
-        }
+        ca.check_root_revocation(dir)?;
         Ok(ca)
+    }
+
+    /// Checks whether the root of the CA in `state_dir` revoked this CA's certificate (a
+    /// named intermediate or a rotated-out generation cannot find the root's records from its
+    /// own folder); a revoked CA issues nothing ([`CaError::IssuerRevoked`], unless it is
+    /// rotated out already).
+    pub fn check_root_revocation(&mut self, state_dir: &Path) -> Result<bool, CaError> {
+        if crate::root_crl::is_revoked_by_root(state_dir, self.authority.intermediate_der())? {
+            self.root_revoked = true;
+            if self.refusal.is_none() {
+                self.refusal = Some(Refusal::RevokedByRoot);
+            }
+        }
+        Ok(self.root_revoked)
+    }
+
+    /// Whether the root revoked this CA's certificate (found when it was opened, or by
+    /// [`CaState::check_root_revocation`]): a server refuses the certificates it issued at
+    /// the handshake.
+    pub fn revoked_by_root(&self) -> bool {
+        self.root_revoked
     }
 
     /// Whether this CA may issue: false for a rotated-out key ([`crate::rotation`]) and for an

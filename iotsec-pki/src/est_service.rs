@@ -125,6 +125,8 @@ pub struct EstService {
     cas: HashMap<String, Mutex<CaState>>,
     retry_after_secs: u32,
     crl_cache: Mutex<HashMap<String, CachedCrl>>,
+    /// The root's CRL (signed offline) and the request path it is published at.
+    root_crl: Option<(String, Vec<u8>)>,
 }
 
 struct CachedCrl {
@@ -175,7 +177,24 @@ impl EstService {
             cas,
             retry_after_secs: 60,
             crl_cache: Mutex::new(HashMap::new()),
+            root_crl: None,
         }
+    }
+
+    /// Publishes the root's CRL `der` (checked by
+    /// [`read_published_root_crl`](crate::root_crl::read_published_root_crl)) at the request
+    /// path `path` of the CRL endpoint.
+    pub fn with_root_crl(mut self, path: impl Into<String>, der: Vec<u8>) -> Self {
+        self.root_crl = Some((path.into(), der));
+        self
+    }
+
+    /// The root's CRL if it is published at `path`.
+    pub fn root_crl_at(&self, path: &str) -> Option<&[u8]> {
+        self.root_crl
+            .as_ref()
+            .filter(|(p, _)| p == path)
+            .map(|(_, der)| der.as_slice())
     }
 
     /// Adds the issuing intermediate `name` (e.g. opened with
@@ -312,6 +331,11 @@ impl EstService {
                 | CaError::UnknownCertificate
                 | CaError::IdentityNotAuthorized { .. }
                 | CaError::DevIdIdentityRequired => EstResponse::text(403, &e.to_string()),
+                // The label's CA may not issue (rotated out, or revoked by the root): not the
+                // client's fault, and not an internal error either.
+                CaError::IssuerRetired { .. } | CaError::IssuerRevoked { .. } => {
+                    EstResponse::text(503, &e.to_string())
+                }
                 _ => EstResponse::text(500, "internal error"),
             },
         }

@@ -45,6 +45,7 @@ fn reason(status: u16) -> &'static str {
         413 => "Content Too Large",
         415 => "Unsupported Media Type",
         501 => "Not Implemented",
+        503 => "Service Unavailable",
         _ => "Internal Server Error",
     }
 }
@@ -233,6 +234,18 @@ pub fn serve_connection(
     config: Arc<ServerConfig>,
     service: &EstService,
 ) -> std::io::Result<()> {
+    serve_connection_deciding(sock, config, &|request, facts| {
+        service.handle(request, facts)
+    })
+}
+
+/// Serves one TLS connection; `decide` answers each request (a reloading server gives each
+/// request the service current when it arrives).
+fn serve_connection_deciding(
+    sock: TcpStream,
+    config: Arc<ServerConfig>,
+    decide: &dyn Fn(&EstRequest, &TlsFacts) -> EstResponse,
+) -> std::io::Result<()> {
     sock.set_read_timeout(Some(FIRST_REQUEST_WAIT))?;
     sock.set_write_timeout(Some(Duration::from_secs(30)))?;
     let conn = ServerConnection::new(config).map_err(std::io::Error::other)?;
@@ -267,7 +280,7 @@ pub fn serve_connection(
         };
         let (response, keep_alive) = match read {
             Read1::Request { request, close } => (
-                service.handle(&request, &facts),
+                decide(&request, &facts),
                 !close && served < MAX_REQUESTS_PER_CONNECTION,
             ),
             Read1::Reject(r) => (r, false),
@@ -348,11 +361,31 @@ impl Drop for ConnectionSlot {
     }
 }
 
+/// The TLS configuration a new connection's handshake uses, as of now.
+pub type CurrentConfig = dyn Fn() -> Arc<ServerConfig> + Send + Sync;
+/// The service that decides the next request, as of now.
+pub type CurrentService = dyn Fn() -> Arc<EstService> + Send + Sync;
+
 /// Accepts connections forever, one thread each, at most [`MAX_CONNECTIONS`] at a time.
 pub fn serve(
     listener: TcpListener,
     config: Arc<ServerConfig>,
     service: Arc<EstService>,
+) -> std::io::Result<()> {
+    serve_current(
+        listener,
+        Arc::new(move || config.clone()),
+        Arc::new(move || service.clone()),
+    )
+}
+
+/// [`serve`] taking, for each handshake, the configuration `config` gives then and, for each
+/// request, the service `service` gives then (a server that reloads its state,
+/// [`crate::est_reload`]).
+pub fn serve_current(
+    listener: TcpListener,
+    config: Arc<CurrentConfig>,
+    service: Arc<CurrentService>,
 ) -> std::io::Result<()> {
     let slots = ConnectionSlots::new(MAX_CONNECTIONS);
     for sock in listener.incoming() {
@@ -361,10 +394,14 @@ pub fn serve(
             drop(sock);
             continue;
         };
-        let config = config.clone();
-        let service = service.clone();
+        let (config, service) = (config.clone(), service.clone());
         std::thread::spawn(move || {
-            let _ = serve_connection(sock, config, &service);
+            // Taken here, not on the accepting thread: a reload it triggers delays only this
+            // connection.
+            let config = config();
+            let _ = serve_connection_deciding(sock, config, &|request, facts| {
+                service().handle(request, facts)
+            });
             drop(slot);
         });
     }
@@ -390,8 +427,17 @@ pub fn crl_name(path: &str) -> Option<&str> {
 /// [`EstService::ca_for_crl_path`]); other paths as [`crl_name`] says (any path ending in
 /// `.crl` or `.der` gets the default CA's CRL; `/crl/NAME.der` or `/crl/NAME.crl` the CRL of
 /// the intermediate NAME, 404 if there is none), one request per connection, at most
-/// [`MAX_CONNECTIONS`] at once, 10 s per read or write.
+/// [`MAX_CONNECTIONS`] at once, 10 s per read or write. A root CRL the service publishes
+/// ([`EstService::with_root_crl`]) is served at its own path first.
 pub fn serve_crl(listener: TcpListener, service: Arc<EstService>) -> std::io::Result<()> {
+    serve_crl_current(listener, Arc::new(move || service.clone()))
+}
+
+/// [`serve_crl`] answering each request from the service `service` gives then.
+pub fn serve_crl_current(
+    listener: TcpListener,
+    service: Arc<CurrentService>,
+) -> std::io::Result<()> {
     let slots = ConnectionSlots::new(MAX_CONNECTIONS);
     for sock in listener.incoming() {
         let Ok(mut sock) = sock else { continue };
@@ -405,17 +451,23 @@ pub fn serve_crl(listener: TcpListener, service: Arc<EstService>) -> std::io::Re
             let _ = sock.set_write_timeout(Some(Duration::from_secs(10)));
             let response = match read_request(&mut sock, &mut Vec::new()) {
                 Ok(Read1::Request { request: req, .. }) if req.method == "GET" => {
-                    match service.ca_for_crl_path(&req.path) {
-                        Some(name) => match service.current_crl_of(&name) {
-                            Ok(der) => EstResponse {
-                                status: 200,
-                                headers: vec![("Content-Type", "application/pkix-crl".into())],
-                                body: der.into(),
+                    let service = service();
+                    let crl = |der: Vec<u8>| EstResponse {
+                        status: 200,
+                        headers: vec![("Content-Type", "application/pkix-crl".into())],
+                        body: der.into(),
+                    };
+                    if let Some(der) = service.root_crl_at(&req.path) {
+                        crl(der.to_vec())
+                    } else {
+                        match service.ca_for_crl_path(&req.path) {
+                            Some(name) => match service.current_crl_of(&name) {
+                                Ok(der) => crl(der),
+                                Err(_) => text(500, "internal error"),
                             },
-                            Err(_) => text(500, "internal error"),
-                        },
-                        None if crl_name(&req.path).is_some() => text(404, "no such CRL"),
-                        None => text(404, "not found"),
+                            None if crl_name(&req.path).is_some() => text(404, "no such CRL"),
+                            None => text(404, "not found"),
+                        }
                     }
                 }
                 Ok(Read1::Request { .. }) => text(405, "method not allowed"),
@@ -453,23 +505,50 @@ pub fn bind_endpoint(
 /// that name them; the TLS layer checks client certificates against every intermediate's CRL.
 /// A label naming a CA that is not given is refused here.
 pub fn bind_endpoint_with(
-    mut ca: crate::ca_state::CaState,
-    mut intermediates: Vec<(String, crate::ca_state::CaState)>,
+    ca: crate::ca_state::CaState,
+    intermediates: Vec<(String, crate::ca_state::CaState)>,
     addr: &str,
     labels: std::collections::HashMap<String, crate::est_service::LabelPolicy>,
 ) -> Result<EstEndpoint, crate::ca_error::CaError> {
-    use rustls::pki_types::{
-        CertificateDer, CertificateRevocationListDer, PrivateKeyDer, PrivatePkcs8KeyDer,
-    };
-    let now = time::OffsetDateTime::now_utc();
+    let certified = Arc::new(issue_server_identity(&ca)?);
+    let (config, service) = assemble_generation(ca, intermediates, labels, certified)?;
+    let listener = TcpListener::bind(addr)?;
+    Ok(EstEndpoint {
+        listener,
+        config,
+        service: Arc::new(service),
+    })
+}
+
+/// The server's own TLS certificate, issued by `ca` for `127.0.0.1` and `localhost`, with
+/// its key, as rustls holds them.
+pub fn issue_server_identity(
+    ca: &crate::ca_state::CaState,
+) -> Result<rustls::sign::CertifiedKey, crate::ca_error::CaError> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     let (cert, key) = ca
         .authority
-        .issue_server_cert(&["127.0.0.1", "localhost"], now)?;
+        .issue_server_cert(&["127.0.0.1", "localhost"], time::OffsetDateTime::now_utc())?;
     let chain = vec![
         CertificateDer::from(cert),
         CertificateDer::from(ca.authority.intermediate_der().to_vec()),
     ];
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec()));
+    crate::tls_config::server_certified_key(chain, key)
+}
+
+/// One consistent serving state: the TLS configuration (client certificates checked against
+/// the root of `ca` and a CRL signed now by every CA; those of a CA the root revoked refused)
+/// and the EST service over the same CAs.
+/// Refused if an intermediate has another root or a label names a CA that is not given.
+pub fn assemble_generation(
+    mut ca: crate::ca_state::CaState,
+    mut intermediates: Vec<(String, crate::ca_state::CaState)>,
+    labels: std::collections::HashMap<String, crate::est_service::LabelPolicy>,
+    certified: Arc<rustls::sign::CertifiedKey>,
+) -> Result<(Arc<ServerConfig>, EstService), crate::ca_error::CaError> {
+    use rustls::pki_types::{CertificateDer, CertificateRevocationListDer};
+    let now = time::OffsetDateTime::now_utc();
     let root = CertificateDer::from(ca.authority.root_der().to_vec());
     let mut crls = vec![CertificateRevocationListDer::from(ca.crl(now)?)];
     for (_, other) in intermediates.iter_mut() {
@@ -480,11 +559,17 @@ pub fn bind_endpoint_with(
         }
         crls.push(CertificateRevocationListDer::from(other.crl(now)?));
     }
-    let config = crate::tls_config::server_config(
-        chain,
-        key,
+    // The root's revocation of an intermediate refuses its certificates at the handshake.
+    let revoked_issuers: Vec<&[u8]> = std::iter::once(&ca)
+        .chain(intermediates.iter().map(|(_, c)| c))
+        .filter(|c| c.revoked_by_root())
+        .map(|c| c.authority.intermediate_der())
+        .collect();
+    let config = crate::tls_config::server_config_presenting(
+        certified,
         &[root],
         crls,
+        &revoked_issuers,
         crate::tls_config::ClientAuth::Optional,
     )?;
     let mut service = EstService::new(ca, labels);
@@ -497,12 +582,7 @@ pub fn bind_endpoint_with(
             "labels {missing:?} name an issuing CA that is not loaded"
         )));
     }
-    let listener = TcpListener::bind(addr)?;
-    Ok(EstEndpoint {
-        listener,
-        config: Arc::new(config),
-        service: Arc::new(service),
-    })
+    Ok((Arc::new(config), service))
 }
 
 #[cfg(test)]

@@ -32,6 +32,8 @@ pub mod devid; // IEEE 802.1AR DevID profile (hardwareModuleName, RFC 4108)
 #[cfg(feature = "std")]
 pub mod est_client; // EST client over rustls
 #[cfg(feature = "std")]
+pub mod est_reload; // a running server follows rotate/revoke/crl on disk (atomic swap)
+#[cfg(feature = "std")]
 pub mod est_service; // EST server decisions (sans-IO)
 #[cfg(feature = "std")]
 pub mod est_transport; // TCP + rustls + httparse
@@ -51,6 +53,8 @@ pub mod rotation; // intermediate key rotation; old keys sign CRLs for what they
 pub mod secret_file; // PINs and passwords from private files
 #[cfg(feature = "std")]
 pub mod signer; // CA key behind a trait (HSM/KMS)
+#[cfg(feature = "std")]
+pub mod state_lock; // the rotation lock of a state directory (SQLite file lock)
 #[cfg(feature = "std")]
 pub mod store; // CertStore + SQLite
 #[cfg(feature = "std")]

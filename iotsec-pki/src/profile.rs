@@ -64,9 +64,7 @@ impl IssuanceProfile {
     /// the request path at which this CA's CRL is served; `/` for a URL without a path, None
     /// for one without `scheme://`.
     pub fn crl_path(&self) -> Option<&str> {
-        let (_, rest) = self.crl_url.split_once("://")?;
-        let rest = rest.split(['?', '#']).next().unwrap_or(rest);
-        Some(rest.find('/').and_then(|i| rest.get(i..)).unwrap_or("/"))
+        url_path(&self.crl_url)
     }
 
     /// Returns the first requested SAN the allow-list does not admit.
@@ -74,4 +72,12 @@ impl IssuanceProfile {
         sans.iter()
             .find(|e| !self.san_allow.iter().any(|r| r.admits(e)))
     }
+}
+
+/// The request path of an `http://` URL (`/crl.der` for `http://h:8080/crl.der?x`); `/` for a
+/// URL without a path, None for one without `scheme://`.
+pub fn url_path(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+    Some(rest.find('/').and_then(|i| rest.get(i..)).unwrap_or("/"))
 }

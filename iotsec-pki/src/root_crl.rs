@@ -141,11 +141,23 @@ pub fn revoke_intermediate(
 /// root key this crate makes): a name alone does not tell one root from another.
 fn signed_by(cert: &x509_cert::Certificate, issuer: &x509_cert::Certificate) -> bool {
     use der::Encode;
-    if cert.signature_algorithm.oid != crate::key::ECDSA_WITH_SHA256 {
+    let Ok(tbs) = cert.tbs_certificate.to_der() else {
+        return false;
+    };
+    signature_by(issuer, &cert.signature_algorithm.oid, &tbs, &cert.signature)
+}
+
+/// Whether `issuer`'s key made `signature` (with algorithm `algorithm`) over `tbs`.
+fn signature_by(
+    issuer: &x509_cert::Certificate,
+    algorithm: &der::asn1::ObjectIdentifier,
+    tbs: &[u8],
+    signature: &der::asn1::BitString,
+) -> bool {
+    if *algorithm != crate::key::ECDSA_WITH_SHA256 {
         return false;
     }
-    let (Ok(tbs), Some(signature)) = (cert.tbs_certificate.to_der(), cert.signature.as_bytes())
-    else {
+    let Some(signature) = signature.as_bytes() else {
         return false;
     };
     let Some(key) = issuer
@@ -157,9 +169,76 @@ fn signed_by(cert: &x509_cert::Certificate, issuer: &x509_cert::Certificate) -> 
         return false;
     };
     ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_ASN1, key)
-        .verify(&tbs, signature)
+        .verify(tbs, signature)
         .is_ok()
 }
+
+/// A root CRL file checked for publication ([`read_published_root_crl`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedRootCrl {
+    /// The CRL (DER).
+    pub der: Vec<u8>,
+    /// Its CRL number (RFC 5280 §5.2.3).
+    pub number: u64,
+}
+
+/// Reads the root's CRL (as `pki crl --root` wrote it: DER, or PEM `X509 CRL`) from `path`
+/// and checks it before a server publishes it: one CRL and nothing after it, issued under
+/// the subject of `root_der` and signed by its key (ecdsa-with-SHA256, P-256), with a CRL
+/// number of at most 8 bytes. A truncated, foreign or forged file is refused
+/// ([`CaError::RootCrlRefused`]).
+pub fn read_published_root_crl(path: &Path, root_der: &[u8]) -> Result<PublishedRootCrl, CaError> {
+    use der::{Decode, Encode};
+    let refused = |reason| CaError::RootCrlRefused {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes = std::fs::read(path)?;
+    let der = if bytes.starts_with(b"-----BEGIN") {
+        match pem_rfc7468::decode_vec(&bytes) {
+            Ok(("X509 CRL", der)) => der,
+            _ => return Err(refused("not a PEM X509 CRL")),
+        }
+    } else {
+        bytes
+    };
+    let crl = x509_cert::crl::CertificateList::from_der(&der)
+        .map_err(|_| refused("not a DER CRL (truncated, or trailing bytes)"))?;
+    let root = x509_cert::Certificate::from_der(root_der).map_err(|error| {
+        CaError::MalformedCertificate {
+            which: "root certificate",
+            error,
+        }
+    })?;
+    if crl.tbs_cert_list.issuer != root.tbs_certificate.subject {
+        return Err(refused("not issued by this root"));
+    }
+    let tbs = crl
+        .tbs_cert_list
+        .to_der()
+        .map_err(|_| refused("not a DER CRL"))?;
+    if !signature_by(&root, &crl.signature_algorithm.oid, &tbs, &crl.signature) {
+        return Err(refused("its signature is not this root's"));
+    }
+    let number = crl
+        .tbs_cert_list
+        .crl_extensions
+        .as_ref()
+        .and_then(|exts| exts.iter().find(|e| e.extn_id == ID_CE_CRL_NUMBER))
+        .and_then(|e| der::asn1::Uint::from_der(e.extn_value.as_bytes()).ok())
+        .filter(|n| n.as_bytes().len() <= 8)
+        .map(|n| {
+            n.as_bytes()
+                .iter()
+                .fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+        })
+        .ok_or_else(|| refused("it has no CRL number (or one over 8 bytes)"))?;
+    Ok(PublishedRootCrl { der, number })
+}
+
+/// RFC 5280 §5.2.3 cRLNumber.
+const ID_CE_CRL_NUMBER: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("2.5.29.20");
 
 /// Whether the root of the CA in `dir` revoked the intermediate certificate `cert_der`
 /// (false when the root never revoked anything: there is no `DIR/root.sqlite`).

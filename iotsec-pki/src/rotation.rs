@@ -22,7 +22,9 @@
 //!   `ca.txt`, so its leaves point at the CRL its own key signs
 //!   ([`EstService::ca_for_crl_path`](crate::est_service::EstService::ca_for_crl_path)).
 //!
-//! A running EST server keeps the keys and chain it loaded: restart it after a rotation.
+//! The rotation is one atomic commit that survives a crash at any point
+//! ([`rotate_intermediate_observed`], [`recover_rotation`]); a running EST server picks it up
+//! without a restart ([`crate::est_reload`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -33,15 +35,24 @@ use crate::authority::recertify_intermediate;
 use crate::ca_error::CaError;
 use crate::ca_state::{
     CRL_URL_KEY, MadeKey, NewCaKey, RETIRED_AT_KEY, ROOT_CRL_URL_KEY, intermediate_dir, read_pem,
-    settings_value, to_pem, write_replacing,
+    settings_value, to_pem,
 };
 use crate::root_key::RootKey;
 use crate::signer::Signer;
+use crate::state_lock::{LOCK_WAIT, StateLock};
 use crate::store::{CertStore, SqliteStore, hex_upper};
 use crate::token_key::{CaRole, ensure_certified_key_for};
 
 /// The folder of retired generations inside an intermediate's state directory.
 pub const RETIRED_DIR: &str = "retired";
+
+/// The folder a rotation writes the new generation into before it commits
+/// (`CA_DIR/rotation.staging`); found on open, it is removed: the rotation did not happen.
+pub const ROTATION_STAGING: &str = "rotation.staging";
+
+/// The staging folder once renamed (the rotation's commit point); found on open, the
+/// rotation is finished from it.
+pub const ROTATION_PENDING: &str = "rotation.pending";
 
 /// The state directory of an intermediate of the CA in `dir`: the default one (`None`, `dir`
 /// itself) or the named one.
@@ -132,7 +143,111 @@ pub fn rotate_intermediate_signed_by(
     key: NewCaKey<'_>,
     root_key: &dyn Signer,
 ) -> Result<Rotation, CaError> {
+    rotate_intermediate_observed(dir, name, now, key, root_key, &mut |_| Ok(()))
+}
+
+/// A point a rotation (or its recovery) has passed; see [`rotate_intermediate_observed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationStep {
+    /// A file of the new generation, or of the retired one, is written and synced in
+    /// `rotation.staging` (nothing is committed yet).
+    Staged(&'static str),
+    /// `rotation.staging` is renamed `rotation.pending`: the commit point.
+    Committed,
+    /// A rename finishing the rotation is done (what it moved).
+    Moved(&'static str),
+    /// `rotation.pending` is removed: the rotation is complete.
+    Finished,
+}
+
+/// Observes each [`RotationStep`]; an error stops the rotation there, exactly as a crash
+/// would (nothing is cleaned up): what the crash-injection tests use.
+pub type StepObserver<'a> = dyn FnMut(RotationStep) -> Result<(), CaError> + 'a;
+
+/// What [`recover_rotation`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// No rotation was interrupted.
+    Clean,
+    /// A rotation interrupted before its commit point was undone (`rotation.staging` removed):
+    /// the state is the old one.
+    RolledBack,
+    /// A rotation interrupted after its commit point was finished: the state is the new one.
+    RolledForward,
+}
+
+/// What `rotation.pending/plan.txt` says.
+struct Plan {
+    old_serial_hex: String,
+    old_key_file: bool,
+}
+
+impl Plan {
+    fn text(&self) -> String {
+        format!(
+            "old_serial={}\nold_key_file={}\n",
+            self.old_serial_hex,
+            u8::from(self.old_key_file)
+        )
+    }
+
+    fn read(pending: &Path) -> Result<Self, CaError> {
+        let text = fs::read_to_string(pending.join("plan.txt"))?;
+        let old_serial_hex = settings_value(&text, "old_serial")
+            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| CaError::State(format!("{} lacks old_serial", pending.display())))?
+            .to_owned();
+        Ok(Self {
+            old_serial_hex,
+            old_key_file: settings_value(&text, "old_key_file") == Some("1"),
+        })
+    }
+}
+
+/// Whether a rotation of `ca_dir` was started and not finished (or is running now).
+pub fn rotation_unfinished(ca_dir: &Path) -> bool {
+    ca_dir.join(ROTATION_STAGING).exists() || ca_dir.join(ROTATION_PENDING).exists()
+}
+
+fn sync_dir(dir: &Path) -> Result<(), CaError> {
+    fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), CaError> {
+    use std::io::Write;
+    let mut f = fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// [`rotate_intermediate_signed_by`], calling `observe` at each step. The rotation is one
+/// atomic commit:
+/// 1. under the exclusive rotation lock ([`crate::state_lock`]), after finishing or undoing
+///    any rotation a crash interrupted, the new generation (key, certificate, settings, a
+///    database) and the retired one's settings and certificates are written and synced into
+///    `CA_DIR/rotation.staging`;
+/// 2. `rotation.staging` is renamed `rotation.pending` and `CA_DIR` synced: the commit point;
+/// 3. the old key and database move into the pending folder, the new files into `CA_DIR`,
+///    the pending retired folder to `CA_DIR/retired/SERIAL`, and the pending folder is
+///    removed; each of these is done only if it is not done yet, so [`recover_rotation`]
+///    repeats them safely after a crash at any point.
+///
+/// A crash before 2 leaves exactly the old state (the staging folder is removed on the next
+/// open), after it exactly the new one (finished on the next open). A key made in a token for
+/// a rotation that is rolled back stays in the token.
+pub fn rotate_intermediate_observed(
+    dir: &Path,
+    name: Option<&str>,
+    now: OffsetDateTime,
+    key: NewCaKey<'_>,
+    root_key: &dyn Signer,
+    observe: &mut StepObserver<'_>,
+) -> Result<Rotation, CaError> {
     let ca_dir = ca_dir(dir, name)?;
+    let _lock = StateLock::exclusive(&ca_dir, LOCK_WAIT)?;
+    recover_locked(&ca_dir, &mut |_| Ok(()))?;
     let settings = fs::read_to_string(ca_dir.join("ca.txt"))?;
     if settings_value(&settings, RETIRED_AT_KEY).is_some() {
         return Err(CaError::State(format!(
@@ -166,37 +281,26 @@ pub fn rotate_intermediate_signed_by(
         .map(|url| generation_crl_url(url, &old_serial_hex, &new_serial_hex))
         .ok_or_else(|| CaError::State(format!("ca.txt lacks {CRL_URL_KEY}")))?;
 
-    // 1. The old generation, complete, into retired/SERIAL (the database moved whole: its
-    //    log emptied first, so the file alone holds every record).
-    let old_crl_number = {
-        let store = SqliteStore::open(&ca_dir.join("pki.sqlite"))?;
-        store.checkpoint()?;
-        store.crl_number()?
+    // 1. Everything new, complete and synced, in the staging folder.
+    let staging = ca_dir.join(ROTATION_STAGING);
+    let (new, old) = (staging.join("new"), staging.join("retired"));
+    fs::create_dir_all(&new)?;
+    fs::create_dir_all(&old)?;
+    let plan = Plan {
+        old_serial_hex: old_serial_hex.clone(),
+        old_key_file: ca_dir.join("intermediate.key.pem").exists(),
     };
-    fs::create_dir_all(&retired_dir)?;
-    fs::copy(ca_dir.join("root.pem"), retired_dir.join("root.pem"))?;
-    fs::copy(
-        ca_dir.join("intermediate.pem"),
-        retired_dir.join("intermediate.pem"),
-    )?;
-    write_replacing(
-        &retired_dir.join("ca.txt"),
+    write_synced(&staging.join("plan.txt"), plan.text().as_bytes())?;
+    write_synced(
+        &old.join("ca.txt"),
         format!("{settings}{RETIRED_AT_KEY}={}\n", now.unix_timestamp()).as_bytes(),
     )?;
-    for file in ["pki.sqlite-wal", "pki.sqlite-shm", "pki.sqlite"] {
-        if ca_dir.join(file).exists() {
-            fs::rename(ca_dir.join(file), retired_dir.join(file))?;
-        }
-    }
-    if ca_dir.join("intermediate.key.pem").exists() {
-        fs::rename(
-            ca_dir.join("intermediate.key.pem"),
-            retired_dir.join("intermediate.key.pem"),
-        )?;
-    }
-
-    // 2. The new generation: key, settings naming it and its own CRL URL, certificate, a
-    //    database that continues the CRL number sequence.
+    write_synced(&old.join("root.pem"), &fs::read(ca_dir.join("root.pem"))?)?;
+    write_synced(
+        &old.join("intermediate.pem"),
+        &fs::read(ca_dir.join("intermediate.pem"))?,
+    )?;
+    observe(RotationStep::Staged("retired generation"))?;
     let mut new_settings: String = settings
         .lines()
         .filter(|l| !l.starts_with("pkcs11_"))
@@ -205,15 +309,37 @@ pub fn rotate_intermediate_signed_by(
             None => format!("{l}\n"),
         })
         .collect();
-    new_settings
-        .push_str(&made.persist(&ca_dir.join("intermediate.key.pem"), CaRole::Intermediate)?);
-    write_replacing(&ca_dir.join("ca.txt"), new_settings.as_bytes())?;
-    let mut store = SqliteStore::open(&ca_dir.join("pki.sqlite"))?;
-    store.raise_crl_number(old_crl_number)?;
-    write_replacing(
-        &ca_dir.join("intermediate.pem"),
+    let key_file = new.join("intermediate.key.pem");
+    new_settings.push_str(&made.persist(&key_file, CaRole::Intermediate)?);
+    if key_file.exists() {
+        fs::File::open(&key_file)?.sync_all()?;
+    }
+    observe(RotationStep::Staged("new key"))?;
+    write_synced(&new.join("ca.txt"), new_settings.as_bytes())?;
+    write_synced(
+        &new.join("intermediate.pem"),
         to_pem("CERTIFICATE", &new_der)?.as_bytes(),
     )?;
+    observe(RotationStep::Staged("new certificate and settings"))?;
+    {
+        let store = SqliteStore::open(&new.join("pki.sqlite"))?;
+        store.checkpoint()?;
+    }
+    observe(RotationStep::Staged("new database"))?;
+    // The old database's log emptied into its file, so that file alone holds every record
+    // (the log files move with it all the same).
+    SqliteStore::open(&ca_dir.join("pki.sqlite"))?.checkpoint()?;
+    for folder in [&new, &old, &staging] {
+        sync_dir(folder)?;
+    }
+
+    // 2. The commit point.
+    fs::rename(&staging, ca_dir.join(ROTATION_PENDING))?;
+    sync_dir(&ca_dir)?;
+    observe(RotationStep::Committed)?;
+
+    // 3. The renames, each done once.
+    finish_pending(&ca_dir, observe)?;
     Ok(Rotation {
         old_serial_hex,
         new_serial_hex,
@@ -221,6 +347,135 @@ pub fn rotate_intermediate_signed_by(
         new_certificate: new_der,
         new_crl_url,
     })
+}
+
+/// Finishes a rotation of `ca_dir` a crash interrupted after its commit point, or undoes one
+/// interrupted before it, under the exclusive rotation lock (waiting at most `wait` for a
+/// rotation running in another process: [`CaError::RotationInProgress`] then).
+/// [`CaState::open`](crate::ca_state::CaState::open) calls it when it finds one.
+pub fn recover_rotation(ca_dir: &Path, wait: std::time::Duration) -> Result<Recovery, CaError> {
+    recover_rotation_observed(ca_dir, wait, &mut |_| Ok(()))
+}
+
+/// [`recover_rotation`] calling `observe` at each step (crash injection into a recovery).
+pub fn recover_rotation_observed(
+    ca_dir: &Path,
+    wait: std::time::Duration,
+    observe: &mut StepObserver<'_>,
+) -> Result<Recovery, CaError> {
+    let _lock = StateLock::exclusive(ca_dir, wait)?;
+    recover_locked(ca_dir, observe)
+}
+
+fn recover_locked(ca_dir: &Path, observe: &mut StepObserver<'_>) -> Result<Recovery, CaError> {
+    let staging = ca_dir.join(ROTATION_STAGING);
+    if ca_dir.join(ROTATION_PENDING).exists() {
+        if staging.exists() {
+            fs::remove_dir_all(&staging)?;
+        }
+        finish_pending(ca_dir, observe)?;
+        return Ok(Recovery::RolledForward);
+    }
+    if staging.exists() {
+        fs::remove_dir_all(&staging)?;
+        sync_dir(ca_dir)?;
+        return Ok(Recovery::RolledBack);
+    }
+    Ok(Recovery::Clean)
+}
+
+/// Renames `from` to `to` if `from` is still there; observed as `what`.
+fn move_once(
+    from: &Path,
+    to: &Path,
+    what: &'static str,
+    observe: &mut StepObserver<'_>,
+) -> Result<(), CaError> {
+    if from.exists() {
+        fs::rename(from, to)?;
+        observe(RotationStep::Moved(what))?;
+    }
+    Ok(())
+}
+
+/// Step 3 of [`rotate_intermediate_observed`]: every rename is guarded by what it leaves
+/// behind, so a repeat after a crash skips what is done. The old files leave `CA_DIR` before
+/// the new ones arrive.
+fn finish_pending(ca_dir: &Path, observe: &mut StepObserver<'_>) -> Result<(), CaError> {
+    let pending = ca_dir.join(ROTATION_PENDING);
+    let (new, old) = (pending.join("new"), pending.join("retired"));
+    let plan = Plan::read(&pending)?;
+    let retired_dir = ca_dir.join(RETIRED_DIR).join(&plan.old_serial_hex);
+    if old.exists() {
+        if plan.old_key_file && !old.join("intermediate.key.pem").exists() {
+            move_once(
+                &ca_dir.join("intermediate.key.pem"),
+                &old.join("intermediate.key.pem"),
+                "old key",
+                observe,
+            )?;
+        }
+        // The database moves whole: its log files first, the database file last (its
+        // presence in the pending folder says the move is done).
+        if !old.join("pki.sqlite").exists() {
+            for file in ["pki.sqlite-wal", "pki.sqlite-shm"] {
+                move_once(
+                    &ca_dir.join(file),
+                    &old.join(file),
+                    "old database log",
+                    observe,
+                )?;
+            }
+            move_once(
+                &ca_dir.join("pki.sqlite"),
+                &old.join("pki.sqlite"),
+                "old database",
+                observe,
+            )?;
+        }
+    }
+    if new.join("pki.sqlite").exists() {
+        // The new key's CRLs continue the old key's numbers (one issuer name, RFC 5280
+        // §5.2.3), as of now: the old key may have signed CRLs after the staging.
+        let old_db = if old.exists() {
+            old.join("pki.sqlite")
+        } else {
+            retired_dir.join("pki.sqlite")
+        };
+        let old_crl_number = SqliteStore::open(&old_db)?.crl_number()?;
+        {
+            let mut store = SqliteStore::open(&new.join("pki.sqlite"))?;
+            store.raise_crl_number(old_crl_number)?;
+            store.checkpoint()?;
+        }
+        move_once(
+            &new.join("pki.sqlite"),
+            &ca_dir.join("pki.sqlite"),
+            "new database",
+            observe,
+        )?;
+    }
+    for (file, what) in [
+        ("intermediate.key.pem", "new key"),
+        ("intermediate.pem", "new certificate"),
+        ("ca.txt", "new settings"),
+    ] {
+        move_once(&new.join(file), &ca_dir.join(file), what, observe)?;
+    }
+    if old.exists() {
+        fs::create_dir_all(ca_dir.join(RETIRED_DIR))?;
+        if retired_dir.exists() {
+            return Err(CaError::State(format!(
+                "{} exists already",
+                retired_dir.display()
+            )));
+        }
+        move_once(&old, &retired_dir, "retired generation", observe)?;
+    }
+    fs::remove_dir_all(&pending)?;
+    sync_dir(ca_dir)?;
+    observe(RotationStep::Finished)?;
+    Ok(())
 }
 
 /// The retired generations of the intermediate whose state directory is `ca_dir`, oldest
@@ -255,12 +510,17 @@ pub struct GenerationRevocation {
 
 /// Revokes the leaf `serial` issued by any generation of the intermediate in `ca_dir` (the
 /// current one first, then the retired ones). Needs no key: the generation's next CRL lists it.
+/// A rotation a crash interrupted is finished (or undone) first.
 pub fn revoke_in_any_generation(
     ca_dir: &Path,
     serial: &[u8],
     reason: u8,
     now: OffsetDateTime,
 ) -> Result<GenerationRevocation, CaError> {
+    if rotation_unfinished(ca_dir) {
+        recover_rotation(ca_dir, LOCK_WAIT)?;
+    }
+    let _lock = StateLock::shared(ca_dir, LOCK_WAIT)?;
     let mut current = SqliteStore::open(&ca_dir.join("pki.sqlite"))?;
     if current.issued(serial)?.is_some() {
         return Ok(GenerationRevocation {

@@ -141,6 +141,20 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// How many revocations the database at `path` holds, read through a read-only
+    /// connection (a reloading server's cheap change check: a revocation is never deleted,
+    /// so a new one always raises the count).
+    pub fn revoked_count_at(path: &Path) -> Result<u64, CaError> {
+        use rusqlite::OpenFlags;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(1))?;
+        let n: i64 = conn.query_row("SELECT count(*) FROM revoked", [], |r| r.get(0))?;
+        u64::try_from(n).map_err(|_| CaError::State("negative revocation count".into()))
+    }
+
     /// `PRAGMA integrity_check` result ("ok" when sound).
     pub fn integrity_check(&self) -> Result<String, CaError> {
         Ok(self

@@ -233,3 +233,53 @@ fn the_root_revokes_only_what_it_signed_and_signs_only_with_its_key() {
     .unwrap();
     assert!(root_crl(&state, now).is_err());
 }
+
+#[test]
+fn a_root_crl_file_is_checked_before_a_server_publishes_it() {
+    use iotsec_pki::root_crl::read_published_root_crl;
+    let now = OffsetDateTime::now_utc();
+    let (dir, state) = acme_with_arl("root-crl-publish", now);
+    let root_der = read_pem(&state.join("root.pem"), "CERTIFICATE").unwrap();
+    root_crl(&state, now).unwrap();
+    let good = root_crl(&state, now).unwrap();
+    let file = dir.join("root.crl");
+    let refused = |bytes: &[u8]| {
+        std::fs::write(&file, bytes).unwrap();
+        match read_published_root_crl(&file, &root_der) {
+            Err(CaError::RootCrlRefused { path, reason }) => {
+                assert_eq!(path, file);
+                reason
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+
+    // DER and PEM, with the number the root gave it.
+    std::fs::write(&file, &good).unwrap();
+    let published = read_published_root_crl(&file, &root_der).unwrap();
+    assert_eq!((published.der.as_slice(), published.number), (&good[..], 2));
+    write_pem(&dir, "root.crl", "X509 CRL", &good);
+    assert_eq!(
+        read_published_root_crl(&file, &root_der).unwrap(),
+        published
+    );
+
+    // Truncated, or with bytes after it.
+    let truncated = "not a DER CRL (truncated, or trailing bytes)";
+    assert_eq!(refused(&good[..good.len() / 2]), truncated);
+    assert_eq!(refused(&[good.as_slice(), &[0]].concat()), truncated);
+    assert_eq!(refused(b"-----BEGIN X509 CRL-----\n"), "not a PEM X509 CRL");
+    // Another CA's root CRL, under the same root name: not this root's signature.
+    let (_, other) = acme_with_arl("root-crl-publish-other", now);
+    assert_eq!(
+        refused(&root_crl(&other, now).unwrap()),
+        "its signature is not this root's"
+    );
+    // An intermediate's CRL.
+    let int_crl = CaState::open(&state).unwrap().crl(now).unwrap();
+    assert_eq!(refused(&int_crl), "not issued by this root");
+    // A signature bit flipped.
+    let mut forged = good.clone();
+    *forged.last_mut().unwrap() ^= 1;
+    assert_eq!(refused(&forged), "its signature is not this root's");
+}

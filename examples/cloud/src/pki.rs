@@ -10,11 +10,11 @@ use iotsec_pki::ca_state::{
     read_pem, set_root_crl_url, to_pem,
 };
 use iotsec_pki::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
+use iotsec_pki::est_reload::{ReloadEvent, ReloadingEst, ServedState};
 use iotsec_pki::root_crl::{intermediate_certificate, parse_reason, revoke_intermediate, root_crl};
 use iotsec_pki::root_key::RootKey;
 use iotsec_pki::rotation::{
-    RETIRED_DIR, ca_dir, drop_expired_keys, retired_generations, revoke_in_any_generation,
-    rotate_intermediate,
+    RETIRED_DIR, ca_dir, drop_expired_keys, revoke_in_any_generation, rotate_intermediate,
 };
 use iotsec_pki::secret_file::BasicCredentials;
 use iotsec_pki::store::hex_upper;
@@ -219,8 +219,10 @@ pub enum Command {
     /// a certificate from the root with the same subject. The old key issues nothing more but
     /// keeps signing the CRL for what it issued (`pki crl --generation SERIAL`) until its last
     /// certificate expires. The new key's leaves get their own CRL URL (`crl.der` becomes
-    /// `crl-NEWSERIAL.der`); the old URL keeps serving the old key's CRL. Restart a running
-    /// `serve` afterwards.
+    /// `crl-NEWSERIAL.der`); the old URL keeps serving the old key's CRL. A running `serve`
+    /// issues with the new key from its next request on. The rotation commits in one step: if
+    /// it is interrupted (crash, kill), the next `pki` command or `serve` check undoes it
+    /// (before the commit) or finishes it (after).
     Rotate {
         /// State directory.
         #[arg(long)]
@@ -253,7 +255,8 @@ pub enum Command {
         #[arg(long)]
         intermediate: Option<String>,
         /// The root's CRL (revoked intermediates), signed with the root key
-        /// (DIR/offline/root.key.pem, or its token with $IOTSEC_PKCS11_ROOT_PIN).
+        /// (DIR/offline/root.key.pem, or its token with $IOTSEC_PKCS11_ROOT_PIN); a `serve
+        /// --root-crl FILE` publishes it and follows its rewrites.
         #[arg(long, conflicts_with_all = ["intermediate", "generation"])]
         root: bool,
         /// The CRL of a rotated-out key of the intermediate (the serial of its certificate,
@@ -505,7 +508,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                     "key": key_place(token.as_ref(), "intermediate.key.pem"),
                     "retired": r.retired_dir.display().to_string(),
                     "crl_url": r.new_crl_url,
-                    "note": "restart a running serve to load the new chain",
+                    "note": "a running serve issues with the new key from its next request",
                 }),
             ))
         }
@@ -604,6 +607,37 @@ pub struct ServeArgs {
     /// `pki init --intermediate NAME`), same auth and layout; repeatable.
     #[arg(long = "label")]
     labels: Vec<String>,
+    /// How often, at most, the server checks the state directory for what `pki rotate`,
+    /// `pki revoke` and `pki crl` changed (on the first handshake or request after it; 0: on
+    /// every one). A change that does not load is refused and the last good state served.
+    #[arg(long, default_value_t = 200)]
+    reload_check_ms: u64,
+    /// Publish the root's CRL (as `pki crl --root --out FILE` writes it) on the --crl-http
+    /// endpoint, at the path of the CA's root_crl_url (/root.crl without one). Checked (a CRL
+    /// this root signed); a rewrite is published from the next request on, a broken or older
+    /// file is refused and the last good one kept.
+    #[arg(long, requires = "crl_http")]
+    root_crl: Option<PathBuf>,
+}
+
+/// One stderr line per reload event of a running `serve`.
+fn log_reload_event(event: &ReloadEvent<'_>) {
+    match event {
+        ReloadEvent::Reloaded { generation } => {
+            eprintln!("iotsec-cloud: reloaded the CA state (generation {generation})");
+        }
+        ReloadEvent::Refused { error } => {
+            eprintln!(
+                "iotsec-cloud: kept the last good CA state: the new one does not load: {error}"
+            );
+        }
+        ReloadEvent::NotLoaded { dir, error } => {
+            eprintln!(
+                "iotsec-cloud: rotated-out key {} not loaded: {error}",
+                dir.display()
+            );
+        }
+    }
 }
 
 /// Runs the EST server until killed.
@@ -635,7 +669,7 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
         ca: String::new(),
     };
     let mut labels = std::collections::HashMap::new();
-    let mut intermediates = Vec::new();
+    let mut intermediates: Vec<String> = Vec::new();
     for spec in &args.labels {
         let (label, name) = spec
             .split_once('=')
@@ -645,9 +679,8 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
                 "--label {spec}: empty or repeated label"
             )));
         }
-        if !intermediates.iter().any(|(n, _)| n == name) {
-            let ca = CaState::open_intermediate(&args.state, name).map_err(bad)?;
-            intermediates.push((name.to_owned(), ca));
+        if !intermediates.iter().any(|n| n == name) {
+            intermediates.push(name.to_owned());
         }
         labels.insert(
             label.to_owned(),
@@ -658,32 +691,23 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
         );
     }
     labels.insert(String::new(), policy);
-    let ca = CaState::open(&args.state).map_err(bad)?;
-    // Rotated-out keys answer OCSP and sign CRLs (GET /crl/NAME.der) for what they issued.
-    let mut retired = Vec::new();
-    for (prefix, dir) in std::iter::once((String::new(), args.state.clone())).chain(
-        intermediates
-            .iter()
-            .map(|(n, c)| (format!("{n}-"), c.dir().to_path_buf())),
-    ) {
-        for generation in retired_generations(&dir).map_err(bad)? {
-            let serial = generation
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            match CaState::open(&generation) {
-                Ok(old) => retired.push((format!("{prefix}retired-{serial}"), old)),
-                Err(e) => eprintln!(
-                    "iotsec-cloud: rotated-out key {} not loaded: {e}",
-                    generation.display()
-                ),
-            }
-        }
-    }
-    intermediates.extend(retired);
-    let ep = iotsec_pki::est_transport::bind_endpoint_with(ca, intermediates, &args.est, labels)
-        .map_err(bad)?;
-    let addr = ep.listener.local_addr().map_err(BadInput::new)?;
+    // Rotated-out keys answer OCSP and sign CRLs (GET /crl/NAME.der) for what they issued;
+    // `pki rotate|revoke|crl` on the running server's state is picked up without a restart.
+    let served = ServedState {
+        state_dir: args.state.clone(),
+        intermediates,
+        labels,
+        root_crl: args.root_crl.clone(),
+    };
+    let est = ReloadingEst::start(
+        served,
+        std::time::Duration::from_millis(args.reload_check_ms),
+        Box::new(log_reload_event),
+    )
+    .map_err(bad)?;
+    let est = std::sync::Arc::new(est);
+    let listener = std::net::TcpListener::bind(&args.est).map_err(BadInput::new)?;
+    let addr = listener.local_addr().map_err(BadInput::new)?;
     eprintln!("iotsec-cloud: EST listening on https://{addr}/.well-known/est/");
     if let Some(crl_addr) = &args.crl_http {
         let l = std::net::TcpListener::bind(crl_addr).map_err(BadInput::new)?;
@@ -691,10 +715,10 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
             "iotsec-cloud: CRL at http://{}/crl.der",
             l.local_addr().map_err(BadInput::new)?
         );
-        let service = ep.service.clone();
-        std::thread::spawn(move || iotsec_pki::est_transport::serve_crl(l, service));
+        let est = est.clone();
+        std::thread::spawn(move || est.serve_crl(l));
     }
-    iotsec_pki::est_transport::serve(ep.listener, ep.config, ep.service).map_err(BadInput::new)?;
+    est.serve(listener).map_err(BadInput::new)?;
     Ok(Report::from_json(
         Outcome::Accepted,
         json!({ "stopped": addr.to_string() }),

@@ -13,8 +13,8 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{
-    assert_chain_verifies, cloud_json as cloud, free_port, have, openssl, openssl_csr, p, scratch,
-    wait_until,
+    assert_chain_verifies, cloud_json as cloud, curl_in, dp_path, free_port, have, openssl,
+    openssl_csr, p, scratch, wait_until,
 };
 
 /// `iotsec-cloud --format json pki COMMAND --state STATE` with `args`: (exit code, JSON or text).
@@ -52,31 +52,6 @@ fn verify(dir: &Path, int: &str, extra: &[&str], leaf: &str) -> (bool, String) {
     args.extend_from_slice(extra);
     args.push(leaf);
     openssl(dir, &args)
-}
-
-/// The path of the one CRL distribution point URI of `leaf` (`http://127.0.0.1:8080PATH`).
-fn dp_path(dir: &Path, leaf: &str) -> String {
-    let (ok, ext) = openssl(
-        dir,
-        &[
-            "x509",
-            "-in",
-            leaf,
-            "-noout",
-            "-ext",
-            "crlDistributionPoints",
-        ],
-    );
-    assert!(ok, "{ext}");
-    let uris: Vec<&str> = ext
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("URI:"))
-        .collect();
-    assert_eq!(uris.len(), 1, "{ext}");
-    uris[0]
-        .strip_prefix("http://127.0.0.1:8080")
-        .unwrap_or_else(|| panic!("{ext}"))
-        .to_owned()
 }
 
 #[test]
@@ -160,23 +135,7 @@ fn rotate_then_revoke_old_leaf_and_the_intermediate() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let curl = |args: &[&str], out: &str| {
-        let o = Command::new("curl")
-            .current_dir(&dir)
-            .args([
-                "-sS",
-                "--cacert",
-                "state/root.pem",
-                "-o",
-                out,
-                "-w",
-                "%{http_code}",
-            ])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
+    let curl = |args: &[&str], out: &str| curl_in(&dir, args, out);
     let up = wait_until(|| {
         curl(
             &[&format!("https://127.0.0.1:{port}/.well-known/est/cacerts")],

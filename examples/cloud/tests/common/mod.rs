@@ -130,6 +130,51 @@ pub fn wait_until(mut up: impl FnMut() -> bool) -> bool {
 
 pub mod softhsm;
 
+/// curl in `dir` trusting `state/root.pem` with `args`: the HTTP status (`000`: no answer,
+/// e.g. a refused handshake); the body is written to `out`.
+pub fn curl_in(dir: &Path, args: &[&str], out: &str) -> String {
+    let o = Command::new("curl")
+        .current_dir(dir)
+        .args([
+            "-sS",
+            "--cacert",
+            "state/root.pem",
+            "-o",
+            out,
+            "-w",
+            "%{http_code}",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The path of the one CRL distribution point URI of `leaf` (`http://127.0.0.1:8080PATH`).
+pub fn dp_path(dir: &Path, leaf: &str) -> String {
+    let (ok, ext) = openssl(
+        dir,
+        &[
+            "x509",
+            "-in",
+            leaf,
+            "-noout",
+            "-ext",
+            "crlDistributionPoints",
+        ],
+    );
+    assert!(ok, "{ext}");
+    let uris: Vec<&str> = ext
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("URI:"))
+        .collect();
+    assert_eq!(uris.len(), 1, "{ext}");
+    uris[0]
+        .strip_prefix("http://127.0.0.1:8080")
+        .unwrap_or_else(|| panic!("{ext}"))
+        .to_owned()
+}
+
 /// `openssl verify -CAfile ROOT -untrusted INTERMEDIATE -purpose sslclient LEAF` in `dir`
 /// (paths relative to it) must print `LEAF: OK`.
 pub fn assert_chain_verifies(dir: &Path, root: &str, intermediate: &str, leaf: &str) {
