@@ -70,8 +70,8 @@ run_qemu() {
   echo "$code"
 }
 
-ticks() { # $1 = qemu.out, $2 = phase; prints the phase's ticks
-  awk -v p="$2" '$1 == "ticks" && $2 == p { print $3 }' "$1"
+phase() { # $1 = qemu.out, $2 = phase, $3 = ticks|stack; prints the phase's ticks or stack bytes
+  awk -v p="$2" -v f="$3" '$1 == "ticks" && $2 == p { print (f == "ticks" ? $3 : $5) }' "$1"
 }
 
 # Signed inputs for algorithm $1 in $work/$1: keys, trust root (1-of-1 roles), image, and
@@ -185,12 +185,14 @@ for alg in ed25519 es256; do
           [ $((cal_ticks * TICK_INSNS - cal_insns)) -gt 200 ]; then
           fail "calibration: $cal_insns instructions took $cal_ticks ticks"
         fi
-        root=$(($(ticks "$out" root) * TICK_INSNS))
-        manifest=$(($(ticks "$out" manifest) * TICK_INSNS))
-        image=$(($(ticks "$out" image) * TICK_INSNS))
+        root=$(($(phase "$out" root ticks) * TICK_INSNS))
+        manifest=$(($(phase "$out" manifest ticks) * TICK_INSNS))
+        image=$(($(phase "$out" image ticks) * TICK_INSNS))
         echo "ota-firmware-qemu: $alg opt-level=$opt instructions (QEMU -icount, ±$TICK_INSNS):" \
           "trust root $root, manifest verify $manifest," \
-          "image SHA-256 $image for $IMAGE_BYTES bytes = $((image * 1024 / IMAGE_BYTES)) per KiB"
+          "image SHA-256 $image for $IMAGE_BYTES bytes = $((image * 1024 / IMAGE_BYTES)) per KiB;" \
+          "peak stack bytes: trust root $(phase "$out" root stack)," \
+          "manifest $(phase "$out" manifest stack), image $(phase "$out" image stack)"
       fi
     done <<<"$cases"
   done

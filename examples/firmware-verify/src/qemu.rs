@@ -4,6 +4,7 @@
 //! CMSDK APB timer is read around each phase. Under `-icount shift=0` QEMU advances virtual
 //! time by 1 ns per guest instruction and the timer counts at the board's 25 MHz, so one tick
 //! is 40 instructions: the counts are instruction counts, not cycles of a real core.
+//! Each phase's peak stack use is measured by painting the free stack before it.
 //!
 //! Driven by `.ci/checks.d/ota-firmware-qemu.sh`, which signs the inputs with the real signer
 //! (`iotsec-cloud ota …`) and asserts the exit codes below.
@@ -103,6 +104,42 @@ mod timer {
     }
 }
 
+/// Peak stack use of one phase: the free stack below `main`'s frame is painted before the phase
+/// and scanned after it for the deepest word that changed.
+mod stack {
+    const PAINT: u32 = 0x5AFE_C0DE;
+    /// How deep below `main`'s frame the paint goes; a phase that reaches it reports this.
+    pub const DEPTH: usize = 64 * 1024;
+
+    /// Paints `DEPTH` bytes below the stack pointer; returns the stack pointer. Inlined into
+    /// `main`, whose stack pointer stays put between its prologue and epilogue; nothing else
+    /// runs (no interrupt is enabled).
+    #[inline(always)]
+    pub fn paint() -> usize {
+        let sp: usize;
+        // SAFETY: reads the stack pointer.
+        unsafe { core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack)) };
+        let mut addr = sp - DEPTH;
+        while addr < sp {
+            // SAFETY: free stack below the current frame, in RAM (the stack starts 4 MiB up).
+            unsafe { core::ptr::write_volatile(addr as *mut u32, PAINT) };
+            addr += 4;
+        }
+        sp
+    }
+
+    /// Bytes below `sp` (from `paint`) that were written since.
+    #[inline(always)]
+    pub fn used(sp: usize) -> usize {
+        let mut addr = sp - DEPTH;
+        // SAFETY: the words `paint` wrote.
+        while addr < sp && unsafe { core::ptr::read_volatile(addr as *const u32) } == PAINT {
+            addr += 4;
+        }
+        sp - addr
+    }
+}
+
 /// Semihosting SYS_EXIT_EXTENDED with ADP_Stopped_ApplicationExit: QEMU exits with `code`.
 fn exit(code: u32) -> ! {
     const SYS_EXIT_EXTENDED: usize = 0x20;
@@ -185,6 +222,14 @@ fn calibration() -> u32 {
     timer::between(start, timer::now())
 }
 
+/// Timer ticks and peak stack bytes of one phase.
+#[derive(Clone, Copy)]
+struct Phase {
+    name: &'static str,
+    ticks: u32,
+    stack: usize,
+}
+
 struct Report {
     out: Option<hio::HostStream>,
 }
@@ -198,9 +243,12 @@ impl Report {
     }
 
     /// Prints the verdict and the phase timings, then exits with `code`.
-    fn finish(mut self, code: u32, reason: &str, phases: &[(&str, u32)]) -> ! {
-        for (name, ticks) in phases {
-            self.line(format_args!("ticks {name} {ticks}"));
+    fn finish(mut self, code: u32, reason: &str, phases: &[Phase]) -> ! {
+        for phase in phases {
+            self.line(format_args!(
+                "ticks {} {} stack {}",
+                phase.name, phase.ticks, phase.stack
+            ));
         }
         self.line(format_args!("verdict {code} {reason}"));
         exit(code)
@@ -230,39 +278,51 @@ fn main() -> ! {
         report.finish(verdict::INPUT, "input", &[])
     };
 
+    let sp = stack::paint();
     let t0 = timer::now();
     let root = TrustRoot::from_pinned(root_doc);
-    let root_ticks = ("root", timer::between(t0, timer::now()));
+    let root_phase = Phase {
+        name: "root",
+        ticks: timer::between(t0, timer::now()),
+        stack: stack::used(sp),
+    };
     let root = match root {
         Ok(root) => root,
-        Err(e) => report.finish(verdict::TRUST_ROOT, e.code(), &[root_ticks]),
+        Err(e) => report.finish(verdict::TRUST_ROOT, e.code(), &[root_phase]),
     };
+    let sp = stack::paint();
     let t1 = timer::now();
     let verified = verify(manifest_doc, &root, &STATE);
-    let manifest_ticks = ("manifest", timer::between(t1, timer::now()));
+    let manifest_phase = Phase {
+        name: "manifest",
+        ticks: timer::between(t1, timer::now()),
+        stack: stack::used(sp),
+    };
     let verified = match verified {
         Ok(v) => v,
         Err(e) => report.finish(
             manifest_verdict(&e),
             e.code(),
-            &[root_ticks, manifest_ticks],
+            &[root_phase, manifest_phase],
         ),
     };
     let Some(component) = verified.manifest.components.first() else {
         report.finish(verdict::NO_COMPONENT, "no_component", &[])
     };
 
+    let sp = stack::paint();
     let t2 = timer::now();
     let mut stream = ImageVerifier::new(component);
     let mut result = image.chunks(CHUNK).try_for_each(|c| stream.update(c));
     if result.is_ok() {
         result = stream.finish();
     }
-    let phases = [
-        root_ticks,
-        manifest_ticks,
-        ("image", timer::between(t2, timer::now())),
-    ];
+    let image_phase = Phase {
+        name: "image",
+        ticks: timer::between(t2, timer::now()),
+        stack: stack::used(sp),
+    };
+    let phases = [root_phase, manifest_phase, image_phase];
     report.line(format_args!("image_bytes {}", image.len()));
     match result {
         Ok(()) => report.finish(verdict::ACCEPTED, "accepted", &phases),
