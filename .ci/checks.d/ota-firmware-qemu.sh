@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# iotsec-ota: runs the device verifier as firmware on an emulated Cortex-M4 (QEMU mps2-an386,
+# examples/firmware-verify's `firmware-qemu` binary) against inputs signed by the real signer
+# (`iotsec-cloud ota keygen / root init / sign`), for the Ed25519 and the ES256 builds, and
+# asserts exact verdicts (the semihosting exit code and the reason it prints), each one also
+# checked against the host verifier (`iotsec-cloud ota verify`). Then reports instruction
+# counts: under `-icount shift=0` virtual time advances 1 ns per guest instruction and the
+# board's timer ticks at 25 MHz, so one tick is 40 instructions (instructions, not cycles).
+#
+# Without qemu-system-arm the check skips loudly, or fails with CI=true.
+# IOTSEC_CLOUD=path uses an already built `iotsec-cloud` instead of building it.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo=$PWD
+
+if ! command -v qemu-system-arm >/dev/null; then
+  if [ "${CI:-}" = true ]; then
+    echo "ota-firmware-qemu: FAIL: qemu-system-arm is not installed (.ci/apt-packages.txt)" >&2
+    exit 1
+  fi
+  echo "ota-firmware-qemu: SKIPPED: qemu-system-arm is not installed (apt-get install qemu-system-arm)" >&2
+  exit 0
+fi
+
+cloud=${IOTSEC_CLOUD:-}
+if [ -z "$cloud" ]; then
+  cargo build --quiet -p iotsec-cloud --bin iotsec-cloud
+  cloud="$repo/target/debug/iotsec-cloud"
+fi
+
+export CARGO_TARGET_DIR="$repo/target/firmware-qemu"
+work="$CARGO_TARGET_DIR/run"
+rm -rf "$work"
+mkdir -p "$work"
+readonly VENDOR=11111111-1111-1111-1111-111111111111 CLASS=22222222-2222-2222-2222-222222222222
+readonly IMAGE_BYTES=$((256 * 1024)) TICK_INSNS=40
+failures=0 passed=0
+
+fail() {
+  echo "ota-firmware-qemu: FAIL: $*" >&2
+  failures=$((failures + 1))
+}
+
+build() { # $1 = opt-level, $2 = feature; prints the path of a copy of the ELF
+  (cd examples/firmware-verify &&
+    CARGO_PROFILE_RELEASE_OPT_LEVEL="$1" cargo build --quiet --release \
+      --target thumbv7em-none-eabihf --no-default-features --features "qemu,$2" --bin firmware-qemu)
+  local elf="$work/firmware-$2-O$1.elf"
+  cp "$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/firmware-qemu" "$elf"
+  echo "$elf"
+}
+
+flip_byte() { # $1 = file, $2 = offset (negative: from the end); flips the byte's lowest bit
+  local size offset byte
+  size=$(stat -c %s "$1")
+  offset=$2
+  [ "$offset" -ge 0 ] || offset=$((size + offset))
+  byte=$(od -An -tu1 -j "$offset" -N1 "$1" | tr -d ' ')
+  # shellcheck disable=SC2059 # the format is the octal escape of the new byte
+  printf "$(printf '\\%03o' $((byte ^ 1)))" | dd of="$1" bs=1 seek="$offset" conv=notrunc status=none
+}
+
+# Runs QEMU in case directory $1 (root.cbor, manifest.cbor, image.bin) with firmware $2;
+# leaves its output in $1/qemu.out and prints its exit code.
+run_qemu() {
+  local code=0
+  (cd "$1" && timeout 300 qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none \
+    -semihosting-config enable=on,target=native -icount shift=0 -kernel "$2" </dev/null >qemu.out 2>&1) ||
+    code=$?
+  echo "$code"
+}
+
+phase() { # $1 = qemu.out, $2 = phase, $3 = ticks|stack; prints the phase's ticks or stack bytes
+  awk -v p="$2" -v f="$3" '$1 == "ticks" && $2 == p { print (f == "ticks" ? $3 : $5) }' "$1"
+}
+
+# Signed inputs for algorithm $1 in $work/$1: keys, trust root (1-of-1 roles), image, and
+# manifests with security counter 3 (the device's) and 2 (a rollback).
+sign_inputs() {
+  local dir="$work/$1"
+  mkdir -p "$dir"
+  "$cloud" ota keygen --alg "$1" --out "$dir/root-key.json" >/dev/null
+  "$cloud" ota keygen --alg "$1" --out "$dir/release-key.json" >/dev/null
+  "$cloud" ota root init --root-key "$dir/root-key.json" --root-threshold 1 \
+    --release-key "$dir/release-key.json" --release-threshold 1 \
+    --sign "$dir/root-key.json" --out "$dir/root.cbor" >/dev/null
+  # Deterministic, non-repeating content (the hash cost does not depend on it).
+  head -c "$IMAGE_BYTES" <(seq 1 1000000) >"$dir/image.bin"
+  local counter
+  for counter in 3 2; do
+    "$cloud" ota sign --vendor "$VENDOR" --class "$CLASS" --version 1.2.0 \
+      --security-counter "$counter" --sequence 11 --image "app=$dir/image.bin" \
+      --key "$dir/release-key.json" --out "$dir/manifest-counter$counter.cbor" >/dev/null
+  done
+  cat >"$dir/state.json" <<EOF
+{"vendor_id": "$VENDOR", "class_id": "$CLASS", "device_id": "mcu-0001", "security_counter": 3,
+ "last_sequence": 10, "trusted_root_version": 1, "slot_capacity": $IMAGE_BYTES}
+EOF
+}
+
+# Case $2 for algorithm $1: a directory with the three inputs, altered as the case says.
+make_case() {
+  local src="$work/$1" dir="$work/$1/$2"
+  mkdir -p "$dir"
+  cp "$src/root.cbor" "$src/image.bin" "$dir/"
+  cp "$src/manifest-counter3.cbor" "$dir/manifest.cbor"
+  case "$2" in
+  good) ;;
+  image-byte) flip_byte "$dir/image.bin" 100000 ;;
+  image-short) truncate -s -1 "$dir/image.bin" ;;
+  # The last bytes of a COSE_Sign document are its last signature's.
+  manifest-signature) flip_byte "$dir/manifest.cbor" -1 ;;
+  rollback) cp "$src/manifest-counter2.cbor" "$dir/manifest.cbor" ;;
+  # Root and manifest signed with the algorithm this build leaves out.
+  other-algorithm)
+    local other=es256
+    [ "$1" = ed25519 ] || other=ed25519
+    cp "$work/$other/root.cbor" "$work/$other/manifest-counter3.cbor" "$dir/"
+    mv "$dir/manifest-counter3.cbor" "$dir/manifest.cbor"
+    ;;
+  no-image) rm "$dir/image.bin" ;;
+  *) return 1 ;;
+  esac
+  echo "$dir"
+}
+
+# Whether the host verifier (`iotsec-cloud ota verify`, JSON) agrees on the same inputs: exit 0
+# for "accepted", else exit 1 and its output contains $3 (image refusals carry no code field).
+host_agrees() { # $1 = algorithm, $2 = case dir, $3 = expected ("-": no host run)
+  local out code=0
+  [ "$3" != - ] || return 0
+  out=$("$cloud" --format json ota verify --root "$2/root.cbor" --manifest "$2/manifest.cbor" \
+    --state "$work/$1/state.json" --image "$2/image.bin" </dev/null) || code=$?
+  if [ "$3" = accepted ]; then
+    [ "$code" -eq 0 ] && grep -qF '"valid":true' <<<"$out"
+  else
+    [ "$code" -eq 1 ] && grep -qF "$3" <<<"$out"
+  fi || {
+    echo "host verifier: exit $code: $out" >&2
+    return 1
+  }
+}
+
+# case, expected exit code and reason of the firmware, expected host verifier output (~ is a
+# space).
+cases='good 0 accepted accepted
+image-byte 22 image_digest_mismatch "reason":"image:~image~digest~does~not~match
+image-short 21 image_too_short "reason":"image:~image~of~262143~bytes~is~shorter
+manifest-signature 10 bad_signature "code":"bad_signature"
+rollback 13 rollback "code":"rollback"
+other-algorithm 2 unsupported_algorithm -
+no-image 1 input -'
+
+for alg in ed25519 es256; do
+  sign_inputs "$alg"
+done
+for alg in ed25519 es256; do
+  for opt in s 3 z; do
+    elf=$(build "$opt" "$alg")
+    while read -r name want_code want_reason want_host; do
+      want_host=${want_host//\~/ }
+      # opt-levels 3 and "z" are only measured, on the good case.
+      [ "$opt" = s ] || [ "$name" = good ] || continue
+      dir=$(make_case "$alg" "$name")
+      code=$(run_qemu "$dir" "$elf")
+      reason=$(awk '$1 == "verdict" { print $3 }' "$dir/qemu.out")
+      if [ "$code" != "$want_code" ] || [ "$reason" != "$want_reason" ]; then
+        fail "$alg O$opt $name: exit $code ($reason), want $want_code ($want_reason); output:"
+        cat "$dir/qemu.out" >&2
+      elif ! host_agrees "$alg" "$dir" "$want_host"; then
+        fail "$alg $name: the host verifier does not say $want_host"
+      else
+        passed=$((passed + 1))
+        host="host verifier agrees"
+        [ "$want_host" != - ] || host="no host run"
+        echo "ota-firmware-qemu: $alg opt-level=$opt $name: exit $code ($reason), $host"
+      fi
+      if [ "$name" = good ] && [ "$code" = 0 ]; then
+        out="$dir/qemu.out"
+        calibration=$(awk '$1 == "calibration" { print $2, $5 }' "$out")
+        read -r cal_insns cal_ticks <<<"$calibration"
+        # The calibration loop runs a known instruction count; the timer must agree to
+        # within a few ticks (the reads around it), or the counts below mean nothing.
+        if [ $((cal_ticks * TICK_INSNS - cal_insns)) -lt -80 ] ||
+          [ $((cal_ticks * TICK_INSNS - cal_insns)) -gt 200 ]; then
+          fail "calibration: $cal_insns instructions took $cal_ticks ticks"
+        fi
+        root=$(($(phase "$out" root ticks) * TICK_INSNS))
+        manifest=$(($(phase "$out" manifest ticks) * TICK_INSNS))
+        image=$(($(phase "$out" image ticks) * TICK_INSNS))
+        echo "ota-firmware-qemu: $alg opt-level=$opt instructions (QEMU -icount, ±$TICK_INSNS):" \
+          "trust root $root, manifest verify $manifest," \
+          "image SHA-256 $image for $IMAGE_BYTES bytes = $((image * 1024 / IMAGE_BYTES)) per KiB;" \
+          "peak stack bytes: trust root $(phase "$out" root stack)," \
+          "manifest $(phase "$out" manifest stack), image $(phase "$out" image stack)"
+      fi
+    done <<<"$cases"
+  done
+done
+
+echo "ota-firmware-qemu: $passed passed, $failures failed"
+if [ "$failures" -gt 0 ]; then
+  exit 1
+fi

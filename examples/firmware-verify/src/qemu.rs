@@ -1,0 +1,349 @@
+//! The device verifier of `main.rs`, run under QEMU on an emulated Cortex-M4
+//! (`qemu-system-arm -M mps2-an386`): trust root, manifest and image come from host files over
+//! Arm semihosting, the verdict leaves as the semihosting exit code (SYS_EXIT_EXTENDED), and a
+//! CMSDK APB timer is read around each phase. Under `-icount shift=0` QEMU advances virtual
+//! time by 1 ns per guest instruction and the timer counts at the board's 25 MHz, so one tick
+//! is 40 instructions: the counts are instruction counts, not cycles of a real core.
+//! Each phase's peak stack use is measured by painting the free stack before it.
+//!
+//! Driven by `.ci/checks.d/ota-firmware-qemu.sh`, which signs the inputs with the real signer
+//! (`iotsec-cloud ota …`) and asserts the exit codes below.
+#![no_std]
+#![no_main]
+
+use core::fmt::Write as _;
+use core::panic::PanicInfo;
+
+use cortex_m_rt::{ExceptionFrame, entry, exception};
+use cortex_m_semihosting::{hio, nr};
+use iotsec_ota::{DeviceState, Error, ImageError, ImageVerifier, TrustRoot, verify};
+
+/// Exit codes: the contract with the driver script.
+mod verdict {
+    /// Manifest verified and image digest matched.
+    pub const ACCEPTED: u32 = 0;
+    /// An input file is missing, unreadable or larger than its buffer.
+    pub const INPUT: u32 = 1;
+    /// The pinned trust root was refused.
+    pub const TRUST_ROOT: u32 = 2;
+    /// The verified manifest has no component.
+    pub const NO_COMPONENT: u32 = 3;
+    /// `Error::BadSignature`: a trusted key's signature does not verify.
+    pub const BAD_SIGNATURE: u32 = 10;
+    /// `Error::ThresholdNotMet`.
+    pub const THRESHOLD_NOT_MET: u32 = 11;
+    /// `Error::NoTrustedSignature`.
+    pub const NO_TRUSTED_SIGNATURE: u32 = 12;
+    /// `Error::Rollback`: security counter below the device's.
+    pub const ROLLBACK: u32 = 13;
+    /// `Error::Replay`: sequence number not newer.
+    pub const REPLAY: u32 = 14;
+    /// `Error::UnsupportedAlgorithm`: a signature this build cannot verify.
+    pub const UNSUPPORTED_ALGORITHM: u32 = 15;
+    /// Any other manifest refusal (its code is printed).
+    pub const OTHER_MANIFEST: u32 = 19;
+    /// `ImageError::TooLong`.
+    pub const IMAGE_TOO_LONG: u32 = 20;
+    /// `ImageError::TooShort`.
+    pub const IMAGE_TOO_SHORT: u32 = 21;
+    /// `ImageError::DigestMismatch`.
+    pub const IMAGE_DIGEST: u32 = 22;
+    /// Any other image refusal.
+    pub const OTHER_IMAGE: u32 = 29;
+    /// The program panicked.
+    pub const PANIC: u32 = 101;
+    /// A fault exception was taken.
+    pub const FAULT: u32 = 102;
+}
+
+/// The device's state, as in `main.rs` (kept apart so the size build's code stays as measured):
+/// the driver signs manifests for vendor `1111…`, class `2222…`, counter 3, sequence 11.
+const STATE: DeviceState<'static> = DeviceState {
+    vendor_id: [0x11; 16],
+    class_id: [0x22; 16],
+    device_id: b"mcu-0001",
+    security_counter: 3,
+    last_sequence: 10,
+    trusted_root_version: 1,
+    slot_capacity: IMAGE_CAPACITY as u64,
+    now: None,
+};
+const IMAGE_CAPACITY: usize = 256 * 1024;
+const MAX_DOCUMENT: usize = iotsec_ota::cose_sign::MAX_DOCUMENT_SIZE;
+/// Bytes handed to the image verifier per call, as a flash reader would.
+const CHUNK: usize = 256;
+/// Instructions the calibration loop runs: 2 per iteration (`subs`, `bne`).
+const CALIBRATION_LOOPS: u32 = 1_000_000;
+
+/// CMSDK APB timer 0 of the MPS2 FPGA images (AN385/AN386), clocked at 25 MHz.
+mod timer {
+    const BASE: usize = 0x4000_0000;
+    const CTRL: usize = BASE;
+    const VALUE: usize = BASE + 0x04;
+    const RELOAD: usize = BASE + 0x08;
+
+    /// Starts the timer counting down from `u32::MAX`.
+    pub fn start() {
+        // SAFETY: the timer's registers on the mps2-an385/an386 memory map; word accesses.
+        unsafe {
+            core::ptr::write_volatile(RELOAD as *mut u32, u32::MAX);
+            core::ptr::write_volatile(VALUE as *mut u32, u32::MAX);
+            core::ptr::write_volatile(CTRL as *mut u32, 1);
+        }
+    }
+
+    /// Ticks elapsed since `start` (at most 171 s of virtual time before it wraps).
+    pub fn now() -> u32 {
+        // SAFETY: as in `start`.
+        u32::MAX - unsafe { core::ptr::read_volatile(VALUE as *const u32) }
+    }
+
+    /// Ticks from `earlier` to `later`.
+    pub fn between(earlier: u32, later: u32) -> u32 {
+        later.wrapping_sub(earlier)
+    }
+}
+
+/// Peak stack use of one phase: the free stack below `main`'s frame is painted before the phase
+/// and scanned after it for the deepest word that changed.
+mod stack {
+    const PAINT: u32 = 0x5AFE_C0DE;
+    /// How deep below `main`'s frame the paint goes; a phase that reaches it reports this.
+    pub const DEPTH: usize = 64 * 1024;
+
+    /// Paints `DEPTH` bytes below the stack pointer; returns the stack pointer. Inlined into
+    /// `main`, whose stack pointer stays put between its prologue and epilogue; nothing else
+    /// runs (no interrupt is enabled).
+    #[inline(always)]
+    pub fn paint() -> usize {
+        let sp: usize;
+        // SAFETY: reads the stack pointer.
+        unsafe { core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack)) };
+        let mut addr = sp - DEPTH;
+        while addr < sp {
+            // SAFETY: free stack below the current frame, in RAM (the stack starts 4 MiB up).
+            unsafe { core::ptr::write_volatile(addr as *mut u32, PAINT) };
+            addr += 4;
+        }
+        sp
+    }
+
+    /// Bytes below `sp` (from `paint`) that were written since.
+    #[inline(always)]
+    pub fn used(sp: usize) -> usize {
+        let mut addr = sp - DEPTH;
+        // SAFETY: the words `paint` wrote.
+        while addr < sp && unsafe { core::ptr::read_volatile(addr as *const u32) } == PAINT {
+            addr += 4;
+        }
+        sp - addr
+    }
+}
+
+/// Semihosting SYS_EXIT_EXTENDED with ADP_Stopped_ApplicationExit: QEMU exits with `code`.
+fn exit(code: u32) -> ! {
+    const SYS_EXIT_EXTENDED: usize = 0x20;
+    const ADP_STOPPED_APPLICATION_EXIT: usize = 0x20026;
+    loop {
+        // SAFETY: a semihosting call with a two-word parameter block.
+        unsafe {
+            cortex_m_semihosting::syscall(
+                SYS_EXIT_EXTENDED,
+                &[ADP_STOPPED_APPLICATION_EXIT, code as usize],
+            );
+        }
+    }
+}
+
+/// Reads the host file `path` (NUL-terminated) into `buf`; returns the bytes read. Refuses a
+/// file larger than `buf`.
+fn read_file<'b>(path: &[u8], buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    if path.last() != Some(&0) {
+        return None;
+    }
+    // SAFETY: semihosting OPEN with a NUL-terminated path and its length without the NUL.
+    let fd = unsafe {
+        cortex_m_semihosting::syscall!(OPEN, path.as_ptr(), nr::open::R_BINARY, path.len() - 1)
+    };
+    if fd as isize == -1 {
+        return None;
+    }
+    // SAFETY: semihosting FLEN/READ/CLOSE on the handle just opened; READ writes at most
+    // `buf.len()` bytes into `buf`.
+    let read = unsafe {
+        let len = cortex_m_semihosting::syscall!(FLEN, fd);
+        let read = if len <= buf.len() {
+            // READ returns the number of bytes *not* read.
+            let missing = cortex_m_semihosting::syscall!(READ, fd, buf.as_mut_ptr(), len);
+            (missing == 0).then_some(len)
+        } else {
+            None
+        };
+        cortex_m_semihosting::syscall!(CLOSE, fd);
+        read
+    };
+    buf.get(..read?)
+}
+
+fn manifest_verdict(error: &Error) -> u32 {
+    match error {
+        Error::BadSignature { .. } => verdict::BAD_SIGNATURE,
+        Error::ThresholdNotMet { .. } => verdict::THRESHOLD_NOT_MET,
+        Error::NoTrustedSignature { .. } => verdict::NO_TRUSTED_SIGNATURE,
+        Error::Rollback { .. } => verdict::ROLLBACK,
+        Error::Replay { .. } => verdict::REPLAY,
+        Error::UnsupportedAlgorithm { .. } => verdict::UNSUPPORTED_ALGORITHM,
+        _ => verdict::OTHER_MANIFEST,
+    }
+}
+
+fn image_verdict(error: &ImageError) -> (u32, &'static str) {
+    match error {
+        ImageError::TooLong { .. } => (verdict::IMAGE_TOO_LONG, "image_too_long"),
+        ImageError::TooShort { .. } => (verdict::IMAGE_TOO_SHORT, "image_too_short"),
+        ImageError::DigestMismatch => (verdict::IMAGE_DIGEST, "image_digest_mismatch"),
+        _ => (verdict::OTHER_IMAGE, "image_other"),
+    }
+}
+
+/// 2 × `CALIBRATION_LOOPS` instructions, to check that a timer tick is 40 instructions.
+fn calibration() -> u32 {
+    let start = timer::now();
+    // SAFETY: a register-only countdown loop.
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            n = inout(reg) CALIBRATION_LOOPS => _,
+            options(nomem, nostack),
+        );
+    }
+    timer::between(start, timer::now())
+}
+
+/// Timer ticks and peak stack bytes of one phase.
+#[derive(Clone, Copy)]
+struct Phase {
+    name: &'static str,
+    ticks: u32,
+    stack: usize,
+}
+
+struct Report {
+    out: Option<hio::HostStream>,
+}
+
+impl Report {
+    fn line(&mut self, args: core::fmt::Arguments<'_>) {
+        if let Some(out) = self.out.as_mut() {
+            let _ = out.write_fmt(args);
+            let _ = out.write_str("\n");
+        }
+    }
+
+    /// Prints the verdict and the phase timings, then exits with `code`.
+    fn finish(mut self, code: u32, reason: &str, phases: &[Phase]) -> ! {
+        for phase in phases {
+            self.line(format_args!(
+                "ticks {} {} stack {}",
+                phase.name, phase.ticks, phase.stack
+            ));
+        }
+        self.line(format_args!("verdict {code} {reason}"));
+        exit(code)
+    }
+}
+
+#[entry]
+fn main() -> ! {
+    let mut report = Report {
+        out: hio::hstdout().ok(),
+    };
+    timer::start();
+    let calibration = calibration();
+    report.line(format_args!(
+        "calibration {} instructions in {calibration} ticks",
+        2 * CALIBRATION_LOOPS
+    ));
+
+    let mut root_buf = [0u8; MAX_DOCUMENT];
+    let mut manifest_buf = [0u8; MAX_DOCUMENT];
+    let mut image_buf = [0u8; IMAGE_CAPACITY];
+    let (Some(root_doc), Some(manifest_doc), Some(image)) = (
+        read_file(b"root.cbor\0", &mut root_buf),
+        read_file(b"manifest.cbor\0", &mut manifest_buf),
+        read_file(b"image.bin\0", &mut image_buf),
+    ) else {
+        report.finish(verdict::INPUT, "input", &[])
+    };
+
+    let sp = stack::paint();
+    let t0 = timer::now();
+    let root = TrustRoot::from_pinned(root_doc);
+    let root_phase = Phase {
+        name: "root",
+        ticks: timer::between(t0, timer::now()),
+        stack: stack::used(sp),
+    };
+    let root = match root {
+        Ok(root) => root,
+        Err(e) => report.finish(verdict::TRUST_ROOT, e.code(), &[root_phase]),
+    };
+    let sp = stack::paint();
+    let t1 = timer::now();
+    let verified = verify(manifest_doc, &root, &STATE);
+    let manifest_phase = Phase {
+        name: "manifest",
+        ticks: timer::between(t1, timer::now()),
+        stack: stack::used(sp),
+    };
+    let verified = match verified {
+        Ok(v) => v,
+        Err(e) => report.finish(
+            manifest_verdict(&e),
+            e.code(),
+            &[root_phase, manifest_phase],
+        ),
+    };
+    let Some(component) = verified.manifest.components.first() else {
+        report.finish(verdict::NO_COMPONENT, "no_component", &[])
+    };
+
+    let sp = stack::paint();
+    let t2 = timer::now();
+    let mut stream = ImageVerifier::new(component);
+    let mut result = image.chunks(CHUNK).try_for_each(|c| stream.update(c));
+    if result.is_ok() {
+        result = stream.finish();
+    }
+    let image_phase = Phase {
+        name: "image",
+        ticks: timer::between(t2, timer::now()),
+        stack: stack::used(sp),
+    };
+    let phases = [root_phase, manifest_phase, image_phase];
+    report.line(format_args!("image_bytes {}", image.len()));
+    match result {
+        Ok(()) => report.finish(verdict::ACCEPTED, "accepted", &phases),
+        Err(e) => {
+            let (code, reason) = image_verdict(&e);
+            report.finish(code, reason, &phases)
+        }
+    }
+}
+
+#[exception]
+unsafe fn HardFault(_frame: &ExceptionFrame) -> ! {
+    exit(verdict::FAULT)
+}
+
+#[exception]
+unsafe fn DefaultHandler(_irq: i16) {
+    exit(verdict::FAULT)
+}
+
+#[panic_handler]
+fn panic(_: &PanicInfo) -> ! {
+    exit(verdict::PANIC)
+}
