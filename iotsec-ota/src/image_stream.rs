@@ -33,6 +33,20 @@ pub enum ImageError {
     Aborted,
 }
 
+impl ImageError {
+    /// A stable snake_case code (`"image_too_long"`, `"image_too_short"`,
+    /// `"image_digest_mismatch"`, `"image_aborted"`), for logs and machine-readable output,
+    /// distinct from every manifest [`crate::Error`] code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ImageError::TooLong { .. } => "image_too_long",
+            ImageError::TooShort { .. } => "image_too_short",
+            ImageError::DigestMismatch => "image_digest_mismatch",
+            ImageError::Aborted => "image_aborted",
+        }
+    }
+}
+
 /// Verifies one component's image while it streams in.
 #[derive(Debug, Clone)]
 pub struct ImageVerifier {

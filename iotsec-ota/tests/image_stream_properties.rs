@@ -51,7 +51,9 @@ proptest! {
         for chunk in chunks(&tampered, &cuts) {
             v.update(&chunk).unwrap();
         }
-        prop_assert_eq!(v.finish(), Err(ImageError::DigestMismatch));
+        let refused = v.finish();
+        prop_assert_eq!(refused, Err(ImageError::DigestMismatch));
+        prop_assert_eq!(refused.map_err(|e| e.code()), Err("image_digest_mismatch"));
     }
 
     #[test]

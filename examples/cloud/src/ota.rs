@@ -599,6 +599,7 @@ fn verify(args: &VerifyArgs) -> Result<Report, BadInput> {
             }
         };
         if let Err(e) = checked {
+            set(&mut json, "code", json!(e.code()));
             return Ok(rejected(&format!("image: {e}"), json));
         }
         set(&mut json, "image", json!("verified"));

@@ -185,6 +185,14 @@ fn rejections_exit_one_with_the_reason() {
     let (code, stdout, _) = verify(&dir, false, "root.cbor", "m.cbor", &["--image", &evil]);
     assert_eq!(code, 1);
     assert!(stdout.contains("digest"), "{stdout}");
+    let (code, stdout, _) = verify(&dir, true, "root.cbor", "m.cbor", &["--image", &evil]);
+    assert_eq!(code, 1);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["code"], "image_digest_mismatch", "{json}");
+    assert_eq!(
+        json["reason"],
+        "image: image digest does not match the signed digest"
+    );
     // A tampered manifest.
     let mut bytes = std::fs::read(dir.join("m.cbor")).unwrap();
     let at = bytes.windows(5).position(|w| w == b"1.4.0").unwrap();
