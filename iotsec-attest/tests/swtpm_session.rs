@@ -25,7 +25,9 @@ use iotsec_attest::tpm_command::{
     AuthorizedObject, TpmCommandError, quote, quote_in_session, read_pcrs, read_pcrs_in_session,
     read_public,
 };
-use iotsec_attest::tpm_session::{Session, SessionError, flush_context};
+use iotsec_attest::tpm_session::{
+    Session, SessionAttributes, SessionCommand, SessionError, flush_context,
+};
 use iotsec_attest::tpm_transport::{SwtpmTcp, TpmTransport, TransportError};
 use iotsec_attest::{Attest, PcrSelectionList, PublicArea};
 
@@ -33,6 +35,7 @@ const EK_ECC: u32 = 0x8101_0001;
 const AK_ECC: u32 = 0x8101_0002;
 const AK_RSA: u32 = 0x8101_0003;
 const EK_RSA: u32 = 0x8101_0004;
+const EK_P384: u32 = 0x8101_0006;
 
 /// What the interposer does to the next response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,12 +144,27 @@ fn provisioned(test: &str) -> Swtpm {
             );
         }
     }
+    // A P-384 EK (nameAlg SHA-384: a 48-byte salt).
+    tpm.tool(
+        "tpm2_createek",
+        &["-G", "ecc384", "-c", "ek_ecc384.ctx", "-u", "ek_ecc384.pub"],
+    );
+    tpm.tool(
+        "tpm2_evictcontrol",
+        &[
+            "-C",
+            "o",
+            "-c",
+            "ek_ecc384.ctx",
+            &format!("0x{EK_P384:08x}"),
+        ],
+    );
     tpm
 }
 
 /// Removes the persistent objects so that the harness's shutdown finds a clean TPM.
 fn unprovision(tpm: &Swtpm) {
-    for h in [EK_ECC, AK_ECC, AK_RSA, EK_RSA] {
+    for h in [EK_ECC, AK_ECC, AK_RSA, EK_RSA, EK_P384] {
         tpm.tool(
             "tpm2_evictcontrol",
             &["-C", "o", "-c", &format!("0x{h:08x}")],
@@ -168,8 +186,8 @@ fn public_of(
 }
 
 #[test]
-fn swtpm_quotes_through_sessions_salted_to_the_ecc_and_the_rsa_ek() {
-    if !peers_available("swtpm_quotes_through_sessions_salted_to_the_ecc_and_the_rsa_ek") {
+fn swtpm_quotes_through_sessions_salted_to_ecc_and_rsa_eks() {
+    if !peers_available("swtpm_quotes_through_sessions_salted_to_ecc_and_rsa_eks") {
         return;
     }
     let tpm = provisioned("session-quote");
@@ -178,7 +196,7 @@ fn swtpm_quotes_through_sessions_salted_to_the_ecc_and_the_rsa_ek() {
     let mut b = [0u8; 4096];
     let reference = values_of(&read_pcrs(&mut link, &sel, &mut b).unwrap());
 
-    for (ek_kind, ek_handle) in [("ecc", EK_ECC), ("rsa", EK_RSA)] {
+    for (ek_kind, ek_handle) in [("ecc", EK_ECC), ("rsa", EK_RSA), ("ecc384", EK_P384)] {
         let (ek_bytes, _) = public_of(&mut link, &tpm, ek_handle, &format!("ek_{ek_kind}.pub"));
         let ek = PublicArea::parse_tpm2b(&ek_bytes).unwrap();
         let mut session = Session::start(&mut link, &mut OsRng, ek_handle, &ek).unwrap();
@@ -195,28 +213,21 @@ fn swtpm_quotes_through_sessions_salted_to_the_ecc_and_the_rsa_ek() {
                 public_of(&mut link, &tpm, ak_handle, &format!("ak_{ak_kind}.pub"));
             let ak = PublicArea::parse_tpm2b(&ak_bytes).unwrap();
             let nonce: Vec<u8> = (0..32u8).map(|i| i ^ 0xa5).collect();
-            let (attest, signature) =
-                session_quote(&mut link, &mut session, ak_handle, &ak_name, &nonce)
-                    .unwrap_or_else(|e| panic!("salt {ek_kind}, AK {ak_kind}: {e}"));
-            assert_eq!(Attest::parse(&attest).unwrap().extra_data, nonce.as_slice());
-            let a = appraise_quote(
-                &RingVerifier,
-                &AppraisalPolicy::default(),
-                &QuoteEvidence {
-                    ak: &ak,
-                    message: &attest,
-                    signature: &signature,
-                    pcrs: &values,
-                    event_log: None,
-                },
+            let quote = session_quote(
+                &mut link,
+                &mut session,
+                &no_password(ak_handle, &ak_name),
                 &nonce,
-                None,
+            )
+            .unwrap_or_else(|e| panic!("salt {ek_kind}, AK {ak_kind}: {e}"));
+            assert_eq!(
+                Attest::parse(&quote.0).unwrap().extra_data,
+                nonce.as_slice()
             );
             assert_eq!(
-                a.status,
+                appraise(&ak, &quote, &values, &nonce),
                 Tier::Affirming,
-                "salt {ek_kind}, AK {ak_kind}: {:#?}",
-                a.claims
+                "salt {ek_kind}, AK {ak_kind}"
             );
         }
         let handle = session.handle();
@@ -248,12 +259,20 @@ fn session_and_ak(link: &mut dyn TpmTransport, tpm: &Swtpm) -> (Session, Vec<u8>
     (session, name)
 }
 
-/// A quote by the AK at `ak` (empty authValue) through `session`: TPMS_ATTEST, TPMT_SIGNATURE.
+/// The AK at `handle` with the Name `name` and an empty authValue (`tpm2_createak`'s default).
+fn no_password(handle: u32, name: &[u8]) -> AuthorizedObject<'_> {
+    AuthorizedObject {
+        handle,
+        name,
+        auth_value: &[],
+    }
+}
+
+/// A quote by `ak` through `session`: TPMS_ATTEST, TPMT_SIGNATURE.
 fn session_quote(
     link: &mut dyn TpmTransport,
     session: &mut Session,
-    ak: u32,
-    ak_name: &[u8],
+    ak: &AuthorizedObject<'_>,
     nonce: &[u8],
 ) -> Result<(Vec<u8>, Vec<u8>), TpmCommandError> {
     let mut resp = [0u8; 4096];
@@ -261,16 +280,38 @@ fn session_quote(
         link,
         session,
         &mut OsRng,
-        &AuthorizedObject {
-            handle: ak,
-            name: ak_name,
-            auth_value: &[],
-        },
+        ak,
         nonce,
         &selection(),
         &mut resp,
     )
     .map(|q| (q.attest.to_vec(), q.signature.to_vec()))
+}
+
+/// `appraise_quote` under the default policy of a quote (TPMS_ATTEST, TPMT_SIGNATURE) by `ak`.
+fn appraise(
+    ak: &PublicArea<'_>,
+    (attest, signature): &(Vec<u8>, Vec<u8>),
+    values: &BTreeMap<(HashAlg, u8), Vec<u8>>,
+    nonce: &[u8],
+) -> Tier {
+    let a = appraise_quote(
+        &RingVerifier,
+        &AppraisalPolicy::default(),
+        &QuoteEvidence {
+            ak,
+            message: attest,
+            signature,
+            pcrs: values,
+            event_log: None,
+        },
+        nonce,
+        None,
+    );
+    if a.status != Tier::Affirming {
+        eprintln!("{:#?}", a.claims);
+    }
+    a.status
 }
 
 #[test]
@@ -296,13 +337,14 @@ fn swtpm_session_refuses_tampered_replayed_and_stripped_responses() {
             // An honest exchange first (also the response a replay sends again).
             let mut b = [0u8; 4096];
             if command == "quote" {
-                session_quote(&mut bus, &mut session, AK_ECC, &name, &nonce).unwrap();
+                session_quote(&mut bus, &mut session, &no_password(AK_ECC, &name), &nonce).unwrap();
             } else {
                 read_pcrs_in_session(&mut bus, &mut session, &mut OsRng, &sel, &mut b).unwrap();
             }
             bus.tamper = tamper;
             let got = if command == "quote" {
-                session_quote(&mut bus, &mut session, AK_ECC, &name, &nonce).map(|_| ())
+                session_quote(&mut bus, &mut session, &no_password(AK_ECC, &name), &nonce)
+                    .map(|_| ())
             } else {
                 read_pcrs_in_session(&mut bus, &mut session, &mut OsRng, &sel, &mut b).map(|_| ())
             };
@@ -313,7 +355,7 @@ fn swtpm_session_refuses_tampered_replayed_and_stripped_responses() {
             );
             // The session no longer knows the TPM's nonce: it refuses to go on.
             assert_eq!(
-                session_quote(&mut bus, &mut session, AK_ECC, &name, &nonce),
+                session_quote(&mut bus, &mut session, &no_password(AK_ECC, &name), &nonce),
                 Err(TpmCommandError::Session(SessionError::Desynchronised)),
                 "{tamper:?} on {command}"
             );
@@ -344,7 +386,8 @@ fn swtpm_session_hides_the_qualifying_data_and_the_quote_on_the_wire() {
     assert!(contains(rsp, &plain_attest));
 
     let (mut session, _) = session_and_ak(&mut bus, &tpm);
-    let (attest, _) = session_quote(&mut bus, &mut session, AK_ECC, &name, &nonce).unwrap();
+    let (attest, _) =
+        session_quote(&mut bus, &mut session, &no_password(AK_ECC, &name), &nonce).unwrap();
     assert_eq!(Attest::parse(&attest).unwrap().extra_data, nonce.as_slice());
     let (cmd, rsp) = bus.seen.last().unwrap().clone();
     assert!(
@@ -360,6 +403,120 @@ fn swtpm_session_hides_the_qualifying_data_and_the_quote_on_the_wire() {
         attest.len()
     );
     session.flush(&mut bus).unwrap();
+    drop(link);
+    unprovision(&tpm);
+}
+
+#[test]
+fn swtpm_session_carries_the_authvalue_of_an_ak_with_a_password() {
+    if !peers_available("swtpm_session_carries_the_authvalue_of_an_ak_with_a_password") {
+        return;
+    }
+    const AK_PASSWORD: u32 = 0x8101_0005;
+    let tpm = provisioned("session-password");
+    tpm.tool(
+        "tpm2_createak",
+        &[
+            "-C",
+            "0x81010001",
+            "-c",
+            "akp.ctx",
+            "-G",
+            "ecc",
+            "-g",
+            "sha256",
+            "-s",
+            "ecdsa",
+            "-p",
+            "s3cret",
+            "-u",
+            "akp.pub",
+            "-n",
+            "akp.name",
+            "-r",
+            "akp.priv",
+        ],
+    );
+    tpm.tool(
+        "tpm2_evictcontrol",
+        &["-C", "o", "-c", "akp.ctx", &format!("0x{AK_PASSWORD:08x}")],
+    );
+    let mut link = SwtpmTcp::connect(("127.0.0.1", tpm.port)).unwrap();
+    let (ek_bytes, _) = public_of(&mut link, &tpm, EK_ECC, "ek_ecc.pub");
+    let ek = PublicArea::parse_tpm2b(&ek_bytes).unwrap();
+    let (ak_bytes, name) = public_of(&mut link, &tpm, AK_PASSWORD, "akp.pub");
+    let ak = PublicArea::parse_tpm2b(&ak_bytes).unwrap();
+    let mut session = Session::start(&mut link, &mut OsRng, EK_ECC, &ek).unwrap();
+    let mut b = [0u8; 4096];
+    let values = values_of(
+        &read_pcrs_in_session(&mut link, &mut session, &mut OsRng, &selection(), &mut b).unwrap(),
+    );
+    let nonce = [0x17u8; 16];
+
+    let password = |auth| AuthorizedObject {
+        handle: AK_PASSWORD,
+        name: &name,
+        auth_value: auth,
+    };
+    // The wrong password: the TPM's TPM_RC_AUTH_FAIL (session 1), typed; the session goes on.
+    assert_eq!(
+        session_quote(&mut link, &mut session, &password(b"wrong"), &nonce),
+        Err(TpmCommandError::ResponseCode(0x98e))
+    );
+    let quote = session_quote(&mut link, &mut session, &password(b"s3cret"), &nonce).unwrap();
+    assert_eq!(appraise(&ak, &quote, &values, &nonce), Tier::Affirming);
+    session.flush(&mut link).unwrap();
+    drop(link);
+    tpm.tool(
+        "tpm2_evictcontrol",
+        &["-C", "o", "-c", &format!("0x{AK_PASSWORD:08x}")],
+    );
+    unprovision(&tpm);
+}
+
+#[test]
+fn swtpm_pcr_read_takes_a_session_only_for_audit() {
+    if !peers_available("swtpm_pcr_read_takes_a_session_only_for_audit") {
+        return;
+    }
+    let tpm = provisioned("session-pcr-read");
+    let mut link = SwtpmTcp::connect(("127.0.0.1", tpm.port)).unwrap();
+    let (ek_bytes, _) = public_of(&mut link, &tpm, EK_ECC, "ek_ecc.pub");
+    let ek = PublicArea::parse_tpm2b(&ek_bytes).unwrap();
+    let mut session = Session::start(&mut link, &mut OsRng, EK_ECC, &ek).unwrap();
+    // TPML_PCR_SELECTION: SHA-256, PCR 7.
+    let pcr7 = [0, 0, 0, 1, 0, 0x0b, 3, 0x80, 0, 0];
+    // Neither parameter of PCR_Read is a TPM2B and there is no handle to authorize: a session
+    // that neither audits nor encrypts has nothing to do (TPM_RC_ATTRIBUTES, session 1), and
+    // the TPM refuses to encrypt a response that does not start with a TPM2B.
+    for (attributes, rc) in [(0u8, 0x982), (SessionAttributes::ENCRYPT, 0x982)] {
+        let mut params = pcr7;
+        let mut cmd = [0u8; 256];
+        let bytes = session
+            .command(
+                &mut OsRng,
+                &SessionCommand {
+                    code: 0x17e,
+                    handles: &[],
+                    authorizes: None,
+                    attributes: SessionAttributes(attributes),
+                },
+                &mut params,
+                &mut cmd,
+            )
+            .unwrap();
+        let mut resp = [0u8; 4096];
+        let len = link.transact(bytes, &mut resp).unwrap().len();
+        assert_eq!(
+            session.response(&mut resp[..len]),
+            Err(TpmCommandError::ResponseCode(rc)),
+            "attributes {attributes:#04x}"
+        );
+    }
+    // As an audit session it works, and the session went on after the refusals.
+    let mut b = [0u8; 4096];
+    read_pcrs_in_session(&mut link, &mut session, &mut OsRng, &selection(), &mut b).unwrap();
+    session.flush(&mut link).unwrap();
     drop(link);
     unprovision(&tpm);
 }
