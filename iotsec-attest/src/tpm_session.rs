@@ -381,6 +381,10 @@ impl Session {
         }
         let mut nonce_caller = [0u8; DIGEST_LEN];
         rng.fill_bytes(&mut nonce_caller);
+        // The TPM ignores trailing zero octets of an authValue; they need no trimming here:
+        // sessionKey (32 bytes) and an authValue (at most 32 for a SHA-256 object) never
+        // exceed the HMAC-SHA-256 block, whose zero padding makes them irrelevant. A longer
+        // authValue (a SHA-384 object's) must come without trailing zeros.
         let auth_value = command.authorizes.unwrap_or(&[]);
         let mut session_value = Zeroizing::new(Vec::with_capacity(
             self.session_key.len() + auth_value.len(),
@@ -397,14 +401,8 @@ impl Session {
                 true,
             )?;
         }
-        let mut names: [&[u8]; 3] = [&[]; 3];
-        for (slot, h) in names.iter_mut().zip(command.handles) {
-            *slot = h.name;
-        }
-        let names = names
-            .get(..command.handles.len())
-            .ok_or(TpmCommandError::TooLarge)?;
-        let cp = cp_hash(command.code, names, parameters);
+        let names: Vec<&[u8]> = command.handles.iter().map(|h| h.name).collect();
+        let cp = cp_hash(command.code, &names, parameters);
         let hmac = session_hmac(
             &session_value,
             &cp,
