@@ -191,6 +191,7 @@ fn start_auth_session_responses_are_checked() {
 /// with `answer`.
 struct CannedTpm {
     answer: Vec<u8>,
+    seen: Vec<Vec<u8>>,
 }
 
 impl TpmTransport for CannedTpm {
@@ -199,6 +200,7 @@ impl TpmTransport for CannedTpm {
         command: &[u8],
         response: &'r mut [u8],
     ) -> Result<&'r [u8], TransportError> {
+        self.seen.push(command.to_vec());
         let r = if command[6..10] == [0, 0, 1, 0x76] {
             start_response(0x0200_0000, &nonce_tpm())
         } else {
@@ -213,7 +215,10 @@ impl TpmTransport for CannedTpm {
 fn canned_session() -> Session {
     let ek = std::fs::read("tests/data/swtpm-ek_ecc.pub").unwrap();
     let ek = PublicArea::parse_tpm2b(&ek).unwrap();
-    let mut tpm = CannedTpm { answer: Vec::new() };
+    let mut tpm = CannedTpm {
+        answer: Vec::new(),
+        seen: Vec::new(),
+    };
     Session::start(&mut tpm, &mut rand_core::OsRng, 0x8101_0001, &ek).unwrap()
 }
 
@@ -270,6 +275,112 @@ fn the_session_state_machine_fails_closed() {
     assert_eq!(
         send(&mut s),
         Err(TpmCommandError::Session(SessionError::Desynchronised))
+    );
+}
+
+/// Bytes 01 02 03 ... : a deterministic RNG, so that a whole exchange has exact bytes.
+struct CountingRng(u8);
+
+impl rand_core::RngCore for CountingRng {
+    fn next_u32(&mut self) -> u32 {
+        rand_core::impls::next_u32_via_fill(self)
+    }
+    fn next_u64(&mut self) -> u64 {
+        rand_core::impls::next_u64_via_fill(self)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for b in dest {
+            self.0 = self.0.wrapping_add(1);
+            *b = self.0;
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl rand_core::CryptoRng for CountingRng {}
+
+/// One whole exchange computed independently in Python (`cryptography` for ECDH and AES-CFB,
+/// `hashlib`/`hmac` for KDFe, KDFa, cpHash, rpHash and the HMACs): a P-256 salt key with a known
+/// private key, the ephemeral key and the nonces from [`CountingRng`], nonceTPM 40..5f.
+#[test]
+fn a_whole_salted_exchange_matches_an_independent_implementation() {
+    // swtpm's ECC EK template with the point of the private key 0x2b7e1516...0cfe.
+    let mut ek = std::fs::read("tests/data/swtpm-ek_ecc.pub").unwrap();
+    let point_at = ek.len() - 68;
+    ek.truncate(point_at);
+    ek.extend_from_slice(&hex(
+        "0020e48813e656219b4090c282a020f40e07b4e1efd60a3dd17492a1667c5758ee5b\
+         0020760f9b9b1c840b4f4f63ab4043c0537ca29b3512c32e50e56f5e4e8d42d0d31e",
+    ));
+    let ek = PublicArea::parse_tpm2b(&ek).unwrap();
+    let mut tpm = CannedTpm {
+        answer: Vec::new(),
+        seen: Vec::new(),
+    };
+    let mut rng = CountingRng(0);
+    let mut session = Session::start(&mut tpm, &mut rng, 0x8101_0001, &ek).unwrap();
+    // nonceCaller 21..40 and the ephemeral point (TPMS_ECC_POINT) as encryptedSalt.
+    assert_eq!(
+        tpm.seen[0],
+        hex(
+            "80010000008300000176810100014000000700202122232425262728292a2b2c2d2e2f3031\
+             32333435363738393a3b3c3d3e3f4000440020515c3d6eb9e396b904d3feca7f54fdcd0cc1e997\
+             bf375dca515ad0a6c3b4035f00204536be3a50f318fbf9a5475902a221502bef0d57e08c53b2cc\
+             0a56f17d9f935400000600800043000b"
+        )
+    );
+
+    let mut name = hex("000b");
+    name.extend_from_slice(&[0x33; 32]);
+    let handles = [NamedHandle {
+        handle: 0x8101_0002,
+        name: &name,
+    }];
+    let quote = SessionCommand {
+        code: 0x158,
+        handles: &handles,
+        authorizes: Some(&[]),
+        attributes: SessionAttributes(SessionAttributes::DECRYPT | SessionAttributes::ENCRYPT),
+    };
+    let mut params = quote_parameters();
+    let mut buf = [0u8; 512];
+    let command = session
+        .command(&mut rng, &quote, &mut params, &mut buf)
+        .unwrap();
+    // The auth area (nonceCaller 41..60, continueSession|decrypt|encrypt, the HMAC), then the
+    // parameters with "iotsec!!" encrypted.
+    assert_eq!(
+        command,
+        hex(
+            "8002000000710000015881010002000000490200000000204142434445464748494a4b4c4d4e4f\
+             505152535455565758595a5b5c5d5e5f606100203efd47c7d649a7446b0c759fccbe1eaeb122a8\
+             3114f99072c3df57ade9de9ca20008705b3327e5c9abd1001000000001000b03800000"
+        )
+    );
+
+    // The TPM's answer: nonceTPM 70..8f, the attestation encrypted, the response HMAC.
+    let response = hex(
+        "80020000007700000000000000240020ef059427e24aff64a611a109897249d75bf4ebe6e8d5542e2a\
+         699fcf2fc9ba3f00100020707172737475767778797a7b7c7d7e7f808182838485868788898a8b8c8d\
+         8e8f610020c4c80492cb8c9828e9aa9d8f9ae7daa0cc3572f03bbdeb8622e1288b8c037f5e",
+    );
+    let mut r = response.clone();
+    session.response(&mut r).unwrap();
+    assert_eq!(&r[16..48], b"TPMS_ATTEST stand-in, 32 bytes!!");
+    assert_eq!(r[48..], response[48..]);
+
+    // The same answer to the next command is a replay.
+    let mut params = quote_parameters();
+    session
+        .command(&mut rng, &quote, &mut params, &mut buf)
+        .unwrap();
+    let mut r = response.clone();
+    assert_eq!(
+        session.response(&mut r),
+        Err(TpmCommandError::Session(SessionError::ResponseHmacMismatch))
     );
 }
 
