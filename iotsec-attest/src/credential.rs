@@ -206,7 +206,7 @@ pub fn make_credential(
             max,
         });
     }
-    let (seed, encrypted_secret) = share_seed(ek, rng)?;
+    let (seed, encrypted_secret) = share_seed(ek, "IDENTITY", rng)?;
 
     let sym_key = kdfa(
         name_alg,
@@ -238,9 +238,12 @@ pub fn make_credential(
     })
 }
 
-/// The seed and its encryption to the EK.
-fn share_seed(
+/// A seed of the key's nameAlg size and its encryption to `ek` (Part 1 §11.4.10: RSA-OAEP with
+/// the label `label` and a NUL, or one-pass ECDH and KDFe with `label`): "IDENTITY" for
+/// credentials, "SECRET" for the salt of a session (Part 3 §11.1).
+pub(crate) fn share_seed(
     ek: &PublicArea<'_>,
+    label: &str,
     rng: &mut dyn CryptoRngCore,
 ) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), CredentialError> {
     let name_alg = ek.name_alg;
@@ -254,7 +257,7 @@ fn share_seed(
                 .map_err(|_| CredentialError::InvalidEk)?;
             let mut seed = Zeroizing::new(alloc::vec![0u8; name_alg.digest_len()]);
             rng.fill_bytes(&mut seed);
-            let label = "IDENTITY\0";
+            let label = alloc::format!("{label}\0");
             let padding = match name_alg {
                 HashAlg::Sha384 => Oaep::new_with_label::<sha2::Sha384, _>(label),
                 HashAlg::Sha512 => Oaep::new_with_label::<sha2::Sha512, _>(label),
@@ -290,14 +293,7 @@ fn share_seed(
                         (Some(ex), Some(ey)) => (ex.to_vec(), ey.to_vec()),
                         _ => return Err(CredentialError::InvalidEk),
                     };
-                    let seed = kdfe(
-                        name_alg,
-                        shared.raw_secret_bytes(),
-                        "IDENTITY",
-                        &ex,
-                        &x,
-                        bits,
-                    );
+                    let seed = kdfe(name_alg, shared.raw_secret_bytes(), label, &ex, &x, bits);
                     let mut point = Vec::new();
                     crate::attest::put_sized(&mut point, &ex);
                     crate::attest::put_sized(&mut point, &ey);

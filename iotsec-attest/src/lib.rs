@@ -25,6 +25,8 @@ pub mod verify;
 
 // Device side (no_std): talking to a TPM without tpm2-tss.
 pub mod tpm_command;
+#[cfg(feature = "alloc")]
+pub mod tpm_session;
 pub mod tpm_transport;
 
 // Identity (alloc): credentials only the TPM holding the EK can activate.

@@ -1,16 +1,22 @@
 //! Pure-Rust marshalling of the commands a device needs to attest without tpm2-tss:
 //! TPM2_ReadPublic (Part 3 §12.4), TPM2_PCR_Read (Part 3 §22.4), TPM2_Quote (Part 3 §18.4) and TPM2_Certify (Part 3 §18.2), with
-//! password authorization (Part 1 §19.8.4, TPM_RS_PW). Commands are built into a caller's buffer
+//! password authorization (Part 1 §19.8.4, TPM_RS_PW) or, with `alloc`, through a salted HMAC
+//! session with parameter encryption ([`crate::tpm_session`]: [`quote_in_session`],
+//! [`read_pcrs_in_session`]). Commands are built into a caller's buffer
 //! and responses are parsed in place (no heap); [`TpmTransport`] moves the bytes.
 
 use crate::error::ParseError;
 use crate::pcr_selection::PcrSelectionList;
 use crate::signature::TpmSignature;
+#[cfg(feature = "alloc")]
+use crate::tpm_session::{NamedHandle, Session, SessionAttributes, SessionCommand};
 use crate::tpm_transport::{TpmTransport, TransportError};
 use crate::wire::Reader;
+#[cfg(feature = "alloc")]
+use rand_core::CryptoRngCore;
 
-const ST_NO_SESSIONS: u16 = 0x8001;
-const ST_SESSIONS: u16 = 0x8002;
+pub(crate) const ST_NO_SESSIONS: u16 = 0x8001;
+pub(crate) const ST_SESSIONS: u16 = 0x8002;
 const CC_CERTIFY: u32 = 0x0000_0148;
 const CC_QUOTE: u32 = 0x0000_0158;
 const CC_PCR_READ: u32 = 0x0000_017E;
@@ -35,6 +41,11 @@ pub enum TpmCommandError {
     /// A parameter does not fit the command buffer or a TPM2B.
     #[error("command parameters too large")]
     TooLarge,
+    /// An HMAC session refused the exchange (a response that does not verify, a session
+    /// desynchronised by an earlier refusal, an unusable salt key).
+    #[cfg(feature = "alloc")]
+    #[error(transparent)]
+    Session(#[from] crate::tpm_session::SessionError),
 }
 
 /// A signing scheme for Quote/Certify: TPM_ALG_NULL (the key's own) or an explicit one.
@@ -54,13 +65,24 @@ impl SigScheme {
     };
 }
 
-struct Writer<'b> {
+pub(crate) struct Writer<'b> {
     buf: &'b mut [u8],
     len: usize,
 }
 
 impl<'b> Writer<'b> {
-    fn put(&mut self, data: &[u8]) -> Result<(), TpmCommandError> {
+    /// A writer at the start of `buf` (for a parameter area built apart from its header).
+    fn new(buf: &'b mut [u8]) -> Self {
+        Writer { buf, len: 0 }
+    }
+    /// The bytes written so far, still mutable (to encrypt a parameter in place).
+    #[cfg(feature = "alloc")]
+    fn into_written(self) -> Result<&'b mut [u8], TpmCommandError> {
+        self.buf
+            .get_mut(..self.len)
+            .ok_or(TpmCommandError::TooLarge)
+    }
+    pub(crate) fn put(&mut self, data: &[u8]) -> Result<(), TpmCommandError> {
         let dst = self
             .buf
             .get_mut(self.len..self.len + data.len())
@@ -69,12 +91,12 @@ impl<'b> Writer<'b> {
         self.len += data.len();
         Ok(())
     }
-    fn sized(&mut self, data: &[u8]) -> Result<(), TpmCommandError> {
+    pub(crate) fn sized(&mut self, data: &[u8]) -> Result<(), TpmCommandError> {
         let n = u16::try_from(data.len()).map_err(|_| TpmCommandError::TooLarge)?;
         self.put(&n.to_be_bytes())?;
         self.put(data)
     }
-    fn selection(&mut self, sel: &PcrSelectionList) -> Result<(), TpmCommandError> {
+    pub(crate) fn selection(&mut self, sel: &PcrSelectionList) -> Result<(), TpmCommandError> {
         self.put(&(sel.len() as u32).to_be_bytes())?;
         for b in sel.banks() {
             self.put(&b.hash.id().to_be_bytes())?;
@@ -93,7 +115,7 @@ impl<'b> Writer<'b> {
         }
         Ok(())
     }
-    fn finish(self) -> Result<&'b [u8], TpmCommandError> {
+    pub(crate) fn finish(self) -> Result<&'b [u8], TpmCommandError> {
         let size = (self.len as u32).to_be_bytes();
         self.buf
             .get_mut(2..6)
@@ -103,8 +125,12 @@ impl<'b> Writer<'b> {
     }
 }
 
-fn start<'b>(buf: &'b mut [u8], tag: u16, cc: u32) -> Result<Writer<'b>, TpmCommandError> {
-    let mut w = Writer { buf, len: 0 };
+pub(crate) fn start<'b>(
+    buf: &'b mut [u8],
+    tag: u16,
+    cc: u32,
+) -> Result<Writer<'b>, TpmCommandError> {
+    let mut w = Writer::new(buf);
     w.put(&tag.to_be_bytes())?;
     w.put(&[0; 4])?;
     w.put(&cc.to_be_bytes())?;
@@ -118,7 +144,7 @@ const RETRYABLE: [u32; 3] = [0x922, 0x908, 0x90A];
 pub const MAX_RETRIES: usize = 8;
 
 /// Sends `command`, re-sending it while the TPM answers with a retryable warning.
-fn exchange<'r>(
+pub(crate) fn exchange<'r>(
     tpm: &mut dyn TpmTransport,
     command: &[u8],
     response: &'r mut [u8],
@@ -140,9 +166,23 @@ fn exchange<'r>(
 
 /// Checks the response header and returns the reader after it (and after parameterSize for
 /// session responses).
-fn response_body(response: &[u8], sessions: bool) -> Result<Reader<'_>, TpmCommandError> {
+pub(crate) fn response_body(
+    response: &[u8],
+    sessions: bool,
+) -> Result<Reader<'_>, TpmCommandError> {
+    let (_tag, mut r) = response_header(response)?;
+    if sessions {
+        let params = r.u32("parameterSize")? as usize;
+        let body = r.bytes(params, "response parameters")?;
+        return Ok(Reader::new(body));
+    }
+    Ok(r)
+}
+
+/// Checks the response size and code; returns the tag and the reader after the header.
+pub(crate) fn response_header(response: &[u8]) -> Result<(u16, Reader<'_>), TpmCommandError> {
     let mut r = Reader::new(response);
-    let _tag = r.u16("TPM response tag")?;
+    let tag = r.u16("TPM response tag")?;
     let size = r.u32("TPM response size")? as usize;
     if size != response.len() {
         return Err(ParseError::SizeExceeded {
@@ -156,12 +196,7 @@ fn response_body(response: &[u8], sessions: bool) -> Result<Reader<'_>, TpmComma
     if rc != 0 {
         return Err(TpmCommandError::ResponseCode(rc));
     }
-    if sessions {
-        let params = r.u32("parameterSize")? as usize;
-        let body = r.bytes(params, "response parameters")?;
-        return Ok(Reader::new(body));
-    }
-    Ok(r)
+    Ok((tag, r))
 }
 
 /// Builds TPM2_PCR_Read.
@@ -195,7 +230,11 @@ impl<'r> PcrReadResponse<'r> {
 
 /// Parses a TPM2_PCR_Read response.
 pub fn parse_pcr_read_response(response: &[u8]) -> Result<PcrReadResponse<'_>, TpmCommandError> {
-    let mut r = response_body(response, false)?;
+    pcr_read_parameters(response_body(response, false)?)
+}
+
+/// The response parameters of TPM2_PCR_Read.
+fn pcr_read_parameters(mut r: Reader<'_>) -> Result<PcrReadResponse<'_>, TpmCommandError> {
     let update_counter = r.u32("pcrUpdateCounter")?;
     let selection = PcrSelectionList::decode(&mut r)?;
     let count = r.u32("TPML_DIGEST.count")? as usize;
@@ -337,6 +376,113 @@ pub fn certify<'r>(
         &mut cmd,
     )?;
     parse_signed_attestation(exchange(tpm, command, response)?)
+}
+
+/// Runs TPM2_PCR_Read with `session` as an audit session (PCR_Read has no authorization handle,
+/// and neither its first command nor its first response parameter is a TPM2B, so the session
+/// can only audit): the PCR values are returned only if the response HMAC verifies.
+#[cfg(feature = "alloc")]
+pub fn read_pcrs_in_session<'r>(
+    tpm: &mut dyn TpmTransport,
+    session: &mut Session,
+    rng: &mut dyn CryptoRngCore,
+    selection: &PcrSelectionList,
+    response: &'r mut [u8],
+) -> Result<PcrReadResponse<'r>, TpmCommandError> {
+    let mut params = [0u8; MAX_COMMAND_SIZE];
+    let params = parameters(&mut params, |w| w.selection(selection))?;
+    let command = SessionCommand {
+        code: CC_PCR_READ,
+        handles: &[],
+        authorizes: None,
+        attributes: SessionAttributes(SessionAttributes::AUDIT),
+    };
+    let response = session_exchange(tpm, session, rng, &command, params, response)?;
+    pcr_read_parameters(response_body(response, true)?)
+}
+
+/// Runs TPM2_Quote with the AK authorized through `session`, the qualifying data encrypted on
+/// the way in and the quoted TPMS_ATTEST on the way out; the attestation is returned only if the
+/// response HMAC verifies. `ak` names the AK by its Name (from TPM2_ReadPublic, checked against
+/// the AK the verifier knows) and carries its authValue (empty for `tpm2_createak` keys).
+#[cfg(feature = "alloc")]
+pub fn quote_in_session<'r>(
+    tpm: &mut dyn TpmTransport,
+    session: &mut Session,
+    rng: &mut dyn CryptoRngCore,
+    ak: &AuthorizedObject<'_>,
+    nonce: &[u8],
+    selection: &PcrSelectionList,
+    response: &'r mut [u8],
+) -> Result<SignedAttestation<'r>, TpmCommandError> {
+    let mut params = [0u8; MAX_COMMAND_SIZE];
+    let params = parameters(&mut params, |w| {
+        w.sized(nonce)?;
+        put_scheme(w, SigScheme::KEY_DEFAULT)?;
+        w.selection(selection)
+    })?;
+    let handles = [NamedHandle {
+        handle: ak.handle,
+        name: ak.name,
+    }];
+    let command = SessionCommand {
+        code: CC_QUOTE,
+        handles: &handles,
+        authorizes: Some(ak.auth_value),
+        attributes: SessionAttributes(SessionAttributes::DECRYPT | SessionAttributes::ENCRYPT),
+    };
+    let response = session_exchange(tpm, session, rng, &command, params, response)?;
+    parse_signed_attestation(response)
+}
+
+/// Marshals a parameter area apart from its header, for a session command to encrypt and hash.
+#[cfg(feature = "alloc")]
+fn parameters(
+    buf: &mut [u8],
+    fill: impl FnOnce(&mut Writer<'_>) -> Result<(), TpmCommandError>,
+) -> Result<&mut [u8], TpmCommandError> {
+    let mut w = Writer::new(buf);
+    fill(&mut w)?;
+    w.into_written()
+}
+
+/// Sends a command in `session` and returns the response once the session has verified (and
+/// decrypted) it.
+#[cfg(feature = "alloc")]
+fn session_exchange<'r>(
+    tpm: &mut dyn TpmTransport,
+    session: &mut Session,
+    rng: &mut dyn CryptoRngCore,
+    command: &SessionCommand<'_>,
+    params: &mut [u8],
+    response: &'r mut [u8],
+) -> Result<&'r [u8], TpmCommandError> {
+    let mut cmd = [0u8; MAX_COMMAND_SIZE];
+    let bytes = session.command(rng, command, params, &mut cmd)?;
+    let len = exchange(tpm, bytes, response)?.len();
+    let response = response.get_mut(..len).ok_or(TpmCommandError::TooLarge)?;
+    session.response(response)?;
+    Ok(response)
+}
+
+/// An object a session authorizes: its handle, Name and authValue.
+#[derive(Clone, Copy)]
+pub struct AuthorizedObject<'a> {
+    /// The loaded or persistent handle.
+    pub handle: u32,
+    /// Its Name (TPM2_ReadPublic's, which cpHash binds the command to).
+    pub name: &'a [u8],
+    /// Its authValue (empty for keys made by `tpm2_createak`).
+    pub auth_value: &'a [u8],
+}
+
+impl core::fmt::Debug for AuthorizedObject<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AuthorizedObject")
+            .field("handle", &self.handle)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 /// TPM2_ReadPublic output: the object's TPM2B_PUBLIC (what `tpm2_readpublic -o` writes) and Name.
