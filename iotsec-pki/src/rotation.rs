@@ -54,6 +54,10 @@ pub const ROTATION_STAGING: &str = "rotation.staging";
 /// rotation is finished from it.
 pub const ROTATION_PENDING: &str = "rotation.pending";
 
+/// The pending folder once its rotation is finished, renamed before it is deleted (a crash
+/// while deleting leaves this, never a pending folder without its plan); removed on open.
+pub const ROTATION_DONE: &str = "rotation.done";
+
 /// The state directory of an intermediate of the CA in `dir`: the default one (`None`, `dir`
 /// itself) or the named one.
 pub fn ca_dir(dir: &Path, name: Option<&str>) -> Result<PathBuf, CaError> {
@@ -204,9 +208,12 @@ impl Plan {
     }
 }
 
-/// Whether a rotation of `ca_dir` was started and not finished (or is running now).
+/// Whether a rotation of `ca_dir` was started and not finished (or is running now), or left
+/// its finished pending folder behind (a crash while it was being deleted).
 pub fn rotation_unfinished(ca_dir: &Path) -> bool {
-    ca_dir.join(ROTATION_STAGING).exists() || ca_dir.join(ROTATION_PENDING).exists()
+    [ROTATION_STAGING, ROTATION_PENDING, ROTATION_DONE]
+        .iter()
+        .any(|f| ca_dir.join(f).exists())
 }
 
 fn sync_dir(dir: &Path) -> Result<(), CaError> {
@@ -369,6 +376,11 @@ pub fn recover_rotation_observed(
 
 fn recover_locked(ca_dir: &Path, observe: &mut StepObserver<'_>) -> Result<Recovery, CaError> {
     let staging = ca_dir.join(ROTATION_STAGING);
+    if ca_dir.join(ROTATION_DONE).exists() {
+        // Finished; a crash came while its pending folder was being deleted.
+        remove_done(ca_dir, observe)?;
+        return Ok(Recovery::RolledForward);
+    }
     if ca_dir.join(ROTATION_PENDING).exists() {
         if staging.exists() {
             fs::remove_dir_all(&staging)?;
@@ -472,7 +484,16 @@ fn finish_pending(ca_dir: &Path, observe: &mut StepObserver<'_>) -> Result<(), C
         }
         move_once(&old, &retired_dir, "retired generation", observe)?;
     }
-    fs::remove_dir_all(&pending)?;
+    // Deleting a folder is not atomic: a crash in the middle would leave a pending folder
+    // without its plan. It is renamed first (the rotation is finished from here on).
+    fs::rename(&pending, ca_dir.join(ROTATION_DONE))?;
+    observe(RotationStep::Moved("pending folder"))?;
+    remove_done(ca_dir, observe)
+}
+
+/// Deletes the finished pending folder.
+fn remove_done(ca_dir: &Path, observe: &mut StepObserver<'_>) -> Result<(), CaError> {
+    fs::remove_dir_all(ca_dir.join(ROTATION_DONE))?;
     sync_dir(ca_dir)?;
     observe(RotationStep::Finished)?;
     Ok(())

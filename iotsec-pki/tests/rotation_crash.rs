@@ -19,7 +19,7 @@ use iotsec_pki::ca_error::CaError;
 use iotsec_pki::ca_state::{CaState, NewCaKey, read_pem};
 use iotsec_pki::root_key::RootKey;
 use iotsec_pki::rotation::{
-    ROTATION_PENDING, ROTATION_STAGING, Recovery, RotationStep, recover_rotation,
+    ROTATION_DONE, ROTATION_PENDING, ROTATION_STAGING, Recovery, RotationStep, recover_rotation,
     recover_rotation_observed, retired_generations, rotate_intermediate_observed,
 };
 use iotsec_pki::state_lock::StateLock;
@@ -120,6 +120,7 @@ fn recover_crashing_after_every_step(state: &Path) -> usize {
 fn assert_no_rotation_left(state: &Path) {
     assert!(!state.join(ROTATION_STAGING).exists());
     assert!(!state.join(ROTATION_PENDING).exists());
+    assert!(!state.join(ROTATION_DONE).exists());
 }
 
 /// The CA opens exactly as it was before the rotation; its leaves verify with its certificate.
@@ -214,6 +215,7 @@ fn a_crash_at_every_step_leaves_exactly_the_old_or_the_new_state() {
             Moved("new certificate"),
             Moved("new settings"),
             Moved("retired generation"),
+            Moved("pending folder"),
             Finished,
         ]
     );
@@ -235,7 +237,7 @@ fn a_crash_at_every_step_leaves_exactly_the_old_or_the_new_state() {
             assert_exactly_old(&dir, &state, &before);
         } else {
             // Every step left after the crash, each crashed once more in the recovery.
-            assert_eq!(pending, crash_at + 1 < all_steps.len(), "step {crash_at}");
+            assert_eq!(pending, crash_at + 2 < all_steps.len(), "step {crash_at}");
             assert_eq!(crashes, all_steps.len() - 1 - crash_at, "step {crash_at}");
             assert_exactly_new(&dir, &state, &before);
         }
@@ -271,6 +273,34 @@ fn opening_the_ca_finishes_a_committed_rotation_and_undoes_an_uncommitted_one() 
         recover_rotation(&state, StateLock::WAIT_NONE).unwrap(),
         Recovery::Clean
     );
+}
+
+/// A process killed while it deleted the finished pending folder (found by the SIGKILL test of
+/// `iotsec-cloud pki rotate`: `remove_dir_all` had taken the plan and left the folder, and the
+/// next open failed with "No such file or directory"): the folder is renamed before it is
+/// deleted, and whatever is left of it is removed on the next open.
+#[test]
+fn a_crash_while_the_finished_rotation_is_deleted_leaves_the_new_state() {
+    if !have("openssl") {
+        return;
+    }
+    let now = OffsetDateTime::now_utc();
+    let (_, state, _) = ca_with_leaves("rotation-crash-delete-steps", now);
+    let (all_steps, _) = rotate_crashing_at(&state, now, None);
+    let renamed = all_steps
+        .iter()
+        .position(|s| *s == RotationStep::Moved("pending folder"))
+        .unwrap();
+    let (dir, state, before) = ca_with_leaves("rotation-crash-delete", now);
+    let (_, result) = rotate_crashing_at(&state, now, Some(renamed));
+    assert!(result.is_err());
+    assert!(!state.join(ROTATION_PENDING).exists());
+    // Half deleted: the plan and the emptied new folder are gone, the folder itself is not.
+    let done = state.join(ROTATION_DONE);
+    std::fs::remove_file(done.join("plan.txt")).unwrap();
+    std::fs::remove_dir_all(done.join("new")).unwrap();
+    assert!(done.exists());
+    assert_exactly_new(&dir, &state, &before);
 }
 
 #[test]
