@@ -188,12 +188,21 @@ pub struct PublishedRootCrl {
 /// number of at most 8 bytes. A truncated, foreign or forged file is refused
 /// ([`CaError::RootCrlRefused`]).
 pub fn read_published_root_crl(path: &Path, root_der: &[u8]) -> Result<PublishedRootCrl, CaError> {
+    parse_published_root_crl(path, std::fs::read(path)?, root_der)
+}
+
+/// [`read_published_root_crl`] on the file's `bytes` already read (`path` only names it in
+/// errors).
+pub fn parse_published_root_crl(
+    path: &Path,
+    bytes: Vec<u8>,
+    root_der: &[u8],
+) -> Result<PublishedRootCrl, CaError> {
     use der::{Decode, Encode};
     let refused = |reason| CaError::RootCrlRefused {
         path: path.to_path_buf(),
         reason,
     };
-    let bytes = std::fs::read(path)?;
     let der = if bytes.starts_with(b"-----BEGIN") {
         match pem_rfc7468::decode_vec(&bytes) {
             Ok(("X509 CRL", der)) => der,
