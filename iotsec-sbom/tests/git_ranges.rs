@@ -276,3 +276,56 @@ fn one_affected_entry_decides_the_advisory() {
         )]
     );
 }
+
+/// A repository-only record (no `package`, as OSS-Fuzz and OSV.dev's C/C++ records are written):
+/// it loads under OSV's `GIT` ecosystem, named by its repository, and decides commits of that
+/// repository like any GIT range; such a record with a non-GIT range, or without any GIT range,
+/// is refused (one such record used to make the whole database fail to load).
+#[test]
+fn repository_only_records_load_and_decide_their_repository() {
+    let repository_only = format!(
+        r#"{{"id":"TEST-GIT-0011",{HIGH},"affected":[{{
+        "ranges":[{{"type":"GIT","repo":"https://github.com/madler/zlib.git","events":[{{"introduced":"{INTRODUCED}"}},{{"fixed":"{FIXED}"}}]}}],
+        "versions":["v1.2.12"]}}]}}"#
+    );
+    let adv = parse_osv(repository_only.as_bytes(), "x.json").unwrap();
+    assert_eq!(adv.affected.len(), 1);
+    assert_eq!(adv.affected[0].ecosystem, "GIT");
+    assert_eq!(adv.affected[0].name, "github.com/madler/zlib");
+    assert_eq!(adv.affected[0].purl, None);
+    let db = db(&[repository_only.clone()]);
+    let introduced = format!("pkg:github/madler/zlib@{INTRODUCED}");
+    let fixed = format!("pkg:github/madler/zlib@{FIXED}");
+    let between = format!("pkg:github/madler/zlib@{BETWEEN}");
+    let tag = "pkg:github/madler/zlib@v1.2.12";
+    let d = gate(&[&introduced, &fixed, &between, tag], &db);
+    use FindingKind::{Undetermined, Vulnerability};
+    assert_eq!(
+        found(&d),
+        vec![
+            row(
+                "TEST-GIT-0011",
+                Vulnerability,
+                &introduced,
+                INTRODUCED,
+                "affected"
+            ),
+            row("TEST-GIT-0011", Undetermined, &between, BETWEEN, "unknown"),
+            row("TEST-GIT-0011", Vulnerability, tag, "v1.2.12", "affected"),
+        ]
+    );
+
+    let with_semver = repository_only.replace(
+        r#""ranges":["#,
+        r#""ranges":[{"type":"SEMVER","events":[{"introduced":"0"}]},"#,
+    );
+    assert!(matches!(
+        parse_osv(with_semver.as_bytes(), "x.json"),
+        Err(GateError::BadAdvisory { reason, .. }) if reason == "affected[0] has no package, so its ranges must all be GIT ranges"
+    ));
+    let no_git = format!(r#"{{"id":"TEST-GIT-0012",{HIGH},"affected":[{{"versions":["1.0"]}}]}}"#);
+    assert!(matches!(
+        parse_osv(no_git.as_bytes(), "x.json"),
+        Err(GateError::BadAdvisory { reason, .. }) if reason == "affected[0] has no package and no GIT range with a repository"
+    ));
+}

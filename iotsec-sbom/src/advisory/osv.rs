@@ -116,14 +116,39 @@ pub fn parse_osv(bytes: &[u8], file: &str) -> Result<Advisory, GateError> {
     let mut affected = Vec::with_capacity(rec.affected.len());
     for (i, a) in rec.affected.into_iter().enumerate() {
         severity = severity.max(severity_of(&a.severity));
-        let Some(pkg) = a.package else {
-            return Err(bad(format!("affected[{i}] has no package")));
+        // Without a package (OSV schema: allowed for repository-only entries, as OSS-Fuzz
+        // and the C/C++ records of OSV.dev write them) the entry is known by its repository,
+        // under OSV's `GIT` ecosystem; it must then have GIT ranges only, checked below.
+        let repository_only = a.package.is_none();
+        let (ecosystem, name, purl) = match a.package {
+            Some(pkg) => match (pkg.ecosystem, pkg.name) {
+                (Some(ecosystem), Some(name)) => (ecosystem, name, pkg.purl),
+                _ => {
+                    return Err(bad(format!(
+                        "affected[{i}].package needs ecosystem and name"
+                    )));
+                }
+            },
+            None => {
+                let repo = a
+                    .ranges
+                    .iter()
+                    .find(|r| r.ty == "GIT")
+                    .and_then(|r| r.repo.as_deref())
+                    .and_then(normalize_repo)
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "affected[{i}] has no package and no GIT range with a repository"
+                        ))
+                    })?;
+                ("GIT".to_owned(), repo, None)
+            }
         };
-        let (Some(ecosystem), Some(name)) = (pkg.ecosystem, pkg.name) else {
+        if repository_only && a.ranges.iter().any(|r| r.ty != "GIT") {
             return Err(bad(format!(
-                "affected[{i}].package needs ecosystem and name"
+                "affected[{i}] has no package, so its ranges must all be GIT ranges"
             )));
-        };
+        }
         let mut ranges = Vec::with_capacity(a.ranges.len());
         for (j, r) in a.ranges.into_iter().enumerate() {
             let kind = match r.ty.as_str() {
@@ -187,7 +212,7 @@ pub fn parse_osv(bytes: &[u8], file: &str) -> Result<Advisory, GateError> {
         affected.push(AffectedPackage {
             ecosystem,
             name,
-            purl: pkg.purl,
+            purl,
             ranges,
             versions: a.versions,
             cpes,
