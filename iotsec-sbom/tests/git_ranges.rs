@@ -293,7 +293,7 @@ fn repository_only_records_load_and_decide_their_repository() {
     assert_eq!(adv.affected[0].ecosystem, "GIT");
     assert_eq!(adv.affected[0].name, "github.com/madler/zlib");
     assert_eq!(adv.affected[0].purl, None);
-    let db = db(&[repository_only.clone()]);
+    let db = db(std::slice::from_ref(&repository_only));
     let introduced = format!("pkg:github/madler/zlib@{INTRODUCED}");
     let fixed = format!("pkg:github/madler/zlib@{FIXED}");
     let between = format!("pkg:github/madler/zlib@{BETWEEN}");
