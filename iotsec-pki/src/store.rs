@@ -155,6 +155,16 @@ impl SqliteStore {
         u64::try_from(n).map_err(|_| CaError::State("negative revocation count".into()))
     }
 
+    /// A transaction holding the write lock from its start (`BEGIN IMMEDIATE`). A deferred one
+    /// that reads before it writes gets SQLITE_BUSY at once, without the busy timeout, when
+    /// another connection wrote in between (a stale WAL snapshot): `pki revoke` failed that way
+    /// while a server issued (`tests/store_concurrency.rs`).
+    fn write_transaction(&mut self) -> Result<rusqlite::Transaction<'_>, CaError> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
+    }
+
     /// `PRAGMA integrity_check` result ("ok" when sound).
     pub fn integrity_check(&self) -> Result<String, CaError> {
         Ok(self
@@ -165,7 +175,7 @@ impl SqliteStore {
 
 impl CertStore for SqliteStore {
     fn record_issued(&mut self, r: &IssuedRecord) -> Result<(), CaError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_transaction()?;
         tx.execute(
             "INSERT INTO issued (serial, subject, cert, not_after) VALUES (?1, ?2, ?3, ?4)",
             params![r.serial, r.subject_der, r.cert_der, r.not_after],
@@ -193,7 +203,7 @@ impl CertStore for SqliteStore {
     }
 
     fn revoke(&mut self, serial: &[u8], reason: u8, at: i64) -> Result<bool, CaError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_transaction()?;
         let exists: bool = tx
             .query_row("SELECT 1 FROM issued WHERE serial = ?1", [serial], |_| {
                 Ok(true)
@@ -246,7 +256,7 @@ impl CertStore for SqliteStore {
     }
 
     fn next_crl_number(&mut self) -> Result<u64, CaError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_transaction()?;
         tx.execute("UPDATE crl_number SET value = value + 1 WHERE id = 1", [])?;
         let v: i64 = tx.query_row("SELECT value FROM crl_number WHERE id = 1", [], |r| {
             r.get(0)
