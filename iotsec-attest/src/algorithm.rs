@@ -198,6 +198,27 @@ impl core::fmt::Debug for DigestBytes {
     }
 }
 
+/// Lower-case hex, as in the JSON results.
+impl core::fmt::Display for DigestBytes {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(self, f)
+    }
+}
+
+/// Serialized as a lower-case hex string, without allocating.
+#[cfg(feature = "std")]
+impl serde::Serialize for DigestBytes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut buf = [0u8; 2 * MAX_DIGEST_LEN];
+        let out = buf
+            .get_mut(..2 * self.len)
+            .ok_or_else(|| serde::ser::Error::custom("digest longer than 64 bytes"))?;
+        hex::encode_to_slice(self.as_bytes(), out).map_err(serde::ser::Error::custom)?;
+        let text = core::str::from_utf8(out).map_err(serde::ser::Error::custom)?;
+        serializer.serialize_str(text)
+    }
+}
+
 /// An elliptic curve of an ECC key (TPM_ECC_CURVE).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "std", derive(serde::Serialize))]

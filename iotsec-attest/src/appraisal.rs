@@ -12,10 +12,10 @@ use std::vec::Vec;
 
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::algorithm::{ALG_NULL, HashAlg};
+use crate::algorithm::{ALG_NULL, DigestBytes, HashAlg};
 use crate::attest::{Attest, ClockInfo};
 use crate::freshness::{ClockVerdict, check_freshness};
-use crate::pcr_digest::compute_pcr_digest;
+use crate::pcr_digest::{PcrValueError, compute_pcr_digest};
 use crate::pcr_file::SerializedPcrs;
 use crate::policy::AppraisalPolicy;
 use crate::public::{KeyOrigin, ObjectAttributes, PublicArea};
@@ -152,6 +152,15 @@ pub enum Finding {
         /// Index.
         index: u8,
     },
+    /// A supplied PCR value is not one digest of its bank (bytes moved between PCRs).
+    PcrValueWrongLength {
+        /// Bank.
+        bank: HashAlg,
+        /// Index.
+        index: u8,
+        /// Length supplied.
+        len: usize,
+    },
     /// The supplied PCR values do not hash to pcrDigest: altered values.
     PcrDigestMismatch {
         /// In the quote (hex).
@@ -246,9 +255,9 @@ pub struct QuoteAppraisal {
     /// The quote's firmwareVersion when the signature verified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub firmware_version: Option<String>,
-    /// Quoted PCR values (bank → index → hex) once they matched pcrDigest.
+    /// Quoted PCR values (bank → index → value, hex in JSON) once they matched pcrDigest.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub pcrs: BTreeMap<HashAlg, BTreeMap<u8, String>>,
+    pub pcrs: BTreeMap<HashAlg, BTreeMap<u8, DigestBytes>>,
 }
 
 impl QuoteAppraisal {
@@ -335,8 +344,8 @@ pub fn ak_attribute_problems(attrs: ObjectAttributes) -> Vec<&'static str> {
 #[derive(Default)]
 struct Builder {
     claims: Vec<ClaimResult>,
-    /// Quoted PCR values (bank → index → hex) once they matched pcrDigest.
-    pcrs: BTreeMap<HashAlg, BTreeMap<u8, String>>,
+    /// Quoted PCR values (bank → index → value) once they matched pcrDigest.
+    pcrs: BTreeMap<HashAlg, BTreeMap<u8, DigestBytes>>,
     /// The quote's clock, kept only when no claim failed.
     clock_info: Option<ClockInfo>,
     /// The quote's firmwareVersion once the signature verified.
@@ -574,14 +583,14 @@ fn run_checks<P: PcrSource>(
         evidence.pcrs.pcr(bank, index)
     }) {
         Ok(d) => d,
-        Err(m) => {
-            b.bad(
-                Claim::PcrDigest,
-                Finding::PcrValueMissing {
-                    bank: m.bank,
-                    index: m.index,
-                },
-            );
+        Err(e) => {
+            let finding = match e {
+                PcrValueError::Missing { bank, index } => Finding::PcrValueMissing { bank, index },
+                PcrValueError::WrongLength { bank, index, len } => {
+                    Finding::PcrValueWrongLength { bank, index, len }
+                }
+            };
+            b.bad(Claim::PcrDigest, finding);
             return;
         }
     };
@@ -599,7 +608,10 @@ fn run_checks<P: PcrSource>(
     }
     for (bank, index) in quote.pcr_select.selected() {
         if let Some(v) = evidence.pcrs.pcr(bank, index) {
-            b.pcrs.entry(bank).or_default().insert(index, lower_hex(v));
+            b.pcrs
+                .entry(bank)
+                .or_default()
+                .insert(index, DigestBytes::from_slice(v));
         }
     }
 
@@ -651,16 +663,6 @@ fn run_checks<P: PcrSource>(
     if !b.failed() {
         b.clock_info = Some(attest.clock_info);
     }
-}
-
-/// Lower-case hex through a sized buffer: half the time of `hex::encode`'s char iterator, and
-/// the PCR values of every trusted quote go through it.
-fn lower_hex(bytes: &[u8]) -> String {
-    let mut buf = std::vec![0u8; bytes.len() * 2];
-    if hex::encode_to_slice(bytes, &mut buf).is_err() {
-        return hex::encode(bytes);
-    }
-    String::from_utf8(buf).unwrap_or_else(|_| hex::encode(bytes))
 }
 
 fn appraise_event_log<P: PcrSource>(

@@ -5,24 +5,46 @@
 use crate::algorithm::{DigestBytes, HashAlg};
 use crate::pcr_selection::PcrSelectionList;
 
-/// A PCR the caller has no value for.
+/// Why the supplied PCR values cannot be hashed into a pcrDigest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MissingPcr {
-    /// Bank.
-    pub bank: HashAlg,
-    /// Index.
-    pub index: u8,
+pub enum PcrValueError {
+    /// The caller has no value for this PCR.
+    Missing {
+        /// Bank.
+        bank: HashAlg,
+        /// Index.
+        index: u8,
+    },
+    /// The value is not one digest of its bank. Refused because the digest covers the values
+    /// concatenated: with free lengths, bytes could move from one PCR to the next and still
+    /// hash to the quoted pcrDigest.
+    WrongLength {
+        /// Bank.
+        bank: HashAlg,
+        /// Index.
+        index: u8,
+        /// Length supplied (the bank's digest length is expected).
+        len: usize,
+    },
 }
 
-/// Hashes, with `hash`, the values `lookup` returns for every selected PCR in order.
+/// Hashes, with `hash`, the values `lookup` returns for every selected PCR in order; each must
+/// be exactly one digest of its bank.
 pub fn compute_pcr_digest<'v>(
     selection: &PcrSelectionList,
     hash: HashAlg,
     mut lookup: impl FnMut(HashAlg, u8) -> Option<&'v [u8]>,
-) -> Result<DigestBytes, MissingPcr> {
+) -> Result<DigestBytes, PcrValueError> {
     let mut h = hash.hasher();
     for (bank, index) in selection.selected() {
-        let value = lookup(bank, index).ok_or(MissingPcr { bank, index })?;
+        let value = lookup(bank, index).ok_or(PcrValueError::Missing { bank, index })?;
+        if value.len() != bank.digest_len() {
+            return Err(PcrValueError::WrongLength {
+                bank,
+                index,
+                len: value.len(),
+            });
+        }
         h.update(value);
     }
     Ok(h.finalize())

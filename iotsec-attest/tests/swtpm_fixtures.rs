@@ -466,6 +466,71 @@ fn map_of_values_is_a_pcr_source_too() {
     let json = a.to_json();
     assert_eq!(json["status"], "affirming");
     assert_eq!(json["trustworthiness"]["instance_identity"], "affirming");
+    let (bank, index) = *map.keys().next().unwrap();
+    assert_eq!(bank, HashAlg::Sha256);
+    assert_eq!(
+        json["pcrs"]["sha256"][index.to_string()],
+        hex(&map[&(bank, index)]),
+        "PCR values are lower-case hex in JSON"
+    );
+}
+
+/// pcrDigest covers the values concatenated: a source that moves the first 16 bytes of PCR 1
+/// onto the end of PCR 0 keeps the concatenation, so only the lengths tell the forgery apart.
+#[test]
+fn pcr_values_shifted_between_pcrs_are_refused_by_length() {
+    let pcrs = data("swtpm-q_rsa.pcrs");
+    let file = SerializedPcrs::parse(&pcrs).unwrap();
+    let mut map: BTreeMap<(HashAlg, u8), Vec<u8>> = file
+        .values()
+        .map(|v| ((v.bank, v.index), v.digest.to_vec()))
+        .collect();
+    let indices: Vec<u8> = map.keys().map(|k| k.1).collect();
+    let (first, second) = (indices[0], indices[1]);
+    let moved: Vec<u8> = map
+        .get_mut(&(HashAlg::Sha256, second))
+        .unwrap()
+        .drain(..16)
+        .collect();
+    map.get_mut(&(HashAlg::Sha256, first))
+        .unwrap()
+        .extend(moved);
+    let concatenated: Vec<u8> = map.values().flatten().copied().collect();
+    let original: Vec<u8> = file.values().flat_map(|v| v.digest.to_vec()).collect();
+    assert_eq!(concatenated, original, "the forgery keeps the hashed bytes");
+    let (ak, msg, sig) = (
+        data("swtpm-ak_rsa.pub"),
+        data("swtpm-q_rsa.msg"),
+        data("swtpm-q_rsa.sig"),
+    );
+    let ak = PublicArea::parse_tpm2b(&ak).unwrap();
+    let a = appraise_quote(
+        &RustCryptoVerifier,
+        &AppraisalPolicy::default(),
+        &QuoteEvidence {
+            ak: &ak,
+            message: &msg,
+            signature: &sig,
+            pcrs: &map,
+            event_log: None,
+        },
+        &RSA_NONCE,
+        None,
+    );
+    assert_eq!(a.status, Tier::Contraindicated);
+    let digest = a.claim(Claim::PcrDigest).unwrap();
+    assert_eq!(
+        digest.findings,
+        vec![Finding::PcrValueWrongLength {
+            bank: HashAlg::Sha256,
+            index: first,
+            len: 48,
+        }]
+    );
+    assert!(
+        a.pcrs.is_empty(),
+        "no value is reported from a refused source"
+    );
 }
 
 #[test]
