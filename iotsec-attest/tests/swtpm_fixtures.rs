@@ -435,33 +435,44 @@ fn qualified_signer_policy_is_enforced() {
     assert_eq!(a.status, Tier::Contraindicated);
 }
 
-#[test]
-fn map_of_values_is_a_pcr_source_too() {
+/// The RSA fixture quote's PCR values as a map (bank, index) → value.
+fn rsa_quote_pcr_map() -> BTreeMap<(HashAlg, u8), Vec<u8>> {
     let pcrs = data("swtpm-q_rsa.pcrs");
     let file = SerializedPcrs::parse(&pcrs).unwrap();
-    let map: BTreeMap<(HashAlg, u8), Vec<u8>> = file
-        .values()
+    file.values()
         .map(|v| ((v.bank, v.index), v.digest.to_vec()))
-        .collect();
+        .collect()
+}
+
+/// The RSA fixture quote appraised with `map` as its PCR source (default policy).
+fn appraise_rsa_quote_with(
+    map: &BTreeMap<(HashAlg, u8), Vec<u8>>,
+) -> iotsec_attest::appraisal::QuoteAppraisal {
     let (ak, msg, sig) = (
         data("swtpm-ak_rsa.pub"),
         data("swtpm-q_rsa.msg"),
         data("swtpm-q_rsa.sig"),
     );
     let ak = PublicArea::parse_tpm2b(&ak).unwrap();
-    let a = appraise_quote(
+    appraise_quote(
         &RustCryptoVerifier,
         &AppraisalPolicy::default(),
         &QuoteEvidence {
             ak: &ak,
             message: &msg,
             signature: &sig,
-            pcrs: &map,
+            pcrs: map,
             event_log: None,
         },
         &RSA_NONCE,
         None,
-    );
+    )
+}
+
+#[test]
+fn map_of_values_is_a_pcr_source_too() {
+    let map = rsa_quote_pcr_map();
+    let a = appraise_rsa_quote_with(&map);
     assert!(a.is_trustworthy());
     let json = a.to_json();
     assert_eq!(json["status"], "affirming");
@@ -479,12 +490,7 @@ fn map_of_values_is_a_pcr_source_too() {
 /// onto the end of PCR 0 keeps the concatenation, so only the lengths tell the forgery apart.
 #[test]
 fn pcr_values_shifted_between_pcrs_are_refused_by_length() {
-    let pcrs = data("swtpm-q_rsa.pcrs");
-    let file = SerializedPcrs::parse(&pcrs).unwrap();
-    let mut map: BTreeMap<(HashAlg, u8), Vec<u8>> = file
-        .values()
-        .map(|v| ((v.bank, v.index), v.digest.to_vec()))
-        .collect();
+    let mut map = rsa_quote_pcr_map();
     let indices: Vec<u8> = map.keys().map(|k| k.1).collect();
     let (first, second) = (indices[0], indices[1]);
     let moved: Vec<u8> = map
@@ -496,27 +502,9 @@ fn pcr_values_shifted_between_pcrs_are_refused_by_length() {
         .unwrap()
         .extend(moved);
     let concatenated: Vec<u8> = map.values().flatten().copied().collect();
-    let original: Vec<u8> = file.values().flat_map(|v| v.digest.to_vec()).collect();
+    let original: Vec<u8> = rsa_quote_pcr_map().into_values().flatten().collect();
     assert_eq!(concatenated, original, "the forgery keeps the hashed bytes");
-    let (ak, msg, sig) = (
-        data("swtpm-ak_rsa.pub"),
-        data("swtpm-q_rsa.msg"),
-        data("swtpm-q_rsa.sig"),
-    );
-    let ak = PublicArea::parse_tpm2b(&ak).unwrap();
-    let a = appraise_quote(
-        &RustCryptoVerifier,
-        &AppraisalPolicy::default(),
-        &QuoteEvidence {
-            ak: &ak,
-            message: &msg,
-            signature: &sig,
-            pcrs: &map,
-            event_log: None,
-        },
-        &RSA_NONCE,
-        None,
-    );
+    let a = appraise_rsa_quote_with(&map);
     assert_eq!(a.status, Tier::Contraindicated);
     let digest = a.claim(Claim::PcrDigest).unwrap();
     assert_eq!(
