@@ -8,7 +8,8 @@
 //! flags bit 0 picks the RSA AK, bit 1 says `rest = pcr_len (u16 BE) | pcrs | event log`
 //! (otherwise `rest` is all PCRs), bit 2 uses a pinned policy instead of the default one and
 //! bit 3 passes a previous clock. PCRs are tpm2-tools' serialized file when that parses, else
-//! 33-byte `index | sha256 value` records.
+//! `index | len | value` sha256 records of any length (a map source), so that values moved
+//! between PCRs can be tried: a trusted quote reports only values of its bank's digest length.
 #![no_main]
 
 use std::collections::BTreeMap;
@@ -63,10 +64,15 @@ fn appraise(
         };
         appraise_quote(&RingVerifier, policy, &evidence, NONCE, previous)
     } else {
-        let map: BTreeMap<(HashAlg, u8), Vec<u8>> = pcrs
-            .chunks_exact(33)
-            .map(|c| ((HashAlg::Sha256, c[0]), c[1..].to_vec()))
-            .collect();
+        let mut map: BTreeMap<(HashAlg, u8), Vec<u8>> = BTreeMap::new();
+        let mut rest = pcrs;
+        while let Some((&[index, len], tail)) = rest.split_first_chunk::<2>() {
+            let Some((value, tail)) = tail.split_at_checked(usize::from(len)) else {
+                break;
+            };
+            map.insert((HashAlg::Sha256, index), value.to_vec());
+            rest = tail;
+        }
         let evidence = QuoteEvidence {
             ak,
             message: msg,
@@ -85,6 +91,15 @@ fn appraise(
         );
         let attest = Attest::parse(msg).expect("trusted quote with a malformed TPMS_ATTEST");
         assert_eq!(attest.extra_data, NONCE);
+        for (bank, values) in &appraisal.pcrs {
+            for value in values.values() {
+                assert_eq!(
+                    value.as_bytes().len(),
+                    bank.digest_len(),
+                    "trusted quote reporting a PCR value of another length"
+                );
+            }
+        }
     }
 }
 
