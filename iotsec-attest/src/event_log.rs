@@ -108,6 +108,13 @@ pub enum EventLogError {
         /// The PCR.
         pcr: u32,
     },
+    /// A StartupLocality event after PCR 0 was initialised or extended: PCR 0 cannot be reset
+    /// after TPM2_Startup, so the events before it were never measured as the log says.
+    #[error("event {event}: StartupLocality after PCR 0 was already initialised or extended")]
+    StartupLocalityOutOfOrder {
+        /// Index of the StartupLocality event.
+        event: usize,
+    },
     /// The log does not carry the bank asked for.
     #[error("event log has no {0:?} digests")]
     BankNotInLog(HashAlg),
@@ -371,6 +378,11 @@ impl<'a> EventLog<'a> {
                     pcr: e.pcr,
                 })?;
             if let Some(locality) = e.startup_locality() {
+                // PCR 0's value at TPM2_Startup (PC Client PFP, StartupLocality): only before anything
+                // extended PCR 0, and once. Later, it would rewind PCR 0 past forged events.
+                if touched & 1 != 0 {
+                    return Err(EventLogError::StartupLocalityOutOfOrder { event: e.index });
+                }
                 let mut init = [0u8; 64];
                 if let Some(last) = init.get_mut(len - 1) {
                     *last = locality;
