@@ -313,7 +313,10 @@ impl CompiledPolicy {
         tally.finish()
     }
 
-    /// CONNECT: the identity binding and the will message (if any).
+    /// CONNECT: the identity binding and the will message (if any), given as (topic, QoS,
+    /// Will Retain). A will with Will Retain set is published retained (MQTT 5.0 §3.1.2.7,
+    /// MQTT-3.1.2-17), so it needs `publish_retained` on its topic as well as `will`: the
+    /// first refusal of the two is the answer.
     pub fn authorize_connect(
         &self,
         ctx: &ClientContext<'_>,
@@ -330,14 +333,27 @@ impl CompiledPolicy {
                 reason: Reason::ConnectAccepted,
                 trace: Default::default(),
             },
-            Some((topic, qos, _retain)) => self.check(
-                ctx,
-                &Request {
-                    action: Action::Will,
-                    topic,
-                    qos,
-                },
-            ),
+            Some((topic, qos, retain)) => {
+                let will = self.check(
+                    ctx,
+                    &Request {
+                        action: Action::Will,
+                        topic,
+                        qos,
+                    },
+                );
+                if !retain || will.effect != crate::decision::Effect::Allow {
+                    return will;
+                }
+                self.check(
+                    ctx,
+                    &Request {
+                        action: Action::PublishRetained,
+                        topic,
+                        qos,
+                    },
+                )
+            }
         }
     }
 }

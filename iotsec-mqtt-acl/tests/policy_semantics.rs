@@ -404,6 +404,57 @@ fn identity_binding_to_certificate_cn() {
     ));
 }
 
+/// A will with Will Retain set becomes a retained message (MQTT-3.1.2-17): `will` alone does not
+/// authorize it, `publish_retained` on the topic is needed too, and a deny on either refuses it.
+#[test]
+fn retained_will_needs_publish_retained_too() {
+    let ctx = ClientContext {
+        client_id: "dev1",
+        ..Default::default()
+    };
+    let will_only = CompiledPolicy::compile(
+        Policy::from_toml_str(
+            "[[rule]]\neffect = \"allow\"\nactions = [\"publish\", \"will\"]\ntopics = [\"devices/${client_id}/#\"]\n",
+        )
+        .unwrap(),
+    );
+    let status = "devices/dev1/status";
+    assert_eq!(
+        will_only
+            .authorize_connect(&ctx, Some((status, 1, false)))
+            .effect,
+        Effect::Allow
+    );
+    let retained = will_only.authorize_connect(&ctx, Some((status, 1, true)));
+    assert_eq!(retained.effect, Effect::Deny);
+    assert_eq!(
+        retained,
+        will_only.check(&ctx, &Request::new(Action::PublishRetained, status)),
+        "the refusal is publish_retained's"
+    );
+    let both = CompiledPolicy::compile(
+        Policy::from_toml_str(
+            "[[rule]]\neffect = \"allow\"\nactions = [\"will\", \"publish_retained\"]\ntopics = [\"devices/${client_id}/#\"]\n\n[[rule]]\neffect = \"deny\"\nactions = [\"publish_retained\"]\ntopics = [\"devices/+/status\"]\n",
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        both.authorize_connect(&ctx, Some(("devices/dev1/lwt", 1, true)))
+            .effect,
+        Effect::Allow
+    );
+    assert_eq!(
+        both.authorize_connect(&ctx, Some((status, 1, true))).effect,
+        Effect::Deny,
+        "a deny on publish_retained refuses the retained will"
+    );
+    assert_eq!(
+        both.authorize_connect(&ctx, Some((status, 1, false)))
+            .effect,
+        Effect::Allow
+    );
+}
+
 #[test]
 fn malformed_policies_are_typed_errors() {
     let mid = Policy::from_toml_str(
