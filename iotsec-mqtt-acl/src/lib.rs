@@ -36,6 +36,7 @@ pub mod subscribe;
 pub mod template;
 #[cfg(feature = "alloc")]
 pub mod topic;
+pub mod version_range;
 
 #[cfg(feature = "alloc")]
 pub use compiled::CompiledPolicy;

@@ -171,7 +171,12 @@ impl Rule {
         let deny = self.effect == Effect::Deny;
         if let Some(req) = &self.posture.firmware {
             match &ctx.posture.firmware {
-                Some(v) if req.matches(v) => {}
+                // A deny rule also covers the pre-releases inside its range (fail closed).
+                Some(v)
+                    if req.matches(v)
+                        || (deny
+                            && !v.pre.is_empty()
+                            && crate::version_range::in_range(req, v)) => {}
                 Some(_) => {
                     return RuleOutcome::PostureNotMet {
                         check: PostureCheck::Firmware,
