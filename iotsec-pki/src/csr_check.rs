@@ -165,18 +165,25 @@ fn subject_entries(req: &CertReq) -> Result<Vec<SubjectEntry>, CaError> {
             });
         }
     }
-    if !out
-        .iter()
-        .any(|e| e.attribute == SubjectAttribute::CommonName)
-    {
+    let count = |a: SubjectAttribute| out.iter().filter(|e| e.attribute == a).count();
+    if count(SubjectAttribute::CommonName) == 0 {
         return Err(CaError::SubjectNotAllowed {
             reason: "no commonName",
+        });
+    }
+    // The identity attributes once each: with two, consumers disagree on which one names the
+    // device (mosquitto's use_identity_as_username takes the first CN, Go's pkix.Name the
+    // last); the CA/B Baseline Requirements' subject profile allows each once too.
+    if count(SubjectAttribute::CommonName) > 1 || count(SubjectAttribute::SerialNumber) > 1 {
+        return Err(CaError::SubjectNotAllowed {
+            reason: "commonName or serialNumber repeated",
         });
     }
     Ok(out)
 }
 
 fn requested_sans(req: &CertReq) -> Result<(Vec<SanEntry>, Option<Vec<u8>>), CaError> {
+    let mut found = None;
     for attr in req.info.attributes.iter() {
         if attr.oid != <ExtensionReq as der::oid::AssociatedOid>::OID {
             continue;
@@ -186,6 +193,13 @@ fn requested_sans(req: &CertReq) -> Result<(Vec<SanEntry>, Option<Vec<u8>>), CaE
             for ext in exts.0 {
                 if ext.extn_id != ID_CE_SUBJECT_ALT_NAME {
                     continue; // every other requested extension is ignored on purpose
+                }
+                // One subjectAltName request: with two, which names the device asked for is
+                // ambiguous (RFC 5280 §4.2: an extension appears at most once).
+                if found.is_some() {
+                    return Err(CaError::SanNotAllowed {
+                        name: "subjectAltName requested twice".into(),
+                    });
                 }
                 let raw = ext.extn_value.as_bytes().to_vec();
                 let san = SubjectAltName::from_der(&raw).map_err(CaError::MalformedCsr)?;
@@ -219,11 +233,11 @@ fn requested_sans(req: &CertReq) -> Result<(Vec<SanEntry>, Option<Vec<u8>>), CaE
                         }
                     });
                 }
-                return Ok((out, Some(raw)));
+                found = Some((out, Some(raw)));
             }
         }
     }
-    Ok((Vec::new(), None))
+    Ok(found.unwrap_or((Vec::new(), None)))
 }
 
 /// Decodes a DER CSR, verifies its self-signature with ring, and extracts what the CA may use.
