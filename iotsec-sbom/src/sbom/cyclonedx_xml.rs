@@ -6,7 +6,7 @@ use roxmltree::{Document, Node, ParsingOptions};
 
 use super::cyclonedx_rules::{Rules, license_choice_error};
 use super::{
-    Component, ComponentHash, DroppedFields, MAX_NESTING, MAX_SBOM_BYTES, Sbom, SbomFormat,
+    Collect, Component, ComponentHash, DroppedFields, MAX_NESTING, MAX_SBOM_BYTES, Sbom, SbomFormat,
 };
 use crate::error::GateError;
 use crate::vex::VexStatement;
@@ -82,7 +82,7 @@ impl XmlWalker<'_> {
         c: Node<'_, '_>,
         path: &str,
         depth: usize,
-        collect: bool,
+        collect: Collect,
     ) -> Result<Component, GateError> {
         if depth > MAX_NESTING {
             return Err(self.rules.violation(path, "components nested too deep"));
@@ -95,7 +95,7 @@ impl XmlWalker<'_> {
             .ok_or_else(|| self.rules.violation(path, "component name is required"))?;
         let bom_ref = c.attribute("bom-ref").map(str::to_owned);
         if let Some(r) = &bom_ref {
-            if collect {
+            if collect == Collect::All {
                 self.rules.bom_ref_deferred(path, r)?;
             } else {
                 self.rules.bom_ref(path, r)?;
@@ -157,7 +157,7 @@ impl XmlWalker<'_> {
                 }
             }
         }
-        if collect {
+        if collect == Collect::All {
             for el in c.children().filter(|n| n.is_element()) {
                 let n = el.tag_name().name();
                 if !matches!(
@@ -181,9 +181,10 @@ impl XmlWalker<'_> {
         if let Some(list) = child(c, "components") {
             for (i, sub) in children(list, "component").enumerate() {
                 let at = self.components.len();
+                let nested = collect.for_children();
                 let normalized =
-                    self.component(sub, &format!("{path}.components[{i}]"), depth + 1, collect)?;
-                if collect {
+                    self.component(sub, &format!("{path}.components[{i}]"), depth + 1, nested)?;
+                if nested == Collect::All {
                     self.components.insert(at, normalized);
                 }
             }
@@ -346,13 +347,14 @@ pub fn parse_cyclonedx_xml(bytes: &[u8]) -> Result<Sbom, GateError> {
             w.licenses("metadata/licenses", l)?;
         }
         if let Some(c) = child(m, "component") {
-            subject = Some(w.component(c, "metadata/component", 0, false)?);
+            // The subject's assemblies are parts of the shipped product: gated like `components`.
+            subject = Some(w.component(c, "metadata/component", 0, Collect::Children)?);
         }
     }
     if let Some(list) = child(root, "components") {
         for (i, c) in children(list, "component").enumerate() {
             let at = w.components.len();
-            let normalized = w.component(c, &format!("components[{i}]"), 0, true)?;
+            let normalized = w.component(c, &format!("components[{i}]"), 0, Collect::All)?;
             w.components.insert(at, normalized);
         }
     }
