@@ -815,7 +815,10 @@ pub fn parse_cyclonedx_json(bytes: &[u8]) -> Result<Sbom, GateError> {
     let _ = (&bom.schema, &bom.bom_format, &bom.spec_version);
     w.rules.unique_component_refs(&w.components)?;
     let embedded_vex = match &bom.vulnerabilities {
-        Some(v) => statements_from_vulnerabilities(v, "embedded", &w.rules)?,
+        Some(v) => {
+            let timestamp = bom.metadata.as_ref().and_then(|m| m.timestamp.as_deref());
+            statements_from_vulnerabilities(v, "embedded", timestamp, &w.rules)?
+        }
         None => Vec::new(),
     };
     Ok(Sbom {

@@ -192,7 +192,11 @@ impl XmlWalker<'_> {
         Ok(out)
     }
 
-    fn vulnerabilities(&self, list: Node<'_, '_>) -> Result<Vec<VexStatement>, GateError> {
+    fn vulnerabilities(
+        &self,
+        list: Node<'_, '_>,
+        timestamp: Option<&str>,
+    ) -> Result<Vec<VexStatement>, GateError> {
         let mut out = Vec::new();
         for (index, v) in children(list, "vulnerability").enumerate() {
             let analysis = child(v, "analysis");
@@ -223,6 +227,7 @@ impl XmlWalker<'_> {
                 detail: detail.as_deref(),
                 affects: affects.iter().map(String::as_str).collect(),
                 expires,
+                timestamp,
             };
             out.extend(entry.statement(index, "embedded", &self.rules)?);
         }
@@ -318,6 +323,7 @@ pub fn parse_cyclonedx_xml(bytes: &[u8]) -> Result<Sbom, GateError> {
         }
     }
     let mut subject = None;
+    let mut timestamp = None;
     if let Some(m) = child(root, "metadata") {
         for el in m.children().filter(|n| n.is_element() && w.in_ns(*n)) {
             let n = el.tag_name().name();
@@ -342,6 +348,7 @@ pub fn parse_cyclonedx_xml(bytes: &[u8]) -> Result<Sbom, GateError> {
         }
         if let Some(t) = text_of(m, "timestamp") {
             w.rules.timestamp("metadata/timestamp", &t)?;
+            timestamp = Some(t);
         }
         if let Some(l) = child(m, "licenses") {
             w.licenses("metadata/licenses", l)?;
@@ -402,7 +409,7 @@ pub fn parse_cyclonedx_xml(bytes: &[u8]) -> Result<Sbom, GateError> {
         }
         match el.tag_name().name() {
             "metadata" | "components" | "services" | "dependencies" | "citations" => {}
-            "vulnerabilities" => embedded_vex = w.vulnerabilities(el)?,
+            "vulnerabilities" => embedded_vex = w.vulnerabilities(el, timestamp.as_deref())?,
             other => w.dropped.record(other),
         }
     }
