@@ -3,7 +3,8 @@
 //! A day is an RFC 3339 §5.6 `full-date` (`2025-12-31`, a real Gregorian day). A VEX expiry may
 //! also be an RFC 3339 `date-time` (`2025-12-31T23:59:59Z`, any offset); it counts by its UTC
 //! day, as the gate's "today" is a UTC day. Anything else is not a date: parsers refuse it and
-//! [`expired`] treats it as expired, so a typo can never keep a suppression in force.
+//! [`expired`] treats it as expired, so a typo can never keep a suppression in force. VEX
+//! timestamps are RFC 3339 `date-time`s ([`parse_timestamp`]).
 
 use time::format_description::well_known::Rfc3339;
 use time::{Date, Month, OffsetDateTime, UtcOffset};
@@ -34,6 +35,12 @@ pub fn parse_expiry(s: &str) -> Option<Date> {
             .ok()
             .map(|t| t.to_offset(UtcOffset::UTC).date())
     })
+}
+
+/// Parses an RFC 3339 `date-time` (a VEX statement's or document's `timestamp`, a BOM's
+/// `metadata.timestamp`), the instant VEX statements are ordered by.
+pub fn parse_timestamp(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).ok()
 }
 
 /// Whether something that expires on `expires` (an expiry, see [`parse_expiry`]) has expired on

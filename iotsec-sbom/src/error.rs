@@ -77,6 +77,19 @@ pub enum GateError {
         /// The value as written.
         value: String,
     },
+    /// A VEX timestamp is not an RFC 3339 `date-time` (statements are ordered by it).
+    #[error(
+        "VEX {source_name} {}: timestamp {value:?} is not an RFC 3339 date-time",
+        timestamp_place(*.statement)
+    )]
+    BadVexTimestamp {
+        /// The document's name.
+        source_name: String,
+        /// Position of the statement in its document; `None` for the document's own timestamp.
+        statement: Option<usize>,
+        /// The value as written.
+        value: String,
+    },
     /// The policy is malformed or contradicts itself.
     #[error("policy: {0}")]
     BadPolicy(String),
@@ -97,4 +110,8 @@ impl GateError {
             reason: reason.to_string(),
         }
     }
+}
+
+fn timestamp_place(statement: Option<usize>) -> String {
+    statement.map_or_else(|| "document".to_owned(), |i| format!("statement {i}"))
 }

@@ -165,12 +165,20 @@ fn cargo_cyclonedx_sbom_of_a_project_with_vulnerable_smallvec() {
                 )
             })
             .collect();
+        // cargo-cyclonedx lists the project's own targets under the subject
+        // (`metadata.component.components[]`): parts of the product, gated like the rest.
         assert_eq!(
             smallvec,
-            [(
-                Some("pkg:cargo/smallvec@1.6.0"),
-                vec![("SHA-256", SMALLVEC_1_6_0_SHA256)]
-            )],
+            [
+                (
+                    Some("pkg:cargo/gate-demo@0.1.0?download_url=file://.#src/lib.rs"),
+                    vec![]
+                ),
+                (
+                    Some("pkg:cargo/smallvec@1.6.0"),
+                    vec![("SHA-256", SMALLVEC_1_6_0_SHA256)]
+                )
+            ],
             "spec {spec}"
         );
         assert!(matches!(

@@ -252,6 +252,7 @@ fn a_statement_built_with_a_malformed_expiry_counts_as_expired() {
         justification: None,
         detail: None,
         expires: Some(expires.to_owned()),
+        timestamp: None,
     };
     for bad in BAD {
         let s = statement(bad);
@@ -296,6 +297,7 @@ fn cyclonedx_encodings_make_the_same_statements() {
             justification: Some(Justification::VulnerableCodeNotPresent),
             detail: None,
             expires: None,
+            timestamp: None,
         },
         VexStatement {
             source: String::new(),
@@ -311,6 +313,7 @@ fn cyclonedx_encodings_make_the_same_statements() {
             justification: Some(Justification::VulnerableCodeNotInExecutePath),
             detail: Some("insert_many is never called".to_owned()),
             expires: Some("2025-12-31T23:59:59Z".to_owned()),
+            timestamp: None,
         },
     ];
     assert_eq!(cdx, vec![want; 4]);

@@ -5,6 +5,7 @@
 mod finding;
 mod license_check;
 mod matching;
+mod vex_order;
 
 use sha2::{Digest, Sha256};
 
@@ -15,7 +16,7 @@ use crate::policy::{Decision, Policy};
 use crate::purl::PackageUrl;
 use crate::sbom::{Component, Sbom};
 use crate::severity::Severity;
-use crate::vex::{VexStatement, VexStatus};
+use crate::vex::VexStatement;
 use matching::{Lookup, lookup};
 
 /// Everything the decision depends on.
@@ -252,32 +253,26 @@ pub fn decide(inputs: &GateInputs<'_>) -> GateDecision {
                 summary: g.summary.clone(),
             };
             // VEX first: a statement about the product is stronger than a blanket ignore.
-            let mut suppressor = None;
-            for (i, s) in statements.iter().enumerate() {
-                if !s.names_vulnerability(g.ids.iter().map(String::as_str))
-                    || !statement_applies(s, c, sbom)
-                {
-                    continue;
-                }
-                if s.expired_on(today) {
-                    continue;
-                }
-                if let Some(used) = statement_used.get_mut(i) {
+            let applicable: Vec<usize> = statements
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| {
+                    s.names_vulnerability(g.ids.iter().map(String::as_str))
+                        && statement_applies(s, c, sbom)
+                        && !s.expired_on(today)
+                })
+                .map(|(i, _)| i)
+                .collect();
+            for i in &applicable {
+                if let Some(used) = statement_used.get_mut(*i) {
                     *used = true;
                 }
-                if s.status.suppresses() {
-                    suppressor.get_or_insert(i);
-                } else if s.status == VexStatus::UnderInvestigation
-                    || s.status == VexStatus::Affected
-                {
-                    finding.status = s.status.as_str();
-                    finding.explanation.push_str(&format!(
-                        "; VEX {}#{} says {}",
-                        s.source,
-                        s.index,
-                        s.status.as_str()
-                    ));
-                }
+            }
+            let in_force = vex_order::effective(&statements, &applicable);
+            let suppressor = in_force.suppressor(&statements);
+            if let Some((status, note)) = in_force.standing(&statements) {
+                finding.status = status.as_str();
+                finding.explanation.push_str(&note);
             }
             if let Some(i) = suppressor.and_then(|i| statements.get(i)) {
                 finding.status = i.status.as_str();

@@ -10,7 +10,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 
 use super::cyclonedx_rules::{JSON_SPEC_VERSIONS, Rules, license_choice_error};
 use super::{
-    Component, ComponentHash, DroppedFields, MAX_NESTING, MAX_SBOM_BYTES, Sbom, SbomFormat,
+    Collect, Component, ComponentHash, DroppedFields, MAX_NESTING, MAX_SBOM_BYTES, Sbom, SbomFormat,
 };
 use crate::error::GateError;
 use crate::vex::cyclonedx::{CdxVulnerability, statements_from_vulnerabilities};
@@ -183,7 +183,7 @@ impl<'de> Visitor<'de> for ComponentsSeed<'_, '_> {
         while let Some(c) = seq.next_element::<CdxComponent<'de>>()? {
             let at = self.walker.components.len();
             let path = format!("components[{i}]");
-            match self.walker.component(&c, &path, 0, true) {
+            match self.walker.component(&c, &path, 0, Collect::All) {
                 Ok(normalized) => self.walker.components.insert(at, normalized),
                 Err(e) => {
                     let msg = e.to_string();
@@ -526,7 +526,7 @@ impl Walker<'_> {
         c: &CdxComponent<'_>,
         path: &str,
         depth: usize,
-        collect: bool,
+        collect: Collect,
     ) -> Result<Component, GateError> {
         if depth > MAX_NESTING {
             return Err(self
@@ -542,7 +542,7 @@ impl Walker<'_> {
             .as_deref()
             .ok_or_else(|| self.rules.violation(path, "component name is required"))?;
         if let Some(r) = &c.bom_ref {
-            if collect {
+            if collect == Collect::All {
                 self.rules.bom_ref_deferred(path, r)?;
             } else {
                 self.rules.bom_ref(path, r)?;
@@ -602,10 +602,15 @@ impl Walker<'_> {
                 .flatten()
                 .enumerate()
             {
-                self.component(a, &format!("{path}.pedigree[{i}]"), depth + 1, false)?;
+                self.component(
+                    a,
+                    &format!("{path}.pedigree[{i}]"),
+                    depth + 1,
+                    Collect::Nothing,
+                )?;
             }
         }
-        if collect {
+        if collect == Collect::All {
             for f in c.skipped_fields() {
                 self.dropped.record(f);
             }
@@ -624,8 +629,9 @@ impl Walker<'_> {
             let child_path = format!("{path}.components[{i}]");
             // Parent before its descendants: insert at the position it had before recursing.
             let at = self.components.len();
-            let normalized = self.component(child, &child_path, depth + 1, collect)?;
-            if collect {
+            let nested = collect.for_children();
+            let normalized = self.component(child, &child_path, depth + 1, nested)?;
+            if nested == Collect::All {
                 self.components.insert(at, normalized);
             }
         }
@@ -734,7 +740,12 @@ pub fn parse_cyclonedx_json(bytes: &[u8]) -> Result<Sbom, GateError> {
             w.properties("metadata.properties", p)?;
         }
         if let Some(c) = &m.component {
-            subject = Some(w.component(c, "metadata.component", 0, false)?);
+            // The subject's assemblies are parts of the shipped product: they are gated like
+            // `components[]` and, as in the XML schema order, listed before them.
+            let top_level = w.components.len();
+            subject = Some(w.component(c, "metadata.component", 0, Collect::Children)?);
+            let assemblies = w.components.len().saturating_sub(top_level);
+            w.components.rotate_right(assemblies);
         }
         for (f, present) in [
             ("metadata.lifecycles", m.lifecycles.is_some()),
@@ -804,7 +815,10 @@ pub fn parse_cyclonedx_json(bytes: &[u8]) -> Result<Sbom, GateError> {
     let _ = (&bom.schema, &bom.bom_format, &bom.spec_version);
     w.rules.unique_component_refs(&w.components)?;
     let embedded_vex = match &bom.vulnerabilities {
-        Some(v) => statements_from_vulnerabilities(v, "embedded", &w.rules)?,
+        Some(v) => {
+            let timestamp = bom.metadata.as_ref().and_then(|m| m.timestamp.as_deref());
+            statements_from_vulnerabilities(v, "embedded", timestamp, &w.rules)?
+        }
         None => Vec::new(),
     };
     Ok(Sbom {

@@ -6,7 +6,7 @@ use roxmltree::{Document, Node, ParsingOptions};
 
 use super::cyclonedx_rules::{Rules, license_choice_error};
 use super::{
-    Component, ComponentHash, DroppedFields, MAX_NESTING, MAX_SBOM_BYTES, Sbom, SbomFormat,
+    Collect, Component, ComponentHash, DroppedFields, MAX_NESTING, MAX_SBOM_BYTES, Sbom, SbomFormat,
 };
 use crate::error::GateError;
 use crate::vex::VexStatement;
@@ -82,7 +82,7 @@ impl XmlWalker<'_> {
         c: Node<'_, '_>,
         path: &str,
         depth: usize,
-        collect: bool,
+        collect: Collect,
     ) -> Result<Component, GateError> {
         if depth > MAX_NESTING {
             return Err(self.rules.violation(path, "components nested too deep"));
@@ -95,7 +95,7 @@ impl XmlWalker<'_> {
             .ok_or_else(|| self.rules.violation(path, "component name is required"))?;
         let bom_ref = c.attribute("bom-ref").map(str::to_owned);
         if let Some(r) = &bom_ref {
-            if collect {
+            if collect == Collect::All {
                 self.rules.bom_ref_deferred(path, r)?;
             } else {
                 self.rules.bom_ref(path, r)?;
@@ -157,7 +157,7 @@ impl XmlWalker<'_> {
                 }
             }
         }
-        if collect {
+        if collect == Collect::All {
             for el in c.children().filter(|n| n.is_element()) {
                 let n = el.tag_name().name();
                 if !matches!(
@@ -181,9 +181,10 @@ impl XmlWalker<'_> {
         if let Some(list) = child(c, "components") {
             for (i, sub) in children(list, "component").enumerate() {
                 let at = self.components.len();
+                let nested = collect.for_children();
                 let normalized =
-                    self.component(sub, &format!("{path}.components[{i}]"), depth + 1, collect)?;
-                if collect {
+                    self.component(sub, &format!("{path}.components[{i}]"), depth + 1, nested)?;
+                if nested == Collect::All {
                     self.components.insert(at, normalized);
                 }
             }
@@ -191,7 +192,11 @@ impl XmlWalker<'_> {
         Ok(out)
     }
 
-    fn vulnerabilities(&self, list: Node<'_, '_>) -> Result<Vec<VexStatement>, GateError> {
+    fn vulnerabilities(
+        &self,
+        list: Node<'_, '_>,
+        timestamp: Option<&str>,
+    ) -> Result<Vec<VexStatement>, GateError> {
         let mut out = Vec::new();
         for (index, v) in children(list, "vulnerability").enumerate() {
             let analysis = child(v, "analysis");
@@ -222,6 +227,7 @@ impl XmlWalker<'_> {
                 detail: detail.as_deref(),
                 affects: affects.iter().map(String::as_str).collect(),
                 expires,
+                timestamp,
             };
             out.extend(entry.statement(index, "embedded", &self.rules)?);
         }
@@ -317,6 +323,7 @@ pub fn parse_cyclonedx_xml(bytes: &[u8]) -> Result<Sbom, GateError> {
         }
     }
     let mut subject = None;
+    let mut timestamp = None;
     if let Some(m) = child(root, "metadata") {
         for el in m.children().filter(|n| n.is_element() && w.in_ns(*n)) {
             let n = el.tag_name().name();
@@ -341,18 +348,20 @@ pub fn parse_cyclonedx_xml(bytes: &[u8]) -> Result<Sbom, GateError> {
         }
         if let Some(t) = text_of(m, "timestamp") {
             w.rules.timestamp("metadata/timestamp", &t)?;
+            timestamp = Some(t);
         }
         if let Some(l) = child(m, "licenses") {
             w.licenses("metadata/licenses", l)?;
         }
         if let Some(c) = child(m, "component") {
-            subject = Some(w.component(c, "metadata/component", 0, false)?);
+            // The subject's assemblies are parts of the shipped product: gated like `components`.
+            subject = Some(w.component(c, "metadata/component", 0, Collect::Children)?);
         }
     }
     if let Some(list) = child(root, "components") {
         for (i, c) in children(list, "component").enumerate() {
             let at = w.components.len();
-            let normalized = w.component(c, &format!("components[{i}]"), 0, true)?;
+            let normalized = w.component(c, &format!("components[{i}]"), 0, Collect::All)?;
             w.components.insert(at, normalized);
         }
     }
@@ -400,7 +409,7 @@ pub fn parse_cyclonedx_xml(bytes: &[u8]) -> Result<Sbom, GateError> {
         }
         match el.tag_name().name() {
             "metadata" | "components" | "services" | "dependencies" | "citations" => {}
-            "vulnerabilities" => embedded_vex = w.vulnerabilities(el)?,
+            "vulnerabilities" => embedded_vex = w.vulnerabilities(el, timestamp.as_deref())?,
             other => w.dropped.record(other),
         }
     }

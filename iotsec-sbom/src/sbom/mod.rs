@@ -23,6 +23,28 @@ pub const MAX_SBOM_BYTES: usize = 512 * 1024 * 1024;
 /// Hard cap on component nesting (CycloneDX `components[].components[]`).
 pub const MAX_NESTING: usize = 32;
 
+/// What a CycloneDX component walk stores into [`Sbom::components`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Collect {
+    /// Validate only: pedigree ancestors, descendants and variants are not shipped.
+    Nothing,
+    /// The SBOM's subject: kept out of the list, but its nested components (CycloneDX
+    /// assemblies, the parts of the shipped product) are stored and gated.
+    Children,
+    /// Store the component and everything nested under it.
+    All,
+}
+
+impl Collect {
+    /// How the components nested under one walked with `self` are walked.
+    pub(crate) fn for_children(self) -> Collect {
+        match self {
+            Collect::Nothing => Collect::Nothing,
+            Collect::Children | Collect::All => Collect::All,
+        }
+    }
+}
+
 /// The document format an SBOM was read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

@@ -154,6 +154,11 @@ pub fn parse_spdx_json(bytes: &[u8]) -> Result<Sbom, GateError> {
             licenses: license_of(p),
         };
         if subject.is_none() && described.first() == Some(&p.spdx_id.as_str()) {
+            // In SPDX the described package is an ordinary package: gated when it names a
+            // package (purl or CPE); a bare product wrapper is not an unidentified component.
+            if c.purl.is_some() || c.cpe.is_some() {
+                components.push(c.clone());
+            }
             subject = Some(c);
         } else {
             components.push(c);

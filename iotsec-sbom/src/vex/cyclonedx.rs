@@ -1,6 +1,7 @@
 //! CycloneDX VEX (CycloneDX 1.4+ `vulnerabilities[]`: `id`, `references[]`, `analysis.state`,
 //! `analysis.justification`, `analysis.detail`, `affects[].ref`), embedded in an SBOM or as a
 //! standalone BOM. Expiry is the property `iotsec:vex:expires` (CycloneDX has no expiry field).
+//! A statement has no time of its own: it takes the BOM's `metadata.timestamp`, if any.
 
 use std::borrow::Cow;
 
@@ -79,6 +80,8 @@ pub(crate) struct VulnerabilityEntry<'a> {
     pub(crate) affects: Vec<&'a str>,
     /// The value of the [`EXPIRES_PROPERTY`] property.
     pub(crate) expires: Option<&'a str>,
+    /// The BOM's `metadata.timestamp` (already checked as a date-time by the BOM rules).
+    pub(crate) timestamp: Option<&'a str>,
 }
 
 impl VulnerabilityEntry<'_> {
@@ -129,6 +132,7 @@ impl VulnerabilityEntry<'_> {
             justification,
             detail: self.detail.map(str::to_owned),
             expires,
+            timestamp: self.timestamp.map(str::to_owned),
         }))
     }
 }
@@ -136,6 +140,7 @@ impl VulnerabilityEntry<'_> {
 pub(crate) fn statements_from_vulnerabilities(
     vulns: &[CdxVulnerability<'_>],
     source: &str,
+    timestamp: Option<&str>,
     rules: &Rules<'_>,
 ) -> Result<Vec<VexStatement>, GateError> {
     let mut out = Vec::new();
@@ -164,6 +169,7 @@ pub(crate) fn statements_from_vulnerabilities(
                 .flatten()
                 .find(|p| p.name.as_deref() == Some(EXPIRES_PROPERTY))
                 .and_then(|p| p.value.as_deref()),
+            timestamp,
         };
         out.extend(entry.statement(index, source, rules)?);
     }
@@ -177,7 +183,15 @@ struct VexBom<'a> {
     #[serde(rename = "specVersion", borrow, default)]
     spec_version: Option<Text<'a>>,
     #[serde(borrow, default)]
+    metadata: Option<VexMetadata<'a>>,
+    #[serde(borrow, default)]
     vulnerabilities: Option<Vec<CdxVulnerability<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct VexMetadata<'a> {
+    #[serde(borrow, default)]
+    timestamp: Option<Text<'a>>,
 }
 
 /// Reads a standalone CycloneDX VEX document (JSON).
@@ -192,9 +206,14 @@ pub fn parse_cyclonedx_vex(bytes: &[u8], source: &str) -> Result<Vec<VexStatemen
     }
     let spec = bom.spec_version.as_deref().unwrap_or("");
     let rules = Rules::new(spec);
+    let timestamp = bom.metadata.as_ref().and_then(|m| m.timestamp.as_deref());
+    if let Some(t) = timestamp {
+        rules.timestamp("metadata.timestamp", t)?;
+    }
     statements_from_vulnerabilities(
         bom.vulnerabilities.as_deref().unwrap_or_default(),
         source,
+        timestamp,
         &rules,
     )
 }

@@ -1,19 +1,22 @@
 //! OpenVEX 0.2.0 (OpenVEX specification v0.2.0: document `@context`, `statements[]` with
 //! `vulnerability.name`/`aliases`, `products[]` with `@id`, `identifiers` and `subcomponents`,
-//! `status`, `justification`, `impact_statement`). Expiry is the extension field `expires` on a
+//! `status`, `justification`, `impact_statement`, and `timestamp` on the document and on each
+//! statement, which defaults to the document's: later statements override earlier ones). Expiry is the extension field `expires` on a
 //! statement (OpenVEX has none). Documents of the 0.0.x drafts (string products, top-level
 //! `subcomponents`) are read too.
 
 use serde::Deserialize;
 
 use super::scope::ProductRef;
-use super::statement::{Justification, VexStatement, VexStatus, checked_expiry};
+use super::statement::{Justification, VexStatement, VexStatus, checked_expiry, checked_timestamp};
 use crate::error::GateError;
 
 #[derive(Deserialize)]
 struct Document {
     #[serde(rename = "@context", default)]
     context: Option<String>,
+    #[serde(default)]
+    timestamp: Option<String>,
     #[serde(default)]
     statements: Vec<Statement>,
 }
@@ -65,6 +68,8 @@ struct Statement {
     impact_statement: Option<String>,
     #[serde(default)]
     expires: Option<String>,
+    #[serde(default)]
+    timestamp: Option<String>,
 }
 
 fn refs_of(p: &Product, out: &mut Vec<ProductRef>) {
@@ -102,6 +107,7 @@ pub fn parse_openvex(bytes: &[u8], source: &str) -> Result<Vec<VexStatement>, Ga
     {
         return Err(bad("@context is not https://openvex.dev/ns/...".to_owned()));
     }
+    let document_time = checked_timestamp(doc.timestamp, source, None)?;
     let mut out = Vec::with_capacity(doc.statements.len());
     for (index, s) in doc.statements.into_iter().enumerate() {
         let status = VexStatus::from_openvex(&s.status)
@@ -156,6 +162,10 @@ pub fn parse_openvex(bytes: &[u8], source: &str) -> Result<Vec<VexStatement>, Ga
             justification,
             detail: s.impact_statement,
             expires: checked_expiry(s.expires, source, index)?,
+            timestamp: match checked_timestamp(s.timestamp, source, Some(index))? {
+                Some(t) => Some(t),
+                None => document_time.clone(),
+            },
         });
     }
     Ok(out)

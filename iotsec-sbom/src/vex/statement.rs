@@ -230,6 +230,10 @@ pub struct VexStatement {
     pub detail: Option<String>,
     /// Date (`YYYY-MM-DD` or RFC 3339) after which the statement no longer applies.
     pub expires: Option<String>,
+    /// When the statement was made (RFC 3339 `date-time`): OpenVEX statement `timestamp`, else
+    /// the document's; CycloneDX `metadata.timestamp` of the BOM carrying it. The latest
+    /// statement about a product and vulnerability is the one in force.
+    pub timestamp: Option<String>,
 }
 
 impl VexStatement {
@@ -248,6 +252,25 @@ impl VexStatement {
         self.expires
             .as_deref()
             .is_some_and(|e| crate::date::expired(e, today))
+    }
+}
+
+/// Checks a timestamp at parse time: `None`, an RFC 3339 `date-time`, or
+/// [`GateError::BadVexTimestamp`].
+pub(crate) fn checked_timestamp(
+    timestamp: Option<String>,
+    source: &str,
+    statement: Option<usize>,
+) -> Result<Option<String>, GateError> {
+    match timestamp {
+        Some(value) if crate::date::parse_timestamp(&value).is_none() => {
+            Err(GateError::BadVexTimestamp {
+                source_name: source.to_owned(),
+                statement,
+                value,
+            })
+        }
+        other => Ok(other),
     }
 }
 
