@@ -19,9 +19,12 @@ fuzz_target!(|data: &[u8]| {
         VersionScheme::Semver,
         VersionScheme::Debian,
         VersionScheme::Alpine,
+        VersionScheme::Pep440,
+        VersionScheme::Maven,
         VersionScheme::Generic,
     ] {
         assert_eq!(scheme.compare(a, b), scheme.compare(b, a).reverse());
         assert!(scheme.compare(a, a).is_eq());
+        let _ = scheme.check(a);
     }
 });

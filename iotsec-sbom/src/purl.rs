@@ -6,7 +6,9 @@ use core::fmt;
 
 use crate::distro::ReleaseScope;
 
-/// A parsed package URL; components are percent-decoded, `type` is lower-cased.
+/// A parsed package URL; components are percent-decoded, `type` is lower-cased, and so are the
+/// namespace and name where the type's definition (purl-spec PURL-TYPES) says they are not case
+/// sensitive.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PackageUrl {
     /// The package type (`cargo`, `npm`, `deb`, ...).
@@ -55,8 +57,36 @@ fn percent_decode(s: &str) -> Result<String, PurlError> {
     String::from_utf8(out).map_err(|_| PurlError("%-escape is not UTF-8"))
 }
 
+/// Types whose namespace the purl specification (PURL-TYPES) calls "not case sensitive" and
+/// normalizes to lowercase: `pkg:deb/Ubuntu/x` is `pkg:deb/ubuntu/x`, never a Debian package.
+fn namespace_case_insensitive(ty: &str) -> bool {
+    matches!(
+        ty,
+        "alpm"
+            | "apk"
+            | "bitbucket"
+            | "composer"
+            | "deb"
+            | "github"
+            | "hex"
+            | "luarocks"
+            | "qpkg"
+            | "rpm"
+    )
+}
+
+/// Types whose name PURL-TYPES calls "not case sensitive" and normalizes to lowercase (`rpm`
+/// names are case sensitive; PyPI names are normalized by [`PackageUrl::osv_name`]).
+fn name_case_insensitive(ty: &str) -> bool {
+    matches!(
+        ty,
+        "alpm" | "apk" | "bitbucket" | "composer" | "deb" | "github" | "hex" | "luarocks" | "oci"
+    )
+}
+
 impl PackageUrl {
-    /// Parses a purl string.
+    /// Parses a purl string; the namespace and name of types the purl specification calls case
+    /// insensitive (`deb`, `apk`, `rpm` namespaces, ...) are lower-cased.
     pub fn parse(s: &str) -> Result<PackageUrl, PurlError> {
         let rest = s
             .strip_prefix("pkg:")
@@ -105,10 +135,21 @@ impl PackageUrl {
                 .ok_or(PurlError("qualifier without '='"))?;
             quals.push((k.to_ascii_lowercase(), percent_decode(v)?));
         }
+        let ty = ty.to_ascii_lowercase();
+        let mut name = percent_decode(name)?;
+        let mut namespace = namespace;
+        if namespace_case_insensitive(&ty)
+            && let Some(ns) = namespace.as_mut()
+        {
+            ns.make_ascii_lowercase();
+        }
+        if name_case_insensitive(&ty) {
+            name.make_ascii_lowercase();
+        }
         Ok(PackageUrl {
-            ty: ty.to_ascii_lowercase(),
+            ty,
             namespace,
-            name: percent_decode(name)?,
+            name,
             version,
             qualifiers: quals,
         })
@@ -219,6 +260,18 @@ mod tests {
             p.release_scope(),
             Some(ReleaseScope::Release("Alpine:v3.18".into()))
         );
+        let p = PackageUrl::parse("pkg:deb/Ubuntu/OpenSSL@3.0.2-0ubuntu1").unwrap();
+        assert_eq!(p.namespace.as_deref(), Some("ubuntu"));
+        assert_eq!(p.name, "openssl");
+        assert_eq!(p.osv_ecosystem(), Some("Ubuntu"));
+        let p = PackageUrl::parse("pkg:apk/Wolfi/busybox@1.36.1-r0").unwrap();
+        assert_eq!(p.osv_ecosystem(), Some("Wolfi"));
+        let p = PackageUrl::parse("pkg:rpm/Fedora/NetworkManager@1.0").unwrap();
+        assert_eq!(p.namespace.as_deref(), Some("fedora"));
+        assert_eq!(p.name, "NetworkManager");
+        let p = PackageUrl::parse("pkg:maven/org.Example/Lib@1.0").unwrap();
+        assert_eq!(p.namespace.as_deref(), Some("org.Example"));
+        assert_eq!(p.name, "Lib");
         assert!(PackageUrl::parse("cargo/serde").is_err());
         assert!(PackageUrl::parse("pkg:cargo").is_err());
         assert!(PackageUrl::parse("pkg:cargo/%zz").is_err());

@@ -158,6 +158,30 @@ fn ubuntu_release_matches_its_lts_and_pro_variants_only() {
     );
 }
 
+/// purl-spec PURL-TYPES: the `deb` namespace is not case sensitive and normalized to lowercase, so
+/// `pkg:deb/Ubuntu/...` is an Ubuntu package: Ubuntu advisories apply, Debian ranges do not.
+#[test]
+fn deb_namespace_is_case_insensitive() {
+    let db = db();
+    let purls = [
+        "pkg:deb/Ubuntu/curl@7.81.0-1ubuntu1.14?distro=ubuntu-22.04",
+        "pkg:deb/UBUNTU/openssl@3.0.2-0ubuntu1.10?distro=jammy",
+        "pkg:deb/Debian/openssl@3.0.8-1?distro=debian-12",
+        "pkg:apk/Alpine/BusyBox@1.36.1-r1?distro=alpine-3.18.4",
+    ];
+    let d = gate(&purls, &db);
+    // openssl 3.0.2 is below bookworm's fix 3.0.9-1: read as Debian it would be a finding.
+    assert_eq!(
+        found(&d),
+        pairs(&[
+            ("TEST-UBU-0001", purls[0]),
+            ("TEST-UBU-0002", purls[0]),
+            ("TEST-DEB-0002", purls[2]),
+            ("TEST-APK-0002", purls[3]),
+        ])
+    );
+}
+
 #[test]
 fn without_a_release_every_release_is_matched_and_the_finding_says_so() {
     let db = db();

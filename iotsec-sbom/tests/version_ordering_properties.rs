@@ -11,10 +11,12 @@ use std::cmp::Ordering;
 use iotsec_sbom::version::VersionScheme;
 use proptest::prelude::*;
 
-const SCHEMES: [VersionScheme; 4] = [
+const SCHEMES: [VersionScheme; 6] = [
     VersionScheme::Semver,
     VersionScheme::Debian,
     VersionScheme::Alpine,
+    VersionScheme::Pep440,
+    VersionScheme::Maven,
     VersionScheme::Generic,
 ];
 
@@ -28,6 +30,7 @@ fn version() -> impl Strategy<Value = String> {
         "v?[0-9]{1,2}\\.[0-9]{1,2}\\.[0-9]{1,2}(-[a-z0-9]{1,4}(\\.[a-z0-9]{1,3}){0,2})?(\\+[a-z0-9]{1,3})?",
         "([0-9]:)?[0-9]{1,2}(\\.[0-9a-z~+]{1,3}){0,3}(-[0-9a-z~.+]{1,4})?",
         "[0-9]{1,2}(\\.[0-9]{1,2}){0,2}[a-z]?(_(alpha|beta|pre|rc|cvs|svn|git|hg|p)[0-9]{0,2}){0,2}(~[0-9a-f]{1,4})?(-r[0-9]{1,2})?",
+        "([0-9]!)?[0-9]{1,2}(\\.[0-9]{1,2}){0,2}((a|b|rc)[0-9])?(\\.post[0-9])?(\\.dev[0-9])?(\\+[a-z0-9.]{1,5})?",
         "[ -~]{0,12}",
     ]
 }
@@ -45,7 +48,12 @@ proptest! {
 
     #[test]
     fn transitive(mut v in proptest::collection::vec(version(), 3)) {
-        for s in [VersionScheme::Semver, VersionScheme::Debian, VersionScheme::Generic] {
+        for s in [
+            VersionScheme::Semver,
+            VersionScheme::Debian,
+            VersionScheme::Pep440,
+            VersionScheme::Generic,
+        ] {
             v.sort_by(|x, y| s.compare(x, y));
             let (a, b, c) = (&v[0], &v[1], &v[2]);
             prop_assert_ne!(s.compare(a, b), Ordering::Greater);
@@ -101,5 +109,10 @@ fn ecosystems_pick_their_scheme() {
         VersionScheme::for_ecosystem("Alpine:v3.20"),
         VersionScheme::Alpine
     );
-    assert_eq!(VersionScheme::for_ecosystem("PyPI"), VersionScheme::Generic);
+    assert_eq!(VersionScheme::for_ecosystem("PyPI"), VersionScheme::Pep440);
+    assert_eq!(VersionScheme::for_ecosystem("Maven"), VersionScheme::Maven);
+    assert_eq!(
+        VersionScheme::for_ecosystem("NuGet"),
+        VersionScheme::Generic
+    );
 }

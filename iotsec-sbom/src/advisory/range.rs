@@ -4,7 +4,7 @@
 
 use core::cmp::Ordering;
 
-use crate::version::VersionScheme;
+use crate::version::{VersionError, VersionScheme};
 
 /// The range type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,12 +112,24 @@ impl AffectedRange {
     }
 
     /// Whether `version` falls in this range under `scheme` (`Git` ranges never match).
-    pub fn contains(&self, scheme: VersionScheme, version: &str) -> bool {
+    ///
+    /// `Err` when the version or an event version cannot be placed under the scheme
+    /// ([`VersionScheme::check`]): the range decides nothing then, and the caller must fail closed.
+    pub fn contains(&self, scheme: VersionScheme, version: &str) -> Result<bool, VersionError> {
         let scheme = match self.kind {
             RangeKind::Semver => VersionScheme::Semver,
             RangeKind::Ecosystem => scheme,
-            RangeKind::Git => return false,
+            RangeKind::Git => return Ok(false),
         };
+        scheme.check(version)?;
+        for e in &self.events {
+            match e {
+                // OSV's "below every version" and "no limit" markers, not versions.
+                RangeEvent::Introduced(v) if v == "0" => {}
+                RangeEvent::Limit(v) if v == "*" => {}
+                e => scheme.check(event_version(e))?,
+            }
+        }
         let sorted = self.events.is_sorted_by(|a, b| {
             cmp_event_versions(scheme, event_version(a), event_version(b)) != Ordering::Greater
         });
@@ -159,7 +171,7 @@ impl AffectedRange {
             affected = affected
                 && limits.any(|l| l == "*" || scheme.compare(version, l) == Ordering::Less);
         }
-        affected
+        Ok(affected)
     }
 }
 
@@ -188,27 +200,27 @@ mod tests {
             ],
         );
         let s = VersionScheme::Semver;
-        assert!(r.contains(s, "0.1.0"));
-        assert!(r.contains(s, "1.1.9"));
-        assert!(!r.contains(s, "1.2.0"));
-        assert!(!r.contains(s, "1.9.0"));
-        assert!(r.contains(s, "2.0.4"));
-        assert!(!r.contains(s, "2.0.5"));
+        assert_eq!(r.contains(s, "0.1.0"), Ok(true));
+        assert_eq!(r.contains(s, "1.1.9"), Ok(true));
+        assert_eq!(r.contains(s, "1.2.0"), Ok(false));
+        assert_eq!(r.contains(s, "1.9.0"), Ok(false));
+        assert_eq!(r.contains(s, "2.0.4"), Ok(true));
+        assert_eq!(r.contains(s, "2.0.5"), Ok(false));
         let la = range(
             RangeKind::Ecosystem,
             vec![Introduced("1.0-1".into()), LastAffected("1.4-2".into())],
         );
-        assert!(la.contains(VersionScheme::Debian, "1.4-2"));
-        assert!(!la.contains(VersionScheme::Debian, "1.4-3"));
-        assert!(!la.contains(VersionScheme::Debian, "1.0~rc1-1"));
+        assert_eq!(la.contains(VersionScheme::Debian, "1.4-2"), Ok(true));
+        assert_eq!(la.contains(VersionScheme::Debian, "1.4-3"), Ok(false));
+        assert_eq!(la.contains(VersionScheme::Debian, "1.0~rc1-1"), Ok(false));
         let lim = range(
             RangeKind::Semver,
             vec![Introduced("0".into()), Limit("3.0.0".into())],
         );
-        assert!(lim.contains(s, "2.9.9"));
-        assert!(!lim.contains(s, "3.0.0"));
+        assert_eq!(lim.contains(s, "2.9.9"), Ok(true));
+        assert_eq!(lim.contains(s, "3.0.0"), Ok(false));
         let git = range(RangeKind::Git, vec![Introduced("0".into())]);
-        assert!(!git.contains(s, "1.0.0"));
+        assert_eq!(git.contains(s, "1.0.0"), Ok(false));
     }
 
     #[test]

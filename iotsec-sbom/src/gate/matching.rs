@@ -14,7 +14,7 @@ use crate::purl::PackageUrl;
 use crate::sbom::Component;
 use crate::severity::Severity;
 use crate::vcs::{VcsRef, is_commit};
-use crate::version::VersionScheme;
+use crate::version::{VersionError, VersionScheme};
 
 /// An affected entry that matched, and why its verdict is open (`None`: affected).
 type Hit = ((u32, u32), Option<String>);
@@ -44,8 +44,31 @@ pub(crate) struct MatchGroup {
     pub undetermined: Option<String>,
 }
 
-fn version_affected(a: &AffectedPackage, scheme: VersionScheme, version: &str) -> bool {
-    a.versions.iter().any(|v| v == version) || a.ranges.iter().any(|r| r.contains(scheme, version))
+/// Whether entry `a` affects `version`: `None` not affected, `Some(None)` affected,
+/// `Some(Some(why))` undetermined (a range that would decide it cannot order the versions, e.g.
+/// a Maven `ECOSYSTEM` range or an event that is no PEP 440 version: fail closed, never "clean").
+fn version_verdict(
+    a: &AffectedPackage,
+    scheme: VersionScheme,
+    version: &str,
+) -> Option<Option<String>> {
+    if a.versions.iter().any(|v| v == version) {
+        return Some(None);
+    }
+    let mut undetermined = None;
+    for r in &a.ranges {
+        match r.contains(scheme, version) {
+            Ok(true) => return Some(None),
+            Ok(false) => {}
+            Err(e) => {
+                undetermined = Some(format!(
+                    "{e}, so the advisory's {} range cannot place version {version}",
+                    a.ecosystem
+                ));
+            }
+        }
+    }
+    undetermined.map(Some)
 }
 
 /// `pkg:type/namespace/name` of a purl string (version, qualifiers and subpath cut).
@@ -201,20 +224,26 @@ pub(crate) fn lookup(db: &AdvisoryDatabase, c: &Component) -> Lookup {
                         };
                     }
                     let scheme = VersionScheme::for_ecosystem(eco);
+                    if let Err(e @ VersionError::Invalid { .. }) = scheme.check(&version) {
+                        return Lookup::Unidentified {
+                            label: p.to_owned(),
+                            reason: format!("{e}, so no {eco} range can be evaluated"),
+                        };
+                    }
                     let name = purl.osv_name();
                     let component_base = purl_base(p);
                     let hits: Vec<Hit> = db
                         .lookup_package(eco, &name)
                         .iter()
                         .copied()
-                        .filter(|r| {
-                            db.get(*r).is_some_and(|(_, a)| {
-                                scope.admits(&a.ecosystem)
-                                    && purl_agrees(a, &purl, component_base)
-                                    && version_affected(a, scheme, &version)
-                            })
+                        .filter_map(|r| {
+                            let (_, a) = db.get(r)?;
+                            if !scope.admits(&a.ecosystem) || !purl_agrees(a, &purl, component_base)
+                            {
+                                return None;
+                            }
+                            version_verdict(a, scheme, &version).map(|why| (r, why))
                         })
-                        .map(|r| (r, None))
                         .collect();
                     return Lookup::Identified {
                         label: p.to_owned(),
@@ -269,17 +298,16 @@ pub(crate) fn lookup(db: &AdvisoryDatabase, c: &Component) -> Lookup {
             .lookup_cpe(&cpe)
             .iter()
             .filter(|(_, adv_cpe)| cpe.names_same_product(adv_cpe))
-            .filter(|(r, adv_cpe)| {
-                db.get(*r).is_some_and(|(_, a)| {
-                    let scheme = VersionScheme::for_ecosystem(&a.ecosystem);
-                    if a.ranges.is_empty() && a.versions.is_empty() {
-                        adv_cpe.version == version
-                    } else {
-                        version_affected(a, scheme, &version)
-                    }
-                })
+            .filter_map(|(r, adv_cpe)| {
+                let (_, a) = db.get(*r)?;
+                let scheme = VersionScheme::for_ecosystem(&a.ecosystem);
+                let verdict = if a.ranges.is_empty() && a.versions.is_empty() {
+                    (adv_cpe.version == version).then_some(None)
+                } else {
+                    version_verdict(a, scheme, &version)
+                };
+                verdict.map(|why| (*r, why))
             })
-            .map(|(r, _)| (*r, None))
             .collect();
         return Lookup::Identified {
             label: cpe_text.to_owned(),

@@ -1,20 +1,26 @@
 //! Version ordering per ecosystem, as OSV range evaluation needs it (OSV schema §"Evaluation").
 //!
-//! Each scheme is a total order over *all* strings (never a panic, never an error): versions that a
-//! scheme calls invalid still sort deterministically, the way the reference comparators of the
-//! OSV ecosystem (osv-scanner/osv-scalibr `semantic`) do, so that the shared test vectors in
-//! `../shared/data/version-ordering` pass unchanged.
+//! Each scheme's [`VersionScheme::compare`] is a total order over *all* strings (never a panic,
+//! never an error): versions that a scheme calls invalid still sort deterministically, the way the
+//! reference comparators of the OSV ecosystem (osv-scanner/osv-scalibr `semantic`) do, so that the
+//! shared test vectors in `../shared/data/version-ordering` pass unchanged. Where such a fallback
+//! order would decide a range wrongly (a string that is no PEP 440 version, any Maven version),
+//! [`VersionScheme::check`] says so and range evaluation fails closed.
 
 mod apk;
 mod dpkg;
+mod error;
 mod generic;
+mod pep440;
 mod semver_like;
 
 use core::cmp::Ordering;
 
 pub use apk::compare_apk;
 pub use dpkg::compare_dpkg;
+pub use error::VersionError;
 pub use generic::compare_generic;
+pub use pep440::compare_pep440;
 pub use semver_like::compare_semver;
 
 /// Which ordering rules a version string follows.
@@ -28,6 +34,12 @@ pub enum VersionScheme {
     Debian,
     /// Alpine `apk version -t`: numbers, letter, `_suffix`es, `~hash`, `-rN`.
     Alpine,
+    /// PEP 440 (PyPI): epoch, release, pre/post/dev releases, local versions.
+    Pep440,
+    /// Maven `ComparableVersion`: not implemented. [`VersionScheme::compare`] falls back to the
+    /// generic ordering (only so that events sort deterministically); [`VersionScheme::check`]
+    /// refuses every version, so Maven `ECOSYSTEM` ranges are never decided by it.
+    Maven,
     /// A natural ordering (digit runs numerically, text runs bytewise) for ecosystems without a
     /// dedicated comparator.
     Generic,
@@ -44,6 +56,8 @@ impl VersionScheme {
             }
             "Debian" | "Ubuntu" => VersionScheme::Debian,
             "Alpine" | "Wolfi" | "Chainguard" => VersionScheme::Alpine,
+            "PyPI" => VersionScheme::Pep440,
+            "Maven" => VersionScheme::Maven,
             _ => VersionScheme::Generic,
         }
     }
@@ -54,7 +68,22 @@ impl VersionScheme {
             VersionScheme::Semver => compare_semver(a, b),
             VersionScheme::Debian => compare_dpkg(a, b),
             VersionScheme::Alpine => compare_apk(a, b),
-            VersionScheme::Generic => compare_generic(a, b),
+            VersionScheme::Pep440 => compare_pep440(a, b),
+            VersionScheme::Maven | VersionScheme::Generic => compare_generic(a, b),
+        }
+    }
+
+    /// Whether `version` can be placed in a range under this scheme: `Err` for a string that is
+    /// not a PEP 440 version under [`VersionScheme::Pep440`] and for every version under
+    /// [`VersionScheme::Maven`]; the other schemes order every string as their reference does.
+    pub fn check(self, version: &str) -> Result<(), VersionError> {
+        match self {
+            VersionScheme::Pep440 => pep440::parse_pep440(version).map(drop),
+            VersionScheme::Maven => Err(VersionError::NoOrdering { ecosystem: "Maven" }),
+            VersionScheme::Semver
+            | VersionScheme::Debian
+            | VersionScheme::Alpine
+            | VersionScheme::Generic => Ok(()),
         }
     }
 }

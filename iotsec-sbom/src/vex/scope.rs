@@ -1,5 +1,6 @@
 //! What a VEX statement points at, and whether that is a given SBOM component: purl identity
-//! (purl specification: type, namespace, name; version only when the statement gives one),
+//! (purl specification: type, namespace, name; version only when the statement gives one; the
+//! statement's qualifiers a subset of the component's, as go-vex matches),
 //! CycloneDX `bom-ref` and BOM-Link (`urn:cdx:<serial>/<version>#<bom-ref>`, CycloneDX 1.5
 //! "BOM-Link"), or a strict CPE 2.3 match.
 
@@ -26,6 +27,15 @@ pub enum ProductRef {
     },
     /// A CPE 2.3 name.
     Cpe(String),
+}
+
+/// Whether every qualifier of the statement's purl is on the component's purl with the same
+/// value (go-vex's purl matching): a statement for `?distro=debian-11` or `?arch=arm64` does not
+/// cover the `debian-12` or `amd64` build; a statement without qualifiers covers every build.
+fn qualifiers_subset(want: &PackageUrl, have: &PackageUrl) -> bool {
+    want.qualifiers
+        .iter()
+        .all(|(k, v)| have.qualifier(k) == Some(v.as_str()))
 }
 
 impl ProductRef {
@@ -70,6 +80,7 @@ impl ProductRef {
                         .version
                         .as_deref()
                         .is_none_or(|v| Some(v) == have.version.as_deref().or(c.version.as_deref()))
+                    && qualifiers_subset(&want, &have)
             }
             ProductRef::BomRef(r) => c.bom_ref.as_deref() == Some(r.as_str()),
             ProductRef::BomLink {

@@ -1,0 +1,27 @@
+//! Why a version cannot be placed in an OSV range: the version is not one of its ecosystem's
+//! versions, or this crate has no faithful ordering for the ecosystem. Either way the gate fails
+//! closed (an `unidentified-component` or `undetermined` finding) instead of guessing an order.
+
+use thiserror::Error;
+
+/// A version that cannot be ordered under its ecosystem's rules.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum VersionError {
+    /// The string is not a version of the scheme (e.g. `1.0-foo-bar` under PEP 440).
+    #[error("{version:?} is not a {scheme} version ({reason})")]
+    Invalid {
+        /// The scheme's name.
+        scheme: &'static str,
+        /// The version as written.
+        version: String,
+        /// The parser's reason.
+        reason: String,
+    },
+    /// The ecosystem's ordering is not implemented, so no version of it can be placed.
+    #[error("the {ecosystem} version ordering is not implemented")]
+    NoOrdering {
+        /// The OSV ecosystem.
+        ecosystem: &'static str,
+    },
+}
