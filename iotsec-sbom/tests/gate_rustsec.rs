@@ -7,22 +7,13 @@
 //! The gate against the real RustSec database (1,206 OSV advisories) and against small
 //! in-memory databases for the cases RustSec does not exercise (CPE, aliases across advisories).
 
-use std::sync::OnceLock;
+mod rustsec_db;
+use rustsec_db::rustsec;
 
-use iotsec_sbom::advisory::{AdvisoryDatabase, SnapshotFile, load_advisory_dir};
+use iotsec_sbom::advisory::{AdvisoryDatabase, SnapshotFile};
 use iotsec_sbom::gate::{FindingKind, GateDecision, GateInputs, Suppression, decide, sha256_hex};
 use iotsec_sbom::vex::{VexStatement, parse_vex};
 use iotsec_sbom::{Decision, Policy, parse_sbom};
-
-const DB_DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/rustsec-osv/crates"
-);
-
-fn rustsec() -> &'static AdvisoryDatabase {
-    static DB: OnceLock<AdvisoryDatabase> = OnceLock::new();
-    DB.get_or_init(|| load_advisory_dir(std::path::Path::new(DB_DIR)).unwrap())
-}
 
 fn sbom_json(components: &str) -> String {
     format!(

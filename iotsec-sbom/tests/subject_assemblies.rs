@@ -9,21 +9,11 @@
 //! XML, and the SPDX package the document DESCRIBES when it names a package (purl or CPE).
 //! Each must fail on RUSTSEC-2021-0003 exactly as a top-level `components[]` entry does.
 
-use std::sync::OnceLock;
+mod rustsec_db;
+use rustsec_db::rustsec;
 
-use iotsec_sbom::advisory::{AdvisoryDatabase, load_advisory_dir};
 use iotsec_sbom::gate::{GateDecision, GateInputs, decide, sha256_hex};
 use iotsec_sbom::{Decision, Policy, parse_sbom};
-
-const DB_DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/rustsec-osv/crates"
-);
-
-fn rustsec() -> &'static AdvisoryDatabase {
-    static DB: OnceLock<AdvisoryDatabase> = OnceLock::new();
-    DB.get_or_init(|| load_advisory_dir(std::path::Path::new(DB_DIR)).unwrap())
-}
 
 fn gate(sbom: &str) -> GateDecision {
     let parsed = parse_sbom(sbom.as_bytes()).unwrap();

@@ -9,17 +9,12 @@
 //! embedded in a JSON/XML SBOM); a statement that carries one anyway counts as expired. A valid
 //! expiry keeps the statement in force up to and including its day.
 
-use std::sync::OnceLock;
+mod rustsec_db;
+use rustsec_db::rustsec;
 
-use iotsec_sbom::advisory::{AdvisoryDatabase, load_advisory_dir};
 use iotsec_sbom::gate::{GateDecision, GateInputs, decide};
 use iotsec_sbom::vex::{Justification, ProductRef, VexStatement, VexStatus, parse_vex};
 use iotsec_sbom::{GateError, Policy, Sbom, parse_sbom};
-
-const DB_DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/rustsec-osv/crates"
-);
 
 /// Malformed expiries, each of which the old prefix comparison read as "never expires" or as
 /// "after every 2026 date".
@@ -31,11 +26,6 @@ const BAD: [&str; 6] = [
     "２０２５-１２-３１",
     "2025-12-31 23:59",
 ];
-
-fn rustsec() -> &'static AdvisoryDatabase {
-    static DB: OnceLock<AdvisoryDatabase> = OnceLock::new();
-    DB.get_or_init(|| load_advisory_dir(std::path::Path::new(DB_DIR)).unwrap())
-}
 
 /// OpenVEX with two statements; the second (index 1) suppresses smallvec's RUSTSEC-2021-0003.
 fn openvex(expires: &str) -> String {

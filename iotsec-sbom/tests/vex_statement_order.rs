@@ -9,23 +9,13 @@
 //! `timestamp`, else by the document's, else by position within one document. Statements of
 //! different documents that cannot be ordered and disagree leave the finding standing.
 
-use std::sync::OnceLock;
+mod rustsec_db;
+use rustsec_db::rustsec;
 
-use iotsec_sbom::advisory::{AdvisoryDatabase, load_advisory_dir};
 use iotsec_sbom::gate::{GateDecision, GateInputs, Suppression, decide};
 use iotsec_sbom::vex::{VexStatement, parse_vex};
 use iotsec_sbom::{Decision, GateError, Policy, parse_sbom};
 use proptest::prelude::*;
-
-const DB_DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/rustsec-osv/crates"
-);
-
-fn rustsec() -> &'static AdvisoryDatabase {
-    static DB: OnceLock<AdvisoryDatabase> = OnceLock::new();
-    DB.get_or_init(|| load_advisory_dir(std::path::Path::new(DB_DIR)).unwrap())
-}
 
 const SMALLVEC: &str =
     r#"{"type":"library","name":"smallvec","version":"1.6.0","purl":"pkg:cargo/smallvec@1.6.0"}"#;
