@@ -8,6 +8,8 @@
     clippy::panic
 )]
 
+mod hand_csr;
+
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
@@ -289,33 +291,7 @@ proptest! {
 /// A CSR whose subject is one PrintableString commonName `cn` (what OpenSSL sends with
 /// `string_mask = default`), self-signed with an Ed25519 key.
 fn csr_with_printable_cn(cn: &str) -> Vec<u8> {
-    use x509_cert::attr::AttributeTypeAndValue;
-    use x509_cert::name::{RdnSequence, RelativeDistinguishedName};
-    use x509_cert::request::{CertReq, CertReqInfo};
-    let key = key(KeyAlgorithm::Ed25519, 11);
-    let cn_oid: ObjectIdentifier = "2.5.4.3".parse().unwrap();
-    let atv = AttributeTypeAndValue {
-        oid: cn_oid,
-        value: der::Any::encode_from(&der::asn1::PrintableString::new(cn).unwrap()).unwrap(),
-    };
-    let rdn = RelativeDistinguishedName(der::asn1::SetOfVec::try_from(vec![atv]).unwrap());
-    let info = CertReqInfo {
-        version: x509_cert::request::Version::V1,
-        subject: RdnSequence(vec![rdn]),
-        public_key: x509_cert::spki::SubjectPublicKeyInfoOwned::from_der(
-            &key.public_key_der().unwrap(),
-        )
-        .unwrap(),
-        attributes: Default::default(),
-    };
-    let signature = key.sign(&info.to_der().unwrap()).unwrap();
-    CertReq {
-        info,
-        algorithm: key.signature_algorithm(),
-        signature: der::asn1::BitString::from_bytes(&signature).unwrap(),
-    }
-    .to_der()
-    .unwrap()
+    hand_csr::csr(vec![hand_csr::rdn(hand_csr::CN, cn)], vec![])
 }
 
 /// X.680 PrintableString includes '?', and `verify_csr` (der) and rcgen accept it, but yasna

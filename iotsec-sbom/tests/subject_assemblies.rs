@@ -10,25 +10,13 @@
 //! Each must fail on RUSTSEC-2021-0003 exactly as a top-level `components[]` entry does.
 
 mod rustsec_db;
-use rustsec_db::rustsec;
+use rustsec_db::gate_default;
 
-use iotsec_sbom::gate::{GateDecision, GateInputs, decide, sha256_hex};
-use iotsec_sbom::{Decision, Policy, parse_sbom};
+use iotsec_sbom::gate::GateDecision;
+use iotsec_sbom::{Decision, parse_sbom};
 
 fn gate(sbom: &str) -> GateDecision {
-    let parsed = parse_sbom(sbom.as_bytes()).unwrap();
-    let policy = Policy::default();
-    decide(&GateInputs {
-        sbom: &parsed,
-        sbom_sha256: &sha256_hex(sbom.as_bytes()),
-        advisories: rustsec(),
-        vex: &[],
-        vex_sha256: &[],
-        policy: &policy,
-        policy_sha256: "00",
-        firmware_sha256: None,
-        today: "2026-01-15",
-    })
+    gate_default(&parse_sbom(sbom.as_bytes()).unwrap(), &[], "2026-01-15")
 }
 
 /// The gate fails with exactly one finding, RUSTSEC-2021-0003 on smallvec 1.6.0.

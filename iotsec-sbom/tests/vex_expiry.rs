@@ -10,11 +10,11 @@
 //! expiry keeps the statement in force up to and including its day.
 
 mod rustsec_db;
-use rustsec_db::rustsec;
+use rustsec_db::gate_default;
 
-use iotsec_sbom::gate::{GateDecision, GateInputs, decide};
+use iotsec_sbom::gate::GateDecision;
 use iotsec_sbom::vex::{Justification, ProductRef, VexStatement, VexStatus, parse_vex};
-use iotsec_sbom::{GateError, Policy, Sbom, parse_sbom};
+use iotsec_sbom::{GateError, Sbom, parse_sbom};
 
 /// Malformed expiries, each of which the old prefix comparison read as "never expires" or as
 /// "after every 2026 date".
@@ -158,18 +158,7 @@ fn malformed_expiry_is_refused_by_every_reader_naming_the_statement() {
 }
 
 fn gate(sbom: &Sbom, vex: &[VexStatement], today: &str) -> GateDecision {
-    let policy = Policy::default();
-    decide(&GateInputs {
-        sbom,
-        sbom_sha256: "00",
-        advisories: rustsec(),
-        vex,
-        vex_sha256: &[],
-        policy: &policy,
-        policy_sha256: "00",
-        firmware_sha256: None,
-        today,
-    })
+    gate_default(sbom, vex, today)
 }
 
 fn plain_sbom() -> Sbom {

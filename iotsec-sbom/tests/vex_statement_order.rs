@@ -10,11 +10,11 @@
 //! different documents that cannot be ordered and disagree leave the finding standing.
 
 mod rustsec_db;
-use rustsec_db::rustsec;
+use rustsec_db::gate_default;
 
-use iotsec_sbom::gate::{GateDecision, GateInputs, Suppression, decide};
+use iotsec_sbom::gate::{GateDecision, Suppression};
 use iotsec_sbom::vex::{VexStatement, parse_vex};
-use iotsec_sbom::{Decision, GateError, Policy, parse_sbom};
+use iotsec_sbom::{Decision, GateError, parse_sbom};
 use proptest::prelude::*;
 
 const SMALLVEC: &str =
@@ -27,19 +27,7 @@ fn sbom_with(extra: &str) -> String {
 }
 
 fn gate_sbom(sbom: &str, vex: &[VexStatement]) -> GateDecision {
-    let parsed = parse_sbom(sbom.as_bytes()).unwrap();
-    let policy = Policy::default();
-    decide(&GateInputs {
-        sbom: &parsed,
-        sbom_sha256: "00",
-        advisories: rustsec(),
-        vex,
-        vex_sha256: &[],
-        policy: &policy,
-        policy_sha256: "00",
-        firmware_sha256: None,
-        today: "2026-01-15",
-    })
+    gate_default(&parse_sbom(sbom.as_bytes()).unwrap(), vex, "2026-01-15")
 }
 
 fn gate(vex: &[VexStatement]) -> GateDecision {
