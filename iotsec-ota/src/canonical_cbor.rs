@@ -416,6 +416,34 @@ impl<'b> CanonicalDecoder<'b> {
     }
 }
 
+// Used by the SUIT schema (`suit::command_sequence`): `true` as a component index and items
+// that are either a bstr or a SUIT_Digest.
+impl CanonicalDecoder<'_> {
+    /// The major type (0..=7) of the next item, without consuming it.
+    pub fn peek_major(&self) -> Result<u8, CborError> {
+        Ok(self.peek_initial()? >> 5)
+    }
+
+    /// Decodes `true` or `false`.
+    pub fn bool(&mut self) -> Result<bool, CborError> {
+        let offset = self.position();
+        let value = match self.peek_initial()? {
+            0xf4 => false,
+            0xf5 => true,
+            _ => {
+                return Err(CborError::UnexpectedType {
+                    offset,
+                    expected: "bool",
+                });
+            }
+        };
+        self.inner
+            .bool()
+            .map_err(|_| CborError::Malformed { offset })?;
+        Ok(value)
+    }
+}
+
 /// The argument of a head whose additional information is 24..=27.
 fn head_argument(input: &[u8], offset: usize) -> Result<u64, CborError> {
     let malformed = CborError::Malformed { offset };

@@ -14,6 +14,7 @@ pub mod image_stream;
 pub mod manifest;
 pub mod rollout_cohort;
 pub mod signature_algorithm;
+pub mod suit;
 pub mod trial_boot;
 pub mod trust_root;
 pub mod verifier;
