@@ -39,6 +39,9 @@ pub enum Command {
     Sign(Box<SignArgs>),
     /// Verifies a manifest against a trust root (and a device state, and an image).
     Verify(Box<VerifyArgs>),
+    /// SUIT envelopes (draft-ietf-suit-manifest): verify and sign.
+    #[command(subcommand)]
+    Suit(crate::ota_suit::Command),
 }
 
 /// Signature algorithms for `keygen`.
@@ -169,14 +172,15 @@ pub fn run(command: Command) -> Result<Report, BadInput> {
         }) => root(Some(&current), &args),
         Command::Sign(args) => sign(&args),
         Command::Verify(args) => verify(&args),
+        Command::Suit(command) => crate::ota_suit::run(command),
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, BadInput> {
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, BadInput> {
     fs::read(path).map_err(|e| BadInput::new(format!("{}: {e}", path.display())))
 }
 
-fn write(path: &Path, bytes: &[u8], secret: bool) -> Result<(), BadInput> {
+pub(crate) fn write(path: &Path, bytes: &[u8], secret: bool) -> Result<(), BadInput> {
     let fail = |e: std::io::Error| BadInput::new(format!("{}: {e}", path.display()));
     // A secret goes into a new file created 0600 and is renamed over the target: opening an
     // existing file keeps its mode, so writing in place could leave a key world-readable.
@@ -394,7 +398,7 @@ fn set(json: &mut serde_json::Value, key: &str, value: serde_json::Value) {
     }
 }
 
-fn rejected(reason: &str, mut json: serde_json::Value) -> Report {
+pub(crate) fn rejected(reason: &str, mut json: serde_json::Value) -> Report {
     set(&mut json, "valid", json!(false));
     set(&mut json, "reason", json!(reason));
     Report {
@@ -404,13 +408,13 @@ fn rejected(reason: &str, mut json: serde_json::Value) -> Report {
     }
 }
 
-fn uuid_bytes(text: &str, what: &str) -> Result<[u8; 16], BadInput> {
+pub(crate) fn uuid_bytes(text: &str, what: &str) -> Result<[u8; 16], BadInput> {
     uuid::Uuid::parse_str(text)
         .map(|u| *u.as_bytes())
         .map_err(|e| BadInput::new(format!("{what}: {e}")))
 }
 
-fn hash_file(path: &Path) -> Result<([u8; 32], u64), BadInput> {
+pub(crate) fn hash_file(path: &Path) -> Result<([u8; 32], u64), BadInput> {
     use sha2::Digest;
     let mut file =
         fs::File::open(path).map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?;
@@ -500,6 +504,13 @@ pub fn parse_state(value: &serde_json::Value) -> Result<StateFile, BadInput> {
     })
 }
 
+/// Reads a device state file (see [`parse_state`]).
+pub(crate) fn read_state(path: &Path) -> Result<StateFile, BadInput> {
+    let value: serde_json::Value = serde_json::from_slice(&read(path)?)
+        .map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?;
+    parse_state(&value)
+}
+
 /// An owned device state.
 pub struct StateFile {
     vendor_id: [u8; 16],
@@ -513,7 +524,7 @@ pub struct StateFile {
 }
 
 impl StateFile {
-    fn view(&self) -> DeviceState<'_> {
+    pub(crate) fn view(&self) -> DeviceState<'_> {
         DeviceState {
             vendor_id: self.vendor_id,
             class_id: self.class_id,
@@ -533,14 +544,7 @@ fn verify(args: &VerifyArgs) -> Result<Report, BadInput> {
     // A trust root that does not verify is bad input to this command, not a rejected manifest.
     let root =
         TrustRoot::from_pinned(&root_doc).map_err(|e| BadInput::new(format!("trust root: {e}")))?;
-    let state = match &args.state {
-        Some(path) => {
-            let value: serde_json::Value = serde_json::from_slice(&read(path)?)
-                .map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?;
-            Some(parse_state(&value)?)
-        }
-        None => None,
-    };
+    let state = args.state.as_deref().map(read_state).transpose()?;
     let outcome: Result<(Manifest<'_>, u8), iotsec_ota::Error> = match &state {
         Some(state) => {
             iotsec_ota::verify(&manifest_doc, &root, &state.view()).map(|v| (v.manifest, v.signers))
