@@ -13,7 +13,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use common::*;
@@ -22,34 +21,6 @@ use iotsec_ota::trust_root::TrustRootPayload;
 use iotsec_ota::{TrustRoot, verify};
 
 const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/pycose_peer.py");
-
-fn python() -> Option<PathBuf> {
-    let venv = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../target/venv/bin/python"
-    ));
-    let candidates = [venv, PathBuf::from("python3")];
-    for python in candidates {
-        let ok = Command::new(&python)
-            .args(["-c", "import pycose, cbor2"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if ok {
-            return Some(python);
-        }
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("pycose is missing: run .ci/install.sh (it installs .ci/pip-packages.txt)");
-    }
-    eprintln!("SKIPPED: pycose not installed (python3 -m pip install pycose==1.1.0)");
-    None
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("iotsec-ota-cose-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn keys_json(keys: &[&dyn Signer]) -> String {
     serde_json::Value::Array(
@@ -69,7 +40,7 @@ fn keys_json(keys: &[&dyn Signer]) -> String {
 #[test]
 fn pycose_verifies_our_eddsa_and_es256_signatures() {
     let Some(python) = python() else { return };
-    let dir = scratch("ours");
+    let dir = scratch("cose-ours");
     let doc = signed(&release()); // ed 4 + es 5
     std::fs::write(dir.join("m.cbor"), &doc).unwrap();
     std::fs::write(dir.join("keys.json"), keys_json(&[&ed(4), &es(5)])).unwrap();
@@ -102,7 +73,7 @@ fn pycose_verifies_our_eddsa_and_es256_signatures() {
 #[test]
 fn our_verifier_accepts_a_manifest_signed_by_pycose() {
     let Some(python) = python() else { return };
-    let dir = scratch("theirs");
+    let dir = scratch("cose-theirs");
     let key = ed(40);
     // A root whose release role is the pycose-held key.
     let (r1, r2, r3) = (ed(1), ed(2), es(3));

@@ -94,3 +94,35 @@ pub fn release() -> ManifestBuilder {
 pub fn signed(builder: &ManifestBuilder) -> Vec<u8> {
     builder.sign(&[&ed(4), &es(5)]).unwrap()
 }
+
+/// The Python with pycose and cbor2 (`target/venv` from `.ci/pip-packages.txt`, else
+/// `python3`); `None` skips loudly, and with `CI=true` a missing peer fails the test.
+#[allow(clippy::panic)]
+pub fn python() -> Option<std::path::PathBuf> {
+    let venv = std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/venv/bin/python"
+    ));
+    let candidates = [venv, std::path::PathBuf::from("python3")];
+    for python in candidates {
+        let ok = std::process::Command::new(&python)
+            .args(["-c", "import pycose, cbor2"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return Some(python);
+        }
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("pycose is missing: run .ci/install.sh (it installs .ci/pip-packages.txt)");
+    }
+    eprintln!("SKIPPED: pycose not installed (python3 -m pip install pycose==1.1.0)");
+    None
+}
+
+/// A scratch directory `iotsec-ota-NAME-PID` under the system temp dir.
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("iotsec-ota-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
