@@ -346,6 +346,20 @@ fn authentication_blocks_other_than_cose_sign1_are_refused() {
 }
 
 #[test]
+fn invalid_trusted_keys_are_refused() {
+    let mut off_curve = [0u8; 65];
+    off_curve[0] = 4;
+    assert_eq!(
+        SuitKey::parse(iotsec_ota::Algorithm::Es256, &off_curve),
+        Err(SuitError::InvalidKey)
+    );
+    assert_eq!(
+        SuitKey::parse(iotsec_ota::Algorithm::EdDsa, &[0; 31]),
+        Err(SuitError::InvalidKey)
+    );
+}
+
+#[test]
 fn eddsa_envelopes_verify_and_algorithms_do_not_cross() {
     let ed = Ed25519Key::from_seed(&[3; 32]);
     let envelope = EnvelopeBuilder::for_image(VENDOR, CLASS, &[b"app"], b"image bytes")

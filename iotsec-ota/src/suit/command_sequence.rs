@@ -17,7 +17,7 @@
 use heapless::Vec;
 
 use crate::canonical_cbor::{CanonicalDecoder, CborError};
-use crate::suit::envelope::decode_digest;
+use crate::suit::envelope::{MAX_ENVELOPE_SIZE, decode_digest};
 use crate::suit::error::SuitError;
 
 /// Most components one manifest may list.
@@ -464,7 +464,7 @@ impl Analysis {
                 }
                 continue;
             }
-            let alternative = d.bytes(MAX_SEQUENCE_ITEMS * MAX_URI_LEN)?;
+            let alternative = d.bytes(MAX_ENVELOPE_SIZE)?;
             alternatives += 1;
             for branch in self.run(alternative, branches.clone(), depth + 1, mode)? {
                 add_branch(&mut out, branch)?;

@@ -142,7 +142,6 @@ impl<'a> Envelope<'a> {
         let mut manifest = None;
         let mut severable = SeverableMembers::default();
         loop {
-            let offset = d.position();
             // A text key is an integrated payload (§5.5): refused, this verifier fetches none.
             let next = d.next_key(&mut keys).map_err(|e| match e {
                 CborError::UnexpectedType { .. } => SuitError::UnknownEnvelopeMember { key: -1 },
@@ -156,7 +155,6 @@ impl<'a> Envelope<'a> {
                 _ if severable.set(key, member) => {}
                 _ => return Err(SuitError::UnknownEnvelopeMember { key }),
             }
-            let _ = offset;
         }
         d.finish()?;
         let authentication = authentication.ok_or(CborError::MissingKey {

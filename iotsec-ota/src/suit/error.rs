@@ -52,6 +52,9 @@ pub enum SuitError {
     /// The manifest bytes do not hash to the signed SUIT_Digest (tampered manifest).
     #[error("manifest does not match the signed digest (tampered manifest?)")]
     ManifestDigestMismatch,
+    /// A trusted key that is not a valid canonical public key for its algorithm.
+    #[error("trusted key is not a valid public key")]
+    InvalidKey,
     /// No authentication block is by a trusted key of its algorithm.
     #[error("no signature by a trusted key")]
     NoTrustedSignature,
@@ -168,6 +171,7 @@ impl SuitError {
             SuitError::UnsupportedAlgorithm { .. } => "suit_unsupported_algorithm",
             SuitError::Unsigned => "suit_unsigned",
             SuitError::ManifestDigestMismatch => "suit_manifest_digest_mismatch",
+            SuitError::InvalidKey => "suit_invalid_key",
             SuitError::NoTrustedSignature => "suit_no_trusted_signature",
             SuitError::BadSignature => "suit_bad_signature",
             SuitError::UnsupportedManifestVersion { .. } => "suit_unsupported_manifest_version",
@@ -187,5 +191,37 @@ impl SuitError {
             SuitError::Rollback { .. } => "suit_rollback",
             SuitError::ImageTooLarge { .. } => "suit_image_too_large",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_prefixed_and_distinct_from_the_crate_codes() {
+        let errors = [
+            SuitError::TooLarge { size: 2, cap: 1 },
+            SuitError::Encoding(CborError::Malformed { offset: 0 }),
+            SuitError::BadSignature,
+            SuitError::Rollback {
+                stored: 2,
+                offered: 1,
+            },
+            SuitError::WrongVendor,
+            SuitError::UnsupportedCommand { command: 6 },
+        ];
+        let codes: [&str; 6] = errors.map(|e| e.code());
+        assert_eq!(
+            codes,
+            [
+                "suit_too_large",
+                "suit_encoding",
+                "suit_bad_signature",
+                "suit_rollback",
+                "suit_wrong_vendor",
+                "suit_unsupported_command",
+            ]
+        );
     }
 }

@@ -37,7 +37,7 @@ impl SuitKey {
             SignatureError::Unsupported => SuitError::UnsupportedAlgorithm {
                 id: algorithm.cose_id(),
             },
-            _ => SuitError::NoTrustedSignature,
+            _ => SuitError::InvalidKey,
         })?;
         Ok(SuitKey { algorithm, key })
     }
