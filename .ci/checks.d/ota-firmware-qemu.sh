@@ -170,13 +170,17 @@ for alg in ed25519 es256; do
   sign_inputs "$alg"
 done
 # Builds (cargo features): the Ed25519 path, the ES256 path on RustCrypto, and the ES256 path on
-# the Cortex-M4 backend (`es256-cm4`), each with the compact SHA-2 rounds of the size build; then
-# the Cortex-M4 ES256 path with sha2's unrolled rounds. All must reach the same verdicts on the
-# same signed inputs.
-for build in ed25519,sha2-compact es256,sha2-compact es256-cm4,sha2-compact es256-cm4; do
+# the Cortex-M4 backend (`es256-cm4`), each with the compact SHA-2 rounds of the size build, at
+# opt-levels s, 3 and z; then, at "s" only, the other SHA-256 implementations (sha2's unrolled
+# rounds, `hmac-sha256`). All must reach the same verdicts on the same signed inputs.
+for build in ed25519,sha2-compact es256,sha2-compact es256-cm4,sha2-compact \
+  es256-cm4 es256-cm4,hmac-sha256 ed25519,sha2-compact,hmac-sha256; do
   alg=${build%%,*}
   alg=${alg%-cm4}
-  for opt in s 3 z; do
+  opts="s 3 z"
+  [[ "$build" == *sha2-compact ]] || opts=s
+  [[ "$build" != *hmac-sha256 ]] || opts=s
+  for opt in $opts; do
     elf=$(build "$opt" "$build")
     while read -r name want_code want_reason want_host; do
       want_host=${want_host//\~/ }

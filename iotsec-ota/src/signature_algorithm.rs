@@ -184,7 +184,7 @@ mod es256 {
 /// assembly. Scalars and coordinates cross the boundary as little-endian `u32` words.
 #[cfg(all(feature = "es256-cm4", target_arch = "arm"))]
 mod es256 {
-    use sha2::{Digest, Sha256};
+    use crate::sha256::{Digest, Sha256};
 
     use super::{ParsedKey, PublicKey, SignatureError};
 
