@@ -108,6 +108,24 @@ impl PublicKey {
             _ => Err(SignatureError::Unsupported),
         }
     }
+
+    /// Verifies an ES256 signature (`r || s`, 64 bytes) over a SHA-256 digest the caller has
+    /// computed already, as formats that sign a digest do (MCUboot's image hash; FIPS 186-5
+    /// §6.4.2 from step 2). Same backend and checks as [`PublicKey::verify`]; an EdDSA key is
+    /// [`SignatureError::Unsupported`] here.
+    #[cfg_attr(not(feature = "es256"), allow(unused_variables))]
+    pub fn verify_es256_prehash(
+        &self,
+        digest: &[u8; 32],
+        signature: &[u8],
+    ) -> Result<(), SignatureError> {
+        match &self.0 {
+            #[cfg(feature = "es256")]
+            ParsedKey::Es256(key) => es256::verify_prehash(key, digest, signature),
+            #[allow(unreachable_patterns)]
+            _ => Err(SignatureError::Unsupported),
+        }
+    }
 }
 
 #[cfg(feature = "ed25519")]
@@ -178,6 +196,17 @@ mod es256 {
         key.verify(message, &signature)
             .map_err(|_| SignatureError::Invalid)
     }
+
+    pub(super) fn verify_prehash(
+        key: &VerifyingKey,
+        digest: &[u8; 32],
+        signature: &[u8],
+    ) -> Result<(), SignatureError> {
+        use p256::ecdsa::signature::hazmat::PrehashVerifier;
+        let signature = Signature::from_slice(signature).map_err(|_| SignatureError::Invalid)?;
+        key.verify_prehash(digest, &signature)
+            .map_err(|_| SignatureError::Invalid)
+    }
 }
 
 /// The `p256-cm4` backend: the same decisions as the RustCrypto module above, on Cortex-M
@@ -226,6 +255,14 @@ mod es256 {
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), SignatureError> {
+        verify_prehash(key, &Sha256::digest(message).into(), signature)
+    }
+
+    pub(super) fn verify_prehash(
+        key: &Key,
+        digest: &[u8; 32],
+        signature: &[u8],
+    ) -> Result<(), SignatureError> {
         // Fixed-width `r || s` (RFC 9053 §2.1); `verify` refuses r or s outside 1..n.
         if signature.len() != 64 {
             return Err(SignatureError::Invalid);
@@ -234,8 +271,7 @@ mod es256 {
         let (Some(r), Some(s)) = (words_le(r), words_le(s)) else {
             return Err(SignatureError::Invalid);
         };
-        let hash = Sha256::digest(message);
-        if p256_cm4::verify(&key.x, &key.y, &hash, &r, &s) {
+        if p256_cm4::verify(&key.x, &key.y, digest, &r, &s) {
             Ok(())
         } else {
             Err(SignatureError::Invalid)
@@ -249,5 +285,45 @@ mod es256 {
 
     pub(super) fn parse(_: &[u8]) -> Result<PublicKey, SignatureError> {
         Err(SignatureError::Unsupported)
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    use super::{Algorithm, PublicKey, SignatureError};
+    use crate::signer::{Ed25519Key, Es256Key, Signer};
+
+    #[test]
+    fn es256_prehash_verifies_the_digest_the_message_verifies_under() {
+        let key = Es256Key::from_scalar(&[7; 32]).unwrap();
+        let message = b"mcuboot image region";
+        let signature = key.sign(message).unwrap();
+        let public = PublicKey::parse(Algorithm::Es256, &key.public_key()).unwrap();
+        let digest: [u8; 32] = Sha256::digest(message).into();
+        assert_eq!(public.verify(message, &signature), Ok(()));
+        assert_eq!(public.verify_es256_prehash(&digest, &signature), Ok(()));
+        let mut other = digest;
+        other[31] ^= 1;
+        assert_eq!(
+            public.verify_es256_prehash(&other, &signature),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            public.verify_es256_prehash(&digest, &signature[..63]),
+            Err(SignatureError::Invalid)
+        );
+    }
+
+    #[test]
+    fn es256_prehash_refuses_an_eddsa_key() {
+        let key = Ed25519Key::from_seed(&[9; 32]);
+        let public = PublicKey::parse(Algorithm::EdDsa, &key.public_key()).unwrap();
+        let signature = key.sign(b"x").unwrap();
+        assert_eq!(
+            public.verify_es256_prehash(&[0; 32], &signature),
+            Err(SignatureError::Unsupported)
+        );
     }
 }
