@@ -5,12 +5,20 @@
 
 use std::process::Command;
 
+/// What `bin PATH... --help` prints on stdout (empty when it does not run).
+pub fn help(bin: &str, path: &[String]) -> String {
+    match Command::new(bin).args(path).arg("--help").output() {
+        Ok(out) => String::from_utf8_lossy(&out.stdout).into_owned(),
+        Err(_) => String::new(),
+    }
+}
+
 /// The command paths under `path` (depth first), from the `Commands:` sections of `--help`.
 pub fn command_paths(bin: &str, path: &[String]) -> Vec<Vec<String>> {
-    let Ok(out) = Command::new(bin).args(path).arg("--help").output() else {
+    let help = help(bin, path);
+    if help.is_empty() {
         return Vec::new();
-    };
-    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    }
     let mut paths = vec![path.to_vec()];
     let mut in_commands = false;
     for line in help.lines() {
@@ -74,4 +82,15 @@ pub fn violations(bin: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// Every subcommand whose `--help` repeats the global `--format` option, which the top-level
+/// help describes once, one line each (empty: none).
+pub fn repeated_global_format(bin: &str) -> Vec<String> {
+    command_paths(bin, &[])
+        .into_iter()
+        .filter(|path| !path.is_empty())
+        .filter(|path| help(bin, path).contains("--format <"))
+        .map(|path| path.join(" "))
+        .collect()
 }

@@ -123,6 +123,37 @@ fn new_key(key: Option<&(TokenKey, Zeroizing<String>)>, generate: bool) -> NewCa
 }
 
 /// How a report names where a key is.
+/// What a revocation of `what` did, for people.
+fn revoked(what: &str, newly_revoked: bool, reason: u8) -> String {
+    if newly_revoked {
+        format!("revoked {what} (CRL reason code {reason})")
+    } else {
+        format!("{what} was already revoked: unchanged")
+    }
+}
+
+/// Where an intermediate's key is, for people: its token, or the file's path in `dir`.
+fn key_path(token: Option<&(TokenKey, Zeroizing<String>)>, dir: &std::path::Path) -> String {
+    key_place(
+        token,
+        &dir.join("intermediate.key.pem").display().to_string(),
+    )
+}
+
+/// A time as people and programs read it: `2026-12-05T07:34:20Z`.
+pub(crate) fn utc(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
 fn key_place(token: Option<&(TokenKey, Zeroizing<String>)>, file: &str) -> String {
     match token {
         Some((t, _)) => format!("PKCS#11 token {:?}, key {:?}", t.token, t.key_label),
@@ -333,15 +364,23 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                     new_key(int_token.as_ref(), pkcs11.generate),
                 )
                 .map_err(bad)?;
-                return Ok(Report::from_json(
-                    Outcome::Accepted,
-                    json!({
+                let certificate = sub.join("intermediate.pem");
+                let key = key_place(int_token.as_ref(), "intermediate.key.pem");
+                return Ok(Report {
+                    outcome: Outcome::Accepted,
+                    text: format!(
+                        "intermediate {name} created in {}\ncertificate: {}\nkey: {}",
+                        sub.display(),
+                        certificate.display(),
+                        key_path(int_token.as_ref(), &sub),
+                    ),
+                    json: json!({
                         "intermediate": name,
                         "state": sub.display().to_string(),
-                        "certificate": sub.join("intermediate.pem").display().to_string(),
-                        "key": key_place(int_token.as_ref(), "intermediate.key.pem"),
+                        "certificate": certificate.display().to_string(),
+                        "key": key,
                     }),
-                ));
+                });
             }
             let devid = match &devid_hw_type {
                 Some(oid) => Some(DevIdProfile {
@@ -377,21 +416,36 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 enable_devid(&state, devid).map_err(bad)?;
             }
             let root_key = RootKey::of_state(&state).map_err(bad)?;
-            Ok(Report::from_json(
-                Outcome::Accepted,
-                json!({
+            let root = state.join("root.pem");
+            let intermediate = state.join("intermediate.pem");
+            let intermediate_key = key_place(int_token.as_ref(), "intermediate.key.pem");
+            let note = match root_key {
+                RootKey::File(_) => "move offline/root.key.pem to offline media",
+                _ => {
+                    "the root key stays in its token; adding an intermediate needs \
+                      $IOTSEC_PKCS11_ROOT_PIN"
+                }
+            };
+            Ok(Report {
+                outcome: Outcome::Accepted,
+                text: format!(
+                    "CA created in {}\nroot: {}\noffline root key: {}\nintermediate: {}\n\
+                     intermediate key: {}\nnext: {note}",
+                    state.display(),
+                    root.display(),
+                    root_key.describe(),
+                    intermediate.display(),
+                    key_path(int_token.as_ref(), &state),
+                ),
+                json: json!({
                     "state": state.display().to_string(),
-                    "root": state.join("root.pem").display().to_string(),
-                    "intermediate": state.join("intermediate.pem").display().to_string(),
-                    "intermediate_key": key_place(int_token.as_ref(), "intermediate.key.pem"),
+                    "root": root.display().to_string(),
+                    "intermediate": intermediate.display().to_string(),
+                    "intermediate_key": intermediate_key,
                     "offline_root_key": root_key.describe(),
-                    "note": match root_key {
-                        RootKey::File(_) => "move offline/root.key.pem to offline media",
-                        _ => "the root key stays in its token; adding an intermediate needs \
-                              $IOTSEC_PKCS11_ROOT_PIN",
-                    },
+                    "note": note,
                 }),
-            ))
+            })
         }
         Command::Issue {
             state,
@@ -417,14 +471,25 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                     if let Some(out) = &out {
                         std::fs::write(out, &pem).map_err(BadInput::new)?;
                     }
-                    Ok(Report::from_json(
-                        Outcome::Accepted,
-                        json!({
-                            "serial": hex_upper(&cert.serial),
+                    let serial = hex_upper(&cert.serial);
+                    // The PEM itself when it went nowhere else, so `> device.pem` keeps it.
+                    let text = match &out {
+                        Some(out) => format!(
+                            "issued serial {serial}, valid until {}, written to {}",
+                            utc(cert.not_after),
+                            out.display()
+                        ),
+                        None => pem.clone(),
+                    };
+                    Ok(Report {
+                        outcome: Outcome::Accepted,
+                        text,
+                        json: json!({
+                            "serial": serial,
                             "not_after": cert.not_after.unix_timestamp(),
                             "certificate": pem,
                         }),
-                    ))
+                    })
                 }
                 Err(
                     e @ (CaError::CsrSignatureInvalid
@@ -433,10 +498,11 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                     | CaError::UnsupportedAlgorithm { .. }
                     | CaError::DevIdIdentityRequired
                     | CaError::DevIdNotEnabled),
-                ) => Ok(Report::from_json(
-                    Outcome::Rejected,
-                    json!({ "rejected": e.to_string() }),
-                )),
+                ) => Ok(Report {
+                    outcome: Outcome::Rejected,
+                    text: format!("rejected: {e}"),
+                    json: json!({ "rejected": e.to_string() }),
+                }),
                 Err(e) => Err(bad(e)),
             }
         }
@@ -460,29 +526,49 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 let cert =
                     intermediate_certificate(&state, intermediate.as_deref()).map_err(bad)?;
                 let r = revoke_intermediate(&state, &cert, reason, now).map_err(bad)?;
-                return Ok(Report::from_json(
-                    Outcome::Accepted,
-                    json!({
-                        "intermediate": intermediate.as_deref().unwrap_or("default"),
-                        "serial": hex_upper(&r.serial),
+                let name = intermediate.as_deref().unwrap_or("default");
+                let serial = hex_upper(&r.serial);
+                let note = "publish the root's CRL now: pki crl --root";
+                return Ok(Report {
+                    outcome: Outcome::Accepted,
+                    text: format!(
+                        "{}\nnext: {note}",
+                        revoked(
+                            &format!("intermediate {name}, serial {serial}"),
+                            r.newly_revoked,
+                            reason
+                        ),
+                    ),
+                    json: json!({
+                        "intermediate": name,
+                        "serial": serial,
                         "reason": reason,
                         "newly_revoked": r.newly_revoked,
-                        "note": "publish the root's CRL now: pki crl --root",
+                        "note": note,
                     }),
-                ));
+                });
             };
             let serial = parse_hex(&serial)?;
             let dir = ca_dir(&state, intermediate.as_deref()).map_err(bad)?;
             let r = revoke_in_any_generation(&dir, &serial, reason, now).map_err(bad)?;
-            Ok(Report::from_json(
-                Outcome::Accepted,
-                json!({
-                    "serial": hex_upper(&serial),
+            let serial = hex_upper(&serial);
+            let generation = r.retired_generation.as_deref().unwrap_or("current");
+            Ok(Report {
+                outcome: Outcome::Accepted,
+                text: match &r.retired_generation {
+                    Some(old) => format!(
+                        "{}\nissued by the rotated-out key {old}",
+                        revoked(&format!("serial {serial}"), r.newly_revoked, reason)
+                    ),
+                    None => revoked(&format!("serial {serial}"), r.newly_revoked, reason),
+                },
+                json: json!({
+                    "serial": serial,
                     "reason": reason,
                     "newly_revoked": r.newly_revoked,
-                    "generation": r.retired_generation.as_deref().unwrap_or("current"),
+                    "generation": generation,
                 }),
-            ))
+            })
         }
         Command::Rotate {
             state,
@@ -498,32 +584,51 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
             )
             .map_err(bad)?;
             let dir = ca_dir(&state, intermediate.as_deref()).map_err(bad)?;
-            Ok(Report::from_json(
-                Outcome::Accepted,
-                json!({
-                    "intermediate": intermediate.as_deref().unwrap_or("default"),
+            let name = intermediate.as_deref().unwrap_or("default");
+            let certificate = dir.join("intermediate.pem");
+            let key = key_place(token.as_ref(), "intermediate.key.pem");
+            let note = "a running serve issues with the new key from its next request";
+            Ok(Report {
+                outcome: Outcome::Accepted,
+                text: format!(
+                    "rotated intermediate {name}: serial {} -> {}\ncertificate: {}\nkey: {}\n\
+                     old key (signs CRLs only): {}\nnew CRL URL: {}\nnote: {note}",
+                    r.old_serial_hex,
+                    r.new_serial_hex,
+                    certificate.display(),
+                    key_path(token.as_ref(), &dir),
+                    r.retired_dir.display(),
+                    r.new_crl_url,
+                ),
+                json: json!({
+                    "intermediate": name,
                     "old_serial": r.old_serial_hex,
                     "new_serial": r.new_serial_hex,
-                    "certificate": dir.join("intermediate.pem").display().to_string(),
-                    "key": key_place(token.as_ref(), "intermediate.key.pem"),
+                    "certificate": certificate.display().to_string(),
+                    "key": key,
                     "retired": r.retired_dir.display().to_string(),
                     "crl_url": r.new_crl_url,
-                    "note": "a running serve issues with the new key from its next request",
+                    "note": note,
                 }),
-            ))
+            })
         }
         Command::Approve { state, id } => {
             use iotsec_pki::store::CertStore;
             let mut ca = CaState::open(&state).map_err(bad)?;
             let found = ca.store.approve_pending(id).map_err(bad)?;
-            Ok(Report::from_json(
-                if found {
+            Ok(Report {
+                outcome: if found {
                     Outcome::Accepted
                 } else {
                     Outcome::Rejected
                 },
-                json!({ "id": id, "approved": found }),
-            ))
+                text: if found {
+                    format!("approved enrollment {id}: the device's next retry is issued")
+                } else {
+                    format!("rejected: no enrollment {id} is waiting for approval")
+                },
+                json: json!({ "id": id, "approved": found }),
+            })
         }
         Command::Crl {
             state,
@@ -563,9 +668,17 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
             } else {
                 std::fs::write(&out, &der).map_err(BadInput::new)?;
             }
-            Ok(Report::from_json(
-                Outcome::Accepted,
-                json!({
+            let mut text = format!("CRL written to {} ({} bytes)", out.display(), der.len());
+            for key in &dropped {
+                text.push_str(&format!(
+                    "\nrotated-out key {} dropped: its last certificate has expired",
+                    key.display()
+                ));
+            }
+            Ok(Report {
+                outcome: Outcome::Accepted,
+                text,
+                json: json!({
                     "crl": out.display().to_string(),
                     "bytes": der.len(),
                     "dropped_retired_keys": dropped
@@ -573,7 +686,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                         .map(|p| p.display().to_string())
                         .collect::<Vec<_>>(),
                 }),
-            ))
+            })
         }
     }
 }
@@ -719,8 +832,9 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
         std::thread::spawn(move || est.serve_crl(l));
     }
     est.serve(listener).map_err(BadInput::new)?;
-    Ok(Report::from_json(
-        Outcome::Accepted,
-        json!({ "stopped": addr.to_string() }),
-    ))
+    Ok(Report {
+        outcome: Outcome::Accepted,
+        text: format!("EST server on {addr} stopped"),
+        json: json!({ "stopped": addr.to_string() }),
+    })
 }

@@ -318,27 +318,41 @@ fn outcome(
                 None => Some("the reply holds no certificate".into()),
             };
             if let Some(reason) = mismatch {
-                return Ok(Report::from_json(
-                    Outcome::Rejected,
-                    json!({ "status": 200, "reason": reason }),
-                ));
+                return Ok(Report {
+                    outcome: Outcome::Rejected,
+                    text: format!("rejected: {reason}"),
+                    json: json!({ "status": 200, "reason": reason }),
+                });
             }
             certs.extend(extra);
             write_key()?;
             write_chain(cert_out, &certs)?;
-            Ok(Report::from_json(
-                Outcome::Accepted,
-                json!({ "status": 200, "cert": cert_out.display().to_string() }),
-            ))
+            Ok(Report {
+                outcome: Outcome::Accepted,
+                text: format!(
+                    "issued: certificate chain ({} certificates) written to {}",
+                    certs.len(),
+                    cert_out.display()
+                ),
+                json: json!({ "status": 200, "cert": cert_out.display().to_string() }),
+            })
         }
-        202 => Ok(Report::from_json(
-            Outcome::Rejected,
-            json!({ "status": 202, "pending": true, "retry_after": reply.retry_after }),
-        )),
-        s => Ok(Report::from_json(
-            Outcome::Rejected,
-            json!({ "status": s, "reason": String::from_utf8_lossy(&reply.body).trim() }),
-        )),
+        202 => Ok(Report {
+            outcome: Outcome::Rejected,
+            text: match reply.retry_after {
+                Some(secs) => format!("pending: the CA holds the request; retry in {secs} s"),
+                None => "pending: the CA holds the request; retry later".to_owned(),
+            },
+            json: json!({ "status": 202, "pending": true, "retry_after": reply.retry_after }),
+        }),
+        s => {
+            let reason = String::from_utf8_lossy(&reply.body).trim().to_owned();
+            Ok(Report {
+                outcome: Outcome::Rejected,
+                text: format!("rejected: the EST server answered HTTP {s}: {reason}"),
+                json: json!({ "status": s, "reason": reason }),
+            })
+        }
     }
 }
 
