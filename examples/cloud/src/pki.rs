@@ -469,7 +469,8 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 Ok(cert) => {
                     let pem = to_pem("CERTIFICATE", &cert.der).map_err(bad)?;
                     if let Some(out) = &out {
-                        std::fs::write(out, &pem).map_err(BadInput::new)?;
+                        std::fs::write(out, &pem)
+                            .map_err(|e| io_failed("writing the certificate", out, e))?;
                     }
                     let serial = hex_upper(&cert.serial);
                     // The PEM itself when it went nowhere else, so `> device.pem` keeps it.
@@ -662,12 +663,12 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 ca.crl(now).map_err(bad)?
             };
             let is_pem = out.extension().is_some_and(|e| e == "pem");
-            if is_pem {
+            let written = if is_pem {
                 std::fs::write(&out, to_pem("X509 CRL", &der).map_err(bad)?)
-                    .map_err(BadInput::new)?;
             } else {
-                std::fs::write(&out, &der).map_err(BadInput::new)?;
-            }
+                std::fs::write(&out, &der)
+            };
+            written.map_err(|e| io_failed("writing the CRL", &out, e))?;
             let mut text = format!("CRL written to {} ({} bytes)", out.display(), der.len());
             for key in &dropped {
                 text.push_str(&format!(
@@ -753,6 +754,27 @@ fn log_reload_event(event: &ReloadEvent<'_>) {
     }
 }
 
+/// An I/O failure, naming what was being done and the file.
+fn io_failed(doing: &str, path: &std::path::Path, e: std::io::Error) -> BadInput {
+    BadInput::new(format!("{doing} {}: {e}", path.display()))
+}
+
+/// Whether `dir` holds a CA: its `ca.txt` is a file (the error names the path).
+fn ca_settings_present(dir: &std::path::Path) -> Result<(), String> {
+    let path = dir.join("ca.txt");
+    match std::fs::metadata(&path) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(_) => Err(format!("{} is not a file", path.display())),
+        Err(e) => Err(format!("reading {}: {e}", path.display())),
+    }
+}
+
+/// A listening socket on `addr` (given with `flag`).
+fn listen(flag: &str, addr: &str) -> Result<std::net::TcpListener, BadInput> {
+    std::net::TcpListener::bind(addr)
+        .map_err(|e| BadInput::new(format!("{flag} {addr}: cannot listen: {e}")))
+}
+
 /// Runs the EST server until killed.
 pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
     use iotsec_pki::est_message::Base64Layout;
@@ -783,6 +805,13 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
     };
     let mut labels = std::collections::HashMap::new();
     let mut intermediates: Vec<String> = Vec::new();
+    // The library's I/O errors do not say which file: look for each CA's ca.txt first.
+    ca_settings_present(&args.state).map_err(|e| {
+        BadInput::new(format!(
+            "--state {}: no CA here: {e} (make one with `pki init --state DIR`)",
+            args.state.display()
+        ))
+    })?;
     for spec in &args.labels {
         let (label, name) = spec
             .split_once('=')
@@ -792,6 +821,16 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
                 "--label {spec}: empty or repeated label"
             )));
         }
+        let dir = ca_dir(&args.state, Some(name))
+            .map_err(|e| BadInput::new(format!("--label {spec}: {e}")))?;
+        ca_settings_present(&dir).map_err(|e| {
+            BadInput::new(format!(
+                "--label {spec}: no intermediate {name:?} in {}: {e} (add it with `pki init \
+                 --state {} --intermediate {name}`)",
+                args.state.display(),
+                args.state.display()
+            ))
+        })?;
         if !intermediates.iter().any(|n| n == name) {
             intermediates.push(name.to_owned());
         }
@@ -806,6 +845,10 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
     labels.insert(String::new(), policy);
     // Rotated-out keys answer OCSP and sign CRLs (GET /crl/NAME.der) for what they issued;
     // `pki rotate|revoke|crl` on the running server's state is picked up without a restart.
+    if let Some(path) = &args.root_crl {
+        std::fs::metadata(path)
+            .map_err(|e| io_failed("reading the root CRL (--root-crl)", path, e))?;
+    }
     let served = ServedState {
         state_dir: args.state.clone(),
         intermediates,
@@ -817,13 +860,18 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
         std::time::Duration::from_millis(args.reload_check_ms),
         Box::new(log_reload_event),
     )
-    .map_err(bad)?;
+    .map_err(|e| {
+        BadInput::new(format!(
+            "loading the CA state {} to serve: {e}",
+            args.state.display()
+        ))
+    })?;
     let est = std::sync::Arc::new(est);
-    let listener = std::net::TcpListener::bind(&args.est).map_err(BadInput::new)?;
+    let listener = listen("--est", &args.est)?;
     let addr = listener.local_addr().map_err(BadInput::new)?;
     eprintln!("iotsec-cloud: EST listening on https://{addr}/.well-known/est/");
     if let Some(crl_addr) = &args.crl_http {
-        let l = std::net::TcpListener::bind(crl_addr).map_err(BadInput::new)?;
+        let l = listen("--crl-http", crl_addr)?;
         eprintln!(
             "iotsec-cloud: CRL at http://{}/crl.der",
             l.local_addr().map_err(BadInput::new)?
@@ -831,7 +879,8 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
         let est = est.clone();
         std::thread::spawn(move || est.serve_crl(l));
     }
-    est.serve(listener).map_err(BadInput::new)?;
+    est.serve(listener)
+        .map_err(|e| BadInput::new(format!("serving EST on {addr}: {e}")))?;
     Ok(Report {
         outcome: Outcome::Accepted,
         text: format!("EST server on {addr} stopped"),

@@ -1,6 +1,11 @@
 //! `--format text` (the default) of the `pki` commands is short lines for people; JSON only
 //! with `--format json`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 
