@@ -31,7 +31,13 @@ pub fn run(
     let bin = cmd.get_name().to_owned();
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, &bin, &mut script);
-    let script = String::from_utf8(script).map_err(BadInput::new)?;
+    let mut script = String::from_utf8(script).map_err(BadInput::new)?;
+    if args.shell == clap_complete::Shell::Bash {
+        // clap_complete 4.6 names the bash states of a hyphenated binary two ways (the loop
+        // `iotsec__cloud__subcmd__pki`, the case arms `iotsec__subcmd__cloud__subcmd__pki`), so
+        // nothing after the first word completes (clap issue #6421); spell the arms as the loop.
+        script = script.replace(&bin.replace('-', "__subcmd__"), &bin.replace('-', "__"));
+    }
     Ok(Report {
         outcome: Outcome::Accepted,
         json: serde_json::json!({ "shell": args.shell.to_string() }),
