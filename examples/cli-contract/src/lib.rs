@@ -13,6 +13,7 @@ pub mod info;
 pub mod json_fields;
 pub mod man_pages;
 pub mod progress;
+pub mod readme_commands;
 
 pub use progress::Progress;
 
