@@ -332,6 +332,18 @@ fn parse_hex(s: &str) -> Result<Vec<u8>, BadInput> {
 /// Runs a `pki` subcommand.
 pub fn run(cmd: Command) -> Result<Report, BadInput> {
     let now = OffsetDateTime::now_utc();
+    if let Some((state, intermediate)) = cmd.existing_ca() {
+        let missing = missing_ca(state, None)
+            .map(|reason| format!("--state {}: {reason}", state.display()))
+            .or_else(|| {
+                let name = intermediate?;
+                missing_ca(state, Some(name))
+                    .map(|reason| format!("--intermediate {name}: {reason}"))
+            });
+        if let Some(reason) = missing {
+            return Err(BadInput::new(reason));
+        }
+    }
     match cmd {
         Command::Init {
             state,
@@ -363,7 +375,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                     now,
                     new_key(int_token.as_ref(), pkcs11.generate),
                 )
-                .map_err(bad)?;
+                .map_err(|e| creating(&format!("intermediate {name}"), &state, e))?;
                 let certificate = sub.join("intermediate.pem");
                 let key = key_place(int_token.as_ref(), "intermediate.key.pem");
                 return Ok(Report {
@@ -411,7 +423,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 new_key(root_token.as_ref(), root_pkcs11.generate),
                 new_key(int_token.as_ref(), pkcs11.generate),
             )
-            .map_err(bad)?;
+            .map_err(|e| creating("CA", &state, e))?;
             if let Some(devid) = &devid {
                 enable_devid(&state, devid).map_err(bad)?;
             }
@@ -754,19 +766,79 @@ fn log_reload_event(event: &ReloadEvent<'_>) {
     }
 }
 
+impl Command {
+    /// The CA (state directory, named intermediate) the command works on, which must exist.
+    fn existing_ca(&self) -> Option<(&std::path::Path, Option<&str>)> {
+        match self {
+            Command::Init {
+                state,
+                intermediate: Some(_),
+                ..
+            } => Some((state, None)),
+            Command::Init { .. } => None,
+            Command::Issue {
+                state,
+                intermediate,
+                ..
+            }
+            | Command::Revoke {
+                state,
+                intermediate,
+                ..
+            }
+            | Command::Rotate {
+                state,
+                intermediate,
+                ..
+            }
+            | Command::Crl {
+                state,
+                intermediate,
+                ..
+            } => Some((state, intermediate.as_deref())),
+            Command::Approve { state, .. } => Some((state, None)),
+        }
+    }
+}
+
+/// Why there is no CA (the default one, or the named intermediate) in `state`, naming the file
+/// looked for: the library's I/O errors do not say which file.
+fn missing_ca(state: &std::path::Path, intermediate: Option<&str>) -> Option<String> {
+    let (what, dir, fix) = match intermediate {
+        None => (
+            "no CA".to_owned(),
+            state.to_path_buf(),
+            format!("make one with `pki init --state {}`", state.display()),
+        ),
+        Some(name) => (
+            format!("no intermediate {name:?}"),
+            match ca_dir(state, Some(name)) {
+                Ok(dir) => dir,
+                Err(e) => return Some(e.to_string()),
+            },
+            format!(
+                "add it with `pki init --state {} --intermediate {name}`",
+                state.display()
+            ),
+        ),
+    };
+    let path = dir.join("ca.txt");
+    let problem = match std::fs::metadata(&path) {
+        Ok(m) if m.is_file() => return None,
+        Ok(_) => format!("{} is not a file", path.display()),
+        Err(e) => format!("reading {}: {e}", path.display()),
+    };
+    Some(format!("{what} in {}: {problem} ({fix})", state.display()))
+}
+
+/// A CA (or intermediate) that could not be made in `state`, saying so.
+fn creating(what: &str, state: &std::path::Path, e: CaError) -> BadInput {
+    BadInput::new(format!("creating the {what} in {}: {e}", state.display()))
+}
+
 /// An I/O failure, naming what was being done and the file.
 fn io_failed(doing: &str, path: &std::path::Path, e: std::io::Error) -> BadInput {
     BadInput::new(format!("{doing} {}: {e}", path.display()))
-}
-
-/// Whether `dir` holds a CA: its `ca.txt` is a file (the error names the path).
-fn ca_settings_present(dir: &std::path::Path) -> Result<(), String> {
-    let path = dir.join("ca.txt");
-    match std::fs::metadata(&path) {
-        Ok(m) if m.is_file() => Ok(()),
-        Ok(_) => Err(format!("{} is not a file", path.display())),
-        Err(e) => Err(format!("reading {}: {e}", path.display())),
-    }
 }
 
 /// A listening socket on `addr` (given with `flag`).
@@ -806,12 +878,12 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
     let mut labels = std::collections::HashMap::new();
     let mut intermediates: Vec<String> = Vec::new();
     // The library's I/O errors do not say which file: look for each CA's ca.txt first.
-    ca_settings_present(&args.state).map_err(|e| {
-        BadInput::new(format!(
-            "--state {}: no CA here: {e} (make one with `pki init --state DIR`)",
+    if let Some(reason) = missing_ca(&args.state, None) {
+        return Err(BadInput::new(format!(
+            "--state {}: {reason}",
             args.state.display()
-        ))
-    })?;
+        )));
+    }
     for spec in &args.labels {
         let (label, name) = spec
             .split_once('=')
@@ -821,16 +893,9 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
                 "--label {spec}: empty or repeated label"
             )));
         }
-        let dir = ca_dir(&args.state, Some(name))
-            .map_err(|e| BadInput::new(format!("--label {spec}: {e}")))?;
-        ca_settings_present(&dir).map_err(|e| {
-            BadInput::new(format!(
-                "--label {spec}: no intermediate {name:?} in {}: {e} (add it with `pki init \
-                 --state {} --intermediate {name}`)",
-                args.state.display(),
-                args.state.display()
-            ))
-        })?;
+        if let Some(reason) = missing_ca(&args.state, Some(name)) {
+            return Err(BadInput::new(format!("--label {spec}: {reason}")));
+        }
         if !intermediates.iter().any(|n| n == name) {
             intermediates.push(name.to_owned());
         }

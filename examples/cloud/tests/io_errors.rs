@@ -26,7 +26,7 @@ fn refused(dir: &std::path::Path, args: &[&str]) -> String {
 }
 
 #[test]
-fn serve_names_the_missing_label_and_its_path() {
+fn serve_and_pki_name_the_missing_ca_label_and_file() {
     let dir = scratch("io-serve");
     let (code, _, stderr) =
         common::run(&["pki", "init", "--state", dir.join("st").to_str().unwrap()]);
@@ -40,8 +40,8 @@ fn serve_names_the_missing_label_and_its_path() {
     );
     assert_eq!(
         refused(&dir, &["serve", "--state", "nost", "--est", "127.0.0.1:0"]),
-        "error: --state nost: no CA here: reading nost/ca.txt: No such file or directory \
-         (os error 2) (make one with `pki init --state DIR`)\n"
+        "error: --state nost: no CA in nost: reading nost/ca.txt: No such file or directory \
+         (os error 2) (make one with `pki init --state nost`)\n"
     );
     assert_eq!(
         refused(
@@ -57,6 +57,34 @@ fn serve_names_the_missing_label_and_its_path() {
     assert_eq!(
         refused(&dir, &["serve", "--state", "st", "--est", "192.0.2.1:1"]),
         "error: --est 192.0.2.1:1: cannot listen: Cannot assign requested address (os error 99)\n"
+    );
+    // Every pki command names the CA it did not find, and the file it looked for.
+    assert_eq!(
+        refused(&dir, &["pki", "rotate", "--state", "nost"]),
+        "error: --state nost: no CA in nost: reading nost/ca.txt: No such file or directory \
+         (os error 2) (make one with `pki init --state nost`)\n"
+    );
+    assert_eq!(
+        refused(
+            &dir,
+            &[
+                "pki",
+                "crl",
+                "--state",
+                "st",
+                "--intermediate",
+                "lab",
+                "--out",
+                "c"
+            ]
+        ),
+        "error: --intermediate lab: no intermediate \"lab\" in st: reading \
+         st/intermediates/lab/ca.txt: No such file or directory (os error 2) (add it with `pki \
+         init --state st --intermediate lab`)\n"
+    );
+    assert_eq!(
+        refused(&dir, &["pki", "init", "--state", "/proc/iotsec-ca"]),
+        "error: creating the CA in /proc/iotsec-ca: I/O: No such file or directory (os error 2)\n"
     );
     assert_eq!(
         refused(
