@@ -41,3 +41,27 @@ fn a_refused_connection_names_the_est_server_and_the_step() {
         )
     );
 }
+
+#[test]
+fn an_unreachable_tpm_is_named() {
+    let (code, stdout, stderr) = common::run(&[
+        "attest",
+        "quote",
+        "--tpm",
+        "unix:/nonexistent/swtpm.sock",
+        "--ak-handle",
+        "0x81010002",
+        "--nonce",
+        "00",
+        "--pcrs",
+        "sha256:0",
+        "--out",
+        "q",
+    ]);
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    assert_eq!(
+        stderr,
+        "error: cannot reach the TPM at unix:/nonexistent/swtpm.sock: No such file or directory \
+         (os error 2)\n"
+    );
+}
