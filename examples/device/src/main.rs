@@ -3,7 +3,7 @@
 //!
 //! Output contract (README.md, "Command-line contract"): `--format json` prints machine-readable results on stdout;
 //! exit code 0 = accepted/allowed/pass, 1 = rejected/denied/fail, 2 = bad input or usage with a
-//! one-line reason on stderr. Each crate's issue adds its subcommand in its own module.
+//! one-line reason on stderr. Each crate's subcommands live in their own module.
 
 mod attest;
 mod ota;
