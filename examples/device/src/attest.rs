@@ -104,8 +104,9 @@ fn quote_command(args: QuoteArgs) -> Result<Report, BadInput> {
         .map_err(|_| BadInput::new("--ak-handle must be a hex handle such as 0x81010002"))?;
     let mut tpm = open_tpm(&args.tpm)
         .map_err(|e| BadInput::new(format!("cannot reach the TPM at {}: {e}", args.tpm)))?;
-    let tpm_error =
-        |e: iotsec_attest::tpm_command::TpmCommandError| BadInput::new(format!("TPM: {e}"));
+    let tpm_error = |e: iotsec_attest::tpm_command::TpmCommandError| {
+        BadInput::new(format!("TPM at {}: {e}", args.tpm))
+    };
 
     let mut buf = vec![0u8; 4096];
     let ak_public = read_public(tpm.as_mut(), handle, &mut buf)
