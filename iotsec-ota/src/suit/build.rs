@@ -7,9 +7,9 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::sha256::{Digest, Sha256};
 use minicbor::Encoder;
 use minicbor::data::Tag;
-use sha2::{Digest, Sha256};
 
 use crate::signer::{SignError, Signer};
 use crate::suit::envelope::{

@@ -15,8 +15,8 @@
 //! is detached (the bstr-wrapped SUIT_Digest). Decoding borrows from the input and never
 //! allocates.
 
+use crate::sha256::{Digest, Sha256};
 use heapless::Vec;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::canonical_cbor::{CanonicalDecoder, CborError};
