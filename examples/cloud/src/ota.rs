@@ -39,6 +39,9 @@ pub enum Command {
     Sign(Box<SignArgs>),
     /// Verifies a manifest against a trust root (and a device state, and an image).
     Verify(Box<VerifyArgs>),
+    /// MCUboot images: verify against a trusted key, sign (as imgtool).
+    #[command(subcommand)]
+    Mcuboot(crate::ota_mcuboot::Command),
 }
 
 /// Signature algorithms for `keygen`.
@@ -169,6 +172,7 @@ pub fn run(command: Command) -> Result<Report, BadInput> {
         }) => root(Some(&current), &args),
         Command::Sign(args) => sign(&args),
         Command::Verify(args) => verify(&args),
+        Command::Mcuboot(command) => crate::ota_mcuboot::run(command),
     }
 }
 

@@ -87,6 +87,45 @@ impl ImageVersion {
     }
 }
 
+/// A version string that is not `major[.minor[.revision[+build]]]` in range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("version must be major[.minor[.revision[+build]]] (8, 8, 16 and 32 bits)")]
+pub struct VersionSyntax;
+
+impl core::str::FromStr for ImageVersion {
+    type Err = VersionSyntax;
+
+    /// Parses imgtool's version syntax (`decode_version`): `1`, `1.2`, `1.2.3`, `1.2.3+4`.
+    fn from_str(text: &str) -> Result<Self, VersionSyntax> {
+        fn number<T: core::str::FromStr>(part: Option<&str>) -> Result<T, VersionSyntax> {
+            match part {
+                Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+                    p.parse().map_err(|_| VersionSyntax)
+                }
+                _ => Err(VersionSyntax),
+            }
+        }
+        let (dotted, build) = match text.split_once('+') {
+            Some((dotted, build)) => (dotted, Some(build)),
+            None => (text, None),
+        };
+        let mut parts = dotted.split('.');
+        let major = number(parts.next())?;
+        let minor = parts.next().map_or(Ok(0), |p| number(Some(p)))?;
+        let revision = parts.next().map_or(Ok(0), |p| number(Some(p)))?;
+        if parts.next().is_some() || (build.is_some() && dotted.split('.').count() != 3) {
+            return Err(VersionSyntax);
+        }
+        let build = build.map_or(Ok(0), |b| number(Some(b)))?;
+        Ok(ImageVersion {
+            major,
+            minor,
+            revision,
+            build,
+        })
+    }
+}
+
 impl core::fmt::Display for ImageVersion {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(

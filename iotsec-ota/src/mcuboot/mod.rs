@@ -19,7 +19,7 @@ pub mod tlv;
 mod verify;
 
 pub use error::McubootError;
-pub use header::{HEADER_LEN, IMAGE_MAGIC, ImageHeader, ImageVersion, flags};
+pub use header::{HEADER_LEN, IMAGE_MAGIC, ImageHeader, ImageVersion, VersionSyntax, flags};
 pub use install::install_ticket;
 pub use key::{KeyAlgorithm, TrustedKey};
 #[cfg(feature = "std")]
