@@ -394,3 +394,51 @@ fn encrypted_images_are_recognised_and_refused() {
         })
     );
 }
+
+/// Regenerates the `ota_mcuboot` fuzz seeds with imgtool and the fixture keys (not a test; run
+/// on demand): `cargo test -p iotsec-ota --test mcuboot_imgtool -- --ignored`.
+#[test]
+#[ignore = "writes files under fuzz/corpus; run on demand"]
+fn write_fuzz_seeds() {
+    let Some(tool) = imgtool("seeds") else { return };
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mcuboot");
+    for key in ["ed25519", "p256"] {
+        std::fs::copy(
+            format!("{fixtures}/{key}.pem"),
+            tool.path(&format!("{key}.pem")),
+        )
+        .unwrap();
+    }
+    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus/ota_mcuboot");
+    std::fs::create_dir_all(corpus).unwrap();
+    let seeds: [(&str, &[&str]); 6] = [
+        ("ed25519", &["-k", "ed25519.pem", "-s", "3"]),
+        ("ed25519-pure", &["-k", "ed25519.pem", "--pure"]),
+        (
+            "ed25519-sha512-full",
+            &[
+                "-k",
+                "ed25519.pem",
+                "--sha",
+                "512",
+                "--public-key-format",
+                "full",
+            ],
+        ),
+        (
+            "ed25519-dependency",
+            &["-k", "ed25519.pem", "-s", "1", "-d", "(1,2.0.7)"],
+        ),
+        ("p256", &["-k", "p256.pem", "-s", "4"]),
+        (
+            "p256-full",
+            &["-k", "p256.pem", "--public-key-format", "full"],
+        ),
+    ];
+    for (name, flags) in seeds {
+        let mut args = vec!["-v", "1.2.3+4"];
+        args.extend_from_slice(flags);
+        let image = tool.sign(&payload(96), &args);
+        std::fs::write(format!("{corpus}/seed-{name}"), image).unwrap();
+    }
+}
