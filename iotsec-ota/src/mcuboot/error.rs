@@ -205,3 +205,71 @@ impl McubootError {
         matches!(self, McubootError::Read { .. } | McubootError::InvalidKey)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_distinct_and_prefixed() {
+        let all = [
+            McubootError::Read { offset: 0, len: 1 },
+            McubootError::Truncated {
+                needed: 1,
+                available: 0,
+            },
+            McubootError::BadMagic { found: 0 },
+            McubootError::HeaderSize { size: 0 },
+            McubootError::HeaderReserved { value: 1 },
+            McubootError::UnsupportedFlags { flags: 0x400 },
+            McubootError::Encrypted { flags: 4, tlv: 0 },
+            McubootError::ProtectedAreaMismatch { header: 0, area: 0 },
+            McubootError::TlvInfoMagic {
+                offset: 0,
+                found: 0,
+                expected: 0,
+            },
+            McubootError::TlvOverrun { offset: 0 },
+            McubootError::TrailingBytes { extra: 1 },
+            McubootError::UnknownTlv {
+                kind: 0xa0,
+                offset: 0,
+            },
+            McubootError::MisplacedTlv {
+                kind: 0x50,
+                protected: false,
+            },
+            McubootError::DuplicateTlv { kind: 0x24 },
+            McubootError::TlvLength { kind: 0x50, len: 3 },
+            McubootError::TooManyDependencies { cap: 4 },
+            McubootError::MissingTlv { kind: 0x10 },
+            McubootError::AlgorithmMismatch { kind: 0x22 },
+            McubootError::KeyHashMismatch,
+            McubootError::PublicKeyMismatch,
+            McubootError::HashMismatch,
+            McubootError::BadSignature,
+            McubootError::InvalidKey,
+            McubootError::Rollback {
+                stored: 2,
+                offered: 1,
+            },
+            McubootError::UnsupportedDependency { image_id: 1 },
+            McubootError::NonBootable,
+        ];
+        let mut codes: heapless::Vec<&str, 32> = heapless::Vec::new();
+        for error in &all {
+            assert!(error.code().starts_with("mcuboot_"), "{}", error.code());
+            assert!(!codes.contains(&error.code()), "{}", error.code());
+            codes.push(error.code()).unwrap();
+        }
+        let bad_input: heapless::Vec<&str, 4> = all
+            .iter()
+            .filter(|e| e.is_bad_input())
+            .map(|e| e.code())
+            .collect();
+        assert_eq!(
+            bad_input.as_slice(),
+            ["mcuboot_read", "mcuboot_invalid_key"]
+        );
+    }
+}
