@@ -69,7 +69,11 @@ fn the_counter_and_version_feed_the_trial_boot() {
     // Now an image with counter 5 is a rollback, before any slot is touched.
     let (old, old_verified) = image("3.0.0", Some(5), vec![]);
     assert_eq!(
-        ticket(&old, &old_verified, boot.store().record().unwrap().security_counter),
+        ticket(
+            &old,
+            &old_verified,
+            boot.store().record().unwrap().security_counter
+        ),
         Err(McubootError::Rollback {
             stored: 6,
             offered: 5
