@@ -4,7 +4,9 @@
 # (`iotsec-cloud ota keygen / root init / sign`), for the Ed25519 and the ES256 builds, and
 # asserts exact verdicts (the semihosting exit code and the reason it prints), each one also
 # checked against the host verifier (`iotsec-cloud ota verify`). Then reports instruction
-# counts: under `-icount shift=0` virtual time advances 1 ns per guest instruction and the
+# counts. Then the same for the MCUboot path (`--features mcuboot`): images signed by
+# `iotsec-cloud ota mcuboot sign` with the test keys of iotsec-ota/tests/fixtures/mcuboot, each
+# refusal checked against `iotsec-cloud ota mcuboot verify`. Under `-icount shift=0` virtual time advances 1 ns per guest instruction and the
 # board's timer ticks at 25 MHz, so one tick is 40 instructions (instructions, not cycles).
 #
 # Without qemu-system-arm the check skips loudly, or fails with CI=true.
@@ -221,6 +223,87 @@ for build in ed25519,sha2-compact es256,sha2-compact es256-cm4,sha2-compact \
       fi
     done <<<"$cases"
   done
+done
+
+# --- MCUboot images (Ed25519 build, opt-level "s" measured with 3 and "z" for comparison) ---
+fixtures="$repo/iotsec-ota/tests/fixtures/mcuboot"
+mcuboot="$work/mcuboot"
+mkdir -p "$mcuboot"
+head -c "$IMAGE_BYTES" <(seq 1 1000000) >"$mcuboot/payload.bin"
+mcuboot_sign() { # $1 = key name, $2 = security counter, $3 = output
+  "$cloud" ota mcuboot sign -k "$fixtures/$1.pem" -v 1.2.0 -s "$2" -H 0x20 --pad-header \
+    -S $((IMAGE_BYTES + 8192)) "$mcuboot/payload.bin" "$3" >/dev/null
+}
+mcuboot_sign ed25519 3 "$mcuboot/image-counter3.bin"
+mcuboot_sign ed25519 2 "$mcuboot/image-counter2.bin"
+mcuboot_sign p256 3 "$mcuboot/image-p256.bin"
+grep -v -- ----- "$fixtures/ed25519.pub.pem" | base64 -d >"$mcuboot/key.der"
+
+mcuboot_case() { # $1 = case; prints the case directory
+  local dir="$mcuboot/$1"
+  mkdir -p "$dir"
+  cp "$mcuboot/key.der" "$dir/"
+  cp "$mcuboot/image-counter3.bin" "$dir/image.bin"
+  case "$1" in
+  good) ;;
+  payload-byte) flip_byte "$dir/image.bin" 100000 ;;
+  # The last bytes of the image are its Ed25519 signature's.
+  signature) flip_byte "$dir/image.bin" -1 ;;
+  other-key) cp "$mcuboot/image-p256.bin" "$dir/image.bin" ;;
+  rollback) cp "$mcuboot/image-counter2.bin" "$dir/image.bin" ;;
+  trailing-byte) printf '\0' >>"$dir/image.bin" ;;
+  *) return 1 ;;
+  esac
+  echo "$dir"
+}
+
+mcuboot_host_agrees() { # $1 = case dir, $2 = expected ("-": no host run)
+  local out code=0
+  [ "$2" != - ] || return 0
+  out=$("$cloud" --format json ota mcuboot verify --key "$fixtures/ed25519.pub.pem" "$1/image.bin" </dev/null) || code=$?
+  if [ "$2" = accepted ]; then
+    [ "$code" -eq 0 ] && grep -qF '"valid":true' <<<"$out"
+  else
+    [ "$code" -eq 1 ] && grep -qF "$2" <<<"$out"
+  fi || {
+    echo "host verifier: exit $code: $out" >&2
+    return 1
+  }
+}
+
+# The rollback case verifies on the host (the counter is the device's decision).
+mcuboot_cases='good 0 accepted accepted
+payload-byte 30 mcuboot_hash_mismatch "code":"mcuboot_hash_mismatch"
+signature 31 mcuboot_bad_signature "code":"mcuboot_bad_signature"
+other-key 32 mcuboot_algorithm_mismatch "code":"mcuboot_algorithm_mismatch"
+rollback 33 mcuboot_rollback accepted
+trailing-byte 39 mcuboot_trailing_bytes "code":"mcuboot_trailing_bytes"'
+
+for opt in s 3 z; do
+  elf=$(build "$opt" "ed25519,sha2-compact,mcuboot")
+  while read -r name want_code want_reason want_host; do
+    [ "$opt" = s ] || [ "$name" = good ] || continue
+    dir=$(mcuboot_case "$name")
+    code=$(run_qemu "$dir" "$elf")
+    reason=$(awk '$1 == "verdict" { print $3 }' "$dir/qemu.out")
+    if [ "$code" != "$want_code" ] || [ "$reason" != "$want_reason" ]; then
+      fail "mcuboot O$opt $name: exit $code ($reason), want $want_code ($want_reason); output:"
+      cat "$dir/qemu.out" >&2
+    elif ! mcuboot_host_agrees "$dir" "$want_host"; then
+      fail "mcuboot $name: the host verifier does not say $want_host"
+    else
+      passed=$((passed + 1))
+      echo "ota-firmware-qemu: mcuboot ed25519 opt-level=$opt $name: exit $code ($reason), host verifier agrees"
+    fi
+    if [ "$name" = good ] && [ "$code" = 0 ]; then
+      out="$dir/qemu.out"
+      verify=$(($(phase "$out" mcuboot ticks) * TICK_INSNS))
+      bytes=$(awk '$1 == "image_bytes" { print $2 }' "$out")
+      echo "ota-firmware-qemu: mcuboot ed25519 opt-level=$opt instructions (QEMU -icount, ±$TICK_INSNS):" \
+        "image verify (header, TLVs, SHA-256, Ed25519, counter) $verify for $bytes bytes;" \
+        "peak stack bytes $(phase "$out" mcuboot stack)"
+    fi
+  done <<<"$mcuboot_cases"
 done
 
 echo "ota-firmware-qemu: $passed passed, $failures failed"

@@ -12,6 +12,7 @@ pub mod cose_sign;
 pub mod error;
 pub mod image_stream;
 pub mod manifest;
+pub mod mcuboot;
 pub mod rollout_cohort;
 mod sha256;
 pub mod signature_algorithm;

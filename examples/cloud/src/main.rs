@@ -10,6 +10,7 @@ mod attest;
 mod attest_ekcert;
 mod demo;
 mod ota;
+mod ota_mcuboot;
 mod ota_suit;
 mod pki;
 mod sbom;

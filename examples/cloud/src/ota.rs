@@ -42,6 +42,9 @@ pub enum Command {
     /// SUIT envelopes (draft-ietf-suit-manifest): verify and sign.
     #[command(subcommand)]
     Suit(crate::ota_suit::Command),
+    /// MCUboot images: verify against a trusted key, sign (as imgtool).
+    #[command(subcommand)]
+    Mcuboot(crate::ota_mcuboot::Command),
 }
 
 /// Signature algorithms for `keygen`.
@@ -173,6 +176,7 @@ pub fn run(command: Command) -> Result<Report, BadInput> {
         Command::Sign(args) => sign(&args),
         Command::Verify(args) => verify(&args),
         Command::Suit(command) => crate::ota_suit::run(command),
+        Command::Mcuboot(command) => crate::ota_mcuboot::run(command),
     }
 }
 

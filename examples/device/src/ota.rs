@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand, ValueEnum};
 use iotsec_cli_contract::json_fields::Fields;
 use iotsec_cli_contract::{BadInput, Outcome, Progress, Report};
+use iotsec_ota::mcuboot::{Layout, TrustedKey, install_ticket, verify_image};
 use iotsec_ota::trial_boot::{
     BootError, BootRecord, BootStore, InstallTicket, Slot, SlotState, TrialBoot,
 };
@@ -54,18 +55,23 @@ pub struct ApplyArgs {
     /// Slot directory (from `ota provision`).
     #[arg(long)]
     slots: PathBuf,
-    /// The trust root this device holds.
-    #[arg(long)]
-    root: PathBuf,
-    /// The signed manifest.
-    #[arg(long)]
-    manifest: PathBuf,
-    /// The image.
+    /// The trust root this device holds (with --manifest).
+    #[arg(long, required_unless_present = "mcuboot_key", requires = "manifest")]
+    root: Option<PathBuf>,
+    /// The signed manifest (with --root).
+    #[arg(long, requires = "root")]
+    manifest: Option<PathBuf>,
+    /// The image: the component the manifest signs or, with --mcuboot-key, a signed MCUboot
+    /// image (its protected security counter and version take the manifest's place).
     #[arg(long)]
     image: PathBuf,
     /// Which component the image is (default: the manifest's only one).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "mcuboot_key")]
     component: Option<String>,
+    /// The public key (PEM) this device trusts for MCUboot images, instead of --root and
+    /// --manifest.
+    #[arg(long, conflicts_with_all = ["root", "manifest"])]
+    mcuboot_key: Option<PathBuf>,
     /// Device identity JSON: vendor_id, class_id (UUIDs), device_id, trusted_root_version,
     /// slot_capacity, now (optional). Counters come from the boot record.
     #[arg(long)]
@@ -270,17 +276,54 @@ fn identity(path: &Path) -> Result<Identity, BadInput> {
 }
 
 fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
-    let mut files = SlotFiles {
+    let files = SlotFiles {
         dir: args.slots.clone(),
     };
-    let record = files
+    let mut probe = SlotFiles {
+        dir: args.slots.clone(),
+    };
+    let record = probe
         .load_record()
         .map_err(|e| BadInput::new(format!("{}: {e} (run ota provision)", args.slots.display())))?;
     let id = identity(&args.state)?;
-    let root_doc = read(&args.root)?;
+    let (ticket, version, mut chunks) = match &args.mcuboot_key {
+        Some(key) => match mcuboot_ticket(args, key, &id, &record)? {
+            Ok((ticket, version, image)) => (ticket, version, Chunks::Memory(image)),
+            Err(report) => return Ok(report),
+        },
+        None => match manifest_ticket(args, &id, &record)? {
+            Ok((ticket, version, image)) => (ticket, version, Chunks::File(image)),
+            Err(report) => return Ok(report),
+        },
+    };
+    install_and_boot(files, args.health, &ticket, &version, &mut chunks)
+}
+
+fn refused(e: &dyn std::fmt::Display, code: &str, record: &BootRecord) -> Report {
+    let mut report = rejected(e.to_string(), Some(record));
+    if let Some(object) = report.json.as_object_mut() {
+        object.insert("code".into(), json!(code));
+    }
+    report
+}
+
+/// The ticket, version and image of a manifest-signed update, or the refusal.
+type Ticket<I> = Result<(InstallTicket, String, I), Report>;
+
+fn manifest_ticket(
+    args: &ApplyArgs,
+    id: &Identity,
+    record: &BootRecord,
+) -> Result<Ticket<ImageChunks>, BadInput> {
+    let (Some(root_path), Some(manifest_path)) = (&args.root, &args.manifest) else {
+        return Err(BadInput::new(
+            "pass --root and --manifest, or --mcuboot-key",
+        ));
+    };
+    let root_doc = read(root_path)?;
     let root =
         TrustRoot::from_pinned(&root_doc).map_err(|e| BadInput::new(format!("trust root: {e}")))?;
-    let manifest_doc = read(&args.manifest)?;
+    let manifest_doc = read(manifest_path)?;
     let state = DeviceState {
         vendor_id: id.vendor_id,
         class_id: id.class_id,
@@ -293,13 +336,7 @@ fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
     };
     let verified = match iotsec_ota::verify(&manifest_doc, &root, &state) {
         Ok(v) => v,
-        Err(e) => {
-            let mut report = rejected(e.to_string(), Some(&record));
-            if let Some(object) = report.json.as_object_mut() {
-                object.insert("code".into(), json!(e.code()));
-            }
-            return Ok(report);
-        }
+        Err(e) => return Ok(Err(refused(&e, e.code(), record))),
     };
     let manifest = verified.manifest;
     let component = match &args.component {
@@ -316,24 +353,90 @@ fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
         .map_err(|e| BadInput::new(format!("{}: {e}", args.image.display())))?
         .len();
     if image_len > component.size {
-        return Ok(rejected(
+        return Ok(Err(rejected(
             format!(
                 "image of {image_len} bytes is longer than the signed {}",
                 component.size
             ),
-            Some(&record),
-        ));
+            Some(record),
+        )));
     }
-    let mut image = ImageChunks::open(&args.image, image_len)?;
+    let image = ImageChunks::open(&args.image, image_len)?;
     let ticket = InstallTicket {
         security_counter: manifest.security_counter,
         sequence_number: manifest.sequence_number,
         digest: component.digest,
         size: component.size,
     };
+    Ok(Ok((ticket, manifest.version.to_owned(), image)))
+}
+
+/// An MCUboot image: verified against the trusted key, then held to the device's committed
+/// security counter (iotsec-ota `mcuboot::install_ticket`). The image is read once, bounded
+/// by the slot capacity, and the same bytes are installed.
+fn mcuboot_ticket(
+    args: &ApplyArgs,
+    key_path: &Path,
+    id: &Identity,
+    record: &BootRecord,
+) -> Result<Ticket<Vec<u8>>, BadInput> {
+    let key_text = fs::read_to_string(key_path)
+        .map_err(|e| BadInput::new(format!("{}: {e}", key_path.display())))?;
+    let key = TrustedKey::from_pem(&key_text)
+        .map_err(|e| BadInput::new(format!("{}: {e}", key_path.display())))?;
+    let image_len = fs::metadata(&args.image)
+        .map_err(|e| BadInput::new(format!("{}: {e}", args.image.display())))?
+        .len();
+    if image_len > id.slot_capacity {
+        return Ok(Err(rejected(
+            format!(
+                "image of {image_len} bytes exceeds the slot capacity of {}",
+                id.slot_capacity
+            ),
+            Some(record),
+        )));
+    }
+    let image = read(&args.image)?;
+    let checked = verify_image(&mut image.as_slice(), &key, Layout::File).and_then(|verified| {
+        let digest: [u8; 32] = sha2::Sha256::digest(&image).into();
+        install_ticket(
+            &verified,
+            record.security_counter,
+            digest,
+            image.len() as u64,
+        )
+        .map(|ticket| (ticket, verified.version().to_string()))
+    });
+    match checked {
+        Ok((ticket, version)) => Ok(Ok((ticket, version, image))),
+        Err(e) if e.is_bad_input() => Err(BadInput::new(format!("{}: {e}", args.image.display()))),
+        Err(e) => Ok(Err(refused(&e, e.code(), record))),
+    }
+}
+
+/// The image bytes to install, from the file (manifest updates) or from memory (MCUboot
+/// images, already read to be verified).
+enum Chunks {
+    File(ImageChunks),
+    Memory(Vec<u8>),
+}
+
+fn install_and_boot(
+    files: SlotFiles,
+    health: Health,
+    ticket: &InstallTicket,
+    version: &str,
+    chunks: &mut Chunks,
+) -> Result<Report, BadInput> {
     let mut boot = TrialBoot::new(files);
-    let result = boot.install(&ticket, &mut image);
-    image.finish()?;
+    let result = match chunks {
+        Chunks::File(image) => {
+            let result = boot.install(ticket, &mut *image);
+            image.finish()?;
+            result
+        }
+        Chunks::Memory(image) => boot.install(ticket, image.chunks(64 * 1024)),
+    };
     let installed = match result {
         Ok(slot) => slot,
         Err(e) => {
@@ -345,7 +448,7 @@ fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
     let booted = boot
         .boot()
         .or_else(|e| boot_error(e).and_then(|r| Err(BadInput::new(r))))?;
-    let (outcome, what) = match args.health {
+    let (outcome, what) = match health {
         Health::Pass if booted == installed => match boot.confirm(booted) {
             Ok(()) => (Outcome::Accepted, "confirmed"),
             Err(e) => return Ok(rejected(boot_error(e)?, None)),
@@ -361,7 +464,7 @@ fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
         // The update was accepted and is on trial; it is not applied until confirmed.
         Health::Reset => (Outcome::Accepted, "trial pending (reset before confirm)"),
     };
-    let applied = outcome == Outcome::Accepted && !matches!(args.health, Health::Reset);
+    let applied = outcome == Outcome::Accepted && !matches!(health, Health::Reset);
     let record = boot
         .store()
         .load_record()
@@ -370,7 +473,7 @@ fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
     if let Some(object) = json.as_object_mut() {
         object.insert("applied".into(), json!(applied));
         object.insert("installed_slot".into(), json!(slot_name(installed)));
-        object.insert("version".into(), json!(manifest.version));
+        object.insert("version".into(), json!(version));
         object.insert("result".into(), json!(what));
     }
     Ok(Report {
@@ -384,7 +487,7 @@ fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
             } else {
                 "not applied:"
             },
-            manifest.version,
+            version,
             slot_name(installed),
             record.security_counter
         ),

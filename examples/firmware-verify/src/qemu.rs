@@ -8,8 +8,15 @@
 //!
 //! Driven by `.ci/checks.d/ota-firmware-qemu.sh`, which signs the inputs with the real signer
 //! (`iotsec-cloud ota …`) and asserts the exit codes below.
+//!
+//! With the `mcuboot` feature the program verifies an MCUboot image instead (`key.der`, the
+//! trusted key's SubjectPublicKeyInfo, and `image.bin`): one phase, `mcuboot`, covering header
+//! and TLV checks, the hash over the image and the signature, then the security counter
+//! against the device's committed 3.
 #![no_std]
 #![no_main]
+// The MCUboot build leaves the manifest path's items unused.
+#![cfg_attr(feature = "mcuboot", allow(dead_code, unused_imports))]
 
 use core::fmt::Write as _;
 use core::panic::PanicInfo;
@@ -22,6 +29,7 @@ use iotsec_ota::{DeviceState, Error, ImageError, ImageVerifier, TrustRoot, verif
 mod board;
 
 /// Exit codes: the contract with the driver script.
+#[cfg_attr(not(feature = "mcuboot"), allow(dead_code))]
 mod verdict {
     /// Manifest verified and image digest matched.
     pub const ACCEPTED: u32 = 0;
@@ -53,6 +61,16 @@ mod verdict {
     pub const IMAGE_DIGEST: u32 = 22;
     /// Any other image refusal.
     pub const OTHER_IMAGE: u32 = 29;
+    /// `McubootError::HashMismatch`.
+    pub const MCUBOOT_HASH: u32 = 30;
+    /// `McubootError::BadSignature`.
+    pub const MCUBOOT_SIGNATURE: u32 = 31;
+    /// The image names another key (KEYHASH, PUBKEY or algorithm mismatch).
+    pub const MCUBOOT_KEY: u32 = 32;
+    /// `McubootError::Rollback`.
+    pub const MCUBOOT_ROLLBACK: u32 = 33;
+    /// Any other MCUboot refusal (its code is printed).
+    pub const MCUBOOT_OTHER: u32 = 39;
     /// The program panicked.
     pub const PANIC: u32 = 101;
     /// A fault exception was taken.
@@ -184,6 +202,7 @@ impl Report {
     }
 }
 
+#[cfg(not(feature = "mcuboot"))]
 #[entry]
 fn main() -> ! {
     let mut report = Report {
@@ -259,6 +278,64 @@ fn main() -> ! {
             let (code, reason) = image_verdict(&e);
             report.finish(code, reason, &phases)
         }
+    }
+}
+
+/// The committed security counter of the MCUboot path.
+#[cfg(feature = "mcuboot")]
+const MCUBOOT_COUNTER: u64 = 3;
+
+#[cfg(feature = "mcuboot")]
+fn mcuboot_verdict(error: &iotsec_ota::mcuboot::McubootError) -> u32 {
+    use iotsec_ota::mcuboot::McubootError;
+    match error {
+        McubootError::HashMismatch => verdict::MCUBOOT_HASH,
+        McubootError::BadSignature => verdict::MCUBOOT_SIGNATURE,
+        McubootError::KeyHashMismatch
+        | McubootError::PublicKeyMismatch
+        | McubootError::AlgorithmMismatch { .. } => verdict::MCUBOOT_KEY,
+        McubootError::Rollback { .. } => verdict::MCUBOOT_ROLLBACK,
+        _ => verdict::MCUBOOT_OTHER,
+    }
+}
+
+#[cfg(feature = "mcuboot")]
+#[entry]
+fn main() -> ! {
+    use iotsec_ota::mcuboot::{Layout, TrustedKey, install_ticket, verify_image};
+    let mut report = Report {
+        out: hio::hstdout().ok(),
+    };
+    timer::start();
+    let calibration = calibration();
+    report.line(format_args!(
+        "calibration {} instructions in {calibration} ticks",
+        2 * CALIBRATION_LOOPS
+    ));
+    let mut key_buf = [0u8; 128];
+    let mut image_buf = [0u8; IMAGE_CAPACITY + 4096];
+    let (Some(key_der), Some(image)) = (
+        read_file(b"key.der\0", &mut key_buf),
+        read_file(b"image.bin\0", &mut image_buf),
+    ) else {
+        report.finish(verdict::INPUT, "input", &[])
+    };
+    let Ok(key) = TrustedKey::from_spki_der(key_der) else {
+        report.finish(verdict::TRUST_ROOT, "key", &[])
+    };
+    let sp = stack::paint();
+    let t0 = timer::now();
+    let result = verify_image(&mut &image[..], &key, Layout::File)
+        .and_then(|verified| install_ticket(&verified, MCUBOOT_COUNTER, [0; 32], verified.end));
+    let phase = Phase {
+        name: "mcuboot",
+        ticks: timer::between(t0, timer::now()),
+        stack: stack::used(sp),
+    };
+    report.line(format_args!("image_bytes {}", image.len()));
+    match result {
+        Ok(_) => report.finish(verdict::ACCEPTED, "accepted", &[phase]),
+        Err(e) => report.finish(mcuboot_verdict(&e), e.code(), &[phase]),
     }
 }
 
