@@ -379,6 +379,14 @@ pub fn publish(
     );
 }
 
+/// One MQTT 5 QoS 1 PUBLISH with further arguments (TLS files); the caller judges the output.
+pub fn publish_once(tools: &Tools, port: u16, id: &str, topic: &str, extra: &[&str]) -> Output {
+    let mut cmd = client(&tools.publish, port, id, None);
+    cmd.args(["-V", "mqttv5", "-q", "1", "-t", topic, "-m", "x"])
+        .args(extra);
+    run_bounded(cmd)
+}
+
 /// Publishes one retained QoS 1 message.
 pub fn publish_retained(tools: &Tools, port: u16, id: &str, topic: &str, payload: &str) {
     let mut cmd = client(&tools.publish, port, id, None);
@@ -438,8 +446,21 @@ impl Subscriber {
         username: Option<&str>,
         filter: &str,
     ) -> Subscriber {
+        Subscriber::start_with(tools, port, id, username, filter, &[])
+    }
+
+    /// [`Subscriber::start`] with further arguments (TLS files).
+    pub fn start_with(
+        tools: &Tools,
+        port: u16,
+        id: &str,
+        username: Option<&str>,
+        filter: &str,
+        extra: &[&str],
+    ) -> Subscriber {
         let mut child = client(&tools.subscribe, port, id, username)
             .args(["-q", "1", "-t", filter, "-v", "-W", "60"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -526,11 +547,24 @@ impl Publisher {
         username: Option<&str>,
         topic: &str,
     ) -> Publisher {
+        Publisher::connect_with(tools, port, id, username, topic, &[])
+    }
+
+    /// [`Publisher::connect`] with further arguments (TLS files).
+    pub fn connect_with(
+        tools: &Tools,
+        port: u16,
+        id: &str,
+        username: Option<&str>,
+        topic: &str,
+        extra: &[&str],
+    ) -> Publisher {
         // stdbuf -oL: mosquitto_pub's debug lines go through stdio, block-buffered on a pipe.
         let mut wrapper = Command::new("stdbuf");
         wrapper.arg("-oL").arg(&tools.publish);
         let mut child = client_via(wrapper, port, id, username)
             .args(["-V", "mqttv5", "-q", "1", "-t", topic, "-l", "-d"])
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
