@@ -4,6 +4,8 @@
 // Each test file uses part of the harness.
 #![allow(dead_code)]
 
+pub mod mqtt5;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -188,9 +190,29 @@ impl Broker {
         all.extend_from_slice(options);
         let port = free_port();
         let conf = write_config_with(&dir, port, &tools.plugin, &all, listener_extra);
+        Broker::spawn(tools, dir, port, &conf)
+    }
+
+    /// mosquitto without the plugin: `body` (e.g. `acl_file PATH`) after the listener lines.
+    pub fn start_plain(tools: &Tools, dir: PathBuf, body: &str) -> Broker {
+        let port = free_port();
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
+                 log_dest stderr\nlog_timestamp false\n{body}"
+            ),
+        )
+        .expect("write mosquitto.conf");
+        Broker::spawn(tools, dir, port, &conf)
+    }
+
+    /// Runs mosquitto on `conf` and waits until it accepts connections.
+    fn spawn(tools: &Tools, dir: PathBuf, port: u16, conf: &Path) -> Broker {
         let mut child = Command::new(&tools.broker)
             .arg("-c")
-            .arg(&conf)
+            .arg(conf)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
