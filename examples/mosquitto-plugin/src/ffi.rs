@@ -385,7 +385,11 @@ pub unsafe extern "C" fn mosquitto_plugin_cleanup(
         }
         let state = userdata.cast::<State>();
         // SAFETY: `state` is the Box::into_raw pointer from init; mosquitto calls cleanup once.
-        let identifier = unsafe { (*state).identifier };
+        let (identifier, timing) =
+            unsafe { ((*state).identifier, (*state).plugin.timing_summary()) };
+        if let Some(line) = timing {
+            log(MOSQ_LOG_NOTICE, &line);
+        }
         for &(event, callback) in CALLBACKS {
             // SAFETY: same identifier and callbacks as registered in init. The result is
             // ignored: NOT_FOUND only means the broker already dropped the registration.
@@ -409,10 +413,18 @@ unsafe extern "C" fn on_acl_check(
     event_data: *mut c_void,
     userdata: *mut c_void,
 ) -> c_int {
+    let start = std::time::Instant::now();
     let verdict = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: the pointers are the ones mosquitto passes to an ACL_CHECK callback.
         unsafe { acl_check(event, event_data, userdata) }
     }));
+    if !userdata.is_null() {
+        // SAFETY: non-null; the `State` from init, alive until cleanup unregisters this callback.
+        let plugin = unsafe { &(*userdata.cast::<State>()).plugin };
+        if plugin.timing() {
+            plugin.record_check(start.elapsed());
+        }
+    }
     match verdict {
         Ok(Verdict::Allow) => MOSQ_ERR_SUCCESS,
         Ok(Verdict::Deny(denial)) => {

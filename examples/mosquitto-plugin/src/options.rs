@@ -40,7 +40,14 @@ pub struct Options {
     pub watch: bool,
     /// The deny stream, if `plugin_opt_deny_topic` is set.
     pub deny_stream: Option<DenyStream>,
+    /// `plugin_opt_check_timing true`: time every ACL check inside the broker and log the
+    /// count, p50 and p99 when the plugin unloads (for the benchmark; keeps at most
+    /// [`MAX_TIMING_SAMPLES`] samples).
+    pub check_timing: bool,
 }
+
+/// Most check durations kept by `plugin_opt_check_timing` (4 bytes each).
+pub const MAX_TIMING_SAMPLES: usize = 4_000_000;
 
 impl Options {
     /// Options with a policy and a mode and nothing else (no posture feed, no deny stream,
@@ -53,12 +60,13 @@ impl Options {
             username_is_cert_cn: false,
             watch: true,
             deny_stream: None,
+            check_timing: false,
         }
     }
 }
 
-const KNOWN: &str =
-    "policy, mode, posture, username_is_cert_cn, watch, deny_topic, deny_readers, deny_rate";
+const KNOWN: &str = "policy, mode, posture, username_is_cert_cn, watch, deny_topic, \
+                     deny_readers, deny_rate, check_timing";
 
 fn set<T>(slot: &mut Option<T>, key: &str, value: T) -> Result<(), String> {
     if slot.is_some() {
@@ -97,6 +105,7 @@ pub fn parse_options<'a>(
     let mut deny_topic = None;
     let mut deny_readers = None;
     let mut deny_rate = None;
+    let mut check_timing = None;
     for (key, value) in pairs {
         match key {
             "policy" => set(&mut policy, key, path(key, value)?)?,
@@ -110,6 +119,7 @@ pub fn parse_options<'a>(
             )?,
             "username_is_cert_cn" => set(&mut username_is_cert_cn, key, boolean(key, value)?)?,
             "watch" => set(&mut watch, key, boolean(key, value)?)?,
+            "check_timing" => set(&mut check_timing, key, boolean(key, value)?)?,
             "deny_topic" => {
                 TopicName::new(value)
                     .map_err(|e| format!("plugin_opt_deny_topic {value:?}: {e}"))?;
@@ -176,6 +186,7 @@ pub fn parse_options<'a>(
         username_is_cert_cn: username_is_cert_cn.unwrap_or(false),
         watch: watch.unwrap_or(true),
         deny_stream,
+        check_timing: check_timing.unwrap_or(false),
     })
 }
 
@@ -225,8 +236,10 @@ mod tests {
             ("deny_topic", "$iotsec/deny"),
             ("deny_readers", "ops, soc"),
             ("deny_rate", "5"),
+            ("check_timing", "true"),
         ])
         .unwrap();
+        assert!(o.check_timing);
         assert_eq!(o.posture, Some(PathBuf::from("posture.json")));
         assert!(o.username_is_cert_cn);
         assert!(!o.watch);

@@ -14,7 +14,7 @@ use iotsec_mqtt_acl::posture_feed::PostureFeed;
 use iotsec_mqtt_acl::{CompiledPolicy, Policy, SubscribeMode};
 
 use crate::authorize::{AclRequest, Context, Denial, Verdict, authorize_in};
-use crate::options::{DenyStream, Options};
+use crate::options::{DenyStream, MAX_TIMING_SAMPLES, Options};
 
 /// How often [`Plugin::watch`] looks at the files (it is called on every broker tick).
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -124,6 +124,7 @@ pub struct Plugin {
     posture: Slot<Option<PostureFeed>>,
     stamps: Mutex<WatchState>,
     limiter: Option<Mutex<Limiter>>,
+    timing: Option<Mutex<Vec<u32>>>,
 }
 
 #[derive(Debug, Default)]
@@ -152,11 +153,13 @@ impl Plugin {
             .deny_stream
             .as_ref()
             .map(|d| Mutex::new(Limiter::new(d.rate)));
+        let timing = options.check_timing.then(|| Mutex::new(Vec::new()));
         Plugin {
             policy: Slot::new(policy),
             posture: Slot::new(posture),
             stamps: Mutex::new(WatchState::default()),
             limiter,
+            timing,
             options,
         }
     }
@@ -317,6 +320,36 @@ impl Plugin {
         Some((stream.topic.as_str(), event.to_string()))
     }
 
+    /// Whether checks are timed (`plugin_opt_check_timing`).
+    pub fn timing(&self) -> bool {
+        self.timing.is_some()
+    }
+
+    /// Records one check's duration (kept up to [`MAX_TIMING_SAMPLES`]).
+    pub fn record_check(&self, took: Duration) {
+        if let Some(Ok(mut samples)) = self.timing.as_ref().map(Mutex::lock)
+            && samples.len() < MAX_TIMING_SAMPLES
+        {
+            samples.push(u32::try_from(took.as_nanos()).unwrap_or(u32::MAX));
+        }
+    }
+
+    /// "N checks, p50 X ns, p99 Y ns" for the recorded checks (`None` without timing).
+    pub fn timing_summary(&self) -> Option<String> {
+        let mut samples = self.timing.as_ref()?.lock().ok()?.clone();
+        samples.sort_unstable();
+        let at = |q: usize| {
+            let i = (samples.len().saturating_sub(1) * q) / 100;
+            samples.get(i).copied().unwrap_or(0)
+        };
+        Some(format!(
+            "iotsec-mqtt-acl: check timing: {} checks, p50 {} ns, p99 {} ns",
+            samples.len(),
+            at(50),
+            at(99)
+        ))
+    }
+
     /// The options in force.
     pub fn options(&self) -> &Options {
         &self.options
@@ -470,5 +503,24 @@ mod tests {
         assert_eq!(l.admit(later), Some(0));
         assert_eq!(l.admit(later), Some(0));
         assert_eq!(l.admit(later), None);
+    }
+
+    #[test]
+    fn timing_summary_reports_exact_percentiles() {
+        let path = temp(
+            "timed.toml",
+            "[[rule]]\neffect = \"allow\"\nactions = [\"publish\"]\ntopics = [\"a\"]\n",
+        );
+        let mut options = Options::new(path, SubscribeMode::Strict);
+        assert_eq!(Plugin::load(&options).unwrap().timing_summary(), None);
+        options.check_timing = true;
+        let p = Plugin::load(&options).unwrap();
+        for ns in (1..=100).rev() {
+            p.record_check(Duration::from_nanos(ns));
+        }
+        assert_eq!(
+            p.timing_summary().unwrap(),
+            "iotsec-mqtt-acl: check timing: 100 checks, p50 50 ns, p99 99 ns"
+        );
     }
 }

@@ -88,11 +88,16 @@ impl Client {
 
     /// Subscribes to one filter at QoS 0 and returns the SUBACK reason code.
     pub fn subscribe(&mut self, filter: &str) -> u8 {
+        self.subscribe_qos(filter, 0)
+    }
+
+    /// Subscribes to one filter at `qos` and returns the SUBACK reason code.
+    pub fn subscribe_qos(&mut self, filter: &str, qos: u8) -> u8 {
         let id = self.id();
         let mut body = id.to_be_bytes().to_vec();
         body.push(0);
         string(filter.as_bytes(), &mut body);
-        body.push(0); // QoS 0, no options
+        body.push(qos & 3); // no other options
         self.stream
             .write_all(&packet(0x82, &body))
             .expect("send SUBSCRIBE");
@@ -104,6 +109,13 @@ impl Client {
 
     /// Publishes at QoS 1 and returns the PUBACK reason code (0x00 when omitted).
     pub fn publish_qos1(&mut self, topic: &str, payload: &[u8]) -> u8 {
+        let id = self.send_qos1(topic, payload);
+        let body = self.wait_for(4, id);
+        body.get(2).copied().unwrap_or(0)
+    }
+
+    /// Sends a QoS 1 PUBLISH without waiting; returns its packet id (see [`Client::next_ack`]).
+    pub fn send_qos1(&mut self, topic: &str, payload: &[u8]) -> u16 {
         let id = self.id();
         let mut body = Vec::new();
         string(topic.as_bytes(), &mut body);
@@ -113,8 +125,21 @@ impl Client {
         self.stream
             .write_all(&packet(0x32, &body))
             .expect("send PUBLISH");
-        let body = self.wait_for(4, id);
-        body.get(2).copied().unwrap_or(0)
+        id
+    }
+
+    /// Waits for the next PUBACK: (packet id, reason code).
+    pub fn next_ack(&mut self) -> (u16, u8) {
+        let deadline = Instant::now() + super::STEP;
+        loop {
+            let (k, body) = self.read_packet(deadline).expect("PUBACK");
+            if k >> 4 == 4 && body.len() >= 2 {
+                return (
+                    u16::from_be_bytes([body[0], body[1]]),
+                    body.get(2).copied().unwrap_or(0),
+                );
+            }
+        }
     }
 
     /// Publishes at QoS 0 (no acknowledgement).
