@@ -310,6 +310,8 @@ impl Broker {
     pub fn terminate(mut self) -> (ExitStatus, String) {
         self.signal("-TERM");
         let status = wait_bounded(&mut self.child, STEP).expect("mosquitto ignored SIGTERM");
+        // The reader thread ends at EOF, right after the exit; give it a moment.
+        std::thread::sleep(Duration::from_millis(200));
         (status, self.log_text())
     }
 }
