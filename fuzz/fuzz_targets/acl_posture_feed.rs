@@ -10,9 +10,12 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = core::str::from_utf8(data) else {
         return;
     };
-    for feed in [PostureFeed::from_toml_str(text), PostureFeed::from_json_str(text)]
-        .into_iter()
-        .flatten()
+    for feed in [
+        PostureFeed::from_toml_str(text),
+        PostureFeed::from_json_str(text),
+    ]
+    .into_iter()
+    .flatten()
     {
         let _ = feed.posture("dev1", Some("dev1"), u64::MAX);
         let _ = feed.posture("dev1", None, 0);
