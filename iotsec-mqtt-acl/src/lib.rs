@@ -24,6 +24,8 @@ pub mod lint;
 pub mod mosquitto_acl;
 #[cfg(feature = "alloc")]
 pub mod policy;
+#[cfg(feature = "std")]
+pub mod posture_feed;
 #[cfg(feature = "alloc")]
 pub mod reference;
 #[cfg(feature = "std")]

@@ -2,11 +2,11 @@
 //! or deny (with the log line) out. Everything that is not understood is denied.
 
 use iotsec_mqtt_acl::decision::Reason;
-use iotsec_mqtt_acl::{
-    ClientContext, CompiledPolicy, Posture, Request, SubscribeMode, Subscription,
-};
+use iotsec_mqtt_acl::posture_feed::PostureFeed;
+use iotsec_mqtt_acl::{ClientContext, CompiledPolicy, Request, SubscribeMode, Subscription};
 
 use crate::access::Access;
+use crate::options::DenyStream;
 
 /// One `MOSQ_EVT_ACL_CHECK` event, as bytes borrowed from the broker (`None` for a null
 /// pointer). A C string cannot hold U+0000, but the bytes are checked anyway.
@@ -34,8 +34,37 @@ pub struct AclRequest<'a> {
 pub enum Verdict {
     /// `MOSQ_ERR_SUCCESS`.
     Allow,
-    /// `MOSQ_ERR_ACL_DENIED`, with the line to log (control characters escaped).
-    Deny(String),
+    /// `MOSQ_ERR_ACL_DENIED`.
+    Deny(Denial),
+}
+
+/// Why a check was denied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Denial {
+    /// The line to log (client text escaped).
+    pub line: String,
+    /// The action (`publish`, `publish_retained`, `subscribe`, `receive`, `unsubscribe`, or
+    /// `-` for an unknown access value).
+    pub action: &'static str,
+    /// Why, without the client's identity.
+    pub reason: String,
+    /// Whether this denial may go to the deny stream (`false` for denials of the stream's own
+    /// topic, which would otherwise feed themselves).
+    pub streamable: bool,
+}
+
+/// What the plugin knows beyond the policy: the posture feed, whether the username is the
+/// certificate CN, and the deny stream whose topic the plugin itself guards.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Context<'a> {
+    /// The posture feed in force, if any.
+    pub posture: Option<&'a PostureFeed>,
+    /// Now, in Unix seconds (for attestation ages).
+    pub now: u64,
+    /// The username is the certificate CN (`use_identity_as_username`).
+    pub username_is_cert_cn: bool,
+    /// The deny stream, if configured.
+    pub deny_stream: Option<&'a DenyStream>,
 }
 
 impl Verdict {
@@ -51,9 +80,24 @@ impl Verdict {
 /// is set), SUBSCRIBE as `subscribe` in `mode`. UNSUBSCRIBE only removes access, so it is
 /// granted for any well-formed filter. Denied: a null or non-UTF-8 client id, username or
 /// topic, U+0000 anywhere, an unknown access value, and everything the policy does not allow.
-/// Mosquitto gives a plugin no posture, certificate CN or attributes: rules that need them do
-/// not grant (and deny rules that need them apply), as the policy semantics say.
+/// Without a [`Context`] there is no posture, certificate CN or attributes: rules that need them
+/// do not grant (and deny rules that need them apply), as the policy semantics say.
 pub fn authorize(policy: &CompiledPolicy, mode: SubscribeMode, req: &AclRequest<'_>) -> Verdict {
+    authorize_in(policy, mode, req, &Context::default())
+}
+
+/// [`authorize`] with the posture feed, the certificate CN and the deny stream of `cx`.
+///
+/// The deny stream's topic is the plugin's: a PUBLISH to it is always denied, and a SUBSCRIBE
+/// to exactly it or a delivery on it is allowed for the configured readers and denied for
+/// everyone else, whatever the policy says. A wildcard filter that covers it is judged by the
+/// policy, and each delivery through it by the reader check.
+pub fn authorize_in(
+    policy: &CompiledPolicy,
+    mode: SubscribeMode,
+    req: &AclRequest<'_>,
+    cx: &Context<'_>,
+) -> Verdict {
     let Some(access) = Access::from_raw(req.access) else {
         return deny(
             req,
@@ -77,6 +121,12 @@ pub fn authorize(policy: &CompiledPolicy, mode: SubscribeMode, req: &AclRequest<
         Ok(s) => s,
         Err(problem) => return deny(req, what, format_args!("topic {problem}")),
     };
+    if let Some(verdict) = cx
+        .deny_stream
+        .and_then(|stream| guard_stream(stream, access, username, topic, req))
+    {
+        return verdict;
+    }
     let Some(action) = access.action(req.retain) else {
         // UNSUBSCRIBE: no rule governs it; a malformed filter is still refused.
         return match Subscription::parse(topic) {
@@ -84,12 +134,17 @@ pub fn authorize(policy: &CompiledPolicy, mode: SubscribeMode, req: &AclRequest<
             Err(e) => deny(req, what, format_args!("invalid filter: {e}")),
         };
     };
+    let cert_cn = username.filter(|_| cx.username_is_cert_cn);
+    let posture = cx
+        .posture
+        .map(|feed| feed.posture(client_id, cert_cn, cx.now))
+        .unwrap_or_default();
     let ctx = ClientContext {
         client_id,
         username,
-        cert_cn: None,
+        cert_cn,
         attributes: &[],
-        posture: Posture::default(),
+        posture,
     };
     let request = Request {
         action,
@@ -100,6 +155,13 @@ pub fn authorize(policy: &CompiledPolicy, mode: SubscribeMode, req: &AclRequest<
     if decision.is_allowed() {
         return Verdict::Allow;
     }
+    // Say so when quarantine took the grant away: the operator reading the log or the deny
+    // stream then knows why a device lost a topic it had.
+    let note = if ctx.posture.quarantined {
+        "; posture: quarantined"
+    } else {
+        ""
+    };
     let rule_name = |rule: u32| {
         policy
             .policy()
@@ -111,7 +173,7 @@ pub fn authorize(policy: &CompiledPolicy, mode: SubscribeMode, req: &AclRequest<
         Reason::DeniedBy { rule } => deny(
             req,
             action.as_str(),
-            format_args!("denied by rule {rule} ({:?})", rule_name(rule)),
+            format_args!("denied by rule {rule} ({:?}){note}", rule_name(rule)),
         ),
         Reason::PlaceholderUnusable {
             rule,
@@ -121,7 +183,7 @@ pub fn authorize(policy: &CompiledPolicy, mode: SubscribeMode, req: &AclRequest<
             req,
             action.as_str(),
             format_args!(
-                "rule {rule} ({:?}): placeholder {placeholder} unusable for this client: {problem}",
+                "rule {rule} ({:?}): placeholder {placeholder} unusable for this client: {problem}{note}",
                 rule_name(rule)
             ),
         ),
@@ -129,9 +191,51 @@ pub fn authorize(policy: &CompiledPolicy, mode: SubscribeMode, req: &AclRequest<
         other => deny(
             req,
             action.as_str(),
-            format_args!("{}: {other}", other.kind()),
+            format_args!("{}: {other}{note}", other.kind()),
         ),
     }
+}
+
+/// The plugin's own rules for the deny stream's topic; `None` when they do not apply.
+fn guard_stream(
+    stream: &DenyStream,
+    access: Access,
+    username: Option<&str>,
+    topic: &str,
+    req: &AclRequest<'_>,
+) -> Option<Verdict> {
+    let plain = match access {
+        Access::Subscribe | Access::Unsubscribe => match Subscription::parse(topic) {
+            Ok(sub) => sub.filter.as_str() == stream.topic,
+            Err(_) => false,
+        },
+        Access::Read | Access::Write => topic == stream.topic,
+    };
+    if !plain {
+        return None;
+    }
+    let reader = username.is_some_and(|u| stream.readers.iter().any(|r| r == u));
+    let verdict = match access {
+        Access::Write => deny(
+            req,
+            access.as_str(),
+            format_args!("the deny stream's topic is written only by the broker"),
+        ),
+        Access::Unsubscribe => Verdict::Allow,
+        Access::Read | Access::Subscribe if reader => Verdict::Allow,
+        Access::Read | Access::Subscribe => deny(
+            req,
+            access.as_str(),
+            format_args!("the deny stream is read only by plugin_opt_deny_readers"),
+        ),
+    };
+    Some(match verdict {
+        Verdict::Deny(d) => Verdict::Deny(Denial {
+            streamable: false,
+            ..d
+        }),
+        allow => allow,
+    })
 }
 
 /// UTF-8 text without U+0000, or what is wrong with it.
@@ -146,16 +250,22 @@ fn text(bytes: Option<&[u8]>) -> Result<&str, &'static str> {
 
 /// The deny verdict and its log line. Client-supplied text is shown with `{:?}` escaping, so a
 /// client cannot forge log lines with newlines or control characters.
-fn deny(req: &AclRequest<'_>, what: &str, why: std::fmt::Arguments<'_>) -> Verdict {
+fn deny(req: &AclRequest<'_>, what: &'static str, why: std::fmt::Arguments<'_>) -> Verdict {
     let show = |b: Option<&[u8]>| match b {
         None => "(null)".to_string(),
         Some(b) => format!("{:?}", String::from_utf8_lossy(b)),
     };
-    Verdict::Deny(format!(
-        "iotsec-mqtt-acl: DENY {what} client_id={} username={} topic={} qos={}: {why}",
-        show(req.client_id),
-        show(req.username),
-        show(req.topic),
-        req.qos,
-    ))
+    let reason = why.to_string();
+    Verdict::Deny(Denial {
+        line: format!(
+            "iotsec-mqtt-acl: DENY {what} client_id={} username={} topic={} qos={}: {reason}",
+            show(req.client_id),
+            show(req.username),
+            show(req.topic),
+            req.qos,
+        ),
+        action: what,
+        reason,
+        streamable: true,
+    })
 }

@@ -18,7 +18,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::authorize::{AclRequest, Verdict};
 use crate::options::parse_options;
-use crate::plugin::Plugin;
+use crate::plugin::{Level, LogLine, Plugin};
 
 /// `MOSQ_PLUGIN_VERSION` of mosquitto 2.0.
 const PLUGIN_API_VERSION: c_int = 5;
@@ -30,12 +30,18 @@ const MOSQ_ERR_INVAL: c_int = 3;
 const MOSQ_ERR_ACL_DENIED: c_int = 12;
 /// `MOSQ_ERR_UNKNOWN`.
 const MOSQ_ERR_UNKNOWN: c_int = 13;
-/// `MOSQ_EVT_ACL_CHECK` (mosquitto_broker.h, `enum mosquitto_plugin_event`).
+/// `MOSQ_EVT_RELOAD` (mosquitto_broker.h, `enum mosquitto_plugin_event`): SIGHUP.
+const MOSQ_EVT_RELOAD: c_int = 1;
+/// `MOSQ_EVT_ACL_CHECK`.
 const MOSQ_EVT_ACL_CHECK: c_int = 2;
+/// `MOSQ_EVT_TICK`: once per pass of the broker's main loop.
+const MOSQ_EVT_TICK: c_int = 9;
 /// `MOSQ_LOG_INFO` (mosquitto.h).
 const MOSQ_LOG_INFO: c_int = 1 << 0;
 /// `MOSQ_LOG_NOTICE`.
 const MOSQ_LOG_NOTICE: c_int = 1 << 1;
+/// `MOSQ_LOG_WARNING`.
+const MOSQ_LOG_WARNING: c_int = 1 << 2;
 /// `MOSQ_LOG_ERR`.
 const MOSQ_LOG_ERR: c_int = 1 << 3;
 
@@ -114,6 +120,15 @@ unsafe extern "C" {
     fn mosquitto_log_printf(level: c_int, fmt: *const c_char, ...);
     fn mosquitto_client_id(client: *const Mosquitto) -> *const c_char;
     fn mosquitto_client_username(client: *const Mosquitto) -> *const c_char;
+    fn mosquitto_broker_publish_copy(
+        clientid: *const c_char,
+        topic: *const c_char,
+        payloadlen: c_int,
+        payload: *const c_void,
+        qos: c_int,
+        retain: bool,
+        properties: *mut c_void,
+    ) -> c_int;
 }
 
 /// What `userdata` points to between init and cleanup.
@@ -250,34 +265,108 @@ unsafe fn init(
     log(
         MOSQ_LOG_INFO,
         &format!(
-            "iotsec-mqtt-acl: policy {} loaded ({} rules, subscribe mode {:?})",
+            "iotsec-mqtt-acl: policy {} loaded ({} rules, subscribe mode {:?}, posture feed {}, deny stream {}, watch {})",
             options.policy.display(),
             plugin.rule_count(),
-            plugin.mode()
+            plugin.mode(),
+            match (&options.posture, plugin.posture_entries()) {
+                (Some(p), Some(n)) => format!("{} with {n} entries", p.display()),
+                _ => "none".into(),
+            },
+            options
+                .deny_stream
+                .as_ref()
+                .map_or("off", |d| d.topic.as_str()),
+            options.watch,
         ),
     );
     let state = Box::into_raw(Box::new(State { identifier, plugin }));
-    // SAFETY: `identifier` is the broker's id for this plugin; `on_acl_check` has the
-    // generic callback signature; `state` stays valid until cleanup unregisters and frees it.
-    let rc = unsafe {
-        mosquitto_callback_register(
-            identifier,
-            MOSQ_EVT_ACL_CHECK,
-            on_acl_check,
-            std::ptr::null(),
-            state.cast(),
-        )
-    };
-    if rc != MOSQ_ERR_SUCCESS {
-        // SAFETY: `state` came from Box::into_raw above and was not registered.
-        drop(unsafe { Box::from_raw(state) });
-        return Err(format!(
-            "mosquitto_callback_register(MOSQ_EVT_ACL_CHECK) returned {rc}"
-        ));
+    let mut registered: Vec<(c_int, GenericCallback)> = Vec::with_capacity(CALLBACKS.len());
+    for &(event, callback) in CALLBACKS {
+        // SAFETY: `identifier` is the broker's id for this plugin; each callback has the
+        // generic callback signature; `state` stays valid until cleanup unregisters them all
+        // and frees it.
+        let rc = unsafe {
+            mosquitto_callback_register(identifier, event, callback, std::ptr::null(), state.cast())
+        };
+        if rc != MOSQ_ERR_SUCCESS {
+            for (event, callback) in registered {
+                // SAFETY: registered above with the same identifier and callback.
+                let _ = unsafe {
+                    mosquitto_callback_unregister(identifier, event, callback, std::ptr::null())
+                };
+            }
+            // SAFETY: `state` came from Box::into_raw above and no callback refers to it now.
+            drop(unsafe { Box::from_raw(state) });
+            return Err(format!(
+                "mosquitto_callback_register(event {event}) returned {rc}"
+            ));
+        }
+        registered.push((event, callback));
     }
     // SAFETY: `userdata` is non-null (checked) and points to the broker's slot for it.
     unsafe { *userdata = state.cast() };
     Ok(())
+}
+
+/// The events this plugin handles and their callbacks.
+const CALLBACKS: &[(c_int, GenericCallback)] = &[
+    (MOSQ_EVT_ACL_CHECK, on_acl_check),
+    (MOSQ_EVT_RELOAD, on_reload),
+    (MOSQ_EVT_TICK, on_tick),
+];
+
+/// Writes reload log lines.
+fn log_lines(lines: Vec<LogLine>) {
+    for (level, line) in lines {
+        let level = match level {
+            Level::Info => MOSQ_LOG_INFO,
+            Level::Warning => MOSQ_LOG_WARNING,
+        };
+        log(level, &line);
+    }
+}
+
+/// `MOSQ_EVT_RELOAD` (SIGHUP): re-reads the policy and the posture feed; a file that does not
+/// load keeps the previous one (WARNING). Always `MOSQ_ERR_SUCCESS`: a broker that already
+/// serves a fleet keeps serving it with the rules it had.
+unsafe extern "C" fn on_reload(
+    event: c_int,
+    _event_data: *mut c_void,
+    userdata: *mut c_void,
+) -> c_int {
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        if event != MOSQ_EVT_RELOAD || userdata.is_null() {
+            return;
+        }
+        // SAFETY: non-null; the `State` from init, alive until cleanup unregisters this callback.
+        let state = unsafe { &*userdata.cast::<State>() };
+        log_lines(state.plugin.reload());
+    }));
+    if result.is_err() {
+        log(
+            MOSQ_LOG_WARNING,
+            "iotsec-mqtt-acl: internal error (panic) during reload; the previous policy stays in force",
+        );
+    }
+    MOSQ_ERR_SUCCESS
+}
+
+/// `MOSQ_EVT_TICK`: looks for changed policy / posture files (at most once per second).
+unsafe extern "C" fn on_tick(
+    event: c_int,
+    _event_data: *mut c_void,
+    userdata: *mut c_void,
+) -> c_int {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        if event != MOSQ_EVT_TICK || userdata.is_null() {
+            return;
+        }
+        // SAFETY: non-null; the `State` from init, alive until cleanup unregisters this callback.
+        let state = unsafe { &*userdata.cast::<State>() };
+        log_lines(state.plugin.watch(std::time::Instant::now()));
+    }));
+    MOSQ_ERR_SUCCESS
 }
 
 /// Unregisters the callback and frees the state.
@@ -296,17 +385,18 @@ pub unsafe extern "C" fn mosquitto_plugin_cleanup(
         }
         let state = userdata.cast::<State>();
         // SAFETY: `state` is the Box::into_raw pointer from init; mosquitto calls cleanup once.
-        let identifier = unsafe { (*state).identifier };
-        // SAFETY: same identifier and callback as registered in init. The result is ignored:
-        // NOT_FOUND only means the broker already dropped the registration.
-        let _ = unsafe {
-            mosquitto_callback_unregister(
-                identifier,
-                MOSQ_EVT_ACL_CHECK,
-                on_acl_check,
-                std::ptr::null(),
-            )
-        };
+        let (identifier, timing) =
+            unsafe { ((*state).identifier, (*state).plugin.timing_summary()) };
+        if let Some(line) = timing {
+            log(MOSQ_LOG_NOTICE, &line);
+        }
+        for &(event, callback) in CALLBACKS {
+            // SAFETY: same identifier and callbacks as registered in init. The result is
+            // ignored: NOT_FOUND only means the broker already dropped the registration.
+            let _ = unsafe {
+                mosquitto_callback_unregister(identifier, event, callback, std::ptr::null())
+            };
+        }
         // SAFETY: unregistered, so no callback can see the state any more; freed once.
         drop(unsafe { Box::from_raw(state) });
     }));
@@ -323,19 +413,62 @@ unsafe extern "C" fn on_acl_check(
     event_data: *mut c_void,
     userdata: *mut c_void,
 ) -> c_int {
+    let start = std::time::Instant::now();
     let verdict = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: the pointers are the ones mosquitto passes to an ACL_CHECK callback.
         unsafe { acl_check(event, event_data, userdata) }
-    }))
-    .unwrap_or_else(|_| {
-        Verdict::Deny("iotsec-mqtt-acl: DENY: internal error (panic) in the ACL check".into())
-    });
+    }));
+    if !userdata.is_null() {
+        // SAFETY: non-null; the `State` from init, alive until cleanup unregisters this callback.
+        let plugin = unsafe { &(*userdata.cast::<State>()).plugin };
+        if plugin.timing() {
+            plugin.record_check(start.elapsed());
+        }
+    }
     match verdict {
-        Verdict::Allow => MOSQ_ERR_SUCCESS,
-        Verdict::Deny(line) => {
-            log(MOSQ_LOG_NOTICE, &line);
+        Ok(Verdict::Allow) => MOSQ_ERR_SUCCESS,
+        Ok(Verdict::Deny(denial)) => {
+            log(MOSQ_LOG_NOTICE, &denial.line);
             MOSQ_ERR_ACL_DENIED
         }
+        Err(_) => {
+            log(
+                MOSQ_LOG_NOTICE,
+                "iotsec-mqtt-acl: DENY: internal error (panic) in the ACL check",
+            );
+            MOSQ_ERR_ACL_DENIED
+        }
+    }
+}
+
+/// Publishes a denial on the deny stream (if configured and the rate limit admits it).
+/// `mosquitto_broker_publish_copy` queues the message; it does not re-enter the ACL check.
+fn publish_denial(plugin: &Plugin, request: &AclRequest<'_>, denial: &crate::Denial) {
+    let Some((topic, payload)) = plugin.deny_event(request, denial, std::time::Instant::now())
+    else {
+        return;
+    };
+    let (Ok(topic), Ok(len)) = (CString::new(topic), c_int::try_from(payload.len())) else {
+        return;
+    };
+    // SAFETY: null client id = to every subscriber; `topic` is NUL-terminated; `payload` is
+    // `len` readable bytes, copied by the broker; QoS 0, not retained, no properties.
+    let rc = unsafe {
+        mosquitto_broker_publish_copy(
+            std::ptr::null(),
+            topic.as_ptr(),
+            len,
+            payload.as_ptr().cast(),
+            0,
+            false,
+            std::ptr::null_mut(),
+        )
+    };
+    if rc != MOSQ_ERR_SUCCESS {
+        log(
+            MOSQ_LOG_WARNING,
+            &format!("iotsec-mqtt-acl: deny stream publish failed ({rc})"),
+        );
     }
 }
 
@@ -346,11 +479,16 @@ unsafe extern "C" fn on_acl_check(
 /// is null or the `State` registered in init.
 unsafe fn acl_check(event: c_int, event_data: *mut c_void, userdata: *mut c_void) -> Verdict {
     if event != MOSQ_EVT_ACL_CHECK || event_data.is_null() || userdata.is_null() {
-        return Verdict::Deny(format!(
-            "iotsec-mqtt-acl: DENY: unexpected callback (event {event}, event_data null: {}, userdata null: {})",
-            event_data.is_null(),
-            userdata.is_null()
-        ));
+        return Verdict::Deny(crate::Denial {
+            line: format!(
+                "iotsec-mqtt-acl: DENY: unexpected callback (event {event}, event_data null: {}, userdata null: {})",
+                event_data.is_null(),
+                userdata.is_null()
+            ),
+            action: "-",
+            reason: "unexpected callback".into(),
+            streamable: false,
+        });
     }
     // SAFETY: non-null; for MOSQ_EVT_ACL_CHECK mosquitto passes a `struct
     // mosquitto_evt_acl_check` (mosquitto_broker.h) that lives for the whole call.
@@ -371,14 +509,19 @@ unsafe fn acl_check(event: c_int, event_data: *mut c_void, userdata: *mut c_void
     };
     // SAFETY: `topic` is null or a NUL-terminated string owned by the broker for the call.
     let topic = unsafe { c_bytes(ev.topic) };
-    state.plugin.check(&AclRequest {
+    let request = AclRequest {
         client_id,
         username,
         access: ev.access,
         topic,
         qos: ev.qos,
         retain: ev.retain != 0,
-    })
+    };
+    let verdict = state.plugin.check(&request);
+    if let Verdict::Deny(denial) = &verdict {
+        publish_denial(&state.plugin, &request, denial);
+    }
+    verdict
 }
 
 #[cfg(all(test, target_pointer_width = "64"))]

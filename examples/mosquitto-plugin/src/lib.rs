@@ -21,6 +21,6 @@ pub mod options;
 pub mod plugin;
 
 pub use access::Access;
-pub use authorize::{AclRequest, Verdict, authorize};
+pub use authorize::{AclRequest, Context, Denial, Verdict, authorize, authorize_in};
 pub use options::{Options, parse_options};
 pub use plugin::Plugin;

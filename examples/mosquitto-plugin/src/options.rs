@@ -3,7 +3,24 @@
 
 use std::path::PathBuf;
 
-use iotsec_mqtt_acl::SubscribeMode;
+use iotsec_mqtt_acl::{SubscribeMode, Subscription, TopicName};
+
+/// Default `plugin_opt_deny_rate`: deny events published per second (also the burst).
+pub const DEFAULT_DENY_RATE: u32 = 20;
+/// Highest `plugin_opt_deny_rate` accepted.
+pub const MAX_DENY_RATE: u32 = 10_000;
+
+/// The deny stream: where denials are published and who may read them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DenyStream {
+    /// `plugin_opt_deny_topic`: a topic name (no wildcards).
+    pub topic: String,
+    /// `plugin_opt_deny_readers`: the usernames (comma-separated) that may subscribe to and
+    /// receive the topic; nobody else may, whatever the policy says.
+    pub readers: Vec<String>,
+    /// `plugin_opt_deny_rate`: events per second (token bucket, burst of the same size).
+    pub rate: u32,
+}
 
 /// The validated options.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -12,45 +29,164 @@ pub struct Options {
     pub policy: PathBuf,
     /// `plugin_opt_mode`: `strict` (default), `narrow` or `mosquitto`.
     pub mode: SubscribeMode,
+    /// `plugin_opt_posture`: the posture feed (TOML, or JSON if it ends in `.json`).
+    pub posture: Option<PathBuf>,
+    /// `plugin_opt_username_is_cert_cn true`: the listener sets the username to the client
+    /// certificate's CN (`use_identity_as_username true`), so the username is also used as the
+    /// CN (`${cert.cn}`, `identity_binding = "cert_cn"`, `cert_cn` entries of the posture feed).
+    pub username_is_cert_cn: bool,
+    /// `plugin_opt_watch`: re-read the policy and posture files when they change (default
+    /// `true`; checked at most once per second on `MOSQ_EVT_TICK`).
+    pub watch: bool,
+    /// The deny stream, if `plugin_opt_deny_topic` is set.
+    pub deny_stream: Option<DenyStream>,
+    /// `plugin_opt_check_timing true`: time every ACL check inside the broker and log the
+    /// count, p50 and p99 when the plugin unloads (for the benchmark; keeps at most
+    /// [`MAX_TIMING_SAMPLES`] samples).
+    pub check_timing: bool,
+}
+
+/// Most check durations kept by `plugin_opt_check_timing` (4 bytes each).
+pub const MAX_TIMING_SAMPLES: usize = 4_000_000;
+
+impl Options {
+    /// Options with a policy and a mode and nothing else (no posture feed, no deny stream,
+    /// watching on).
+    pub fn new(policy: impl Into<PathBuf>, mode: SubscribeMode) -> Self {
+        Options {
+            policy: policy.into(),
+            mode,
+            posture: None,
+            username_is_cert_cn: false,
+            watch: true,
+            deny_stream: None,
+            check_timing: false,
+        }
+    }
+}
+
+const KNOWN: &str = "policy, mode, posture, username_is_cert_cn, watch, deny_topic, \
+                     deny_readers, deny_rate, check_timing";
+
+fn set<T>(slot: &mut Option<T>, key: &str, value: T) -> Result<(), String> {
+    if slot.is_some() {
+        return Err(format!("plugin_opt_{key} given twice"));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+fn path(key: &str, value: &str) -> Result<PathBuf, String> {
+    if value.is_empty() {
+        return Err(format!("plugin_opt_{key} is empty"));
+    }
+    Ok(PathBuf::from(value))
+}
+
+fn boolean(key: &str, value: &str) -> Result<bool, String> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("plugin_opt_{key} {value:?} is not true or false")),
+    }
 }
 
 /// Validates the options. Unknown or repeated keys are errors (a misspelt `plugin_opt_mode`
-/// must not silently fall back to a default), and so is a missing `policy`.
+/// must not silently fall back to a default), and so is a missing `policy`, a deny topic
+/// without readers (or readers without a topic).
 pub fn parse_options<'a>(
     pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<Options, String> {
-    let mut policy: Option<PathBuf> = None;
-    let mut mode: Option<SubscribeMode> = None;
+    let mut policy = None;
+    let mut mode = None;
+    let mut posture = None;
+    let mut username_is_cert_cn = None;
+    let mut watch = None;
+    let mut deny_topic = None;
+    let mut deny_readers = None;
+    let mut deny_rate = None;
+    let mut check_timing = None;
     for (key, value) in pairs {
         match key {
-            "policy" => {
-                if policy.is_some() {
-                    return Err("plugin_opt_policy given twice".into());
-                }
-                if value.is_empty() {
-                    return Err("plugin_opt_policy is empty".into());
-                }
-                policy = Some(PathBuf::from(value));
-            }
-            "mode" => {
-                if mode.is_some() {
-                    return Err("plugin_opt_mode given twice".into());
-                }
-                mode = Some(SubscribeMode::from_name(value).ok_or_else(|| {
+            "policy" => set(&mut policy, key, path(key, value)?)?,
+            "posture" => set(&mut posture, key, path(key, value)?)?,
+            "mode" => set(
+                &mut mode,
+                key,
+                SubscribeMode::from_name(value).ok_or_else(|| {
                     format!("plugin_opt_mode {value:?} is not strict, narrow or mosquitto")
-                })?);
+                })?,
+            )?,
+            "username_is_cert_cn" => set(&mut username_is_cert_cn, key, boolean(key, value)?)?,
+            "watch" => set(&mut watch, key, boolean(key, value)?)?,
+            "check_timing" => set(&mut check_timing, key, boolean(key, value)?)?,
+            "deny_topic" => {
+                TopicName::new(value)
+                    .map_err(|e| format!("plugin_opt_deny_topic {value:?}: {e}"))?;
+                set(&mut deny_topic, key, value.to_string())?;
+            }
+            "deny_readers" => {
+                let readers: Vec<String> = value
+                    .split(',')
+                    .map(str::trim)
+                    .map(str::to_string)
+                    .collect();
+                if readers.iter().any(String::is_empty) {
+                    return Err(format!(
+                        "plugin_opt_deny_readers {value:?} has an empty username"
+                    ));
+                }
+                set(&mut deny_readers, key, readers)?;
+            }
+            "deny_rate" => {
+                let rate = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|r| (1..=MAX_DENY_RATE).contains(r))
+                    .ok_or_else(|| {
+                        format!("plugin_opt_deny_rate {value:?} is not 1..={MAX_DENY_RATE}")
+                    })?;
+                set(&mut deny_rate, key, rate)?;
             }
             other => {
                 return Err(format!(
-                    "unknown option plugin_opt_{other} (known: policy, mode)"
+                    "unknown option plugin_opt_{other} (known: {KNOWN})"
                 ));
             }
         }
     }
     let policy = policy.ok_or("plugin_opt_policy is required (path of the policy file)")?;
+    let deny_stream = match (deny_topic, deny_readers) {
+        (Some(topic), Some(readers)) => Some(DenyStream {
+            topic,
+            readers,
+            rate: deny_rate.unwrap_or(DEFAULT_DENY_RATE),
+        }),
+        (None, None) if deny_rate.is_none() => None,
+        _ => {
+            return Err(
+                "plugin_opt_deny_topic, plugin_opt_deny_readers (and plugin_opt_deny_rate) go together"
+                    .into(),
+            );
+        }
+    };
+    // A deny topic inside `$share/...` could never be subscribed to plainly.
+    if let Some(d) = &deny_stream {
+        if d.topic.starts_with("$share/") {
+            return Err("plugin_opt_deny_topic must not start with $share/".into());
+        }
+        // The topic must also be a valid filter, so that readers can subscribe to it.
+        Subscription::parse(&d.topic)
+            .map_err(|e| format!("plugin_opt_deny_topic {:?}: {e}", d.topic))?;
+    }
     Ok(Options {
         policy,
         mode: mode.unwrap_or_default(),
+        posture,
+        username_is_cert_cn: username_is_cert_cn.unwrap_or(false),
+        watch: watch.unwrap_or(true),
+        deny_stream,
+        check_timing: check_timing.unwrap_or(false),
     })
 }
 
@@ -61,8 +197,7 @@ mod tests {
     #[test]
     fn policy_required_mode_defaults_to_strict() {
         let o = parse_options([("policy", "/etc/p.toml")]).unwrap();
-        assert_eq!(o.policy, PathBuf::from("/etc/p.toml"));
-        assert_eq!(o.mode, SubscribeMode::Strict);
+        assert_eq!(o, Options::new("/etc/p.toml", SubscribeMode::Strict));
         assert!(parse_options([]).unwrap_err().contains("required"));
         assert!(parse_options([("mode", "narrow")]).is_err());
         assert!(parse_options([("policy", "")]).is_err());
@@ -86,5 +221,69 @@ mod tests {
         assert!(parse_options([("policy", "p"), ("mdoe", "narrow")]).is_err());
         assert!(parse_options([("policy", "p"), ("policy", "q")]).is_err());
         assert!(parse_options([("policy", "p"), ("mode", "strict"), ("mode", "strict")]).is_err());
+        assert!(parse_options([("policy", "p"), ("posture", "a"), ("posture", "b")]).is_err());
+        assert!(parse_options([("policy", "p"), ("watch", "yes")]).is_err());
+        assert!(parse_options([("policy", "p"), ("username_is_cert_cn", "1")]).is_err());
+    }
+
+    #[test]
+    fn full_options() {
+        let o = parse_options([
+            ("policy", "p.toml"),
+            ("posture", "posture.json"),
+            ("username_is_cert_cn", "true"),
+            ("watch", "false"),
+            ("deny_topic", "$iotsec/deny"),
+            ("deny_readers", "ops, soc"),
+            ("deny_rate", "5"),
+            ("check_timing", "true"),
+        ])
+        .unwrap();
+        assert!(o.check_timing);
+        assert_eq!(o.posture, Some(PathBuf::from("posture.json")));
+        assert!(o.username_is_cert_cn);
+        assert!(!o.watch);
+        assert_eq!(
+            o.deny_stream,
+            Some(DenyStream {
+                topic: "$iotsec/deny".into(),
+                readers: vec!["ops".into(), "soc".into()],
+                rate: 5,
+            })
+        );
+    }
+
+    #[test]
+    fn deny_stream_options_are_checked() {
+        let bad: [&[(&str, &str)]; 8] = [
+            &[("deny_topic", "$iotsec/deny")],
+            &[("deny_readers", "ops")],
+            &[("deny_rate", "5")],
+            &[("deny_topic", "a/+"), ("deny_readers", "ops")],
+            &[("deny_topic", "$share/g/x"), ("deny_readers", "ops")],
+            &[("deny_topic", "d"), ("deny_readers", "ops,")],
+            &[
+                ("deny_topic", "d"),
+                ("deny_readers", "ops"),
+                ("deny_rate", "0"),
+            ],
+            &[
+                ("deny_topic", "d"),
+                ("deny_readers", "ops"),
+                ("deny_rate", "10001"),
+            ],
+        ];
+        for extra in bad {
+            let mut all = vec![("policy", "p")];
+            all.extend_from_slice(extra);
+            assert!(parse_options(all).is_err(), "{extra:?}");
+        }
+        let o = parse_options([
+            ("policy", "p"),
+            ("deny_topic", "d"),
+            ("deny_readers", "ops"),
+        ])
+        .unwrap();
+        assert_eq!(o.deny_stream.unwrap().rate, DEFAULT_DENY_RATE);
     }
 }

@@ -1,62 +1,424 @@
-//! The plugin's state: the compiled policy and the subscribe mode, loaded once at
-//! `mosquitto_plugin_init`.
+//! The plugin's state: the compiled policy, the posture feed and the deny-stream limiter.
+//!
+//! Reload (`MOSQ_EVT_RELOAD`, i.e. SIGHUP, and a changed file seen by [`Plugin::watch`]) builds
+//! the new policy or feed off to the side and swaps it in only when it loaded; the next check
+//! of every client, connected ones included, uses it. A file that does not load keeps the
+//! previous one in force and produces a WARNING line (mosquitto 2.1 stops the broker when a
+//! plugin's reload fails; a fleet broker must not drop every device for a bad push).
 
 use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use iotsec_mqtt_acl::posture_feed::PostureFeed;
 use iotsec_mqtt_acl::{CompiledPolicy, Policy, SubscribeMode};
 
-use crate::authorize::{AclRequest, Verdict, authorize};
-use crate::options::Options;
+use crate::authorize::{AclRequest, Context, Denial, Verdict, authorize_in};
+use crate::options::{DenyStream, MAX_TIMING_SAMPLES, Options};
+
+/// How often [`Plugin::watch`] looks at the files (it is called on every broker tick).
+pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+/// Largest policy or posture file read, in bytes.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How serious a log line is (mapped to `MOSQ_LOG_*` by the FFI layer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    /// `MOSQ_LOG_INFO`.
+    Info,
+    /// `MOSQ_LOG_WARNING`.
+    Warning,
+}
+
+/// A log line produced by a reload.
+pub type LogLine = (Level, String);
+
+/// What identifies one version of a file: a change of any of these makes the watcher reload.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Stamp {
+    modified: Option<SystemTime>,
+    len: u64,
+    inode: u64,
+}
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some(Stamp {
+        modified: meta.modified().ok(),
+        len: meta.len(),
+        inode,
+    })
+}
+
+/// A swappable value: checks take a read lock (uncontended: mosquitto runs plugins on one
+/// thread), a reload swaps the `Arc`.
+#[derive(Debug)]
+struct Slot<T>(RwLock<Arc<T>>);
+
+impl<T> Slot<T> {
+    fn new(value: T) -> Self {
+        Slot(RwLock::new(Arc::new(value)))
+    }
+    fn get(&self) -> Arc<T> {
+        match self.0.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+    fn set(&self, value: T) {
+        let mut g = match self.0.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *g = Arc::new(value);
+    }
+}
+
+/// Token bucket for the deny stream: at most `rate` events per second, bursts of `rate`;
+/// events over the limit are counted and the count rides on the next event that goes out.
+#[derive(Debug)]
+struct Limiter {
+    rate: u32,
+    tokens: f64,
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl Limiter {
+    fn new(rate: u32) -> Self {
+        Limiter {
+            rate,
+            tokens: f64::from(rate),
+            last: None,
+            suppressed: 0,
+        }
+    }
+
+    /// `Some(suppressed since the last event)` if an event may go out now.
+    fn admit(&mut self, now: Instant) -> Option<u64> {
+        let rate = f64::from(self.rate);
+        if let Some(last) = self.last {
+            let refill = now.saturating_duration_since(last).as_secs_f64() * rate;
+            self.tokens = (self.tokens + refill).min(rate);
+        }
+        self.last = Some(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Some(std::mem::take(&mut self.suppressed))
+        } else {
+            self.suppressed = self.suppressed.saturating_add(1);
+            None
+        }
+    }
+}
 
 /// What one loaded plugin instance decides with.
 #[derive(Debug)]
 pub struct Plugin {
-    policy: CompiledPolicy,
-    mode: SubscribeMode,
+    options: Options,
+    policy: Slot<CompiledPolicy>,
+    posture: Slot<Option<PostureFeed>>,
+    stamps: Mutex<WatchState>,
+    limiter: Option<Mutex<Limiter>>,
+    timing: Option<Mutex<Vec<u32>>>,
+}
+
+#[derive(Debug, Default)]
+struct WatchState {
+    last_look: Option<Instant>,
+    policy: Option<Stamp>,
+    posture: Option<Stamp>,
 }
 
 impl Plugin {
-    /// A plugin for an already loaded policy.
+    /// A plugin for an already loaded policy (no posture feed, no deny stream).
     pub fn new(policy: Policy, mode: SubscribeMode) -> Self {
+        Plugin::with_options(
+            Options::new("", mode),
+            CompiledPolicy::compile(policy),
+            None,
+        )
+    }
+
+    fn with_options(
+        options: Options,
+        policy: CompiledPolicy,
+        posture: Option<PostureFeed>,
+    ) -> Self {
+        let limiter = options
+            .deny_stream
+            .as_ref()
+            .map(|d| Mutex::new(Limiter::new(d.rate)));
+        let timing = options.check_timing.then(|| Mutex::new(Vec::new()));
         Plugin {
-            policy: CompiledPolicy::compile(policy),
-            mode,
+            policy: Slot::new(policy),
+            posture: Slot::new(posture),
+            stamps: Mutex::new(WatchState::default()),
+            limiter,
+            timing,
+            options,
         }
     }
 
-    /// Reads and compiles the policy the options name. Any error (unreadable file, bad TOML
-    /// or JSON, invalid rule) is returned: the plugin must then refuse to start.
+    /// Reads and compiles the policy and reads the posture feed the options name. Any error
+    /// is returned: the plugin must then refuse to start.
     pub fn load(options: &Options) -> Result<Self, String> {
+        let policy_stamp = stamp(&options.policy);
         let policy = load_policy(&options.policy)?;
-        Ok(Plugin::new(policy, options.mode))
+        let (posture_stamp, posture) = match &options.posture {
+            None => (None, None),
+            Some(path) => (stamp(path), Some(load_posture(path)?)),
+        };
+        let plugin =
+            Plugin::with_options(options.clone(), CompiledPolicy::compile(policy), posture);
+        if let Ok(mut w) = plugin.stamps.lock() {
+            w.policy = policy_stamp;
+            w.posture = posture_stamp;
+        }
+        Ok(plugin)
     }
 
-    /// Decides one ACL check (see [`authorize`]).
+    /// Decides one ACL check with the policy and posture feed in force now.
     pub fn check(&self, request: &AclRequest<'_>) -> Verdict {
-        authorize(&self.policy, self.mode, request)
+        let policy = self.policy.get();
+        let posture = self.posture.get();
+        let cx = Context {
+            posture: posture.as_ref().as_ref(),
+            now: unix_now(),
+            username_is_cert_cn: self.options.username_is_cert_cn,
+            deny_stream: self.options.deny_stream.as_ref(),
+        };
+        authorize_in(&policy, self.options.mode, request, &cx)
+    }
+
+    /// SIGHUP: re-reads the policy and the posture feed. Each one that loads replaces the one
+    /// in force; each one that does not is kept, with a WARNING line saying why.
+    pub fn reload(&self) -> Vec<LogLine> {
+        let mut lines = Vec::new();
+        let (policy_stamp, posture_stamp) = (
+            stamp(&self.options.policy),
+            self.options.posture.as_deref().and_then(stamp),
+        );
+        lines.push(self.reload_policy());
+        if self.options.posture.is_some() {
+            lines.push(self.reload_posture());
+        }
+        if let Ok(mut w) = self.stamps.lock() {
+            w.policy = policy_stamp;
+            w.posture = posture_stamp;
+        }
+        lines
+    }
+
+    /// Called on every broker tick: at most once per [`WATCH_INTERVAL`], reloads a file whose
+    /// modification time, length or inode changed since it was last read (`watch` option).
+    /// A `stat` per file per second costs nothing next to the broker's own work, and needs no
+    /// thread or inotify descriptor inside the broker.
+    pub fn watch(&self, now: Instant) -> Vec<LogLine> {
+        let mut lines = Vec::new();
+        if !self.options.watch {
+            return lines;
+        }
+        let Ok(mut w) = self.stamps.lock() else {
+            return lines;
+        };
+        if w.last_look
+            .is_some_and(|t| now.saturating_duration_since(t) < WATCH_INTERVAL)
+        {
+            return lines;
+        }
+        w.last_look = Some(now);
+        let current = stamp(&self.options.policy);
+        if current.is_some() && current != w.policy {
+            w.policy = current;
+            lines.push(self.reload_policy());
+        }
+        if let Some(path) = &self.options.posture {
+            let current = stamp(path);
+            if current.is_some() && current != w.posture {
+                w.posture = current;
+                lines.push(self.reload_posture());
+            }
+        }
+        lines
+    }
+
+    fn reload_policy(&self) -> LogLine {
+        let path = &self.options.policy;
+        match load_policy(path) {
+            Ok(policy) => {
+                let rules = policy.rules().len();
+                self.policy.set(CompiledPolicy::compile(policy));
+                (
+                    Level::Info,
+                    format!(
+                        "iotsec-mqtt-acl: policy {} reloaded ({rules} rules)",
+                        path.display()
+                    ),
+                )
+            }
+            Err(why) => (
+                Level::Warning,
+                format!(
+                    "iotsec-mqtt-acl: policy not reloaded, the previous one stays in force: {why}"
+                ),
+            ),
+        }
+    }
+
+    fn reload_posture(&self) -> LogLine {
+        let Some(path) = &self.options.posture else {
+            return (Level::Info, "iotsec-mqtt-acl: no posture feed".into());
+        };
+        match load_posture(path) {
+            Ok(feed) => {
+                let n = feed.len();
+                self.posture.set(Some(feed));
+                (
+                    Level::Info,
+                    format!(
+                        "iotsec-mqtt-acl: posture feed {} reloaded ({n} entries)",
+                        path.display()
+                    ),
+                )
+            }
+            Err(why) => (
+                Level::Warning,
+                format!(
+                    "iotsec-mqtt-acl: posture feed not reloaded, the previous one stays in force: {why}"
+                ),
+            ),
+        }
+    }
+
+    /// The deny-stream message for a denial, if a deny stream is configured, the denial may go
+    /// there and the rate limit admits it: (topic, JSON payload).
+    pub fn deny_event(
+        &self,
+        request: &AclRequest<'_>,
+        denial: &Denial,
+        now: Instant,
+    ) -> Option<(&str, String)> {
+        let stream: &DenyStream = self.options.deny_stream.as_ref()?;
+        if !denial.streamable {
+            return None;
+        }
+        let suppressed = self.limiter.as_ref()?.lock().ok()?.admit(now)?;
+        let text = |b: Option<&[u8]>| b.map(|b| String::from_utf8_lossy(b).into_owned());
+        let event = serde_json::json!({
+            "client_id": text(request.client_id),
+            "username": text(request.username),
+            "action": denial.action,
+            "topic": text(request.topic),
+            "reason": denial.reason,
+            "suppressed": suppressed,
+        });
+        Some((stream.topic.as_str(), event.to_string()))
+    }
+
+    /// Whether checks are timed (`plugin_opt_check_timing`).
+    pub fn timing(&self) -> bool {
+        self.timing.is_some()
+    }
+
+    /// Records one check's duration (kept up to [`MAX_TIMING_SAMPLES`]).
+    pub fn record_check(&self, took: Duration) {
+        if let Some(Ok(mut samples)) = self.timing.as_ref().map(Mutex::lock)
+            && samples.len() < MAX_TIMING_SAMPLES
+        {
+            samples.push(u32::try_from(took.as_nanos()).unwrap_or(u32::MAX));
+        }
+    }
+
+    /// "N checks, p50 X ns, p99 Y ns" for the recorded checks (`None` without timing).
+    pub fn timing_summary(&self) -> Option<String> {
+        let mut samples = self.timing.as_ref()?.lock().ok()?.clone();
+        samples.sort_unstable();
+        let at = |q: usize| {
+            let i = (samples.len().saturating_sub(1) * q) / 100;
+            samples.get(i).copied().unwrap_or(0)
+        };
+        Some(format!(
+            "iotsec-mqtt-acl: check timing: {} checks, p50 {} ns, p99 {} ns",
+            samples.len(),
+            at(50),
+            at(99)
+        ))
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &Options {
+        &self.options
     }
 
     /// The subscribe mode in force.
     pub fn mode(&self) -> SubscribeMode {
-        self.mode
+        self.options.mode
     }
 
-    /// The number of rules, for the start-up log line.
+    /// The number of rules of the policy in force.
     pub fn rule_count(&self) -> usize {
-        self.policy.policy().rules().len()
+        self.policy.get().policy().rules().len()
     }
+
+    /// The number of entries of the posture feed in force (`None` without one).
+    pub fn posture_entries(&self) -> Option<usize> {
+        self.posture.get().as_ref().as_ref().map(PostureFeed::len)
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Reads a text file of at most [`MAX_FILE_BYTES`].
+fn read_bounded(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut text = String::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!(
+            "{}: larger than {MAX_FILE_BYTES} bytes",
+            path.display()
+        ));
+    }
+    Ok(text)
+}
+
+fn is_json(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "json")
 }
 
 /// Loads a policy file the way `iotsec-cloud acl --policy` does: JSON if the name ends in
 /// `.json`, TOML otherwise.
 pub fn load_policy(path: &Path) -> Result<Policy, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let parsed = if path.extension().is_some_and(|e| e == "json") {
+    let text = read_bounded(path)?;
+    let parsed = if is_json(path) {
         Policy::from_json_str(&text)
     } else {
         Policy::from_toml_str(&text)
     };
     parsed.map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Loads a posture feed: JSON if the name ends in `.json`, TOML otherwise.
+pub fn load_posture(path: &Path) -> Result<PostureFeed, String> {
+    let text = read_bounded(path)?;
+    let parsed = if is_json(path) {
+        PostureFeed::from_json_str(&text)
+    } else {
+        PostureFeed::from_toml_str(&text)
+    };
+    parsed.map_err(|e| format!("{}: {} ({})", path.display(), e, e.code()))
 }
 
 #[cfg(test)]
@@ -83,35 +445,82 @@ mod tests {
             r#"{"rules": [{"effect": "allow", "actions": ["publish"], "topics": ["a/b"]}]}"#,
         );
         for policy in [toml, json] {
-            let p = Plugin::load(&Options {
-                policy,
-                mode: SubscribeMode::Narrow,
-            })
-            .unwrap();
+            let p = Plugin::load(&Options::new(policy, SubscribeMode::Narrow)).unwrap();
             assert_eq!(p.rule_count(), 1);
             assert_eq!(p.mode(), SubscribeMode::Narrow);
+            assert_eq!(p.posture_entries(), None);
         }
     }
 
     #[test]
     fn missing_or_broken_policy_is_an_error() {
-        let missing = Options {
-            policy: PathBuf::from("/nonexistent/iotsec/policy.toml"),
-            mode: SubscribeMode::Strict,
-        };
+        let missing = Options::new("/nonexistent/iotsec/policy.toml", SubscribeMode::Strict);
         assert!(Plugin::load(&missing).unwrap_err().contains("policy.toml"));
-        let broken = Options {
-            policy: temp("broken.toml", "[[rule]]\neffect = \"maybe\"\n"),
-            mode: SubscribeMode::Strict,
-        };
+        let broken = Options::new(
+            temp("broken.toml", "[[rule]]\neffect = \"maybe\"\n"),
+            SubscribeMode::Strict,
+        );
         assert!(Plugin::load(&broken).is_err());
-        let bad_template = Options {
-            policy: temp(
+        let bad_template = Options::new(
+            temp(
                 "bad-template.toml",
                 "[[rule]]\neffect = \"allow\"\nactions = [\"publish\"]\ntopics = [\"a/${client_id}x\"]\n",
             ),
-            mode: SubscribeMode::Strict,
-        };
+            SubscribeMode::Strict,
+        );
         assert!(Plugin::load(&bad_template).is_err());
+        let mut bad_posture = Options::new(
+            temp(
+                "ok.toml",
+                "[[rule]]\neffect = \"allow\"\nactions = [\"publish\"]\ntopics = [\"a\"]\n",
+            ),
+            SubscribeMode::Strict,
+        );
+        bad_posture.posture = Some(temp(
+            "posture.toml",
+            "[[device]]\nclient_id = \"a\"\nhealth = 1\n",
+        ));
+        let e = Plugin::load(&bad_posture).unwrap_err();
+        assert!(e.contains("posture_feed_syntax"), "{e}");
+    }
+
+    #[test]
+    fn limiter_admits_the_burst_then_counts_what_it_drops() {
+        let mut l = Limiter::new(3);
+        let t0 = Instant::now();
+        assert_eq!(l.admit(t0), Some(0));
+        assert_eq!(l.admit(t0), Some(0));
+        assert_eq!(l.admit(t0), Some(0));
+        for _ in 0..1000 {
+            assert_eq!(l.admit(t0), None);
+        }
+        // one third of a second later: one token, and the 1000 dropped are reported
+        assert_eq!(l.admit(t0 + Duration::from_millis(334)), Some(1000));
+        assert_eq!(l.admit(t0 + Duration::from_millis(334)), None);
+        // a long pause refills only up to the burst
+        let later = t0 + Duration::from_secs(3600);
+        assert_eq!(l.admit(later), Some(1));
+        assert_eq!(l.admit(later), Some(0));
+        assert_eq!(l.admit(later), Some(0));
+        assert_eq!(l.admit(later), None);
+    }
+
+    #[test]
+    fn timing_summary_reports_exact_percentiles() {
+        let path = temp(
+            "timed.toml",
+            "[[rule]]\neffect = \"allow\"\nactions = [\"publish\"]\ntopics = [\"a\"]\n",
+        );
+        let mut options = Options::new(path, SubscribeMode::Strict);
+        assert_eq!(Plugin::load(&options).unwrap().timing_summary(), None);
+        options.check_timing = true;
+        let p = Plugin::load(&options).unwrap();
+        for ns in (1..=100).rev() {
+            p.record_check(Duration::from_nanos(ns));
+        }
+        assert_eq!(
+            p.timing_summary().unwrap(),
+            "iotsec-mqtt-acl: check timing: 100 checks, p50 50 ns, p99 99 ns"
+        );
     }
 }

@@ -233,7 +233,9 @@ fn client_ids_with_wildcards_or_separators_get_nothing() {
         SubscribeMode::Strict,
         &req("dev1/x", None, MOSQ_ACL_WRITE, "devices/dev1/telemetry"),
     );
-    let Verdict::Deny(line) = v else { panic!() };
+    let Verdict::Deny(iotsec_mosquitto_plugin::Denial { line, .. }) = v else {
+        panic!()
+    };
     assert_eq!(
         line,
         r#"iotsec-mqtt-acl: DENY publish client_id="dev1/x" username=(null) topic="devices/dev1/telemetry" qos=0: rule 0 ("device-telemetry"): placeholder ${client_id} unusable for this client: contains '/'"#
@@ -315,13 +317,15 @@ fn deny_line_names_the_request_and_escapes_client_text() {
         MOSQ_ACL_WRITE,
         "devices/dev2/telemetry\r",
     );
-    let Verdict::Deny(line) = authorize(&policy(), SubscribeMode::Strict, &r) else {
+    let Verdict::Deny(iotsec_mosquitto_plugin::Denial { line, .. }) =
+        authorize(&policy(), SubscribeMode::Strict, &r)
+    else {
         panic!("allowed");
     };
     assert!(line.starts_with("iotsec-mqtt-acl: DENY publish "), "{line}");
     assert!(!line.contains('\n') && !line.contains('\r'), "{line}");
     assert!(line.contains(r#"client_id="dev1\nFAKE LINE""#), "{line}");
-    let Verdict::Deny(line) = authorize(
+    let Verdict::Deny(iotsec_mosquitto_plugin::Denial { line, .. }) = authorize(
         &policy(),
         SubscribeMode::Strict,
         &req("dev1", None, MOSQ_ACL_WRITE, "devices/dev2/telemetry"),

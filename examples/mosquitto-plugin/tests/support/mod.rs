@@ -1,6 +1,11 @@
 //! The real-peer harness of tests/broker.rs: mosquitto 2.0 on 127.0.0.1 with the plugin built
 //! by this `cargo test`, driven by mosquitto_pub / mosquitto_sub. Every wait is bounded.
 
+// Each test file uses part of the harness.
+#![allow(dead_code)]
+
+pub mod mqtt5;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -104,8 +109,19 @@ pub fn scratch_dir(name: &str) -> PathBuf {
 
 /// Writes mosquitto.conf for the plugin with the given `plugin_opt_*` lines.
 pub fn write_config(dir: &Path, port: u16, plugin: &Path, options: &[(&str, &str)]) -> PathBuf {
+    write_config_with(dir, port, plugin, options, "")
+}
+
+/// [`write_config`] with extra lines for the listener (TLS settings).
+pub fn write_config_with(
+    dir: &Path,
+    port: u16,
+    plugin: &Path,
+    options: &[(&str, &str)],
+    listener_extra: &str,
+) -> PathBuf {
     let mut conf = format!(
-        "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
+        "listener {port} 127.0.0.1\n{listener_extra}allow_anonymous true\npersistence false\n\
          log_dest stderr\nlog_timestamp false\nplugin {}\n",
         plugin.display()
     );
@@ -115,6 +131,19 @@ pub fn write_config(dir: &Path, port: u16, plugin: &Path, options: &[(&str, &str
     let path = dir.join("mosquitto.conf");
     std::fs::write(&path, conf).expect("write mosquitto.conf");
     path
+}
+
+/// A child's output lines, as they come.
+fn stream_lines(stream: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
 }
 
 /// Collects a child's stderr lines in the background.
@@ -142,16 +171,48 @@ impl Broker {
     /// until it accepts connections.
     pub fn start(tools: &Tools, name: &str, policy: &str, options: &[(&str, &str)]) -> Broker {
         let dir = scratch_dir(name);
+        Broker::start_in(tools, dir, policy, options, "")
+    }
+
+    /// [`Broker::start`] in a prepared directory (files the options name are already there),
+    /// with extra listener lines.
+    pub fn start_in(
+        tools: &Tools,
+        dir: PathBuf,
+        policy: &str,
+        options: &[(&str, &str)],
+        listener_extra: &str,
+    ) -> Broker {
         let policy_path = dir.join("policy.toml");
         std::fs::write(&policy_path, policy).expect("write policy");
         let policy_arg = policy_path.display().to_string();
         let mut all = vec![("policy", policy_arg.as_str())];
         all.extend_from_slice(options);
         let port = free_port();
-        let conf = write_config(&dir, port, &tools.plugin, &all);
+        let conf = write_config_with(&dir, port, &tools.plugin, &all, listener_extra);
+        Broker::spawn(tools, dir, port, &conf)
+    }
+
+    /// mosquitto without the plugin: `body` (e.g. `acl_file PATH`) after the listener lines.
+    pub fn start_plain(tools: &Tools, dir: PathBuf, body: &str) -> Broker {
+        let port = free_port();
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
+                 log_dest stderr\nlog_timestamp false\n{body}"
+            ),
+        )
+        .expect("write mosquitto.conf");
+        Broker::spawn(tools, dir, port, &conf)
+    }
+
+    /// Runs mosquitto on `conf` and waits until it accepts connections.
+    fn spawn(tools: &Tools, dir: PathBuf, port: u16, conf: &Path) -> Broker {
         let mut child = Command::new(&tools.broker)
             .arg("-c")
-            .arg(&conf)
+            .arg(conf)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -179,6 +240,55 @@ impl Broker {
         broker
     }
 
+    /// The broker's directory (policy.toml, mosquitto.conf).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Replaces a file in the broker's directory the way a deployment tool does: write a
+    /// temporary file, then rename it over the old one.
+    pub fn replace_file(&self, name: &str, text: &str) {
+        let tmp = self.dir.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text).expect("write temp file");
+        std::fs::rename(&tmp, self.dir.join(name)).expect("rename over");
+    }
+
+    /// Sends SIGHUP (mosquitto reloads its configuration and sends `MOSQ_EVT_RELOAD`).
+    pub fn hup(&self) {
+        self.signal("-HUP");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill {signal} {pid}");
+    }
+
+    /// How many log lines contain `needle`.
+    pub fn count_log(&self, needle: &str) -> usize {
+        self.log
+            .lock()
+            .expect("log lock")
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// Waits (bounded) until `needle` has appeared in at least `n` log lines.
+    pub fn wait_for_count(&self, needle: &str, n: usize) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < STEP {
+            if self.count_log(needle) >= n {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        false
+    }
+
     /// The broker's log so far.
     pub fn log_text(&self) -> String {
         self.log.lock().expect("log lock").join("\n")
@@ -198,13 +308,10 @@ impl Broker {
 
     /// Sends SIGTERM (mosquitto then unloads the plugin) and waits, bounded, for the exit.
     pub fn terminate(mut self) -> (ExitStatus, String) {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM {pid}");
+        self.signal("-TERM");
         let status = wait_bounded(&mut self.child, STEP).expect("mosquitto ignored SIGTERM");
+        // The reader thread ends at EOF, right after the exit; give it a moment.
+        std::thread::sleep(Duration::from_millis(200));
         (status, self.log_text())
     }
 }
@@ -236,6 +343,7 @@ pub fn wait_bounded(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
 /// What a client program printed.
 pub struct Output {
     pub status: ExitStatus,
+    pub stdout: String,
     pub stderr: String,
 }
 
@@ -247,7 +355,7 @@ pub fn run_bounded(mut cmd: Command) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn client");
-    let _out = collect_lines(child.stdout.take().expect("stdout"));
+    let out = collect_lines(child.stdout.take().expect("stdout"));
     let err = collect_lines(child.stderr.take().expect("stderr"));
     let status = wait_bounded(&mut child, STEP)
         .unwrap_or_else(|| panic!("{cmd:?} did not finish within {STEP:?}"));
@@ -256,12 +364,17 @@ pub fn run_bounded(mut cmd: Command) -> Output {
     let text = |l: &Arc<Mutex<Vec<String>>>| l.lock().expect("lock").join("\n");
     Output {
         status,
+        stdout: text(&out),
         stderr: text(&err),
     }
 }
 
 fn client(program: &Path, port: u16, id: &str, username: Option<&str>) -> Command {
-    let mut cmd = Command::new(program);
+    client_via(Command::new(program), port, id, username)
+}
+
+/// `cmd` (a client program, maybe behind a wrapper) with the connection arguments.
+fn client_via(mut cmd: Command, port: u16, id: &str, username: Option<&str>) -> Command {
     cmd.args(["-h", "127.0.0.1", "-p", &port.to_string(), "-i", id]);
     if let Some(u) = username {
         cmd.args(["-u", u]);
@@ -288,6 +401,14 @@ pub fn publish(
         out.status,
         out.stderr
     );
+}
+
+/// One MQTT 5 QoS 1 PUBLISH with further arguments (TLS files); the caller judges the output.
+pub fn publish_once(tools: &Tools, port: u16, id: &str, topic: &str, extra: &[&str]) -> Output {
+    let mut cmd = client(&tools.publish, port, id, None);
+    cmd.args(["-V", "mqttv5", "-q", "1", "-t", topic, "-m", "x"])
+        .args(extra);
+    run_bounded(cmd)
 }
 
 /// Publishes one retained QoS 1 message.
@@ -349,22 +470,27 @@ impl Subscriber {
         username: Option<&str>,
         filter: &str,
     ) -> Subscriber {
+        Subscriber::start_with(tools, port, id, username, filter, &[])
+    }
+
+    /// [`Subscriber::start`] with further arguments (TLS files).
+    pub fn start_with(
+        tools: &Tools,
+        port: u16,
+        id: &str,
+        username: Option<&str>,
+        filter: &str,
+        extra: &[&str],
+    ) -> Subscriber {
         let mut child = client(&tools.subscribe, port, id, username)
             .args(["-q", "1", "-t", filter, "-v", "-W", "60"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn mosquitto_sub");
-        let (tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().expect("stdout");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = stream_lines(child.stdout.take().expect("stdout"));
         Subscriber {
             child,
             lines,
@@ -384,6 +510,22 @@ impl Subscriber {
                 if line == expected {
                     return;
                 }
+            }
+        }
+    }
+
+    /// Every line up to the first one starting with `prefix` (which must arrive within
+    /// [`STEP`]), and that line.
+    pub fn until_prefix(&self, prefix: &str) -> (Vec<String>, String) {
+        let start = Instant::now();
+        let mut seen = Vec::new();
+        loop {
+            let left = STEP.saturating_sub(start.elapsed());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.starts_with(prefix) => return (seen, line),
+                Ok(line) if self.probe_line.as_ref() == Some(&line) => {}
+                Ok(line) => seen.push(line),
+                Err(_) => panic!("no line starting with {prefix:?} arrived; got {seen:?}"),
             }
         }
     }
@@ -409,4 +551,126 @@ impl Drop for Subscriber {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A client that stays connected (MQTT 5, QoS 1) and publishes one message per call on one
+/// topic: `mosquitto_pub -l -d`, whose debug output shows each PUBACK's reason code.
+pub struct Publisher {
+    child: Child,
+    stdin: Option<std::process::ChildStdin>,
+    lines: Receiver<String>,
+    sent: u32,
+}
+
+impl Publisher {
+    /// Connects as `id` (optional `username`) and waits for the CONNACK.
+    pub fn connect(
+        tools: &Tools,
+        port: u16,
+        id: &str,
+        username: Option<&str>,
+        topic: &str,
+    ) -> Publisher {
+        Publisher::connect_with(tools, port, id, username, topic, &[])
+    }
+
+    /// [`Publisher::connect`] with further arguments (TLS files).
+    pub fn connect_with(
+        tools: &Tools,
+        port: u16,
+        id: &str,
+        username: Option<&str>,
+        topic: &str,
+        extra: &[&str],
+    ) -> Publisher {
+        // stdbuf -oL: mosquitto_pub's debug lines go through stdio, block-buffered on a pipe.
+        let mut wrapper = Command::new("stdbuf");
+        wrapper.arg("-oL").arg(&tools.publish);
+        let mut child = client_via(wrapper, port, id, username)
+            .args(["-V", "mqttv5", "-q", "1", "-t", topic, "-l", "-d"])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn mosquitto_pub -l");
+        let stdin = child.stdin.take();
+        let lines = stream_lines(child.stdout.take().expect("stdout"));
+        let p = Publisher {
+            child,
+            stdin,
+            lines,
+            sent: 0,
+        };
+        p.expect_line("received CONNACK");
+        p
+    }
+
+    fn expect_line(&self, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let left = STEP.saturating_sub(start.elapsed());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("mosquitto_pub never printed {needle:?}"),
+            }
+        }
+    }
+
+    /// Publishes `payload` on the same connection and returns the PUBACK reason code
+    /// (0x00 / 0x10 accepted, 0x87 not authorized).
+    pub fn publish(&mut self, payload: &str) -> u8 {
+        self.sent += 1;
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{payload}").expect("write to mosquitto_pub");
+        stdin.flush().expect("flush");
+        let line = self.expect_line(&format!("received PUBACK (Mid: {}, RC:", self.sent));
+        line.rsplit("RC:")
+            .next()
+            .and_then(|t| t.trim_end_matches(')').parse::<u8>().ok())
+            .unwrap_or_else(|| panic!("unparsable PUBACK line {line:?}"))
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let _ = wait_bounded(&mut self.child, Duration::from_secs(2));
+    }
+}
+
+/// PUBACK reason code "not authorized" (MQTT 5.0 §3.4.2.1).
+pub const NOT_AUTHORIZED: u8 = 0x87;
+/// PUBACK reason codes of an accepted PUBLISH: success, or "no matching subscribers".
+pub fn accepted(rc: u8) -> bool {
+    rc == 0x00 || rc == 0x10
+}
+
+/// Sends one SUBSCRIBE with `filters` (QoS 0) and returns the SUBACK's codes in order
+/// (`mosquitto_sub -d -E` prints "Subscribed (mid: 1): 128, 0"). `version` is `mqttv311` or
+/// `mqttv5`; `extra` are further arguments (TLS files).
+pub fn suback_codes(
+    tools: &Tools,
+    port: u16,
+    id: &str,
+    username: Option<&str>,
+    version: &str,
+    filters: &[&str],
+    extra: &[&str],
+) -> Vec<u8> {
+    let mut cmd = client(&tools.subscribe, port, id, username);
+    cmd.args(["-V", version, "-d", "-E", "-W", "5"]).args(extra);
+    for f in filters {
+        cmd.args(["-t", f]);
+    }
+    let out = run_bounded(cmd);
+    let (status, text) = (out.status, out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Subscribed (mid: 1): "))
+        .unwrap_or_else(|| panic!("no SUBACK ({status}):\n{text}"));
+    line.split(", ")
+        .map(|c| c.trim().parse::<u8>().expect("SUBACK code"))
+        .collect()
 }
