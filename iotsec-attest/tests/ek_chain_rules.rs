@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use iotsec_attest::PublicArea;
-use iotsec_attest::ek_certificate::{
+use iotsec_attest::identity::ek_certificate::{
     EkCertError, EkIdentity, EkQuirks, pem_to_der, validate_ek_certificate_at,
 };
 use x509_cert::attr::AttributeTypeAndValue;

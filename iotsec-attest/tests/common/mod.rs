@@ -2,8 +2,8 @@
 pub mod swtpm;
 
 use iotsec_attest::PublicArea;
-use iotsec_attest::aws_lc_verifier::{AwsLcVerifier, PreparedAk};
-use iotsec_attest::ring_verifier::RingVerifier;
+use iotsec_attest::verify::aws_lc::{AwsLcVerifier, PreparedAk};
+use iotsec_attest::verify::ring::RingVerifier;
 use iotsec_attest::verify::{RustCryptoVerifier, SignatureVerifier};
 
 /// The AK (TPM2B_PUBLIC bytes) prepared for aws-lc.

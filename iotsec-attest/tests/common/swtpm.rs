@@ -425,12 +425,12 @@ impl Drop for Swtpm {
 pub fn appraise_files(
     tpm: &Swtpm,
     verifier: &dyn iotsec_attest::verify::SignatureVerifier,
-    policy: &iotsec_attest::policy::AppraisalPolicy,
+    policy: &iotsec_attest::appraise::policy::AppraisalPolicy,
     ak: &str,
     prefix: &str,
     nonce: &[u8],
     previous: Option<&iotsec_attest::ClockInfo>,
-) -> iotsec_attest::appraisal::QuoteAppraisal {
+) -> iotsec_attest::appraise::QuoteAppraisal {
     let ak = tpm.read(ak);
     let (msg, sig, pcrs) = (
         tpm.read(&format!("{prefix}.msg")),
@@ -438,11 +438,11 @@ pub fn appraise_files(
         tpm.read(&format!("{prefix}.pcrs")),
     );
     let ak = iotsec_attest::PublicArea::parse_tpm2b(&ak).unwrap();
-    let pcrs = iotsec_attest::pcr_file::SerializedPcrs::parse(&pcrs).unwrap();
-    iotsec_attest::appraisal::appraise_quote(
+    let pcrs = iotsec_attest::tpm::pcr_file::SerializedPcrs::parse(&pcrs).unwrap();
+    iotsec_attest::appraise::appraise_quote(
         verifier,
         policy,
-        &iotsec_attest::appraisal::QuoteEvidence {
+        &iotsec_attest::appraise::QuoteEvidence {
             ak: &ak,
             message: &msg,
             signature: &sig,

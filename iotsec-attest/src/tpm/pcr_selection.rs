@@ -5,8 +5,8 @@
 //! every bank at most once. A repeated bank would let an attacker make a verifier hash the same
 //! values again and again, or have two parties read the selection differently.
 
-use crate::algorithm::HashAlg;
 use crate::error::ParseError;
+use crate::tpm::algorithm::HashAlg;
 use crate::wire::Reader;
 
 /// Most banks a selection may list (TPM2_NUM_PCR_BANKS in tpm2-tss is 16).

@@ -24,8 +24,9 @@ use x509_cert::Certificate;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, SubjectAltName};
 
-use crate::ek_path::{self, EkKind, OID_BASIC_CONSTRAINTS, OID_EKU, OID_SAN, extension};
-use crate::public::{PublicArea, PublicKey};
+pub use crate::identity::ek_error::EkCertError;
+use crate::identity::ek_path::{self, EkKind, OID_BASIC_CONSTRAINTS, OID_EKU, OID_SAN, extension};
+use crate::tpm::public::{PublicArea, PublicKey};
 
 const OID_TCG_KP_EK_CERTIFICATE: &str = "2.23.133.8.1";
 const OID_TPM_MANUFACTURER: &str = "2.23.133.2.1";
@@ -47,142 +48,6 @@ pub struct EkQuirks {
     /// certificate, so a fleet may choose to keep trusting a chain that has expired; each such
     /// certificate is then reported in [`EkIdentity::quirks_used`].
     pub allow_outside_validity: bool,
-}
-
-/// Why an EK certificate was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum EkCertError {
-    /// Not a DER certificate.
-    #[error("not a DER X.509 certificate: {0}")]
-    Malformed(String),
-    /// Bytes follow the certificate (0xFF padding needs the quirk switch).
-    #[error("{count} bytes after the certificate{}", if *all_ff { " (0xFF padding; enable allow_ff_padding)" } else { "" })]
-    TrailingBytes {
-        /// How many.
-        count: usize,
-        /// Whether they are all 0xFF.
-        all_ff: bool,
-    },
-    /// The serial is not minimally encoded (needs the quirk switch).
-    #[error("serial number is not minimally encoded (enable allow_non_minimal_serial)")]
-    NonMinimalSerial,
-    /// The EKU lacks tcg-kp-EKCertificate.
-    #[error("extended key usage lacks tcg-kp-EKCertificate (2.23.133.8.1)")]
-    NotAnEkCertificate,
-    /// No subjectAltName directoryName with the TPM manufacturer, model and version.
-    #[error("subjectAltName lacks the TPM manufacturer/model/version directoryName")]
-    MissingTpmIdentity,
-    /// The certificate's key is not the EK the TPM presented.
-    #[error("certificate key differs from the EK public area")]
-    EkMismatch,
-    /// A signature in the chain does not verify.
-    #[error("signature of certificate {depth} does not verify under its issuer")]
-    BadSignature {
-        /// 0 = EK certificate.
-        depth: usize,
-    },
-    /// An issuer is not a CA.
-    #[error("issuer of certificate {depth} is not a CA")]
-    IssuerNotCa {
-        /// 0 = EK certificate.
-        depth: usize,
-    },
-    /// A certificate on the path is not valid yet at the appraisal time.
-    #[error("certificate {depth} is not valid before {not_before} (unix seconds)")]
-    NotYetValid {
-        /// 0 = EK certificate.
-        depth: usize,
-        /// Its notBefore.
-        not_before: u64,
-    },
-    /// A certificate on the path has expired at the appraisal time.
-    #[error("certificate {depth} expired at {not_after} (unix seconds)")]
-    Expired {
-        /// 0 = EK certificate.
-        depth: usize,
-        /// Its notAfter.
-        not_after: u64,
-    },
-    /// No path to a trusted root.
-    #[error("no chain from the EK certificate to a trusted root")]
-    Untrusted,
-    /// Unsupported signature algorithm or key.
-    #[error("unsupported signature algorithm {0}")]
-    UnsupportedAlgorithm(String),
-    /// A certificate on the path has a critical extension we do not process (RFC 5280 §4.2:
-    /// it must then be refused).
-    #[error("certificate {depth} has an unprocessed critical extension {oid}")]
-    UnknownCriticalExtension {
-        /// 0 = EK certificate.
-        depth: usize,
-        /// The extension's OID.
-        oid: String,
-    },
-    /// A certificate on the path carries the same extension twice (RFC 5280 §4.2).
-    #[error("certificate {depth} carries extension {oid} more than once")]
-    DuplicateExtension {
-        /// 0 = EK certificate.
-        depth: usize,
-        /// The extension's OID.
-        oid: String,
-    },
-    /// An extension we process does not decode.
-    #[error("certificate {depth} has a malformed extension {oid}")]
-    MalformedExtension {
-        /// 0 = EK certificate.
-        depth: usize,
-        /// The extension's OID.
-        oid: String,
-    },
-    /// A CA certificate's keyUsage lacks keyCertSign (RFC 5280 §4.2.1.3, §6.1.4 (n)).
-    #[error("CA certificate {depth} has a keyUsage without keyCertSign")]
-    CaKeyUsage {
-        /// Depth of the CA certificate (1 = the EK certificate's issuer).
-        depth: usize,
-    },
-    /// More non-self-issued intermediates below a CA than its pathLenConstraint allows
-    /// (RFC 5280 §6.1.4 (l)(m)).
-    #[error(
-        "CA certificate {depth} allows {path_len} intermediates below it, the path has {intermediates}"
-    )]
-    PathLenExceeded {
-        /// Depth of the constraining CA certificate.
-        depth: usize,
-        /// Its pathLenConstraint.
-        path_len: u8,
-        /// Non-self-issued intermediate certificates between it and the EK certificate.
-        intermediates: usize,
-    },
-    /// A directory name below a CA is outside its permitted subtrees or inside an excluded one
-    /// (RFC 5280 §4.2.1.10).
-    #[error(
-        "name {name} of certificate {name_depth} violates the name constraints of CA certificate {depth}"
-    )]
-    NameConstraintViolation {
-        /// Depth of the constraining CA certificate.
-        depth: usize,
-        /// Depth of the certificate carrying the name (subject or subjectAltName).
-        name_depth: usize,
-        /// The name (RFC 4514 string).
-        name: String,
-    },
-    /// A name constraint we do not evaluate applies to a name on the path (only directoryName
-    /// subtrees are evaluated; this fails closed).
-    #[error("CA certificate {depth} constrains {form} names, which are not evaluated")]
-    UnsupportedNameConstraint {
-        /// Depth of the constraining CA certificate.
-        depth: usize,
-        /// The GeneralName form (e.g. `dNSName`), or the one with a minimum/maximum.
-        form: &'static str,
-    },
-    /// The EK certificate's keyUsage is absent or lacks the bit the TCG EK Credential Profile
-    /// requires for its key type.
-    #[error("EK certificate keyUsage lacks {required}")]
-    EkKeyUsage {
-        /// `keyEncipherment` (RSA EK) or `keyAgreement` (ECC EK).
-        required: &'static str,
-    },
 }
 
 /// What a valid EK certificate says about the TPM.
@@ -337,7 +202,7 @@ fn verify_signed(
                     k.verify(tbs, &sig).is_ok()
                 } else {
                     use p256::ecdsa::signature::hazmat::PrehashVerifier;
-                    let digest = crate::algorithm::HashAlg::Sha384.digest(&[tbs]);
+                    let digest = crate::tpm::algorithm::HashAlg::Sha384.digest(&[tbs]);
                     p256::ecdsa::Signature::try_from(sig)
                         .is_ok_and(|s| k.verify_prehash(digest.as_bytes(), &s).is_ok())
                 }
@@ -347,9 +212,9 @@ fn verify_signed(
                 };
                 use p384::ecdsa::signature::hazmat::PrehashVerifier;
                 let h = if alg.ends_with(".2") {
-                    crate::algorithm::HashAlg::Sha256
+                    crate::tpm::algorithm::HashAlg::Sha256
                 } else {
-                    crate::algorithm::HashAlg::Sha384
+                    crate::tpm::algorithm::HashAlg::Sha384
                 };
                 let digest = h.digest(&[tbs]);
                 p384::ecdsa::Signature::try_from(sig)
@@ -362,7 +227,7 @@ fn verify_signed(
             let k = rsa::RsaPublicKey::from_public_key_der(&spki)
                 .map_err(|_| EkCertError::UnsupportedAlgorithm(alg.to_string()))?;
             if alg.ends_with(".11") {
-                let d = crate::algorithm::HashAlg::Sha256.digest(&[tbs]);
+                let d = crate::tpm::algorithm::HashAlg::Sha256.digest(&[tbs]);
                 k.verify(
                     rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
                     d.as_bytes(),
@@ -370,7 +235,7 @@ fn verify_signed(
                 )
                 .is_ok()
             } else {
-                let d = crate::algorithm::HashAlg::Sha384.digest(&[tbs]);
+                let d = crate::tpm::algorithm::HashAlg::Sha384.digest(&[tbs]);
                 k.verify(
                     rsa::Pkcs1v15Sign::new::<sha2::Sha384>(),
                     d.as_bytes(),
@@ -390,7 +255,7 @@ fn ek_matches(cert: &Certificate, ek: &PublicArea<'_>) -> Result<bool, EkCertErr
         .to_der()
         .map_err(|e| EkCertError::Malformed(e.to_string()))?;
     let pad = |v: &[u8], n: usize| {
-        crate::verify::left_pad::<48>(v).map(|a| a.get(48 - n..).map(<[u8]>::to_vec))
+        crate::wire::left_pad::<48>(v).map(|a| a.get(48 - n..).map(<[u8]>::to_vec))
     };
     Ok(match ek.key {
         PublicKey::Ecc { curve, x, y } => {

@@ -5,7 +5,7 @@
 //! than before a resume: the case Keylime reports wrongly). Clock only moves forward within one
 //! boot; after an unorderly shutdown it may fall back, which the TPM admits by clearing `safe`.
 
-use crate::attest::ClockInfo;
+use crate::tpm::attest::ClockInfo;
 
 /// How a new quote's clock relates to the last accepted one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,16 +1,16 @@
 //! Cloud signature verification on `aws-lc-rs` (rustls's default provider), feature `aws-lc`:
-//! the same decisions as [`crate::ring_verifier::RingVerifier`] (one `provider_input`
+//! the same decisions as [`crate::verify::ring::RingVerifier`] (one `provider_input`
 //! decides for both), faster, and with [`PreparedAk`]: a verifier bound to one registered
 //! attestation key that parses it once, as a verifier service does when the AK is enrolled,
 //! instead of once per quote (for RSA this keeps the Montgomery constants of the modulus).
 
 use aws_lc_rs::signature::{self as ls, ParsedPublicKey, UnparsedPublicKey};
 
-use crate::algorithm::{EccCurve, HashAlg};
 use crate::error::VerifyError;
-use crate::provider_input::{ProviderAlg, ProviderInput, provider_input};
-use crate::public::{PublicArea, PublicKey};
-use crate::signature::TpmSignature;
+use crate::tpm::algorithm::{EccCurve, HashAlg};
+use crate::tpm::public::{PublicArea, PublicKey};
+use crate::tpm::signature::TpmSignature;
+use crate::verify::provider_input::{ProviderAlg, ProviderInput, provider_input};
 use crate::verify::{RustCryptoVerifier, SignatureVerifier};
 
 /// Verifier backed by `aws-lc-rs`; parses the key on every call (see [`PreparedAk`]).
@@ -165,7 +165,7 @@ fn probe_signature<'a>(ak: &PublicArea<'a>) -> TpmSignature<'a> {
         },
         PublicKey::Rsa { .. } => {
             let hash = declared.unwrap_or(HashAlg::Sha256);
-            if ak.scheme.scheme == crate::algorithm::ALG_RSAPSS {
+            if ak.scheme.scheme == crate::tpm::algorithm::ALG_RSAPSS {
                 TpmSignature::RsaPss { hash, sig: &[] }
             } else {
                 TpmSignature::RsaSsa { hash, sig: &[] }

@@ -30,6 +30,12 @@ pub enum TransportError {
     },
 }
 
+crate::error::error_codes!(TransportError {
+    TransportError::Link => "link", Unavailable;
+    TransportError::SizeMismatch { .. } => "size_mismatch", Unavailable;
+    TransportError::ResponseTooLarge { .. } => "response_too_large", Unavailable;
+});
+
 /// Sends one command and receives its response.
 pub trait TpmTransport {
     /// Sends `command`, writes the response into `response` and returns the filled part.

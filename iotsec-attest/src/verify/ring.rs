@@ -3,13 +3,13 @@
 //! SHA-1 or SHA-512, RSAPSS with SHA-1) the pure-Rust verifier answers; the RSA key checks are
 //! shared ([`crate::verify`]). Refusing SHA-1 is the appraisal policy's call, not this backend's.
 
-use ring::signature::{self as rs, UnparsedPublicKey};
+use ::ring::signature::{self as rs, UnparsedPublicKey};
 
-use crate::algorithm::HashAlg;
 use crate::error::VerifyError;
-use crate::provider_input::{ProviderAlg, provider_input};
-use crate::public::PublicArea;
-use crate::signature::TpmSignature;
+use crate::tpm::algorithm::HashAlg;
+use crate::tpm::public::PublicArea;
+use crate::tpm::signature::TpmSignature;
+use crate::verify::provider_input::{ProviderAlg, provider_input};
 use crate::verify::{RustCryptoVerifier, SignatureVerifier};
 
 /// Verifier backed by `ring`.

@@ -14,8 +14,8 @@ use hmac::{Hmac, Mac};
 use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
-use crate::algorithm::{DigestBytes, EccCurve, HashAlg};
-use crate::public::{ObjectAttributes, PublicArea, PublicKey};
+use crate::tpm::algorithm::{DigestBytes, EccCurve, HashAlg};
+use crate::tpm::public::{ObjectAttributes, PublicArea, PublicKey};
 
 /// The operating system's random generator, for callers with `std`.
 #[cfg(feature = "std")]
@@ -61,6 +61,14 @@ pub enum CredentialError {
     InvalidEk,
 }
 
+crate::error::error_codes!(CredentialError {
+    CredentialError::NotAStorageKey => "not_a_storage_key", BadInput;
+    CredentialError::UnsupportedSymmetric { .. } => "unsupported_symmetric", BadInput;
+    CredentialError::WeakNameAlg => "weak_name_alg", Refusal;
+    CredentialError::SecretLength { .. } => "secret_length", BadInput;
+    CredentialError::InvalidEk => "invalid_ek", BadInput;
+});
+
 /// A credential for `tpm2_activatecredential`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CredentialBlob {
@@ -76,8 +84,8 @@ impl CredentialBlob {
         let mut out = Vec::new();
         out.extend_from_slice(&TPM2_TOOLS_MAGIC.to_be_bytes());
         out.extend_from_slice(&1u32.to_be_bytes());
-        crate::attest::put_sized(&mut out, &self.id_object);
-        crate::attest::put_sized(&mut out, &self.encrypted_secret);
+        crate::wire::put_sized(&mut out, &self.id_object);
+        crate::wire::put_sized(&mut out, &self.encrypted_secret);
         out
     }
 }
@@ -217,7 +225,7 @@ pub fn make_credential(
         u32::from(sym_bits),
     );
     let mut enc_identity = Zeroizing::new(Vec::with_capacity(2 + secret.len()));
-    crate::attest::put_sized(&mut enc_identity, secret);
+    crate::wire::put_sized(&mut enc_identity, secret);
     let iv = [0u8; 16];
     match sym_bits {
         128 => cfb_mode::Encryptor::<aes::Aes128>::new_from_slices(&sym_key, &iv)
@@ -230,7 +238,7 @@ pub fn make_credential(
     let hmac_key = kdfa(name_alg, &seed, "INTEGRITY", &[], &[], (max * 8) as u32);
     let integrity = hmac_parts(name_alg, &hmac_key, &[&enc_identity, ak_name]);
     let mut id_object = Vec::new();
-    crate::attest::put_sized(&mut id_object, integrity.as_bytes());
+    crate::wire::put_sized(&mut id_object, integrity.as_bytes());
     id_object.extend_from_slice(&enc_identity);
     Ok(CredentialBlob {
         id_object,
@@ -273,8 +281,8 @@ pub(crate) fn share_seed(
             macro_rules! ecdh {
                 ($c:ident, $n:expr) => {{
                     let (x, y) = match (
-                        crate::verify::left_pad::<$n>(x),
-                        crate::verify::left_pad::<$n>(y),
+                        crate::wire::left_pad::<$n>(x),
+                        crate::wire::left_pad::<$n>(y),
                     ) {
                         (Some(x), Some(y)) => (x, y),
                         _ => return Err(CredentialError::InvalidEk),
@@ -295,8 +303,8 @@ pub(crate) fn share_seed(
                     };
                     let seed = kdfe(name_alg, shared.raw_secret_bytes(), label, &ex, &x, bits);
                     let mut point = Vec::new();
-                    crate::attest::put_sized(&mut point, &ex);
-                    crate::attest::put_sized(&mut point, &ey);
+                    crate::wire::put_sized(&mut point, &ex);
+                    crate::wire::put_sized(&mut point, &ey);
                     Ok((seed, point))
                 }};
             }

@@ -2,13 +2,15 @@
 //! signing scheme's hash, of the selected PCR values concatenated in selection order) for any
 //! mix of banks.
 
-use crate::algorithm::{DigestBytes, HashAlg};
-use crate::pcr_selection::PcrSelectionList;
+use crate::tpm::algorithm::{DigestBytes, HashAlg};
+use crate::tpm::pcr_selection::PcrSelectionList;
 
 /// Why the supplied PCR values cannot be hashed into a pcrDigest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PcrValueError {
     /// The caller has no value for this PCR.
+    #[error("no value supplied for PCR {index} of the {} bank", bank.name())]
     Missing {
         /// Bank.
         bank: HashAlg,
@@ -18,6 +20,7 @@ pub enum PcrValueError {
     /// The value is not one digest of its bank. Refused because the digest covers the values
     /// concatenated: with free lengths, bytes could move from one PCR to the next and still
     /// hash to the quoted pcrDigest.
+    #[error("the value of PCR {index} of the {} bank is {len} bytes, not one digest", bank.name())]
     WrongLength {
         /// Bank.
         bank: HashAlg,
@@ -27,6 +30,11 @@ pub enum PcrValueError {
         len: usize,
     },
 }
+
+crate::error::error_codes!(PcrValueError {
+    PcrValueError::Missing { .. } => "missing", BadInput;
+    PcrValueError::WrongLength { .. } => "wrong_length", Refusal;
+});
 
 /// Hashes, with `hash`, the values `lookup` returns for every selected PCR in order; each must
 /// be exactly one digest of its bank.

@@ -29,12 +29,15 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::algorithm::HashAlg;
-use crate::public::{ObjectAttributes, PublicArea};
-use crate::tpm_command::{
-    ST_NO_SESSIONS, ST_SESSIONS, TpmCommandError, exchange, response_body, response_header, start,
+pub use crate::device::error::SessionError;
+use crate::tpm::algorithm::HashAlg;
+use crate::tpm::public::{ObjectAttributes, PublicArea};
+
+use crate::device::error::TpmCommandError;
+use crate::device::framing::{
+    MAX_COMMAND_SIZE, ST_NO_SESSIONS, ST_SESSIONS, exchange, response_body, response_header, start,
 };
-use crate::tpm_transport::TpmTransport;
+use crate::device::transport::TpmTransport;
 
 const CC_START_AUTH_SESSION: u32 = 0x0000_0176;
 const CC_FLUSH_CONTEXT: u32 = 0x0000_0165;
@@ -53,56 +56,6 @@ pub const DIGEST_LEN: usize = 32;
 const MAX_DIGEST: usize = 64;
 
 type HmacSha256 = Hmac<Sha256>;
-
-/// Why a session refused a command or a response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SessionError {
-    /// The response HMAC does not verify: the response was altered on the way, replayed, or
-    /// computed with other nonces than this session's. Its contents were not returned.
-    #[error("response HMAC does not verify: altered, replayed or from another session")]
-    ResponseHmacMismatch,
-    /// A successful response to a command sent in a session has no authorization area
-    /// (tag TPM_ST_NO_SESSIONS): an interposer stripped it.
-    #[error("the response to a session command has no session area")]
-    MissingResponseAuth,
-    /// The session refused a response (or never got one), so it no longer knows the TPM's
-    /// nonce: flush it and start another.
-    #[error("session desynchronised by a refused or missing response; flush it and start another")]
-    Desynchronised,
-    /// A response was given to a session with no command outstanding.
-    #[error("no command is outstanding in this session")]
-    NoCommandOutstanding,
-    /// The TPM ended the session (continueSession clear in its verified response).
-    #[error("the TPM closed the session")]
-    Closed,
-    /// A nonceTPM whose size is not the authHash digest size.
-    #[error("nonceTPM of {size} bytes, {expected} expected")]
-    NonceSize {
-        /// Size found.
-        size: usize,
-        /// The digest size of authHash.
-        expected: usize,
-    },
-    /// TPM2_StartAuthSession returned a handle that is not an HMAC session's.
-    #[error("handle {handle:#010x} is not an HMAC session")]
-    NotAnHmacSession {
-        /// The handle returned.
-        handle: u32,
-    },
-    /// The salt key has no `decrypt` attribute, so the TPM cannot decrypt the salt with it.
-    #[error("the salt key is not a decryption key")]
-    SaltKeyNotDecrypt,
-    /// The salt key's public key is not usable (bad modulus, point off the curve).
-    #[error("the salt key's public key is invalid")]
-    InvalidSaltKey,
-    /// Parameter encryption was asked for parameters that do not start with a whole TPM2B.
-    #[error("the first parameter is not a whole TPM2B: it cannot be encrypted")]
-    NoSizedParameter,
-    /// A cryptographic primitive refused its key (never happens with HMAC-SHA-256/AES-128).
-    #[error("a cryptographic primitive refused its key")]
-    Primitive,
-}
 
 /// TPMA_SESSION (Part 2 §8.4): what a session does in one command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -204,7 +157,7 @@ pub fn parse_start_auth_session_response(
 
 /// sessionKey of an unbound session: KDFa(SHA-256, salt, "ATH", nonceTPM, nonceCaller, 256).
 pub fn session_key(salt: &[u8], nonce_tpm: &[u8], nonce_caller: &[u8]) -> Zeroizing<Vec<u8>> {
-    crate::credential::kdfa(
+    crate::identity::credential::kdfa(
         HashAlg::Sha256,
         salt,
         "ATH",
@@ -267,7 +220,7 @@ pub fn cfb_first_parameter(
     let data = parameters
         .get_mut(2..2 + size)
         .ok_or(SessionError::NoSizedParameter)?;
-    let key_iv = crate::credential::kdfa(
+    let key_iv = crate::identity::credential::kdfa(
         HashAlg::Sha256,
         session_value,
         "CFB",
@@ -337,11 +290,12 @@ impl Session {
         if !salt_key.attributes.has(ObjectAttributes::DECRYPT) {
             return Err(SessionError::SaltKeyNotDecrypt.into());
         }
-        let (salt, encrypted_salt) = crate::credential::share_seed(salt_key, "SECRET", rng)
-            .map_err(|_| SessionError::InvalidSaltKey)?;
+        let (salt, encrypted_salt) =
+            crate::identity::credential::share_seed(salt_key, "SECRET", rng)
+                .map_err(|_| SessionError::InvalidSaltKey)?;
         let mut nonce_caller = [0u8; DIGEST_LEN];
         rng.fill_bytes(&mut nonce_caller);
-        let mut cmd = [0u8; crate::tpm_command::MAX_COMMAND_SIZE];
+        let mut cmd = [0u8; MAX_COMMAND_SIZE];
         let command =
             start_auth_session_command(salt_key_handle, &nonce_caller, &encrypted_salt, &mut cmd)?;
         let mut resp = [0u8; 256];

@@ -22,7 +22,7 @@ use x509_cert::ext::pkix::{
 };
 use x509_cert::name::{Name, RelativeDistinguishedName};
 
-use crate::ek_certificate::EkCertError;
+use crate::identity::ek_error::EkCertError;
 
 pub(crate) const OID_BASIC_CONSTRAINTS: &str = "2.5.29.19";
 const OID_KEY_USAGE: &str = "2.5.29.15";

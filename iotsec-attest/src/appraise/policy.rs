@@ -14,7 +14,7 @@ use std::vec::Vec;
 
 use thiserror::Error;
 
-use crate::algorithm::HashAlg;
+use crate::tpm::algorithm::HashAlg;
 
 /// Acceptable values of one PCR.
 pub type AcceptedValues = Vec<Vec<u8>>;
@@ -77,6 +77,15 @@ pub enum PolicyError {
         field: &'static str,
     },
 }
+
+crate::error::error_codes!(PolicyError {
+    PolicyError::Json(_) => "json", BadInput;
+    PolicyError::UnknownBank(_) => "unknown_bank", BadInput;
+    PolicyError::BadPcrIndex(_) => "bad_pcr_index", BadInput;
+    PolicyError::DuplicatePcr { .. } => "duplicate_pcr", BadInput;
+    PolicyError::BadDigest { .. } => "bad_digest", BadInput;
+    PolicyError::NotHex { .. } => "not_hex", BadInput;
+});
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,14 +1,14 @@
 //! Attestation keys given as bare public keys: the PEM SubjectPublicKeyInfo (RFC 5280 §4.1.2.7,
 //! RFC 7468) that `tpm2_readpublic -f pem` writes. Such a key carries no TPM object attributes,
-//! so appraisal cannot prove it is a restricted key and says so ([`crate::public::KeyOrigin::BareKey`]).
+//! so appraisal cannot prove it is a restricted key and says so ([`crate::tpm::public::KeyOrigin::BareKey`]).
 
 use std::vec::Vec;
 
 use p256::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 
-use crate::algorithm::EccCurve;
-use crate::public::{PublicArea, PublicKey};
+use crate::tpm::algorithm::EccCurve;
+use crate::tpm::public::{PublicArea, PublicKey};
 
 /// An owned public key decoded from PEM.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +43,11 @@ pub enum BareKeyError {
     ExponentTooLarge,
 }
 
+crate::error::error_codes!(BareKeyError {
+    BareKeyError::Unsupported => "unsupported", BadInput;
+    BareKeyError::ExponentTooLarge => "exponent_too_large", BadInput;
+});
+
 impl BareKey {
     /// Decodes a `-----BEGIN PUBLIC KEY-----` document.
     pub fn from_pem(pem: &str) -> Result<Self, BareKeyError> {
@@ -76,7 +81,7 @@ impl BareKey {
         Err(BareKeyError::Unsupported)
     }
 
-    /// A view usable by the verifiers and appraisal; its origin is [`crate::public::KeyOrigin::BareKey`] and
+    /// A view usable by the verifiers and appraisal; its origin is [`crate::tpm::public::KeyOrigin::BareKey`] and
     /// its attributes are empty.
     pub fn as_public_area(&self) -> PublicArea<'_> {
         let key = match self {

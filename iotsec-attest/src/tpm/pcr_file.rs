@@ -7,9 +7,9 @@
 //! {u32 count, 8 slots of {u16 size, `u8 buffer[64]`}}. The digests follow the selection: banks in
 //! order, PCRs ascending, 8 digests per block (one TPM2_PCR_Read each).
 
-use crate::algorithm::HashAlg;
 use crate::error::ParseError;
-use crate::pcr_selection::{MAX_BANKS, PCR_SELECT_MAX, PcrBankSelection, PcrSelectionList};
+use crate::tpm::algorithm::HashAlg;
+use crate::tpm::pcr_selection::{MAX_BANKS, PCR_SELECT_MAX, PcrBankSelection, PcrSelectionList};
 use crate::wire::Reader;
 
 const SELECTION_SLOT: usize = 8;

@@ -8,7 +8,7 @@
 //! the data against every digest and names the first event that breaks: an attacker who alters
 //! the data but keeps the digest (accepted by `tpm2_checkquote`) is caught here.
 
-use crate::algorithm::{DigestBytes, HashAlg};
+use crate::tpm::algorithm::{DigestBytes, HashAlg};
 use crate::wire::Reader;
 
 /// Longest event data accepted (1 MiB).
@@ -127,6 +127,19 @@ pub enum EventLogError {
     #[error("event log has no bank this verifier can hash: nothing could be checked")]
     NoSupportedBank,
 }
+
+crate::error::error_codes!(EventLogError {
+    EventLogError::Malformed(e) => e.code(), e.kind();
+    EventLogError::NotCryptoAgile => "not_crypto_agile", BadInput;
+    EventLogError::DigestListMismatch { .. } => "digest_list_mismatch", BadInput;
+    EventLogError::BadAlgorithmList { .. } => "bad_algorithm_list", BadInput;
+    EventLogError::EventDataAltered { .. } => "event_data_altered", Refusal;
+    EventLogError::PcrOutOfRange { .. } => "pcr_out_of_range", BadInput;
+    EventLogError::StartupLocalityOutOfOrder { .. } => "startup_locality_out_of_order", Refusal;
+    EventLogError::BankNotInLog(_) => "bank_not_in_log", BadInput;
+    EventLogError::TooManyEvents => "too_many_events", BadInput;
+    EventLogError::NoSupportedBank => "no_supported_bank", Refusal;
+});
 
 /// One (algorithm, digest) of an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

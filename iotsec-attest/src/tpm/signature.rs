@@ -1,8 +1,8 @@
 //! TPMT_SIGNATURE (TPM 2.0 Part 2 §11.3.4): ECDSA (TPMS_SIGNATURE_ECC) and RSASSA/RSAPSS
 //! (TPMS_SIGNATURE_RSA) signatures, as `tpm2_quote -s` writes them.
 
-use crate::algorithm::{ALG_ECDSA, ALG_RSAPSS, ALG_RSASSA, HashAlg};
 use crate::error::ParseError;
+use crate::tpm::algorithm::{ALG_ECDSA, ALG_RSAPSS, ALG_RSASSA, HashAlg};
 use crate::wire::Reader;
 
 /// Largest ECC scalar accepted (P-384).
@@ -93,7 +93,7 @@ impl<'a> TpmSignature<'a> {
     /// Marshals the signature again; `parse(to_bytes(s)) == s`.
     #[cfg(feature = "alloc")]
     pub fn to_bytes(&self) -> alloc::vec::Vec<u8> {
-        use crate::attest::put_sized;
+        use crate::wire::put_sized;
         let mut out = alloc::vec::Vec::new();
         out.extend_from_slice(&self.scheme_id().to_be_bytes());
         out.extend_from_slice(&self.hash().id().to_be_bytes());

@@ -2,11 +2,11 @@
 //! object attributes (§8.3, TPMA_OBJECT) and the object Name (Part 1 §16: nameAlg ||
 //! H_nameAlg(TPMT_PUBLIC)).
 
-use crate::algorithm::{
+use crate::error::ParseError;
+use crate::tpm::algorithm::{
     ALG_ECC, ALG_ECDAA, ALG_KEYEDHASH, ALG_NULL, ALG_RSA, ALG_RSAES, ALG_XOR, DigestBytes,
     EccCurve, HashAlg,
 };
-use crate::error::ParseError;
 use crate::wire::Reader;
 
 /// Largest RSA modulus accepted (4096 bits).

@@ -1,5 +1,5 @@
 //! Verifier-side freshness: single-use nonces for `TPM2_Quote`'s qualifyingData (TPM 2.0 Part 3
-//! §18.4) and any other challenge the appraisal checks with [`crate::appraisal::appraise_quote`].
+//! §18.4) and any other challenge the appraisal checks with [`crate::appraise::appraise_quote`].
 //!
 //! A [`NonceIssuer`] hands out 32 random bytes (ring's `SystemRandom`), remembers each until it
 //! is redeemed once or its lifetime passes, and holds at most `capacity` outstanding nonces:
@@ -37,6 +37,13 @@ pub enum NonceError {
     #[error("the system random generator failed")]
     RandomUnavailable,
 }
+
+crate::error::error_codes!(NonceError {
+    NonceError::Unknown => "unknown", Refusal;
+    NonceError::Expired { .. } => "expired", Refusal;
+    NonceError::AlreadyUsed => "already_used", Refusal;
+    NonceError::RandomUnavailable => "random_unavailable", Unavailable;
+});
 
 impl NonceError {
     /// A stable snake_case code for the error (`"unknown"`, ...), for logs and

@@ -3,11 +3,11 @@
 //! (uncompressed point; RSA modulus and exponent) and the signature in fixed-width form. Pairs
 //! the providers have no primitive for are answered by the pure-Rust verifier instead.
 
-use crate::algorithm::{EccCurve, HashAlg};
 use crate::error::VerifyError;
-use crate::public::{PublicArea, PublicKey};
-use crate::signature::TpmSignature;
-use crate::verify::{RsaInput, rsa_input};
+use crate::tpm::algorithm::{EccCurve, HashAlg};
+use crate::tpm::public::{PublicArea, PublicKey};
+use crate::tpm::signature::TpmSignature;
+use crate::verify::rsa_input::{RsaInput, rsa_input};
 
 /// A signature algorithm both providers implement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

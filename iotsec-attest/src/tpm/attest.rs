@@ -5,8 +5,10 @@
 //! TPM_GENERATED_VALUE; only quote and certify are accepted; trailing bytes are an error.
 
 use crate::error::ParseError;
-use crate::pcr_selection::PcrSelectionList;
+use crate::tpm::pcr_selection::PcrSelectionList;
 use crate::wire::Reader;
+#[cfg(feature = "alloc")]
+use crate::wire::put_sized;
 
 /// TPM_GENERATED_VALUE: a restricted signing key only signs data that the TPM made and that
 /// starts with this value.
@@ -159,10 +161,4 @@ impl<'a> Attest<'a> {
         }
         out
     }
-}
-
-#[cfg(feature = "alloc")]
-pub(crate) fn put_sized(out: &mut alloc::vec::Vec<u8>, data: &[u8]) {
-    out.extend_from_slice(&(data.len() as u16).to_be_bytes());
-    out.extend_from_slice(data);
 }
