@@ -16,9 +16,10 @@ use alloc::vec::Vec;
 use serde_json::Value;
 
 use crate::context::Action;
+use crate::context::IdentityBinding;
 use crate::decision::Effect;
 use crate::mosquitto_acl::{ImportNote, Imported, NoteKind};
-use crate::policy::{IdentityBinding, PolicyDocument, RuleDocument};
+use crate::policy::{PolicyDocument, RuleDocument};
 
 /// An AWS policy outside the supported subset in a way that cannot be dropped safely.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -2,7 +2,7 @@
 //! stops (TUF specification §1.5.2, "Goals to protect against specific attacks").
 
 use crate::canonical_cbor::CborError;
-use crate::trust_root::Role;
+use crate::role::Role;
 
 /// A refusal of the device verifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

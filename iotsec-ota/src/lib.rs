@@ -12,6 +12,7 @@ pub mod cose_sign;
 pub mod error;
 pub mod image_stream;
 pub mod manifest;
+mod role;
 pub mod rollout_cohort;
 pub mod signature_algorithm;
 pub mod trial_boot;
