@@ -40,6 +40,23 @@ pub enum AwsImportError {
     },
 }
 
+impl AwsImportError {
+    /// A stable snake_case code for the error, for logs and machine-readable output; codes never
+    /// change and differ from every other error code of the crate.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AwsImportError::Malformed(..) => "aws_malformed",
+            AwsImportError::UnsupportedDeny { .. } => "aws_unsupported_deny",
+        }
+    }
+
+    /// Whether the policy was read and its import refused (a Deny that cannot be expressed:
+    /// dropping it would grant more) rather than unreadable.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, AwsImportError::UnsupportedDeny { .. })
+    }
+}
+
 fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::String(s)) => alloc::vec![s.clone()],
