@@ -13,8 +13,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::swtpm::{Swtpm, peers_available};
-use iotsec_attest::appraise::policy::AppraisalPolicy;
-use iotsec_attest::appraise::{QuoteEvidence, Tier, appraise_quote};
+use iotsec_attest::appraise::Tier;
 use iotsec_attest::device::command::{TpmCommandError, certify, quote, read_pcrs, read_public};
 use iotsec_attest::device::transport::{
     SwtpmTcp, SwtpmUnix, TpmDevice, TpmStream, TpmTransport, TransportError,
@@ -22,7 +21,6 @@ use iotsec_attest::device::transport::{
 use iotsec_attest::tpm::algorithm::HashAlg;
 use iotsec_attest::tpm::attest::Attested;
 use iotsec_attest::tpm::pcr_selection::PcrBankSelection;
-use iotsec_attest::verify::ring::RingVerifier;
 use iotsec_attest::verify::{RustCryptoVerifier, SignatureVerifier};
 use iotsec_attest::{Attest, PcrSelectionList, PublicArea, TpmSignature};
 
@@ -48,19 +46,7 @@ fn appraise_device_quote(
     values: &BTreeMap<(HashAlg, u8), Vec<u8>>,
     nonce: &[u8],
 ) -> iotsec_attest::appraise::QuoteAppraisal {
-    appraise_quote(
-        &RingVerifier,
-        &AppraisalPolicy::default(),
-        &QuoteEvidence {
-            ak,
-            message: q.attest,
-            signature: q.signature,
-            pcrs: values,
-            event_log: None,
-        },
-        nonce,
-        None,
-    )
+    common::appraise_read_values(ak, q.attest, q.signature, values, nonce)
 }
 
 #[test]

@@ -7,6 +7,8 @@
     clippy::panic
 )]
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use iotsec_attest::appraise::policy::AppraisalPolicy;
@@ -18,6 +20,7 @@ use iotsec_attest::tpm::public::{Name, PublicKey, RH_ENDORSEMENT};
 use iotsec_attest::verify::ring::RingVerifier;
 use iotsec_attest::verify::{RustCryptoVerifier, SignatureVerifier};
 use iotsec_attest::{Attest, PublicArea, TpmSignature};
+use iotsec_test_support::hex::encode as hex;
 
 fn data(name: &str) -> Vec<u8> {
     std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/").to_string() + name).unwrap()
@@ -56,10 +59,6 @@ fn ecc_quote_fields_are_read_exactly() {
         "3960f1f8e8d6b6ea61ed00d96dcac11ccb596cd732f624ad77fa07d35676c516"
     );
     assert_eq!(a.to_bytes(), msg, "re-marshalling gives the TPM's bytes");
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[test]
@@ -154,27 +153,20 @@ fn appraise(
     tamper: impl Fn(&mut Vec<u8>, &mut Vec<u8>, &mut Vec<u8>),
 ) -> iotsec_attest::appraise::QuoteAppraisal {
     let ak = data(ak);
-    let (mut msg, mut sig, mut pcrs) = (
+    let (mut message, mut signature, mut pcrs) = (
         data(&format!("{quote}.msg")),
         data(&format!("{quote}.sig")),
         data(&format!("{quote}.pcrs")),
     );
-    tamper(&mut msg, &mut sig, &mut pcrs);
-    let ak = PublicArea::parse_tpm2b(&ak).unwrap();
-    let pcrs = SerializedPcrs::parse(&pcrs).unwrap();
-    appraise_quote(
-        verifier,
-        policy,
-        &QuoteEvidence {
-            ak: &ak,
-            message: &msg,
-            signature: &sig,
-            pcrs: &pcrs,
-            event_log: None,
-        },
-        nonce,
-        None,
-    )
+    tamper(&mut message, &mut signature, &mut pcrs);
+    let files = common::QuoteFiles {
+        ak: &ak,
+        message: &message,
+        signature: &signature,
+        pcrs: &pcrs,
+        event_log: None,
+    };
+    common::appraise_tpm2_tools(verifier, policy, &files, nonce, None)
 }
 
 #[test]

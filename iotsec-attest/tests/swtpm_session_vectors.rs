@@ -20,12 +20,7 @@ use iotsec_attest::device::transport::{TpmTransport, TransportError};
 use iotsec_attest::error::ParseError;
 use proptest::prelude::*;
 
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+use iotsec_test_support::hex::decode as hex;
 
 fn salt() -> Vec<u8> {
     (0..32).collect()

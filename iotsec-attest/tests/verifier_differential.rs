@@ -26,16 +26,7 @@ use iotsec_attest::verify::aws_lc::{AwsLcVerifier, PreparedAk};
 use iotsec_attest::verify::ring::RingVerifier;
 use iotsec_attest::verify::{RustCryptoVerifier, SignatureVerifier};
 
-fn openssl_available(test: &str) -> bool {
-    if Command::new("openssl").arg("version").output().is_ok() {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test}: CI=true and openssl is missing (apt-get install openssl)");
-    }
-    eprintln!("\n*** SKIPPING {test}: openssl not installed (apt-get install openssl) ***\n");
-    false
-}
+use iotsec_test_support::openssl::available as openssl_available;
 
 struct Dir(PathBuf);
 

@@ -10,13 +10,15 @@
 //! `cyclonedx-py` (PyPI `cyclonedx-bom`) on a pinned requirements file and on the CI venv itself.
 //! With `CI=true` a missing generator is a failure; elsewhere the test skips loudly.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use iotsec_sbom::advisory::{AdvisoryDatabase, SnapshotFile, load_advisory_dir};
-use iotsec_sbom::gate::{FindingKind, GateDecision, GateInputs, decide};
+use iotsec_sbom::gate::{FindingKind, GateDecision};
 use iotsec_sbom::sbom::{CrossCheck, cross_check_with_cyclonedx_bom};
-use iotsec_sbom::{Decision, Policy, parse_sbom};
+use iotsec_sbom::{Decision, parse_sbom};
 
 const RUSTSEC: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -57,19 +59,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn gate(sbom_bytes: &[u8], db: &AdvisoryDatabase) -> GateDecision {
-    let sbom = parse_sbom(sbom_bytes).unwrap();
-    let policy = Policy::default();
-    decide(&GateInputs {
-        sbom: &sbom,
-        sbom_sha256: "00",
-        advisories: db,
-        vex: &[],
-        vex_sha256: &[],
-        policy: &policy,
-        policy_sha256: "00",
-        firmware_sha256: None,
-        today: "2026-01-15",
-    })
+    support::gate_document(sbom_bytes, db, &[], "", None)
 }
 
 /// The committed inputs of the Cargo project: its `Cargo.lock` and the crates.io manifest of

@@ -87,9 +87,7 @@ fn eventlog(dir: &Dir, name: &str, log: &[u8], format: &str) -> (i32, String) {
     )
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|b| format!("{b:02x}")).collect()
-}
+use iotsec_test_support::hex::encode as hex;
 
 #[test]
 fn eventlog_with_no_hashable_bank_is_unverifiable_and_lists_the_skipped_banks() {
