@@ -6,7 +6,8 @@ A file depends on another when its own code names an item of it: a `use crate::a
 as `crate::a::B`. A `pub use` (any visibility) is a facade, not a dependency of the facade's
 own code: it adds no edge, but paths are followed through it to the file that defines the item,
 so `use crate::ParseError` depends on `error.rs`, not on `lib.rs`. `mod` declarations add no
-edge. Inline modules (`mod tests { use super::*; }`) resolve relative to themselves.
+edge. Inline modules resolve relative to themselves; `#[cfg(test)]` inline modules are skipped
+(a unit test may use any part of its crate).
 
 Usage: module_cycles.py [--allow FILE] [--graph] CRATE_DIR...
        module_cycles.py --self-test
@@ -153,16 +154,21 @@ class Crate:
             text = strip(fh.read())
         stack, depth, uses, paths = [], 0, [], []
         for m in TOKEN.finditer(text):
-            ctx = mod + tuple(name for _, name in stack)
+            ctx = mod + tuple(name for _, name, _ in stack)
+            in_test = any(test for _, _, test in stack)
             if m.group("mod"):
                 depth += 1
-                stack.append((depth, m.group("modname")))
+                before = text[max(0, m.start() - 80):m.start()]
+                test = re.search(r"#\[cfg\(test\)\]\s*(#\[[^\]]*\]\s*)*$", before) is not None
+                stack.append((depth, m.group("modname"), test))
             elif m.group("open"):
                 depth += 1
             elif m.group("close"):
                 if stack and stack[-1][0] == depth:
                     stack.pop()
                 depth -= 1
+            elif in_test:
+                continue
             elif m.group("use"):
                 for segs, alias in expand_use(m.group("tree")):
                     uses.append((ctx, segs, alias, bool(m.group("vis"))))
@@ -313,8 +319,8 @@ SELF_TEST = {
     "cyclic/src/c/d.rs": "// use crate::nothing;\nconst S: &str = \"crate::a::Ay\";\npub struct Dee(super::super::a::Ay);\n",
     # the same shape without the back edge, a glob, an alias and a use in a function: no cycle.
     "acyclic/src/lib.rs": "mod a;\nmod b;\npub use b::{Bee as B, self};\n",
-    "acyclic/src/a.rs": "use crate::B;\nfn f() { use crate::b::*; }\n",
-    "acyclic/src/b.rs": "pub struct Bee;\n#[cfg(test)]\nmod tests { use super::*; }\n",
+    "acyclic/src/a.rs": "use crate::B;\npub fn f() { use crate::b::*; }\n",
+    "acyclic/src/b.rs": "pub struct Bee;\n#[cfg(test)]\nmod tests { use super::*; use crate::a::f; }\n",
 }
 
 

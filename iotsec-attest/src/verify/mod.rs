@@ -1,7 +1,8 @@
 //! Signature verification of TPM evidence behind a small provider trait, in the manner of
 //! rustls' `crypto` module: the trait is declared here and each backend lives in its own module
-//! ([`RustCryptoVerifier`] for `no_std`, [`ring`] and [`aws_lc`] for the cloud), so a new
-//! backend is one new file. TPM 2.0 Part 1 §B.8 (ECDSA), §B.7 (RSASSA, RSAPSS).
+//! ([`RustCryptoVerifier`] for `no_std`, [`ring`] and `aws_lc` (feature `aws-lc`) for the
+//! cloud), so a new backend is one new file. TPM 2.0 Part 1 §B.8 (ECDSA), §B.7 (RSASSA,
+//! RSAPSS).
 
 use crate::error::VerifyError;
 use crate::tpm::public::PublicArea;
