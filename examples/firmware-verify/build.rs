@@ -1,5 +1,7 @@
-//! Links the `firmware-qemu` binary (feature `qemu`) with cortex-m-rt's `link.x` and the
-//! mps2-an386 memory map. The size build (`firmware-verify`) is linked as before.
+//! Links the QEMU binaries (feature `qemu`: `firmware-qemu`, `firmware-wycheproof`,
+//! `firmware-sha256`) with
+//! cortex-m-rt's `link.x` and the mps2-an386 memory map. The size build (`firmware-verify`) is
+//! linked as before.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -7,6 +9,8 @@ fn main() {
     if std::env::var_os("CARGO_FEATURE_QEMU").is_some() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mps2-an386");
         println!("cargo:rustc-link-search={}", dir.display());
-        println!("cargo:rustc-link-arg-bin=firmware-qemu=-Tlink.x");
+        for bin in ["firmware-qemu", "firmware-wycheproof", "firmware-sha256"] {
+            println!("cargo:rustc-link-arg-bin={bin}=-Tlink.x");
+        }
     }
 }

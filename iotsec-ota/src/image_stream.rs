@@ -2,7 +2,7 @@
 //! constant RAM; refuse the first byte beyond the signed size (TUF §1.5.2, "endless data");
 //! compare the final SHA-256 with the signed digest in constant time.
 
-use sha2::{Digest, Sha256};
+use crate::sha256::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::manifest::Component;

@@ -14,6 +14,7 @@ pub mod image_stream;
 pub mod manifest;
 mod role;
 pub mod rollout_cohort;
+mod sha256;
 pub mod signature_algorithm;
 pub mod trial_boot;
 pub mod trust_root;

@@ -4,7 +4,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use sha2::{Digest, Sha256};
+use crate::sha256::{Digest, Sha256};
 
 use crate::manifest::{
     ALL_DEVICES_BPS, Component, MAX_COMPONENT_ID_LEN, MAX_COMPONENTS, MAX_DEVICE_ID_LEN,

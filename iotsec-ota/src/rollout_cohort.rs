@@ -5,7 +5,7 @@
 //! the cohort when `bucket < basis_points`. Stages only ever grow the cohort: a device inside at
 //! 1% stays inside at 10%.
 
-use sha2::{Digest, Sha256};
+use crate::sha256::{Digest, Sha256};
 
 use crate::manifest::{ALL_DEVICES_BPS, RolloutGate};
 

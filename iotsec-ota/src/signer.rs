@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 
-use sha2::{Digest, Sha256};
+use crate::sha256::{Digest, Sha256};
 
 use crate::cose_sign::{assemble, body_protected, sig_structure, signature_protected};
 use crate::signature_algorithm::Algorithm;

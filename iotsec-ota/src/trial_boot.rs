@@ -14,7 +14,7 @@
 //!   at "the next boot" can be dodged by never booting twice, mcu-tools/mcuboot#2549);
 //! - a trial that is not confirmed before the next reset is reverted.
 
-use sha2::{Digest, Sha256};
+use crate::sha256::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::image_stream::{ImageError, ImageVerifier};

@@ -5,12 +5,20 @@
 
 use std::process::Command;
 
+/// What `bin PATH... --help` prints on stdout (empty when it does not run).
+pub fn help(bin: &str, path: &[String]) -> String {
+    match Command::new(bin).args(path).arg("--help").output() {
+        Ok(out) => String::from_utf8_lossy(&out.stdout).into_owned(),
+        Err(_) => String::new(),
+    }
+}
+
 /// The command paths under `path` (depth first), from the `Commands:` sections of `--help`.
 pub fn command_paths(bin: &str, path: &[String]) -> Vec<Vec<String>> {
-    let Ok(out) = Command::new(bin).args(path).arg("--help").output() else {
+    let help = help(bin, path);
+    if help.is_empty() {
         return Vec::new();
-    };
-    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    }
     let mut paths = vec![path.to_vec()];
     let mut in_commands = false;
     for line in help.lines() {
@@ -74,4 +82,75 @@ pub fn violations(bin: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// Every subcommand whose `--help` repeats the global `--format` option, which the top-level
+/// help describes once, one line each (empty: none).
+pub fn repeated_global_format(bin: &str) -> Vec<String> {
+    command_paths(bin, &[])
+        .into_iter()
+        .filter(|path| !path.is_empty())
+        .filter(|path| help(bin, path).contains("--format <"))
+        .map(|path| path.join(" "))
+        .collect()
+}
+
+/// What bash completes for the command line `words` (the last one being completed) with the
+/// script of `bin completions bash` loaded, as a user pressing TAB would see it; `None` when
+/// bash does not run.
+pub fn bash_completes(bin: &str, words: &[&str]) -> Option<Vec<String>> {
+    let name = std::path::Path::new(bin).file_name()?.to_str()?.to_owned();
+    let quoted: Vec<String> = words
+        .iter()
+        .map(|w| format!("'{}'", w.replace('\'', "'\\''")))
+        .collect();
+    let cword = words.len().checked_sub(1)?;
+    let cur = quoted.last()?.clone();
+    let prev = cword
+        .checked_sub(1)
+        .and_then(|i| quoted.get(i))
+        .cloned()
+        .unwrap_or_else(|| format!("'{name}'"));
+    let script = format!(
+        "source <('{bin}' completions bash) || exit 3\n\
+         COMP_WORDS=('{name}' {words}); COMP_CWORD={cword_all}\n\
+         _{function} '{name}' {cur} {prev}\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        words = quoted.join(" "),
+        cword_all = cword + 1,
+        function = name.replace('-', "__"),
+    );
+    let out = Command::new("bash").arg("-c").arg(script).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// The man pages `bin man --out DIR` must write: one per command path (`help` left out), named
+/// as git names its pages (`iotsec-cloud-pki-init.1`), sorted.
+pub fn expected_man_pages(bin: &str) -> Vec<String> {
+    let name = std::path::Path::new(bin)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    let mut pages: Vec<String> = command_paths(bin, &[])
+        .into_iter()
+        .map(|path| {
+            let mut page = name.clone();
+            for part in path {
+                page.push('-');
+                page.push_str(&part);
+            }
+            page + ".1"
+        })
+        .collect();
+    pages.sort();
+    pages
 }

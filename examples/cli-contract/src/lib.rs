@@ -7,10 +7,13 @@
 //!
 //! A subcommand returns `Result<Report, BadInput>`; [`finish`] prints it and picks the exit code.
 
+pub mod completions;
 pub mod conformance;
 pub mod info;
 pub mod json_fields;
+pub mod man_pages;
 pub mod progress;
+pub mod readme_commands;
 
 pub use progress::Progress;
 
@@ -18,17 +21,37 @@ use std::fmt;
 use std::io::Write;
 use std::process::ExitCode;
 
-/// How results are printed on stdout.
+/// How results are printed on stdout, for a tool with commands that report findings
+/// (`iotsec-cloud`); the variants' docs are the values `--help` lists.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// Human-readable lines.
+    /// Short lines for people.
     #[default]
     Text,
-    /// One JSON document.
+    /// One JSON document for programs.
     Json,
-    /// A SARIF 2.1.0 log, from the commands that report findings (`sbom gate`); any other
-    /// command answers it as bad usage (exit 2).
+    /// A SARIF 2.1.0 log of findings (`sbom gate`; other commands exit 2).
     Sarif,
+}
+
+/// How results are printed on stdout, for a tool none of whose commands reports findings
+/// (`iotsec-device`): `--help` offers only what it prints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum TextOrJson {
+    /// Short lines for people.
+    #[default]
+    Text,
+    /// One JSON document for programs.
+    Json,
+}
+
+impl From<TextOrJson> for Format {
+    fn from(format: TextOrJson) -> Self {
+        match format {
+            TextOrJson::Text => Format::Text,
+            TextOrJson::Json => Format::Json,
+        }
+    }
 }
 
 /// The decision a command reached on valid input.
@@ -61,18 +84,6 @@ pub struct Report {
     pub text: String,
 }
 
-impl Report {
-    /// A report whose text form is the pretty-printed JSON.
-    pub fn from_json(outcome: Outcome, json: serde_json::Value) -> Self {
-        let text = serde_json::to_string_pretty(&json).unwrap_or_default();
-        Report {
-            outcome,
-            json,
-            text,
-        }
-    }
-}
-
 /// Bad input or usage: exit code 2 with a one-line reason on stderr.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadInput(pub String);
@@ -102,6 +113,29 @@ pub fn one_line(message: &str) -> String {
         .join("; ")
 }
 
+/// The clap command of `C` as the tools parse and show it: a global option (`--format`) is
+/// described once, in the top-level help; every subcommand accepts it without repeating it.
+/// (clap copies a global option into each subcommand's help; a hidden copy declared first
+/// takes its place there and parses the same.)
+pub fn command<C: clap::CommandFactory>() -> clap::Command {
+    let cmd = C::command();
+    let globals: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    hide_in_subcommands(cmd, &globals)
+}
+
+fn hide_in_subcommands(cmd: clap::Command, globals: &[clap::Arg]) -> clap::Command {
+    cmd.mut_subcommands(|sub| {
+        let sub = globals
+            .iter()
+            .fold(sub, |sub, global| sub.arg(global.clone().hide(true)));
+        hide_in_subcommands(sub, globals)
+    })
+}
+
 /// Parses the command line; `--help` and `--version` print and exit 0, any usage error prints
 /// its first line (`error: ...`) on stderr and exits 2.
 pub fn parse_args<C: clap::Parser>() -> Result<C, ExitCode> {
@@ -115,7 +149,11 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    match C::try_parse_from(args) {
+    let mut cmd = command::<C>();
+    let parsed = cmd.try_get_matches_from_mut(args).and_then(|mut matches| {
+        C::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut cmd))
+    });
+    match parsed {
         Ok(cli) => Ok(cli),
         Err(err) => match err.kind() {
             clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {

@@ -3,7 +3,7 @@
 //!
 //! Output contract (README.md, "Command-line contract"): `--format json` prints machine-readable results on stdout;
 //! exit code 0 = accepted/allowed/pass, 1 = rejected/denied/fail, 2 = bad input or usage with a
-//! one-line reason on stderr. Each crate's issue adds its subcommand in its own module.
+//! one-line reason on stderr. Each crate's subcommands live in their own module.
 
 mod acl;
 mod attest;
@@ -15,14 +15,14 @@ mod sbom;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use iotsec_cli_contract::{BadInput, Format, finish, info, parse_args};
+use clap::{CommandFactory, Parser, Subcommand};
+use iotsec_cli_contract::{BadInput, Format, completions, finish, info, man_pages, parse_args};
 
 /// Cloud-side tool of the iotsec fleet security suite.
 #[derive(Parser, Debug)]
 #[command(name = "iotsec-cloud", version, about)]
 struct Cli {
-    /// Output format: `text` for people, `json` for machines, `sarif` for findings (stdout).
+    /// What every command prints on stdout (before or after the command name).
     #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
     format: Format,
     #[command(subcommand)]
@@ -54,6 +54,10 @@ enum Command {
     Pki(pki::Command),
     /// EST server (RFC 7030) over TLS 1.3 for a CA state directory (iotsec-pki).
     Serve(pki::ServeArgs),
+    /// Prints a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(completions::CompletionsArgs),
+    /// Writes the man pages of this tool, one per command, to a directory.
+    Man(man_pages::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -86,6 +90,8 @@ fn main() -> ExitCode {
         Command::Sbom(cmd) => sbom::run(cmd, cli.format),
         Command::Pki(cmd) => pki::run(cmd),
         Command::Serve(args) => pki::serve(args),
+        Command::Completions(args) => completions::run(Cli::command(), &args, cli.format),
+        Command::Man(args) => man_pages::run(iotsec_cli_contract::command::<Cli>(), &args),
     };
     finish(result, cli.format)
 }

@@ -123,6 +123,37 @@ fn new_key(key: Option<&(TokenKey, Zeroizing<String>)>, generate: bool) -> NewCa
 }
 
 /// How a report names where a key is.
+/// What a revocation of `what` did, for people.
+fn revoked(what: &str, newly_revoked: bool, reason: u8) -> String {
+    if newly_revoked {
+        format!("revoked {what} (CRL reason code {reason})")
+    } else {
+        format!("{what} was already revoked: unchanged")
+    }
+}
+
+/// Where an intermediate's key is, for people: its token, or the file's path in `dir`.
+fn key_path(token: Option<&(TokenKey, Zeroizing<String>)>, dir: &std::path::Path) -> String {
+    key_place(
+        token,
+        &dir.join("intermediate.key.pem").display().to_string(),
+    )
+}
+
+/// A time as people and programs read it: `2026-12-05T07:34:20Z`.
+pub(crate) fn utc(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
 fn key_place(token: Option<&(TokenKey, Zeroizing<String>)>, file: &str) -> String {
     match token {
         Some((t, _)) => format!("PKCS#11 token {:?}, key {:?}", t.token, t.key_label),
@@ -301,6 +332,18 @@ fn parse_hex(s: &str) -> Result<Vec<u8>, BadInput> {
 /// Runs a `pki` subcommand.
 pub fn run(cmd: Command) -> Result<Report, BadInput> {
     let now = OffsetDateTime::now_utc();
+    if let Some((state, intermediate)) = cmd.existing_ca() {
+        let missing = missing_ca(state, None)
+            .map(|reason| format!("--state {}: {reason}", state.display()))
+            .or_else(|| {
+                let name = intermediate?;
+                missing_ca(state, Some(name))
+                    .map(|reason| format!("--intermediate {name}: {reason}"))
+            });
+        if let Some(reason) = missing {
+            return Err(BadInput::new(reason));
+        }
+    }
     match cmd {
         Command::Init {
             state,
@@ -332,16 +375,24 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                     now,
                     new_key(int_token.as_ref(), pkcs11.generate),
                 )
-                .map_err(bad)?;
-                return Ok(Report::from_json(
-                    Outcome::Accepted,
-                    json!({
+                .map_err(|e| creating(&format!("intermediate {name}"), &state, e))?;
+                let certificate = sub.join("intermediate.pem");
+                let key = key_place(int_token.as_ref(), "intermediate.key.pem");
+                return Ok(Report {
+                    outcome: Outcome::Accepted,
+                    text: format!(
+                        "intermediate {name} created in {}\ncertificate: {}\nkey: {}",
+                        sub.display(),
+                        certificate.display(),
+                        key_path(int_token.as_ref(), &sub),
+                    ),
+                    json: json!({
                         "intermediate": name,
                         "state": sub.display().to_string(),
-                        "certificate": sub.join("intermediate.pem").display().to_string(),
-                        "key": key_place(int_token.as_ref(), "intermediate.key.pem"),
+                        "certificate": certificate.display().to_string(),
+                        "key": key,
                     }),
-                ));
+                });
             }
             let devid = match &devid_hw_type {
                 Some(oid) => Some(DevIdProfile {
@@ -372,26 +423,41 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 new_key(root_token.as_ref(), root_pkcs11.generate),
                 new_key(int_token.as_ref(), pkcs11.generate),
             )
-            .map_err(bad)?;
+            .map_err(|e| creating("CA", &state, e))?;
             if let Some(devid) = &devid {
                 enable_devid(&state, devid).map_err(bad)?;
             }
             let root_key = RootKey::of_state(&state).map_err(bad)?;
-            Ok(Report::from_json(
-                Outcome::Accepted,
-                json!({
+            let root = state.join("root.pem");
+            let intermediate = state.join("intermediate.pem");
+            let intermediate_key = key_place(int_token.as_ref(), "intermediate.key.pem");
+            let note = match root_key {
+                RootKey::File(_) => "move offline/root.key.pem to offline media",
+                _ => {
+                    "the root key stays in its token; adding an intermediate needs \
+                      $IOTSEC_PKCS11_ROOT_PIN"
+                }
+            };
+            Ok(Report {
+                outcome: Outcome::Accepted,
+                text: format!(
+                    "CA created in {}\nroot: {}\noffline root key: {}\nintermediate: {}\n\
+                     intermediate key: {}\nnext: {note}",
+                    state.display(),
+                    root.display(),
+                    root_key.describe(),
+                    intermediate.display(),
+                    key_path(int_token.as_ref(), &state),
+                ),
+                json: json!({
                     "state": state.display().to_string(),
-                    "root": state.join("root.pem").display().to_string(),
-                    "intermediate": state.join("intermediate.pem").display().to_string(),
-                    "intermediate_key": key_place(int_token.as_ref(), "intermediate.key.pem"),
+                    "root": root.display().to_string(),
+                    "intermediate": intermediate.display().to_string(),
+                    "intermediate_key": intermediate_key,
                     "offline_root_key": root_key.describe(),
-                    "note": match root_key {
-                        RootKey::File(_) => "move offline/root.key.pem to offline media",
-                        _ => "the root key stays in its token; adding an intermediate needs \
-                              $IOTSEC_PKCS11_ROOT_PIN",
-                    },
+                    "note": note,
                 }),
-            ))
+            })
         }
         Command::Issue {
             state,
@@ -415,16 +481,28 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 Ok(cert) => {
                     let pem = to_pem("CERTIFICATE", &cert.der).map_err(bad)?;
                     if let Some(out) = &out {
-                        std::fs::write(out, &pem).map_err(BadInput::new)?;
+                        std::fs::write(out, &pem)
+                            .map_err(|e| io_failed("writing the certificate", out, e))?;
                     }
-                    Ok(Report::from_json(
-                        Outcome::Accepted,
-                        json!({
-                            "serial": hex_upper(&cert.serial),
+                    let serial = hex_upper(&cert.serial);
+                    // The PEM itself when it went nowhere else, so `> device.pem` keeps it.
+                    let text = match &out {
+                        Some(out) => format!(
+                            "issued serial {serial}, valid until {}, written to {}",
+                            utc(cert.not_after),
+                            out.display()
+                        ),
+                        None => pem.clone(),
+                    };
+                    Ok(Report {
+                        outcome: Outcome::Accepted,
+                        text,
+                        json: json!({
+                            "serial": serial,
                             "not_after": cert.not_after.unix_timestamp(),
                             "certificate": pem,
                         }),
-                    ))
+                    })
                 }
                 Err(
                     e @ (CaError::CsrSignatureInvalid
@@ -433,10 +511,11 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                     | CaError::UnsupportedAlgorithm { .. }
                     | CaError::DevIdIdentityRequired
                     | CaError::DevIdNotEnabled),
-                ) => Ok(Report::from_json(
-                    Outcome::Rejected,
-                    json!({ "rejected": e.to_string() }),
-                )),
+                ) => Ok(Report {
+                    outcome: Outcome::Rejected,
+                    text: format!("rejected: {e}"),
+                    json: json!({ "rejected": e.to_string() }),
+                }),
                 Err(e) => Err(bad(e)),
             }
         }
@@ -460,29 +539,49 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 let cert =
                     intermediate_certificate(&state, intermediate.as_deref()).map_err(bad)?;
                 let r = revoke_intermediate(&state, &cert, reason, now).map_err(bad)?;
-                return Ok(Report::from_json(
-                    Outcome::Accepted,
-                    json!({
-                        "intermediate": intermediate.as_deref().unwrap_or("default"),
-                        "serial": hex_upper(&r.serial),
+                let name = intermediate.as_deref().unwrap_or("default");
+                let serial = hex_upper(&r.serial);
+                let note = "publish the root's CRL now: pki crl --root";
+                return Ok(Report {
+                    outcome: Outcome::Accepted,
+                    text: format!(
+                        "{}\nnext: {note}",
+                        revoked(
+                            &format!("intermediate {name}, serial {serial}"),
+                            r.newly_revoked,
+                            reason
+                        ),
+                    ),
+                    json: json!({
+                        "intermediate": name,
+                        "serial": serial,
                         "reason": reason,
                         "newly_revoked": r.newly_revoked,
-                        "note": "publish the root's CRL now: pki crl --root",
+                        "note": note,
                     }),
-                ));
+                });
             };
             let serial = parse_hex(&serial)?;
             let dir = ca_dir(&state, intermediate.as_deref()).map_err(bad)?;
             let r = revoke_in_any_generation(&dir, &serial, reason, now).map_err(bad)?;
-            Ok(Report::from_json(
-                Outcome::Accepted,
-                json!({
-                    "serial": hex_upper(&serial),
+            let serial = hex_upper(&serial);
+            let generation = r.retired_generation.as_deref().unwrap_or("current");
+            Ok(Report {
+                outcome: Outcome::Accepted,
+                text: match &r.retired_generation {
+                    Some(old) => format!(
+                        "{}\nissued by the rotated-out key {old}",
+                        revoked(&format!("serial {serial}"), r.newly_revoked, reason)
+                    ),
+                    None => revoked(&format!("serial {serial}"), r.newly_revoked, reason),
+                },
+                json: json!({
+                    "serial": serial,
                     "reason": reason,
                     "newly_revoked": r.newly_revoked,
-                    "generation": r.retired_generation.as_deref().unwrap_or("current"),
+                    "generation": generation,
                 }),
-            ))
+            })
         }
         Command::Rotate {
             state,
@@ -498,32 +597,51 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
             )
             .map_err(bad)?;
             let dir = ca_dir(&state, intermediate.as_deref()).map_err(bad)?;
-            Ok(Report::from_json(
-                Outcome::Accepted,
-                json!({
-                    "intermediate": intermediate.as_deref().unwrap_or("default"),
+            let name = intermediate.as_deref().unwrap_or("default");
+            let certificate = dir.join("intermediate.pem");
+            let key = key_place(token.as_ref(), "intermediate.key.pem");
+            let note = "a running serve issues with the new key from its next request";
+            Ok(Report {
+                outcome: Outcome::Accepted,
+                text: format!(
+                    "rotated intermediate {name}: serial {} -> {}\ncertificate: {}\nkey: {}\n\
+                     old key (signs CRLs only): {}\nnew CRL URL: {}\nnote: {note}",
+                    r.old_serial_hex,
+                    r.new_serial_hex,
+                    certificate.display(),
+                    key_path(token.as_ref(), &dir),
+                    r.retired_dir.display(),
+                    r.new_crl_url,
+                ),
+                json: json!({
+                    "intermediate": name,
                     "old_serial": r.old_serial_hex,
                     "new_serial": r.new_serial_hex,
-                    "certificate": dir.join("intermediate.pem").display().to_string(),
-                    "key": key_place(token.as_ref(), "intermediate.key.pem"),
+                    "certificate": certificate.display().to_string(),
+                    "key": key,
                     "retired": r.retired_dir.display().to_string(),
                     "crl_url": r.new_crl_url,
-                    "note": "a running serve issues with the new key from its next request",
+                    "note": note,
                 }),
-            ))
+            })
         }
         Command::Approve { state, id } => {
             use iotsec_pki::store::CertStore;
             let mut ca = CaState::open(&state).map_err(bad)?;
             let found = ca.store.approve_pending(id).map_err(bad)?;
-            Ok(Report::from_json(
-                if found {
+            Ok(Report {
+                outcome: if found {
                     Outcome::Accepted
                 } else {
                     Outcome::Rejected
                 },
-                json!({ "id": id, "approved": found }),
-            ))
+                text: if found {
+                    format!("approved enrollment {id}: the device's next retry is issued")
+                } else {
+                    format!("rejected: no enrollment {id} is waiting for approval")
+                },
+                json: json!({ "id": id, "approved": found }),
+            })
         }
         Command::Crl {
             state,
@@ -557,15 +675,23 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 ca.crl(now).map_err(bad)?
             };
             let is_pem = out.extension().is_some_and(|e| e == "pem");
-            if is_pem {
+            let written = if is_pem {
                 std::fs::write(&out, to_pem("X509 CRL", &der).map_err(bad)?)
-                    .map_err(BadInput::new)?;
             } else {
-                std::fs::write(&out, &der).map_err(BadInput::new)?;
+                std::fs::write(&out, &der)
+            };
+            written.map_err(|e| io_failed("writing the CRL", &out, e))?;
+            let mut text = format!("CRL written to {} ({} bytes)", out.display(), der.len());
+            for key in &dropped {
+                text.push_str(&format!(
+                    "\nrotated-out key {} dropped: its last certificate has expired",
+                    key.display()
+                ));
             }
-            Ok(Report::from_json(
-                Outcome::Accepted,
-                json!({
+            Ok(Report {
+                outcome: Outcome::Accepted,
+                text,
+                json: json!({
                     "crl": out.display().to_string(),
                     "bytes": der.len(),
                     "dropped_retired_keys": dropped
@@ -573,7 +699,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                         .map(|p| p.display().to_string())
                         .collect::<Vec<_>>(),
                 }),
-            ))
+            })
         }
     }
 }
@@ -640,6 +766,87 @@ fn log_reload_event(event: &ReloadEvent<'_>) {
     }
 }
 
+impl Command {
+    /// The CA (state directory, named intermediate) the command works on, which must exist.
+    fn existing_ca(&self) -> Option<(&std::path::Path, Option<&str>)> {
+        match self {
+            Command::Init {
+                state,
+                intermediate: Some(_),
+                ..
+            } => Some((state, None)),
+            Command::Init { .. } => None,
+            Command::Issue {
+                state,
+                intermediate,
+                ..
+            }
+            | Command::Revoke {
+                state,
+                intermediate,
+                ..
+            }
+            | Command::Rotate {
+                state,
+                intermediate,
+                ..
+            }
+            | Command::Crl {
+                state,
+                intermediate,
+                ..
+            } => Some((state, intermediate.as_deref())),
+            Command::Approve { state, .. } => Some((state, None)),
+        }
+    }
+}
+
+/// Why there is no CA (the default one, or the named intermediate) in `state`, naming the file
+/// looked for: the library's I/O errors do not say which file.
+fn missing_ca(state: &std::path::Path, intermediate: Option<&str>) -> Option<String> {
+    let (what, dir, fix) = match intermediate {
+        None => (
+            "no CA".to_owned(),
+            state.to_path_buf(),
+            format!("make one with `pki init --state {}`", state.display()),
+        ),
+        Some(name) => (
+            format!("no intermediate {name:?}"),
+            match ca_dir(state, Some(name)) {
+                Ok(dir) => dir,
+                Err(e) => return Some(e.to_string()),
+            },
+            format!(
+                "add it with `pki init --state {} --intermediate {name}`",
+                state.display()
+            ),
+        ),
+    };
+    let path = dir.join("ca.txt");
+    let problem = match std::fs::metadata(&path) {
+        Ok(m) if m.is_file() => return None,
+        Ok(_) => format!("{} is not a file", path.display()),
+        Err(e) => format!("reading {}: {e}", path.display()),
+    };
+    Some(format!("{what} in {}: {problem} ({fix})", state.display()))
+}
+
+/// A CA (or intermediate) that could not be made in `state`, saying so.
+fn creating(what: &str, state: &std::path::Path, e: CaError) -> BadInput {
+    BadInput::new(format!("creating the {what} in {}: {e}", state.display()))
+}
+
+/// An I/O failure, naming what was being done and the file.
+fn io_failed(doing: &str, path: &std::path::Path, e: std::io::Error) -> BadInput {
+    BadInput::new(format!("{doing} {}: {e}", path.display()))
+}
+
+/// A listening socket on `addr` (given with `flag`).
+fn listen(flag: &str, addr: &str) -> Result<std::net::TcpListener, BadInput> {
+    std::net::TcpListener::bind(addr)
+        .map_err(|e| BadInput::new(format!("{flag} {addr}: cannot listen: {e}")))
+}
+
 /// Runs the EST server until killed.
 pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
     use iotsec_pki::est_message::Base64Layout;
@@ -670,6 +877,13 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
     };
     let mut labels = std::collections::HashMap::new();
     let mut intermediates: Vec<String> = Vec::new();
+    // The library's I/O errors do not say which file: look for each CA's ca.txt first.
+    if let Some(reason) = missing_ca(&args.state, None) {
+        return Err(BadInput::new(format!(
+            "--state {}: {reason}",
+            args.state.display()
+        )));
+    }
     for spec in &args.labels {
         let (label, name) = spec
             .split_once('=')
@@ -678,6 +892,9 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
             return Err(BadInput::new(format!(
                 "--label {spec}: empty or repeated label"
             )));
+        }
+        if let Some(reason) = missing_ca(&args.state, Some(name)) {
+            return Err(BadInput::new(format!("--label {spec}: {reason}")));
         }
         if !intermediates.iter().any(|n| n == name) {
             intermediates.push(name.to_owned());
@@ -693,6 +910,10 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
     labels.insert(String::new(), policy);
     // Rotated-out keys answer OCSP and sign CRLs (GET /crl/NAME.der) for what they issued;
     // `pki rotate|revoke|crl` on the running server's state is picked up without a restart.
+    if let Some(path) = &args.root_crl {
+        std::fs::metadata(path)
+            .map_err(|e| io_failed("reading the root CRL (--root-crl)", path, e))?;
+    }
     let served = ServedState {
         state_dir: args.state.clone(),
         intermediates,
@@ -704,13 +925,18 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
         std::time::Duration::from_millis(args.reload_check_ms),
         Box::new(log_reload_event),
     )
-    .map_err(bad)?;
+    .map_err(|e| {
+        BadInput::new(format!(
+            "loading the CA state {} to serve: {e}",
+            args.state.display()
+        ))
+    })?;
     let est = std::sync::Arc::new(est);
-    let listener = std::net::TcpListener::bind(&args.est).map_err(BadInput::new)?;
+    let listener = listen("--est", &args.est)?;
     let addr = listener.local_addr().map_err(BadInput::new)?;
     eprintln!("iotsec-cloud: EST listening on https://{addr}/.well-known/est/");
     if let Some(crl_addr) = &args.crl_http {
-        let l = std::net::TcpListener::bind(crl_addr).map_err(BadInput::new)?;
+        let l = listen("--crl-http", crl_addr)?;
         eprintln!(
             "iotsec-cloud: CRL at http://{}/crl.der",
             l.local_addr().map_err(BadInput::new)?
@@ -718,9 +944,11 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
         let est = est.clone();
         std::thread::spawn(move || est.serve_crl(l));
     }
-    est.serve(listener).map_err(BadInput::new)?;
-    Ok(Report::from_json(
-        Outcome::Accepted,
-        json!({ "stopped": addr.to_string() }),
-    ))
+    est.serve(listener)
+        .map_err(|e| BadInput::new(format!("serving EST on {addr}: {e}")))?;
+    Ok(Report {
+        outcome: Outcome::Accepted,
+        text: format!("EST server on {addr} stopped"),
+        json: json!({ "stopped": addr.to_string() }),
+    })
 }

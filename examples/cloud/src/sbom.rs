@@ -1,10 +1,7 @@
 //! `iotsec-cloud sbom gate`: the SBOM/VEX deploy gate (iotsec-sbom) on files.
 //!
 //! The global `--format text|json|sarif` chooses what is printed: the report for people, the
-//! report as JSON, or a SARIF 2.1.0 log. `--output-format sarif` is the older spelling of
-//! `--format sarif`, kept for scripts; with `--format json` it is a contradiction and refused
-//! (exit 2) rather than resolved silently. (`--format text` is the default and cannot be told
-//! from an absent `--format`, so `--output-format sarif` alone still prints SARIF.)
+//! report as JSON, or a SARIF 2.1.0 log.
 //!
 //! The `cyclonedx-bom` cross-check (a second parser and validator for CycloneDX 1.3-1.5) runs by
 //! default on SBOMs up to [`DEFAULT_CROSS_CHECK_MAX_BYTES`]; it builds a `serde_json::Value` and
@@ -16,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use iotsec_cli_contract::{BadInput, Format, Outcome, Report};
 use iotsec_sbom::advisory::load_advisory_dir;
 use iotsec_sbom::gate::{GateInputs, decide, sha256_hex};
@@ -40,15 +37,6 @@ pub enum Command {
     Gate(GateArgs),
 }
 
-/// Report variants beyond the global `--format`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    /// Our report (text or JSON per the global `--format`).
-    Report,
-    /// A SARIF 2.1.0 log.
-    Sarif,
-}
-
 /// Arguments of `sbom gate`.
 #[derive(Args, Debug)]
 pub struct GateArgs {
@@ -67,10 +55,6 @@ pub struct GateArgs {
     /// The firmware image being released (its SHA-256 is bound to the decision).
     #[arg(long)]
     firmware: Option<PathBuf>,
-    /// `sarif` prints a SARIF 2.1.0 log instead of the report (older spelling of the global
-    /// `--format sarif`; refused together with `--format json`).
-    #[arg(long, value_enum, default_value_t = OutputFormat::Report)]
-    output_format: OutputFormat,
     /// Also write a CycloneDX VEX document of the findings VEX marked not affected / fixed.
     #[arg(long)]
     vex_out: Option<PathBuf>,
@@ -154,12 +138,6 @@ fn cross_check(args: &GateArgs, bytes: &[u8], is_spdx: bool) -> Result<Value, Ba
 }
 
 fn gate(args: GateArgs, format: Format) -> Result<Report, BadInput> {
-    if format == Format::Json && args.output_format == OutputFormat::Sarif {
-        return Err(BadInput(
-            "--output-format sarif contradicts --format json: give one of them (--format sarif prints the SARIF log)"
-                .to_owned(),
-        ));
-    }
     let today = match args.today.clone() {
         Some(t) => {
             if iotsec_sbom::date::parse_day(&t).is_none() {
@@ -241,10 +219,13 @@ fn gate(args: GateArgs, format: Format) -> Result<Report, BadInput> {
     };
     // Only the findings are reported from here on: release the component list.
     sbom.components = Vec::new();
-    let sarif = format == Format::Sarif || args.output_format == OutputFormat::Sarif;
-    Ok(match sarif {
-        true => Report::from_json(outcome, decision_to_sarif(&decision)),
-        false => {
+    Ok(match format {
+        Format::Sarif => Report {
+            outcome,
+            json: decision_to_sarif(&decision),
+            text: String::new(),
+        },
+        Format::Text | Format::Json => {
             let mut json = decision_to_json(&decision, &sbom);
             if let Some(obj) = json.as_object_mut() {
                 obj.insert("cross_check".to_owned(), cross_check.clone());

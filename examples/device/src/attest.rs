@@ -107,7 +107,8 @@ fn quote_command(args: QuoteArgs) -> Result<Report, BadInput> {
         .map_err(|e| BadInput::new(format!("cannot reach the TPM at {}: {e}", args.tpm)))?;
     // Nothing the TPM answers here is judged on the device: every error, a refusal included,
     // means no evidence was produced (exit 2), named by its stable code.
-    let tpm_error = |e: TpmCommandError| BadInput::new(format!("TPM ({}): {e}", e.code()));
+    let tpm_error =
+        |e: TpmCommandError| BadInput::new(format!("TPM at {} ({}): {e}", args.tpm, e.code()));
 
     let mut buf = vec![0u8; 4096];
     let ak_public = read_public(tpm.as_mut(), handle, &mut buf)

@@ -3,7 +3,7 @@
 //!
 //! Output contract (README.md, "Command-line contract"): `--format json` prints machine-readable results on stdout;
 //! exit code 0 = accepted/allowed/pass, 1 = rejected/denied/fail, 2 = bad input or usage with a
-//! one-line reason on stderr. Each crate's issue adds its subcommand in its own module.
+//! one-line reason on stderr. Each crate's subcommands live in their own module.
 
 mod attest;
 mod ota;
@@ -11,16 +11,16 @@ mod pki;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use iotsec_cli_contract::{BadInput, Format, finish, info, parse_args};
+use clap::{CommandFactory, Parser, Subcommand};
+use iotsec_cli_contract::{TextOrJson, completions, finish, info, man_pages, parse_args};
 
 /// Device-side tool of the iotsec fleet security suite.
 #[derive(Parser, Debug)]
 #[command(name = "iotsec-device", version, about)]
 struct Cli {
-    /// Output format: `text` for people, `json` for machines (stdout); `sarif` is refused here.
-    #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
-    format: Format,
+    /// What every command prints on stdout (before or after the command name).
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text, global = true)]
+    format: TextOrJson,
     #[command(subcommand)]
     command: Command,
 }
@@ -39,6 +39,10 @@ enum Command {
     Enroll(pki::EnrollArgs),
     /// Renews (or rekeys) the identity over EST with mutual TLS (iotsec-pki).
     Reenroll(pki::ReenrollArgs),
+    /// Prints a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(completions::CompletionsArgs),
+    /// Writes the man pages of this tool, one per command, to a directory.
+    Man(man_pages::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,14 +50,6 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    if cli.format == Format::Sarif {
-        return finish(
-            Err(BadInput::new(
-                "--format sarif is only for `iotsec-cloud sbom gate`",
-            )),
-            cli.format,
-        );
-    }
     let result = match cli.command {
         Command::Info => Ok(info::report(
             env!("CARGO_PKG_NAME"),
@@ -69,6 +65,8 @@ fn main() -> ExitCode {
         Command::Attest(command) => attest::run(command),
         Command::Enroll(a) => pki::enroll(a),
         Command::Reenroll(a) => pki::reenroll(a),
+        Command::Completions(args) => completions::run(Cli::command(), &args, cli.format.into()),
+        Command::Man(args) => man_pages::run(iotsec_cli_contract::command::<Cli>(), &args),
     };
-    finish(result, cli.format)
+    finish(result, cli.format.into())
 }

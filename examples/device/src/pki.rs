@@ -126,7 +126,9 @@ fn write_key(path: &PathBuf, key: &DeviceKey) -> Result<(), BadInput> {
     let mut tmp = path.clone().into_os_string();
     tmp.push(format!(".tmp-{}", std::process::id()));
     let tmp = PathBuf::from(tmp);
-    let io = |e: std::io::Error| BadInput::new(format!("{}: {e}", path.display()));
+    let io = |e: std::io::Error| {
+        BadInput::new(format!("writing the device key {}: {e}", path.display()))
+    };
     // A leftover of an earlier run of this process id; create_new below never follows links.
     match std::fs::remove_file(&tmp) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
@@ -157,7 +159,12 @@ fn write_chain(path: &PathBuf, certs: &[Vec<u8>]) -> Result<(), BadInput> {
                 .map_err(BadInput::new)?,
         );
     }
-    std::fs::write(path, s).map_err(BadInput::new)
+    std::fs::write(path, s).map_err(|e| {
+        BadInput::new(format!(
+            "writing the certificate chain {}: {e}",
+            path.display()
+        ))
+    })
 }
 
 fn client(
@@ -186,10 +193,17 @@ fn client(
     EstClient::new(est, Arc::new(config)).map_err(BadInput::new)
 }
 
-fn intermediate(client: &EstClient) -> Result<Vec<Vec<u8>>, BadInput> {
+/// An EST exchange that failed below HTTP (connection, TLS, I/O), naming the step and server.
+fn est_failed(doing: &str, est: &str, e: impl std::fmt::Display) -> BadInput {
+    BadInput::new(format!("{doing} at {est}: {e}"))
+}
+
+fn intermediate(client: &EstClient, est: &str) -> Result<Vec<Vec<u8>>, BadInput> {
     use der::Decode;
     // The non-self-issued certificates of /cacerts complete the chain the device presents.
-    let cacerts = client.cacerts().map_err(BadInput::new)?;
+    let cacerts = client
+        .cacerts()
+        .map_err(|e| est_failed("fetching the CA certificates (/cacerts)", est, e))?;
     Ok(cacerts
         .into_iter()
         .filter(|c| {
@@ -318,27 +332,41 @@ fn outcome(
                 None => Some("the reply holds no certificate".into()),
             };
             if let Some(reason) = mismatch {
-                return Ok(Report::from_json(
-                    Outcome::Rejected,
-                    json!({ "status": 200, "reason": reason }),
-                ));
+                return Ok(Report {
+                    outcome: Outcome::Rejected,
+                    text: format!("rejected: {reason}"),
+                    json: json!({ "status": 200, "reason": reason }),
+                });
             }
             certs.extend(extra);
             write_key()?;
             write_chain(cert_out, &certs)?;
-            Ok(Report::from_json(
-                Outcome::Accepted,
-                json!({ "status": 200, "cert": cert_out.display().to_string() }),
-            ))
+            Ok(Report {
+                outcome: Outcome::Accepted,
+                text: format!(
+                    "issued: certificate chain ({} certificates) written to {}",
+                    certs.len(),
+                    cert_out.display()
+                ),
+                json: json!({ "status": 200, "cert": cert_out.display().to_string() }),
+            })
         }
-        202 => Ok(Report::from_json(
-            Outcome::Rejected,
-            json!({ "status": 202, "pending": true, "retry_after": reply.retry_after }),
-        )),
-        s => Ok(Report::from_json(
-            Outcome::Rejected,
-            json!({ "status": s, "reason": String::from_utf8_lossy(&reply.body).trim() }),
-        )),
+        202 => Ok(Report {
+            outcome: Outcome::Rejected,
+            text: match reply.retry_after {
+                Some(secs) => format!("pending: the CA holds the request; retry in {secs} s"),
+                None => "pending: the CA holds the request; retry later".to_owned(),
+            },
+            json: json!({ "status": 202, "pending": true, "retry_after": reply.retry_after }),
+        }),
+        s => {
+            let reason = String::from_utf8_lossy(&reply.body).trim().to_owned();
+            Ok(Report {
+                outcome: Outcome::Rejected,
+                text: format!("rejected: the EST server answered HTTP {s}: {reason}"),
+                json: json!({ "status": s, "reason": reason }),
+            })
+        }
     }
 }
 
@@ -359,7 +387,7 @@ pub fn enroll(a: EnrollArgs) -> Result<Report, BadInput> {
     let basic = credentials.as_ref().map(|c| (c.user(), c.password()));
     let key = DeviceKey::generate(alg, &mut rand_core::OsRng);
     let c = client(&a.est, &a.trust, None)?;
-    let chain_tail = intermediate(&c)?;
+    let chain_tail = intermediate(&c, &a.est)?;
     let mut names: Vec<DeviceName<'_>> = a.dns.iter().map(|d| DeviceName::Dns(d)).collect();
     names.extend(a.uri.iter().map(|u| DeviceName::Uri(u)));
     let reply = c
@@ -375,7 +403,7 @@ pub fn enroll(a: EnrollArgs) -> Result<Report, BadInput> {
                 },
             )?)
         })
-        .map_err(BadInput::new)?;
+        .map_err(|e| est_failed("enrolling (/simpleenroll)", &a.est, e))?;
     let expected = Expected::Names {
         cn: &a.cn,
         dns: &a.dns,
@@ -415,7 +443,7 @@ pub fn reenroll(a: ReenrollArgs) -> Result<Report, BadInput> {
                 pw.as_deref(),
             )?)
         })
-        .map_err(BadInput::new)?;
+        .map_err(|e| est_failed("re-enrolling (/simplereenroll)", &a.est, e))?;
     let write_new_key = || match (&a.rekey_out, &new_key) {
         (Some(path), Some(k)) => write_key(path, k),
         _ => Ok(()),

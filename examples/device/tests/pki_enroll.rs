@@ -8,19 +8,14 @@
 
 mod common;
 
-use std::collections::HashMap;
-
 use common::run_json_text as device;
-use iotsec_pki::ca_state::CaState;
 use iotsec_pki::est_service::{BindingPolicy, LabelPolicy};
-use iotsec_pki::est_transport::{bind_endpoint, serve};
 
 #[test]
 fn enroll_then_renew_then_rekey_with_channel_binding() {
     let (dir, state) = common::acme_ca("device-enroll");
-    let mut labels = HashMap::new();
-    labels.insert(
-        String::new(),
+    let url = common::est_server(
+        &state,
         LabelPolicy {
             basic: Some(("dev".into(), "pw".into())),
             client_cert_auth: true,
@@ -28,12 +23,6 @@ fn enroll_then_renew_then_rekey_with_channel_binding() {
             ..Default::default()
         },
     );
-    let ep = bind_endpoint(CaState::open(&state).unwrap(), "127.0.0.1:0", labels).unwrap();
-    let url = format!(
-        "https://127.0.0.1:{}",
-        ep.listener.local_addr().unwrap().port()
-    );
-    std::thread::spawn(move || serve(ep.listener, ep.config, ep.service));
     let p = |n: &str| dir.join(n).display().to_string();
     let trust = state.join("root.pem").display().to_string();
 

@@ -7,9 +7,9 @@ use iotsec_pki::csr_check::{SubjectAttribute, verify_csr};
 use iotsec_pki::store::hex_upper;
 use iotsec_pki::{CsrRequest, DeviceKey, KeyAlgorithm, build_csr};
 use serde_json::json;
-use time::OffsetDateTime;
 
 use super::{DEVICE_ID, Fleet, Step, failed};
+use crate::pki::utc;
 
 const NAME: &str = "identity";
 
@@ -29,20 +29,6 @@ fn short_name(attribute: SubjectAttribute) -> &'static str {
         SubjectAttribute::Organization => "O",
         SubjectAttribute::OrganizationalUnit => "OU",
     }
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ`.
-fn utc(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
 }
 
 fn enroll(fleet: &mut Fleet) -> Result<Step, String> {

@@ -53,3 +53,18 @@ pub fn acme_ca(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     .unwrap();
     (dir, state)
 }
+
+/// An EST server of the CA in `state` on a free loopback port, serving the default label with
+/// `policy`, in a background thread: its base URL.
+pub fn est_server(state: &std::path::Path, policy: iotsec_pki::est_service::LabelPolicy) -> String {
+    use iotsec_pki::ca_state::CaState;
+    use iotsec_pki::est_transport::{bind_endpoint, serve};
+    let labels = std::collections::HashMap::from([(String::new(), policy)]);
+    let ep = bind_endpoint(CaState::open(state).unwrap(), "127.0.0.1:0", labels).unwrap();
+    let url = format!(
+        "https://127.0.0.1:{}",
+        ep.listener.local_addr().unwrap().port()
+    );
+    std::thread::spawn(move || serve(ep.listener, ep.config, ep.service));
+    url
+}
