@@ -14,11 +14,11 @@
 
 use std::collections::BTreeMap;
 
-use iotsec_attest::algorithm::HashAlg;
-use iotsec_attest::appraisal::{QuoteEvidence, appraise_quote};
-use iotsec_attest::pcr_file::SerializedPcrs;
-use iotsec_attest::policy::AppraisalPolicy;
-use iotsec_attest::ring_verifier::RingVerifier;
+use iotsec_attest::tpm::algorithm::HashAlg;
+use iotsec_attest::appraise::{QuoteEvidence, appraise_quote};
+use iotsec_attest::tpm::pcr_file::SerializedPcrs;
+use iotsec_attest::appraise::policy::AppraisalPolicy;
+use iotsec_attest::verify::ring::RingVerifier;
 use iotsec_attest::verify::{RustCryptoVerifier, SignatureVerifier};
 use iotsec_attest::{Attest, ClockInfo, PublicArea, TpmSignature};
 use libfuzzer_sys::fuzz_target;

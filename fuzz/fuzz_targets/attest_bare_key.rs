@@ -3,10 +3,10 @@
 #![no_main]
 
 use iotsec_attest::TpmSignature;
-use iotsec_attest::algorithm::EccCurve;
-use iotsec_attest::bare_key::BareKey;
-use iotsec_attest::public::KeyOrigin;
-use iotsec_attest::ring_verifier::RingVerifier;
+use iotsec_attest::tpm::algorithm::EccCurve;
+use iotsec_attest::identity::bare_key::BareKey;
+use iotsec_attest::tpm::public::KeyOrigin;
+use iotsec_attest::verify::ring::RingVerifier;
 use iotsec_attest::verify::SignatureVerifier;
 use libfuzzer_sys::fuzz_target;
 

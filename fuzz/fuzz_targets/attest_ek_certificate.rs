@@ -3,7 +3,7 @@
 #![no_main]
 #![allow(clippy::unwrap_used)]
 use iotsec_attest::PublicArea;
-use iotsec_attest::ek_certificate::{EkQuirks, validate_ek_certificate};
+use iotsec_attest::identity::ek_certificate::{EkQuirks, validate_ek_certificate};
 use libfuzzer_sys::fuzz_target;
 
 const EK: &[u8] = include_bytes!("../../iotsec-attest/tests/data/swtpm-ek-ecc384.pub");

@@ -1,8 +1,8 @@
 //! Crypto-agile event log parser and replay on arbitrary bytes: no panic, and replay of an
 //! accepted log is deterministic.
 #![no_main]
-use iotsec_attest::algorithm::HashAlg;
-use iotsec_attest::event_log::EventLog;
+use iotsec_attest::tpm::algorithm::HashAlg;
+use iotsec_attest::tpm::event_log::EventLog;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

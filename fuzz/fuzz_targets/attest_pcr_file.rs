@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(f) = iotsec_attest::pcr_file::SerializedPcrs::parse(data) {
+    if let Ok(f) = iotsec_attest::tpm::pcr_file::SerializedPcrs::parse(data) {
         let mut n = 0;
         for v in f.values() {
             assert_eq!(v.digest.len(), v.bank.digest_len());

@@ -3,7 +3,7 @@
 //! bank's length for PCRs 0..=31.
 #![no_main]
 
-use iotsec_attest::policy::AppraisalPolicy;
+use iotsec_attest::appraise::policy::AppraisalPolicy;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

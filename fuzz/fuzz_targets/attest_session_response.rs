@@ -4,13 +4,13 @@
 //! response leaves the session refusing to go on.
 #![no_main]
 use iotsec_attest::PublicArea;
-use iotsec_attest::credential::OsRng;
-use iotsec_attest::tpm_command::TpmCommandError;
-use iotsec_attest::tpm_session::{
+use iotsec_attest::identity::credential::OsRng;
+use iotsec_attest::device::command::TpmCommandError;
+use iotsec_attest::device::session::{
     NamedHandle, Session, SessionAttributes, SessionCommand, SessionError,
     parse_start_auth_session_response,
 };
-use iotsec_attest::tpm_transport::{TpmTransport, TransportError};
+use iotsec_attest::device::transport::{TpmTransport, TransportError};
 use libfuzzer_sys::fuzz_target;
 
 /// swtpm's ECC EK, the salt key.

@@ -1,7 +1,7 @@
 //! Device-side parsing of TPM responses (TPM2_PCR_Read, TPM2_Quote/Certify) on arbitrary bytes:
 //! a compromised or faulty TPM bus must not crash the device.
 #![no_main]
-use iotsec_attest::tpm_command::{parse_pcr_read_response, parse_signed_attestation};
+use iotsec_attest::device::command::{parse_pcr_read_response, parse_signed_attestation};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -11,10 +11,10 @@
 //! Bit 2 prepares the fixed AK while verifying under the input's key (substitution).
 #![no_main]
 
-use iotsec_attest::algorithm::EccCurve;
-use iotsec_attest::aws_lc_verifier::{AwsLcVerifier, PreparedAk};
-use iotsec_attest::public::PublicKey;
-use iotsec_attest::ring_verifier::RingVerifier;
+use iotsec_attest::tpm::algorithm::EccCurve;
+use iotsec_attest::verify::aws_lc::{AwsLcVerifier, PreparedAk};
+use iotsec_attest::tpm::public::PublicKey;
+use iotsec_attest::verify::ring::RingVerifier;
 use iotsec_attest::verify::{RustCryptoVerifier, SignatureVerifier};
 use iotsec_attest::{PublicArea, TpmSignature};
 use libfuzzer_sys::fuzz_target;

@@ -19,11 +19,11 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use iotsec_attest::appraisal::{Claim, QuoteAppraisal, QuoteEvidence, Tier, appraise_quote};
-use iotsec_attest::aws_lc_verifier::{AwsLcVerifier, PreparedAk};
-use iotsec_attest::pcr_file::SerializedPcrs;
-use iotsec_attest::policy::AppraisalPolicy;
-use iotsec_attest::ring_verifier::RingVerifier;
+use iotsec_attest::appraise::policy::AppraisalPolicy;
+use iotsec_attest::appraise::{Claim, QuoteAppraisal, QuoteEvidence, Tier, appraise_quote};
+use iotsec_attest::tpm::pcr_file::SerializedPcrs;
+use iotsec_attest::verify::aws_lc::{AwsLcVerifier, PreparedAk};
+use iotsec_attest::verify::ring::RingVerifier;
 use iotsec_attest::verify::{RustCryptoVerifier, SignatureVerifier};
 use iotsec_attest::{Attest, ClockInfo, PublicArea, TpmSignature};
 

@@ -1,9 +1,58 @@
-//! Typed errors of the parsers and of signature verification.
+//! Typed errors of the parsers and of signature verification, and what every error of the crate
+//! answers: a stable [`ErrorCode::code`] and an [`ErrorKind`] that tells a refusal (exit 1 of
+//! a command-line tool) from input that could not be read (exit 2).
 //!
 //! Each variant names what was wrong with the input so that a caller can tell an attack
 //! (a forged length, a duplicated bank, a wrong magic) from a truncated file.
 
 use thiserror::Error;
+
+/// What an error means to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The input was read and refused: forged, replayed, altered, untrusted or against policy.
+    Refusal,
+    /// The input is not what it claims to be (malformed, truncated, out of bounds) or the call
+    /// was misused; nothing was judged.
+    BadInput,
+    /// Something outside the input failed (the TPM link, the random generator, a signer);
+    /// nothing was judged.
+    Unavailable,
+}
+
+/// A stable code and a kind, answered by every error type of the crate, so that a caller maps an
+/// error to an exit code or a log field with one call instead of listing variants.
+pub trait ErrorCode {
+    /// A stable snake_case code (the variant's name; a wrapper answers its cause's code). New
+    /// variants get new codes; codes never change.
+    fn code(&self) -> &'static str;
+    /// Refusal, bad input or unavailable.
+    fn kind(&self) -> ErrorKind;
+    /// Whether the input was read and refused (rather than unreadable, or not judged at all).
+    fn is_refusal(&self) -> bool {
+        self.kind() == ErrorKind::Refusal
+    }
+}
+
+/// Implements [`ErrorCode`] from one `pattern => code, kind;` line per variant.
+macro_rules! error_codes {
+    ($ty:ty { $($(#[$m:meta])* $pat:pat => $code:expr, $kind:expr;)* }) => {
+        impl $crate::error::ErrorCode for $ty {
+            fn code(&self) -> &'static str {
+                #[allow(unused_imports)]
+                use $crate::error::ErrorCode as _;
+                match self { $($(#[$m])* $pat => $code,)* }
+            }
+            fn kind(&self) -> $crate::error::ErrorKind {
+                #[allow(unused_imports)]
+                use $crate::error::{ErrorCode as _, ErrorKind::*};
+                match self { $($(#[$m])* $pat => $kind,)* }
+            }
+        }
+    };
+}
+pub(crate) use error_codes;
 
 /// Why a TPM structure was refused by a parser (TPM 2.0 Part 2 marshalling rules).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -147,4 +196,49 @@ pub enum VerifyError {
     /// RSA verification needs the `alloc` feature.
     #[error("RSA verification needs the alloc feature")]
     RsaNeedsAlloc,
+}
+
+error_codes!(ParseError {
+    ParseError::Truncated { .. } => "truncated", BadInput;
+    ParseError::SizeExceeded { .. } => "size_exceeded", BadInput;
+    ParseError::TrailingBytes { .. } => "trailing_bytes", BadInput;
+    ParseError::NotTpmGenerated { .. } => "not_tpm_generated", BadInput;
+    ParseError::UnsupportedAttestationType { .. } => "unsupported_attestation_type", BadInput;
+    ParseError::UnsupportedAlgorithm { .. } => "unsupported_algorithm", BadInput;
+    ParseError::TooManyBanks { .. } => "too_many_banks", BadInput;
+    ParseError::PcrBitmapTooLarge { .. } => "pcr_bitmap_too_large", BadInput;
+    ParseError::DuplicateBank { .. } => "duplicate_bank", BadInput;
+    ParseError::DigestLengthMismatch { .. } => "digest_length_mismatch", BadInput;
+    ParseError::NotABoolean { .. } => "not_a_boolean", BadInput;
+    ParseError::ValueCountMismatch { .. } => "value_count_mismatch", BadInput;
+    ParseError::BadCoordinateLength { .. } => "bad_coordinate_length", BadInput;
+});
+
+error_codes!(VerifyError {
+    VerifyError::BadSignature => "bad_signature", Refusal;
+    VerifyError::SchemeKeyMismatch { .. } => "scheme_key_mismatch", Refusal;
+    VerifyError::InvalidKey => "invalid_key", BadInput;
+    VerifyError::UnsupportedKey => "unsupported_key", Refusal;
+    VerifyError::HashRefused { .. } => "hash_refused", Refusal;
+    VerifyError::RsaNeedsAlloc => "rsa_needs_alloc", Unavailable;
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_kinds_are_stable() {
+        let truncated = ParseError::Truncated {
+            field: "x",
+            needed: 2,
+            remaining: 1,
+        };
+        assert_eq!(truncated.code(), "truncated");
+        assert_eq!(truncated.kind(), ErrorKind::BadInput);
+        assert!(!truncated.is_refusal());
+        assert_eq!(VerifyError::BadSignature.code(), "bad_signature");
+        assert!(VerifyError::BadSignature.is_refusal());
+        assert_eq!(VerifyError::RsaNeedsAlloc.kind(), ErrorKind::Unavailable);
+    }
 }

@@ -1,61 +1,68 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 #![doc = include_str!("../README.md")]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
-// Parsing (no_std, no alloc): TPM 2.0 Part 2 structures, borrowed from the input.
-pub mod algorithm;
-pub mod attest;
-pub mod error;
-pub mod event_log;
-pub mod pcr_file;
-pub mod pcr_selection;
-pub mod public;
-pub mod signature;
-mod wire;
+pub mod appraise; // quote appraisal, its policy, clock freshness, nonces
+pub mod device; // TPM commands, HMAC sessions, transports (no_std)
+pub mod error; // parser and signature errors; ErrorCode and ErrorKind for every error
+pub mod identity; // EK certificates, credentials, bare attestation keys
+pub mod se_evidence; // secure-element evidence, produced and appraised
+pub mod tpm; // TPM 2.0 Part 2 structures, tpm2-tools file formats (no heap)
+pub mod verify; // SignatureVerifier and one module per backend
+mod wire; // bounded big-endian reader and TPM2B writer
 
-// Decisions that need no heap: signatures, pcrDigest, clock freshness, secure-element evidence.
-pub mod freshness;
-pub mod pcr_digest;
-pub mod se_evidence;
-pub mod verify;
+#[cfg(feature = "std")]
+pub use appraise::{AppraisalPolicy, QuoteAppraisal, QuoteEvidence, appraise_quote};
+pub use error::{ErrorCode, ErrorKind, ParseError, VerifyError};
+pub use tpm::{Attest, ClockInfo, Name, PcrSelectionList, PublicArea, TpmSignature};
+pub use verify::{RustCryptoVerifier, SignatureVerifier};
 
-// Device side (no_std): talking to a TPM without tpm2-tss.
-pub mod tpm_command;
-#[cfg(feature = "alloc")]
-pub mod tpm_session;
-pub mod tpm_transport;
+/// The module paths of releases before the regrouping, kept working (CHANGELOG.md lists them).
+macro_rules! moved {
+    ($($(#[$cfg:meta])* $old:ident => $new:path, $note:literal;)*) => {$(
+        $(#[$cfg])*
+        #[deprecated(note = $note)]
+        #[doc(hidden)]
+        pub mod $old {
+            #[allow(unused_imports)]
+            pub use $new::*;
+        }
+    )*};
+}
 
-// Identity (alloc): credentials only the TPM holding the EK can activate.
-#[cfg(feature = "alloc")]
-pub mod credential;
-
-// Cloud side (std): appraisal policy and results, ring-backed (and, feature `aws-lc`,
-// aws-lc-rs-backed) verification.
-#[cfg(feature = "std")]
-pub mod appraisal;
-#[cfg(feature = "aws-lc")]
-pub mod aws_lc_verifier;
-#[cfg(feature = "std")]
-pub mod bare_key;
-#[cfg(feature = "std")]
-pub mod ek_certificate;
-#[cfg(feature = "std")]
-mod ek_path;
-#[cfg(feature = "std")]
-pub mod nonce_issuer;
-#[cfg(feature = "std")]
-pub mod policy;
-#[cfg(feature = "std")]
-mod provider_input;
-#[cfg(feature = "std")]
-pub mod ring_verifier;
-
-pub use attest::{Attest, ClockInfo};
-pub use error::{ParseError, VerifyError};
-pub use pcr_selection::PcrSelectionList;
-pub use public::{Name, PublicArea};
-pub use signature::TpmSignature;
+moved! {
+    algorithm => crate::tpm::algorithm, "moved to `iotsec_attest::tpm::algorithm`";
+    attest => crate::tpm::attest, "moved to `iotsec_attest::tpm::attest`";
+    event_log => crate::tpm::event_log, "moved to `iotsec_attest::tpm::event_log`";
+    pcr_file => crate::tpm::pcr_file, "moved to `iotsec_attest::tpm::pcr_file`";
+    pcr_selection => crate::tpm::pcr_selection, "moved to `iotsec_attest::tpm::pcr_selection`";
+    public => crate::tpm::public, "moved to `iotsec_attest::tpm::public`";
+    signature => crate::tpm::signature, "moved to `iotsec_attest::tpm::signature`";
+    freshness => crate::appraise::freshness, "moved to `iotsec_attest::appraise::freshness`";
+    pcr_digest => crate::appraise::pcr_digest, "moved to `iotsec_attest::appraise::pcr_digest`";
+    tpm_command => crate::device::command, "moved to `iotsec_attest::device::command`";
+    tpm_transport => crate::device::transport, "moved to `iotsec_attest::device::transport`";
+    #[cfg(feature = "alloc")]
+    tpm_session => crate::device::session, "moved to `iotsec_attest::device::session`";
+    #[cfg(feature = "alloc")]
+    credential => crate::identity::credential, "moved to `iotsec_attest::identity::credential`";
+    #[cfg(feature = "std")]
+    appraisal => crate::appraise, "moved to `iotsec_attest::appraise`";
+    #[cfg(feature = "std")]
+    policy => crate::appraise::policy, "moved to `iotsec_attest::appraise::policy`";
+    #[cfg(feature = "std")]
+    nonce_issuer => crate::appraise::nonce_issuer, "moved to `iotsec_attest::appraise::nonce_issuer`";
+    #[cfg(feature = "std")]
+    bare_key => crate::identity::bare_key, "moved to `iotsec_attest::identity::bare_key`";
+    #[cfg(feature = "std")]
+    ek_certificate => crate::identity::ek_certificate, "moved to `iotsec_attest::identity::ek_certificate`";
+    #[cfg(feature = "std")]
+    ring_verifier => crate::verify::ring, "moved to `iotsec_attest::verify::ring`";
+    #[cfg(feature = "aws-lc")]
+    aws_lc_verifier => crate::verify::aws_lc, "moved to `iotsec_attest::verify::aws_lc`";
+}

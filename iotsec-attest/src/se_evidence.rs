@@ -72,6 +72,20 @@ pub enum SeEvidenceError {
     UnknownFirmware,
 }
 
+crate::error::error_codes!(SeEvidenceError {
+    SeEvidenceError::Malformed(_) => "malformed", BadInput;
+    SeEvidenceError::UnknownFormat => "unknown_format", BadInput;
+    SeEvidenceError::NonceLength(_) => "nonce_length", BadInput;
+    SeEvidenceError::BufferTooSmall { .. } => "buffer_too_small", BadInput;
+    SeEvidenceError::SignerFailed => "signer_failed", Unavailable;
+    SeEvidenceError::InvalidKey => "invalid_key", BadInput;
+    SeEvidenceError::BadSignature => "bad_signature", Refusal;
+    SeEvidenceError::NonceMismatch => "nonce_mismatch", Refusal;
+    SeEvidenceError::DeviceIdMismatch => "device_id_mismatch", Refusal;
+    SeEvidenceError::CounterNotIncreasing { .. } => "counter_not_increasing", Refusal;
+    SeEvidenceError::UnknownFirmware => "unknown_firmware", Refusal;
+});
+
 impl SeEvidenceError {
     /// A stable snake_case code for the error (`"malformed"`, ...), for logs and
     /// machine-readable output. New variants get new codes; codes never change.

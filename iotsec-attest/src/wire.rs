@@ -95,3 +95,18 @@ impl<'a> Reader<'a> {
         }
     }
 }
+
+/// Left-pads a big-endian integer to `N` bytes; `None` when it is longer.
+pub(crate) fn left_pad<const N: usize>(v: &[u8]) -> Option<[u8; N]> {
+    let mut out = [0u8; N];
+    let start = N.checked_sub(v.len())?;
+    out.get_mut(start..)?.copy_from_slice(v);
+    Some(out)
+}
+
+/// Appends `data` as a TPM2B (16-bit big-endian size, then the bytes).
+#[cfg(feature = "alloc")]
+pub(crate) fn put_sized(out: &mut alloc::vec::Vec<u8>, data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    out.extend_from_slice(data);
+}

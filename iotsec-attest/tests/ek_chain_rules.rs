@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use iotsec_attest::PublicArea;
-use iotsec_attest::ek_certificate::{
+use iotsec_attest::identity::ek_certificate::{
     EkCertError, EkIdentity, EkQuirks, pem_to_der, validate_ek_certificate_at,
 };
 use x509_cert::attr::AttributeTypeAndValue;
@@ -34,20 +34,7 @@ const CA_EXT: &str = "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCe
 const TPM_DN: &str = "2.23.133.2.3=#0c0b69643a3230313931303233,2.23.133.2.2=#0c05737774706d,\
                       2.23.133.2.1=#0c0b69643a3030303031303134";
 
-fn openssl_available(test: &str) -> bool {
-    let ok = Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{test}: CI=true and openssl is missing"
-        );
-        eprintln!("SKIPPED {test}: the openssl CLI is missing");
-    }
-    ok
-}
+use iotsec_test_support::openssl::available as openssl_available;
 
 /// A scratch PKI in a temporary directory, driven by the openssl CLI.
 struct Pki {

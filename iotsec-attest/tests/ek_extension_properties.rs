@@ -12,7 +12,7 @@
 use der::asn1::{ObjectIdentifier, OctetString};
 use der::{Decode, Encode};
 use iotsec_attest::PublicArea;
-use iotsec_attest::ek_certificate::{EkCertError, EkQuirks, validate_ek_certificate_at};
+use iotsec_attest::identity::ek_certificate::{EkCertError, EkQuirks, validate_ek_certificate_at};
 use proptest::prelude::*;
 use x509_cert::Certificate;
 use x509_cert::ext::Extension;

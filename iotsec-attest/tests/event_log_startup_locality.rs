@@ -3,8 +3,8 @@
 //! replay to the genuine values.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use iotsec_attest::algorithm::HashAlg;
-use iotsec_attest::event_log::{
+use iotsec_attest::tpm::algorithm::HashAlg;
+use iotsec_attest::tpm::event_log::{
     EV_EFI_ACTION, EV_S_CRTM_VERSION, EV_SEPARATOR, EventLog, EventLogError, EventLogWriter,
 };
 use proptest::prelude::*;

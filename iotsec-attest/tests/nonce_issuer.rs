@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 
-use iotsec_attest::nonce_issuer::{NONCE_LEN, Nonce, NonceError, NonceIssuer};
+use iotsec_attest::appraise::nonce_issuer::{NONCE_LEN, Nonce, NonceError, NonceIssuer};
 use proptest::prelude::*;
 
 #[test]

@@ -7,10 +7,10 @@
     clippy::panic
 )]
 
-use iotsec_attest::algorithm::HashAlg;
-use iotsec_attest::attest::{Attested, QuoteInfo};
-use iotsec_attest::pcr_file::{SerializedPcrs, serialize_pcrs};
-use iotsec_attest::pcr_selection::PcrBankSelection;
+use iotsec_attest::tpm::algorithm::HashAlg;
+use iotsec_attest::tpm::attest::{Attested, QuoteInfo};
+use iotsec_attest::tpm::pcr_file::{SerializedPcrs, serialize_pcrs};
+use iotsec_attest::tpm::pcr_selection::PcrBankSelection;
 use iotsec_attest::{Attest, ClockInfo, ParseError, PcrSelectionList, PublicArea, TpmSignature};
 use proptest::prelude::*;
 
@@ -67,8 +67,8 @@ proptest! {
 
     #[test]
     fn tpm_responses_never_panic(data in proptest::collection::vec(any::<u8>(), 0..300)) {
-        let _ = iotsec_attest::tpm_command::parse_pcr_read_response(&data);
-        let _ = iotsec_attest::tpm_command::parse_signed_attestation(&data);
+        let _ = iotsec_attest::device::command::parse_pcr_read_response(&data);
+        let _ = iotsec_attest::device::command::parse_signed_attestation(&data);
     }
 
     #[test]

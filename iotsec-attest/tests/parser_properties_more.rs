@@ -10,8 +10,8 @@
 )]
 
 use digest::Digest;
-use iotsec_attest::algorithm::HashAlg;
-use iotsec_attest::event_log::{
+use iotsec_attest::tpm::algorithm::HashAlg;
+use iotsec_attest::tpm::event_log::{
     DATA_HASHED_EVENTS, EV_EFI_VARIABLE_AUTHORITY, EV_IPL, EV_NO_ACTION, EV_SEPARATOR, EventLog,
     EventLogError, EventLogWriter, PCR_COUNT,
 };

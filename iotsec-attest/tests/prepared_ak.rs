@@ -10,11 +10,11 @@
     clippy::panic
 )]
 
-use iotsec_attest::algorithm::{EccCurve, HashAlg};
-use iotsec_attest::aws_lc_verifier::PreparedAk;
-use iotsec_attest::public::{PublicKey, Scheme};
-use iotsec_attest::ring_verifier::RingVerifier;
+use iotsec_attest::tpm::algorithm::{EccCurve, HashAlg};
+use iotsec_attest::tpm::public::{PublicKey, Scheme};
 use iotsec_attest::verify::SignatureVerifier;
+use iotsec_attest::verify::aws_lc::PreparedAk;
+use iotsec_attest::verify::ring::RingVerifier;
 use iotsec_attest::{PublicArea, TpmSignature, VerifyError};
 use proptest::prelude::*;
 use serde_json::Value;

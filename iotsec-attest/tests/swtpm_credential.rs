@@ -11,7 +11,7 @@ mod common;
 
 use common::swtpm::{Swtpm, peers_available};
 use iotsec_attest::PublicArea;
-use iotsec_attest::credential::{CredentialError, make_credential};
+use iotsec_attest::identity::credential::{CredentialError, make_credential};
 use rand_core::OsRng;
 
 fn activate(tpm: &Swtpm, kind: &str, blob: &str) -> Option<Vec<u8>> {

@@ -13,22 +13,20 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::swtpm::{Swtpm, peers_available};
-use iotsec_attest::algorithm::HashAlg;
-use iotsec_attest::appraisal::{QuoteEvidence, Tier, appraise_quote};
-use iotsec_attest::attest::Attested;
-use iotsec_attest::pcr_selection::PcrBankSelection;
-use iotsec_attest::policy::AppraisalPolicy;
-use iotsec_attest::ring_verifier::RingVerifier;
-use iotsec_attest::tpm_command::{TpmCommandError, certify, quote, read_pcrs, read_public};
-use iotsec_attest::tpm_transport::{
+use iotsec_attest::appraise::Tier;
+use iotsec_attest::device::command::{TpmCommandError, certify, quote, read_pcrs, read_public};
+use iotsec_attest::device::transport::{
     SwtpmTcp, SwtpmUnix, TpmDevice, TpmStream, TpmTransport, TransportError,
 };
+use iotsec_attest::tpm::algorithm::HashAlg;
+use iotsec_attest::tpm::attest::Attested;
+use iotsec_attest::tpm::pcr_selection::PcrBankSelection;
 use iotsec_attest::verify::{RustCryptoVerifier, SignatureVerifier};
 use iotsec_attest::{Attest, PcrSelectionList, PublicArea, TpmSignature};
 
 /// PCR values read with our TPM2_PCR_Read, keyed by (bank, index).
 fn read_pcr_values(
-    link: &mut dyn iotsec_attest::tpm_transport::TpmTransport,
+    link: &mut dyn iotsec_attest::device::transport::TpmTransport,
     sel: &PcrSelectionList,
 ) -> BTreeMap<(HashAlg, u8), Vec<u8>> {
     let mut buf = [0u8; 4096];
@@ -44,23 +42,11 @@ fn read_pcr_values(
 /// Appraises a quote made with our marshalling under the default policy.
 fn appraise_device_quote(
     ak: &PublicArea<'_>,
-    q: &iotsec_attest::tpm_command::SignedAttestation<'_>,
+    q: &iotsec_attest::device::command::SignedAttestation<'_>,
     values: &BTreeMap<(HashAlg, u8), Vec<u8>>,
     nonce: &[u8],
-) -> iotsec_attest::appraisal::QuoteAppraisal {
-    appraise_quote(
-        &RingVerifier,
-        &AppraisalPolicy::default(),
-        &QuoteEvidence {
-            ak,
-            message: q.attest,
-            signature: q.signature,
-            pcrs: values,
-            event_log: None,
-        },
-        nonce,
-        None,
-    )
+) -> iotsec_attest::appraise::QuoteAppraisal {
+    common::appraise_read_values(ak, q.attest, q.signature, values, nonce)
 }
 
 #[test]
@@ -162,7 +148,7 @@ fn provision_persistent_ak(tpm: &mut Swtpm) -> Vec<u8> {
 }
 
 /// Reads the persisted AK, three PCRs and a quote over them through `link`, and appraises it.
-fn quote_through(link: &mut dyn iotsec_attest::tpm_transport::TpmTransport, ak_bytes: &[u8]) {
+fn quote_through(link: &mut dyn iotsec_attest::device::transport::TpmTransport, ak_bytes: &[u8]) {
     let mut b = [0u8; 4096];
     let p = read_public(link, 0x8101_0002, &mut b).unwrap();
     assert_eq!(p.tpm2b_public, ak_bytes);

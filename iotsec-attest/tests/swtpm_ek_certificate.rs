@@ -13,7 +13,7 @@ mod common;
 
 use common::swtpm::{Swtpm, peers_available};
 use iotsec_attest::PublicArea;
-use iotsec_attest::ek_certificate::{
+use iotsec_attest::identity::ek_certificate::{
     EkCertError, EkQuirks, pem_to_der, validate_ek_certificate, validate_ek_certificate_at,
 };
 

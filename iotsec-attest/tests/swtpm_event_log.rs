@@ -12,16 +12,14 @@
 mod common;
 
 use common::swtpm::{Swtpm, peers_available};
-use iotsec_attest::algorithm::HashAlg;
-use iotsec_attest::appraisal::{Claim, Finding, QuoteEvidence, Tier, appraise_quote};
-use iotsec_attest::event_log::{
+use iotsec_attest::appraise::policy::AppraisalPolicy;
+use iotsec_attest::appraise::{Claim, Finding, Tier};
+use iotsec_attest::tpm::algorithm::HashAlg;
+use iotsec_attest::tpm::event_log::{
     EV_EFI_ACTION, EV_EFI_VARIABLE_DRIVER_CONFIG, EV_IPL, EV_S_CRTM_VERSION, EV_SEPARATOR,
     EventLogWriter,
 };
-use iotsec_attest::pcr_file::SerializedPcrs;
-use iotsec_attest::policy::AppraisalPolicy;
-use iotsec_attest::ring_verifier::RingVerifier;
-use iotsec_attest::{ClockInfo, PublicArea};
+use iotsec_attest::verify::ring::RingVerifier;
 
 const BANKS: [HashAlg; 2] = [HashAlg::Sha256, HashAlg::Sha384];
 
@@ -59,28 +57,26 @@ fn write_log(events: &[(u32, u32, Vec<u8>)]) -> Vec<u8> {
     w.finish()
 }
 
-fn appraise(tpm: &Swtpm, log: &[u8]) -> iotsec_attest::appraisal::QuoteAppraisal {
-    let (ak, msg, sig, pcrs) = (
+fn appraise(tpm: &Swtpm, log: &[u8]) -> iotsec_attest::appraise::QuoteAppraisal {
+    let (ak, message, signature, pcrs) = (
         tpm.read("ak_ecc.pub"),
         tpm.read("q.msg"),
         tpm.read("q.sig"),
         tpm.read("q.pcrs"),
     );
-    let ak = PublicArea::parse_tpm2b(&ak).unwrap();
-    let pcrs = SerializedPcrs::parse(&pcrs).unwrap();
-    let previous: Option<&ClockInfo> = None;
-    appraise_quote(
+    let files = common::QuoteFiles {
+        ak: &ak,
+        message: &message,
+        signature: &signature,
+        pcrs: &pcrs,
+        event_log: Some(log),
+    };
+    common::appraise_tpm2_tools(
         &RingVerifier,
         &AppraisalPolicy::default(),
-        &QuoteEvidence {
-            ak: &ak,
-            message: &msg,
-            signature: &sig,
-            pcrs: &pcrs,
-            event_log: Some(log),
-        },
+        &files,
         &[0x5a; 8],
-        previous,
+        None,
     )
 }
 

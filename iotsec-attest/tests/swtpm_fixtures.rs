@@ -7,17 +7,20 @@
     clippy::panic
 )]
 
+mod common;
+
 use std::collections::BTreeMap;
 
-use iotsec_attest::algorithm::HashAlg;
-use iotsec_attest::appraisal::{Claim, Finding, QuoteEvidence, Tier, appraise_quote};
-use iotsec_attest::attest::Attested;
-use iotsec_attest::pcr_file::SerializedPcrs;
-use iotsec_attest::policy::AppraisalPolicy;
-use iotsec_attest::public::{Name, PublicKey, RH_ENDORSEMENT};
-use iotsec_attest::ring_verifier::RingVerifier;
+use iotsec_attest::appraise::policy::AppraisalPolicy;
+use iotsec_attest::appraise::{Claim, Finding, QuoteEvidence, Tier, appraise_quote};
+use iotsec_attest::tpm::algorithm::HashAlg;
+use iotsec_attest::tpm::attest::Attested;
+use iotsec_attest::tpm::pcr_file::SerializedPcrs;
+use iotsec_attest::tpm::public::{Name, PublicKey, RH_ENDORSEMENT};
+use iotsec_attest::verify::ring::RingVerifier;
 use iotsec_attest::verify::{RustCryptoVerifier, SignatureVerifier};
 use iotsec_attest::{Attest, PublicArea, TpmSignature};
+use iotsec_test_support::hex::encode as hex;
 
 fn data(name: &str) -> Vec<u8> {
     std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/").to_string() + name).unwrap()
@@ -56,10 +59,6 @@ fn ecc_quote_fields_are_read_exactly() {
         "3960f1f8e8d6b6ea61ed00d96dcac11ccb596cd732f624ad77fa07d35676c516"
     );
     assert_eq!(a.to_bytes(), msg, "re-marshalling gives the TPM's bytes");
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[test]
@@ -152,29 +151,22 @@ fn appraise(
     quote: &str,
     nonce: &[u8],
     tamper: impl Fn(&mut Vec<u8>, &mut Vec<u8>, &mut Vec<u8>),
-) -> iotsec_attest::appraisal::QuoteAppraisal {
+) -> iotsec_attest::appraise::QuoteAppraisal {
     let ak = data(ak);
-    let (mut msg, mut sig, mut pcrs) = (
+    let (mut message, mut signature, mut pcrs) = (
         data(&format!("{quote}.msg")),
         data(&format!("{quote}.sig")),
         data(&format!("{quote}.pcrs")),
     );
-    tamper(&mut msg, &mut sig, &mut pcrs);
-    let ak = PublicArea::parse_tpm2b(&ak).unwrap();
-    let pcrs = SerializedPcrs::parse(&pcrs).unwrap();
-    appraise_quote(
-        verifier,
-        policy,
-        &QuoteEvidence {
-            ak: &ak,
-            message: &msg,
-            signature: &sig,
-            pcrs: &pcrs,
-            event_log: None,
-        },
-        nonce,
-        None,
-    )
+    tamper(&mut message, &mut signature, &mut pcrs);
+    let files = common::QuoteFiles {
+        ak: &ak,
+        message: &message,
+        signature: &signature,
+        pcrs: &pcrs,
+        event_log: None,
+    };
+    common::appraise_tpm2_tools(verifier, policy, &files, nonce, None)
 }
 
 #[test]
@@ -447,7 +439,7 @@ fn rsa_quote_pcr_map() -> BTreeMap<(HashAlg, u8), Vec<u8>> {
 /// The RSA fixture quote appraised with `map` as its PCR source (default policy).
 fn appraise_rsa_quote_with(
     map: &BTreeMap<(HashAlg, u8), Vec<u8>>,
-) -> iotsec_attest::appraisal::QuoteAppraisal {
+) -> iotsec_attest::appraise::QuoteAppraisal {
     let (ak, msg, sig) = (
         data("swtpm-ak_rsa.pub"),
         data("swtpm-q_rsa.msg"),
@@ -523,7 +515,7 @@ fn pcr_values_shifted_between_pcrs_are_refused_by_length() {
 
 #[test]
 fn pem_ak_verifies_but_is_refused_unless_bare_keys_are_accepted() {
-    use iotsec_attest::bare_key::BareKey;
+    use iotsec_attest::identity::bare_key::BareKey;
     let pem = String::from_utf8(data("swtpm-ak_ecc.pem")).unwrap();
     let key = BareKey::from_pem(&pem).unwrap();
     let ak = key.as_public_area();
@@ -568,7 +560,9 @@ fn pem_ak_verifies_but_is_refused_unless_bare_keys_are_accepted() {
 #[test]
 fn event_log_fuzz_seed_is_a_valid_log() {
     // fuzz/corpus/attest_eventlog/seed-boot is produced by this writer; keep them in step.
-    use iotsec_attest::event_log::{EV_EFI_ACTION, EV_IPL, EV_SEPARATOR, EventLog, EventLogWriter};
+    use iotsec_attest::tpm::event_log::{
+        EV_EFI_ACTION, EV_IPL, EV_SEPARATOR, EventLog, EventLogWriter,
+    };
     let mut w = EventLogWriter::new(&[HashAlg::Sha1, HashAlg::Sha256, HashAlg::Sha384]);
     w.startup_locality(3)
         .event(

@@ -11,14 +11,14 @@
 mod common;
 
 use common::swtpm::{Swtpm, appraise_files, peers_available};
-use iotsec_attest::algorithm::HashAlg;
-use iotsec_attest::appraisal::{Claim, Finding, QuoteAppraisal, Tier};
-use iotsec_attest::attest::{Attested, QuoteInfo};
-use iotsec_attest::pcr_digest::compute_pcr_digest;
-use iotsec_attest::pcr_file::serialize_pcrs;
-use iotsec_attest::policy::AppraisalPolicy;
-use iotsec_attest::public::{Name, RH_ENDORSEMENT};
-use iotsec_attest::ring_verifier::RingVerifier;
+use iotsec_attest::appraise::pcr_digest::compute_pcr_digest;
+use iotsec_attest::appraise::policy::AppraisalPolicy;
+use iotsec_attest::appraise::{Claim, Finding, QuoteAppraisal, Tier};
+use iotsec_attest::tpm::algorithm::HashAlg;
+use iotsec_attest::tpm::attest::{Attested, QuoteInfo};
+use iotsec_attest::tpm::pcr_file::serialize_pcrs;
+use iotsec_attest::tpm::public::{Name, RH_ENDORSEMENT};
+use iotsec_attest::verify::ring::RingVerifier;
 use iotsec_attest::verify::{RustCryptoVerifier, SignatureVerifier};
 use iotsec_attest::{Attest, ClockInfo, PublicArea};
 
@@ -250,7 +250,8 @@ fn swtpm_quote_forged_with_a_non_restricted_key_is_rejected() {
     let sel = {
         let mut l = iotsec_attest::PcrSelectionList::default();
         l.push(
-            iotsec_attest::pcr_selection::PcrBankSelection::new(HashAlg::Sha256, &[16]).unwrap(),
+            iotsec_attest::tpm::pcr_selection::PcrBankSelection::new(HashAlg::Sha256, &[16])
+                .unwrap(),
         )
         .unwrap();
         l

@@ -12,10 +12,10 @@ mod common;
 
 use common::swtpm::{Swtpm, appraise_files, peers_available};
 use iotsec_attest::ClockInfo;
-use iotsec_attest::appraisal::{Claim, Finding, Tier};
-use iotsec_attest::freshness::ClockVerdict;
-use iotsec_attest::policy::AppraisalPolicy;
-use iotsec_attest::ring_verifier::RingVerifier;
+use iotsec_attest::appraise::freshness::ClockVerdict;
+use iotsec_attest::appraise::policy::AppraisalPolicy;
+use iotsec_attest::appraise::{Claim, Finding, Tier};
+use iotsec_attest::verify::ring::RingVerifier;
 
 fn quote_and_appraise(
     tpm: &Swtpm,

@@ -15,20 +15,18 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::swtpm::{Swtpm, peers_available};
-use iotsec_attest::algorithm::HashAlg;
-use iotsec_attest::appraisal::{QuoteEvidence, Tier, appraise_quote};
-use iotsec_attest::credential::OsRng;
-use iotsec_attest::pcr_selection::PcrBankSelection;
-use iotsec_attest::policy::AppraisalPolicy;
-use iotsec_attest::ring_verifier::RingVerifier;
-use iotsec_attest::tpm_command::{
+use iotsec_attest::appraise::Tier;
+use iotsec_attest::device::command::{
     AuthorizedObject, TpmCommandError, quote, quote_in_session, read_pcrs, read_pcrs_in_session,
     read_public,
 };
-use iotsec_attest::tpm_session::{
+use iotsec_attest::device::session::{
     Session, SessionAttributes, SessionCommand, SessionError, flush_context,
 };
-use iotsec_attest::tpm_transport::{SwtpmTcp, TpmTransport, TransportError};
+use iotsec_attest::device::transport::{SwtpmTcp, TpmTransport, TransportError};
+use iotsec_attest::identity::credential::OsRng;
+use iotsec_attest::tpm::algorithm::HashAlg;
+use iotsec_attest::tpm::pcr_selection::PcrBankSelection;
 use iotsec_attest::{Attest, PcrSelectionList, PublicArea};
 
 const EK_ECC: u32 = 0x8101_0001;
@@ -116,7 +114,7 @@ fn selection() -> PcrSelectionList {
 }
 
 fn values_of(
-    read: &iotsec_attest::tpm_command::PcrReadResponse<'_>,
+    read: &iotsec_attest::device::command::PcrReadResponse<'_>,
 ) -> BTreeMap<(HashAlg, u8), Vec<u8>> {
     read.selection
         .selected()
@@ -295,19 +293,7 @@ fn appraise(
     values: &BTreeMap<(HashAlg, u8), Vec<u8>>,
     nonce: &[u8],
 ) -> Tier {
-    let a = appraise_quote(
-        &RingVerifier,
-        &AppraisalPolicy::default(),
-        &QuoteEvidence {
-            ak,
-            message: attest,
-            signature,
-            pcrs: values,
-            event_log: None,
-        },
-        nonce,
-        None,
-    );
+    let a = common::appraise_read_values(ak, attest, signature, values, nonce);
     if a.status != Tier::Affirming {
         eprintln!("{:#?}", a.claims);
     }

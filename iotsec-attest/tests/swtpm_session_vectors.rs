@@ -10,22 +10,17 @@
 )]
 
 use iotsec_attest::PublicArea;
-use iotsec_attest::error::ParseError;
-use iotsec_attest::tpm_command::TpmCommandError;
-use iotsec_attest::tpm_session::{
+use iotsec_attest::device::command::TpmCommandError;
+use iotsec_attest::device::session::{
     NamedHandle, Session, SessionAttributes, SessionCommand, SessionError,
     StartAuthSessionResponse, cfb_first_parameter, cp_hash, parse_start_auth_session_response,
     rp_hash, session_hmac, session_key, start_auth_session_command,
 };
-use iotsec_attest::tpm_transport::{TpmTransport, TransportError};
+use iotsec_attest::device::transport::{TpmTransport, TransportError};
+use iotsec_attest::error::ParseError;
 use proptest::prelude::*;
 
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+use iotsec_test_support::hex::decode as hex;
 
 fn salt() -> Vec<u8> {
     (0..32).collect()

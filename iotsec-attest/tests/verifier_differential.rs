@@ -16,26 +16,17 @@ use std::process::Command;
 
 use common::swtpm::{Swtpm, appraise_files, peers_available};
 use iotsec_attest::TpmSignature;
-use iotsec_attest::algorithm::HashAlg;
-use iotsec_attest::appraisal::{Claim, Finding, Tier};
-use iotsec_attest::aws_lc_verifier::{AwsLcVerifier, PreparedAk};
-use iotsec_attest::bare_key::BareKey;
+use iotsec_attest::appraise::policy::AppraisalPolicy;
+use iotsec_attest::appraise::{Claim, Finding, Tier};
 use iotsec_attest::error::VerifyError;
-use iotsec_attest::policy::AppraisalPolicy;
-use iotsec_attest::public::{PublicArea, PublicKey};
-use iotsec_attest::ring_verifier::RingVerifier;
+use iotsec_attest::identity::bare_key::BareKey;
+use iotsec_attest::tpm::algorithm::HashAlg;
+use iotsec_attest::tpm::public::{PublicArea, PublicKey};
+use iotsec_attest::verify::aws_lc::{AwsLcVerifier, PreparedAk};
+use iotsec_attest::verify::ring::RingVerifier;
 use iotsec_attest::verify::{RustCryptoVerifier, SignatureVerifier};
 
-fn openssl_available(test: &str) -> bool {
-    if Command::new("openssl").arg("version").output().is_ok() {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test}: CI=true and openssl is missing (apt-get install openssl)");
-    }
-    eprintln!("\n*** SKIPPING {test}: openssl not installed (apt-get install openssl) ***\n");
-    false
-}
+use iotsec_test_support::openssl::available as openssl_available;
 
 struct Dir(PathBuf);
 

@@ -9,11 +9,11 @@
 )]
 
 use iotsec_attest::TpmSignature;
-use iotsec_attest::algorithm::{EccCurve, HashAlg};
-use iotsec_attest::aws_lc_verifier::{AwsLcVerifier, PreparedAk};
-use iotsec_attest::public::{PublicArea, PublicKey};
-use iotsec_attest::ring_verifier::RingVerifier;
 use iotsec_attest::se_evidence::verify_raw_p256;
+use iotsec_attest::tpm::algorithm::{EccCurve, HashAlg};
+use iotsec_attest::tpm::public::{PublicArea, PublicKey};
+use iotsec_attest::verify::aws_lc::{AwsLcVerifier, PreparedAk};
+use iotsec_attest::verify::ring::RingVerifier;
 use iotsec_attest::verify::{RustCryptoVerifier, SignatureVerifier};
 use serde_json::Value;
 

@@ -16,9 +16,10 @@ use alloc::vec::Vec;
 use serde_json::Value;
 
 use crate::context::Action;
+use crate::context::IdentityBinding;
 use crate::decision::Effect;
 use crate::mosquitto_acl::{ImportNote, Imported, NoteKind};
-use crate::policy::{IdentityBinding, PolicyDocument, RuleDocument};
+use crate::policy::{PolicyDocument, RuleDocument};
 
 /// An AWS policy outside the supported subset in a way that cannot be dropped safely.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +38,23 @@ pub enum AwsImportError {
         /// What.
         what: String,
     },
+}
+
+impl AwsImportError {
+    /// A stable snake_case code for the error, for logs and machine-readable output; codes never
+    /// change and differ from every other error code of the crate.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AwsImportError::Malformed(..) => "aws_malformed",
+            AwsImportError::UnsupportedDeny { .. } => "aws_unsupported_deny",
+        }
+    }
+
+    /// Whether the policy was read and its import refused (a Deny that cannot be expressed:
+    /// dropping it would grant more) rather than unreadable.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, AwsImportError::UnsupportedDeny { .. })
+    }
 }
 
 fn strings(v: Option<&Value>) -> Vec<String> {

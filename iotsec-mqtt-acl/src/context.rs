@@ -159,3 +159,27 @@ impl<'a> Request<'a> {
         }
     }
 }
+
+/// Which identity the client id must equal for CONNECT to succeed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityBinding {
+    /// No binding.
+    #[default]
+    None,
+    /// The client id must equal the certificate subject CN.
+    CertCn,
+    /// The client id must equal the username.
+    Username,
+}
+
+/// The identity the binding names (`"the certificate CN"`, `"the username"`, `"nothing"`).
+impl core::fmt::Display for IdentityBinding {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            IdentityBinding::None => "nothing",
+            IdentityBinding::CertCn => "the certificate CN",
+            IdentityBinding::Username => "the username",
+        })
+    }
+}

@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::context::IdentityBinding;
 use crate::error::TopicError;
-use crate::policy::IdentityBinding;
 use crate::template::{PlaceholderKind, ValueProblem};
 
 /// How many rule matches a trace keeps (the lowest rule indices win).

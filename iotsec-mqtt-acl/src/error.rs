@@ -61,6 +61,39 @@ pub enum TopicError {
     SharedSubscriptionWithoutFilter,
 }
 
+impl TopicError {
+    /// A stable snake_case code for the error, for logs and machine-readable output; codes never
+    /// change and differ from every other error code of the crate.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TopicError::Empty => "topic_empty",
+            TopicError::TooLong { .. } => "topic_too_long",
+            TopicError::NulCharacter { .. } => "topic_nul_character",
+            TopicError::InvalidUtf8 { .. } => "topic_invalid_utf8",
+            TopicError::WildcardInName { .. } => "topic_wildcard_in_name",
+            TopicError::MisplacedMultiLevelWildcard { .. } => {
+                "topic_misplaced_multi_level_wildcard"
+            }
+            TopicError::MisplacedSingleLevelWildcard { .. } => {
+                "topic_misplaced_single_level_wildcard"
+            }
+            TopicError::SharedSubscriptionEmptyName => "topic_shared_subscription_empty_name",
+            TopicError::SharedSubscriptionInvalidName { .. } => {
+                "topic_shared_subscription_invalid_name"
+            }
+            TopicError::SharedSubscriptionWithoutFilter => {
+                "topic_shared_subscription_without_filter"
+            }
+        }
+    }
+
+    /// Never: a topic that breaks MQTT 5.0 §4.7 is bad input (a broker refuses the packet; the
+    /// policy's decisions are [`crate::Decision`]s, not errors).
+    pub fn is_refusal(&self) -> bool {
+        false
+    }
+}
+
 /// A topic template of a policy rule that cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -100,6 +133,29 @@ pub enum TemplateError {
         /// The limit.
         max: usize,
     },
+}
+
+impl TemplateError {
+    /// A stable snake_case code for the error, for logs and machine-readable output; codes never
+    /// change and differ from every other error code of the crate.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TemplateError::Topic { source: e, .. } => e.code(),
+            TemplateError::PlaceholderNotWholeLevel { .. } => {
+                "template_placeholder_not_whole_level"
+            }
+            TemplateError::UnknownPlaceholder { .. } => "template_unknown_placeholder",
+            TemplateError::TooDeep { .. } => "template_too_deep",
+        }
+    }
+
+    /// Never: an unusable template is bad input.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            TemplateError::Topic { source: e, .. } => e.is_refusal(),
+            _ => false,
+        }
+    }
 }
 
 /// A policy document that cannot be turned into a policy.
@@ -165,4 +221,64 @@ pub enum PolicyError {
     /// TOML or JSON syntax or schema error (the parser's message).
     #[error("policy document: {0}")]
     Syntax(String),
+}
+
+impl PolicyError {
+    /// A stable snake_case code for the error, for logs and machine-readable output; codes never
+    /// change and differ from every other error code of the crate.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PolicyError::Template { source: e, .. } => e.code(),
+            PolicyError::NoActions { .. } => "policy_no_actions",
+            PolicyError::NoTopics { .. } => "policy_no_topics",
+            PolicyError::InvalidQos { .. } => "policy_invalid_qos",
+            PolicyError::QosCapOnDeny { .. } => "policy_qos_cap_on_deny",
+            PolicyError::InvalidFirmwareRequirement { .. } => "policy_invalid_firmware_requirement",
+            PolicyError::DuplicateRuleName { .. } => "policy_duplicate_rule_name",
+            PolicyError::TooLarge { .. } => "policy_too_large",
+            PolicyError::Syntax(..) => "policy_syntax",
+        }
+    }
+
+    /// Never: a policy document that cannot be used is bad input.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            PolicyError::Template { source: e, .. } => e.is_refusal(),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn codes_name_the_innermost_cause_and_no_error_is_a_refusal() {
+        let error = PolicyError::Template {
+            rule: "r".to_string(),
+            source: TemplateError::Topic {
+                template: "a/#/b".to_string(),
+                source: TopicError::MisplacedMultiLevelWildcard { offset: 2 },
+            },
+        };
+        assert_eq!(error.code(), "topic_misplaced_multi_level_wildcard");
+        assert!(!error.is_refusal());
+        assert_eq!(
+            PolicyError::NoActions {
+                rule: "r".to_string()
+            }
+            .code(),
+            "policy_no_actions"
+        );
+        assert_eq!(TopicError::Empty.code(), "topic_empty");
+        let deny = crate::aws_iot::AwsImportError::UnsupportedDeny {
+            statement: 0,
+            what: "Condition".to_string(),
+        };
+        assert_eq!(deny.code(), "aws_unsupported_deny");
+        assert!(deny.is_refusal());
+        assert!(!crate::aws_iot::AwsImportError::Malformed("x".to_string()).is_refusal());
+    }
 }

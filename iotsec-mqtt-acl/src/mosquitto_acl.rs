@@ -136,6 +136,26 @@ pub enum MosquittoAclError {
     },
 }
 
+impl MosquittoAclError {
+    /// A stable snake_case code for the error, for logs and machine-readable output; codes never
+    /// change and differ from every other error code of the crate.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MosquittoAclError::UnknownAccess { .. } => "mosquitto_acl_unknown_access",
+            MosquittoAclError::MissingTopic { .. } => "mosquitto_acl_missing_topic",
+            MosquittoAclError::MissingUsername { .. } => "mosquitto_acl_missing_username",
+            MosquittoAclError::UnknownDirective { .. } => "mosquitto_acl_unknown_directive",
+            MosquittoAclError::LineTooLong { .. } => "mosquitto_acl_line_too_long",
+            MosquittoAclError::InvalidTopic { .. } => "mosquitto_acl_invalid_topic",
+        }
+    }
+
+    /// Never: an ACL file that cannot be read exactly is bad input.
+    pub fn is_refusal(&self) -> bool {
+        false
+    }
+}
+
 /// A parsed acl_file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MosquittoAcl {

@@ -12,6 +12,8 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::context::IdentityBinding;
+
 use crate::context::{Action, ActionSet, ClientContext};
 use crate::decision::{Effect, PostureCheck, RuleOutcome};
 use crate::error::PolicyError;
@@ -19,30 +21,6 @@ use crate::template::TopicTemplate;
 
 /// Largest number of (rule, template) pairs a policy may hold.
 pub const MAX_POLICY_TEMPLATES: usize = 1_000_000;
-
-/// Which identity the client id must equal for CONNECT to succeed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IdentityBinding {
-    /// No binding.
-    #[default]
-    None,
-    /// The client id must equal the certificate subject CN.
-    CertCn,
-    /// The client id must equal the username.
-    Username,
-}
-
-/// The identity the binding names (`"the certificate CN"`, `"the username"`, `"nothing"`).
-impl core::fmt::Display for IdentityBinding {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            IdentityBinding::None => "nothing",
-            IdentityBinding::CertCn => "the certificate CN",
-            IdentityBinding::Username => "the username",
-        })
-    }
-}
 
 /// A policy file.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -100,6 +100,32 @@ pub enum CborError {
     },
 }
 
+impl CborError {
+    /// A stable snake_case code for the error, for logs and machine-readable output; codes never
+    /// change and differ from every other error code of the crate.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CborError::Malformed { .. } => "cbor_malformed",
+            CborError::NonShortestHead { .. } => "cbor_non_shortest_head",
+            CborError::IndefiniteLength { .. } => "cbor_indefinite_length",
+            CborError::UnexpectedType { .. } => "cbor_unexpected_type",
+            CborError::DuplicateKey { .. } => "cbor_duplicate_key",
+            CborError::UnsortedKeys { .. } => "cbor_unsorted_keys",
+            CborError::OverCap { .. } => "cbor_over_cap",
+            CborError::UnknownKey { .. } => "cbor_unknown_key",
+            CborError::MissingKey { .. } => "cbor_missing_key",
+            CborError::InvalidValue { .. } => "cbor_invalid_value",
+            CborError::TrailingBytes { .. } => "cbor_trailing_bytes",
+        }
+    }
+
+    /// Never: a document that is not canonical CBOR could not be read (bad input); the refusals are
+    /// [`crate::Error`]'s.
+    pub fn is_refusal(&self) -> bool {
+        false
+    }
+}
+
 const MAJOR_UNSIGNED: u8 = 0;
 const MAJOR_NEGATIVE: u8 = 1;
 const MAJOR_BYTES: u8 = 2;

@@ -2,7 +2,7 @@
 //! stops (TUF specification §1.5.2, "Goals to protect against specific attacks").
 
 use crate::canonical_cbor::CborError;
-use crate::trust_root::Role;
+use crate::role::Role;
 
 /// A refusal of the device verifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -159,6 +159,32 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the document was read and refused (a forged or unauthorised signature, a rollback or
+    /// replay, an update for another device, expired, outside the rollout, too large for the slot)
+    /// rather than unreadable: a command-line tool exits 1 for a refusal and 2 otherwise.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Error::BadSignature { .. }
+                | Error::AlgorithmMismatch { .. }
+                | Error::ThresholdNotMet { .. }
+                | Error::NoTrustedSignature { .. }
+                | Error::RootVersionNotNext { .. }
+                | Error::RootRollback { .. }
+                | Error::RootExpired { .. }
+                | Error::Rollback { .. }
+                | Error::Replay { .. }
+                | Error::WrongVendor
+                | Error::WrongClass
+                | Error::WrongDevice
+                | Error::Expired { .. }
+                | Error::OutsideCohort { .. }
+                | Error::ImageTooLarge { .. }
+        )
+    }
+}
+
+impl Error {
     /// A stable snake_case code for the error (`"document_too_large"`, ...), for logs and
     /// machine-readable output. New variants get new codes; codes never change.
     pub fn code(&self) -> &'static str {
@@ -220,5 +246,27 @@ mod tests {
         for (error, code) in cases {
             assert_eq!(error.code(), code);
         }
+    }
+
+    #[test]
+    fn refusals_are_told_from_unreadable_documents() {
+        assert!(
+            Error::Rollback {
+                stored: 5,
+                offered: 1
+            }
+            .is_refusal()
+        );
+        assert!(Error::BadSignature { key_index: 0 }.is_refusal());
+        assert!(Error::WrongDevice.is_refusal());
+        assert!(!Error::DocumentTooLarge { size: 9, cap: 8 }.is_refusal());
+        let boot: crate::trial_boot::BootError<()> =
+            crate::trial_boot::BootError::Image(crate::ImageError::DigestMismatch);
+        assert_eq!(boot.code(), "image_digest_mismatch");
+        assert!(boot.is_refusal());
+        let store: crate::trial_boot::BootError<()> = crate::trial_boot::BootError::Store(());
+        assert_eq!(store.code(), "boot_store");
+        assert!(!store.is_refusal());
+        assert!(!crate::ImageError::Aborted.is_refusal());
     }
 }

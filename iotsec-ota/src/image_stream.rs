@@ -34,6 +34,16 @@ pub enum ImageError {
 }
 
 impl ImageError {
+    /// Whether the image was refused (it is not the signed one); `Aborted` is the caller's misuse.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            ImageError::TooLong { .. } | ImageError::TooShort { .. } | ImageError::DigestMismatch
+        )
+    }
+}
+
+impl ImageError {
     /// A stable snake_case code (`"image_too_long"`, `"image_too_short"`,
     /// `"image_digest_mismatch"`, `"image_aborted"`), for logs and machine-readable output,
     /// distinct from every manifest [`crate::Error`] code.

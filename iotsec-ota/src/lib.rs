@@ -13,6 +13,7 @@ pub mod error;
 pub mod image_stream;
 pub mod manifest;
 pub mod mcuboot;
+mod role;
 pub mod rollout_cohort;
 mod sha256;
 pub mod signature_algorithm;

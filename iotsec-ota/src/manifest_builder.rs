@@ -38,6 +38,26 @@ pub enum BuildError {
     },
 }
 
+impl BuildError {
+    /// A stable snake_case code for the error, for logs and machine-readable output; codes never
+    /// change and differ from every other error code of the crate.
+    pub fn code(&self) -> &'static str {
+        match self {
+            BuildError::InvalidField { .. } => "build_invalid_field",
+            BuildError::Sign(e) => e.code(),
+            BuildError::TooLarge { .. } => "build_too_large",
+        }
+    }
+
+    /// Never: building a manifest judges nothing; every error is bad input or a signer's failure.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            BuildError::Sign(e) => e.is_refusal(),
+            _ => false,
+        }
+    }
+}
+
 /// One component of a release being built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComponentSpec {

@@ -27,6 +27,23 @@ pub enum MemoryStoreError {
     OutOfSpace,
 }
 
+impl MemoryStoreError {
+    /// A stable snake_case code for the error, for logs and machine-readable output; codes never
+    /// change and differ from every other error code of the crate.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MemoryStoreError::PowerCut => "store_power_cut",
+            MemoryStoreError::NoRecord => "store_no_record",
+            MemoryStoreError::OutOfSpace => "store_out_of_space",
+        }
+    }
+
+    /// Never: a store failure decides nothing about an update.
+    pub fn is_refusal(&self) -> bool {
+        false
+    }
+}
+
 /// Two slots and a boot record in memory. See the [module documentation](self).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemoryBootStore {

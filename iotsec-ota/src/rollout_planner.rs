@@ -66,6 +66,21 @@ pub enum PlanError {
     BadStages,
 }
 
+impl PlanError {
+    /// A stable snake_case code for the error, for logs and machine-readable output; codes never
+    /// change and differ from every other error code of the crate.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PlanError::BadStages => "plan_bad_stages",
+        }
+    }
+
+    /// Never: a rollout plan that cannot be made is bad input.
+    pub fn is_refusal(&self) -> bool {
+        false
+    }
+}
+
 /// Tracks a rollout through its stages.
 #[derive(Debug, Clone)]
 pub struct RolloutPlanner {

@@ -35,6 +35,24 @@ pub enum SignatureError {
     Invalid,
 }
 
+impl SignatureError {
+    /// A stable snake_case code for the error, for logs and machine-readable output; codes never
+    /// change and differ from every other error code of the crate.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SignatureError::Unsupported => "signature_unsupported",
+            SignatureError::InvalidKey => "signature_invalid_key",
+            SignatureError::Invalid => "signature_invalid",
+        }
+    }
+
+    /// Whether a signature was read and does not verify (rather than an unsupported algorithm or an
+    /// unusable key).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, SignatureError::Invalid)
+    }
+}
+
 impl Algorithm {
     /// The COSE algorithm identifier (RFC 9053 §2).
     pub const fn cose_id(self) -> i64 {

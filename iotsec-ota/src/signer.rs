@@ -32,6 +32,24 @@ pub enum SignError {
     InvalidKey,
 }
 
+impl SignError {
+    /// A stable snake_case code for the error, for logs and machine-readable output; codes never
+    /// change and differ from every other error code of the crate.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SignError::Backend(..) => "sign_backend",
+            SignError::NoSigners => "sign_no_signers",
+            SignError::TooManySigners { .. } => "sign_too_many_signers",
+            SignError::InvalidKey => "sign_invalid_key",
+        }
+    }
+
+    /// Never: signing judges nothing; every error is bad input or a backend failure.
+    pub fn is_refusal(&self) -> bool {
+        false
+    }
+}
+
 /// A signing key, wherever it lives.
 pub trait Signer {
     /// The algorithm the key signs with.

@@ -142,6 +142,35 @@ pub enum BootError<E> {
     NoBootableSlot,
 }
 
+impl<E> BootError<E> {
+    /// A stable snake_case code for the error, for logs and machine-readable output; codes never
+    /// change and differ from every other error code of the crate.
+    pub fn code(&self) -> &'static str {
+        match self {
+            BootError::Store(..) => "boot_store",
+            BootError::TrialPending => "boot_trial_pending",
+            BootError::WrongSlotState { .. } => "boot_wrong_slot_state",
+            BootError::Rollback { .. } => "boot_rollback",
+            BootError::Replay { .. } => "boot_replay",
+            BootError::Image(e) => e.code(),
+            BootError::CorruptRecord => "boot_corrupt_record",
+            BootError::NoBootableSlot => "boot_no_bootable_slot",
+        }
+    }
+
+    /// Whether the boot flow refused (a rollback, a replay, a tampered record, an image that is not
+    /// the signed one) rather than failed on its store or a call out of order.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            BootError::Image(e) => e.is_refusal(),
+            BootError::Rollback { .. } | BootError::Replay { .. } | BootError::CorruptRecord => {
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Persistence for the boot state and the slots' contents (flash on a device, files in tests
 /// and on the command line).
 pub trait BootStore {

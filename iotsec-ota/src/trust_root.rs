@@ -24,6 +24,7 @@ use heapless::Vec;
 use crate::canonical_cbor::{CanonicalDecoder, CborError, SeenKeys};
 use crate::cose_sign::{CoseSign, MAX_KEY_ID_LEN, MAX_SIGNATURES};
 use crate::error::Error;
+pub use crate::role::Role;
 use crate::signature_algorithm::{Algorithm, PublicKey, SignatureError};
 
 /// Content type of a signed trust root.
@@ -32,24 +33,6 @@ pub const ROOT_CONTENT_TYPE: &str = "application/iotsec-ota-root+cose";
 pub const MAX_KEYS: usize = 8;
 const MAX_PUBLIC_KEY_LEN: usize = 65;
 const ROOT_FORMAT_VERSION: u64 = 1;
-
-/// A role keys are trusted for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Signs trust roots (and their rotations).
-    Root,
-    /// Signs update manifests.
-    Release,
-}
-
-impl core::fmt::Display for Role {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            Role::Root => "root",
-            Role::Release => "release",
-        })
-    }
-}
 
 /// A key listed in a trust root.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

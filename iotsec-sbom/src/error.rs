@@ -104,6 +104,32 @@ pub enum GateError {
 }
 
 impl GateError {
+    /// A stable snake_case code for the error, for logs and machine-readable output; codes never
+    /// change and differ from every other error code of the crate.
+    pub fn code(&self) -> &'static str {
+        match self {
+            GateError::SizeExceeded { .. } => "size_exceeded",
+            GateError::Malformed { .. } => "malformed",
+            GateError::SpecViolation { .. } => "spec_violation",
+            GateError::Unsupported(..) => "unsupported",
+            GateError::BadAdvisory { .. } => "bad_advisory",
+            GateError::DuplicateAdvisory { .. } => "duplicate_advisory",
+            GateError::BadVex { .. } => "bad_vex",
+            GateError::BadVexExpiry { .. } => "bad_vex_expiry",
+            GateError::BadVexTimestamp { .. } => "bad_vex_timestamp",
+            GateError::BadPolicy(..) => "bad_policy",
+            GateError::Io { .. } => "io",
+        }
+    }
+
+    /// Never: every error is input that could not be read (or a file that could not be opened); the
+    /// gate's refusals are [`crate::GateDecision`]s with findings, not errors.
+    pub fn is_refusal(&self) -> bool {
+        false
+    }
+}
+
+impl GateError {
     pub(crate) fn malformed(format: &'static str, reason: impl ToString) -> Self {
         GateError::Malformed {
             format,
@@ -114,4 +140,25 @@ impl GateError {
 
 fn timestamp_place(statement: Option<usize>) -> String {
     statement.map_or_else(|| "document".to_owned(), |i| format!("statement {i}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_the_snake_case_variant_names_and_no_error_is_a_refusal() {
+        let error = GateError::SizeExceeded {
+            what: "SBOM",
+            size: 2,
+            cap: 1,
+        };
+        assert_eq!(error.code(), "size_exceeded");
+        assert!(!error.is_refusal());
+        assert_eq!(GateError::BadPolicy("x".to_owned()).code(), "bad_policy");
+        assert_eq!(
+            crate::version::VersionError::NoOrdering { ecosystem: "x" }.code(),
+            "version_no_ordering"
+        );
+    }
 }

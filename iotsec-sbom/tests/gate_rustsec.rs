@@ -8,12 +8,13 @@
 //! in-memory databases for the cases RustSec does not exercise (CPE, aliases across advisories).
 
 mod rustsec_db;
+mod support;
 use rustsec_db::rustsec;
 
+use iotsec_sbom::Decision;
 use iotsec_sbom::advisory::{AdvisoryDatabase, SnapshotFile};
-use iotsec_sbom::gate::{FindingKind, GateDecision, GateInputs, Suppression, decide, sha256_hex};
+use iotsec_sbom::gate::{FindingKind, GateDecision, Suppression};
 use iotsec_sbom::vex::{VexStatement, parse_vex};
-use iotsec_sbom::{Decision, Policy, parse_sbom};
 
 fn sbom_json(components: &str) -> String {
     format!(
@@ -32,21 +33,7 @@ fn gate(
     policy: &str,
     firmware: Option<&str>,
 ) -> GateDecision {
-    let parsed = parse_sbom(sbom.as_bytes()).unwrap();
-    let policy_parsed = Policy::from_toml(policy).unwrap();
-    let sbom_sha = sha256_hex(sbom.as_bytes());
-    let policy_sha = sha256_hex(policy.as_bytes());
-    decide(&GateInputs {
-        sbom: &parsed,
-        sbom_sha256: &sbom_sha,
-        advisories: db,
-        vex,
-        vex_sha256: &[],
-        policy: &policy_parsed,
-        policy_sha256: &policy_sha,
-        firmware_sha256: firmware,
-        today: "2026-01-15",
-    })
+    support::gate_document(sbom.as_bytes(), db, vex, policy, firmware)
 }
 
 fn summary(d: &GateDecision) -> Vec<(String, String, String, String)> {

@@ -10,41 +10,27 @@
 //! `cyclonedx-py` (PyPI `cyclonedx-bom`) on a pinned requirements file and on the CI venv itself.
 //! With `CI=true` a missing generator is a failure; elsewhere the test skips loudly.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use iotsec_sbom::advisory::{AdvisoryDatabase, SnapshotFile, load_advisory_dir};
-use iotsec_sbom::gate::{FindingKind, GateDecision, GateInputs, decide};
+use iotsec_sbom::gate::{FindingKind, GateDecision};
 use iotsec_sbom::sbom::{CrossCheck, cross_check_with_cyclonedx_bom};
-use iotsec_sbom::{Decision, Policy, parse_sbom};
+use iotsec_sbom::{Decision, parse_sbom};
+use iotsec_test_support::peer;
 
 const RUSTSEC: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../shared/data/rustsec-osv/crates"
 );
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
 fn tool(name: &str) -> Option<PathBuf> {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/venv/bin")
-        .join(name);
-    if venv.exists() {
-        return Some(venv);
-    }
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.exists())
-    });
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let found = peer::find_in_venv(&workspace, name);
     if found.is_none() {
-        assert!(
-            !in_ci(),
-            "CI=true but {name} is not installed (.ci/install.sh installs it)"
-        );
-        eprintln!("SKIPPING: {name} is not installed; run .ci/install.sh");
+        peer::missing("real_sboms", name, "run .ci/install.sh");
     }
     found
 }
@@ -57,19 +43,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn gate(sbom_bytes: &[u8], db: &AdvisoryDatabase) -> GateDecision {
-    let sbom = parse_sbom(sbom_bytes).unwrap();
-    let policy = Policy::default();
-    decide(&GateInputs {
-        sbom: &sbom,
-        sbom_sha256: "00",
-        advisories: db,
-        vex: &[],
-        vex_sha256: &[],
-        policy: &policy,
-        policy_sha256: "00",
-        firmware_sha256: None,
-        today: "2026-01-15",
-    })
+    support::gate_document(sbom_bytes, db, &[], "", None)
 }
 
 /// The committed inputs of the Cargo project: its `Cargo.lock` and the crates.io manifest of

@@ -11,12 +11,12 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use iotsec_attest::appraisal::{QuoteAppraisal, QuoteEvidence, Tier, appraise_quote};
-use iotsec_attest::bare_key::BareKey;
-use iotsec_attest::pcr_file::SerializedPcrs;
-use iotsec_attest::policy::AppraisalPolicy;
-use iotsec_attest::ring_verifier::RingVerifier;
-use iotsec_attest::{ClockInfo, PublicArea};
+use iotsec_attest::appraise::policy::AppraisalPolicy;
+use iotsec_attest::appraise::{QuoteAppraisal, QuoteEvidence, Tier, appraise_quote};
+use iotsec_attest::identity::bare_key::BareKey;
+use iotsec_attest::tpm::pcr_file::SerializedPcrs;
+use iotsec_attest::verify::ring::RingVerifier;
+use iotsec_attest::{ClockInfo, ErrorCode, PublicArea};
 use iotsec_cli_contract::{BadInput, Outcome, Report};
 
 /// Attestation subcommands.
@@ -185,7 +185,7 @@ fn quote(args: QuoteArgs) -> Result<Report, BadInput> {
 }
 
 fn make_credential(args: MakeCredentialArgs) -> Result<Report, BadInput> {
-    use iotsec_attest::credential::{OsRng, make_credential};
+    use iotsec_attest::identity::credential::{OsRng, make_credential};
     let ek_bytes = read(&args.ek)?;
     let ek = PublicArea::parse_tpm2b(&ek_bytes)
         .map_err(|e| BadInput::new(format!("{}: not a TPM2B_PUBLIC: {e}", args.ek.display())))?;
@@ -221,42 +221,71 @@ fn make_credential(args: MakeCredentialArgs) -> Result<Report, BadInput> {
     })
 }
 
+/// The contract's answer to an iotsec-attest error about evidence, decided by the error itself:
+/// a refusal is a rejected report (exit 1) carrying the error's stable code; input that could
+/// not be read, or a TPM that could not be reached, is bad input (exit 2).
+pub(crate) fn refused_or_bad_input<E: ErrorCode + std::fmt::Display>(
+    e: &E,
+    context: &str,
+    refused: impl FnOnce(&E) -> (serde_json::Value, String),
+) -> Result<Report, BadInput> {
+    if !e.is_refusal() {
+        return Err(BadInput::new(format!("{context}: {e}")));
+    }
+    let (mut json, text) = refused(e);
+    if let Some(object) = json.as_object_mut() {
+        object.insert("code".into(), e.code().into());
+    }
+    Ok(Report {
+        outcome: Outcome::Rejected,
+        json,
+        text,
+    })
+}
+
 fn event_log(args: EventLogArgs) -> Result<Report, BadInput> {
-    use iotsec_attest::algorithm::HashAlg;
-    use iotsec_attest::event_log::{EventLog, EventLogError};
+    use iotsec_attest::tpm::algorithm::HashAlg;
+    use iotsec_attest::tpm::event_log::{EventLog, EventLogError};
     let bytes = read(&args.log)?;
-    let log = EventLog::parse(&bytes)
-        .map_err(|e| BadInput::new(format!("{}: {e}", args.log.display())))?;
+    let context = args.log.display().to_string();
+    let log = match EventLog::parse(&bytes) {
+        Ok(log) => log,
+        Err(e) => {
+            return refused_or_bad_input(&e, &context, |e| {
+                (
+                    serde_json::json!({ "intact": false, "error": e.to_string() }),
+                    format!("event log REJECTED: {e}"),
+                )
+            });
+        }
+    };
     // Banks whose hash this verifier cannot compute are neither checked nor replayed: say so.
     let skipped: Vec<String> = log
         .unsupported_algorithms()
         .map(|a| format!("{a:#06x}"))
         .collect();
     let rejected = |e: EventLogError| {
-        let (json, text) = if e == EventLogError::NoSupportedBank {
-            (
-                serde_json::json!({
-                    "intact": false,
-                    "unverifiable": true,
-                    "events": log.len(),
-                    "skipped_banks": skipped,
-                    "error": e.to_string(),
-                }),
-                format!(
-                    "event log UNVERIFIABLE: {e}\n  skipped banks: {}",
-                    skipped.join(" ")
-                ),
-            )
-        } else {
-            (
-                serde_json::json!({ "intact": false, "error": e.to_string() }),
-                format!("event log REJECTED: {e}"),
-            )
-        };
-        Ok(Report {
-            outcome: Outcome::Rejected,
-            json,
-            text,
+        refused_or_bad_input(&e, &context, |e| {
+            if *e == EventLogError::NoSupportedBank {
+                (
+                    serde_json::json!({
+                        "intact": false,
+                        "unverifiable": true,
+                        "events": log.len(),
+                        "skipped_banks": skipped,
+                        "error": e.to_string(),
+                    }),
+                    format!(
+                        "event log UNVERIFIABLE: {e}\n  skipped banks: {}",
+                        skipped.join(" ")
+                    ),
+                )
+            } else {
+                (
+                    serde_json::json!({ "intact": false, "error": e.to_string() }),
+                    format!("event log REJECTED: {e}"),
+                )
+            }
         })
     };
     if let Err(e) = log.check_event_data() {

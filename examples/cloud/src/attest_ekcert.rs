@@ -8,8 +8,10 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use iotsec_attest::PublicArea;
-use iotsec_attest::ek_certificate::{EkQuirks, certificate_der, validate_ek_certificate_at};
+use iotsec_attest::identity::ek_certificate::{
+    EkQuirks, certificate_der, validate_ek_certificate_at,
+};
+use iotsec_attest::{ErrorCode, PublicArea};
 use iotsec_cli_contract::{BadInput, Outcome, Report};
 
 /// Arguments of `attest ekcert`.
@@ -113,12 +115,15 @@ pub fn run(args: EkCertArgs) -> Result<Report, BadInput> {
                     "identity": id,
                 }),
             },
+            // The certificate is the device's evidence: whatever is wrong with it, even
+            // bytes that are no certificate at all, is a refusal of the device.
             Err(e) => Report {
                 outcome: Outcome::Rejected,
                 text: format!("EK certificate REJECTED: {e}"),
                 json: serde_json::json!({
                     "valid": false,
                     "ek_name": ek_name,
+                    "code": e.code(),
                     "reason": e.to_string(),
                 }),
             },

@@ -207,16 +207,7 @@ fn gate(args: GateArgs, format: Format) -> Result<Report, BadInput> {
         today: &today,
     });
     if let Some(out) = &args.vex_out {
-        // Deterministic serial: derived from the decision digest (no randomness needed).
-        let d = &decision.binding.decision_sha256;
-        let serial = format!(
-            "urn:uuid:{}-{}-{}-{}-{}",
-            d.get(0..8).unwrap_or(""),
-            d.get(8..12).unwrap_or(""),
-            d.get(12..16).unwrap_or(""),
-            d.get(16..20).unwrap_or(""),
-            d.get(20..32).unwrap_or("")
-        );
+        let serial = iotsec_sbom::report::decision_vex_serial(&decision);
         let vex = not_affected_to_cyclonedx_vex(&decision, &serial);
         let text = serde_json::to_string_pretty(&vex).map_err(BadInput::new)?;
         std::fs::write(out, text + "\n")

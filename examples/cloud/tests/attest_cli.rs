@@ -161,8 +161,8 @@ fn swtpm_cli_appraises_tpm2_tools_files() {
 
 #[test]
 fn swtpm_cli_replays_event_logs() {
-    use iotsec_attest::algorithm::HashAlg;
-    use iotsec_attest::event_log::{EV_EFI_ACTION, EV_SEPARATOR, EventLogWriter};
+    use iotsec_attest::tpm::algorithm::HashAlg;
+    use iotsec_attest::tpm::event_log::{EV_EFI_ACTION, EV_SEPARATOR, EventLogWriter};
     if !peers_available("swtpm_cli_replays_event_logs") {
         return;
     }

@@ -12,8 +12,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use iotsec_attest::algorithm::HashAlg;
-use iotsec_attest::event_log::{EV_EFI_ACTION, EV_SEPARATOR, EventLogWriter};
+use iotsec_attest::tpm::algorithm::HashAlg;
+use iotsec_attest::tpm::event_log::{EV_EFI_ACTION, EV_SEPARATOR, EventLogWriter};
 
 const SM3_256: u16 = 0x0012;
 
@@ -87,9 +87,7 @@ fn eventlog(dir: &Dir, name: &str, log: &[u8], format: &str) -> (i32, String) {
     )
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|b| format!("{b:02x}")).collect()
-}
+use iotsec_test_support::hex::encode as hex;
 
 #[test]
 fn eventlog_with_no_hashable_bank_is_unverifiable_and_lists_the_skipped_banks() {
@@ -108,6 +106,7 @@ fn eventlog_with_no_hashable_bank_is_unverifiable_and_lists_the_skipped_banks() 
                 "events": 2,
                 "skipped_banks": ["0x0012"],
                 "error": "event log has no bank this verifier can hash: nothing could be checked",
+                "code": "no_supported_bank",
             })
         );
         let (code, out) = eventlog(&dir, "sm3.log", &sm3, "text");

@@ -11,7 +11,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::{Child, Command};
 
-use common::{cloud_json as cloud, free_port, have, openssl, openssl_csr, p, scratch, wait_until};
+use common::{free_port, have, openssl, openssl_csr, p, pki, scratch, wait_until};
 
 /// `iotsec-cloud serve` of the CA in `state` on `port` with HTTP Basic `dev:pw`; `extra` is added.
 fn serve(state: &str, port: u16, extra: &[&str]) -> Child {
@@ -29,11 +29,6 @@ fn serve(state: &str, port: u16, extra: &[&str]) -> Child {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap()
-}
-
-/// `iotsec-cloud --format json pki COMMAND --state STATE` with `args`.
-fn pki(command: &str, state: &str, args: &[&str]) -> (i32, String) {
-    cloud(&[&["pki", command, "--state", state], args].concat())
 }
 
 /// With the `peers` installed (else `None`): a scratch directory `name` and its `state` folder,

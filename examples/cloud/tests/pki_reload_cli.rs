@@ -14,13 +14,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use common::{
-    cloud_json as cloud, curl_in as curl, dp_path, free_port, have, openssl, openssl_csr, p,
-    scratch, wait_until,
+    curl_in as curl, dp_path, free_port, have, openssl, openssl_csr, p, pki, scratch, wait_until,
 };
-
-fn pki(command: &str, state: &str, args: &[&str]) -> (i32, String) {
-    cloud(&[&["pki", command, "--state", state], args].concat())
-}
 
 fn json(out: &str) -> serde_json::Value {
     serde_json::from_str(out.lines().next().unwrap()).unwrap()

@@ -14,11 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{cloud_json as cloud, have, openssl, openssl_csr, p, scratch};
-
-fn pki(command: &str, state: &str, args: &[&str]) -> (i32, String) {
-    cloud(&[&["pki", command, "--state", state], args].concat())
-}
+use common::{have, openssl, openssl_csr, p, pki, scratch};
 
 /// A CA in `dir/state` with one leaf `old.pem`; its intermediate copied to `old-int.pem`.
 fn ca_with_a_leaf(dir: &Path) -> String {

@@ -13,14 +13,9 @@ use std::path::Path;
 use std::process::Command;
 
 use common::{
-    assert_chain_verifies, cloud_json as cloud, curl_in, dp_path, free_port, have, openssl,
-    openssl_csr, p, scratch, wait_until,
+    assert_chain_verifies, curl_in, dp_path, free_port, have, openssl, openssl_csr, p, pki,
+    scratch, wait_until,
 };
-
-/// `iotsec-cloud --format json pki COMMAND --state STATE` with `args`: (exit code, JSON or text).
-fn pki(command: &str, state: &str, args: &[&str]) -> (i32, String) {
-    cloud(&[&["pki", command, "--state", state], args].concat())
-}
 
 fn json(out: &str) -> serde_json::Value {
     serde_json::from_str(out.lines().next().unwrap()).unwrap()

@@ -6,12 +6,13 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use iotsec_attest::ErrorCode;
 use iotsec_attest::PcrSelectionList;
-use iotsec_attest::algorithm::HashAlg;
-use iotsec_attest::pcr_file::serialize_pcrs;
-use iotsec_attest::pcr_selection::PcrBankSelection;
-use iotsec_attest::tpm_command::{quote, read_pcrs, read_public};
-use iotsec_attest::tpm_transport::{SwtpmTcp, SwtpmUnix, TpmDevice, TpmTransport};
+use iotsec_attest::device::command::{TpmCommandError, quote, read_pcrs, read_public};
+use iotsec_attest::device::transport::{SwtpmTcp, SwtpmUnix, TpmDevice, TpmTransport};
+use iotsec_attest::tpm::algorithm::HashAlg;
+use iotsec_attest::tpm::pcr_file::serialize_pcrs;
+use iotsec_attest::tpm::pcr_selection::PcrBankSelection;
 use iotsec_cli_contract::{BadInput, Outcome, Report};
 
 /// Attestation subcommands of the device.
@@ -104,9 +105,10 @@ fn quote_command(args: QuoteArgs) -> Result<Report, BadInput> {
         .map_err(|_| BadInput::new("--ak-handle must be a hex handle such as 0x81010002"))?;
     let mut tpm = open_tpm(&args.tpm)
         .map_err(|e| BadInput::new(format!("cannot reach the TPM at {}: {e}", args.tpm)))?;
-    let tpm_error = |e: iotsec_attest::tpm_command::TpmCommandError| {
-        BadInput::new(format!("TPM at {}: {e}", args.tpm))
-    };
+    // Nothing the TPM answers here is judged on the device: every error, a refusal included,
+    // means no evidence was produced (exit 2), named by its stable code.
+    let tpm_error =
+        |e: TpmCommandError| BadInput::new(format!("TPM at {} ({}): {e}", args.tpm, e.code()));
 
     let mut buf = vec![0u8; 4096];
     let ak_public = read_public(tpm.as_mut(), handle, &mut buf)

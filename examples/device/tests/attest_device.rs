@@ -12,9 +12,9 @@ mod swtpm;
 
 use std::process::Command;
 
-use iotsec_attest::appraisal::Tier;
-use iotsec_attest::policy::AppraisalPolicy;
-use iotsec_attest::ring_verifier::RingVerifier;
+use iotsec_attest::appraise::Tier;
+use iotsec_attest::appraise::policy::AppraisalPolicy;
+use iotsec_attest::verify::ring::RingVerifier;
 use swtpm::{Swtpm, peers_available};
 
 /// `iotsec-device --format json attest quote --tpm TPM` with the AK at 0x81010002, writing

@@ -21,40 +21,19 @@ pub struct Swtpm {
     pub port: u16,
 }
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
 /// Whether swtpm and tpm2-tools are installed; under CI=true their absence fails the test.
 pub fn peers_available(test: &str) -> bool {
-    let missing: Vec<&str> = [
-        "swtpm",
-        "swtpm_setup",
-        "tpm2_quote",
-        "tpm2_createak",
-        "tpm2_sign",
-    ]
-    .into_iter()
-    .filter(|t| !have(t))
-    .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{test}: CI=true and the real TPM peers are missing: {missing:?} (apt-get install swtpm swtpm-tools tpm2-tools)"
-        );
-    }
-    eprintln!(
-        "\n*** SKIPPING {test}: {missing:?} not installed (apt-get install swtpm swtpm-tools tpm2-tools) ***\n"
-    );
-    false
+    iotsec_test_support::peer::require(
+        test,
+        &[
+            "swtpm",
+            "swtpm_setup",
+            "tpm2_quote",
+            "tpm2_createak",
+            "tpm2_sign",
+        ],
+        "apt-get install swtpm swtpm-tools tpm2-tools",
+    )
 }
 
 fn free_port_pair() -> u16 {
@@ -425,29 +404,64 @@ impl Drop for Swtpm {
 pub fn appraise_files(
     tpm: &Swtpm,
     verifier: &dyn iotsec_attest::verify::SignatureVerifier,
-    policy: &iotsec_attest::policy::AppraisalPolicy,
+    policy: &iotsec_attest::appraise::policy::AppraisalPolicy,
     ak: &str,
     prefix: &str,
     nonce: &[u8],
     previous: Option<&iotsec_attest::ClockInfo>,
-) -> iotsec_attest::appraisal::QuoteAppraisal {
-    let ak = tpm.read(ak);
-    let (msg, sig, pcrs) = (
+) -> iotsec_attest::appraise::QuoteAppraisal {
+    let (ak, message, signature, pcrs) = (
+        tpm.read(ak),
         tpm.read(&format!("{prefix}.msg")),
         tpm.read(&format!("{prefix}.sig")),
         tpm.read(&format!("{prefix}.pcrs")),
     );
-    let ak = iotsec_attest::PublicArea::parse_tpm2b(&ak).unwrap();
-    let pcrs = iotsec_attest::pcr_file::SerializedPcrs::parse(&pcrs).unwrap();
-    iotsec_attest::appraisal::appraise_quote(
+    let files = QuoteFiles {
+        ak: &ak,
+        message: &message,
+        signature: &signature,
+        pcrs: &pcrs,
+        event_log: None,
+    };
+    appraise_tpm2_tools(verifier, policy, &files, nonce, previous)
+}
+
+/// One quote as tpm2-tools writes it: the AK (`tpm2_readpublic -o`), `tpm2_quote -m -s -o`, and
+/// optionally an event log.
+#[allow(dead_code)]
+pub struct QuoteFiles<'a> {
+    /// TPM2B_PUBLIC of the AK.
+    pub ak: &'a [u8],
+    /// TPMS_ATTEST.
+    pub message: &'a [u8],
+    /// TPMT_SIGNATURE.
+    pub signature: &'a [u8],
+    /// Serialized PCR values.
+    pub pcrs: &'a [u8],
+    /// A TCG crypto-agile event log.
+    pub event_log: Option<&'a [u8]>,
+}
+
+/// Appraises a quote given as tpm2-tools' files.
+#[allow(dead_code)]
+pub fn appraise_tpm2_tools(
+    verifier: &dyn iotsec_attest::verify::SignatureVerifier,
+    policy: &iotsec_attest::appraise::policy::AppraisalPolicy,
+    files: &QuoteFiles<'_>,
+    nonce: &[u8],
+    previous: Option<&iotsec_attest::ClockInfo>,
+) -> iotsec_attest::appraise::QuoteAppraisal {
+    let ak = iotsec_attest::PublicArea::parse_tpm2b(files.ak).unwrap();
+    let pcrs = iotsec_attest::tpm::pcr_file::SerializedPcrs::parse(files.pcrs).unwrap();
+    iotsec_attest::appraise::appraise_quote(
         verifier,
         policy,
-        &iotsec_attest::appraisal::QuoteEvidence {
+        &iotsec_attest::appraise::QuoteEvidence {
             ak: &ak,
-            message: &msg,
-            signature: &sig,
+            message: files.message,
+            signature: files.signature,
             pcrs: &pcrs,
-            event_log: None,
+            event_log: files.event_log,
         },
         nonce,
         previous,

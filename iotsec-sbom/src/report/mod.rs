@@ -9,4 +9,4 @@ mod vex_out;
 pub use json::decision_to_json;
 pub use sarif::decision_to_sarif;
 pub use text::decision_to_text;
-pub use vex_out::not_affected_to_cyclonedx_vex;
+pub use vex_out::{decision_vex_serial, not_affected_to_cyclonedx_vex};

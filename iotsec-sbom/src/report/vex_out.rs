@@ -6,8 +6,25 @@ use serde_json::{Value, json};
 use crate::gate::{GateDecision, Suppression};
 use crate::vex::VexStatus;
 
+/// The `urn:uuid:` serial number of the VEX document that republishes decision `d`: the first
+/// 128 bits of the decision's SHA-256 in UUID text form (RFC 9562 §4), so the same decision
+/// always gets the same serial and no randomness is needed (CycloneDX 1.6 `serialNumber`).
+pub fn decision_vex_serial(d: &GateDecision) -> String {
+    let digest = &d.binding.decision_sha256;
+    let part = |range: core::ops::Range<usize>| digest.get(range).unwrap_or("");
+    format!(
+        "urn:uuid:{}-{}-{}-{}-{}",
+        part(0..8),
+        part(8..12),
+        part(12..16),
+        part(16..20),
+        part(20..32)
+    )
+}
+
 /// The CycloneDX VEX of the not-affected/fixed findings; `serial` is the new document's
-/// `urn:uuid:` serial number (the caller supplies it: no randomness in here).
+/// `urn:uuid:` serial number ([`decision_vex_serial`] derives it from the decision; no
+/// randomness in here).
 pub fn not_affected_to_cyclonedx_vex(d: &GateDecision, serial: &str) -> Value {
     let vulns: Vec<Value> = d
         .suppressed

@@ -3,7 +3,7 @@
 
 mod cyclonedx_bom_check;
 mod cyclonedx_json;
-mod cyclonedx_rules;
+pub(crate) mod cyclonedx_rules;
 mod cyclonedx_xml;
 mod spdx_json;
 
@@ -14,7 +14,6 @@ use crate::vex::VexStatement;
 
 pub use cyclonedx_bom_check::{CrossCheck, cross_check_with_cyclonedx_bom};
 pub use cyclonedx_json::parse_cyclonedx_json;
-pub(crate) use cyclonedx_rules::Rules as cyclonedx_rules_for_vex;
 pub use cyclonedx_xml::parse_cyclonedx_xml;
 pub use spdx_json::parse_spdx_json;
 

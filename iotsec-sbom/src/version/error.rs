@@ -25,3 +25,19 @@ pub enum VersionError {
         ecosystem: &'static str,
     },
 }
+
+impl VersionError {
+    /// A stable snake_case code for the error, for logs and machine-readable output; codes never
+    /// change and differ from every other error code of the crate.
+    pub fn code(&self) -> &'static str {
+        match self {
+            VersionError::Invalid { .. } => "version_invalid",
+            VersionError::NoOrdering { .. } => "version_no_ordering",
+        }
+    }
+
+    /// Never: a version that cannot be read or ordered is bad input.
+    pub fn is_refusal(&self) -> bool {
+        false
+    }
+}

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::scope::ProductRef;
 use super::statement::{Justification, VexStatement, VexStatus, checked_expiry};
 use crate::error::GateError;
-use crate::sbom::cyclonedx_rules_for_vex as Rules;
+use crate::sbom::cyclonedx_rules::Rules;
 
 type Text<'a> = Cow<'a, str>;
 

@@ -3,6 +3,7 @@
 //! OpenVEX 0.2, mapped onto one status model (see the table in the crate README).
 
 pub(crate) mod cyclonedx;
+mod designates;
 mod openvex;
 mod scope;
 mod statement;

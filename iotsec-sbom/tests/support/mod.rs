@@ -1,10 +1,12 @@
-//! Helpers shared by the matching tests: an in-memory advisory database and a gate run over
-//! one CycloneDX component per purl.
+//! Helpers shared by the gate tests: an in-memory advisory database, and the gate run over an
+//! SBOM document or over one CycloneDX component per purl.
 
 use iotsec_sbom::advisory::{AdvisoryDatabase, SnapshotFile};
 use iotsec_sbom::gate::{GateDecision, GateInputs, decide, sha256_hex};
+use iotsec_sbom::vex::VexStatement;
 use iotsec_sbom::{Policy, parse_sbom};
 
+#[allow(dead_code)]
 /// A database of the given OSV records (files `0.json`, `1.json`, ...).
 pub fn memory_db(advisories: &[String]) -> AdvisoryDatabase {
     let files: Vec<SnapshotFile> = advisories
@@ -18,7 +20,33 @@ pub fn memory_db(advisories: &[String]) -> AdvisoryDatabase {
     AdvisoryDatabase::from_files(&files).unwrap()
 }
 
+/// Gates the SBOM document `sbom` against `db` with these VEX statements, the policy `policy`
+/// (TOML) and the firmware digest, on 2026-01-15; the SBOM and policy digests are their SHA-256.
+#[allow(dead_code)]
+pub fn gate_document(
+    sbom: &[u8],
+    db: &AdvisoryDatabase,
+    vex: &[VexStatement],
+    policy: &str,
+    firmware: Option<&str>,
+) -> GateDecision {
+    let parsed = parse_sbom(sbom).unwrap();
+    let policy_parsed = Policy::from_toml(policy).unwrap();
+    decide(&GateInputs {
+        sbom: &parsed,
+        sbom_sha256: &sha256_hex(sbom),
+        advisories: db,
+        vex,
+        vex_sha256: &[],
+        policy: &policy_parsed,
+        policy_sha256: &sha256_hex(policy.as_bytes()),
+        firmware_sha256: firmware,
+        today: "2026-01-15",
+    })
+}
+
 /// Gates a CycloneDX 1.6 SBOM with one library component per purl under `policy` (TOML).
+#[allow(dead_code)]
 pub fn gate_purls(purls: &[&str], db: &AdvisoryDatabase, policy: &str) -> GateDecision {
     let components: Vec<String> = purls
         .iter()
@@ -28,17 +56,5 @@ pub fn gate_purls(purls: &[&str], db: &AdvisoryDatabase, policy: &str) -> GateDe
         r#"{{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[{}]}}"#,
         components.join(",")
     );
-    let parsed = parse_sbom(sbom.as_bytes()).unwrap();
-    let policy_parsed = Policy::from_toml(policy).unwrap();
-    decide(&GateInputs {
-        sbom: &parsed,
-        sbom_sha256: &sha256_hex(sbom.as_bytes()),
-        advisories: db,
-        vex: &[],
-        vex_sha256: &[],
-        policy: &policy_parsed,
-        policy_sha256: &sha256_hex(policy.as_bytes()),
-        firmware_sha256: None,
-        today: "2026-01-15",
-    })
+    gate_document(sbom.as_bytes(), db, &[], policy, None)
 }

@@ -4,8 +4,8 @@
 //! redeemed once. Attacks: the same evidence replayed against the next nonce is refused, and so
 //! is a second use of the redeemed nonce.
 
-use iotsec_attest::credential::OsRng;
-use iotsec_attest::nonce_issuer::NonceIssuer;
+use iotsec_attest::appraise::nonce_issuer::NonceIssuer;
+use iotsec_attest::identity::credential::OsRng;
 use iotsec_attest::se_evidence::{
     MAX_EVIDENCE_LEN, SeEvidenceError, SeExpectations, appraise_se_evidence, produce_se_evidence,
 };

@@ -1,7 +1,7 @@
 //! Step 1, identity (iotsec-pki): a CA hierarchy in the state directory; the device makes a
 //! P-256 key and a PKCS#10 CSR naming its device id; the CA verifies and issues it.
 
-use iotsec_attest::credential::OsRng;
+use iotsec_attest::identity::credential::OsRng;
 use iotsec_pki::ca_state::{CaSettings, CaState, init_state, to_pem};
 use iotsec_pki::csr_check::{SubjectAttribute, verify_csr};
 use iotsec_pki::store::hex_upper;

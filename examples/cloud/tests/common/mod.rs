@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use iotsec_test_support::peer;
+
 /// Runs `cmd`: (exit code, stdout, stderr).
 pub fn output(cmd: &mut Command) -> (i32, String, String) {
     let out = cmd.output().unwrap();
@@ -54,58 +56,27 @@ pub fn p(dir: &Path, name: &str) -> String {
 /// True if every peer in `programs` runs; otherwise skips (developer machine) or panics
 /// (`CI=true`).
 pub fn have(programs: &[&str]) -> bool {
-    for program in programs {
+    programs.iter().all(|program| {
         let flag = if *program == "openssl" {
             "version"
         } else {
             "--version"
         };
-        if Command::new(program).arg(flag).output().is_err() {
-            assert_ne!(
-                std::env::var("CI").as_deref(),
-                Ok("true"),
-                "{program} missing with CI=true"
-            );
-            eprintln!("SKIPPING: {program} not installed");
-            return false;
-        }
-    }
-    true
+        peer::runs(program, flag) || peer::missing("iotsec-cloud test", program, ".ci/install.sh")
+    })
 }
 
+/// `openssl req -new` with a fresh P-256 key (`key`) and the CSR (`csr`) in `dir`.
+#[allow(unused_imports)]
+pub use iotsec_test_support::openssl::csr as openssl_csr;
 /// `openssl` with `args`, run in `dir`: (status ok, stdout followed by stderr).
-pub fn openssl(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
-    s.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), s)
-}
+#[allow(unused_imports)]
+pub use iotsec_test_support::openssl::run as openssl;
 
-/// `openssl req -new` with a fresh P-256 key written to `key` and the CSR to `csr` (in `dir`);
-/// `extra` is added (e.g. `-outform DER`).
-pub fn openssl_csr(dir: &Path, key: &str, csr: &str, subj: &str, extra: &[&str]) {
-    let mut args = vec![
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        key,
-        "-out",
-        csr,
-        "-subj",
-        subj,
-    ];
-    args.extend_from_slice(extra);
-    let (ok, out) = openssl(dir, &args);
-    assert!(ok, "{out}");
+/// Runs `iotsec-cloud --format json pki COMMAND --state STATE ARGS`: (exit code, stdout
+/// followed by stderr).
+pub fn pki(command: &str, state: &str, args: &[&str]) -> (i32, String) {
+    cloud_json(&[&["pki", command, "--state", state], args].concat())
 }
 
 /// A free loopback port: bound, read, released.

@@ -1,0 +1,14 @@
+//! Who a TPM is: EK certificates and their chains ([`ek_certificate`]), credentials only the
+//! TPM holding an EK can activate ([`credential`], `alloc`), and attestation keys given as bare
+//! public keys ([`bare_key`]).
+
+#[cfg(feature = "std")]
+pub mod bare_key;
+#[cfg(feature = "alloc")]
+pub mod credential;
+#[cfg(feature = "std")]
+pub mod ek_certificate;
+#[cfg(feature = "std")]
+mod ek_error;
+#[cfg(feature = "std")]
+mod ek_path;
