@@ -105,7 +105,7 @@ pub enum CaError {
     },
     /// The certificate builder failed.
     #[error("certificate generation failed: {0}")]
-    Generate(#[from] rcgen::Error),
+    Generate(#[source] BackendError),
     /// The signer (software key or HSM) failed.
     #[error("signer failed: {0}")]
     Signer(String),
@@ -130,11 +130,70 @@ pub enum CaError {
     },
     /// Database failure.
     #[error("storage: {0}")]
-    Storage(#[from] rusqlite::Error),
+    Storage(#[source] BackendError),
+    /// A [`CertStore`](crate::store::CertStore) already holds a certificate with this serial
+    /// (the issuer draws a fresh one and tries again).
+    #[error("serial {serial_hex} is already recorded")]
+    DuplicateSerial {
+        /// Serial in hex.
+        serial_hex: String,
+    },
+    /// The CA state names a part this build leaves out (a PKCS#11 key without the `pkcs11`
+    /// feature).
+    #[error("this build has no {feature} support (cargo feature `{feature}`)")]
+    FeatureDisabled {
+        /// The cargo feature.
+        feature: &'static str,
+    },
+    /// No rustls crypto provider was given and the application installed no process default
+    /// (`rustls::crypto::CryptoProvider::install_default`).
+    #[error("no TLS crypto provider: install one with CryptoProvider::install_default at start-up")]
+    NoCryptoProvider,
     /// File I/O failure.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
     /// A device-side decoding error.
     #[error(transparent)]
     Device(#[from] crate::error::Error),
+}
+
+/// A failure inside a library this crate builds on (the SQLite engine, the certificate
+/// encoder), kept opaque so that library's error type is no part of this crate's API; its
+/// message and [`source`](std::error::Error::source) chain stay readable.
+#[derive(Debug)]
+pub struct BackendError(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl BackendError {
+    /// Wraps an error of the library behind a store or signer of the application's.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Box::new(error))
+    }
+}
+
+impl core::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for BackendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+#[cfg(feature = "ca")]
+impl CaError {
+    /// The certificate builder's failure.
+    pub(crate) fn generate(e: rcgen::Error) -> Self {
+        Self::Generate(BackendError::new(e))
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl CaError {
+    /// SQLite's failure.
+    pub(crate) fn storage(e: rusqlite::Error) -> Self {
+        Self::Storage(BackendError::new(e))
+    }
 }

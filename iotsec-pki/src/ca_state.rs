@@ -22,12 +22,13 @@ use crate::authority::{
 use crate::ca_error::CaError;
 use crate::csr_check::{VerifiedCsr, verify_csr};
 use crate::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
-use crate::pkcs11_signer::Pkcs11Signer;
 use crate::profile::IssuanceProfile;
 use crate::root_key::{ROOT_KEY_FILE, RootKey};
 use crate::signer::{Signer, SoftwareSigner};
 use crate::store::{CertStore, IssuedRecord, RevocationRecord, SqliteStore, hex_upper};
-use crate::token_key::{CaRole, TokenKey, ensure_certified_key, ensure_certified_key_for};
+use crate::token_key::{
+    CaRole, TokenKey, TokenPins, ensure_certified_key, ensure_certified_key_for,
+};
 
 /// Reads the optional DevID lines of `ca.txt`: `devid_hw_type=OID` and
 /// `devid_kind=idevid|ldevid` (default ldevid).
@@ -109,28 +110,23 @@ pub type NewIntermediateKey<'a> = NewCaKey<'a>;
 /// A key made or opened as a [`NewCaKey`] says.
 pub(crate) enum MadeKey<'a> {
     Software(Box<SoftwareSigner>),
-    Token(Pkcs11Signer, &'a TokenKey),
+    Token(Box<dyn Signer>, &'a TokenKey),
 }
 
 impl MadeKey<'_> {
     pub(crate) fn make<'a>(key: NewCaKey<'a>) -> Result<MadeKey<'a>, CaError> {
         Ok(match key {
             NewCaKey::Software => MadeKey::Software(Box::new(SoftwareSigner::generate_p256()?)),
-            NewCaKey::Token { key, pin, generate } => MadeKey::Token(
-                if generate {
-                    key.generate(pin)?
-                } else {
-                    key.open(pin)?
-                },
-                key,
-            ),
+            NewCaKey::Token { key, pin, generate } => {
+                MadeKey::Token(key.signer(pin, generate)?, key)
+            }
         })
     }
 
     pub(crate) fn signer(&self) -> &dyn Signer {
         match self {
             MadeKey::Software(k) => k.as_ref(),
-            MadeKey::Token(k, _) => k,
+            MadeKey::Token(k, _) => k.as_ref(),
         }
     }
 
@@ -176,7 +172,7 @@ pub fn add_intermediate_with(
 ) -> Result<PathBuf, CaError> {
     refuse_existing_intermediate(dir, name)?;
     let root_der = read_pem(&dir.join("root.pem"), "CERTIFICATE")?;
-    let root_key = RootKey::of_state(dir)?.open_certified(&root_der)?;
+    let root_key = RootKey::of_state(dir)?.open_certified(&root_der, &TokenPins::default())?;
     add_intermediate_signed_by(dir, name, crl_url, now, key, root_key.as_ref())
 }
 
@@ -430,6 +426,11 @@ impl CaState {
     /// finished or undone first ([`crate::rotation::recover_rotation`]); the directory is
     /// read under the shared rotation lock ([`crate::state_lock`]), so never half rotated.
     pub fn open(dir: &Path) -> Result<Self, CaError> {
+        Self::open_with(dir, &TokenPins::default())
+    }
+
+    /// [`CaState::open`] for a CA whose key may be in a PKCS#11 token: its PIN is in `pins`.
+    pub fn open_with(dir: &Path, pins: &TokenPins) -> Result<Self, CaError> {
         use crate::rotation::{RETIRED_DIR, recover_rotation, rotation_unfinished};
         use crate::state_lock::{LOCK_WAIT, StateLock};
         // A retired generation (CA_DIR/retired/SERIAL, its ca.txt says so and never changes)
@@ -454,10 +455,10 @@ impl CaState {
                 dir: owner.to_path_buf(),
             });
         }
-        Self::open_unlocked(dir)
+        Self::open_unlocked(dir, pins)
     }
 
-    fn open_unlocked(dir: &Path) -> Result<Self, CaError> {
+    fn open_unlocked(dir: &Path, pins: &TokenPins) -> Result<Self, CaError> {
         let settings = fs::read_to_string(dir.join("ca.txt"))?;
         let get = |k: &str| {
             settings
@@ -474,7 +475,7 @@ impl CaState {
         profile.lifetime = std::time::Duration::from_secs(secs);
         profile.devid = devid_settings(&settings)?;
         let key: Box<dyn Signer> = match TokenKey::from_settings(&settings)? {
-            Some(token) => Box::new(token.open(&token.pin_from_env()?)?),
+            Some(token) => token.signer(pins.pin_for(&token, CaRole::Intermediate)?, false)?,
             None => Box::new(SoftwareSigner::from_pkcs8_pem(&Zeroizing::new(
                 fs::read_to_string(dir.join("intermediate.key.pem"))?,
             ))?),
@@ -513,7 +514,16 @@ impl CaState {
 
     /// Opens the named intermediate `name` of the CA in `dir` (see [`add_intermediate`]).
     pub fn open_intermediate(dir: &Path, name: &str) -> Result<Self, CaError> {
-        let mut ca = Self::open(&intermediate_dir(dir, name)?)?;
+        Self::open_intermediate_with(dir, name, &TokenPins::default())
+    }
+
+    /// [`CaState::open_intermediate`] with the token PIN in `pins`.
+    pub fn open_intermediate_with(
+        dir: &Path,
+        name: &str,
+        pins: &TokenPins,
+    ) -> Result<Self, CaError> {
+        let mut ca = Self::open_with(&intermediate_dir(dir, name)?, pins)?;
         ca.check_root_revocation(dir)?;
         Ok(ca)
     }
@@ -642,8 +652,7 @@ impl CaState {
             };
             match self.store.record_issued(&rec) {
                 Ok(()) => return Ok(cert),
-                Err(CaError::Storage(rusqlite::Error::SqliteFailure(e, _)))
-                    if e.code == rusqlite::ErrorCode::ConstraintViolation => {}
+                Err(CaError::DuplicateSerial { .. }) => {}
                 Err(e) => return Err(e),
             }
         }

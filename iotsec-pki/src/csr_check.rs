@@ -254,10 +254,7 @@ pub fn verify_csr(der_bytes: &[u8]) -> Result<VerifiedCsr, CaError> {
         .as_bytes()
         .ok_or(CaError::CsrSignatureInvalid)?
         .to_vec();
-    let (key_algorithm, ring_alg): (
-        KeyAlgorithm,
-        &'static dyn ring::signature::VerificationAlgorithm,
-    ) = if key_oid == ID_EC_PUBLIC_KEY {
+    let key_algorithm = if key_oid == ID_EC_PUBLIC_KEY {
         let curve = spki
             .algorithm
             .parameters
@@ -269,12 +266,12 @@ pub fn verify_csr(der_bytes: &[u8]) -> Result<VerifiedCsr, CaError> {
         if sig_oid != ECDSA_WITH_SHA256 || req.algorithm.parameters.is_some() {
             return Err(CaError::UnsupportedAlgorithm { oid: sig_oid });
         }
-        (KeyAlgorithm::P256, &ring::signature::ECDSA_P256_SHA256_ASN1)
+        KeyAlgorithm::P256
     } else if key_oid == ID_ED25519 {
         if sig_oid != ID_ED25519 {
             return Err(CaError::UnsupportedAlgorithm { oid: sig_oid });
         }
-        (KeyAlgorithm::Ed25519, &ring::signature::ED25519)
+        KeyAlgorithm::Ed25519
     } else {
         return Err(CaError::UnsupportedAlgorithm { oid: key_oid });
     };
@@ -283,9 +280,9 @@ pub fn verify_csr(der_bytes: &[u8]) -> Result<VerifiedCsr, CaError> {
         .signature
         .as_bytes()
         .ok_or(CaError::CsrSignatureInvalid)?;
-    ring::signature::UnparsedPublicKey::new(ring_alg, &public_key)
-        .verify(&tbs, sig)
-        .map_err(|_| CaError::CsrSignatureInvalid)?;
+    if !crate::key::verify_signature(key_algorithm, &public_key, &tbs, sig) {
+        return Err(CaError::CsrSignatureInvalid);
+    }
 
     let subject = subject_entries(&req)?;
     let (sans, san_der) = requested_sans(&req)?;

@@ -40,6 +40,7 @@ use crate::profile::url_path;
 use crate::root_crl::{PublishedRootCrl, ROOT_DB_FILE, read_published_root_crl};
 use crate::rotation::{RETIRED_DIR, recover_rotation, retired_generations, rotation_unfinished};
 use crate::store::SqliteStore;
+use crate::token_key::TokenPins;
 
 /// What a server serves: the CA state directory, the named intermediates its labels use, and
 /// the labels. Every generation is opened from it the same way.
@@ -51,6 +52,9 @@ pub struct ServedState {
     pub intermediates: Vec<String>,
     /// The labels ("" is the default label).
     pub labels: HashMap<String, LabelPolicy>,
+    /// The PINs of intermediates kept in PKCS#11 tokens (every generation is opened with
+    /// them).
+    pub pins: TokenPins,
     /// The root's CRL as `pki crl --root` writes it, to publish on the CRL endpoint at the
     /// path of the state's `root_crl_url` (`/root.crl` without one); checked
     /// ([`read_published_root_crl`]) and never replaced by one with a lower CRL number.
@@ -93,11 +97,11 @@ impl ServedState {
             if !others.iter().any(|(n, _)| n == name) {
                 others.push((
                     name.clone(),
-                    CaState::open_intermediate(&self.state_dir, name)?,
+                    CaState::open_intermediate_with(&self.state_dir, name, &self.pins)?,
                 ));
             }
         }
-        let default = CaState::open(&self.state_dir)?;
+        let default = CaState::open_with(&self.state_dir, &self.pins)?;
         let mut skipped = Vec::new();
         for (prefix, dir) in self.ca_dirs()? {
             for generation in retired_generations(&dir)? {
@@ -105,7 +109,7 @@ impl ServedState {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                let opened = CaState::open(&generation).and_then(|mut old| {
+                let opened = CaState::open_with(&generation, &self.pins).and_then(|mut old| {
                     old.check_root_revocation(&self.state_dir)?;
                     Ok(old)
                 });

@@ -546,7 +546,7 @@ impl EstService {
     }
 }
 
-/// RFC 7030 §4.4.2: the server generates a P-256 key (ring), issues the certificate for the
+/// RFC 7030 §4.4.2: the server generates a P-256 key (the OS random source), issues the certificate for the
 /// authenticated request's subject and SANs with that key, and returns a `multipart/mixed`
 /// body: the PKCS#8 key (`application/pkcs8`, unencrypted: protected by the TLS 1.3 channel,
 /// as §4.4.2 allows when no key-encryption attribute is requested) and the certificate.
@@ -556,13 +556,14 @@ fn server_keygen(
     identity: Option<&crate::devid::DeviceIdentity>,
     layout: Base64Layout,
 ) -> Result<EstResponse, CaError> {
-    let key = crate::signer::ZeroizingKeyPair::generate_p256()?;
+    let key =
+        crate::key::DeviceKey::generate(crate::key::KeyAlgorithm::P256, &mut rand_core::OsRng);
     let mut for_key = csr.clone();
     for_key.key_algorithm = crate::key::KeyAlgorithm::P256;
-    for_key.public_key = rcgen::PublicKeyData::der_bytes(&*key).to_vec();
-    for_key.spki_der = rcgen::PublicKeyData::subject_public_key_info(&*key);
+    for_key.public_key = key.raw_public_key();
+    for_key.spki_der = key.public_key_der()?;
     let cert = ca.issue_for(&for_key, identity, OffsetDateTime::now_utc())?;
-    let key_der = zeroize::Zeroizing::new(key.serialize_der());
+    let key_der = key.to_pkcs8_der()?;
     let key_b64 = zeroize::Zeroizing::new(encode_base64(&key_der, layout));
     let certs = encode_certs_only_body(&[&cert.der], layout)?;
     let boundary = "iotsec-est-boundary";

@@ -534,7 +534,7 @@ pub fn issue_server_identity(
         CertificateDer::from(ca.authority.intermediate_der().to_vec()),
     ];
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec()));
-    crate::tls_config::server_certified_key(chain, key)
+    crate::tls_config::server_certified_key(&*crate::tls_config::process_provider()?, chain, key)
 }
 
 /// One consistent serving state: the TLS configuration (client certificates checked against
@@ -566,6 +566,7 @@ pub fn assemble_generation(
         .map(|c| c.authority.intermediate_der())
         .collect();
     let config = crate::tls_config::server_config_presenting(
+        crate::tls_config::process_provider()?,
         certified,
         &[root],
         crls,

@@ -168,9 +168,7 @@ fn signature_by(
     else {
         return false;
     };
-    ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_ASN1, key)
-        .verify(tbs, signature)
-        .is_ok()
+    crate::key::verify_signature(crate::key::KeyAlgorithm::P256, key, tbs, signature)
 }
 
 /// A root CRL file checked for publication ([`read_published_root_crl`]).
@@ -275,7 +273,8 @@ pub fn is_revoked_by_root(dir: &Path, cert_der: &[u8]) -> Result<bool, CaError> 
 /// `root.pem` certifies.
 pub fn root_crl(dir: &Path, now: OffsetDateTime) -> Result<Vec<u8>, CaError> {
     let root_der = read_pem(&dir.join("root.pem"), "CERTIFICATE")?;
-    let root_key = RootKey::of_state(dir)?.open_certified(&root_der)?;
+    let root_key = RootKey::of_state(dir)?
+        .open_certified(&root_der, &crate::token_key::TokenPins::default())?;
     root_crl_signed_by(dir, root_key.as_ref(), now)
 }
 

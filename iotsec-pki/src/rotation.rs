@@ -135,7 +135,8 @@ pub fn rotate_intermediate(
     key: NewCaKey<'_>,
 ) -> Result<Rotation, CaError> {
     let root_der = read_pem(&dir.join("root.pem"), "CERTIFICATE")?;
-    let root_key = RootKey::of_state(dir)?.open_certified(&root_der)?;
+    let root_key = RootKey::of_state(dir)?
+        .open_certified(&root_der, &crate::token_key::TokenPins::default())?;
     rotate_intermediate_signed_by(dir, name, now, key, root_key.as_ref())
 }
 

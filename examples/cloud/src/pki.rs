@@ -6,19 +6,22 @@ use clap::Subcommand;
 use iotsec_cli_contract::{BadInput, Outcome, Report};
 use iotsec_pki::ca_error::CaError;
 use iotsec_pki::ca_state::{
-    CaSettings, CaState, NewCaKey, add_intermediate_with, enable_devid, init_state_publishing,
+    CaSettings, CaState, NewCaKey, add_intermediate_signed_by, enable_devid, init_state_publishing,
     read_pem, set_root_crl_url, to_pem,
 };
 use iotsec_pki::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
 use iotsec_pki::est_reload::{ReloadEvent, ReloadingEst, ServedState};
-use iotsec_pki::root_crl::{intermediate_certificate, parse_reason, revoke_intermediate, root_crl};
+use iotsec_pki::root_crl::{
+    intermediate_certificate, parse_reason, revoke_intermediate, root_crl_signed_by,
+};
 use iotsec_pki::root_key::RootKey;
 use iotsec_pki::rotation::{
-    RETIRED_DIR, ca_dir, drop_expired_keys, revoke_in_any_generation, rotate_intermediate,
+    RETIRED_DIR, ca_dir, drop_expired_keys, revoke_in_any_generation, rotate_intermediate_signed_by,
 };
 use iotsec_pki::secret_file::BasicCredentials;
+use iotsec_pki::signer::Signer;
 use iotsec_pki::store::hex_upper;
-use iotsec_pki::token_key::{CaRole, TokenKey};
+use iotsec_pki::token_key::{CaRole, TokenKey, TokenPins};
 use zeroize::Zeroizing;
 
 /// Declares the `--[PREFIX]pkcs11-*` options naming one CA key in a PKCS#11 token, once for
@@ -88,7 +91,8 @@ macro_rules! token_key_args {
             fn with_pin(&self) -> Result<Option<(TokenKey, Zeroizing<String>)>, BadInput> {
                 self.token_key()
                     .map(|key| {
-                        let pin = key.pin_from_env_for(Self::ROLE).map_err(bad)?;
+                        let (pin, file) = pin_env(Self::ROLE);
+                        let pin = key.pin_from(Self::ROLE, pin, file).map_err(bad)?;
                         Ok((key, pin))
                     })
                     .transpose()
@@ -269,10 +273,48 @@ pub enum Command {
 /// Where a new CA's root CRL is published when `pki init` is not told.
 const DEFAULT_ROOT_CRL_URL: &str = "http://127.0.0.1:8080/root.crl";
 
+/// The TLS provider of this binary, installed as the process default before anything uses
+/// TLS: aws-lc-rs, offering the X25519MLKEM768 hybrid (ML-KEM-768 with X25519) first for
+/// TLS 1.3, X25519 and P-256 for peers without it. The crate itself picks none.
+pub fn install_crypto_provider() {
+    // Err: a default is installed already (by this same call earlier).
+    let _ = iotsec_pki::tls_provider::hybrid_first().install_default();
+}
+
+/// `role`'s PIN variable and the path in its PIN-file variable: the environment is read here,
+/// the crate reads none.
+fn pin_env(role: CaRole) -> (Option<Zeroizing<String>>, Option<PathBuf>) {
+    (
+        std::env::var(role.pin_env()).ok().map(Zeroizing::new),
+        std::env::var_os(role.pin_file_env()).map(PathBuf::from),
+    )
+}
+
+/// The token PINs the environment gives (each role: its variable or its file, not both).
+fn env_pins() -> Result<TokenPins, BadInput> {
+    let mut pins = TokenPins::default();
+    for role in [CaRole::Intermediate, CaRole::Root] {
+        let (pin, file) = pin_env(role);
+        pins = pins.with_given(role, pin, file).map_err(bad)?;
+    }
+    Ok(pins)
+}
+
+/// The root key of the CA in `state`, opened (a token's with its PIN from the environment)
+/// and checked against `root.pem`.
+fn open_root(state: &std::path::Path) -> Result<Box<dyn Signer>, BadInput> {
+    let root_der = read_pem(&state.join("root.pem"), "CERTIFICATE").map_err(bad)?;
+    let pins = env_pins()?;
+    RootKey::of_state(state)
+        .and_then(|k| k.open_certified(&root_der, &pins))
+        .map_err(bad)
+}
+
 fn open_ca(state: &std::path::Path, intermediate: Option<&str>) -> Result<CaState, BadInput> {
+    let pins = env_pins()?;
     match intermediate {
-        Some(name) => CaState::open_intermediate(state, name),
-        None => CaState::open(state),
+        Some(name) => CaState::open_intermediate_with(state, name, &pins),
+        None => CaState::open_with(state, &pins),
     }
     .map_err(bad)
 }
@@ -325,12 +367,13 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                          named in its ca.txt",
                     ));
                 }
-                let sub = add_intermediate_with(
+                let sub = add_intermediate_signed_by(
                     &state,
                     &name,
                     &crl_url,
                     now,
                     new_key(int_token.as_ref(), pkcs11.generate),
+                    open_root(&state)?.as_ref(),
                 )
                 .map_err(bad)?;
                 return Ok(Report::from_json(
@@ -490,11 +533,12 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
             pkcs11,
         } => {
             let token = pkcs11.with_pin()?;
-            let r = rotate_intermediate(
+            let r = rotate_intermediate_signed_by(
                 &state,
                 intermediate.as_deref(),
                 now,
                 new_key(token.as_ref(), pkcs11.generate),
+                open_root(&state)?.as_ref(),
             )
             .map_err(bad)?;
             let dir = ca_dir(&state, intermediate.as_deref()).map_err(bad)?;
@@ -514,7 +558,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
         }
         Command::Approve { state, id } => {
             use iotsec_pki::store::CertStore;
-            let mut ca = CaState::open(&state).map_err(bad)?;
+            let mut ca = CaState::open_with(&state, &env_pins()?).map_err(bad)?;
             let found = ca.store.approve_pending(id).map_err(bad)?;
             Ok(Report::from_json(
                 if found {
@@ -534,7 +578,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
         } => {
             let mut dropped = Vec::new();
             let der = if root {
-                root_crl(&state, now).map_err(bad)?
+                root_crl_signed_by(&state, open_root(&state)?.as_ref(), now).map_err(bad)?
             } else if let Some(serial) = generation {
                 let serial = hex_upper(&parse_hex(&serial)?);
                 let dir = ca_dir(&state, intermediate.as_deref()).map_err(bad)?;
@@ -545,7 +589,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                         generation.display()
                     )));
                 }
-                CaState::open(&generation)
+                CaState::open_with(&generation, &env_pins()?)
                     .map_err(bad)?
                     .crl(now)
                     .map_err(bad)?
@@ -698,6 +742,7 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
         intermediates,
         labels,
         root_crl: args.root_crl.clone(),
+        pins: env_pins()?,
     };
     let est = ReloadingEst::start(
         served,

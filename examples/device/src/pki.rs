@@ -181,8 +181,8 @@ fn client(
         }
         None => None,
     };
-    let config =
-        iotsec_pki::tls_config::client_config(&roots, client_auth).map_err(BadInput::new)?;
+    let config = iotsec_pki::tls_config::client_config(tls_provider(), &roots, client_auth)
+        .map_err(BadInput::new)?;
     EstClient::new(est, Arc::new(config)).map_err(BadInput::new)
 }
 
@@ -428,4 +428,10 @@ pub fn reenroll(a: ReenrollArgs) -> Result<Report, BadInput> {
         &a.cert_out,
         chain.into_iter().skip(1).collect(),
     )
+}
+
+/// The device's TLS provider: aws-lc-rs, offering the X25519MLKEM768 hybrid first (X25519 and
+/// P-256 for servers without it); the crate takes it as an argument and picks none itself.
+fn tls_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(iotsec_pki::tls_provider::hybrid_first())
 }

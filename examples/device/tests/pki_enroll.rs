@@ -28,6 +28,8 @@ fn enroll_then_renew_then_rekey_with_channel_binding() {
             ..Default::default()
         },
     );
+    // The server's TLS provider is the process default, as the cloud binary installs it.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let ep = bind_endpoint(CaState::open(&state).unwrap(), "127.0.0.1:0", labels).unwrap();
     let url = format!(
         "https://127.0.0.1:{}",
