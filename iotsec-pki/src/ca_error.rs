@@ -1,5 +1,17 @@
 //! The cloud-side error type (CA, storage, EST server): one variant per decision a caller acts on.
 
+/// The longest device-certificate lifetime a CA state accepts, in hours (398 days).
+pub const MAX_LIFETIME_HOURS: u64 = 24 * 398;
+
+/// A device-certificate lifetime of `hours`, in seconds, or
+/// [`CaError::LifetimeOutOfRange`] outside 1 ..= [`MAX_LIFETIME_HOURS`].
+pub fn device_lifetime_secs(hours: u64) -> Result<u64, CaError> {
+    if hours == 0 || hours > MAX_LIFETIME_HOURS {
+        return Err(CaError::LifetimeOutOfRange { hours });
+    }
+    Ok(hours * 3600)
+}
+
 /// Why a CA, storage or EST server operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -103,6 +115,13 @@ pub enum CaError {
         /// What was given.
         given: String,
     },
+    /// A device-certificate lifetime outside 1 hour ..= 398 days (the CA/Browser Forum's
+    /// ceiling for subscriber certificates, kept for device identities as well).
+    #[error("a device certificate lifetime of {hours} hours is outside 1..={max}", max = MAX_LIFETIME_HOURS)]
+    LifetimeOutOfRange {
+        /// The hours asked for.
+        hours: u64,
+    },
     /// The certificate builder failed.
     #[error("certificate generation failed: {0}")]
     Generate(#[source] BackendError),
@@ -155,6 +174,77 @@ pub enum CaError {
     /// A device-side decoding error.
     #[error(transparent)]
     Device(#[from] crate::error::Error),
+}
+
+impl CaError {
+    /// A stable identifier of the failure (kebab-case; never changes for a variant).
+    pub fn code(&self) -> &'static str {
+        match self {
+            CaError::MalformedCsr(_) => "malformed-csr",
+            CaError::MalformedCertificate { .. } => "malformed-certificate",
+            CaError::MalformedOcspRequest(_) => "malformed-ocsp-request",
+            CaError::Encoding(_) => "encoding",
+            CaError::CsrSignatureInvalid => "csr-signature-invalid",
+            CaError::UnsupportedAlgorithm { .. } => "unsupported-algorithm",
+            CaError::SubjectNotAllowed { .. } => "subject-not-allowed",
+            CaError::SanNotAllowed { .. } => "san-not-allowed",
+            CaError::ReenrollMismatch { .. } => "reenroll-mismatch",
+            CaError::IdentityNotAuthorized { .. } => "identity-not-authorized",
+            CaError::Revoked { .. } => "revoked",
+            CaError::UnknownCertificate => "unknown-certificate",
+            CaError::UnknownSerial { .. } => "unknown-serial",
+            CaError::DevIdIdentityRequired => "devid-identity-required",
+            CaError::DevIdNotEnabled => "devid-not-enabled",
+            CaError::IssuerRetired { .. } => "issuer-retired",
+            CaError::IssuerRevoked { .. } => "issuer-revoked",
+            CaError::UnknownReason { .. } => "unknown-reason",
+            CaError::LifetimeOutOfRange { .. } => "lifetime-out-of-range",
+            CaError::Generate(_) => "generate",
+            CaError::Signer(_) => "signer",
+            CaError::State(_) => "state",
+            CaError::RotationInProgress { .. } => "rotation-in-progress",
+            CaError::RootCrlRefused { .. } => "root-crl-refused",
+            CaError::Storage(_) => "storage",
+            CaError::DuplicateSerial { .. } => "duplicate-serial",
+            CaError::FeatureDisabled { .. } => "feature-disabled",
+            CaError::NoCryptoProvider => "no-crypto-provider",
+            CaError::Io(_) => "io",
+            CaError::Device(e) => e.code(),
+        }
+    }
+
+    /// Whether this is a refusal of what was asked (a CSR, a certificate: the answer is no),
+    /// bad input (malformed, unknown, misconfigured) or an internal failure. A CA that may not
+    /// issue (rotated out, revoked by the root) is the operator's input, not a refusal of the
+    /// request.
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            CaError::CsrSignatureInvalid
+            | CaError::UnsupportedAlgorithm { .. }
+            | CaError::SubjectNotAllowed { .. }
+            | CaError::SanNotAllowed { .. }
+            | CaError::ReenrollMismatch { .. }
+            | CaError::IdentityNotAuthorized { .. }
+            | CaError::Revoked { .. }
+            | CaError::UnknownCertificate
+            | CaError::DevIdIdentityRequired
+            | CaError::DevIdNotEnabled => ErrorKind::Refusal,
+            CaError::Encoding(_)
+            | CaError::Generate(_)
+            | CaError::Signer(_)
+            | CaError::Storage(_)
+            | CaError::DuplicateSerial { .. }
+            | CaError::Io(_) => ErrorKind::Internal,
+            CaError::Device(e) => e.kind(),
+            _ => ErrorKind::BadInput,
+        }
+    }
+
+    /// Whether a security decision refused what was asked ([`CaError::kind`]).
+    pub fn is_refusal(&self) -> bool {
+        self.kind() == crate::error::ErrorKind::Refusal
+    }
 }
 
 /// A failure inside a library this crate builds on (the SQLite engine, the certificate

@@ -12,6 +12,8 @@ pub mod channel_binding; // RFC 9266 tls-exporter in challengePassword
 #[cfg(feature = "alloc")]
 pub mod csr; // PKCS#10 building (RFC 2986)
 #[cfg(feature = "alloc")]
+pub mod device; // the device's check of the certificate it was issued (RFC 7030 §4.2.3)
+#[cfg(feature = "alloc")]
 pub mod error; // device-side errors
 #[cfg(feature = "alloc")]
 pub mod est_message; // EST bodies (RFC 7030 §4, RFC 8951)
@@ -67,6 +69,8 @@ pub mod token_key; // aws-lc-rs, post-quantum hybrid key exchange first (opt-in)
 #[cfg(feature = "alloc")]
 pub use csr::{CsrRequest, DeviceName, build_csr};
 #[cfg(feature = "alloc")]
-pub use error::Error;
+pub use device::{ExpectedLeaf, LeafMismatch, check_issued_leaf};
+#[cfg(feature = "alloc")]
+pub use error::{Error, ErrorKind};
 #[cfg(feature = "alloc")]
 pub use key::{DeviceKey, KeyAlgorithm};

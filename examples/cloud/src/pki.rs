@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 use iotsec_cli_contract::{BadInput, Outcome, Report};
-use iotsec_pki::ca_error::CaError;
+use iotsec_pki::ca_error::{CaError, MAX_LIFETIME_HOURS, device_lifetime_secs};
 use iotsec_pki::ca_state::{
     CaSettings, CaState, NewCaKey, add_intermediate_signed_by, enable_devid, init_state_publishing,
     read_pem, set_root_crl_url, to_pem,
@@ -399,16 +399,16 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 }),
                 None => None,
             };
-            if lifetime_hours == 0 || lifetime_hours > 24 * 398 {
-                return Err(BadInput::new("--lifetime-hours must be 1..=9552"));
-            }
+            let lifetime_secs = device_lifetime_secs(lifetime_hours).map_err(|_| {
+                BadInput::new(format!("--lifetime-hours must be 1..={MAX_LIFETIME_HOURS}"))
+            })?;
             let root_token = root_pkcs11.with_pin()?;
             init_state_publishing(
                 &state,
                 &CaSettings {
                     organization,
                     crl_url,
-                    lifetime_secs: lifetime_hours * 3600,
+                    lifetime_secs,
                 },
                 Some(root_crl_url.as_deref().unwrap_or(DEFAULT_ROOT_CRL_URL)),
                 now,
@@ -469,14 +469,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                         }),
                     ))
                 }
-                Err(
-                    e @ (CaError::CsrSignatureInvalid
-                    | CaError::SanNotAllowed { .. }
-                    | CaError::SubjectNotAllowed { .. }
-                    | CaError::UnsupportedAlgorithm { .. }
-                    | CaError::DevIdIdentityRequired
-                    | CaError::DevIdNotEnabled),
-                ) => Ok(Report::from_json(
+                Err(e) if e.is_refusal() => Ok(Report::from_json(
                     Outcome::Rejected,
                     json!({ "rejected": e.to_string() }),
                 )),
