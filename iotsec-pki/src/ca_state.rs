@@ -20,11 +20,18 @@ use crate::authority::{
     create_hierarchy_publishing,
 };
 use crate::ca_error::CaError;
+use crate::ca_key::MadeKey;
+pub use crate::ca_key::{NewCaKey, NewIntermediateKey};
 use crate::csr_check::{VerifiedCsr, verify_csr};
 use crate::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
 use crate::profile::IssuanceProfile;
 use crate::root_key::{ROOT_KEY_FILE, RootKey};
 use crate::signer::{Signer, SoftwareSigner};
+pub use crate::state_dir::{
+    CRL_URL_KEY, RETIRED_AT_KEY, ROOT_CRL_URL_KEY, intermediate_dir, read_pem, settings_value,
+    to_pem,
+};
+use crate::state_dir::{pem, write_replacing};
 use crate::store::{CertStore, IssuedRecord, RevocationRecord, SqliteStore, hex_upper};
 use crate::token_key::{
     CaRole, TokenKey, TokenPins, ensure_certified_key, ensure_certified_key_for,
@@ -64,86 +71,6 @@ pub struct CaSettings {
     pub crl_url: String,
     /// Device certificate lifetime, seconds.
     pub lifetime_secs: u64,
-}
-
-fn pem(label: &str, der: &[u8]) -> Result<String, CaError> {
-    pem_rfc7468::encode_string(label, pem_rfc7468::LineEnding::LF, der)
-        .map_err(|_| CaError::State("PEM encoding failed".into()))
-}
-
-/// The state directory of the named intermediate `name` under the CA in `dir`.
-pub fn intermediate_dir(dir: &Path, name: &str) -> Result<PathBuf, CaError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !ok {
-        return Err(CaError::State(format!(
-            "intermediate name {name:?} must be 1..=64 of [A-Za-z0-9_-]"
-        )));
-    }
-    Ok(dir.join("intermediates").join(name))
-}
-
-/// Where the key of a new CA (root or intermediate) is made.
-#[derive(Debug, Clone, Copy)]
-pub enum NewCaKey<'a> {
-    /// A P-256 key generated here, kept in a PKCS#8 PEM file (mode 0600):
-    /// `intermediate.key.pem`, or [`ROOT_KEY_FILE`] for the root.
-    Software,
-    /// A P-256 key in a PKCS#11 token: the key pair labelled `key.key_label`, generated in
-    /// the token first when `generate` (private key sensitive and non-extractable).
-    Token {
-        /// The token and key labels.
-        key: &'a TokenKey,
-        /// The token's user PIN.
-        pin: &'a str,
-        /// Generate the key pair in the token instead of opening an existing one.
-        generate: bool,
-    },
-}
-
-/// Where the key of a new intermediate is made (the name [`add_intermediate_with`] had first).
-pub type NewIntermediateKey<'a> = NewCaKey<'a>;
-
-/// A key made or opened as a [`NewCaKey`] says.
-pub(crate) enum MadeKey<'a> {
-    Software(Box<SoftwareSigner>),
-    Token(Box<dyn Signer>, &'a TokenKey),
-}
-
-impl MadeKey<'_> {
-    pub(crate) fn make<'a>(key: NewCaKey<'a>) -> Result<MadeKey<'a>, CaError> {
-        Ok(match key {
-            NewCaKey::Software => MadeKey::Software(Box::new(SoftwareSigner::generate_p256()?)),
-            NewCaKey::Token { key, pin, generate } => {
-                MadeKey::Token(key.signer(pin, generate)?, key)
-            }
-        })
-    }
-
-    pub(crate) fn signer(&self) -> &dyn Signer {
-        match self {
-            MadeKey::Software(k) => k.as_ref(),
-            MadeKey::Token(k, _) => k.as_ref(),
-        }
-    }
-
-    /// Writes a software key to `file` (a token key: nothing) and returns the `ca.txt` lines
-    /// that name a token key of `role`.
-    pub(crate) fn persist(&self, file: &Path, role: CaRole) -> Result<String, CaError> {
-        match self {
-            MadeKey::Software(k) => {
-                if let Some(parent) = file.parent() {
-                    fs::create_dir_all(parent)?;
-                }
-                write_secret(file, &k.to_pkcs8_pem()?)?;
-                Ok(String::new())
-            }
-            MadeKey::Token(_, key) => Ok(key.to_settings_for(role)),
-        }
-    }
 }
 
 /// Adds one more issuing intermediate `name` under the root of the CA in `dir` (whose root
@@ -248,24 +175,6 @@ pub fn enable_devid(dir: &Path, devid: &DevIdProfile) -> Result<(), CaError> {
     Ok(())
 }
 
-/// The `ca.txt` line that says where the root's CRL is published; intermediates certified
-/// while it is set carry it as their CRL distribution point.
-pub const ROOT_CRL_URL_KEY: &str = "root_crl_url";
-
-/// The `ca.txt` line with the CRL URL the CA's leaves carry as their CRL distribution point
-/// (a rotation gives the new key its own, [`crate::rotation::generation_crl_url`]).
-pub const CRL_URL_KEY: &str = "crl_url";
-
-/// The `ca.txt` line that marks a rotated-out intermediate (its value: when, Unix seconds).
-pub const RETIRED_AT_KEY: &str = "retired_at";
-
-/// The value of the first `key=value` line for `key` in `ca.txt` text.
-pub fn settings_value<'a>(settings: &'a str, key: &str) -> Option<&'a str> {
-    settings
-        .lines()
-        .find_map(|l| l.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
-}
-
 /// Records (or replaces) the URL at which the root's CRL is published in the `ca.txt` of the
 /// CA in `dir`: intermediates certified from now on (`pki init --intermediate`, `pki rotate`)
 /// carry it as their CRL distribution point. A state made before this setting existed has
@@ -285,43 +194,6 @@ pub fn set_root_crl_url(dir: &Path, url: &str) -> Result<(), CaError> {
         .collect();
     text.push_str(&format!("{ROOT_CRL_URL_KEY}={url}\n"));
     write_replacing(&path, text.as_bytes())
-}
-
-/// Writes `bytes` to `path` through a synced temporary file renamed over it.
-pub(crate) fn write_replacing(path: &Path, bytes: &[u8]) -> Result<(), CaError> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut f = fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    fs::rename(&tmp, path)?;
-    Ok(())
-}
-
-/// Reads the first PEM block with `label` from a file.
-pub fn read_pem(path: &Path, label: &str) -> Result<Vec<u8>, CaError> {
-    let text = fs::read(path)?;
-    let (l, der) = pem_rfc7468::decode_vec(&text)
-        .map_err(|_| CaError::State(format!("{} is not PEM", path.display())))?;
-    if l != label {
-        return Err(CaError::State(format!(
-            "{} is not a {label}",
-            path.display()
-        )));
-    }
-    Ok(der)
-}
-
-pub(crate) fn write_secret(path: &Path, text: &str) -> Result<(), CaError> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut o = fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    o.mode(0o600);
-    o.open(path)?.write_all(text.as_bytes())?;
-    Ok(())
 }
 
 /// Creates a new CA hierarchy in `dir` (which must not already hold one), both keys P-256
@@ -733,9 +605,4 @@ impl CaState {
         Ok(pem("CERTIFICATE", self.authority.intermediate_der())?
             + &pem("CERTIFICATE", self.authority.root_der())?)
     }
-}
-
-/// PEM-encodes DER with a label (`CERTIFICATE`, `X509 CRL`).
-pub fn to_pem(label: &str, der: &[u8]) -> Result<String, CaError> {
-    pem(label, der)
 }

@@ -26,6 +26,8 @@ pub mod authority; // root + issuing CA, issuance, CRLs (RFC 5280)
 #[cfg(feature = "std")]
 pub mod ca_error; // cloud-side errors
 #[cfg(feature = "sqlite")]
+pub mod ca_key; // where a new CA key is made: a 0600 file or a PKCS#11 token
+#[cfg(feature = "sqlite")]
 pub mod ca_state; // the CA's state directory
 #[cfg(feature = "ca")]
 pub mod csr_check; // proof of possession and what a CSR may ask for
@@ -55,6 +57,8 @@ pub mod rotation; // intermediate key rotation; old keys sign CRLs for what they
 pub mod secret_file; // PINs and passwords from private files
 #[cfg(feature = "ca")]
 pub mod signer; // CA key behind a trait (HSM/KMS)
+#[cfg(feature = "sqlite")]
+pub mod state_dir; // the state directory's layout and its file operations (a leaf)
 #[cfg(feature = "sqlite")]
 pub mod state_lock; // the rotation lock of a state directory (SQLite file lock)
 #[cfg(feature = "ca")]

@@ -22,16 +22,15 @@ use time::OffsetDateTime;
 
 use crate::authority::{RevokedEntry, sign_root_crl};
 use crate::ca_error::CaError;
-use crate::ca_state::{intermediate_dir, read_pem};
 use crate::root_key::RootKey;
+use crate::state_dir::{intermediate_dir, read_pem};
 use crate::store::{CertStore, IssuedRecord, SqliteStore};
 
 /// How long a root CRL is valid (nextUpdate - thisUpdate): the root is offline, so its CRL is
 /// signed at ceremonies, not hourly (the default of `openssl ca -gencrl` is 30 days too).
 pub const ROOT_CRL_VALIDITY: time::Duration = time::Duration::days(30);
 
-/// The root's database, relative to the state directory.
-pub const ROOT_DB_FILE: &str = "root.sqlite";
+pub use crate::state_dir::ROOT_DB_FILE;
 
 /// RFC 5280 §5.3.1 CRLReason names, by code (7 is unused).
 const REASONS: [(&str, u8); 10] = [

@@ -33,18 +33,18 @@ use time::OffsetDateTime;
 
 use crate::authority::recertify_intermediate;
 use crate::ca_error::CaError;
-use crate::ca_state::{
-    CRL_URL_KEY, MadeKey, NewCaKey, RETIRED_AT_KEY, ROOT_CRL_URL_KEY, intermediate_dir, read_pem,
-    settings_value, to_pem,
-};
+use crate::ca_key::{MadeKey, NewCaKey};
 use crate::root_key::RootKey;
 use crate::signer::Signer;
+use crate::state_dir::{
+    CRL_URL_KEY, RETIRED_AT_KEY, ROOT_CRL_URL_KEY, intermediate_dir, read_pem, settings_value,
+    to_pem,
+};
 use crate::state_lock::{LOCK_WAIT, StateLock};
 use crate::store::{CertStore, SqliteStore, hex_upper};
 use crate::token_key::{CaRole, ensure_certified_key_for};
 
-/// The folder of retired generations inside an intermediate's state directory.
-pub const RETIRED_DIR: &str = "retired";
+pub use crate::state_dir::RETIRED_DIR;
 
 /// The folder a rotation writes the new generation into before it commits
 /// (`CA_DIR/rotation.staging`); found on open, it is removed: the rotation did not happen.
