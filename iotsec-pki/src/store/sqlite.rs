@@ -5,7 +5,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{CertStore, IssuedRecord, RevocationRecord, hex_upper};
-use crate::ca_error::CaError;
+use crate::ca::error::CaError;
 
 /// The embedded SQLite store.
 #[derive(Debug)]

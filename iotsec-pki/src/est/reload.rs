@@ -13,7 +13,7 @@
 //! present. The check runs at most once per `min_interval`, on the first handshake or request
 //! after it; an issuance does not change the stamp, so it does not reload anything. While a
 //! rotation is half done (`rotation.staging` or `rotation.pending` present,
-//! [`crate::rotation`]) the check finishes it if its process died (the rotation lock is free)
+//! [`crate::ca::rotation`]) the check finishes it if its process died (the rotation lock is free)
 //! and otherwise waits for it.
 //!
 //! With [`ServedState::root_crl`] the root's CRL file (signed offline, `pki crl --root`) is
@@ -31,16 +31,18 @@ use std::time::{Duration, Instant, SystemTime};
 use rustls::ServerConfig;
 use rustls::sign::CertifiedKey;
 
-use crate::ca_error::CaError;
-use crate::ca_state::{CaState, intermediate_dir};
-use crate::ca_state::{ROOT_CRL_URL_KEY, settings_value};
-use crate::est_service::{EstService, LabelPolicy};
-use crate::est_transport::{assemble_generation, issue_server_identity};
-use crate::profile::url_path;
-use crate::root_crl::{PublishedRootCrl, ROOT_DB_FILE, read_published_root_crl};
-use crate::rotation::{RETIRED_DIR, recover_rotation, retired_generations, rotation_unfinished};
+use crate::ca::error::CaError;
+use crate::ca::profile::url_path;
+use crate::ca::root_crl::{PublishedRootCrl, ROOT_DB_FILE, read_published_root_crl};
+use crate::ca::rotation::{
+    RETIRED_DIR, recover_rotation, retired_generations, rotation_unfinished,
+};
+use crate::ca::state::{CaState, intermediate_dir};
+use crate::ca::state::{ROOT_CRL_URL_KEY, settings_value};
+use crate::est::service::{EstService, LabelPolicy};
+use crate::est::transport::{assemble_generation, issue_server_identity};
+use crate::keys::token::TokenPins;
 use crate::store::SqliteStore;
-use crate::token_key::TokenPins;
 
 /// What a server serves: the CA state directory, the named intermediates its labels use, and
 /// the labels. Every generation is opened from it the same way.
@@ -541,10 +543,10 @@ impl ReloadingEst {
     }
 
     /// Serves EST (and OCSP) on `listener` forever: each handshake and each request takes the
-    /// generation current when it starts ([`crate::est_transport::serve_current`]).
+    /// generation current when it starts ([`crate::est::transport::serve_current`]).
     pub fn serve(self: Arc<Self>, listener: std::net::TcpListener) -> std::io::Result<()> {
         let for_requests = self.clone();
-        crate::est_transport::serve_current(
+        crate::est::transport::serve_current(
             listener,
             Arc::new(move || self.generation().config.clone()),
             Arc::new(move || for_requests.generation().service.clone()),
@@ -552,9 +554,9 @@ impl ReloadingEst {
     }
 
     /// Serves the CRLs over plain HTTP on `listener` forever, each request from the
-    /// generation current then ([`crate::est_transport::serve_crl_current`]).
+    /// generation current then ([`crate::est::transport::serve_crl_current`]).
     pub fn serve_crl(self: Arc<Self>, listener: std::net::TcpListener) -> std::io::Result<()> {
-        crate::est_transport::serve_crl_current(
+        crate::est::transport::serve_crl_current(
             listener,
             Arc::new(move || self.generation().service.clone()),
         )

@@ -4,8 +4,10 @@
 //! mid-issuance leaves either the whole record or nothing, never a duplicate serial (UNIQUE
 //! constraint) and never a half-written revocation.
 
-use crate::ca_error::CaError;
+use crate::ca::error::CaError;
 
+#[cfg(feature = "sqlite")]
+pub mod lock; // the rotation lock of a state directory (SQLite file lock)
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]

@@ -10,7 +10,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::ca_error::CaError;
+use crate::ca::error::CaError;
 
 /// The folder, under an intermediate's state directory, of its rotated-out generations.
 pub const RETIRED_DIR: &str = "retired";
@@ -43,7 +43,7 @@ pub fn intermediate_dir(dir: &Path, name: &str) -> Result<PathBuf, CaError> {
 pub const ROOT_CRL_URL_KEY: &str = "root_crl_url";
 
 /// The `ca.txt` line with the CRL URL the CA's leaves carry as their CRL distribution point
-/// (a rotation gives the new key its own, [`crate::rotation::generation_crl_url`]).
+/// (a rotation gives the new key its own, [`crate::ca::rotation::generation_crl_url`]).
 pub const CRL_URL_KEY: &str = "crl_url";
 
 /// The `ca.txt` line that marks a rotated-out intermediate (its value: when, Unix seconds).

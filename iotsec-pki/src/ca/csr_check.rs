@@ -12,8 +12,8 @@ use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::request::{CertReq, ExtensionReq};
 
-use crate::ca_error::CaError;
-use crate::key::{ECDSA_WITH_SHA256, ID_EC_PUBLIC_KEY, ID_ED25519, KeyAlgorithm};
+use crate::ca::error::CaError;
+use crate::device::key::{ECDSA_WITH_SHA256, ID_EC_PUBLIC_KEY, ID_ED25519, KeyAlgorithm};
 
 /// `secp256r1` named curve (RFC 5480 §2.1.1.1).
 pub const ID_SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
@@ -280,7 +280,7 @@ pub fn verify_csr(der_bytes: &[u8]) -> Result<VerifiedCsr, CaError> {
         .signature
         .as_bytes()
         .ok_or(CaError::CsrSignatureInvalid)?;
-    if !crate::key::verify_signature(key_algorithm, &public_key, &tbs, sig) {
+    if !crate::device::key::verify_signature(key_algorithm, &public_key, &tbs, sig) {
         return Err(CaError::CsrSignatureInvalid);
     }
 
@@ -294,6 +294,6 @@ pub fn verify_csr(der_bytes: &[u8]) -> Result<VerifiedCsr, CaError> {
         key_algorithm,
         spki_der: spki.to_der().map_err(CaError::MalformedCsr)?,
         public_key,
-        challenge_password: crate::csr::challenge_password(&req)?,
+        challenge_password: crate::device::csr::challenge_password(&req)?,
     })
 }

@@ -5,9 +5,9 @@
 //! (organization, CRL URL, lifetime), `pki.sqlite`, and `offline/root.key.pem`, which `pki init`
 //! writes once and which belongs on offline media, not on the server. Either key may instead
 //! live in a PKCS#11 token ([`NewCaKey::Token`]): then no key file is written and `ca.txt`
-//! names the token and label ([`crate::token_key`], [`crate::root_key`]). Later: `root.sqlite`
-//! (the root's revocations of intermediates, [`crate::root_crl`]) and `retired/SERIAL/` (a
-//! rotated-out key generation, [`crate::rotation`]).
+//! names the token and label ([`crate::keys::token`], [`crate::keys::root`]). Later: `root.sqlite`
+//! (the root's revocations of intermediates, [`crate::ca::root_crl`]) and `retired/SERIAL/` (a
+//! rotated-out key generation, [`crate::ca::rotation`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,27 +15,27 @@ use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::authority::{
+use crate::ca::authority::{
     Authority, IssuedCertificate, RevokedEntry, certify_intermediate_publishing,
     create_hierarchy_publishing,
 };
-use crate::ca_error::CaError;
-use crate::ca_key::MadeKey;
-pub use crate::ca_key::{NewCaKey, NewIntermediateKey};
-use crate::csr_check::{VerifiedCsr, verify_csr};
-use crate::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
-use crate::profile::IssuanceProfile;
-use crate::root_key::{ROOT_KEY_FILE, RootKey};
-use crate::signer::{Signer, SoftwareSigner};
-pub use crate::state_dir::{
+use crate::ca::csr_check::{VerifiedCsr, verify_csr};
+use crate::ca::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
+use crate::ca::error::CaError;
+use crate::ca::profile::IssuanceProfile;
+pub use crate::ca::state_dir::{
     CRL_URL_KEY, RETIRED_AT_KEY, ROOT_CRL_URL_KEY, intermediate_dir, read_pem, settings_value,
     to_pem,
 };
-use crate::state_dir::{pem, write_replacing};
-use crate::store::{CertStore, IssuedRecord, RevocationRecord, SqliteStore, hex_upper};
-use crate::token_key::{
+use crate::ca::state_dir::{pem, write_replacing};
+use crate::keys::new_key::MadeKey;
+pub use crate::keys::new_key::{NewCaKey, NewIntermediateKey};
+use crate::keys::root::{ROOT_KEY_FILE, RootKey};
+use crate::keys::signer::{Signer, SoftwareSigner};
+use crate::keys::token::{
     CaRole, TokenKey, TokenPins, ensure_certified_key, ensure_certified_key_for,
 };
+use crate::store::{CertStore, IssuedRecord, RevocationRecord, SqliteStore, hex_upper};
 
 /// Reads the optional DevID lines of `ca.txt`: `devid_hw_type=OID` and
 /// `devid_kind=idevid|ldevid` (default ldevid).
@@ -75,7 +75,7 @@ pub struct CaSettings {
 
 /// Adds one more issuing intermediate `name` under the root of the CA in `dir` (whose root
 /// key must be at hand: `offline/root.key.pem`, or its token with
-/// [`ROOT_PIN_ENV`](crate::token_key::ROOT_PIN_ENV) set). It gets its own state directory
+/// [`ROOT_PIN_ENV`](crate::keys::token::ROOT_PIN_ENV) set). It gets its own state directory
 /// `dir/intermediates/NAME/` (key, certificate, database, and so its own serials, revocations
 /// and CRL, published at `crl_url`); the device-certificate lifetime is copied from `dir`.
 pub fn add_intermediate(
@@ -295,16 +295,16 @@ enum Refusal {
 impl CaState {
     /// Opens the CA in `dir` (an intermediate's state directory, or a retired generation in
     /// its `retired/SERIAL`). A rotation of the intermediate that a crash interrupted is
-    /// finished or undone first ([`crate::rotation::recover_rotation`]); the directory is
-    /// read under the shared rotation lock ([`crate::state_lock`]), so never half rotated.
+    /// finished or undone first ([`crate::ca::rotation::recover_rotation`]); the directory is
+    /// read under the shared rotation lock ([`crate::store::lock`]), so never half rotated.
     pub fn open(dir: &Path) -> Result<Self, CaError> {
         Self::open_with(dir, &TokenPins::default())
     }
 
     /// [`CaState::open`] for a CA whose key may be in a PKCS#11 token: its PIN is in `pins`.
     pub fn open_with(dir: &Path, pins: &TokenPins) -> Result<Self, CaError> {
-        use crate::rotation::{RETIRED_DIR, recover_rotation, rotation_unfinished};
-        use crate::state_lock::{LOCK_WAIT, StateLock};
+        use crate::ca::rotation::{RETIRED_DIR, recover_rotation, rotation_unfinished};
+        use crate::store::lock::{LOCK_WAIT, StateLock};
         // A retired generation (CA_DIR/retired/SERIAL, its ca.txt says so and never changes)
         // is guarded by its intermediate's lock.
         let settings = fs::read_to_string(dir.join("ca.txt"))?;
@@ -360,7 +360,7 @@ impl CaState {
             Some(ca_dir) if retired => Some(SqliteStore::open(&ca_dir.join("pki.sqlite"))?),
             _ => None,
         };
-        let revoked = !retired && crate::root_crl::is_revoked_by_root(dir, &intermediate_der)?;
+        let revoked = !retired && crate::ca::root_crl::is_revoked_by_root(dir, &intermediate_der)?;
         let authority = Authority::new(
             org,
             key,
@@ -405,7 +405,7 @@ impl CaState {
     /// own folder); a revoked CA issues nothing ([`CaError::IssuerRevoked`], unless it is
     /// rotated out already).
     pub fn check_root_revocation(&mut self, state_dir: &Path) -> Result<bool, CaError> {
-        if crate::root_crl::is_revoked_by_root(state_dir, self.authority.intermediate_der())? {
+        if crate::ca::root_crl::is_revoked_by_root(state_dir, self.authority.intermediate_der())? {
             self.root_revoked = true;
             if self.refusal.is_none() {
                 self.refusal = Some(Refusal::RevokedByRoot);
@@ -421,8 +421,8 @@ impl CaState {
         self.root_revoked
     }
 
-    /// Whether this CA may issue: false for a rotated-out key ([`crate::rotation`]) and for an
-    /// intermediate the root revoked ([`crate::root_crl`]).
+    /// Whether this CA may issue: false for a rotated-out key ([`crate::ca::rotation`]) and for an
+    /// intermediate the root revoked ([`crate::ca::root_crl`]).
     pub fn may_issue(&self) -> bool {
         self.refusal.is_none()
     }
@@ -542,7 +542,7 @@ impl CaState {
     }
 
     /// Fails with [`CaError::Revoked`] if `serial` is revoked, by this key or by a key rotated
-    /// out of this CA ([`crate::rotation`]).
+    /// out of this CA ([`crate::ca::rotation`]).
     pub fn ensure_not_revoked(&self, serial: &[u8]) -> Result<(), CaError> {
         let revoked = match self.store.revocation(serial)? {
             Some(_) => true,
@@ -559,7 +559,7 @@ impl CaState {
     }
 
     /// The record of the certificate `serial` issued by this CA's current key or by a key
-    /// rotated out of it ([`crate::rotation`]), with its revocation if it is revoked: what a
+    /// rotated out of it ([`crate::ca::rotation`]), with its revocation if it is revoked: what a
     /// renewal of a certificate issued before a rotation is checked against.
     pub fn find_issued(
         &self,
@@ -571,7 +571,7 @@ impl CaState {
         if self.refusal == Some(Refusal::Retired) {
             return Ok(None);
         }
-        for generation in crate::rotation::retired_generations(&self.dir)? {
+        for generation in crate::ca::rotation::retired_generations(&self.dir)? {
             let store = SqliteStore::open(&generation.join("pki.sqlite"))?;
             if let Some(record) = store.issued(serial)? {
                 return Ok(Some((record, store.revocation(serial)?)));

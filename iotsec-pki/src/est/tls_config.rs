@@ -3,7 +3,7 @@
 //! current CRL (RFC 5280 §6.3).
 //!
 //! The cryptography is the application's: every builder takes a rustls
-//! [`CryptoProvider`](rustls::crypto::CryptoProvider) (its key exchange groups, e.g. the
+//! [`CryptoProvider`] (its key exchange groups, e.g. the
 //! X25519MLKEM768 hybrid first, are what the configuration offers), and
 //! [`process_provider`] hands over the one the application installed with
 //! `CryptoProvider::install_default`. No feature of this crate installs or picks one.
@@ -20,7 +20,7 @@ use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
-use crate::ca_error::CaError;
+use crate::ca::error::CaError;
 
 /// The process-default provider (`CryptoProvider::get_default()`), which the application
 /// installs at start-up; refused with [`CaError::NoCryptoProvider`] when none is.
@@ -64,7 +64,7 @@ pub fn server_config(
 }
 
 /// The server's chain and key as rustls holds them, parsed once: a reloading server
-/// ([`crate::est_reload`]) builds a configuration per state generation around the same one.
+/// ([`crate::est::reload`]) builds a configuration per state generation around the same one.
 pub fn server_certified_key(
     provider: &CryptoProvider,
     chain: Vec<CertificateDer<'static>>,
@@ -147,7 +147,7 @@ pub fn client_config(
 }
 
 /// Checks a client certificate with the CRL of the key that signed it. After a rotation
-/// ([`crate::rotation`]) the old and the new key sign CRLs under one issuer name, and webpki
+/// ([`crate::ca::rotation`]) the old and the new key sign CRLs under one issuer name, and webpki
 /// picks a CRL by issuer name: given both, it would check an old leaf against the new key's CRL
 /// (whose signature does not verify with the old key) and refuse it. So there is one verifier
 /// per CRL, chosen by the leaf's authority key identifier, which is the CRL's; a leaf naming

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use crate::ca_error::CaError;
-use crate::signer::{Signer, SoftwareSigner};
-use crate::token_key::{CaRole, TokenKey, TokenPins, ensure_certified_key_for};
+use crate::ca::error::CaError;
+use crate::keys::signer::{Signer, SoftwareSigner};
+use crate::keys::token::{CaRole, TokenKey, TokenPins, ensure_certified_key_for};
 
 /// The root key file, relative to the state directory, when the root key is not in a token.
 pub const ROOT_KEY_FILE: &str = "offline/root.key.pem";
@@ -25,7 +25,7 @@ pub enum RootKey {
     /// A PKCS#8 PEM file (mode 0600), normally `DIR/offline/root.key.pem`.
     File(PathBuf),
     /// A key pair in a PKCS#11 token; its PIN comes from
-    /// [`ROOT_PIN_ENV`](crate::token_key::ROOT_PIN_ENV).
+    /// [`ROOT_PIN_ENV`](crate::keys::token::ROOT_PIN_ENV).
     Token(TokenKey),
 }
 

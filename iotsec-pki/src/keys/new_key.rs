@@ -4,16 +4,16 @@
 use std::fs;
 use std::path::Path;
 
-use crate::ca_error::CaError;
-use crate::signer::{Signer, SoftwareSigner};
-use crate::state_dir::write_secret;
-use crate::token_key::{CaRole, TokenKey};
+use crate::ca::error::CaError;
+use crate::ca::state_dir::write_secret;
+use crate::keys::signer::{Signer, SoftwareSigner};
+use crate::keys::token::{CaRole, TokenKey};
 
 /// Where the key of a new CA (root or intermediate) is made.
 #[derive(Debug, Clone, Copy)]
 pub enum NewCaKey<'a> {
     /// A P-256 key generated here, kept in a PKCS#8 PEM file (mode 0600):
-    /// `intermediate.key.pem`, or [`ROOT_KEY_FILE`](crate::root_key::ROOT_KEY_FILE) for the root.
+    /// `intermediate.key.pem`, or [`ROOT_KEY_FILE`](crate::keys::root::ROOT_KEY_FILE) for the root.
     Software,
     /// A P-256 key in a PKCS#11 token: the key pair labelled `key.key_label`, generated in
     /// the token first when `generate` (private key sensitive and non-extractable).
@@ -27,7 +27,7 @@ pub enum NewCaKey<'a> {
     },
 }
 
-/// Where the key of a new intermediate is made (the name [`add_intermediate_with`] had first).
+/// Where the key of a new intermediate is made (the name [`add_intermediate_with`](crate::ca::state::add_intermediate_with) had first).
 pub type NewIntermediateKey<'a> = NewCaKey<'a>;
 
 /// A key made or opened as a [`NewCaKey`] says.

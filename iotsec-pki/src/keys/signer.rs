@@ -1,7 +1,7 @@
 //! The CA's signing key behind a small trait, so the intermediate key can live in an HSM
 //! (PKCS#11) or a cloud KMS while the CA logic stays the same.
 
-use crate::ca_error::CaError;
+use crate::ca::error::CaError;
 
 /// Signature algorithms a CA key may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +28,7 @@ pub trait Signer: Send + Sync {
 /// seed is zeroized on drop (p256 and ed25519-dalek clear their keys), as is every PKCS#8 copy
 /// made here.
 pub struct SoftwareSigner {
-    key: crate::key::DeviceKey,
+    key: crate::device::key::DeviceKey,
     public_key: Vec<u8>,
 }
 
@@ -39,22 +39,24 @@ impl core::fmt::Debug for SoftwareSigner {
 }
 
 impl SoftwareSigner {
-    fn from_key(key: crate::key::DeviceKey) -> Self {
+    fn from_key(key: crate::device::key::DeviceKey) -> Self {
         let public_key = key.raw_public_key();
         Self { key, public_key }
     }
 
     /// Generates a fresh P-256 key from the operating system's random source.
     pub fn generate_p256() -> Result<Self, CaError> {
-        Ok(Self::from_key(crate::key::DeviceKey::generate(
-            crate::key::KeyAlgorithm::P256,
+        Ok(Self::from_key(crate::device::key::DeviceKey::generate(
+            crate::device::key::KeyAlgorithm::P256,
             &mut rand_core::OsRng,
         )))
     }
 
     /// Reads a PKCS#8 `PrivateKeyInfo` (DER) holding a P-256 or Ed25519 key.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, CaError> {
-        Ok(Self::from_key(crate::key::DeviceKey::from_pkcs8_der(der)?))
+        Ok(Self::from_key(
+            crate::device::key::DeviceKey::from_pkcs8_der(der)?,
+        ))
     }
 
     /// Loads a PKCS#8 PEM key (label `PRIVATE KEY`); the decoded DER is zeroized after use.
@@ -90,7 +92,7 @@ impl SoftwareSigner {
 impl Signer for SoftwareSigner {
     fn algorithm(&self) -> SignerAlgorithm {
         match self.key.algorithm() {
-            crate::key::KeyAlgorithm::Ed25519 => SignerAlgorithm::Ed25519,
+            crate::device::key::KeyAlgorithm::Ed25519 => SignerAlgorithm::Ed25519,
             _ => SignerAlgorithm::EcdsaP256Sha256,
         }
     }

@@ -13,11 +13,13 @@ use der::{Decode, Encode};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
-use crate::ca_error::CaError;
-use crate::ca_state::CaState;
-use crate::channel_binding::{BindingCheck, check_binding};
-use crate::csr_check::{ID_CE_SUBJECT_ALT_NAME, VerifiedCsr, verify_csr};
-use crate::est_message::{Base64Layout, decode_base64_body, encode_base64, encode_certs_only_body};
+use crate::ca::csr_check::{ID_CE_SUBJECT_ALT_NAME, VerifiedCsr, verify_csr};
+use crate::ca::error::CaError;
+use crate::ca::state::CaState;
+use crate::device::channel_binding::{BindingCheck, check_binding};
+use crate::device::est_message::{
+    Base64Layout, decode_base64_body, encode_base64, encode_certs_only_body,
+};
 use crate::store::CertStore;
 
 /// Channel-binding policy of a label.
@@ -182,7 +184,7 @@ impl EstService {
     }
 
     /// Publishes the root's CRL `der` (checked by
-    /// [`read_published_root_crl`](crate::root_crl::read_published_root_crl)) at the request
+    /// [`read_published_root_crl`](crate::ca::root_crl::read_published_root_crl)) at the request
     /// path `path` of the CRL endpoint.
     pub fn with_root_crl(mut self, path: impl Into<String>, der: Vec<u8>) -> Self {
         self.root_crl = Some((path.into(), der));
@@ -231,14 +233,14 @@ impl EstService {
     }
 
     /// The CA whose CRL is served at the request path `path`: the one whose CRL URL
-    /// ([`IssuanceProfile::crl_path`](crate::profile::IssuanceProfile::crl_path)) has this
+    /// ([`IssuanceProfile::crl_path`](crate::ca::profile::IssuanceProfile::crl_path)) has this
     /// path, so the URL an old leaf carries still gives the CRL of the key that signed it after
-    /// a rotation ([`crate::rotation`]); when several share it, the one
-    /// [`crl_name`](crate::est_transport::crl_name) names, else the first by name. A path no
-    /// CA's URL has: the CA [`crl_name`](crate::est_transport::crl_name) names
+    /// a rotation ([`crate::ca::rotation`]); when several share it, the one
+    /// [`crl_name`](crate::est::transport::crl_name) names, else the first by name. A path no
+    /// CA's URL has: the CA [`crl_name`](crate::est::transport::crl_name) names
     /// (`/crl/NAME.der`, `/crl/retired-SERIAL.der`), if the service has it.
     pub fn ca_for_crl_path(&self, path: &str) -> Option<String> {
-        let conventional = crate::est_transport::crl_name(path)
+        let conventional = crate::est::transport::crl_name(path)
             .filter(|n| self.cas.contains_key(*n))
             .map(str::to_owned);
         let mut matching: Vec<&String> = self
@@ -372,7 +374,7 @@ impl EstService {
             Operation::CsrAttrs => {
                 let mut oids = vec![ID_CE_SUBJECT_ALT_NAME];
                 if policy.binding == BindingPolicy::Required {
-                    oids.push(crate::csr::ID_CHALLENGE_PASSWORD);
+                    oids.push(crate::device::csr::ID_CHALLENGE_PASSWORD);
                 }
                 let der = oids.to_der().map_err(CaError::Encoding)?;
                 Ok(EstResponse {
@@ -425,7 +427,7 @@ impl EstService {
                 let identity = match (&ca.authority.profile.devid, &tls.client_cert) {
                     (None, _) => None,
                     (Some(p), Some(client)) => Some(
-                        crate::devid::identity_of(client, &p.hw_type)?
+                        crate::ca::devid::identity_of(client, &p.hw_type)?
                             .ok_or(CaError::DevIdIdentityRequired)?,
                     ),
                     (Some(_), None) => return Err(CaError::DevIdIdentityRequired),
@@ -488,7 +490,7 @@ impl EstService {
             ));
         }
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let body = match crate::ocsp_responder::parse_request(&req.body) {
+        let body = match crate::ca::ocsp::parse_request(&req.body) {
             // The issuing CA the request names answers (one lock at a time, names in order);
             // a request naming none of them gets `unknown` from the default CA, and a
             // malformed one `malformedRequest`.
@@ -497,14 +499,14 @@ impl EstService {
                 names.sort();
                 let mut chosen = String::new();
                 for name in names {
-                    if crate::ocsp_responder::serves(&*self.ca_named(&name)?, &parsed)? {
+                    if crate::ca::ocsp::serves(&*self.ca_named(&name)?, &parsed)? {
                         chosen = name;
                         break;
                     }
                 }
-                crate::ocsp_responder::respond(&*self.ca_named(&chosen)?, &req.body, now)
+                crate::ca::ocsp::respond(&*self.ca_named(&chosen)?, &req.body, now)
             }
-            Err(_) => crate::ocsp_responder::respond(&*self.ca()?, &req.body, now),
+            Err(_) => crate::ca::ocsp::respond(&*self.ca()?, &req.body, now),
         };
         Ok(EstResponse {
             status: 200,
@@ -553,13 +555,15 @@ impl EstService {
 fn server_keygen(
     ca: &mut CaState,
     csr: &VerifiedCsr,
-    identity: Option<&crate::devid::DeviceIdentity>,
+    identity: Option<&crate::ca::devid::DeviceIdentity>,
     layout: Base64Layout,
 ) -> Result<EstResponse, CaError> {
-    let key =
-        crate::key::DeviceKey::generate(crate::key::KeyAlgorithm::P256, &mut rand_core::OsRng);
+    let key = crate::device::key::DeviceKey::generate(
+        crate::device::key::KeyAlgorithm::P256,
+        &mut rand_core::OsRng,
+    );
     let mut for_key = csr.clone();
-    for_key.key_algorithm = crate::key::KeyAlgorithm::P256;
+    for_key.key_algorithm = crate::device::key::KeyAlgorithm::P256;
     for_key.public_key = key.raw_public_key();
     for_key.spki_der = key.public_key_der()?;
     let cert = ca.issue_for(&for_key, identity, OffsetDateTime::now_utc())?;

@@ -15,8 +15,8 @@ use x509_cert::Certificate;
 use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::GeneralName;
 
-use crate::csr::{CsrRequest, DeviceName, ID_AT_COMMON_NAME, ID_CE_SUBJECT_ALT_NAME};
-use crate::key::DeviceKey;
+use crate::device::csr::{CsrRequest, DeviceName, ID_AT_COMMON_NAME, ID_CE_SUBJECT_ALT_NAME};
+use crate::device::key::DeviceKey;
 
 /// What the issued leaf must name.
 #[derive(Debug, Clone, Copy)]

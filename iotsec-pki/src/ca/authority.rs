@@ -14,12 +14,12 @@ use rcgen::{
 };
 use time::OffsetDateTime;
 
-use crate::ca_error::CaError;
-use crate::csr_check::{SanEntry, SubjectAttribute, VerifiedCsr};
-use crate::devid::{self, DevIdKind, DevIdProfile, DeviceIdentity};
-use crate::key::KeyAlgorithm;
-use crate::profile::IssuanceProfile;
-use crate::signer::{RcgenSigner, Signer, SoftwareSigner, key_id_of};
+use crate::ca::csr_check::{SanEntry, SubjectAttribute, VerifiedCsr};
+use crate::ca::devid::{self, DevIdKind, DevIdProfile, DeviceIdentity};
+use crate::ca::error::CaError;
+use crate::ca::profile::IssuanceProfile;
+use crate::device::key::KeyAlgorithm;
+use crate::keys::signer::{RcgenSigner, Signer, SoftwareSigner, key_id_of};
 
 /// Root CA lifetime.
 pub const ROOT_LIFETIME: time::Duration = time::Duration::days(20 * 365);
@@ -104,7 +104,7 @@ pub fn create_hierarchy_with(
 }
 
 /// [`create_hierarchy_with`] whose intermediate carries a CRL distribution point for the root's
-/// CRL (the ARL, [`crate::root_crl`]) at `root_crl_url`, when one is given.
+/// CRL (the ARL, [`crate::ca::root_crl`]) at `root_crl_url`, when one is given.
 pub fn create_hierarchy_publishing(
     org: &str,
     now: OffsetDateTime,
@@ -662,8 +662,8 @@ impl Authority {
     /// The signature algorithm OID of the CA key.
     pub fn ca_signature_oid(&self) -> der::oid::ObjectIdentifier {
         match self.signer.algorithm() {
-            crate::signer::SignerAlgorithm::Ed25519 => crate::key::ID_ED25519,
-            _ => crate::key::ECDSA_WITH_SHA256,
+            crate::keys::signer::SignerAlgorithm::Ed25519 => crate::device::key::ID_ED25519,
+            _ => crate::device::key::ECDSA_WITH_SHA256,
         }
     }
 

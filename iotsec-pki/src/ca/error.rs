@@ -150,7 +150,7 @@ pub enum CaError {
     /// Database failure.
     #[error("storage: {0}")]
     Storage(#[source] BackendError),
-    /// A [`CertStore`](crate::store::CertStore) already holds a certificate with this serial
+    /// A `CertStore` (the `store` module) already holds a certificate with this serial
     /// (the issuer draws a fresh one and tries again).
     #[error("serial {serial_hex} is already recorded")]
     DuplicateSerial {

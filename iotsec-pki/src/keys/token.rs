@@ -15,10 +15,10 @@ use std::path::PathBuf;
 use der::Decode;
 use zeroize::Zeroizing;
 
-use crate::ca_error::CaError;
+use crate::ca::error::CaError;
 #[cfg(feature = "pkcs11")]
-use crate::pkcs11_signer::Pkcs11Signer;
-use crate::signer::Signer;
+use crate::keys::pkcs11::Pkcs11Signer;
+use crate::keys::signer::Signer;
 
 /// Environment variable holding the user PIN of an issuing intermediate's token.
 pub const PIN_ENV: &str = "IOTSEC_PKCS11_PIN";
@@ -239,7 +239,7 @@ fn given_pin(
             role.pin_file_env()
         ))),
         (Some(pin), None) => Ok(Some(pin)),
-        (None, Some(path)) => crate::secret_file::read_secret_file(&path, "PIN").map(Some),
+        (None, Some(path)) => crate::keys::secret_file::read_secret_file(&path, "PIN").map(Some),
         (None, None) => Ok(None),
     }
 }

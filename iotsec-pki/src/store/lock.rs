@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode};
 
-use crate::ca_error::CaError;
+use crate::ca::error::CaError;
 
 /// The lock file in an intermediate's state directory.
 pub const LOCK_FILE: &str = "rotation.lock";

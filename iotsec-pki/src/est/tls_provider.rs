@@ -8,7 +8,7 @@ use rustls::crypto::aws_lc_rs::{default_provider, kx_group};
 
 /// aws-lc-rs with the key exchange groups X25519MLKEM768, X25519, P-256, in that order of
 /// preference. Install it as the process default (`install_default`) or pass it to the
-/// [`tls_config`](crate::tls_config) builders.
+/// [`tls_config`](crate::est::tls_config) builders.
 pub fn hybrid_first() -> CryptoProvider {
     CryptoProvider {
         kx_groups: vec![
