@@ -47,10 +47,12 @@ pub use est::client::EstClient;
 pub use est::reload::{ReloadingEst, ServedState};
 #[cfg(feature = "est-server")]
 pub use est::service::{EstService, LabelPolicy};
+#[cfg(feature = "sqlite")]
+pub use keys::root::{RootKey, open_root_key};
 #[cfg(feature = "ca")]
 pub use keys::signer::{Signer, SoftwareSigner};
 #[cfg(feature = "ca")]
-pub use keys::token::TokenPins;
+pub use keys::token::{CaRole, TokenKey, TokenPins};
 
 // The module paths of the previous release, kept for one release (CHANGELOG.md, "Deprecated").
 #[doc(hidden)]

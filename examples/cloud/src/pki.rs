@@ -4,24 +4,25 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 use iotsec_cli_contract::{BadInput, Outcome, Report};
-use iotsec_pki::ca_error::{CaError, MAX_LIFETIME_HOURS, device_lifetime_secs};
-use iotsec_pki::ca_state::{
-    CaSettings, CaState, NewCaKey, add_intermediate_signed_by, enable_devid, init_state_publishing,
-    read_pem, set_root_crl_url, to_pem,
+use iotsec_pki::ca::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
+use iotsec_pki::ca::error::{MAX_LIFETIME_HOURS, device_lifetime_secs};
+use iotsec_pki::ca::root_crl::{intermediate_certificate, parse_reason};
+use iotsec_pki::ca::rotation::{ca_dir, drop_expired_keys, revoke_in_any_generation};
+use iotsec_pki::ca::state::{
+    NewCaKey, add_intermediate_signed_by, enable_devid, init_state_publishing, set_root_crl_url,
+    to_pem,
 };
-use iotsec_pki::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
-use iotsec_pki::est_reload::{ReloadEvent, ReloadingEst, ServedState};
-use iotsec_pki::root_crl::{
-    intermediate_certificate, parse_reason, revoke_intermediate, root_crl_signed_by,
+use iotsec_pki::ca::state_dir::{
+    intermediate_cert_file, read_pem, retired_generation_dir, root_cert_file,
 };
-use iotsec_pki::root_key::RootKey;
-use iotsec_pki::rotation::{
-    RETIRED_DIR, ca_dir, drop_expired_keys, revoke_in_any_generation, rotate_intermediate_signed_by,
-};
-use iotsec_pki::secret_file::BasicCredentials;
-use iotsec_pki::signer::Signer;
+use iotsec_pki::est::reload::ReloadEvent;
+use iotsec_pki::keys::secret_file::BasicCredentials;
 use iotsec_pki::store::hex_upper;
-use iotsec_pki::token_key::{CaRole, TokenKey, TokenPins};
+use iotsec_pki::{
+    CaError, CaRole, CaSettings, CaState, ReloadingEst, RootKey, ServedState, Signer, TokenKey,
+    TokenPins, open_root_key, revoke_intermediate, root_crl_signed_by,
+    rotate_intermediate_signed_by,
+};
 use zeroize::Zeroizing;
 
 /// Declares the `--[PREFIX]pkcs11-*` options naming one CA key in a PKCS#11 token, once for
@@ -278,7 +279,7 @@ const DEFAULT_ROOT_CRL_URL: &str = "http://127.0.0.1:8080/root.crl";
 /// TLS 1.3, X25519 and P-256 for peers without it. The crate itself picks none.
 pub fn install_crypto_provider() {
     // Err: a default is installed already (by this same call earlier).
-    let _ = iotsec_pki::tls_provider::hybrid_first().install_default();
+    let _ = iotsec_pki::est::tls_provider::hybrid_first().install_default();
 }
 
 /// `role`'s PIN variable and the path in its PIN-file variable: the environment is read here,
@@ -303,11 +304,7 @@ fn env_pins() -> Result<TokenPins, BadInput> {
 /// The root key of the CA in `state`, opened (a token's with its PIN from the environment)
 /// and checked against `root.pem`.
 fn open_root(state: &std::path::Path) -> Result<Box<dyn Signer>, BadInput> {
-    let root_der = read_pem(&state.join("root.pem"), "CERTIFICATE").map_err(bad)?;
-    let pins = env_pins()?;
-    RootKey::of_state(state)
-        .and_then(|k| k.open_certified(&root_der, &pins))
-        .map_err(bad)
+    open_root_key(state, &env_pins()?).map_err(bad)
 }
 
 fn open_ca(state: &std::path::Path, intermediate: Option<&str>) -> Result<CaState, BadInput> {
@@ -381,7 +378,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                     json!({
                         "intermediate": name,
                         "state": sub.display().to_string(),
-                        "certificate": sub.join("intermediate.pem").display().to_string(),
+                        "certificate": intermediate_cert_file(&sub).display().to_string(),
                         "key": key_place(int_token.as_ref(), "intermediate.key.pem"),
                     }),
                 ));
@@ -424,8 +421,8 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 Outcome::Accepted,
                 json!({
                     "state": state.display().to_string(),
-                    "root": state.join("root.pem").display().to_string(),
-                    "intermediate": state.join("intermediate.pem").display().to_string(),
+                    "root": root_cert_file(&state).display().to_string(),
+                    "intermediate": intermediate_cert_file(&state).display().to_string(),
                     "intermediate_key": key_place(int_token.as_ref(), "intermediate.key.pem"),
                     "offline_root_key": root_key.describe(),
                     "note": match root_key {
@@ -541,7 +538,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                     "intermediate": intermediate.as_deref().unwrap_or("default"),
                     "old_serial": r.old_serial_hex,
                     "new_serial": r.new_serial_hex,
-                    "certificate": dir.join("intermediate.pem").display().to_string(),
+                    "certificate": intermediate_cert_file(&dir).display().to_string(),
                     "key": key_place(token.as_ref(), "intermediate.key.pem"),
                     "retired": r.retired_dir.display().to_string(),
                     "crl_url": r.new_crl_url,
@@ -575,7 +572,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
             } else if let Some(serial) = generation {
                 let serial = hex_upper(&parse_hex(&serial)?);
                 let dir = ca_dir(&state, intermediate.as_deref()).map_err(bad)?;
-                let generation = dir.join(RETIRED_DIR).join(serial);
+                let generation = retired_generation_dir(&dir, &serial);
                 if !generation.is_dir() {
                     return Err(BadInput::new(format!(
                         "no rotated-out key {} here",
@@ -679,8 +676,8 @@ fn log_reload_event(event: &ReloadEvent<'_>) {
 
 /// Runs the EST server until killed.
 pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
-    use iotsec_pki::est_message::Base64Layout;
-    use iotsec_pki::est_service::{BindingPolicy, LabelPolicy};
+    use iotsec_pki::device::est_message::Base64Layout;
+    use iotsec_pki::est::service::{BindingPolicy, LabelPolicy};
     let basic = match (&args.basic_auth, &args.basic_auth_file) {
         (Some(s), _) => Some(BasicCredentials::parse(Zeroizing::new(s.clone()))),
         (None, Some(path)) => Some(BasicCredentials::from_file(path)),

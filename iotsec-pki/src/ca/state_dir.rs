@@ -12,6 +12,27 @@ use std::path::{Path, PathBuf};
 
 use crate::ca::error::CaError;
 
+/// The root certificate (PEM) in a state directory.
+pub const ROOT_CERT_FILE: &str = "root.pem";
+
+/// The intermediate certificate (PEM) in an intermediate's state directory.
+pub const INTERMEDIATE_CERT_FILE: &str = "intermediate.pem";
+
+/// The root certificate file of the CA in `dir`.
+pub fn root_cert_file(dir: &Path) -> PathBuf {
+    dir.join(ROOT_CERT_FILE)
+}
+
+/// The intermediate certificate file of the intermediate state directory `dir`.
+pub fn intermediate_cert_file(dir: &Path) -> PathBuf {
+    dir.join(INTERMEDIATE_CERT_FILE)
+}
+
+/// The directory of the rotated-out generation `serial_hex` of the intermediate in `ca_dir`.
+pub fn retired_generation_dir(ca_dir: &Path, serial_hex: &str) -> PathBuf {
+    ca_dir.join(RETIRED_DIR).join(serial_hex)
+}
+
 /// The folder, under an intermediate's state directory, of its rotated-out generations.
 pub const RETIRED_DIR: &str = "retired";
 

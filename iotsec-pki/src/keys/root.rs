@@ -87,3 +87,11 @@ impl RootKey {
         }
     }
 }
+
+/// The root key of the CA state directory `dir`, as its `ca.txt` names it, opened (a token's
+/// with the root PIN in `pins`) and checked against the root certificate there.
+pub fn open_root_key(dir: &Path, pins: &TokenPins) -> Result<Box<dyn Signer>, CaError> {
+    let root_der =
+        crate::ca::state_dir::read_pem(&crate::ca::state_dir::root_cert_file(dir), "CERTIFICATE")?;
+    RootKey::of_state(dir)?.open_certified(&root_der, pins)
+}
