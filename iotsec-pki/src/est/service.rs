@@ -1,5 +1,8 @@
-//! The EST server's decisions (RFC 7030 §3-§4, RFC 8951), without I/O: a parsed HTTP request
-//! and the TLS facts (client certificate, exporter value) in, an HTTP response out.
+//! The EST server's decisions (RFC 7030 §3-§4, RFC 8951), without I/O: a parsed HTTP request,
+//! the TLS facts (client certificate, exporter value) and the time in
+//! ([`EstService::handle_at`]), an HTTP response out. Its only effects go through the CA state
+//! it holds: issuance records and the approval queue of the [`CertStore`]. The transport
+//! reads the clock and moves the bytes.
 //!
 //! Labels (RFC 7030 §3.2.2) select the policy: authentication (TLS client certificate and/or
 //! HTTP Basic, §3.2.3), channel binding (§3.5 with RFC 9266 tls-exporter), manual approval
@@ -236,11 +239,11 @@ impl EstService {
     /// ([`IssuanceProfile::crl_path`](crate::ca::profile::IssuanceProfile::crl_path)) has this
     /// path, so the URL an old leaf carries still gives the CRL of the key that signed it after
     /// a rotation ([`crate::ca::rotation`]); when several share it, the one
-    /// [`crl_name`](crate::est::transport::crl_name) names, else the first by name. A path no
-    /// CA's URL has: the CA [`crl_name`](crate::est::transport::crl_name) names
+    /// [`crl_name`] names, else the first by name. A path no
+    /// CA's URL has: the CA [`crl_name`] names
     /// (`/crl/NAME.der`, `/crl/retired-SERIAL.der`), if the service has it.
     pub fn ca_for_crl_path(&self, path: &str) -> Option<String> {
-        let conventional = crate::est::transport::crl_name(path)
+        let conventional = crl_name(path)
             .filter(|n| self.cas.contains_key(*n))
             .map(str::to_owned);
         let mut matching: Vec<&String> = self
@@ -269,7 +272,11 @@ impl EstService {
     /// re-signed when a revocation was added or after [`CRL_REFRESH_SECS`], otherwise served
     /// from cache. Each intermediate signs the CRL for its own certificates.
     pub fn current_crl_of(&self, name: &str) -> Result<Vec<u8>, CaError> {
-        let now = OffsetDateTime::now_utc();
+        self.current_crl_of_at(name, OffsetDateTime::now_utc())
+    }
+
+    /// [`EstService::current_crl_of`] at time `now`.
+    pub fn current_crl_of_at(&self, name: &str, now: OffsetDateTime) -> Result<Vec<u8>, CaError> {
         let mut ca = self.ca_named(name)?;
         let revocations = ca.store.revocations(now.unix_timestamp())?.len();
         let mut cache = self
@@ -318,7 +325,15 @@ impl EstService {
 
     /// Decides one request.
     pub fn handle(&self, req: &EstRequest, tls: &TlsFacts) -> EstResponse {
-        match self.decide(req, tls) {
+        self.handle_at(req, tls, OffsetDateTime::now_utc())
+    }
+
+    /// Decides one request at time `now` (the caller's clock: the transport reads it once per
+    /// request; a test or a replay passes its own). The decision itself reads no clock and
+    /// touches no socket: its only effects go through the CA state (issuance, the approval
+    /// queue of the [`CertStore`]).
+    pub fn handle_at(&self, req: &EstRequest, tls: &TlsFacts, now: OffsetDateTime) -> EstResponse {
+        match self.decide(req, tls, now) {
             Ok(r) => r,
             Err(e) => match e {
                 CaError::MalformedCsr(_)
@@ -343,9 +358,14 @@ impl EstService {
         }
     }
 
-    fn decide(&self, req: &EstRequest, tls: &TlsFacts) -> Result<EstResponse, CaError> {
+    fn decide(
+        &self,
+        req: &EstRequest,
+        tls: &TlsFacts,
+        now: OffsetDateTime,
+    ) -> Result<EstResponse, CaError> {
         if req.path == "/ocsp" {
-            return self.ocsp(req);
+            return self.ocsp(req, now);
         }
         let Some((label, op)) = route(&req.path) else {
             return Ok(EstResponse::text(404, "not found"));
@@ -442,11 +462,7 @@ impl EstService {
                             id
                         }
                         Some((id, false)) => id,
-                        None => ca.store.add_pending(
-                            &label,
-                            &der,
-                            OffsetDateTime::now_utc().unix_timestamp(),
-                        )?,
+                        None => ca.store.add_pending(&label, &der, now.unix_timestamp())?,
                     };
                     if approved_id.is_none() {
                         let mut r =
@@ -457,13 +473,13 @@ impl EstService {
                     }
                 }
                 if keygen {
-                    let r = server_keygen(&mut ca, &csr, identity.as_ref(), policy.layout)?;
+                    let r = server_keygen(&mut ca, &csr, identity.as_ref(), policy.layout, now)?;
                     if let Some(id) = approved_id {
                         ca.store.remove_pending(id)?;
                     }
                     return Ok(r);
                 }
-                let cert = ca.issue_for(&csr, identity.as_ref(), OffsetDateTime::now_utc())?;
+                let cert = ca.issue_for(&csr, identity.as_ref(), now)?;
                 if let Some(id) = approved_id {
                     ca.store.remove_pending(id)?;
                 }
@@ -476,7 +492,7 @@ impl EstService {
     }
 
     /// RFC 6960 Appendix A.1: OCSP over HTTP POST (here on the same TLS listener).
-    fn ocsp(&self, req: &EstRequest) -> Result<EstResponse, CaError> {
+    fn ocsp(&self, req: &EstRequest, now: OffsetDateTime) -> Result<EstResponse, CaError> {
         if req.method != "POST" {
             let mut r = EstResponse::text(405, "method not allowed");
             r.headers.push(("Allow", "POST".into()));
@@ -489,7 +505,7 @@ impl EstService {
                 "Content-Type must be application/ocsp-request",
             ));
         }
-        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let now = now.unix_timestamp();
         let body = match crate::ca::ocsp::parse_request(&req.body) {
             // The issuing CA the request names answers (one lock at a time, names in order);
             // a request naming none of them gets `unknown` from the default CA, and a
@@ -557,6 +573,7 @@ fn server_keygen(
     csr: &VerifiedCsr,
     identity: Option<&crate::ca::devid::DeviceIdentity>,
     layout: Base64Layout,
+    now: OffsetDateTime,
 ) -> Result<EstResponse, CaError> {
     let key = crate::device::key::DeviceKey::generate(
         crate::device::key::KeyAlgorithm::P256,
@@ -566,7 +583,7 @@ fn server_keygen(
     for_key.key_algorithm = crate::device::key::KeyAlgorithm::P256;
     for_key.public_key = key.raw_public_key();
     for_key.spki_der = key.public_key_der()?;
-    let cert = ca.issue_for(&for_key, identity, OffsetDateTime::now_utc())?;
+    let cert = ca.issue_for(&for_key, identity, now)?;
     let key_der = key.to_pkcs8_der()?;
     let key_b64 = zeroize::Zeroizing::new(encode_base64(&key_der, layout));
     let certs = encode_certs_only_body(&[&cert.der], layout)?;
@@ -668,4 +685,17 @@ fn check_presented_cert(
         return Err(mismatch("subjectAltName"));
     }
     Ok(())
+}
+
+/// The CRL a distribution-point path names: `Some("")` for the default CA (`/crl.der`,
+/// `/anything.crl`), `Some(NAME)` for `/crl/NAME.der` or `/crl/NAME.crl`, `None` otherwise.
+pub fn crl_name(path: &str) -> Option<&str> {
+    let stem = path
+        .strip_suffix(".der")
+        .or_else(|| path.strip_suffix(".crl"))?;
+    match stem.strip_prefix("/crl/") {
+        Some(name) if !name.is_empty() && !name.contains('/') => Some(name),
+        Some(_) => None,
+        None => Some(""),
+    }
 }

@@ -235,7 +235,7 @@ pub fn serve_connection(
     service: &EstService,
 ) -> std::io::Result<()> {
     serve_connection_deciding(sock, config, &|request, facts| {
-        service.handle(request, facts)
+        service.handle_at(request, facts, time::OffsetDateTime::now_utc())
     })
 }
 
@@ -400,7 +400,7 @@ pub fn serve_current(
             // connection.
             let config = config();
             let _ = serve_connection_deciding(sock, config, &|request, facts| {
-                service().handle(request, facts)
+                service().handle_at(request, facts, time::OffsetDateTime::now_utc())
             });
             drop(slot);
         });
@@ -408,18 +408,7 @@ pub fn serve_current(
     Ok(())
 }
 
-/// The CRL a distribution-point path names: `Some("")` for the default CA (`/crl.der`,
-/// `/anything.crl`), `Some(NAME)` for `/crl/NAME.der` or `/crl/NAME.crl`, `None` otherwise.
-pub fn crl_name(path: &str) -> Option<&str> {
-    let stem = path
-        .strip_suffix(".der")
-        .or_else(|| path.strip_suffix(".crl"))?;
-    match stem.strip_prefix("/crl/") {
-        Some(name) if !name.is_empty() && !name.contains('/') => Some(name),
-        Some(_) => None,
-        None => Some(""),
-    }
-}
+pub use crate::est::service::crl_name;
 
 /// Serves the CRL over plain HTTP (RFC 5280 §4.2.1.13 distribution points are `http` URIs;
 /// the CRL is signed, so no TLS is needed): `GET PATH` gets the CRL of the CA whose CRL URL
