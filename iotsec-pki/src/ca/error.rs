@@ -128,6 +128,69 @@ pub enum CaError {
     /// The signer (software key or HSM) failed.
     #[error("signer failed: {0}")]
     Signer(String),
+    /// A CA name given for a named intermediate is not 1..=64 of `[A-Za-z0-9_-]` (it becomes a
+    /// directory name: no `..`, no `/`).
+    #[error("CA state: intermediate name {name:?} must be 1..=64 of [A-Za-z0-9_-]")]
+    InvalidIntermediateName {
+        /// The name given.
+        name: String,
+    },
+    /// A file of the state directory is not PEM (RFC 7468).
+    #[error("CA state: {} is not PEM", path.display())]
+    NotPem {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// A PEM file of the state directory holds another label than the one expected.
+    #[error("CA state: {} is not a {expected}", path.display())]
+    WrongPemLabel {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The label expected (`CERTIFICATE`, `CERTIFICATE REQUEST`, ...).
+        expected: String,
+    },
+    /// `ca.txt` lacks a setting the CA needs.
+    #[error("CA state: ca.txt lacks {key}")]
+    MissingSetting {
+        /// The `key` of the missing `key=value` line.
+        key: String,
+    },
+    /// A CA key is in a PKCS#11 token and no PIN was given for it.
+    #[error(
+        "CA state: the {role} key is in PKCS#11 token {token:?}: set {variable} to its user PIN \
+         (or {file_variable} to a file holding it)"
+    )]
+    MissingPin {
+        /// "root" or "intermediate".
+        role: &'static str,
+        /// The token label.
+        token: String,
+        /// The variable for the PIN.
+        variable: &'static str,
+        /// The variable for a file holding the PIN.
+        file_variable: &'static str,
+    },
+    /// A PIN was given both directly and as a file.
+    #[error("CA state: set either {variable} or {file_variable}, not both")]
+    PinGivenTwice {
+        /// The variable for the PIN.
+        variable: &'static str,
+        /// The variable for a file holding the PIN.
+        file_variable: &'static str,
+    },
+    /// The key opened is not the key the CA certificate certifies (a replaced token key must
+    /// not sign under the old certificate's name).
+    #[error("CA state: the CA key is not the key its {role} certificate certifies")]
+    UncertifiedKey {
+        /// "root" or "intermediate".
+        role: &'static str,
+    },
+    /// A lock inside the server was poisoned by a panicking thread.
+    #[error("CA state: {what} poisoned")]
+    Poisoned {
+        /// What ("CA lock", "CRL cache").
+        what: &'static str,
+    },
     /// The CA state directory is missing files or holds bad ones.
     #[error("CA state: {0}")]
     State(String),
@@ -202,6 +265,14 @@ impl CaError {
             CaError::Generate(_) => "generate",
             CaError::Signer(_) => "signer",
             CaError::State(_) => "state",
+            CaError::InvalidIntermediateName { .. } => "invalid-intermediate-name",
+            CaError::NotPem { .. } => "not-pem",
+            CaError::WrongPemLabel { .. } => "wrong-pem-label",
+            CaError::MissingSetting { .. } => "missing-setting",
+            CaError::MissingPin { .. } => "missing-pin",
+            CaError::PinGivenTwice { .. } => "pin-given-twice",
+            CaError::UncertifiedKey { .. } => "uncertified-key",
+            CaError::Poisoned { .. } => "poisoned",
             CaError::RotationInProgress { .. } => "rotation-in-progress",
             CaError::RootCrlRefused { .. } => "root-crl-refused",
             CaError::Storage(_) => "storage",
@@ -235,6 +306,7 @@ impl CaError {
             | CaError::Signer(_)
             | CaError::Storage(_)
             | CaError::DuplicateSerial { .. }
+            | CaError::Poisoned { .. }
             | CaError::Io(_) => ErrorKind::Internal,
             CaError::Device(e) => e.kind(),
             _ => ErrorKind::BadInput,

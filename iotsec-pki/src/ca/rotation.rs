@@ -287,7 +287,9 @@ pub fn rotate_intermediate_observed(
     let new_serial_hex = serial_hex(&new_der)?;
     let new_crl_url = settings_value(&settings, CRL_URL_KEY)
         .map(|url| generation_crl_url(url, &old_serial_hex, &new_serial_hex))
-        .ok_or_else(|| CaError::State(format!("ca.txt lacks {CRL_URL_KEY}")))?;
+        .ok_or_else(|| CaError::MissingSetting {
+            key: CRL_URL_KEY.to_owned(),
+        })?;
 
     // 1. Everything new, complete and synced, in the staging folder.
     let staging = ca_dir.join(ROTATION_STAGING);

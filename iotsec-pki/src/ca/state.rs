@@ -129,7 +129,7 @@ pub fn add_intermediate_signed_by(
         parent
             .lines()
             .find_map(|l| l.strip_prefix(&format!("{k}=")))
-            .ok_or_else(|| CaError::State(format!("ca.txt lacks {k}")))
+            .ok_or_else(|| CaError::MissingSetting { key: k.to_owned() })
     };
     let org = get("organization")?;
     let lifetime = get("lifetime_secs")?;
@@ -337,7 +337,7 @@ impl CaState {
                 .lines()
                 .find_map(|l| l.strip_prefix(&format!("{k}=")))
                 .map(str::to_owned)
-                .ok_or_else(|| CaError::State(format!("ca.txt lacks {k}")))
+                .ok_or_else(|| CaError::MissingSetting { key: k.to_owned() })
         };
         let org = get("organization")?;
         let mut profile = IssuanceProfile::short_lived(get(CRL_URL_KEY)?);

@@ -52,9 +52,9 @@ pub fn intermediate_dir(dir: &Path, name: &str) -> Result<PathBuf, CaError> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !ok {
-        return Err(CaError::State(format!(
-            "intermediate name {name:?} must be 1..=64 of [A-Za-z0-9_-]"
-        )));
+        return Err(CaError::InvalidIntermediateName {
+            name: name.to_owned(),
+        });
     }
     Ok(dir.join("intermediates").join(name))
 }
@@ -91,13 +91,14 @@ pub(crate) fn write_replacing(path: &Path, bytes: &[u8]) -> Result<(), CaError> 
 /// Reads the first PEM block with `label` from a file.
 pub fn read_pem(path: &Path, label: &str) -> Result<Vec<u8>, CaError> {
     let text = fs::read(path)?;
-    let (l, der) = pem_rfc7468::decode_vec(&text)
-        .map_err(|_| CaError::State(format!("{} is not PEM", path.display())))?;
+    let (l, der) = pem_rfc7468::decode_vec(&text).map_err(|_| CaError::NotPem {
+        path: path.to_path_buf(),
+    })?;
     if l != label {
-        return Err(CaError::State(format!(
-            "{} is not a {label}",
-            path.display()
-        )));
+        return Err(CaError::WrongPemLabel {
+            path: path.to_path_buf(),
+            expected: label.to_owned(),
+        });
     }
     Ok(der)
 }

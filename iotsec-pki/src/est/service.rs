@@ -228,7 +228,7 @@ impl EstService {
             .get(name)
             .ok_or_else(|| CaError::State(format!("no issuing CA named {name:?}")))?
             .lock()
-            .map_err(|_| CaError::State("CA lock poisoned".into()))
+            .map_err(|_| CaError::Poisoned { what: "CA lock" })
     }
 
     fn ca(&self) -> Result<std::sync::MutexGuard<'_, CaState>, CaError> {
@@ -282,7 +282,7 @@ impl EstService {
         let mut cache = self
             .crl_cache
             .lock()
-            .map_err(|_| CaError::State("CRL cache poisoned".into()))?;
+            .map_err(|_| CaError::Poisoned { what: "CRL cache" })?;
         if let Some(c) = cache.get(name)
             && c.revocations == revocations
             && now.unix_timestamp() - c.made_at < CRL_REFRESH_SECS

@@ -148,14 +148,12 @@ impl TokenKey {
 
     /// The error for a PIN that was not given.
     pub(crate) fn missing_pin(&self, role: CaRole) -> CaError {
-        CaError::State(format!(
-            "the {} key is in PKCS#11 token {:?}: set {} to its user PIN (or {} to a file \
-             holding it)",
-            role.name(),
-            self.token,
-            role.pin_env(),
-            role.pin_file_env()
-        ))
+        CaError::MissingPin {
+            role: role.name(),
+            token: self.token.clone(),
+            variable: role.pin_env(),
+            file_variable: role.pin_file_env(),
+        }
     }
 
     /// Opens the key with `pin`.
@@ -200,10 +198,7 @@ pub fn ensure_certified_key_for(
     if certified == signer.public_key() {
         Ok(())
     } else {
-        Err(CaError::State(format!(
-            "the CA key is not the key its {} certificate certifies",
-            role.name()
-        )))
+        Err(CaError::UncertifiedKey { role: role.name() })
     }
 }
 
@@ -233,11 +228,10 @@ fn given_pin(
     pin_file: Option<PathBuf>,
 ) -> Result<Option<Zeroizing<String>>, CaError> {
     match (pin, pin_file) {
-        (Some(_), Some(_)) => Err(CaError::State(format!(
-            "set either {} or {}, not both",
-            role.pin_env(),
-            role.pin_file_env()
-        ))),
+        (Some(_), Some(_)) => Err(CaError::PinGivenTwice {
+            variable: role.pin_env(),
+            file_variable: role.pin_file_env(),
+        }),
         (Some(pin), None) => Ok(Some(pin)),
         (None, Some(path)) => crate::keys::secret_file::read_secret_file(&path, "PIN").map(Some),
         (None, None) => Ok(None),
