@@ -66,6 +66,9 @@ fn main() {
             ..Default::default()
         },
     );
+    // The server binary's choice: aws-lc-rs (the post-quantum hybrid offered first).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let provider = iotsec_pki::tls_config::process_provider().unwrap();
     let ep = bind_endpoint(CaState::open(&dir).unwrap(), "127.0.0.1:0", labels).unwrap();
     let url = format!(
         "https://127.0.0.1:{}",
@@ -81,11 +84,13 @@ fn main() {
             let url = url.clone();
             let root = root.clone();
             let int = int.clone();
+            let provider = provider.clone();
             std::thread::spawn(move || {
                 let pk = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
                     key.to_pkcs8_der().unwrap().to_vec(),
                 ));
                 let cfg = iotsec_pki::tls_config::client_config(
+                    provider,
                     &[root],
                     Some((
                         vec![CertificateDer::from(cert), CertificateDer::from(int)],

@@ -11,7 +11,7 @@ pub enum Error {
     #[error("key material rejected for {algorithm:?}")]
     KeyRejected {
         /// The algorithm the material was offered as.
-        algorithm: crate::key::KeyAlgorithm,
+        algorithm: crate::device::key::KeyAlgorithm,
     },
     /// The PKCS#8 document names an algorithm this crate does not support.
     #[error("unsupported key algorithm {oid}")]
@@ -79,5 +79,52 @@ pub enum Error {
 impl From<der::Error> for Error {
     fn from(e: der::Error) -> Self {
         Error::Der(e)
+    }
+}
+
+/// What a failure means to the caller, so a command line maps any error of this crate to its
+/// exit status with one call: a refusal (exit 1), bad input (exit 2), or an internal failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A security decision said no: the request, certificate or signature is not acceptable.
+    Refusal,
+    /// The input is malformed, or names something that is not there (usage, files, settings).
+    BadInput,
+    /// The machine failed (storage, I/O, an encoder, a signer).
+    Internal,
+}
+
+impl Error {
+    /// A stable identifier of the failure (kebab-case; never changes for a variant).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::KeyRejected { .. } => "key-rejected",
+            Error::UnsupportedKeyAlgorithm { .. } => "unsupported-key-algorithm",
+            Error::Der(_) => "der",
+            Error::Signing => "signing",
+            Error::CsrField { .. } => "csr-field",
+            Error::BodyTooLarge { .. } => "body-too-large",
+            Error::UnexpectedPemLabel => "unexpected-pem-label",
+            Error::NotBase64 => "not-base64",
+            Error::NotSignedData { .. } => "not-signed-data",
+            Error::NotCertsOnly { .. } => "not-certs-only",
+            Error::NoCertificates => "no-certificates",
+            Error::TooManyCertificates { .. } => "too-many-certificates",
+            Error::UnsupportedCertificateChoice => "unsupported-certificate-choice",
+        }
+    }
+
+    /// Whether this is a refusal, bad input or an internal failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Signing => ErrorKind::Internal,
+            _ => ErrorKind::BadInput,
+        }
+    }
+
+    /// Whether a security decision refused (never for device-side decoding errors).
+    pub fn is_refusal(&self) -> bool {
+        self.kind() == ErrorKind::Refusal
     }
 }

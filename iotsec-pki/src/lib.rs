@@ -1,70 +1,96 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub)]
 #![doc = include_str!("../README.md")]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
-// Device side (no_std + alloc).
+// The map: one module per concept; each cloud part behind its own feature (Cargo.toml).
+#[cfg(feature = "std")]
+pub mod ca; // [`ca`]: issuance, CSR checks, DevID, state directory, rotation, root CRL, OCSP
 #[cfg(feature = "alloc")]
-pub mod channel_binding; // RFC 9266 tls-exporter in challengePassword
+pub mod device; // [`device`]: keys, CSR, EST messages, channel binding, issued-leaf check
 #[cfg(feature = "alloc")]
-pub mod csr; // PKCS#10 building (RFC 2986)
-#[cfg(feature = "alloc")]
-pub mod error; // device-side errors
-#[cfg(feature = "alloc")]
-pub mod est_message; // EST bodies (RFC 7030 §4, RFC 8951)
-#[cfg(feature = "alloc")]
-pub mod key; // P-256 / Ed25519 device keys
+pub mod error; // [`error`]: device-side errors and the kind of every error
+#[cfg(any(feature = "est-server", feature = "est-client", feature = "aws-lc-rs"))]
+pub mod est; // [`est`]: EST service, transport, reload, client, TLS configurations
+#[cfg(feature = "std")]
+pub mod keys; // [`keys`]: Signer, software, PKCS#11, token, root key, secret files
+#[cfg(feature = "ca")]
+pub mod store; // [`store`]: CertStore, SQLite, the rotation lock
 
-// Cloud side (std).
+// The entry points.
+#[cfg(feature = "ca")]
+pub use ca::authority::{Authority, IssuedCertificate};
 #[cfg(feature = "std")]
-pub mod authority; // root + issuing CA, issuance, CRLs (RFC 5280)
-#[cfg(feature = "std")]
-pub mod ca_error; // cloud-side errors
-#[cfg(feature = "std")]
-pub mod ca_state; // the CA's state directory
-#[cfg(feature = "std")]
-pub mod csr_check; // proof of possession and what a CSR may ask for
-#[cfg(feature = "std")]
-pub mod devid; // IEEE 802.1AR DevID profile (hardwareModuleName, RFC 4108)
-#[cfg(feature = "std")]
-pub mod est_client; // EST client over rustls
-#[cfg(feature = "std")]
-pub mod est_reload; // a running server follows rotate/revoke/crl on disk (atomic swap)
-#[cfg(feature = "std")]
-pub mod est_service; // EST server decisions (sans-IO)
-#[cfg(feature = "std")]
-pub mod est_transport; // TCP + rustls + httparse
-#[cfg(feature = "std")]
-pub mod ocsp_responder; // RFC 6960
-#[cfg(feature = "std")]
-pub mod pkcs11_signer; // CA key in a PKCS#11 token (HSM, softhsm2)
-#[cfg(feature = "std")]
-pub mod profile; // the CA-owned issuance profile
-#[cfg(feature = "std")]
-pub mod root_crl; // the root's own CRL (ARL): revoking an intermediate (RFC 5280 §5)
-#[cfg(feature = "std")]
-pub mod root_key; // the offline root key: a file or a PKCS#11 token
-#[cfg(feature = "std")]
-pub mod rotation; // intermediate key rotation; old keys sign CRLs for what they issued
-#[cfg(feature = "std")]
-pub mod secret_file; // PINs and passwords from private files
-#[cfg(feature = "std")]
-pub mod signer; // CA key behind a trait (HSM/KMS)
-#[cfg(feature = "std")]
-pub mod state_lock; // the rotation lock of a state directory (SQLite file lock)
-#[cfg(feature = "std")]
-pub mod store; // CertStore + SQLite
-#[cfg(feature = "std")]
-pub mod tls_config; // TLS 1.3-only rustls configs
-#[cfg(feature = "std")]
-pub mod token_key; // a CA key in a PKCS#11 token: ca.txt lines, PINs, the certified-key check
+pub use ca::error::CaError;
+#[cfg(feature = "ca")]
+pub use ca::profile::IssuanceProfile;
+#[cfg(feature = "sqlite")]
+pub use ca::root_crl::{revoke_intermediate, root_crl_signed_by};
+#[cfg(feature = "sqlite")]
+pub use ca::rotation::{Rotation, rotate_intermediate_signed_by};
+#[cfg(feature = "sqlite")]
+pub use ca::state::{CaSettings, CaState};
+#[cfg(feature = "alloc")]
+pub use device::csr::{CsrRequest, DeviceName, build_csr};
+#[cfg(feature = "alloc")]
+pub use device::key::{DeviceKey, KeyAlgorithm};
+#[cfg(feature = "alloc")]
+pub use device::{ExpectedLeaf, LeafMismatch, check_issued_leaf};
+#[cfg(feature = "alloc")]
+pub use error::{Error, ErrorKind};
+#[cfg(feature = "est-client")]
+pub use est::client::EstClient;
+#[cfg(feature = "est-server")]
+pub use est::reload::{ReloadingEst, ServedState};
+#[cfg(feature = "est-server")]
+pub use est::service::{EstService, LabelPolicy};
+#[cfg(feature = "sqlite")]
+pub use keys::root::{RootKey, open_root_key};
+#[cfg(feature = "ca")]
+pub use keys::signer::{Signer, SoftwareSigner};
+#[cfg(feature = "ca")]
+pub use keys::token::{CaRole, TokenKey, TokenPins};
 
+// The module paths of the previous release, kept for one release (CHANGELOG.md, "Deprecated").
+#[doc(hidden)]
+#[cfg(feature = "std")]
+pub use ca::error as ca_error;
+#[doc(hidden)]
+#[cfg(feature = "ca")]
+pub use ca::{authority, csr_check, devid, profile};
+#[doc(hidden)]
+#[cfg(feature = "sqlite")]
+pub use ca::{ocsp as ocsp_responder, root_crl, rotation, state as ca_state, state_dir};
+#[doc(hidden)]
 #[cfg(feature = "alloc")]
-pub use csr::{CsrRequest, DeviceName, build_csr};
-#[cfg(feature = "alloc")]
-pub use error::Error;
-#[cfg(feature = "alloc")]
-pub use key::{DeviceKey, KeyAlgorithm};
+pub use device::{channel_binding, csr, est_message, key};
+#[doc(hidden)]
+#[cfg(feature = "est-client")]
+pub use est::client as est_client;
+#[doc(hidden)]
+#[cfg(any(feature = "est-server", feature = "est-client"))]
+pub use est::tls_config;
+#[doc(hidden)]
+#[cfg(feature = "aws-lc-rs")]
+pub use est::tls_provider;
+#[doc(hidden)]
+#[cfg(feature = "est-server")]
+pub use est::{reload as est_reload, service as est_service, transport as est_transport};
+#[doc(hidden)]
+#[cfg(feature = "pkcs11")]
+pub use keys::pkcs11 as pkcs11_signer;
+#[doc(hidden)]
+#[cfg(feature = "std")]
+pub use keys::secret_file;
+#[doc(hidden)]
+#[cfg(feature = "sqlite")]
+pub use keys::{new_key as ca_key, root as root_key};
+#[doc(hidden)]
+#[cfg(feature = "ca")]
+pub use keys::{signer, token as token_key};
+#[doc(hidden)]
+#[cfg(feature = "sqlite")]
+pub use store::lock as state_lock;

@@ -27,6 +27,7 @@ fn start(name: &str) -> (PathBuf, u16) {
     let (dir, state) = acme_ca(name);
     let mut labels = HashMap::new();
     labels.insert(String::new(), LabelPolicy::default());
+    common::crypto_provider();
     let ep = bind_endpoint(CaState::open(&state).unwrap(), "127.0.0.1:0", labels).unwrap();
     let port = serve_in_background(ep);
     copy_ca_certs(&state, &dir);

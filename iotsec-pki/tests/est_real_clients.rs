@@ -34,6 +34,7 @@ struct Server {
 
 fn start(name: &str, labels: HashMap<String, LabelPolicy>) -> Server {
     let (dir, state) = acme_ca(name);
+    common::crypto_provider();
     let ep = bind_endpoint(CaState::open(&state).unwrap(), "127.0.0.1:0", labels).unwrap();
     let port = serve_in_background(ep);
     copy_ca_certs(&state, &dir);
@@ -608,6 +609,7 @@ fn revoked_client_certificate_fails_the_tls_handshake() {
         let pem = iotsec_pki::ca_state::to_pem("CERTIFICATE", &c.der).unwrap() + &int;
         std::fs::write(dir.join(name), pem).unwrap();
     }
+    common::crypto_provider();
     let port = serve_in_background(bind_endpoint(ca, "127.0.0.1:0", default_labels()).unwrap());
     let url = format!("https://127.0.0.1:{port}/.well-known/est/cacerts");
     let (st, _, _) = curl(&dir, &["--cert", "good.pem", "--key", "r.key", &url]);
@@ -691,6 +693,7 @@ fn crl_is_published_over_http_and_refreshed_on_revocation() {
     }
     let (dir, state, mut ca) = ca_with_csr("crl-http", "c");
     let cert = issue_file(&mut ca, &dir, "c.csr.der");
+    common::crypto_provider();
     let ep = bind_endpoint(
         CaState::open(&state).unwrap(),
         "127.0.0.1:0",
@@ -778,6 +781,7 @@ fn labels_select_their_intermediate() {
             ..basic
         },
     );
+    common::crypto_provider();
     assert!(
         bind_endpoint_with(
             CaState::open(&state).unwrap(),
@@ -787,6 +791,7 @@ fn labels_select_their_intermediate() {
         )
         .is_err()
     );
+    common::crypto_provider();
     let ep = bind_endpoint_with(
         CaState::open(&state).unwrap(),
         vec![(
@@ -1015,6 +1020,7 @@ fn devid_label_issues_ldevids_from_the_idevid() {
             ..Default::default()
         },
     );
+    common::crypto_provider();
     let ep = bind_endpoint_with(
         CaState::open(&state).unwrap(),
         vec![(

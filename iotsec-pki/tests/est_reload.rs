@@ -46,12 +46,14 @@ fn reloading(name: &str) -> (PathBuf, ReloadingEst, Arc<Mutex<Vec<String>>>) {
     );
     let events = Arc::new(Mutex::new(Vec::new()));
     let log = events.clone();
+    common::crypto_provider();
     let est = ReloadingEst::start(
         ServedState {
             state_dir: state.clone(),
             intermediates: Vec::new(),
             labels,
             root_crl: None,
+            pins: Default::default(),
         },
         Duration::ZERO,
         Box::new(move |e: &ReloadEvent<'_>| log.lock().unwrap().push(format!("{e:?}"))),
@@ -154,7 +156,7 @@ fn a_check_finishes_an_interrupted_rotation_and_waits_for_a_running_one() {
     let root_der = read_pem(&state.join("root.pem"), "CERTIFICATE").unwrap();
     let root_key = RootKey::of_state(&state)
         .unwrap()
-        .open_certified(&root_der)
+        .open_certified(&root_der, &Default::default())
         .unwrap();
     // The rotating process dies right after its commit point.
     let result = rotate_intermediate_observed(
@@ -190,12 +192,14 @@ fn checks_are_at_most_one_per_interval() {
     let (_, state) = acme_ca_at("reload-interval", OffsetDateTime::now_utc());
     let mut labels = HashMap::new();
     labels.insert(String::new(), LabelPolicy::default());
+    common::crypto_provider();
     let est = ReloadingEst::start(
         ServedState {
             state_dir: state.clone(),
             intermediates: Vec::new(),
             labels,
             root_crl: None,
+            pins: Default::default(),
         },
         Duration::from_secs(3600),
         Box::new(|_: &ReloadEvent<'_>| {}),

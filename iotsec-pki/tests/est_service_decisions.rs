@@ -248,3 +248,26 @@ fn a_client_certificate_authorizes_its_own_identity_only() {
     // With valid Basic credentials the certificate only accompanies the request.
     issued(&s.handle(&enroll_as("", None, "dev-2"), &with_cert(&dev)));
 }
+
+#[test]
+fn the_decision_takes_its_time_from_the_caller() {
+    let s = service("est-d-clock");
+    // An hour ago by the caller's clock: the certificate is dated from it (notBefore backdated
+    // by the 5-minute skew allowance, notAfter one profile lifetime later), not from the
+    // machine's clock.
+    let at = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - time::Duration::hours(1);
+    let r = s.handle_at(&enroll("off", None), &facts(), at);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let certs = parse_certs_only(&r.body).unwrap();
+    let cert = &certs[0];
+    let validity = &cert.tbs_certificate.validity;
+    let secs = |t: &x509_cert::time::Time| t.to_unix_duration().as_secs() as i64;
+    assert_eq!(
+        secs(&validity.not_before),
+        (at - time::Duration::minutes(5)).unix_timestamp()
+    );
+    assert_eq!(
+        secs(&validity.not_after),
+        (at + time::Duration::hours(1)).unix_timestamp()
+    );
+}

@@ -82,7 +82,7 @@ fn rotate_crashing_at(
     let root_der = read_pem(&state.join("root.pem"), "CERTIFICATE").unwrap();
     let root_key = RootKey::of_state(state)
         .unwrap()
-        .open_certified(&root_der)
+        .open_certified(&root_der, &Default::default())
         .unwrap();
     let mut steps = Vec::new();
     let result = rotate_intermediate_observed(

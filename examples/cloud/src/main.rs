@@ -63,6 +63,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    pki::install_crypto_provider();
     let cli = match parse_args::<Cli>() {
         Ok(cli) => cli,
         Err(code) => return code,

@@ -4,21 +4,25 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 use iotsec_cli_contract::{BadInput, Outcome, Report};
-use iotsec_pki::ca_error::CaError;
-use iotsec_pki::ca_state::{
-    CaSettings, CaState, NewCaKey, add_intermediate_with, enable_devid, init_state_publishing,
-    read_pem, set_root_crl_url, to_pem,
+use iotsec_pki::ca::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
+use iotsec_pki::ca::error::{MAX_LIFETIME_HOURS, device_lifetime_secs};
+use iotsec_pki::ca::root_crl::{intermediate_certificate, parse_reason};
+use iotsec_pki::ca::rotation::{ca_dir, drop_expired_keys, revoke_in_any_generation};
+use iotsec_pki::ca::state::{
+    NewCaKey, add_intermediate_signed_by, enable_devid, init_state_publishing, set_root_crl_url,
+    to_pem,
 };
-use iotsec_pki::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
-use iotsec_pki::est_reload::{ReloadEvent, ReloadingEst, ServedState};
-use iotsec_pki::root_crl::{intermediate_certificate, parse_reason, revoke_intermediate, root_crl};
-use iotsec_pki::root_key::RootKey;
-use iotsec_pki::rotation::{
-    RETIRED_DIR, ca_dir, drop_expired_keys, revoke_in_any_generation, rotate_intermediate,
+use iotsec_pki::ca::state_dir::{
+    intermediate_cert_file, read_pem, retired_generation_dir, root_cert_file,
 };
-use iotsec_pki::secret_file::BasicCredentials;
+use iotsec_pki::est::reload::ReloadEvent;
+use iotsec_pki::keys::secret_file::BasicCredentials;
 use iotsec_pki::store::hex_upper;
-use iotsec_pki::token_key::{CaRole, TokenKey};
+use iotsec_pki::{
+    CaError, CaRole, CaSettings, CaState, ReloadingEst, RootKey, ServedState, Signer, TokenKey,
+    TokenPins, open_root_key, revoke_intermediate, root_crl_signed_by,
+    rotate_intermediate_signed_by,
+};
 use zeroize::Zeroizing;
 
 /// Declares the `--[PREFIX]pkcs11-*` options naming one CA key in a PKCS#11 token, once for
@@ -88,7 +92,8 @@ macro_rules! token_key_args {
             fn with_pin(&self) -> Result<Option<(TokenKey, Zeroizing<String>)>, BadInput> {
                 self.token_key()
                     .map(|key| {
-                        let pin = key.pin_from_env_for(Self::ROLE).map_err(bad)?;
+                        let (pin, file) = pin_env(Self::ROLE);
+                        let pin = key.pin_from(Self::ROLE, pin, file).map_err(bad)?;
                         Ok((key, pin))
                     })
                     .transpose()
@@ -300,10 +305,44 @@ pub enum Command {
 /// Where a new CA's root CRL is published when `pki init` is not told.
 const DEFAULT_ROOT_CRL_URL: &str = "http://127.0.0.1:8080/root.crl";
 
+/// The TLS provider of this binary, installed as the process default before anything uses
+/// TLS: aws-lc-rs, offering the X25519MLKEM768 hybrid (ML-KEM-768 with X25519) first for
+/// TLS 1.3, X25519 and P-256 for peers without it. The crate itself picks none.
+pub fn install_crypto_provider() {
+    // Err: a default is installed already (by this same call earlier).
+    let _ = iotsec_pki::est::tls_provider::hybrid_first().install_default();
+}
+
+/// `role`'s PIN variable and the path in its PIN-file variable: the environment is read here,
+/// the crate reads none.
+fn pin_env(role: CaRole) -> (Option<Zeroizing<String>>, Option<PathBuf>) {
+    (
+        std::env::var(role.pin_env()).ok().map(Zeroizing::new),
+        std::env::var_os(role.pin_file_env()).map(PathBuf::from),
+    )
+}
+
+/// The token PINs the environment gives (each role: its variable or its file, not both).
+fn env_pins() -> Result<TokenPins, BadInput> {
+    let mut pins = TokenPins::default();
+    for role in [CaRole::Intermediate, CaRole::Root] {
+        let (pin, file) = pin_env(role);
+        pins = pins.with_given(role, pin, file).map_err(bad)?;
+    }
+    Ok(pins)
+}
+
+/// The root key of the CA in `state`, opened (a token's with its PIN from the environment)
+/// and checked against `root.pem`.
+fn open_root(state: &std::path::Path) -> Result<Box<dyn Signer>, BadInput> {
+    open_root_key(state, &env_pins()?).map_err(bad)
+}
+
 fn open_ca(state: &std::path::Path, intermediate: Option<&str>) -> Result<CaState, BadInput> {
+    let pins = env_pins()?;
     match intermediate {
-        Some(name) => CaState::open_intermediate(state, name),
-        None => CaState::open(state),
+        Some(name) => CaState::open_intermediate_with(state, name, &pins),
+        None => CaState::open_with(state, &pins),
     }
     .map_err(bad)
 }
@@ -368,15 +407,16 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                          named in its ca.txt",
                     ));
                 }
-                let sub = add_intermediate_with(
+                let sub = add_intermediate_signed_by(
                     &state,
                     &name,
                     &crl_url,
                     now,
                     new_key(int_token.as_ref(), pkcs11.generate),
+                    open_root(&state)?.as_ref(),
                 )
                 .map_err(|e| creating(&format!("intermediate {name}"), &state, e))?;
-                let certificate = sub.join("intermediate.pem");
+                let certificate = intermediate_cert_file(&sub);
                 let key = key_place(int_token.as_ref(), "intermediate.key.pem");
                 return Ok(Report {
                     outcome: Outcome::Accepted,
@@ -407,16 +447,16 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 }),
                 None => None,
             };
-            if lifetime_hours == 0 || lifetime_hours > 24 * 398 {
-                return Err(BadInput::new("--lifetime-hours must be 1..=9552"));
-            }
+            let lifetime_secs = device_lifetime_secs(lifetime_hours).map_err(|_| {
+                BadInput::new(format!("--lifetime-hours must be 1..={MAX_LIFETIME_HOURS}"))
+            })?;
             let root_token = root_pkcs11.with_pin()?;
             init_state_publishing(
                 &state,
                 &CaSettings {
                     organization,
                     crl_url,
-                    lifetime_secs: lifetime_hours * 3600,
+                    lifetime_secs,
                 },
                 Some(root_crl_url.as_deref().unwrap_or(DEFAULT_ROOT_CRL_URL)),
                 now,
@@ -428,8 +468,8 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 enable_devid(&state, devid).map_err(bad)?;
             }
             let root_key = RootKey::of_state(&state).map_err(bad)?;
-            let root = state.join("root.pem");
-            let intermediate = state.join("intermediate.pem");
+            let root = root_cert_file(&state);
+            let intermediate = intermediate_cert_file(&state);
             let intermediate_key = key_place(int_token.as_ref(), "intermediate.key.pem");
             let note = match root_key {
                 RootKey::File(_) => "move offline/root.key.pem to offline media",
@@ -504,14 +544,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                         }),
                     })
                 }
-                Err(
-                    e @ (CaError::CsrSignatureInvalid
-                    | CaError::SanNotAllowed { .. }
-                    | CaError::SubjectNotAllowed { .. }
-                    | CaError::UnsupportedAlgorithm { .. }
-                    | CaError::DevIdIdentityRequired
-                    | CaError::DevIdNotEnabled),
-                ) => Ok(Report {
+                Err(e) if e.is_refusal() => Ok(Report {
                     outcome: Outcome::Rejected,
                     text: format!("rejected: {e}"),
                     json: json!({ "rejected": e.to_string() }),
@@ -589,16 +622,17 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
             pkcs11,
         } => {
             let token = pkcs11.with_pin()?;
-            let r = rotate_intermediate(
+            let r = rotate_intermediate_signed_by(
                 &state,
                 intermediate.as_deref(),
                 now,
                 new_key(token.as_ref(), pkcs11.generate),
+                open_root(&state)?.as_ref(),
             )
             .map_err(bad)?;
             let dir = ca_dir(&state, intermediate.as_deref()).map_err(bad)?;
             let name = intermediate.as_deref().unwrap_or("default");
-            let certificate = dir.join("intermediate.pem");
+            let certificate = intermediate_cert_file(&dir);
             let key = key_place(token.as_ref(), "intermediate.key.pem");
             let note = "a running serve issues with the new key from its next request";
             Ok(Report {
@@ -627,7 +661,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
         }
         Command::Approve { state, id } => {
             use iotsec_pki::store::CertStore;
-            let mut ca = CaState::open(&state).map_err(bad)?;
+            let mut ca = CaState::open_with(&state, &env_pins()?).map_err(bad)?;
             let found = ca.store.approve_pending(id).map_err(bad)?;
             Ok(Report {
                 outcome: if found {
@@ -652,18 +686,18 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
         } => {
             let mut dropped = Vec::new();
             let der = if root {
-                root_crl(&state, now).map_err(bad)?
+                root_crl_signed_by(&state, open_root(&state)?.as_ref(), now).map_err(bad)?
             } else if let Some(serial) = generation {
                 let serial = hex_upper(&parse_hex(&serial)?);
                 let dir = ca_dir(&state, intermediate.as_deref()).map_err(bad)?;
-                let generation = dir.join(RETIRED_DIR).join(serial);
+                let generation = retired_generation_dir(&dir, &serial);
                 if !generation.is_dir() {
                     return Err(BadInput::new(format!(
                         "no rotated-out key {} here",
                         generation.display()
                     )));
                 }
-                CaState::open(&generation)
+                CaState::open_with(&generation, &env_pins()?)
                     .map_err(bad)?
                     .crl(now)
                     .map_err(bad)?
@@ -849,8 +883,8 @@ fn listen(flag: &str, addr: &str) -> Result<std::net::TcpListener, BadInput> {
 
 /// Runs the EST server until killed.
 pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
-    use iotsec_pki::est_message::Base64Layout;
-    use iotsec_pki::est_service::{BindingPolicy, LabelPolicy};
+    use iotsec_pki::device::est_message::Base64Layout;
+    use iotsec_pki::est::service::{BindingPolicy, LabelPolicy};
     let basic = match (&args.basic_auth, &args.basic_auth_file) {
         (Some(s), _) => Some(BasicCredentials::parse(Zeroizing::new(s.clone()))),
         (None, Some(path)) => Some(BasicCredentials::from_file(path)),
@@ -919,6 +953,7 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
         intermediates,
         labels,
         root_crl: args.root_crl.clone(),
+        pins: env_pins()?,
     };
     let est = ReloadingEst::start(
         served,

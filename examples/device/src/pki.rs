@@ -7,7 +7,9 @@ use iotsec_cli_contract::{BadInput, Outcome, Report};
 use iotsec_pki::channel_binding::challenge_password_for;
 use iotsec_pki::est_client::{EstClient, certs_of};
 use iotsec_pki::secret_file::BasicCredentials;
-use iotsec_pki::{CsrRequest, DeviceKey, DeviceName, KeyAlgorithm, build_csr};
+use iotsec_pki::{
+    CsrRequest, DeviceKey, DeviceName, ExpectedLeaf, KeyAlgorithm, build_csr, check_issued_leaf,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -188,8 +190,8 @@ fn client(
         }
         None => None,
     };
-    let config =
-        iotsec_pki::tls_config::client_config(&roots, client_auth).map_err(BadInput::new)?;
+    let config = iotsec_pki::tls_config::client_config(tls_provider(), &roots, client_auth)
+        .map_err(BadInput::new)?;
     EstClient::new(est, Arc::new(config)).map_err(BadInput::new)
 }
 
@@ -214,112 +216,13 @@ fn intermediate(client: &EstClient, est: &str) -> Result<Vec<Vec<u8>>, BadInput>
         .collect())
 }
 
-/// What the issued leaf must be: the certificate of `key`, for the names we asked for.
-enum Expected<'a> {
-    /// A new enrollment: exactly this CN, and exactly these dNSName and URI SAN entries (a
-    /// DevID CA may add its serialNumber and hardwareModuleName).
-    Names {
-        cn: &'a str,
-        dns: &'a [String],
-        uri: &'a [String],
-    },
-    /// A renewal or rekey: the Subject and SAN of the current certificate, byte for byte.
-    SameAs(&'a x509_cert::Certificate),
-}
-
-fn san_of(cert: &x509_cert::Certificate) -> Option<&[u8]> {
-    cert.tbs_certificate
-        .extensions
-        .iter()
-        .flatten()
-        .find(|e| e.extn_id == iotsec_pki::csr_check::ID_CE_SUBJECT_ALT_NAME)
-        .map(|e| e.extn_value.as_bytes())
-}
-
-/// Why `leaf` (DER) is not the certificate we asked for, or `None` when it is.
-fn leaf_mismatch(leaf: &[u8], key: &DeviceKey, expected: &Expected<'_>) -> Option<String> {
-    use der::{Decode, Encode};
-    use x509_cert::ext::pkix::SubjectAltName;
-    use x509_cert::ext::pkix::name::GeneralName;
-    const CN: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.4.3");
-    let Ok(cert) = x509_cert::Certificate::from_der(leaf) else {
-        return Some("the issued certificate does not decode".into());
-    };
-    let spki = cert.tbs_certificate.subject_public_key_info.to_der().ok();
-    if spki.is_none() || spki != key.public_key_der().ok() {
-        return Some("the issued certificate certifies another key".into());
-    }
-    match expected {
-        Expected::SameAs(old) => {
-            if cert.tbs_certificate.subject != old.tbs_certificate.subject
-                || san_of(&cert) != san_of(old)
-            {
-                return Some("the issued certificate changes the Subject or SAN".into());
-            }
-        }
-        Expected::Names { cn, dns, uri } => {
-            let cns: Vec<String> = cert
-                .tbs_certificate
-                .subject
-                .0
-                .iter()
-                .flat_map(|rdn| rdn.0.iter())
-                .filter(|atv| atv.oid == CN)
-                .map(|atv| {
-                    atv.value
-                        .decode_as::<der::asn1::Utf8StringRef<'_>>()
-                        .map(|s| s.to_string())
-                        .or_else(|_| {
-                            atv.value
-                                .decode_as::<der::asn1::PrintableStringRef<'_>>()
-                                .map(|s| s.to_string())
-                        })
-                        .unwrap_or_default()
-                })
-                .collect();
-            if cns != [*cn] {
-                return Some(format!(
-                    "the issued certificate's CN is {cns:?}, not {cn:?}"
-                ));
-            }
-            let (mut got_dns, mut got_uri) = (Vec::new(), Vec::new());
-            if let Some(san) = san_of(&cert) {
-                let Ok(san) = SubjectAltName::from_der(san) else {
-                    return Some("the issued certificate's SAN does not decode".into());
-                };
-                for name in san.0 {
-                    match name {
-                        GeneralName::DnsName(d) => got_dns.push(d.to_string()),
-                        GeneralName::UniformResourceIdentifier(u) => got_uri.push(u.to_string()),
-                        _ => {}
-                    }
-                }
-            }
-            let sorted = |v: &[String]| {
-                let mut v = v.to_vec();
-                v.sort();
-                v
-            };
-            got_dns.sort();
-            got_uri.sort();
-            if got_dns != sorted(dns) || got_uri != sorted(uri) {
-                return Some(format!(
-                    "the issued certificate names DNS {got_dns:?} URI {got_uri:?}, not the \
-                     requested DNS {dns:?} URI {uri:?}"
-                ));
-            }
-        }
-    }
-    None
-}
-
 /// Decides on the server's reply. A 200 whose leaf is not the certificate of `key` for the
 /// `expected` names is a rejection (exit 1); nothing is written unless it is. On acceptance,
 /// `write_key` runs first (the new key, if any), then the chain goes to `cert_out`.
 fn outcome(
     reply: &iotsec_pki::est_client::HttpReply,
     key: &DeviceKey,
-    expected: &Expected<'_>,
+    expected: &ExpectedLeaf<'_>,
     write_key: impl FnOnce() -> Result<(), BadInput>,
     cert_out: &PathBuf,
     extra: Vec<Vec<u8>>,
@@ -328,7 +231,9 @@ fn outcome(
         200 => {
             let mut certs = certs_of(reply).map_err(BadInput::new)?;
             let mismatch = match certs.first() {
-                Some(leaf) => leaf_mismatch(leaf, key, expected),
+                Some(leaf) => check_issued_leaf(leaf, key, expected)
+                    .err()
+                    .map(|e| e.to_string()),
                 None => Some("the reply holds no certificate".into()),
             };
             if let Some(reason) = mismatch {
@@ -390,29 +295,28 @@ pub fn enroll(a: EnrollArgs) -> Result<Report, BadInput> {
     let chain_tail = intermediate(&c, &a.est)?;
     let mut names: Vec<DeviceName<'_>> = a.dns.iter().map(|d| DeviceName::Dns(d)).collect();
     names.extend(a.uri.iter().map(|u| DeviceName::Uri(u)));
+    let request = CsrRequest {
+        common_name: &a.cn,
+        organization: None,
+        device_names: &names,
+        challenge_password: None,
+    };
     let reply = c
         .enroll(false, basic, |x| {
             let pw = a.bind.then(|| challenge_password_for(x));
             Ok(build_csr(
                 &key,
                 &CsrRequest {
-                    common_name: &a.cn,
-                    organization: None,
-                    device_names: &names,
                     challenge_password: pw.as_deref(),
+                    ..request
                 },
             )?)
         })
         .map_err(|e| est_failed("enrolling (/simpleenroll)", &a.est, e))?;
-    let expected = Expected::Names {
-        cn: &a.cn,
-        dns: &a.dns,
-        uri: &a.uri,
-    };
     outcome(
         &reply,
         &key,
-        &expected,
+        &ExpectedLeaf::Requested(&request),
         || write_key(&a.key_out, &key),
         &a.cert_out,
         chain_tail,
@@ -426,9 +330,8 @@ pub fn reenroll(a: ReenrollArgs) -> Result<Report, BadInput> {
     let key_der = pem_blocks(&a.key, "PRIVATE KEY")?;
     let key = DeviceKey::from_pkcs8_der(key_der.first().map(|d| d.as_slice()).unwrap_or_default())
         .map_err(BadInput::new)?;
-    let leaf =
-        x509_cert::Certificate::from_der(chain.first().map(Vec::as_slice).unwrap_or_default())
-            .map_err(BadInput::new)?;
+    let current = chain.first().cloned().unwrap_or_default();
+    let leaf = x509_cert::Certificate::from_der(&current).map_err(BadInput::new)?;
     let new_key = a
         .rekey_out
         .as_ref()
@@ -451,9 +354,15 @@ pub fn reenroll(a: ReenrollArgs) -> Result<Report, BadInput> {
     outcome(
         &reply,
         new_key.as_ref().unwrap_or(&key),
-        &Expected::SameAs(&leaf),
+        &ExpectedLeaf::SameAs(&current),
         write_new_key,
         &a.cert_out,
         chain.into_iter().skip(1).collect(),
     )
+}
+
+/// The device's TLS provider: aws-lc-rs, offering the X25519MLKEM768 hybrid first (X25519 and
+/// P-256 for servers without it); the crate takes it as an argument and picks none itself.
+fn tls_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(iotsec_pki::tls_provider::hybrid_first())
 }

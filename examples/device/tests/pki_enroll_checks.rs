@@ -77,6 +77,7 @@ fn rogue_server(state: &Path) -> String {
     let now = time::OffsetDateTime::now_utc();
     let (server_cert, server_key) = ca.authority.issue_server_cert(&["127.0.0.1"], now).unwrap();
     let config = server_config(
+        std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
         vec![
             CertificateDer::from(server_cert),
             CertificateDer::from(inter.clone()),

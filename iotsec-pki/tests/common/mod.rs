@@ -4,6 +4,9 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
 
 use iotsec_pki::ca_state::{CaSettings, init_state, to_pem};
 use iotsec_pki::est_transport::{EstEndpoint, serve};
@@ -11,6 +14,14 @@ use iotsec_pki::{CsrRequest, DeviceKey, KeyAlgorithm, build_csr};
 use time::OffsetDateTime;
 
 use crate::peers::scratch;
+
+/// The application's TLS provider, as a server binary sets it up: aws-lc-rs, offering the
+/// X25519MLKEM768 hybrid first with X25519 and P-256 as fallbacks, installed as the process
+/// default (the crate's servers use that one) on first use.
+pub fn crypto_provider() -> Arc<CryptoProvider> {
+    let _ = iotsec_pki::tls_provider::hybrid_first().install_default();
+    CryptoProvider::get_default().unwrap().clone()
+}
 
 /// Makes the "Acme" CA (CRL at `http://127.0.0.1/crl.der`, one-hour certificates) in `state`.
 pub fn init_acme(state: &Path, now: OffsetDateTime) {

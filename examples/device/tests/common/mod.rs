@@ -59,6 +59,8 @@ pub fn acme_ca(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
 pub fn est_server(state: &std::path::Path, policy: iotsec_pki::est_service::LabelPolicy) -> String {
     use iotsec_pki::ca_state::CaState;
     use iotsec_pki::est_transport::{bind_endpoint, serve};
+    // The server's TLS provider is the process default, as the cloud binary installs it.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let labels = std::collections::HashMap::from([(String::new(), policy)]);
     let ep = bind_endpoint(CaState::open(state).unwrap(), "127.0.0.1:0", labels).unwrap();
     let url = format!(

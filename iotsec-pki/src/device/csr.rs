@@ -24,8 +24,8 @@ use x509_cert::ext::{AsExtension, Extension};
 use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
 use x509_cert::request::{CertReq, CertReqInfo, ExtensionReq, Version};
 
+use crate::device::key::DeviceKey;
 use crate::error::Error;
-use crate::key::DeviceKey;
 
 /// `id-at-commonName` (RFC 4519 §2.3).
 pub const ID_AT_COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");

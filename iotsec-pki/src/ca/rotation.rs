@@ -10,7 +10,7 @@
 //!   the root CRL distribution point if `ca.txt` of the root has `root_crl_url=`; leaves issued
 //!   from now on carry the new key's authority key identifier;
 //! - the old key issues nothing ([`CaError::IssuerRetired`]) but still signs the CRL and
-//!   OCSP answers for the leaves it issued ([`CaState::open`](crate::ca_state::CaState::open) on the retired directory,
+//!   OCSP answers for the leaves it issued ([`CaState::open`](crate::ca::state::CaState::open) on the retired directory,
 //!   [`revoke_in_any_generation`]); it is kept until the last of those leaves expires, then
 //!   [`drop_expired_keys`] deletes it (a key in a token is left in the token: delete it there);
 //! - both keys sign CRLs under the same issuer name, so they share one CRL number sequence
@@ -20,31 +20,31 @@
 //!   retired generation keeps the URL its leaves carry, and the new one gets
 //!   [`generation_crl_url`] (`http://h/crl.der` becomes `http://h/crl-NEWSERIAL.der`) in its
 //!   `ca.txt`, so its leaves point at the CRL its own key signs
-//!   ([`EstService::ca_for_crl_path`](crate::est_service::EstService::ca_for_crl_path)).
+//!   ([`EstService::ca_for_crl_path`](crate::est::service::EstService::ca_for_crl_path)).
 //!
 //! The rotation is one atomic commit that survives a crash at any point
 //! ([`rotate_intermediate_observed`], [`recover_rotation`]); a running EST server picks it up
-//! without a restart ([`crate::est_reload`]).
+//! without a restart ([`crate::est::reload`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
-use crate::authority::recertify_intermediate;
-use crate::ca_error::CaError;
-use crate::ca_state::{
-    CRL_URL_KEY, MadeKey, NewCaKey, RETIRED_AT_KEY, ROOT_CRL_URL_KEY, intermediate_dir, read_pem,
-    settings_value, to_pem,
+use crate::ca::authority::recertify_intermediate;
+use crate::ca::error::CaError;
+use crate::ca::state_dir::{
+    CRL_URL_KEY, RETIRED_AT_KEY, ROOT_CRL_URL_KEY, intermediate_dir, read_pem, settings_value,
+    to_pem,
 };
-use crate::root_key::RootKey;
-use crate::signer::Signer;
-use crate::state_lock::{LOCK_WAIT, StateLock};
+use crate::keys::new_key::{MadeKey, NewCaKey};
+use crate::keys::root::RootKey;
+use crate::keys::signer::Signer;
+use crate::keys::token::{CaRole, ensure_certified_key_for};
+use crate::store::lock::{LOCK_WAIT, StateLock};
 use crate::store::{CertStore, SqliteStore, hex_upper};
-use crate::token_key::{CaRole, ensure_certified_key_for};
 
-/// The folder of retired generations inside an intermediate's state directory.
-pub const RETIRED_DIR: &str = "retired";
+pub use crate::ca::state_dir::RETIRED_DIR;
 
 /// The folder a rotation writes the new generation into before it commits
 /// (`CA_DIR/rotation.staging`); found on open, it is removed: the rotation did not happen.
@@ -135,7 +135,8 @@ pub fn rotate_intermediate(
     key: NewCaKey<'_>,
 ) -> Result<Rotation, CaError> {
     let root_der = read_pem(&dir.join("root.pem"), "CERTIFICATE")?;
-    let root_key = RootKey::of_state(dir)?.open_certified(&root_der)?;
+    let root_key = RootKey::of_state(dir)?
+        .open_certified(&root_der, &crate::keys::token::TokenPins::default())?;
     rotate_intermediate_signed_by(dir, name, now, key, root_key.as_ref())
 }
 
@@ -231,7 +232,7 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), CaError> {
 
 /// [`rotate_intermediate_signed_by`], calling `observe` at each step. The rotation is one
 /// atomic commit:
-/// 1. under the exclusive rotation lock ([`crate::state_lock`]), after finishing or undoing
+/// 1. under the exclusive rotation lock ([`crate::store::lock`]), after finishing or undoing
 ///    any rotation a crash interrupted, the new generation (key, certificate, settings, a
 ///    database) and the retired one's settings and certificates are written and synced into
 ///    `CA_DIR/rotation.staging`;
@@ -286,7 +287,9 @@ pub fn rotate_intermediate_observed(
     let new_serial_hex = serial_hex(&new_der)?;
     let new_crl_url = settings_value(&settings, CRL_URL_KEY)
         .map(|url| generation_crl_url(url, &old_serial_hex, &new_serial_hex))
-        .ok_or_else(|| CaError::State(format!("ca.txt lacks {CRL_URL_KEY}")))?;
+        .ok_or_else(|| CaError::MissingSetting {
+            key: CRL_URL_KEY.to_owned(),
+        })?;
 
     // 1. Everything new, complete and synced, in the staging folder.
     let staging = ca_dir.join(ROTATION_STAGING);
@@ -359,7 +362,7 @@ pub fn rotate_intermediate_observed(
 /// Finishes a rotation of `ca_dir` a crash interrupted after its commit point, or undoes one
 /// interrupted before it, under the exclusive rotation lock (waiting at most `wait` for a
 /// rotation running in another process: [`CaError::RotationInProgress`] then).
-/// [`CaState::open`](crate::ca_state::CaState::open) calls it when it finds one.
+/// [`CaState::open`](crate::ca::state::CaState::open) calls it when it finds one.
 pub fn recover_rotation(ca_dir: &Path, wait: std::time::Duration) -> Result<Recovery, CaError> {
     recover_rotation_observed(ca_dir, wait, &mut |_| Ok(()))
 }

@@ -13,7 +13,7 @@
 //! present. The check runs at most once per `min_interval`, on the first handshake or request
 //! after it; an issuance does not change the stamp, so it does not reload anything. While a
 //! rotation is half done (`rotation.staging` or `rotation.pending` present,
-//! [`crate::rotation`]) the check finishes it if its process died (the rotation lock is free)
+//! [`crate::ca::rotation`]) the check finishes it if its process died (the rotation lock is free)
 //! and otherwise waits for it.
 //!
 //! With [`ServedState::root_crl`] the root's CRL file (signed offline, `pki crl --root`) is
@@ -31,14 +31,17 @@ use std::time::{Duration, Instant, SystemTime};
 use rustls::ServerConfig;
 use rustls::sign::CertifiedKey;
 
-use crate::ca_error::CaError;
-use crate::ca_state::{CaState, intermediate_dir};
-use crate::ca_state::{ROOT_CRL_URL_KEY, settings_value};
-use crate::est_service::{EstService, LabelPolicy};
-use crate::est_transport::{assemble_generation, issue_server_identity};
-use crate::profile::url_path;
-use crate::root_crl::{PublishedRootCrl, ROOT_DB_FILE, read_published_root_crl};
-use crate::rotation::{RETIRED_DIR, recover_rotation, retired_generations, rotation_unfinished};
+use crate::ca::error::CaError;
+use crate::ca::profile::url_path;
+use crate::ca::root_crl::{PublishedRootCrl, ROOT_DB_FILE, read_published_root_crl};
+use crate::ca::rotation::{
+    RETIRED_DIR, recover_rotation, retired_generations, rotation_unfinished,
+};
+use crate::ca::state::{CaState, intermediate_dir};
+use crate::ca::state::{ROOT_CRL_URL_KEY, settings_value};
+use crate::est::service::{EstService, LabelPolicy};
+use crate::est::transport::{assemble_generation, issue_server_identity};
+use crate::keys::token::TokenPins;
 use crate::store::SqliteStore;
 
 /// What a server serves: the CA state directory, the named intermediates its labels use, and
@@ -51,6 +54,9 @@ pub struct ServedState {
     pub intermediates: Vec<String>,
     /// The labels ("" is the default label).
     pub labels: HashMap<String, LabelPolicy>,
+    /// The PINs of intermediates kept in PKCS#11 tokens (every generation is opened with
+    /// them).
+    pub pins: TokenPins,
     /// The root's CRL as `pki crl --root` writes it, to publish on the CRL endpoint at the
     /// path of the state's `root_crl_url` (`/root.crl` without one); checked
     /// ([`read_published_root_crl`]) and never replaced by one with a lower CRL number.
@@ -93,11 +99,11 @@ impl ServedState {
             if !others.iter().any(|(n, _)| n == name) {
                 others.push((
                     name.clone(),
-                    CaState::open_intermediate(&self.state_dir, name)?,
+                    CaState::open_intermediate_with(&self.state_dir, name, &self.pins)?,
                 ));
             }
         }
-        let default = CaState::open(&self.state_dir)?;
+        let default = CaState::open_with(&self.state_dir, &self.pins)?;
         let mut skipped = Vec::new();
         for (prefix, dir) in self.ca_dirs()? {
             for generation in retired_generations(&dir)? {
@@ -105,7 +111,7 @@ impl ServedState {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                let opened = CaState::open(&generation).and_then(|mut old| {
+                let opened = CaState::open_with(&generation, &self.pins).and_then(|mut old| {
                     old.check_root_revocation(&self.state_dir)?;
                     Ok(old)
                 });
@@ -537,10 +543,10 @@ impl ReloadingEst {
     }
 
     /// Serves EST (and OCSP) on `listener` forever: each handshake and each request takes the
-    /// generation current when it starts ([`crate::est_transport::serve_current`]).
+    /// generation current when it starts ([`crate::est::transport::serve_current`]).
     pub fn serve(self: Arc<Self>, listener: std::net::TcpListener) -> std::io::Result<()> {
         let for_requests = self.clone();
-        crate::est_transport::serve_current(
+        crate::est::transport::serve_current(
             listener,
             Arc::new(move || self.generation().config.clone()),
             Arc::new(move || for_requests.generation().service.clone()),
@@ -548,9 +554,9 @@ impl ReloadingEst {
     }
 
     /// Serves the CRLs over plain HTTP on `listener` forever, each request from the
-    /// generation current then ([`crate::est_transport::serve_crl_current`]).
+    /// generation current then ([`crate::est::transport::serve_crl_current`]).
     pub fn serve_crl(self: Arc<Self>, listener: std::net::TcpListener) -> std::io::Result<()> {
-        crate::est_transport::serve_crl_current(
+        crate::est::transport::serve_crl_current(
             listener,
             Arc::new(move || self.generation().service.clone()),
         )

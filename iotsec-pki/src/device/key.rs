@@ -178,3 +178,37 @@ impl DeviceKey {
         Ok(self.signature_algorithm().to_der()?)
     }
 }
+
+/// Whether `signature` over `message` verifies with the raw `public_key` (as
+/// [`DeviceKey::raw_public_key`] gives it): ECDSA P-256 with SHA-256 over a DER
+/// `Ecdsa-Sig-Value` (RFC 5758 §3.2), or Ed25519 over its 64 raw bytes with the strict checks
+/// of RFC 8032 §5.1.7 (canonical S, no small-order key). Pure Rust, no provider needed.
+pub fn verify_signature(
+    algorithm: KeyAlgorithm,
+    public_key: &[u8],
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
+    use signature::Verifier;
+    match algorithm {
+        KeyAlgorithm::P256 => {
+            let (Ok(key), Ok(sig)) = (
+                p256::ecdsa::VerifyingKey::from_sec1_bytes(public_key),
+                p256::ecdsa::Signature::from_der(signature),
+            ) else {
+                return false;
+            };
+            key.verify(message, &sig).is_ok()
+        }
+        KeyAlgorithm::Ed25519 => {
+            let (Ok(key), Ok(sig)) = (
+                <[u8; 32]>::try_from(public_key),
+                ed25519_dalek::Signature::from_slice(signature),
+            ) else {
+                return false;
+            };
+            ed25519_dalek::VerifyingKey::from_bytes(&key)
+                .is_ok_and(|k| k.verify_strict(message, &sig).is_ok())
+        }
+    }
+}

@@ -10,9 +10,9 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
-use crate::ca_error::CaError;
-use crate::channel_binding::{EXPORTER_LABEL, EXPORTER_LEN};
-use crate::est_message::{Base64Layout, encode_csr_body, parse_certs_only};
+use crate::ca::error::CaError;
+use crate::device::channel_binding::{EXPORTER_LABEL, EXPORTER_LEN};
+use crate::device::est_message::{Base64Layout, encode_csr_body, parse_certs_only};
 
 /// Hard cap on a response.
 pub const MAX_RESPONSE: usize = 256 * 1024;

@@ -12,8 +12,8 @@ use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::request::{CertReq, ExtensionReq};
 
-use crate::ca_error::CaError;
-use crate::key::{ECDSA_WITH_SHA256, ID_EC_PUBLIC_KEY, ID_ED25519, KeyAlgorithm};
+use crate::ca::error::CaError;
+use crate::device::key::{ECDSA_WITH_SHA256, ID_EC_PUBLIC_KEY, ID_ED25519, KeyAlgorithm};
 
 /// `secp256r1` named curve (RFC 5480 §2.1.1.1).
 pub const ID_SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
@@ -254,10 +254,7 @@ pub fn verify_csr(der_bytes: &[u8]) -> Result<VerifiedCsr, CaError> {
         .as_bytes()
         .ok_or(CaError::CsrSignatureInvalid)?
         .to_vec();
-    let (key_algorithm, ring_alg): (
-        KeyAlgorithm,
-        &'static dyn ring::signature::VerificationAlgorithm,
-    ) = if key_oid == ID_EC_PUBLIC_KEY {
+    let key_algorithm = if key_oid == ID_EC_PUBLIC_KEY {
         let curve = spki
             .algorithm
             .parameters
@@ -269,12 +266,12 @@ pub fn verify_csr(der_bytes: &[u8]) -> Result<VerifiedCsr, CaError> {
         if sig_oid != ECDSA_WITH_SHA256 || req.algorithm.parameters.is_some() {
             return Err(CaError::UnsupportedAlgorithm { oid: sig_oid });
         }
-        (KeyAlgorithm::P256, &ring::signature::ECDSA_P256_SHA256_ASN1)
+        KeyAlgorithm::P256
     } else if key_oid == ID_ED25519 {
         if sig_oid != ID_ED25519 {
             return Err(CaError::UnsupportedAlgorithm { oid: sig_oid });
         }
-        (KeyAlgorithm::Ed25519, &ring::signature::ED25519)
+        KeyAlgorithm::Ed25519
     } else {
         return Err(CaError::UnsupportedAlgorithm { oid: key_oid });
     };
@@ -283,9 +280,9 @@ pub fn verify_csr(der_bytes: &[u8]) -> Result<VerifiedCsr, CaError> {
         .signature
         .as_bytes()
         .ok_or(CaError::CsrSignatureInvalid)?;
-    ring::signature::UnparsedPublicKey::new(ring_alg, &public_key)
-        .verify(&tbs, sig)
-        .map_err(|_| CaError::CsrSignatureInvalid)?;
+    if !crate::device::key::verify_signature(key_algorithm, &public_key, &tbs, sig) {
+        return Err(CaError::CsrSignatureInvalid);
+    }
 
     let subject = subject_entries(&req)?;
     let (sans, san_der) = requested_sans(&req)?;
@@ -297,6 +294,6 @@ pub fn verify_csr(der_bytes: &[u8]) -> Result<VerifiedCsr, CaError> {
         key_algorithm,
         spki_der: spki.to_der().map_err(CaError::MalformedCsr)?,
         public_key,
-        challenge_password: crate::csr::challenge_password(&req)?,
+        challenge_password: crate::device::csr::challenge_password(&req)?,
     })
 }

@@ -15,9 +15,10 @@ use std::path::PathBuf;
 use der::Decode;
 use zeroize::Zeroizing;
 
-use crate::ca_error::CaError;
-use crate::pkcs11_signer::Pkcs11Signer;
-use crate::signer::Signer;
+use crate::ca::error::CaError;
+#[cfg(feature = "pkcs11")]
+use crate::keys::pkcs11::Pkcs11Signer;
+use crate::keys::signer::Signer;
 
 /// Environment variable holding the user PIN of an issuing intermediate's token.
 pub const PIN_ENV: &str = "IOTSEC_PKCS11_PIN";
@@ -133,60 +134,37 @@ impl TokenKey {
         }
     }
 
-    /// The user PIN of an intermediate's token, from [`PIN_ENV`].
-    pub fn pin_from_env(&self) -> Result<Zeroizing<String>, CaError> {
-        self.pin_from_env_for(CaRole::Intermediate)
-    }
-
-    /// The user PIN of `role`'s token, from [`CaRole::pin_env`] or the file named by
-    /// [`CaRole::pin_file_env`] (no fallback between roles; both set is refused).
-    pub fn pin_from_env_for(&self, role: CaRole) -> Result<Zeroizing<String>, CaError> {
-        self.pin_from(
-            role,
-            std::env::var(role.pin_env()).ok().map(Zeroizing::new),
-            std::env::var_os(role.pin_file_env()).map(PathBuf::from),
-        )
-    }
-
-    /// The PIN of `role` given the value of its PIN variable and the path in its PIN-file
-    /// variable (the decision of [`TokenKey::pin_from_env_for`], without the environment).
+    /// The PIN of `role` given the value of its PIN variable ([`CaRole::pin_env`]) and the
+    /// path in its PIN-file variable ([`CaRole::pin_file_env`]), both read by the caller (the
+    /// library reads no environment): no fallback between roles; both given is refused.
     pub fn pin_from(
         &self,
         role: CaRole,
         pin: Option<Zeroizing<String>>,
         pin_file: Option<PathBuf>,
     ) -> Result<Zeroizing<String>, CaError> {
-        match (pin, pin_file) {
-            (Some(_), Some(_)) => Err(CaError::State(format!(
-                "set either {} or {}, not both",
-                role.pin_env(),
-                role.pin_file_env()
-            ))),
-            (Some(pin), None) => Ok(pin),
-            (None, Some(path)) => crate::secret_file::read_secret_file(&path, "PIN"),
-            (None, None) => Err(self.missing_pin(role)),
-        }
+        given_pin(role, pin, pin_file)?.ok_or_else(|| self.missing_pin(role))
     }
 
     /// The error for a PIN that was not given.
     pub(crate) fn missing_pin(&self, role: CaRole) -> CaError {
-        CaError::State(format!(
-            "the {} key is in PKCS#11 token {:?}: set {} to its user PIN (or {} to a file \
-             holding it)",
-            role.name(),
-            self.token,
-            role.pin_env(),
-            role.pin_file_env()
-        ))
+        CaError::MissingPin {
+            role: role.name(),
+            token: self.token.clone(),
+            variable: role.pin_env(),
+            file_variable: role.pin_file_env(),
+        }
     }
 
     /// Opens the key with `pin`.
+    #[cfg(feature = "pkcs11")]
     pub fn open(&self, pin: &str) -> Result<Pkcs11Signer, CaError> {
         Pkcs11Signer::open(&self.module, &self.token, pin, &self.key_label)
     }
 
     /// Generates a fresh P-256 key pair under this label in the token (refused when the label
     /// is taken) and opens it.
+    #[cfg(feature = "pkcs11")]
     pub fn generate(&self, pin: &str) -> Result<Pkcs11Signer, CaError> {
         Pkcs11Signer::generate_p256(&self.module, &self.token, pin, &self.key_label)
     }
@@ -220,9 +198,99 @@ pub fn ensure_certified_key_for(
     if certified == signer.public_key() {
         Ok(())
     } else {
-        Err(CaError::State(format!(
-            "the CA key is not the key its {} certificate certifies",
-            role.name()
-        )))
+        Err(CaError::UncertifiedKey { role: role.name() })
+    }
+}
+
+/// The user PINs of the CA's tokens, as the application got them (the command line reads
+/// [`CaRole::pin_env`] / [`CaRole::pin_file_env`] and passes them in through
+/// [`TokenKey::pin_from`]). Zeroized on drop; never printed.
+#[derive(Clone, Default)]
+pub struct TokenPins {
+    intermediate: Option<Zeroizing<String>>,
+    root: Option<Zeroizing<String>>,
+}
+
+impl core::fmt::Debug for TokenPins {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TokenPins")
+            .field("intermediate", &self.intermediate.is_some())
+            .field("root", &self.root.is_some())
+            .finish()
+    }
+}
+
+/// The PIN of `role` from the value of its PIN variable or the file its PIN-file variable
+/// names (`None`: neither given; both given is refused).
+fn given_pin(
+    role: CaRole,
+    pin: Option<Zeroizing<String>>,
+    pin_file: Option<PathBuf>,
+) -> Result<Option<Zeroizing<String>>, CaError> {
+    match (pin, pin_file) {
+        (Some(_), Some(_)) => Err(CaError::PinGivenTwice {
+            variable: role.pin_env(),
+            file_variable: role.pin_file_env(),
+        }),
+        (Some(pin), None) => Ok(Some(pin)),
+        (None, Some(path)) => crate::keys::secret_file::read_secret_file(&path, "PIN").map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+impl TokenPins {
+    /// These PINs with `role`'s from the value of its PIN variable or the file its PIN-file
+    /// variable names, as the caller read them (neither: none; both: refused).
+    pub fn with_given(
+        self,
+        role: CaRole,
+        pin: Option<Zeroizing<String>>,
+        pin_file: Option<PathBuf>,
+    ) -> Result<Self, CaError> {
+        Ok(match given_pin(role, pin, pin_file)? {
+            Some(pin) => self.with(role, pin),
+            None => self,
+        })
+    }
+
+    /// These PINs with `pin` for `role`'s token.
+    #[must_use]
+    pub fn with(mut self, role: CaRole, pin: Zeroizing<String>) -> Self {
+        match role {
+            CaRole::Intermediate => self.intermediate = Some(pin),
+            CaRole::Root => self.root = Some(pin),
+        }
+        self
+    }
+
+    /// The PIN of `role`'s token `key`, or the error naming the variable to set.
+    pub fn pin_for(&self, key: &TokenKey, role: CaRole) -> Result<&str, CaError> {
+        match role {
+            CaRole::Intermediate => self.intermediate.as_deref(),
+            CaRole::Root => self.root.as_deref(),
+        }
+        .map(String::as_str)
+        .ok_or_else(|| key.missing_pin(role))
+    }
+}
+
+impl TokenKey {
+    /// The key opened (or, with `generate`, made in the token first) as a signer; refused in
+    /// a build without the `pkcs11` feature.
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn signer(&self, pin: &str, generate: bool) -> Result<Box<dyn Signer>, CaError> {
+        #[cfg(feature = "pkcs11")]
+        {
+            Ok(Box::new(if generate {
+                self.generate(pin)?
+            } else {
+                self.open(pin)?
+            }))
+        }
+        #[cfg(not(feature = "pkcs11"))]
+        {
+            let _ = (pin, generate);
+            Err(CaError::FeatureDisabled { feature: "pkcs11" })
+        }
     }
 }

@@ -1,5 +1,8 @@
-//! The EST server's decisions (RFC 7030 §3-§4, RFC 8951), without I/O: a parsed HTTP request
-//! and the TLS facts (client certificate, exporter value) in, an HTTP response out.
+//! The EST server's decisions (RFC 7030 §3-§4, RFC 8951), without I/O: a parsed HTTP request,
+//! the TLS facts (client certificate, exporter value) and the time in
+//! ([`EstService::handle_at`]), an HTTP response out. Its only effects go through the CA state
+//! it holds: issuance records and the approval queue of the [`CertStore`]. The transport
+//! reads the clock and moves the bytes.
 //!
 //! Labels (RFC 7030 §3.2.2) select the policy: authentication (TLS client certificate and/or
 //! HTTP Basic, §3.2.3), channel binding (§3.5 with RFC 9266 tls-exporter), manual approval
@@ -13,11 +16,13 @@ use der::{Decode, Encode};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
-use crate::ca_error::CaError;
-use crate::ca_state::CaState;
-use crate::channel_binding::{BindingCheck, check_binding};
-use crate::csr_check::{ID_CE_SUBJECT_ALT_NAME, VerifiedCsr, verify_csr};
-use crate::est_message::{Base64Layout, decode_base64_body, encode_base64, encode_certs_only_body};
+use crate::ca::csr_check::{ID_CE_SUBJECT_ALT_NAME, VerifiedCsr, verify_csr};
+use crate::ca::error::CaError;
+use crate::ca::state::CaState;
+use crate::device::channel_binding::{BindingCheck, check_binding};
+use crate::device::est_message::{
+    Base64Layout, decode_base64_body, encode_base64, encode_certs_only_body,
+};
 use crate::store::CertStore;
 
 /// Channel-binding policy of a label.
@@ -182,7 +187,7 @@ impl EstService {
     }
 
     /// Publishes the root's CRL `der` (checked by
-    /// [`read_published_root_crl`](crate::root_crl::read_published_root_crl)) at the request
+    /// [`read_published_root_crl`](crate::ca::root_crl::read_published_root_crl)) at the request
     /// path `path` of the CRL endpoint.
     pub fn with_root_crl(mut self, path: impl Into<String>, der: Vec<u8>) -> Self {
         self.root_crl = Some((path.into(), der));
@@ -223,7 +228,7 @@ impl EstService {
             .get(name)
             .ok_or_else(|| CaError::State(format!("no issuing CA named {name:?}")))?
             .lock()
-            .map_err(|_| CaError::State("CA lock poisoned".into()))
+            .map_err(|_| CaError::Poisoned { what: "CA lock" })
     }
 
     fn ca(&self) -> Result<std::sync::MutexGuard<'_, CaState>, CaError> {
@@ -231,14 +236,14 @@ impl EstService {
     }
 
     /// The CA whose CRL is served at the request path `path`: the one whose CRL URL
-    /// ([`IssuanceProfile::crl_path`](crate::profile::IssuanceProfile::crl_path)) has this
+    /// ([`IssuanceProfile::crl_path`](crate::ca::profile::IssuanceProfile::crl_path)) has this
     /// path, so the URL an old leaf carries still gives the CRL of the key that signed it after
-    /// a rotation ([`crate::rotation`]); when several share it, the one
-    /// [`crl_name`](crate::est_transport::crl_name) names, else the first by name. A path no
-    /// CA's URL has: the CA [`crl_name`](crate::est_transport::crl_name) names
+    /// a rotation ([`crate::ca::rotation`]); when several share it, the one
+    /// [`crl_name`] names, else the first by name. A path no
+    /// CA's URL has: the CA [`crl_name`] names
     /// (`/crl/NAME.der`, `/crl/retired-SERIAL.der`), if the service has it.
     pub fn ca_for_crl_path(&self, path: &str) -> Option<String> {
-        let conventional = crate::est_transport::crl_name(path)
+        let conventional = crl_name(path)
             .filter(|n| self.cas.contains_key(*n))
             .map(str::to_owned);
         let mut matching: Vec<&String> = self
@@ -267,13 +272,17 @@ impl EstService {
     /// re-signed when a revocation was added or after [`CRL_REFRESH_SECS`], otherwise served
     /// from cache. Each intermediate signs the CRL for its own certificates.
     pub fn current_crl_of(&self, name: &str) -> Result<Vec<u8>, CaError> {
-        let now = OffsetDateTime::now_utc();
+        self.current_crl_of_at(name, OffsetDateTime::now_utc())
+    }
+
+    /// [`EstService::current_crl_of`] at time `now`.
+    pub fn current_crl_of_at(&self, name: &str, now: OffsetDateTime) -> Result<Vec<u8>, CaError> {
         let mut ca = self.ca_named(name)?;
         let revocations = ca.store.revocations(now.unix_timestamp())?.len();
         let mut cache = self
             .crl_cache
             .lock()
-            .map_err(|_| CaError::State("CRL cache poisoned".into()))?;
+            .map_err(|_| CaError::Poisoned { what: "CRL cache" })?;
         if let Some(c) = cache.get(name)
             && c.revocations == revocations
             && now.unix_timestamp() - c.made_at < CRL_REFRESH_SECS
@@ -316,7 +325,15 @@ impl EstService {
 
     /// Decides one request.
     pub fn handle(&self, req: &EstRequest, tls: &TlsFacts) -> EstResponse {
-        match self.decide(req, tls) {
+        self.handle_at(req, tls, OffsetDateTime::now_utc())
+    }
+
+    /// Decides one request at time `now` (the caller's clock: the transport reads it once per
+    /// request; a test or a replay passes its own). The decision itself reads no clock and
+    /// touches no socket: its only effects go through the CA state (issuance, the approval
+    /// queue of the [`CertStore`]).
+    pub fn handle_at(&self, req: &EstRequest, tls: &TlsFacts, now: OffsetDateTime) -> EstResponse {
+        match self.decide(req, tls, now) {
             Ok(r) => r,
             Err(e) => match e {
                 CaError::MalformedCsr(_)
@@ -341,9 +358,14 @@ impl EstService {
         }
     }
 
-    fn decide(&self, req: &EstRequest, tls: &TlsFacts) -> Result<EstResponse, CaError> {
+    fn decide(
+        &self,
+        req: &EstRequest,
+        tls: &TlsFacts,
+        now: OffsetDateTime,
+    ) -> Result<EstResponse, CaError> {
         if req.path == "/ocsp" {
-            return self.ocsp(req);
+            return self.ocsp(req, now);
         }
         let Some((label, op)) = route(&req.path) else {
             return Ok(EstResponse::text(404, "not found"));
@@ -372,7 +394,7 @@ impl EstService {
             Operation::CsrAttrs => {
                 let mut oids = vec![ID_CE_SUBJECT_ALT_NAME];
                 if policy.binding == BindingPolicy::Required {
-                    oids.push(crate::csr::ID_CHALLENGE_PASSWORD);
+                    oids.push(crate::device::csr::ID_CHALLENGE_PASSWORD);
                 }
                 let der = oids.to_der().map_err(CaError::Encoding)?;
                 Ok(EstResponse {
@@ -425,7 +447,7 @@ impl EstService {
                 let identity = match (&ca.authority.profile.devid, &tls.client_cert) {
                     (None, _) => None,
                     (Some(p), Some(client)) => Some(
-                        crate::devid::identity_of(client, &p.hw_type)?
+                        crate::ca::devid::identity_of(client, &p.hw_type)?
                             .ok_or(CaError::DevIdIdentityRequired)?,
                     ),
                     (Some(_), None) => return Err(CaError::DevIdIdentityRequired),
@@ -440,11 +462,7 @@ impl EstService {
                             id
                         }
                         Some((id, false)) => id,
-                        None => ca.store.add_pending(
-                            &label,
-                            &der,
-                            OffsetDateTime::now_utc().unix_timestamp(),
-                        )?,
+                        None => ca.store.add_pending(&label, &der, now.unix_timestamp())?,
                     };
                     if approved_id.is_none() {
                         let mut r =
@@ -455,13 +473,13 @@ impl EstService {
                     }
                 }
                 if keygen {
-                    let r = server_keygen(&mut ca, &csr, identity.as_ref(), policy.layout)?;
+                    let r = server_keygen(&mut ca, &csr, identity.as_ref(), policy.layout, now)?;
                     if let Some(id) = approved_id {
                         ca.store.remove_pending(id)?;
                     }
                     return Ok(r);
                 }
-                let cert = ca.issue_for(&csr, identity.as_ref(), OffsetDateTime::now_utc())?;
+                let cert = ca.issue_for(&csr, identity.as_ref(), now)?;
                 if let Some(id) = approved_id {
                     ca.store.remove_pending(id)?;
                 }
@@ -474,7 +492,7 @@ impl EstService {
     }
 
     /// RFC 6960 Appendix A.1: OCSP over HTTP POST (here on the same TLS listener).
-    fn ocsp(&self, req: &EstRequest) -> Result<EstResponse, CaError> {
+    fn ocsp(&self, req: &EstRequest, now: OffsetDateTime) -> Result<EstResponse, CaError> {
         if req.method != "POST" {
             let mut r = EstResponse::text(405, "method not allowed");
             r.headers.push(("Allow", "POST".into()));
@@ -487,8 +505,8 @@ impl EstService {
                 "Content-Type must be application/ocsp-request",
             ));
         }
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        let body = match crate::ocsp_responder::parse_request(&req.body) {
+        let now = now.unix_timestamp();
+        let body = match crate::ca::ocsp::parse_request(&req.body) {
             // The issuing CA the request names answers (one lock at a time, names in order);
             // a request naming none of them gets `unknown` from the default CA, and a
             // malformed one `malformedRequest`.
@@ -497,14 +515,14 @@ impl EstService {
                 names.sort();
                 let mut chosen = String::new();
                 for name in names {
-                    if crate::ocsp_responder::serves(&*self.ca_named(&name)?, &parsed)? {
+                    if crate::ca::ocsp::serves(&*self.ca_named(&name)?, &parsed)? {
                         chosen = name;
                         break;
                     }
                 }
-                crate::ocsp_responder::respond(&*self.ca_named(&chosen)?, &req.body, now)
+                crate::ca::ocsp::respond(&*self.ca_named(&chosen)?, &req.body, now)
             }
-            Err(_) => crate::ocsp_responder::respond(&*self.ca()?, &req.body, now),
+            Err(_) => crate::ca::ocsp::respond(&*self.ca()?, &req.body, now),
         };
         Ok(EstResponse {
             status: 200,
@@ -546,23 +564,27 @@ impl EstService {
     }
 }
 
-/// RFC 7030 §4.4.2: the server generates a P-256 key (ring), issues the certificate for the
+/// RFC 7030 §4.4.2: the server generates a P-256 key (the OS random source), issues the certificate for the
 /// authenticated request's subject and SANs with that key, and returns a `multipart/mixed`
 /// body: the PKCS#8 key (`application/pkcs8`, unencrypted: protected by the TLS 1.3 channel,
 /// as §4.4.2 allows when no key-encryption attribute is requested) and the certificate.
 fn server_keygen(
     ca: &mut CaState,
     csr: &VerifiedCsr,
-    identity: Option<&crate::devid::DeviceIdentity>,
+    identity: Option<&crate::ca::devid::DeviceIdentity>,
     layout: Base64Layout,
+    now: OffsetDateTime,
 ) -> Result<EstResponse, CaError> {
-    let key = crate::signer::ZeroizingKeyPair::generate_p256()?;
+    let key = crate::device::key::DeviceKey::generate(
+        crate::device::key::KeyAlgorithm::P256,
+        &mut rand_core::OsRng,
+    );
     let mut for_key = csr.clone();
-    for_key.key_algorithm = crate::key::KeyAlgorithm::P256;
-    for_key.public_key = rcgen::PublicKeyData::der_bytes(&*key).to_vec();
-    for_key.spki_der = rcgen::PublicKeyData::subject_public_key_info(&*key);
-    let cert = ca.issue_for(&for_key, identity, OffsetDateTime::now_utc())?;
-    let key_der = zeroize::Zeroizing::new(key.serialize_der());
+    for_key.key_algorithm = crate::device::key::KeyAlgorithm::P256;
+    for_key.public_key = key.raw_public_key();
+    for_key.spki_der = key.public_key_der()?;
+    let cert = ca.issue_for(&for_key, identity, now)?;
+    let key_der = key.to_pkcs8_der()?;
     let key_b64 = zeroize::Zeroizing::new(encode_base64(&key_der, layout));
     let certs = encode_certs_only_body(&[&cert.der], layout)?;
     let boundary = "iotsec-est-boundary";
@@ -663,4 +685,17 @@ fn check_presented_cert(
         return Err(mismatch("subjectAltName"));
     }
     Ok(())
+}
+
+/// The CRL a distribution-point path names: `Some("")` for the default CA (`/crl.der`,
+/// `/anything.crl`), `Some(NAME)` for `/crl/NAME.der` or `/crl/NAME.crl`, `None` otherwise.
+pub fn crl_name(path: &str) -> Option<&str> {
+    let stem = path
+        .strip_suffix(".der")
+        .or_else(|| path.strip_suffix(".crl"))?;
+    match stem.strip_prefix("/crl/") {
+        Some(name) if !name.is_empty() && !name.contains('/') => Some(name),
+        Some(_) => None,
+        None => Some(""),
+    }
 }

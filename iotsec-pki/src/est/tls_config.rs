@@ -1,10 +1,17 @@
 //! rustls configurations for brokers, services and EST: TLS 1.3 only, AEAD suites only (every
-//! TLS 1.3 suite is AEAD, RFC 8446 §9.1), ring provider, client certificates verified against
-//! our CA with the current CRL (RFC 5280 §6.3).
+//! TLS 1.3 suite is AEAD, RFC 8446 §9.1), client certificates verified against our CA with the
+//! current CRL (RFC 5280 §6.3).
+//!
+//! The cryptography is the application's: every builder takes a rustls
+//! [`CryptoProvider`] (its key exchange groups, e.g. the
+//! X25519MLKEM768 hybrid first, are what the configuration offers), and
+//! [`process_provider`] hands over the one the application installed with
+//! `CryptoProvider::install_default`. No feature of this crate installs or picks one.
 
 use std::sync::Arc;
 
 use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::UnixTime;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
@@ -13,10 +20,14 @@ use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
-use crate::ca_error::CaError;
+use crate::ca::error::CaError;
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+/// The process-default provider (`CryptoProvider::get_default()`), which the application
+/// installs at start-up; refused with [`CaError::NoCryptoProvider`] when none is.
+pub fn process_provider() -> Result<Arc<CryptoProvider>, CaError> {
+    CryptoProvider::get_default()
+        .cloned()
+        .ok_or(CaError::NoCryptoProvider)
 }
 
 fn tls_err(e: impl core::fmt::Display) -> CaError {
@@ -35,6 +46,7 @@ pub enum ClientAuth {
 /// A TLS 1.3-only server configuration that verifies client certificates against `client_roots`
 /// and rejects certificates listed in `crls`.
 pub fn server_config(
+    provider: Arc<CryptoProvider>,
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
     client_roots: &[CertificateDer<'static>],
@@ -42,7 +54,8 @@ pub fn server_config(
     client_auth: ClientAuth,
 ) -> Result<ServerConfig, CaError> {
     server_config_presenting(
-        Arc::new(server_certified_key(chain, key)?),
+        provider.clone(),
+        Arc::new(server_certified_key(&provider, chain, key)?),
         client_roots,
         crls,
         &[],
@@ -51,18 +64,20 @@ pub fn server_config(
 }
 
 /// The server's chain and key as rustls holds them, parsed once: a reloading server
-/// ([`crate::est_reload`]) builds a configuration per state generation around the same one.
+/// ([`crate::est::reload`]) builds a configuration per state generation around the same one.
 pub fn server_certified_key(
+    provider: &CryptoProvider,
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
 ) -> Result<CertifiedKey, CaError> {
-    CertifiedKey::from_der(chain, key, &provider()).map_err(tls_err)
+    CertifiedKey::from_der(chain, key, provider).map_err(tls_err)
 }
 
 /// [`server_config`] presenting `certified` (see [`server_certified_key`]), and refusing
 /// every client certificate issued by one of `revoked_issuers` (DER certificates of
 /// intermediates the root revoked; matched by key identifier).
 pub fn server_config_presenting(
+    provider: Arc<CryptoProvider>,
     certified: Arc<CertifiedKey>,
     client_roots: &[CertificateDer<'static>],
     crls: Vec<CertificateRevocationListDer<'static>>,
@@ -75,7 +90,7 @@ pub fn server_config_presenting(
     }
     let roots = Arc::new(roots);
     let verifier_with = |crls: Vec<CertificateRevocationListDer<'static>>| {
-        let mut vb = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider())
+        let mut vb = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
             .with_crls(crls)
             // The root signs no CRL for the intermediate here; leaf revocation is what we
             // publish.
@@ -104,7 +119,7 @@ pub fn server_config_presenting(
         revoked,
         fallback: verifier_with(crls)?,
     });
-    Ok(ServerConfig::builder_with_provider(provider())
+    Ok(ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(tls_err)?
         .with_client_cert_verifier(verifier)
@@ -113,6 +128,7 @@ pub fn server_config_presenting(
 
 /// A TLS 1.3-only client configuration trusting `roots`, optionally presenting a client chain.
 pub fn client_config(
+    provider: Arc<CryptoProvider>,
     roots: &[CertificateDer<'static>],
     client: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
 ) -> Result<ClientConfig, CaError> {
@@ -120,7 +136,7 @@ pub fn client_config(
     for r in roots {
         store.add(r.clone()).map_err(tls_err)?;
     }
-    let b = ClientConfig::builder_with_provider(provider())
+    let b = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(tls_err)?
         .with_root_certificates(store);
@@ -131,7 +147,7 @@ pub fn client_config(
 }
 
 /// Checks a client certificate with the CRL of the key that signed it. After a rotation
-/// ([`crate::rotation`]) the old and the new key sign CRLs under one issuer name, and webpki
+/// ([`crate::ca::rotation`]) the old and the new key sign CRLs under one issuer name, and webpki
 /// picks a CRL by issuer name: given both, it would check an old leaf against the new key's CRL
 /// (whose signature does not verify with the old key) and refuse it. So there is one verifier
 /// per CRL, chosen by the leaf's authority key identifier, which is the CRL's; a leaf naming

@@ -4,7 +4,7 @@
 
 use zeroize::Zeroizing;
 
-use crate::ca_error::CaError;
+use crate::ca::error::CaError;
 
 /// Largest secret file accepted, in bytes.
 pub const MAX_SECRET_FILE: u64 = 1024;

@@ -3,12 +3,12 @@
 //! What an end-entity certificate gets is decided here and nowhere else: lifetime, keyUsage
 //! digitalSignature, EKU clientAuth, basicConstraints cA=FALSE, a CRL distribution point, and
 //! only those requested subjectAltNames that the label's allow-list admits; optionally the
-//! IEEE 802.1AR DevID identity ([`crate::devid`]).
+//! IEEE 802.1AR DevID identity ([`crate::ca::devid`]).
 
 use std::time::Duration;
 
-use crate::csr_check::SanEntry;
-use crate::devid::DevIdProfile;
+use crate::ca::csr_check::SanEntry;
+use crate::ca::devid::DevIdProfile;
 
 /// One rule of a subjectAltName allow-list.
 #[derive(Debug, Clone, PartialEq, Eq)]

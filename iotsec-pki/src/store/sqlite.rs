@@ -1,67 +1,11 @@
-//! Persistent CA records behind the [`CertStore`] trait; [`SqliteStore`] is the embedded default.
-//!
-//! Every state change is one SQLite transaction (WAL, `synchronous=FULL`): a process killed
-//! mid-issuance leaves either the whole record or nothing, never a duplicate serial (UNIQUE
-//! constraint) and never a half-written revocation.
+//! The embedded [`CertStore`]: SQLite (WAL, `synchronous=FULL`), one transaction per change.
 
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::ca_error::CaError;
-
-/// One issued certificate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IssuedRecord {
-    /// Serial (big-endian magnitude).
-    pub serial: Vec<u8>,
-    /// Subject DER.
-    pub subject_der: Vec<u8>,
-    /// Certificate DER.
-    pub cert_der: Vec<u8>,
-    /// notAfter, Unix seconds.
-    pub not_after: i64,
-}
-
-/// One revocation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RevocationRecord {
-    /// Serial.
-    pub serial: Vec<u8>,
-    /// RFC 5280 §5.3.1 reason code.
-    pub reason: u8,
-    /// Unix seconds.
-    pub revoked_at: i64,
-}
-
-/// Where the CA keeps its records. Implement it for a shared database when one server is not
-/// enough; the CA only needs these operations to be atomic.
-pub trait CertStore {
-    /// Records an issued certificate; fails with a constraint error on a duplicate serial.
-    fn record_issued(&mut self, record: &IssuedRecord) -> Result<(), CaError>;
-    /// Looks a certificate up by serial.
-    fn issued(&self, serial: &[u8]) -> Result<Option<IssuedRecord>, CaError>;
-    /// Revokes a certificate; returns false if it was already revoked.
-    fn revoke(&mut self, serial: &[u8], reason: u8, at: i64) -> Result<bool, CaError>;
-    /// The revocation of a serial, if any.
-    fn revocation(&self, serial: &[u8]) -> Result<Option<RevocationRecord>, CaError>;
-    /// All revocations of certificates not yet expired at `now` (the CRL scope).
-    fn revocations(&self, now: i64) -> Result<Vec<RevocationRecord>, CaError>;
-    /// Allocates the next CRL number (monotonic).
-    fn next_crl_number(&mut self) -> Result<u64, CaError>;
-    /// Stores a request awaiting manual approval; returns its id.
-    fn add_pending(&mut self, label: &str, csr_der: &[u8], at: i64) -> Result<i64, CaError>;
-    /// Whether a pending request was approved.
-    fn pending_approved(&self, id: i64) -> Result<Option<bool>, CaError>;
-    /// Marks a pending request approved.
-    fn approve_pending(&mut self, id: i64) -> Result<bool, CaError>;
-    /// Number of issued certificates.
-    fn issued_count(&self) -> Result<u64, CaError>;
-    /// The pending request with exactly these CSR bytes under `label`: (id, approved).
-    fn find_pending(&self, label: &str, csr_der: &[u8]) -> Result<Option<(i64, bool)>, CaError>;
-    /// Removes a pending request (after issuance).
-    fn remove_pending(&mut self, id: i64) -> Result<(), CaError>;
-}
+use super::{CertStore, IssuedRecord, RevocationRecord, hex_upper};
+use crate::ca::error::CaError;
 
 /// The embedded SQLite store.
 #[derive(Debug)]
@@ -95,12 +39,16 @@ CREATE TABLE IF NOT EXISTS pending (
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, CaError> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.execute_batch(SCHEMA)?;
+        let conn = Connection::open(path).map_err(CaError::storage)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(CaError::storage)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(CaError::storage)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(CaError::storage)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(CaError::storage)?;
+        conn.execute_batch(SCHEMA).map_err(CaError::storage)?;
         Ok(Self { conn })
     }
 
@@ -110,7 +58,8 @@ impl SqliteStore {
             .conn
             .query_row("SELECT value FROM crl_number WHERE id = 1", [], |r| {
                 r.get(0)
-            })?;
+            })
+            .map_err(CaError::storage)?;
         u64::try_from(v).map_err(|_| CaError::State("negative CRL number".into()))
     }
 
@@ -119,25 +68,28 @@ impl SqliteStore {
     pub fn raise_crl_number(&mut self, at_least: u64) -> Result<(), CaError> {
         let v =
             i64::try_from(at_least).map_err(|_| CaError::State("CRL number overflow".into()))?;
-        self.conn.execute(
-            "UPDATE crl_number SET value = MAX(value, ?1) WHERE id = 1",
-            [v],
-        )?;
+        self.conn
+            .execute(
+                "UPDATE crl_number SET value = MAX(value, ?1) WHERE id = 1",
+                [v],
+            )
+            .map_err(CaError::storage)?;
         Ok(())
     }
 
     /// The latest notAfter (Unix seconds) of everything recorded as issued, if anything.
     pub fn latest_not_after(&self) -> Result<Option<i64>, CaError> {
-        Ok(self
-            .conn
-            .query_row("SELECT MAX(not_after) FROM issued", [], |r| r.get(0))?)
+        self.conn
+            .query_row("SELECT MAX(not_after) FROM issued", [], |r| r.get(0))
+            .map_err(CaError::storage)
     }
 
     /// Moves everything in the write-ahead log into the database file and empties the log, so
     /// the file alone holds the records (before it is moved).
     pub fn checkpoint(&self) -> Result<(), CaError> {
         self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(CaError::storage)?;
         Ok(())
     }
 
@@ -149,9 +101,13 @@ impl SqliteStore {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(std::time::Duration::from_secs(1))?;
-        let n: i64 = conn.query_row("SELECT count(*) FROM revoked", [], |r| r.get(0))?;
+        )
+        .map_err(CaError::storage)?;
+        conn.busy_timeout(std::time::Duration::from_secs(1))
+            .map_err(CaError::storage)?;
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM revoked", [], |r| r.get(0))
+            .map_err(CaError::storage)?;
         u64::try_from(n).map_err(|_| CaError::State("negative revocation count".into()))
     }
 
@@ -160,16 +116,16 @@ impl SqliteStore {
     /// another connection wrote in between (a stale WAL snapshot): `pki revoke` failed that way
     /// while a server issued (`tests/store_concurrency.rs`).
     fn write_transaction(&mut self) -> Result<rusqlite::Transaction<'_>, CaError> {
-        Ok(self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
+        self.conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(CaError::storage)
     }
 
     /// `PRAGMA integrity_check` result ("ok" when sound).
     pub fn integrity_check(&self) -> Result<String, CaError> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+        self.conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(CaError::storage)
     }
 }
 
@@ -179,14 +135,19 @@ impl CertStore for SqliteStore {
         tx.execute(
             "INSERT INTO issued (serial, subject, cert, not_after) VALUES (?1, ?2, ?3, ?4)",
             params![r.serial, r.subject_der, r.cert_der, r.not_after],
-        )?;
-        tx.commit()?;
+        )
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::ConstraintViolation) => CaError::DuplicateSerial {
+                serial_hex: hex_upper(&r.serial),
+            },
+            _ => CaError::storage(e),
+        })?;
+        tx.commit().map_err(CaError::storage)?;
         Ok(())
     }
 
     fn issued(&self, serial: &[u8]) -> Result<Option<IssuedRecord>, CaError> {
-        Ok(self
-            .conn
+        self.conn
             .query_row(
                 "SELECT serial, subject, cert, not_after FROM issued WHERE serial = ?1",
                 [serial],
@@ -199,7 +160,8 @@ impl CertStore for SqliteStore {
                     })
                 },
             )
-            .optional()?)
+            .optional()
+            .map_err(CaError::storage)
     }
 
     fn revoke(&mut self, serial: &[u8], reason: u8, at: i64) -> Result<bool, CaError> {
@@ -208,24 +170,26 @@ impl CertStore for SqliteStore {
             .query_row("SELECT 1 FROM issued WHERE serial = ?1", [serial], |_| {
                 Ok(true)
             })
-            .optional()?
+            .optional()
+            .map_err(CaError::storage)?
             .unwrap_or(false);
         if !exists {
             return Err(CaError::UnknownSerial {
                 serial_hex: hex_upper(serial),
             });
         }
-        let n = tx.execute(
-            "INSERT OR IGNORE INTO revoked (serial, reason, revoked_at) VALUES (?1, ?2, ?3)",
-            params![serial, reason, at],
-        )?;
-        tx.commit()?;
+        let n = tx
+            .execute(
+                "INSERT OR IGNORE INTO revoked (serial, reason, revoked_at) VALUES (?1, ?2, ?3)",
+                params![serial, reason, at],
+            )
+            .map_err(CaError::storage)?;
+        tx.commit().map_err(CaError::storage)?;
         Ok(n == 1)
     }
 
     fn revocation(&self, serial: &[u8]) -> Result<Option<RevocationRecord>, CaError> {
-        Ok(self
-            .conn
+        self.conn
             .query_row(
                 "SELECT serial, reason, revoked_at FROM revoked WHERE serial = ?1",
                 [serial],
@@ -237,39 +201,48 @@ impl CertStore for SqliteStore {
                     })
                 },
             )
-            .optional()?)
+            .optional()
+            .map_err(CaError::storage)
     }
 
     fn revocations(&self, now: i64) -> Result<Vec<RevocationRecord>, CaError> {
         let mut stmt = self.conn.prepare(
             "SELECT r.serial, r.reason, r.revoked_at FROM revoked r JOIN issued i ON i.serial = r.serial
              WHERE i.not_after >= ?1 ORDER BY r.revoked_at, r.serial",
-        )?;
-        let rows = stmt.query_map([now], |r| {
-            Ok(RevocationRecord {
-                serial: r.get(0)?,
-                reason: r.get(1)?,
-                revoked_at: r.get(2)?,
+        ).map_err(CaError::storage)?;
+        let rows = stmt
+            .query_map([now], |r| {
+                Ok(RevocationRecord {
+                    serial: r.get(0)?,
+                    reason: r.get(1)?,
+                    revoked_at: r.get(2)?,
+                })
             })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            .map_err(CaError::storage)?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(CaError::storage)
     }
 
     fn next_crl_number(&mut self) -> Result<u64, CaError> {
         let tx = self.write_transaction()?;
-        tx.execute("UPDATE crl_number SET value = value + 1 WHERE id = 1", [])?;
-        let v: i64 = tx.query_row("SELECT value FROM crl_number WHERE id = 1", [], |r| {
-            r.get(0)
-        })?;
-        tx.commit()?;
+        tx.execute("UPDATE crl_number SET value = value + 1 WHERE id = 1", [])
+            .map_err(CaError::storage)?;
+        let v: i64 = tx
+            .query_row("SELECT value FROM crl_number WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .map_err(CaError::storage)?;
+        tx.commit().map_err(CaError::storage)?;
         u64::try_from(v).map_err(|_| CaError::State("negative CRL number".into()))
     }
 
     fn add_pending(&mut self, label: &str, csr_der: &[u8], at: i64) -> Result<i64, CaError> {
-        self.conn.execute(
-            "INSERT INTO pending (label, csr, created_at) VALUES (?1, ?2, ?3)",
-            params![label, csr_der, at],
-        )?;
+        self.conn
+            .execute(
+                "INSERT INTO pending (label, csr, created_at) VALUES (?1, ?2, ?3)",
+                params![label, csr_der, at],
+            )
+            .map_err(CaError::storage)?;
         Ok(self.conn.last_insert_rowid())
     }
 
@@ -279,43 +252,42 @@ impl CertStore for SqliteStore {
             .query_row("SELECT approved FROM pending WHERE id = ?1", [id], |r| {
                 r.get::<_, i64>(0)
             })
-            .optional()?
+            .optional()
+            .map_err(CaError::storage)?
             .map(|v| v != 0))
     }
 
     fn approve_pending(&mut self, id: i64) -> Result<bool, CaError> {
         Ok(self
             .conn
-            .execute("UPDATE pending SET approved = 1 WHERE id = ?1", [id])?
+            .execute("UPDATE pending SET approved = 1 WHERE id = ?1", [id])
+            .map_err(CaError::storage)?
             == 1)
     }
 
     fn find_pending(&self, label: &str, csr_der: &[u8]) -> Result<Option<(i64, bool)>, CaError> {
-        Ok(self
+        self
             .conn
             .query_row(
                 "SELECT id, approved FROM pending WHERE label = ?1 AND csr = ?2 ORDER BY id LIMIT 1",
                 params![label, csr_der],
                 |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? != 0)),
             )
-            .optional()?)
+            .optional().map_err(CaError::storage)
     }
 
     fn remove_pending(&mut self, id: i64) -> Result<(), CaError> {
         self.conn
-            .execute("DELETE FROM pending WHERE id = ?1", [id])?;
+            .execute("DELETE FROM pending WHERE id = ?1", [id])
+            .map_err(CaError::storage)?;
         Ok(())
     }
 
     fn issued_count(&self) -> Result<u64, CaError> {
         let n: i64 = self
             .conn
-            .query_row("SELECT COUNT(*) FROM issued", [], |r| r.get(0))?;
+            .query_row("SELECT COUNT(*) FROM issued", [], |r| r.get(0))
+            .map_err(CaError::storage)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
-}
-
-/// Upper-case hex of a serial, as OpenSSL prints it.
-pub fn hex_upper(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
 }

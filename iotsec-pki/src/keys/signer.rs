@@ -1,7 +1,7 @@
 //! The CA's signing key behind a small trait, so the intermediate key can live in an HSM
 //! (PKCS#11) or a cloud KMS while the CA logic stays the same.
 
-use crate::ca_error::CaError;
+use crate::ca::error::CaError;
 
 /// Signature algorithms a CA key may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,56 +23,13 @@ pub trait Signer: Send + Sync {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CaError>;
 }
 
-/// An rcgen key pair whose PKCS#8 copy is zeroized when dropped.
-///
-/// `rcgen::KeyPair` keeps the PKCS#8 DER it was made from in a plain `Vec<u8>` and clears
-/// nothing on drop; its `zeroize` feature only adds a manual [`zeroize::Zeroize`]. This wrapper
-/// calls it from `Drop`. What it cannot reach: the expanded key inside ring's `EcdsaKeyPair` /
-/// `Ed25519KeyPair` (ring 0.17 zeroizes nothing on drop), which stays in freed memory.
-pub(crate) struct ZeroizingKeyPair(rcgen::KeyPair);
-
-impl ZeroizingKeyPair {
-    /// Generates a fresh P-256 key pair.
-    pub(crate) fn generate_p256() -> Result<Self, CaError> {
-        Ok(Self(rcgen::KeyPair::generate_for(
-            &rcgen::PKCS_ECDSA_P256_SHA256,
-        )?))
-    }
-
-    /// Reads a PKCS#8 `PrivateKeyInfo` (DER); rcgen keeps one copy, wiped on drop.
-    pub(crate) fn from_pkcs8_der(der: &[u8]) -> Result<Self, CaError> {
-        let key = rustls_pki_types::PrivatePkcs8KeyDer::from(der);
-        Ok(Self(rcgen::KeyPair::try_from(&key)?))
-    }
-
-    /// The PKCS#8 DER, copied into a buffer that is zeroized on drop.
-    pub(crate) fn pkcs8_der(&self) -> zeroize::Zeroizing<Vec<u8>> {
-        zeroize::Zeroizing::new(self.0.serialized_der().to_vec())
-    }
-
-    /// Clears rcgen's PKCS#8 copy (what `Drop` does).
-    fn wipe(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.0);
-    }
-}
-
-impl Drop for ZeroizingKeyPair {
-    fn drop(&mut self) {
-        self.wipe();
-    }
-}
-
-impl core::ops::Deref for ZeroizingKeyPair {
-    type Target = rcgen::KeyPair;
-    fn deref(&self) -> &rcgen::KeyPair {
-        &self.0
-    }
-}
-
-/// A software key held by ring (through rcgen). On drop the PKCS#8 copy rcgen keeps is
-/// zeroized (a crate-private `ZeroizingKeyPair`); ring's expanded key is not (ring clears nothing).
+/// A software key (P-256 or Ed25519, RustCrypto): no rustls or ring provider is involved, so
+/// the crate signs the same way whatever provider the application runs. The secret scalar or
+/// seed is zeroized on drop (p256 and ed25519-dalek clear their keys), as is every PKCS#8 copy
+/// made here.
 pub struct SoftwareSigner {
-    key: ZeroizingKeyPair,
+    key: crate::device::key::DeviceKey,
+    public_key: Vec<u8>,
 }
 
 impl core::fmt::Debug for SoftwareSigner {
@@ -82,11 +39,24 @@ impl core::fmt::Debug for SoftwareSigner {
 }
 
 impl SoftwareSigner {
-    /// Generates a fresh P-256 key.
+    fn from_key(key: crate::device::key::DeviceKey) -> Self {
+        let public_key = key.raw_public_key();
+        Self { key, public_key }
+    }
+
+    /// Generates a fresh P-256 key from the operating system's random source.
     pub fn generate_p256() -> Result<Self, CaError> {
-        Ok(Self {
-            key: ZeroizingKeyPair::generate_p256()?,
-        })
+        Ok(Self::from_key(crate::device::key::DeviceKey::generate(
+            crate::device::key::KeyAlgorithm::P256,
+            &mut rand_core::OsRng,
+        )))
+    }
+
+    /// Reads a PKCS#8 `PrivateKeyInfo` (DER) holding a P-256 or Ed25519 key.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, CaError> {
+        Ok(Self::from_key(
+            crate::device::key::DeviceKey::from_pkcs8_der(der)?,
+        ))
     }
 
     /// Loads a PKCS#8 PEM key (label `PRIVATE KEY`); the decoded DER is zeroized after use.
@@ -99,17 +69,20 @@ impl SoftwareSigner {
                 "the CA key is a {label:?} PEM block, not PRIVATE KEY (PKCS#8)"
             )));
         }
-        Ok(Self {
-            key: ZeroizingKeyPair::from_pkcs8_der(&der)?,
-        })
+        Self::from_pkcs8_der(&der)
     }
 
-    /// The key as PKCS#8 PEM (zeroized on drop; no other copy is made on the way).
+    /// The key as PKCS#8 DER (zeroized on drop).
+    pub fn to_pkcs8_der(&self) -> Result<zeroize::Zeroizing<Vec<u8>>, CaError> {
+        Ok(self.key.to_pkcs8_der()?)
+    }
+
+    /// The key as PKCS#8 PEM (zeroized on drop, as is the DER on the way).
     pub fn to_pkcs8_pem(&self) -> Result<zeroize::Zeroizing<String>, CaError> {
         pem_rfc7468::encode_string(
             "PRIVATE KEY",
             pem_rfc7468::LineEnding::LF,
-            self.key.serialized_der(),
+            &self.to_pkcs8_der()?,
         )
         .map(zeroize::Zeroizing::new)
         .map_err(|e| CaError::State(format!("PEM encoding of the CA key: {e}")))
@@ -118,17 +91,18 @@ impl SoftwareSigner {
 
 impl Signer for SoftwareSigner {
     fn algorithm(&self) -> SignerAlgorithm {
-        if rcgen::PublicKeyData::algorithm(&*self.key) == &rcgen::PKCS_ED25519 {
-            SignerAlgorithm::Ed25519
-        } else {
-            SignerAlgorithm::EcdsaP256Sha256
+        match self.key.algorithm() {
+            crate::device::key::KeyAlgorithm::Ed25519 => SignerAlgorithm::Ed25519,
+            _ => SignerAlgorithm::EcdsaP256Sha256,
         }
     }
     fn public_key(&self) -> &[u8] {
-        rcgen::PublicKeyData::der_bytes(&*self.key)
+        &self.public_key
     }
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CaError> {
-        rcgen::SigningKey::sign(&*self.key, message).map_err(|e| CaError::Signer(e.to_string()))
+        self.key
+            .sign(message)
+            .map_err(|e| CaError::Signer(e.to_string()))
     }
 }
 
@@ -157,19 +131,19 @@ impl rcgen::SigningKey for RcgenSigner<'_> {
     }
 }
 
+/// RFC 7093 §2 method 1 key identifier (the leftmost 160 bits of the SHA-256 of the
+/// subjectPublicKeyInfo), what rcgen's `KeyIdMethod::Sha256` computes; computed here so rcgen
+/// needs no crypto backend of its own.
+pub(crate) fn key_id_of(key: &impl rcgen::PublicKeyData) -> rcgen::KeyIdMethod {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(key.subject_public_key_info());
+    rcgen::KeyIdMethod::PreSpecified(digest.iter().take(20).copied().collect())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-
-    #[test]
-    fn wipe_clears_the_pkcs8_copy_rcgen_keeps() {
-        let mut key = ZeroizingKeyPair::generate_p256().unwrap();
-        // A P-256 PKCS#8 from ring is 138 bytes.
-        assert_eq!(key.serialized_der().len(), 138);
-        key.wipe();
-        assert!(key.serialized_der().is_empty());
-    }
 
     #[test]
     fn pem_round_trips_and_other_labels_are_refused() {

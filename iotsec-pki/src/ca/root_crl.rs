@@ -6,7 +6,7 @@
 //! database: the intermediate certificates it revoked, and its CRL number). Recording a
 //! revocation needs no key; signing the CRL does: the root key is opened as
 //! [`RootKey::of_state`] finds it (`offline/root.key.pem`, or its token with
-//! [`ROOT_PIN_ENV`](crate::token_key::ROOT_PIN_ENV)) and must be the key `root.pem` certifies.
+//! [`ROOT_PIN_ENV`](crate::keys::token::ROOT_PIN_ENV)) and must be the key `root.pem` certifies.
 //! The CRL is valid for [`ROOT_CRL_VALIDITY`]: the root is offline, so it is re-signed at a
 //! ceremony before that, and at once after a revocation.
 //!
@@ -14,24 +14,23 @@
 //! §6.3) then refuses every certificate under a revoked intermediate; and this CA refuses to
 //! issue with it ([`CaError::IssuerRevoked`]). Intermediates certified while `ca.txt` has a
 //! `root_crl_url=` line carry that URL as their CRL distribution point
-//! ([`crate::ca_state::set_root_crl_url`]).
+//! ([`crate::ca::state::set_root_crl_url`]).
 
 use std::path::Path;
 
 use time::OffsetDateTime;
 
-use crate::authority::{RevokedEntry, sign_root_crl};
-use crate::ca_error::CaError;
-use crate::ca_state::{intermediate_dir, read_pem};
-use crate::root_key::RootKey;
+use crate::ca::authority::{RevokedEntry, sign_root_crl};
+use crate::ca::error::CaError;
+use crate::ca::state_dir::{intermediate_dir, read_pem};
+use crate::keys::root::RootKey;
 use crate::store::{CertStore, IssuedRecord, SqliteStore};
 
 /// How long a root CRL is valid (nextUpdate - thisUpdate): the root is offline, so its CRL is
 /// signed at ceremonies, not hourly (the default of `openssl ca -gencrl` is 30 days too).
 pub const ROOT_CRL_VALIDITY: time::Duration = time::Duration::days(30);
 
-/// The root's database, relative to the state directory.
-pub const ROOT_DB_FILE: &str = "root.sqlite";
+pub use crate::ca::state_dir::ROOT_DB_FILE;
 
 /// RFC 5280 §5.3.1 CRLReason names, by code (7 is unused).
 const REASONS: [(&str, u8); 10] = [
@@ -154,7 +153,7 @@ fn signature_by(
     tbs: &[u8],
     signature: &der::asn1::BitString,
 ) -> bool {
-    if *algorithm != crate::key::ECDSA_WITH_SHA256 {
+    if *algorithm != crate::device::key::ECDSA_WITH_SHA256 {
         return false;
     }
     let Some(signature) = signature.as_bytes() else {
@@ -168,9 +167,12 @@ fn signature_by(
     else {
         return false;
     };
-    ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_ASN1, key)
-        .verify(tbs, signature)
-        .is_ok()
+    crate::device::key::verify_signature(
+        crate::device::key::KeyAlgorithm::P256,
+        key,
+        tbs,
+        signature,
+    )
 }
 
 /// A root CRL file checked for publication ([`read_published_root_crl`]).
@@ -275,7 +277,8 @@ pub fn is_revoked_by_root(dir: &Path, cert_der: &[u8]) -> Result<bool, CaError> 
 /// `root.pem` certifies.
 pub fn root_crl(dir: &Path, now: OffsetDateTime) -> Result<Vec<u8>, CaError> {
     let root_der = read_pem(&dir.join("root.pem"), "CERTIFICATE")?;
-    let root_key = RootKey::of_state(dir)?.open_certified(&root_der)?;
+    let root_key = RootKey::of_state(dir)?
+        .open_certified(&root_der, &crate::keys::token::TokenPins::default())?;
     root_crl_signed_by(dir, root_key.as_ref(), now)
 }
 
@@ -283,14 +286,14 @@ pub fn root_crl(dir: &Path, now: OffsetDateTime) -> Result<Vec<u8>, CaError> {
 /// `DIR/root.pem` certifies).
 pub fn root_crl_signed_by(
     dir: &Path,
-    root_key: &dyn crate::signer::Signer,
+    root_key: &dyn crate::keys::signer::Signer,
     now: OffsetDateTime,
 ) -> Result<Vec<u8>, CaError> {
     let root_der = read_pem(&dir.join("root.pem"), "CERTIFICATE")?;
-    crate::token_key::ensure_certified_key_for(
+    crate::keys::token::ensure_certified_key_for(
         root_key,
         &root_der,
-        crate::token_key::CaRole::Root,
+        crate::keys::token::CaRole::Root,
     )?;
     let mut store = SqliteStore::open(&dir.join(ROOT_DB_FILE))?;
     let entries = store

@@ -9,17 +9,17 @@
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
-    DistinguishedName, DnType, DnValue, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod,
-    KeyUsagePurpose, RevokedCertParams, SanType, SerialNumber,
+    DistinguishedName, DnType, DnValue, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyUsagePurpose,
+    RevokedCertParams, SanType, SerialNumber,
 };
 use time::OffsetDateTime;
 
-use crate::ca_error::CaError;
-use crate::csr_check::{SanEntry, SubjectAttribute, VerifiedCsr};
-use crate::devid::{self, DevIdKind, DevIdProfile, DeviceIdentity};
-use crate::key::KeyAlgorithm;
-use crate::profile::IssuanceProfile;
-use crate::signer::{RcgenSigner, Signer, SoftwareSigner};
+use crate::ca::csr_check::{SanEntry, SubjectAttribute, VerifiedCsr};
+use crate::ca::devid::{self, DevIdKind, DevIdProfile, DeviceIdentity};
+use crate::ca::error::CaError;
+use crate::ca::profile::IssuanceProfile;
+use crate::device::key::KeyAlgorithm;
+use crate::keys::signer::{RcgenSigner, Signer, SoftwareSigner, key_id_of};
 
 /// Root CA lifetime.
 pub const ROOT_LIFETIME: time::Duration = time::Duration::days(20 * 365);
@@ -54,7 +54,6 @@ fn root_params(org: &str, now: OffsetDateTime) -> CertificateParams {
     p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     p.not_before = now - CLOCK_SKEW;
     p.not_after = now + ROOT_LIFETIME;
-    p.key_identifier_method = KeyIdMethod::Sha256;
     p
 }
 
@@ -67,7 +66,6 @@ fn intermediate_params(org: &str) -> CertificateParams {
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,
     ];
-    p.key_identifier_method = KeyIdMethod::Sha256;
     p.use_authority_key_identifier_extension = true;
     p
 }
@@ -106,7 +104,7 @@ pub fn create_hierarchy_with(
 }
 
 /// [`create_hierarchy_with`] whose intermediate carries a CRL distribution point for the root's
-/// CRL (the ARL, [`crate::root_crl`]) at `root_crl_url`, when one is given.
+/// CRL (the ARL, [`crate::ca::root_crl`]) at `root_crl_url`, when one is given.
 pub fn create_hierarchy_publishing(
     org: &str,
     now: OffsetDateTime,
@@ -114,8 +112,12 @@ pub fn create_hierarchy_publishing(
     intermediate_key: &dyn Signer,
     root_crl_url: Option<&str>,
 ) -> Result<HierarchyCertificates, CaError> {
-    let rp = root_params(org, now);
-    let root = rp.self_signed(&RcgenSigner(root_key))?;
+    let mut rp = root_params(org, now);
+    rp.key_identifier_method = key_id_of(&RcgenSigner(root_key));
+    rp.serial_number = Some(random_serial()?);
+    let root = rp
+        .self_signed(&RcgenSigner(root_key))
+        .map_err(CaError::generate)?;
     let root_issuer = Issuer::new(rp, RcgenSigner(root_key));
     let intermediate = sign_intermediate(
         intermediate_params(org),
@@ -140,6 +142,7 @@ fn sign_intermediate(
     root_crl_url: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<Vec<u8>, CaError> {
+    ip.key_identifier_method = key_id_of(&RcgenSigner(subject_key));
     ip.serial_number = Some(random_serial()?);
     ip.not_before = now - CLOCK_SKEW;
     ip.not_after = now + INTERMEDIATE_LIFETIME;
@@ -149,7 +152,8 @@ fn sign_intermediate(
         }];
     }
     Ok(ip
-        .signed_by(&RcgenSigner(subject_key), root_issuer)?
+        .signed_by(&RcgenSigner(subject_key), root_issuer)
+        .map_err(CaError::generate)?
         .der()
         .to_vec())
 }
@@ -162,6 +166,7 @@ fn root_issuer<'a>(
 ) -> Result<Issuer<'static, RcgenSigner<'a>>, CaError> {
     let mut rp = root_params("", now);
     rp.distinguished_name = subject_of(root_der)?;
+    rp.key_identifier_method = key_id_of(&RcgenSigner(root_key));
     Ok(Issuer::new(rp, RcgenSigner(root_key)))
 }
 
@@ -305,8 +310,9 @@ pub fn sign_root_crl(
     next_update: OffsetDateTime,
 ) -> Result<Vec<u8>, CaError> {
     let issuer = root_issuer(root_der, root_key, now)?;
-    Ok(crl_params(revoked, crl_number, now, next_update)
-        .signed_by(&issuer)?
+    Ok(crl_params(revoked, crl_number, now, next_update, root_key)
+        .signed_by(&issuer)
+        .map_err(CaError::generate)?
         .der()
         .to_vec())
 }
@@ -317,6 +323,7 @@ fn crl_params(
     crl_number: u64,
     now: OffsetDateTime,
     next_update: OffsetDateTime,
+    issuer_key: &dyn Signer,
 ) -> CertificateRevocationListParams {
     CertificateRevocationListParams {
         this_update: now,
@@ -332,17 +339,17 @@ fn crl_params(
                 invalidity_date: None,
             })
             .collect(),
-        key_identifier_method: KeyIdMethod::Sha256,
+        key_identifier_method: key_id_of(&RcgenSigner(issuer_key)),
     }
 }
 
 /// A random, positive, minimally encoded serial of 128 bits minus one (RFC 5280 §4.1.2.2;
 /// CA/B Forum asks for at least 64 bits of CSPRNG output).
 pub fn random_serial() -> Result<SerialNumber, CaError> {
-    use ring::rand::SecureRandom;
+    use rand_core::RngCore;
     let mut b = [0u8; 16];
-    ring::rand::SystemRandom::new()
-        .fill(&mut b)
+    rand_core::OsRng
+        .try_fill_bytes(&mut b)
         .map_err(|_| CaError::Signer("system RNG failed".into()))?;
     // High bit clear keeps the INTEGER positive; a non-zero first octet keeps it minimal.
     b[0] &= 0x7f;
@@ -452,6 +459,7 @@ impl Authority {
             .issuer_name
             .clone()
             .ok_or_else(|| CaError::State("intermediate certificate does not decode".into()))?;
+        p.key_identifier_method = key_id_of(&RcgenSigner(self.signer.as_ref()));
         Ok(Issuer::new(p, RcgenSigner(self.signer.as_ref())))
     }
 
@@ -526,8 +534,12 @@ impl Authority {
         } else {
             for s in &csr.sans {
                 p.subject_alt_names.push(match s {
-                    SanEntry::Dns(d) => SanType::DnsName(d.clone().try_into()?),
-                    SanEntry::Uri(u) => SanType::URI(u.clone().try_into()?),
+                    SanEntry::Dns(d) => {
+                        SanType::DnsName(d.clone().try_into().map_err(CaError::generate)?)
+                    }
+                    SanEntry::Uri(u) => {
+                        SanType::URI(u.clone().try_into().map_err(CaError::generate)?)
+                    }
                     SanEntry::Ip(ip) => SanType::IpAddress(*ip),
                 });
             }
@@ -555,7 +567,6 @@ impl Authority {
             uris: vec![self.profile.crl_url.clone()],
         }];
         p.use_authority_key_identifier_extension = true;
-        p.key_identifier_method = KeyIdMethod::Sha256;
         let key = CsrPublicKey {
             raw: &csr.public_key,
             alg: match csr.key_algorithm {
@@ -563,7 +574,10 @@ impl Authority {
                 KeyAlgorithm::Ed25519 => &rcgen::PKCS_ED25519,
             },
         };
-        let cert = p.signed_by(&key, &self.issuer()?)?;
+        p.key_identifier_method = key_id_of(&key);
+        let cert = p
+            .signed_by(&key, &self.issuer()?)
+            .map_err(CaError::generate)?;
         Ok(IssuedCertificate {
             subject: subject_rfc4514(cert.der())?,
             der: cert.der().to_vec(),
@@ -580,10 +594,13 @@ impl Authority {
         now: OffsetDateTime,
         next_update: OffsetDateTime,
     ) -> Result<Vec<u8>, CaError> {
-        Ok(crl_params(revoked, crl_number, now, next_update)
-            .signed_by(&self.issuer()?)?
-            .der()
-            .to_vec())
+        Ok(
+            crl_params(revoked, crl_number, now, next_update, self.signer.as_ref())
+                .signed_by(&self.issuer()?)
+                .map_err(CaError::generate)?
+                .der()
+                .to_vec(),
+        )
     }
 }
 
@@ -613,9 +630,11 @@ impl Authority {
         names: &[&str],
         now: OffsetDateTime,
     ) -> Result<(Vec<u8>, zeroize::Zeroizing<Vec<u8>>), CaError> {
-        let key = crate::signer::ZeroizingKeyPair::generate_p256()?;
+        let key = SoftwareSigner::generate_p256()?;
         let mut p =
-            CertificateParams::new(names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())?;
+            CertificateParams::new(names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+                .map_err(CaError::generate)?;
+        p.key_identifier_method = key_id_of(&RcgenSigner(&key));
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, names.first().copied().unwrap_or("est"));
         p.distinguished_name = dn;
@@ -626,8 +645,10 @@ impl Authority {
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         p.use_authority_key_identifier_extension = true;
-        let cert = p.signed_by(&*key, &self.issuer()?)?;
-        Ok((cert.der().to_vec(), key.pkcs8_der()))
+        let cert = p
+            .signed_by(&RcgenSigner(&key), &self.issuer()?)
+            .map_err(CaError::generate)?;
+        Ok((cert.der().to_vec(), key.to_pkcs8_der()?))
     }
 }
 
@@ -641,8 +662,8 @@ impl Authority {
     /// The signature algorithm OID of the CA key.
     pub fn ca_signature_oid(&self) -> der::oid::ObjectIdentifier {
         match self.signer.algorithm() {
-            crate::signer::SignerAlgorithm::Ed25519 => crate::key::ID_ED25519,
-            _ => crate::key::ECDSA_WITH_SHA256,
+            crate::keys::signer::SignerAlgorithm::Ed25519 => crate::device::key::ID_ED25519,
+            _ => crate::device::key::ECDSA_WITH_SHA256,
         }
     }
 

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
-use crate::channel_binding::{EXPORTER_LABEL, EXPORTER_LEN};
-use crate::est_service::{EstRequest, EstResponse, EstService, TlsFacts};
+use crate::device::channel_binding::{EXPORTER_LABEL, EXPORTER_LEN};
+use crate::est::service::{EstRequest, EstResponse, EstService, TlsFacts};
 
 /// Hard cap on the request head.
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -235,7 +235,7 @@ pub fn serve_connection(
     service: &EstService,
 ) -> std::io::Result<()> {
     serve_connection_deciding(sock, config, &|request, facts| {
-        service.handle(request, facts)
+        service.handle_at(request, facts, time::OffsetDateTime::now_utc())
     })
 }
 
@@ -381,7 +381,7 @@ pub fn serve(
 
 /// [`serve`] taking, for each handshake, the configuration `config` gives then and, for each
 /// request, the service `service` gives then (a server that reloads its state,
-/// [`crate::est_reload`]).
+/// [`crate::est::reload`]).
 pub fn serve_current(
     listener: TcpListener,
     config: Arc<CurrentConfig>,
@@ -400,7 +400,7 @@ pub fn serve_current(
             // connection.
             let config = config();
             let _ = serve_connection_deciding(sock, config, &|request, facts| {
-                service().handle(request, facts)
+                service().handle_at(request, facts, time::OffsetDateTime::now_utc())
             });
             drop(slot);
         });
@@ -408,18 +408,7 @@ pub fn serve_current(
     Ok(())
 }
 
-/// The CRL a distribution-point path names: `Some("")` for the default CA (`/crl.der`,
-/// `/anything.crl`), `Some(NAME)` for `/crl/NAME.der` or `/crl/NAME.crl`, `None` otherwise.
-pub fn crl_name(path: &str) -> Option<&str> {
-    let stem = path
-        .strip_suffix(".der")
-        .or_else(|| path.strip_suffix(".crl"))?;
-    match stem.strip_prefix("/crl/") {
-        Some(name) if !name.is_empty() && !name.contains('/') => Some(name),
-        Some(_) => None,
-        None => Some(""),
-    }
-}
+pub use crate::est::service::crl_name;
 
 /// Serves the CRL over plain HTTP (RFC 5280 §4.2.1.13 distribution points are `http` URIs;
 /// the CRL is signed, so no TLS is needed): `GET PATH` gets the CRL of the CA whose CRL URL
@@ -494,10 +483,10 @@ pub struct EstEndpoint {
 /// Binds `addr`, issues the server's own TLS certificate from the CA (for `127.0.0.1` and
 /// `localhost`), and trusts client certificates chaining to the root, with the current CRL.
 pub fn bind_endpoint(
-    ca: crate::ca_state::CaState,
+    ca: crate::ca::state::CaState,
     addr: &str,
-    labels: std::collections::HashMap<String, crate::est_service::LabelPolicy>,
-) -> Result<EstEndpoint, crate::ca_error::CaError> {
+    labels: std::collections::HashMap<String, crate::est::service::LabelPolicy>,
+) -> Result<EstEndpoint, crate::ca::error::CaError> {
     bind_endpoint_with(ca, Vec::new(), addr, labels)
 }
 
@@ -505,11 +494,11 @@ pub fn bind_endpoint(
 /// that name them; the TLS layer checks client certificates against every intermediate's CRL.
 /// A label naming a CA that is not given is refused here.
 pub fn bind_endpoint_with(
-    ca: crate::ca_state::CaState,
-    intermediates: Vec<(String, crate::ca_state::CaState)>,
+    ca: crate::ca::state::CaState,
+    intermediates: Vec<(String, crate::ca::state::CaState)>,
     addr: &str,
-    labels: std::collections::HashMap<String, crate::est_service::LabelPolicy>,
-) -> Result<EstEndpoint, crate::ca_error::CaError> {
+    labels: std::collections::HashMap<String, crate::est::service::LabelPolicy>,
+) -> Result<EstEndpoint, crate::ca::error::CaError> {
     let certified = Arc::new(issue_server_identity(&ca)?);
     let (config, service) = assemble_generation(ca, intermediates, labels, certified)?;
     let listener = TcpListener::bind(addr)?;
@@ -523,8 +512,8 @@ pub fn bind_endpoint_with(
 /// The server's own TLS certificate, issued by `ca` for `127.0.0.1` and `localhost`, with
 /// its key, as rustls holds them.
 pub fn issue_server_identity(
-    ca: &crate::ca_state::CaState,
-) -> Result<rustls::sign::CertifiedKey, crate::ca_error::CaError> {
+    ca: &crate::ca::state::CaState,
+) -> Result<rustls::sign::CertifiedKey, crate::ca::error::CaError> {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     let (cert, key) = ca
         .authority
@@ -534,7 +523,11 @@ pub fn issue_server_identity(
         CertificateDer::from(ca.authority.intermediate_der().to_vec()),
     ];
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.to_vec()));
-    crate::tls_config::server_certified_key(chain, key)
+    crate::est::tls_config::server_certified_key(
+        &*crate::est::tls_config::process_provider()?,
+        chain,
+        key,
+    )
 }
 
 /// One consistent serving state: the TLS configuration (client certificates checked against
@@ -542,18 +535,18 @@ pub fn issue_server_identity(
 /// and the EST service over the same CAs.
 /// Refused if an intermediate has another root or a label names a CA that is not given.
 pub fn assemble_generation(
-    mut ca: crate::ca_state::CaState,
-    mut intermediates: Vec<(String, crate::ca_state::CaState)>,
-    labels: std::collections::HashMap<String, crate::est_service::LabelPolicy>,
+    mut ca: crate::ca::state::CaState,
+    mut intermediates: Vec<(String, crate::ca::state::CaState)>,
+    labels: std::collections::HashMap<String, crate::est::service::LabelPolicy>,
     certified: Arc<rustls::sign::CertifiedKey>,
-) -> Result<(Arc<ServerConfig>, EstService), crate::ca_error::CaError> {
+) -> Result<(Arc<ServerConfig>, EstService), crate::ca::error::CaError> {
     use rustls::pki_types::{CertificateDer, CertificateRevocationListDer};
     let now = time::OffsetDateTime::now_utc();
     let root = CertificateDer::from(ca.authority.root_der().to_vec());
     let mut crls = vec![CertificateRevocationListDer::from(ca.crl(now)?)];
     for (_, other) in intermediates.iter_mut() {
         if other.authority.root_der() != ca.authority.root_der() {
-            return Err(crate::ca_error::CaError::State(
+            return Err(crate::ca::error::CaError::State(
                 "every intermediate must chain to the same root".into(),
             ));
         }
@@ -565,12 +558,13 @@ pub fn assemble_generation(
         .filter(|c| c.revoked_by_root())
         .map(|c| c.authority.intermediate_der())
         .collect();
-    let config = crate::tls_config::server_config_presenting(
+    let config = crate::est::tls_config::server_config_presenting(
+        crate::est::tls_config::process_provider()?,
         certified,
         &[root],
         crls,
         &revoked_issuers,
-        crate::tls_config::ClientAuth::Optional,
+        crate::est::tls_config::ClientAuth::Optional,
     )?;
     let mut service = EstService::new(ca, labels);
     for (name, other) in intermediates {
@@ -578,7 +572,7 @@ pub fn assemble_generation(
     }
     let missing = service.labels_without_ca();
     if !missing.is_empty() {
-        return Err(crate::ca_error::CaError::State(format!(
+        return Err(crate::ca::error::CaError::State(format!(
             "labels {missing:?} name an issuing CA that is not loaded"
         )));
     }

@@ -5,9 +5,9 @@
 //! (organization, CRL URL, lifetime), `pki.sqlite`, and `offline/root.key.pem`, which `pki init`
 //! writes once and which belongs on offline media, not on the server. Either key may instead
 //! live in a PKCS#11 token ([`NewCaKey::Token`]): then no key file is written and `ca.txt`
-//! names the token and label ([`crate::token_key`], [`crate::root_key`]). Later: `root.sqlite`
-//! (the root's revocations of intermediates, [`crate::root_crl`]) and `retired/SERIAL/` (a
-//! rotated-out key generation, [`crate::rotation`]).
+//! names the token and label ([`crate::keys::token`], [`crate::keys::root`]). Later: `root.sqlite`
+//! (the root's revocations of intermediates, [`crate::ca::root_crl`]) and `retired/SERIAL/` (a
+//! rotated-out key generation, [`crate::ca::rotation`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,19 +15,27 @@ use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::authority::{
+use crate::ca::authority::{
     Authority, IssuedCertificate, RevokedEntry, certify_intermediate_publishing,
     create_hierarchy_publishing,
 };
-use crate::ca_error::CaError;
-use crate::csr_check::{VerifiedCsr, verify_csr};
-use crate::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
-use crate::pkcs11_signer::Pkcs11Signer;
-use crate::profile::IssuanceProfile;
-use crate::root_key::{ROOT_KEY_FILE, RootKey};
-use crate::signer::{Signer, SoftwareSigner};
+use crate::ca::csr_check::{VerifiedCsr, verify_csr};
+use crate::ca::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
+use crate::ca::error::CaError;
+use crate::ca::profile::IssuanceProfile;
+pub use crate::ca::state_dir::{
+    CRL_URL_KEY, RETIRED_AT_KEY, ROOT_CRL_URL_KEY, intermediate_dir, read_pem, settings_value,
+    to_pem,
+};
+use crate::ca::state_dir::{pem, write_replacing};
+use crate::keys::new_key::MadeKey;
+pub use crate::keys::new_key::{NewCaKey, NewIntermediateKey};
+use crate::keys::root::{ROOT_KEY_FILE, RootKey};
+use crate::keys::signer::{Signer, SoftwareSigner};
+use crate::keys::token::{
+    CaRole, TokenKey, TokenPins, ensure_certified_key, ensure_certified_key_for,
+};
 use crate::store::{CertStore, IssuedRecord, RevocationRecord, SqliteStore, hex_upper};
-use crate::token_key::{CaRole, TokenKey, ensure_certified_key, ensure_certified_key_for};
 
 /// Reads the optional DevID lines of `ca.txt`: `devid_hw_type=OID` and
 /// `devid_kind=idevid|ldevid` (default ldevid).
@@ -65,94 +73,9 @@ pub struct CaSettings {
     pub lifetime_secs: u64,
 }
 
-fn pem(label: &str, der: &[u8]) -> Result<String, CaError> {
-    pem_rfc7468::encode_string(label, pem_rfc7468::LineEnding::LF, der)
-        .map_err(|_| CaError::State("PEM encoding failed".into()))
-}
-
-/// The state directory of the named intermediate `name` under the CA in `dir`.
-pub fn intermediate_dir(dir: &Path, name: &str) -> Result<PathBuf, CaError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !ok {
-        return Err(CaError::State(format!(
-            "intermediate name {name:?} must be 1..=64 of [A-Za-z0-9_-]"
-        )));
-    }
-    Ok(dir.join("intermediates").join(name))
-}
-
-/// Where the key of a new CA (root or intermediate) is made.
-#[derive(Debug, Clone, Copy)]
-pub enum NewCaKey<'a> {
-    /// A P-256 key generated here, kept in a PKCS#8 PEM file (mode 0600):
-    /// `intermediate.key.pem`, or [`ROOT_KEY_FILE`] for the root.
-    Software,
-    /// A P-256 key in a PKCS#11 token: the key pair labelled `key.key_label`, generated in
-    /// the token first when `generate` (private key sensitive and non-extractable).
-    Token {
-        /// The token and key labels.
-        key: &'a TokenKey,
-        /// The token's user PIN.
-        pin: &'a str,
-        /// Generate the key pair in the token instead of opening an existing one.
-        generate: bool,
-    },
-}
-
-/// Where the key of a new intermediate is made (the name [`add_intermediate_with`] had first).
-pub type NewIntermediateKey<'a> = NewCaKey<'a>;
-
-/// A key made or opened as a [`NewCaKey`] says.
-pub(crate) enum MadeKey<'a> {
-    Software(Box<SoftwareSigner>),
-    Token(Pkcs11Signer, &'a TokenKey),
-}
-
-impl MadeKey<'_> {
-    pub(crate) fn make<'a>(key: NewCaKey<'a>) -> Result<MadeKey<'a>, CaError> {
-        Ok(match key {
-            NewCaKey::Software => MadeKey::Software(Box::new(SoftwareSigner::generate_p256()?)),
-            NewCaKey::Token { key, pin, generate } => MadeKey::Token(
-                if generate {
-                    key.generate(pin)?
-                } else {
-                    key.open(pin)?
-                },
-                key,
-            ),
-        })
-    }
-
-    pub(crate) fn signer(&self) -> &dyn Signer {
-        match self {
-            MadeKey::Software(k) => k.as_ref(),
-            MadeKey::Token(k, _) => k,
-        }
-    }
-
-    /// Writes a software key to `file` (a token key: nothing) and returns the `ca.txt` lines
-    /// that name a token key of `role`.
-    pub(crate) fn persist(&self, file: &Path, role: CaRole) -> Result<String, CaError> {
-        match self {
-            MadeKey::Software(k) => {
-                if let Some(parent) = file.parent() {
-                    fs::create_dir_all(parent)?;
-                }
-                write_secret(file, &k.to_pkcs8_pem()?)?;
-                Ok(String::new())
-            }
-            MadeKey::Token(_, key) => Ok(key.to_settings_for(role)),
-        }
-    }
-}
-
 /// Adds one more issuing intermediate `name` under the root of the CA in `dir` (whose root
 /// key must be at hand: `offline/root.key.pem`, or its token with
-/// [`ROOT_PIN_ENV`](crate::token_key::ROOT_PIN_ENV) set). It gets its own state directory
+/// [`ROOT_PIN_ENV`](crate::keys::token::ROOT_PIN_ENV) set). It gets its own state directory
 /// `dir/intermediates/NAME/` (key, certificate, database, and so its own serials, revocations
 /// and CRL, published at `crl_url`); the device-certificate lifetime is copied from `dir`.
 pub fn add_intermediate(
@@ -176,7 +99,7 @@ pub fn add_intermediate_with(
 ) -> Result<PathBuf, CaError> {
     refuse_existing_intermediate(dir, name)?;
     let root_der = read_pem(&dir.join("root.pem"), "CERTIFICATE")?;
-    let root_key = RootKey::of_state(dir)?.open_certified(&root_der)?;
+    let root_key = RootKey::of_state(dir)?.open_certified(&root_der, &TokenPins::default())?;
     add_intermediate_signed_by(dir, name, crl_url, now, key, root_key.as_ref())
 }
 
@@ -206,7 +129,7 @@ pub fn add_intermediate_signed_by(
         parent
             .lines()
             .find_map(|l| l.strip_prefix(&format!("{k}=")))
-            .ok_or_else(|| CaError::State(format!("ca.txt lacks {k}")))
+            .ok_or_else(|| CaError::MissingSetting { key: k.to_owned() })
     };
     let org = get("organization")?;
     let lifetime = get("lifetime_secs")?;
@@ -252,24 +175,6 @@ pub fn enable_devid(dir: &Path, devid: &DevIdProfile) -> Result<(), CaError> {
     Ok(())
 }
 
-/// The `ca.txt` line that says where the root's CRL is published; intermediates certified
-/// while it is set carry it as their CRL distribution point.
-pub const ROOT_CRL_URL_KEY: &str = "root_crl_url";
-
-/// The `ca.txt` line with the CRL URL the CA's leaves carry as their CRL distribution point
-/// (a rotation gives the new key its own, [`crate::rotation::generation_crl_url`]).
-pub const CRL_URL_KEY: &str = "crl_url";
-
-/// The `ca.txt` line that marks a rotated-out intermediate (its value: when, Unix seconds).
-pub const RETIRED_AT_KEY: &str = "retired_at";
-
-/// The value of the first `key=value` line for `key` in `ca.txt` text.
-pub fn settings_value<'a>(settings: &'a str, key: &str) -> Option<&'a str> {
-    settings
-        .lines()
-        .find_map(|l| l.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
-}
-
 /// Records (or replaces) the URL at which the root's CRL is published in the `ca.txt` of the
 /// CA in `dir`: intermediates certified from now on (`pki init --intermediate`, `pki rotate`)
 /// carry it as their CRL distribution point. A state made before this setting existed has
@@ -289,43 +194,6 @@ pub fn set_root_crl_url(dir: &Path, url: &str) -> Result<(), CaError> {
         .collect();
     text.push_str(&format!("{ROOT_CRL_URL_KEY}={url}\n"));
     write_replacing(&path, text.as_bytes())
-}
-
-/// Writes `bytes` to `path` through a synced temporary file renamed over it.
-pub(crate) fn write_replacing(path: &Path, bytes: &[u8]) -> Result<(), CaError> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut f = fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    fs::rename(&tmp, path)?;
-    Ok(())
-}
-
-/// Reads the first PEM block with `label` from a file.
-pub fn read_pem(path: &Path, label: &str) -> Result<Vec<u8>, CaError> {
-    let text = fs::read(path)?;
-    let (l, der) = pem_rfc7468::decode_vec(&text)
-        .map_err(|_| CaError::State(format!("{} is not PEM", path.display())))?;
-    if l != label {
-        return Err(CaError::State(format!(
-            "{} is not a {label}",
-            path.display()
-        )));
-    }
-    Ok(der)
-}
-
-pub(crate) fn write_secret(path: &Path, text: &str) -> Result<(), CaError> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut o = fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    o.mode(0o600);
-    o.open(path)?.write_all(text.as_bytes())?;
-    Ok(())
 }
 
 /// Creates a new CA hierarchy in `dir` (which must not already hold one), both keys P-256
@@ -427,11 +295,16 @@ enum Refusal {
 impl CaState {
     /// Opens the CA in `dir` (an intermediate's state directory, or a retired generation in
     /// its `retired/SERIAL`). A rotation of the intermediate that a crash interrupted is
-    /// finished or undone first ([`crate::rotation::recover_rotation`]); the directory is
-    /// read under the shared rotation lock ([`crate::state_lock`]), so never half rotated.
+    /// finished or undone first ([`crate::ca::rotation::recover_rotation`]); the directory is
+    /// read under the shared rotation lock ([`crate::store::lock`]), so never half rotated.
     pub fn open(dir: &Path) -> Result<Self, CaError> {
-        use crate::rotation::{RETIRED_DIR, recover_rotation, rotation_unfinished};
-        use crate::state_lock::{LOCK_WAIT, StateLock};
+        Self::open_with(dir, &TokenPins::default())
+    }
+
+    /// [`CaState::open`] for a CA whose key may be in a PKCS#11 token: its PIN is in `pins`.
+    pub fn open_with(dir: &Path, pins: &TokenPins) -> Result<Self, CaError> {
+        use crate::ca::rotation::{RETIRED_DIR, recover_rotation, rotation_unfinished};
+        use crate::store::lock::{LOCK_WAIT, StateLock};
         // A retired generation (CA_DIR/retired/SERIAL, its ca.txt says so and never changes)
         // is guarded by its intermediate's lock.
         let settings = fs::read_to_string(dir.join("ca.txt"))?;
@@ -454,17 +327,17 @@ impl CaState {
                 dir: owner.to_path_buf(),
             });
         }
-        Self::open_unlocked(dir)
+        Self::open_unlocked(dir, pins)
     }
 
-    fn open_unlocked(dir: &Path) -> Result<Self, CaError> {
+    fn open_unlocked(dir: &Path, pins: &TokenPins) -> Result<Self, CaError> {
         let settings = fs::read_to_string(dir.join("ca.txt"))?;
         let get = |k: &str| {
             settings
                 .lines()
                 .find_map(|l| l.strip_prefix(&format!("{k}=")))
                 .map(str::to_owned)
-                .ok_or_else(|| CaError::State(format!("ca.txt lacks {k}")))
+                .ok_or_else(|| CaError::MissingSetting { key: k.to_owned() })
         };
         let org = get("organization")?;
         let mut profile = IssuanceProfile::short_lived(get(CRL_URL_KEY)?);
@@ -474,7 +347,7 @@ impl CaState {
         profile.lifetime = std::time::Duration::from_secs(secs);
         profile.devid = devid_settings(&settings)?;
         let key: Box<dyn Signer> = match TokenKey::from_settings(&settings)? {
-            Some(token) => Box::new(token.open(&token.pin_from_env()?)?),
+            Some(token) => token.signer(pins.pin_for(&token, CaRole::Intermediate)?, false)?,
             None => Box::new(SoftwareSigner::from_pkcs8_pem(&Zeroizing::new(
                 fs::read_to_string(dir.join("intermediate.key.pem"))?,
             ))?),
@@ -487,7 +360,7 @@ impl CaState {
             Some(ca_dir) if retired => Some(SqliteStore::open(&ca_dir.join("pki.sqlite"))?),
             _ => None,
         };
-        let revoked = !retired && crate::root_crl::is_revoked_by_root(dir, &intermediate_der)?;
+        let revoked = !retired && crate::ca::root_crl::is_revoked_by_root(dir, &intermediate_der)?;
         let authority = Authority::new(
             org,
             key,
@@ -513,7 +386,16 @@ impl CaState {
 
     /// Opens the named intermediate `name` of the CA in `dir` (see [`add_intermediate`]).
     pub fn open_intermediate(dir: &Path, name: &str) -> Result<Self, CaError> {
-        let mut ca = Self::open(&intermediate_dir(dir, name)?)?;
+        Self::open_intermediate_with(dir, name, &TokenPins::default())
+    }
+
+    /// [`CaState::open_intermediate`] with the token PIN in `pins`.
+    pub fn open_intermediate_with(
+        dir: &Path,
+        name: &str,
+        pins: &TokenPins,
+    ) -> Result<Self, CaError> {
+        let mut ca = Self::open_with(&intermediate_dir(dir, name)?, pins)?;
         ca.check_root_revocation(dir)?;
         Ok(ca)
     }
@@ -523,7 +405,7 @@ impl CaState {
     /// own folder); a revoked CA issues nothing ([`CaError::IssuerRevoked`], unless it is
     /// rotated out already).
     pub fn check_root_revocation(&mut self, state_dir: &Path) -> Result<bool, CaError> {
-        if crate::root_crl::is_revoked_by_root(state_dir, self.authority.intermediate_der())? {
+        if crate::ca::root_crl::is_revoked_by_root(state_dir, self.authority.intermediate_der())? {
             self.root_revoked = true;
             if self.refusal.is_none() {
                 self.refusal = Some(Refusal::RevokedByRoot);
@@ -539,8 +421,8 @@ impl CaState {
         self.root_revoked
     }
 
-    /// Whether this CA may issue: false for a rotated-out key ([`crate::rotation`]) and for an
-    /// intermediate the root revoked ([`crate::root_crl`]).
+    /// Whether this CA may issue: false for a rotated-out key ([`crate::ca::rotation`]) and for an
+    /// intermediate the root revoked ([`crate::ca::root_crl`]).
     pub fn may_issue(&self) -> bool {
         self.refusal.is_none()
     }
@@ -642,8 +524,7 @@ impl CaState {
             };
             match self.store.record_issued(&rec) {
                 Ok(()) => return Ok(cert),
-                Err(CaError::Storage(rusqlite::Error::SqliteFailure(e, _)))
-                    if e.code == rusqlite::ErrorCode::ConstraintViolation => {}
+                Err(CaError::DuplicateSerial { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -661,7 +542,7 @@ impl CaState {
     }
 
     /// Fails with [`CaError::Revoked`] if `serial` is revoked, by this key or by a key rotated
-    /// out of this CA ([`crate::rotation`]).
+    /// out of this CA ([`crate::ca::rotation`]).
     pub fn ensure_not_revoked(&self, serial: &[u8]) -> Result<(), CaError> {
         let revoked = match self.store.revocation(serial)? {
             Some(_) => true,
@@ -678,7 +559,7 @@ impl CaState {
     }
 
     /// The record of the certificate `serial` issued by this CA's current key or by a key
-    /// rotated out of it ([`crate::rotation`]), with its revocation if it is revoked: what a
+    /// rotated out of it ([`crate::ca::rotation`]), with its revocation if it is revoked: what a
     /// renewal of a certificate issued before a rotation is checked against.
     pub fn find_issued(
         &self,
@@ -690,7 +571,7 @@ impl CaState {
         if self.refusal == Some(Refusal::Retired) {
             return Ok(None);
         }
-        for generation in crate::rotation::retired_generations(&self.dir)? {
+        for generation in crate::ca::rotation::retired_generations(&self.dir)? {
             let store = SqliteStore::open(&generation.join("pki.sqlite"))?;
             if let Some(record) = store.issued(serial)? {
                 return Ok(Some((record, store.revocation(serial)?)));
@@ -724,9 +605,4 @@ impl CaState {
         Ok(pem("CERTIFICATE", self.authority.intermediate_der())?
             + &pem("CERTIFICATE", self.authority.root_der())?)
     }
-}
-
-/// PEM-encodes DER with a label (`CERTIFICATE`, `X509 CRL`).
-pub fn to_pem(label: &str, der: &[u8]) -> Result<String, CaError> {
-    pem(label, der)
 }

@@ -15,9 +15,9 @@ use cryptoki::types::AuthPin;
 use der::asn1::OctetStringRef;
 use der::{Decode, Encode};
 
-use crate::ca_error::CaError;
-use crate::csr_check::ID_SECP256R1;
-use crate::signer::{Signer, SignerAlgorithm};
+use crate::ca::csr_check::ID_SECP256R1;
+use crate::ca::error::CaError;
+use crate::keys::signer::{Signer, SignerAlgorithm};
 
 fn hsm(e: impl core::fmt::Display) -> CaError {
     CaError::Signer(format!("PKCS#11: {e}"))

@@ -17,8 +17,8 @@ use x509_ocsp::{
     ResponseData, RevokedInfo, SingleResponse,
 };
 
-use crate::ca_error::CaError;
-use crate::ca_state::CaState;
+use crate::ca::error::CaError;
+use crate::ca::state::CaState;
 use crate::store::CertStore;
 
 /// `id-sha1` (RFC 3279 §2.2.1): the hash OpenSSL and most clients use in CertID.

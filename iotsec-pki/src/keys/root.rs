@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use crate::ca_error::CaError;
-use crate::signer::{Signer, SoftwareSigner};
-use crate::token_key::{CaRole, TokenKey, ensure_certified_key_for};
+use crate::ca::error::CaError;
+use crate::keys::signer::{Signer, SoftwareSigner};
+use crate::keys::token::{CaRole, TokenKey, TokenPins, ensure_certified_key_for};
 
 /// The root key file, relative to the state directory, when the root key is not in a token.
 pub const ROOT_KEY_FILE: &str = "offline/root.key.pem";
@@ -25,7 +25,7 @@ pub enum RootKey {
     /// A PKCS#8 PEM file (mode 0600), normally `DIR/offline/root.key.pem`.
     File(PathBuf),
     /// A key pair in a PKCS#11 token; its PIN comes from
-    /// [`ROOT_PIN_ENV`](crate::token_key::ROOT_PIN_ENV).
+    /// [`ROOT_PIN_ENV`](crate::keys::token::ROOT_PIN_ENV).
     Token(TokenKey),
 }
 
@@ -58,19 +58,22 @@ impl RootKey {
                 Ok(Box::new(SoftwareSigner::from_pkcs8_pem(&pem)?))
             }
             RootKey::Token(token) => match pin {
-                Some(pin) => Ok(Box::new(token.open(pin)?)),
+                Some(pin) => token.signer(pin, false),
                 None => Err(token.missing_pin(CaRole::Root)),
             },
         }
     }
 
-    /// Opens the key, a token's with the PIN from
-    /// [`ROOT_PIN_ENV`](crate::token_key::ROOT_PIN_ENV), and checks that it is the key the
-    /// root certificate `root_der` certifies.
-    pub fn open_certified(&self, root_der: &[u8]) -> Result<Box<dyn Signer>, CaError> {
+    /// Opens the key, a token's with the root PIN in `pins`, and checks that it is the key
+    /// the root certificate `root_der` certifies.
+    pub fn open_certified(
+        &self,
+        root_der: &[u8],
+        pins: &TokenPins,
+    ) -> Result<Box<dyn Signer>, CaError> {
         let signer = match self {
             RootKey::File(_) => self.open(None)?,
-            RootKey::Token(token) => self.open(Some(&token.pin_from_env_for(CaRole::Root)?))?,
+            RootKey::Token(token) => self.open(Some(pins.pin_for(token, CaRole::Root)?))?,
         };
         ensure_certified_key_for(signer.as_ref(), root_der, CaRole::Root)?;
         Ok(signer)
@@ -83,4 +86,12 @@ impl RootKey {
             RootKey::Token(t) => format!("PKCS#11 token {:?}, key {:?}", t.token, t.key_label),
         }
     }
+}
+
+/// The root key of the CA state directory `dir`, as its `ca.txt` names it, opened (a token's
+/// with the root PIN in `pins`) and checked against the root certificate there.
+pub fn open_root_key(dir: &Path, pins: &TokenPins) -> Result<Box<dyn Signer>, CaError> {
+    let root_der =
+        crate::ca::state_dir::read_pem(&crate::ca::state_dir::root_cert_file(dir), "CERTIFICATE")?;
+    RootKey::of_state(dir)?.open_certified(&root_der, pins)
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode};
 
-use crate::ca_error::CaError;
+use crate::ca::error::CaError;
 
 /// The lock file in an intermediate's state directory.
 pub const LOCK_FILE: &str = "rotation.lock";
@@ -36,13 +36,13 @@ fn busy(ca_dir: &Path, e: rusqlite::Error) -> CaError {
                 dir: ca_dir.to_path_buf(),
             }
         }
-        _ => CaError::Storage(e),
+        _ => CaError::storage(e),
     }
 }
 
 fn lock_db(ca_dir: &Path, wait: Duration) -> Result<Connection, CaError> {
-    let conn = Connection::open(ca_dir.join(LOCK_FILE))?;
-    conn.busy_timeout(wait)?;
+    let conn = Connection::open(ca_dir.join(LOCK_FILE)).map_err(CaError::storage)?;
+    conn.busy_timeout(wait).map_err(CaError::storage)?;
     Ok(conn)
 }
 
@@ -61,7 +61,8 @@ impl StateLock {
     /// A shared lock of `ca_dir` (an open), waiting at most `wait` for a rotation.
     pub fn shared(ca_dir: &Path, wait: Duration) -> Result<Self, CaError> {
         let conn = lock_db(ca_dir, wait)?;
-        conn.execute_batch("BEGIN DEFERRED")?;
+        conn.execute_batch("BEGIN DEFERRED")
+            .map_err(CaError::storage)?;
         conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
             .map_err(|e| busy(ca_dir, e))?;
         Ok(Self { _conn: conn })

@@ -16,8 +16,8 @@ use time::OffsetDateTime;
 use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::{GeneralName, OtherName};
 
-use crate::ca_error::CaError;
-use crate::csr_check::SanEntry;
+use crate::ca::csr_check::SanEntry;
+use crate::ca::error::CaError;
 
 /// id-on-hardwareModuleName (RFC 4108 §5).
 pub const ID_ON_HARDWARE_MODULE_NAME: ObjectIdentifier =
@@ -168,7 +168,7 @@ pub fn identity_of(
     let serial_number = serial_number.to_string();
     let mut hw = None;
     for ext in cert.tbs_certificate.extensions.iter().flatten() {
-        if ext.extn_id != crate::csr_check::ID_CE_SUBJECT_ALT_NAME {
+        if ext.extn_id != crate::ca::csr_check::ID_CE_SUBJECT_ALT_NAME {
             continue;
         }
         let san = SubjectAltName::from_der(ext.extn_value.as_bytes()).map_err(|error| {

@@ -1,0 +1,15 @@
+//! EST (RFC 7030) over TLS 1.3: the server's decisions, its transport and reloading, the
+//! client, and the rustls configurations (the crypto provider is the application's).
+
+#[cfg(feature = "est-client")]
+pub mod client; // EST client over rustls
+#[cfg(feature = "est-server")]
+pub mod reload; // a running server follows rotate/revoke/crl on disk (atomic swap)
+#[cfg(feature = "est-server")]
+pub mod service; // the server's decisions
+#[cfg(any(feature = "est-server", feature = "est-client"))]
+pub mod tls_config; // TLS 1.3-only rustls configurations
+#[cfg(feature = "aws-lc-rs")]
+pub mod tls_provider; // aws-lc-rs, post-quantum hybrid key exchange first (opt-in)
+#[cfg(feature = "est-server")]
+pub mod transport; // TCP + rustls + httparse

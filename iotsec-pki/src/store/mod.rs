@@ -1,0 +1,73 @@
+//! Persistent CA records behind the [`CertStore`] trait; [`SqliteStore`] is the embedded default.
+//!
+//! Every state change is one SQLite transaction (WAL, `synchronous=FULL`): a process killed
+//! mid-issuance leaves either the whole record or nothing, never a duplicate serial (UNIQUE
+//! constraint) and never a half-written revocation.
+
+use crate::ca::error::CaError;
+
+#[cfg(feature = "sqlite")]
+pub mod lock; // the rotation lock of a state directory (SQLite file lock)
+#[cfg(feature = "sqlite")]
+mod sqlite;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+/// One issued certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedRecord {
+    /// Serial (big-endian magnitude).
+    pub serial: Vec<u8>,
+    /// Subject DER.
+    pub subject_der: Vec<u8>,
+    /// Certificate DER.
+    pub cert_der: Vec<u8>,
+    /// notAfter, Unix seconds.
+    pub not_after: i64,
+}
+
+/// One revocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationRecord {
+    /// Serial.
+    pub serial: Vec<u8>,
+    /// RFC 5280 §5.3.1 reason code.
+    pub reason: u8,
+    /// Unix seconds.
+    pub revoked_at: i64,
+}
+
+/// Where the CA keeps its records. Implement it for a shared database when one server is not
+/// enough; the CA only needs these operations to be atomic.
+pub trait CertStore {
+    /// Records an issued certificate; fails with [`CaError::DuplicateSerial`] when the serial
+    /// is taken.
+    fn record_issued(&mut self, record: &IssuedRecord) -> Result<(), CaError>;
+    /// Looks a certificate up by serial.
+    fn issued(&self, serial: &[u8]) -> Result<Option<IssuedRecord>, CaError>;
+    /// Revokes a certificate; returns false if it was already revoked.
+    fn revoke(&mut self, serial: &[u8], reason: u8, at: i64) -> Result<bool, CaError>;
+    /// The revocation of a serial, if any.
+    fn revocation(&self, serial: &[u8]) -> Result<Option<RevocationRecord>, CaError>;
+    /// All revocations of certificates not yet expired at `now` (the CRL scope).
+    fn revocations(&self, now: i64) -> Result<Vec<RevocationRecord>, CaError>;
+    /// Allocates the next CRL number (monotonic).
+    fn next_crl_number(&mut self) -> Result<u64, CaError>;
+    /// Stores a request awaiting manual approval; returns its id.
+    fn add_pending(&mut self, label: &str, csr_der: &[u8], at: i64) -> Result<i64, CaError>;
+    /// Whether a pending request was approved.
+    fn pending_approved(&self, id: i64) -> Result<Option<bool>, CaError>;
+    /// Marks a pending request approved.
+    fn approve_pending(&mut self, id: i64) -> Result<bool, CaError>;
+    /// Number of issued certificates.
+    fn issued_count(&self) -> Result<u64, CaError>;
+    /// The pending request with exactly these CSR bytes under `label`: (id, approved).
+    fn find_pending(&self, label: &str, csr_der: &[u8]) -> Result<Option<(i64, bool)>, CaError>;
+    /// Removes a pending request (after issuance).
+    fn remove_pending(&mut self, id: i64) -> Result<(), CaError>;
+}
+
+/// Upper-case hex of a serial, as OpenSSL prints it.
+pub fn hex_upper(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
