@@ -11,7 +11,7 @@ pub enum Error {
     #[error("key material rejected for {algorithm:?}")]
     KeyRejected {
         /// The algorithm the material was offered as.
-        algorithm: crate::device::key::KeyAlgorithm,
+        algorithm: crate::device::key_algorithm::KeyAlgorithm,
     },
     /// The PKCS#8 document names an algorithm this crate does not support.
     #[error("unsupported key algorithm {oid}")]

@@ -21,15 +21,7 @@ pub const ID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.1
 /// `ecdsa-with-SHA256` (RFC 5758 §3.2).
 pub const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 
-/// The key algorithms a device identity may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum KeyAlgorithm {
-    /// ECDSA over NIST P-256 with SHA-256 (the default: every TLS stack and HSM speaks it).
-    P256,
-    /// Ed25519 (RFC 8032).
-    Ed25519,
-}
+pub use super::key_algorithm::KeyAlgorithm;
 
 /// A device's private key. The secret scalar or seed is zeroized when the value is dropped.
 pub enum DeviceKey {
