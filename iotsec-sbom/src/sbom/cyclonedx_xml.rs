@@ -422,5 +422,6 @@ pub fn parse_cyclonedx_xml(bytes: &[u8]) -> Result<Sbom, GateError> {
         components: w.components,
         embedded_vex,
         dropped: w.dropped,
+        sha256: crate::gate::sha256_hex(bytes),
     })
 }

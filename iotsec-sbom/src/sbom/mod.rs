@@ -1,6 +1,7 @@
 //! The software bill of materials the gate evaluates, normalized from CycloneDX (JSON 1.2-1.7,
 //! XML 1.0-1.7) and SPDX 2.3 JSON, with a report of every field the normalization drops.
 
+#[cfg(feature = "cyclonedx-cross-check")]
 mod cyclonedx_bom_check;
 mod cyclonedx_json;
 mod cyclonedx_rules;
@@ -12,6 +13,7 @@ use std::collections::BTreeMap;
 use crate::error::GateError;
 use crate::vex::VexStatement;
 
+#[cfg(feature = "cyclonedx-cross-check")]
 pub use cyclonedx_bom_check::{CrossCheck, cross_check_with_cyclonedx_bom};
 pub use cyclonedx_json::parse_cyclonedx_json;
 pub(crate) use cyclonedx_rules::Rules as cyclonedx_rules_for_vex;
@@ -121,6 +123,16 @@ pub struct Sbom {
     pub embedded_vex: Vec<VexStatement>,
     /// Fields the normalization did not carry over.
     pub dropped: DroppedFields,
+    /// Hex SHA-256 of the document this was read from (what a gate decision binds).
+    sha256: String,
+}
+
+impl Sbom {
+    /// Hex SHA-256 of the bytes this SBOM was parsed from; a gate decision records it, so the
+    /// binding names exactly the document that was evaluated.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
 }
 
 /// Reads an SBOM, recognizing CycloneDX JSON, CycloneDX XML and SPDX JSON by content.

@@ -173,5 +173,6 @@ pub fn parse_spdx_json(bytes: &[u8]) -> Result<Sbom, GateError> {
         components,
         embedded_vex: Vec::new(),
         dropped,
+        sha256: crate::gate::sha256_hex(bytes),
     })
 }

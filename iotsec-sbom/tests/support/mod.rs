@@ -2,7 +2,8 @@
 //! one CycloneDX component per purl.
 
 use iotsec_sbom::advisory::{AdvisoryDatabase, SnapshotFile};
-use iotsec_sbom::gate::{GateDecision, GateInputs, decide, sha256_hex};
+use iotsec_sbom::date::parse_day;
+use iotsec_sbom::gate::{GateDecision, GateInputs, decide};
 use iotsec_sbom::{Policy, parse_sbom};
 
 /// A database of the given OSV records (files `0.json`, `1.json`, ...).
@@ -32,13 +33,10 @@ pub fn gate_purls(purls: &[&str], db: &AdvisoryDatabase, policy: &str) -> GateDe
     let policy_parsed = Policy::from_toml(policy).unwrap();
     decide(&GateInputs {
         sbom: &parsed,
-        sbom_sha256: &sha256_hex(sbom.as_bytes()),
         advisories: db,
         vex: &[],
-        vex_sha256: &[],
         policy: &policy_parsed,
-        policy_sha256: &sha256_hex(policy.as_bytes()),
         firmware_sha256: None,
-        today: "2026-01-15",
+        today: parse_day("2026-01-15").unwrap(),
     })
 }
