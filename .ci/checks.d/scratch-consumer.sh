@@ -12,7 +12,7 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 # Share the workspace's build cache for registry dependencies; the scratch project's own lock
 # starts from the workspace's, so the same dependency versions are built.
-export CARGO_TARGET_DIR="$root/target"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 
 # consumer NAME CRATE DEP_SPEC [cargo build args...]
 consumer() {
