@@ -73,3 +73,18 @@ fn a_different_byte_gives_a_different_binding() {
     assert_ne!(a.binding.sbom_sha256, b.binding.sbom_sha256);
     assert_ne!(a.binding.decision_sha256, b.binding.decision_sha256);
 }
+
+#[test]
+fn a_large_sboms_digest_is_its_own_too() {
+    // Above 1 MiB the digest is computed beside the parse: it must still be the document's.
+    let padded = format!("{SBOM}{}", " ".repeat(2 * 1024 * 1024));
+    let sbom = parse_sbom(padded.as_bytes()).unwrap();
+    assert_eq!(sbom.sha256(), sha256_hex(padded.as_bytes()));
+    assert_ne!(sbom.sha256(), sha256_hex(SBOM.as_bytes()));
+    let xml = format!(
+        "<?xml version=\"1.0\"?><bom xmlns=\"http://cyclonedx.org/schema/bom/1.6\" version=\"1\"><components/></bom>{}",
+        "\n".repeat(2 * 1024 * 1024)
+    );
+    let sbom = parse_sbom(xml.as_bytes()).unwrap();
+    assert_eq!(sbom.sha256(), sha256_hex(xml.as_bytes()));
+}

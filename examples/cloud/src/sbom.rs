@@ -146,7 +146,8 @@ fn gate(args: GateArgs, format: Format) -> Result<Report, BadInput> {
         None => iotsec_sbom::time::OffsetDateTime::now_utc().date(),
     };
     let sbom_bytes = read(&args.sbom, "SBOM")?;
-    // The advisory database loads beside the parse (2 cores).
+    // The advisory database loads beside the parse (2 cores); parse_sbom hashes the SBOM on a
+    // thread of its own.
     let (parsed, db) = std::thread::scope(|s| {
         let db = s.spawn(|| load_advisory_dir(&args.advisories));
         let parsed = parse_sbom(&sbom_bytes);

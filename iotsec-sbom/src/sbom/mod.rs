@@ -135,6 +135,32 @@ impl Sbom {
     }
 }
 
+/// Above this size the SHA-256 of an SBOM is computed on a second thread beside the parse: for
+/// the 72.5 MB benchmark file (BENCHMARKS.md, gate_100k) hashing takes about 0.2 s of CPU on the
+/// CI host (`sha256sum`) next to a parse of about 0.46 s.
+const PARALLEL_DIGEST_BYTES: usize = 1024 * 1024;
+
+/// Runs a format's parser and records the SHA-256 of `bytes` in the result ([`Sbom::sha256`]).
+fn parse_with_digest(
+    bytes: &[u8],
+    parse: fn(&[u8]) -> Result<Sbom, GateError>,
+) -> Result<Sbom, GateError> {
+    if bytes.len() < PARALLEL_DIGEST_BYTES {
+        let mut sbom = parse(bytes)?;
+        sbom.sha256 = crate::gate::sha256_hex(bytes);
+        return Ok(sbom);
+    }
+    std::thread::scope(|s| {
+        let digest = s.spawn(|| crate::gate::sha256_hex(bytes));
+        let mut sbom = parse(bytes)?;
+        // Hashing cannot panic; should the thread fail anyway, hash here rather than record nothing.
+        sbom.sha256 = digest
+            .join()
+            .unwrap_or_else(|_| crate::gate::sha256_hex(bytes));
+        Ok(sbom)
+    })
+}
+
 /// Reads an SBOM, recognizing CycloneDX JSON, CycloneDX XML and SPDX JSON by content.
 pub fn parse_sbom(bytes: &[u8]) -> Result<Sbom, GateError> {
     if bytes.len() > MAX_SBOM_BYTES {
