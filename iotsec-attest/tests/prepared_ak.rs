@@ -1,7 +1,7 @@
 //! `PreparedAk` (aws-lc, key parsed once) decides exactly as the per-call verifiers do, and the
 //! prepared key is never used for a signature presented under another key: for each key type a
 //! real swtpm AK with its quote and a second key with a valid signature (the first valid
-//! Wycheproof vector, ../shared/data), substitutions and bit flips, with `RingVerifier` as the
+//! Wycheproof vector, `tests/data/wycheproof`), substitutions and bit flips, with `RingVerifier` as the
 //! oracle.
 #![allow(
     clippy::unwrap_used,
@@ -70,9 +70,10 @@ fn strip(v: Vec<u8>) -> Vec<u8> {
     v[first..].to_vec()
 }
 
-/// The first group's key and its first valid test of a Wycheproof file.
+/// The first group's key and its first valid test of a Wycheproof file (an excerpt kept in the
+/// crate, so this test runs from a published package too).
 fn wycheproof(file: &str) -> (Value, Value) {
-    let path = format!("{DIR}/../../shared/data/wycheproof/{file}");
+    let path = format!("{DIR}/tests/data/wycheproof/{file}");
     let d: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let g = d["testGroups"][0].clone();
     let t = g["tests"]

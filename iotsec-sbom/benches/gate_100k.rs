@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use iotsec_sbom::advisory::load_advisory_dir;
-use iotsec_sbom::gate::{GateInputs, decide, sha256_hex};
+use iotsec_sbom::gate::{GateInputs, decide};
 use iotsec_sbom::{Policy, parse_sbom};
 
 const RUSTSEC: &str = concat!(
@@ -41,17 +41,13 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let db = load_advisory_dir(std::path::Path::new(RUSTSEC)).unwrap();
             let sbom = parse_sbom(&bytes).unwrap();
-            let sha = sha256_hex(&bytes);
             let d = decide(&GateInputs {
                 sbom: &sbom,
-                sbom_sha256: &sha,
                 advisories: &db,
                 vex: &[],
-                vex_sha256: &[],
                 policy: &policy,
-                policy_sha256: "00",
                 firmware_sha256: None,
-                today: "2026-01-15",
+                today: iotsec_sbom::date::parse_day("2026-01-15").unwrap(),
             });
             assert!(!d.findings.is_empty());
             d.findings.len()

@@ -27,14 +27,11 @@ fn main() {
         let policy = iotsec_sbom::Policy::default();
         let d = iotsec_sbom::decide(&iotsec_sbom::GateInputs {
             sbom: &s,
-            sbom_sha256: "00",
             advisories: &db,
             vex: &[],
-            vex_sha256: &[],
             policy: &policy,
-            policy_sha256: "00",
             firmware_sha256: None,
-            today: "2026-01-15",
+            today: iotsec_sbom::date::parse_day("2026-01-15").unwrap(),
         });
         let t_gate = t.elapsed();
         let t = std::time::Instant::now();

@@ -1,4 +1,6 @@
 #![forbid(unsafe_code)]
+// docs.rs: each feature-gated item shows the feature it needs (doc_cfg includes the former doc_auto_cfg).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 #![doc = include_str!("../README.md")]
 
@@ -22,3 +24,6 @@ pub use error::GateError;
 pub use gate::{GateDecision, GateInputs, decide};
 pub use policy::{Decision, Policy};
 pub use sbom::{Sbom, parse_sbom};
+/// The time crate, for [`GateInputs::today`].
+pub use time;
+pub use vex::VexDocument;

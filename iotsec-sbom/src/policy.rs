@@ -129,6 +129,9 @@ pub struct Policy {
     pub licenses: Option<LicensePolicy>,
     /// Accepted risks.
     pub ignore: Vec<IgnoreEntry>,
+    /// Hex SHA-256 of the TOML text this policy was read from (of the empty text for
+    /// [`Policy::default`], which is what an empty policy file reads as).
+    sha256: String,
 }
 
 impl Default for Policy {
@@ -142,6 +145,7 @@ impl Default for Policy {
             require_firmware_digest: false,
             licenses: None,
             ignore: Vec::new(),
+            sha256: crate::gate::sha256_hex(b""),
         }
     }
 }
@@ -194,7 +198,13 @@ impl Policy {
             require_firmware_digest: f.require_firmware_digest,
             licenses: f.licenses,
             ignore: f.ignore,
+            sha256: crate::gate::sha256_hex(text.as_bytes()),
         })
+    }
+
+    /// Hex SHA-256 of the policy text this was read from; a gate decision records it.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
     }
 }
 

@@ -7,9 +7,9 @@
 //! The gate against the real RustSec database (1,206 OSV advisories) and against small
 //! in-memory databases for the cases RustSec does not exercise (CPE, aliases across advisories).
 
+#[macro_use]
 mod rustsec_db;
 mod support;
-use rustsec_db::rustsec;
 
 use iotsec_sbom::Decision;
 use iotsec_sbom::advisory::{AdvisoryDatabase, SnapshotFile};
@@ -56,7 +56,7 @@ fn t(a: &str, b: &str, c: &str, d: &str) -> (String, String, String, String) {
 
 #[test]
 fn rustsec_database_loads_with_withdrawn_left_out() {
-    let db = rustsec();
+    let db = rustsec!();
     assert_eq!(db.advisories().len() + db.withdrawn_count(), 1206);
     assert_eq!(db.withdrawn_count(), 13);
     assert!(db.advisories().iter().all(|a| a.id != "RUSTSEC-2019-0031"));
@@ -73,7 +73,7 @@ fn known_vulnerable_crates_are_found_with_exact_findings() {
       {"type":"library","name":"spin","version":"0.4.0","purl":"pkg:cargo/spin@0.4.0"},
       {"type":"library","name":"vendor-blob"},
       {"type":"library","name":"lodash","version":"4.17.20","purl":"pkg:npm/lodash@4.17.20"}"#;
-    let d = gate(&sbom_json(components), rustsec(), &[], "", None);
+    let d = gate(&sbom_json(components), rustsec!(), &[], "", None);
     assert_eq!(
         summary(&d),
         vec![
@@ -133,10 +133,10 @@ fn known_vulnerable_crates_are_found_with_exact_findings() {
 fn unscored_can_be_relaxed_but_not_by_default() {
     let c = r#"{"type":"library","name":"rmpv","version":"0.4.0","purl":"pkg:cargo/rmpv@0.4.0"}"#;
     assert_eq!(
-        gate(&sbom_json(c), rustsec(), &[], "", None).verdict,
+        gate(&sbom_json(c), rustsec!(), &[], "", None).verdict,
         Decision::Fail
     );
-    let relaxed = gate(&sbom_json(c), rustsec(), &[], "unscored = \"warn\"", None);
+    let relaxed = gate(&sbom_json(c), rustsec!(), &[], "unscored = \"warn\"", None);
     assert_eq!(relaxed.verdict, Decision::Warn);
 }
 
@@ -144,7 +144,7 @@ fn unscored_can_be_relaxed_but_not_by_default() {
 fn fixed_versions_pass() {
     let c = r#"{"type":"library","name":"smallvec","version":"1.6.1","purl":"pkg:cargo/smallvec@1.6.1"},
                {"type":"library","name":"time","version":"0.2.23","purl":"pkg:cargo/time@0.2.23"}"#;
-    let d = gate(&sbom_json(c), rustsec(), &[], "", None);
+    let d = gate(&sbom_json(c), rustsec!(), &[], "", None);
     assert!(d.findings.is_empty(), "{:?}", summary(&d));
     assert_eq!(d.verdict, Decision::Pass);
 }
@@ -177,7 +177,7 @@ fn openvex_suppresses_lists_the_statement_and_reports_stale_ones() {
     let vex = parse_vex(OPENVEX.as_bytes(), "acme.openvex.json").unwrap();
     let c = r#"{"type":"library","name":"smallvec","version":"1.6.0","purl":"pkg:cargo/smallvec@1.6.0"},
                {"type":"library","name":"time","version":"0.1.43","purl":"pkg:cargo/time@0.1.43"}"#;
-    let d = gate(&sbom_json(c), rustsec(), &vex, "", None);
+    let d = gate(&sbom_json(c), rustsec!(), &vex, "", None);
     assert_eq!(
         summary(&d),
         vec![t(
@@ -221,7 +221,7 @@ fn subcomponent_statements_need_the_right_product() {
     );
     let vex = parse_vex(other_product.as_bytes(), "x").unwrap();
     let c = r#"{"type":"library","name":"smallvec","version":"1.6.0","purl":"pkg:cargo/smallvec@1.6.0"}"#;
-    let d = gate(&sbom_json(c), rustsec(), &vex, "", None);
+    let d = gate(&sbom_json(c), rustsec!(), &vex, "", None);
     assert_eq!(d.suppressed.len(), 0);
     assert_eq!(d.verdict, Decision::Fail);
 }
@@ -232,12 +232,12 @@ fn embedded_cyclonedx_vex_binds_to_bom_refs() {
       "components":[{"type":"library","bom-ref":"sv","name":"smallvec","version":"1.6.0","purl":"pkg:cargo/smallvec@1.6.0"}],
       "vulnerabilities":[{"id":"RUSTSEC-2021-0003","analysis":{"state":"not_affected","justification":"code_not_reachable"},
         "affects":[{"ref":"urn:cdx:3e671687-395b-41f5-a30f-a58921a69b79/1#sv"}]}]}"#;
-    let d = gate(sbom, rustsec(), &[], "", None);
+    let d = gate(sbom, rustsec!(), &[], "", None);
     assert_eq!(d.findings.len(), 0, "{:?}", summary(&d));
     assert_eq!(d.suppressed.len(), 1);
     // A BOM-Link to another SBOM serial does not apply.
     let other = sbom.replace("urn:cdx:3e671687", "urn:cdx:00000000");
-    let d = gate(&other, rustsec(), &[], "", None);
+    let d = gate(&other, rustsec!(), &[], "", None);
     assert_eq!(d.suppressed.len(), 0);
     assert_eq!(d.verdict, Decision::Fail);
 }
@@ -246,11 +246,11 @@ fn embedded_cyclonedx_vex_binds_to_bom_refs() {
 fn policy_ignores_need_to_be_current() {
     let c = r#"{"type":"library","name":"smallvec","version":"1.6.0","purl":"pkg:cargo/smallvec@1.6.0"}"#;
     let current = "[[ignore]]\nid = \"GHSA-43w2-9j62-hq99\"\ncomponent = \"pkg:cargo/smallvec\"\nreason = \"audited\"\nexpires = \"2026-06-30\"";
-    let d = gate(&sbom_json(c), rustsec(), &[], current, None);
+    let d = gate(&sbom_json(c), rustsec!(), &[], current, None);
     assert_eq!(d.verdict, Decision::Pass);
     assert_eq!(d.suppressed[0].finding.status, "ignored");
     let expired = current.replace("2026-06-30", "2025-06-30");
-    let d = gate(&sbom_json(c), rustsec(), &[], &expired, None);
+    let d = gate(&sbom_json(c), rustsec!(), &[], &expired, None);
     assert_eq!(d.verdict, Decision::Fail);
     assert!(
         d.findings[0]
@@ -269,7 +269,7 @@ fn licenses_hashes_and_firmware_digest() {
                 "licenses":[{"license":{"id":"GPL-3.0-only"}}]}"#;
     let policy = "require_hashes = [\"SHA-256\"]\nrequire_firmware_digest = true\n[licenses]\nallow = [\"MIT\", \"Apache-2.0\"]";
     let fw = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-    let d = gate(&sbom_json(c), rustsec(), &[], policy, Some(fw));
+    let d = gate(&sbom_json(c), rustsec!(), &[], policy, Some(fw));
     let kinds: Vec<_> = d
         .findings
         .iter()
@@ -282,14 +282,20 @@ fn licenses_hashes_and_firmware_digest() {
             (FindingKind::MissingHash, "pkg:cargo/gpl-thing@1.0.0"),
         ]
     );
-    let wrong_fw = gate(&sbom_json(c), rustsec(), &[], policy, Some(&"0".repeat(64)));
+    let wrong_fw = gate(
+        &sbom_json(c),
+        rustsec!(),
+        &[],
+        policy,
+        Some(&"0".repeat(64)),
+    );
     assert!(
         wrong_fw
             .findings
             .iter()
             .any(|f| f.kind == FindingKind::FirmwareDigest)
     );
-    let no_fw = gate(&sbom_json(c), rustsec(), &[], policy, None);
+    let no_fw = gate(&sbom_json(c), rustsec!(), &[], policy, None);
     assert!(
         no_fw
             .findings
@@ -354,15 +360,15 @@ fn cpe_matching_is_strict_on_vendor_and_product() {
 fn decision_is_bound_to_every_input() {
     let c =
         r#"{"type":"library","name":"serde","version":"1.0.200","purl":"pkg:cargo/serde@1.0.200"}"#;
-    let a = gate(&sbom_json(c), rustsec(), &[], "", None);
+    let a = gate(&sbom_json(c), rustsec!(), &[], "", None);
     let b = gate(
         &sbom_json(c),
-        rustsec(),
+        rustsec!(),
         &[],
         "max_severity = \"high\"",
         None,
     );
-    let fw = gate(&sbom_json(c), rustsec(), &[], "", Some(&"ab".repeat(32)));
+    let fw = gate(&sbom_json(c), rustsec!(), &[], "", Some(&"ab".repeat(32)));
     assert_eq!(a.verdict, b.verdict);
     assert_ne!(a.binding.decision_sha256, b.binding.decision_sha256);
     assert_ne!(a.binding.decision_sha256, fw.binding.decision_sha256);

@@ -11,7 +11,6 @@
 //! turns it off.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Subcommand};
 use iotsec_cli_contract::{BadInput, Format, Outcome, Report};
@@ -21,7 +20,7 @@ use iotsec_sbom::report::{
     decision_to_json, decision_to_sarif, decision_to_text, not_affected_to_cyclonedx_vex,
 };
 use iotsec_sbom::sbom::{CrossCheck, cross_check_with_cyclonedx_bom};
-use iotsec_sbom::vex::parse_vex;
+use iotsec_sbom::vex::VexDocument;
 use iotsec_sbom::{Decision, Policy, parse_sbom};
 use serde_json::{Value, json};
 
@@ -74,25 +73,6 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>, BadInput> {
     std::fs::read(path).map_err(|e| BadInput(format!("{what} {}: {e}", path.display())))
 }
 
-/// Today's date in UTC from the system clock (days-to-civil, proleptic Gregorian).
-fn today_utc() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
 /// Runs an `sbom` subcommand; `format` selects which form of the report is built.
 pub fn run(command: Command, format: Format) -> Result<Report, BadInput> {
     match command {
@@ -138,26 +118,21 @@ fn cross_check(args: &GateArgs, bytes: &[u8], is_spdx: bool) -> Result<Value, Ba
 }
 
 fn gate(args: GateArgs, format: Format) -> Result<Report, BadInput> {
-    let today = match args.today.clone() {
-        Some(t) => {
-            if iotsec_sbom::date::parse_day(&t).is_none() {
-                return Err(BadInput(format!("--today {t:?} is not YYYY-MM-DD")));
-            }
-            t
-        }
-        None => today_utc(),
+    let today = match &args.today {
+        Some(t) => iotsec_sbom::date::parse_day(t)
+            .ok_or_else(|| BadInput(format!("--today {t:?} is not YYYY-MM-DD")))?,
+        None => iotsec_sbom::time::OffsetDateTime::now_utc().date(),
     };
     let sbom_bytes = read(&args.sbom, "SBOM")?;
-    // The SHA-256 of the SBOM and the advisory database load run beside the parse (2 cores).
-    let (parsed, sbom_sha256, db) = std::thread::scope(|s| {
-        let sha = s.spawn(|| sha256_hex(&sbom_bytes));
+    // The advisory database loads beside the parse (2 cores); parse_sbom hashes the SBOM on a
+    // thread of its own.
+    let (parsed, db) = std::thread::scope(|s| {
         let db = s.spawn(|| load_advisory_dir(&args.advisories));
         let parsed = parse_sbom(&sbom_bytes);
-        (parsed, sha.join(), db.join())
+        (parsed, db.join())
     });
     let panicked = |what: &str| BadInput(format!("{what}: worker thread panicked"));
     let mut sbom = parsed.map_err(|e| BadInput(format!("SBOM {}: {e}", args.sbom.display())))?;
-    let sbom_sha256 = sbom_sha256.map_err(|_| panicked("SBOM SHA-256"))?;
     let cross_check = cross_check(
         &args,
         &sbom_bytes,
@@ -179,32 +154,26 @@ fn gate(args: GateArgs, format: Format) -> Result<Report, BadInput> {
         db.withdrawn_count()
     );
     let policy_bytes = read(&args.policy, "policy")?;
-    let policy_text = String::from_utf8(policy_bytes.clone())
+    let policy_text = String::from_utf8(policy_bytes)
         .map_err(|_| BadInput(format!("policy {}: not UTF-8", args.policy.display())))?;
     let policy = Policy::from_toml(&policy_text).map_err(BadInput::new)?;
-    let mut statements = Vec::new();
-    let mut vex_sha256 = Vec::new();
+    let mut vex = Vec::new();
     for path in &args.vex {
         let bytes = read(path, "VEX")?;
         let name = path.display().to_string();
-        statements.extend(parse_vex(&bytes, &name).map_err(BadInput::new)?);
-        vex_sha256.push(sha256_hex(&bytes));
+        vex.push(VexDocument::parse(&bytes, &name).map_err(BadInput::new)?);
     }
     let firmware_sha256 = match &args.firmware {
         Some(p) => Some(sha256_hex(&read(p, "firmware image")?)),
         None => None,
     };
-    let policy_sha256 = sha256_hex(&policy_bytes);
     let decision = decide(&GateInputs {
         sbom: &sbom,
-        sbom_sha256: &sbom_sha256,
         advisories: &db,
-        vex: &statements,
-        vex_sha256: &vex_sha256,
+        vex: &vex,
         policy: &policy,
-        policy_sha256: &policy_sha256,
         firmware_sha256: firmware_sha256.as_deref(),
-        today: &today,
+        today,
     });
     if let Some(out) = &args.vex_out {
         let serial = iotsec_sbom::report::decision_vex_serial(&decision);

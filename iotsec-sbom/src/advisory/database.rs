@@ -63,12 +63,14 @@ pub(crate) fn ecosystem_key(ecosystem: &str) -> &str {
     ecosystem.split(':').next().unwrap_or(ecosystem)
 }
 
-/// The index key of a package name (PEP 503 normalization for PyPI).
+/// The index key of a package name (PEP 503 normalization for PyPI). npm names and Go module
+/// paths are keyed lower-cased on both sides because the purl specification folds their case
+/// (npm names, golang namespaces): a mixed-case advisory name must still meet the folded purl.
 pub(crate) fn name_key(ecosystem: &str, name: &str) -> String {
-    if ecosystem == "PyPI" {
-        name.to_ascii_lowercase().replace(['_', '.'], "-")
-    } else {
-        name.to_owned()
+    match ecosystem {
+        "PyPI" => name.to_ascii_lowercase().replace(['_', '.'], "-"),
+        "npm" | "Go" => name.to_ascii_lowercase(),
+        _ => name.to_owned(),
     }
 }
 

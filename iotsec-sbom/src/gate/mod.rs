@@ -1,6 +1,7 @@
 //! The deploy gate: SBOM + advisory database + VEX + policy in, one decision out, with one
-//! explanation per finding and a binding to the exact inputs. No I/O: digests and today's date
-//! are arguments.
+//! explanation per finding and a binding to the exact inputs. No I/O: today's date is an
+//! argument, and each parsed input carries the SHA-256 of the bytes it was read from, so the
+//! binding cannot name other bytes than the ones evaluated.
 
 mod finding;
 mod license_check;
@@ -16,30 +17,39 @@ use crate::policy::{Decision, Policy};
 use crate::purl::PackageUrl;
 use crate::sbom::{Component, Sbom};
 use crate::severity::Severity;
-use crate::vex::VexStatement;
+use crate::vex::{VexDocument, VexStatement};
 use matching::{Lookup, lookup};
+use time::Date;
 
-/// Everything the decision depends on.
+/// Everything the decision depends on. The SBOM, the advisory snapshot, the VEX documents and
+/// the policy each carry the digest of what they were parsed from ([`Sbom::sha256`],
+/// [`AdvisoryDatabase::snapshot_sha256`], [`VexDocument::sha256`], [`Policy::sha256`]).
 #[derive(Clone, Copy, Debug)]
 pub struct GateInputs<'a> {
     /// The SBOM.
     pub sbom: &'a Sbom,
-    /// Hex SHA-256 of the SBOM file as read.
-    pub sbom_sha256: &'a str,
-    /// The advisory database (its snapshot digest is bound too).
+    /// The advisory database.
     pub advisories: &'a AdvisoryDatabase,
-    /// VEX statements from standalone documents (the SBOM's embedded ones are added).
-    pub vex: &'a [VexStatement],
-    /// Hex SHA-256 of each standalone VEX document.
-    pub vex_sha256: &'a [String],
+    /// Standalone VEX documents (the SBOM's embedded statements are added).
+    pub vex: &'a [VexDocument],
     /// The policy.
     pub policy: &'a Policy,
-    /// Hex SHA-256 of the policy file.
-    pub policy_sha256: &'a str,
-    /// Hex SHA-256 of the firmware image being released, if given.
+    /// Hex SHA-256 of the firmware image being released, if given (the gate reads no image:
+    /// it checks that the SBOM names this digest).
     pub firmware_sha256: Option<&'a str>,
-    /// Today, `YYYY-MM-DD` (for VEX and ignore expiry).
-    pub today: &'a str,
+    /// Today (UTC), for VEX and ignore expiry: an entry expiring on this day still holds.
+    pub today: Date,
+}
+
+/// `YYYY-MM-DD`, the form expiry dates are compared in; a year outside 0..=9999 gives a text
+/// that reads as no date, so every dated VEX statement and ignore counts as expired.
+fn day_text(day: Date) -> String {
+    format!(
+        "{:04}-{:02}-{:02}",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    )
 }
 
 /// What the decision is bound to.
@@ -53,7 +63,8 @@ pub struct Binding {
     pub policy_sha256: String,
     /// SHA-256 of the firmware image, if given.
     pub firmware_sha256: Option<String>,
-    /// SHA-256 of each standalone VEX document, in the order given.
+    /// SHA-256 of each standalone VEX document, in the order given (statements built in code,
+    /// [`VexDocument::from_statements`], have none).
     pub vex_sha256: Vec<String>,
     /// SHA-256 over the verdict and all of the above ([`Binding::decision_digest`]).
     pub decision_sha256: String,
@@ -171,14 +182,12 @@ fn vulnerability_decision(
 
 /// Evaluates the gate.
 pub fn decide(inputs: &GateInputs<'_>) -> GateDecision {
-    let GateInputs {
-        sbom,
-        policy,
-        today,
-        ..
-    } = *inputs;
+    let GateInputs { sbom, policy, .. } = *inputs;
+    let today_text = day_text(inputs.today);
+    let today = today_text.as_str();
     let db = inputs.advisories;
-    let mut statements: Vec<&VexStatement> = sbom.embedded_vex.iter().chain(inputs.vex).collect();
+    let standalone = inputs.vex.iter().flat_map(VexDocument::statements);
+    let mut statements: Vec<&VexStatement> = sbom.embedded_vex.iter().chain(standalone).collect();
     statements.sort_by(|a, b| (&a.source, a.index).cmp(&(&b.source, b.index)));
     let mut statement_used = vec![false; statements.len()];
     let mut ignore_used = vec![false; policy.ignore.len()];
@@ -375,11 +384,16 @@ pub fn decide(inputs: &GateInputs<'_>) -> GateDecision {
         .max()
         .unwrap_or(Decision::Pass);
     let mut binding = Binding {
-        sbom_sha256: inputs.sbom_sha256.to_owned(),
+        sbom_sha256: sbom.sha256().to_owned(),
         advisories_sha256: db.snapshot_sha256().to_owned(),
-        policy_sha256: inputs.policy_sha256.to_owned(),
+        policy_sha256: policy.sha256().to_owned(),
         firmware_sha256: inputs.firmware_sha256.map(str::to_owned),
-        vex_sha256: inputs.vex_sha256.to_vec(),
+        vex_sha256: inputs
+            .vex
+            .iter()
+            .filter_map(VexDocument::sha256)
+            .map(str::to_owned)
+            .collect(),
         decision_sha256: String::new(),
     };
     binding.decision_sha256 = Binding::decision_digest(verdict, &binding);

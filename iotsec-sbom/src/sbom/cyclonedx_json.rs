@@ -680,6 +680,10 @@ fn check_format(bom_format: Option<&str>) -> Result<(), GateError> {
 /// the rules; they may come after `components`), the second streams `components[]` through the
 /// validation and normalization one element at a time, so memory stays near the input size.
 pub fn parse_cyclonedx_json(bytes: &[u8]) -> Result<Sbom, GateError> {
+    super::parse_with_digest(bytes, parse_cyclonedx_json_body)
+}
+
+fn parse_cyclonedx_json_body(bytes: &[u8]) -> Result<Sbom, GateError> {
     if bytes.len() > MAX_SBOM_BYTES {
         return Err(GateError::SizeExceeded {
             what: "SBOM",
@@ -830,5 +834,6 @@ pub fn parse_cyclonedx_json(bytes: &[u8]) -> Result<Sbom, GateError> {
         components: w.components,
         embedded_vex,
         dropped: w.dropped,
+        sha256: String::new(),
     })
 }

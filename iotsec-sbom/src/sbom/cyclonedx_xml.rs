@@ -237,6 +237,10 @@ impl XmlWalker<'_> {
 
 /// Reads a CycloneDX XML document (1.0-1.7).
 pub fn parse_cyclonedx_xml(bytes: &[u8]) -> Result<Sbom, GateError> {
+    super::parse_with_digest(bytes, parse_cyclonedx_xml_body)
+}
+
+fn parse_cyclonedx_xml_body(bytes: &[u8]) -> Result<Sbom, GateError> {
     if bytes.len() > MAX_SBOM_BYTES {
         return Err(GateError::SizeExceeded {
             what: "SBOM",
@@ -422,5 +426,6 @@ pub fn parse_cyclonedx_xml(bytes: &[u8]) -> Result<Sbom, GateError> {
         components: w.components,
         embedded_vex,
         dropped: w.dropped,
+        sha256: String::new(),
     })
 }

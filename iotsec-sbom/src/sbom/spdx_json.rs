@@ -92,6 +92,10 @@ fn license_of(p: &Package) -> Vec<String> {
 
 /// Reads an SPDX 2.2/2.3 JSON document.
 pub fn parse_spdx_json(bytes: &[u8]) -> Result<Sbom, GateError> {
+    super::parse_with_digest(bytes, parse_spdx_json_body)
+}
+
+fn parse_spdx_json_body(bytes: &[u8]) -> Result<Sbom, GateError> {
     if bytes.len() > MAX_SBOM_BYTES {
         return Err(GateError::SizeExceeded {
             what: "SBOM",
@@ -173,5 +177,6 @@ pub fn parse_spdx_json(bytes: &[u8]) -> Result<Sbom, GateError> {
         components,
         embedded_vex: Vec::new(),
         dropped,
+        sha256: String::new(),
     })
 }

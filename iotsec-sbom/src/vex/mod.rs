@@ -14,6 +14,43 @@ pub use openvex::parse_openvex;
 pub use scope::ProductRef;
 pub use statement::{Justification, VexStatement, VexStatus};
 
+/// A standalone VEX document: its statements and the SHA-256 of the bytes they were read from,
+/// which a gate decision records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VexDocument {
+    statements: Vec<VexStatement>,
+    sha256: Option<String>,
+}
+
+impl VexDocument {
+    /// Reads a VEX document ([`parse_vex`]) and keeps the digest of `bytes`.
+    pub fn parse(bytes: &[u8], source_name: &str) -> Result<VexDocument, GateError> {
+        Ok(VexDocument {
+            statements: parse_vex(bytes, source_name)?,
+            sha256: Some(crate::gate::sha256_hex(bytes)),
+        })
+    }
+
+    /// Statements built in code rather than read from a document: they carry no digest, and a
+    /// decision's binding lists none for them.
+    pub fn from_statements(statements: Vec<VexStatement>) -> VexDocument {
+        VexDocument {
+            statements,
+            sha256: None,
+        }
+    }
+
+    /// The statements, in document order.
+    pub fn statements(&self) -> &[VexStatement] {
+        &self.statements
+    }
+
+    /// Hex SHA-256 of the document, `None` for statements built in code.
+    pub fn sha256(&self) -> Option<&str> {
+        self.sha256.as_deref()
+    }
+}
+
 /// Hard cap on one VEX document.
 pub const MAX_VEX_BYTES: usize = 64 * 1024 * 1024;
 

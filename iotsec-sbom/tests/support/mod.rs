@@ -2,8 +2,9 @@
 //! SBOM document or over one CycloneDX component per purl.
 
 use iotsec_sbom::advisory::{AdvisoryDatabase, SnapshotFile};
-use iotsec_sbom::gate::{GateDecision, GateInputs, decide, sha256_hex};
-use iotsec_sbom::vex::VexStatement;
+use iotsec_sbom::date::parse_day;
+use iotsec_sbom::gate::{GateDecision, GateInputs, decide};
+use iotsec_sbom::vex::{VexDocument, VexStatement};
 use iotsec_sbom::{Policy, parse_sbom};
 
 #[allow(dead_code)]
@@ -21,7 +22,7 @@ pub fn memory_db(advisories: &[String]) -> AdvisoryDatabase {
 }
 
 /// Gates the SBOM document `sbom` against `db` with these VEX statements, the policy `policy`
-/// (TOML) and the firmware digest, on 2026-01-15; the SBOM and policy digests are their SHA-256.
+/// (TOML) and the firmware digest, on 2026-01-15.
 #[allow(dead_code)]
 pub fn gate_document(
     sbom: &[u8],
@@ -32,16 +33,18 @@ pub fn gate_document(
 ) -> GateDecision {
     let parsed = parse_sbom(sbom).unwrap();
     let policy_parsed = Policy::from_toml(policy).unwrap();
+    let vex = if vex.is_empty() {
+        Vec::new()
+    } else {
+        vec![VexDocument::from_statements(vex.to_vec())]
+    };
     decide(&GateInputs {
         sbom: &parsed,
-        sbom_sha256: &sha256_hex(sbom),
         advisories: db,
-        vex,
-        vex_sha256: &[],
+        vex: &vex,
         policy: &policy_parsed,
-        policy_sha256: &sha256_hex(policy.as_bytes()),
         firmware_sha256: firmware,
-        today: "2026-01-15",
+        today: parse_day("2026-01-15").unwrap(),
     })
 }
 
