@@ -6,12 +6,14 @@ pub(crate) mod cyclonedx;
 mod openvex;
 mod scope;
 mod statement;
+mod versions;
 
 use crate::error::GateError;
 
 pub use openvex::parse_openvex;
 pub use scope::ProductRef;
 pub use statement::{Justification, VexStatement, VexStatus};
+pub use versions::VersionEntry;
 
 /// Hard cap on one VEX document.
 pub const MAX_VEX_BYTES: usize = 64 * 1024 * 1024;
