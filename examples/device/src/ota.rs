@@ -11,12 +11,14 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
+use iotsec_cli_contract::clock::device_time;
+use iotsec_cli_contract::input::{CappedInput, InputKind, open_input, read_input, read_json};
 use iotsec_cli_contract::json_fields::Fields;
 use iotsec_cli_contract::{BadInput, Outcome, Progress, Report};
 use iotsec_ota::trial_boot::{
     BootError, BootRecord, BootStore, InstallTicket, Slot, SlotState, TrialBoot,
 };
-use iotsec_ota::{DeviceState, TrustRoot};
+use iotsec_ota::{DeviceState, ExpiryCheck, TrustRoot, TrustedTime};
 use serde_json::json;
 use sha2::Digest;
 
@@ -67,9 +69,14 @@ pub struct ApplyArgs {
     #[arg(long)]
     component: Option<String>,
     /// Device identity JSON: vendor_id, class_id (UUIDs), device_id, trusted_root_version,
-    /// slot_capacity, now (optional). Counters come from the boot record.
+    /// slot_capacity, now (optional: without it, this host's clock); any other key is refused.
+    /// Counters come from the boot record.
     #[arg(long)]
     state: PathBuf,
+    /// The device has no trusted time: do not check root and manifest expiry (not with a
+    /// `now` in the state file).
+    #[arg(long)]
+    no_trusted_time: bool,
     /// Outcome of the new image's health check on its trial boot.
     #[arg(long, value_enum, default_value_t = Health::Pass)]
     health: Health,
@@ -170,10 +177,6 @@ impl BootStore for SlotFiles {
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, BadInput> {
-    fs::read(path).map_err(|e| BadInput::new(format!("{}: {e}", path.display())))
-}
-
 fn slot_name(slot: Slot) -> &'static str {
     match slot {
         Slot::A => "A",
@@ -198,8 +201,9 @@ fn record_json(record: &BootRecord) -> serde_json::Value {
 }
 
 fn provision(dir: &Path, image: &Path, counter: u64, sequence: u64) -> Result<Report, BadInput> {
-    let data = read(image)?;
-    fs::create_dir_all(dir).map_err(|e| BadInput::new(format!("{}: {e}", dir.display())))?;
+    let data = read_input(image, InputKind::Image)?;
+    fs::create_dir_all(dir)
+        .map_err(|e| BadInput::new(format!("creating slot directory {}: {e}", dir.display())))?;
     let mut files = SlotFiles {
         dir: dir.to_path_buf(),
     };
@@ -209,7 +213,8 @@ fn provision(dir: &Path, image: &Path, counter: u64, sequence: u64) -> Result<Re
         digest: sha2::Sha256::digest(&data).into(),
         size: data.len() as u64,
     });
-    let io = |e: std::io::Error| BadInput::new(format!("{}: {e}", dir.display()));
+    let io =
+        |e: std::io::Error| BadInput::new(format!("writing slot directory {}: {e}", dir.display()));
     files.erase_slot(Slot::A).map_err(io)?;
     files.write_slot(Slot::A, 0, &data).map_err(io)?;
     files.erase_slot(Slot::B).map_err(io)?;
@@ -254,9 +259,16 @@ struct Identity {
 }
 
 fn identity(path: &Path) -> Result<Identity, BadInput> {
-    let value: serde_json::Value = serde_json::from_slice(&read(path)?)
-        .map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?;
+    let value = read_json(path, InputKind::DeviceState)?;
     let f = Fields::new(&value, "state");
+    f.only(&[
+        "vendor_id",
+        "class_id",
+        "device_id",
+        "trusted_root_version",
+        "slot_capacity",
+        "now",
+    ])?;
     Ok(Identity {
         vendor_id: f.uuid("vendor_id")?,
         class_id: f.uuid("class_id")?,
@@ -273,14 +285,21 @@ fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
     let mut files = SlotFiles {
         dir: args.slots.clone(),
     };
-    let record = files
-        .load_record()
-        .map_err(|e| BadInput::new(format!("{}: {e} (run ota provision)", args.slots.display())))?;
+    let record = files.load_record().map_err(|e| {
+        BadInput::new(format!(
+            "reading boot record in {}: {e} (run ota provision)",
+            args.slots.display()
+        ))
+    })?;
     let id = identity(&args.state)?;
-    let root_doc = read(&args.root)?;
+    let now = match device_time(id.now, args.no_trusted_time)? {
+        Some(now) => TrustedTime::At(now),
+        None => TrustedTime::NoTrustedClock,
+    };
+    let root_doc = read_input(&args.root, InputKind::SignedDocument)?;
     let root =
         TrustRoot::from_pinned(&root_doc).map_err(|e| BadInput::new(format!("trust root: {e}")))?;
-    let manifest_doc = read(&args.manifest)?;
+    let manifest_doc = read_input(&args.manifest, InputKind::SignedDocument)?;
     let state = DeviceState {
         vendor_id: id.vendor_id,
         class_id: id.class_id,
@@ -289,7 +308,7 @@ fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
         last_sequence: record.last_sequence,
         trusted_root_version: id.trusted_root_version,
         slot_capacity: id.slot_capacity,
-        now: id.now,
+        now,
     };
     let verified = match iotsec_ota::verify(&manifest_doc, &root, &state) {
         Ok(v) => v,
@@ -300,6 +319,10 @@ fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
             }
             return Ok(report);
         }
+    };
+    let expiry_checked_at = match verified.expiry {
+        ExpiryCheck::CheckedAt(now) => Some(now),
+        _ => None,
     };
     let manifest = verified.manifest;
     let component = match &args.component {
@@ -312,9 +335,8 @@ fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
         }
     }
     .ok_or_else(|| BadInput::new("no such component in the manifest"))?;
-    let image_len = fs::metadata(&args.image)
-        .map_err(|e| BadInput::new(format!("{}: {e}", args.image.display())))?
-        .len();
+    let input = open_input(&args.image, InputKind::Image)?;
+    let image_len = input.len.unwrap_or(component.size);
     if image_len > component.size {
         return Ok(rejected(
             format!(
@@ -324,7 +346,7 @@ fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
             Some(&record),
         ));
     }
-    let mut image = ImageChunks::open(&args.image, image_len)?;
+    let mut image = ImageChunks::new(input, image_len);
     let ticket = InstallTicket {
         security_counter: manifest.security_counter,
         sequence_number: manifest.sequence_number,
@@ -372,6 +394,7 @@ fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
         object.insert("installed_slot".into(), json!(slot_name(installed)));
         object.insert("version".into(), json!(manifest.version));
         object.insert("result".into(), json!(what));
+        object.insert("expiry_checked_at".into(), json!(expiry_checked_at));
     }
     Ok(Report {
         outcome,
@@ -393,30 +416,27 @@ fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
 }
 
 /// The image file in 64 KiB chunks, read one at a time (constant memory whatever the image
-/// size), with progress on a terminal. A read error ends the stream (the install then fails
-/// its size check) and is reported by [`ImageChunks::finish`] as bad input.
+/// size, never past the image cap), with progress on a terminal. A read error ends the stream
+/// (the install then fails its size check) and is reported by [`ImageChunks::finish`] as bad
+/// input.
 struct ImageChunks {
-    file: fs::File,
-    path: PathBuf,
-    error: Option<std::io::Error>,
+    input: CappedInput,
+    error: Option<BadInput>,
     progress: Progress,
 }
 
 impl ImageChunks {
-    fn open(path: &Path, len: u64) -> Result<Self, BadInput> {
-        let file =
-            fs::File::open(path).map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?;
-        Ok(ImageChunks {
-            file,
-            path: path.to_path_buf(),
+    fn new(input: CappedInput, len: u64) -> Self {
+        ImageChunks {
+            input,
             error: None,
             progress: Progress::bytes("writing the inactive slot", len),
-        })
+        }
     }
 
     fn finish(&mut self) -> Result<(), BadInput> {
         match self.error.take() {
-            Some(e) => Err(BadInput::new(format!("{}: {e}", self.path.display()))),
+            Some(e) => Err(e),
             None => Ok(()),
         }
     }
@@ -427,19 +447,16 @@ impl Iterator for &mut ImageChunks {
 
     fn next(&mut self) -> Option<Vec<u8>> {
         let mut buffer = vec![0u8; 64 * 1024];
-        loop {
-            match self.file.read(&mut buffer) {
-                Ok(0) => return None,
-                Ok(n) => {
-                    buffer.truncate(n);
-                    self.progress.advance(n as u64);
-                    return Some(buffer);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.error = Some(e);
-                    return None;
-                }
+        match self.input.read_chunk(&mut buffer) {
+            Ok(0) => None,
+            Ok(n) => {
+                buffer.truncate(n);
+                self.progress.advance(n as u64);
+                Some(buffer)
+            }
+            Err(e) => {
+                self.error = Some(e);
+                None
             }
         }
     }
