@@ -101,7 +101,7 @@ fn too_large(kind: InputKind, path: &Path) -> BadInput {
         kind,
         path,
         format!(
-            "larger than the {} cap for a {}",
+            "larger than the {} cap on {}s",
             human(kind.cap()),
             kind.what()
         ),
@@ -203,7 +203,7 @@ mod tests {
         assert_eq!(
             err,
             Some(format!(
-                "reading policy file {}: larger than the 1 MiB cap for a policy file",
+                "reading policy file {}: larger than the 1 MiB cap on policy files",
                 big.display()
             ))
         );
@@ -224,7 +224,7 @@ mod tests {
             .map(|e| e.to_string());
         assert_eq!(
             err,
-            Some("reading key file /dev/zero: larger than the 64 KiB cap for a key file".into())
+            Some("reading key file /dev/zero: larger than the 64 KiB cap on key files".into())
         );
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -419,7 +419,8 @@ fn uuid_bytes(text: &str, what: &str) -> Result<[u8; 16], BadInput> {
         .map_err(|e| BadInput::new(format!("{what}: {e}")))
 }
 
-fn hash_file(path: &Path) -> Result<([u8; 32], u64), BadInput> {
+/// SHA-256 and length of an image file, streamed through the image cap.
+pub(crate) fn hash_file(path: &Path) -> Result<([u8; 32], u64), BadInput> {
     use sha2::Digest;
     let mut file = open_input(path, InputKind::Image)?;
     let mut hasher = sha2::Sha256::new();

@@ -458,3 +458,50 @@ fn flags_that_would_be_ignored_are_refused() {
     assert_eq!(code, 2);
     assert!(stderr.contains("--image"), "{stderr}");
 }
+
+#[test]
+fn endless_inputs_and_missing_arguments_end_with_one_line_naming_them() {
+    let dir = setup("endless");
+    let st = state(&dir, 5);
+    assert_eq!(sign(&dir, "m.cbor", "5", &["s1.json", "s2.json"]), 0);
+    let (root, manifest) = (p(&dir, "root.cbor"), p(&dir, "m.cbor"));
+    for (args, want) in [
+        (
+            vec![
+                "ota",
+                "verify",
+                "--root",
+                "/dev/zero",
+                "--manifest",
+                &manifest,
+            ],
+            "error: reading signed document /dev/zero: larger than the 64 KiB cap on signed documents",
+        ),
+        (
+            vec![
+                "ota",
+                "verify",
+                "--root",
+                &root,
+                "--manifest",
+                &manifest,
+                "--state",
+                "/dev/zero",
+            ],
+            "error: reading state file /dev/zero: larger than the 64 KiB cap on state files",
+        ),
+        (
+            vec!["ota", "verify", "--root", &root],
+            "error: the following required arguments were not provided: --manifest <MANIFEST>",
+        ),
+    ] {
+        let (code, stdout, stderr) = run(&args);
+        assert_eq!((code, stdout.as_str()), (2, ""), "{args:?}");
+        assert_eq!(stderr.trim_end(), want);
+    }
+    // An endless image is streamed against the signed size and refused at its end.
+    let extra = ["--state", &st, "--image", "/dev/zero"];
+    let (code, stdout, _) = verify(&dir, false, "root.cbor", "m.cbor", &extra);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("endless data"), "{stdout}");
+}

@@ -286,4 +286,14 @@ fn a_state_file_with_an_unknown_key_is_bad_input() {
         out.starts_with(r#"error: state: unknown key "Now" (known: vendor_id,"#),
         "{out}"
     );
+    // An endless state file ends at its cap.
+    let mut args = f.apply_args(&m, &i, "pass");
+    let at = args.iter().position(|a| a == "--state").unwrap() + 1;
+    args[at] = "/dev/zero".into();
+    let (code, out) = common::run_json_text(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(
+        out.trim_end(),
+        "error: reading state file /dev/zero: larger than the 64 KiB cap on state files"
+    );
 }
