@@ -83,8 +83,9 @@ pub struct GateArgs {
     /// Evaluate expiry dates as of this day (YYYY-MM-DD) instead of today (UTC).
     #[arg(long)]
     today: Option<String>,
-    /// Skip the cyclonedx-bom cross-check of CycloneDX 1.3-1.5 documents.
-    #[arg(long)]
+    /// Skip the cyclonedx-bom cross-check of CycloneDX 1.3-1.5 documents (not with
+    /// --cross-check-max-bytes, which it would make meaningless).
+    #[arg(long, conflicts_with = "cross_check_max_bytes")]
     no_cross_check: bool,
     /// Run the cyclonedx-bom cross-check only on SBOMs up to this many bytes (0 = any size);
     /// larger SBOMs skip it with a note in the report (`cross_check`) and on stderr.

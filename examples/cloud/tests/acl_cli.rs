@@ -269,26 +269,34 @@ topics = ["nowhere/#"]
     assert!(stdout.contains("\"things/${client_id}/+/#\""), "{stdout}");
 }
 
+/// `acl check --mosquitto-acl ACL` of dev1 publishing to devices/dev1/t, `extra` added.
+fn check_mosquitto(acl: &str, extra: &[&str]) -> (i32, String, String) {
+    let mut a = vec![
+        "acl",
+        "check",
+        "--mosquitto-acl",
+        acl,
+        "--client-id",
+        "dev1",
+        "--action",
+        "publish",
+        "--topic",
+        "devices/dev1/t",
+    ];
+    a.extend_from_slice(extra);
+    run(&a)
+}
+
 #[test]
 fn mosquitto_acl_in_strict_mode_decides_on_the_imported_policy() {
     let acl = file("acl-modes", "pattern readwrite devices/%c/#\n");
     let args = |extra: &[&'static str]| {
-        let mut a = vec!["--mosquitto-acl", acl.as_str(), "--format", "json"];
+        let mut a = vec!["--format", "json"];
         a.extend_from_slice(extra);
         a
     };
     let check_acl = |extra: &[&str]| {
-        let mut a = vec!["acl", "check"];
-        a.extend_from_slice(extra);
-        a.extend_from_slice(&[
-            "--client-id",
-            "dev1",
-            "--action",
-            "publish",
-            "--topic",
-            "devices/dev1/t",
-        ]);
-        let (code, stdout, stderr) = run(&a);
+        let (code, stdout, stderr) = check_mosquitto(&acl, extra);
         (
             code,
             serde_json::from_str(&stdout).unwrap_or_default(),
@@ -327,21 +335,9 @@ fn mosquitto_mode_refuses_the_flags_mosquitto_does_not_use() {
         ("--attr", Some("site=x")),
         ("--qos", Some("1")),
     ] {
-        let mut a = vec![
-            "acl",
-            "check",
-            "--mosquitto-acl",
-            &acl,
-            "--client-id",
-            "dev1",
-            "--action",
-            "publish",
-            "--topic",
-            "devices/dev1/t",
-            flag,
-        ];
+        let mut a = vec![flag];
         a.extend(value);
-        let (code, stdout, stderr) = run(&a);
+        let (code, stdout, stderr) = check_mosquitto(&acl, &a);
         assert_eq!((code, stdout.as_str()), (2, ""), "{flag}: {stderr}");
         assert!(
             stderr.starts_with(&format!(

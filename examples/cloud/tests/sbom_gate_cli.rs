@@ -304,6 +304,11 @@ fn errors_are_one_line_and_notes_need_verbose() {
     assert_eq!((code, stdout.as_str()), (2, ""));
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.starts_with("error: "), "{stderr}");
+    // A limit for a cross-check that is turned off would be ignored: refused.
+    let (code, _, stderr) = run(&dir, &["--no-cross-check", "--cross-check-max-bytes", "5"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--cross-check-max-bytes"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
 #[test]
