@@ -14,7 +14,12 @@ use libfuzzer_sys::fuzz_target;
 fn service() -> &'static EstService {
     static SERVICE: OnceLock<EstService> = OnceLock::new();
     SERVICE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("iotsec-fuzz-est-{}", std::process::id()));
+        // Under the fuzz crate's target/ (not the system temp dir), one per process: a fuzzing
+        // run leaves nothing behind outside the build tree.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join("pki_http_request-ca")
+            .join(std::process::id().to_string());
         let _ = std::fs::remove_dir_all(&dir);
         let settings = CaSettings {
             organization: "Fuzz".into(),

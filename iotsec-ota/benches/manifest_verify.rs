@@ -50,7 +50,7 @@ fn bench(c: &mut Criterion) {
         last_sequence: 1,
         trusted_root_version: 1,
         slot_capacity: 1 << 20,
-        now: Some(1_900_000_000),
+        now: iotsec_ota::TrustedTime::At(1_900_000_000),
     };
     assert!(verify(&manifest, &root, &state).is_ok());
 

@@ -29,7 +29,7 @@ pub use image_stream::{ImageError, ImageVerifier};
 pub use manifest::{Component, Manifest, RolloutGate};
 pub use signature_algorithm::Algorithm;
 pub use trust_root::{Role, TrustRoot};
-pub use verifier::{DeviceState, Verified, verify};
+pub use verifier::{DeviceState, ExpiryCheck, TrustedTime, Verified, verify};
 
 // Host side (simulators, tests, demos): alloc.
 #[cfg(feature = "alloc")]

@@ -432,6 +432,8 @@ impl BootRecord {
         let trial_code = r.u8().ok_or(BootError::CorruptRecord)?;
         let boots_left = r.u8().ok_or(BootError::CorruptRecord)?;
         let trial = match trial_code {
+            // No trial carries no boot count: anything else is a second encoding of the record.
+            0 if boots_left != 0 => return Err(corrupt),
             0 => None,
             n => Some(Trial {
                 slot: slot_from_code(n - 1).ok_or(BootError::CorruptRecord)?,

@@ -16,6 +16,32 @@ use crate::trust_root::{Role, TrustRoot};
 /// Content type of a signed manifest.
 pub const MANIFEST_CONTENT_TYPE: &str = "application/iotsec-ota-manifest+cose";
 
+/// What the device knows of the time, for the expiry checks of trust roots and manifests
+/// (TUF specification §5.4, freeze attack; RFC 9124 §4.2.2).
+///
+/// There is no default: a device without a trusted clock says so with
+/// [`TrustedTime::NoTrustedClock`], and the outcome says it back ([`Verified::expiry`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustedTime {
+    /// Seconds since the Unix epoch from a clock the device trusts (a secure RTC, an
+    /// authenticated time source): expired roots and manifests are refused.
+    At(u64),
+    /// The device has no trusted clock (a bootloader, a device before its first time sync).
+    /// Root and manifest expiry are then not checked, so a replayed, expired but otherwise
+    /// valid manifest is accepted as long as the security counter and sequence number allow it:
+    /// the freeze attack is not detected.
+    NoTrustedClock,
+}
+
+/// Whether a verified manifest's and root's expiry were checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiryCheck {
+    /// Checked against this trusted time (seconds since the Unix epoch).
+    CheckedAt(u64),
+    /// Not checked: the device state said [`TrustedTime::NoTrustedClock`].
+    NotChecked,
+}
+
 /// What the device knows about itself; every field is explicit (no "version 0" defaults).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeviceState<'a> {
@@ -33,8 +59,8 @@ pub struct DeviceState<'a> {
     pub trusted_root_version: u64,
     /// Largest image an install slot holds, in bytes.
     pub slot_capacity: u64,
-    /// Trusted time in seconds since the Unix epoch, if the device has a trusted clock.
-    pub now: Option<u64>,
+    /// Trusted time, or the device's statement that it has none.
+    pub now: TrustedTime,
 }
 
 /// A manifest that passed every check, for this device.
@@ -44,6 +70,17 @@ pub struct Verified<'a> {
     pub manifest: Manifest<'a>,
     /// Distinct release keys with valid signatures.
     pub signers: u8,
+    /// Whether the root's and the manifest's expiry were checked, and against which time.
+    pub expiry: ExpiryCheck,
+}
+
+impl TrustedTime {
+    fn seconds(self) -> Option<u64> {
+        match self {
+            TrustedTime::At(now) => Some(now),
+            TrustedTime::NoTrustedClock => None,
+        }
+    }
 }
 
 /// Decides whether the signed manifest `document` may be installed on the device in `state`,
@@ -59,7 +96,7 @@ pub fn verify<'m>(
             offered: root.version(),
         });
     }
-    if let (Some(expires_at), Some(now)) = (root.expires_at(), state.now)
+    if let (Some(expires_at), Some(now)) = (root.expires_at(), state.now.seconds())
         && now >= expires_at
     {
         return Err(Error::RootExpired { expires_at, now });
@@ -73,7 +110,15 @@ pub fn verify<'m>(
     let signers = root.check_threshold(Role::Release, &signed)?;
     let manifest = Manifest::from_cbor(signed.payload)?;
     check_applicability(&manifest, state)?;
-    Ok(Verified { manifest, signers })
+    let expiry = match state.now {
+        TrustedTime::At(now) => ExpiryCheck::CheckedAt(now),
+        TrustedTime::NoTrustedClock => ExpiryCheck::NotChecked,
+    };
+    Ok(Verified {
+        manifest,
+        signers,
+        expiry,
+    })
 }
 
 fn check_applicability(manifest: &Manifest<'_>, state: &DeviceState<'_>) -> Result<(), Error> {
@@ -96,7 +141,7 @@ fn check_applicability(manifest: &Manifest<'_>, state: &DeviceState<'_>) -> Resu
             capacity: state.slot_capacity,
         });
     }
-    if let (Some(expires_at), Some(now)) = (manifest.expires_at, state.now)
+    if let (Some(expires_at), Some(now)) = (manifest.expires_at, state.now.seconds())
         && now >= expires_at
     {
         return Err(Error::Expired { expires_at, now });

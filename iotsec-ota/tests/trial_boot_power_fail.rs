@@ -375,3 +375,27 @@ proptest! {
         prop_assert_eq!(BootRecord::from_bytes::<()>(&bytes[1..]), Err(BootError::CorruptRecord));
     }
 }
+
+/// A record with no trial must not carry a trial boot count: the decoder accepted it (found by
+/// the `ota_boot_record` fuzz target once it fixed up the checksum), and it re-encoded to other
+/// bytes, so one record had two encodings.
+#[test]
+fn a_boot_count_without_a_trial_is_corrupt() {
+    let mut bytes = BootRecord::factory(InstallTicket {
+        security_counter: 1,
+        sequence_number: 1,
+        digest: [7; 32],
+        size: 10,
+    })
+    .to_bytes();
+    let body_len = bytes.len() - 8;
+    // magic (4), confirmed slot, trial code (0 = none), boots left.
+    assert_eq!(&bytes[4..7], &[0, 0, 0]);
+    bytes[6] = 0x9d;
+    let digest = Sha256::digest(&bytes[..body_len]);
+    bytes[body_len..].copy_from_slice(&digest[..8]);
+    assert_eq!(
+        BootRecord::from_bytes::<()>(&bytes),
+        Err(BootError::CorruptRecord)
+    );
+}

@@ -100,12 +100,19 @@ fn indefinite_freeze_attack_expired_manifest() {
             now: 1_800_000_000
         })
     );
-    // Without a trusted clock the device cannot judge expiry and relies on sequence numbers.
+    // Without a trusted clock the device cannot judge expiry and relies on sequence numbers;
+    // it has to say so, and the outcome says the expiry was not checked.
     let no_clock = iotsec_ota::DeviceState {
-        now: None,
+        now: iotsec_ota::TrustedTime::NoTrustedClock,
         ..state()
     };
     let verified = verify(&doc, &root, &no_clock).unwrap();
+    assert_eq!(verified.expiry, iotsec_ota::ExpiryCheck::NotChecked);
+    let fresh = signed(&release());
+    assert_eq!(
+        verify(&fresh, &root, &state()).unwrap().expiry,
+        iotsec_ota::ExpiryCheck::CheckedAt(1_800_000_000)
+    );
     assert_eq!(verified.signers, 2);
     assert_eq!(verified.manifest.version, "2.0.0");
     assert_eq!(verified.manifest.expires_at, Some(1_700_000_000));

@@ -19,6 +19,24 @@ impl<'a> Fields<'a> {
         Fields { value, what }
     }
 
+    /// Refuses a value that is not an object, or an object with a key outside `known`: a
+    /// misspelt key (`"Now"` for `"now"`) would otherwise read as absent and switch a check off.
+    pub fn only(&self, known: &[&str]) -> Result<(), BadInput> {
+        let object = self
+            .value
+            .as_object()
+            .ok_or_else(|| BadInput::new(format!("{}: must be a JSON object", self.what)))?;
+        match object.keys().find(|k| !known.contains(&k.as_str())) {
+            Some(key) => Err(BadInput::new(format!(
+                "{}: unknown key {:?} (known: {})",
+                self.what,
+                crate::snippet(key),
+                known.join(", ")
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// A required string.
     pub fn text(&self, name: &str) -> Result<&'a str, BadInput> {
         self.value
@@ -100,5 +118,20 @@ mod tests {
         );
         assert!(message(f.uuid("bad_id")).starts_with("state: bad_id: "));
         assert_eq!(message(f.uuid("count")), "state: count must be a string");
+    }
+
+    #[test]
+    fn keys_outside_the_known_set_are_refused() {
+        let v = json!({"now": 1, "Now": 2});
+        let f = Fields::new(&v, "state");
+        assert!(f.only(&["now", "Now"]).is_ok());
+        assert_eq!(
+            message(f.only(&["now"])),
+            r#"state: unknown key "Now" (known: now)"#
+        );
+        assert_eq!(
+            message(Fields::new(&json!([1]), "state").only(&["now"])),
+            "state: must be a JSON object"
+        );
     }
 }

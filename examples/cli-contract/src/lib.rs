@@ -7,9 +7,11 @@
 //!
 //! A subcommand returns `Result<Report, BadInput>`; [`finish`] prints it and picks the exit code.
 
+pub mod clock;
 pub mod completions;
 pub mod conformance;
 pub mod info;
+pub mod input;
 pub mod json_fields;
 pub mod man_pages;
 pub mod progress;
@@ -97,8 +99,38 @@ impl BadInput {
 
 impl fmt::Display for BadInput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&one_line(&self.0))
+        f.write_str(&bounded(&one_line(&self.0), MAX_REASON_CHARS))
     }
+}
+
+/// Longest one-line reason printed on stderr, in characters: a reason may quote its input
+/// (a parser's error shows the offending line), and that input may be hundreds of megabytes.
+pub const MAX_REASON_CHARS: usize = 400;
+
+/// Longest quotation of input inside a reason ([`snippet`]), in characters.
+pub const MAX_SNIPPET_CHARS: usize = 80;
+
+/// `text` with control characters escaped (`\u{1b}`: input must not write terminal escape
+/// sequences) and cut after `max` characters (marked with `...`).
+pub fn bounded(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n == max {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A quotation of input for a reason: escaped and at most [`MAX_SNIPPET_CHARS`] characters.
+pub fn snippet(text: &str) -> String {
+    bounded(text, MAX_SNIPPET_CHARS)
 }
 
 impl std::error::Error for BadInput {}
@@ -165,16 +197,26 @@ where
                 Err(ExitCode::from(2))
             }
             _ => {
-                let rendered = err.render().to_string();
-                let first = rendered
-                    .lines()
-                    .map(str::trim)
-                    .find(|l| !l.is_empty())
-                    .unwrap_or("error: bad usage");
-                eprintln!("{first}");
+                eprintln!("{}", usage_error_line(&err.render().to_string()));
                 Err(ExitCode::from(2))
             }
         },
+    }
+}
+
+/// The one line printed for a usage error: clap's first paragraph folded onto one line, so
+/// that "the following required arguments were not provided:" names them.
+pub fn usage_error_line(rendered: &str) -> String {
+    let first: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty())
+        .collect();
+    if first.is_empty() {
+        "error: bad usage".to_owned()
+    } else {
+        bounded(&first.join(" "), MAX_REASON_CHARS)
     }
 }
 
@@ -208,6 +250,32 @@ mod tests {
     fn one_line_folds_multiline_reasons() {
         assert_eq!(one_line("a\n\n  b  \nc"), "a; b; c");
         assert_eq!(BadInput::new("x\ny").to_string(), "x; y");
+    }
+
+    #[test]
+    fn reasons_are_escaped_and_bounded() {
+        assert_eq!(
+            BadInput::new("bad \u{1b}]0;owned\u{7}x").to_string(),
+            "bad \\u{1b}]0;owned\\u{7}x"
+        );
+        let long = BadInput::new("y".repeat(10_000)).to_string();
+        assert_eq!(long.chars().count(), MAX_REASON_CHARS + 3);
+        assert!(long.ends_with("y..."));
+        assert_eq!(snippet("ab\tc"), "ab\\tc");
+    }
+
+    #[test]
+    fn a_usage_error_is_its_first_paragraph_on_one_line() {
+        let clap = "error: the following required arguments were not provided:\n  --out <OUT>\n  --key <KEY>\n\nUsage: x --out <OUT>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            usage_error_line(clap),
+            "error: the following required arguments were not provided: --out <OUT> --key <KEY>"
+        );
+        assert_eq!(
+            usage_error_line("error: unexpected argument '--x' found\n\n  tip: ...\n"),
+            "error: unexpected argument '--x' found"
+        );
+        assert_eq!(usage_error_line("\n\n"), "error: bad usage");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
+use iotsec_cli_contract::input::{InputKind, read_input_text};
 use iotsec_cli_contract::{BadInput, Outcome, Report};
 use iotsec_mqtt_acl::aws_iot::import_aws_policy;
 use iotsec_mqtt_acl::decision::{Decision, Reason};
@@ -54,7 +55,10 @@ pub struct CheckArgs {
         required_unless_present = "mosquitto_acl"
     )]
     policy: Option<PathBuf>,
-    /// Evaluate a mosquitto 2.0 acl_file directly (mosquitto semantics).
+    /// A mosquitto 2.0 acl_file: `--mode mosquitto` (the default here) evaluates it with
+    /// mosquitto's semantics (client id, username, action and topic only: the posture,
+    /// certificate, attribute and QoS flags are refused); `strict` and `narrow` decide on the
+    /// policy `acl import` makes of it.
     #[arg(long)]
     mosquitto_acl: Option<PathBuf>,
     /// MQTT client identifier.
@@ -84,12 +88,30 @@ pub struct CheckArgs {
     /// Topic name, or filter for subscribe.
     #[arg(long)]
     topic: String,
-    /// Requested QoS.
-    #[arg(long, default_value_t = 0)]
-    qos: u8,
-    /// Subscribe mode: strict, narrow or mosquitto.
-    #[arg(long, default_value = "strict")]
-    mode: String,
+    /// Requested QoS (default 0).
+    #[arg(long)]
+    qos: Option<u8>,
+    /// Subscribe mode: strict, narrow or mosquitto (default: strict with --policy, mosquitto
+    /// with --mosquitto-acl).
+    #[arg(long)]
+    mode: Option<String>,
+}
+
+impl CheckArgs {
+    /// The flags given that mosquitto's own evaluation has no use for.
+    fn unused_by_mosquitto(&self) -> Vec<&'static str> {
+        [
+            ("--cert-cn", self.cert_cn.is_some()),
+            ("--attr", !self.attrs.is_empty()),
+            ("--firmware", self.firmware.is_some()),
+            ("--quarantined", self.quarantined),
+            ("--attestation-age", self.attestation_age.is_some()),
+            ("--qos", self.qos.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect()
+    }
 }
 
 /// Runs an `acl` subcommand.
@@ -102,18 +124,14 @@ pub fn run(command: Command) -> Result<Report, BadInput> {
     }
 }
 
-fn read(path: &Path) -> Result<String, BadInput> {
-    std::fs::read_to_string(path).map_err(|e| BadInput::new(format!("{}: {e}", path.display())))
-}
-
 fn load_policy(path: &Path) -> Result<Policy, BadInput> {
-    let text = read(path)?;
+    let text = read_input_text(path, InputKind::Policy)?;
     let parsed = if path.extension().is_some_and(|e| e == "json") {
         Policy::from_json_str(&text)
     } else {
         Policy::from_toml_str(&text)
     };
-    parsed.map_err(|e| BadInput::new(format!("{}: {e}", path.display())))
+    parsed.map_err(|e| BadInput::new(format!("policy file {}: {e}", path.display())))
 }
 
 fn decision_word(effect: Effect) -> &'static str {
@@ -225,23 +243,39 @@ fn check(args: CheckArgs) -> Result<Report, BadInput> {
             args.action
         ))
     })?;
-    let mode = SubscribeMode::from_name(&args.mode).ok_or_else(|| {
+    let default_mode = if args.mosquitto_acl.is_some() {
+        "mosquitto"
+    } else {
+        "strict"
+    };
+    let mode_name = args.mode.as_deref().unwrap_or(default_mode);
+    let mode = SubscribeMode::from_name(mode_name).ok_or_else(|| {
         BadInput::new(format!(
-            "unknown mode {:?} (strict, narrow, mosquitto)",
-            args.mode
+            "unknown mode {mode_name:?} (strict, narrow, mosquitto)"
         ))
     })?;
-    if args.qos > 2 {
-        return Err(BadInput::new(format!("QoS {} is not 0, 1 or 2", args.qos)));
+    let qos = args.qos.unwrap_or(0);
+    if qos > 2 {
+        return Err(BadInput::new(format!("QoS {qos} is not 0, 1 or 2")));
     }
     let request = Request {
         action,
         topic: &args.topic,
-        qos: args.qos,
+        qos,
     };
-    if let Some(path) = &args.mosquitto_acl {
-        let acl = MosquittoAcl::parse(&read(path)?)
-            .map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?;
+    if let Some(path) = &args.mosquitto_acl
+        && mode_name == "mosquitto"
+    {
+        let unused = args.unused_by_mosquitto();
+        if !unused.is_empty() {
+            return Err(BadInput::new(format!(
+                "{} cannot be used with --mosquitto-acl in mosquitto mode (mosquitto decides on \
+                 client id, username, action and topic only); pass --mode strict or narrow to \
+                 decide on the imported policy",
+                unused.join(", ")
+            )));
+        }
+        let acl = load_mosquitto_acl(path)?;
         let why = acl.check(
             &args.client_id,
             args.username.as_deref(),
@@ -267,10 +301,11 @@ fn check(args: CheckArgs) -> Result<Report, BadInput> {
             text: format!("{word}: {} {} ({why:?})", action.as_str(), args.topic),
         });
     }
-    let Some(policy_path) = &args.policy else {
-        return Err(BadInput::new("--policy or --mosquitto-acl is required"));
+    let policy = match (&args.policy, &args.mosquitto_acl) {
+        (Some(path), _) => load_policy(path)?,
+        (None, Some(path)) => imported_policy(&load_mosquitto_acl(path)?.import())?,
+        (None, None) => return Err(BadInput::new("--policy or --mosquitto-acl is required")),
     };
-    let policy = load_policy(policy_path)?;
     let mut attrs = Vec::new();
     for a in &args.attrs {
         let (k, v) = a
@@ -301,9 +336,19 @@ fn check(args: CheckArgs) -> Result<Report, BadInput> {
     Ok(decision_report(
         &decision,
         compiled.policy(),
-        &args.mode,
+        mode_name,
         &request,
     ))
+}
+
+fn load_mosquitto_acl(path: &Path) -> Result<MosquittoAcl, BadInput> {
+    MosquittoAcl::parse(&read_input_text(path, InputKind::AclFile)?)
+        .map_err(|e| BadInput::new(format!("ACL file {}: {e}", path.display())))
+}
+
+fn imported_policy(imported: &Imported) -> Result<Policy, BadInput> {
+    Policy::from_document(imported.document.clone())
+        .map_err(|e| BadInput::new(format!("imported policy is invalid: {e}")))
 }
 
 fn run_lint(path: &Path) -> Result<Report, BadInput> {
@@ -354,16 +399,12 @@ fn run_diff(old: &Path, new: &Path) -> Result<Report, BadInput> {
 }
 
 fn run_import(from: &str, path: &Path) -> Result<Report, BadInput> {
-    let text = read(path)?;
     let imported: Imported = match from {
-        "mosquitto" => MosquittoAcl::parse(&text)
-            .map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?
-            .import(),
-        _ => import_aws_policy(&text)
-            .map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?,
+        "mosquitto" => load_mosquitto_acl(path)?.import(),
+        _ => import_aws_policy(&read_input_text(path, InputKind::Policy)?)
+            .map_err(|e| BadInput::new(format!("policy file {}: {e}", path.display())))?,
     };
-    let policy = Policy::from_document(imported.document.clone())
-        .map_err(|e| BadInput::new(format!("imported policy is invalid: {e}")))?;
+    let policy = imported_policy(&imported)?;
     let toml = policy.to_toml_string().map_err(BadInput::new)?;
     let mut out = String::new();
     for n in &imported.notes {

@@ -3,17 +3,20 @@
 //! trust roots and manifests are `COSE_Sign` files as the device reads them.
 
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
+use iotsec_cli_contract::clock::{device_time, future_expiry};
+use iotsec_cli_contract::input::{InputKind, open_input, read_input, read_json};
 use iotsec_cli_contract::json_fields::Fields;
 use iotsec_cli_contract::{BadInput, Outcome, Report};
 use iotsec_ota::cose_sign::CoseSign;
 use iotsec_ota::manifest_builder::{ComponentSpec, ManifestBuilder};
 use iotsec_ota::signer::{Ed25519Key, Es256Key, Signer, key_id_for, sign_document};
 use iotsec_ota::trust_root::{ROOT_CONTENT_TYPE, TrustRootPayload};
-use iotsec_ota::{Algorithm, DeviceState, ImageVerifier, Manifest, Role, TrustRoot};
+use iotsec_ota::{
+    Algorithm, DeviceState, ExpiryCheck, ImageVerifier, Manifest, Role, TrustRoot, TrustedTime,
+};
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -89,8 +92,8 @@ pub struct RootArgs {
     /// Secret key files that sign this document (repeat).
     #[arg(long = "sign", required = true)]
     signers: Vec<PathBuf>,
-    /// Expiry of this root, seconds since the Unix epoch (devices with a trusted clock refuse
-    /// it afterwards).
+    /// Expiry of this root, seconds since the Unix epoch, in the future (devices with a
+    /// trusted clock refuse it afterwards).
     #[arg(long)]
     expires: Option<u64>,
     /// Where to write the signed root.
@@ -122,14 +125,14 @@ pub struct SignArgs {
     /// Restrict to a device id (repeat).
     #[arg(long = "device")]
     devices: Vec<String>,
-    /// Expiry, seconds since the Unix epoch.
+    /// Expiry, seconds since the Unix epoch, in the future.
     #[arg(long)]
     expires: Option<u64>,
     /// Rollout gate share in basis points (1..=10000).
     #[arg(long, requires = "rollout_seed")]
     rollout_bps: Option<u16>,
-    /// Rollout seed, hex (8 to 32 bytes).
-    #[arg(long)]
+    /// Rollout seed, hex (8 to 32 bytes); only with --rollout-bps.
+    #[arg(long, requires = "rollout_bps")]
     rollout_seed: Option<String>,
     /// Secret key files of release signers (repeat).
     #[arg(long = "key", required = true)]
@@ -151,13 +154,18 @@ pub struct VerifyArgs {
     /// An image to check against the manifest (its only component, or --component).
     #[arg(long)]
     image: Option<PathBuf>,
-    /// Which component the image is.
-    #[arg(long)]
+    /// Which component the image is (only with --image).
+    #[arg(long, requires = "image")]
     component: Option<String>,
     /// Device state JSON: vendor_id, class_id (UUIDs), device_id, security_counter,
-    /// last_sequence, trusted_root_version, slot_capacity, now (optional).
+    /// last_sequence, trusted_root_version, slot_capacity, now (optional: without it, this
+    /// host's clock); any other key is refused.
     #[arg(long)]
     state: Option<PathBuf>,
+    /// The device has no trusted time: do not check root and manifest expiry (only with
+    /// --state, and not with a `now` in it).
+    #[arg(long, requires = "state")]
+    no_trusted_time: bool,
 }
 
 /// Runs an `ota` subcommand.
@@ -180,12 +188,13 @@ pub fn run(command: Command) -> Result<Report, BadInput> {
     }
 }
 
+/// Reads a signed document (SUIT envelope, trust root, manifest) through its size cap.
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>, BadInput> {
-    fs::read(path).map_err(|e| BadInput::new(format!("{}: {e}", path.display())))
+    read_input(path, InputKind::SignedDocument)
 }
 
 pub(crate) fn write(path: &Path, bytes: &[u8], secret: bool) -> Result<(), BadInput> {
-    let fail = |e: std::io::Error| BadInput::new(format!("{}: {e}", path.display()));
+    let fail = |e: std::io::Error| BadInput::new(format!("writing {}: {e}", path.display()));
     // A secret goes into a new file created 0600 and is renamed over the target: opening an
     // existing file keeps its mode, so writing in place could leave a key world-readable.
     #[cfg(unix)]
@@ -291,7 +300,7 @@ struct KeyFile {
 
 fn load_key(path: &Path) -> Result<KeyFile, BadInput> {
     let bad = |what: &str| BadInput::new(format!("{}: {what}", path.display()));
-    let text = Zeroizing::new(read(path)?);
+    let text = Zeroizing::new(read_input(path, InputKind::Key)?);
     let file: KeyFileJson =
         serde_json::from_slice(&text).map_err(|e| bad(&format!("not a key file ({e})")))?;
     let algorithm = match file.alg.as_str() {
@@ -342,7 +351,9 @@ fn load_signers(paths: &[PathBuf]) -> Result<Vec<Box<dyn Signer>>, BadInput> {
 }
 
 fn root(current: Option<&Path>, args: &RootArgs) -> Result<Report, BadInput> {
-    let current_doc = current.map(read).transpose()?;
+    let current_doc = current
+        .map(|p| read_input(p, InputKind::SignedDocument))
+        .transpose()?;
     let current_root = current_doc
         .as_deref()
         .map(TrustRoot::from_pinned)
@@ -369,7 +380,10 @@ fn root(current: Option<&Path>, args: &RootArgs) -> Result<Report, BadInput> {
         keys,
         root: (args.root_threshold, root_kids),
         release: (args.release_threshold, release_kids),
-        expires_at: args.expires,
+        expires_at: args
+            .expires
+            .map(|e| future_expiry("--expires", e))
+            .transpose()?,
     };
     let signers = load_signers(&args.signers)?;
     let refs: Vec<&dyn Signer> = signers.iter().map(|s| s.as_ref()).collect();
@@ -418,17 +432,15 @@ pub(crate) fn uuid_bytes(text: &str, what: &str) -> Result<[u8; 16], BadInput> {
         .map_err(|e| BadInput::new(format!("{what}: {e}")))
 }
 
+/// SHA-256 and length of an image file, streamed through the image cap.
 pub(crate) fn hash_file(path: &Path) -> Result<([u8; 32], u64), BadInput> {
     use sha2::Digest;
-    let mut file =
-        fs::File::open(path).map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?;
+    let mut file = open_input(path, InputKind::Image)?;
     let mut hasher = sha2::Sha256::new();
     let mut buffer = vec![0u8; 1 << 16];
     let mut size = 0u64;
     loop {
-        let n = file
-            .read(&mut buffer)
-            .map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?;
+        let n = file.read_chunk(&mut buffer)?;
         if n == 0 {
             break;
         }
@@ -462,7 +474,7 @@ fn sign(args: &SignArgs) -> Result<Report, BadInput> {
         builder = builder.device(device.as_bytes());
     }
     if let Some(expires) = args.expires {
-        builder = builder.expires_at(expires);
+        builder = builder.expires_at(future_expiry("--expires", expires)?);
     }
     if let (Some(bps), Some(seed)) = (args.rollout_bps, &args.rollout_seed) {
         let seed = hex::decode(seed).map_err(|_| BadInput::new("--rollout-seed must be hex"))?;
@@ -493,9 +505,22 @@ fn sign(args: &SignArgs) -> Result<Report, BadInput> {
     })
 }
 
-/// The device state file, as `ota verify --state` and `iotsec-device ota` read it.
+/// The keys of a device state file.
+const STATE_KEYS: [&str; 8] = [
+    "vendor_id",
+    "class_id",
+    "device_id",
+    "security_counter",
+    "last_sequence",
+    "trusted_root_version",
+    "slot_capacity",
+    "now",
+];
+
+/// The device state file, as `ota verify --state` reads it.
 pub fn parse_state(value: &serde_json::Value) -> Result<StateFile, BadInput> {
     let f = Fields::new(value, "state");
+    f.only(&STATE_KEYS)?;
     Ok(StateFile {
         vendor_id: f.uuid("vendor_id")?,
         class_id: f.uuid("class_id")?,
@@ -508,11 +533,9 @@ pub fn parse_state(value: &serde_json::Value) -> Result<StateFile, BadInput> {
     })
 }
 
-/// Reads a device state file (see [`parse_state`]).
+/// Reads a device state file (see [`parse_state`]) through its size cap.
 pub(crate) fn read_state(path: &Path) -> Result<StateFile, BadInput> {
-    let value: serde_json::Value = serde_json::from_slice(&read(path)?)
-        .map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?;
-    parse_state(&value)
+    parse_state(&read_json(path, InputKind::DeviceState)?)
 }
 
 /// An owned device state.
@@ -528,7 +551,16 @@ pub struct StateFile {
 }
 
 impl StateFile {
-    pub(crate) fn view(&self) -> DeviceState<'_> {
+    /// The device's time: the state file's `now`, else this host's clock, unless
+    /// `--no-trusted-time` says the device has none (then expiry is not checked, visibly).
+    pub(crate) fn trusted_time(&self, no_trusted_time: bool) -> Result<TrustedTime, BadInput> {
+        Ok(match device_time(self.now, no_trusted_time)? {
+            Some(now) => TrustedTime::At(now),
+            None => TrustedTime::NoTrustedClock,
+        })
+    }
+
+    pub(crate) fn view(&self, now: TrustedTime) -> DeviceState<'_> {
         DeviceState {
             vendor_id: self.vendor_id,
             class_id: self.class_id,
@@ -537,21 +569,32 @@ impl StateFile {
             last_sequence: self.last_sequence,
             trusted_root_version: self.trusted_root_version,
             slot_capacity: self.slot_capacity,
-            now: self.now,
+            now,
         }
     }
 }
 
 fn verify(args: &VerifyArgs) -> Result<Report, BadInput> {
-    let root_doc = read(&args.root)?;
-    let manifest_doc = read(&args.manifest)?;
+    let root_doc = read_input(&args.root, InputKind::SignedDocument)?;
+    let manifest_doc = read_input(&args.manifest, InputKind::SignedDocument)?;
     // A trust root that does not verify is bad input to this command, not a rejected manifest.
     let root =
         TrustRoot::from_pinned(&root_doc).map_err(|e| BadInput::new(format!("trust root: {e}")))?;
-    let state = args.state.as_deref().map(read_state).transpose()?;
+    let state = match &args.state {
+        Some(path) => {
+            let state = read_state(path)?;
+            let now = state.trusted_time(args.no_trusted_time)?;
+            Some((state, now))
+        }
+        None => None,
+    };
+    let mut expiry = None;
     let outcome: Result<(Manifest<'_>, u8), iotsec_ota::Error> = match &state {
-        Some(state) => {
-            iotsec_ota::verify(&manifest_doc, &root, &state.view()).map(|v| (v.manifest, v.signers))
+        Some((state, now)) => {
+            iotsec_ota::verify(&manifest_doc, &root, &state.view(*now)).map(|v| {
+                expiry = Some(v.expiry);
+                (v.manifest, v.signers)
+            })
         }
         None => CoseSign::from_cbor(&manifest_doc).and_then(|signed| {
             if signed.content_type != iotsec_ota::verifier::MANIFEST_CONTENT_TYPE {
@@ -576,6 +619,10 @@ fn verify(args: &VerifyArgs) -> Result<Report, BadInput> {
         "signers": signers,
         "root_version": root.version(),
         "device_checks": state.is_some(),
+        "expiry_checked_at": match expiry {
+            Some(ExpiryCheck::CheckedAt(now)) => json!(now),
+            _ => json!(null),
+        },
         "components": manifest.components.iter().map(|c| json!({
             "id": c.id, "size": c.size, "sha256": hex::encode(c.digest)
         })).collect::<Vec<_>>(),
@@ -591,14 +638,11 @@ fn verify(args: &VerifyArgs) -> Result<Report, BadInput> {
             }
         }
         .ok_or_else(|| BadInput::new("no such component in the manifest"))?;
-        let mut file = fs::File::open(image)
-            .map_err(|e| BadInput::new(format!("{}: {e}", image.display())))?;
+        let mut file = open_input(image, InputKind::Image)?;
         let mut verifier = ImageVerifier::new(component);
         let mut buffer = vec![0u8; 1 << 16];
         let checked = loop {
-            let n = file
-                .read(&mut buffer)
-                .map_err(|e| BadInput::new(format!("{}: {e}", image.display())))?;
+            let n = file.read_chunk(&mut buffer)?;
             if n == 0 {
                 break verifier.finish();
             }
@@ -619,10 +663,10 @@ fn verify(args: &VerifyArgs) -> Result<Report, BadInput> {
         manifest.sequence_number,
         signers,
         root.version(),
-        if state.is_some() {
-            ", device checks passed"
-        } else {
-            ", device checks not run (no --state)"
+        match expiry {
+            Some(ExpiryCheck::CheckedAt(_)) => ", device checks passed",
+            Some(_) => ", device checks passed (expiry not checked: --no-trusted-time)",
+            None => ", device checks not run (no --state)",
         },
         if args.image.is_some() {
             ", image verified"

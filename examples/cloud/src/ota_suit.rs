@@ -159,10 +159,17 @@ fn components_json(manifest: &SuitManifest<'_>) -> serde_json::Value {
 fn verify(args: &VerifyArgs) -> Result<Report, BadInput> {
     let key = load_public_key(&args.key)?;
     let envelope = read(&args.envelope)?;
-    let state = args.state.as_deref().map(read_state).transpose()?;
+    let state = match args.state.as_deref() {
+        Some(path) => {
+            let state = read_state(path)?;
+            let now = state.trusted_time(false)?;
+            Some((state, now))
+        }
+        None => None,
+    };
     let outcome = authenticate_envelope(&envelope, &[key]).and_then(|verified| {
-        if let Some(state) = &state {
-            check_device(&verified.manifest, &state.view())?;
+        if let Some((state, now)) = &state {
+            check_device(&verified.manifest, &state.view(*now))?;
         }
         Ok(verified)
     });

@@ -6,16 +6,22 @@
 //! The `cyclonedx-bom` cross-check (a second parser and validator for CycloneDX 1.3-1.5) runs by
 //! default on SBOMs up to [`DEFAULT_CROSS_CHECK_MAX_BYTES`]; it builds a `serde_json::Value` and
 //! its own model (about 15x the file in memory, 35 ms per MB), so on larger SBOMs it is skipped
-//! and the report says so (`cross_check.status = "skipped"` and a line on stderr). Our own
+//! and the report says so (`cross_check.status = "skipped"`, and a note on stderr with
+//! `--verbose` or on a terminal). Our own
 //! validation always runs. `--cross-check-max-bytes 0` forces it at any size, `--no-cross-check`
 //! turns it off.
+//!
+//! stderr carries notes (component and advisory counts, cross-check notes) only when it is a
+//! terminal or with `--verbose`, so that a script sees exactly the one error line of the contract.
 
-use std::path::{Path, PathBuf};
+use std::io::IsTerminal;
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use iotsec_cli_contract::input::{InputKind, read_input, write_output};
 use iotsec_cli_contract::{BadInput, Format, Outcome, Report};
 use iotsec_sbom::advisory::load_advisory_dir;
-use iotsec_sbom::gate::{GateInputs, decide, sha256_hex};
+use iotsec_sbom::gate::{GateInputs, decide};
 use iotsec_sbom::report::{
     decision_to_json, decision_to_sarif, decision_to_text, not_affected_to_cyclonedx_vex,
 };
@@ -60,17 +66,26 @@ pub struct GateArgs {
     /// Evaluate expiry dates as of this day (YYYY-MM-DD) instead of today (UTC).
     #[arg(long)]
     today: Option<String>,
-    /// Skip the cyclonedx-bom cross-check of CycloneDX 1.3-1.5 documents.
-    #[arg(long)]
+    /// Skip the cyclonedx-bom cross-check of CycloneDX 1.3-1.5 documents (not with
+    /// --cross-check-max-bytes, which it would make meaningless).
+    #[arg(long, conflicts_with = "cross_check_max_bytes")]
     no_cross_check: bool,
     /// Run the cyclonedx-bom cross-check only on SBOMs up to this many bytes (0 = any size);
     /// larger SBOMs skip it with a note in the report (`cross_check`) and on stderr.
     #[arg(long, default_value_t = DEFAULT_CROSS_CHECK_MAX_BYTES)]
     cross_check_max_bytes: u64,
+    /// Print notes (counts, cross-check) on stderr even when it is not a terminal.
+    #[arg(long)]
+    verbose: bool,
 }
 
-fn read(path: &Path, what: &str) -> Result<Vec<u8>, BadInput> {
-    std::fs::read(path).map_err(|e| BadInput(format!("{what} {}: {e}", path.display())))
+impl GateArgs {
+    /// Prints a note on stderr when it is wanted (`--verbose`, or stderr is a terminal).
+    fn note(&self, text: impl FnOnce() -> String) {
+        if self.verbose || std::io::stderr().is_terminal() {
+            eprintln!("sbom: {}", text());
+        }
+    }
 }
 
 /// Runs an `sbom` subcommand; `format` selects which form of the report is built.
@@ -96,16 +111,18 @@ fn cross_check(args: &GateArgs, bytes: &[u8], is_spdx: bool) -> Result<Value, Ba
              costs about 15x the file in memory); our own validation ran in full",
             args.cross_check_max_bytes
         );
-        eprintln!("sbom: cyclonedx-bom cross-check skipped: {reason}");
+        args.note(|| format!("cyclonedx-bom cross-check skipped: {reason}"));
         return Ok(json!({"status": "skipped", "reason": reason}));
     }
     match cross_check_with_cyclonedx_bom(bytes) {
         Ok(CrossCheck::Passed { defaults_added }) => {
             if !defaults_added.is_empty() {
-                eprintln!(
-                    "sbom: cyclonedx-bom cross-check passed after adding {} schema defaults",
-                    defaults_added.len()
-                );
+                args.note(|| {
+                    format!(
+                        "cyclonedx-bom cross-check passed after adding {} schema defaults",
+                        defaults_added.len()
+                    )
+                });
             }
             Ok(json!({"status": "passed", "defaults_added": defaults_added}))
         }
@@ -123,7 +140,17 @@ fn gate(args: GateArgs, format: Format) -> Result<Report, BadInput> {
             .ok_or_else(|| BadInput(format!("--today {t:?} is not YYYY-MM-DD")))?,
         None => iotsec_sbom::time::OffsetDateTime::now_utc().date(),
     };
-    let sbom_bytes = read(&args.sbom, "SBOM")?;
+    // The policy first: it is small, and a mistake in it should not wait for the SBOM.
+    let policy_bytes = read_input(&args.policy, InputKind::Policy)?;
+    let policy_text = std::str::from_utf8(&policy_bytes).map_err(|_| {
+        BadInput(format!(
+            "reading policy file {}: not UTF-8 text",
+            args.policy.display()
+        ))
+    })?;
+    let policy = Policy::from_toml(policy_text)
+        .map_err(|e| BadInput(format!("policy file {}: {e}", args.policy.display())))?;
+    let sbom_bytes = read_input(&args.sbom, InputKind::Sbom)?;
     // The advisory database loads beside the parse (2 cores); parse_sbom hashes the SBOM on a
     // thread of its own.
     let (parsed, db) = std::thread::scope(|s| {
@@ -140,31 +167,31 @@ fn gate(args: GateArgs, format: Format) -> Result<Report, BadInput> {
     )?;
     // The normalized SBOM owns what the gate needs: release the document before gating.
     drop(sbom_bytes);
-    eprintln!(
-        "sbom: {} components (CycloneDX/SPDX {})",
-        sbom.components.len(),
-        sbom.spec_version
-    );
+    args.note(|| {
+        format!(
+            "{} components (CycloneDX/SPDX {})",
+            sbom.components.len(),
+            sbom.spec_version
+        )
+    });
     let db = db
         .map_err(|_| panicked("advisory database"))?
         .map_err(BadInput::new)?;
-    eprintln!(
-        "sbom: {} advisories loaded ({} withdrawn ignored)",
-        db.advisories().len(),
-        db.withdrawn_count()
-    );
-    let policy_bytes = read(&args.policy, "policy")?;
-    let policy_text = String::from_utf8(policy_bytes)
-        .map_err(|_| BadInput(format!("policy {}: not UTF-8", args.policy.display())))?;
-    let policy = Policy::from_toml(&policy_text).map_err(BadInput::new)?;
+    args.note(|| {
+        format!(
+            "{} advisories loaded ({} withdrawn ignored)",
+            db.advisories().len(),
+            db.withdrawn_count()
+        )
+    });
     let mut vex = Vec::new();
     for path in &args.vex {
-        let bytes = read(path, "VEX")?;
+        let bytes = read_input(path, InputKind::Vex)?;
         let name = path.display().to_string();
         vex.push(VexDocument::parse(&bytes, &name).map_err(BadInput::new)?);
     }
     let firmware_sha256 = match &args.firmware {
-        Some(p) => Some(sha256_hex(&read(p, "firmware image")?)),
+        Some(p) => Some(hex::encode(crate::ota::hash_file(p)?.0)),
         None => None,
     };
     let decision = decide(&GateInputs {
@@ -179,8 +206,7 @@ fn gate(args: GateArgs, format: Format) -> Result<Report, BadInput> {
         let serial = iotsec_sbom::report::decision_vex_serial(&decision);
         let vex = not_affected_to_cyclonedx_vex(&decision, &serial);
         let text = serde_json::to_string_pretty(&vex).map_err(BadInput::new)?;
-        std::fs::write(out, text + "\n")
-            .map_err(|e| BadInput(format!("--vex-out {}: {e}", out.display())))?;
+        write_output(out, "--vex-out VEX document", (text + "\n").as_bytes())?;
     }
     let outcome = match decision.verdict {
         Decision::Fail => Outcome::Rejected,

@@ -268,3 +268,82 @@ topics = ["nowhere/#"]
     assert_eq!(v["policy"]["identity_binding"], "cert_cn");
     assert!(stdout.contains("\"things/${client_id}/+/#\""), "{stdout}");
 }
+
+/// `acl check --mosquitto-acl ACL` of dev1 publishing to devices/dev1/t, `extra` added.
+fn check_mosquitto(acl: &str, extra: &[&str]) -> (i32, String, String) {
+    let mut a = vec![
+        "acl",
+        "check",
+        "--mosquitto-acl",
+        acl,
+        "--client-id",
+        "dev1",
+        "--action",
+        "publish",
+        "--topic",
+        "devices/dev1/t",
+    ];
+    a.extend_from_slice(extra);
+    run(&a)
+}
+
+#[test]
+fn mosquitto_acl_in_strict_mode_decides_on_the_imported_policy() {
+    let acl = file("acl-modes", "pattern readwrite devices/%c/#\n");
+    let args = |extra: &[&'static str]| {
+        let mut a = vec!["--format", "json"];
+        a.extend_from_slice(extra);
+        a
+    };
+    let check_acl = |extra: &[&str]| {
+        let (code, stdout, stderr) = check_mosquitto(&acl, extra);
+        (
+            code,
+            serde_json::from_str(&stdout).unwrap_or_default(),
+            stderr,
+        )
+    };
+    let (code, v, _): (i32, serde_json::Value, String) = check_acl(&args(&[]));
+    assert_eq!((code, v["mode"].as_str()), (0, Some("mosquitto")), "{v}");
+    let (code, v, _) = check_acl(&args(&["--mode", "strict"]));
+    assert_eq!((code, v["mode"].as_str()), (0, Some("strict")), "{v}");
+    assert_eq!(v["reason"]["kind"], "allowed_by", "{v}");
+    // The posture flags now count: a quarantined device loses the allow.
+    let (code, v, _) = check_acl(&args(&["--mode", "narrow", "--quarantined"]));
+    assert_eq!(code, 1, "{v}");
+    // Malformed values are refused in every mode.
+    for bad in [
+        &["--mode", "strict", "--firmware", "not-semver"][..],
+        &["--mode", "strict", "--attr", "no-equals"],
+        &["--mode", "strict", "--qos", "3"],
+    ] {
+        let (code, _, stderr) = check_acl(&args(bad));
+        assert_eq!(code, 2, "{bad:?}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    }
+}
+
+#[test]
+fn mosquitto_mode_refuses_the_flags_mosquitto_does_not_use() {
+    let acl = file("acl-flags", "pattern readwrite devices/%c/#\n");
+    for (flag, value) in [
+        ("--quarantined", None),
+        ("--attestation-age", Some("5")),
+        ("--firmware", Some("1.0.0")),
+        ("--firmware", Some("not-semver")),
+        ("--cert-cn", Some("dev1")),
+        ("--attr", Some("site=x")),
+        ("--qos", Some("1")),
+    ] {
+        let mut a = vec![flag];
+        a.extend(value);
+        let (code, stdout, stderr) = check_mosquitto(&acl, &a);
+        assert_eq!((code, stdout.as_str()), (2, ""), "{flag}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "error: {flag} cannot be used with --mosquitto-acl in mosquitto mode"
+            )),
+            "{stderr}"
+        );
+    }
+}

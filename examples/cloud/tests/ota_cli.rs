@@ -62,6 +62,46 @@ fn keygen(dir: &Path, name: &str, alg: &str) {
     }
 }
 
+/// `ota root init` of root v1 (r1 r2 2-of-2, s1 s2 s3 2-of-3) into `out`, `extra` added.
+fn root_init(dir: &Path, out: &str, extra: &[&str]) -> (i32, String, String) {
+    let key = |k: &str| p(dir, &format!("{k}.json"));
+    let (r1, r2, s1, s2, s3, out) = (
+        key("r1"),
+        key("r2"),
+        key("s1"),
+        key("s2"),
+        key("s3"),
+        p(dir, out),
+    );
+    let mut args = vec![
+        "ota",
+        "root",
+        "init",
+        "--root-key",
+        &r1,
+        "--root-key",
+        &r2,
+        "--root-threshold",
+        "2",
+        "--release-key",
+        &s1,
+        "--release-key",
+        &s2,
+        "--release-key",
+        &s3,
+        "--release-threshold",
+        "2",
+        "--sign",
+        &r1,
+        "--sign",
+        &r2,
+        "--out",
+        &out,
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 /// Keys r1 r2 (root, 2-of-2), s1 s2 s3 (release, 2-of-3), root v1 and image.
 fn setup(name: &str) -> PathBuf {
     let dir = common::scratch(&format!("ota-cli-{name}"));
@@ -69,31 +109,7 @@ fn setup(name: &str) -> PathBuf {
         keygen(&dir, &format!("{k}.json"), "ed25519");
     }
     keygen(&dir, "s3.json", "es256");
-    let (code, _, stderr) = run(&[
-        "ota",
-        "root",
-        "init",
-        "--root-key",
-        &p(&dir, "r1.json"),
-        "--root-key",
-        &p(&dir, "r2.json"),
-        "--root-threshold",
-        "2",
-        "--release-key",
-        &p(&dir, "s1.json"),
-        "--release-key",
-        &p(&dir, "s2.json"),
-        "--release-key",
-        &p(&dir, "s3.json"),
-        "--release-threshold",
-        "2",
-        "--sign",
-        &p(&dir, "r1.json"),
-        "--sign",
-        &p(&dir, "r2.json"),
-        "--out",
-        &p(&dir, "root.cbor"),
-    ]);
+    let (code, _, stderr) = root_init(&dir, "root.cbor", &[]);
     assert_eq!(code, 0, "{stderr}");
     std::fs::write(dir.join("fw.bin"), vec![0x5a; 70_000]).unwrap();
     dir
@@ -298,4 +314,194 @@ fn root_rotation_needs_old_and_new_thresholds() {
     let (code, stdout, stderr) = rotate(&["r1.json", "r2.json", "r3.json"], "v2.cbor");
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("version 2"));
+}
+
+/// A manifest signed with s1 and s2 that expired one second into 1970 (the CLI refuses to sign
+/// one, so the library does).
+fn sign_expired(dir: &Path, out: &str) {
+    use iotsec_ota::manifest_builder::{ComponentSpec, ManifestBuilder};
+    use iotsec_ota::signer::Ed25519Key;
+    let key = |name: &str| {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join(name)).unwrap()).unwrap();
+        let seed: [u8; 32] = hex::decode(v["secret"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap();
+        Ed25519Key::from_seed(&seed)
+    };
+    let uuid = |t: &str| *uuid::Uuid::parse_str(t).unwrap().as_bytes();
+    let image = std::fs::read(dir.join("fw.bin")).unwrap();
+    let doc = ManifestBuilder::new(uuid(VENDOR), uuid(CLASS), "1.4.0")
+        .security_counter(5)
+        .sequence_number(7)
+        .component(ComponentSpec::from_image("app", &image))
+        .expires_at(1)
+        .sign(&[&key("s1.json"), &key("s2.json")])
+        .unwrap();
+    std::fs::write(dir.join(out), doc).unwrap();
+}
+
+/// Rewrites the state file `st` with `edit`.
+fn edit_state(st: &str, edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) {
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(st).unwrap()).unwrap();
+    edit(v.as_object_mut().unwrap());
+    std::fs::write(st, v.to_string()).unwrap();
+}
+
+#[test]
+fn without_now_in_the_state_the_host_clock_refuses_an_expired_manifest() {
+    let dir = setup("expired");
+    sign_expired(&dir, "old.cbor");
+    let st = state(&dir, 5);
+    let (code, stdout, stderr) = verify(&dir, true, "root.cbor", "old.cbor", &["--state", &st]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["code"], "expired", "{json}");
+    // Only an explicit flag says the device has no trusted time, and the result says so.
+    let flag = ["--state", &st, "--no-trusted-time"];
+    let (code, stdout, stderr) = verify(&dir, true, "root.cbor", "old.cbor", &flag);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["expiry_checked_at"], serde_json::Value::Null);
+    let (code, stdout, _) = verify(&dir, false, "root.cbor", "old.cbor", &flag);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("expiry not checked: --no-trusted-time"),
+        "{stdout}"
+    );
+    // A fresh manifest checked against the host clock reports the time it used.
+    assert_eq!(sign(&dir, "m.cbor", "5", &["s1.json", "s2.json"]), 0);
+    let (code, stdout, _) = verify(&dir, true, "root.cbor", "m.cbor", &["--state", &st]);
+    assert_eq!(code, 0, "{stdout}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(json["expiry_checked_at"].as_u64().unwrap() > 1_700_000_000);
+    // The flag contradicts a `now` in the state, and means nothing without a state.
+    edit_state(&st, |o| {
+        o.insert("now".into(), 2_000_000_000u64.into());
+    });
+    let (code, _, stderr) = verify(&dir, false, "root.cbor", "m.cbor", &flag);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--no-trusted-time contradicts"), "{stderr}");
+    let (code, _, stderr) = verify(&dir, false, "root.cbor", "m.cbor", &["--no-trusted-time"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--state"), "{stderr}");
+}
+
+#[test]
+fn a_state_file_with_an_unknown_key_is_bad_input() {
+    let dir = setup("state-keys");
+    sign_expired(&dir, "old.cbor");
+    let st = state(&dir, 5);
+    edit_state(&st, |o| {
+        o.insert("Now".into(), 2u64.into());
+    });
+    let (code, stdout, stderr) = verify(&dir, false, "root.cbor", "old.cbor", &["--state", &st]);
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    assert!(
+        stderr.starts_with(r#"error: state: unknown key "Now" (known: vendor_id,"#),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn flags_that_would_be_ignored_are_refused() {
+    let dir = setup("ignored-flags");
+    let base = |extra: &[&str]| {
+        let fw = format!("app={}", p(&dir, "fw.bin"));
+        let (key, out) = (p(&dir, "s1.json"), p(&dir, "x.cbor"));
+        let mut args = vec![
+            "ota",
+            "sign",
+            "--vendor",
+            VENDOR,
+            "--class",
+            CLASS,
+            "--version",
+            "1.0.0",
+            "--security-counter",
+            "1",
+            "--sequence",
+            "1",
+            "--image",
+            &fw,
+            "--key",
+            &key,
+            "--out",
+            &out,
+        ];
+        args.extend_from_slice(extra);
+        let (code, _, stderr) = run(&args);
+        (code, stderr, dir.join("x.cbor").exists())
+    };
+    // A seed without a share would sign a manifest with no rollout gate at all.
+    let (code, stderr, written) = base(&["--rollout-seed", "00112233445566778899"]);
+    assert_eq!((code, written), (2, false));
+    assert!(stderr.contains("--rollout-bps"), "{stderr}");
+    // An expiry already past would sign a manifest every device with a clock refuses.
+    let (code, stderr, written) = base(&["--expires", "1"]);
+    assert_eq!((code, written), (2, false));
+    assert!(
+        stderr.starts_with("error: --expires 1 is not in the future"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = root_init(&dir, "r.cbor", &["--expires", "1"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.starts_with("error: --expires 1 is not in the future"),
+        "{stderr}"
+    );
+    assert!(!dir.join("r.cbor").exists());
+    // --component names the component of an --image; alone it would check nothing.
+    assert_eq!(sign(&dir, "m.cbor", "5", &["s1.json", "s2.json"]), 0);
+    let (code, _, stderr) = verify(&dir, false, "root.cbor", "m.cbor", &["--component", "app"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--image"), "{stderr}");
+}
+
+#[test]
+fn endless_inputs_and_missing_arguments_end_with_one_line_naming_them() {
+    let dir = setup("endless");
+    let st = state(&dir, 5);
+    assert_eq!(sign(&dir, "m.cbor", "5", &["s1.json", "s2.json"]), 0);
+    let (root, manifest) = (p(&dir, "root.cbor"), p(&dir, "m.cbor"));
+    for (args, want) in [
+        (
+            vec![
+                "ota",
+                "verify",
+                "--root",
+                "/dev/zero",
+                "--manifest",
+                &manifest,
+            ],
+            "error: reading signed document /dev/zero: larger than the 64 KiB cap on signed documents",
+        ),
+        (
+            vec![
+                "ota",
+                "verify",
+                "--root",
+                &root,
+                "--manifest",
+                &manifest,
+                "--state",
+                "/dev/zero",
+            ],
+            "error: reading state file /dev/zero: larger than the 64 KiB cap on state files",
+        ),
+        (
+            vec!["ota", "verify", "--root", &root],
+            "error: the following required arguments were not provided: --manifest <MANIFEST>",
+        ),
+    ] {
+        let (code, stdout, stderr) = run(&args);
+        assert_eq!((code, stdout.as_str()), (2, ""), "{args:?}");
+        assert_eq!(stderr.trim_end(), want);
+    }
+    // An endless image is streamed against the signed size and refused at its end.
+    let extra = ["--state", &st, "--image", "/dev/zero"];
+    let (code, stdout, _) = verify(&dir, false, "root.cbor", "m.cbor", &extra);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("endless data"), "{stdout}");
 }

@@ -62,7 +62,7 @@ fn setup(name: &str, policy: &str) -> PathBuf {
 #[test]
 fn vulnerable_sbom_fails_with_exit_1_and_exact_findings() {
     let dir = setup("fail", "max_severity = \"medium\"\n");
-    let (code, stdout, stderr) = run(&dir, &[]);
+    let (code, stdout, stderr) = run(&dir, &["--verbose"]);
     assert_eq!(code, 1, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["verdict"], "fail");
@@ -235,7 +235,7 @@ fn cross_check_runs_on_small_sboms_and_is_skipped_with_a_note_above_the_size_lim
     assert_eq!(v["cross_check"]["status"], "passed");
     assert_eq!(v["findings"].as_array().unwrap().len(), 2);
 
-    let (code, stdout, stderr) = run(&dir, &["--cross-check-max-bytes", "100"]);
+    let (code, stdout, stderr) = run(&dir, &["--cross-check-max-bytes", "100", "--verbose"]);
     assert_eq!(code, 1, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["cross_check"]["status"], "skipped");
@@ -258,4 +258,94 @@ fn cross_check_runs_on_small_sboms_and_is_skipped_with_a_note_above_the_size_lim
     let (_, stdout, _) = run(&dir, &[]);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["cross_check"]["status"], "not-applicable");
+}
+
+/// `iotsec-cloud --format json sbom gate` with `sbom` and `policy` as given, `extra` added.
+fn gate_files(sbom: &str, policy: &str, extra: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"));
+    cmd.args(["--format", "json", "sbom", "gate", "--today", "2026-01-15"])
+        .args(["--sbom", sbom, "--policy", policy, "--advisories", RUSTSEC])
+        .args(extra);
+    output(&mut cmd)
+}
+
+#[test]
+fn errors_are_one_line_and_notes_need_verbose() {
+    let dir = setup("quiet", "");
+    let (code, _, stderr) = run(&dir, &[]);
+    assert_eq!((code, stderr.as_str()), (1, ""));
+    let (_, _, stderr) = run(&dir, &["--verbose"]);
+    assert!(stderr.contains("sbom: 3 components"), "{stderr}");
+    // An error after the SBOM and the advisories are loaded is still the only line.
+    std::fs::write(dir.join("bad-vex.json"), "{").unwrap();
+    let bad_vex = dir.join("bad-vex.json").display().to_string();
+    let (code, stdout, stderr) = run(&dir, &["--vex", &bad_vex]);
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    // A limit for a cross-check that is turned off would be ignored: refused.
+    let (code, _, stderr) = run(&dir, &["--no-cross-check", "--cross-check-max-bytes", "5"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--cross-check-max-bytes"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn endless_huge_and_hostile_inputs_end_quickly_with_one_bounded_line() {
+    let dir = setup("bounded", "");
+    let sbom = dir.join("sbom.json").display().to_string();
+    let policy = dir.join("policy.toml").display().to_string();
+    // A 200 MB policy (sparse: nothing is written) is refused by its length, unread.
+    let huge = dir.join("huge.toml");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(200_000_000)
+        .unwrap();
+    let huge = huge.display().to_string();
+    let cases = [
+        (
+            gate_files(&sbom, "/dev/zero", &[]),
+            "error: reading policy file /dev/zero: larger than the 1 MiB cap on policy files"
+                .to_owned(),
+        ),
+        (
+            gate_files(&sbom, &huge, &[]),
+            format!("error: reading policy file {huge}: larger than the 1 MiB cap on policy files"),
+        ),
+        (
+            gate_files("/dev/zero", &policy, &[]),
+            "error: reading SBOM file /dev/zero: larger than the 64 MiB cap on SBOM files"
+                .to_owned(),
+        ),
+        (
+            gate_files(&sbom, &policy, &["--vex", "/dev/zero"]),
+            "error: reading VEX file /dev/zero: larger than the 64 MiB cap on VEX files".to_owned(),
+        ),
+        (
+            gate_files(&sbom, "/nonexistent/policy.toml", &[]),
+            "error: reading policy file /nonexistent/policy.toml: No such file or directory"
+                .to_owned(),
+        ),
+    ];
+    for ((code, stdout, stderr), want) in cases {
+        assert_eq!((code, stdout.as_str()), (2, ""), "{stderr}");
+        assert_eq!(stderr.trim_end(), want);
+    }
+    // A policy cannot write terminal escape sequences through the error it causes, and a
+    // long line in it is cut.
+    let hostile = dir.join("hostile.toml");
+    std::fs::write(
+        &hostile,
+        format!("\x1b]0;owned\x07\x1b[2J = 1 {}\n", "x".repeat(100_000)),
+    )
+    .unwrap();
+    let (code, _, stderr) = gate_files(&sbom, &hostile.display().to_string(), &[]);
+    assert_eq!(code, 2);
+    assert!(
+        !stderr.contains('\x1b') && !stderr.contains('\x07'),
+        "{stderr:?}"
+    );
+    assert!(stderr.contains(r"\u{1b}"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1);
+    assert!(stderr.len() < 600, "{} bytes", stderr.len());
 }

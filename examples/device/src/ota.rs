@@ -11,13 +11,15 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
+use iotsec_cli_contract::clock::device_time;
+use iotsec_cli_contract::input::{CappedInput, InputKind, open_input, read_input, read_json};
 use iotsec_cli_contract::json_fields::Fields;
 use iotsec_cli_contract::{BadInput, Outcome, Progress, Report};
 use iotsec_ota::mcuboot::{Layout, TrustedKey, install_ticket, verify_image};
 use iotsec_ota::trial_boot::{
     BootError, BootRecord, BootStore, InstallTicket, Slot, SlotState, TrialBoot,
 };
-use iotsec_ota::{DeviceState, TrustRoot};
+use iotsec_ota::{DeviceState, ExpiryCheck, TrustRoot, TrustedTime};
 use serde_json::json;
 use sha2::Digest;
 
@@ -73,9 +75,14 @@ pub struct ApplyArgs {
     #[arg(long, conflicts_with_all = ["root", "manifest"])]
     mcuboot_key: Option<PathBuf>,
     /// Device identity JSON: vendor_id, class_id (UUIDs), device_id, trusted_root_version,
-    /// slot_capacity, now (optional). Counters come from the boot record.
+    /// slot_capacity, now (optional: without it, this host's clock); any other key is refused.
+    /// Counters come from the boot record.
     #[arg(long)]
     state: PathBuf,
+    /// The device has no trusted time: do not check root and manifest expiry (not with a
+    /// `now` in the state file).
+    #[arg(long)]
+    no_trusted_time: bool,
     /// Outcome of the new image's health check on its trial boot.
     #[arg(long, value_enum, default_value_t = Health::Pass)]
     health: Health,
@@ -176,10 +183,6 @@ impl BootStore for SlotFiles {
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, BadInput> {
-    fs::read(path).map_err(|e| BadInput::new(format!("{}: {e}", path.display())))
-}
-
 fn slot_name(slot: Slot) -> &'static str {
     match slot {
         Slot::A => "A",
@@ -204,8 +207,9 @@ fn record_json(record: &BootRecord) -> serde_json::Value {
 }
 
 fn provision(dir: &Path, image: &Path, counter: u64, sequence: u64) -> Result<Report, BadInput> {
-    let data = read(image)?;
-    fs::create_dir_all(dir).map_err(|e| BadInput::new(format!("{}: {e}", dir.display())))?;
+    let data = read_input(image, InputKind::Image)?;
+    fs::create_dir_all(dir)
+        .map_err(|e| BadInput::new(format!("creating slot directory {}: {e}", dir.display())))?;
     let mut files = SlotFiles {
         dir: dir.to_path_buf(),
     };
@@ -215,7 +219,8 @@ fn provision(dir: &Path, image: &Path, counter: u64, sequence: u64) -> Result<Re
         digest: sha2::Sha256::digest(&data).into(),
         size: data.len() as u64,
     });
-    let io = |e: std::io::Error| BadInput::new(format!("{}: {e}", dir.display()));
+    let io =
+        |e: std::io::Error| BadInput::new(format!("writing slot directory {}: {e}", dir.display()));
     files.erase_slot(Slot::A).map_err(io)?;
     files.write_slot(Slot::A, 0, &data).map_err(io)?;
     files.erase_slot(Slot::B).map_err(io)?;
@@ -260,9 +265,16 @@ struct Identity {
 }
 
 fn identity(path: &Path) -> Result<Identity, BadInput> {
-    let value: serde_json::Value = serde_json::from_slice(&read(path)?)
-        .map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?;
+    let value = read_json(path, InputKind::DeviceState)?;
     let f = Fields::new(&value, "state");
+    f.only(&[
+        "vendor_id",
+        "class_id",
+        "device_id",
+        "trusted_root_version",
+        "slot_capacity",
+        "now",
+    ])?;
     Ok(Identity {
         vendor_id: f.uuid("vendor_id")?,
         class_id: f.uuid("class_id")?,
@@ -282,21 +294,30 @@ fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
     let mut probe = SlotFiles {
         dir: args.slots.clone(),
     };
-    let record = probe
-        .load_record()
-        .map_err(|e| BadInput::new(format!("{}: {e} (run ota provision)", args.slots.display())))?;
+    let record = probe.load_record().map_err(|e| {
+        BadInput::new(format!(
+            "reading boot record in {}: {e} (run ota provision)",
+            args.slots.display()
+        ))
+    })?;
     let id = identity(&args.state)?;
-    let (ticket, version, mut chunks) = match &args.mcuboot_key {
+    let (ticket, version, mut chunks, expiry_checked_at) = match &args.mcuboot_key {
         Some(key) => match mcuboot_ticket(args, key, &id, &record)? {
-            Ok((ticket, version, image)) => (ticket, version, Chunks::Memory(image)),
+            Ok((ticket, version, image)) => (ticket, version, Chunks::Memory(image), None),
             Err(report) => return Ok(report),
         },
         None => match manifest_ticket(args, &id, &record)? {
-            Ok((ticket, version, image)) => (ticket, version, Chunks::File(image)),
+            Ok(((ticket, version, image), expiry)) => {
+                (ticket, version, Chunks::File(image), expiry)
+            }
             Err(report) => return Ok(report),
         },
     };
-    install_and_boot(files, args.health, &ticket, &version, &mut chunks)
+    let mut report = install_and_boot(files, args.health, &ticket, &version, &mut chunks)?;
+    if let Some(object) = report.json.as_object_mut() {
+        object.insert("expiry_checked_at".into(), json!(expiry_checked_at));
+    }
+    Ok(report)
 }
 
 fn refused(e: &dyn std::fmt::Display, code: &str, record: &BootRecord) -> Report {
@@ -310,20 +331,29 @@ fn refused(e: &dyn std::fmt::Display, code: &str, record: &BootRecord) -> Report
 /// The ticket, version and image of a manifest-signed update, or the refusal.
 type Ticket<I> = Result<(InstallTicket, String, I), Report>;
 
+/// A manifest update's ticket, version and image, and the time its expiry was checked at.
+type ManifestTicket = ((InstallTicket, String, ImageChunks), Option<u64>);
+
+/// The manifest path's ticket, with the time its expiry was checked at (`None`: the device has
+/// no trusted time, `--no-trusted-time`).
 fn manifest_ticket(
     args: &ApplyArgs,
     id: &Identity,
     record: &BootRecord,
-) -> Result<Ticket<ImageChunks>, BadInput> {
+) -> Result<Result<ManifestTicket, Report>, BadInput> {
     let (Some(root_path), Some(manifest_path)) = (&args.root, &args.manifest) else {
         return Err(BadInput::new(
             "pass --root and --manifest, or --mcuboot-key",
         ));
     };
-    let root_doc = read(root_path)?;
+    let now = match device_time(id.now, args.no_trusted_time)? {
+        Some(now) => TrustedTime::At(now),
+        None => TrustedTime::NoTrustedClock,
+    };
+    let root_doc = read_input(root_path, InputKind::SignedDocument)?;
     let root =
         TrustRoot::from_pinned(&root_doc).map_err(|e| BadInput::new(format!("trust root: {e}")))?;
-    let manifest_doc = read(manifest_path)?;
+    let manifest_doc = read_input(manifest_path, InputKind::SignedDocument)?;
     let state = DeviceState {
         vendor_id: id.vendor_id,
         class_id: id.class_id,
@@ -332,11 +362,15 @@ fn manifest_ticket(
         last_sequence: record.last_sequence,
         trusted_root_version: id.trusted_root_version,
         slot_capacity: id.slot_capacity,
-        now: id.now,
+        now,
     };
     let verified = match iotsec_ota::verify(&manifest_doc, &root, &state) {
         Ok(v) => v,
         Err(e) => return Ok(Err(refused(&e, e.code(), record))),
+    };
+    let expiry_checked_at = match verified.expiry {
+        ExpiryCheck::CheckedAt(now) => Some(now),
+        _ => None,
     };
     let manifest = verified.manifest;
     let component = match &args.component {
@@ -349,9 +383,8 @@ fn manifest_ticket(
         }
     }
     .ok_or_else(|| BadInput::new("no such component in the manifest"))?;
-    let image_len = fs::metadata(&args.image)
-        .map_err(|e| BadInput::new(format!("{}: {e}", args.image.display())))?
-        .len();
+    let input = open_input(&args.image, InputKind::Image)?;
+    let image_len = input.len.unwrap_or(component.size);
     if image_len > component.size {
         return Ok(Err(rejected(
             format!(
@@ -361,14 +394,17 @@ fn manifest_ticket(
             Some(record),
         )));
     }
-    let image = ImageChunks::open(&args.image, image_len)?;
+    let image = ImageChunks::new(input, image_len);
     let ticket = InstallTicket {
         security_counter: manifest.security_counter,
         sequence_number: manifest.sequence_number,
         digest: component.digest,
         size: component.size,
     };
-    Ok(Ok((ticket, manifest.version.to_owned(), image)))
+    Ok(Ok((
+        (ticket, manifest.version.to_owned(), image),
+        expiry_checked_at,
+    )))
 }
 
 /// An MCUboot image: verified against the trusted key, then held to the device's committed
@@ -380,8 +416,13 @@ fn mcuboot_ticket(
     id: &Identity,
     record: &BootRecord,
 ) -> Result<Ticket<Vec<u8>>, BadInput> {
-    let key_text = fs::read_to_string(key_path)
-        .map_err(|e| BadInput::new(format!("{}: {e}", key_path.display())))?;
+    let key_bytes = read_input(key_path, InputKind::Key)?;
+    let key_text = String::from_utf8(key_bytes).map_err(|_| {
+        BadInput::new(format!(
+            "reading key file {}: not UTF-8 text",
+            key_path.display()
+        ))
+    })?;
     let key = TrustedKey::from_pem(&key_text)
         .map_err(|e| BadInput::new(format!("{}: {e}", key_path.display())))?;
     let image_len = fs::metadata(&args.image)
@@ -396,7 +437,7 @@ fn mcuboot_ticket(
             Some(record),
         )));
     }
-    let image = read(&args.image)?;
+    let image = read_input(&args.image, InputKind::Image)?;
     let checked = verify_image(&mut image.as_slice(), &key, Layout::File).and_then(|verified| {
         let digest: [u8; 32] = sha2::Sha256::digest(&image).into();
         install_ticket(
@@ -496,30 +537,27 @@ fn install_and_boot(
 }
 
 /// The image file in 64 KiB chunks, read one at a time (constant memory whatever the image
-/// size), with progress on a terminal. A read error ends the stream (the install then fails
-/// its size check) and is reported by [`ImageChunks::finish`] as bad input.
+/// size, never past the image cap), with progress on a terminal. A read error ends the stream
+/// (the install then fails its size check) and is reported by [`ImageChunks::finish`] as bad
+/// input.
 struct ImageChunks {
-    file: fs::File,
-    path: PathBuf,
-    error: Option<std::io::Error>,
+    input: CappedInput,
+    error: Option<BadInput>,
     progress: Progress,
 }
 
 impl ImageChunks {
-    fn open(path: &Path, len: u64) -> Result<Self, BadInput> {
-        let file =
-            fs::File::open(path).map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?;
-        Ok(ImageChunks {
-            file,
-            path: path.to_path_buf(),
+    fn new(input: CappedInput, len: u64) -> Self {
+        ImageChunks {
+            input,
             error: None,
             progress: Progress::bytes("writing the inactive slot", len),
-        })
+        }
     }
 
     fn finish(&mut self) -> Result<(), BadInput> {
         match self.error.take() {
-            Some(e) => Err(BadInput::new(format!("{}: {e}", self.path.display()))),
+            Some(e) => Err(e),
             None => Ok(()),
         }
     }
@@ -530,19 +568,16 @@ impl Iterator for &mut ImageChunks {
 
     fn next(&mut self) -> Option<Vec<u8>> {
         let mut buffer = vec![0u8; 64 * 1024];
-        loop {
-            match self.file.read(&mut buffer) {
-                Ok(0) => return None,
-                Ok(n) => {
-                    buffer.truncate(n);
-                    self.progress.advance(n as u64);
-                    return Some(buffer);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.error = Some(e);
-                    return None;
-                }
+        match self.input.read_chunk(&mut buffer) {
+            Ok(0) => None,
+            Ok(n) => {
+                buffer.truncate(n);
+                self.progress.advance(n as u64);
+                Some(buffer)
+            }
+            Err(e) => {
+                self.error = Some(e);
+                None
             }
         }
     }

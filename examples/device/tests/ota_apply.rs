@@ -90,12 +90,23 @@ impl Fixture {
         fill: u8,
         len: usize,
     ) -> (String, String) {
+        self.release_built(name, fill, len, |b| {
+            b.security_counter(counter).sequence_number(sequence)
+        })
+    }
+
+    /// A release of a `len`-byte image of `fill`, its manifest shaped by `build`.
+    fn release_built(
+        &self,
+        name: &str,
+        fill: u8,
+        len: usize,
+        build: impl FnOnce(ManifestBuilder) -> ManifestBuilder,
+    ) -> (String, String) {
         let image = vec![fill; len];
         let image_path = self.p(&format!("{name}.bin"));
         std::fs::write(&image_path, &image).unwrap();
-        let doc = ManifestBuilder::new(uuid(VENDOR), uuid(CLASS), "2.0.0")
-            .security_counter(counter)
-            .sequence_number(sequence)
+        let doc = build(ManifestBuilder::new(uuid(VENDOR), uuid(CLASS), "2.0.0"))
             .component(ComponentSpec::from_image("app", &image))
             .sign(&[&Ed25519Key::from_seed(&[2; 32])])
             .unwrap();
@@ -241,4 +252,48 @@ fn an_image_of_many_chunks_streams_into_the_slot() {
     assert_eq!(json["confirmed"], "B");
     let slot_b = std::fs::read(f.dir.join("slots").join("slot-b.bin")).unwrap();
     assert_eq!(slot_b, vec![7u8; len]);
+}
+
+#[test]
+fn without_now_the_host_clock_refuses_a_manifest_expired_in_1970() {
+    let f = Fixture::new("expired");
+    let (m, i) = f.release_built("old", 2, 50_000, |b| {
+        b.security_counter(4).sequence_number(2).expires_at(1)
+    });
+    let (code, json) = f.apply(&m, &i, "pass");
+    assert_eq!(code, 1, "{json}");
+    assert_eq!(json["code"], "expired", "{json}");
+    // Only the explicit flag installs it, and the outcome says expiry was not checked.
+    let mut args = f.apply_args(&m, &i, "pass");
+    args.push("--no-trusted-time".into());
+    let (code, json) = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(json["expiry_checked_at"], serde_json::Value::Null);
+}
+
+#[test]
+fn a_state_file_with_an_unknown_key_is_bad_input() {
+    let f = Fixture::new("state-keys");
+    let state = f.dir.join("state.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    v["Now"] = 2.into();
+    std::fs::write(&state, v.to_string()).unwrap();
+    let (m, i) = f.release("v2", 4, 2, 2);
+    let args = f.apply_args(&m, &i, "pass");
+    let (code, out) = common::run_json_text(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.starts_with(r#"error: state: unknown key "Now" (known: vendor_id,"#),
+        "{out}"
+    );
+    // An endless state file ends at its cap.
+    let mut args = f.apply_args(&m, &i, "pass");
+    let at = args.iter().position(|a| a == "--state").unwrap() + 1;
+    args[at] = "/dev/zero".into();
+    let (code, out) = common::run_json_text(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(
+        out.trim_end(),
+        "error: reading state file /dev/zero: larger than the 64 KiB cap on state files"
+    );
 }

@@ -47,7 +47,7 @@ fn run() -> u32 {
         last_sequence: 10,
         trusted_root_version: 1,
         slot_capacity: 256 * 1024,
-        now: None,
+        now: iotsec_ota::TrustedTime::NoTrustedClock,
     };
     let verified = match verify(manifest_doc, &root, &state) {
         Ok(v) => v,

@@ -87,7 +87,7 @@ const STATE: DeviceState<'static> = DeviceState {
     last_sequence: 10,
     trusted_root_version: 1,
     slot_capacity: IMAGE_CAPACITY as u64,
-    now: None,
+    now: iotsec_ota::TrustedTime::NoTrustedClock,
 };
 const IMAGE_CAPACITY: usize = 256 * 1024;
 const MAX_DOCUMENT: usize = iotsec_ota::cose_sign::MAX_DOCUMENT_SIZE;

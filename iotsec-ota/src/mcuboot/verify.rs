@@ -559,10 +559,10 @@ pub fn verify_image<S: ImageSource>(
 /// The signature primitives, each behind its algorithm's feature.
 mod crypto {
     use super::SignatureKind;
-    #[cfg(feature = "es256")]
-    use crate::signature_algorithm::{Algorithm, PublicKey};
     use crate::mcuboot::error::McubootError;
     use crate::mcuboot::key::TrustedKey;
+    #[cfg(feature = "es256")]
+    use crate::signature_algorithm::{Algorithm, PublicKey};
 
     /// Verifies a signature over the image digest.
     #[cfg_attr(

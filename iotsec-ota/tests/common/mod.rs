@@ -78,7 +78,7 @@ pub fn state() -> DeviceState<'static> {
         last_sequence: 10,
         trusted_root_version: 1,
         slot_capacity: 1 << 20,
-        now: Some(1_800_000_000),
+        now: iotsec_ota::TrustedTime::At(1_800_000_000),
     }
 }
 

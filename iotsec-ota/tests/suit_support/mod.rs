@@ -99,6 +99,6 @@ pub fn device(last: u64) -> DeviceState<'static> {
         last_sequence: last,
         trusted_root_version: 1,
         slot_capacity: 1 << 20,
-        now: None,
+        now: iotsec_ota::TrustedTime::NoTrustedClock,
     }
 }

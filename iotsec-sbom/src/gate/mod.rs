@@ -131,7 +131,10 @@ fn component_purl_base(c: &Component) -> Option<PackageUrl> {
 
 fn statement_applies(s: &VexStatement, c: &Component, sbom: &Sbom) -> bool {
     if s.subcomponents.is_empty() {
-        s.products.iter().any(|p| p.designates(c, sbom))
+        s.products
+            .iter()
+            .enumerate()
+            .any(|(i, p)| p.designates(c, sbom) && s.covers_version(i, c))
     } else {
         let product_is_subject = sbom
             .subject

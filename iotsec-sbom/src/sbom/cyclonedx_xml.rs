@@ -9,8 +9,8 @@ use super::{
     Collect, Component, ComponentHash, DroppedFields, MAX_NESTING, MAX_SBOM_BYTES, Sbom, SbomFormat,
 };
 use crate::error::GateError;
-use crate::vex::VexStatement;
 use crate::vex::cyclonedx::{EXPIRES_PROPERTY, VulnerabilityEntry};
+use crate::vex::{VersionEntry, VexStatement};
 
 const NS_PREFIX: &str = "http://cyclonedx.org/schema/bom/";
 
@@ -26,6 +26,19 @@ fn children<'a, 'i: 'a>(n: Node<'a, 'i>, name: &'a str) -> impl Iterator<Item = 
 
 fn text_of(n: Node<'_, '_>, name: &str) -> Option<String> {
     child(n, name).map(|c| c.text().unwrap_or("").trim().to_owned())
+}
+
+/// `target/versions/version` (CycloneDX XML `versionType`: `version` or `range`, `status`).
+fn target_versions(target: Node<'_, '_>) -> Vec<VersionEntry> {
+    child(target, "versions")
+        .into_iter()
+        .flat_map(|vs| children(vs, "version"))
+        .map(|v| VersionEntry {
+            version: text_of(v, "version"),
+            range: text_of(v, "range"),
+            status: text_of(v, "status"),
+        })
+        .collect()
 }
 
 struct XmlWalker<'s> {
@@ -209,10 +222,10 @@ impl XmlWalker<'_> {
                 .flat_map(|r| children(r, "reference"))
                 .filter_map(|r| text_of(r, "id"))
                 .collect();
-            let affects: Vec<String> = child(v, "affects")
+            let affects: Vec<(String, Vec<VersionEntry>)> = child(v, "affects")
                 .into_iter()
                 .flat_map(|a| children(a, "target"))
-                .filter_map(|t| text_of(t, "ref"))
+                .filter_map(|t| Some((text_of(t, "ref")?, target_versions(t))))
                 .collect();
             let expires = child(v, "properties")
                 .into_iter()
@@ -225,7 +238,10 @@ impl XmlWalker<'_> {
                 state: state.as_deref(),
                 justification: justification.as_deref(),
                 detail: detail.as_deref(),
-                affects: affects.iter().map(String::as_str).collect(),
+                affects: affects
+                    .iter()
+                    .map(|(r, versions)| (r.as_str(), versions.clone()))
+                    .collect(),
                 expires,
                 timestamp,
             };

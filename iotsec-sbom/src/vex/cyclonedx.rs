@@ -1,5 +1,5 @@
 //! CycloneDX VEX (CycloneDX 1.4+ `vulnerabilities[]`: `id`, `references[]`, `analysis.state`,
-//! `analysis.justification`, `analysis.detail`, `affects[].ref`), embedded in an SBOM or as a
+//! `analysis.justification`, `analysis.detail`, `affects[].ref`, `affects[].versions[]`), embedded in an SBOM or as a
 //! standalone BOM. Expiry is the property `iotsec:vex:expires` (CycloneDX has no expiry field).
 //! A statement has no time of its own: it takes the BOM's `metadata.timestamp`, if any.
 
@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::scope::ProductRef;
 use super::statement::{Justification, VexStatement, VexStatus, checked_expiry};
+use super::versions::VersionEntry;
 use crate::error::GateError;
 use crate::sbom::cyclonedx_rules::Rules;
 
@@ -48,8 +49,30 @@ struct Analysis<'a> {
 struct Affects<'a> {
     #[serde(rename = "ref", borrow, default)]
     reference: Option<Text<'a>>,
-    // `versions[].status` defaults to "affected" (schema `affectedStatus`); only `ref` matters
-    // to the gate, so missing statuses are not an error here (unlike cyclonedx-bom 0.8.1).
+    // `versions[].status` defaults to "affected" (schema `affectedStatus`), so a missing status
+    // is not an error here (unlike cyclonedx-bom 0.8.1).
+    #[serde(borrow, default)]
+    versions: Option<Vec<AffectedVersion<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct AffectedVersion<'a> {
+    #[serde(borrow, default)]
+    version: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    range: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    status: Option<Text<'a>>,
+}
+
+impl AffectedVersion<'_> {
+    fn entry(&self) -> VersionEntry {
+        VersionEntry {
+            version: self.version.as_deref().map(str::to_owned),
+            range: self.range.as_deref().map(str::to_owned),
+            status: self.status.as_deref().map(str::to_owned),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -76,8 +99,8 @@ pub(crate) struct VulnerabilityEntry<'a> {
     pub(crate) justification: Option<&'a str>,
     /// `analysis.detail`.
     pub(crate) detail: Option<&'a str>,
-    /// `affects[].ref`.
-    pub(crate) affects: Vec<&'a str>,
+    /// `affects[].ref` with that target's `versions[]`.
+    pub(crate) affects: Vec<(&'a str, Vec<VersionEntry>)>,
     /// The value of the [`EXPIRES_PROPERTY`] property.
     pub(crate) expires: Option<&'a str>,
     /// The BOM's `metadata.timestamp` (already checked as a date-time by the BOM rules).
@@ -112,8 +135,9 @@ impl VulnerabilityEntry<'_> {
         let products: Vec<ProductRef> = self
             .affects
             .iter()
-            .map(|r| ProductRef::from_reference(r))
+            .map(|(r, _)| ProductRef::from_reference(r))
             .collect();
+        let product_versions = self.affects.iter().map(|(_, v)| v.clone()).collect();
         if products.is_empty() {
             return Err(rules.violation(
                 &path,
@@ -127,6 +151,7 @@ impl VulnerabilityEntry<'_> {
             vulnerability: id.to_owned(),
             aliases: self.aliases.iter().map(|a| (*a).to_owned()).collect(),
             products,
+            product_versions,
             subcomponents: Vec::new(),
             status,
             justification,
@@ -161,7 +186,10 @@ pub(crate) fn statements_from_vulnerabilities(
                 .affects
                 .iter()
                 .flatten()
-                .filter_map(|a| a.reference.as_deref())
+                .filter_map(|a| {
+                    let versions = a.versions.iter().flatten().map(AffectedVersion::entry);
+                    Some((a.reference.as_deref()?, versions.collect()))
+                })
                 .collect(),
             expires: v
                 .properties

@@ -7,12 +7,14 @@ mod designates;
 mod openvex;
 mod scope;
 mod statement;
+mod versions;
 
 use crate::error::GateError;
 
 pub use openvex::parse_openvex;
 pub use scope::ProductRef;
 pub use statement::{Justification, VexStatement, VexStatus};
+pub use versions::VersionEntry;
 
 /// A standalone VEX document: its statements and the SHA-256 of the bytes they were read from,
 /// which a gate decision records.

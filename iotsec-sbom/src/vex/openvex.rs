@@ -157,6 +157,7 @@ pub fn parse_openvex(bytes: &[u8], source: &str) -> Result<Vec<VexStatement>, Ga
             vulnerability,
             aliases,
             products,
+            product_versions: Vec::new(),
             subcomponents,
             status,
             justification,

@@ -1,7 +1,9 @@
 //! The one VEX status model (CISA "Minimum Requirements for VEX" statuses) and justifications.
 
 use super::scope::ProductRef;
+use super::versions::{VersionEntry, covers};
 use crate::error::GateError;
+use crate::sbom::Component;
 
 /// The status of a vulnerability for a product (CISA VEX minimum requirements §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -220,6 +222,10 @@ pub struct VexStatement {
     pub aliases: Vec<String>,
     /// The products the statement is about.
     pub products: Vec<ProductRef>,
+    /// The versions of each product the statement is about (CycloneDX
+    /// `affects[].versions[]`), index for index with `products`; a product with no list here, or
+    /// an empty one, is covered at every version.
+    pub product_versions: Vec<Vec<VersionEntry>>,
     /// Components inside the products the statement narrows to (empty = the products themselves).
     pub subcomponents: Vec<ProductRef>,
     /// The status.
@@ -243,6 +249,18 @@ impl VexStatement {
             id.eq_ignore_ascii_case(&self.vulnerability)
                 || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(id))
         })
+    }
+
+    /// Whether the statement covers component `c` at its version, as `products[product]`
+    /// (CycloneDX `affects[].versions[]`, see [`VersionEntry`]): without versions, every
+    /// version is covered; an entry that cannot be interpreted makes a suppressing statement
+    /// cover nothing.
+    pub fn covers_version(&self, product: usize, c: &Component) -> bool {
+        let entries = self
+            .product_versions
+            .get(product)
+            .map_or(&[][..], Vec::as_slice);
+        covers(self.status, entries, c)
     }
 
     /// Whether the statement has expired on `today` (`YYYY-MM-DD`): it is in force up to and

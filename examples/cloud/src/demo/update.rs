@@ -102,7 +102,7 @@ fn device_state(record: &BootRecord, now: u64) -> DeviceState<'static> {
         last_sequence: record.last_sequence,
         trusted_root_version: 1,
         slot_capacity: 1 << 20,
-        now: Some(now),
+        now: iotsec_ota::TrustedTime::At(now),
     }
 }
 
