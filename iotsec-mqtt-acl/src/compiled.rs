@@ -3,7 +3,11 @@
 //! number of rules that share a path, never with the number of devices (placeholders are
 //! compared with the client's values during the walk, not expanded per device).
 //!
-//! Semantics are exactly those of [`crate::reference::evaluate`] (property-tested).
+//! The same trie serves `mosquitto` mode (mosquitto 2.0 `acl_file` `%c`/`%u` semantics): a
+//! placeholder edge then consumes the client's value as text, one or more whole levels.
+//!
+//! Semantics are exactly those of [`crate::reference::evaluate`] in every mode (property-tested:
+//! `tests/compiled_agreement.rs`, `tests/mosquitto_mode_agreement.rs`).
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -13,10 +17,9 @@ use alloc::vec::Vec;
 use crate::context::{Action, ClientContext, Request};
 use crate::decision::{Decision, Effect, Reason, RuleOutcome, Tally};
 use crate::policy::Policy;
-use crate::reference;
 use crate::subscribe::{SubscribeMode, decide_subscribe};
-use crate::template::{Placeholder, TemplateLevel, Unusable};
-use crate::topic::TopicName;
+use crate::template::{Placeholder, TemplateLevel, Unusable, ValueProblem};
+use crate::topic::{MAX_TOPIC_BYTES, TopicName};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Leaf {
@@ -135,11 +138,58 @@ impl Node {
     }
 }
 
+/// How a walk fills placeholder levels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fill {
+    /// Strict: a placeholder is one whole level, its value checked ([`Placeholder::level_value`]).
+    Strict,
+    /// Mosquitto 2.0's textual `%c`/`%u`: a usable value is pasted in as text (a `/` in it
+    /// spans levels); templates with an unusable placeholder are left to [`Fill::MosquittoReach`].
+    MosquittoText,
+    /// The templates with a placeholder this client cannot fill in mosquitto mode: every
+    /// placeholder reads as `+` and a match denies (fail closed), as the reference does.
+    MosquittoReach,
+}
+
+/// Mosquitto mode refuses a value only when it is missing or contains `+`/`#` (mosquitto denies
+/// such clients); anything else, `/` and empty included, is pasted in as text.
+fn mosquitto_value<'c>(
+    placeholder: &Placeholder,
+    ctx: &ClientContext<'c>,
+) -> Result<&'c str, Unusable> {
+    let unusable = |problem| Unusable {
+        placeholder: placeholder.kind(),
+        problem,
+    };
+    let value = placeholder
+        .raw_value(ctx)
+        .ok_or(unusable(ValueProblem::Missing))?;
+    if value.bytes().any(|b| b == b'+' || b == b'#') {
+        return Err(unusable(ValueProblem::ContainsWildcard));
+    }
+    Ok(value)
+}
+
+/// `rest` with the pasted `value` (one or more whole levels) removed from its front: `None` if
+/// the topic does not continue with exactly those levels, `Some(None)` if nothing follows.
+fn strip_value<'t>(rest: &'t str, value: &str) -> Option<Option<&'t str>> {
+    let tail = rest.strip_prefix(value)?;
+    if tail.is_empty() {
+        return Some(None);
+    }
+    tail.strip_prefix('/').map(Some)
+}
+
+/// A branch of the walk: the child node, the topic after the consumed level(s), the poison.
+type Branch<'n, 't> = (&'n Node, Option<&'t str>, Option<Unusable>);
+
 struct Walk<'p, 'c> {
     policy: &'p Policy,
     ctx: &'p ClientContext<'c>,
     qos: u8,
     reserved: bool,
+    topic_len: usize,
+    fill: Fill,
 }
 
 impl Walk<'_, '_> {
@@ -161,6 +211,12 @@ impl Walk<'_, '_> {
         if !rule.subjects.includes(self.ctx) {
             return;
         }
+        match self.fill {
+            // Fully usable templates are decided by the text walk.
+            Fill::MosquittoReach if poison.is_none() => return,
+            Fill::MosquittoText if !self.substituted_fits(rule, leaf) => return,
+            _ => {}
+        }
         let outcome = match poison {
             Some(u) => RuleOutcome::PlaceholderUnusable {
                 placeholder: u.placeholder,
@@ -169,6 +225,80 @@ impl Walk<'_, '_> {
             None => rule.outcome(self.ctx, self.qos),
         };
         tally.record(leaf.rule, leaf.template, rule.effect, outcome);
+    }
+
+    /// Whether the substituted filter text is a valid filter by length, as the reference
+    /// requires. A filter matching a topic is at most `2 * len + 3` bytes (`+` on empty
+    /// levels, a trailing `/#`), so the sum is only computed for very long topics.
+    fn substituted_fits(&self, rule: &crate::policy::Rule, leaf: &Leaf) -> bool {
+        if self.topic_len.saturating_mul(2).saturating_add(3) <= MAX_TOPIC_BYTES {
+            return true;
+        }
+        let Some(template) = rule.templates.get(usize::from(leaf.template)) else {
+            return false;
+        };
+        let levels = template.levels();
+        let len = levels
+            .iter()
+            .fold(levels.len().saturating_sub(1), |acc, level| {
+                acc.saturating_add(match level {
+                    TemplateLevel::Literal(l) => l.len(),
+                    TemplateLevel::SingleWildcard | TemplateLevel::MultiWildcard => 1,
+                    TemplateLevel::Placeholder(p) => p.raw_value(self.ctx).map_or(0, str::len),
+                })
+            });
+        len <= MAX_TOPIC_BYTES
+    }
+
+    /// The branch a placeholder edge opens for the topic level `level` (followed by `next`),
+    /// `rest` being the topic from that level on.
+    fn placeholder_branch<'n, 't>(
+        &self,
+        placeholder: &Placeholder,
+        child: &'n Node,
+        (rest, level, next): (&'t str, &str, Option<&'t str>),
+        depth: usize,
+        poison: Option<Unusable>,
+    ) -> Option<Branch<'n, 't>> {
+        let wildcards_match = !(depth == 0 && self.reserved);
+        match self.fill {
+            Fill::Strict => match placeholder.level_value(self.ctx, depth == 0) {
+                Ok(value) => (value == level).then_some((child, next, poison)),
+                Err(problem) => wildcards_match.then_some((
+                    child,
+                    next,
+                    poison.or(Some(Unusable {
+                        placeholder: placeholder.kind(),
+                        problem,
+                    })),
+                )),
+            },
+            Fill::MosquittoText => {
+                let value = mosquitto_value(placeholder, self.ctx).ok()?;
+                strip_value(rest, value).map(|after| (child, after, poison))
+            }
+            Fill::MosquittoReach => wildcards_match.then(|| {
+                (
+                    child,
+                    next,
+                    poison.or(mosquitto_value(placeholder, self.ctx).err()),
+                )
+            }),
+        }
+    }
+
+    /// Takes `branch` as the one to continue with, or walks it now if there already is one.
+    fn branch<'n, 't>(
+        &self,
+        follow: &mut Option<Branch<'n, 't>>,
+        branch: Branch<'n, 't>,
+        depth: usize,
+        tally: &mut Tally,
+    ) {
+        match follow {
+            None => *follow = Some(branch),
+            Some(_) => self.visit(branch.0, branch.1, depth + 1, branch.2, tally),
+        }
     }
 
     /// Walks the trie along the topic. The first matching branch at each level continues the
@@ -197,34 +327,23 @@ impl Walk<'_, '_> {
                 return;
             };
             let (level, next, hash) = split_level(r);
-            let mut follow: Option<(&Node, Option<Unusable>)> =
-                node.literal(level, hash).map(|child| (child, poison));
+            let mut follow: Option<Branch<'_, '_>> =
+                node.literal(level, hash).map(|child| (child, next, poison));
             if let Some(child) = node.single.as_deref().filter(|_| wildcards_match) {
-                match follow {
-                    None => follow = Some((child, poison)),
-                    Some(_) => self.visit(child, next, depth + 1, poison, tally),
-                }
+                self.branch(&mut follow, (child, next, poison), depth, tally);
             }
             for (placeholder, child) in &node.placeholders {
-                let branch = match placeholder.level_value(self.ctx, depth == 0) {
-                    Ok(value) => (value == level).then_some(poison),
-                    Err(problem) => wildcards_match.then_some(poison.or(Some(Unusable {
-                        placeholder: placeholder.kind(),
-                        problem,
-                    }))),
-                };
-                if let Some(p) = branch {
-                    match follow {
-                        None => follow = Some((child, p)),
-                        Some(_) => self.visit(child, next, depth + 1, p, tally),
-                    }
+                if let Some(b) =
+                    self.placeholder_branch(placeholder, child, (r, level, next), depth, poison)
+                {
+                    self.branch(&mut follow, b, depth, tally);
                 }
             }
-            let Some((child, p)) = follow else {
+            let Some((child, n, p)) = follow else {
                 return;
             };
             node = child;
-            rest = next;
+            rest = n;
             depth += 1;
             poison = p;
         }
@@ -236,6 +355,9 @@ impl Walk<'_, '_> {
 pub struct CompiledPolicy {
     policy: Policy,
     tries: [Node; 5],
+    /// Every distinct placeholder of the policy: mosquitto mode walks the trie a second time
+    /// only for a client that cannot fill one of them.
+    placeholders: Vec<Placeholder>,
 }
 
 impl CompiledPolicy {
@@ -257,7 +379,23 @@ impl CompiledPolicy {
             }
         }
         let tries = builders.map(NodeBuilder::freeze);
-        CompiledPolicy { policy, tries }
+        let mut placeholders: Vec<Placeholder> = policy
+            .rules()
+            .iter()
+            .flat_map(|r| r.templates.iter())
+            .flat_map(|t| t.levels())
+            .filter_map(|l| match l {
+                TemplateLevel::Placeholder(p) => Some(p.clone()),
+                _ => None,
+            })
+            .collect();
+        placeholders.sort();
+        placeholders.dedup();
+        CompiledPolicy {
+            policy,
+            tries,
+            placeholders,
+        }
     }
 
     /// The policy this was compiled from.
@@ -274,17 +412,16 @@ impl CompiledPolicy {
         self.check_with_mode(ctx, request, SubscribeMode::Strict)
     }
 
-    /// Decides a request in the given mode ([`SubscribeMode::Mosquitto`] falls back to the
-    /// reference evaluator, which substitutes placeholders as text).
+    /// Decides a request in the given mode. [`SubscribeMode::Mosquitto`] substitutes
+    /// placeholders as text, as mosquitto 2.0 does with `%c`/`%u`, still by one trie walk (a
+    /// second one, with placeholders read as `+`, only for a client that cannot fill one).
+    /// Allocates nothing (SUBSCRIBE in strict and narrow mode: see [`Self::check`]).
     pub fn check_with_mode(
         &self,
         ctx: &ClientContext<'_>,
         request: &Request<'_>,
         mode: SubscribeMode,
     ) -> Decision {
-        if mode == SubscribeMode::Mosquitto {
-            return reference::evaluate(&self.policy, ctx, request, mode);
-        }
         if request.qos > 2 {
             return Decision::deny(Reason::InvalidQos { qos: request.qos });
         }
@@ -302,13 +439,28 @@ impl CompiledPolicy {
         };
         let mut tally = Tally::default();
         if let Some(trie) = self.tries.get(request.action.index()) {
-            let walk = Walk {
+            let mut walk = Walk {
                 policy: &self.policy,
                 ctx,
                 qos: request.qos,
                 reserved: name.is_reserved(),
+                topic_len: name.as_str().len(),
+                fill: Fill::Strict,
             };
-            walk.visit(trie, Some(name.as_str()), 0, None, &mut tally);
+            if mode == SubscribeMode::Mosquitto {
+                walk.fill = Fill::MosquittoText;
+                walk.visit(trie, Some(name.as_str()), 0, None, &mut tally);
+                if self
+                    .placeholders
+                    .iter()
+                    .any(|p| mosquitto_value(p, ctx).is_err())
+                {
+                    walk.fill = Fill::MosquittoReach;
+                    walk.visit(trie, Some(name.as_str()), 0, None, &mut tally);
+                }
+            } else {
+                walk.visit(trie, Some(name.as_str()), 0, None, &mut tally);
+            }
         }
         tally.finish()
     }

@@ -7,8 +7,7 @@
 //!    one that grants `bench/#`): every check walks them all;
 //! 3. this plugin on the policy `MosquittoAcl::import` makes of that file, in `strict` mode
 //!    (the compiled trie; for these client ids and topics it decides exactly as `mosquitto`
-//!    mode) and in `mosquitto` mode (which iotsec-mqtt-acl evaluates with its linear reference
-//!    evaluator).
+//!    mode) and in `mosquitto` mode (the same trie, placeholders pasted in as text).
 //!
 //! Then one more run of each plugin mode with `plugin_opt_check_timing true` for the check
 //! latency inside the broker (p50/p99, logged by the plugin when it unloads).
