@@ -14,10 +14,10 @@
 
 use std::collections::BTreeMap;
 
-use iotsec_attest::tpm::algorithm::HashAlg;
-use iotsec_attest::appraise::{QuoteEvidence, appraise_quote};
-use iotsec_attest::tpm::pcr_file::SerializedPcrs;
 use iotsec_attest::appraise::policy::AppraisalPolicy;
+use iotsec_attest::appraise::{QuoteEvidence, appraise_quote};
+use iotsec_attest::tpm::algorithm::HashAlg;
+use iotsec_attest::tpm::pcr_file::SerializedPcrs;
 use iotsec_attest::verify::ring::RingVerifier;
 use iotsec_attest::verify::{RustCryptoVerifier, SignatureVerifier};
 use iotsec_attest::{Attest, ClockInfo, PublicArea, TpmSignature};

@@ -3,11 +3,11 @@
 #![no_main]
 
 use iotsec_attest::TpmSignature;
-use iotsec_attest::tpm::algorithm::EccCurve;
 use iotsec_attest::identity::bare_key::BareKey;
+use iotsec_attest::tpm::algorithm::EccCurve;
 use iotsec_attest::tpm::public::KeyOrigin;
-use iotsec_attest::verify::ring::RingVerifier;
 use iotsec_attest::verify::SignatureVerifier;
+use iotsec_attest::verify::ring::RingVerifier;
 use libfuzzer_sys::fuzz_target;
 
 /// A well-formed TPMT_SIGNATURE (ECDSA/SHA-256, r = s = 1) and an RSASSA one (one byte).

@@ -9,13 +9,13 @@
 //! `rsa` crate), see FUZZING.md.
 #![no_main]
 use iotsec_attest::PublicArea;
-use iotsec_attest::identity::credential::OsRng;
 use iotsec_attest::device::command::TpmCommandError;
 use iotsec_attest::device::session::{
     NamedHandle, Session, SessionAttributes, SessionCommand, SessionError,
     parse_start_auth_session_response,
 };
 use iotsec_attest::device::transport::{TpmTransport, TransportError};
+use iotsec_attest::identity::credential::OsRng;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 

@@ -19,8 +19,8 @@
 use std::sync::OnceLock;
 
 use iotsec_attest::tpm::algorithm::EccCurve;
-use iotsec_attest::verify::aws_lc::{AwsLcVerifier, PreparedAk};
 use iotsec_attest::tpm::public::PublicKey;
+use iotsec_attest::verify::aws_lc::{AwsLcVerifier, PreparedAk};
 use iotsec_attest::verify::ring::RingVerifier;
 use iotsec_attest::verify::{RustCryptoVerifier, SignatureVerifier};
 use iotsec_attest::{PublicArea, TpmSignature};
