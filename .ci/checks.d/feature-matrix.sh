@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 CRATES=("$@")
 if [ ${#CRATES[@]} -eq 0 ]; then
-  CRATES=(iotsec-pki)
+  CRATES=(iotsec-pki iotsec-ota iotsec-sbom iotsec-mqtt-acl iotsec-attest)
 fi
 metadata=$(cargo metadata --no-deps --format-version 1)
 for crate in "${CRATES[@]}"; do
