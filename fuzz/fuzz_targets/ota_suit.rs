@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
             last_sequence: 0,
             trusted_root_version: 1,
             slot_capacity: u64::MAX,
-            now: None,
+            now: iotsec_ota::TrustedTime::NoTrustedClock,
         };
         let _ = verify_envelope(data, &[key], &state);
     }
