@@ -7,6 +7,7 @@
 pub mod advisory;
 pub mod cpe;
 pub mod date;
+mod digest;
 pub mod distro;
 pub mod error;
 pub mod gate;

@@ -145,7 +145,7 @@ impl Default for Policy {
             require_firmware_digest: false,
             licenses: None,
             ignore: Vec::new(),
-            sha256: crate::gate::sha256_hex(b""),
+            sha256: crate::digest::sha256_hex(b""),
         }
     }
 }
@@ -198,7 +198,7 @@ impl Policy {
             require_firmware_digest: f.require_firmware_digest,
             licenses: f.licenses,
             ignore: f.ignore,
-            sha256: crate::gate::sha256_hex(text.as_bytes()),
+            sha256: crate::digest::sha256_hex(text.as_bytes()),
         })
     }
 

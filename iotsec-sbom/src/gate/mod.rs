@@ -120,10 +120,7 @@ pub struct GateDecision {
     pub binding: Binding,
 }
 
-/// Hex SHA-256 of bytes.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
+pub use crate::digest::sha256_hex;
 
 fn component_purl_base(c: &Component) -> Option<PackageUrl> {
     c.purl.as_deref().and_then(|p| PackageUrl::parse(p).ok())

@@ -1,6 +1,7 @@
 //! The software bill of materials the gate evaluates, normalized from CycloneDX (JSON 1.2-1.7,
 //! XML 1.0-1.7) and SPDX 2.3 JSON, with a report of every field the normalization drops.
 
+pub(crate) mod component;
 #[cfg(feature = "cyclonedx-cross-check")]
 mod cyclonedx_bom_check;
 mod cyclonedx_json;
@@ -13,6 +14,7 @@ use std::collections::BTreeMap;
 use crate::error::GateError;
 use crate::vex::VexStatement;
 
+pub use component::{Component, ComponentHash};
 #[cfg(feature = "cyclonedx-cross-check")]
 pub use cyclonedx_bom_check::{CrossCheck, cross_check_with_cyclonedx_bom};
 pub use cyclonedx_json::parse_cyclonedx_json;
@@ -56,36 +58,6 @@ pub enum SbomFormat {
     CycloneDxXml,
     /// SPDX 2.3 JSON.
     SpdxJson,
-}
-
-/// One component hash (`alg` as CycloneDX spells it: `SHA-256`, `SHA-512`, ...).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ComponentHash {
-    /// Algorithm name.
-    pub alg: String,
-    /// Lower-case hex digest.
-    pub content: String,
-}
-
-/// One component of the SBOM, as the gate sees it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Component {
-    /// CycloneDX `bom-ref` / SPDX `SPDXID`.
-    pub bom_ref: Option<String>,
-    /// CycloneDX `type` / SPDX `primaryPackagePurpose` (lower case).
-    pub kind: String,
-    /// Name.
-    pub name: String,
-    /// Version.
-    pub version: Option<String>,
-    /// Package URL.
-    pub purl: Option<String>,
-    /// CPE 2.3 name.
-    pub cpe: Option<String>,
-    /// Hashes.
-    pub hashes: Vec<ComponentHash>,
-    /// License expressions (SPDX ids, expressions, or `LicenseRef-` names).
-    pub licenses: Vec<String>,
 }
 
 /// Fields present in the document that the gate does not evaluate, with their count.
@@ -146,16 +118,16 @@ fn parse_with_digest(
 ) -> Result<Sbom, GateError> {
     if bytes.len() < PARALLEL_DIGEST_BYTES {
         let mut sbom = parse(bytes)?;
-        sbom.sha256 = crate::gate::sha256_hex(bytes);
+        sbom.sha256 = crate::digest::sha256_hex(bytes);
         return Ok(sbom);
     }
     std::thread::scope(|s| {
-        let digest = s.spawn(|| crate::gate::sha256_hex(bytes));
+        let digest = s.spawn(|| crate::digest::sha256_hex(bytes));
         let mut sbom = parse(bytes)?;
         // Hashing cannot panic; should the thread fail anyway, hash here rather than record nothing.
         sbom.sha256 = digest
             .join()
-            .unwrap_or_else(|_| crate::gate::sha256_hex(bytes));
+            .unwrap_or_else(|_| crate::digest::sha256_hex(bytes));
         Ok(sbom)
     })
 }

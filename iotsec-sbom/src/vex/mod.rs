@@ -7,6 +7,7 @@ mod designates;
 mod openvex;
 mod scope;
 mod statement;
+mod status;
 mod versions;
 
 use crate::error::GateError;
@@ -29,7 +30,7 @@ impl VexDocument {
     pub fn parse(bytes: &[u8], source_name: &str) -> Result<VexDocument, GateError> {
         Ok(VexDocument {
             statements: parse_vex(bytes, source_name)?,
-            sha256: Some(crate::gate::sha256_hex(bytes)),
+            sha256: Some(crate::digest::sha256_hex(bytes)),
         })
     }
 

@@ -13,9 +13,9 @@
 
 use vers_rs::VersionRange;
 
-use super::statement::VexStatus;
+use super::status::VexStatus;
 use crate::purl::PackageUrl;
-use crate::sbom::Component;
+use crate::sbom::component::Component;
 
 /// One `affects[].versions[]` entry, as written in the document.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
