@@ -32,6 +32,8 @@ pub enum InputKind {
     SignedDocument,
     /// A device state file (JSON): 64 KiB.
     DeviceState,
+    /// A certificate signing request (PKCS#10, DER or PEM): 64 KiB.
+    CertificateRequest,
     /// A firmware image (streamed, or hashed): 256 MiB.
     Image,
 }
@@ -43,7 +45,10 @@ impl InputKind {
             InputKind::Policy => MIB,
             InputKind::Sbom | InputKind::Vex => 64 * MIB,
             InputKind::AclFile => 16 * MIB,
-            InputKind::Key | InputKind::SignedDocument | InputKind::DeviceState => 64 * KIB,
+            InputKind::Key
+            | InputKind::SignedDocument
+            | InputKind::DeviceState
+            | InputKind::CertificateRequest => 64 * KIB,
             InputKind::Image => 256 * MIB,
         }
     }
@@ -58,6 +63,7 @@ impl InputKind {
             InputKind::Key => "key file",
             InputKind::SignedDocument => "signed document",
             InputKind::DeviceState => "state file",
+            InputKind::CertificateRequest => "certificate request",
             InputKind::Image => "image file",
         }
     }

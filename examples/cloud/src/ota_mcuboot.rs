@@ -7,6 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
+use iotsec_cli_contract::input::{InputKind, read_input};
 use iotsec_cli_contract::{BadInput, Outcome, Report};
 use iotsec_ota::mcuboot::{
     Dependency, HashAlgorithm, ImageSource, ImageSpec, ImageVersion, KeyFormat, KeyReference,
@@ -118,9 +119,15 @@ fn parse_number<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
 }
 
 fn read_text(path: &Path) -> Result<Zeroizing<String>, BadInput> {
-    fs::read_to_string(path)
-        .map(Zeroizing::new)
-        .map_err(|e| BadInput::new(format!("{}: {e}", path.display())))
+    let bytes = Zeroizing::new(read_input(path, InputKind::Key)?);
+    std::str::from_utf8(&bytes)
+        .map(|text| Zeroizing::new(text.to_owned()))
+        .map_err(|_| {
+            BadInput::new(format!(
+                "reading key file {}: not UTF-8 text",
+                path.display()
+            ))
+        })
 }
 
 /// An image file read at offsets: constant memory whatever its size.
@@ -266,8 +273,7 @@ fn sign(args: &SignArgs) -> Result<Report, BadInput> {
     };
     let signer = load_signer_pem(&read_text(&args.key)?)
         .map_err(|e| BadInput::new(format!("{}: {e}", args.key.display())))?;
-    let input = fs::read(&args.input)
-        .map_err(|e| BadInput::new(format!("{}: {e}", args.input.display())))?;
+    let input = read_input(&args.input, InputKind::Image)?;
     let image = sign_image(&input, &spec, signer.as_ref())
         .map_err(|e| BadInput::new(format!("{e} ({})", e.code())))?;
     fs::write(&args.output, &image)

@@ -507,7 +507,10 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
             intermediate,
         } => {
             let mut ca = open_ca(&state, intermediate.as_deref())?;
-            let bytes = std::fs::read(&csr).map_err(BadInput::new)?;
+            let bytes = iotsec_cli_contract::input::read_input(
+                &csr,
+                iotsec_cli_contract::input::InputKind::CertificateRequest,
+            )?;
             let der = if bytes.starts_with(b"-----BEGIN") {
                 read_pem(&csr, "CERTIFICATE REQUEST").map_err(bad)?
             } else {

@@ -94,3 +94,18 @@ fn serve_and_pki_name_the_missing_ca_label_and_file() {
         "error: writing the CRL none/crl.der: No such file or directory (os error 2)\n"
     );
 }
+
+#[test]
+fn pki_issue_names_the_missing_certificate_request() {
+    let dir = scratch("io-issue");
+    let (code, _, stderr) =
+        common::run(&["pki", "init", "--state", dir.join("st").to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        refused(
+            &dir,
+            &["pki", "issue", "--state", "st", "--csr", "missing.csr"]
+        ),
+        "error: reading certificate request missing.csr: No such file or directory\n"
+    );
+}
