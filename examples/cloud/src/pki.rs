@@ -270,6 +270,10 @@ pub enum Command {
         #[command(flatten)]
         pkcs11: IntermediateTokenArgs,
     },
+    /// The EST-only server (RFC 7030) over TLS 1.3 on a CA state directory, following
+    /// `pki rotate|revoke|crl` on disk without a restart. Blocks until killed. The fleet
+    /// service (EST plus the fleet API) is `iotsec-cloud serve`.
+    EstServer(ServeArgs),
     /// Approves an enrollment held for manual approval (the device's next retry is issued).
     Approve {
         /// State directory.
@@ -323,7 +327,7 @@ fn pin_env(role: CaRole) -> (Option<Zeroizing<String>>, Option<PathBuf>) {
 }
 
 /// The token PINs the environment gives (each role: its variable or its file, not both).
-fn env_pins() -> Result<TokenPins, BadInput> {
+pub(crate) fn env_pins() -> Result<TokenPins, BadInput> {
     let mut pins = TokenPins::default();
     for role in [CaRole::Intermediate, CaRole::Root] {
         let (pin, file) = pin_env(role);
@@ -371,6 +375,7 @@ fn parse_hex(s: &str) -> Result<Vec<u8>, BadInput> {
 /// Runs a `pki` subcommand.
 pub fn run(cmd: Command) -> Result<Report, BadInput> {
     let now = OffsetDateTime::now_utc();
+
     if let Some((state, intermediate)) = cmd.existing_ca() {
         let missing = missing_ca(state, None)
             .map(|reason| format!("--state {}: {reason}", state.display()))
@@ -662,6 +667,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 }),
             })
         }
+        Command::EstServer(args) => serve(args),
         Command::Approve { state, id } => {
             use iotsec_pki::store::CertStore;
             let mut ca = CaState::open_with(&state, &env_pins()?).map_err(bad)?;
@@ -741,7 +747,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
     }
 }
 
-/// `iotsec-cloud serve`: the EST server (RFC 7030) over TLS 1.3 on a CA state directory.
+/// `iotsec-cloud pki est-server`: the EST server (RFC 7030) over TLS 1.3 on a CA state directory.
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
     /// State directory made by `pki init`.
@@ -834,6 +840,8 @@ impl Command {
                 ..
             } => Some((state, intermediate.as_deref())),
             Command::Approve { state, .. } => Some((state, None)),
+            // serve() names the missing CA itself, flag by flag.
+            Command::EstServer(_) => None,
         }
     }
 }
