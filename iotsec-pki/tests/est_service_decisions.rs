@@ -96,6 +96,7 @@ fn facts() -> TlsFacts {
     TlsFacts {
         client_cert: None,
         exporter: Some(EXPORTER),
+        ..Default::default()
     }
 }
 
@@ -133,6 +134,7 @@ fn binding_policies() {
     let no_exporter = TlsFacts {
         client_cert: None,
         exporter: None,
+        ..Default::default()
     };
     let zeros = challenge_password_for(&[0u8; 32]);
     for label in ["bound", ""] {
@@ -213,6 +215,7 @@ fn a_client_certificate_authorizes_its_own_identity_only() {
     let with_cert = |cert: &[u8]| TlsFacts {
         client_cert: Some(cert.to_vec()),
         exporter: Some(EXPORTER),
+        ..Default::default()
     };
     let mut by_cert = enroll_as("cert", None, "dev-1");
     by_cert.authorization = None;

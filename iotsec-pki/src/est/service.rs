@@ -59,13 +59,17 @@ pub struct LabelPolicy {
     pub ca: String,
 }
 
-/// What the TLS layer knows about the connection.
-#[derive(Debug, Clone, Default)]
+/// What the TLS layer knows about the connection. The servers of this crate attach it to each
+/// request (with feature `est-axum`, as an axum request extension that an application's own
+/// handlers read too).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsFacts {
     /// The client's end-entity certificate (already verified by rustls against our CA + CRL).
     pub client_cert: Option<Vec<u8>>,
     /// The RFC 9266 tls-exporter value of the session.
     pub exporter: Option<[u8; 32]>,
+    /// The client's address (failed authentication is counted per address).
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 /// An HTTP request reduced to what EST needs.
@@ -134,6 +138,14 @@ pub struct EstService {
     root_crl: Option<(String, Vec<u8>)>,
 }
 
+/// See [`EstService::client_trust`].
+#[cfg(feature = "est-axum")]
+pub(crate) struct ClientTrust {
+    pub(crate) root: Vec<u8>,
+    pub(crate) crls: Vec<Vec<u8>>,
+    pub(crate) revoked_issuers: Vec<Vec<u8>>,
+}
+
 struct CachedCrl {
     der: Vec<u8>,
     made_at: i64,
@@ -200,6 +212,76 @@ impl EstService {
             .as_ref()
             .filter(|(p, _)| p == path)
             .map(|(_, der)| der.as_slice())
+    }
+
+    /// Answers a request for a CRL (RFC 5280 §4.2.1.13 distribution point): `GET PATH` gets the
+    /// root's CRL if it is published at PATH ([`EstService::with_root_crl`]), else the CRL of
+    /// the CA [`EstService::ca_for_crl_path`] names; 404 for a path naming no CRL, 405 for
+    /// another method.
+    pub fn handle_crl(&self, req: &EstRequest) -> EstResponse {
+        if req.method != "GET" {
+            let mut r = EstResponse::text(405, "method not allowed");
+            r.headers.push(("Allow", "GET".into()));
+            return r;
+        }
+        let crl = |der: Vec<u8>| EstResponse {
+            status: 200,
+            headers: vec![("Content-Type", "application/pkix-crl".into())],
+            body: der.into(),
+        };
+        if let Some(der) = self.root_crl_at(&req.path) {
+            return crl(der.to_vec());
+        }
+        match self.ca_for_crl_path(&req.path) {
+            Some(name) => match self.current_crl_of(&name) {
+                Ok(der) => crl(der),
+                Err(_) => EstResponse::text(500, "internal error"),
+            },
+            None if crl_name(&req.path).is_some() => EstResponse::text(404, "no such CRL"),
+            None => EstResponse::text(404, "not found"),
+        }
+    }
+
+    /// The request paths CRLs are published at besides [`crl_name`]'s: each CA's CRL URL path
+    /// and the root's CRL path, sorted, without duplicates.
+    pub fn crl_paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = self
+            .cas
+            .values()
+            .filter_map(|ca| {
+                ca.lock()
+                    .ok()
+                    .and_then(|ca| ca.authority.profile.crl_path().map(str::to_owned))
+            })
+            .chain(self.root_crl.iter().map(|(p, _)| p.clone()))
+            .collect();
+        paths.sort();
+        paths.dedup();
+        paths
+    }
+
+    /// What a TLS server needs now to verify this service's clients: the root certificate,
+    /// the current CRL of every CA ([`EstService::current_crl_of`]), and the intermediates the
+    /// root revoked.
+    #[cfg(feature = "est-axum")]
+    pub(crate) fn client_trust(&self) -> Result<ClientTrust, CaError> {
+        let mut names = self.ca_names();
+        names.sort();
+        let mut trust = ClientTrust {
+            root: self.ca()?.authority.root_der().to_vec(),
+            crls: Vec::new(),
+            revoked_issuers: Vec::new(),
+        };
+        for name in names {
+            trust.crls.push(self.current_crl_of(&name)?);
+            let ca = self.ca_named(&name)?;
+            if ca.revoked_by_root() {
+                trust
+                    .revoked_issuers
+                    .push(ca.authority.intermediate_der().to_vec());
+            }
+        }
+        Ok(trust)
     }
 
     /// Adds the issuing intermediate `name` (e.g. opened with
