@@ -55,9 +55,11 @@ enum Command {
     /// CA hierarchy: init, issue, revoke, crl, rotate (iotsec-pki).
     #[command(subcommand)]
     Pki(pki::Command),
-    /// The fleet service over HTTPS (TLS 1.3): EST enrollment, attestation, the release
-    /// channel behind the SBOM gate, staged rollouts, the registry, revocation (CRL, OCSP) and
-    /// the broker's posture feed. Prints the bound address, serves until Ctrl-C or SIGTERM.
+    /// The fleet service over HTTPS (TLS 1.3): EST, attestation, releases, rollouts, registry.
+    ///
+    /// EST enrollment, attestation, the release channel behind the SBOM gate, staged rollouts,
+    /// the registry, revocation (CRL, OCSP) and the broker's posture feed and CRL file. Prints
+    /// the bound address on stdout, serves until Ctrl-C or SIGTERM.
     Serve(serve::cli::ServeArgs),
     /// Prints a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     Completions(completions::CompletionsArgs),

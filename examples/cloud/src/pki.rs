@@ -255,9 +255,9 @@ pub enum Command {
     /// a certificate from the root with the same subject. The old key issues nothing more but
     /// keeps signing the CRL for what it issued (`pki crl --generation SERIAL`) until its last
     /// certificate expires. The new key's leaves get their own CRL URL (`crl.der` becomes
-    /// `crl-NEWSERIAL.der`); the old URL keeps serving the old key's CRL. A running `serve`
+    /// `crl-NEWSERIAL.der`); the old URL keeps serving the old key's CRL. A running `pki est-server`
     /// issues with the new key from its next request on. The rotation commits in one step: if
-    /// it is interrupted (crash, kill), the next `pki` command or `serve` check undoes it
+    /// it is interrupted (crash, kill), the next `pki` command or `pki est-server` check undoes it
     /// (before the commit) or finishes it (after).
     Rotate {
         /// State directory.
@@ -295,7 +295,7 @@ pub enum Command {
         #[arg(long)]
         intermediate: Option<String>,
         /// The root's CRL (revoked intermediates), signed with the root key
-        /// (DIR/offline/root.key.pem, or its token with $IOTSEC_PKCS11_ROOT_PIN); a `serve
+        /// (DIR/offline/root.key.pem, or its token with $IOTSEC_PKCS11_ROOT_PIN); a `pki est-server
         /// --root-crl FILE` publishes it and follows its rewrites.
         #[arg(long, conflicts_with_all = ["intermediate", "generation"])]
         root: bool,
@@ -642,7 +642,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
             let name = intermediate.as_deref().unwrap_or("default");
             let certificate = intermediate_cert_file(&dir);
             let key = key_place(token.as_ref(), "intermediate.key.pem");
-            let note = "a running serve issues with the new key from its next request";
+            let note = "a running pki est-server issues with the new key from its next request";
             Ok(Report {
                 outcome: Outcome::Accepted,
                 text: format!(
@@ -789,7 +789,7 @@ pub struct ServeArgs {
     root_crl: Option<PathBuf>,
 }
 
-/// One stderr line per reload event of a running `serve`.
+/// One stderr line per reload event of a running `pki est-server`.
 fn log_reload_event(event: &ReloadEvent<'_>) {
     match event {
         ReloadEvent::Reloaded { generation } => {

@@ -108,9 +108,13 @@ impl Broker {
             .lock()
             .map_err(|_| ServeError::Broker("write lock poisoned".into()))?;
         let feed = posture_json(&devices()?);
-        let text = serde_json::to_vec_pretty(&feed).map_err(|e| ServeError::Broker(e.to_string()))?;
+        let text =
+            serde_json::to_vec_pretty(&feed).map_err(|e| ServeError::Broker(e.to_string()))?;
         write_atomic(&self.config.posture_file, &text).map_err(|e| {
-            ServeError::Broker(format!("writing {}: {e}", self.config.posture_file.display()))
+            ServeError::Broker(format!(
+                "writing {}: {e}",
+                self.config.posture_file.display()
+            ))
         })
     }
 

@@ -86,8 +86,12 @@ fn bad(e: impl std::fmt::Display) -> BadInput {
 /// Builds the configuration from the arguments (reads every file named).
 pub fn config(args: &ServeArgs) -> Result<ServeConfig, BadInput> {
     let policy_bytes = read_input(&args.gate_policy, InputKind::Policy)?;
-    let policy_text = std::str::from_utf8(&policy_bytes)
-        .map_err(|_| BadInput::new(format!("--gate-policy {}: not UTF-8", args.gate_policy.display())))?;
+    let policy_text = std::str::from_utf8(&policy_bytes).map_err(|_| {
+        BadInput::new(format!(
+            "--gate-policy {}: not UTF-8",
+            args.gate_policy.display()
+        ))
+    })?;
     let policy = iotsec_sbom::Policy::from_toml(policy_text)
         .map_err(|e| BadInput::new(format!("--gate-policy {}: {e}", args.gate_policy.display())))?;
     let advisories = iotsec_sbom::advisory::load_advisory_dir(&args.advisories)
@@ -156,7 +160,9 @@ pub fn run(args: ServeArgs, format: Format) -> Result<Report, BadInput> {
         let cloud = super::start(config).await.map_err(bad)?;
         let addr = cloud.addr();
         let line = match format {
-            Format::Json => json!({ "listening": addr.to_string(), "url": cloud.url() }).to_string(),
+            Format::Json => {
+                json!({ "listening": addr.to_string(), "url": cloud.url() }).to_string()
+            }
             _ => format!("listening on {}", cloud.url()),
         };
         let mut out = std::io::stdout();

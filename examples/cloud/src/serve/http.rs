@@ -12,17 +12,20 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{get, post};
 use base64ct::{Base64, Encoding};
-use iotsec_attest::se_evidence::{MAX_EVIDENCE_LEN, SeEvidence, SeExpectations, appraise_se_evidence};
+use iotsec_attest::se_evidence::{
+    MAX_EVIDENCE_LEN, SeEvidence, SeExpectations, appraise_se_evidence,
+};
 use iotsec_fleet_api::{
     ApiError, Appraisal, DeviceReport, DeviceStatus, Evidence, EvidenceFormat, MAX_IMAGE_BODY,
-    MAX_JSON_BODY, Nonce, PublishOutcome, PublishRelease, Quarantine, ReleaseOffer,
-    RolloutCommand, paths,
+    MAX_JSON_BODY, Nonce, PublishOutcome, PublishRelease, Quarantine, ReleaseOffer, RolloutCommand,
+    paths,
 };
 use iotsec_pki::ca_state::to_pem;
-use iotsec_pki::est::service::{BindingPolicy, EstRequest, LabelPolicy, TlsFacts};
+use iotsec_pki::est::service::{BindingPolicy, LabelPolicy, TlsFacts};
 use iotsec_pki::{CaState, EstService};
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -31,8 +34,9 @@ use sha2::{Digest, Sha256};
 use super::broker::Broker;
 use super::certs::{CertFacts, facts};
 use super::sqlite::SqliteFleetStore;
-use super::store::{AppraisalEntry, Enrollment, FleetStore, Release, StoreError, check_reason, cohort_bps};
-use super::tls::PeerTls;
+use super::store::{
+    AppraisalEntry, Enrollment, FleetStore, Release, StoreError, check_reason, cohort_bps,
+};
 use super::{ServeConfig, ServeError};
 
 /// Longest version string accepted.
@@ -120,7 +124,11 @@ impl Nonces {
             self.issued.remove(oldest);
         }
         if self.issued.len() >= MAX_NONCES
-            && let Some(oldest) = self.issued.iter().min_by_key(|(_, (_, e))| *e).map(|(n, _)| *n)
+            && let Some(oldest) = self
+                .issued
+                .iter()
+                .min_by_key(|(_, (_, e))| *e)
+                .map(|(n, _)| *n)
         {
             self.issued.remove(&oldest);
         }
@@ -192,7 +200,9 @@ pub fn open(config: &Arc<ServeConfig>) -> Result<Opened, ServeError> {
     let mut est = Vec::new();
     for (label, name) in &config.labels {
         if label.is_empty() || labels.contains_key(label) {
-            return Err(ServeError::Config(format!("label {label:?}: empty or repeated")));
+            return Err(ServeError::Config(format!(
+                "label {label:?}: empty or repeated"
+            )));
         }
         labels.insert(
             label.clone(),
@@ -294,14 +304,22 @@ async fn blocking<T: Send + 'static>(
 /// The body as JSON `T`: 413 over the route's limit, 400 for anything but one `T`.
 fn parse_json<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, Failure> {
     let body = body_bytes(body)?;
-    serde_json::from_slice(&body)
-        .map_err(|e| Failure::bad("bad_json", format!("the body is not the expected JSON: {e}")))
+    serde_json::from_slice(&body).map_err(|e| {
+        Failure::bad(
+            "bad_json",
+            format!("the body is not the expected JSON: {e}"),
+        )
+    })
 }
 
 fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Failure> {
     body.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Failure::new(r.status(), "body_too_large", "the body is over this endpoint's limit")
+            Failure::new(
+                r.status(),
+                "body_too_large",
+                "the body is over this endpoint's limit",
+            )
         } else {
             Failure::bad("bad_body", r.body_text())
         }
@@ -311,20 +329,21 @@ fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Failure> {
 fn no_body(body: Result<Bytes, BytesRejection>) -> Result<(), Failure> {
     match body_bytes(body)?.is_empty() {
         true => Ok(()),
-        false => Err(Failure::bad("unexpected_body", "this endpoint takes no body")),
+        false => Err(Failure::bad(
+            "unexpected_body",
+            "this endpoint takes no body",
+        )),
     }
 }
 
-fn client_cert(peer: Option<&PeerTls>) -> Result<CertFacts, Failure> {
-    let der = peer
-        .and_then(|p| p.client_cert.as_ref())
-        .ok_or_else(|| {
-            Failure::new(
-                StatusCode::UNAUTHORIZED,
-                "no_client_certificate",
-                "this endpoint requires a client certificate",
-            )
-        })?;
+fn client_cert(peer: Option<&TlsFacts>) -> Result<CertFacts, Failure> {
+    let der = peer.and_then(|p| p.client_cert.as_ref()).ok_or_else(|| {
+        Failure::new(
+            StatusCode::UNAUTHORIZED,
+            "no_client_certificate",
+            "this endpoint requires a client certificate",
+        )
+    })?;
     facts(der).ok_or_else(|| {
         Failure::new(
             StatusCode::UNAUTHORIZED,
@@ -340,7 +359,7 @@ struct Device {
     cert: CertFacts,
 }
 
-fn device_auth(app: &App, peer: Option<&PeerTls>) -> Result<Device, Failure> {
+fn device_auth(app: &App, peer: Option<&TlsFacts>) -> Result<Device, Failure> {
     let cert = client_cert(peer)?;
     let status = app.store.certificate(&cert.serial)?;
     let Some(status) = status.filter(|s| s.device == cert.cn) else {
@@ -377,9 +396,9 @@ fn device_auth(app: &App, peer: Option<&PeerTls>) -> Result<Device, Failure> {
     })
 }
 
-fn operator_auth(app: &App, peer: Option<&PeerTls>) -> Result<String, Failure> {
+fn operator_auth(app: &App, peer: Option<&TlsFacts>) -> Result<String, Failure> {
     let cert = client_cert(peer)?;
-    if !app.config.operators.iter().any(|o| *o == cert.cn) {
+    if !app.config.operators.contains(&cert.cn) {
         return Err(Failure::new(
             StatusCode::FORBIDDEN,
             "not_operator",
@@ -387,7 +406,12 @@ fn operator_auth(app: &App, peer: Option<&PeerTls>) -> Result<String, Failure> {
         ));
     }
     let serial = hex::decode(&cert.serial).map_err(Failure::internal)?;
-    if app.ca().map_err(Failure::from)?.ensure_not_revoked(&serial).is_err() {
+    if app
+        .ca()
+        .map_err(Failure::from)?
+        .ensure_not_revoked(&serial)
+        .is_err()
+    {
         return Err(Failure::new(
             StatusCode::FORBIDDEN,
             "revoked",
@@ -404,7 +428,7 @@ fn json_reply(status: StatusCode, value: impl serde::Serialize) -> Reply {
 /// The router: the fleet API, EST, CRL and OCSP.
 pub fn router(app: Arc<App>) -> Router {
     let json_limit = DefaultBodyLimit::max(MAX_JSON_BODY);
-    Router::new()
+    let api = Router::new()
         .route(paths::ATTEST_NONCE, post(attest_nonce))
         .route(paths::ATTEST_EVIDENCE, post(attest_evidence))
         .route(paths::RELEASE, get(release_offer))
@@ -417,27 +441,30 @@ pub fn router(app: Arc<App>) -> Router {
         .route(paths::QUARANTINE, post(quarantine))
         .route(paths::REVOKE, post(revoke))
         .route(paths::DECOMMISSION, post(decommission))
-        .route(paths::CRL, get(crl))
-        .route(paths::OCSP, post(ocsp))
-        .route("/.well-known/est/{*rest}", any(est))
         .layer(json_limit)
         .route(
             paths::RELEASES,
             post(publish).layer(DefaultBodyLimit::max(MAX_IMAGE_BODY)),
         )
-        .fallback(|| async {
-            Failure::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
-        })
-        .with_state(app)
+        .fallback(|| async { Failure::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .with_state(app.clone());
+    // EST, the CRL (paths::CRL) and OCSP (paths::OCSP) exactly as the CA's EST service decides.
+    let est = iotsec_pki::est::http::router(app.est.clone())
+        .layer(axum::middleware::from_fn_with_state(app, record_enrollment));
+    api.merge(est)
 }
 
-type Peer = Option<axum::Extension<PeerTls>>;
+type Peer = Option<axum::Extension<TlsFacts>>;
 
-fn peer_of(peer: &Peer) -> Option<&PeerTls> {
+fn peer_of(peer: &Peer) -> Option<&TlsFacts> {
     peer.as_ref().map(|axum::Extension(p)| p)
 }
 
-async fn attest_nonce(State(app): State<Arc<App>>, peer: Peer, body: Result<Bytes, BytesRejection>) -> Reply {
+async fn attest_nonce(
+    State(app): State<Arc<App>>,
+    peer: Peer,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
     let peer = peer_of(&peer).cloned();
     let nonce = blocking(move || {
         let device = device_auth(&app, peer.as_ref())?;
@@ -453,7 +480,11 @@ async fn attest_nonce(State(app): State<Arc<App>>, peer: Peer, body: Result<Byte
     json_reply(StatusCode::OK, nonce)
 }
 
-async fn attest_evidence(State(app): State<Arc<App>>, peer: Peer, body: Result<Bytes, BytesRejection>) -> Reply {
+async fn attest_evidence(
+    State(app): State<Arc<App>>,
+    peer: Peer,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
     let peer = peer_of(&peer).cloned();
     let appraisal = blocking(move || {
         let device = device_auth(&app, peer.as_ref())?;
@@ -473,7 +504,10 @@ fn decode_nonce(text: &str) -> Result<[u8; 32], Failure> {
 
 fn appraise(app: &App, device: &Device, evidence: &Evidence) -> Result<Appraisal, Failure> {
     if evidence.format != EvidenceFormat::Se {
-        return Err(Failure::bad("unsupported_format", "only `se` evidence is appraised"));
+        return Err(Failure::bad(
+            "unsupported_format",
+            "only `se` evidence is appraised",
+        ));
     }
     let nonce = decode_nonce(&evidence.nonce)?;
     if evidence.evidence.len() > MAX_EVIDENCE_LEN * 2 {
@@ -484,11 +518,11 @@ fn appraise(app: &App, device: &Device, evidence: &Evidence) -> Result<Appraisal
     // Undecodable evidence is bad input, not an appraisal: the registry is left alone.
     SeEvidence::parse(&bytes)
         .map_err(|e| Failure::bad("bad_evidence", format!("the evidence does not parse: {e}")))?;
-    let redeemed = app
-        .nonces
-        .lock()
-        .map_err(Failure::internal)?
-        .redeem(&nonce, &device.id, now_unix());
+    let redeemed =
+        app.nonces
+            .lock()
+            .map_err(Failure::internal)?
+            .redeem(&nonce, &device.id, now_unix());
     if !redeemed {
         return Err(Failure::bad(
             "nonce_unknown",
@@ -631,7 +665,10 @@ async fn release_image(
     })
     .await?;
     Ok((
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        )],
         image,
     )
         .into_response())
@@ -652,7 +689,11 @@ fn check_version(version: &str) -> Result<(), Failure> {
     }
 }
 
-async fn report(State(app): State<Arc<App>>, peer: Peer, body: Result<Bytes, BytesRejection>) -> Reply {
+async fn report(
+    State(app): State<Arc<App>>,
+    peer: Peer,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
     let peer = peer_of(&peer).cloned();
     blocking(move || {
         let device = device_auth(&app, peer.as_ref())?;
@@ -682,10 +723,9 @@ async fn status(State(app): State<Arc<App>>, peer: Peer) -> Reply {
     let peer = peer_of(&peer).cloned();
     let status = blocking(move || {
         let device = device_auth(&app, peer.as_ref())?;
-        let record = app
-            .store
-            .device(&device.id)?
-            .ok_or_else(|| Failure::new(StatusCode::UNAUTHORIZED, "unknown_device", "not enrolled"))?;
+        let record = app.store.device(&device.id)?.ok_or_else(|| {
+            Failure::new(StatusCode::UNAUTHORIZED, "unknown_device", "not enrolled")
+        })?;
         Ok(DeviceStatus {
             id: record.id,
             quarantined: record.quarantine.is_some(),
@@ -698,49 +738,39 @@ async fn status(State(app): State<Arc<App>>, peer: Peer) -> Reply {
 }
 
 async fn rollout_get(State(app): State<Arc<App>>, peer: Peer) -> Reply {
-    let peer = peer_of(&peer).cloned();
-    let status = blocking(move || {
-        operator_auth(&app, peer.as_ref())?;
-        Ok(app.store.rollout()?)
-    })
-    .await?;
-    json_reply(StatusCode::OK, status)
+    as_operator(app, peer, |app| Ok(app.store.rollout()?)).await
 }
 
-async fn rollout_post(State(app): State<Arc<App>>, peer: Peer, body: Result<Bytes, BytesRejection>) -> Reply {
-    let peer = peer_of(&peer).cloned();
-    let status = blocking(move || {
-        operator_auth(&app, peer.as_ref())?;
+async fn rollout_post(
+    State(app): State<Arc<App>>,
+    peer: Peer,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    as_operator(app, peer, move |app| {
         let command: RolloutCommand = parse_json(body)?;
         if let RolloutCommand::Start { version, .. } = &command {
             check_version(version)?;
         }
         Ok(app.store.rollout_command(&command)?)
     })
-    .await?;
-    json_reply(StatusCode::OK, status)
+    .await
 }
 
 async fn devices(State(app): State<Arc<App>>, peer: Peer) -> Reply {
-    let peer = peer_of(&peer).cloned();
-    let list = blocking(move || {
-        operator_auth(&app, peer.as_ref())?;
-        Ok(app.store.devices()?)
-    })
-    .await?;
-    json_reply(StatusCode::OK, list)
+    as_operator(app, peer, |app| Ok(app.store.devices()?)).await
 }
 
 async fn device(State(app): State<Arc<App>>, peer: Peer, Path(id): Path<String>) -> Reply {
-    let peer = peer_of(&peer).cloned();
-    let record = blocking(move || {
-        operator_auth(&app, peer.as_ref())?;
+    as_operator(app, peer, move |app| {
         app.store.device(&id)?.ok_or_else(|| {
-            Failure::new(StatusCode::NOT_FOUND, "unknown_device", format!("no device {id:?}"))
+            Failure::new(
+                StatusCode::NOT_FOUND,
+                "unknown_device",
+                format!("no device {id:?}"),
+            )
         })
     })
-    .await?;
-    json_reply(StatusCode::OK, record)
+    .await
 }
 
 async fn quarantine(
@@ -749,9 +779,7 @@ async fn quarantine(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Reply {
-    let peer = peer_of(&peer).cloned();
-    let record = blocking(move || {
-        operator_auth(&app, peer.as_ref())?;
+    as_operator(app, peer, move |app| {
         let q: Quarantine = parse_json(body)?;
         check_reason(&q.reason)?;
         let record = app
@@ -760,15 +788,33 @@ async fn quarantine(
         app.publish_posture()?;
         Ok(record)
     })
+    .await
+}
+
+/// Runs `f` for an authenticated operator off the runtime; its value is the 200 JSON answer.
+async fn as_operator<T: serde::Serialize + Send + 'static>(
+    app: Arc<App>,
+    peer: Peer,
+    f: impl FnOnce(&App) -> Result<T, Failure> + Send + 'static,
+) -> Reply {
+    let peer = peer_of(&peer).cloned();
+    let value = blocking(move || {
+        operator_auth(&app, peer.as_ref())?;
+        f(&app)
+    })
     .await?;
-    json_reply(StatusCode::OK, record)
+    json_reply(StatusCode::OK, value)
 }
 
 /// RFC 5280 §5.3.1 reason codes.
 const KEY_COMPROMISE: u8 = 1;
 const CESSATION_OF_OPERATION: u8 = 5;
 
-fn revoke_device(app: &App, id: &str, decommission: bool) -> Result<iotsec_fleet_api::DeviceRecord, Failure> {
+fn revoke_device(
+    app: &App,
+    id: &str,
+    decommission: bool,
+) -> Result<iotsec_fleet_api::DeviceRecord, Failure> {
     let (record, serials) = app.store.revoke(id, decommission, now_unix())?;
     let reason = match decommission {
         true => CESSATION_OF_OPERATION,
@@ -787,26 +833,30 @@ fn revoke_device(app: &App, id: &str, decommission: bool) -> Result<iotsec_fleet
     Ok(record)
 }
 
-async fn revoke(State(app): State<Arc<App>>, peer: Peer, Path(id): Path<String>, body: Result<Bytes, BytesRejection>) -> Reply {
-    let peer = peer_of(&peer).cloned();
-    let record = blocking(move || {
-        operator_auth(&app, peer.as_ref())?;
+async fn revoke(
+    State(app): State<Arc<App>>,
+    peer: Peer,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    as_operator(app, peer, move |app| {
         no_body(body)?;
-        revoke_device(&app, &id, false)
+        revoke_device(app, &id, false)
     })
-    .await?;
-    json_reply(StatusCode::OK, record)
+    .await
 }
 
-async fn decommission(State(app): State<Arc<App>>, peer: Peer, Path(id): Path<String>, body: Result<Bytes, BytesRejection>) -> Reply {
-    let peer = peer_of(&peer).cloned();
-    let record = blocking(move || {
-        operator_auth(&app, peer.as_ref())?;
+async fn decommission(
+    State(app): State<Arc<App>>,
+    peer: Peer,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    as_operator(app, peer, move |app| {
         no_body(body)?;
-        revoke_device(&app, &id, true)
+        revoke_device(app, &id, true)
     })
-    .await?;
-    json_reply(StatusCode::OK, record)
+    .await
 }
 
 /// The manifest's checks: signed by the trust root's release keys, naming `version`, with a
@@ -836,13 +886,21 @@ fn check_manifest(root_doc: &[u8], manifest: &[u8], version: &str, image: &[u8])
         reasons.push("version_mismatch".into());
     }
     let len = u64::try_from(image.len()).unwrap_or(u64::MAX);
-    if !m.components.iter().any(|c| c.digest == digest && c.size == len) {
+    if !m
+        .components
+        .iter()
+        .any(|c| c.digest == digest && c.size == len)
+    {
         reasons.push("digest_mismatch".into());
     }
     reasons
 }
 
-async fn publish(State(app): State<Arc<App>>, peer: Peer, body: Result<Bytes, BytesRejection>) -> Reply {
+async fn publish(
+    State(app): State<Arc<App>>,
+    peer: Peer,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
     let peer = peer_of(&peer).cloned();
     let (published, outcome) = blocking(move || {
         operator_auth(&app, peer.as_ref())?;
@@ -857,7 +915,8 @@ async fn publish(State(app): State<Arc<App>>, peer: Peer, body: Result<Bytes, By
         let sbom_bytes = b64("sbom", &req.sbom)?;
         let sbom = iotsec_sbom::parse_sbom(&sbom_bytes)
             .map_err(|e| Failure::bad("bad_sbom", format!("the SBOM does not parse: {e}")))?;
-        let mut reasons = check_manifest(&app.config.ota_trust_root, &manifest, &req.version, &image);
+        let mut reasons =
+            check_manifest(&app.config.ota_trust_root, &manifest, &req.version, &image);
         let image_sha = iotsec_sbom::gate::sha256_hex(&image);
         let decision = iotsec_sbom::gate::decide(&iotsec_sbom::gate::GateInputs {
             sbom: &sbom,
@@ -907,76 +966,28 @@ async fn publish(State(app): State<Arc<App>>, peer: Peer, body: Result<Bytes, By
     json_reply(status, outcome)
 }
 
-async fn crl(State(app): State<Arc<App>>) -> Reply {
-    let der = blocking(move || app.est.current_crl().map_err(|e| Failure::from(ServeError::from(e)))).await?;
-    Ok((
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/pkix-crl"))],
-        der,
-    )
-        .into_response())
-}
-
-async fn ocsp(State(app): State<Arc<App>>, body: Result<Bytes, BytesRejection>) -> Reply {
-    let body = body_bytes(body)?;
-    let der = blocking(move || {
-        let ca = app.ca().map_err(Failure::from)?;
-        Ok(iotsec_pki::ocsp_responder::respond(&ca, &body, now_unix()))
-    })
-    .await?;
-    Ok((
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/ocsp-response"))],
-        der,
-    )
-        .into_response())
-}
-
-/// EST: the request goes to [`EstService::handle`]; a certificate it issues is recorded in the
-/// registry before the response leaves (a response the device never gets is not lost either:
-/// the device enrolls again).
-async fn est(State(app): State<Arc<App>>, peer: Peer, request: Request) -> Reply {
-    let peer = peer_of(&peer).cloned();
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, MAX_JSON_BODY).await.map_err(|_| {
-        Failure::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the EST body is over the limit")
-    })?;
-    let header_text = |name: header::HeaderName| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let req = EstRequest {
-        method: parts.method.as_str().to_owned(),
-        path: parts.uri.path().to_owned(),
-        content_type: header_text(header::CONTENT_TYPE),
-        authorization: header_text(header::AUTHORIZATION),
-        body: body.to_vec(),
-    };
-    let tls = TlsFacts {
-        client_cert: peer.as_ref().and_then(|p| p.client_cert.as_ref()).map(|c| c.to_vec()),
-        exporter: peer.as_ref().and_then(|p| p.exporter),
-    };
-    let response = blocking(move || {
-        let response = app.est.handle(&req, &tls);
-        let enrolls = req.path.ends_with("/simpleenroll") || req.path.ends_with("/simplereenroll");
-        if response.status == 200 && enrolls {
-            record_issued(&app, &response.body)?;
-        }
-        Ok(response)
-    })
-    .await?;
-    let mut out = (
-        StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        response.body.to_vec(),
-    )
-        .into_response();
-    for (name, value) in &response.headers {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            out.headers_mut().insert(*name, v);
-        }
+/// Records every certificate EST issues in the registry before the response leaves: a
+/// response the device never gets is not lost either (the device enrolls again), and nothing
+/// acknowledged is missing from the registry.
+async fn record_enrollment(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let enrolls = path.ends_with("/simpleenroll") || path.ends_with("/simplereenroll");
+    let response = next.run(request).await;
+    if !enrolls || response.status() != StatusCode::OK {
+        return response;
     }
-    Ok(out)
+    let (parts, body) = response.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_JSON_BODY).await else {
+        return Failure::internal("the EST answer is over the limit").into_response();
+    };
+    let recorded = {
+        let body = body.clone();
+        blocking(move || record_issued(&app, &body)).await
+    };
+    match recorded {
+        Ok(()) => Response::from_parts(parts, axum::body::Body::from(body)),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// Records the leaf of an EST certs-only response in the registry.
@@ -1005,6 +1016,8 @@ fn record_issued(app: &App, body: &[u8]) -> Result<(), Failure> {
 }
 
 /// The deny-stream follower, when the broker configuration asks for one.
-pub fn deny_task(_app: &Arc<App>) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> {
+pub fn deny_task(
+    _app: &Arc<App>,
+) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> {
     None
 }

@@ -16,20 +16,19 @@ pub mod cli;
 mod http;
 pub mod sqlite;
 pub mod store;
-mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use iotsec_pki::TokenPins;
 use iotsec_sbom::Policy;
 use iotsec_sbom::advisory::AdvisoryDatabase;
 use zeroize::Zeroizing;
 
+pub use iotsec_pki::est::http::{ServeLimits, TlsFacts};
 pub use sqlite::SqliteFleetStore;
 pub use store::FleetStore;
-pub use tls::PeerTls;
 
 /// Seconds an attestation nonce stays redeemable by default.
 pub const DEFAULT_NONCE_TTL_SECS: u64 = 60;
@@ -105,6 +104,20 @@ pub struct ServeConfig {
     pub broker: Option<BrokerConfig>,
     /// PINs of CA keys held in PKCS#11 tokens.
     pub pins: TokenPins,
+    /// Connection and request bounds ([`ServeLimits`]); the body cap must admit a release
+    /// upload ([`iotsec_fleet_api::MAX_IMAGE_BODY`]): each route caps its own body below it.
+    pub limits: ServeLimits,
+}
+
+/// The bounds the service runs with by default: [`ServeLimits::default`] with room for a
+/// fleet on one address (the demo's devices all connect from 127.0.0.1) and a release upload.
+pub fn default_limits() -> ServeLimits {
+    let mut limits = ServeLimits::default();
+    limits.max_connections = 4096;
+    limits.max_per_address = 4096;
+    limits.reserve = 64;
+    limits.max_body = iotsec_fleet_api::MAX_IMAGE_BODY + 4096;
+    limits
 }
 
 impl ServeConfig {
@@ -129,6 +142,7 @@ impl ServeConfig {
             renew_before_secs: DEFAULT_RENEW_BEFORE_SECS,
             broker: None,
             pins: TokenPins::default(),
+            limits: default_limits(),
         }
     }
 }
@@ -241,7 +255,7 @@ pub async fn start(config: ServeConfig) -> Result<RunningCloud, ServeError> {
         what: "reading the bound address".into(),
         error,
     })?;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let http::Opened {
         app,
         tls,
@@ -252,11 +266,14 @@ pub async fn start(config: ServeConfig) -> Result<RunningCloud, ServeError> {
         background.push(tokio::spawn(deny));
     }
     let router = http::router(app);
-    let server = tokio::spawn(tls::serve(
+    let server = tokio::spawn(iotsec_pki::est::http::serve(
         listener,
-        Arc::new(Mutex::new(tls)),
+        Arc::new(iotsec_pki::est::http::TlsConfigCell::new(tls)),
         router,
-        stopped,
+        config.limits.clone(),
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        },
     ));
     Ok(RunningCloud {
         addr,

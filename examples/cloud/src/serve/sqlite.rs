@@ -202,7 +202,8 @@ fn get_rollout(conn: &Connection) -> Result<Rollout, StoreError> {
 }
 
 fn put_rollout(tx: &Transaction<'_>, r: &Rollout) -> Result<(), StoreError> {
-    let stages = serde_json::to_string(&r.stages_bps).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let stages =
+        serde_json::to_string(&r.stages_bps).map_err(|e| StoreError::Backend(e.to_string()))?;
     let stage = i64::try_from(r.stage).map_err(|e| StoreError::Backend(e.to_string()))?;
     tx.execute(
         "INSERT INTO rollout (one, version, stages, stage, halted) VALUES (1, ?1, ?2, ?3, ?4)
@@ -393,7 +394,9 @@ impl FleetStore for SqliteFleetStore {
     fn revoked_serials(&self) -> Result<Vec<String>, StoreError> {
         self.read(|conn| {
             let mut stmt = conn
-                .prepare("SELECT serial FROM certificates WHERE revoked_at IS NOT NULL ORDER BY serial")
+                .prepare(
+                    "SELECT serial FROM certificates WHERE revoked_at IS NOT NULL ORDER BY serial",
+                )
                 .map_err(db)?;
             let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(db)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(db)
@@ -463,10 +466,14 @@ impl FleetStore for SqliteFleetStore {
     fn release_digests(&self) -> Result<Vec<(String, [u8; 32])>, StoreError> {
         self.read(|conn| {
             let mut stmt = conn
-                .prepare("SELECT version, image_sha256 FROM releases ORDER BY published_at, version")
+                .prepare(
+                    "SELECT version, image_sha256 FROM releases ORDER BY published_at, version",
+                )
                 .map_err(db)?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })
                 .map_err(db)?;
             let mut out = Vec::new();
             for row in rows {
