@@ -302,7 +302,9 @@ async fn revoked_and_decommissioned_devices_are_refused_on_their_next_request() 
     );
     let refused = cloud.get(Some(&devices[0]), "/v1/device/status").await;
     assert_eq!((refused.status, refused.code()), (403, "revoked".into()));
-    // EST re-enrollment with the revoked certificate is refused too.
+    // Enrolling again under the revoked id, with the bootstrap credential, is refused.
+    let again = cloud.try_enroll("dev-000").await;
+    assert_eq!((again.status, again.code()), (403, "revoked".into()));
     let crl = cloud.get(None, "/crl.der").await;
     assert_eq!(crl.status, 200);
     let serial = devices[0].serial_hex();
@@ -332,6 +334,12 @@ async fn revoked_and_decommissioned_devices_are_refused_on_their_next_request() 
     assert_eq!(d.json()["decommissioned"], true);
     let gone = cloud.get(Some(&devices[1]), "/v1/device/status").await;
     assert_eq!((gone.status, gone.code()), (403, "decommissioned".into()));
+    let again = cloud.try_enroll("dev-001").await;
+    assert_eq!((again.status, again.code()), (403, "decommissioned".into()));
+    // Re-enrollment (EST simplereenroll) with the decommissioned device's own certificate
+    // is refused at EST as well.
+    let reenroll = cloud.reenroll(&devices[1]).await;
+    assert_eq!(reenroll.status, 403, "{reenroll:?}");
     // The third device is untouched.
     assert_eq!(
         cloud

@@ -972,8 +972,29 @@ async fn publish(
 async fn record_enrollment(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let enrolls = path.ends_with("/simpleenroll") || path.ends_with("/simplereenroll");
-    let response = next.run(request).await;
-    if !enrolls || response.status() != StatusCode::OK {
+    if !enrolls {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, iotsec_pki::est::http::MAX_EST_BODY).await else {
+        return Failure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the EST body is over the limit",
+        )
+        .into_response();
+    };
+    let refused = {
+        let (app, body) = (app.clone(), body.clone());
+        blocking(move || refuse_ended_device(&app, &body)).await
+    };
+    if let Err(e) = refused {
+        return e.into_response();
+    }
+    let response = next
+        .run(Request::from_parts(parts, axum::body::Body::from(body)))
+        .await;
+    if response.status() != StatusCode::OK {
         return response;
     }
     let (parts, body) = response.into_parts();
@@ -988,6 +1009,42 @@ async fn record_enrollment(State(app): State<Arc<App>>, request: Request, next: 
         Ok(()) => Response::from_parts(parts, axum::body::Body::from(body)),
         Err(e) => e.into_response(),
     }
+}
+
+/// A device the operator revoked or decommissioned does not enroll again under its id (with
+/// the bootstrap credential, say): 403. A CSR that does not parse is left to the EST service,
+/// which refuses it.
+fn refuse_ended_device(app: &App, body: &[u8]) -> Result<(), Failure> {
+    use iotsec_pki::csr_check::{SubjectAttribute, verify_csr};
+    let Ok(der) = iotsec_pki::est_message::decode_base64_body(body) else {
+        return Ok(());
+    };
+    let Ok(csr) = verify_csr(&der) else {
+        return Ok(());
+    };
+    let cns = csr
+        .subject
+        .iter()
+        .filter(|e| e.attribute == SubjectAttribute::CommonName);
+    for cn in cns {
+        if let Some(d) = app.store.device(&cn.value)? {
+            if d.decommissioned {
+                return Err(Failure::new(
+                    StatusCode::FORBIDDEN,
+                    "decommissioned",
+                    format!("device {:?} is decommissioned", d.id),
+                ));
+            }
+            if d.revoked {
+                return Err(Failure::new(
+                    StatusCode::FORBIDDEN,
+                    "revoked",
+                    format!("device {:?} is revoked: it does not enroll again", d.id),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Records the leaf of an EST certs-only response in the registry.

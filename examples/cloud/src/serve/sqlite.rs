@@ -537,3 +537,257 @@ impl FleetStore for SqliteFleetStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+
+    use std::collections::BTreeMap;
+
+    use iotsec_fleet_api::UpdateOutcome;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::serve::store::cohort_bps;
+
+    /// What the store must hold after a sequence of operations: the model.
+    #[derive(Default, Debug)]
+    struct Model {
+        devices: BTreeMap<String, (String, Option<String>, bool, bool)>,
+        releases: Vec<String>,
+        rollout: Rollout,
+        reports: BTreeMap<(String, String), UpdateResult>,
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Enroll(u8, u8),
+        Quarantine(u8, bool),
+        Revoke(u8, bool),
+        Publish(u8),
+        Command(RolloutCommand),
+        Report(u8, u8, UpdateResult),
+        Reopen,
+    }
+
+    fn device(i: u8) -> String {
+        format!("dev-{i}")
+    }
+
+    fn version(v: u8) -> String {
+        format!("1.{v}.0")
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let result = prop_oneof![
+            Just(UpdateResult::Confirmed),
+            Just(UpdateResult::Reverted),
+            Just(UpdateResult::Refused)
+        ];
+        let command = prop_oneof![
+            (0u8..3, prop::collection::vec(1u32..=10_000, 0..4)).prop_map(|(v, mut s)| {
+                if s.len() % 2 == 0 {
+                    s.sort_unstable();
+                    s.dedup();
+                    s.push(10_000);
+                    s.dedup();
+                }
+                RolloutCommand::Start {
+                    version: version(v),
+                    stages_bps: s,
+                }
+            }),
+            Just(RolloutCommand::Advance {}),
+            Just(RolloutCommand::Halt {
+                reason: "operator".into()
+            }),
+            Just(RolloutCommand::Resume {}),
+        ];
+        prop_oneof![
+            (0u8..6, 0u8..3).prop_map(|(d, s)| Op::Enroll(d, s)),
+            (0u8..6, any::<bool>()).prop_map(|(d, q)| Op::Quarantine(d, q)),
+            (0u8..6, any::<bool>()).prop_map(|(d, x)| Op::Revoke(d, x)),
+            (0u8..3).prop_map(Op::Publish),
+            command.prop_map(Op::Command),
+            (0u8..6, 0u8..3, result).prop_map(|(d, v, r)| Op::Report(d, v, r)),
+            Just(Op::Reopen),
+        ]
+    }
+
+    fn apply(store: &SqliteFleetStore, model: &mut Model, op: &Op) {
+        match op {
+            Op::Enroll(d, s) => {
+                let serial = format!("{:02X}{:02X}", d, s);
+                let e = Enrollment {
+                    device: device(*d),
+                    serial: serial.clone(),
+                    at: 1,
+                };
+                store.record_enrollment(&e, cohort_bps(&e.device)).unwrap();
+                let entry =
+                    model
+                        .devices
+                        .entry(device(*d))
+                        .or_insert((serial.clone(), None, false, false));
+                entry.0 = serial;
+            }
+            Op::Quarantine(d, q) => {
+                let reason = q.then_some("operator");
+                let got = store.set_quarantine(&device(*d), reason);
+                match model.devices.get_mut(&device(*d)) {
+                    Some(m) => {
+                        assert_eq!(got.unwrap().quarantine.as_deref(), reason);
+                        m.1 = reason.map(str::to_owned);
+                    }
+                    None => assert_eq!(got.unwrap_err().code(), "unknown_device"),
+                }
+            }
+            Op::Revoke(d, decommission) => {
+                let got = store.revoke(&device(*d), *decommission, 2);
+                match model.devices.get_mut(&device(*d)) {
+                    Some(m) => {
+                        let (record, _) = got.unwrap();
+                        m.1 = Some("revoked".into());
+                        m.2 = true;
+                        m.3 |= *decommission;
+                        assert!(record.revoked);
+                        assert_eq!(record.decommissioned, m.3);
+                    }
+                    None => assert_eq!(got.unwrap_err().code(), "unknown_device"),
+                }
+            }
+            Op::Publish(v) => {
+                let r = Release {
+                    version: version(*v),
+                    manifest: vec![*v],
+                    image_sha256: [*v; 32],
+                    image_len: 1,
+                    decision_digest: "d".into(),
+                    published_at: 3,
+                };
+                let got = store.publish(&r, &[*v]);
+                if model.releases.contains(&r.version) {
+                    assert_eq!(got.unwrap_err().code(), "release_exists");
+                } else {
+                    got.unwrap();
+                    model.releases.push(r.version);
+                }
+            }
+            Op::Command(c) => {
+                let expected =
+                    apply_command(&model.rollout, c, |v| model.releases.iter().any(|r| r == v));
+                let got = store.rollout_command(c);
+                match expected {
+                    Ok(next) => {
+                        let status = got.unwrap();
+                        assert_eq!(status.stage, next.stage);
+                        model.rollout = next;
+                    }
+                    Err(e) => assert_eq!(got.unwrap_err().code(), e.code()),
+                }
+            }
+            Op::Report(d, v, result) => {
+                let report = DeviceReport {
+                    firmware: "1.0.0".into(),
+                    update: Some(UpdateOutcome {
+                        version: version(*v),
+                        result: *result,
+                        code: None,
+                    }),
+                };
+                let got = store.record_report(&device(*d), &report, 4);
+                if model.devices.contains_key(&device(*d)) {
+                    let halt = halt_on_report(
+                        &model.rollout,
+                        &version(*v),
+                        *result,
+                        cohort_bps(&device(*d)),
+                    );
+                    assert_eq!(got.unwrap().halted, halt.is_some());
+                    if let Some(next) = halt {
+                        model.rollout = next;
+                    }
+                    model.reports.insert((device(*d), version(*v)), *result);
+                } else {
+                    assert_eq!(got.unwrap_err().code(), "unknown_device");
+                }
+            }
+            Op::Reopen => {}
+        }
+    }
+
+    fn check(store: &SqliteFleetStore, model: &Model) {
+        let devices = store.devices().unwrap();
+        let got: Vec<_> = devices
+            .iter()
+            .map(|d| {
+                (
+                    d.id.clone(),
+                    (
+                        d.cert_serial.clone(),
+                        d.quarantine.clone(),
+                        d.revoked,
+                        d.decommissioned,
+                    ),
+                )
+            })
+            .collect();
+        let want: Vec<_> = model
+            .devices
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        assert_eq!(got, want);
+        let status = store.rollout().unwrap();
+        assert_eq!(status.version, model.rollout.version);
+        assert_eq!(status.stages_bps, model.rollout.stages_bps);
+        assert_eq!(status.stage, model.rollout.stage);
+        assert_eq!(status.halted, model.rollout.halted);
+        let count = |r: UpdateResult| {
+            model
+                .reports
+                .iter()
+                .filter(|((_, v), res)| Some(v) == model.rollout.version.as_ref() && **res == r)
+                .count() as u64
+        };
+        assert_eq!(
+            (status.confirmed, status.reverted, status.refused),
+            (
+                count(UpdateResult::Confirmed),
+                count(UpdateResult::Reverted),
+                count(UpdateResult::Refused)
+            )
+        );
+        // Invariants of the rollout itself.
+        if status.version.is_some() {
+            assert!(status.stage < status.stages_bps.len());
+            assert_eq!(status.stages_bps.last(), Some(&10_000));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        #[test]
+        fn store_matches_the_model_across_operations_and_reopening(
+            ops in prop::collection::vec(op(), 1..40)
+        ) {
+            let dir = std::env::temp_dir().join(format!(
+                "iotsec-fleet-store-{}-{}",
+                std::process::id(),
+                time::OffsetDateTime::now_utc().unix_timestamp_nanos()
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut store = SqliteFleetStore::open(&dir).unwrap();
+            let mut model = Model::default();
+            for op in &ops {
+                if matches!(op, Op::Reopen) {
+                    drop(store);
+                    store = SqliteFleetStore::open(&dir).unwrap();
+                }
+                apply(&store, &mut model, op);
+                check(&store, &model);
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}

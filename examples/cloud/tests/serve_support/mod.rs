@@ -333,8 +333,8 @@ impl Cloud {
             .await
     }
 
-    /// Enrolls `cn` with the bootstrap credential (EST simpleenroll).
-    pub async fn enroll(&self, cn: &str) -> Identity {
+    /// A CSR body for `cn` with a fresh key.
+    fn csr(cn: &str) -> (DeviceKey, String) {
         let key = DeviceKey::generate(KeyAlgorithm::P256, &mut OsRng);
         let csr = build_csr(
             &key,
@@ -344,7 +344,16 @@ impl Cloud {
             },
         )
         .unwrap();
-        let body = encode_csr_body(&csr, Base64Layout::Lines64);
+        (key, encode_csr_body(&csr, Base64Layout::Lines64))
+    }
+
+    /// EST simpleenroll of `cn` with the bootstrap credential: the answer.
+    pub async fn try_enroll(&self, cn: &str) -> Answer {
+        self.try_enroll_with(cn).await.1
+    }
+
+    async fn try_enroll_with(&self, cn: &str) -> (DeviceKey, Answer) {
+        let (key, body) = Self::csr(cn);
         let auth = format!(
             "Authorization: Basic {}\r\n",
             Base64::encode_string(BOOTSTRAP.as_bytes())
@@ -359,6 +368,26 @@ impl Cloud {
                 body.as_bytes(),
             )
             .await;
+        (key, a)
+    }
+
+    /// EST simplereenroll by `who` with its own certificate (same CN, new key).
+    pub async fn reenroll(&self, who: &Identity) -> Answer {
+        let (_, body) = Self::csr(&who.cn);
+        self.request(
+            Some(who),
+            "POST",
+            "/.well-known/est/simplereenroll",
+            "application/pkcs10",
+            "",
+            body.as_bytes(),
+        )
+        .await
+    }
+
+    /// Enrolls `cn` with the bootstrap credential (EST simpleenroll).
+    pub async fn enroll(&self, cn: &str) -> Identity {
+        let (key, a) = self.try_enroll_with(cn).await;
         assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
         let certs = parse_certs_only(&a.body).unwrap();
         let mut chain: Vec<CertificateDer<'static>> = certs
