@@ -43,7 +43,7 @@ async fn snapshot(cloud: &Cloud, ops: &Identity) -> (Value, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_lifecycle_attest_publish_stage_halt_on_canary_revert() {
     let fleet = Fleet::new("lifecycle");
-    let cloud = fleet.start(&[]);
+    let cloud = fleet.start::<&str>(&[]);
     let ops = cloud.enroll("ops").await;
     let mut devices = enroll_fleet(&cloud, 12).await;
 
@@ -271,7 +271,7 @@ async fn fleet_lifecycle_attest_publish_stage_halt_on_canary_revert() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_and_decommissioned_devices_are_refused_on_their_next_request() {
     let fleet = Fleet::new("revoke");
-    let cloud = fleet.start(&[]);
+    let cloud = fleet.start::<&str>(&[]);
     let ops = cloud.enroll("ops").await;
     let devices = enroll_fleet(&cloud, 3).await;
     for d in &devices {
@@ -376,7 +376,7 @@ type Case<'a> = (
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_at_every_endpoint_gets_a_4xx_and_changes_nothing() {
     let fleet = Fleet::new("bad-input");
-    let cloud = fleet.start(&[]);
+    let cloud = fleet.start::<&str>(&[]);
     let ops = cloud.enroll("ops").await;
     let mut devices = enroll_fleet(&cloud, 2).await;
     let ok = cloud

@@ -21,7 +21,7 @@ use serve_support::{FACTORY, Fleet, image, publish_body, sbom};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_loses_nothing_acknowledged_and_the_rollout_continues_from_its_stage() {
     let fleet = Fleet::new("kill");
-    let cloud = fleet.start(&[]);
+    let cloud = fleet.start::<&str>(&[]);
     let ops = cloud.enroll("ops").await;
     let mut devices = Vec::new();
     for i in 0..8 {
@@ -104,7 +104,7 @@ async fn sigkill_loses_nothing_acknowledged_and_the_rollout_continues_from_its_s
     }
     drop(cloud);
 
-    let cloud = fleet.start(&[]);
+    let cloud = fleet.start::<&str>(&[]);
     let after = cloud.get(Some(&ops), "/v1/admin/devices").await.json();
     let after_list = after.as_array().unwrap();
     let ids: Vec<&str> = after_list

@@ -254,7 +254,20 @@ pub fn open(config: &Arc<ServeConfig>) -> Result<Opened, ServeError> {
 }
 
 impl App {
-    fn ca(&self) -> Result<std::sync::MutexGuard<'_, CaState>, ServeError> {
+    /// Quarantines `device` for probing `owner`'s topics (a device the registry does not
+    /// know, an operator, or one already quarantined is left alone).
+    pub(crate) fn quarantine_prober(&self, device: &str, owner: &str) -> Result<(), ServeError> {
+        match self.store.device(device)? {
+            Some(d) if d.quarantine.is_none() => {
+                self.store.set_quarantine(device, Some("probing"))?;
+                eprintln!("iotsec-cloud: quarantined {device}: probed topics of {owner}");
+                self.publish_posture()
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) fn ca(&self) -> Result<std::sync::MutexGuard<'_, CaState>, ServeError> {
         self.ca
             .lock()
             .map_err(|_| ServeError::Config("CA lock poisoned".into()))
@@ -1073,8 +1086,7 @@ fn record_issued(app: &App, body: &[u8]) -> Result<(), Failure> {
 }
 
 /// The deny-stream follower, when the broker configuration asks for one.
-pub fn deny_task(
-    _app: &Arc<App>,
-) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> {
-    None
+pub fn deny_task(app: &Arc<App>) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+    let deny = app.broker.as_ref()?.config().deny.clone()?;
+    Some(super::deny::follow(app.clone(), deny))
 }

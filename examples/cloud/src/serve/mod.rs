@@ -13,6 +13,7 @@
 pub mod broker;
 mod certs;
 pub mod cli;
+pub mod deny;
 mod http;
 pub mod sqlite;
 pub mod store;

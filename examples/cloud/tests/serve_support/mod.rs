@@ -114,7 +114,7 @@ impl Fleet {
     }
 
     /// The arguments of `serve` for this fleet (plus `extra`).
-    pub fn serve_args(&self, extra: &[&str]) -> Vec<String> {
+    pub fn serve_args<S: AsRef<str>>(&self, extra: &[S]) -> Vec<String> {
         let p = |p: &Path| p.to_str().unwrap().to_owned();
         let mut args: Vec<String> = vec![
             "--format".into(),
@@ -135,12 +135,12 @@ impl Fleet {
             "--factory-firmware".into(),
             format!("{FACTORY}={}", p(&self.dir.join("factory.bin"))),
         ];
-        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        args.extend(extra.iter().map(|s| s.as_ref().to_owned()));
         args
     }
 
     /// Starts `iotsec-cloud serve` for this fleet.
-    pub fn start(&self, extra: &[&str]) -> Cloud {
+    pub fn start<S: AsRef<str>>(&self, extra: &[S]) -> Cloud {
         let mut child = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
             .args(self.serve_args(extra))
             .stdout(Stdio::piped())
