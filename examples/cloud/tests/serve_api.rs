@@ -742,6 +742,21 @@ async fn bad_input_at_every_endpoint_gets_a_4xx_and_changes_nothing() {
         )
         .await;
     assert_eq!(est.status, 401, "{est:?}");
+    // OCSP: a request that does not parse gets malformedRequest (RFC 6960 §4.2.1).
+    let ocsp = cloud
+        .request(
+            None,
+            "POST",
+            "/ocsp",
+            "application/ocsp-request",
+            "",
+            b"\x30\x03garbage",
+        )
+        .await;
+    assert_eq!(
+        (ocsp.status, ocsp.body.as_slice()),
+        (200, &[0x30, 0x03, 0x0a, 0x01, 0x01][..])
+    );
     // Evidence for a nonce that was never issued: refused, no appraisal recorded.
     let forged = serve_support::evidence(&mut devices[1], &[7u8; 32], &image(FACTORY));
     let a = cloud
