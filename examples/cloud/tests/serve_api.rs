@@ -44,7 +44,7 @@ async fn snapshot(cloud: &Cloud, ops: &Identity) -> (Value, Value) {
 async fn fleet_lifecycle_attest_publish_stage_halt_on_canary_revert() {
     let fleet = Fleet::new("lifecycle");
     let cloud = fleet.start::<&str>(&[]);
-    let ops = cloud.enroll("ops").await;
+    let ops = fleet.operator();
     let mut devices = enroll_fleet(&cloud, 12).await;
 
     // The registry lists every device once, with its fixed cohort.
@@ -272,7 +272,7 @@ async fn fleet_lifecycle_attest_publish_stage_halt_on_canary_revert() {
 async fn revoked_and_decommissioned_devices_are_refused_on_their_next_request() {
     let fleet = Fleet::new("revoke");
     let cloud = fleet.start::<&str>(&[]);
-    let ops = cloud.enroll("ops").await;
+    let ops = fleet.operator();
     let devices = enroll_fleet(&cloud, 3).await;
     for d in &devices {
         let s = cloud.get(Some(d), "/v1/device/status").await;
@@ -302,6 +302,12 @@ async fn revoked_and_decommissioned_devices_are_refused_on_their_next_request() 
     );
     let refused = cloud.get(Some(&devices[0]), "/v1/device/status").await;
     assert_eq!((refused.status, refused.code()), (403, "revoked".into()));
+    // EST enrolls devices only: the bootstrap credential does not make an operator.
+    let operator = cloud.try_enroll("ops").await;
+    assert_eq!(
+        (operator.status, operator.code()),
+        (403, "operator_cn".into())
+    );
     // Enrolling again under the revoked id, with the bootstrap credential, is refused.
     let again = cloud.try_enroll("dev-000").await;
     assert_eq!((again.status, again.code()), (403, "revoked".into()));
@@ -377,7 +383,7 @@ type Case<'a> = (
 async fn bad_input_at_every_endpoint_gets_a_4xx_and_changes_nothing() {
     let fleet = Fleet::new("bad-input");
     let cloud = fleet.start::<&str>(&[]);
-    let ops = cloud.enroll("ops").await;
+    let ops = fleet.operator();
     let mut devices = enroll_fleet(&cloud, 2).await;
     let ok = cloud
         .post_json(

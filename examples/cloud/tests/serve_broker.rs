@@ -222,7 +222,7 @@ async fn revocation_reaches_the_broker_by_crl_and_sighup_without_dropping_client
     let (fleet, dir, broker) = setup("broker");
     let posture_file = dir.join("posture.json");
     let cloud = fleet.start(&serve_flags(&dir, &broker, &[]));
-    let ops = cloud.enroll("ops").await;
+    let ops = fleet.operator();
     let mut a = cloud.enroll("dev-a").await;
     let b = cloud.enroll("dev-b").await;
 
@@ -345,7 +345,7 @@ async fn the_deny_stream_quarantines_a_device_probing_other_devices_topics() {
             "2",
         ],
     ));
-    let ops = cloud.enroll("ops").await;
+    let ops = fleet.operator();
     let _a = cloud.enroll("dev-a").await;
     let b = cloud.enroll("dev-b").await;
     let c = cloud.enroll("dev-c").await;

@@ -22,7 +22,7 @@ use serve_support::{FACTORY, Fleet, image, publish_body, sbom};
 async fn sigkill_loses_nothing_acknowledged_and_the_rollout_continues_from_its_stage() {
     let fleet = Fleet::new("kill");
     let cloud = fleet.start::<&str>(&[]);
-    let ops = cloud.enroll("ops").await;
+    let ops = fleet.operator();
     let mut devices = Vec::new();
     for i in 0..8 {
         devices.push(cloud.enroll(&format!("dev-{i:03}")).await);

@@ -10,10 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use iotsec_attest::identity::credential::OsRng;
-use iotsec_pki::{CsrRequest, DeviceKey, KeyAlgorithm, build_csr};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde::Deserialize;
 
 use super::http::App;
@@ -60,38 +57,8 @@ impl ProbeCounter {
 /// The client configuration: TLS 1.3, trusting the fleet root, presenting a certificate the
 /// fleet CA issues now for `reader`.
 fn tls_for(app: &App, reader: &str) -> Result<rustls::ClientConfig, ServeError> {
-    let key = DeviceKey::generate(KeyAlgorithm::P256, &mut OsRng);
-    let csr = build_csr(
-        &key,
-        &CsrRequest {
-            common_name: reader,
-            ..CsrRequest::default()
-        },
-    )
-    .map_err(|e| ServeError::Config(format!("deny reader CSR: {e}")))?;
-    let (issued, intermediate, root) = {
-        let mut ca = app.ca()?;
-        let issued = ca.issue_csr(&csr, time::OffsetDateTime::now_utc())?;
-        (
-            issued,
-            ca.authority.intermediate_der().to_vec(),
-            ca.authority.root_der().to_vec(),
-        )
-    };
-    let pkcs8 = key
-        .to_pkcs8_der()
-        .map_err(|e| ServeError::Config(format!("deny reader key: {e}")))?;
-    Ok(iotsec_pki::tls_config::client_config(
-        iotsec_pki::tls_config::process_provider()?,
-        &[CertificateDer::from(root)],
-        Some((
-            vec![
-                CertificateDer::from(issued.der),
-                CertificateDer::from(intermediate),
-            ],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pkcs8.to_vec())),
-        )),
-    )?)
+    let identity = super::identity::issue(&mut *app.ca()?, reader)?;
+    identity.client_config()
 }
 
 /// Follows the deny stream until the task is aborted (reconnecting after a second when the

@@ -1024,9 +1024,11 @@ async fn record_enrollment(State(app): State<Arc<App>>, request: Request, next: 
     }
 }
 
-/// A device the operator revoked or decommissioned does not enroll again under its id (with
-/// the bootstrap credential, say): 403. A CSR that does not parse is left to the EST service,
-/// which refuses it.
+/// EST enrolls devices only: an operator CN (or the deny stream's reader) is refused (403
+/// `operator_cn`; the bootstrap credential devices share must not make operators, whose
+/// certificates come from [`super::identity::issue_operator`]), and a device the operator
+/// revoked or decommissioned does not enroll again under its id (403). A CSR that does not
+/// parse is left to the EST service, which refuses it.
 fn refuse_ended_device(app: &App, body: &[u8]) -> Result<(), Failure> {
     use iotsec_pki::csr_check::{SubjectAttribute, verify_csr};
     let Ok(der) = iotsec_pki::est_message::decode_base64_body(body) else {
@@ -1039,7 +1041,19 @@ fn refuse_ended_device(app: &App, body: &[u8]) -> Result<(), Failure> {
         .subject
         .iter()
         .filter(|e| e.attribute == SubjectAttribute::CommonName);
+    let reader = app
+        .broker
+        .as_ref()
+        .and_then(|b| b.config().deny.as_ref())
+        .map(|d| d.reader.as_str());
     for cn in cns {
+        if app.config.operators.contains(&cn.value) || reader == Some(cn.value.as_str()) {
+            return Err(Failure::new(
+                StatusCode::FORBIDDEN,
+                "operator_cn",
+                format!("{:?} is an operator: EST enrolls devices only", cn.value),
+            ));
+        }
         if let Some(d) = app.store.device(&cn.value)? {
             if d.decommissioned {
                 return Err(Failure::new(
@@ -1070,9 +1084,6 @@ fn record_issued(app: &App, body: &[u8]) -> Result<(), Failure> {
         .to_der()
         .map_err(Failure::internal)?;
     let f = facts(&leaf).ok_or_else(|| Failure::internal("the issued certificate has no CN"))?;
-    if app.config.operators.contains(&f.cn) {
-        return Ok(());
-    }
     app.store.record_enrollment(
         &Enrollment {
             device: f.cn.clone(),

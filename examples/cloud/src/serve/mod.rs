@@ -31,9 +31,9 @@
 //!   free port). The server certificate is issued by the fleet CA for `127.0.0.1` and
 //!   `localhost` at start; clients trust the fleet root (`DIR/root.pem`).
 //! - Devices enroll with EST (`/.well-known/est/simpleenroll`, HTTP Basic with the bootstrap
-//!   credential); the operator enrolls the same way with its CN and then uses `/v1/admin/*`
-//!   with that certificate. A device that was revoked or decommissioned does not enroll
-//!   again under its id.
+//!   credential). EST enrolls devices only: the operator's certificate (for `/v1/admin/*`) is
+//!   issued from the CA outside EST ([`issue_operator`], or `pki issue --csr` with an operator
+//!   CN). A device that was revoked or decommissioned does not enroll again under its id.
 //! - Releases: `POST /v1/admin/releases` with the manifest signed by a release key of the
 //!   `--ota-root` trust root, the image and its CycloneDX SBOM; the SBOM gate (the one of
 //!   `iotsec-cloud sbom gate`) decides, bound to the image digest. Then `POST
@@ -61,6 +61,7 @@ mod certs;
 pub mod cli;
 pub mod deny;
 mod http;
+pub mod identity;
 pub mod sqlite;
 pub mod store;
 
@@ -73,6 +74,7 @@ use iotsec_sbom::Policy;
 use iotsec_sbom::advisory::AdvisoryDatabase;
 use zeroize::Zeroizing;
 
+pub use identity::{ClientIdentity, issue_operator};
 pub use iotsec_pki::est::http::{ServeLimits, TlsFacts};
 pub use sqlite::SqliteFleetStore;
 pub use store::FleetStore;

@@ -163,6 +163,27 @@ impl Fleet {
         }
     }
 
+    /// The operator's identity, issued by the CA outside EST (EST refuses operator CNs).
+    pub fn operator(&self) -> Identity {
+        let mut ca = iotsec_pki::CaState::open(&self.state).unwrap();
+        let key = DeviceKey::generate(KeyAlgorithm::P256, &mut OsRng);
+        let csr = build_csr(
+            &key,
+            &CsrRequest {
+                common_name: OPERATOR,
+                ..CsrRequest::default()
+            },
+        )
+        .unwrap();
+        let issued = ca.issue_csr(&csr, time::OffsetDateTime::now_utc()).unwrap();
+        Identity {
+            cn: OPERATOR.to_owned(),
+            key,
+            chain: vec![CertificateDer::from(issued.der), self.intermediate.clone()],
+            counter: 0,
+        }
+    }
+
     /// A release manifest for `version` over `image`, signed by the release key.
     pub fn manifest(&self, version: &str, counter: u64, image: &[u8]) -> Vec<u8> {
         ManifestBuilder::new(*b"iotsec-demo-vndr", *b"sensor-class-v1\0", version)
