@@ -166,15 +166,7 @@ impl Fleet {
     /// The operator's identity, issued by the CA outside EST (EST refuses operator CNs).
     pub fn operator(&self) -> Identity {
         let mut ca = iotsec_pki::CaState::open(&self.state).unwrap();
-        let key = DeviceKey::generate(KeyAlgorithm::P256, &mut OsRng);
-        let csr = build_csr(
-            &key,
-            &CsrRequest {
-                common_name: OPERATOR,
-                ..CsrRequest::default()
-            },
-        )
-        .unwrap();
+        let (key, csr) = new_csr(OPERATOR);
         let issued = ca.issue_csr(&csr, time::OffsetDateTime::now_utc()).unwrap();
         Identity {
             cn: OPERATOR.to_owned(),
@@ -356,15 +348,7 @@ impl Cloud {
 
     /// A CSR body for `cn` with a fresh key.
     fn csr(cn: &str) -> (DeviceKey, String) {
-        let key = DeviceKey::generate(KeyAlgorithm::P256, &mut OsRng);
-        let csr = build_csr(
-            &key,
-            &CsrRequest {
-                common_name: cn,
-                ..CsrRequest::default()
-            },
-        )
-        .unwrap();
+        let (key, csr) = new_csr(cn);
         (key, encode_csr_body(&csr, Base64Layout::Lines64))
     }
 
@@ -452,6 +436,20 @@ impl Cloud {
         )
         .await
     }
+}
+
+/// A fresh P-256 key and a CSR (DER) for `cn`.
+pub fn new_csr(cn: &str) -> (DeviceKey, Vec<u8>) {
+    let key = DeviceKey::generate(KeyAlgorithm::P256, &mut OsRng);
+    let csr = build_csr(
+        &key,
+        &CsrRequest {
+            common_name: cn,
+            ..CsrRequest::default()
+        },
+    )
+    .unwrap();
+    (key, csr)
 }
 
 /// SE evidence by `who` for `nonce` over the image `firmware`.
