@@ -682,6 +682,22 @@ async fn bad_input_at_every_endpoint_gets_a_4xx_and_changes_nothing() {
             "bad_sbom",
         ),
         (Some(&ops), "GET", "/v1/nothing", vec![], 404, "not_found"),
+        (
+            Some(dev),
+            "GET",
+            "/v1/device/attest/nonce",
+            vec![],
+            405,
+            "method_not_allowed",
+        ),
+        (
+            Some(&ops),
+            "DELETE",
+            "/v1/admin/rollout",
+            vec![],
+            405,
+            "method_not_allowed",
+        ),
     ];
     for (who, method, path, body, status, code) in &cases {
         let a = cloud

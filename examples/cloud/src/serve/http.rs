@@ -460,6 +460,13 @@ pub fn router(app: Arc<App>) -> Router {
             post(publish).layer(DefaultBodyLimit::max(MAX_IMAGE_BODY)),
         )
         .fallback(|| async { Failure::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            Failure::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not take this method",
+            )
+        })
         .with_state(app.clone());
     // EST, the CRL (paths::CRL) and OCSP (paths::OCSP) exactly as the CA's EST service decides.
     let est = iotsec_pki::est::http::router(app.est.clone())
