@@ -110,7 +110,7 @@ impl AdmissionRefusal {
 
 /// The key an address is counted under: an IPv4 address, or the /64 of an IPv6 one (an
 /// IPv4-mapped IPv6 address counts as the IPv4 address).
-fn address_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -44,6 +44,7 @@ fn reason(status: u16) -> &'static str {
         411 => "Length Required",
         413 => "Content Too Large",
         415 => "Unsupported Media Type",
+        429 => "Too Many Requests",
         501 => "Not Implemented",
         503 => "Service Unavailable",
         _ => "Internal Server Error",
