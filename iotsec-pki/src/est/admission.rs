@@ -108,6 +108,41 @@ impl AdmissionRefusal {
     }
 }
 
+/// Logs refused connections without letting a flood of them flood the log: the first refusal,
+/// then at most one line a second with how many were refused since.
+#[derive(Debug)]
+pub(crate) struct RefusalLog {
+    last: Option<std::time::Instant>,
+    unlogged: usize,
+}
+
+impl RefusalLog {
+    pub(crate) fn new() -> Self {
+        RefusalLog {
+            last: None,
+            unlogged: 0,
+        }
+    }
+
+    pub(crate) fn refused(&mut self, peer: std::net::SocketAddr, why: AdmissionRefusal) {
+        let now = std::time::Instant::now();
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
+        {
+            self.unlogged += 1;
+            return;
+        }
+        log::warn!(
+            "EST server: connection from {peer} refused ({}); {} more refused in the last second",
+            why.code(),
+            self.unlogged
+        );
+        self.last = Some(now);
+        self.unlogged = 0;
+    }
+}
+
 /// The key an address is counted under: an IPv4 address, or the /64 of an IPv6 one (an
 /// IPv4-mapped IPv6 address counts as the IPv4 address).
 pub(crate) fn address_key(ip: IpAddr) -> IpAddr {

@@ -470,7 +470,8 @@ impl EstService {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(wait) = failed.retry_after(peer, now.unix_timestamp()) {
-            log::warn!(
+            // Each failure was logged; the refusals that follow would only repeat it.
+            log::debug!(
                 "EST: HTTP Basic from {} refused for {wait} s after repeated failures (label {label:?})",
                 tls.peer
                     .map_or_else(|| "an unknown address".to_owned(), |p| p.to_string())

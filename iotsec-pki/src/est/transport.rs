@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use rustls::{ServerConfig, ServerConnection};
 
 use crate::device::channel_binding::{EXPORTER_LABEL, EXPORTER_LEN};
-use crate::est::admission::{Admission, ServeLimits};
+use crate::est::admission::{Admission, RefusalLog, ServeLimits};
 use crate::est::service::{EstRequest, EstResponse, EstService, TlsFacts};
 
 /// Hard cap on the request head.
@@ -516,6 +516,7 @@ pub fn serve_current_limited(
     limits: ServeLimits,
 ) -> std::io::Result<()> {
     let admission = Admission::new(&limits);
+    let mut refusals = RefusalLog::new();
     let limits = Arc::new(limits);
     for sock in listener.incoming() {
         let accepted = Instant::now();
@@ -524,10 +525,7 @@ pub fn serve_current_limited(
         let admitted = match admission.try_admit(peer.ip()) {
             Ok(admitted) => admitted,
             Err(refusal) => {
-                log::warn!(
-                    "EST server: connection from {peer} refused ({})",
-                    refusal.code()
-                );
+                refusals.refused(peer, refusal);
                 continue;
             }
         };
