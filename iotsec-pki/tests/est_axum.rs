@@ -338,3 +338,41 @@ fn malformed_requests_get_4xx() {
     }
     server.stop().unwrap();
 }
+
+/// Shutdown does not wait for idle keep-alive connections: they are closed at once, and the
+/// server returns well before the deadline it would otherwise wait for.
+#[test]
+fn shutdown_closes_idle_connections_and_returns() {
+    let (_dir, state) = acme_ca("est-axum-shutdown");
+    let server = AxumServer::start(&state, labels(), ServeLimits::default());
+    let config =
+        iotsec_pki::tls_config::client_config(common::crypto_provider(), &[root_of(&state)], None)
+            .unwrap();
+    let sock = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let conn =
+        rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("127.0.0.1").unwrap())
+            .unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    tls.write_all(b"GET /.well-known/est/cacerts HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut first = [0u8; 17];
+    tls.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200 OK\r\n");
+    // The connection is now idle (keep-alive).
+    let started = std::time::Instant::now();
+    server.stop().unwrap();
+    let took = started.elapsed();
+    assert!(
+        took < ServeLimits::default().deadline / 2,
+        "shutdown took {took:?}"
+    );
+    let mut rest = Vec::new();
+    let _ = tls.read_to_end(&mut rest);
+    let rest = String::from_utf8_lossy(&rest).to_ascii_lowercase();
+    assert!(
+        rest.contains("content-type: application/pkcs7-mime"),
+        "{rest}"
+    );
+}

@@ -26,7 +26,8 @@ pub struct ServeLimits {
     pub deadline: Duration,
     /// Most connections held at once.
     pub max_connections: usize,
-    /// Most connections one client address holds at once (IPv6: one /64).
+    /// Most connections one client address holds at once (IPv6: one /64). Clients behind one
+    /// NAT, or a load test on loopback, share an address: raise it for them.
     pub max_per_address: usize,
     /// Slots of `max_connections` kept for addresses that hold no connection yet.
     pub reserve: usize,

@@ -10,7 +10,8 @@
 //!   application's handlers read it with `axum::Extension<TlsFacts>`.
 //! * [`serve`]: TLS 1.3 (tokio-rustls) + HTTP/1.1 (hyper) with the bounds of [`ServeLimits`]
 //!   ([`crate::est::admission`]): one deadline for handshake, request head and body, a
-//!   per-address cap, a reserve for new addresses, a body cap (413), and graceful shutdown. The
+//!   per-address cap, a reserve for new addresses, a body cap (413; bodies are streamed to the
+//!   application, which may set lower limits per route), and graceful shutdown. The
 //!   TLS configuration is read from a [`TlsConfigCell`] at each handshake, so a configuration
 //!   with a new CRL ([`TlsConfigCell::replace`]) applies to the next handshake.
 
@@ -115,7 +116,9 @@ pub const MAX_EST_BODY: usize = crate::est::transport::MAX_BODY;
 ///   each path of [`EstService::crl_paths`] (a CA's CRL URL, the root's CRL) that is a plain
 ///   path (letters, digits, `-._~/`).
 ///
-/// Every answer, including 404 for an unknown label or operation, is the service's.
+/// Every answer, including 404 for an unknown label or operation, is the service's. axum's
+/// `merge` refuses (panics on) overlapping routes: an application keeps its own paths off these
+/// (the CRL URLs of its CAs included).
 pub fn router(service: Arc<EstService>) -> Router {
     let mut crl_routes: Vec<String> = vec!["/crl.der".into(), "/crl/{file}".into()];
     for path in service.crl_paths() {
@@ -219,8 +222,12 @@ fn into_response(mut answer: EstResponse) -> Response {
 
 /// Serves `app` over TLS 1.3 on `listener` until `shutdown` completes, taking each handshake's
 /// configuration from `tls`, within `limits`; every request carries the connection's
-/// [`TlsFacts`] as an extension. On shutdown it stops accepting, lets each connection finish
-/// the request in flight (within [`ServeLimits::deadline`]) and returns.
+/// [`TlsFacts`] as an extension. A request body reaches `app` as it arrives, bounded by
+/// [`ServeLimits::max_body`] (a larger Content-Length is answered 413 before `app` sees it; a
+/// larger chunked body fails to read with `http_body_util::LengthLimitError`, which axum's
+/// extractors answer with 413). On shutdown it stops accepting, closes idle connections, lets
+/// each busy one finish the request in flight (within [`ServeLimits::deadline`], after which
+/// they are dropped) and returns.
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<TlsConfigCell>,

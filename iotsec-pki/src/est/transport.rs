@@ -77,8 +77,12 @@ fn write_response_with(
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    out.write_all(head.as_bytes())?;
-    out.write_all(&r.body)?;
+    // One write, so head and body leave in one TLS record (two small records wait on Nagle and
+    // delayed ACKs); zeroized, as the body may hold a serverkeygen private key.
+    let mut message = zeroize::Zeroizing::new(Vec::with_capacity(head.len() + r.body.len()));
+    message.extend_from_slice(head.as_bytes());
+    message.extend_from_slice(&r.body);
+    out.write_all(&message)?;
     out.flush()
 }
 
