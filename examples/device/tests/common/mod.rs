@@ -1,5 +1,6 @@
-//! Scaffolding shared by the `iotsec-device` integration tests: running the binary.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! Scaffolding shared by the `iotsec-device` integration tests: running the binary, and (in
+//! [`agent`] and [`broker`]) a fleet CA, its EST server and mosquitto for the agent tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
 
@@ -92,3 +93,4 @@ pub fn ota_trust_root() -> Vec<u8> {
 }
 
 pub mod agent;
+pub mod broker;
