@@ -472,18 +472,22 @@ impl Device {
         })
     }
 
-    /// Reports an update attempt to the cloud and sends [`AgentEvent::Update`].
+    /// Reports an update attempt to the cloud, then sends [`AgentEvent::Update`] (so a driver
+    /// that sees the event finds the report in the registry); a failed report follows it as
+    /// an error.
     async fn finish_update(&mut self, outcome: UpdateOutcome) -> Result<(), AgentError> {
-        self.emit(AgentEvent::Update {
+        let event = AgentEvent::Update {
             version: outcome.version.clone(),
             result: outcome.result,
             code: outcome.code.clone(),
-        });
+        };
         let report = DeviceReport {
             firmware: self.firmware.version(),
             update: Some(outcome),
         };
-        self.cloud.report(&report).await
+        let reported = self.cloud.report(&report).await;
+        self.emit(event);
+        reported
     }
 
     fn refused(version: String, code: &str) -> UpdateOutcome {

@@ -1,6 +1,12 @@
 //! Scaffolding shared by the `iotsec-device` integration tests: running the binary, and (in
 //! [`agent`] and [`broker`]) a fleet CA, its EST server and mosquitto for the agent tests.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::process::Command;
 
@@ -94,3 +100,4 @@ pub fn ota_trust_root() -> Vec<u8> {
 
 pub mod agent;
 pub mod broker;
+pub mod cloud;
