@@ -65,8 +65,10 @@ impl Cloud {
             .no_proxy()
             .timeout(timeout)
             .connect_timeout(timeout)
-            // One idle connection is all a device needs; the rest is memory.
+            // A step's requests share one connection; an idle device holds none (a thousand
+            // devices on one host would otherwise hold a thousand idle TLS sessions).
             .pool_max_idle_per_host(1)
+            .pool_idle_timeout(Duration::from_secs(2))
             .build()
             .map_err(|source| AgentError::Http {
                 doing: "building the HTTPS client",

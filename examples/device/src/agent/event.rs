@@ -176,3 +176,44 @@ pub enum AgentExit {
     /// Decommissioned and wiped.
     Wiped,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire(event: &AgentEvent) -> String {
+        serde_json::to_string(event).unwrap_or_default()
+    }
+
+    #[test]
+    fn events_have_a_stable_wire_format() {
+        assert_eq!(
+            wire(&AgentEvent::Enrolled {
+                id: "dev-1".into(),
+                serial: "0a1b".into()
+            }),
+            r#"{"event":"enrolled","id":"dev-1","serial":"0a1b"}"#
+        );
+        assert_eq!(
+            wire(&AgentEvent::PublishRefused {
+                topic: "devices/dev-2/telemetry".into(),
+                reason_code: 0x87
+            }),
+            r#"{"event":"publish_refused","topic":"devices/dev-2/telemetry","reason_code":135}"#
+        );
+        assert_eq!(
+            wire(&AgentEvent::Update {
+                version: "1.2.0".into(),
+                result: UpdateResult::Reverted,
+                code: Some("trial_boot_failed".into())
+            }),
+            r#"{"event":"update","version":"1.2.0","result":"reverted","code":"trial_boot_failed"}"#
+        );
+        assert_eq!(wire(&AgentEvent::NoRelease), r#"{"event":"no_release"}"#);
+        assert_eq!(wire(&AgentEvent::Wiped), r#"{"event":"wiped"}"#);
+        assert_eq!(
+            serde_json::to_string(&AgentExit::CommandsClosed).unwrap_or_default(),
+            r#""commands_closed""#
+        );
+    }
+}

@@ -13,8 +13,10 @@
 //!    report), renewal (RFC 7030 §4.2.2 `simplereenroll`) before expiry, and the status check
 //!    that ends in a wipe when the cloud decommissioned the device.
 //!
-//! No thread per device: everything is async on the caller's runtime, and an idle agent holds
-//! one TLS session to the broker and (while the HTTP pool keeps it) one to the cloud.
+//! No thread per device: everything is async on the caller's runtime (slot writes go to tokio's
+//! blocking pool while an image streams in), and an idle agent holds one TLS session, to the
+//! broker; its HTTPS connection to the cloud closes 2 s after a step. Agents of one process
+//! should share one crypto provider ([`AgentConfig::tls_provider`]).
 //!
 //! ```no_run
 //! # async fn demo(config: iotsec_device::agent::AgentConfig) -> Result<(), iotsec_device::agent::AgentError> {
@@ -725,4 +727,80 @@ async fn enroll(
         chain,
         leaf: facts,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> AgentConfig {
+        AgentConfig {
+            state_dir: std::env::temp_dir().join("iotsec-agent-never-created"),
+            cloud_url: "https://127.0.0.1:8443".into(),
+            est_label: None,
+            broker: "127.0.0.1:8883".into(),
+            trust_anchors: vec![vec![0x30, 0x00]],
+            device_id: Some("dev-1".into()),
+            bootstrap: Bootstrap::Basic {
+                user: "u".into(),
+                password: Zeroizing::new("p".into()),
+            },
+            firmware: FirmwareConfig {
+                trust_root: Vec::new(),
+                vendor_id: [0; 16],
+                class_id: [0; 16],
+                trusted_root_version: 1,
+                slot_capacity: 1,
+                factory: None,
+            },
+            timers: None,
+            tls_provider: None,
+            step_timeout: Duration::from_secs(1),
+        }
+    }
+
+    fn refused(change: impl FnOnce(&mut AgentConfig)) -> String {
+        let mut c = config();
+        change(&mut c);
+        match Agent::new(c) {
+            Ok(_) => "accepted".into(),
+            Err(e) => format!("{}: {e}", e.code()),
+        }
+    }
+
+    #[test]
+    fn unusable_configurations_are_refused_before_any_io() {
+        assert_eq!(refused(|_| {}), "accepted");
+        assert_eq!(
+            refused(|c| c.cloud_url = "http://127.0.0.1:80".into()),
+            "bad_config: bad configuration: the cloud URL must be https://HOST:PORT"
+        );
+        assert_eq!(
+            refused(|c| c.broker = "localhost".into()),
+            "bad_config: bad configuration: the broker must be HOST:PORT"
+        );
+        assert_eq!(
+            refused(|c| c.trust_anchors.clear()),
+            "bad_config: bad configuration: no trust anchor (the fleet CA chain)"
+        );
+        assert_eq!(
+            refused(|c| c.step_timeout = Duration::ZERO),
+            "bad_config: bad configuration: the step timeout must not be zero"
+        );
+        assert_eq!(
+            refused(|c| {
+                c.timers = Some(Timers {
+                    telemetry: Duration::from_secs(1),
+                    poll: Duration::ZERO,
+                    attest: Duration::from_secs(1),
+                })
+            }),
+            "bad_config: bad configuration: timer periods must not be zero"
+        );
+        assert_eq!(
+            refused(|c| c.est_label = Some("../admin".into())),
+            "bad_config: bad configuration: the EST label must be letters, digits and '-'"
+        );
+        assert!(!config().state_dir.exists());
+    }
 }

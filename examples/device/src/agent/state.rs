@@ -279,3 +279,81 @@ pub(crate) fn pem_certificates(pem: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use iotsec_pki::KeyAlgorithm;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("iotsec-agent-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn the_counter_only_grows_across_reopening_and_a_corrupt_one_is_refused() {
+        let dir = scratch("counter");
+        let state = StateDir::open(&dir).unwrap();
+        assert_eq!(state.next_counter().unwrap(), 1);
+        assert_eq!(state.next_counter().unwrap(), 2);
+        let state = StateDir::open(&dir).unwrap();
+        assert_eq!(state.next_counter().unwrap(), 3);
+        fs::write(dir.join("se-counter"), "three\n").unwrap();
+        assert_eq!(state.next_counter().unwrap_err().code(), "state_corrupt");
+        fs::write(dir.join("se-counter"), format!("{}\n", u64::MAX)).unwrap();
+        assert_eq!(state.next_counter().unwrap_err().code(), "state_corrupt");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_wipe_overwrites_the_key_with_zeros_before_removing_it() {
+        let dir = scratch("wipe");
+        let state = StateDir::open(&dir).unwrap();
+        let key = DeviceKey::generate(KeyAlgorithm::P256, &mut rand_core::OsRng);
+        state
+            .store_identity(Some(&key), &[vec![0x30, 0x00]])
+            .unwrap();
+        state.next_counter().unwrap();
+        let key_path = dir.join("key.pem");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&key_path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // A second name for the same inode shows what the wipe left in it.
+        let witness = dir.join("witness");
+        fs::hard_link(&key_path, &witness).unwrap();
+        let before = fs::read(&witness).unwrap();
+        assert!(before.starts_with(b"-----BEGIN PRIVATE KEY-----"));
+        state.wipe().unwrap();
+        let after = fs::read(&witness).unwrap();
+        assert_eq!(after.len(), before.len());
+        assert!(after.iter().all(|b| *b == 0));
+        for gone in ["key.pem", "cert.pem", "se-counter"] {
+            assert!(!dir.join(gone).exists(), "{gone}");
+        }
+        assert!(state.identity().unwrap().is_none());
+        // Wiping twice is not an error.
+        state.wipe().unwrap();
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_stored_chain_that_is_not_a_certificate_is_corrupt_state() {
+        let dir = scratch("corrupt");
+        let state = StateDir::open(&dir).unwrap();
+        let key = DeviceKey::generate(KeyAlgorithm::P256, &mut rand_core::OsRng);
+        state
+            .store_identity(Some(&key), &[vec![0x30, 0x00]])
+            .unwrap();
+        let err = state
+            .identity()
+            .err()
+            .expect("a bogus certificate was read");
+        assert_eq!(err.code(), "state_corrupt");
+        assert!(err.is_bad_input());
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
