@@ -120,6 +120,9 @@ impl Broker {
             .set_keep_alive(Duration::from_secs(30))
             .set_clean_start(true)
             .set_connection_timeout(self.timeout.as_secs().max(1))
+            // rumqttc sizes its in-flight table by this bound (u16::MAX by default: about
+            // 10 MiB per session); the agent has one publish in flight at a time.
+            .set_outgoing_inflight_upper_limit(4)
             .set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
                 Arc::clone(&self.tls),
             )));

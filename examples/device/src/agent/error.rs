@@ -141,6 +141,16 @@ impl AgentError {
         )
     }
 
+    /// Whether trying again later may succeed: no answer in time, a broken connection, or a
+    /// server that says it is busy (HTTP 429, 503).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            AgentError::Timeout { .. } | AgentError::Http { .. } => true,
+            AgentError::Refused { status, .. } => matches!(status, 429 | 503),
+            _ => false,
+        }
+    }
+
     /// The error as an [`crate::agent::AgentEvent::Error`].
     pub fn to_event(&self) -> crate::agent::AgentEvent {
         crate::agent::AgentEvent::Error {

@@ -103,8 +103,9 @@ impl Agent {
 
     /// Runs the device until [`AgentCommand::Stop`], the end of `commands`, or a wipe.
     ///
-    /// Start: [`AgentEvent::Booted`]; [`AgentEvent::Enrolled`] (first start) or
-    /// [`AgentEvent::Resumed`]; [`AgentEvent::Update`] when an update's trial ended at this
+    /// Start: [`AgentEvent::Booted`]; [`AgentEvent::Enrolled`] (first start; transient
+    /// failures are retried up to 5 times with backoff, each reported as [`AgentEvent::Error`])
+    /// or [`AgentEvent::Resumed`]; [`AgentEvent::Update`] when an update's trial ended at this
     /// boot; [`AgentEvent::Connected`] or [`AgentEvent::Disconnected`] (not fatal). Then each
     /// command's events (see [`AgentCommand`]), or, with [`AgentConfig::timers`], the timers'.
     /// A step that fails sends [`AgentEvent::Error`] and the agent goes on; a 403
@@ -250,7 +251,7 @@ impl Device {
                 identity
             }
             None => {
-                let identity = enroll(&config, &provider, &state).await?;
+                let identity = enroll_with_retries(&config, &provider, &state, &events).await?;
                 emit(AgentEvent::Enrolled {
                     id: identity.leaf.cn.clone(),
                     serial: identity.leaf.serial.clone(),
@@ -661,6 +662,34 @@ fn unverified_version(document: &[u8]) -> String {
 fn auth_of(identity: &Identity) -> Result<cloud::ClientAuth, AgentError> {
     let key = identity.key.to_pkcs8_der().map_err(AgentError::Pki)?;
     Ok((identity.chain.clone(), key))
+}
+
+/// Enrollment attempts before the agent gives up on a transient failure.
+const ENROLL_ATTEMPTS: u32 = 5;
+
+/// [`enroll`], tried again after a transient failure (reported as [`AgentEvent::Error`]) with
+/// exponential backoff from 1 s plus up to 1 s of jitter, so that a fleet starting at once
+/// spreads out; a refusal ends it at once.
+async fn enroll_with_retries(
+    config: &AgentConfig,
+    provider: &Arc<rustls::crypto::CryptoProvider>,
+    state: &StateDir,
+    events: &UnboundedSender<AgentEvent>,
+) -> Result<Identity, AgentError> {
+    use rand_core::RngCore;
+    let mut attempt = 1;
+    loop {
+        match enroll(config, provider, state).await {
+            Err(e) if e.is_transient() && attempt < ENROLL_ATTEMPTS => {
+                let _ = events.send(e.to_event());
+                let backoff = Duration::from_secs(1 << (attempt - 1))
+                    + Duration::from_millis(u64::from(rand_core::OsRng.next_u32() % 1000));
+                tokio::time::sleep(backoff).await;
+                attempt += 1;
+            }
+            ended => return ended,
+        }
+    }
 }
 
 /// First enrollment (RFC 7030 §4.2.1): a fresh P-256 key, a CSR for the device id, the

@@ -278,6 +278,10 @@ impl TestCloud {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let mut limits = ServeLimits::default();
         limits.max_body = 1024 * 1024;
+        // Every device of a test is on 127.0.0.1.
+        limits.max_connections = 4096;
+        limits.max_per_address = 4096;
+        limits.reserve = 0;
         tokio::spawn(serve(listener, tls, app, limits, async move {
             let _ = stopped.await;
         }));
