@@ -191,3 +191,45 @@ async fn a_403_decommissioned_wipes_the_device() {
     assert_eq!(dev.task.await.unwrap().unwrap(), AgentExit::Wiped);
     assert!(!fleet.state_of("dev-d").join("key.pem").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_timers_it_attests_publishes_polls_and_renews_before_expiry() {
+    let fleet = Fleet::new("agent-cloud-timers");
+    let cloud = TestCloud::start(&fleet.ca_state, (BOOTSTRAP_USER, BOOTSTRAP_PASSWORD)).await;
+    {
+        let mut registry = cloud.registry.lock().unwrap();
+        registry.references = vec![sha256(&factory_image())];
+        // Certificates live one hour: renew when less than two hours are left, i.e. now.
+        registry.renew_before_secs = 7200;
+    }
+    let mut config = fleet.config("dev-t", &closed_port());
+    config.cloud_url = cloud.url.clone();
+    config.timers = Some(iotsec_device::agent::Timers {
+        telemetry: std::time::Duration::from_secs(3600),
+        poll: std::time::Duration::from_secs(3600),
+        attest: std::time::Duration::from_secs(3600),
+    });
+    let mut dev = Running::start(config);
+    assert!(matches!(dev.next().await, AgentEvent::Booted { .. }));
+    let AgentEvent::Enrolled { serial, .. } = dev.next().await else {
+        panic!("not enrolled");
+    };
+    assert!(matches!(dev.next().await, AgentEvent::Disconnected { .. }));
+    // Each timer fires once at start: attestation, telemetry (no broker here), the poll.
+    assert_eq!(dev.next().await, attested(true, None));
+    assert!(matches!(dev.next().await, AgentEvent::Disconnected { .. }));
+    assert_eq!(dev.next().await, AgentEvent::NoRelease);
+    assert_eq!(
+        dev.next().await,
+        AgentEvent::Status {
+            quarantined: false,
+            decommissioned: false
+        }
+    );
+    let AgentEvent::Renewed { serial: renewed } = dev.next().await else {
+        panic!("not renewed");
+    };
+    assert_ne!(renewed, serial);
+    assert!(matches!(dev.next().await, AgentEvent::Disconnected { .. }));
+    assert_eq!(dev.stop().await, AgentExit::Stopped);
+}

@@ -342,3 +342,105 @@ fn install_blocking(
         outcome: result,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::agent::config::FactoryImage;
+
+    fn config() -> FirmwareConfig {
+        FirmwareConfig {
+            trust_root: Vec::new(),
+            vendor_id: [0; 16],
+            class_id: [0; 16],
+            trusted_root_version: 1,
+            slot_capacity: 1 << 20,
+            factory: Some(FactoryImage {
+                version: "1.0.0".into(),
+                image: vec![1; 5000],
+                security_counter: 1,
+                sequence: 1,
+            }),
+        }
+    }
+
+    /// A slot directory with the factory image and 2.0.0 installed on trial but not booted
+    /// (power lost right after the install).
+    fn installed_on_trial(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("iotsec-fw-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (firmware, outcome) = Firmware::open(dir.clone(), config()).unwrap();
+        assert_eq!((firmware.version().as_str(), outcome), ("1.0.0", None));
+        let image = vec![2u8; 7000];
+        let ticket = InstallTicket {
+            security_counter: 2,
+            sequence_number: 2,
+            digest: sha2::Sha256::digest(&image).into(),
+            size: image.len() as u64,
+        };
+        let mut boot = TrialBoot::new(SlotFiles { dir: dir.clone() });
+        let slot = boot.install(&ticket, image.chunks(1000)).unwrap();
+        let mut versions = read_versions(&dir).unwrap();
+        versions.set(slot, "2.0.0".into());
+        write_versions(&dir, &versions).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_trial_installed_before_a_restart_is_booted_and_confirmed_at_start() {
+        let dir = installed_on_trial("confirm");
+        let (firmware, outcome) = Firmware::open(dir.clone(), config()).unwrap();
+        assert_eq!(firmware.running(), Slot::B);
+        assert_eq!(firmware.version(), "2.0.0");
+        assert_eq!(
+            outcome,
+            Some(UpdateOutcome {
+                version: "2.0.0".into(),
+                result: UpdateResult::Confirmed,
+                code: None
+            })
+        );
+        let record = firmware.record().unwrap();
+        assert_eq!((record.security_counter, record.trial), (2, None));
+        // The next start is an ordinary boot.
+        let (firmware, outcome) = Firmware::open(dir.clone(), config()).unwrap();
+        assert_eq!((firmware.version().as_str(), outcome), ("2.0.0", None));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_trial_that_booted_without_confirming_reverts_at_the_next_start() {
+        let dir = installed_on_trial("revert");
+        // The trial boot happened (and was spent), then the device reset before confirming.
+        TrialBoot::new(SlotFiles { dir: dir.clone() })
+            .boot()
+            .unwrap();
+        let (firmware, outcome) = Firmware::open(dir.clone(), config()).unwrap();
+        assert_eq!(firmware.running(), Slot::A);
+        assert_eq!(firmware.version(), "1.0.0");
+        assert_eq!(
+            outcome,
+            Some(UpdateOutcome {
+                version: "2.0.0".into(),
+                result: UpdateResult::Reverted,
+                code: Some("trial_not_confirmed".into())
+            })
+        );
+        assert_eq!(firmware.record().unwrap().security_counter, 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn no_boot_record_and_no_factory_image_is_a_configuration_error() {
+        let dir = std::env::temp_dir().join(format!("iotsec-fw-empty-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut c = config();
+        c.factory = None;
+        let err = Firmware::open(dir.clone(), c).unwrap_err();
+        assert_eq!(err.code(), "bad_config");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -41,6 +41,8 @@ pub struct Registry {
     pub release: Option<(ReleaseOffer, Vec<u8>)>,
     /// Accepted firmware measurements.
     pub references: Vec<[u8; 32]>,
+    /// What the status tells devices about renewal (0: 60 s).
+    pub renew_before_secs: u64,
     /// Reports received: (device id, report).
     pub reports: Vec<(String, DeviceReport)>,
     /// Appraisals made: (device id, accepted, code).
@@ -235,7 +237,10 @@ async fn status(
     json(&DeviceStatus {
         decommissioned: registry.decommissioned.contains(&id),
         quarantined: false,
-        renew_before_secs: 60,
+        renew_before_secs: match registry.renew_before_secs {
+            0 => 60,
+            n => n,
+        },
         id,
     })
 }
