@@ -93,3 +93,60 @@ async fn a_wrong_bootstrap_password_is_refused_and_nothing_is_stored() {
     assert!(!fleet.state_of("dev-9").join("key.pem").exists());
     assert!(!fleet.state_of("dev-9").join("cert.pem").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bootstrap_certificate_enrolls_its_own_name() {
+    use iotsec_pki::ca_state::CaState;
+    use iotsec_pki::{CsrRequest, DeviceKey, KeyAlgorithm, build_csr};
+    let fleet = Fleet::new("agent-enroll-cert");
+    // The manufacturer's certificate for "dev-boot", issued by the fleet CA.
+    let key = DeviceKey::generate(KeyAlgorithm::P256, &mut rand_core::OsRng);
+    let csr = build_csr(
+        &key,
+        &CsrRequest {
+            common_name: "dev-boot",
+            ..CsrRequest::default()
+        },
+    )
+    .unwrap();
+    let mut ca = CaState::open(&fleet.ca_state).unwrap();
+    let issued = ca.issue_csr(&csr, time::OffsetDateTime::now_utc()).unwrap();
+    let intermediate = ca.authority.intermediate_der().to_vec();
+    let mut config = fleet.config("unused", &closed_port());
+    config.device_id = None;
+    config.state_dir = fleet.state_of("dev-boot");
+    config.bootstrap = Bootstrap::Certificate {
+        chain: vec![issued.der.clone(), intermediate.clone()],
+        key_pkcs8: Zeroizing::new(key.to_pkcs8_der().unwrap().to_vec()),
+    };
+    let mut dev = Running::start(config);
+    assert!(matches!(dev.next().await, AgentEvent::Booted { .. }));
+    let enrolled = dev.next().await;
+    let AgentEvent::Enrolled { id, serial } = enrolled else {
+        panic!("not enrolled: {enrolled:?} {:?}", dev.task.await);
+    };
+    assert_eq!(id, "dev-boot");
+    // A new key and certificate: not the bootstrap one.
+    assert_ne!(serial, iotsec_test_support::hex::encode(&issued.serial));
+    assert_eq!(dev.stop().await, AgentExit::Stopped);
+
+    // Without the intermediate the server cannot verify it: refused at the handshake, at
+    // once (a TLS refusal is not retried).
+    let mut config = fleet.config("unused", &closed_port());
+    config.device_id = None;
+    config.state_dir = fleet.state_of("dev-boot-2");
+    config.bootstrap = Bootstrap::Certificate {
+        chain: vec![issued.der.clone()],
+        key_pkcs8: Zeroizing::new(key.to_pkcs8_der().unwrap().to_vec()),
+    };
+    let (_commands, rx) = tokio::sync::mpsc::channel(1);
+    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let err = Agent::new(config).unwrap().run(rx, tx).await.unwrap_err();
+    assert_eq!(err.code(), "http_failed");
+    assert!(format!("{err:?}").contains("UnknownCA"), "{err:?}");
+    assert!(matches!(
+        events.recv().await,
+        Some(AgentEvent::Booted { .. })
+    ));
+    assert_eq!(events.recv().await, None, "retried or went on");
+}

@@ -141,19 +141,35 @@ impl AgentError {
         )
     }
 
-    /// Whether trying again later may succeed: no answer in time, a broken connection, or a
-    /// server that says it is busy (HTTP 429, 503).
+    /// Whether trying again later may succeed: no answer in time, a broken connection (but not
+    /// a TLS refusal: a certificate the peer or the agent refused stays refused), or a server
+    /// that says it is busy (HTTP 429, 503).
     pub fn is_transient(&self) -> bool {
         match self {
-            AgentError::Timeout { .. } | AgentError::Http { .. } => true,
+            AgentError::Timeout { .. } => true,
+            AgentError::Http { source, .. } => {
+                let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source);
+                while let Some(e) = cause {
+                    // rustls reaches reqwest inside an io::Error, whose source() skips it.
+                    let tls = e.downcast_ref::<rustls::Error>().is_some()
+                        || e.downcast_ref::<std::io::Error>()
+                            .and_then(std::io::Error::get_ref)
+                            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
+                    if tls {
+                        return false;
+                    }
+                    cause = e.source();
+                }
+                true
+            }
             AgentError::Refused { status, .. } => matches!(status, 429 | 503),
             _ => false,
         }
     }
 
     /// The error as an [`crate::agent::AgentEvent::Error`].
-    pub fn to_event(&self) -> crate::agent::AgentEvent {
-        crate::agent::AgentEvent::Error {
+    pub fn to_event(&self) -> super::event::AgentEvent {
+        super::event::AgentEvent::Error {
             code: self.code().to_owned(),
             message: self.to_string(),
         }
