@@ -147,7 +147,7 @@ impl Agent {
             match step {
                 Ok(None) => {}
                 Ok(Some(exit)) => return Ok(exit),
-                Err(e) if e.code() == "decommissioned" => return device.wipe().await,
+                Err(e) if e.is_decommissioned() => return device.wipe().await,
                 Err(e) => device.emit(e.to_event()),
             }
         }
@@ -369,7 +369,7 @@ impl Device {
             _ => {
                 let released = self.poll_release().await;
                 if let Err(e) = released {
-                    if e.code() == "decommissioned" {
+                    if e.is_decommissioned() {
                         return Err(e);
                     }
                     self.emit(e.to_event());
