@@ -150,3 +150,58 @@ async fn a_bootstrap_certificate_enrolls_its_own_name() {
     ));
     assert_eq!(events.recv().await, None, "retried or went on");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_certificate_enrolls_again_with_the_bootstrap_credential() {
+    use iotsec_pki::ca_state::{CaState, to_pem};
+    use iotsec_pki::{CsrRequest, DeviceKey, KeyAlgorithm, build_csr};
+    let fleet = Fleet::new("agent-enroll-expired");
+    // A state directory whose certificate (one-hour lifetime) was issued two hours ago.
+    let key = DeviceKey::generate(KeyAlgorithm::P256, &mut rand_core::OsRng);
+    let csr = build_csr(
+        &key,
+        &CsrRequest {
+            common_name: "dev-old",
+            ..CsrRequest::default()
+        },
+    )
+    .unwrap();
+    let two_hours_ago = time::OffsetDateTime::now_utc() - time::Duration::hours(2);
+    let issued = CaState::open(&fleet.ca_state)
+        .unwrap()
+        .issue_csr(&csr, two_hours_ago)
+        .unwrap();
+    let state = fleet.state_of("dev-old");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(
+        state.join("key.pem"),
+        to_pem("PRIVATE KEY", &key.to_pkcs8_der().unwrap()).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        state.join("cert.pem"),
+        to_pem("CERTIFICATE", &issued.der).unwrap(),
+    )
+    .unwrap();
+    let mut config = fleet.config("unused", &closed_port());
+    config.device_id = None;
+    config.state_dir = state.clone();
+    let mut dev = Running::start(config);
+    assert!(matches!(dev.next().await, AgentEvent::Booted { .. }));
+    let AgentEvent::Error { code, .. } = dev.next().await else {
+        panic!("the expiry was not reported");
+    };
+    assert_eq!(code, "certificate_expired");
+    let AgentEvent::Enrolled { id, serial } = dev.next().await else {
+        panic!("not enrolled again");
+    };
+    assert_eq!(id, "dev-old");
+    assert_ne!(serial, iotsec_test_support::hex::encode(&issued.serial));
+    assert_ne!(
+        std::fs::read(state.join("key.pem")).unwrap(),
+        to_pem("PRIVATE KEY", &key.to_pkcs8_der().unwrap())
+            .unwrap()
+            .into_bytes()
+    );
+    assert_eq!(dev.stop().await, AgentExit::Stopped);
+}

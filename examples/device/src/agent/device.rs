@@ -71,18 +71,34 @@ impl Device {
             firmware: firmware.version(),
             slot: format!("{:?}", firmware.running()),
         });
-        let identity = match state.identity()? {
+        let stored = state.identity()?;
+        if let (Some(identity), Some(id)) = (&stored, &config.device_id)
+            && *id != identity.leaf.cn
+        {
+            return Err(AgentError::BadConfig {
+                reason: format!(
+                    "the state directory holds device {:?}, not {id:?}",
+                    identity.leaf.cn
+                ),
+            });
+        }
+        // An expired certificate cannot renew itself (RFC 7030 §4.2.2 needs a valid one): the
+        // device enrolls again, under the same id, with its bootstrap credential.
+        let (stored, known_id) = match stored {
+            Some(identity) if identity.leaf.not_after <= unix_now() => {
+                emit(AgentEvent::Error {
+                    code: "certificate_expired".into(),
+                    message: format!(
+                        "certificate {} expired: enrolling again with the bootstrap credential",
+                        identity.leaf.serial
+                    ),
+                });
+                (None, Some(identity.leaf.cn))
+            }
+            other => (other, None),
+        };
+        let identity = match stored {
             Some(identity) => {
-                if let Some(id) = &config.device_id
-                    && *id != identity.leaf.cn
-                {
-                    return Err(AgentError::BadConfig {
-                        reason: format!(
-                            "the state directory holds device {:?}, not {id:?}",
-                            identity.leaf.cn
-                        ),
-                    });
-                }
                 emit(AgentEvent::Resumed {
                     id: identity.leaf.cn.clone(),
                     serial: identity.leaf.serial.clone(),
@@ -90,7 +106,9 @@ impl Device {
                 identity
             }
             None => {
-                let identity = enroll_with_retries(&config, &provider, &state, &events).await?;
+                let identity =
+                    enroll_with_retries(&config, known_id.as_deref(), &provider, &state, &events)
+                        .await?;
                 emit(AgentEvent::Enrolled {
                     id: identity.leaf.cn.clone(),
                     serial: identity.leaf.serial.clone(),

@@ -44,6 +44,7 @@ const ENROLL_ATTEMPTS: u32 = 5;
 /// spreads out; a refusal ends it at once.
 pub(super) async fn enroll_with_retries(
     config: &AgentConfig,
+    known_id: Option<&str>,
     provider: &Arc<rustls::crypto::CryptoProvider>,
     state: &StateDir,
     events: &UnboundedSender<AgentEvent>,
@@ -51,7 +52,7 @@ pub(super) async fn enroll_with_retries(
     use rand_core::RngCore;
     let mut attempt = 1;
     loop {
-        match enroll(config, provider, state).await {
+        match enroll(config, known_id, provider, state).await {
             Err(e) if e.is_transient() && attempt < ENROLL_ATTEMPTS => {
                 let _ = events.send(e.to_event());
                 let backoff = Duration::from_secs(1 << (attempt - 1))
@@ -64,10 +65,12 @@ pub(super) async fn enroll_with_retries(
     }
 }
 
-/// First enrollment (RFC 7030 §4.2.1): a fresh P-256 key, a CSR for the device id, the
+/// First enrollment (RFC 7030 §4.2.1): a fresh P-256 key, a CSR for the device id (configured,
+/// else `known_id` of an expired certificate, else the bootstrap certificate's CN), the
 /// bootstrap credential; the issued leaf must certify that key for that name.
 async fn enroll(
     config: &AgentConfig,
+    known_id: Option<&str>,
     provider: &Arc<rustls::crypto::CryptoProvider>,
     state: &StateDir,
 ) -> Result<Identity, AgentError> {
@@ -90,6 +93,7 @@ async fn enroll(
     let id = config
         .device_id
         .clone()
+        .or(known_id.map(str::to_owned))
         .or(bootstrap_cn)
         .ok_or_else(|| AgentError::BadConfig {
             reason: "no device id: configure one (the bootstrap credential does not name it)"
