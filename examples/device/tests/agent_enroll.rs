@@ -96,22 +96,9 @@ async fn a_wrong_bootstrap_password_is_refused_and_nothing_is_stored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bootstrap_certificate_enrolls_its_own_name() {
-    use iotsec_pki::ca_state::CaState;
-    use iotsec_pki::{CsrRequest, DeviceKey, KeyAlgorithm, build_csr};
     let fleet = Fleet::new("agent-enroll-cert");
     // The manufacturer's certificate for "dev-boot", issued by the fleet CA.
-    let key = DeviceKey::generate(KeyAlgorithm::P256, &mut rand_core::OsRng);
-    let csr = build_csr(
-        &key,
-        &CsrRequest {
-            common_name: "dev-boot",
-            ..CsrRequest::default()
-        },
-    )
-    .unwrap();
-    let mut ca = CaState::open(&fleet.ca_state).unwrap();
-    let issued = ca.issue_csr(&csr, time::OffsetDateTime::now_utc()).unwrap();
-    let intermediate = ca.authority.intermediate_der().to_vec();
+    let (key, issued, intermediate) = fleet.issue("dev-boot", time::OffsetDateTime::now_utc());
     let mut config = fleet.config("unused", &closed_port());
     config.device_id = None;
     config.state_dir = fleet.state_of("dev-boot");
@@ -153,24 +140,11 @@ async fn a_bootstrap_certificate_enrolls_its_own_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_certificate_enrolls_again_with_the_bootstrap_credential() {
-    use iotsec_pki::ca_state::{CaState, to_pem};
-    use iotsec_pki::{CsrRequest, DeviceKey, KeyAlgorithm, build_csr};
+    use iotsec_pki::ca_state::to_pem;
     let fleet = Fleet::new("agent-enroll-expired");
     // A state directory whose certificate (one-hour lifetime) was issued two hours ago.
-    let key = DeviceKey::generate(KeyAlgorithm::P256, &mut rand_core::OsRng);
-    let csr = build_csr(
-        &key,
-        &CsrRequest {
-            common_name: "dev-old",
-            ..CsrRequest::default()
-        },
-    )
-    .unwrap();
     let two_hours_ago = time::OffsetDateTime::now_utc() - time::Duration::hours(2);
-    let issued = CaState::open(&fleet.ca_state)
-        .unwrap()
-        .issue_csr(&csr, two_hours_ago)
-        .unwrap();
+    let (key, issued, _) = fleet.issue("dev-old", two_hours_ago);
     let state = fleet.state_of("dev-old");
     std::fs::create_dir_all(&state).unwrap();
     std::fs::write(
