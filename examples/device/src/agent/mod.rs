@@ -166,18 +166,16 @@ mod tests {
     use zeroize::Zeroizing;
 
     fn config() -> AgentConfig {
-        AgentConfig {
-            state_dir: std::env::temp_dir().join("iotsec-agent-never-created"),
-            cloud_url: "https://127.0.0.1:8443".into(),
-            est_label: None,
-            broker: "127.0.0.1:8883".into(),
-            trust_anchors: vec![vec![0x30, 0x00]],
-            device_id: Some("dev-1".into()),
-            bootstrap: Bootstrap::Basic {
+        let mut config = AgentConfig::new(
+            std::env::temp_dir().join("iotsec-agent-never-created"),
+            "https://127.0.0.1:8443",
+            "127.0.0.1:8883",
+            vec![vec![0x30, 0x00]],
+            Bootstrap::Basic {
                 user: "u".into(),
                 password: Zeroizing::new("p".into()),
             },
-            firmware: FirmwareConfig {
+            FirmwareConfig {
                 trust_root: Vec::new(),
                 vendor_id: [0; 16],
                 class_id: [0; 16],
@@ -185,10 +183,9 @@ mod tests {
                 slot_capacity: 1,
                 factory: None,
             },
-            timers: None,
-            tls_provider: None,
-            step_timeout: Duration::from_secs(1),
-        }
+        );
+        config.device_id = Some("dev-1".into());
+        config
     }
 
     fn refused(change: impl FnOnce(&mut AgentConfig)) -> String {
