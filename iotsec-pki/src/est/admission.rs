@@ -26,7 +26,8 @@ pub struct ServeLimits {
     pub deadline: Duration,
     /// Most connections held at once.
     pub max_connections: usize,
-    /// Most connections one client address holds at once (IPv6: one /64).
+    /// Most connections one client address holds at once (IPv6: one /64). Clients behind one
+    /// NAT, or a load test on loopback, share an address: raise it for them.
     pub max_per_address: usize,
     /// Slots of `max_connections` kept for addresses that hold no connection yet.
     pub reserve: usize,
@@ -108,9 +109,44 @@ impl AdmissionRefusal {
     }
 }
 
+/// Logs refused connections without letting a flood of them flood the log: the first refusal,
+/// then at most one line a second with how many were refused since.
+#[derive(Debug)]
+pub(crate) struct RefusalLog {
+    last: Option<std::time::Instant>,
+    unlogged: usize,
+}
+
+impl RefusalLog {
+    pub(crate) fn new() -> Self {
+        RefusalLog {
+            last: None,
+            unlogged: 0,
+        }
+    }
+
+    pub(crate) fn refused(&mut self, peer: std::net::SocketAddr, why: AdmissionRefusal) {
+        let now = std::time::Instant::now();
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
+        {
+            self.unlogged += 1;
+            return;
+        }
+        log::warn!(
+            "EST server: connection from {peer} refused ({}); {} more refused in the last second",
+            why.code(),
+            self.unlogged
+        );
+        self.last = Some(now);
+        self.unlogged = 0;
+    }
+}
+
 /// The key an address is counted under: an IPv4 address, or the /64 of an IPv6 one (an
 /// IPv4-mapped IPv6 address counts as the IPv4 address).
-fn address_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

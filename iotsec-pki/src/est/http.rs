@@ -10,7 +10,8 @@
 //!   application's handlers read it with `axum::Extension<TlsFacts>`.
 //! * [`serve`]: TLS 1.3 (tokio-rustls) + HTTP/1.1 (hyper) with the bounds of [`ServeLimits`]
 //!   ([`crate::est::admission`]): one deadline for handshake, request head and body, a
-//!   per-address cap, a reserve for new addresses, a body cap (413), and graceful shutdown. The
+//!   per-address cap, a reserve for new addresses, a body cap (413; bodies are streamed to the
+//!   application, which may set lower limits per route), and graceful shutdown. The
 //!   TLS configuration is read from a [`TlsConfigCell`] at each handshake, so a configuration
 //!   with a new CRL ([`TlsConfigCell::replace`]) applies to the next handshake.
 
@@ -33,7 +34,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::device::channel_binding::{EXPORTER_LABEL, EXPORTER_LEN};
-use crate::est::admission::{Admission, Admitted};
+use crate::est::admission::{Admission, Admitted, RefusalLog};
 pub use crate::est::admission::{AdmissionRefusal, ServeLimits};
 pub use crate::est::service::TlsFacts;
 use crate::est::service::{EstRequest, EstResponse, EstService};
@@ -103,8 +104,8 @@ pub fn server_config_for(
     Ok(Arc::new(config))
 }
 
-/// The largest request body the router reads; [`serve`] refuses larger ones before that
-/// ([`ServeLimits::max_body`]).
+/// The largest request body the EST router reads (413 above it); [`serve`] bounds every
+/// request body by [`ServeLimits::max_body`] as well.
 pub const MAX_EST_BODY: usize = crate::est::transport::MAX_BODY;
 
 /// The EST, OCSP and CRL routes over `service`:
@@ -115,7 +116,9 @@ pub const MAX_EST_BODY: usize = crate::est::transport::MAX_BODY;
 ///   each path of [`EstService::crl_paths`] (a CA's CRL URL, the root's CRL) that is a plain
 ///   path (letters, digits, `-._~/`).
 ///
-/// Every answer, including 404 for an unknown label or operation, is the service's.
+/// Every answer, including 404 for an unknown label or operation, is the service's. axum's
+/// `merge` refuses (panics on) overlapping routes: an application keeps its own paths off these
+/// (the CRL URLs of its CAs included).
 pub fn router(service: Arc<EstService>) -> Router {
     let mut crl_routes: Vec<String> = vec!["/crl.der".into(), "/crl/{file}".into()];
     for path in service.crl_paths() {
@@ -173,7 +176,10 @@ async fn decide(
     };
     let body = match Limited::new(body, MAX_EST_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
+        Err(e) if over_length_limit(&*e) => {
+            return plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+        }
+        Err(_) => return plain(StatusCode::BAD_REQUEST, "truncated body"),
     };
     let request = EstRequest {
         method: parts.method.as_str().to_owned(),
@@ -216,8 +222,12 @@ fn into_response(mut answer: EstResponse) -> Response {
 
 /// Serves `app` over TLS 1.3 on `listener` until `shutdown` completes, taking each handshake's
 /// configuration from `tls`, within `limits`; every request carries the connection's
-/// [`TlsFacts`] as an extension. On shutdown it stops accepting, lets each connection finish
-/// the request in flight (within [`ServeLimits::deadline`]) and returns.
+/// [`TlsFacts`] as an extension. A request body reaches `app` as it arrives, bounded by
+/// [`ServeLimits::max_body`] (a larger Content-Length is answered 413 before `app` sees it; a
+/// larger chunked body fails to read with `http_body_util::LengthLimitError`, which axum's
+/// extractors answer with 413). On shutdown it stops accepting, closes idle connections, lets
+/// each busy one finish the request in flight (within [`ServeLimits::deadline`], after which
+/// they are dropped) and returns.
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<TlsConfigCell>,
@@ -226,6 +236,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let admission = Admission::new(&limits);
+    let mut refusals = RefusalLog::new();
     let limits = Arc::new(limits);
     let (stop, stopped) = watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
@@ -247,10 +258,7 @@ pub async fn serve(
         let admitted = match admission.try_admit(peer.ip()) {
             Ok(admitted) => admitted,
             Err(refusal) => {
-                log::warn!(
-                    "EST server: connection from {peer} refused ({})",
-                    refusal.code()
-                );
+                refusals.refused(peer, refusal);
                 continue;
             }
         };
@@ -381,49 +389,96 @@ async fn connection(
     }
 }
 
-/// Reads the request body within the deadline and `limits.max_body`, then disarms the
-/// deadline and lets `app` answer with the connection's [`TlsFacts`] attached.
+/// A request body as the application reads it: at most [`ServeLimits::max_body`] bytes (more
+/// is a `LengthLimitError`, which axum's extractors answer with 413), read under the
+/// connection's deadline, which is lifted once the body has been read to its end: from then on
+/// the time is the application's, not the client's.
+struct RequestBody {
+    inner: Limited<hyper::body::Incoming>,
+    deadline: Arc<watch::Sender<Option<Instant>>>,
+}
+
+impl hyper::body::Body for RequestBody {
+    type Data = axum::body::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        let frame = std::pin::Pin::new(&mut this.inner).poll_frame(cx);
+        if matches!(frame, std::task::Poll::Ready(None)) {
+            this.deadline.send_replace(None);
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Lets `app` answer `req` with the connection's [`TlsFacts`] attached and its body bounded by
+/// `limits.max_body` (a larger declared Content-Length is answered 413 at once).
 async fn answer(
     req: hyper::Request<hyper::body::Incoming>,
     app: Router,
     facts: TlsFacts,
     limits: &ServeLimits,
-    deadline: &watch::Sender<Option<Instant>>,
+    deadline: &Arc<watch::Sender<Option<Instant>>>,
 ) -> Response {
-    let too_large = || {
-        let mut r = plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
-        // The unread rest of the body would be taken for the next request.
-        r.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        r
-    };
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limits.max_body as u64) {
-        return too_large();
+        let mut r = plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+        // The unread body would be taken for the next request.
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return r;
     }
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, limits.max_body).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
-        Err(_) => {
-            let mut r = plain(StatusCode::BAD_REQUEST, "truncated body");
-            r.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return r;
-        }
+    if hyper::body::Body::is_end_stream(&body) {
+        // No body: the request is in whole.
+        deadline.send_replace(None);
+    }
+    let body = RequestBody {
+        inner: Limited::new(body, limits.max_body),
+        deadline: deadline.clone(),
     };
-    // The request is in whole: the time the application takes is not the client's.
-    deadline.send_replace(None);
-    let mut req = Request::from_parts(parts, Body::from(body));
+    let mut req = Request::from_parts(parts, Body::new(body));
     req.extensions_mut().insert(facts);
-    match tower_call(app, req).await {
+    let mut response = match tower_call(app, req).await {
         Ok(r) => r,
         Err(never) => match never {},
+    };
+    if deadline.borrow().is_some() {
+        // The application answered without reading the body to its end (a refusal, 413): the
+        // rest would be taken for the next request, so the connection ends here.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
+    response
+}
+
+/// Whether `e` or one of its sources is a body over its length limit.
+fn over_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(e);
+    while let Some(e) = current {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
 }
 
 async fn tower_call(mut app: Router, req: Request) -> Result<Response, Infallible> {

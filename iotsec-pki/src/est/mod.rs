@@ -3,6 +3,8 @@
 
 #[cfg(feature = "est-server")]
 pub mod admission; // which connections a server takes on (slow clients, per-address caps)
+#[cfg(feature = "est-server")]
+pub mod basic_auth; // HTTP Basic: constant-time check, failed attempts limited per address
 #[cfg(feature = "est-client")]
 pub mod client; // EST client over rustls
 #[cfg(feature = "est-axum")]

@@ -3,6 +3,9 @@
 //! Test files that use it also declare `mod peers;`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod axum_server;
+pub mod slow_client;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
