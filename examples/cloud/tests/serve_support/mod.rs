@@ -187,6 +187,14 @@ impl Fleet {
     }
 }
 
+impl Drop for Fleet {
+    /// The scratch directory goes with the fleet (its services, declared after it, are
+    /// stopped first).
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 #[cfg(unix)]
 fn set_mode_600(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
