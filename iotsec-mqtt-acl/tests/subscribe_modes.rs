@@ -38,18 +38,11 @@ fn modes_are_named_exactly() {
 
 /// `allow subscribe+receive sensors/+/temp` for everyone.
 fn policy() -> CompiledPolicy {
-    let rules = vec![RuleDocument::new(
+    compiled(vec![RuleDocument::new(
         Effect::Allow,
         &[Action::Subscribe, Action::Receive],
         &["sensors/+/temp"],
-    )];
-    CompiledPolicy::compile(
-        Policy::from_document(PolicyDocument {
-            rules,
-            ..Default::default()
-        })
-        .unwrap(),
-    )
+    )])
 }
 
 fn subscribe(policy: &CompiledPolicy, filter: &str, mode: SubscribeMode) -> (Effect, Reason) {
@@ -112,18 +105,11 @@ fn a_filter_one_level_deeper_than_any_template_keeps_its_parent_level() {
     // also matches the template's own topic (`#` matches its parent level, MQTT 5.0 §4.7.1.2),
     // so they overlap. Shortening the filter (as is done only for deeper filters) would lose it.
     let deepest = vec!["l"; MAX_TEMPLATE_LEVELS].join("/");
-    let rules = vec![RuleDocument::new(
+    let p = compiled(vec![RuleDocument::new(
         Effect::Allow,
         &[Action::Subscribe, Action::Receive],
         &[deepest.as_str()],
-    )];
-    let p = CompiledPolicy::compile(
-        Policy::from_document(PolicyDocument {
-            rules,
-            ..Default::default()
-        })
-        .unwrap(),
-    );
+    )]);
     let filter = format!("{deepest}/#");
     assert_eq!(
         subscribe(&p, &filter, SubscribeMode::Strict),
@@ -133,4 +119,101 @@ fn a_filter_one_level_deeper_than_any_template_keeps_its_parent_level() {
         subscribe(&p, &filter, SubscribeMode::Narrow),
         (Effect::Allow, Reason::AllowedBy { rule: 0 })
     );
+}
+
+fn compiled(rules: Vec<RuleDocument>) -> CompiledPolicy {
+    CompiledPolicy::compile(
+        Policy::from_document(PolicyDocument {
+            rules,
+            ..Default::default()
+        })
+        .unwrap(),
+    )
+}
+
+#[test]
+fn a_deny_of_subscribe_alone_refuses_the_subscription() {
+    // The deny names `subscribe` but not `receive`: it still applies to SUBSCRIBE.
+    let p = compiled(vec![
+        RuleDocument::new(Effect::Allow, &[Action::Subscribe], &["sensors/#"]),
+        RuleDocument::new(Effect::Deny, &[Action::Subscribe], &["sensors/secret/#"]),
+    ]);
+    for mode in [SubscribeMode::Strict, SubscribeMode::Narrow] {
+        assert_eq!(
+            subscribe(&p, "sensors/secret/key", mode).0,
+            Effect::Deny,
+            "{mode:?}"
+        );
+        assert_eq!(
+            subscribe(&p, "sensors/a", mode).0,
+            Effect::Allow,
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
+fn narrow_refuses_only_what_the_denies_cover() {
+    let p = compiled(vec![
+        RuleDocument::new(
+            Effect::Allow,
+            &[Action::Subscribe, Action::Receive],
+            &["sensors/#"],
+        ),
+        RuleDocument::new(Effect::Deny, &[Action::Receive], &["sensors/secret/#"]),
+    ]);
+    // Partly denied: narrow grants (each delivery is checked), strict refuses.
+    assert_eq!(
+        subscribe(&p, "sensors/#", SubscribeMode::Narrow),
+        (Effect::Allow, Reason::AllowedBy { rule: 0 })
+    );
+    assert_eq!(
+        subscribe(&p, "sensors/#", SubscribeMode::Strict).0,
+        Effect::Deny
+    );
+    // Wholly denied: both refuse.
+    assert_eq!(
+        subscribe(&p, "sensors/secret/+", SubscribeMode::Narrow).0,
+        Effect::Deny
+    );
+    assert_eq!(
+        subscribe(&p, "sensors/secret/+", SubscribeMode::Strict).0,
+        Effect::Deny
+    );
+}
+
+#[test]
+fn only_a_filter_without_wildcards_is_exact() {
+    use iotsec_mqtt_acl::TopicFilter;
+    for (filter, exact) in [
+        ("a/b", true),
+        ("a", true),
+        ("a/+", false),
+        ("+/b", false),
+        ("a/#", false),
+        ("#", false),
+    ] {
+        assert_eq!(
+            TopicFilter::new(filter).unwrap().is_exact(),
+            exact,
+            "{filter}"
+        );
+    }
+}
+
+#[test]
+fn only_subscribe_rules_grant_a_subscription() {
+    // `publish` and `receive` allows say nothing about SUBSCRIBE.
+    let p = compiled(vec![RuleDocument::new(
+        Effect::Allow,
+        &[Action::Publish, Action::Receive],
+        &["sensors/#"],
+    )]);
+    for mode in [SubscribeMode::Strict, SubscribeMode::Narrow] {
+        assert_eq!(
+            subscribe(&p, "sensors/a", mode),
+            (Effect::Deny, Reason::NoMatchingRule),
+            "{mode:?}"
+        );
+    }
 }
