@@ -5,30 +5,44 @@
 //! this root's own valid CRL at `offset`, so that the fuzzer works near a genuine file.
 //! Nothing may panic; an accepted file must carry exactly what the root signed (its TBSCertList;
 //! only the signature value may differ, as ECDSA's (r, n - s) verifies too), with its number.
+//! The CA lives in memory: the target writes nothing (no state directory in the system's
+//! temporary directory, which a fuzzer killed mid-run would leave behind).
 use std::path::Path;
 use std::sync::OnceLock;
 
-use iotsec_pki::ca_state::{CaSettings, init_state, read_pem};
-use iotsec_pki::root_crl::{parse_published_root_crl, root_crl};
+use iotsec_pki::ca::authority::{RevokedEntry, create_hierarchy, sign_root_crl};
+use iotsec_pki::ca::root_crl::{ROOT_CRL_VALIDITY, parse_published_root_crl};
 use libfuzzer_sys::fuzz_target;
 
-/// (root certificate DER, a valid root CRL DER).
+/// (root certificate DER, a valid root CRL DER revoking the intermediate, as `pki revoke
+/// --intermediate` makes it).
 fn ca() -> &'static (Vec<u8>, Vec<u8>) {
     static CA: OnceLock<(Vec<u8>, Vec<u8>)> = OnceLock::new();
     CA.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("iotsec-fuzz-rootcrl-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let settings = CaSettings {
-            organization: "Fuzz".into(),
-            crl_url: "http://127.0.0.1/crl".into(),
-            lifetime_secs: 3600,
-        };
+        use der::Decode;
         let now = time::OffsetDateTime::now_utc();
-        init_state(&dir, &settings, now).expect("CA for fuzzing");
-        let root = read_pem(&dir.join("root.pem"), "CERTIFICATE").expect("root certificate");
-        let crl = root_crl(&dir, now).expect("root CRL");
-        let _ = std::fs::remove_dir_all(&dir);
-        (root, crl)
+        let hierarchy = create_hierarchy("Fuzz", now).expect("CA for fuzzing");
+        let intermediate = x509_cert::Certificate::from_der(&hierarchy.intermediate_der)
+            .expect("intermediate certificate");
+        let revoked = [RevokedEntry {
+            serial: intermediate
+                .tbs_certificate
+                .serial_number
+                .as_bytes()
+                .to_vec(),
+            revoked_at: now,
+            reason: 4,
+        }];
+        let crl = sign_root_crl(
+            &hierarchy.root_der,
+            &hierarchy.root_key,
+            &revoked,
+            1,
+            now,
+            now + ROOT_CRL_VALIDITY,
+        )
+        .expect("root CRL");
+        (hierarchy.root_der, crl)
     })
 }
 

@@ -38,6 +38,10 @@ pub mod memory_store;
 pub use memory_store::{MemoryBootStore, MemoryStoreError};
 
 // Cloud side: std.
+#[cfg(feature = "serde")]
+pub mod device_state_file;
+#[cfg(feature = "serde")]
+pub use device_state_file::{DeviceStateFile, DeviceStateFileError, HostTime};
 #[cfg(feature = "std")]
 pub mod manifest_builder;
 #[cfg(feature = "std")]

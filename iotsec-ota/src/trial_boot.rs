@@ -159,13 +159,15 @@ impl<E> BootError<E> {
     }
 
     /// Whether the boot flow refused (a rollback, a replay, a tampered record, an image that is not
-    /// the signed one) rather than failed on its store or a call out of order.
+    /// the signed one, no slot fit to boot) rather than failed on its store or a call out of
+    /// order.
     pub fn is_refusal(&self) -> bool {
         match self {
             BootError::Image(e) => e.is_refusal(),
-            BootError::Rollback { .. } | BootError::Replay { .. } | BootError::CorruptRecord => {
-                true
-            }
+            BootError::Rollback { .. }
+            | BootError::Replay { .. }
+            | BootError::CorruptRecord
+            | BootError::NoBootableSlot => true,
             _ => false,
         }
     }

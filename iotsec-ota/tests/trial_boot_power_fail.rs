@@ -318,7 +318,10 @@ fn mcuboot_1708_no_path_boots_an_image_below_the_committed_counter() {
     forged.confirmed = Slot::A;
     forged.trial = None;
     boot.store().store_record(&forged).unwrap();
-    assert_eq!(boot.boot(), Err(BootError::NoBootableSlot));
+    let refused = boot.boot();
+    assert_eq!(refused, Err(BootError::NoBootableSlot));
+    // A refusal of the boot flow (a command line exits 1), not a store failure.
+    assert!(refused.is_err_and(|e| e.is_refusal()));
     // Confirm of a low-counter trial slot is refused and the counter is untouched.
     let mut forged = record(boot.store());
     forged.slots[0] = old_a;

@@ -166,7 +166,7 @@ fn a_check_finishes_an_interrupted_rotation_and_waits_for_a_running_one() {
         NewCaKey::Software,
         root_key.as_ref(),
         &mut |step| match step {
-            RotationStep::Committed => Err(CaError::State("crash".into())),
+            RotationStep::Committed => Err(CaError::Io(std::io::Error::other("crash"))),
             _ => Ok(()),
         },
     );

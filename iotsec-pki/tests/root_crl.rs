@@ -223,7 +223,10 @@ fn the_root_revokes_only_what_it_signed_and_signs_only_with_its_key() {
     ));
     // The root key away (offline): the CRL cannot be signed.
     std::fs::rename(state.join("offline"), state.join("elsewhere")).unwrap();
-    assert!(matches!(root_crl(&state, now), Err(CaError::State(_))));
+    assert!(matches!(
+        root_crl(&state, now),
+        Err(CaError::RootKeyUnavailable { .. })
+    ));
     // Another root's key in its place: refused, not signed under our root's name.
     std::fs::create_dir(state.join("offline")).unwrap();
     std::fs::copy(

@@ -264,10 +264,24 @@ fn a_named_intermediate_rotates_and_the_old_one_can_be_revoked_by_the_root() {
         .unwrap();
     // The default intermediate was not rotated.
     assert!(retired_generations(&state).unwrap().is_empty());
-    // A retired generation is not rotated again.
+    // A retired generation is not rotated again, even by the holder of the root key.
+    let root_key = iotsec_pki::open_root_key(&state, &iotsec_pki::TokenPins::default()).unwrap();
+    let err = iotsec_pki::rotate_intermediate_signed_by(
+        &rotation.retired_dir,
+        None,
+        now,
+        NewCaKey::Software,
+        root_key.as_ref(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, CaError::RetiredGeneration { dir } if *dir == rotation.retired_dir),
+        "{err:?}"
+    );
+    // Without the root key at hand (it is not in a generation's folder), nothing is tried.
     assert!(matches!(
         rotate_intermediate(&rotation.retired_dir, None, now, NewCaKey::Software),
-        Err(CaError::State(_) | CaError::Io(_))
+        Err(CaError::Io(_) | CaError::RootKeyUnavailable { .. })
     ));
 }
 

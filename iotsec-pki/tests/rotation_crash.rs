@@ -93,7 +93,7 @@ fn rotate_crashing_at(
         root_key.as_ref(),
         &mut |step| {
             if Some(steps.len()) == crash_at {
-                return Err(CaError::State("injected crash".into()));
+                return Err(injected_crash());
             }
             steps.push(step);
             Ok(())
@@ -106,11 +106,10 @@ fn rotate_crashing_at(
 /// how many crashed.
 fn recover_crashing_after_every_step(state: &Path) -> usize {
     for crashes in 0..64 {
-        match recover_rotation_observed(state, StateLock::WAIT_NONE, &mut |_| {
-            Err(CaError::State("injected crash".into()))
-        }) {
+        match recover_rotation_observed(state, StateLock::WAIT_NONE, &mut |_| Err(injected_crash()))
+        {
             Ok(_) => return crashes,
-            Err(CaError::State(m)) if m == "injected crash" => {}
+            Err(CaError::Io(e)) if e.to_string() == "injected crash" => {}
             Err(e) => panic!("recovery failed: {e}"),
         }
     }
@@ -325,4 +324,9 @@ fn a_rotation_in_progress_holds_off_opens_and_other_rotations() {
         StateLock::exclusive(&state, StateLock::WAIT_NONE),
         Err(CaError::RotationInProgress { .. })
     ));
+}
+
+/// The failure a test injects at a rotation step (what a crash or a full disk would return).
+fn injected_crash() -> CaError {
+    CaError::Io(std::io::Error::other("injected crash"))
 }

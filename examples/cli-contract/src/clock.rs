@@ -1,22 +1,8 @@
-//! The time a command checks expiry against when it acts for a device (`ota verify --state`,
-//! `iotsec-device ota apply`): the state file's `now` when it gives one, else this host's
-//! clock; only an explicit `--no-trusted-time` says the device has no trusted time, which turns
-//! the expiry checks (TUF specification §5.4, freeze attack) off visibly.
+//! This host's clock, for the times a command checks (`ota verify --state`, `iotsec-device ota
+//! apply`: iotsec-ota's `DeviceStateFile::trusted_time` takes it when the state file gives no
+//! `now`) and for expiries it refuses when already past.
 
 use crate::BadInput;
-
-/// Seconds since the Unix epoch to check expiry against, or `None` when the operator said the
-/// device has no trusted time.
-pub fn device_time(state_now: Option<u64>, no_trusted_time: bool) -> Result<Option<u64>, BadInput> {
-    match (state_now, no_trusted_time) {
-        (Some(_), true) => Err(BadInput::new(
-            "--no-trusted-time contradicts the state file's now: give one or the other",
-        )),
-        (Some(now), false) => Ok(Some(now)),
-        (None, true) => Ok(None),
-        (None, false) => host_now().map(Some),
-    }
-}
 
 /// This host's clock, in seconds since the Unix epoch.
 pub fn host_now() -> Result<u64, BadInput> {

@@ -25,7 +25,7 @@ pub enum InputKind {
     Vex,
     /// A mosquitto ACL file: 16 MiB.
     AclFile,
-    /// A key file (JSON): 64 KiB.
+    /// A key file (JSON or PEM): 64 KiB.
     Key,
     /// A signed trust root or manifest (`COSE_Sign`): 64 KiB (above iotsec-ota's document cap,
     /// which then refuses with its own error).
@@ -36,19 +36,27 @@ pub enum InputKind {
     CertificateRequest,
     /// A firmware image (streamed, or hashed): 256 MiB.
     Image,
+    /// A certificate, a chain or a bundle of trust anchors (DER or PEM): 1 MiB.
+    Certificate,
+    /// TPM attestation evidence (a quote, its signature, a public area, PCR values, a clock, a
+    /// credential's secret): 64 KiB.
+    Attestation,
+    /// A TCG event log (binary, crypto-agile): 16 MiB.
+    EventLog,
 }
 
 impl InputKind {
     /// The largest file of this kind a command reads, in bytes.
     pub fn cap(self) -> u64 {
         match self {
-            InputKind::Policy => MIB,
+            InputKind::Policy | InputKind::Certificate => MIB,
             InputKind::Sbom | InputKind::Vex => 64 * MIB,
-            InputKind::AclFile => 16 * MIB,
+            InputKind::AclFile | InputKind::EventLog => 16 * MIB,
             InputKind::Key
             | InputKind::SignedDocument
             | InputKind::DeviceState
-            | InputKind::CertificateRequest => 64 * KIB,
+            | InputKind::CertificateRequest
+            | InputKind::Attestation => 64 * KIB,
             InputKind::Image => 256 * MIB,
         }
     }
@@ -65,6 +73,9 @@ impl InputKind {
             InputKind::DeviceState => "state file",
             InputKind::CertificateRequest => "certificate request",
             InputKind::Image => "image file",
+            InputKind::Certificate => "certificate file",
+            InputKind::Attestation => "attestation file",
+            InputKind::EventLog => "event log",
         }
     }
 }

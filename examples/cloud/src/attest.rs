@@ -8,7 +8,7 @@
 //! reference file sets `accept_bare_ak`. The signed message and signature are evidence: if they
 //! are malformed the quote is rejected (exit 1), not reported as bad input.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use iotsec_attest::appraise::policy::AppraisalPolicy;
@@ -17,6 +17,7 @@ use iotsec_attest::identity::bare_key::BareKey;
 use iotsec_attest::tpm::pcr_file::SerializedPcrs;
 use iotsec_attest::verify::ring::RingVerifier;
 use iotsec_attest::{ClockInfo, ErrorCode, PublicArea};
+use iotsec_cli_contract::input::{InputKind, read_input, read_input_text};
 use iotsec_cli_contract::{BadInput, Outcome, Report};
 
 /// Attestation subcommands.
@@ -107,10 +108,6 @@ pub fn run(command: Command) -> Result<Report, BadInput> {
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, BadInput> {
-    std::fs::read(path).map_err(|e| BadInput::new(format!("cannot read {}: {e}", path.display())))
-}
-
 fn decode_hex(text: &str) -> Result<Vec<u8>, BadInput> {
     let t = text.trim();
     let t = t.strip_prefix("0x").unwrap_or(t);
@@ -133,8 +130,7 @@ fn quote(args: QuoteArgs) -> Result<Report, BadInput> {
     let nonce = decode_hex(&args.nonce)?;
     let mut policy = match &args.reference {
         Some(p) => {
-            let text = String::from_utf8(read(p)?)
-                .map_err(|_| BadInput::new(format!("{} is not UTF-8", p.display())))?;
+            let text = read_input_text(p, InputKind::Policy)?;
             AppraisalPolicy::from_json(&text)
                 .map_err(|e| BadInput::new(format!("{}: {e}", p.display())))?
         }
@@ -143,12 +139,12 @@ fn quote(args: QuoteArgs) -> Result<Report, BadInput> {
     policy.allow_sha1 |= args.allow_sha1;
     let previous: Option<ClockInfo> = match &args.previous_clock {
         Some(p) => Some(
-            serde_json::from_slice(&read(p)?)
+            serde_json::from_slice(&read_input(p, InputKind::Attestation)?)
                 .map_err(|e| BadInput::new(format!("{}: not a clock_info: {e}", p.display())))?,
         ),
         None => None,
     };
-    let ak_bytes = read(&args.ak)?;
+    let ak_bytes = read_input(&args.ak, InputKind::Attestation)?;
     let bare;
     let ak = if ak_bytes.starts_with(b"-----BEGIN") {
         let text =
@@ -160,7 +156,7 @@ fn quote(args: QuoteArgs) -> Result<Report, BadInput> {
         PublicArea::parse_tpm2b(&ak_bytes)
             .map_err(|e| BadInput::new(format!("{}: not a TPM2B_PUBLIC: {e}", args.ak.display())))?
     };
-    let pcr_bytes = read(&args.pcrs)?;
+    let pcr_bytes = read_input(&args.pcrs, InputKind::Attestation)?;
     let pcrs = SerializedPcrs::parse(&pcr_bytes).map_err(|e| {
         BadInput::new(format!(
             "{}: not a tpm2-tools PCR file: {e}",
@@ -168,11 +164,11 @@ fn quote(args: QuoteArgs) -> Result<Report, BadInput> {
         ))
     })?;
     let log = match &args.event_log {
-        Some(p) => Some(read(p)?),
+        Some(p) => Some(read_input(p, InputKind::EventLog)?),
         None => None,
     };
-    let message = read(&args.message)?;
-    let signature = read(&args.signature)?;
+    let message = read_input(&args.message, InputKind::Attestation)?;
+    let signature = read_input(&args.signature, InputKind::Attestation)?;
     let evidence = QuoteEvidence {
         ak: &ak,
         message: &message,
@@ -186,22 +182,22 @@ fn quote(args: QuoteArgs) -> Result<Report, BadInput> {
 
 fn make_credential(args: MakeCredentialArgs) -> Result<Report, BadInput> {
     use iotsec_attest::identity::credential::{OsRng, make_credential};
-    let ek_bytes = read(&args.ek)?;
+    let ek_bytes = read_input(&args.ek, InputKind::Attestation)?;
     let ek = PublicArea::parse_tpm2b(&ek_bytes)
         .map_err(|e| BadInput::new(format!("{}: not a TPM2B_PUBLIC: {e}", args.ek.display())))?;
     let name = match (&args.ak, &args.ak_name) {
         (Some(p), _) => {
-            let b = read(p)?;
+            let b = read_input(p, InputKind::Attestation)?;
             PublicArea::parse_tpm2b(&b)
                 .map_err(|e| BadInput::new(format!("{}: not a TPM2B_PUBLIC: {e}", p.display())))?
                 .name()
                 .as_bytes()
                 .to_vec()
         }
-        (None, Some(p)) => read(p)?,
+        (None, Some(p)) => read_input(p, InputKind::Attestation)?,
         (None, None) => return Err(BadInput::new("--ak or --ak-name is required")),
     };
-    let secret = read(&args.secret)?;
+    let secret = read_input(&args.secret, InputKind::Attestation)?;
     let blob = make_credential(&ek, &name, &secret, &mut OsRng).map_err(BadInput::new)?;
     let bytes = blob.to_tpm2_tools();
     std::fs::write(&args.output, &bytes)
@@ -246,7 +242,7 @@ pub(crate) fn refused_or_bad_input<E: ErrorCode + std::fmt::Display>(
 fn event_log(args: EventLogArgs) -> Result<Report, BadInput> {
     use iotsec_attest::tpm::algorithm::HashAlg;
     use iotsec_attest::tpm::event_log::{EventLog, EventLogError};
-    let bytes = read(&args.log)?;
+    let bytes = read_input(&args.log, InputKind::EventLog)?;
     let context = args.log.display().to_string();
     let log = match EventLog::parse(&bytes) {
         Ok(log) => log,

@@ -5,13 +5,14 @@
 //! certificate is evidence from the device), 2 when a file cannot be read or a root or
 //! intermediate the operator gave is not a certificate.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use iotsec_attest::identity::ek_certificate::{
     EkQuirks, certificate_der, validate_ek_certificate_at,
 };
 use iotsec_attest::{ErrorCode, PublicArea};
+use iotsec_cli_contract::input::{InputKind, read_input};
 use iotsec_cli_contract::{BadInput, Outcome, Report};
 
 /// Arguments of `attest ekcert`.
@@ -47,25 +48,22 @@ pub struct EkCertArgs {
     at: Option<u64>,
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, BadInput> {
-    std::fs::read(path).map_err(|e| BadInput::new(format!("cannot read {}: {e}", path.display())))
-}
-
 fn anchors(paths: &[PathBuf]) -> Result<Vec<Vec<u8>>, BadInput> {
     paths
         .iter()
         .map(|p| {
-            certificate_der(&read(p)?).map_err(|e| BadInput::new(format!("{}: {e}", p.display())))
+            certificate_der(&read_input(p, InputKind::Certificate)?)
+                .map_err(|e| BadInput::new(format!("{}: {e}", p.display())))
         })
         .collect()
 }
 
 /// Runs `attest ekcert`.
 pub fn run(args: EkCertArgs) -> Result<Report, BadInput> {
-    let ek_bytes = read(&args.ek)?;
+    let ek_bytes = read_input(&args.ek, InputKind::Attestation)?;
     let ek = PublicArea::parse_tpm2b(&ek_bytes)
         .map_err(|e| BadInput::new(format!("{}: not a TPM2B_PUBLIC: {e}", args.ek.display())))?;
-    let mut cert = read(&args.cert)?;
+    let mut cert = read_input(&args.cert, InputKind::Certificate)?;
     if cert.starts_with(b"-----BEGIN") {
         cert = certificate_der(&cert)
             .map_err(|e| BadInput::new(format!("{}: {e}", args.cert.display())))?;

@@ -6,16 +6,16 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
-use iotsec_cli_contract::clock::{device_time, future_expiry};
+use iotsec_cli_contract::clock::{future_expiry, host_now};
 use iotsec_cli_contract::input::{InputKind, open_input, read_input, read_json};
-use iotsec_cli_contract::json_fields::Fields;
 use iotsec_cli_contract::{BadInput, Outcome, Report};
 use iotsec_ota::cose_sign::CoseSign;
 use iotsec_ota::manifest_builder::{ComponentSpec, ManifestBuilder};
 use iotsec_ota::signer::{Ed25519Key, Es256Key, Signer, key_id_for, sign_document};
 use iotsec_ota::trust_root::{ROOT_CONTENT_TYPE, TrustRootPayload};
 use iotsec_ota::{
-    Algorithm, DeviceState, ExpiryCheck, ImageVerifier, Manifest, Role, TrustRoot, TrustedTime,
+    Algorithm, DeviceStateFile, DeviceStateFileError, ExpiryCheck, HostTime, ImageVerifier,
+    Manifest, Role, TrustRoot, TrustedTime,
 };
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -406,7 +406,8 @@ fn root(current: Option<&Path>, args: &RootArgs) -> Result<Report, BadInput> {
                 json: json!({"version": version, "out": args.out.display().to_string(), "bytes": document.len()}),
             })
         }
-        Err(e) => Ok(rejected(&e.to_string(), json!({"version": version}))),
+        Err(e) if e.is_refusal() => Ok(rejected(&e.to_string(), json!({"version": version}))),
+        Err(e) => Err(BadInput::new(format!("trust root: {e}"))),
     }
 }
 
@@ -505,73 +506,28 @@ fn sign(args: &SignArgs) -> Result<Report, BadInput> {
     })
 }
 
-/// The keys of a device state file.
-const STATE_KEYS: [&str; 8] = [
-    "vendor_id",
-    "class_id",
-    "device_id",
-    "security_counter",
-    "last_sequence",
-    "trusted_root_version",
-    "slot_capacity",
-    "now",
-];
-
-/// The device state file, as `ota verify --state` reads it.
-pub fn parse_state(value: &serde_json::Value) -> Result<StateFile, BadInput> {
-    let f = Fields::new(value, "state");
-    f.only(&STATE_KEYS)?;
-    Ok(StateFile {
-        vendor_id: f.uuid("vendor_id")?,
-        class_id: f.uuid("class_id")?,
-        device_id: f.text("device_id")?.as_bytes().to_vec(),
-        security_counter: f.number("security_counter")?,
-        last_sequence: f.number("last_sequence")?,
-        trusted_root_version: f.number("trusted_root_version")?,
-        slot_capacity: f.number("slot_capacity")?,
-        now: f.optional_number("now", "seconds since the epoch")?,
-    })
+/// Reads a device state file through its size cap (the crate refuses unknown keys).
+pub(crate) fn read_state(path: &Path) -> Result<DeviceStateFile, BadInput> {
+    DeviceStateFile::from_value(read_json(path, InputKind::DeviceState)?).map_err(state_error)
 }
 
-/// Reads a device state file (see [`parse_state`]) through its size cap.
-pub(crate) fn read_state(path: &Path) -> Result<StateFile, BadInput> {
-    parse_state(&read_json(path, InputKind::DeviceState)?)
+/// A device state file that cannot describe the device: bad input, named as the state's.
+pub(crate) fn state_error(e: DeviceStateFileError) -> BadInput {
+    BadInput::new(format!("state: {e}"))
 }
 
-/// An owned device state.
-pub struct StateFile {
-    vendor_id: [u8; 16],
-    class_id: [u8; 16],
-    device_id: Vec<u8>,
-    security_counter: u64,
-    last_sequence: u64,
-    trusted_root_version: u64,
-    slot_capacity: u64,
-    now: Option<u64>,
-}
-
-impl StateFile {
-    /// The device's time: the state file's `now`, else this host's clock, unless
-    /// `--no-trusted-time` says the device has none (then expiry is not checked, visibly).
-    pub(crate) fn trusted_time(&self, no_trusted_time: bool) -> Result<TrustedTime, BadInput> {
-        Ok(match device_time(self.now, no_trusted_time)? {
-            Some(now) => TrustedTime::At(now),
-            None => TrustedTime::NoTrustedClock,
-        })
-    }
-
-    pub(crate) fn view(&self, now: TrustedTime) -> DeviceState<'_> {
-        DeviceState {
-            vendor_id: self.vendor_id,
-            class_id: self.class_id,
-            device_id: &self.device_id,
-            security_counter: self.security_counter,
-            last_sequence: self.last_sequence,
-            trusted_root_version: self.trusted_root_version,
-            slot_capacity: self.slot_capacity,
-            now,
-        }
-    }
+/// The device's time: the state file's `now`, else this host's clock, unless
+/// `--no-trusted-time` says the device has none (then expiry is not checked, visibly).
+pub(crate) fn trusted_time(
+    state: &DeviceStateFile,
+    no_trusted_time: bool,
+) -> Result<TrustedTime, BadInput> {
+    let host = if no_trusted_time {
+        HostTime::NoTrustedTime
+    } else {
+        HostTime::Clock(host_now()?)
+    };
+    state.trusted_time(host).map_err(state_error)
 }
 
 fn verify(args: &VerifyArgs) -> Result<Report, BadInput> {
@@ -583,7 +539,7 @@ fn verify(args: &VerifyArgs) -> Result<Report, BadInput> {
     let state = match &args.state {
         Some(path) => {
             let state = read_state(path)?;
-            let now = state.trusted_time(args.no_trusted_time)?;
+            let now = trusted_time(&state, args.no_trusted_time)?;
             Some((state, now))
         }
         None => None,
@@ -591,7 +547,8 @@ fn verify(args: &VerifyArgs) -> Result<Report, BadInput> {
     let mut expiry = None;
     let outcome: Result<(Manifest<'_>, u8), iotsec_ota::Error> = match &state {
         Some((state, now)) => {
-            iotsec_ota::verify(&manifest_doc, &root, &state.view(*now)).map(|v| {
+            let view = state.device_state(*now).map_err(state_error)?;
+            iotsec_ota::verify(&manifest_doc, &root, &view).map(|v| {
                 expiry = Some(v.expiry);
                 (v.manifest, v.signers)
             })
@@ -609,7 +566,10 @@ fn verify(args: &VerifyArgs) -> Result<Report, BadInput> {
     };
     let (manifest, signers) = match outcome {
         Ok(ok) => ok,
-        Err(e) => return Ok(rejected(&e.to_string(), json!({"code": e.code()}))),
+        Err(e) if e.is_refusal() => {
+            return Ok(rejected(&e.to_string(), json!({"code": e.code()})));
+        }
+        Err(e) => return Err(BadInput::new(format!("manifest: {e}"))),
     };
     let mut json = json!({
         "valid": true,
@@ -650,9 +610,13 @@ fn verify(args: &VerifyArgs) -> Result<Report, BadInput> {
                 break Err(e);
             }
         };
-        if let Err(e) = checked {
-            set(&mut json, "code", json!(e.code()));
-            return Ok(rejected(&format!("image: {e}"), json));
+        match checked {
+            Err(e) if e.is_refusal() => {
+                set(&mut json, "code", json!(e.code()));
+                return Ok(rejected(&format!("image: {e}"), json));
+            }
+            Err(e) => return Err(BadInput::new(format!("image: {e}"))),
+            Ok(()) => {}
         }
         set(&mut json, "image", json!("verified"));
     }

@@ -14,7 +14,9 @@ use iotsec_ota::suit::{
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::ota::{hash_file, read, read_state, rejected, uuid_bytes, write};
+use crate::ota::{
+    hash_file, read, read_state, rejected, state_error, trusted_time, uuid_bytes, write,
+};
 
 /// SUIT envelopes.
 #[derive(Subcommand, Debug)]
@@ -162,20 +164,27 @@ fn verify(args: &VerifyArgs) -> Result<Report, BadInput> {
     let state = match args.state.as_deref() {
         Some(path) => {
             let state = read_state(path)?;
-            let now = state.trusted_time(false)?;
+            let now = trusted_time(&state, false)?;
             Some((state, now))
         }
         None => None,
     };
+    let view = match &state {
+        Some((state, now)) => Some(state.device_state(*now).map_err(state_error)?),
+        None => None,
+    };
     let outcome = authenticate_envelope(&envelope, &[key]).and_then(|verified| {
-        if let Some((state, now)) = &state {
-            check_device(&verified.manifest, &state.view(*now))?;
+        if let Some(view) = &view {
+            check_device(&verified.manifest, view)?;
         }
         Ok(verified)
     });
     let verified = match outcome {
         Ok(verified) => verified,
-        Err(e) => return Ok(rejected(&e.to_string(), json!({"code": e.code()}))),
+        Err(e) if e.is_refusal() => {
+            return Ok(rejected(&e.to_string(), json!({"code": e.code()})));
+        }
+        Err(e) => return Err(BadInput::new(format!("{}: {e}", args.envelope.display()))),
     };
     let manifest = &verified.manifest;
     let json = json!({

@@ -122,3 +122,35 @@ fn pki_issue_names_the_missing_certificate_request() {
         "error: reading certificate request missing.csr: No such file or directory\n"
     );
 }
+
+#[test]
+fn endless_attestation_inputs_end_at_their_cap() {
+    // `/dev/zero` has no length: the reader stops one byte past the cap instead of growing the
+    // process without bound.
+    let dir = scratch("io-attest-zero");
+    assert_eq!(
+        refused(
+            &dir,
+            &[
+                "attest",
+                "quote",
+                "--ak",
+                "/dev/zero",
+                "--message",
+                "m",
+                "--signature",
+                "s",
+                "--pcrs",
+                "p",
+                "--nonce",
+                "00"
+            ]
+        ),
+        "error: reading attestation file /dev/zero: larger than the 64 KiB cap on attestation \
+         files\n"
+    );
+    assert_eq!(
+        refused(&dir, &["attest", "eventlog", "--log", "/dev/zero"]),
+        "error: reading event log /dev/zero: larger than the 16 MiB cap on event logs\n"
+    );
+}

@@ -382,7 +382,10 @@ fn without_now_in_the_state_the_host_clock_refuses_an_expired_manifest() {
     });
     let (code, _, stderr) = verify(&dir, false, "root.cbor", "m.cbor", &flag);
     assert_eq!(code, 2);
-    assert!(stderr.contains("--no-trusted-time contradicts"), "{stderr}");
+    assert!(
+        stderr.contains("no trusted time contradicts the state file's now"),
+        "{stderr}"
+    );
     let (code, _, stderr) = verify(&dir, false, "root.cbor", "m.cbor", &["--no-trusted-time"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("--state"), "{stderr}");
@@ -399,7 +402,7 @@ fn a_state_file_with_an_unknown_key_is_bad_input() {
     let (code, stdout, stderr) = verify(&dir, false, "root.cbor", "old.cbor", &["--state", &st]);
     assert_eq!((code, stdout.as_str()), (2, ""));
     assert!(
-        stderr.starts_with(r#"error: state: unknown key "Now" (known: vendor_id,"#),
+        stderr.starts_with("error: state: unknown field `Now`, expected one of `vendor_id`"),
         "{stderr}"
     );
 }
@@ -504,4 +507,32 @@ fn endless_inputs_and_missing_arguments_end_with_one_line_naming_them() {
     let (code, stdout, _) = verify(&dir, false, "root.cbor", "m.cbor", &extra);
     assert_eq!(code, 1);
     assert!(stdout.contains("endless data"), "{stdout}");
+}
+
+#[test]
+fn a_refusal_exits_one_and_an_unreadable_document_two() {
+    // The exit code comes from the error (`is_refusal`), not from a list in the command.
+    let dir = setup("refusal-or-bad-input");
+    assert_eq!(sign(&dir, "m.cbor", "5", &["s1.json", "s2.json"]), 0);
+    // A replayed manifest: read, understood, refused.
+    let st = state(&dir, 9);
+    let (code, stdout, _) = verify(&dir, true, "root.cbor", "m.cbor", &["--state", &st]);
+    assert_eq!(code, 1, "{stdout}");
+    // Not a COSE_Sign at all, and a manifest cut in half: nothing was decided, bad input.
+    let whole = std::fs::read(dir.join("m.cbor")).unwrap();
+    std::fs::write(dir.join("half.cbor"), &whole[..whole.len() / 2]).unwrap();
+    std::fs::write(dir.join("junk.cbor"), b"not CBOR at all").unwrap();
+    for junk in ["half.cbor", "junk.cbor"] {
+        let (code, stdout, stderr) = verify(&dir, true, "root.cbor", junk, &[]);
+        assert_eq!((code, stdout.as_str()), (2, ""), "{junk}: {stderr}");
+        assert!(stderr.starts_with("error: manifest: "), "{junk}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    // A state file without the counters the verifier needs is bad input too.
+    edit_state(&st, |o| {
+        o.remove("security_counter");
+    });
+    let (code, _, stderr) = verify(&dir, true, "root.cbor", "m.cbor", &["--state", &st]);
+    assert_eq!(code, 2);
+    assert_eq!(stderr, "error: state: security_counter is missing\n");
 }

@@ -236,3 +236,19 @@ fn signed_envelopes_verify_and_carry_the_image() {
     );
     assert_eq!(verified["components"][0]["images"][0]["size"], 4096);
 }
+
+#[test]
+fn an_envelope_that_does_not_decode_is_bad_input_not_a_refusal() {
+    let Some(dir) = setup("undecodable") else {
+        return;
+    };
+    let whole = std::fs::read(dir.join("example0.suit")).unwrap();
+    std::fs::write(dir.join("half.suit"), &whole[..whole.len() / 2]).unwrap();
+    let (code, stdout, stderr) = verify(&dir, true, "half.suit", &[]);
+    assert_eq!((code, stdout.as_str()), (2, ""), "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("half.suit: bad encoding"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}

@@ -10,16 +10,15 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
-use iotsec_cli_contract::clock::device_time;
+use iotsec_cli_contract::clock::host_now;
 use iotsec_cli_contract::input::{CappedInput, InputKind, open_input, read_input, read_json};
-use iotsec_cli_contract::json_fields::Fields;
 use iotsec_cli_contract::{BadInput, Outcome, Progress, Report};
 use iotsec_device::slot_files::SlotFiles;
 use iotsec_ota::mcuboot::{Layout, TrustedKey, install_ticket, verify_image};
 use iotsec_ota::trial_boot::{
     BootError, BootRecord, BootStore, InstallTicket, Slot, SlotState, TrialBoot,
 };
-use iotsec_ota::{DeviceState, ExpiryCheck, TrustRoot, TrustedTime};
+use iotsec_ota::{DeviceStateFile, DeviceStateFileError, ExpiryCheck, HostTime, TrustRoot};
 use serde_json::json;
 use sha2::Digest;
 
@@ -178,43 +177,27 @@ fn rejected(reason: String, record: Option<&BootRecord>) -> Report {
     }
 }
 
+/// A boot-flow error as the command reports it: a refusal is the verdict (exit 1); the slot
+/// files failing or a step out of order is bad input (exit 2).
 fn boot_error(e: BootError<std::io::Error>) -> Result<String, BadInput> {
     match e {
+        e if e.is_refusal() => Ok(e.to_string()),
         BootError::Store(io) => Err(BadInput::new(format!("slot store: {io}"))),
-        other => Ok(other.to_string()),
+        other => Err(BadInput::new(other.to_string())),
     }
 }
 
-struct Identity {
-    vendor_id: [u8; 16],
-    class_id: [u8; 16],
-    device_id: Vec<u8>,
-    trusted_root_version: u64,
-    slot_capacity: u64,
-    now: Option<u64>,
+/// The device's identity from its state file (the crate refuses unknown keys); its counters
+/// are the boot record's, so the file must not hold them.
+fn identity(path: &Path) -> Result<DeviceStateFile, BadInput> {
+    let file = DeviceStateFile::from_value(read_json(path, InputKind::DeviceState)?)
+        .map_err(state_error)?;
+    file.refuse_counters().map_err(state_error)?;
+    Ok(file)
 }
 
-fn identity(path: &Path) -> Result<Identity, BadInput> {
-    let value = read_json(path, InputKind::DeviceState)?;
-    let f = Fields::new(&value, "state");
-    f.only(&[
-        "vendor_id",
-        "class_id",
-        "device_id",
-        "trusted_root_version",
-        "slot_capacity",
-        "now",
-    ])?;
-    Ok(Identity {
-        vendor_id: f.uuid("vendor_id")?,
-        class_id: f.uuid("class_id")?,
-        device_id: f.text("device_id")?.as_bytes().to_vec(),
-        trusted_root_version: f.number("trusted_root_version")?,
-        slot_capacity: f.number("slot_capacity")?,
-        // Present but not an unsigned integer is bad input: dropping it would switch the
-        // expiry checks off.
-        now: f.optional_number("now", "seconds since the epoch")?,
-    })
+fn state_error(e: DeviceStateFileError) -> BadInput {
+    BadInput::new(format!("state: {e}"))
 }
 
 fn apply(args: &ApplyArgs) -> Result<Report, BadInput> {
@@ -268,7 +251,7 @@ type ManifestTicket = ((InstallTicket, String, ImageChunks), Option<u64>);
 /// no trusted time, `--no-trusted-time`).
 fn manifest_ticket(
     args: &ApplyArgs,
-    id: &Identity,
+    id: &DeviceStateFile,
     record: &BootRecord,
 ) -> Result<Result<ManifestTicket, Report>, BadInput> {
     let (Some(root_path), Some(manifest_path)) = (&args.root, &args.manifest) else {
@@ -276,27 +259,25 @@ fn manifest_ticket(
             "pass --root and --manifest, or --mcuboot-key",
         ));
     };
-    let now = match device_time(id.now, args.no_trusted_time)? {
-        Some(now) => TrustedTime::At(now),
-        None => TrustedTime::NoTrustedClock,
+    // The state file's `now`, else this host's clock, unless --no-trusted-time says the device
+    // has none (then expiry is not checked, and the report says so).
+    let host = if args.no_trusted_time {
+        HostTime::NoTrustedTime
+    } else {
+        HostTime::Clock(host_now()?)
     };
+    let now = id.trusted_time(host).map_err(state_error)?;
     let root_doc = read_input(root_path, InputKind::SignedDocument)?;
     let root =
         TrustRoot::from_pinned(&root_doc).map_err(|e| BadInput::new(format!("trust root: {e}")))?;
     let manifest_doc = read_input(manifest_path, InputKind::SignedDocument)?;
-    let state = DeviceState {
-        vendor_id: id.vendor_id,
-        class_id: id.class_id,
-        device_id: &id.device_id,
-        security_counter: record.security_counter,
-        last_sequence: record.last_sequence,
-        trusted_root_version: id.trusted_root_version,
-        slot_capacity: id.slot_capacity,
-        now,
-    };
+    let state = id
+        .device_state_with_counters(record.security_counter, record.last_sequence, now)
+        .map_err(state_error)?;
     let verified = match iotsec_ota::verify(&manifest_doc, &root, &state) {
         Ok(v) => v,
-        Err(e) => return Ok(Err(refused(&e, e.code(), record))),
+        Err(e) if e.is_refusal() => return Ok(Err(refused(&e, e.code(), record))),
+        Err(e) => return Err(BadInput::new(format!("manifest: {e}"))),
     };
     let expiry_checked_at = match verified.expiry {
         ExpiryCheck::CheckedAt(now) => Some(now),
@@ -343,7 +324,7 @@ fn manifest_ticket(
 fn mcuboot_ticket(
     args: &ApplyArgs,
     key_path: &Path,
-    id: &Identity,
+    id: &DeviceStateFile,
     record: &BootRecord,
 ) -> Result<Ticket<Vec<u8>>, BadInput> {
     let key_bytes = read_input(key_path, InputKind::Key)?;

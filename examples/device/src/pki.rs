@@ -1,8 +1,9 @@
 //! `iotsec-device enroll` / `reenroll`: EST enrollment (RFC 7030) of this device's identity.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use iotsec_cli_contract::input::{InputKind, io_error, read_input};
 use iotsec_cli_contract::{BadInput, Outcome, Report};
 use iotsec_pki::channel_binding::challenge_password_for;
 use iotsec_pki::est_client::{EstClient, certs_of};
@@ -81,11 +82,16 @@ pub struct ReenrollArgs {
 
 /// The DER of every `label` PEM block in `path`. The text and the blocks are zeroized when
 /// dropped (they may be a private key).
-fn pem_blocks(path: &PathBuf, label: &str) -> Result<Vec<Zeroizing<Vec<u8>>>, BadInput> {
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path)
-            .map_err(|e| BadInput::new(format!("{}: {e}", path.display())))?,
-    );
+fn pem_blocks(path: &Path, label: &str) -> Result<Vec<Zeroizing<Vec<u8>>>, BadInput> {
+    let kind = if label == "CERTIFICATE" {
+        InputKind::Certificate
+    } else {
+        InputKind::Key
+    };
+    let text = Zeroizing::new(String::from_utf8(read_input(path, kind)?).map_err(|e| {
+        zeroize::Zeroize::zeroize(&mut e.into_bytes());
+        io_error("reading", kind, path, "not UTF-8 text")
+    })?);
     let mut out = Vec::new();
     let end = format!("-----END {label}-----");
     let mut rest = text.as_str();
@@ -108,7 +114,7 @@ fn pem_blocks(path: &PathBuf, label: &str) -> Result<Vec<Zeroizing<Vec<u8>>>, Ba
 }
 
 /// The certificates (DER) of every CERTIFICATE block in `path`.
-fn cert_blocks(path: &PathBuf) -> Result<Vec<Vec<u8>>, BadInput> {
+fn cert_blocks(path: &Path) -> Result<Vec<Vec<u8>>, BadInput> {
     Ok(pem_blocks(path, "CERTIFICATE")?
         .into_iter()
         .map(|mut der| core::mem::take(&mut *der))
@@ -171,7 +177,7 @@ fn write_chain(path: &PathBuf, certs: &[Vec<u8>]) -> Result<(), BadInput> {
 
 fn client(
     est: &str,
-    trust: &PathBuf,
+    trust: &Path,
     auth: Option<(Vec<Vec<u8>>, &DeviceKey)>,
 ) -> Result<EstClient, BadInput> {
     let roots: Vec<CertificateDer<'static>> = cert_blocks(trust)?

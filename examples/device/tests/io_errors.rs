@@ -65,3 +65,54 @@ fn an_unreachable_tpm_is_named() {
          (os error 2)\n"
     );
 }
+
+#[test]
+fn endless_certificate_and_trust_files_end_at_their_cap() {
+    // `/dev/zero` has no length: the reader stops one byte past the 1 MiB cap, before any
+    // connection is attempted.
+    let dir = std::env::temp_dir();
+    let out = dir.join(format!("device-io-zero-{}.pem", std::process::id()));
+    for (flag, args) in [
+        (
+            "--cert",
+            [
+                "reenroll",
+                "--est",
+                "https://127.0.0.1:1",
+                "--trust",
+                "/dev/null",
+                "--cert",
+                "/dev/zero",
+                "--key",
+                "/dev/null",
+                "--cert-out",
+            ],
+        ),
+        (
+            "--trust",
+            [
+                "enroll",
+                "--est",
+                "https://127.0.0.1:1",
+                "--trust",
+                "/dev/zero",
+                "--cn",
+                "dev-1",
+                "--key-out",
+                "/dev/null",
+                "--cert-out",
+            ],
+        ),
+    ] {
+        let args = [&args[..], &[out.to_str().unwrap()]].concat();
+        let (code, stdout, stderr) = common::run(&args);
+        assert_eq!((code, stdout.as_str()), (2, ""), "{flag}: {stderr}");
+        assert_eq!(
+            stderr,
+            "error: reading certificate file /dev/zero: larger than the 1 MiB cap on \
+             certificate files\n",
+            "{flag}"
+        );
+        assert!(!out.exists(), "{flag}");
+    }
+}

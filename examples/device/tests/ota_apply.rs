@@ -270,7 +270,7 @@ fn a_state_file_with_an_unknown_key_is_bad_input() {
     let (code, out) = common::run_json_text(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, 2, "{out}");
     assert!(
-        out.starts_with(r#"error: state: unknown key "Now" (known: vendor_id,"#),
+        out.starts_with("error: state: unknown field `Now`, expected one of `vendor_id`"),
         "{out}"
     );
     // An endless state file ends at its cap.
@@ -282,5 +282,43 @@ fn a_state_file_with_an_unknown_key_is_bad_input() {
     assert_eq!(
         out.trim_end(),
         "error: reading state file /dev/zero: larger than the 64 KiB cap on state files"
+    );
+}
+
+#[test]
+fn a_refusal_exits_one_and_an_unreadable_manifest_two() {
+    let f = Fixture::new("refusal-or-bad-input");
+    // A manifest for another vendor: read, understood, refused.
+    let image = vec![4u8; 2];
+    std::fs::write(f.p("other.bin"), &image).unwrap();
+    let other = ManifestBuilder::new([9; 16], uuid(CLASS), "2.0.0")
+        .security_counter(4)
+        .sequence_number(2)
+        .component(ComponentSpec::from_image("app", &image))
+        .sign(&[&Ed25519Key::from_seed(&[2; 32])])
+        .unwrap();
+    std::fs::write(f.p("other.cbor"), other).unwrap();
+    let (code, json) = f.apply(&f.p("other.cbor"), &f.p("other.bin"), "pass");
+    assert_eq!(code, 1, "{json}");
+    assert_eq!(json["code"], "wrong_vendor");
+    // Bytes that are no manifest: nothing was decided, bad input.
+    std::fs::write(f.p("junk.cbor"), b"not CBOR at all").unwrap();
+    let args = f.apply_args(&f.p("junk.cbor"), &f.p("other.bin"), "pass");
+    let (code, out) = common::run_json_text(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 2, "{out}");
+    assert!(out.starts_with("error: manifest: "), "{out}");
+    // The counters live in the boot record: a state file holding them too is bad input (one
+    // copy would be ignored).
+    let state = f.p("state.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    v["security_counter"] = 0.into();
+    std::fs::write(&state, v.to_string()).unwrap();
+    let (m, i) = f.release("v2", 4, 2, 2);
+    let args = f.apply_args(&m, &i, "pass");
+    let (code, out) = common::run_json_text(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(
+        out,
+        "error: state: security_counter is kept in the boot record, not in the state file\n"
     );
 }

@@ -158,6 +158,29 @@ pub enum SuitError {
 }
 
 impl SuitError {
+    /// Whether the envelope was read and refused (unsigned, tampered, forged, for other
+    /// hardware, a rollback, a sequence no device can pass, too large for the slot) rather than
+    /// unreadable or beyond what this verifier implements: a command-line tool exits 1 for a
+    /// refusal and 2 otherwise.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            SuitError::Unsigned
+                | SuitError::ManifestDigestMismatch
+                | SuitError::NoTrustedSignature
+                | SuitError::BadSignature
+                | SuitError::MissingIdentityCheck { .. }
+                | SuitError::ConflictingIdentity { .. }
+                | SuitError::UnauthenticatedMember { .. }
+                | SuitError::SeveredMemberDigestMismatch { .. }
+                | SuitError::Unsatisfiable
+                | SuitError::WrongVendor
+                | SuitError::WrongClass
+                | SuitError::Rollback { .. }
+                | SuitError::ImageTooLarge { .. }
+        )
+    }
+
     /// A stable snake_case code (`"suit_bad_signature"`, ...). New variants get new codes;
     /// codes never change.
     pub fn code(&self) -> &'static str {
@@ -223,5 +246,31 @@ mod tests {
                 "suit_unsupported_command",
             ]
         );
+    }
+
+    #[test]
+    fn refusals_are_told_from_what_could_not_be_read() {
+        let refused = [
+            SuitError::BadSignature,
+            SuitError::Unsigned,
+            SuitError::ManifestDigestMismatch,
+            SuitError::WrongVendor,
+            SuitError::Rollback {
+                stored: 2,
+                offered: 1,
+            },
+        ];
+        let unread = [
+            SuitError::TooLarge { size: 2, cap: 1 },
+            SuitError::Encoding(CborError::Malformed { offset: 0 }),
+            SuitError::UnsupportedCommand { command: 6 },
+            SuitError::InvalidKey,
+            SuitError::LimitExceeded {
+                what: "nesting",
+                cap: 4,
+            },
+        ];
+        assert_eq!(refused.map(|e| e.is_refusal()), [true; 5]);
+        assert_eq!(unread.map(|e| e.is_refusal()), [false; 5]);
     }
 }

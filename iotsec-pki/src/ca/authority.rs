@@ -221,12 +221,14 @@ fn subject_of(cert_der: &[u8]) -> Result<DistinguishedName, CaError> {
                         })?
                         .as_str()
                         .try_into()
-                        .map_err(|_| CaError::State("CA name is not printable".into()))?,
+                        .map_err(|_| CaError::UnsupportedCaName {
+                            reason: "holds a PrintableString rcgen cannot print",
+                        })?,
                 ),
                 _ => {
-                    return Err(CaError::State(
-                        "CA name uses an unexpected string type".into(),
-                    ));
+                    return Err(CaError::UnsupportedCaName {
+                        reason: "uses a string type other than UTF8String or PrintableString",
+                    });
                 }
             };
             dn.push(DnType::CustomDnType(arcs), value);
@@ -455,10 +457,11 @@ impl Authority {
     /// subject, string types preserved, so several intermediates can share one root.
     fn issuer(&self) -> Result<Issuer<'static, RcgenSigner<'_>>, CaError> {
         let mut p = intermediate_params(&self.org);
-        p.distinguished_name = self
-            .issuer_name
-            .clone()
-            .ok_or_else(|| CaError::State("intermediate certificate does not decode".into()))?;
+        p.distinguished_name = match &self.issuer_name {
+            Some(name) => name.clone(),
+            // Decoded again only to say why it failed when the authority was built.
+            None => subject_of(&self.intermediate_der)?,
+        };
         p.key_identifier_method = key_id_of(&RcgenSigner(self.signer.as_ref()));
         Ok(Issuer::new(p, RcgenSigner(self.signer.as_ref())))
     }
@@ -548,8 +551,11 @@ impl Authority {
         let serial = random_serial()?;
         p.serial_number = Some(serial.clone());
         p.not_before = now - CLOCK_SKEW;
-        let lifetime = time::Duration::try_from(self.profile.lifetime)
-            .map_err(|_| CaError::State("lifetime out of range".into()))?;
+        let lifetime = time::Duration::try_from(self.profile.lifetime).map_err(|_| {
+            CaError::TimeOutOfRange {
+                what: "the profile's lifetime",
+            }
+        })?;
         p.not_after = match devid {
             Some((
                 DevIdProfile {

@@ -89,10 +89,14 @@ impl DeviceIdentity {
 /// notAfter of an IDevID: 9999-12-31T23:59:59Z (RFC 5280 §4.1.2.5; encoded as
 /// GeneralizedTime because the year is past 2049).
 pub fn idevid_not_after() -> Result<OffsetDateTime, CaError> {
-    let date = time::Date::from_calendar_date(9999, time::Month::December, 31)
-        .map_err(|_| CaError::State("IDevID notAfter out of range".into()))?;
-    let t = time::Time::from_hms(23, 59, 59)
-        .map_err(|_| CaError::State("IDevID notAfter out of range".into()))?;
+    let date = time::Date::from_calendar_date(9999, time::Month::December, 31).map_err(|_| {
+        CaError::TimeOutOfRange {
+            what: "IDevID notAfter",
+        }
+    })?;
+    let t = time::Time::from_hms(23, 59, 59).map_err(|_| CaError::TimeOutOfRange {
+        what: "IDevID notAfter",
+    })?;
     Ok(date.with_time(t).assume_utc())
 }
 

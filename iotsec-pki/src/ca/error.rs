@@ -198,9 +198,126 @@ pub enum CaError {
         /// What ("CA lock", "CRL cache").
         what: &'static str,
     },
-    /// The CA state directory is missing files or holds bad ones.
+    /// A configuration the EST server cannot serve (its TLS settings, intermediates of different
+    /// roots, a label naming a CA that is not loaded). The CA and its store use the typed
+    /// variants below; this one goes once the EST server's cases have theirs.
     #[error("CA state: {0}")]
     State(String),
+    /// A `key=value` setting of the CA state (or a value given to set one) the CA cannot use.
+    #[error("CA state: {key} {reason}")]
+    BadSetting {
+        /// The setting's key (`devid_kind`, `lifetime_secs`, `root_crl_url`, ...).
+        key: &'static str,
+        /// What is wrong with its value.
+        reason: &'static str,
+    },
+    /// `ca.txt` names a PKCS#11 key with some but not all of its three lines.
+    #[error(
+        "CA state: ca.txt names a PKCS#11 key incompletely ({prefix}pkcs11_module, \
+         {prefix}pkcs11_token, {prefix}pkcs11_key)"
+    )]
+    IncompleteTokenKey {
+        /// The prefix of the role's keys (empty for the intermediate, `root_` for the root).
+        prefix: &'static str,
+    },
+    /// A file of the state directory other than `ca.txt` (a rotation plan, a retired
+    /// generation's settings) lacks a line the CA needs, or holds it malformed.
+    #[error("CA state: {} lacks a valid {key}", path.display())]
+    FileLacksSetting {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The key of the `key=value` line.
+        key: &'static str,
+    },
+    /// What was to be created exists already (a CA, a named intermediate, a DevID profile, a
+    /// retired generation): the CA never overwrites its own state.
+    #[error("CA state: {} already holds {what}", path.display())]
+    AlreadyExists {
+        /// The directory or file.
+        path: std::path::PathBuf,
+        /// What it holds ("a CA", "a DevID profile", ...).
+        what: &'static str,
+    },
+    /// A rotated-out generation was asked to rotate again: only the current one rotates.
+    #[error("CA state: {} is a retired generation", dir.display())]
+    RetiredGeneration {
+        /// The generation's directory.
+        dir: std::path::PathBuf,
+    },
+    /// The CA certificate's subject cannot be reproduced as the issuer name of what it signs.
+    #[error("CA state: the CA certificate's name {reason}")]
+    UnsupportedCaName {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A time that X.509 or the store cannot represent (before 1970, after 9999, a lifetime
+    /// beyond the time type's range).
+    #[error("CA state: {what} is out of range")]
+    TimeOutOfRange {
+        /// Which time.
+        what: &'static str,
+    },
+    /// Every serial the issuer drew was already recorded (a broken random source or store).
+    #[error("CA state: serial collisions on each of {attempts} attempts")]
+    SerialCollisions {
+        /// How many serials were drawn.
+        attempts: u32,
+    },
+    /// PEM encoding (RFC 7468) of DER of our own failed.
+    #[error("CA state: PEM encoding of a {label} failed")]
+    PemEncoding {
+        /// The PEM label.
+        label: String,
+    },
+    /// A CA key file is not a PKCS#8 PEM private key (RFC 5958, RFC 7468 §10).
+    #[error(
+        "CA state: the CA key is {}",
+        match label {
+            Some(l) => format!("a {l:?} PEM block, not PRIVATE KEY (PKCS#8)"),
+            None => "not a PEM block".to_owned(),
+        }
+    )]
+    CaKeyNotPkcs8 {
+        /// The PEM label found, `None` when the text is not PEM.
+        label: Option<String>,
+    },
+    /// The offline root key file cannot be read (the operator has not brought it).
+    #[error("CA state: the root key {} is not at hand: {source}", path.display())]
+    RootKeyUnavailable {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why it cannot be read.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A secret file (PIN, HTTP Basic credentials) is unreadable, readable by others, empty or
+    /// too long.
+    #[error("CA state: {what} file {}: {problem}", path.display())]
+    SecretFile {
+        /// What the file holds ("PIN", "Basic credentials").
+        what: String,
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        #[source]
+        problem: SecretFileProblem,
+    },
+    /// HTTP Basic credentials without the colon between user-id and password (RFC 7617 §2).
+    #[error("CA state: HTTP Basic credentials must be USER:PASS")]
+    MalformedBasicCredentials,
+    /// A CRL number beyond what the store keeps (2^63 - 1).
+    #[error("CA state: CRL number {number} is out of range")]
+    CrlNumberOutOfRange {
+        /// The number asked for.
+        number: u64,
+    },
+    /// The store holds a value it never writes (a negative counter): it was altered or is
+    /// damaged.
+    #[error("CA state: storage holds an impossible {what}")]
+    CorruptStore {
+        /// Which value.
+        what: &'static str,
+    },
     /// Another process holds the rotation lock of this intermediate's state directory (it is
     /// rotating it, or finishing a rotation a crash interrupted) beyond the wait.
     #[error("a key rotation of {} is in progress", dir.display())]
@@ -273,6 +390,21 @@ impl CaError {
             CaError::Generate(_) => "generate",
             CaError::Signer(_) => "signer",
             CaError::State(_) => "state",
+            CaError::BadSetting { .. } => "bad-setting",
+            CaError::IncompleteTokenKey { .. } => "incomplete-token-key",
+            CaError::FileLacksSetting { .. } => "file-lacks-setting",
+            CaError::AlreadyExists { .. } => "already-exists",
+            CaError::RetiredGeneration { .. } => "retired-generation",
+            CaError::UnsupportedCaName { .. } => "unsupported-ca-name",
+            CaError::TimeOutOfRange { .. } => "time-out-of-range",
+            CaError::SerialCollisions { .. } => "serial-collisions",
+            CaError::PemEncoding { .. } => "pem-encoding",
+            CaError::CaKeyNotPkcs8 { .. } => "ca-key-not-pkcs8",
+            CaError::RootKeyUnavailable { .. } => "root-key-unavailable",
+            CaError::SecretFile { .. } => "secret-file",
+            CaError::MalformedBasicCredentials => "malformed-basic-credentials",
+            CaError::CrlNumberOutOfRange { .. } => "crl-number-out-of-range",
+            CaError::CorruptStore { .. } => "corrupt-store",
             CaError::InvalidIntermediateName { .. } => "invalid-intermediate-name",
             CaError::NotPem { .. } => "not-pem",
             CaError::WrongPemLabel { .. } => "wrong-pem-label",
@@ -316,6 +448,9 @@ impl CaError {
             | CaError::Storage(_)
             | CaError::DuplicateSerial { .. }
             | CaError::Poisoned { .. }
+            | CaError::SerialCollisions { .. }
+            | CaError::PemEncoding { .. }
+            | CaError::CorruptStore { .. }
             | CaError::Io(_) => ErrorKind::Internal,
             CaError::Device(e) => e.kind(),
             _ => ErrorKind::BadInput,
@@ -326,6 +461,30 @@ impl CaError {
     pub fn is_refusal(&self) -> bool {
         self.kind() == crate::error::ErrorKind::Refusal
     }
+}
+
+/// What is wrong with a secret file ([`CaError::SecretFile`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecretFileProblem {
+    /// It cannot be opened or read.
+    #[error("{0}")]
+    Unreadable(#[source] std::io::Error),
+    /// Group or others may read it (Unix mode bits `0o077`).
+    #[error("mode {mode:o} lets group or others read it (chmod 600)")]
+    Exposed {
+        /// The permission bits (`0o777` part of the mode).
+        mode: u32,
+    },
+    /// It is longer than the limit.
+    #[error("longer than {max} bytes")]
+    TooLong {
+        /// The limit in bytes.
+        max: u64,
+    },
+    /// It holds nothing but a line break.
+    #[error("empty")]
+    Empty,
 }
 
 /// A failure inside a library this crate builds on (the SQLite engine, the certificate

@@ -33,7 +33,9 @@ pub const MAX_REQUESTS: usize = 16;
 pub const RESPONSE_VALIDITY_SECS: u64 = 3600;
 
 fn time(unix: i64) -> Result<OcspGeneralizedTime, CaError> {
-    let secs = u64::try_from(unix).map_err(|_| CaError::State("time before 1970".into()))?;
+    let secs = u64::try_from(unix).map_err(|_| CaError::TimeOutOfRange {
+        what: "a time before 1970",
+    })?;
     Ok(OcspGeneralizedTime(
         GeneralizedTime::from_unix_duration(std::time::Duration::from_secs(secs))
             .map_err(CaError::Encoding)?,

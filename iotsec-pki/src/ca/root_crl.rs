@@ -126,7 +126,9 @@ pub fn revoke_intermediate(
                 .to_unix_duration()
                 .as_secs()
                 .try_into()
-                .map_err(|_| CaError::State("notAfter out of range".into()))?,
+                .map_err(|_| CaError::TimeOutOfRange {
+                    what: "the intermediate's notAfter",
+                })?,
         })?;
     }
     let newly_revoked = store.revoke(&serial, reason, now.unix_timestamp())?;
@@ -301,8 +303,11 @@ pub fn root_crl_signed_by(
         .into_iter()
         .map(|r| {
             Ok(RevokedEntry {
-                revoked_at: OffsetDateTime::from_unix_timestamp(r.revoked_at)
-                    .map_err(|_| CaError::State("revocation time out of range".into()))?,
+                revoked_at: OffsetDateTime::from_unix_timestamp(r.revoked_at).map_err(|_| {
+                    CaError::TimeOutOfRange {
+                        what: "a revocation time",
+                    }
+                })?,
                 serial: r.serial,
                 reason: r.reason,
             })

@@ -200,7 +200,10 @@ impl Plan {
         let text = fs::read_to_string(pending.join("plan.txt"))?;
         let old_serial_hex = settings_value(&text, "old_serial")
             .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit()))
-            .ok_or_else(|| CaError::State(format!("{} lacks old_serial", pending.display())))?
+            .ok_or_else(|| CaError::FileLacksSetting {
+                path: pending.join("plan.txt"),
+                key: "old_serial",
+            })?
             .to_owned();
         Ok(Self {
             old_serial_hex,
@@ -258,10 +261,7 @@ pub fn rotate_intermediate_observed(
     recover_locked(&ca_dir, &mut |_| Ok(()))?;
     let settings = fs::read_to_string(ca_dir.join("ca.txt"))?;
     if settings_value(&settings, RETIRED_AT_KEY).is_some() {
-        return Err(CaError::State(format!(
-            "{} is a retired generation",
-            ca_dir.display()
-        )));
+        return Err(CaError::RetiredGeneration { dir: ca_dir });
     }
     let root_der = read_pem(&dir.join("root.pem"), "CERTIFICATE")?;
     ensure_certified_key_for(root_key, &root_der, CaRole::Root)?;
@@ -269,10 +269,10 @@ pub fn rotate_intermediate_observed(
     let old_serial_hex = serial_hex(&old_der)?;
     let retired_dir = ca_dir.join(RETIRED_DIR).join(&old_serial_hex);
     if retired_dir.exists() {
-        return Err(CaError::State(format!(
-            "{} exists already",
-            retired_dir.display()
-        )));
+        return Err(CaError::AlreadyExists {
+            path: retired_dir,
+            what: "a retired generation",
+        });
     }
     let root_settings = fs::read_to_string(dir.join("ca.txt"))?;
     let made = MadeKey::make(key)?;
@@ -480,10 +480,10 @@ fn finish_pending(ca_dir: &Path, observe: &mut StepObserver<'_>) -> Result<(), C
     if old.exists() {
         fs::create_dir_all(ca_dir.join(RETIRED_DIR))?;
         if retired_dir.exists() {
-            return Err(CaError::State(format!(
-                "{} exists already",
-                retired_dir.display()
-            )));
+            return Err(CaError::AlreadyExists {
+                path: retired_dir,
+                what: "a retired generation",
+            });
         }
         move_once(&old, &retired_dir, "retired generation", observe)?;
     }
@@ -515,7 +515,10 @@ pub fn retired_generations(ca_dir: &Path) -> Result<Vec<PathBuf>, CaError> {
         let settings = fs::read_to_string(path.join("ca.txt"))?;
         let at: i64 = settings_value(&settings, RETIRED_AT_KEY)
             .and_then(|v| v.parse().ok())
-            .ok_or_else(|| CaError::State(format!("{} lacks retired_at", path.display())))?;
+            .ok_or_else(|| CaError::FileLacksSetting {
+                path: path.join("ca.txt"),
+                key: RETIRED_AT_KEY,
+            })?;
         found.push((at, path));
     }
     found.sort();

@@ -37,6 +37,21 @@ use crate::keys::token::{
 };
 use crate::store::{CertStore, IssuedRecord, RevocationRecord, SqliteStore, hex_upper};
 
+/// How many serials the issuer draws before giving up on collisions (each has about 126 random
+/// bits: a second collision means a broken random source or store, not bad luck).
+const ISSUE_ATTEMPTS: u32 = 4;
+
+/// The root CRL URL becomes one `key=value` line of `ca.txt`.
+fn check_root_crl_url(url: &str) -> Result<(), CaError> {
+    if url.is_empty() || url.contains(['\n', '\r']) {
+        return Err(CaError::BadSetting {
+            key: ROOT_CRL_URL_KEY,
+            reason: "must be one non-empty line",
+        });
+    }
+    Ok(())
+}
+
 /// Reads the optional DevID lines of `ca.txt`: `devid_hw_type=OID` and
 /// `devid_kind=idevid|ldevid` (default ldevid).
 fn devid_settings(settings: &str) -> Result<Option<DevIdProfile>, CaError> {
@@ -48,13 +63,19 @@ fn devid_settings(settings: &str) -> Result<Option<DevIdProfile>, CaError> {
     let Some(hw_type) = get("devid_hw_type") else {
         return Ok(None);
     };
-    let hw_type = hw_type
-        .parse()
-        .map_err(|_| CaError::State(format!("bad devid_hw_type {hw_type}")))?;
+    let hw_type = hw_type.parse().map_err(|_| CaError::BadSetting {
+        key: "devid_hw_type",
+        reason: "is not an object identifier",
+    })?;
     let kind = match get("devid_kind") {
         None | Some("ldevid") => DevIdKind::Local,
         Some("idevid") => DevIdKind::Initial,
-        Some(other) => return Err(CaError::State(format!("bad devid_kind {other}"))),
+        Some(_) => {
+            return Err(CaError::BadSetting {
+                key: "devid_kind",
+                reason: "is neither ldevid nor idevid",
+            });
+        }
     };
     Ok(Some(DevIdProfile { hw_type, kind }))
 }
@@ -106,9 +127,10 @@ pub fn add_intermediate_with(
 fn refuse_existing_intermediate(dir: &Path, name: &str) -> Result<PathBuf, CaError> {
     let sub = intermediate_dir(dir, name)?;
     if sub.join("intermediate.pem").exists() {
-        return Err(CaError::State(format!(
-            "intermediate {name} already exists"
-        )));
+        return Err(CaError::AlreadyExists {
+            path: sub,
+            what: "an intermediate",
+        });
     }
     Ok(sub)
 }
@@ -163,7 +185,10 @@ pub fn enable_devid(dir: &Path, devid: &DevIdProfile) -> Result<(), CaError> {
     let path = dir.join("ca.txt");
     let current = fs::read_to_string(&path)?;
     if devid_settings(&current)?.is_some() {
-        return Err(CaError::State("the CA already has a DevID profile".into()));
+        return Err(CaError::AlreadyExists {
+            path,
+            what: "a DevID profile",
+        });
     }
     let kind = match devid.kind {
         DevIdKind::Initial => "idevid",
@@ -180,11 +205,7 @@ pub fn enable_devid(dir: &Path, devid: &DevIdProfile) -> Result<(), CaError> {
 /// carry it as their CRL distribution point. A state made before this setting existed has
 /// none until it is set; its existing intermediate certificates keep having none.
 pub fn set_root_crl_url(dir: &Path, url: &str) -> Result<(), CaError> {
-    if url.is_empty() || url.contains(['\n', '\r']) {
-        return Err(CaError::State(
-            "the root CRL URL must be one non-empty line".into(),
-        ));
-    }
+    check_root_crl_url(url)?;
     let path = dir.join("ca.txt");
     let current = fs::read_to_string(&path)?;
     let mut text: String = current
@@ -227,16 +248,14 @@ pub fn init_state_publishing(
     root: NewCaKey<'_>,
     intermediate: NewCaKey<'_>,
 ) -> Result<(), CaError> {
-    if root_crl_url.is_some_and(|u| u.is_empty() || u.contains(['\n', '\r'])) {
-        return Err(CaError::State(
-            "the root CRL URL must be one non-empty line".into(),
-        ));
+    if let Some(url) = root_crl_url {
+        check_root_crl_url(url)?;
     }
     if dir.join("intermediate.pem").exists() {
-        return Err(CaError::State(format!(
-            "{} already holds a CA",
-            dir.display()
-        )));
+        return Err(CaError::AlreadyExists {
+            path: dir.to_owned(),
+            what: "a CA",
+        });
     }
     let root_key = MadeKey::make(root)?;
     let intermediate_key = MadeKey::make(intermediate)?;
@@ -343,7 +362,10 @@ impl CaState {
         let mut profile = IssuanceProfile::short_lived(get(CRL_URL_KEY)?);
         let secs: u64 = get("lifetime_secs")?
             .parse()
-            .map_err(|_| CaError::State("bad lifetime_secs".into()))?;
+            .map_err(|_| CaError::BadSetting {
+                key: "lifetime_secs",
+                reason: "is not a number of seconds",
+            })?;
         profile.lifetime = std::time::Duration::from_secs(secs);
         profile.devid = devid_settings(&settings)?;
         let key: Box<dyn Signer> = match TokenKey::from_settings(&settings)? {
@@ -507,7 +529,7 @@ impl CaState {
     ) -> Result<IssuedCertificate, CaError> {
         use der::{Decode, Encode};
         self.ensure_may_issue()?;
-        for _ in 0..4 {
+        for _ in 0..ISSUE_ATTEMPTS {
             let cert = issue(&self.authority)?;
             // The subject as issued (a DevID's differs from the request's).
             let subject_der = x509_cert::Certificate::from_der(&cert.der)
@@ -528,7 +550,9 @@ impl CaState {
                 Err(e) => return Err(e),
             }
         }
-        Err(CaError::State("serial collisions exhausted retries".into()))
+        Err(CaError::SerialCollisions {
+            attempts: ISSUE_ATTEMPTS,
+        })
     }
 
     /// Revokes by serial with an RFC 5280 reason code.

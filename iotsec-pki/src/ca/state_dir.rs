@@ -40,8 +40,11 @@ pub const RETIRED_DIR: &str = "retired";
 pub const ROOT_DB_FILE: &str = "root.sqlite";
 
 pub(crate) fn pem(label: &str, der: &[u8]) -> Result<String, CaError> {
-    pem_rfc7468::encode_string(label, pem_rfc7468::LineEnding::LF, der)
-        .map_err(|_| CaError::State("PEM encoding failed".into()))
+    pem_rfc7468::encode_string(label, pem_rfc7468::LineEnding::LF, der).map_err(|_| {
+        CaError::PemEncoding {
+            label: label.to_owned(),
+        }
+    })
 }
 
 /// The state directory of the named intermediate `name` under the CA in `dir`.

@@ -49,11 +49,11 @@ impl RootKey {
     pub fn open(&self, pin: Option<&str>) -> Result<Box<dyn Signer>, CaError> {
         match self {
             RootKey::File(path) => {
-                let pem = Zeroizing::new(fs::read_to_string(path).map_err(|e| {
-                    CaError::State(format!(
-                        "the root key {} is not at hand: {e}",
-                        path.display()
-                    ))
+                let pem = Zeroizing::new(fs::read_to_string(path).map_err(|source| {
+                    CaError::RootKeyUnavailable {
+                        path: path.clone(),
+                        source,
+                    }
                 })?);
                 Ok(Box::new(SoftwareSigner::from_pkcs8_pem(&pem)?))
             }

@@ -4,7 +4,7 @@
 
 use zeroize::Zeroizing;
 
-use crate::ca::error::CaError;
+use crate::ca::error::{CaError, SecretFileProblem};
 
 /// Largest secret file accepted, in bytes.
 pub const MAX_SECRET_FILE: u64 = 1024;
@@ -13,21 +13,22 @@ pub const MAX_SECRET_FILE: u64 = 1024;
 /// when group or others may read the file (Unix), when it is empty, or longer than
 /// [`MAX_SECRET_FILE`]; one trailing line break is not part of the secret.
 pub fn read_secret_file(path: &std::path::Path, what: &str) -> Result<Zeroizing<String>, CaError> {
-    let bad = |why: String| CaError::State(format!("{what} file {}: {why}", path.display()));
-    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let bad = |problem| CaError::SecretFile {
+        what: what.to_owned(),
+        path: path.to_owned(),
+        problem,
+    };
+    let file = std::fs::File::open(path).map_err(|e| bad(SecretFileProblem::Unreadable(e)))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = file
             .metadata()
-            .map_err(|e| bad(e.to_string()))?
+            .map_err(|e| bad(SecretFileProblem::Unreadable(e)))?
             .permissions()
             .mode();
         if mode & 0o077 != 0 {
-            return Err(bad(format!(
-                "mode {:o} lets group or others read it (chmod 600)",
-                mode & 0o777
-            )));
+            return Err(bad(SecretFileProblem::Exposed { mode: mode & 0o777 }));
         }
     }
     let mut text = Zeroizing::new(String::new());
@@ -35,16 +36,18 @@ pub fn read_secret_file(path: &std::path::Path, what: &str) -> Result<Zeroizing<
         &mut std::io::Read::take(file, MAX_SECRET_FILE + 1),
         &mut text,
     )
-    .map_err(|e| bad(e.to_string()))?;
+    .map_err(|e| bad(SecretFileProblem::Unreadable(e)))?;
     if text.len() as u64 > MAX_SECRET_FILE {
-        return Err(bad(format!("longer than {MAX_SECRET_FILE} bytes")));
+        return Err(bad(SecretFileProblem::TooLong {
+            max: MAX_SECRET_FILE,
+        }));
     }
     let secret = text
         .strip_suffix("\r\n")
         .or_else(|| text.strip_suffix('\n'))
         .unwrap_or(&text);
     if secret.is_empty() {
-        return Err(bad("empty".into()));
+        return Err(bad(SecretFileProblem::Empty));
     }
     Ok(Zeroizing::new(secret.to_owned()))
 }
@@ -65,9 +68,7 @@ impl BasicCredentials {
     /// Parses `USER:PASS`; refused without a colon.
     pub fn parse(text: Zeroizing<String>) -> Result<Self, CaError> {
         if !text.contains(':') {
-            return Err(CaError::State(
-                "HTTP Basic credentials must be USER:PASS".into(),
-            ));
+            return Err(CaError::MalformedBasicCredentials);
         }
         Ok(BasicCredentials(text))
     }

@@ -62,12 +62,12 @@ impl SoftwareSigner {
     /// Loads a PKCS#8 PEM key (label `PRIVATE KEY`); the decoded DER is zeroized after use.
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, CaError> {
         let (label, der) = pem_rfc7468::decode_vec(pem.as_bytes())
-            .map_err(|_| CaError::State("the CA key is not a PEM block".into()))?;
+            .map_err(|_| CaError::CaKeyNotPkcs8 { label: None })?;
         let der = zeroize::Zeroizing::new(der);
         if label != "PRIVATE KEY" {
-            return Err(CaError::State(format!(
-                "the CA key is a {label:?} PEM block, not PRIVATE KEY (PKCS#8)"
-            )));
+            return Err(CaError::CaKeyNotPkcs8 {
+                label: Some(label.to_owned()),
+            });
         }
         Self::from_pkcs8_der(&der)
     }
@@ -85,7 +85,9 @@ impl SoftwareSigner {
             &self.to_pkcs8_der()?,
         )
         .map(zeroize::Zeroizing::new)
-        .map_err(|e| CaError::State(format!("PEM encoding of the CA key: {e}")))
+        .map_err(|_| CaError::PemEncoding {
+            label: "PRIVATE KEY".to_owned(),
+        })
     }
 }
 

@@ -127,10 +127,7 @@ impl TokenKey {
                 token: t.to_owned(),
                 key_label: k.to_owned(),
             })),
-            _ => Err(CaError::State(format!(
-                "ca.txt names a PKCS#11 key incompletely ({p}pkcs11_module, {p}pkcs11_token, \
-                 {p}pkcs11_key)"
-            ))),
+            _ => Err(CaError::IncompleteTokenKey { prefix: p }),
         }
     }
 

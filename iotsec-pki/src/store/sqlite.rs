@@ -60,14 +60,16 @@ impl SqliteStore {
                 r.get(0)
             })
             .map_err(CaError::storage)?;
-        u64::try_from(v).map_err(|_| CaError::State("negative CRL number".into()))
+        u64::try_from(v).map_err(|_| CaError::CorruptStore {
+            what: "negative CRL number",
+        })
     }
 
     /// Raises the last CRL number to `at_least` (never lowers it): a new key of the same CRL
     /// issuer continues its predecessor's sequence (RFC 5280 §5.2.3).
     pub fn raise_crl_number(&mut self, at_least: u64) -> Result<(), CaError> {
-        let v =
-            i64::try_from(at_least).map_err(|_| CaError::State("CRL number overflow".into()))?;
+        let v = i64::try_from(at_least)
+            .map_err(|_| CaError::CrlNumberOutOfRange { number: at_least })?;
         self.conn
             .execute(
                 "UPDATE crl_number SET value = MAX(value, ?1) WHERE id = 1",
@@ -108,7 +110,9 @@ impl SqliteStore {
         let n: i64 = conn
             .query_row("SELECT count(*) FROM revoked", [], |r| r.get(0))
             .map_err(CaError::storage)?;
-        u64::try_from(n).map_err(|_| CaError::State("negative revocation count".into()))
+        u64::try_from(n).map_err(|_| CaError::CorruptStore {
+            what: "negative revocation count",
+        })
     }
 
     /// A transaction holding the write lock from its start (`BEGIN IMMEDIATE`). A deferred one
@@ -233,7 +237,9 @@ impl CertStore for SqliteStore {
             })
             .map_err(CaError::storage)?;
         tx.commit().map_err(CaError::storage)?;
-        u64::try_from(v).map_err(|_| CaError::State("negative CRL number".into()))
+        u64::try_from(v).map_err(|_| CaError::CorruptStore {
+            what: "negative CRL number",
+        })
     }
 
     fn add_pending(&mut self, label: &str, csr_der: &[u8], at: i64) -> Result<i64, CaError> {
