@@ -19,6 +19,7 @@ pub mod authorize;
 mod ffi;
 pub mod options;
 pub mod plugin;
+pub mod rate_limit;
 
 pub use access::Access;
 pub use authorize::{AclRequest, Context, Denial, Verdict, authorize, authorize_in};
