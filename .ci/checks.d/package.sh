@@ -26,6 +26,9 @@ for crate in ${PACKAGE_CRATES:-iotsec-pki iotsec-ota iotsec-sbom iotsec-mqtt-acl
   [ "${PACKAGE_TESTS:-1}" = 0 ] && continue
   version="$(python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == sys.argv[1]))' "$crate" <<<"$meta")"
   tar -xzf "$target_dir/package/$crate-$version.crate" -C "$scratch"
+  # A .crate stores every file with one fixed old mtime, and cargo judges freshness by mtime:
+  # without this, a test binary built from an earlier package would be taken as up to date.
+  find "$scratch/$crate-$version" -type f -exec touch {} +
   start=$SECONDS
   # Its own target dir, shared by the five packages (they share most dependencies).
   if ! (cd "$scratch/$crate-$version" && env -u CI CARGO_TARGET_DIR="$target_dir/package-tests" \
