@@ -5,15 +5,21 @@
 //! `Connection: close`, HTTP/1.0, or any request refused before it was read whole ends the
 //! connection after the answer. Bodies are framed by Content-Length only (RFC 9112 §6.2; no
 //! chunked bodies, so no smuggling) with hard caps. Decisions are made by [`EstService`].
+//!
+//! Slow clients are bounded as [`crate::est::admission`] describes: one deadline
+//! ([`ServeLimits::deadline`]) covers the TLS handshake and the first request's head and body
+//! (a client trickling a byte at a time is cut off), a new one each answer and the next
+//! request; connections are admitted per address with a reserve for new addresses.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use rustls::{ServerConfig, ServerConnection};
 
 use crate::device::channel_binding::{EXPORTER_LABEL, EXPORTER_LEN};
+use crate::est::admission::{Admission, RefusalLog, ServeLimits};
 use crate::est::service::{EstRequest, EstResponse, EstService, TlsFacts};
 
 /// Hard cap on the request head.
@@ -22,13 +28,11 @@ pub const MAX_HEAD: usize = 16 * 1024;
 pub const MAX_BODY: usize = 64 * 1024;
 /// Most requests served on one connection; the last one is answered with `Connection: close`.
 pub const MAX_REQUESTS_PER_CONNECTION: usize = 32;
-/// How long a persistent connection may wait for the next request (and for each of its
-/// packets) before it is closed; the first request of a connection gets [`FIRST_REQUEST_WAIT`].
+/// How long a persistent connection may wait for the whole next request before it is closed
+/// (or [`ServeLimits::deadline`] if shorter).
 pub const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(5);
-/// How long the first request of a connection may take per packet.
-pub const FIRST_REQUEST_WAIT: Duration = Duration::from_secs(30);
-/// How long a whole request (head and body) may take to arrive, however it trickles in: a
-/// slow client is answered 408 and closed, so it cannot hold a connection slot for long.
+/// How long a whole request (head and body) may take to arrive in [`parse_request`]; the
+/// servers use [`ServeLimits::deadline`].
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
 
 fn reason(status: u16) -> &'static str {
@@ -44,6 +48,7 @@ fn reason(status: u16) -> &'static str {
         411 => "Length Required",
         413 => "Content Too Large",
         415 => "Unsupported Media Type",
+        429 => "Too Many Requests",
         501 => "Not Implemented",
         503 => "Service Unavailable",
         _ => "Internal Server Error",
@@ -72,8 +77,12 @@ fn write_response_with(
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    out.write_all(head.as_bytes())?;
-    out.write_all(&r.body)?;
+    // One write, so head and body leave in one TLS record (two small records wait on Nagle and
+    // delayed ACKs); zeroized, as the body may hold a serverkeygen private key.
+    let mut message = zeroize::Zeroizing::new(Vec::with_capacity(head.len() + r.body.len()));
+    message.extend_from_slice(head.as_bytes());
+    message.extend_from_slice(&r.body);
+    out.write_all(&message)?;
     out.flush()
 }
 
@@ -123,7 +132,11 @@ pub enum ParsedRequest {
 pub fn parse_request(bytes: &[u8]) -> ParsedRequest {
     let mut reader = bytes;
     let mut carry = Vec::new();
-    match read_request(&mut reader, &mut carry) {
+    let framing = Framing {
+        deadline: Instant::now() + REQUEST_DEADLINE,
+        max_body: MAX_BODY,
+    };
+    match read_request(&mut reader, &mut carry, framing) {
         Ok(Read1::Request { request, close }) => {
             carry.extend_from_slice(reader);
             ParsedRequest::Request {
@@ -137,11 +150,21 @@ pub fn parse_request(bytes: &[u8]) -> ParsedRequest {
     }
 }
 
+/// When a request must be in whole, and how large its body may be.
+#[derive(Debug, Clone, Copy)]
+struct Framing {
+    deadline: Instant,
+    max_body: usize,
+}
+
 /// Reads one request. `carry` holds bytes already received past the previous request (a
 /// pipelining client) and, on return, those past this one.
-fn read_request(stream: &mut impl Read, carry: &mut Vec<u8>) -> std::io::Result<Read1> {
-    let deadline = std::time::Instant::now() + REQUEST_DEADLINE;
-    let late = || std::time::Instant::now() > deadline;
+fn read_request(
+    stream: &mut impl Read,
+    carry: &mut Vec<u8>,
+    framing: Framing,
+) -> std::io::Result<Read1> {
+    let late = || Instant::now() > framing.deadline;
     let mut buf = std::mem::take(carry);
     let mut chunk = [0u8; 4096];
     loop {
@@ -179,12 +202,18 @@ fn read_request(stream: &mut impl Read, carry: &mut Vec<u8>) -> std::io::Result<
                 }
                 let close = wants_close(req.version, req.headers);
                 let length = length.unwrap_or(0);
-                if length > MAX_BODY {
+                if length > framing.max_body {
                     return Ok(Read1::Reject(text(413, "body too large")));
                 }
                 let mut body = buf.get(head_len..).unwrap_or_default().to_vec();
                 while body.len() < length {
-                    let n = stream.read(&mut chunk)?;
+                    let n = match stream.read(&mut chunk) {
+                        Ok(n) => n,
+                        Err(e) if is_timeout(&e) => {
+                            return Ok(Read1::Reject(text(408, "request took too long")));
+                        }
+                        Err(e) => return Err(e),
+                    };
                     if n == 0 {
                         return Ok(Read1::Reject(text(400, "truncated body")));
                     }
@@ -206,7 +235,14 @@ fn read_request(stream: &mut impl Read, carry: &mut Vec<u8>) -> std::io::Result<
         if buf.len() > MAX_HEAD {
             return Ok(Read1::Reject(text(400, "request head too large")));
         }
-        let n = stream.read(&mut chunk)?;
+        let n = match stream.read(&mut chunk) {
+            Ok(n) => n,
+            // The deadline passed while part of a request was in: say so before closing.
+            Err(e) if is_timeout(&e) && !buf.is_empty() => {
+                return Ok(Read1::Reject(text(408, "request took too long")));
+            }
+            Err(e) => return Err(e),
+        };
         if n == 0 {
             if buf.is_empty() {
                 return Ok(Read1::Closed);
@@ -220,6 +256,50 @@ fn read_request(stream: &mut impl Read, carry: &mut Vec<u8>) -> std::io::Result<
     }
 }
 
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+    )
+}
+
+/// The socket, read and written only until `deadline`: each read or write waits at most the
+/// time left, so a client trickling bytes cannot stretch a handshake or a request.
+struct DeadlineIo<'a> {
+    sock: &'a mut TcpStream,
+    deadline: Instant,
+}
+
+impl DeadlineIo<'_> {
+    fn time_left(&self) -> std::io::Result<Duration> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        Ok(left)
+    }
+}
+
+impl Read for DeadlineIo<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.time_left()?;
+        self.sock.set_read_timeout(Some(left))?;
+        self.sock.read(buf)
+    }
+}
+
+impl Write for DeadlineIo<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let left = self.time_left()?;
+        self.sock.set_write_timeout(Some(left))?;
+        self.sock.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.sock.flush()
+    }
+}
+
 fn text(status: u16, msg: &str) -> EstResponse {
     EstResponse {
         status,
@@ -228,50 +308,70 @@ fn text(status: u16, msg: &str) -> EstResponse {
     }
 }
 
-/// Serves one TLS connection.
+/// Serves one TLS connection within [`ServeLimits::default`].
 pub fn serve_connection(
     sock: TcpStream,
     config: Arc<ServerConfig>,
     service: &EstService,
 ) -> std::io::Result<()> {
-    serve_connection_deciding(sock, config, &|request, facts| {
-        service.handle_at(request, facts, time::OffsetDateTime::now_utc())
-    })
+    serve_connection_deciding(
+        sock,
+        config,
+        &ServeLimits::default(),
+        Instant::now(),
+        &|request, facts| service.handle_at(request, facts, time::OffsetDateTime::now_utc()),
+    )
 }
 
-/// Serves one TLS connection; `decide` answers each request (a reloading server gives each
-/// request the service current when it arrives).
+/// Serves one TLS connection accepted at `accepted`; `decide` answers each request (a
+/// reloading server gives each request the service current when it arrives).
 fn serve_connection_deciding(
-    sock: TcpStream,
+    mut sock: TcpStream,
     config: Arc<ServerConfig>,
+    limits: &ServeLimits,
+    accepted: Instant,
     decide: &dyn Fn(&EstRequest, &TlsFacts) -> EstResponse,
 ) -> std::io::Result<()> {
-    sock.set_read_timeout(Some(FIRST_REQUEST_WAIT))?;
-    sock.set_write_timeout(Some(Duration::from_secs(30)))?;
-    let conn = ServerConnection::new(config).map_err(std::io::Error::other)?;
-    let mut tls = StreamOwned::new(conn, sock);
-    while tls.conn.is_handshaking() {
-        tls.conn.complete_io(&mut tls.sock)?;
+    let mut deadline = accepted + limits.deadline;
+    let peer = sock.peer_addr().ok();
+    let mut conn = ServerConnection::new(config).map_err(std::io::Error::other)?;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut DeadlineIo {
+            sock: &mut sock,
+            deadline,
+        })?;
     }
     let mut facts = TlsFacts {
-        client_cert: tls
-            .conn
+        client_cert: conn
             .peer_certificates()
             .and_then(|c| c.first())
             .map(|c| c.to_vec()),
         exporter: None,
+        peer,
     };
     let mut exporter = [0u8; EXPORTER_LEN];
-    if tls
-        .conn
+    if conn
         .export_keying_material(&mut exporter, EXPORTER_LABEL, None)
         .is_ok()
     {
         facts.exporter = Some(exporter);
     }
     let mut carry = Vec::new();
-    for served in 1..=MAX_REQUESTS_PER_CONNECTION {
-        let read = match read_request(&mut tls, &mut carry) {
+    let max_requests = limits.max_requests_per_connection.max(1);
+    for served in 1..=max_requests {
+        let mut io = DeadlineIo {
+            sock: &mut sock,
+            deadline,
+        };
+        let framing = Framing {
+            deadline,
+            max_body: limits.max_body,
+        };
+        let read = match read_request(
+            &mut rustls::Stream::new(&mut conn, &mut io),
+            &mut carry,
+            framing,
+        ) {
             Ok(read) => read,
             // The first request must arrive; a later one may time out or be cut: that only
             // ends the connection.
@@ -279,21 +379,32 @@ fn serve_connection_deciding(
             Err(_) => break,
         };
         let (response, keep_alive) = match read {
-            Read1::Request { request, close } => (
-                decide(&request, &facts),
-                !close && served < MAX_REQUESTS_PER_CONNECTION,
-            ),
+            Read1::Request { request, close } => {
+                (decide(&request, &facts), !close && served < max_requests)
+            }
             Read1::Reject(r) => (r, false),
             Read1::Closed => break,
         };
-        write_response_with(&mut tls, &response, keep_alive)?;
+        // A new deadline for sending the answer and reading the next request whole.
+        deadline = Instant::now() + limits.deadline.min(KEEP_ALIVE_IDLE);
+        let mut io = DeadlineIo {
+            sock: &mut sock,
+            deadline,
+        };
+        write_response_with(
+            &mut rustls::Stream::new(&mut conn, &mut io),
+            &response,
+            keep_alive,
+        )?;
         if !keep_alive {
             break;
         }
-        tls.sock.set_read_timeout(Some(KEEP_ALIVE_IDLE))?;
     }
-    tls.conn.send_close_notify();
-    let _ = tls.conn.complete_io(&mut tls.sock);
+    conn.send_close_notify();
+    let _ = conn.complete_io(&mut DeadlineIo {
+        sock: &mut sock,
+        deadline: Instant::now() + Duration::from_secs(1),
+    });
     Ok(())
 }
 
@@ -366,16 +477,27 @@ pub type CurrentConfig = dyn Fn() -> Arc<ServerConfig> + Send + Sync;
 /// The service that decides the next request, as of now.
 pub type CurrentService = dyn Fn() -> Arc<EstService> + Send + Sync;
 
-/// Accepts connections forever, one thread each, at most [`MAX_CONNECTIONS`] at a time.
+/// Accepts connections forever, one thread each, within [`ServeLimits::default`].
 pub fn serve(
     listener: TcpListener,
     config: Arc<ServerConfig>,
     service: Arc<EstService>,
 ) -> std::io::Result<()> {
-    serve_current(
+    serve_limited(listener, config, service, ServeLimits::default())
+}
+
+/// [`serve`] within `limits`.
+pub fn serve_limited(
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+    service: Arc<EstService>,
+    limits: ServeLimits,
+) -> std::io::Result<()> {
+    serve_current_limited(
         listener,
         Arc::new(move || config.clone()),
         Arc::new(move || service.clone()),
+        limits,
     )
 }
 
@@ -387,22 +509,40 @@ pub fn serve_current(
     config: Arc<CurrentConfig>,
     service: Arc<CurrentService>,
 ) -> std::io::Result<()> {
-    let slots = ConnectionSlots::new(MAX_CONNECTIONS);
+    serve_current_limited(listener, config, service, ServeLimits::default())
+}
+
+/// [`serve_current`] within `limits`.
+pub fn serve_current_limited(
+    listener: TcpListener,
+    config: Arc<CurrentConfig>,
+    service: Arc<CurrentService>,
+    limits: ServeLimits,
+) -> std::io::Result<()> {
+    let admission = Admission::new(&limits);
+    let mut refusals = RefusalLog::new();
+    let limits = Arc::new(limits);
     for sock in listener.incoming() {
+        let accepted = Instant::now();
         let Ok(sock) = sock else { continue };
-        let Some(slot) = slots.try_acquire() else {
-            drop(sock);
-            continue;
+        let Ok(peer) = sock.peer_addr() else { continue };
+        let admitted = match admission.try_admit(peer.ip()) {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                refusals.refused(peer, refusal);
+                continue;
+            }
         };
-        let (config, service) = (config.clone(), service.clone());
+        let (config, service, limits) = (config.clone(), service.clone(), limits.clone());
         std::thread::spawn(move || {
             // Taken here, not on the accepting thread: a reload it triggers delays only this
             // connection.
             let config = config();
-            let _ = serve_connection_deciding(sock, config, &|request, facts| {
-                service().handle_at(request, facts, time::OffsetDateTime::now_utc())
-            });
-            drop(slot);
+            let _ =
+                serve_connection_deciding(sock, config, &limits, accepted, &|request, facts| {
+                    service().handle_at(request, facts, time::OffsetDateTime::now_utc())
+                });
+            drop(admitted);
         });
     }
     Ok(())
@@ -438,28 +578,12 @@ pub fn serve_crl_current(
         std::thread::spawn(move || {
             let _ = sock.set_read_timeout(Some(Duration::from_secs(10)));
             let _ = sock.set_write_timeout(Some(Duration::from_secs(10)));
-            let response = match read_request(&mut sock, &mut Vec::new()) {
-                Ok(Read1::Request { request: req, .. }) if req.method == "GET" => {
-                    let service = service();
-                    let crl = |der: Vec<u8>| EstResponse {
-                        status: 200,
-                        headers: vec![("Content-Type", "application/pkix-crl".into())],
-                        body: der.into(),
-                    };
-                    if let Some(der) = service.root_crl_at(&req.path) {
-                        crl(der.to_vec())
-                    } else {
-                        match service.ca_for_crl_path(&req.path) {
-                            Some(name) => match service.current_crl_of(&name) {
-                                Ok(der) => crl(der),
-                                Err(_) => text(500, "internal error"),
-                            },
-                            None if crl_name(&req.path).is_some() => text(404, "no such CRL"),
-                            None => text(404, "not found"),
-                        }
-                    }
-                }
-                Ok(Read1::Request { .. }) => text(405, "method not allowed"),
+            let framing = Framing {
+                deadline: Instant::now() + Duration::from_secs(10),
+                max_body: MAX_BODY,
+            };
+            let response = match read_request(&mut sock, &mut Vec::new(), framing) {
+                Ok(Read1::Request { request, .. }) => service().handle_crl(&request),
                 Ok(Read1::Reject(r)) => r,
                 Ok(Read1::Closed) | Err(_) => return,
             };

@@ -5,6 +5,10 @@
 //! features; the repository's tests enable every feature).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[cfg(feature = "est-axum")]
+pub mod axum_server;
+pub mod slow_client;
+
 #[cfg(feature = "sqlite")]
 use std::path::{Path, PathBuf};
 #[cfg(feature = "aws-lc-rs")]
