@@ -120,8 +120,10 @@ struct FeedDocument {
     devices: Vec<EntryDocument>,
 }
 
-/// What the feed says about one device.
+/// What the feed says about one device. `#[non_exhaustive]`: the feed may learn more about a
+/// device (as it learned `revoked`) without breaking code that reads it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DevicePosture {
     /// Running firmware version, if reported.
     pub firmware: Option<semver::Version>,
