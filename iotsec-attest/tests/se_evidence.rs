@@ -144,6 +144,13 @@ fn fuzz_seed_is_genuine_evidence() {
     if std::env::var("IOTSEC_WRITE_SEEDS").is_ok() {
         std::fs::write(seed, evidence(5)).unwrap();
     }
+    // The fuzz corpus is the repository's: a published package has no `../fuzz`. Inside the
+    // repository a missing seed still fails.
+    let fuzz_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz");
+    if !std::path::Path::new(fuzz_dir).is_dir() {
+        eprintln!("*** SKIPPED: {fuzz_dir} is absent (outside the repository) ***");
+        return;
+    }
     assert_eq!(
         std::fs::read(seed).unwrap(),
         evidence(5),

@@ -8,6 +8,7 @@
 //! firmware = "1.4.2"            # semver (SemVer 2.0.0 §2)
 //! quarantined = false
 //! attested_at = 1764900000      # Unix seconds of the last accepted attestation
+//! revoked = false               # the identity's certificate is revoked: nothing is granted
 //! ```
 //!
 //! JSON: `{"devices": [{"client_id": "dev1", ...}]}`. Fail closed: unknown keys, an entry with
@@ -107,6 +108,8 @@ struct EntryDocument {
     quarantined: bool,
     #[serde(default)]
     attested_at: Option<u64>,
+    #[serde(default)]
+    revoked: bool,
 }
 
 /// The file.
@@ -117,8 +120,10 @@ struct FeedDocument {
     devices: Vec<EntryDocument>,
 }
 
-/// What the feed says about one device.
+/// What the feed says about one device. `#[non_exhaustive]`: the feed may learn more about a
+/// device (as it learned `revoked`) without breaking code that reads it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DevicePosture {
     /// Running firmware version, if reported.
     pub firmware: Option<semver::Version>,
@@ -126,6 +131,10 @@ pub struct DevicePosture {
     pub quarantined: bool,
     /// Unix seconds of the last accepted attestation, if any.
     pub attested_at: Option<u64>,
+    /// The identity is revoked (its certificate is on the CRL): a broker denies it every
+    /// check and disconnects it, whatever the policy grants. A TLS listener refuses the
+    /// revoked certificate only at the next handshake; this closes the session it already has.
+    pub revoked: bool,
 }
 
 impl DevicePosture {
@@ -148,6 +157,7 @@ impl DevicePosture {
                 .clone()
                 .filter(|_| self.firmware == other.firmware),
             quarantined: self.quarantined || other.quarantined,
+            revoked: self.revoked || other.revoked,
             attested_at: match (self.attested_at, other.attested_at) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 _ => None,
@@ -202,6 +212,7 @@ impl PostureFeed {
                 firmware,
                 quarantined: entry.quarantined,
                 attested_at: entry.attested_at,
+                revoked: entry.revoked,
             };
             let (kind, name, map) = match (entry.client_id, entry.cert_cn) {
                 (Some(id), None) => ("client_id", id, &mut feed.by_client_id),
@@ -255,6 +266,26 @@ impl PostureFeed {
         }
     }
 
+    /// Whether an entry that applies to this client (by client id, or by certificate CN) says
+    /// the identity is revoked.
+    pub fn is_revoked(&self, client_id: &str, cert_cn: Option<&str>) -> bool {
+        let revoked = |map: &BTreeMap<String, DevicePosture>, name: &str| {
+            map.get(name).is_some_and(|d| d.revoked)
+        };
+        revoked(&self.by_client_id, client_id)
+            || cert_cn.is_some_and(|cn| revoked(&self.by_cert_cn, cn))
+    }
+
+    /// The client ids whose entry says `revoked = true`.
+    pub fn revoked_client_ids(&self) -> impl Iterator<Item = &str> {
+        revoked_names(&self.by_client_id)
+    }
+
+    /// The certificate CNs whose entry says `revoked = true`.
+    pub fn revoked_cert_cns(&self) -> impl Iterator<Item = &str> {
+        revoked_names(&self.by_cert_cn)
+    }
+
     /// The posture of a client at `now` (Unix seconds); unknown ([`Posture::default`]) for a
     /// client the feed does not name.
     pub fn posture(&self, client_id: &str, cert_cn: Option<&str>, now: u64) -> Posture {
@@ -262,6 +293,12 @@ impl PostureFeed {
             .map(|d| d.at(now))
             .unwrap_or_default()
     }
+}
+
+fn revoked_names(map: &BTreeMap<String, DevicePosture>) -> impl Iterator<Item = &str> {
+    map.iter()
+        .filter(|(_, d)| d.revoked)
+        .map(|(name, _)| name.as_str())
 }
 
 fn check_len(text: &str) -> Result<(), PostureFeedError> {

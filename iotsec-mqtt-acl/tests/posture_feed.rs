@@ -156,3 +156,32 @@ proptest! {
         prop_assert_eq!(feed.posture(&other, Some(&id), now), Posture::default());
     }
 }
+
+#[test]
+fn revoked_identities_are_reported_by_client_id_and_by_cn() {
+    let toml = "[[device]]\nclient_id = \"dev1\"\nrevoked = true\n\n\
+                [[device]]\ncert_cn = \"devA\"\nrevoked = true\n\n\
+                [[device]]\nclient_id = \"dev2\"\nquarantined = true\n";
+    let json = r#"{"devices": [
+        {"client_id": "dev1", "revoked": true},
+        {"cert_cn": "devA", "revoked": true},
+        {"client_id": "dev2", "quarantined": true}
+    ]}"#;
+    let feed = PostureFeed::from_toml_str(toml).unwrap();
+    assert_eq!(feed, PostureFeed::from_json_str(json).unwrap());
+    assert!(feed.is_revoked("dev1", None));
+    // a CN entry applies whatever client id the certificate's holder uses, and only with a CN
+    assert!(feed.is_revoked("devA/x", Some("devA")));
+    assert!(!feed.is_revoked("devA", None));
+    // quarantine is not revocation; an unknown device is not revoked
+    assert!(!feed.is_revoked("dev2", None));
+    assert!(!feed.is_revoked("nobody", Some("nobody")));
+    assert_eq!(feed.revoked_client_ids().collect::<Vec<_>>(), ["dev1"]);
+    assert_eq!(feed.revoked_cert_cns().collect::<Vec<_>>(), ["devA"]);
+    assert_eq!(
+        PostureFeed::from_toml_str("[[device]]\nclient_id = \"a\"\nrevoked = 1\n")
+            .unwrap_err()
+            .code(),
+        "posture_feed_syntax"
+    );
+}

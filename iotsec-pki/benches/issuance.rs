@@ -1,6 +1,6 @@
 //! Certificate issuance (CSR parse + proof-of-possession verify + sign) per second, ours
-//! (ring through rcgen) against Python `cryptography` (OpenSSL) issuing the same profile in the
-//! same run. Run: `cargo bench -p iotsec-pki --bench issuance -- --warm-up-time 1 --measurement-time 3`
+//! (rcgen builds the certificate, RustCrypto `p256` signs it) against Python `cryptography`
+//! (OpenSSL) issuing the same profile in the same run. Run: `cargo bench -p iotsec-pki --bench issuance -- --warm-up-time 1 --measurement-time 3`
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::process::Command;
@@ -47,7 +47,7 @@ fn bench(c: &mut Criterion) {
         let v = verify_csr(&csr).unwrap();
         ca.issue(&v, now).unwrap()
     };
-    c.bench_function("issuance/iotsec-pki (ring via rcgen)", |b| b.iter(issue));
+    c.bench_function("issuance/iotsec-pki (RustCrypto p256)", |b| b.iter(issue));
 
     // Same-run ratio against the peer.
     let n = 2000;

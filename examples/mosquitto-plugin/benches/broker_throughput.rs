@@ -9,11 +9,19 @@
 //!    (the compiled trie; for these client ids and topics it decides exactly as `mosquitto`
 //!    mode) and in `mosquitto` mode (the same trie, placeholders pasted in as text).
 //!
-//! Then one more run of each plugin mode with `plugin_opt_check_timing true` for the check
-//! latency inside the broker (p50/p99, logged by the plugin when it unloads).
+//! Method: the no-ACL broker and the two plugin brokers run side by side, each is warmed up,
+//! then each QoS is measured in interleaved rounds (ABC, CBA, ABC, ...); each round gives the
+//! ratio plugin / no ACL of runs taken seconds apart, and the median of those ratios is the
+//! figure (a single sequential run on this shared machine moved by +-50% between runs). Beside
+//! the rate, the broker's own CPU time per message (`/proc/PID/stat`) is reported: it does not
+//! depend on what other processes take from the machine, and for a CPU-bound broker its inverse
+//! is the throughput, so no-ACL CPU / plugin CPU per round is the steadier throughput ratio.
+//! mosquitto's acl_file (~100x slower) is measured once per QoS for reference. Then one more run
+//! of each plugin mode with `plugin_opt_check_timing true` for the check latency inside the
+//! broker (p50/p99, logged by the plugin when it unloads).
 //!
-//! `cargo bench -p iotsec-mosquitto-plugin --bench broker_throughput` (add `-- N` for the
-//! number of messages per run, default 20,000). Results: BENCHMARKS.md.
+//! `cargo bench -p iotsec-mosquitto-plugin --bench broker_throughput` (add `-- N ROUNDS` for the
+//! messages per run, default 20,000, and the rounds, default 5). Results: BENCHMARKS.md.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -61,7 +69,9 @@ fn throughput(port: u16, qos: u8, n: usize) -> (f64, usize) {
         let mut last = Instant::now();
         let deadline = Instant::now() + Duration::from_secs(120);
         while got < n {
-            match sub.next_message(deadline) {
+            // A QoS 0 message the broker dropped (queue full) never comes: stop after 2 s of
+            // silence rather than at the outer deadline.
+            match sub.next_message(deadline.min(last + Duration::from_secs(2))) {
                 Some(_) => {
                     got += 1;
                     last = Instant::now();
@@ -97,21 +107,69 @@ fn throughput(port: u16, qos: u8, n: usize) -> (f64, usize) {
     (got as f64 / secs, got)
 }
 
-fn run(label: &str, broker: Broker, n: usize) -> [f64; 2] {
-    let mut rates = [0.0; 2];
-    for qos in [0u8, 1] {
-        let (rate, got) = throughput(broker.port, qos, n);
-        println!("{label:<32} QoS {qos}: {rate:>10.0} msg/s ({got} of {n} delivered)");
-        rates[usize::from(qos)] = rate;
+/// CPU time (user + system) the process `pid` has used so far, in seconds: fields 14 and 15
+/// of `/proc/PID/stat` (proc(5)), in clock ticks of 1/100 s (`getconf CLK_TCK` on Linux).
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0
+}
+
+/// The median of `values` (sorted in place).
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
     }
-    rates
+}
+
+/// "[r0, r1, ...], median M (range LO-HI)" of `ratio(ours, base)` round by round.
+fn per_round(ours: &[f64], base: &[f64], ratio: impl Fn(f64, f64) -> f64) -> String {
+    let mut ratios: Vec<f64> = ours.iter().zip(base).map(|(o, b)| ratio(*o, *b)).collect();
+    let list: Vec<String> = ratios.iter().map(|r| format!("{r:.3}")).collect();
+    let med = median(&mut ratios);
+    format!(
+        "[{}], median {med:.3} (range {:.3}-{:.3})",
+        list.join(", "),
+        ratios[0],
+        ratios[ratios.len() - 1]
+    )
+}
+
+/// No limit on the messages queued for the subscriber (mosquitto's default of 1,000 drops QoS 1
+/// messages when the subscriber falls behind the publisher's window): every configuration
+/// delivers every message, so rates and CPU per message count the same work.
+const QUEUE: &str = "max_queued_messages 0\n";
+
+/// A broker with the plugin, the policy and `options`, with [`QUEUE`].
+fn plugin_broker(t: &support::Tools, name: &str, policy: &str, options: &[(&str, &str)]) -> Broker {
+    Broker::start_in(t, support::scratch_dir(name), policy, options, QUEUE)
+}
+
+/// One configuration under test: a running broker and the rates measured on it.
+struct Config {
+    label: &'static str,
+    broker: Broker,
+    /// rates[qos][round]
+    rates: [Vec<f64>; 2],
+    /// The broker's CPU time per delivered message, in µs: cpu[qos][round]
+    cpu: [Vec<f64>; 2],
 }
 
 fn main() {
-    let n: usize = std::env::args()
+    // `-- N ROUNDS`: messages per run (default 20,000) and interleaved rounds (default 5).
+    let numbers: Vec<usize> = std::env::args()
         .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(20_000);
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let n = numbers.first().copied().unwrap_or(20_000);
+    let rounds = numbers.get(1).copied().unwrap_or(5).max(1);
     let Some(t) = support::tools("broker_throughput") else {
         return;
     };
@@ -122,45 +180,113 @@ fn main() {
         .to_toml_string()
         .unwrap();
 
-    let none = run(
-        "no ACL",
-        Broker::start_plain(&t, support::scratch_dir("bench-none"), ""),
-        n,
-    );
-    let dir = support::scratch_dir("bench-acl");
-    std::fs::write(dir.join("acl"), &acl).unwrap();
-    let body = format!("acl_file {}\n", dir.join("acl").display());
-    let file = run(
-        "acl_file, 1,000 patterns",
-        Broker::start_plain(&t, dir, &body),
-        n,
-    );
-    let mut plugin = Vec::new();
-    for mode in ["strict", "mosquitto"] {
-        let rates = run(
-            &format!("plugin ({mode}), imported policy"),
-            Broker::start(&t, &format!("bench-{mode}"), &policy, &[("mode", mode)]),
-            n,
-        );
-        plugin.push((mode, rates));
-    }
-    for (qos, i) in [(0, 0), (1, 1)] {
-        println!(
-            "QoS {qos}: acl_file {:.1}% of no-ACL",
-            100.0 * file[i] / none[i]
-        );
-        for (mode, rates) in &plugin {
-            println!(
-                "QoS {qos}: plugin ({mode}) {:.1}% of no-ACL, {:.1}x acl_file",
-                100.0 * rates[i] / none[i],
-                rates[i] / file[i]
-            );
+    // All brokers run for the whole measurement; the rounds alternate between them so that a
+    // change of load on this shared machine hits every configuration alike.
+    let mut configs = vec![
+        Config {
+            label: "no ACL",
+            broker: Broker::start_plain(&t, support::scratch_dir("bench-none"), QUEUE),
+            rates: [Vec::new(), Vec::new()],
+            cpu: [Vec::new(), Vec::new()],
+        },
+        Config {
+            label: "plugin (strict), imported policy",
+            broker: plugin_broker(&t, "bench-strict", &policy, &[("mode", "strict")]),
+            rates: [Vec::new(), Vec::new()],
+            cpu: [Vec::new(), Vec::new()],
+        },
+        Config {
+            label: "plugin (mosquitto), imported policy",
+            broker: plugin_broker(&t, "bench-mosquitto", &policy, &[("mode", "mosquitto")]),
+            rates: [Vec::new(), Vec::new()],
+            cpu: [Vec::new(), Vec::new()],
+        },
+    ];
+    // Warm-up: a tenth of a run on each broker (page cache, allocator, branch predictors).
+    for c in &configs {
+        for qos in [0u8, 1] {
+            throughput(c.broker.port, qos, (n / 10).max(100));
         }
     }
+    println!("{n} messages per run, {rounds} interleaved rounds per QoS");
+    for qos in [0u8, 1] {
+        for round in 0..rounds {
+            // ABC, CBA, ABC, ...: no configuration always runs first or last.
+            let order: Vec<usize> = if round % 2 == 0 {
+                (0..configs.len()).collect()
+            } else {
+                (0..configs.len()).rev().collect()
+            };
+            for i in order {
+                let c = &mut configs[i];
+                let before = cpu_secs(c.broker.pid());
+                let (rate, got) = throughput(c.broker.port, qos, n);
+                let cpu_us = (cpu_secs(c.broker.pid()) - before) * 1e6 / got as f64;
+                println!(
+                    "round {round} QoS {qos} {:<36} {rate:>10.0} msg/s, broker CPU {cpu_us:>6.2} µs/msg ({got} of {n} delivered)",
+                    c.label
+                );
+                c.rates[usize::from(qos)].push(rate);
+                c.cpu[usize::from(qos)].push(cpu_us);
+            }
+        }
+    }
+    // mosquitto's acl_file walks 1,000 patterns per check (~100x slower): one run per QoS,
+    // for reference against the median no-ACL rate.
+    let dir = support::scratch_dir("bench-acl");
+    std::fs::write(dir.join("acl"), &acl).unwrap();
+    let body = format!("{QUEUE}acl_file {}\n", dir.join("acl").display());
+    let acl_broker = Broker::start_plain(&t, dir, &body);
+    let acl_rates: Vec<f64> = [0u8, 1]
+        .iter()
+        .map(|&qos| throughput(acl_broker.port, qos, (n / 4).max(1000)).0)
+        .collect();
+    drop(acl_broker);
+
+    println!();
+    for qos in [0usize, 1] {
+        let none = &configs[0].rates[qos];
+        println!(
+            "QoS {qos}: no ACL median {:.0} msg/s (range {:.0}-{:.0})",
+            median(&mut none.clone()),
+            none.iter().copied().fold(f64::INFINITY, f64::min),
+            none.iter().copied().fold(0.0, f64::max)
+        );
+        for c in &configs[1..] {
+            println!(
+                "QoS {qos}: {} median {:.0} msg/s; ratio to no ACL per round {}",
+                c.label,
+                median(&mut c.rates[qos].clone()),
+                per_round(&c.rates[qos], none, |ours, base| ours / base)
+            );
+        }
+        // The broker's own CPU time per message does not depend on how much of the machine
+        // other processes take: the steadier figure on a shared host. Throughput of a
+        // CPU-bound broker is its inverse, so no-ACL CPU / plugin CPU is the throughput ratio.
+        let none_cpu = &configs[0].cpu[qos];
+        println!(
+            "QoS {qos}: no ACL broker CPU median {:.2} µs/msg",
+            median(&mut none_cpu.clone())
+        );
+        for c in &configs[1..] {
+            println!(
+                "QoS {qos}: {} broker CPU median {:.2} µs/msg; throughput ratio from CPU per round {}",
+                c.label,
+                median(&mut c.cpu[qos].clone()),
+                per_round(&c.cpu[qos], none_cpu, |ours, base| base / ours)
+            );
+        }
+        println!(
+            "QoS {qos}: acl_file, 1,000 patterns {:.0} msg/s = {:.3} of the median no-ACL rate",
+            acl_rates[qos],
+            acl_rates[qos] / median(&mut none.clone())
+        );
+    }
+    drop(configs);
     // Check latency inside the broker (separate runs: timing itself costs two clock reads and
     // a push per check).
     for mode in ["strict", "mosquitto"] {
-        let timed = Broker::start(
+        let timed = plugin_broker(
             &t,
             &format!("bench-timed-{mode}"),
             &policy,

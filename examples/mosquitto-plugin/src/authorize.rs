@@ -121,6 +121,19 @@ pub fn authorize_in(
         Ok(s) => s,
         Err(problem) => return deny(req, what, format_args!("topic {problem}")),
     };
+    let cert_cn = username.filter(|_| cx.username_is_cert_cn);
+    // A revoked identity keeps its TLS session until it disconnects (the listener checks the
+    // CRL only at the handshake): it loses everything, the deny stream and UNSUBSCRIBE included.
+    if cx
+        .posture
+        .is_some_and(|feed| feed.is_revoked(client_id, cert_cn))
+    {
+        return deny(
+            req,
+            access.action(req.retain).map_or(what, |a| a.as_str()),
+            format_args!("identity_revoked: the posture feed marks this identity revoked"),
+        );
+    }
     if let Some(verdict) = cx
         .deny_stream
         .and_then(|stream| guard_stream(stream, access, username, topic, req))
@@ -134,7 +147,6 @@ pub fn authorize_in(
             Err(e) => deny(req, what, format_args!("invalid filter: {e}")),
         };
     };
-    let cert_cn = username.filter(|_| cx.username_is_cert_cn);
     let posture = cx
         .posture
         .map(|feed| feed.posture(client_id, cert_cn, cx.now))

@@ -18,7 +18,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::authorize::{AclRequest, Verdict};
 use crate::options::parse_options;
-use crate::plugin::{Level, LogLine, Plugin};
+use crate::plugin::{Disconnect, Level, LogLine, Plugin};
 
 /// `MOSQ_PLUGIN_VERSION` of mosquitto 2.0.
 const PLUGIN_API_VERSION: c_int = 5;
@@ -120,6 +120,8 @@ unsafe extern "C" {
     fn mosquitto_log_printf(level: c_int, fmt: *const c_char, ...);
     fn mosquitto_client_id(client: *const Mosquitto) -> *const c_char;
     fn mosquitto_client_username(client: *const Mosquitto) -> *const c_char;
+    fn mosquitto_kick_client_by_clientid(clientid: *const c_char, with_will: bool) -> c_int;
+    fn mosquitto_kick_client_by_username(username: *const c_char, with_will: bool) -> c_int;
     fn mosquitto_broker_publish_copy(
         clientid: *const c_char,
         topic: *const c_char,
@@ -327,6 +329,42 @@ fn log_lines(lines: Vec<LogLine>) {
     }
 }
 
+/// Closes the sessions of the identities the posture feed just marked revoked (without their
+/// wills: a revoked device's will would be denied anyway). A null id or username would mean
+/// "every client" to mosquitto, so only non-empty names that make a C string are passed.
+fn disconnect_revoked(plugin: &Plugin) {
+    for target in plugin.take_disconnects() {
+        let (name, kind) = match &target {
+            Disconnect::ClientId(id) => (id, "client id"),
+            Disconnect::Username(name) => (name, "username"),
+        };
+        let Ok(c_name) = CString::new(name.as_str()) else {
+            continue;
+        };
+        if name.is_empty() {
+            continue;
+        }
+        // SAFETY: `c_name` is a non-null NUL-terminated string that outlives the call; the
+        // broker looks the client up and disconnects it, or returns MOSQ_ERR_NOT_FOUND.
+        let rc = unsafe {
+            match target {
+                Disconnect::ClientId(_) => {
+                    mosquitto_kick_client_by_clientid(c_name.as_ptr(), false)
+                }
+                Disconnect::Username(_) => {
+                    mosquitto_kick_client_by_username(c_name.as_ptr(), false)
+                }
+            }
+        };
+        if rc == MOSQ_ERR_SUCCESS {
+            log(
+                MOSQ_LOG_NOTICE,
+                &format!("iotsec-mqtt-acl: disconnected revoked {kind} {name:?}"),
+            );
+        }
+    }
+}
+
 /// `MOSQ_EVT_RELOAD` (SIGHUP): re-reads the policy and the posture feed; a file that does not
 /// load keeps the previous one (WARNING). Always `MOSQ_ERR_SUCCESS`: a broker that already
 /// serves a fleet keeps serving it with the rules it had.
@@ -342,6 +380,7 @@ unsafe extern "C" fn on_reload(
         // SAFETY: non-null; the `State` from init, alive until cleanup unregisters this callback.
         let state = unsafe { &*userdata.cast::<State>() };
         log_lines(state.plugin.reload());
+        disconnect_revoked(&state.plugin);
     }));
     if result.is_err() {
         log(
@@ -365,6 +404,7 @@ unsafe extern "C" fn on_tick(
         // SAFETY: non-null; the `State` from init, alive until cleanup unregisters this callback.
         let state = unsafe { &*userdata.cast::<State>() };
         log_lines(state.plugin.watch(std::time::Instant::now()));
+        disconnect_revoked(&state.plugin);
     }));
     MOSQ_ERR_SUCCESS
 }

@@ -8,7 +8,8 @@
 //! plugin_opt_mode strict
 //! ```
 //!
-//! Layout: [`options`] parses the `plugin_opt_*` lines, [`plugin`] loads the policy,
+//! Layout: [`options`] parses the `plugin_opt_*` lines, [`plugin`] loads the policy and the
+//! posture feed, [`rate_limit`] bounds the deny stream per client,
 //! [`access`] names mosquitto's access types, [`authorize`](mod@authorize) decides one ACL
 //! check (safe Rust, tested without mosquitto); `ffi` (private) is the only module with
 //! `unsafe`: the C ABI, the `#[repr(C)]` structs of `mosquitto_plugin.h` /
@@ -19,6 +20,7 @@ pub mod authorize;
 mod ffi;
 pub mod options;
 pub mod plugin;
+pub mod rate_limit;
 
 pub use access::Access;
 pub use authorize::{AclRequest, Context, Denial, Verdict, authorize, authorize_in};

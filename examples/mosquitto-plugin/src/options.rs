@@ -7,8 +7,11 @@ use iotsec_mqtt_acl::{SubscribeMode, Subscription, TopicName};
 
 /// Default `plugin_opt_deny_rate`: deny events published per second (also the burst).
 pub const DEFAULT_DENY_RATE: u32 = 20;
-/// Highest `plugin_opt_deny_rate` accepted.
+/// Highest `plugin_opt_deny_rate` and `plugin_opt_deny_rate_total` accepted.
 pub const MAX_DENY_RATE: u32 = 10_000;
+/// Default `plugin_opt_deny_rate_total`, as a multiple of the per-client rate (at most
+/// [`MAX_DENY_RATE`]): room for this many clients denied at full rate at once.
+pub const DEFAULT_TOTAL_FACTOR: u32 = 10;
 
 /// The deny stream: where denials are published and who may read them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,8 +21,12 @@ pub struct DenyStream {
     /// `plugin_opt_deny_readers`: the usernames (comma-separated) that may subscribe to and
     /// receive the topic; nobody else may, whatever the policy says.
     pub readers: Vec<String>,
-    /// `plugin_opt_deny_rate`: events per second (token bucket, burst of the same size).
+    /// `plugin_opt_deny_rate`: events per second for each client (token bucket per client id,
+    /// burst of the same size), so that a flooding client cannot crowd out the others.
     pub rate: u32,
+    /// `plugin_opt_deny_rate_total`: events per second for the whole stream (default
+    /// [`DEFAULT_TOTAL_FACTOR`] x `rate`, at most [`MAX_DENY_RATE`]).
+    pub rate_total: u32,
 }
 
 /// The validated options.
@@ -66,7 +73,7 @@ impl Options {
 }
 
 const KNOWN: &str = "policy, mode, posture, username_is_cert_cn, watch, deny_topic, \
-                     deny_readers, deny_rate, check_timing";
+                     deny_readers, deny_rate, deny_rate_total, check_timing";
 
 fn set<T>(slot: &mut Option<T>, key: &str, value: T) -> Result<(), String> {
     if slot.is_some() {
@@ -81,6 +88,15 @@ fn path(key: &str, value: &str) -> Result<PathBuf, String> {
         return Err(format!("plugin_opt_{key} is empty"));
     }
     Ok(PathBuf::from(value))
+}
+
+/// Events per second, 1..=[`MAX_DENY_RATE`].
+fn rate(key: &str, value: &str) -> Result<u32, String> {
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|r| (1..=MAX_DENY_RATE).contains(r))
+        .ok_or_else(|| format!("plugin_opt_{key} {value:?} is not 1..={MAX_DENY_RATE}"))
 }
 
 fn boolean(key: &str, value: &str) -> Result<bool, String> {
@@ -105,6 +121,7 @@ pub fn parse_options<'a>(
     let mut deny_topic = None;
     let mut deny_readers = None;
     let mut deny_rate = None;
+    let mut deny_rate_total = None;
     let mut check_timing = None;
     for (key, value) in pairs {
         match key {
@@ -138,16 +155,8 @@ pub fn parse_options<'a>(
                 }
                 set(&mut deny_readers, key, readers)?;
             }
-            "deny_rate" => {
-                let rate = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|r| (1..=MAX_DENY_RATE).contains(r))
-                    .ok_or_else(|| {
-                        format!("plugin_opt_deny_rate {value:?} is not 1..={MAX_DENY_RATE}")
-                    })?;
-                set(&mut deny_rate, key, rate)?;
-            }
+            "deny_rate" => set(&mut deny_rate, key, rate(key, value)?)?,
+            "deny_rate_total" => set(&mut deny_rate_total, key, rate(key, value)?)?,
             other => {
                 return Err(format!(
                     "unknown option plugin_opt_{other} (known: {KNOWN})"
@@ -157,15 +166,22 @@ pub fn parse_options<'a>(
     }
     let policy = policy.ok_or("plugin_opt_policy is required (path of the policy file)")?;
     let deny_stream = match (deny_topic, deny_readers) {
-        (Some(topic), Some(readers)) => Some(DenyStream {
-            topic,
-            readers,
-            rate: deny_rate.unwrap_or(DEFAULT_DENY_RATE),
-        }),
-        (None, None) if deny_rate.is_none() => None,
+        (Some(topic), Some(readers)) => {
+            let rate = deny_rate.unwrap_or(DEFAULT_DENY_RATE);
+            Some(DenyStream {
+                topic,
+                readers,
+                rate,
+                rate_total: deny_rate_total.unwrap_or_else(|| {
+                    rate.saturating_mul(DEFAULT_TOTAL_FACTOR).min(MAX_DENY_RATE)
+                }),
+            })
+        }
+        (None, None) if deny_rate.is_none() && deny_rate_total.is_none() => None,
         _ => {
             return Err(
-                "plugin_opt_deny_topic, plugin_opt_deny_readers (and plugin_opt_deny_rate) go together"
+                "plugin_opt_deny_topic, plugin_opt_deny_readers (and plugin_opt_deny_rate, \
+                 plugin_opt_deny_rate_total) go together"
                     .into(),
             );
         }
@@ -249,13 +265,14 @@ mod tests {
                 topic: "$iotsec/deny".into(),
                 readers: vec!["ops".into(), "soc".into()],
                 rate: 5,
+                rate_total: 50,
             })
         );
     }
 
     #[test]
     fn deny_stream_options_are_checked() {
-        let bad: [&[(&str, &str)]; 8] = [
+        let bad: [&[(&str, &str)]; 10] = [
             &[("deny_topic", "$iotsec/deny")],
             &[("deny_readers", "ops")],
             &[("deny_rate", "5")],
@@ -272,6 +289,12 @@ mod tests {
                 ("deny_readers", "ops"),
                 ("deny_rate", "10001"),
             ],
+            &[("deny_rate_total", "100")],
+            &[
+                ("deny_topic", "d"),
+                ("deny_readers", "ops"),
+                ("deny_rate_total", "0"),
+            ],
         ];
         for extra in bad {
             let mut all = vec![("policy", "p")];
@@ -284,6 +307,27 @@ mod tests {
             ("deny_readers", "ops"),
         ])
         .unwrap();
-        assert_eq!(o.deny_stream.unwrap().rate, DEFAULT_DENY_RATE);
+        let d = o.deny_stream.unwrap();
+        assert_eq!(
+            (d.rate, d.rate_total),
+            (DEFAULT_DENY_RATE, 10 * DEFAULT_DENY_RATE)
+        );
+        // the default total never exceeds the maximum; an explicit one is kept as given
+        let o = parse_options([
+            ("policy", "p"),
+            ("deny_topic", "d"),
+            ("deny_readers", "ops"),
+            ("deny_rate", "5000"),
+        ])
+        .unwrap();
+        assert_eq!(o.deny_stream.unwrap().rate_total, MAX_DENY_RATE);
+        let o = parse_options([
+            ("policy", "p"),
+            ("deny_topic", "d"),
+            ("deny_readers", "ops"),
+            ("deny_rate_total", "7"),
+        ])
+        .unwrap();
+        assert_eq!(o.deny_stream.unwrap().rate_total, 7);
     }
 }

@@ -15,6 +15,7 @@ use iotsec_mqtt_acl::{CompiledPolicy, Policy, SubscribeMode};
 
 use crate::authorize::{AclRequest, Context, Denial, Verdict, authorize_in};
 use crate::options::{DenyStream, MAX_TIMING_SAMPLES, Options};
+use crate::rate_limit::DenyLimiter;
 
 /// How often [`Plugin::watch`] looks at the files (it is called on every broker tick).
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -78,42 +79,13 @@ impl<T> Slot<T> {
     }
 }
 
-/// Token bucket for the deny stream: at most `rate` events per second, bursts of `rate`;
-/// events over the limit are counted and the count rides on the next event that goes out.
-#[derive(Debug)]
-struct Limiter {
-    rate: u32,
-    tokens: f64,
-    last: Option<Instant>,
-    suppressed: u64,
-}
-
-impl Limiter {
-    fn new(rate: u32) -> Self {
-        Limiter {
-            rate,
-            tokens: f64::from(rate),
-            last: None,
-            suppressed: 0,
-        }
-    }
-
-    /// `Some(suppressed since the last event)` if an event may go out now.
-    fn admit(&mut self, now: Instant) -> Option<u64> {
-        let rate = f64::from(self.rate);
-        if let Some(last) = self.last {
-            let refill = now.saturating_duration_since(last).as_secs_f64() * rate;
-            self.tokens = (self.tokens + refill).min(rate);
-        }
-        self.last = Some(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Some(std::mem::take(&mut self.suppressed))
-        } else {
-            self.suppressed = self.suppressed.saturating_add(1);
-            None
-        }
-    }
+/// A client the plugin asks the broker to disconnect (`mosquitto_kick_client_by_*`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Disconnect {
+    /// The client with this client id.
+    ClientId(String),
+    /// Every client with this username (the certificate CN with `use_identity_as_username`).
+    Username(String),
 }
 
 /// What one loaded plugin instance decides with.
@@ -123,7 +95,8 @@ pub struct Plugin {
     policy: Slot<CompiledPolicy>,
     posture: Slot<Option<PostureFeed>>,
     stamps: Mutex<WatchState>,
-    limiter: Option<Mutex<Limiter>>,
+    limiter: Option<Mutex<DenyLimiter>>,
+    disconnects: Mutex<Vec<Disconnect>>,
     timing: Option<Mutex<Vec<u32>>>,
 }
 
@@ -152,13 +125,14 @@ impl Plugin {
         let limiter = options
             .deny_stream
             .as_ref()
-            .map(|d| Mutex::new(Limiter::new(d.rate)));
+            .map(|d| Mutex::new(DenyLimiter::new(d.rate, d.rate_total)));
         let timing = options.check_timing.then(|| Mutex::new(Vec::new()));
         Plugin {
             policy: Slot::new(policy),
             posture: Slot::new(posture),
             stamps: Mutex::new(WatchState::default()),
             limiter,
+            disconnects: Mutex::new(Vec::new()),
             timing,
             options,
         }
@@ -277,6 +251,7 @@ impl Plugin {
         match load_posture(path) {
             Ok(feed) => {
                 let n = feed.len();
+                self.queue_disconnects(&feed);
                 self.posture.set(Some(feed));
                 (
                     Level::Info,
@@ -295,6 +270,34 @@ impl Plugin {
         }
     }
 
+    /// A feed that loaded names revoked identities: their sessions are closed, since the
+    /// listener refuses a revoked certificate only at the next handshake. Client ids always;
+    /// certificate CNs as usernames when the username is the CN.
+    fn queue_disconnects(&self, feed: &PostureFeed) {
+        let mut queued: Vec<Disconnect> = feed
+            .revoked_client_ids()
+            .map(|id| Disconnect::ClientId(id.to_string()))
+            .collect();
+        if self.options.username_is_cert_cn {
+            queued.extend(
+                feed.revoked_cert_cns()
+                    .map(|cn| Disconnect::Username(cn.to_string())),
+            );
+        }
+        if let Ok(mut pending) = self.disconnects.lock() {
+            *pending = queued;
+        }
+    }
+
+    /// The clients to disconnect after the last posture feed reload (each reload replaces the
+    /// list; taking it empties it).
+    pub fn take_disconnects(&self) -> Vec<Disconnect> {
+        self.disconnects
+            .lock()
+            .map(|mut pending| std::mem::take(&mut *pending))
+            .unwrap_or_default()
+    }
+
     /// The deny-stream message for a denial, if a deny stream is configured, the denial may go
     /// there and the rate limit admits it: (topic, JSON payload).
     pub fn deny_event(
@@ -307,7 +310,12 @@ impl Plugin {
         if !denial.streamable {
             return None;
         }
-        let suppressed = self.limiter.as_ref()?.lock().ok()?.admit(now)?;
+        let admitted = self
+            .limiter
+            .as_ref()?
+            .lock()
+            .ok()?
+            .admit(request.client_id.unwrap_or_default(), now)?;
         let text = |b: Option<&[u8]>| b.map(|b| String::from_utf8_lossy(b).into_owned());
         let event = serde_json::json!({
             "client_id": text(request.client_id),
@@ -315,7 +323,8 @@ impl Plugin {
             "action": denial.action,
             "topic": text(request.topic),
             "reason": denial.reason,
-            "suppressed": suppressed,
+            "suppressed": admitted.suppressed,
+            "suppressed_total": admitted.suppressed_total,
         });
         Some((stream.topic.as_str(), event.to_string()))
     }
@@ -482,27 +491,6 @@ mod tests {
         ));
         let e = Plugin::load(&bad_posture).unwrap_err();
         assert!(e.contains("posture_feed_syntax"), "{e}");
-    }
-
-    #[test]
-    fn limiter_admits_the_burst_then_counts_what_it_drops() {
-        let mut l = Limiter::new(3);
-        let t0 = Instant::now();
-        assert_eq!(l.admit(t0), Some(0));
-        assert_eq!(l.admit(t0), Some(0));
-        assert_eq!(l.admit(t0), Some(0));
-        for _ in 0..1000 {
-            assert_eq!(l.admit(t0), None);
-        }
-        // one third of a second later: one token, and the 1000 dropped are reported
-        assert_eq!(l.admit(t0 + Duration::from_millis(334)), Some(1000));
-        assert_eq!(l.admit(t0 + Duration::from_millis(334)), None);
-        // a long pause refills only up to the burst
-        let later = t0 + Duration::from_secs(3600);
-        assert_eq!(l.admit(later), Some(1));
-        assert_eq!(l.admit(later), Some(0));
-        assert_eq!(l.admit(later), Some(0));
-        assert_eq!(l.admit(later), None);
     }
 
     #[test]

@@ -337,3 +337,53 @@ fn deny_line_names_the_request_and_escapes_client_text() {
         r#"iotsec-mqtt-acl: DENY publish client_id="dev1" username=(null) topic="devices/dev2/telemetry" qos=0: no_matching_rule: no rule grants this (default deny)"#
     );
 }
+
+#[test]
+fn a_revoked_identity_is_denied_everything_whatever_the_policy_grants() {
+    use iotsec_mosquitto_plugin::Context;
+    use iotsec_mosquitto_plugin::authorize_in;
+    use iotsec_mqtt_acl::posture_feed::PostureFeed;
+    let feed = PostureFeed::from_toml_str(
+        "[[device]]\nclient_id = \"dev1\"\nrevoked = true\n\n\
+         [[device]]\ncert_cn = \"monitor\"\nrevoked = true\n",
+    )
+    .unwrap();
+    let p = policy();
+    let decide = |id: &str, user: Option<&str>, access: i32, topic: &str, cn: bool| {
+        let cx = Context {
+            posture: Some(&feed),
+            now: 0,
+            username_is_cert_cn: cn,
+            deny_stream: None,
+        };
+        authorize_in(
+            &p,
+            SubscribeMode::Strict,
+            &req(id, user, access, topic),
+            &cx,
+        )
+    };
+    // Granted by the policy before revocation; every action refused after it.
+    assert!(strict(
+        "dev1",
+        None,
+        MOSQ_ACL_WRITE,
+        "devices/dev1/telemetry"
+    ));
+    for (access, topic) in [
+        (MOSQ_ACL_WRITE, "devices/dev1/telemetry"),
+        (MOSQ_ACL_SUBSCRIBE, "devices/dev1/cmd/#"),
+        (MOSQ_ACL_READ, "devices/dev1/cmd/reboot"),
+        (MOSQ_ACL_UNSUBSCRIBE, "devices/dev1/cmd/#"),
+    ] {
+        let Verdict::Deny(d) = decide("dev1", None, access, topic, false) else {
+            panic!("revoked dev1 allowed access {access} to {topic}");
+        };
+        assert!(d.reason.starts_with("identity_revoked: "), "{}", d.reason);
+    }
+    // The CN entry covers every client id of that certificate, only when the username is the CN.
+    assert!(!decide("mon-1", MONITOR, MOSQ_ACL_READ, "devices/x", true).is_allowed());
+    assert!(decide("mon-1", MONITOR, MOSQ_ACL_READ, "devices/x", false).is_allowed());
+    // Other devices are untouched.
+    assert!(decide("dev2", None, MOSQ_ACL_WRITE, "devices/dev2/telemetry", true).is_allowed());
+}

@@ -249,14 +249,13 @@ fn quarantined_device_keeps_only_in_quarantine_rules() {
     assert_eq!(ota.publish("x"), NOT_AUTHORIZED);
 }
 
-#[test]
-fn deny_stream_reaches_operators_only_and_is_rate_limited() {
-    let Some(t) = tools("deny_stream_reaches_operators_only_and_is_rate_limited") else {
-        return;
-    };
+/// A broker with the deny stream on `$iotsec/deny` for `ops`, 5 events per second per client
+/// (the stream as a whole takes the default 10 x 5), and `ops` subscribed to it: the first
+/// event (dev9's probe) has arrived.
+fn deny_stream_broker(t: &Tools, name: &str) -> (Broker, Subscriber) {
     let broker = Broker::start(
-        &t,
-        "deny-stream",
+        t,
+        name,
         POLICY,
         &[
             ("deny_topic", "$iotsec/deny"),
@@ -265,11 +264,21 @@ fn deny_stream_reaches_operators_only_and_is_rate_limited() {
         ],
     );
     let port = broker.port;
-    let mut ops = Subscriber::start(&t, port, "ops-1", Some("ops"), "$iotsec/deny");
-    let first = r#"$iotsec/deny {"action":"publish","client_id":"dev9","reason":"no_matching_rule: no rule grants this (default deny)","suppressed":0,"topic":"devices/dev8/telemetry","username":null}"#;
+    let mut ops = Subscriber::start(t, port, "ops-1", Some("ops"), "$iotsec/deny");
+    let first = r#"$iotsec/deny {"action":"publish","client_id":"dev9","reason":"no_matching_rule: no rule grants this (default deny)","suppressed":0,"suppressed_total":0,"topic":"devices/dev8/telemetry","username":null}"#;
     ops.ready(first, || {
-        publish(&t, port, "dev9", None, "devices/dev8/telemetry", "probe");
+        publish(t, port, "dev9", None, "devices/dev8/telemetry", "probe");
     });
+    (broker, ops)
+}
+
+#[test]
+fn deny_stream_reaches_operators_only_and_is_rate_limited() {
+    let Some(t) = tools("deny_stream_reaches_operators_only_and_is_rate_limited") else {
+        return;
+    };
+    let (broker, ops) = deny_stream_broker(&t, "deny-stream");
+    let port = broker.port;
 
     // Nobody else may read it, whatever the policy grants (monitor may read `#`).
     for (id, user) in [("monitor-2", Some("monitor")), ("dev1", None)] {
@@ -307,16 +316,60 @@ fn deny_stream_reaches_operators_only_and_is_rate_limited() {
         "{} flood events in {elapsed:.2} s (limit {limit:.1})",
         seen.len()
     );
-    // Every flood denial is either an event or counted in a later event's `suppressed`.
-    let suppressed = |line: &str| -> u64 {
-        line.split(r#""suppressed":"#)
-            .nth(1)
-            .and_then(|s| s.split(',').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no suppressed count in {line}"))
-    };
-    let counted: u64 = seen.iter().skip(1).map(|l| suppressed(l)).sum::<u64>()
-        + suppressed(&sentinel)
+    // Every flood denial is an event, or counted in a later dev7 event's `suppressed` (its own
+    // drops), or in the next event's `suppressed_total` (the stream's drops since then).
+    let counted: u64 = seen.iter().map(|l| count(l, "suppressed")).sum::<u64>()
+        + count(&sentinel, "suppressed_total")
         + seen.len() as u64;
+    assert_eq!(count(&sentinel, "suppressed"), 0, "{sentinel}");
     assert_eq!(counted, 300, "{seen:?}\n{sentinel}");
+}
+
+/// The number after `"key":` in a deny-stream line.
+fn count(line: &str, key: &str) -> u64 {
+    line.split(&format!(r#""{key}":"#))
+        .nth(1)
+        .and_then(|s| s.split([',', '}']).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {key} count in {line}"))
+}
+
+#[test]
+fn a_flooding_client_does_not_crowd_another_out_of_the_deny_stream() {
+    let Some(t) = tools("a_flooding_client_does_not_crowd_another_out_of_the_deny_stream") else {
+        return;
+    };
+    let (broker, ops) = deny_stream_broker(&t, "deny-stream-per-client");
+    let port = broker.port;
+    let mut flood = Publisher::connect(&t, port, "dev7", None, "devices/dev6/telemetry");
+    let mut other = Publisher::connect(&t, port, "dev4", None, "devices/dev3/telemetry");
+    let start = std::time::Instant::now();
+    for i in 0..300 {
+        assert_eq!(flood.publish(&format!("f{i}")), NOT_AUTHORIZED);
+        if i == 150 {
+            // dev7 has used its share long ago: dev4's one denial still goes out.
+            assert_eq!(other.publish("probe-dev3"), NOT_AUTHORIZED);
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    drop((flood, other));
+    publish(&t, port, "dev5", None, "devices/end/telemetry", "sentinel");
+    let (seen, _) = ops.until_prefix(r#"$iotsec/deny {"action":"publish","client_id":"dev5""#);
+    let from = |id: &str| -> Vec<&String> {
+        seen.iter()
+            .filter(|l| l.contains(&format!(r#""client_id":"{id}""#)))
+            .collect()
+    };
+    assert_eq!(from("dev4").len(), 1, "{seen:?}");
+    assert!(
+        from("dev4")[0].contains(r#""topic":"devices/dev3/telemetry""#),
+        "{seen:?}"
+    );
+    let flood_events = from("dev7").len();
+    let limit = 5.0 + 5.0 * elapsed + 1.0;
+    assert!(
+        flood_events >= 5 && (flood_events as f64) <= limit,
+        "{flood_events} flood events in {elapsed:.2} s (limit {limit:.1})"
+    );
+    assert_eq!(flood_events + 1, seen.len(), "{seen:?}");
 }

@@ -49,11 +49,17 @@ usernames = ["monitor"]
 /// for `devA`, `devB`, `monitor` and a revoked `devC`, and the CRL.
 struct Pki {
     dir: PathBuf,
+    /// The serial of each device certificate, by CN.
+    serials: Vec<(String, Vec<u8>)>,
 }
 
 impl Pki {
     fn create(dir: &Path) -> Pki {
-        let now = time::OffsetDateTime::now_utc();
+        // Issued (and the first CRL signed) a minute in the past, so that a CRL signed by
+        // `revoke` is strictly newer: OpenSSL keeps the CRL with the later thisUpdate when a
+        // store holds two from the same issuer, and an equal one keeps the first.
+        let now = time::OffsetDateTime::now_utc() - time::Duration::minutes(1);
+        let mut serials = Vec::new();
         let state = dir.join("ca");
         init_state(
             &state,
@@ -105,12 +111,32 @@ impl Pki {
             if cn == "devC" {
                 assert!(ca.revoke(&issued.serial, 1, now).unwrap());
             }
+            serials.push((cn.to_string(), issued.serial));
         }
         let crl = ca.crl(now).unwrap();
         std::fs::write(dir.join("crl.pem"), to_pem("X509 CRL", &crl).unwrap()).unwrap();
         Pki {
             dir: dir.to_path_buf(),
+            serials,
         }
+    }
+
+    /// Revokes `cn`'s certificate (keyCompromise) and replaces crl.pem the way a deployment
+    /// tool does (write, then rename over), with a CRL signed now.
+    fn revoke(&self, cn: &str) {
+        let serial = &self
+            .serials
+            .iter()
+            .find(|(name, _)| name == cn)
+            .expect("a device of this PKI")
+            .1;
+        let now = time::OffsetDateTime::now_utc();
+        let mut ca = CaState::open(&self.dir.join("ca")).unwrap();
+        assert!(ca.revoke(serial, 1, now).unwrap());
+        let crl = ca.crl(now).unwrap();
+        let tmp = self.dir.join(".crl.pem.tmp");
+        std::fs::write(&tmp, to_pem("X509 CRL", &crl).unwrap()).unwrap();
+        std::fs::rename(&tmp, self.dir.join("crl.pem")).unwrap();
     }
 
     fn file(&self, name: &str) -> String {
@@ -369,4 +395,118 @@ fn tls12_no_certificate_and_revoked_certificate_are_refused_by_the_listener() {
         revoked.stdout,
         revoked.stderr
     );
+}
+
+/// Connects `cn` with its certificate (client id = CN) as a long-lived publisher on its own
+/// telemetry topic.
+fn device(t: &support::Tools, port: u16, pki: &Pki, cn: &str) -> Publisher {
+    let args = pki.client(Some(cn), "tlsv1.3");
+    Publisher::connect_with(
+        t,
+        port,
+        cn,
+        None,
+        &format!("devices/{cn}/telemetry"),
+        &strs(&args),
+    )
+}
+
+/// One new TLS connection with `cn`'s certificate under a probe client id (so that it does not
+/// take over `cn`'s own session); whether an MQTT session was created.
+fn probe_session(t: &support::Tools, broker: &Broker, pki: &Pki, cn: &str, probe: &str) -> bool {
+    let args = pki.client(Some(cn), "tlsv1.3");
+    let _ = publish_once(
+        t,
+        broker.port,
+        probe,
+        "devices/probe/telemetry",
+        &strs(&args),
+    );
+    broker.log_text().contains(&format!(" as {probe} "))
+}
+
+const VERIFY_FAILED: &str = "SSL routines::certificate verify failed";
+
+#[test]
+fn sighup_rereads_the_crlfile_and_keeps_connected_sessions() {
+    let Some((t, broker, pki)) = start("tls-crl-reload") else {
+        return;
+    };
+    let port = broker.port;
+    let mut a = device(&t, port, &pki, "devA");
+    let mut b = device(&t, port, &pki, "devB");
+    assert!(accepted(a.publish("before")));
+    pki.revoke("devA");
+    // Until SIGHUP the listener keeps the CRL it loaded at start.
+    assert!(
+        probe_session(&t, &broker, &pki, "devA", "devA-before-hup"),
+        "{}",
+        broker.log_text()
+    );
+    assert_eq!(broker.count_log(VERIFY_FAILED), 0);
+    broker.hup();
+    // mosquitto reloads the listeners' certificates and CRL before the plugins' reload event.
+    assert!(
+        broker.wait_for_log(" reloaded (3 rules)"),
+        "{}",
+        broker.log_text()
+    );
+    assert!(
+        !probe_session(&t, &broker, &pki, "devA", "devA-after-hup"),
+        "the revoked certificate opened a session after SIGHUP:\n{}",
+        broker.log_text()
+    );
+    assert!(
+        broker.wait_for_count(VERIFY_FAILED, 1),
+        "{}",
+        broker.log_text()
+    );
+    // Sessions opened before the reload stay: devB's, and also the revoked devA's (mosquitto
+    // checks the CRL only in the handshake; see the next test for closing it).
+    assert!(accepted(b.publish("after")));
+    assert!(accepted(a.publish("after")));
+    assert!(probe_session(&t, &broker, &pki, "devB", "devB-after-hup"));
+    assert_eq!(broker.count_log(" as devA "), 1, "{}", broker.log_text());
+}
+
+#[test]
+fn a_revoked_identity_in_the_posture_feed_loses_its_session_and_every_topic() {
+    let Some((t, broker, pki)) = start_with(
+        "tls-revoked-feed",
+        &[("username_is_cert_cn", "true"), ("watch", "false")],
+        "[[device]]\ncert_cn = \"devB\"\nfirmware = \"1.0.0\"\n",
+    ) else {
+        return;
+    };
+    let port = broker.port;
+    let mut a = device(&t, port, &pki, "devA");
+    let mut b = device(&t, port, &pki, "devB");
+    assert!(accepted(a.publish("before")));
+    assert!(accepted(b.publish("before")));
+    // What the fleet does on revocation: a new CRL, and the CN marked revoked in the feed.
+    pki.revoke("devA");
+    broker.replace_file(
+        "posture.toml",
+        "[[device]]\ncert_cn = \"devB\"\nfirmware = \"1.0.0\"\n\n\
+         [[device]]\ncert_cn = \"devA\"\nrevoked = true\n",
+    );
+    broker.hup();
+    let kicked = r#"iotsec-mqtt-acl: disconnected revoked username "devA""#;
+    assert!(broker.wait_for_log(kicked), "{}", broker.log_text());
+    assert!(
+        broker.wait_for_log("Client devA been disconnected by administrative action."),
+        "{}",
+        broker.log_text()
+    );
+    // It cannot come back: the listener refuses the certificate, and were it still accepted
+    // (a CRL not yet deployed) the feed would deny it every check.
+    assert!(!probe_session(&t, &broker, &pki, "devA", "devA-again"));
+    assert!(
+        broker.wait_for_count(VERIFY_FAILED, 1),
+        "{}",
+        broker.log_text()
+    );
+    assert_eq!(broker.count_log(" as devA "), 1, "{}", broker.log_text());
+    drop(a);
+    assert!(accepted(b.publish("after")));
 }

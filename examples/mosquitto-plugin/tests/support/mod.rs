@@ -240,6 +240,11 @@ impl Broker {
         broker
     }
 
+    /// The broker's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The broker's directory (policy.toml, mosquitto.conf).
     pub fn dir(&self) -> &Path {
         &self.dir
