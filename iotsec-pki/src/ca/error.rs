@@ -198,11 +198,37 @@ pub enum CaError {
         /// What ("CA lock", "CRL cache").
         what: &'static str,
     },
-    /// A configuration the EST server cannot serve (its TLS settings, intermediates of different
-    /// roots, a label naming a CA that is not loaded). The CA and its store use the typed
-    /// variants below; this one goes once the EST server's cases have theirs.
-    #[error("CA state: {0}")]
-    State(String),
+    /// rustls refused to build a TLS configuration from the CA's certificates, key or CRLs.
+    #[error("TLS configuration: {reason}")]
+    TlsConfig {
+        /// rustls's reason.
+        reason: String,
+    },
+    /// The root revoked an intermediate whose certificate has no subject key identifier, so its
+    /// certificates cannot be refused at the handshake.
+    #[error("CA state: a revoked intermediate has no subject key identifier")]
+    RevokedIssuerWithoutSki,
+    /// The EST server was given intermediates that chain to different roots.
+    #[error("CA state: every intermediate must chain to the same root")]
+    MixedRoots,
+    /// EST labels name issuing CAs that are not loaded.
+    #[error("CA state: labels {labels:?} name an issuing CA that is not loaded")]
+    LabelsWithoutCa {
+        /// The labels.
+        labels: Vec<String>,
+    },
+    /// No issuing CA of that name is loaded.
+    #[error("CA state: no issuing CA named {name:?}")]
+    UnknownCa {
+        /// The name.
+        name: String,
+    },
+    /// The EST client's connection failed (connect, TLS, read or write).
+    #[error("EST client: {reason}")]
+    EstClientIo {
+        /// What failed.
+        reason: String,
+    },
     /// A `key=value` setting of the CA state (or a value given to set one) the CA cannot use.
     #[error("CA state: {key} {reason}")]
     BadSetting {
@@ -389,7 +415,12 @@ impl CaError {
             CaError::LifetimeOutOfRange { .. } => "lifetime-out-of-range",
             CaError::Generate(_) => "generate",
             CaError::Signer(_) => "signer",
-            CaError::State(_) => "state",
+            CaError::TlsConfig { .. } => "tls-config",
+            CaError::RevokedIssuerWithoutSki => "revoked-issuer-without-ski",
+            CaError::MixedRoots => "mixed-roots",
+            CaError::LabelsWithoutCa { .. } => "labels-without-ca",
+            CaError::UnknownCa { .. } => "unknown-ca",
+            CaError::EstClientIo { .. } => "est-client-io",
             CaError::BadSetting { .. } => "bad-setting",
             CaError::IncompleteTokenKey { .. } => "incomplete-token-key",
             CaError::FileLacksSetting { .. } => "file-lacks-setting",
@@ -451,6 +482,7 @@ impl CaError {
             | CaError::SerialCollisions { .. }
             | CaError::PemEncoding { .. }
             | CaError::CorruptStore { .. }
+            | CaError::EstClientIo { .. }
             | CaError::Io(_) => ErrorKind::Internal,
             CaError::Device(e) => e.kind(),
             _ => ErrorKind::BadInput,

@@ -81,7 +81,9 @@ pub struct EstClient {
 }
 
 fn io(e: impl core::fmt::Display) -> CaError {
-    CaError::State(format!("EST client: {e}"))
+    CaError::EstClientIo {
+        reason: e.to_string(),
+    }
 }
 
 impl EstClient {
@@ -269,7 +271,7 @@ mod tests {
         for (raw, clean, why) in cases {
             assert_eq!(
                 reply(raw, clean),
-                Err(format!("CA state: EST client: response: {why}")),
+                Err(format!("EST client: response: {why}")),
                 "{raw:?}"
             );
         }

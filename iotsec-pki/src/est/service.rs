@@ -339,7 +339,9 @@ impl EstService {
     fn ca_named(&self, name: &str) -> Result<std::sync::MutexGuard<'_, CaState>, CaError> {
         self.cas
             .get(name)
-            .ok_or_else(|| CaError::State(format!("no issuing CA named {name:?}")))?
+            .ok_or_else(|| CaError::UnknownCa {
+                name: name.to_owned(),
+            })?
             .lock()
             .map_err(|_| CaError::Poisoned { what: "CA lock" })
     }

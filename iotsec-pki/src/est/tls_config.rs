@@ -31,7 +31,9 @@ pub fn process_provider() -> Result<Arc<CryptoProvider>, CaError> {
 }
 
 fn tls_err(e: impl core::fmt::Display) -> CaError {
-    CaError::State(format!("TLS configuration: {e}"))
+    CaError::TlsConfig {
+        reason: e.to_string(),
+    }
 }
 
 /// Whether a server requires a client certificate.
@@ -108,11 +110,7 @@ pub fn server_config_presenting(
     }
     let revoked = revoked_issuers
         .iter()
-        .map(|der| {
-            cert_subject_key_id(der).ok_or_else(|| {
-                CaError::State("a revoked intermediate has no subject key identifier".into())
-            })
-        })
+        .map(|der| cert_subject_key_id(der).ok_or_else(|| CaError::RevokedIssuerWithoutSki))
         .collect::<Result<Vec<_>, _>>()?;
     let verifier = Arc::new(ByIssuerKey {
         by_key,

@@ -670,9 +670,7 @@ pub fn assemble_generation(
     let mut crls = vec![CertificateRevocationListDer::from(ca.crl(now)?)];
     for (_, other) in intermediates.iter_mut() {
         if other.authority.root_der() != ca.authority.root_der() {
-            return Err(crate::ca::error::CaError::State(
-                "every intermediate must chain to the same root".into(),
-            ));
+            return Err(crate::ca::error::CaError::MixedRoots);
         }
         crls.push(CertificateRevocationListDer::from(other.crl(now)?));
     }
@@ -696,9 +694,7 @@ pub fn assemble_generation(
     }
     let missing = service.labels_without_ca();
     if !missing.is_empty() {
-        return Err(crate::ca::error::CaError::State(format!(
-            "labels {missing:?} name an issuing CA that is not loaded"
-        )));
+        return Err(crate::ca::error::CaError::LabelsWithoutCa { labels: missing });
     }
     Ok((Arc::new(config), service))
 }
