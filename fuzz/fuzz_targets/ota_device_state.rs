@@ -19,7 +19,9 @@ fuzz_target!(|data: &[u8]| {
         (None, Ok(TrustedTime::NoTrustedClock)) => {}
         (now, other) => panic!("now {now:?} without trusted time gave {other:?}"),
     }
-    let time = file.trusted_time(HostTime::Clock(7)).expect("a clock is always a time");
+    let time = file
+        .trusted_time(HostTime::Clock(7))
+        .expect("a clock is always a time");
     assert_eq!(time, TrustedTime::At(file.now.unwrap_or(7)));
     let both = file.security_counter.is_some() && file.last_sequence.is_some();
     let none = file.security_counter.is_none() && file.last_sequence.is_none();
