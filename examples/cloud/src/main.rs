@@ -14,6 +14,7 @@ mod ota_mcuboot;
 mod ota_suit;
 mod pki;
 mod sbom;
+mod tour;
 
 use std::process::ExitCode;
 
@@ -35,10 +36,14 @@ struct Cli {
 enum Command {
     /// Lists the iotsec crates this binary composes, with their version and no_std status.
     Info,
-    /// The fleet demo: one device through identity, attestation, authorization, the deploy
-    /// gate and an update, all five crates in one process; exit 0 when every step (and every
-    /// staged attack's refusal) came out as expected.
+    /// The fleet demo: the CA, the cloud, mosquitto with the iotsec plugin and N device agents
+    /// on 127.0.0.1, walked through enrollment, attestation, the SBOM gate, a staged rollout,
+    /// attacks, revocation and decommissioning; exit 0 when every expected outcome happened.
     Demo(demo::DemoArgs),
+    /// One device through identity, attestation, authorization, the deploy gate and an update,
+    /// all five crates in one process, no network; exit 0 when every step (and every staged
+    /// attack's refusal) came out as expected.
+    Tour(tour::TourArgs),
     /// Signed update manifests: keys, trust roots, signing and verification (iotsec-ota).
     #[command(subcommand)]
     Ota(ota::Command),
@@ -87,6 +92,7 @@ fn main() -> ExitCode {
             ],
         )),
         Command::Demo(args) => demo::run(args),
+        Command::Tour(args) => tour::run(args),
         Command::Ota(command) => ota::run(command),
         Command::Acl(command) => acl::run(command),
         Command::Attest(command) => attest::run(command),
