@@ -45,6 +45,7 @@ fuzz_target!(|data: &[u8]| {
             let tls = TlsFacts {
                 client_cert: None,
                 exporter: Some([7; 32]),
+                ..Default::default()
             };
             let response = service().handle(&request, &tls);
             assert!((200..600).contains(&response.status));

@@ -45,6 +45,8 @@ pub use device::{ExpectedLeaf, LeafMismatch, check_issued_leaf};
 pub use error::{Error, ErrorKind};
 #[cfg(feature = "est-client")]
 pub use est::client::EstClient;
+#[cfg(feature = "est-axum")]
+pub use est::http::{ServeLimits, TlsConfigCell, TlsFacts};
 #[cfg(feature = "est-server")]
 pub use est::reload::{ReloadingEst, ServedState};
 #[cfg(feature = "est-server")]

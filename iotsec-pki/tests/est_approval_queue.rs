@@ -74,7 +74,7 @@ proptest! {
         let service = EstService::new(CaState::open(&state).unwrap(), labels);
         // The operator's side: `iotsec-cloud pki approve` opens the same state.
         let mut operator = CaState::open(&state).unwrap();
-        let tls = TlsFacts { client_cert: None, exporter: Some([1; 32]) };
+        let tls = TlsFacts { client_cert: None, exporter: Some([1; 32]), ..Default::default() };
         let mut model = [Queued::Absent; 3];
         let mut issued = 0u64;
         for op in ops {

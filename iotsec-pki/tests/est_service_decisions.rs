@@ -96,6 +96,7 @@ fn facts() -> TlsFacts {
     TlsFacts {
         client_cert: None,
         exporter: Some(EXPORTER),
+        ..Default::default()
     }
 }
 
@@ -133,6 +134,7 @@ fn binding_policies() {
     let no_exporter = TlsFacts {
         client_cert: None,
         exporter: None,
+        ..Default::default()
     };
     let zeros = challenge_password_for(&[0u8; 32]);
     for label in ["bound", ""] {
@@ -213,6 +215,7 @@ fn a_client_certificate_authorizes_its_own_identity_only() {
     let with_cert = |cert: &[u8]| TlsFacts {
         client_cert: Some(cert.to_vec()),
         exporter: Some(EXPORTER),
+        ..Default::default()
     };
     let mut by_cert = enroll_as("cert", None, "dev-1");
     by_cert.authorization = None;
@@ -270,4 +273,67 @@ fn the_decision_takes_its_time_from_the_caller() {
         secs(&validity.not_after),
         (at + time::Duration::hours(1)).unix_timestamp()
     );
+}
+
+/// A CSR must not claim a CA's name: a leaf called "Acme Issuing CA" would pass for its issuer
+/// wherever a relying party compares names.
+#[test]
+fn a_csr_naming_a_ca_of_the_hierarchy_is_refused() {
+    let s = service("est-d-ca-name");
+    for cn in ["Acme Root CA", "Acme Issuing CA", " acme issuing ca"] {
+        let r = s.handle(&enroll_as("", None, cn), &facts());
+        assert_eq!(
+            (r.status, String::from_utf8_lossy(&r.body).into_owned()),
+            (403, "CSR commonName is the name of a CA\n".to_owned()),
+            "{cn:?}"
+        );
+    }
+    let refused = iotsec_pki::CaError::SubjectNamesCa {
+        field: "commonName",
+    };
+    assert_eq!(
+        (refused.code(), refused.is_refusal()),
+        ("subject-names-ca", true)
+    );
+    // A name that merely contains the CA's is a device's.
+    let r = s.handle(&enroll_as("", None, "Acme Issuing CA device 7"), &facts());
+    assert_eq!(r.status, 200);
+}
+
+fn from(ip: &str) -> TlsFacts {
+    TlsFacts {
+        peer: Some(std::net::SocketAddr::new(ip.parse().unwrap(), 40000)),
+        ..facts()
+    }
+}
+
+/// Password guessing over HTTP Basic is slowed per client address: after the burst of failures
+/// the address is answered 429 (even with the right password) until a token refills; other
+/// addresses are unaffected.
+#[test]
+fn failed_basic_authentication_is_limited_per_client_address() {
+    use iotsec_pki::est::basic_auth::FailedAuthLimit;
+    let s = service("est-d-basic-limit").with_failed_auth_limit(FailedAuthLimit {
+        burst: 3,
+        refill_secs: 30,
+        max_tracked: 64,
+    });
+    let now = OffsetDateTime::now_utc();
+    let mut wrong = enroll("", None);
+    wrong.authorization = Some("Basic dTp4".into()); // u:x
+    for _ in 0..3 {
+        assert_eq!(s.handle_at(&wrong, &from("192.0.2.1"), now).status, 401);
+    }
+    let right = enroll("", None);
+    let r = s.handle_at(&right, &from("192.0.2.1"), now);
+    assert_eq!(r.status, 429);
+    assert_eq!(
+        r.headers.iter().find(|(k, _)| *k == "Retry-After"),
+        Some(&("Retry-After", "30".to_owned()))
+    );
+    assert_eq!(s.handle_at(&wrong, &from("192.0.2.1"), now).status, 429);
+    assert_eq!(s.handle_at(&right, &from("192.0.2.2"), now).status, 200);
+    // One refilled token: the right password gets through again.
+    let later = now + time::Duration::seconds(30);
+    assert_eq!(s.handle_at(&right, &from("192.0.2.1"), later).status, 200);
 }

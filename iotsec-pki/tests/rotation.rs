@@ -371,6 +371,7 @@ fn a_certificate_from_before_a_rotation_renews_over_est() {
     let tls = TlsFacts {
         client_cert: Some(old_leaf.der.clone()),
         exporter: Some([3; 32]),
+        ..Default::default()
     };
     let mut labels = HashMap::new();
     labels.insert(String::new(), LabelPolicy::default());

@@ -8,6 +8,7 @@
 mod attest;
 mod ota;
 mod pki;
+mod run;
 
 use std::process::ExitCode;
 
@@ -39,6 +40,9 @@ enum Command {
     Enroll(pki::EnrollArgs),
     /// Renews (or rekeys) the identity over EST with mutual TLS (iotsec-pki).
     Reenroll(pki::ReenrollArgs),
+    /// Runs the device agent until Ctrl-C: enrollment, attestation, MQTT telemetry over mutual
+    /// TLS, updates with trial boot, renewal, decommissioning (one line per event).
+    Run(Box<run::RunArgs>),
     /// Prints a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     Completions(completions::CompletionsArgs),
     /// Writes the man pages of this tool, one per command, to a directory.
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
         Command::Attest(command) => attest::run(command),
         Command::Enroll(a) => pki::enroll(a),
         Command::Reenroll(a) => pki::reenroll(a),
+        Command::Run(a) => run::run(*a, cli.format.into()),
         Command::Completions(args) => completions::run(Cli::command(), &args, cli.format.into()),
         Command::Man(args) => man_pages::run(iotsec_cli_contract::command::<Cli>(), &args),
     };

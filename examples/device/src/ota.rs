@@ -7,7 +7,6 @@
 //! (reverting an unconfirmed trial).
 
 use std::fs;
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
@@ -15,6 +14,7 @@ use iotsec_cli_contract::clock::device_time;
 use iotsec_cli_contract::input::{CappedInput, InputKind, open_input, read_input, read_json};
 use iotsec_cli_contract::json_fields::Fields;
 use iotsec_cli_contract::{BadInput, Outcome, Progress, Report};
+use iotsec_device::slot_files::SlotFiles;
 use iotsec_ota::mcuboot::{Layout, TrustedKey, install_ticket, verify_image};
 use iotsec_ota::trial_boot::{
     BootError, BootRecord, BootStore, InstallTicket, Slot, SlotState, TrialBoot,
@@ -110,76 +110,6 @@ pub fn run(command: Command) -> Result<Report, BadInput> {
         } => provision(&slots, &image, security_counter, sequence),
         Command::Apply(args) => apply(&args),
         Command::Boot { slots } => boot(&slots),
-    }
-}
-
-#[derive(Debug)]
-struct SlotFiles {
-    dir: PathBuf,
-}
-
-impl SlotFiles {
-    fn slot_path(&self, slot: Slot) -> PathBuf {
-        self.dir.join(match slot {
-            Slot::A => "slot-a.bin",
-            Slot::B => "slot-b.bin",
-        })
-    }
-
-    fn record_path(&self) -> PathBuf {
-        self.dir.join("boot-record.bin")
-    }
-}
-
-impl BootStore for SlotFiles {
-    type Error = std::io::Error;
-
-    fn load_record(&mut self) -> Result<BootRecord, Self::Error> {
-        let bytes = fs::read(self.record_path())?;
-        BootRecord::from_bytes::<()>(&bytes).map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::InvalidData, "boot record is corrupt")
-        })
-    }
-
-    fn store_record(&mut self, record: &BootRecord) -> Result<(), Self::Error> {
-        let tmp = self.dir.join("boot-record.bin.tmp");
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(&record.to_bytes())?;
-        file.sync_all()?;
-        fs::rename(&tmp, self.record_path())?;
-        // The rename is durable only once the directory entry is: without this, a power cut
-        // could bring back the old record (and an older security counter).
-        fs::File::open(&self.dir)?.sync_all()
-    }
-
-    fn erase_slot(&mut self, slot: Slot) -> Result<(), Self::Error> {
-        fs::File::create(self.slot_path(slot)).map(|_| ())
-    }
-
-    fn write_slot(&mut self, slot: Slot, offset: u64, data: &[u8]) -> Result<(), Self::Error> {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(self.slot_path(slot))?;
-        file.seek(SeekFrom::Start(offset))?;
-        file.write_all(data)?;
-        file.sync_data()
-    }
-
-    fn read_slot(
-        &mut self,
-        slot: Slot,
-        offset: u64,
-        buffer: &mut [u8],
-    ) -> Result<usize, Self::Error> {
-        let mut file = match fs::File::open(self.slot_path(slot)) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(e),
-        };
-        file.seek(SeekFrom::Start(offset))?;
-        file.read(buffer)
     }
 }
 

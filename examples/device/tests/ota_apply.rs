@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 
 use common::run_json as run;
 use iotsec_ota::manifest_builder::{ComponentSpec, ManifestBuilder};
-use iotsec_ota::signer::{Ed25519Key, Signer, sign_document};
-use iotsec_ota::trust_root::{ROOT_CONTENT_TYPE, TrustRootPayload};
+use iotsec_ota::signer::Ed25519Key;
 
 const VENDOR: &str = "6ba7b810-9dad-11d1-80b4-00c04fd430c8";
 const CLASS: &str = "6ba7b811-9dad-11d1-80b4-00c04fd430c8";
@@ -33,19 +32,7 @@ impl Fixture {
             std::env::temp_dir().join(format!("iotsec-ota-dev-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let root = Ed25519Key::from_seed(&[1; 32]);
-        let release = Ed25519Key::from_seed(&[2; 32]);
-        let payload = TrustRootPayload {
-            version: 1,
-            keys: vec![
-                (root.key_id(), root.algorithm(), root.public_key()),
-                (release.key_id(), release.algorithm(), release.public_key()),
-            ],
-            root: (1, vec![root.key_id()]),
-            release: (1, vec![release.key_id()]),
-            expires_at: None,
-        };
-        let doc = sign_document(ROOT_CONTENT_TYPE, &payload.to_cbor(), &[&root]).unwrap();
+        let doc = common::ota_trust_root();
         std::fs::write(dir.join("root.cbor"), doc).unwrap();
         std::fs::write(dir.join("fw1.bin"), vec![1u8; 40_000]).unwrap();
         std::fs::write(

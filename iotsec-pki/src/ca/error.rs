@@ -73,6 +73,13 @@ pub enum CaError {
         /// "issuer" (not this label's CA), "subject" or "subjectAltName".
         field: &'static str,
     },
+    /// The CSR asks for the name of a CA of this hierarchy (its whole subject, or its
+    /// commonName): a leaf named like its issuer passes for the CA wherever names are compared.
+    #[error("CSR {field} is the name of a CA")]
+    SubjectNamesCa {
+        /// "subject" or "commonName".
+        field: &'static str,
+    },
     /// The certificate presented for re-enrollment is revoked.
     #[error("certificate {serial_hex} is revoked")]
     Revoked {
@@ -253,6 +260,7 @@ impl CaError {
             CaError::SanNotAllowed { .. } => "san-not-allowed",
             CaError::ReenrollMismatch { .. } => "reenroll-mismatch",
             CaError::IdentityNotAuthorized { .. } => "identity-not-authorized",
+            CaError::SubjectNamesCa { .. } => "subject-names-ca",
             CaError::Revoked { .. } => "revoked",
             CaError::UnknownCertificate => "unknown-certificate",
             CaError::UnknownSerial { .. } => "unknown-serial",
@@ -297,6 +305,7 @@ impl CaError {
             | CaError::SanNotAllowed { .. }
             | CaError::ReenrollMismatch { .. }
             | CaError::IdentityNotAuthorized { .. }
+            | CaError::SubjectNamesCa { .. }
             | CaError::Revoked { .. }
             | CaError::UnknownCertificate
             | CaError::DevIdIdentityRequired

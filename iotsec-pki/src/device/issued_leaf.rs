@@ -166,7 +166,7 @@ fn san_of(cert: &Certificate) -> Option<&[u8]> {
 
 /// The subject's common names (UTF8String or PrintableString; another string type reads as
 /// empty, which matches no request).
-fn common_names(cert: &Certificate) -> Vec<String> {
+pub(crate) fn common_names(cert: &Certificate) -> Vec<String> {
     cert.tbs_certificate
         .subject
         .0

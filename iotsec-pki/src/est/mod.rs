@@ -1,8 +1,14 @@
 //! EST (RFC 7030) over TLS 1.3: the server's decisions, its transport and reloading, the
-//! client, and the rustls configurations (the crypto provider is the application's).
+//! client, the axum mount, and the rustls configurations (the crypto provider is the application's).
 
+#[cfg(feature = "est-server")]
+pub mod admission; // which connections a server takes on (slow clients, per-address caps)
+#[cfg(feature = "est-server")]
+pub mod basic_auth; // HTTP Basic: constant-time check, failed attempts limited per address
 #[cfg(feature = "est-client")]
 pub mod client; // EST client over rustls
+#[cfg(feature = "est-axum")]
+pub mod http; // EST as an axum router, and the tokio TLS 1.3 server it runs on
 #[cfg(feature = "est-server")]
 pub mod reload; // a running server follows rotate/revoke/crl on disk (atomic swap)
 #[cfg(feature = "est-server")]

@@ -11,9 +11,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use base64ct::{Base64, Encoding};
 use der::{Decode, Encode};
-use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use crate::ca::csr_check::{ID_CE_SUBJECT_ALT_NAME, VerifiedCsr, verify_csr};
@@ -23,6 +21,7 @@ use crate::device::channel_binding::{BindingCheck, check_binding};
 use crate::device::est_message::{
     Base64Layout, decode_base64_body, encode_base64, encode_certs_only_body,
 };
+use crate::est::basic_auth::{FailedAuth, FailedAuthLimit, basic_credentials_match};
 use crate::store::CertStore;
 
 /// Channel-binding policy of a label.
@@ -59,13 +58,17 @@ pub struct LabelPolicy {
     pub ca: String,
 }
 
-/// What the TLS layer knows about the connection.
-#[derive(Debug, Clone, Default)]
+/// What the TLS layer knows about the connection. The servers of this crate attach it to each
+/// request (with feature `est-axum`, as an axum request extension that an application's own
+/// handlers read too).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsFacts {
     /// The client's end-entity certificate (already verified by rustls against our CA + CRL).
     pub client_cert: Option<Vec<u8>>,
     /// The RFC 9266 tls-exporter value of the session.
     pub exporter: Option<[u8; 32]>,
+    /// The client's address (failed authentication is counted per address).
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 /// An HTTP request reduced to what EST needs.
@@ -132,6 +135,39 @@ pub struct EstService {
     crl_cache: Mutex<HashMap<String, CachedCrl>>,
     /// The root's CRL (signed offline) and the request path it is published at.
     root_crl: Option<(String, Vec<u8>)>,
+    /// Failed HTTP Basic authentications per client address.
+    failed_auth: Mutex<FailedAuth>,
+    /// The names of every CA certificate of the service, which no leaf may carry.
+    ca_names: Vec<CaName>,
+}
+
+/// A CA certificate's subject (DER) and commonNames.
+struct CaName {
+    subject_der: Vec<u8>,
+    common_names: Vec<String>,
+}
+
+impl CaName {
+    fn of(ca: &CaState) -> Vec<CaName> {
+        [ca.authority.root_der(), ca.authority.intermediate_der()]
+            .into_iter()
+            .filter_map(|der| x509_cert::Certificate::from_der(der).ok())
+            .filter_map(|cert| {
+                Some(CaName {
+                    subject_der: cert.tbs_certificate.subject.to_der().ok()?,
+                    common_names: crate::device::issued_leaf::common_names(&cert),
+                })
+            })
+            .collect()
+    }
+}
+
+/// See [`EstService::client_trust`].
+#[cfg(feature = "est-axum")]
+pub(crate) struct ClientTrust {
+    pub(crate) root: Vec<u8>,
+    pub(crate) crls: Vec<Vec<u8>>,
+    pub(crate) revoked_issuers: Vec<Vec<u8>>,
 }
 
 struct CachedCrl {
@@ -168,13 +204,10 @@ fn route(path: &str) -> Option<(String, Operation)> {
     Some((label, op))
 }
 
-fn ct_eq(a: &str, b: &str) -> bool {
-    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
-}
-
 impl EstService {
     /// A service over `ca` with the given labels ("" is the default label).
     pub fn new(ca: CaState, labels: HashMap<String, LabelPolicy>) -> Self {
+        let ca_names = CaName::of(&ca);
         let mut cas = HashMap::new();
         cas.insert(String::new(), Mutex::new(ca));
         Self {
@@ -183,7 +216,16 @@ impl EstService {
             retry_after_secs: 60,
             crl_cache: Mutex::new(HashMap::new()),
             root_crl: None,
+            failed_auth: Mutex::new(FailedAuth::new(FailedAuthLimit::default())),
+            ca_names,
         }
+    }
+
+    /// Limits failed HTTP Basic authentications per client address (the address is
+    /// [`TlsFacts::peer`]; default [`FailedAuthLimit::default`]).
+    pub fn with_failed_auth_limit(mut self, limit: FailedAuthLimit) -> Self {
+        self.failed_auth = Mutex::new(FailedAuth::new(limit));
+        self
     }
 
     /// Publishes the root's CRL `der` (checked by
@@ -202,9 +244,80 @@ impl EstService {
             .map(|(_, der)| der.as_slice())
     }
 
+    /// Answers a request for a CRL (RFC 5280 §4.2.1.13 distribution point): `GET PATH` gets the
+    /// root's CRL if it is published at PATH ([`EstService::with_root_crl`]), else the CRL of
+    /// the CA [`EstService::ca_for_crl_path`] names; 404 for a path naming no CRL, 405 for
+    /// another method.
+    pub fn handle_crl(&self, req: &EstRequest) -> EstResponse {
+        if req.method != "GET" {
+            let mut r = EstResponse::text(405, "method not allowed");
+            r.headers.push(("Allow", "GET".into()));
+            return r;
+        }
+        let crl = |der: Vec<u8>| EstResponse {
+            status: 200,
+            headers: vec![("Content-Type", "application/pkix-crl".into())],
+            body: der.into(),
+        };
+        if let Some(der) = self.root_crl_at(&req.path) {
+            return crl(der.to_vec());
+        }
+        match self.ca_for_crl_path(&req.path) {
+            Some(name) => match self.current_crl_of(&name) {
+                Ok(der) => crl(der),
+                Err(_) => EstResponse::text(500, "internal error"),
+            },
+            None if crl_name(&req.path).is_some() => EstResponse::text(404, "no such CRL"),
+            None => EstResponse::text(404, "not found"),
+        }
+    }
+
+    /// The request paths CRLs are published at besides [`crl_name`]'s: each CA's CRL URL path
+    /// and the root's CRL path, sorted, without duplicates.
+    pub fn crl_paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = self
+            .cas
+            .values()
+            .filter_map(|ca| {
+                ca.lock()
+                    .ok()
+                    .and_then(|ca| ca.authority.profile.crl_path().map(str::to_owned))
+            })
+            .chain(self.root_crl.iter().map(|(p, _)| p.clone()))
+            .collect();
+        paths.sort();
+        paths.dedup();
+        paths
+    }
+
+    /// What a TLS server needs now to verify this service's clients: the root certificate,
+    /// the current CRL of every CA ([`EstService::current_crl_of`]), and the intermediates the
+    /// root revoked.
+    #[cfg(feature = "est-axum")]
+    pub(crate) fn client_trust(&self) -> Result<ClientTrust, CaError> {
+        let mut names = self.ca_names();
+        names.sort();
+        let mut trust = ClientTrust {
+            root: self.ca()?.authority.root_der().to_vec(),
+            crls: Vec::new(),
+            revoked_issuers: Vec::new(),
+        };
+        for name in names {
+            trust.crls.push(self.current_crl_of(&name)?);
+            let ca = self.ca_named(&name)?;
+            if ca.revoked_by_root() {
+                trust
+                    .revoked_issuers
+                    .push(ca.authority.intermediate_der().to_vec());
+            }
+        }
+        Ok(trust)
+    }
+
     /// Adds the issuing intermediate `name` (e.g. opened with
     /// [`CaState::open_intermediate`]) for labels whose [`LabelPolicy::ca`] names it.
     pub fn with_intermediate(mut self, name: impl Into<String>, ca: CaState) -> Self {
+        self.ca_names.extend(CaName::of(&ca));
         self.cas.insert(name.into(), Mutex::new(ca));
         self
     }
@@ -302,25 +415,80 @@ impl EstService {
     }
 
     fn basic_ok(policy: &LabelPolicy, authorization: Option<&str>) -> bool {
-        let (Some((user, pass)), Some(h)) = (&policy.basic, authorization) else {
-            return false;
+        match (&policy.basic, authorization) {
+            (Some((user, pass)), Some(h)) => basic_credentials_match(h, (user, pass)),
+            _ => false,
+        }
+    }
+
+    /// RFC 5280 §4.1.2.6: a leaf must not carry the subject, or the commonName, of a CA of
+    /// this hierarchy (it would pass for its issuer wherever names are compared).
+    fn refuse_ca_names(&self, csr: &VerifiedCsr) -> Result<(), CaError> {
+        use crate::ca::csr_check::SubjectAttribute;
+        for ca in &self.ca_names {
+            if ca.subject_der == csr.subject_der {
+                return Err(CaError::SubjectNamesCa { field: "subject" });
+            }
+            let names_ca = csr
+                .subject
+                .iter()
+                .filter(|e| e.attribute == SubjectAttribute::CommonName)
+                .any(|e| {
+                    ca.common_names
+                        .iter()
+                        .any(|cn| cn.trim().eq_ignore_ascii_case(e.value.trim()))
+                });
+            if names_ca {
+                return Err(CaError::SubjectNamesCa {
+                    field: "commonName",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// HTTP Basic of a request whose label accepts it: `Err` with the answer when the client
+    /// address has used up its failed attempts (429), else whether the credentials match; a
+    /// mismatch is counted and logged.
+    fn basic_attempt(
+        &self,
+        label: &str,
+        policy: &LabelPolicy,
+        req: &EstRequest,
+        tls: &TlsFacts,
+        now: OffsetDateTime,
+    ) -> Result<bool, EstResponse> {
+        let Some(authorization) = req.authorization.as_deref() else {
+            return Ok(false);
         };
-        let Some(b64) = h
-            .strip_prefix("Basic ")
-            .or_else(|| h.strip_prefix("basic "))
-        else {
-            return false;
-        };
-        let Ok(decoded) = Base64::decode_vec(b64.trim()) else {
-            return false;
-        };
-        let Ok(text) = String::from_utf8(decoded) else {
-            return false;
-        };
-        let Some((u, p)) = text.split_once(':') else {
-            return false;
-        };
-        ct_eq(u, user) & ct_eq(p, pass)
+        if policy.basic.is_none() {
+            return Ok(false);
+        }
+        let peer = tls.peer.map(|p| p.ip());
+        let mut failed = self
+            .failed_auth
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(wait) = failed.retry_after(peer, now.unix_timestamp()) {
+            log::warn!(
+                "EST: HTTP Basic from {} refused for {wait} s after repeated failures (label {label:?})",
+                tls.peer
+                    .map_or_else(|| "an unknown address".to_owned(), |p| p.to_string())
+            );
+            let mut r = EstResponse::text(429, "too many failed authentications");
+            r.headers.push(("Retry-After", wait.to_string()));
+            return Err(r);
+        }
+        let ok = Self::basic_ok(policy, Some(authorization));
+        if !ok {
+            failed.record_failure(peer, now.unix_timestamp());
+            log::warn!(
+                "EST: failed HTTP Basic authentication from {} (label {label:?})",
+                tls.peer
+                    .map_or_else(|| "an unknown address".to_owned(), |p| p.to_string())
+            );
+        }
+        Ok(ok)
     }
 
     /// Decides one request.
@@ -347,6 +515,7 @@ impl EstService {
                 CaError::Revoked { .. }
                 | CaError::UnknownCertificate
                 | CaError::IdentityNotAuthorized { .. }
+                | CaError::SubjectNamesCa { .. }
                 | CaError::DevIdIdentityRequired => EstResponse::text(403, &e.to_string()),
                 // The label's CA may not issue (rotated out, or revoked by the root): not the
                 // client's fault, and not an internal error either.
@@ -411,7 +580,10 @@ impl EstService {
                 let keygen = matches!(op, Operation::ServerKeygen);
                 // Authentication first (RFC 7030 §3.2.3): never parse a body for a stranger.
                 let by_cert = tls.client_cert.is_some() && (policy.client_cert_auth || reenroll);
-                let by_basic = Self::basic_ok(policy, req.authorization.as_deref());
+                let by_basic = match self.basic_attempt(&label, policy, req, tls, now) {
+                    Ok(ok) => ok,
+                    Err(throttled) => return Ok(throttled),
+                };
                 if reenroll && tls.client_cert.is_none() {
                     return Ok(EstResponse::unauthorized());
                 }
@@ -431,6 +603,7 @@ impl EstService {
                 if let Some(r) = self.check_binding(policy, &csr, tls) {
                     return Ok(r);
                 }
+                self.refuse_ca_names(&csr)?;
                 let mut ca = self.ca_named(&policy.ca)?;
                 if let Some(client) = &tls.client_cert {
                     let role = if reenroll {

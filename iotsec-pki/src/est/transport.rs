@@ -44,6 +44,7 @@ fn reason(status: u16) -> &'static str {
         411 => "Length Required",
         413 => "Content Too Large",
         415 => "Unsupported Media Type",
+        429 => "Too Many Requests",
         501 => "Not Implemented",
         503 => "Service Unavailable",
         _ => "Internal Server Error",
@@ -260,6 +261,7 @@ fn serve_connection_deciding(
             .and_then(|c| c.first())
             .map(|c| c.to_vec()),
         exporter: None,
+        peer: tls.sock.peer_addr().ok(),
     };
     let mut exporter = [0u8; EXPORTER_LEN];
     if tls
@@ -439,27 +441,7 @@ pub fn serve_crl_current(
             let _ = sock.set_read_timeout(Some(Duration::from_secs(10)));
             let _ = sock.set_write_timeout(Some(Duration::from_secs(10)));
             let response = match read_request(&mut sock, &mut Vec::new()) {
-                Ok(Read1::Request { request: req, .. }) if req.method == "GET" => {
-                    let service = service();
-                    let crl = |der: Vec<u8>| EstResponse {
-                        status: 200,
-                        headers: vec![("Content-Type", "application/pkix-crl".into())],
-                        body: der.into(),
-                    };
-                    if let Some(der) = service.root_crl_at(&req.path) {
-                        crl(der.to_vec())
-                    } else {
-                        match service.ca_for_crl_path(&req.path) {
-                            Some(name) => match service.current_crl_of(&name) {
-                                Ok(der) => crl(der),
-                                Err(_) => text(500, "internal error"),
-                            },
-                            None if crl_name(&req.path).is_some() => text(404, "no such CRL"),
-                            None => text(404, "not found"),
-                        }
-                    }
-                }
-                Ok(Read1::Request { .. }) => text(405, "method not allowed"),
+                Ok(Read1::Request { request, .. }) => service().handle_crl(&request),
                 Ok(Read1::Reject(r)) => r,
                 Ok(Read1::Closed) | Err(_) => return,
             };

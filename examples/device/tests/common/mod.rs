@@ -1,5 +1,12 @@
-//! Scaffolding shared by the `iotsec-device` integration tests: running the binary.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! Scaffolding shared by the `iotsec-device` integration tests: running the binary, and (in
+//! [`agent`] and [`broker`]) a fleet CA, its EST server and mosquitto for the agent tests.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::process::Command;
 
@@ -70,3 +77,27 @@ pub fn est_server(state: &std::path::Path, policy: iotsec_pki::est_service::Labe
     std::thread::spawn(move || serve(ep.listener, ep.config, ep.service));
     url
 }
+
+/// The `iotsec-ota` trust root the tests pin: root key seed 1, release key seed 2 (one
+/// signature each), version 1, no expiry.
+pub fn ota_trust_root() -> Vec<u8> {
+    use iotsec_ota::signer::{Ed25519Key, Signer, sign_document};
+    use iotsec_ota::trust_root::{ROOT_CONTENT_TYPE, TrustRootPayload};
+    let root = Ed25519Key::from_seed(&[1; 32]);
+    let release = Ed25519Key::from_seed(&[2; 32]);
+    let payload = TrustRootPayload {
+        version: 1,
+        keys: vec![
+            (root.key_id(), root.algorithm(), root.public_key()),
+            (release.key_id(), release.algorithm(), release.public_key()),
+        ],
+        root: (1, vec![root.key_id()]),
+        release: (1, vec![release.key_id()]),
+        expires_at: None,
+    };
+    sign_document(ROOT_CONTENT_TYPE, &payload.to_cbor(), &[&root]).expect("sign the root")
+}
+
+pub mod agent;
+pub mod broker;
+pub mod cloud;
