@@ -14,6 +14,7 @@ mod ota_mcuboot;
 mod ota_suit;
 mod pki;
 mod sbom;
+pub mod serve;
 mod tour;
 
 use std::process::ExitCode;
@@ -59,8 +60,12 @@ enum Command {
     /// CA hierarchy: init, issue, revoke, crl, rotate (iotsec-pki).
     #[command(subcommand)]
     Pki(pki::Command),
-    /// EST server (RFC 7030) over TLS 1.3 for a CA state directory (iotsec-pki).
-    Serve(pki::ServeArgs),
+    /// The fleet service over HTTPS (TLS 1.3): EST, attestation, releases, rollouts, registry.
+    ///
+    /// EST enrollment, attestation, the release channel behind the SBOM gate, staged rollouts,
+    /// the registry, revocation (CRL, OCSP) and the broker's posture feed and CRL file. Prints
+    /// the bound address on stdout, serves until Ctrl-C or SIGTERM.
+    Serve(serve::cli::ServeArgs),
     /// Prints a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     Completions(completions::CompletionsArgs),
     /// Writes the man pages of this tool, one per command, to a directory.
@@ -98,7 +103,7 @@ fn main() -> ExitCode {
         Command::Attest(command) => attest::run(command),
         Command::Sbom(cmd) => sbom::run(cmd, cli.format),
         Command::Pki(cmd) => pki::run(cmd),
-        Command::Serve(args) => pki::serve(args),
+        Command::Serve(args) => serve::cli::run(args, cli.format),
         Command::Completions(args) => completions::run(Cli::command(), &args, cli.format),
         Command::Man(args) => man_pages::run(iotsec_cli_contract::command::<Cli>(), &args),
     };

@@ -255,9 +255,9 @@ pub enum Command {
     /// a certificate from the root with the same subject. The old key issues nothing more but
     /// keeps signing the CRL for what it issued (`pki crl --generation SERIAL`) until its last
     /// certificate expires. The new key's leaves get their own CRL URL (`crl.der` becomes
-    /// `crl-NEWSERIAL.der`); the old URL keeps serving the old key's CRL. A running `serve`
+    /// `crl-NEWSERIAL.der`); the old URL keeps serving the old key's CRL. A running `pki est-server`
     /// issues with the new key from its next request on. The rotation commits in one step: if
-    /// it is interrupted (crash, kill), the next `pki` command or `serve` check undoes it
+    /// it is interrupted (crash, kill), the next `pki` command or `pki est-server` check undoes it
     /// (before the commit) or finishes it (after).
     Rotate {
         /// State directory.
@@ -270,6 +270,10 @@ pub enum Command {
         #[command(flatten)]
         pkcs11: IntermediateTokenArgs,
     },
+    /// The EST-only server (RFC 7030) over TLS 1.3 on a CA state directory, following
+    /// `pki rotate|revoke|crl` on disk without a restart. Blocks until killed. The fleet
+    /// service (EST plus the fleet API) is `iotsec-cloud serve`.
+    EstServer(ServeArgs),
     /// Approves an enrollment held for manual approval (the device's next retry is issued).
     Approve {
         /// State directory.
@@ -291,7 +295,7 @@ pub enum Command {
         #[arg(long)]
         intermediate: Option<String>,
         /// The root's CRL (revoked intermediates), signed with the root key
-        /// (DIR/offline/root.key.pem, or its token with $IOTSEC_PKCS11_ROOT_PIN); a `serve
+        /// (DIR/offline/root.key.pem, or its token with $IOTSEC_PKCS11_ROOT_PIN); a `pki est-server
         /// --root-crl FILE` publishes it and follows its rewrites.
         #[arg(long, conflicts_with_all = ["intermediate", "generation"])]
         root: bool,
@@ -323,7 +327,7 @@ fn pin_env(role: CaRole) -> (Option<Zeroizing<String>>, Option<PathBuf>) {
 }
 
 /// The token PINs the environment gives (each role: its variable or its file, not both).
-fn env_pins() -> Result<TokenPins, BadInput> {
+pub(crate) fn env_pins() -> Result<TokenPins, BadInput> {
     let mut pins = TokenPins::default();
     for role in [CaRole::Intermediate, CaRole::Root] {
         let (pin, file) = pin_env(role);
@@ -371,6 +375,7 @@ fn parse_hex(s: &str) -> Result<Vec<u8>, BadInput> {
 /// Runs a `pki` subcommand.
 pub fn run(cmd: Command) -> Result<Report, BadInput> {
     let now = OffsetDateTime::now_utc();
+
     if let Some((state, intermediate)) = cmd.existing_ca() {
         let missing = missing_ca(state, None)
             .map(|reason| format!("--state {}: {reason}", state.display()))
@@ -637,7 +642,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
             let name = intermediate.as_deref().unwrap_or("default");
             let certificate = intermediate_cert_file(&dir);
             let key = key_place(token.as_ref(), "intermediate.key.pem");
-            let note = "a running serve issues with the new key from its next request";
+            let note = "a running pki est-server issues with the new key from its next request";
             Ok(Report {
                 outcome: Outcome::Accepted,
                 text: format!(
@@ -662,6 +667,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
                 }),
             })
         }
+        Command::EstServer(args) => serve(args),
         Command::Approve { state, id } => {
             use iotsec_pki::store::CertStore;
             let mut ca = CaState::open_with(&state, &env_pins()?).map_err(bad)?;
@@ -741,7 +747,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
     }
 }
 
-/// `iotsec-cloud serve`: the EST server (RFC 7030) over TLS 1.3 on a CA state directory.
+/// `iotsec-cloud pki est-server`: the EST server (RFC 7030) over TLS 1.3 on a CA state directory.
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
     /// State directory made by `pki init`.
@@ -783,7 +789,7 @@ pub struct ServeArgs {
     root_crl: Option<PathBuf>,
 }
 
-/// One stderr line per reload event of a running `serve`.
+/// One stderr line per reload event of a running `pki est-server`.
 fn log_reload_event(event: &ReloadEvent<'_>) {
     match event {
         ReloadEvent::Reloaded { generation } => {
@@ -834,6 +840,8 @@ impl Command {
                 ..
             } => Some((state, intermediate.as_deref())),
             Command::Approve { state, .. } => Some((state, None)),
+            // serve() names the missing CA itself, flag by flag.
+            Command::EstServer(_) => None,
         }
     }
 }

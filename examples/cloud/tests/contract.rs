@@ -75,6 +75,7 @@ fn every_subcommand_keeps_the_help_and_usage_contract() {
         &["ota", "root", "init"][..],
         &["attest", "ekcert"][..],
         &["serve"][..],
+        &["pki", "est-server"][..],
     ] {
         assert!(
             paths.iter().any(|p| p == known),

@@ -31,7 +31,7 @@ fn serve_and_pki_name_the_missing_ca_label_and_file() {
     let (code, _, stderr) =
         common::run(&["pki", "init", "--state", dir.join("st").to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
-    let serve = ["serve", "--state", "st", "--est", "127.0.0.1:0"];
+    let serve = ["pki", "est-server", "--state", "st", "--est", "127.0.0.1:0"];
     assert_eq!(
         refused(&dir, &[&serve[..], &["--label", "x=nonexistent"]].concat()),
         "error: --label x=nonexistent: no intermediate \"nonexistent\" in st: reading \
@@ -39,7 +39,17 @@ fn serve_and_pki_name_the_missing_ca_label_and_file() {
          with `pki init --state st --intermediate nonexistent`)\n"
     );
     assert_eq!(
-        refused(&dir, &["serve", "--state", "nost", "--est", "127.0.0.1:0"]),
+        refused(
+            &dir,
+            &[
+                "pki",
+                "est-server",
+                "--state",
+                "nost",
+                "--est",
+                "127.0.0.1:0"
+            ]
+        ),
         "error: --state nost: no CA in nost: reading nost/ca.txt: No such file or directory \
          (os error 2) (make one with `pki init --state nost`)\n"
     );
@@ -55,7 +65,10 @@ fn serve_and_pki_name_the_missing_ca_label_and_file() {
         "error: reading the root CRL (--root-crl) root.crl: No such file or directory (os error 2)\n"
     );
     assert_eq!(
-        refused(&dir, &["serve", "--state", "st", "--est", "192.0.2.1:1"]),
+        refused(
+            &dir,
+            &["pki", "est-server", "--state", "st", "--est", "192.0.2.1:1"]
+        ),
         "error: --est 192.0.2.1:1: cannot listen: Cannot assign requested address (os error 99)\n"
     );
     // Every pki command names the CA it did not find, and the file it looked for.

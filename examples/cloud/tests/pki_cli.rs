@@ -13,11 +13,12 @@ use std::process::{Child, Command};
 
 use common::{free_port, have, openssl, openssl_csr, p, pki, scratch, wait_until};
 
-/// `iotsec-cloud serve` of the CA in `state` on `port` with HTTP Basic `dev:pw`; `extra` is added.
+/// `iotsec-cloud pki est-server` of the CA in `state` on `port` with HTTP Basic `dev:pw`; `extra` is added.
 fn serve(state: &str, port: u16, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
         .args([
-            "serve",
+            "pki",
+            "est-server",
             "--state",
             state,
             "--est",

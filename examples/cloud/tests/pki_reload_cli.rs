@@ -1,4 +1,4 @@
-//! A running `iotsec-cloud serve` follows `pki rotate`, `pki revoke` (leaf and intermediate)
+//! A running `iotsec-cloud pki est-server` follows `pki rotate`, `pki revoke` (leaf and intermediate)
 //! and refuses a broken state on disk, without a restart: checked with curl (EST enrollment,
 //! mTLS, CRL distribution points) and `openssl verify`.
 #![allow(
@@ -128,7 +128,14 @@ fn serve(dir: &Path, state: &str, port: u16, crl_port: u16, check_ms: &str) -> S
     let log = std::fs::File::create(dir.join("serve.log")).unwrap();
     Server(
         Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
-            .args(["serve", "--state", state, "--basic-auth", "dev:secret"])
+            .args([
+                "pki",
+                "est-server",
+                "--state",
+                state,
+                "--basic-auth",
+                "dev:secret",
+            ])
             .args(["--est", &format!("127.0.0.1:{port}")])
             .args(["--crl-http", &format!("127.0.0.1:{crl_port}")])
             .args(["--reload-check-ms", check_ms])
@@ -291,7 +298,14 @@ fn serve_publishes_the_root_crl_and_follows_its_rewrites() {
     let log_file = std::fs::File::create(dir.join("serve.log")).unwrap();
     let _server = Server(
         Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
-            .args(["serve", "--state", &state, "--root-crl", &root_crl])
+            .args([
+                "pki",
+                "est-server",
+                "--state",
+                &state,
+                "--root-crl",
+                &root_crl,
+            ])
             .args(["--est", &format!("127.0.0.1:{port}")])
             .args(["--crl-http", &format!("127.0.0.1:{crl_port}")])
             .args(["--reload-check-ms", "0"])

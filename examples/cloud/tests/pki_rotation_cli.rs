@@ -120,7 +120,8 @@ fn rotate_then_revoke_old_leaf_and_the_intermediate() {
     let (port, crl_port) = (free_port(), free_port());
     let mut server = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
         .args([
-            "serve",
+            "pki",
+            "est-server",
             "--state",
             &state,
             "--est",

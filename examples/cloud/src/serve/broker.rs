@@ -1,0 +1,150 @@
+//! What the service tells the MQTT broker (mosquitto with the iotsec plugin):
+//! - the **posture feed** (`plugin_opt_posture`, JSON): per device, quarantined, firmware and
+//!   the time of its last accepted attestation; rewritten whole (tmp + rename, so the plugin's
+//!   file watch never reads half a file) after every change of the registry;
+//! - the **CRL** (`crlfile` of the TLS listener, PEM), rewritten the same way after every
+//!   revocation, then SIGHUP to the broker's pid when one is configured. mosquitto 2.0.11
+//!   re-reads its listeners' TLS files on SIGHUP without dropping connected clients (tested
+//!   with the real broker: `tests/serve_broker.rs`); the new CRL refuses the revoked
+//!   certificate at its next handshake, and the posture feed's quarantine narrows what an
+//!   already connected device may do at its next PUBLISH.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+
+use iotsec_fleet_api::DeviceRecord;
+use serde_json::{Value, json};
+
+use super::{BrokerConfig, ServeError};
+
+/// The broker side of the service.
+pub struct Broker {
+    config: BrokerConfig,
+    /// Writes of the two files happen one at a time (the last writer wins with the newest
+    /// registry state: each write reads the registry after taking the lock).
+    write_lock: Mutex<()>,
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// The posture feed for `devices` (the plugin's JSON form). A firmware that is not SemVer is
+/// left out (the plugin refuses the whole file otherwise): rules with a firmware condition
+/// then do not grant that device, which fails closed.
+pub fn posture_json(devices: &[DeviceRecord]) -> Value {
+    let entries: Vec<Value> = devices
+        .iter()
+        .map(|d| {
+            let mut e = serde_json::Map::new();
+            e.insert("client_id".into(), json!(d.id));
+            e.insert(
+                "quarantined".into(),
+                json!(d.quarantine.is_some() || d.revoked || d.decommissioned),
+            );
+            if let Some(fw) = d
+                .firmware
+                .as_deref()
+                .filter(|f| semver::Version::parse(f).is_ok())
+            {
+                e.insert("firmware".into(), json!(fw));
+            }
+            if let Some(at) = d.last_attestation.as_deref().and_then(unix_of) {
+                e.insert("attested_at".into(), json!(at));
+            }
+            Value::Object(e)
+        })
+        .collect();
+    json!({ "devices": entries })
+}
+
+/// Unix seconds of an RFC 3339 time.
+fn unix_of(t: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
+impl Broker {
+    /// The broker side for `config`; the posture file must end in `.json`.
+    pub fn new(config: BrokerConfig) -> Result<Self, ServeError> {
+        if config.posture_file.extension().is_none_or(|e| e != "json") {
+            return Err(ServeError::Config(format!(
+                "the posture feed {} must end in .json (the plugin reads it as JSON then)",
+                config.posture_file.display()
+            )));
+        }
+        Ok(Self {
+            config,
+            write_lock: Mutex::new(()),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
+    /// Rewrites the posture feed from `devices()` (read under the write lock).
+    pub fn write_posture(
+        &self,
+        devices: impl FnOnce() -> Result<Vec<DeviceRecord>, ServeError>,
+    ) -> Result<(), ServeError> {
+        let _guard = self
+            .write_lock
+            .lock()
+            .map_err(|_| ServeError::Broker("write lock poisoned".into()))?;
+        let feed = posture_json(&devices()?);
+        let text =
+            serde_json::to_vec_pretty(&feed).map_err(|e| ServeError::Broker(e.to_string()))?;
+        write_atomic(&self.config.posture_file, &text).map_err(|e| {
+            ServeError::Broker(format!(
+                "writing {}: {e}",
+                self.config.posture_file.display()
+            ))
+        })
+    }
+
+    /// Rewrites the CRL file with `crl_pem` and signals the broker.
+    pub fn write_crl(&self, crl_pem: &str) -> Result<(), ServeError> {
+        let _guard = self
+            .write_lock
+            .lock()
+            .map_err(|_| ServeError::Broker("write lock poisoned".into()))?;
+        write_atomic(&self.config.crl_file, crl_pem.as_bytes()).map_err(|e| {
+            ServeError::Broker(format!("writing {}: {e}", self.config.crl_file.display()))
+        })?;
+        if let Some(pid) = self.config.pid {
+            hangup(pid)?;
+        }
+        Ok(())
+    }
+}
+
+/// SIGHUP to `pid` (through kill(1): the examples keep `unsafe` out, and one process spawn
+/// per revocation costs nothing next to the revocation itself).
+fn hangup(pid: u32) -> Result<(), ServeError> {
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .map_err(|e| ServeError::Broker(format!("kill -HUP {pid}: {e}")))?;
+    match status.success() {
+        true => Ok(()),
+        false => Err(ServeError::Broker(format!(
+            "kill -HUP {pid} failed ({status}): is the broker running?"
+        ))),
+    }
+}

@@ -1,0 +1,285 @@
+//! `iotsec-cloud serve`: the fleet service. One HTTPS endpoint (TLS 1.3 only, tokio + axum)
+//! answering the API of `iotsec-fleet-api`: EST enrollment (RFC 7030) with the CA of the state
+//! directory, the CRL (RFC 5280 §5) and OCSP (RFC 6960), attestation (nonce, SE evidence), the
+//! release channel behind the SBOM gate, device reports, the registry and the operator's
+//! rollout, quarantine, revocation and decommissioning. State lives in `DIR/fleet.db`
+//! ([`FleetStore`], SQLite) beside the CA's own database; the broker gets a posture feed and
+//! a CRL file ([`broker`]).
+//!
+//! The library entry is [`start`]: it opens the state, binds, and returns a [`RunningCloud`]
+//! (its address; [`RunningCloud::shutdown`]). The command line (`iotsec-cloud serve`) calls it
+//! and waits for Ctrl-C or SIGTERM.
+
+pub mod broker;
+mod certs;
+pub mod cli;
+mod http;
+pub mod sqlite;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use iotsec_pki::TokenPins;
+use iotsec_sbom::Policy;
+use iotsec_sbom::advisory::AdvisoryDatabase;
+use zeroize::Zeroizing;
+
+pub use iotsec_pki::est::http::{ServeLimits, TlsFacts};
+pub use sqlite::SqliteFleetStore;
+pub use store::FleetStore;
+
+/// Seconds an attestation nonce stays redeemable by default.
+pub const DEFAULT_NONCE_TTL_SECS: u64 = 60;
+/// Seconds before notAfter at which devices re-enroll, by default (a quarter of the 24 h
+/// default certificate lifetime).
+pub const DEFAULT_RENEW_BEFORE_SECS: u64 = 6 * 3600;
+
+/// The SBOM deploy gate the release channel runs (the one of `iotsec-cloud sbom gate`).
+#[derive(Clone)]
+pub struct GateConfig {
+    /// The gate policy.
+    pub policy: Policy,
+    /// The OSV advisory database.
+    pub advisories: Arc<AdvisoryDatabase>,
+}
+
+/// How the service follows the broker.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// The plugin's posture feed (`plugin_opt_posture`), written as JSON (tmp + rename) on
+    /// every change; must end in `.json`.
+    pub posture_file: PathBuf,
+    /// The listener's `crlfile`, written as PEM (tmp + rename) on every revocation.
+    pub crl_file: PathBuf,
+    /// The broker's process id: sent SIGHUP after the CRL file changed (mosquitto 2.0 reloads
+    /// its listeners' TLS settings, `crlfile` included, on SIGHUP; see [`broker`]).
+    pub pid: Option<u32>,
+    /// The deny stream, if the service should follow it.
+    pub deny: Option<DenyConfig>,
+}
+
+/// The plugin's deny stream: who to quarantine for probing other devices' topics.
+#[derive(Debug, Clone)]
+pub struct DenyConfig {
+    /// The broker's TLS listener (127.0.0.1:PORT).
+    pub broker: SocketAddr,
+    /// The deny topic (`plugin_opt_deny_topic`).
+    pub topic: String,
+    /// The MQTT username/CN the service connects as: an operator CN that is one of the
+    /// plugin's `plugin_opt_deny_readers` (the service issues itself a certificate for it).
+    pub reader: String,
+    /// Quarantine a device after this many denies on topics of other devices.
+    pub threshold: u32,
+}
+
+/// What [`start`] serves.
+#[derive(Clone)]
+pub struct ServeConfig {
+    /// The state directory: the CA (`pki init`), `fleet.db`.
+    pub state_dir: PathBuf,
+    /// Where to listen (port 0: any free port; [`RunningCloud::addr`] says which).
+    pub listen: SocketAddr,
+    /// Extra EST labels: (label, named intermediate of `pki init --intermediate`).
+    pub labels: Vec<(String, String)>,
+    /// The bootstrap credential for `simpleenroll` (HTTP Basic user, password); `None`: only
+    /// client certificates issued by the fleet CA enroll.
+    pub bootstrap: Option<(String, Zeroizing<String>)>,
+    /// Certificate CNs treated as operators on `/v1/admin/*`.
+    pub operators: Vec<String>,
+    /// The release channel's SBOM gate.
+    pub gate: GateConfig,
+    /// The OTA trust root document devices pin (`iotsec-cloud ota root`): a release's
+    /// manifest must be signed by its release keys.
+    pub ota_trust_root: Vec<u8>,
+    /// Factory firmware measurements accepted in attestation besides published releases:
+    /// (version, SHA-256 of the image).
+    pub factory_firmware: Vec<(String, [u8; 32])>,
+    /// Seconds a nonce stays redeemable.
+    pub nonce_ttl_secs: u64,
+    /// What [`iotsec_fleet_api::DeviceStatus::renew_before_secs`] tells devices.
+    pub renew_before_secs: u64,
+    /// The broker, if the service feeds one.
+    pub broker: Option<BrokerConfig>,
+    /// PINs of CA keys held in PKCS#11 tokens.
+    pub pins: TokenPins,
+    /// Connection and request bounds ([`ServeLimits`]); the body cap must admit a release
+    /// upload ([`iotsec_fleet_api::MAX_IMAGE_BODY`]): each route caps its own body below it.
+    pub limits: ServeLimits,
+}
+
+/// The bounds the service runs with by default: [`ServeLimits::default`] with room for a
+/// fleet on one address (the demo's devices all connect from 127.0.0.1) and a release upload.
+pub fn default_limits() -> ServeLimits {
+    let mut limits = ServeLimits::default();
+    limits.max_connections = 4096;
+    limits.max_per_address = 4096;
+    limits.reserve = 64;
+    limits.max_body = iotsec_fleet_api::MAX_IMAGE_BODY + 4096;
+    limits
+}
+
+impl ServeConfig {
+    /// A configuration with the defaults: listen on 127.0.0.1, any port; no labels, no
+    /// bootstrap credential, no operator, no broker.
+    pub fn new(
+        state_dir: impl Into<PathBuf>,
+        gate: GateConfig,
+        ota_trust_root: Vec<u8>,
+        factory_firmware: Vec<(String, [u8; 32])>,
+    ) -> Self {
+        Self {
+            state_dir: state_dir.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            labels: Vec::new(),
+            bootstrap: None,
+            operators: Vec::new(),
+            gate,
+            ota_trust_root,
+            factory_firmware,
+            nonce_ttl_secs: DEFAULT_NONCE_TTL_SECS,
+            renew_before_secs: DEFAULT_RENEW_BEFORE_SECS,
+            broker: None,
+            pins: TokenPins::default(),
+            limits: default_limits(),
+        }
+    }
+}
+
+/// Why the service did not start (or stopped with an error).
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration is unusable.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The CA state does not load.
+    #[error("CA state: {0}")]
+    Ca(#[from] iotsec_pki::CaError),
+    /// The fleet store failed.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// Binding or serving failed.
+    #[error("{what}: {error}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        error: std::io::Error,
+    },
+    /// Writing the broker's files or signalling it failed.
+    #[error("broker: {0}")]
+    Broker(String),
+}
+
+impl ServeError {
+    /// Stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServeError::Config(_) => "bad_config",
+            ServeError::Ca(_) => "ca_state",
+            ServeError::Store(e) => e.code(),
+            ServeError::Io { .. } => "io",
+            ServeError::Broker(_) => "broker",
+        }
+    }
+}
+
+/// A running service.
+pub struct RunningCloud {
+    addr: SocketAddr,
+    stop: tokio::sync::watch::Sender<bool>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+    ca_chain_pem: String,
+}
+
+impl RunningCloud {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `https://ADDR`, the base URL of the API and EST.
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// The fleet CA chain (intermediate + root, PEM) clients trust for the server and the
+    /// broker's `cafile`.
+    pub fn ca_chain_pem(&self) -> &str {
+        &self.ca_chain_pem
+    }
+
+    /// Stops accepting, ends open connections and background tasks, and waits for them.
+    pub async fn shutdown(self) -> Result<(), ServeError> {
+        let _ = self.stop.send(true);
+        for task in &self.background {
+            task.abort();
+        }
+        let served = self.server.await;
+        for task in self.background {
+            let _ = task.await;
+        }
+        match served {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(ServeError::Io {
+                what: "serving".into(),
+                error,
+            }),
+            Err(e) => Err(ServeError::Io {
+                what: "serving".into(),
+                error: std::io::Error::other(e.to_string()),
+            }),
+        }
+    }
+}
+
+/// Opens the state in `config.state_dir`, binds `config.listen` and serves until
+/// [`RunningCloud::shutdown`]. Must run inside a multi-threaded tokio runtime.
+pub async fn start(config: ServeConfig) -> Result<RunningCloud, ServeError> {
+    let config = Arc::new(config);
+    let opened = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || http::open(&config))
+            .await
+            .map_err(|e| ServeError::Config(format!("opening the state: {e}")))??
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| ServeError::Io {
+            what: format!("listening on {}", config.listen),
+            error,
+        })?;
+    let addr = listener.local_addr().map_err(|error| ServeError::Io {
+        what: "reading the bound address".into(),
+        error,
+    })?;
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let http::Opened {
+        app,
+        tls,
+        ca_chain_pem,
+    } = opened;
+    let mut background = Vec::new();
+    if let Some(deny) = http::deny_task(&app) {
+        background.push(tokio::spawn(deny));
+    }
+    let router = http::router(app);
+    let server = tokio::spawn(iotsec_pki::est::http::serve(
+        listener,
+        Arc::new(iotsec_pki::est::http::TlsConfigCell::new(tls)),
+        router,
+        config.limits.clone(),
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        },
+    ));
+    Ok(RunningCloud {
+        addr,
+        stop,
+        server,
+        background,
+        ca_chain_pem,
+    })
+}
