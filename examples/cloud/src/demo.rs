@@ -13,10 +13,7 @@
 //! process and task it starts is stopped at the end, on failure and on Ctrl-C / SIGTERM.
 
 mod broker;
-// Until the cloud service and the device agent are merged, their adapters are not used fully.
-#[allow(dead_code)]
 mod cloud;
-#[allow(dead_code)]
 mod fleet;
 mod operator;
 mod pki;

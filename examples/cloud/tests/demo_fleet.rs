@@ -106,7 +106,7 @@ fn demo(name: &str, devices: usize) -> (i32, Value, String, PathBuf) {
 }
 
 #[test]
-#[ignore = "needs serve::start (branch wt-serve) and iotsec_device::agent (branch wt-agent)"]
+#[ignore = "step 7 needs the cloud's deny-stream follower (serve::http::deny_task, not merged yet)"]
 fn twenty_devices_walk_the_lifecycle_and_every_outcome_happens() {
     if !have_mosquitto("twenty_devices_walk_the_lifecycle_and_every_outcome_happens") {
         return;

@@ -16,6 +16,7 @@ use iotsec_cli_contract::BadInput;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use super::cloud::DENY_READER;
 use super::pki::{FleetPki, OPERATOR};
 
 /// The plugin's deny stream topic (`plugin_opt_deny_topic`): `$` keeps it out of `#`.
@@ -164,7 +165,7 @@ pub fn configure(
          plugin_opt_username_is_cert_cn true\n\
          plugin_opt_watch true\n\
          plugin_opt_deny_topic {DENY_TOPIC}\n\
-         plugin_opt_deny_readers {OPERATOR}\n\
+         plugin_opt_deny_readers {OPERATOR},{DENY_READER}\n\
          plugin_opt_deny_rate 1000\n",
         chain = pki.chain.display(),
         cert = pki.broker_cert.display(),
@@ -180,7 +181,6 @@ pub fn configure(
 
 /// A running mosquitto; killed when dropped.
 pub struct Broker {
-    program: PathBuf,
     files: BrokerFiles,
     /// The listener's port on 127.0.0.1.
     pub port: u16,
@@ -194,7 +194,6 @@ impl Broker {
         let log = Arc::new(Mutex::new(Vec::new()));
         let child = spawn(program, &files, &log)?;
         let mut broker = Broker {
-            program: program.to_path_buf(),
             files,
             port,
             child,
@@ -212,15 +211,6 @@ impl Broker {
     /// The broker's files.
     pub fn files(&self) -> &BrokerFiles {
         &self.files
-    }
-
-    /// Stops and starts the broker on the same port and files: the listener reads `crlfile`
-    /// when it starts, so this is how a revocation reaches connected devices (their sessions
-    /// end and their reconnect is checked against the new CRL).
-    pub async fn restart(&mut self) -> Result<(), String> {
-        let _ = self.child.kill().await;
-        self.child = spawn(&self.program, &self.files, &self.log)?;
-        self.wait_listening().await
     }
 
     async fn wait_listening(&mut self) -> Result<(), String> {

@@ -3,7 +3,6 @@
 //! and checks the broker's listener with the same identity.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use iotsec_fleet_api::{
@@ -100,7 +99,7 @@ impl Operator {
     /// A client of the cloud at `base` (`https://127.0.0.1:PORT`) with `tls`.
     pub fn new(base: &str, tls: rustls::ClientConfig) -> Result<Operator, String> {
         let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(Arc::new(tls))
+            .tls_backend_preconfigured(tls)
             .timeout(REQUEST_LIMIT)
             .no_proxy()
             .build()

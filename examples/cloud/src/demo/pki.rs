@@ -16,7 +16,6 @@ pub const OPERATOR: &str = "operator";
 #[derive(Debug, Clone)]
 pub struct FleetPki {
     /// The CA state directory (what `pki init` makes; the cloud issues from it).
-    #[allow(dead_code)]
     pub ca_dir: PathBuf,
     /// Intermediate then root, PEM: the trust anchor of the cloud, the broker and the devices.
     pub chain: PathBuf,

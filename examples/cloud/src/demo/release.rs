@@ -38,9 +38,14 @@ pub const FIRST_FIX: &str = "1.1.1";
 /// The release after the halted rollout.
 pub const SECOND_FIX: &str = "1.1.2";
 
+/// The factory image's security counter.
+pub const FACTORY_COUNTER: u64 = 1;
+/// The factory image's manifest sequence number.
+pub const FACTORY_SEQUENCE: u64 = 1;
+
 /// (version, security counter, sequence number, smallvec version) of every image.
 const RELEASES: [(&str, u64, u64, &str); 4] = [
-    (FACTORY, 1, 1, "1.6.1"),
+    (FACTORY, FACTORY_COUNTER, FACTORY_SEQUENCE, "1.6.1"),
     (VULNERABLE, 2, 2, "1.6.0"),
     (FIRST_FIX, 2, 3, "1.6.1"),
     (SECOND_FIX, 3, 4, "1.6.1"),

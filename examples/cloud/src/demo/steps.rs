@@ -270,7 +270,6 @@ impl Demo {
         let dir = self.setup.dir.clone();
         let pki = pki::create(&dir, self.setup.now).map_err(failed)?;
         self.publisher = Some(Publisher::new().map_err(failed)?);
-        let gate = write_gate_inputs(&dir).map_err(failed)?;
         let port = broker::free_port().map_err(failed)?;
         let files = broker::configure(&dir.join("broker"), port, &self.setup.plugin, &pki)
             .map_err(failed)?;
@@ -304,9 +303,7 @@ impl Demo {
             broker_pid: broker.pid(),
             broker_port: port,
             bootstrap: (BOOTSTRAP_USER, &bootstrap_password()),
-            gate,
             trust_root: &trust_root,
-            state: dir.join("cloud"),
         })
         .await;
         self.broker = Some(broker);
@@ -391,7 +388,7 @@ impl Demo {
         let limit = self.limit(30);
         let enrolled = self
             .hub
-            .wait(mark, n, limit, |t| matches!(t.event, Ev::Enrolled(_)))
+            .wait(mark, n, limit, |t| matches!(t.event, Ev::Enrolled))
             .await;
         for _ in &enrolled {
             work.inc();
@@ -457,7 +454,12 @@ impl Demo {
                 .hub
                 .wait(mark, pending.len(), limit, |t| {
                     wanted.contains(&t.device)
-                        && matches!(t.event, Ev::Published(_) | Ev::PublishRefused(_))
+                        && match &t.event {
+                            Ev::Published(topic) | Ev::PublishRefused(topic) => {
+                                *topic == format!("devices/{}/telemetry", device_id(t.device))
+                            }
+                            _ => false,
+                        }
                 })
                 .await;
             accepted.clear();
@@ -503,12 +505,11 @@ impl Demo {
         // Before attesting, a device's posture is unknown: the broker refuses its telemetry.
         let (before_ok, _) = self.publish_round(&[PROBER], false, 1).await?;
         let gated = before_ok.is_empty();
-        let fleet = self.need_fleet()?;
-        fleet.send(ROGUE, Cmd::WrongMeasurement).await;
+        self.need_fleet()?.send(ROGUE, Cmd::WrongMeasurement).await;
         let mark = self.hub.mark();
         let sent = Instant::now();
         let all: Vec<usize> = (0..n).collect();
-        fleet.send_all(&all, &Cmd::Attest).await;
+        self.need_fleet()?.send_all(&all, &Cmd::Attest).await;
         let mut work = self.ui.work("attested", n as u64);
         let limit = self.limit(30);
         let attested = self
@@ -635,12 +636,12 @@ impl Demo {
         })
     }
 
-    /// Sends PollRelease to `devices` and waits for `expect` update outcomes of `version`.
+    /// Sends PollRelease to `devices` and waits until each answered (an update of `version`
+    /// ended, nothing was offered, or an error): the update outcomes.
     async fn poll_updates(
         &mut self,
         devices: &[usize],
         version: &str,
-        expect: usize,
         latencies: &mut Latencies,
     ) -> Result<Vec<Tagged>, Stop> {
         let mark = self.hub.mark();
@@ -650,13 +651,21 @@ impl Demo {
             .await;
         let limit = self.limit(20);
         let wanted: BTreeSet<usize> = devices.iter().copied().collect();
-        let updates = self
+        let answers = self
             .hub
-            .wait(mark, expect, limit, |t| {
+            .wait(mark, devices.len(), limit, |t| {
                 wanted.contains(&t.device)
-                    && matches!(&t.event, Ev::Update(v, r, _) if v == version && *r != UpdateResult::NoOffer)
+                    && match &t.event {
+                        Ev::Update(v, ..) => v == version,
+                        Ev::NoRelease | Ev::Error(..) => true,
+                        _ => false,
+                    }
             })
             .await;
+        let updates: Vec<Tagged> = answers
+            .into_iter()
+            .filter(|t| matches!(t.event, Ev::Update(..)))
+            .collect();
         for t in &updates {
             latencies.push(t.at.saturating_duration_since(sent));
         }
@@ -700,16 +709,17 @@ impl Demo {
         let mut latencies = Latencies::default();
         let mut first_stages = Vec::new();
         let mut canary_reverted = false;
+        let mut staged = true;
         let mut updated: BTreeSet<usize> = BTreeSet::new();
         for (stage, bps) in STAGES_BPS.iter().enumerate() {
-            let expect = self.in_stage(&healthy, *bps) - updated.len();
+            let expect = self.in_stage(&healthy, *bps);
             let pending: Vec<usize> = healthy
                 .iter()
                 .copied()
                 .filter(|d| !updated.contains(d))
                 .collect();
             let updates = self
-                .poll_updates(&pending, release::FIRST_FIX, expect, &mut latencies)
+                .poll_updates(&pending, release::FIRST_FIX, &mut latencies)
                 .await?;
             let mut confirmed = 0;
             for t in &updates {
@@ -722,8 +732,10 @@ impl Demo {
                     _ => {}
                 }
             }
-            first_stages
-                .push(json!({"stage_bps": bps, "confirmed": confirmed, "expected": expect}));
+            staged &= updated.len() == expect;
+            first_stages.push(json!({
+                "stage_bps": bps, "updated": updated.len(), "confirmed": confirmed, "in_stage": expect,
+            }));
             if canary_reverted {
                 break;
             }
@@ -742,13 +754,9 @@ impl Demo {
             .copied()
             .filter(|d| !updated.contains(d))
             .collect();
-        let mark = self.hub.mark();
-        self.need_fleet()?.send_all(&rest, &Cmd::PollRelease).await;
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        self.hub.drain();
         let leaked = self
-            .hub
-            .since(mark, |t| matches!(&t.event, Ev::Update(v, r, _) if v == release::FIRST_FIX && *r != UpdateResult::NoOffer))
+            .poll_updates(&rest, release::FIRST_FIX, &mut Latencies::default())
+            .await?
             .len();
         // The fixed release resumes the rollout, stage by stage, to every healthy device.
         let operator = self.need_operator()?;
@@ -773,14 +781,14 @@ impl Demo {
         let mut confirmed: BTreeSet<usize> = BTreeSet::new();
         let mut second_stages = Vec::new();
         for (stage, bps) in STAGES_BPS.iter().enumerate() {
-            let expect = self.in_stage(&healthy, *bps) - confirmed.len();
+            let expect = self.in_stage(&healthy, *bps);
             let pending: Vec<usize> = healthy
                 .iter()
                 .copied()
                 .filter(|d| !confirmed.contains(d))
                 .collect();
             let updates = self
-                .poll_updates(&pending, release::SECOND_FIX, expect, &mut latencies)
+                .poll_updates(&pending, release::SECOND_FIX, &mut latencies)
                 .await?;
             let mut now_confirmed = 0;
             for t in &updates {
@@ -790,8 +798,10 @@ impl Demo {
                     work.inc();
                 }
             }
-            second_stages
-                .push(json!({"stage_bps": bps, "confirmed": now_confirmed, "expected": expect}));
+            staged &= confirmed.len() == expect;
+            second_stages.push(json!({
+                "stage_bps": bps, "confirmed": now_confirmed, "in_stage": expect,
+            }));
             if stage + 1 < STAGES_BPS.len() {
                 self.need_operator()?
                     .rollout(&RolloutCommand::Advance {})
@@ -806,6 +816,7 @@ impl Demo {
             .await
             .map_err(failed)?;
         let ok = canary_reverted
+            && staged
             && halted.is_some()
             && leaked == 0
             && confirmed.len() == healthy.len()
@@ -836,6 +847,7 @@ impl Demo {
                 "canary_reverted": canary_reverted,
                 "halted": halted,
                 "updated_while_halted": leaked,
+                "stages_match_cohorts": staged,
                 "first": first_stages,
                 "second": second_stages,
                 "confirmed": confirmed.len(),
@@ -877,9 +889,12 @@ impl Demo {
         let limit = self.limit(20);
         let answers = self
             .hub
-            .wait(mark, n, limit, |t| {
-                matches!(&t.event, Ev::Update(v, r, _) if v == release::FACTORY && *r != UpdateResult::NoOffer)
-            })
+            .wait(
+                mark,
+                n,
+                limit,
+                |t| matches!(&t.event, Ev::Update(v, ..) if v == release::FACTORY),
+            )
             .await;
         let mut latencies = Latencies::default();
         let mut codes: BTreeMap<String, usize> = BTreeMap::new();
@@ -930,14 +945,15 @@ impl Demo {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let detected_after = sent.elapsed();
+        let own = format!("topic=\"devices/{prober}/telemetry\"");
         let denies = self.broker.as_ref().map_or(0, |b| {
             b.log_lines(&format!("DENY publish client_id=\"{prober}\""))
-                .len()
+                .iter()
+                .filter(|l| !l.contains(&own))
+                .count()
         });
         let (_, refused) = self.publish_round(&[PROBER], false, 10).await?;
-        let control = (0..n)
-            .find(|&i| ![ROGUE, PROBER, REVOKED, RETIRED].contains(&i))
-            .unwrap_or(n - 1);
+        let control = self.control_device();
         let (control_ok, _) = self.publish_round(&[control], true, 5).await?;
         let reason = record.as_ref().and_then(|r| r.quarantine.clone());
         let mut latencies = Latencies::default();
@@ -984,29 +1000,33 @@ impl Demo {
             .revoke(&victim)
             .await
             .map_err(failed)?;
-        // The listener reads its CRL when it starts: restarting it ends every session, and each
-        // reconnect is checked against the new CRL.
+        // Its open session keeps no topic: the posture feed marks it quarantined.
+        let (_, refused) = self.publish_round(&[REVOKED], false, 10).await?;
+        // A new handshake fails: the cloud wrote the CRL and sent the broker SIGHUP, on which
+        // mosquitto 2.0.11 re-reads `crlfile`. A healthy device reconnects as a control.
+        let control = self.control_device();
         let mark = self.hub.mark();
-        if let Some(b) = self.broker.as_mut() {
-            b.restart().await.map_err(failed)?;
-        }
-        let n = self.n();
-        let others: BTreeSet<usize> = (0..n).filter(|&i| i != REVOKED).collect();
-        let limit = self.limit(30);
-        let back = self
+        self.need_fleet()?.send(REVOKED, Cmd::Reconnect).await;
+        self.need_fleet()?.send(control, Cmd::Reconnect).await;
+        let answers = self
             .hub
-            .wait(mark, others.len(), limit, |t| {
-                others.contains(&t.device) && matches!(t.event, Ev::Connected)
+            .wait(mark, 2, Duration::from_secs(20), |t| {
+                (t.device == REVOKED || t.device == control)
+                    && matches!(t.event, Ev::Connected | Ev::Disconnected(_))
             })
             .await;
-        let back: BTreeSet<usize> = back.iter().map(|t| t.device).collect();
-        self.hub.drain();
-        let victim_connected = !self
-            .hub
-            .since(mark, |t| {
-                t.device == REVOKED && matches!(t.event, Ev::Connected)
-            })
-            .is_empty();
+        let outcome = |device: usize| {
+            answers
+                .iter()
+                .find(|t| t.device == device)
+                .map(|t| match &t.event {
+                    Ev::Connected => "connected".to_owned(),
+                    Ev::Disconnected(why) => format!("refused ({why})"),
+                    _ => String::new(),
+                })
+                .unwrap_or_else(|| "no answer".into())
+        };
+        let (victim_broker, control_broker) = (outcome(REVOKED), outcome(control));
         // The cloud refuses the revoked certificate.
         let mark = self.hub.mark();
         self.need_fleet()?.send(REVOKED, Cmd::Attest).await;
@@ -1017,28 +1037,29 @@ impl Demo {
             })
             .await;
         let cloud_refused = answer.iter().find_map(|t| match &t.event {
-            Ev::Error(code, message) => Some(format!("{code}: {message}")),
-            Ev::Attested(false, code) => Some(code.clone().unwrap_or_default()),
+            Ev::Error(code) => Some(code.clone()),
             _ => None,
         });
         let mut latencies = Latencies::default();
         latencies.push(started.elapsed());
         Ok(Observation {
             ok: record.revoked
-                && !victim_connected
-                && back.len() == others.len()
+                && !refused.is_empty()
+                && victim_broker.starts_with("refused")
+                && control_broker == "connected"
                 && cloud_refused.is_some(),
             observed: format!(
-                "{victim} revoked (registry revoked={}), broker restarted with the new CRL: {} {}, {}/{} others reconnected; cloud {}",
+                "{victim} revoked (registry revoked={}, quarantine {}); its open session's publish {}; its reconnect {}; {} reconnect {}; cloud {}",
                 record.revoked,
-                victim,
-                if victim_connected {
-                    "RECONNECTED"
+                record.quarantine.as_deref().unwrap_or("none"),
+                if refused.is_empty() {
+                    "ACCEPTED"
                 } else {
                     "refused"
                 },
-                back.len(),
-                others.len(),
+                victim_broker,
+                device_id(control),
+                control_broker,
                 match &cloud_refused {
                     Some(code) => format!("refused it ({code})"),
                     None => "ANSWERED it".into(),
@@ -1049,11 +1070,19 @@ impl Demo {
                 "device": victim,
                 "revoked": record.revoked,
                 "quarantine": record.quarantine,
-                "reconnected": victim_connected,
-                "others_reconnected": back.len(),
+                "session_publish_refused": !refused.is_empty(),
+                "reconnect": victim_broker,
+                "control_reconnect": control_broker,
                 "cloud_refusal": cloud_refused,
             }),
         })
+    }
+
+    /// A device with no role in the attacks (publishes as a control).
+    fn control_device(&self) -> usize {
+        (0..self.n())
+            .find(|i| ![ROGUE, PROBER, REVOKED, RETIRED].contains(i))
+            .unwrap_or(self.n() - 1)
     }
 
     /// Step 9: a decommissioned device wipes its keys; the registry's final counts.
@@ -1068,14 +1097,18 @@ impl Demo {
             .map_err(failed)?;
         let mark = self.hub.mark();
         self.need_fleet()?.send(RETIRED, Cmd::CheckStatus).await;
-        let wiped = !self
+        let ended = self
             .hub
-            .wait(mark, 1, Duration::from_secs(15), |t| {
-                t.device == RETIRED && matches!(t.event, Ev::Wiped)
+            .wait(mark, 2, Duration::from_secs(15), |t| {
+                t.device == RETIRED && matches!(t.event, Ev::Wiped | Ev::Exited(_))
             })
-            .await
-            .is_empty();
-        let keys_left = key_files(&self.setup.dir.join("devices").join(&retired));
+            .await;
+        let wiped = ended.iter().any(|t| matches!(t.event, Ev::Wiped));
+        let exit = ended.iter().find_map(|t| match &t.event {
+            Ev::Exited(how) => Some(how.clone()),
+            _ => None,
+        });
+        let keys_left = identity_files(&self.setup.dir.join("devices").join(&retired));
         let after = self
             .need_operator()?
             .device(&retired)
@@ -1090,15 +1123,20 @@ impl Demo {
                 && after.decommissioned
                 && after.revoked
                 && wiped
+                && exit.as_deref() == Some("Wiped")
                 && keys_left.is_empty(),
             observed: format!(
-                "{retired}: registry decommissioned={} revoked={}, device {}, {} key files left",
+                "{retired}: registry decommissioned={} revoked={}, device {} and {}, {} key or certificate files left",
                 after.decommissioned,
                 after.revoked,
                 if wiped {
                     "wiped its keys"
                 } else {
                     "did NOT wipe"
+                },
+                match &exit {
+                    Some(how) => format!("exited ({how})"),
+                    None => "is STILL RUNNING".into(),
                 },
                 keys_left.len()
             ),
@@ -1108,6 +1146,7 @@ impl Demo {
                 "decommissioned": after.decommissioned,
                 "revoked": after.revoked,
                 "wiped": wiped,
+                "exit": exit,
                 "key_files_left": keys_left,
                 "registry": counts,
             }),
@@ -1128,22 +1167,6 @@ fn bootstrap_password() -> String {
             hex::encode(bytes)
         })
         .clone()
-}
-
-/// Writes the SBOM gate's inputs (the embedded advisory and policy) under `dir/gate`.
-fn write_gate_inputs(dir: &std::path::Path) -> Result<(PathBuf, PathBuf), String> {
-    let advisories = dir.join("gate").join("advisories");
-    std::fs::create_dir_all(&advisories)
-        .map_err(|e| format!("creating {}: {e}", advisories.display()))?;
-    let (name, text) = release::ADVISORY;
-    let policy = dir.join("gate").join("policy.toml");
-    for (path, text) in [
-        (advisories.join(name), text),
-        (policy.clone(), release::GATE_POLICY),
-    ] {
-        std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
-    }
-    Ok((advisories, policy))
 }
 
 /// Whether a client with `tls` gets a CONNACK from the broker (bounded).
@@ -1206,8 +1229,8 @@ fn cohorts(fleet: &Fleet, registry: &[DeviceRecord]) -> BTreeMap<usize, u32> {
         .collect()
 }
 
-/// Files under `dir` whose name says they hold a key.
-fn key_files(dir: &std::path::Path) -> Vec<String> {
+/// Files under `dir` whose name says they hold the device's identity (key, certificate).
+fn identity_files(dir: &std::path::Path) -> Vec<String> {
     let mut found = Vec::new();
     let mut dirs = vec![dir.to_path_buf()];
     while let Some(d) = dirs.pop() {
@@ -1218,7 +1241,10 @@ fn key_files(dir: &std::path::Path) -> Vec<String> {
             let path = entry.path();
             if path.is_dir() {
                 dirs.push(path);
-            } else if entry.file_name().to_string_lossy().contains("key") {
+            } else if ["key", "cert"]
+                .iter()
+                .any(|w| entry.file_name().to_string_lossy().contains(w))
+            {
                 found.push(path.display().to_string());
             }
         }
