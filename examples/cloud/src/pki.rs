@@ -848,7 +848,7 @@ impl Command {
 
 /// Why there is no CA (the default one, or the named intermediate) in `state`, naming the file
 /// looked for: the library's I/O errors do not say which file.
-fn missing_ca(state: &std::path::Path, intermediate: Option<&str>) -> Option<String> {
+pub(crate) fn missing_ca(state: &std::path::Path, intermediate: Option<&str>) -> Option<String> {
     let (what, dir, fix) = match intermediate {
         None => (
             "no CA".to_owned(),

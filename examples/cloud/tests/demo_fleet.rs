@@ -196,3 +196,59 @@ fn usage_errors_exit_2_with_one_line() {
         );
     }
 }
+
+#[test]
+fn ctrl_c_stops_the_walk_reports_it_and_leaves_no_broker() {
+    if !have_mosquitto("ctrl_c_stops_the_walk_reports_it_and_leaves_no_broker") {
+        return;
+    }
+    let dir = common::scratch("demo-ctrl-c").join("state");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
+        .args(["--format", "json", "demo", "--devices", "10", "--keep"])
+        .arg(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) for the broker, then for the first device to be started.
+    let pid_file = dir.join("broker/mosquitto.pid");
+    let started = std::time::Instant::now();
+    while !dir.join("devices").is_dir() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the demo started no device"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let broker = std::fs::read_to_string(&pid_file).unwrap();
+    assert!(alive(broker.trim()), "mosquitto {broker} is not running");
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // Bounded: a demo that ignored Ctrl-C is killed after a minute (and the test fails).
+    let pid = child.id().to_string();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid])
+            .status();
+    });
+    let out = child.wait_with_output().unwrap();
+    let (code, stdout, stderr) = (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    let doc: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("not one JSON document ({e}): {stdout}\n{stderr}"));
+    assert_eq!(code, 1, "{doc:#}");
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["interrupted"], "interrupted (Ctrl-C)");
+    let steps = doc["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 9);
+    assert_eq!(steps[8]["status"], "not_run", "{doc:#}");
+    assert_eq!(steps[8]["observed"], "interrupted (Ctrl-C)");
+    assert!(!alive(broker.trim()), "mosquitto {broker} still runs");
+}

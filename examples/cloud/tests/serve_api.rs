@@ -43,8 +43,8 @@ async fn snapshot(cloud: &Cloud, ops: &Identity) -> (Value, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_lifecycle_attest_publish_stage_halt_on_canary_revert() {
     let fleet = Fleet::new("lifecycle");
-    let cloud = fleet.start(&[]);
-    let ops = cloud.enroll("ops").await;
+    let cloud = fleet.start::<&str>(&[]);
+    let ops = fleet.operator();
     let mut devices = enroll_fleet(&cloud, 12).await;
 
     // The registry lists every device once, with its fixed cohort.
@@ -271,8 +271,8 @@ async fn fleet_lifecycle_attest_publish_stage_halt_on_canary_revert() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_and_decommissioned_devices_are_refused_on_their_next_request() {
     let fleet = Fleet::new("revoke");
-    let cloud = fleet.start(&[]);
-    let ops = cloud.enroll("ops").await;
+    let cloud = fleet.start::<&str>(&[]);
+    let ops = fleet.operator();
     let devices = enroll_fleet(&cloud, 3).await;
     for d in &devices {
         let s = cloud.get(Some(d), "/v1/device/status").await;
@@ -302,6 +302,12 @@ async fn revoked_and_decommissioned_devices_are_refused_on_their_next_request() 
     );
     let refused = cloud.get(Some(&devices[0]), "/v1/device/status").await;
     assert_eq!((refused.status, refused.code()), (403, "revoked".into()));
+    // EST enrolls devices only: the bootstrap credential does not make an operator.
+    let operator = cloud.try_enroll("ops").await;
+    assert_eq!(
+        (operator.status, operator.code()),
+        (403, "operator_cn".into())
+    );
     // Enrolling again under the revoked id, with the bootstrap credential, is refused.
     let again = cloud.try_enroll("dev-000").await;
     assert_eq!((again.status, again.code()), (403, "revoked".into()));
@@ -376,8 +382,8 @@ type Case<'a> = (
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_at_every_endpoint_gets_a_4xx_and_changes_nothing() {
     let fleet = Fleet::new("bad-input");
-    let cloud = fleet.start(&[]);
-    let ops = cloud.enroll("ops").await;
+    let cloud = fleet.start::<&str>(&[]);
+    let ops = fleet.operator();
     let mut devices = enroll_fleet(&cloud, 2).await;
     let ok = cloud
         .post_json(
@@ -676,6 +682,22 @@ async fn bad_input_at_every_endpoint_gets_a_4xx_and_changes_nothing() {
             "bad_sbom",
         ),
         (Some(&ops), "GET", "/v1/nothing", vec![], 404, "not_found"),
+        (
+            Some(dev),
+            "GET",
+            "/v1/device/attest/nonce",
+            vec![],
+            405,
+            "method_not_allowed",
+        ),
+        (
+            Some(&ops),
+            "DELETE",
+            "/v1/admin/rollout",
+            vec![],
+            405,
+            "method_not_allowed",
+        ),
     ];
     for (who, method, path, body, status, code) in &cases {
         let a = cloud
@@ -742,6 +764,21 @@ async fn bad_input_at_every_endpoint_gets_a_4xx_and_changes_nothing() {
         )
         .await;
     assert_eq!(est.status, 401, "{est:?}");
+    // OCSP: a request that does not parse gets malformedRequest (RFC 6960 §4.2.1).
+    let ocsp = cloud
+        .request(
+            None,
+            "POST",
+            "/ocsp",
+            "application/ocsp-request",
+            "",
+            b"\x30\x03garbage",
+        )
+        .await;
+    assert_eq!(
+        (ocsp.status, ocsp.body.as_slice()),
+        (200, &[0x30, 0x03, 0x0a, 0x01, 0x01][..])
+    );
     // Evidence for a nonce that was never issued: refused, no appraisal recorded.
     let forged = serve_support::evidence(&mut devices[1], &[7u8; 32], &image(FACTORY));
     let a = cloud

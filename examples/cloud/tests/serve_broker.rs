@@ -178,16 +178,9 @@ fn entry<'a>(feed: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
         .unwrap_or_else(|| panic!("{id} not in {feed}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn revocation_reaches_the_broker_by_crl_and_sighup_without_dropping_clients() {
-    if !peer::require(
-        "serve_broker",
-        &["mosquitto", "mosquitto_pub", "mosquitto_sub"],
-        INSTALL,
-    ) {
-        return;
-    }
-    let fleet = Fleet::new("broker");
+/// A fleet, the broker's files and a running broker.
+fn setup(name: &str) -> (Fleet, PathBuf, Broker) {
+    let fleet = Fleet::new(name);
     let dir = fleet.dir.join("broker");
     std::fs::create_dir_all(&dir).unwrap();
     broker_files(&fleet, &dir);
@@ -200,17 +193,36 @@ async fn revocation_reaches_the_broker_by_crl_and_sighup_without_dropping_client
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let broker = start_broker(&dir);
+    (fleet, dir, broker)
+}
+
+/// The `serve` flags that feed `broker` (plus `extra`).
+fn serve_flags(dir: &Path, broker: &Broker, extra: &[&str]) -> Vec<String> {
+    let mut flags = vec![
+        "--broker-posture".to_owned(),
+        dir.join("posture.json").display().to_string(),
+        "--broker-crl".to_owned(),
+        dir.join("crl.pem").display().to_string(),
+        "--broker-pid".to_owned(),
+        broker.child.id().to_string(),
+    ];
+    flags.extend(extra.iter().map(|s| (*s).to_owned()));
+    flags
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_reaches_the_broker_by_crl_and_sighup_without_dropping_clients() {
+    if !peer::require(
+        "serve_broker",
+        &["mosquitto", "mosquitto_pub", "mosquitto_sub"],
+        INSTALL,
+    ) {
+        return;
+    }
+    let (fleet, dir, broker) = setup("broker");
     let posture_file = dir.join("posture.json");
-    let p = |p: &Path| p.display().to_string();
-    let cloud = fleet.start(&[
-        "--broker-posture",
-        &p(&posture_file),
-        "--broker-crl",
-        &p(&dir.join("crl.pem")),
-        "--broker-pid",
-        &broker.child.id().to_string(),
-    ]);
-    let ops = cloud.enroll("ops").await;
+    let cloud = fleet.start(&serve_flags(&dir, &broker, &[]));
+    let ops = fleet.operator();
     let mut a = cloud.enroll("dev-a").await;
     let b = cloud.enroll("dev-b").await;
 
@@ -298,4 +310,94 @@ async fn revocation_reaches_the_broker_by_crl_and_sighup_without_dropping_client
     );
     let _ = sub.kill();
     let _ = sub.wait();
+}
+
+/// A deny event as the plugin publishes it.
+fn deny_event(who: &str, topic: &str) -> String {
+    serde_json::json!({
+        "action": "publish", "client_id": who, "reason": "no_matching_rule: no rule grants this (default deny)",
+        "suppressed": 0, "topic": topic, "username": who,
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deny_stream_quarantines_a_device_probing_other_devices_topics() {
+    if !peer::require(
+        "serve_broker",
+        &["mosquitto", "mosquitto_pub", "mosquitto_sub"],
+        INSTALL,
+    ) {
+        return;
+    }
+    let (fleet, dir, broker) = setup("deny");
+    let port = broker.port.to_string();
+    let deny_at = format!("127.0.0.1:{port}");
+    let cloud = fleet.start(&serve_flags(
+        &dir,
+        &broker,
+        &[
+            "--deny-broker",
+            &deny_at,
+            "--deny-reader",
+            "cloud-deny",
+            "--deny-threshold",
+            "2",
+        ],
+    ));
+    let ops = fleet.operator();
+    let _a = cloud.enroll("dev-a").await;
+    let b = cloud.enroll("dev-b").await;
+    let c = cloud.enroll("dev-c").await;
+    // The service subscribes to the deny topic with the certificate it issued itself.
+    assert!(
+        broker.wait_log("Received SUBSCRIBE from cloud-deny", 1),
+        "{}",
+        std::fs::read_to_string(&broker.log).unwrap()
+    );
+    // Stand-in for the plugin (whose events these are, README "Deny stream"): the operator's
+    // client publishes them on the deny topic.
+    let ops_files = client_files(&dir, &ops);
+    let send = |event: String| {
+        let status = Command::new("mosquitto_pub")
+            .args(tls_args(&dir, &broker, &ops_files))
+            .args(["-t", "$iotsec/deny", "-m", &event])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let quarantine = |id: &'static str| {
+        let cloud = &cloud;
+        let ops = &ops;
+        async move {
+            cloud
+                .get(Some(ops), &format!("/v1/admin/devices/{id}"))
+                .await
+                .json()["quarantine"]
+                .clone()
+        }
+    };
+    // dev-c's denies on its own topics, and one probe by dev-b: below the threshold.
+    send(deny_event("dev-c", "devices/dev-c/telemetry/x"));
+    send(deny_event("dev-c", "devices/dev-c/cmd/y"));
+    send(deny_event("dev-b", "devices/dev-a/telemetry"));
+    // The second probe reaches the threshold (2).
+    send(deny_event("dev-b", "devices/dev-a/cmd/#"));
+    let until = Instant::now() + Duration::from_secs(10);
+    while quarantine("dev-b").await.is_null() && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(quarantine("dev-b").await, "probing");
+    assert!(quarantine("dev-c").await.is_null());
+    assert!(quarantine("dev-a").await.is_null());
+    // The feed is rewritten right after the registry commits.
+    let feed_says = || entry(&posture(&dir.join("posture.json")), "dev-b")["quarantined"] == true;
+    let until = Instant::now() + Duration::from_secs(10);
+    while !feed_says() && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(feed_says());
+    let status = cloud.get(Some(&b), "/v1/device/status").await.json();
+    assert_eq!(status["quarantined"], true);
+    let _ = &c;
 }

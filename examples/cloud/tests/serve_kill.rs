@@ -21,8 +21,8 @@ use serve_support::{FACTORY, Fleet, image, publish_body, sbom};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_loses_nothing_acknowledged_and_the_rollout_continues_from_its_stage() {
     let fleet = Fleet::new("kill");
-    let cloud = fleet.start(&[]);
-    let ops = cloud.enroll("ops").await;
+    let cloud = fleet.start::<&str>(&[]);
+    let ops = fleet.operator();
     let mut devices = Vec::new();
     for i in 0..8 {
         devices.push(cloud.enroll(&format!("dev-{i:03}")).await);
@@ -104,7 +104,7 @@ async fn sigkill_loses_nothing_acknowledged_and_the_rollout_continues_from_its_s
     }
     drop(cloud);
 
-    let cloud = fleet.start(&[]);
+    let cloud = fleet.start::<&str>(&[]);
     let after = cloud.get(Some(&ops), "/v1/admin/devices").await.json();
     let after_list = after.as_array().unwrap();
     let ids: Vec<&str> = after_list

@@ -22,8 +22,10 @@ use super::{BrokerConfig, ServeError};
 pub struct Broker {
     config: BrokerConfig,
     /// Writes of the two files happen one at a time (the last writer wins with the newest
-    /// registry state: each write reads the registry after taking the lock).
-    write_lock: Mutex<()>,
+    /// registry state: each write reads the registry after taking the lock). Holds the feed
+    /// last written: an unchanged feed is not written again (most reports change nothing the
+    /// broker sees).
+    write_lock: Mutex<Vec<u8>>,
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename.
@@ -89,7 +91,7 @@ impl Broker {
         }
         Ok(Self {
             config,
-            write_lock: Mutex::new(()),
+            write_lock: Mutex::new(Vec::new()),
         })
     }
 
@@ -98,24 +100,30 @@ impl Broker {
         &self.config
     }
 
-    /// Rewrites the posture feed from `devices()` (read under the write lock).
+    /// Rewrites the posture feed from `devices()` (read under the write lock), unless it is
+    /// what was written last.
     pub fn write_posture(
         &self,
         devices: impl FnOnce() -> Result<Vec<DeviceRecord>, ServeError>,
     ) -> Result<(), ServeError> {
-        let _guard = self
+        let mut last = self
             .write_lock
             .lock()
             .map_err(|_| ServeError::Broker("write lock poisoned".into()))?;
         let feed = posture_json(&devices()?);
         let text =
             serde_json::to_vec_pretty(&feed).map_err(|e| ServeError::Broker(e.to_string()))?;
+        if *last == text {
+            return Ok(());
+        }
         write_atomic(&self.config.posture_file, &text).map_err(|e| {
             ServeError::Broker(format!(
                 "writing {}: {e}",
                 self.config.posture_file.display()
             ))
-        })
+        })?;
+        *last = text;
+        Ok(())
     }
 
     /// Rewrites the CRL file with `crl_pem` and signals the broker.

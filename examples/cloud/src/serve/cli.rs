@@ -85,6 +85,13 @@ fn bad(e: impl std::fmt::Display) -> BadInput {
 
 /// Builds the configuration from the arguments (reads every file named).
 pub fn config(args: &ServeArgs) -> Result<ServeConfig, BadInput> {
+    // The library's I/O errors do not say which file: look for each CA's ca.txt first.
+    if let Some(reason) = crate::pki::missing_ca(&args.state, None) {
+        return Err(BadInput::new(format!(
+            "--state {}: {reason}",
+            args.state.display()
+        )));
+    }
     let policy_bytes = read_input(&args.gate_policy, InputKind::Policy)?;
     let policy_text = std::str::from_utf8(&policy_bytes).map_err(|_| {
         BadInput::new(format!(
@@ -120,6 +127,9 @@ pub fn config(args: &ServeArgs) -> Result<ServeConfig, BadInput> {
         let (label, name) = spec
             .split_once('=')
             .ok_or_else(|| BadInput::new("--label must be LABEL=INTERMEDIATE"))?;
+        if let Some(reason) = crate::pki::missing_ca(&args.state, Some(name)) {
+            return Err(BadInput::new(format!("--label {spec}: {reason}")));
+        }
         config.labels.push((label.to_owned(), name.to_owned()));
     }
     if let Some(path) = &args.basic_auth_file {

@@ -254,7 +254,20 @@ pub fn open(config: &Arc<ServeConfig>) -> Result<Opened, ServeError> {
 }
 
 impl App {
-    fn ca(&self) -> Result<std::sync::MutexGuard<'_, CaState>, ServeError> {
+    /// Quarantines `device` for probing `owner`'s topics (a device the registry does not
+    /// know, an operator, or one already quarantined is left alone).
+    pub(crate) fn quarantine_prober(&self, device: &str, owner: &str) -> Result<(), ServeError> {
+        match self.store.device(device)? {
+            Some(d) if d.quarantine.is_none() => {
+                self.store.set_quarantine(device, Some("probing"))?;
+                eprintln!("iotsec-cloud: quarantined {device}: probed topics of {owner}");
+                self.publish_posture()
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) fn ca(&self) -> Result<std::sync::MutexGuard<'_, CaState>, ServeError> {
         self.ca
             .lock()
             .map_err(|_| ServeError::Config("CA lock poisoned".into()))
@@ -447,6 +460,13 @@ pub fn router(app: Arc<App>) -> Router {
             post(publish).layer(DefaultBodyLimit::max(MAX_IMAGE_BODY)),
         )
         .fallback(|| async { Failure::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            Failure::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not take this method",
+            )
+        })
         .with_state(app.clone());
     // EST, the CRL (paths::CRL) and OCSP (paths::OCSP) exactly as the CA's EST service decides.
     let est = iotsec_pki::est::http::router(app.est.clone())
@@ -1011,9 +1031,11 @@ async fn record_enrollment(State(app): State<Arc<App>>, request: Request, next: 
     }
 }
 
-/// A device the operator revoked or decommissioned does not enroll again under its id (with
-/// the bootstrap credential, say): 403. A CSR that does not parse is left to the EST service,
-/// which refuses it.
+/// EST enrolls devices only: an operator CN (or the deny stream's reader) is refused (403
+/// `operator_cn`; the bootstrap credential devices share must not make operators, whose
+/// certificates come from [`super::identity::issue_operator`]), and a device the operator
+/// revoked or decommissioned does not enroll again under its id (403). A CSR that does not
+/// parse is left to the EST service, which refuses it.
 fn refuse_ended_device(app: &App, body: &[u8]) -> Result<(), Failure> {
     use iotsec_pki::csr_check::{SubjectAttribute, verify_csr};
     let Ok(der) = iotsec_pki::est_message::decode_base64_body(body) else {
@@ -1026,7 +1048,19 @@ fn refuse_ended_device(app: &App, body: &[u8]) -> Result<(), Failure> {
         .subject
         .iter()
         .filter(|e| e.attribute == SubjectAttribute::CommonName);
+    let reader = app
+        .broker
+        .as_ref()
+        .and_then(|b| b.config().deny.as_ref())
+        .map(|d| d.reader.as_str());
     for cn in cns {
+        if app.config.operators.contains(&cn.value) || reader == Some(cn.value.as_str()) {
+            return Err(Failure::new(
+                StatusCode::FORBIDDEN,
+                "operator_cn",
+                format!("{:?} is an operator: EST enrolls devices only", cn.value),
+            ));
+        }
         if let Some(d) = app.store.device(&cn.value)? {
             if d.decommissioned {
                 return Err(Failure::new(
@@ -1057,9 +1091,6 @@ fn record_issued(app: &App, body: &[u8]) -> Result<(), Failure> {
         .to_der()
         .map_err(Failure::internal)?;
     let f = facts(&leaf).ok_or_else(|| Failure::internal("the issued certificate has no CN"))?;
-    if app.config.operators.contains(&f.cn) {
-        return Ok(());
-    }
     app.store.record_enrollment(
         &Enrollment {
             device: f.cn.clone(),
@@ -1073,8 +1104,7 @@ fn record_issued(app: &App, body: &[u8]) -> Result<(), Failure> {
 }
 
 /// The deny-stream follower, when the broker configuration asks for one.
-pub fn deny_task(
-    _app: &Arc<App>,
-) -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> {
-    None
+pub fn deny_task(app: &Arc<App>) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+    let deny = app.broker.as_ref()?.config().deny.clone()?;
+    Some(super::deny::follow(app.clone(), deny))
 }

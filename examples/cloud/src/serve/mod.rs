@@ -4,16 +4,64 @@
 //! release channel behind the SBOM gate, device reports, the registry and the operator's
 //! rollout, quarantine, revocation and decommissioning. State lives in `DIR/fleet.db`
 //! ([`FleetStore`], SQLite) beside the CA's own database; the broker gets a posture feed and
-//! a CRL file ([`broker`]).
+//! a CRL file ([`broker`]) and the service follows the plugin's deny stream ([`deny`]).
 //!
 //! The library entry is [`start`]: it opens the state, binds, and returns a [`RunningCloud`]
 //! (its address; [`RunningCloud::shutdown`]). The command line (`iotsec-cloud serve`) calls it
 //! and waits for Ctrl-C or SIGTERM.
+//!
+//! # Running the service
+//!
+//! ```text
+//! iotsec-cloud pki init --state fleet                      # the CA (once)
+//! iotsec-cloud ota root init ...                           # the OTA trust root devices pin
+//! iotsec-cloud --format json serve --state fleet \
+//!     --basic-auth-file bootstrap.secret --operator ops \
+//!     --gate-policy gate-policy.toml --advisories advisories/ \
+//!     --ota-root trust-root.cose --factory-firmware 1.0.0=factory.bin \
+//!     [--listen 127.0.0.1:8443] [--label LABEL=INTERMEDIATE] \
+//!     [--broker-posture posture.json --broker-crl crl.pem --broker-pid PID] \
+//!     [--deny-broker 127.0.0.1:8883 --deny-reader cloud-deny --deny-threshold 3]
+//! {"listening":"127.0.0.1:41377","url":"https://127.0.0.1:41377"}
+//! ```
+//!
+//! - `bootstrap.secret` holds `USER:PASS` (mode 0600), the credential devices enroll with;
+//!   `--operator` names the CN of the operator's certificate.
+//! - The first stdout line names the bound address (`--listen` defaults to `127.0.0.1:0`, any
+//!   free port). The server certificate is issued by the fleet CA for `127.0.0.1` and
+//!   `localhost` at start; clients trust the fleet root (`DIR/root.pem`).
+//! - Devices enroll with EST (`/.well-known/est/simpleenroll`, HTTP Basic with the bootstrap
+//!   credential). EST enrolls devices only: the operator's certificate (for `/v1/admin/*`) is
+//!   issued from the CA outside EST ([`issue_operator`], or `pki issue --csr` with an operator
+//!   CN). A device that was revoked or decommissioned does not enroll again under its id.
+//! - Releases: `POST /v1/admin/releases` with the manifest signed by a release key of the
+//!   `--ota-root` trust root, the image and its CycloneDX SBOM; the SBOM gate (the one of
+//!   `iotsec-cloud sbom gate`) decides, bound to the image digest. Then `POST
+//!   /v1/admin/rollout` `{"action":"start","version":..,"stages_bps":[100,1000,10000]}`,
+//!   `advance`, `halt`, `resume`. A device in the current stage that reports `reverted` halts
+//!   the rollout (`canary_reverted`).
+//! - Broker: point the plugin's `plugin_opt_posture` at `--broker-posture` (a `.json` file)
+//!   and the listener's `crlfile` at `--broker-crl`; `--broker-pid` gets SIGHUP after each
+//!   revocation. mosquitto 2.0.11 re-reads `crlfile` on SIGHUP (the revoked certificate's next
+//!   handshake fails) and keeps connected clients; a revoked device is also quarantined in the
+//!   posture feed, which narrows what its open connection may do. Before `mosquitto` starts,
+//!   write the CRL once (`iotsec-cloud pki crl --state DIR --out crl.pem`): the service
+//!   rewrites it from then on. For the deny stream, list `--deny-reader` in
+//!   `plugin_opt_deny_readers`; the service issues itself a certificate for that CN at start.
+//! - Stop with Ctrl-C or SIGTERM. Every acknowledged change is committed (SQLite WAL,
+//!   `synchronous=FULL`) before its answer; after `kill -9` the service restarts from DIR
+//!   (`tests/serve_kill.rs`).
+//!
+//! The older EST-only server, which follows `pki rotate|revoke|crl` on disk without a restart,
+//! is `iotsec-cloud pki est-server`. This service opens the CA at start: restart it after a
+//! `pki rotate`.
 
 pub mod broker;
 mod certs;
 pub mod cli;
+pub mod deny;
 mod http;
+pub mod identity;
 pub mod sqlite;
 pub mod store;
 
@@ -26,6 +74,7 @@ use iotsec_sbom::Policy;
 use iotsec_sbom::advisory::AdvisoryDatabase;
 use zeroize::Zeroizing;
 
+pub use identity::{ClientIdentity, issue_operator};
 pub use iotsec_pki::est::http::{ServeLimits, TlsFacts};
 pub use sqlite::SqliteFleetStore;
 pub use store::FleetStore;

@@ -13,6 +13,13 @@
 //! - methods are blocking; the service calls them off the async runtime
 //!   (`tokio::task::spawn_blocking`), so an implementation may block on I/O;
 //! - a refused operation ([`StoreError::Refused`]) changes nothing.
+//!
+//! A PostgreSQL implementation maps the SQLite schema of [`super::sqlite`] one to one
+//! (`devices`, `certificates`, `appraisals`, `releases` with the image as `bytea` or in object
+//! storage keyed by its digest, the single-row `rollout`, `update_reports`), runs each method in
+//! one transaction at `SERIALIZABLE` (retrying serialization failures), and returns
+//! [`StoreError::Refused`] with the same codes; the rollout transitions and the automatic halt
+//! are the pure functions [`apply_command`] and [`halt_on_report`], so both stores decide alike.
 
 use iotsec_fleet_api::{DeviceRecord, RolloutCommand, RolloutStatus, UpdateResult};
 

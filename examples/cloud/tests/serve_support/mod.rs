@@ -114,7 +114,7 @@ impl Fleet {
     }
 
     /// The arguments of `serve` for this fleet (plus `extra`).
-    pub fn serve_args(&self, extra: &[&str]) -> Vec<String> {
+    pub fn serve_args<S: AsRef<str>>(&self, extra: &[S]) -> Vec<String> {
         let p = |p: &Path| p.to_str().unwrap().to_owned();
         let mut args: Vec<String> = vec![
             "--format".into(),
@@ -135,12 +135,12 @@ impl Fleet {
             "--factory-firmware".into(),
             format!("{FACTORY}={}", p(&self.dir.join("factory.bin"))),
         ];
-        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        args.extend(extra.iter().map(|s| s.as_ref().to_owned()));
         args
     }
 
     /// Starts `iotsec-cloud serve` for this fleet.
-    pub fn start(&self, extra: &[&str]) -> Cloud {
+    pub fn start<S: AsRef<str>>(&self, extra: &[S]) -> Cloud {
         let mut child = Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
             .args(self.serve_args(extra))
             .stdout(Stdio::piped())
@@ -160,6 +160,19 @@ impl Fleet {
             addr,
             roots: self.ca_roots.clone(),
             intermediate: self.intermediate.clone(),
+        }
+    }
+
+    /// The operator's identity, issued by the CA outside EST (EST refuses operator CNs).
+    pub fn operator(&self) -> Identity {
+        let mut ca = iotsec_pki::CaState::open(&self.state).unwrap();
+        let (key, csr) = new_csr(OPERATOR);
+        let issued = ca.issue_csr(&csr, time::OffsetDateTime::now_utc()).unwrap();
+        Identity {
+            cn: OPERATOR.to_owned(),
+            key,
+            chain: vec![CertificateDer::from(issued.der), self.intermediate.clone()],
+            counter: 0,
         }
     }
 
@@ -335,15 +348,7 @@ impl Cloud {
 
     /// A CSR body for `cn` with a fresh key.
     fn csr(cn: &str) -> (DeviceKey, String) {
-        let key = DeviceKey::generate(KeyAlgorithm::P256, &mut OsRng);
-        let csr = build_csr(
-            &key,
-            &CsrRequest {
-                common_name: cn,
-                ..CsrRequest::default()
-            },
-        )
-        .unwrap();
+        let (key, csr) = new_csr(cn);
         (key, encode_csr_body(&csr, Base64Layout::Lines64))
     }
 
@@ -431,6 +436,20 @@ impl Cloud {
         )
         .await
     }
+}
+
+/// A fresh P-256 key and a CSR (DER) for `cn`.
+pub fn new_csr(cn: &str) -> (DeviceKey, Vec<u8>) {
+    let key = DeviceKey::generate(KeyAlgorithm::P256, &mut OsRng);
+    let csr = build_csr(
+        &key,
+        &CsrRequest {
+            common_name: cn,
+            ..CsrRequest::default()
+        },
+    )
+    .unwrap();
+    (key, csr)
 }
 
 /// SE evidence by `who` for `nonce` over the image `firmware`.
