@@ -93,3 +93,89 @@ async fn a_wrong_bootstrap_password_is_refused_and_nothing_is_stored() {
     assert!(!fleet.state_of("dev-9").join("key.pem").exists());
     assert!(!fleet.state_of("dev-9").join("cert.pem").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bootstrap_certificate_enrolls_its_own_name() {
+    let fleet = Fleet::new("agent-enroll-cert");
+    // The manufacturer's certificate for "dev-boot", issued by the fleet CA.
+    let (key, issued, intermediate) = fleet.issue("dev-boot", time::OffsetDateTime::now_utc());
+    let mut config = fleet.config("unused", &closed_port());
+    config.device_id = None;
+    config.state_dir = fleet.state_of("dev-boot");
+    config.bootstrap = Bootstrap::Certificate {
+        chain: vec![issued.der.clone(), intermediate.clone()],
+        key_pkcs8: Zeroizing::new(key.to_pkcs8_der().unwrap().to_vec()),
+    };
+    let mut dev = Running::start(config);
+    assert!(matches!(dev.next().await, AgentEvent::Booted { .. }));
+    let enrolled = dev.next().await;
+    let AgentEvent::Enrolled { id, serial } = enrolled else {
+        panic!("not enrolled: {enrolled:?} {:?}", dev.task.await);
+    };
+    assert_eq!(id, "dev-boot");
+    // A new key and certificate: not the bootstrap one.
+    assert_ne!(serial, iotsec_test_support::hex::encode(&issued.serial));
+    assert_eq!(dev.stop().await, AgentExit::Stopped);
+
+    // Without the intermediate the server cannot verify it: refused at the handshake, at
+    // once (a TLS refusal is not retried).
+    let mut config = fleet.config("unused", &closed_port());
+    config.device_id = None;
+    config.state_dir = fleet.state_of("dev-boot-2");
+    config.bootstrap = Bootstrap::Certificate {
+        chain: vec![issued.der.clone()],
+        key_pkcs8: Zeroizing::new(key.to_pkcs8_der().unwrap().to_vec()),
+    };
+    let (_commands, rx) = tokio::sync::mpsc::channel(1);
+    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let err = Agent::new(config).unwrap().run(rx, tx).await.unwrap_err();
+    assert_eq!(err.code(), "http_failed");
+    assert!(format!("{err:?}").contains("UnknownCA"), "{err:?}");
+    assert!(matches!(
+        events.recv().await,
+        Some(AgentEvent::Booted { .. })
+    ));
+    assert_eq!(events.recv().await, None, "retried or went on");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_certificate_enrolls_again_with_the_bootstrap_credential() {
+    use iotsec_pki::ca_state::to_pem;
+    let fleet = Fleet::new("agent-enroll-expired");
+    // A state directory whose certificate (one-hour lifetime) was issued two hours ago.
+    let two_hours_ago = time::OffsetDateTime::now_utc() - time::Duration::hours(2);
+    let (key, issued, _) = fleet.issue("dev-old", two_hours_ago);
+    let state = fleet.state_of("dev-old");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(
+        state.join("key.pem"),
+        to_pem("PRIVATE KEY", &key.to_pkcs8_der().unwrap()).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        state.join("cert.pem"),
+        to_pem("CERTIFICATE", &issued.der).unwrap(),
+    )
+    .unwrap();
+    let mut config = fleet.config("unused", &closed_port());
+    config.device_id = None;
+    config.state_dir = state.clone();
+    let mut dev = Running::start(config);
+    assert!(matches!(dev.next().await, AgentEvent::Booted { .. }));
+    let AgentEvent::Error { code, .. } = dev.next().await else {
+        panic!("the expiry was not reported");
+    };
+    assert_eq!(code, "certificate_expired");
+    let AgentEvent::Enrolled { id, serial } = dev.next().await else {
+        panic!("not enrolled again");
+    };
+    assert_eq!(id, "dev-old");
+    assert_ne!(serial, iotsec_test_support::hex::encode(&issued.serial));
+    assert_ne!(
+        std::fs::read(state.join("key.pem")).unwrap(),
+        to_pem("PRIVATE KEY", &key.to_pkcs8_der().unwrap())
+            .unwrap()
+            .into_bytes()
+    );
+    assert_eq!(dev.stop().await, AgentExit::Stopped);
+}

@@ -39,6 +39,34 @@ pub struct AgentConfig {
     pub step_timeout: Duration,
 }
 
+impl AgentConfig {
+    /// A command-driven configuration with the defaults: the default EST label, the device id
+    /// from the bootstrap certificate (set [`AgentConfig::device_id`] for HTTP Basic), no
+    /// timers, the process-default crypto provider, 15 s per network step.
+    pub fn new(
+        state_dir: impl Into<PathBuf>,
+        cloud_url: impl Into<String>,
+        broker: impl Into<String>,
+        trust_anchors: Vec<Vec<u8>>,
+        bootstrap: Bootstrap,
+        firmware: FirmwareConfig,
+    ) -> AgentConfig {
+        AgentConfig {
+            state_dir: state_dir.into(),
+            cloud_url: cloud_url.into(),
+            est_label: None,
+            broker: broker.into(),
+            trust_anchors,
+            device_id: None,
+            bootstrap,
+            firmware,
+            timers: None,
+            tls_provider: None,
+            step_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
 /// The bootstrap credential of the first enrollment.
 #[derive(Clone)]
 pub enum Bootstrap {

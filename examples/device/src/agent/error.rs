@@ -1,6 +1,7 @@
 //! The agent's errors, each with a stable [`AgentError::code`]. Refusals by a peer (the EST
-//! server, the cloud, the broker, the update verifier) are named by the peer's or the crate's
-//! own code, so a driver can tell an attack being stopped from a broken link.
+//! server, the cloud) are named by the peer's or the crate's own code, so a driver can tell an
+//! attack being stopped from a broken link. The broker's and the update verifier's refusals
+//! are not errors but events (`PublishRefused`, `Update { result: refused, .. }`).
 
 use std::path::PathBuf;
 
@@ -94,17 +95,6 @@ pub enum AgentError {
     /// The slot store failed (I/O on the slot files).
     #[error("slot store: {0}")]
     SlotStore(std::io::Error),
-    /// The broker connection failed or is not up.
-    #[error("broker {broker}: {reason}")]
-    Broker {
-        /// `HOST:PORT`.
-        broker: String,
-        /// Why.
-        reason: String,
-    },
-    /// The cloud says this device is decommissioned.
-    #[error("the device is decommissioned")]
-    Decommissioned,
 }
 
 impl AgentError {
@@ -127,8 +117,6 @@ impl AgentError {
             AgentError::Pki(e) => e.code(),
             AgentError::Evidence(e) => e.code(),
             AgentError::SlotStore(_) => "slot_store",
-            AgentError::Broker { .. } => "broker_failed",
-            AgentError::Decommissioned => "decommissioned",
         }
     }
 
@@ -141,19 +129,41 @@ impl AgentError {
         )
     }
 
-    /// Whether trying again later may succeed: no answer in time, a broken connection, or a
-    /// server that says it is busy (HTTP 429, 503).
+    /// Whether the cloud refused because the operator decommissioned this device (HTTP 403 with
+    /// code `decommissioned`): the agent wipes its keys.
+    pub fn is_decommissioned(&self) -> bool {
+        matches!(self, AgentError::Refused { status: 403, code, .. } if code == "decommissioned")
+    }
+
+    /// Whether trying again later may succeed: no answer in time, a broken connection (but not
+    /// a TLS refusal: a certificate the peer or the agent refused stays refused), or a server
+    /// that says it is busy (HTTP 429, 503).
     pub fn is_transient(&self) -> bool {
         match self {
-            AgentError::Timeout { .. } | AgentError::Http { .. } => true,
+            AgentError::Timeout { .. } => true,
+            AgentError::Http { source, .. } => {
+                let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source);
+                while let Some(e) = cause {
+                    // rustls reaches reqwest inside an io::Error, whose source() skips it.
+                    let tls = e.downcast_ref::<rustls::Error>().is_some()
+                        || e.downcast_ref::<std::io::Error>()
+                            .and_then(std::io::Error::get_ref)
+                            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
+                    if tls {
+                        return false;
+                    }
+                    cause = e.source();
+                }
+                true
+            }
             AgentError::Refused { status, .. } => matches!(status, 429 | 503),
             _ => false,
         }
     }
 
     /// The error as an [`crate::agent::AgentEvent::Error`].
-    pub fn to_event(&self) -> crate::agent::AgentEvent {
-        crate::agent::AgentEvent::Error {
+    pub fn to_event(&self) -> super::event::AgentEvent {
+        super::event::AgentEvent::Error {
             code: self.code().to_owned(),
             message: self.to_string(),
         }

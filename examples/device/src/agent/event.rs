@@ -2,7 +2,7 @@
 //! object per event with a stable `event` tag and stable codes) and how it ends
 //! ([`AgentExit`]).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use iotsec_fleet_api::UpdateResult;
 
@@ -55,8 +55,8 @@ pub enum AgentCommand {
 }
 
 /// What happened, in the order it happened. Serialized as `{"event": "<snake_case name>", ...}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum AgentEvent {
     /// A first certificate was issued (`simpleenroll`).
@@ -166,7 +166,7 @@ pub enum AgentEvent {
 }
 
 /// How [`crate::agent::Agent::run`] ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AgentExit {
     /// [`AgentCommand::Stop`].
@@ -210,6 +210,21 @@ mod tests {
             r#"{"event":"update","version":"1.2.0","result":"reverted","code":"trial_boot_failed"}"#
         );
         assert_eq!(wire(&AgentEvent::NoRelease), r#"{"event":"no_release"}"#);
+        // What `iotsec-device run --format json` prints reads back as the same event.
+        let line =
+            r#"{"event":"attested","accepted":false,"code":"unknown_firmware","quarantined":true}"#;
+        assert_eq!(
+            serde_json::from_str::<AgentEvent>(line).ok(),
+            Some(AgentEvent::Attested {
+                accepted: false,
+                code: Some("unknown_firmware".into()),
+                quarantined: true
+            })
+        );
+        assert!(
+            serde_json::from_str::<AgentEvent>(r#"{"event":"renewed","serial":"0a","x":1}"#)
+                .is_err()
+        );
         assert_eq!(wire(&AgentEvent::Wiped), r#"{"event":"wiped"}"#);
         assert_eq!(
             serde_json::to_string(&AgentExit::CommandsClosed).unwrap_or_default(),

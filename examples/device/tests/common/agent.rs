@@ -62,6 +62,29 @@ impl Fleet {
         }
     }
 
+    /// A certificate for `cn` issued by the fleet CA at `now`, outside EST (a manufacturer's
+    /// bootstrap certificate, an old one): (key, certificate, intermediate DER).
+    pub fn issue(
+        &self,
+        cn: &str,
+        now: time::OffsetDateTime,
+    ) -> (
+        iotsec_pki::DeviceKey,
+        iotsec_pki::IssuedCertificate,
+        Vec<u8>,
+    ) {
+        use iotsec_pki::{CsrRequest, DeviceKey, KeyAlgorithm, build_csr};
+        let key = DeviceKey::generate(KeyAlgorithm::P256, &mut rand_core::OsRng);
+        let request = CsrRequest {
+            common_name: cn,
+            ..CsrRequest::default()
+        };
+        let csr = build_csr(&key, &request).unwrap();
+        let mut ca = iotsec_pki::ca_state::CaState::open(&self.ca_state).unwrap();
+        let issued = ca.issue_csr(&csr, now).unwrap();
+        (key, issued, ca.authority.intermediate_der().to_vec())
+    }
+
     /// The state directory of device `id`.
     pub fn state_of(&self, id: &str) -> PathBuf {
         self.dir.join(format!("device-{id}"))
