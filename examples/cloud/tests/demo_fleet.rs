@@ -87,6 +87,16 @@ fn names_and_expectations(doc: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Each step's status, in order.
+fn statuses(doc: &Value) -> Vec<&str> {
+    doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect()
+}
+
 /// Runs `demo --format json --devices N --keep DIR`: (exit code, the document, stderr, DIR),
 /// with the table's steps and expected outcomes checked.
 fn demo(name: &str, devices: usize) -> (i32, Value, String, PathBuf) {
@@ -106,7 +116,6 @@ fn demo(name: &str, devices: usize) -> (i32, Value, String, PathBuf) {
 }
 
 #[test]
-#[ignore = "step 7 needs the cloud's deny-stream follower (serve::http::deny_task, not merged yet)"]
 fn twenty_devices_walk_the_lifecycle_and_every_outcome_happens() {
     if !have_mosquitto("twenty_devices_walk_the_lifecycle_and_every_outcome_happens") {
         return;
@@ -128,19 +137,15 @@ fn twenty_devices_walk_the_lifecycle_and_every_outcome_happens() {
 }
 
 #[test]
-fn the_table_lists_every_step_and_a_step_that_cannot_run_fails() {
-    if !have_mosquitto("the_table_lists_every_step_and_a_step_that_cannot_run_fails") {
+fn the_smallest_fleet_passes_on_a_tls_13_mtls_broker() {
+    if !have_mosquitto("the_smallest_fleet_passes_on_a_tls_13_mtls_broker") {
         return;
     }
     let (code, doc, stderr, dir) = demo("demo-table", 10);
-    let statuses: Vec<&str> = doc["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["status"].as_str().unwrap())
-        .collect();
+    let statuses = statuses(&doc);
     // Exit 0 exactly when every step passed; `not run` is never a pass.
     let all_passed = statuses.iter().all(|s| *s == "passed");
+    assert!(all_passed, "{doc:#}");
     assert_eq!(code == 0, all_passed, "{doc:#}");
     assert_eq!(doc["ok"], all_passed);
     assert!(code == 0 || code == 1, "{code} {stderr}");
@@ -251,4 +256,44 @@ fn ctrl_c_stops_the_walk_reports_it_and_leaves_no_broker() {
     assert_eq!(steps[8]["status"], "not_run", "{doc:#}");
     assert_eq!(steps[8]["observed"], "interrupted (Ctrl-C)");
     assert!(!alive(broker.trim()), "mosquitto {broker} still runs");
+}
+
+#[test]
+fn a_broker_that_does_not_start_fails_step_1_and_every_later_step_is_not_run() {
+    if !have_mosquitto("a_broker_that_does_not_start_fails_step_1_and_every_later_step_is_not_run")
+    {
+        return;
+    }
+    // Not a mosquitto plugin: the broker refuses to start.
+    let dir = common::scratch("demo-bad-plugin");
+    let fake = dir.join("libnot_a_plugin.so");
+    std::fs::write(&fake, b"not a shared object").unwrap();
+    let (code, stdout, stderr) = common::run(&[
+        "--format",
+        "json",
+        "demo",
+        "--devices",
+        "10",
+        "--plugin",
+        fake.to_str().unwrap(),
+    ]);
+    let doc: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("not one JSON document ({e}): {stdout}\n{stderr}"));
+    assert_eq!(code, 1, "{doc:#}");
+    assert_eq!(doc["ok"], false);
+    let statuses = statuses(&doc);
+    assert_eq!(statuses, [&["failed"][..], &["not_run"; 8]].concat());
+    let observed = doc["steps"][0]["observed"].as_str().unwrap();
+    assert!(
+        observed.starts_with("mosquitto exited (exit status: "),
+        "{observed}"
+    );
+    assert_eq!(
+        doc["steps"][1]["observed"],
+        "no cloud: step 1 did not start it"
+    );
+    assert_eq!(
+        doc["steps"][4]["observed"],
+        "no devices: step 2 did not start them"
+    );
 }
