@@ -220,7 +220,7 @@ impl FleetConfig {
 }
 
 /// How long one network exchange of a device may take.
-const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+const STEP_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The certificates of a PEM file, DER.
 fn pem_certificates(path: &Path) -> Result<Vec<Vec<u8>>, String> {

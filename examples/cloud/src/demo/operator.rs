@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use super::pki::FleetPki;
 
 /// Per-request limit: a request that takes longer is a failure of the step that made it.
-const REQUEST_LIMIT: Duration = Duration::from_secs(30);
+const REQUEST_LIMIT: Duration = Duration::from_secs(120);
 
 /// A TLS 1.3 client configuration trusting the fleet chain, presenting `identity` (certificate
 /// PEM, key PEM) if given.

@@ -123,6 +123,8 @@ struct Demo {
     hub: Hub,
     hub_tx: mpsc::UnboundedSender<Tagged>,
     cohorts: BTreeMap<usize, u32>,
+    /// Why publishes failed (no acknowledgement, no session), by error: diagnostics.
+    publish_errors: BTreeMap<String, usize>,
 }
 
 /// Starts everything, walks the steps and stops everything: the outcomes (one per step) and
@@ -143,6 +145,7 @@ pub async fn walk(setup: Setup) -> (Vec<StepOutcome>, Option<String>) {
         hub,
         hub_tx,
         cohorts: BTreeMap::new(),
+        publish_errors: BTreeMap::new(),
     };
     let mut outcomes = Vec::new();
     let interrupted = tokio::select! {
@@ -262,7 +265,7 @@ impl Demo {
 
     /// Bounded waits scale with the fleet: a base plus a per-device allowance.
     fn limit(&self, base_secs: u64) -> Duration {
-        Duration::from_secs(base_secs) + Duration::from_millis(60 * self.n() as u64)
+        Duration::from_secs(base_secs) + Duration::from_millis(250 * self.n() as u64)
     }
 
     /// Step 1: the CA, the broker's TLS listener, the cloud.
@@ -458,6 +461,8 @@ impl Demo {
                             Ev::Published(topic) | Ev::PublishRefused(topic) => {
                                 *topic == format!("devices/{}/telemetry", device_id(t.device))
                             }
+                            // A failed publish (no acknowledgement, no session) is tried again.
+                            Ev::Error(_) | Ev::Disconnected(_) => true,
                             _ => false,
                         }
                 })
@@ -467,7 +472,12 @@ impl Demo {
             for t in answers {
                 match t.event {
                     Ev::Published(_) => accepted.insert(t.device),
-                    _ => refused.insert(t.device),
+                    Ev::PublishRefused(_) => refused.insert(t.device),
+                    Ev::Error(code) | Ev::Disconnected(code) => {
+                        *self.publish_errors.entry(code).or_default() += 1;
+                        false
+                    }
+                    _ => false,
                 };
             }
             pending = match want_accepted {
@@ -534,7 +544,7 @@ impl Demo {
             }
         }
         let healthy: Vec<usize> = (0..n).filter(|&i| i != ROGUE).collect();
-        let (published, _) = self.publish_round(&healthy, true, 10).await?;
+        let (published, _) = self.publish_round(&healthy, true, 40).await?;
         let (_, rogue_refused) = self.publish_round(&[ROGUE], false, 10).await?;
         let operator = self.need_operator()?;
         let rogue_id = device_id(ROGUE);
@@ -585,6 +595,7 @@ impl Demo {
                 "rogue_code": rogue_code,
                 "rogue_quarantine": record.quarantine,
                 "rogue_connected": !rogue_dropped,
+                "publish_errors": self.publish_errors,
             }),
         })
     }
