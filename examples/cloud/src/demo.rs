@@ -1,179 +1,99 @@
-//! `iotsec-cloud demo`: one device through the fleet's life, the five crates composed in one
-//! process (the cloud side and a simulated device side, state in a temporary directory, no
-//! network). Each step prints its verdict; the attacks shown along the way must be refused.
+//! `iotsec-cloud demo`: the fleet's security lifecycle, live on 127.0.0.1. It starts the fleet
+//! CA (iotsec-pki), the cloud service as an in-process task, Debian's mosquitto with our plugin
+//! on a TLS 1.3 mutual-TLS listener, and N device agents as tokio tasks, then walks nine steps
+//! and checks each expected outcome: CA and TLS; enrollment; attestation gating access (a
+//! device with a wrong measurement is quarantined); the SBOM gate blocking a release with a
+//! known-vulnerable component; a staged rollout halted by a canary's failed trial boot and
+//! resumed with a fixed release; a replayed manifest refused everywhere; a probing device
+//! quarantined from the broker's deny stream; a revoked device cut off; a decommissioned device
+//! wiping its keys.
 //!
-//! Exit 0 when every step gave the expected verdict (attacks refused included), 1 when one did
-//! not (a regression), 2 for usage errors (`--keep DIR` already holding a demo CA, say).
+//! Exit 0 only if every expected outcome happened, 1 otherwise (a step that could not run is
+//! a failure), 2 for usage (no mosquitto, no plugin, a `--keep` directory in use). Every
+//! process and task it starts is stopped at the end, on failure and on Ctrl-C / SIGTERM.
 
-mod attestation;
-mod authorization;
-mod deploy_gate;
-mod identity;
-mod update;
+mod broker;
+mod cloud;
+mod fleet;
+mod operator;
+mod pki;
+mod progress;
+mod release;
+mod report;
+mod steps;
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use iotsec_cli_contract::{BadInput, Outcome, Report};
-use serde_json::{Value, json};
+use iotsec_cli_contract::{BadInput, Report};
 use time::OffsetDateTime;
-
-/// The enrolled device (its certificate CN and MQTT client id).
-pub const DEVICE_ID: &str = "dev-0042";
-/// The firmware the device runs from the factory.
-pub const FACTORY_VERSION: &str = "1.0.0";
 
 /// Arguments of `demo`.
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
-    /// Keep the state (CA, device certificate, signed documents) in DIR instead of a temporary
-    /// directory that is removed afterwards.
+    /// Number of device agents (each a tokio task with its own keys and connections).
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(steps::MIN_DEVICES..=10_000))]
+    devices: u32,
+    /// The mosquitto program: a name looked up in /usr/sbin, /usr/local/sbin and PATH, or a
+    /// path.
+    #[arg(long, value_name = "PROGRAM", default_value = "mosquitto")]
+    broker: String,
+    /// The iotsec mosquitto plugin (default: libiotsec_mosquitto_plugin.so next to this
+    /// binary, as `cargo build -p iotsec-mosquitto-plugin` leaves it).
+    #[arg(long, value_name = "PATH")]
+    plugin: Option<PathBuf>,
+    /// Keep the state (CA, broker configuration and log, cloud database, device state) in DIR
+    /// instead of a temporary directory that is removed afterwards.
     #[arg(long, value_name = "DIR")]
     keep: Option<PathBuf>,
 }
 
-/// What the steps share: where state goes (paths in the report are relative to it), the time of the run, and what earlier steps found.
-pub struct Fleet {
-    /// The state directory.
-    pub dir: PathBuf,
-    /// Time of the run.
-    pub now: OffsetDateTime,
-    /// The CN of the certificate step 1 issued, once issued.
-    pub cert_cn: Option<String>,
-    /// Seconds since the last accepted attestation, once step 2 accepted one.
-    pub attestation_age: Option<u64>,
-    /// The release the deploy gate let through: (version, image).
-    pub released: Option<(String, Vec<u8>)>,
-}
-
-/// The verdict of one step.
-pub struct Step {
-    /// Step name (`identity`, `attestation`, ...).
-    pub name: &'static str,
-    /// Whether the step gave the expected verdict.
-    pub ok: bool,
-    /// One line for people.
-    pub summary: String,
-    /// Details for machines.
-    pub details: Value,
-}
-
-/// An attack a step staged, and how it ended.
-pub struct Attack {
-    /// Attack name (`evidence_replay`, ...).
-    pub name: &'static str,
-    /// The step that staged it.
-    pub step: &'static str,
-    /// Whether it was refused.
-    pub refused: bool,
-    /// The reason it must be refused with; any other is a regression.
-    pub expected: &'static str,
-    /// The typed reason of the refusal (the error's code), or `accepted`.
-    pub kind: String,
-    /// The refusal message.
-    pub reason: String,
-}
-
-impl Attack {
-    /// An attack refused with the error code `code` (the error's stable `code()`), which must be
-    /// `expected`.
-    pub fn refused(
-        name: &'static str,
-        step: &'static str,
-        expected: &'static str,
-        code: &'static str,
-    ) -> Self {
-        Attack {
-            name,
-            step,
-            refused: true,
-            expected,
-            kind: code.to_owned(),
-            reason: String::new(),
-        }
-    }
-
-    /// Whether the attack ended as expected: refused, for the expected reason.
-    pub fn as_expected(&self) -> bool {
-        self.refused && self.kind == self.expected
-    }
-
-    /// The same with the human-readable reason.
-    pub fn because(mut self, reason: impl std::fmt::Display) -> Self {
-        self.reason = reason.to_string();
-        self
-    }
-
-    /// An attack that got through: a regression.
-    pub fn accepted(name: &'static str, step: &'static str, expected: &'static str) -> Self {
-        Attack {
-            name,
-            step,
-            refused: false,
-            expected,
-            kind: "accepted".into(),
-            reason: "the attack was not refused".into(),
-        }
-    }
-}
-
-/// A failed step: the error that stopped it.
-pub fn failed(name: &'static str, error: impl std::fmt::Display) -> Step {
-    Step {
-        name,
-        ok: false,
-        summary: format!("FAILED: {error}"),
-        details: json!({ "error": error.to_string() }),
-    }
-}
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    hex::encode(bytes)
-}
-
-/// The firmware image of `version` (64 KiB, the version stamped through it).
-pub fn firmware_image(version: &str) -> Vec<u8> {
-    let line = format!("iotsec demo sensor firmware {version}\n");
-    line.as_bytes()
-        .iter()
-        .copied()
-        .cycle()
-        .take(64 * 1024)
-        .collect()
-}
-
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> Result<Report, BadInput> {
-    let dir = state_dir(args.keep.as_deref())?;
-    let mut fleet = Fleet {
+    let broker = broker::find_broker(&args.broker)?;
+    let plugin = broker::find_plugin(args.plugin.as_deref())?;
+    let dir = state_dir(args.keep.as_deref(), "demo")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| BadInput::new(format!("cannot start the async runtime: {e}")))?;
+    let started = Instant::now();
+    let devices = usize::try_from(args.devices).unwrap_or(usize::MAX);
+    let (outcomes, interrupted) = runtime.block_on(steps::walk(steps::Setup {
         dir: dir.clone(),
+        devices,
+        broker,
+        plugin,
         now: OffsetDateTime::now_utc(),
-        cert_cn: None,
-        attestation_age: None,
-        released: None,
-    };
-    let mut attacks = Vec::new();
-    let steps = vec![
-        identity::run(&mut fleet),
-        attestation::run(&mut fleet, &mut attacks),
-        authorization::run(&fleet),
-        deploy_gate::run(&mut fleet),
-        update::run(&fleet, &mut attacks),
-    ];
+    }));
+    // Tasks still running (agents that ignored Stop) end with the runtime.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    let state = dir.display().to_string();
+    let report = report::report(
+        &outcomes,
+        &report::Run {
+            devices,
+            state: &state,
+            kept: args.keep.is_some(),
+            elapsed: started.elapsed(),
+            interrupted,
+        },
+    );
     if args.keep.is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    Ok(report(&steps, &attacks, &dir, args.keep.is_some()))
+    Ok(report)
 }
 
-/// The state directory: `--keep DIR` (created; must not hold a demo CA yet), else a fresh
-/// directory under the system temporary directory.
-fn state_dir(keep: Option<&Path>) -> Result<PathBuf, BadInput> {
+/// The state directory of `command` (`demo`, `tour`): `--keep DIR` (created; must not hold a
+/// CA yet), else a fresh directory under the system temporary directory.
+pub fn state_dir(keep: Option<&Path>, command: &str) -> Result<PathBuf, BadInput> {
     let dir = match keep {
         Some(dir) => {
             if dir.join("ca").exists() {
                 return Err(BadInput::new(format!(
-                    "--keep {}: already holds a demo CA (ca/); give an empty or new directory",
+                    "--keep {}: already holds a {command} CA (ca/); give an empty or new directory",
                     dir.display()
                 )));
             }
@@ -181,73 +101,10 @@ fn state_dir(keep: Option<&Path>) -> Result<PathBuf, BadInput> {
         }
         None => {
             let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
-            std::env::temp_dir().join(format!("iotsec-demo-{}-{nanos}", std::process::id()))
+            std::env::temp_dir().join(format!("iotsec-{command}-{}-{nanos}", std::process::id()))
         }
     };
     std::fs::create_dir_all(&dir)
         .map_err(|e| BadInput::new(format!("cannot create {}: {e}", dir.display())))?;
     Ok(dir)
-}
-
-fn report(steps: &[Step], attacks: &[Attack], dir: &Path, kept: bool) -> Report {
-    let ok = steps.iter().all(|s| s.ok) && attacks.iter().all(Attack::as_expected);
-    let mut text = String::new();
-    for (i, s) in steps.iter().enumerate() {
-        let verdict = if s.ok { "ok" } else { "FAIL" };
-        text.push_str(&format!(
-            "{} {:<14} {:<4} {}\n",
-            i + 1,
-            s.name,
-            verdict,
-            s.summary
-        ));
-    }
-    for a in attacks {
-        let verdict = match (a.refused, a.as_expected()) {
-            (true, true) => "refused".to_owned(),
-            (true, false) => format!("refused, but not as {} (REGRESSION)", a.expected),
-            (false, _) => "ACCEPTED".to_owned(),
-        };
-        text.push_str(&format!(
-            "attack {:<16} {:<8} {}: {}\n",
-            a.name, verdict, a.kind, a.reason
-        ));
-    }
-    text.push_str(match ok {
-        true => "every step gave the expected verdict\n",
-        false => "REGRESSION: a step did not give the expected verdict\n",
-    });
-    if kept {
-        text.push_str(&format!("state kept in {}\n", dir.display()));
-    }
-    let json = json!({
-        "ok": ok,
-        "device": DEVICE_ID,
-        "state": dir.display().to_string(),
-        "kept": kept,
-        "steps": steps.iter().map(step_json).collect::<Vec<_>>(),
-        "attacks": attacks.iter().map(|a| json!({
-            "attack": a.name, "step": a.step, "refused": a.refused,
-            "kind": a.kind, "expected": a.expected, "reason": a.reason,
-        })).collect::<Vec<_>>(),
-    });
-    Report {
-        outcome: if ok {
-            Outcome::Accepted
-        } else {
-            Outcome::Rejected
-        },
-        json,
-        text,
-    }
-}
-
-fn step_json(s: &Step) -> Value {
-    let mut v = json!({ "step": s.name, "ok": s.ok, "summary": s.summary });
-    if let (Some(obj), Some(details)) = (v.as_object_mut(), s.details.as_object()) {
-        for (k, d) in details {
-            obj.insert(k.clone(), d.clone());
-        }
-    }
-    v
 }

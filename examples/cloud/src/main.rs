@@ -15,6 +15,7 @@ mod ota_suit;
 mod pki;
 mod sbom;
 pub mod serve;
+mod tour;
 
 use std::process::ExitCode;
 
@@ -36,10 +37,14 @@ struct Cli {
 enum Command {
     /// Lists the iotsec crates this binary composes, with their version and no_std status.
     Info,
-    /// The fleet demo: one device through identity, attestation, authorization, the deploy
-    /// gate and an update, all five crates in one process; exit 0 when every step (and every
-    /// staged attack's refusal) came out as expected.
+    /// The fleet demo: the CA, the cloud, mosquitto with the iotsec plugin and N device agents
+    /// on 127.0.0.1, walked through enrollment, attestation, the SBOM gate, a staged rollout,
+    /// attacks, revocation and decommissioning; exit 0 when every expected outcome happened.
     Demo(demo::DemoArgs),
+    /// One device through identity, attestation, authorization, the deploy gate and an update,
+    /// all five crates in one process, no network; exit 0 when every step (and every staged
+    /// attack's refusal) came out as expected.
+    Tour(tour::TourArgs),
     /// Signed update manifests: keys, trust roots, signing and verification (iotsec-ota).
     #[command(subcommand)]
     Ota(ota::Command),
@@ -92,6 +97,7 @@ fn main() -> ExitCode {
             ],
         )),
         Command::Demo(args) => demo::run(args),
+        Command::Tour(args) => tour::run(args),
         Command::Ota(command) => ota::run(command),
         Command::Acl(command) => acl::run(command),
         Command::Attest(command) => attest::run(command),

@@ -20,9 +20,9 @@ fn readme_commands_of_iotsec_cloud_run() {
         &scratch,
     );
     assert_eq!(failures, Vec::<String>::new());
-    // The fleet demo of the top-level README, the ACL examples and completions/man at least.
+    // The tour of the top-level README, the ACL examples and completions/man at least.
     for expected in [
-        "iotsec-cloud demo",
+        "iotsec-cloud tour",
         "iotsec-cloud acl diff old.toml new.toml",
         "iotsec-cloud man --out man1",
     ] {

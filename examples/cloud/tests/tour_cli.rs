@@ -4,7 +4,7 @@
     clippy::indexing_slicing,
     clippy::panic
 )]
-//! `iotsec-cloud demo` end to end: every step's verdict, the exact advisory that blocks firmware
+//! `iotsec-cloud tour` end to end: every step's verdict, the exact advisory that blocks firmware
 //! 1.1.0, the typed reasons the staged attacks are refused with, `--keep DIR`, and text mode.
 
 mod common;
@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// Runs `demo --format json` with `extra`: (exit code, the document).
-fn demo_json(extra: &[&str]) -> (i32, Value) {
-    let mut args = vec!["demo"];
+/// Runs `tour --format json` with `extra`: (exit code, the document).
+fn tour_json(extra: &[&str]) -> (i32, Value) {
+    let mut args = vec!["tour"];
     args.extend_from_slice(extra);
     let (code, stdout, stderr) = common::run(&[&["--format", "json"][..], &args].concat());
     let doc = serde_json::from_str(&stdout)
@@ -36,7 +36,7 @@ fn step<'a>(doc: &'a Value, name: &str) -> &'a Value {
 #[test]
 fn every_step_gives_its_verdict_and_every_attack_is_refused() {
     let started = Instant::now();
-    let (code, doc) = demo_json(&[]);
+    let (code, doc) = tour_json(&[]);
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "{:?}",
@@ -70,7 +70,7 @@ fn every_step_gives_its_verdict_and_every_attack_is_refused() {
 
 #[test]
 fn identity_attestation_and_authorization_compose() {
-    let (code, doc) = demo_json(&[]);
+    let (code, doc) = tour_json(&[]);
     assert_eq!(code, 0, "{doc:#}");
     let identity = step(&doc, "identity");
     assert_eq!(identity["subject"], "CN=dev-0042");
@@ -117,7 +117,7 @@ fn identity_attestation_and_authorization_compose() {
 
 #[test]
 fn the_gate_blocks_1_1_0_on_its_advisory_and_1_1_1_is_installed() {
-    let (code, doc) = demo_json(&[]);
+    let (code, doc) = tour_json(&[]);
     assert_eq!(code, 0, "{doc:#}");
     let gate = step(&doc, "deploy_gate");
     let releases = gate["releases"].as_array().unwrap();
@@ -145,7 +145,7 @@ fn the_gate_blocks_1_1_0_on_its_advisory_and_1_1_1_is_installed() {
 
 #[test]
 fn attacks_are_refused_with_their_typed_reasons() {
-    let (code, doc) = demo_json(&[]);
+    let (code, doc) = tour_json(&[]);
     assert_eq!(code, 0, "{doc:#}");
     let attacks: Vec<(&str, &str, bool, &str, &str)> = doc["attacks"]
         .as_array()
@@ -191,9 +191,9 @@ fn attacks_are_refused_with_their_typed_reasons() {
 
 #[test]
 fn keep_leaves_the_ca_state_and_refuses_to_reuse_it() {
-    let dir = common::scratch("demo-keep").join("state");
+    let dir = common::scratch("tour-keep").join("state");
     let arg = dir.display().to_string();
-    let (code, doc) = demo_json(&["--keep", &arg]);
+    let (code, doc) = tour_json(&["--keep", &arg]);
     assert_eq!(code, 0, "{doc:#}");
     assert_eq!(doc["kept"], true);
     assert_eq!(doc["state"], arg.as_str());
@@ -213,7 +213,7 @@ fn keep_leaves_the_ca_state_and_refuses_to_reuse_it() {
     let cert = std::fs::read_to_string(dir.join("dev-0042.pem")).unwrap();
     assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"), "{cert}");
     // A second run into the same directory is a usage error: one line on stderr, exit 2.
-    let (code, stdout, stderr) = common::run(&["demo", "--keep", &arg]);
+    let (code, stdout, stderr) = common::run(&["tour", "--keep", &arg]);
     assert_eq!(code, 2, "{stdout}{stderr}");
     assert!(stdout.is_empty(), "{stdout}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
@@ -222,7 +222,7 @@ fn keep_leaves_the_ca_state_and_refuses_to_reuse_it() {
 
 #[test]
 fn text_mode_prints_one_line_per_step_then_the_attacks() {
-    let (code, stdout, stderr) = common::run(&["demo"]);
+    let (code, stdout, stderr) = common::run(&["tour"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(
