@@ -97,6 +97,16 @@ fn statuses(doc: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// One fleet at a time: each runs a broker, the cloud and its devices, and several at once on a
+/// 2-core machine only measure the machine's load.
+static ONE_FLEET: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_fleet() -> std::sync::MutexGuard<'static, ()> {
+    ONE_FLEET
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Runs `demo --format json --devices N --keep DIR`: (exit code, the document, stderr, DIR),
 /// with the table's steps and expected outcomes checked.
 fn demo(name: &str, devices: usize) -> (i32, Value, String, PathBuf) {
@@ -120,6 +130,7 @@ fn twenty_devices_walk_the_lifecycle_and_every_outcome_happens() {
     if !have_mosquitto("twenty_devices_walk_the_lifecycle_and_every_outcome_happens") {
         return;
     }
+    let _fleet = one_fleet();
     let (code, doc, _, dir) = demo("demo-20", 20);
     for s in doc["steps"].as_array().unwrap() {
         assert_eq!(s["status"], "passed", "{s:#}");
@@ -141,6 +152,7 @@ fn the_smallest_fleet_passes_on_a_tls_13_mtls_broker() {
     if !have_mosquitto("the_smallest_fleet_passes_on_a_tls_13_mtls_broker") {
         return;
     }
+    let _fleet = one_fleet();
     let (code, doc, stderr, dir) = demo("demo-table", 10);
     let statuses = statuses(&doc);
     // Exit 0 exactly when every step passed; `not run` is never a pass.
@@ -207,6 +219,7 @@ fn ctrl_c_stops_the_walk_reports_it_and_leaves_no_broker() {
     if !have_mosquitto("ctrl_c_stops_the_walk_reports_it_and_leaves_no_broker") {
         return;
     }
+    let _fleet = one_fleet();
     let dir = common::scratch("demo-ctrl-c").join("state");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
         .args(["--format", "json", "demo", "--devices", "10", "--keep"])
