@@ -2,7 +2,7 @@
 #![forbid(unsafe_code)]
 // docs.rs: each feature-gated item shows the feature it needs (doc_cfg includes the former doc_auto_cfg).
 #![cfg_attr(docsrs, feature(doc_cfg))]
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub)]
 #![doc = include_str!("../README.md")]
 
 #[cfg(feature = "alloc")]

@@ -10,17 +10,17 @@ use crate::mcuboot::error::McubootError;
 use crate::signature_algorithm::Algorithm;
 
 /// DER prefix of an Ed25519 SubjectPublicKeyInfo (OID 1.3.101.112), before the 32-byte key.
-pub const ED25519_SPKI_PREFIX: [u8; 12] = [
+pub(super) const ED25519_SPKI_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
 ];
 /// DER prefix of a P-256 SubjectPublicKeyInfo (id-ecPublicKey, prime256v1), before the
 /// 65-byte uncompressed point.
-pub const P256_SPKI_PREFIX: [u8; 26] = [
+pub(super) const P256_SPKI_PREFIX: [u8; 26] = [
     0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
     0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 ];
 /// Longest SubjectPublicKeyInfo this module produces (P-256).
-pub const MAX_SPKI_LEN: usize = 26 + 65;
+pub(super) const MAX_SPKI_LEN: usize = 26 + 65;
 
 /// The signature algorithm of a trusted MCUboot key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -40,28 +40,28 @@ const MAX_REPORTING_POLICY: u64 = 0b1111;
 
 /// Command identifiers (§11.4).
 mod command {
-    pub const VENDOR_IDENTIFIER: i64 = 1;
-    pub const CLASS_IDENTIFIER: i64 = 2;
-    pub const IMAGE_MATCH: i64 = 3;
-    pub const COMPONENT_SLOT: i64 = 5;
-    pub const SET_COMPONENT_INDEX: i64 = 12;
-    pub const TRY_EACH: i64 = 15;
-    pub const OVERRIDE_PARAMETERS: i64 = 20;
-    pub const FETCH: i64 = 21;
-    pub const COPY: i64 = 22;
-    pub const INVOKE: i64 = 23;
-    pub const RUN_SEQUENCE: i64 = 32;
+    pub(super) const VENDOR_IDENTIFIER: i64 = 1;
+    pub(super) const CLASS_IDENTIFIER: i64 = 2;
+    pub(super) const IMAGE_MATCH: i64 = 3;
+    pub(super) const COMPONENT_SLOT: i64 = 5;
+    pub(super) const SET_COMPONENT_INDEX: i64 = 12;
+    pub(super) const TRY_EACH: i64 = 15;
+    pub(super) const OVERRIDE_PARAMETERS: i64 = 20;
+    pub(super) const FETCH: i64 = 21;
+    pub(super) const COPY: i64 = 22;
+    pub(super) const INVOKE: i64 = 23;
+    pub(super) const RUN_SEQUENCE: i64 = 32;
 }
 
 /// Parameter identifiers (§11.5).
 mod parameter {
-    pub const VENDOR_IDENTIFIER: i64 = 1;
-    pub const CLASS_IDENTIFIER: i64 = 2;
-    pub const IMAGE_DIGEST: i64 = 3;
-    pub const COMPONENT_SLOT: i64 = 5;
-    pub const IMAGE_SIZE: i64 = 14;
-    pub const URI: i64 = 21;
-    pub const SOURCE_COMPONENT: i64 = 22;
+    pub(super) const VENDOR_IDENTIFIER: i64 = 1;
+    pub(super) const CLASS_IDENTIFIER: i64 = 2;
+    pub(super) const IMAGE_DIGEST: i64 = 3;
+    pub(super) const COMPONENT_SLOT: i64 = 5;
+    pub(super) const IMAGE_SIZE: i64 = 14;
+    pub(super) const URI: i64 = 21;
+    pub(super) const SOURCE_COMPONENT: i64 = 22;
 }
 
 /// An image a component is required to match (a `condition-image-match`).
@@ -77,7 +77,7 @@ pub struct SuitImage {
 
 /// What the sequences ask a device to check for one component.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ComponentChecks {
+pub(super) struct ComponentChecks {
     /// The vendor identifier a vendor condition compares, if any.
     pub vendor_id: Option<[u8; 16]>,
     /// The class identifier a class condition compares, if any.

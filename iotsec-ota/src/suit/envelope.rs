@@ -34,9 +34,9 @@ pub const MAX_ENVELOPE_SIZE: usize = 4096;
 /// Most authentication blocks one envelope may carry.
 pub const MAX_AUTHENTICATION_BLOCKS: usize = 4;
 /// Envelope keys of `suit-authentication-wrapper` and `suit-manifest`.
-pub const AUTHENTICATION_KEY: i64 = 2;
+pub(super) const AUTHENTICATION_KEY: i64 = 2;
 /// Envelope key of the manifest.
-pub const MANIFEST_KEY: i64 = 3;
+pub(super) const MANIFEST_KEY: i64 = 3;
 /// Keys of the severable members (payload-fetch, install, text; §8.6, §11.1): the same in the
 /// envelope and in the manifest.
 pub const SEVERABLE_KEYS: [i64; 3] = [16, 20, 23];
@@ -316,7 +316,11 @@ fn decode_protected(header: &[u8]) -> Result<Algorithm, SuitError> {
 
 /// Writes `Sig_structure` for a `COSE_Sign1` (RFC 9052 §4.4: context `"Signature1"`, empty
 /// external AAD) into `buffer`; returns its length, or `None` if it does not fit.
-pub fn write_sig1_structure(buffer: &mut [u8], protected: &[u8], payload: &[u8]) -> Option<usize> {
+pub(super) fn write_sig1_structure(
+    buffer: &mut [u8],
+    protected: &[u8],
+    payload: &[u8],
+) -> Option<usize> {
     use minicbor::Encoder;
     use minicbor::encode::write::Cursor;
     let mut e = Encoder::new(Cursor::new(buffer));
@@ -330,4 +334,5 @@ pub fn write_sig1_structure(buffer: &mut [u8], protected: &[u8], payload: &[u8])
 }
 
 /// Room for `["Signature1", protected, h'', digest]` at the caps above.
-pub const SIG1_STRUCTURE_CAP: usize = 1 + 11 + 2 + MAX_PROTECTED_LEN + 1 + 2 + MAX_DIGEST_LEN;
+pub(super) const SIG1_STRUCTURE_CAP: usize =
+    1 + 11 + 2 + MAX_PROTECTED_LEN + 1 + 2 + MAX_DIGEST_LEN;

@@ -36,7 +36,7 @@ pub const MAX_ID_PARTS: usize = 4;
 /// Longest byte string of a component identifier.
 pub const MAX_ID_PART_LEN: usize = 32;
 /// Longest reference URI, in bytes.
-pub const MAX_REFERENCE_URI_LEN: usize = 256;
+pub(super) const MAX_REFERENCE_URI_LEN: usize = 256;
 const MAX_MANIFEST_MEMBERS: usize = 10;
 
 const COMMON: i64 = 3;

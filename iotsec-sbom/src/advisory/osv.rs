@@ -9,7 +9,7 @@ use crate::severity::Severity;
 use crate::vcs::normalize_repo;
 
 /// Hard cap on one advisory file.
-pub const MAX_ADVISORY_BYTES: usize = 4 * 1024 * 1024;
+pub(super) const MAX_ADVISORY_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(Deserialize)]
 struct OsvRecord {

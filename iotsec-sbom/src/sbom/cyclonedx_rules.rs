@@ -16,14 +16,14 @@ pub(crate) struct Rules<'s> {
 }
 
 impl<'s> Rules<'s> {
-    pub fn new(spec: &'s str) -> Self {
+    pub(crate) fn new(spec: &'s str) -> Self {
         Rules {
             spec,
             bom_refs: HashSet::new(),
         }
     }
 
-    pub fn violation(&self, path: impl Into<String>, rule: impl Into<String>) -> GateError {
+    pub(crate) fn violation(&self, path: impl Into<String>, rule: impl Into<String>) -> GateError {
         GateError::SpecViolation {
             spec_version: self.spec.to_owned(),
             path: path.into(),
@@ -32,7 +32,7 @@ impl<'s> Rules<'s> {
     }
 
     /// At least the given minor version (`self.spec` is `1.N`).
-    pub fn at_least(&self, minor: u32) -> bool {
+    pub(crate) fn at_least(&self, minor: u32) -> bool {
         self.spec
             .strip_prefix("1.")
             .and_then(|m| m.parse::<u32>().ok())
@@ -40,7 +40,7 @@ impl<'s> Rules<'s> {
     }
 
     /// `bom-ref`: non-empty and unique in the whole document (`refType`, 1.5+ `minLength: 1`).
-    pub fn bom_ref(&mut self, path: &str, r: &str) -> Result<(), GateError> {
+    pub(crate) fn bom_ref(&mut self, path: &str, r: &str) -> Result<(), GateError> {
         if r.is_empty() {
             return Err(self.violation(path, "bom-ref must not be empty"));
         }
@@ -52,14 +52,17 @@ impl<'s> Rules<'s> {
 
     /// Non-empty check only; uniqueness of collected components is checked in one pass at the
     /// end ([`Rules::unique_component_refs`]), which avoids an owned copy per component.
-    pub fn bom_ref_deferred(&self, path: &str, r: &str) -> Result<(), GateError> {
+    pub(crate) fn bom_ref_deferred(&self, path: &str, r: &str) -> Result<(), GateError> {
         if r.is_empty() {
             return Err(self.violation(path, "bom-ref must not be empty"));
         }
         Ok(())
     }
 
-    pub fn unique_component_refs(&self, components: &[super::Component]) -> Result<(), GateError> {
+    pub(crate) fn unique_component_refs(
+        &self,
+        components: &[super::Component],
+    ) -> Result<(), GateError> {
         let mut seen: HashSet<&str> = HashSet::with_capacity(components.len());
         for r in components.iter().filter_map(|c| c.bom_ref.as_deref()) {
             if !seen.insert(r) || self.bom_refs.contains(r) {
@@ -69,7 +72,7 @@ impl<'s> Rules<'s> {
         Ok(())
     }
 
-    pub fn serial_number(&self, s: &str) -> Result<(), GateError> {
+    pub(crate) fn serial_number(&self, s: &str) -> Result<(), GateError> {
         let ok = s.strip_prefix("urn:uuid:").is_some_and(|u| {
             let b = u.as_bytes();
             b.len() == 36
@@ -88,7 +91,7 @@ impl<'s> Rules<'s> {
         }
     }
 
-    pub fn timestamp(&self, path: &str, t: &str) -> Result<(), GateError> {
+    pub(crate) fn timestamp(&self, path: &str, t: &str) -> Result<(), GateError> {
         if is_rfc3339_date_time(t) {
             Ok(())
         } else {
@@ -96,7 +99,7 @@ impl<'s> Rules<'s> {
         }
     }
 
-    pub fn component_type(&self, path: &str, t: &str) -> Result<(), GateError> {
+    pub(crate) fn component_type(&self, path: &str, t: &str) -> Result<(), GateError> {
         let base = [
             "application",
             "framework",
@@ -124,7 +127,7 @@ impl<'s> Rules<'s> {
         }
     }
 
-    pub fn scope(&self, path: &str, s: &str) -> Result<(), GateError> {
+    pub(crate) fn scope(&self, path: &str, s: &str) -> Result<(), GateError> {
         if ["required", "optional", "excluded"].contains(&s) {
             Ok(())
         } else {
@@ -133,7 +136,12 @@ impl<'s> Rules<'s> {
     }
 
     /// Checks a hash and returns the algorithm's canonical (static) name.
-    pub fn hash(&self, path: &str, alg: &str, content: &str) -> Result<&'static str, GateError> {
+    pub(crate) fn hash(
+        &self,
+        path: &str,
+        alg: &str,
+        content: &str,
+    ) -> Result<&'static str, GateError> {
         let (name, want): (&'static str, &[usize]) = match alg {
             "MD5" => ("MD5", &[32]),
             "SHA-1" => ("SHA-1", &[40]),
@@ -161,7 +169,7 @@ impl<'s> Rules<'s> {
         Ok(name)
     }
 
-    pub fn license_id(&self, path: &str, id: &str) -> Result<(), GateError> {
+    pub(crate) fn license_id(&self, path: &str, id: &str) -> Result<(), GateError> {
         if spdx::license_id(id).is_some() || spdx::exception_id(id).is_some() {
             Ok(())
         } else {
@@ -169,7 +177,7 @@ impl<'s> Rules<'s> {
         }
     }
 
-    pub fn encoding(&self, path: &str, enc: &str) -> Result<(), GateError> {
+    pub(crate) fn encoding(&self, path: &str, enc: &str) -> Result<(), GateError> {
         if enc == "base64" {
             Ok(())
         } else {
@@ -177,7 +185,7 @@ impl<'s> Rules<'s> {
         }
     }
 
-    pub fn data_flow(&self, path: &str, flow: &str) -> Result<(), GateError> {
+    pub(crate) fn data_flow(&self, path: &str, flow: &str) -> Result<(), GateError> {
         if ["inbound", "outbound", "bi-directional", "unknown"].contains(&flow) {
             Ok(())
         } else {
@@ -185,7 +193,7 @@ impl<'s> Rules<'s> {
         }
     }
 
-    pub fn patch_type(&self, path: &str, t: &str) -> Result<(), GateError> {
+    pub(crate) fn patch_type(&self, path: &str, t: &str) -> Result<(), GateError> {
         if ["unofficial", "monkey", "backport", "cherry-pick"].contains(&t) {
             Ok(())
         } else {
@@ -193,7 +201,7 @@ impl<'s> Rules<'s> {
         }
     }
 
-    pub fn issue_type(&self, path: &str, t: &str) -> Result<(), GateError> {
+    pub(crate) fn issue_type(&self, path: &str, t: &str) -> Result<(), GateError> {
         if ["defect", "enhancement", "security"].contains(&t) {
             Ok(())
         } else {

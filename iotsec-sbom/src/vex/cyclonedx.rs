@@ -84,7 +84,7 @@ struct Property<'a> {
 }
 
 /// Property that carries a statement's expiry date.
-pub const EXPIRES_PROPERTY: &str = "iotsec:vex:expires";
+pub(crate) const EXPIRES_PROPERTY: &str = "iotsec:vex:expires";
 
 /// One CycloneDX `vulnerabilities[]` entry as the gate reads it, from either encoding (JSON
 /// here, XML in `sbom::cyclonedx_xml`), so that both turn into statements by the same rules.
@@ -223,7 +223,10 @@ struct VexMetadata<'a> {
 }
 
 /// Reads a standalone CycloneDX VEX document (JSON).
-pub fn parse_cyclonedx_vex(bytes: &[u8], source: &str) -> Result<Vec<VexStatement>, GateError> {
+pub(crate) fn parse_cyclonedx_vex(
+    bytes: &[u8],
+    source: &str,
+) -> Result<Vec<VexStatement>, GateError> {
     let bad = |reason: String| GateError::BadVex {
         source_name: source.to_owned(),
         reason,
