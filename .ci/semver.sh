@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Semver check of each crate's public API against its previous release (RELEASING.md).
-# Not run by .ci/run: cargo-semver-checks takes minutes to build, and each check builds the
-# crate's rustdoc JSON twice (baseline and current) with every feature.
+# Run by .ci/checks.d/semver.sh for the crates that have a release tag (none yet: it then
+# installs nothing and checks nothing). Each check builds the crate's rustdoc JSON twice
+# (baseline and current) with every feature.
 #
 #   .ci/semver.sh [CRATE...]                 each crate against its newest tag CRATE-vX.Y.Z
 #   SEMVER_BASELINE=REV .ci/semver.sh ...    against a commit instead (e.g. main, for a review)
