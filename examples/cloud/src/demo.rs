@@ -19,7 +19,9 @@ mod operator;
 mod pki;
 mod progress;
 mod release;
+mod release_keys;
 mod report;
+mod step_names;
 mod steps;
 
 use std::path::{Path, PathBuf};

@@ -17,45 +17,10 @@ use std::path::{Path, PathBuf};
 use iotsec_test_support::peer;
 use serde_json::Value;
 
-/// The steps and their expected outcomes, as the table must show them.
-const STEPS: [(&str, &str); 9] = [
-    (
-        "ca_tls",
-        "fleet CA up; broker TLS 1.3 listener admits fleet certificates only; cloud HTTPS up",
-    ),
-    (
-        "enroll",
-        "every device enrolls over EST and connects to the broker",
-    ),
-    (
-        "attestation",
-        "attested devices publish; a wrong measurement is quarantined and loses its topics while connected",
-    ),
-    (
-        "sbom_gate",
-        "release 1.1.0 (smallvec 1.6.0, RUSTSEC-2021-0003) is refused by the SBOM gate",
-    ),
-    (
-        "rollout",
-        "1.1.1 rolls out 1% -> 10% -> 100%; a canary's failed trial boot reverts and halts it; fixed 1.1.2 resumes to every device",
-    ),
-    (
-        "manifest_replay",
-        "a replayed old manifest is refused on every device",
-    ),
-    (
-        "probe_detection",
-        "a device probing other devices' topics is seen on the deny stream and quarantined",
-    ),
-    (
-        "revocation",
-        "a revoked device can no longer reach the broker or the cloud",
-    ),
-    (
-        "decommission",
-        "a decommissioned device is revoked, marked in the registry and wipes its keys",
-    ),
-];
+/// The steps and their expected outcomes, as the table must show them (the demo's own list).
+#[path = "../src/demo/step_names.rs"]
+mod step_names;
+use step_names::STEPS;
 
 fn have_mosquitto(test: &str) -> bool {
     Path::new("/usr/sbin/mosquitto").is_file()

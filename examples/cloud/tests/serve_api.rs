@@ -147,9 +147,8 @@ async fn fleet_lifecycle_attest_publish_stage_halt_on_canary_revert() {
     let first = cohort(&canary.cn) + 1;
     assert!(cohort(&outside.cn) >= first);
     let start = cloud
-        .post_json(
-            Some(&ops),
-            "/v1/admin/rollout",
+        .rollout(
+            &ops,
             &json!({"action": "start", "version": "1.1.1", "stages_bps": [first, 10000]}),
         )
         .await;
@@ -213,13 +212,7 @@ async fn fleet_lifecycle_attest_publish_stage_halt_on_canary_revert() {
         cloud.get(Some(canary), "/v1/device/release").await.status,
         204
     );
-    let refused = cloud
-        .post_json(
-            Some(&ops),
-            "/v1/admin/rollout",
-            &json!({"action": "advance"}),
-        )
-        .await;
+    let refused = cloud.rollout(&ops, &json!({"action": "advance"})).await;
     assert_eq!(
         (refused.status, refused.code()),
         (409, "rollout_halted".into())
@@ -227,22 +220,14 @@ async fn fleet_lifecycle_attest_publish_stage_halt_on_canary_revert() {
 
     // Resume and advance to everyone: the outside device is offered it now.
     for action in ["resume", "advance"] {
-        let r = cloud
-            .post_json(Some(&ops), "/v1/admin/rollout", &json!({"action": action}))
-            .await;
+        let r = cloud.rollout(&ops, &json!({"action": action})).await;
         assert_eq!(r.status, 200, "{action}: {r:?}");
     }
     assert_eq!(
         cloud.get(Some(outside), "/v1/device/release").await.status,
         200
     );
-    let last = cloud
-        .post_json(
-            Some(&ops),
-            "/v1/admin/rollout",
-            &json!({"action": "advance"}),
-        )
-        .await;
+    let last = cloud.rollout(&ops, &json!({"action": "advance"})).await;
     assert_eq!((last.status, last.code()), (409, "last_stage".into()));
     // A confirmed report records the firmware; the device is not offered what it runs.
     let confirmed = json!({"firmware": "1.1.1", "update": {"version": "1.1.1", "result": "confirmed", "code": null}});
@@ -286,14 +271,7 @@ async fn revoked_and_decommissioned_devices_are_refused_on_their_next_request() 
     // `null` is a body: the endpoint takes none.
     assert_eq!((r.status, r.code()), (400, "unexpected_body".into()));
     let r = cloud
-        .request(
-            Some(&ops),
-            "POST",
-            "/v1/admin/devices/dev-000/revoke",
-            "application/json",
-            "",
-            b"",
-        )
+        .post_empty(Some(&ops), "/v1/admin/devices/dev-000/revoke")
         .await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(
@@ -327,14 +305,7 @@ async fn revoked_and_decommissioned_devices_are_refused_on_their_next_request() 
     assert_eq!(listed, vec![serial]);
 
     let d = cloud
-        .request(
-            Some(&ops),
-            "POST",
-            "/v1/admin/devices/dev-001/decommission",
-            "application/json",
-            "",
-            b"",
-        )
+        .post_empty(Some(&ops), "/v1/admin/devices/dev-001/decommission")
         .await;
     assert_eq!(d.status, 200);
     assert_eq!(d.json()["decommissioned"], true);

@@ -36,32 +36,13 @@ async fn sigkill_loses_nothing_acknowledged_and_the_rollout_continues_from_its_s
         .await;
     assert_eq!(published.status, 201);
     let start = json!({"action": "start", "version": "1.1.1", "stages_bps": [100, 5000, 10000]});
-    assert_eq!(
-        cloud
-            .post_json(Some(&ops), "/v1/admin/rollout", &start)
-            .await
-            .status,
-        200
-    );
-    let advanced = cloud
-        .post_json(
-            Some(&ops),
-            "/v1/admin/rollout",
-            &json!({"action": "advance"}),
-        )
-        .await;
+    assert_eq!(cloud.rollout(&ops, &start).await.status, 200);
+    let advanced = cloud.rollout(&ops, &json!({"action": "advance"})).await;
     assert_eq!(advanced.json()["stage"], 1);
     let appraisal = cloud.attest(&mut devices[0], &image(FACTORY)).await;
     assert_eq!(appraisal.json()["accepted"], true);
     let revoked = cloud
-        .request(
-            Some(&ops),
-            "POST",
-            "/v1/admin/devices/dev-001/revoke",
-            "application/json",
-            "",
-            b"",
-        )
+        .post_empty(Some(&ops), "/v1/admin/devices/dev-001/revoke")
         .await;
     assert_eq!(revoked.status, 200);
 
@@ -139,13 +120,7 @@ async fn sigkill_loses_nothing_acknowledged_and_the_rollout_continues_from_its_s
         ),
         (json!("1.1.1"), json!(1), Value::Null)
     );
-    let advanced = cloud
-        .post_json(
-            Some(&ops),
-            "/v1/admin/rollout",
-            &json!({"action": "advance"}),
-        )
-        .await;
+    let advanced = cloud.rollout(&ops, &json!({"action": "advance"})).await;
     assert_eq!(advanced.json()["stage"], 2);
     // The release is still published (once), the revoked device still refused.
     let again = cloud

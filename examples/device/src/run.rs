@@ -199,6 +199,7 @@ fn config(a: &RunArgs) -> Result<AgentConfig, BadInput> {
         }),
         tls_provider: Some(Arc::new(iotsec_pki::tls_provider::hybrid_first())),
         step_timeout: secs(a.step_timeout_secs, "--step-timeout-secs")?,
+        http_keep_alive: iotsec_device::agent::DEFAULT_HTTP_KEEP_ALIVE,
     })
 }
 

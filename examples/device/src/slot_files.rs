@@ -4,9 +4,26 @@
 
 use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use iotsec_ota::trial_boot::{BootRecord, BootStore, Slot};
+use iotsec_ota::trial_boot::{BOOT_RECORD_LEN, BootRecord, BootStore, Slot};
+
+/// Reads `path` whole, but never more than `max` bytes: a larger file is refused
+/// (`InvalidData`) after reading `max + 1` bytes, before it is parsed. The device's files
+/// (boot record, state files) are small and written by itself; anything larger is not its own.
+pub fn read_capped(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    fs::File::open(path)?
+        .take(max.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} is larger than {max} bytes", path.display()),
+        ));
+    }
+    Ok(bytes)
+}
 
 /// The slot directory of one device.
 #[derive(Debug, Clone)]
@@ -34,7 +51,7 @@ impl BootStore for SlotFiles {
     type Error = std::io::Error;
 
     fn load_record(&mut self) -> Result<BootRecord, Self::Error> {
-        let bytes = fs::read(self.record_path())?;
+        let bytes = read_capped(&self.record_path(), BOOT_RECORD_LEN as u64)?;
         BootRecord::from_bytes::<()>(&bytes).map_err(|_| {
             std::io::Error::new(std::io::ErrorKind::InvalidData, "boot record is corrupt")
         })
@@ -79,5 +96,53 @@ impl BootStore for SlotFiles {
         };
         file.seek(SeekFrom::Start(offset))?;
         file.read(buffer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("iotsec-slot-files-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn an_oversized_boot_record_is_refused_without_reading_it_whole() {
+        let dir = scratch("oversized");
+        let mut files = SlotFiles { dir: dir.clone() };
+        files
+            .store_record(&BootRecord::factory(
+                iotsec_ota::trial_boot::InstallTicket {
+                    security_counter: 1,
+                    sequence_number: 1,
+                    digest: [7; 32],
+                    size: 1,
+                },
+            ))
+            .unwrap();
+        assert!(files.load_record().is_ok());
+        // One byte over the record's fixed length, and a file far larger (a sparse 1 GiB).
+        for len in [BOOT_RECORD_LEN as u64 + 1, 1 << 30] {
+            fs::File::create(files.record_path())
+                .unwrap()
+                .set_len(len)
+                .unwrap();
+            let e = files.load_record().unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "{} is larger than {BOOT_RECORD_LEN} bytes",
+                    files.record_path().display()
+                )
+            );
+        }
+        let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -215,12 +215,18 @@ impl FleetConfig {
             timers: None,
             tls_provider: None,
             step_timeout: STEP_TIMEOUT,
+            http_keep_alive: HTTP_KEEP_ALIVE,
         }
     }
 }
 
-/// How long one network exchange of a device may take.
+/// How long one network exchange of a device may take: long enough that a fleet enrolling at
+/// once does not time out waiting in the cloud's queue and enroll twice.
 const STEP_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a device keeps its HTTPS connection between steps: the steps follow each other
+/// within seconds, so one TLS handshake serves most of a device's lifecycle (under the
+/// cloud's idle limit, [`crate::serve::ServeLimits::deadline`]).
+const HTTP_KEEP_ALIVE: Duration = Duration::from_secs(25);
 
 /// The certificates of a PEM file, DER.
 fn pem_certificates(path: &Path) -> Result<Vec<Vec<u8>>, String> {

@@ -10,8 +10,7 @@
 use base64ct::{Base64, Encoding};
 use iotsec_fleet_api::PublishRelease;
 use iotsec_ota::manifest_builder::{ComponentSpec, ManifestBuilder};
-use iotsec_ota::signer::{Ed25519Key, Es256Key, Signer, sign_document};
-use iotsec_ota::trust_root::{ROOT_CONTENT_TYPE, TrustRootPayload};
+use iotsec_ota::signer::Es256Key;
 use serde_json::json;
 
 /// The OSV advisory the gate checks against (file name, text).
@@ -24,10 +23,7 @@ pub const ADVISORY_ID: &str = "RUSTSEC-2021-0003";
 /// The gate policy: anything above medium severity blocks a release.
 pub const GATE_POLICY: &str = "# Deploy gate of the demo fleet: anything above medium blocks a release.\nmax_severity = \"medium\"\n";
 
-/// The manifests' vendor id (what the devices expect).
-pub const VENDOR: [u8; 16] = *b"iotsec-demo-vndr";
-/// The manifests' class id.
-pub const CLASS: [u8; 16] = *b"sensor-class-v1\0";
+pub use super::release_keys::{CLASS, VENDOR, image};
 
 /// The firmware every device runs from the factory.
 pub const FACTORY: &str = "1.0.0";
@@ -83,17 +79,6 @@ impl Release {
     }
 }
 
-/// The firmware image of `version` (16 KiB, the version stamped through it).
-pub fn image(version: &str) -> Vec<u8> {
-    let line = format!("iotsec demo sensor firmware {version}\n");
-    line.as_bytes()
-        .iter()
-        .copied()
-        .cycle()
-        .take(16 * 1024)
-        .collect()
-}
-
 /// The CycloneDX 1.6 SBOM of `version`, which links smallvec `smallvec`.
 pub fn sbom(version: &str, smallvec: &str) -> Vec<u8> {
     let doc = json!({
@@ -117,24 +102,7 @@ pub fn sbom(version: &str, smallvec: &str) -> Vec<u8> {
 impl Publisher {
     /// Fresh keys and the trust root (version 1) naming them.
     pub fn new() -> Result<Publisher, String> {
-        let root = Ed25519Key::generate();
-        let release_key = Es256Key::generate();
-        let payload = TrustRootPayload {
-            version: 1,
-            keys: vec![
-                (root.key_id(), root.algorithm(), root.public_key()),
-                (
-                    release_key.key_id(),
-                    release_key.algorithm(),
-                    release_key.public_key(),
-                ),
-            ],
-            root: (1, vec![root.key_id()]),
-            release: (1, vec![release_key.key_id()]),
-            expires_at: None,
-        };
-        let root_document = sign_document(ROOT_CONTENT_TYPE, &payload.to_cbor(), &[&root])
-            .map_err(|e| format!("trust root: {e}"))?;
+        let (_, release_key, root_document) = super::release_keys::release_keys()?;
         Ok(Publisher {
             release_key,
             root_document,

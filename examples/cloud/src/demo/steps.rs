@@ -25,45 +25,7 @@ use super::report::{Latencies, Status, StepOutcome};
 /// prober, revoked, decommissioned, canary) and the rest is the healthy fleet.
 pub const MIN_DEVICES: i64 = 10;
 
-/// The steps: (name, expected outcome). Stable: tests and scripts key on them.
-pub const STEPS: [(&str, &str); 9] = [
-    (
-        "ca_tls",
-        "fleet CA up; broker TLS 1.3 listener admits fleet certificates only; cloud HTTPS up",
-    ),
-    (
-        "enroll",
-        "every device enrolls over EST and connects to the broker",
-    ),
-    (
-        "attestation",
-        "attested devices publish; a wrong measurement is quarantined and loses its topics while connected",
-    ),
-    (
-        "sbom_gate",
-        "release 1.1.0 (smallvec 1.6.0, RUSTSEC-2021-0003) is refused by the SBOM gate",
-    ),
-    (
-        "rollout",
-        "1.1.1 rolls out 1% -> 10% -> 100%; a canary's failed trial boot reverts and halts it; fixed 1.1.2 resumes to every device",
-    ),
-    (
-        "manifest_replay",
-        "a replayed old manifest is refused on every device",
-    ),
-    (
-        "probe_detection",
-        "a device probing other devices' topics is seen on the deny stream and quarantined",
-    ),
-    (
-        "revocation",
-        "a revoked device can no longer reach the broker or the cloud",
-    ),
-    (
-        "decommission",
-        "a decommissioned device is revoked, marked in the registry and wipes its keys",
-    ),
-];
+pub use super::step_names::STEPS;
 
 /// Rollout stages in basis points: 1% -> 10% -> 100%.
 const STAGES_BPS: [u32; 3] = [100, 1000, 10_000];
@@ -438,8 +400,8 @@ impl Demo {
         want_accepted: bool,
         tries: usize,
     ) -> Result<(BTreeSet<usize>, BTreeSet<usize>), Stop> {
-        let mut accepted = BTreeSet::new();
-        let mut refused = BTreeSet::new();
+        // Each device's latest answer: accepted (true) or refused (false).
+        let mut latest: BTreeMap<usize, bool> = BTreeMap::new();
         let mut pending: Vec<usize> = devices.to_vec();
         for attempt in 0..tries {
             if pending.is_empty() {
@@ -467,44 +429,35 @@ impl Demo {
                         }
                 })
                 .await;
-            accepted.clear();
-            refused.clear();
             for t in answers {
                 match t.event {
-                    Ev::Published(_) => accepted.insert(t.device),
-                    Ev::PublishRefused(_) => refused.insert(t.device),
+                    Ev::Published(_) => {
+                        latest.insert(t.device, true);
+                    }
+                    Ev::PublishRefused(_) => {
+                        latest.insert(t.device, false);
+                    }
                     Ev::Error(code) | Ev::Disconnected(code) => {
                         *self.publish_errors.entry(code).or_default() += 1;
-                        false
                     }
-                    _ => false,
-                };
+                    _ => {}
+                }
             }
-            pending = match want_accepted {
-                true => devices
-                    .iter()
-                    .copied()
-                    .filter(|d| !accepted.contains(d))
-                    .collect(),
-                false => devices
-                    .iter()
-                    .copied()
-                    .filter(|d| !refused.contains(d))
-                    .collect(),
-            };
+            // Asked again: the devices whose latest answer is not the wanted one.
+            pending = devices
+                .iter()
+                .copied()
+                .filter(|d| latest.get(d) != Some(&want_accepted))
+                .collect();
         }
-        Ok((
+        let with = |answer: bool| -> BTreeSet<usize> {
             devices
                 .iter()
                 .copied()
-                .filter(|d| accepted.contains(d))
-                .collect(),
-            devices
-                .iter()
-                .copied()
-                .filter(|d| refused.contains(d))
-                .collect(),
-        ))
+                .filter(|d| latest.get(d) == Some(&answer))
+                .collect()
+        };
+        Ok((with(true), with(false)))
     }
 
     /// Step 3: attestation gates access; a wrong measurement is quarantined.
@@ -733,6 +686,10 @@ impl Demo {
                 .poll_updates(&pending, release::FIRST_FIX, &mut latencies)
                 .await?;
             let mut confirmed = 0;
+            // Only devices inside the stage get the release.
+            staged &= updates
+                .iter()
+                .all(|t| self.cohorts.get(&t.device).is_some_and(|c| c < bps));
             for t in &updates {
                 updated.insert(t.device);
                 match &t.event {
@@ -743,7 +700,10 @@ impl Demo {
                     _ => {}
                 }
             }
-            staged &= updated.len() == expect;
+            // Every device of a stage gets it, except in the stage the canary halts: the
+            // halt races the other in-stage devices' polls and downloads (refused
+            // `not_offered`, or nothing offered), which is the halt working.
+            staged &= canary_reverted || updated.len() == expect;
             first_stages.push(json!({
                 "stage_bps": bps, "updated": updated.len(), "confirmed": confirmed, "in_stage": expect,
             }));
@@ -1006,13 +966,36 @@ impl Demo {
         self.need_fleet()?;
         let victim = device_id(REVOKED);
         let started = Instant::now();
+        let mark = self.hub.mark();
         let record = self
             .need_operator()?
             .revoke(&victim)
             .await
             .map_err(failed)?;
-        // Its open session keeps no topic: the posture feed marks it quarantined.
-        let (_, refused) = self.publish_round(&[REVOKED], false, 10).await?;
+        // Its open session is closed: the posture feed marks it revoked and the plugin kicks
+        // it (the CRL alone would only refuse its next handshake).
+        let dropped = self
+            .hub
+            .wait(mark, 1, Duration::from_secs(20), |t| {
+                t.device == REVOKED && matches!(t.event, Ev::Disconnected(_))
+            })
+            .await;
+        let session_dropped = !dropped.is_empty();
+        let dropped_after = dropped
+            .first()
+            .map(|t| t.at.saturating_duration_since(started));
+        let kick = format!("disconnected revoked client id \"{victim}\"");
+        let mut kicked = false;
+        let until = Instant::now() + Duration::from_secs(5);
+        while !kicked && Instant::now() < until {
+            kicked = self
+                .broker
+                .as_ref()
+                .is_some_and(|b| !b.log_lines(&kick).is_empty());
+            if !kicked {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
         // A new handshake fails: the cloud wrote the CRL and sent the broker SIGHUP, on which
         // mosquitto 2.0.11 re-reads `crlfile`. A healthy device reconnects as a control.
         let control = self.control_device();
@@ -1055,18 +1038,20 @@ impl Demo {
         latencies.push(started.elapsed());
         Ok(Observation {
             ok: record.revoked
-                && !refused.is_empty()
+                && session_dropped
+                && kicked
                 && victim_broker.starts_with("refused")
                 && control_broker == "connected"
                 && cloud_refused.is_some(),
             observed: format!(
-                "{victim} revoked (registry revoked={}, quarantine {}); its open session's publish {}; its reconnect {}; {} reconnect {}; cloud {}",
+                "{victim} revoked (registry revoked={}, quarantine {}); its open session {}; its reconnect {}; {} reconnect {}; cloud {}",
                 record.revoked,
                 record.quarantine.as_deref().unwrap_or("none"),
-                if refused.is_empty() {
-                    "ACCEPTED"
-                } else {
-                    "refused"
+                match (dropped_after, kicked) {
+                    (Some(after), true) =>
+                        format!("closed by the broker after {:.2} s", after.as_secs_f64()),
+                    (Some(_), false) => "ended, but the broker did NOT log a kick".into(),
+                    (None, _) => "STAYED OPEN".into(),
                 },
                 victim_broker,
                 device_id(control),
@@ -1081,12 +1066,31 @@ impl Demo {
                 "device": victim,
                 "revoked": record.revoked,
                 "quarantine": record.quarantine,
-                "session_publish_refused": !refused.is_empty(),
+                "session_dropped": session_dropped,
+                "broker_kicked": kicked,
+                "dropped_ms": dropped_after.map(|d| d.as_millis() as u64),
                 "reconnect": victim_broker,
                 "control_reconnect": control_broker,
                 "cloud_refusal": cloud_refused,
             }),
         })
+    }
+
+    /// The registry's row counts, read from the cloud's database (`fleet.db` in the CA
+    /// directory) beside the running service.
+    async fn stored_counts(&self) -> Result<crate::serve::sqlite::StoreCounts, String> {
+        let dir = self
+            .pki
+            .as_ref()
+            .map(|p| p.ca_dir.clone())
+            .ok_or("no PKI")?;
+        tokio::task::spawn_blocking(move || {
+            crate::serve::SqliteFleetStore::open(&dir)
+                .and_then(|store| store.counts())
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
     }
 
     /// A device with no role in the attacks (publishes as a control).
@@ -1127,6 +1131,15 @@ impl Demo {
             .map_err(failed)?;
         let registry = self.need_operator()?.devices().await.map_err(failed)?;
         let counts = registry_counts(&registry);
+        // The database itself: one certificate per device (the demo renews none), none lost or
+        // issued twice; the two revoked devices' certificates revoked.
+        let stored = self.stored_counts().await;
+        let expected_certificates = self.n() as u64;
+        let db_ok = stored.as_ref().is_ok_and(|c| {
+            c.devices == self.n() as u64
+                && c.certificates == expected_certificates
+                && c.revoked_certificates == 2
+        });
         let mut latencies = Latencies::default();
         latencies.push(started.elapsed());
         Ok(Observation {
@@ -1135,9 +1148,10 @@ impl Demo {
                 && after.revoked
                 && wiped
                 && exit.as_deref() == Some("Wiped")
-                && keys_left.is_empty(),
+                && keys_left.is_empty()
+                && db_ok,
             observed: format!(
-                "{retired}: registry decommissioned={} revoked={}, device {} and {}, {} key or certificate files left",
+                "{retired}: registry decommissioned={} revoked={}, device {} and {}, {} key or certificate files left; database: {}",
                 after.decommissioned,
                 after.revoked,
                 if wiped {
@@ -1149,7 +1163,21 @@ impl Demo {
                     Some(how) => format!("exited ({how})"),
                     None => "is STILL RUNNING".into(),
                 },
-                keys_left.len()
+                keys_left.len(),
+                match &stored {
+                    Ok(c) => format!(
+                        "{} devices, {} certificates ({}expected {expected_certificates}), {} revoked",
+                        c.devices,
+                        c.certificates,
+                        if c.certificates == expected_certificates {
+                            ""
+                        } else {
+                            "NOT as "
+                        },
+                        c.revoked_certificates
+                    ),
+                    Err(e) => format!("NOT READ ({e})"),
+                }
             ),
             latencies,
             details: json!({
@@ -1160,6 +1188,8 @@ impl Demo {
                 "exit": exit,
                 "key_files_left": keys_left,
                 "registry": counts,
+                "database": stored.ok(),
+                "expected_certificates": expected_certificates,
             }),
         })
     }

@@ -2,9 +2,9 @@
 //! `examples/mosquitto-plugin/README.md`): the service reads it over MQTT (rumqttc, mutual
 //! TLS 1.3 with a certificate it issues itself for the configured reader CN) and quarantines
 //! (`probing`) a device after [`super::DenyConfig::threshold`] denies on topics under another
-//! device's `devices/{id}/` subtree. The count lives in memory: a restart starts it again (a
-//! quarantine already recorded stays). Events the plugin's rate limit suppressed carry no
-//! client and are not counted.
+//! device's `devices/{id}/` subtree. Each counted probe is recorded in the fleet store and the
+//! counts are restored at start, so a restart does not start them again. Events the plugin's
+//! rate limit suppressed carry no client and are not counted.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,6 +46,13 @@ pub struct ProbeCounter {
 }
 
 impl ProbeCounter {
+    /// A counter that goes on from stored counts.
+    pub fn restored(counts: impl IntoIterator<Item = (String, u32)>) -> Self {
+        Self {
+            counts: counts.into_iter().collect(),
+        }
+    }
+
     /// Counts one probe by `device`; true exactly when it reaches `threshold`.
     pub fn count(&mut self, device: &str, threshold: u32) -> bool {
         let n = self.counts.entry(device.to_owned()).or_insert(0);
@@ -59,6 +66,34 @@ impl ProbeCounter {
 fn tls_for(app: &App, reader: &str) -> Result<rustls::ClientConfig, ServeError> {
     let identity = super::identity::issue(&mut *app.ca()?, reader)?;
     identity.client_config()
+}
+
+/// The probe counts recorded before this start (none when the store does not answer: counting
+/// starts again, and the failure is logged).
+async fn stored_probes(app: &Arc<App>) -> Vec<(String, u32)> {
+    let store = app.store.clone();
+    match tokio::task::spawn_blocking(move || store.probe_counts()).await {
+        Ok(Ok(counts)) => counts,
+        Ok(Err(e)) => {
+            eprintln!("iotsec-cloud: deny stream: stored probe counts not read: {e}");
+            Vec::new()
+        }
+        Err(e) => {
+            eprintln!("iotsec-cloud: deny stream: stored probe counts not read: {e}");
+            Vec::new()
+        }
+    }
+}
+
+/// Records one probe by `device` in the store (a failure is logged; the count in memory goes
+/// on, so the quarantine does not wait for the store).
+async fn persist_probe(app: &Arc<App>, device: &str) {
+    let (store, device) = (app.store.clone(), device.to_owned());
+    match tokio::task::spawn_blocking(move || store.record_probe(&device)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => eprintln!("iotsec-cloud: deny stream: probe not recorded: {e}"),
+        Err(e) => eprintln!("iotsec-cloud: deny stream: probe not recorded: {e}"),
+    }
 }
 
 /// Follows the deny stream until the task is aborted (reconnecting after a second when the
@@ -89,7 +124,7 @@ pub async fn follow(app: Arc<App>, config: DenyConfig) {
         Arc::new(tls),
     )));
     let (client, mut events) = AsyncClient::new(options, 16);
-    let mut counter = ProbeCounter::default();
+    let mut counter = ProbeCounter::restored(stored_probes(&app).await);
     loop {
         match events.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
@@ -107,6 +142,7 @@ pub async fn follow(app: Arc<App>, config: DenyConfig) {
                 let Some((device, owner)) = probed_other_device(&event) else {
                     continue;
                 };
+                persist_probe(&app, &device).await;
                 if counter.count(&device, config.threshold) {
                     let app = app.clone();
                     let done =
@@ -168,6 +204,10 @@ mod tests {
         let mut c = ProbeCounter::default();
         let fired: Vec<bool> = (0..5).map(|_| c.count("dev9", 3)).collect();
         assert_eq!(fired, [false, false, true, false, false]);
+        assert!(!c.count("dev8", 3));
+        // Restored after a restart with two probes counted: the third fires.
+        let mut c = ProbeCounter::restored([("dev9".to_owned(), 2)]);
+        assert!(c.count("dev9", 3));
         assert!(!c.count("dev8", 3));
     }
 }

@@ -261,7 +261,7 @@ impl App {
             Some(d) if d.quarantine.is_none() => {
                 self.store.set_quarantine(device, Some("probing"))?;
                 eprintln!("iotsec-cloud: quarantined {device}: probed topics of {owner}");
-                self.publish_posture()
+                self.posture_written()
             }
             _ => Ok(()),
         }
@@ -286,10 +286,27 @@ impl App {
         Ok(())
     }
 
-    /// Rewrites the broker's posture feed (no broker: nothing).
+    /// Rewrites the broker's posture feed now (no broker: nothing): at start, and from the
+    /// writer task.
     fn publish_posture(&self) -> Result<(), ServeError> {
         match &self.broker {
             Some(b) => b.write_posture(|| Ok(self.store.devices()?)),
+            None => Ok(()),
+        }
+    }
+
+    /// A registry change the broker may learn of within the coalescing delay (enrollment,
+    /// accepted attestation, report: they grant nothing the broker must withdraw).
+    fn posture_changed(&self) {
+        if let Some(b) = &self.broker {
+            b.posture.changed();
+        }
+    }
+
+    /// A security change (quarantine, revocation): returns once the feed on disk has it.
+    fn posture_written(&self) -> Result<(), ServeError> {
+        match &self.broker {
+            Some(b) => b.posture.changed_and_written(),
             None => Ok(()),
         }
     }
@@ -601,7 +618,10 @@ fn appraise(app: &App, device: &Device, evidence: &Evidence) -> Result<Appraisal
         },
     };
     let record = app.store.record_appraisal(&entry)?;
-    app.publish_posture()?;
+    match entry.accepted {
+        true => app.posture_changed(),
+        false => app.posture_written()?,
+    }
     Ok(Appraisal {
         accepted: entry.accepted,
         code: entry.code,
@@ -732,7 +752,7 @@ async fn report(
                 device.id
             );
         }
-        app.publish_posture()?;
+        app.posture_changed();
         Ok(())
     })
     .await?;
@@ -805,7 +825,7 @@ async fn quarantine(
         let record = app
             .store
             .set_quarantine(&id, q.quarantined.then_some(q.reason.as_str()))?;
-        app.publish_posture()?;
+        app.posture_written()?;
         Ok(record)
     })
     .await
@@ -848,8 +868,10 @@ fn revoke_device(
                 .map_err(|e| Failure::from(ServeError::from(e)))?;
         }
     }
+    // The feed first: the SIGHUP that loads the CRL reloads it too, and its `revoked` entry
+    // closes the device's open session.
+    app.posture_written()?;
     app.publish_crl()?;
-    app.publish_posture()?;
     Ok(record)
 }
 
@@ -1099,8 +1121,32 @@ fn record_issued(app: &App, body: &[u8]) -> Result<(), Failure> {
         },
         cohort_bps(&f.cn),
     )?;
-    app.publish_posture()?;
+    app.posture_changed();
     Ok(())
+}
+
+/// The posture feed's writer task, when the service feeds a broker.
+pub fn posture_task(
+    app: &Arc<App>,
+) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+    app.broker.as_ref()?;
+    let app = app.clone();
+    Some(async move {
+        let Some(broker) = app.broker.as_ref() else {
+            return;
+        };
+        loop {
+            let generation = broker.posture.next().await;
+            let writer = app.clone();
+            let outcome = tokio::task::spawn_blocking(move || writer.publish_posture())
+                .await
+                .unwrap_or_else(|e| Err(ServeError::Broker(format!("posture writer: {e}"))));
+            if let Err(e) = &outcome {
+                eprintln!("iotsec-cloud: posture feed: {e}");
+            }
+            broker.posture.done(generation, outcome);
+        }
+    })
 }
 
 /// The deny-stream follower, when the broker configuration asks for one.

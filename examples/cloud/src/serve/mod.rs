@@ -43,8 +43,11 @@
 //! - Broker: point the plugin's `plugin_opt_posture` at `--broker-posture` (a `.json` file)
 //!   and the listener's `crlfile` at `--broker-crl`; `--broker-pid` gets SIGHUP after each
 //!   revocation. mosquitto 2.0.11 re-reads `crlfile` on SIGHUP (the revoked certificate's next
-//!   handshake fails) and keeps connected clients; a revoked device is also quarantined in the
-//!   posture feed, which narrows what its open connection may do. Before `mosquitto` starts,
+//!   handshake fails) and keeps connected clients; a revoked device is therefore also marked
+//!   `revoked` (and quarantined) in the posture feed, written before the SIGHUP, on which the
+//!   plugin closes its open session and denies it everything. The feed is written by one task,
+//!   changes coalesced (at most one write per 150 ms); quarantines and revocations are
+//!   written before their request is answered. Before `mosquitto` starts,
 //!   write the CRL once (`iotsec-cloud pki crl --state DIR --out crl.pem`): the service
 //!   rewrites it from then on. For the deny stream, list `--deny-reader` in
 //!   `plugin_opt_deny_readers`; the service issues itself a certificate for that CN at start.
@@ -97,8 +100,8 @@ pub struct GateConfig {
 /// How the service follows the broker.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
-    /// The plugin's posture feed (`plugin_opt_posture`), written as JSON (tmp + rename) on
-    /// every change; must end in `.json`.
+    /// The plugin's posture feed (`plugin_opt_posture`), written as JSON (tmp + rename) after
+    /// changes (coalesced, see [`broker`]); must end in `.json`.
     pub posture_file: PathBuf,
     /// The listener's `crlfile`, written as PEM (tmp + rename) on every revocation.
     pub crl_file: PathBuf,
@@ -159,13 +162,17 @@ pub struct ServeConfig {
 }
 
 /// The bounds the service runs with by default: [`ServeLimits::default`] with room for a
-/// fleet on one address (the demo's devices all connect from 127.0.0.1) and a release upload.
+/// fleet on one address (the demo's devices all connect from 127.0.0.1), a release upload,
+/// and 30 s for a connection's next request (a kept-alive device connection between steps).
 pub fn default_limits() -> ServeLimits {
     let mut limits = ServeLimits::default();
     limits.max_connections = 4096;
     limits.max_per_address = 4096;
     limits.reserve = 64;
     limits.max_body = iotsec_fleet_api::MAX_IMAGE_BODY + 4096;
+    // Devices keep their connection between steps (keep-alive); a connection is closed when
+    // its next request is not in whole within this.
+    limits.deadline = std::time::Duration::from_secs(30);
     limits
 }
 
@@ -311,6 +318,9 @@ pub async fn start(config: ServeConfig) -> Result<RunningCloud, ServeError> {
         ca_chain_pem,
     } = opened;
     let mut background = Vec::new();
+    if let Some(posture) = http::posture_task(&app) {
+        background.push(tokio::spawn(posture));
+    }
     if let Some(deny) = http::deny_task(&app) {
         background.push(tokio::spawn(deny));
     }

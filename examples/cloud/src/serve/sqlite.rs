@@ -67,11 +67,18 @@ CREATE TABLE IF NOT EXISTS update_reports (
     at INTEGER NOT NULL,
     PRIMARY KEY (device, version)
 );
+CREATE INDEX IF NOT EXISTS certificates_by_device ON certificates(device);
+CREATE TABLE IF NOT EXISTS probes (
+    device TEXT PRIMARY KEY,
+    count INTEGER NOT NULL
+);
 ";
 
-/// The SQLite fleet store.
+/// The SQLite fleet store: one connection for the writes, one for the reads (WAL: a read
+/// does not wait for a write's commit, and sees every committed one).
 pub struct SqliteFleetStore {
     conn: Mutex<Connection>,
+    reader: Mutex<Connection>,
 }
 
 fn db(e: rusqlite::Error) -> StoreError {
@@ -103,8 +110,16 @@ impl SqliteFleetStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
+        let reader = Connection::open(dir.join(FLEET_DB)).map_err(db)?;
+        reader
+            .execute_batch("PRAGMA foreign_keys=ON;")
+            .map_err(db)?;
+        reader
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            reader: Mutex::new(reader),
         })
     }
 
@@ -130,10 +145,50 @@ impl SqliteFleetStore {
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let conn = self
-            .conn
+            .reader
             .lock()
             .map_err(|_| StoreError::Backend("store lock poisoned".into()))?;
         f(&conn)
+    }
+}
+
+/// How many rows the registry holds: what a load run checks afterwards (nothing lost, nothing
+/// duplicated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct StoreCounts {
+    /// Devices.
+    pub devices: u64,
+    /// Certificates issued (first enrollments, renewals and re-issues).
+    pub certificates: u64,
+    /// Certificates revoked.
+    pub revoked_certificates: u64,
+    /// Appraisals recorded, accepted.
+    pub appraisals_accepted: u64,
+    /// Appraisals recorded, refused.
+    pub appraisals_refused: u64,
+    /// Update reports (one per device and version).
+    pub update_reports: u64,
+}
+
+impl SqliteFleetStore {
+    /// The registry's row counts.
+    pub fn counts(&self) -> Result<StoreCounts, StoreError> {
+        self.read(|conn| {
+            let count = |sql: &str| -> Result<u64, StoreError> {
+                let n: i64 = conn.query_row(sql, [], |r| r.get(0)).map_err(db)?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            };
+            Ok(StoreCounts {
+                devices: count("SELECT COUNT(*) FROM devices")?,
+                certificates: count("SELECT COUNT(*) FROM certificates")?,
+                revoked_certificates: count(
+                    "SELECT COUNT(*) FROM certificates WHERE revoked_at IS NOT NULL",
+                )?,
+                appraisals_accepted: count("SELECT COUNT(*) FROM appraisals WHERE accepted")?,
+                appraisals_refused: count("SELECT COUNT(*) FROM appraisals WHERE NOT accepted")?,
+                update_reports: count("SELECT COUNT(*) FROM update_reports")?,
+            })
+        })
     }
 }
 
@@ -536,6 +591,38 @@ impl FleetStore for SqliteFleetStore {
             Ok(ReportEffect { halted })
         })
     }
+
+    fn record_probe(&self, device: &str) -> Result<u32, StoreError> {
+        self.write(|tx| {
+            let count: i64 = tx
+                .query_row(
+                    "INSERT INTO probes (device, count) VALUES (?1, 1)
+                     ON CONFLICT (device) DO UPDATE SET count = MIN(count + 1, 4294967295)
+                     RETURNING count",
+                    [device],
+                    |r| r.get(0),
+                )
+                .map_err(db)?;
+            Ok(u32::try_from(count).unwrap_or(u32::MAX))
+        })
+    }
+
+    fn probe_counts(&self) -> Result<Vec<(String, u32)>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare("SELECT device, count FROM probes ORDER BY device")
+                .map_err(db)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        u32::try_from(r.get::<_, i64>(1)?).unwrap_or(u32::MAX),
+                    ))
+                })
+                .map_err(db)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -763,6 +850,54 @@ mod tests {
             assert!(status.stage < status.stages_bps.len());
             assert_eq!(status.stages_bps.last(), Some(&10_000));
         }
+    }
+
+    #[test]
+    fn probe_counts_survive_reopening_and_the_counts_read_what_was_written() {
+        let dir = std::env::temp_dir().join(format!(
+            "iotsec-fleet-probes-{}-{}",
+            std::process::id(),
+            time::OffsetDateTime::now_utc().unix_timestamp_nanos()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SqliteFleetStore::open(&dir).unwrap();
+        assert_eq!(store.record_probe("dev-9").unwrap(), 1);
+        assert_eq!(store.record_probe("dev-9").unwrap(), 2);
+        assert_eq!(store.record_probe("not-enrolled").unwrap(), 1);
+        drop(store);
+        let store = SqliteFleetStore::open(&dir).unwrap();
+        assert_eq!(
+            store.probe_counts().unwrap(),
+            [("dev-9".to_owned(), 2), ("not-enrolled".to_owned(), 1)]
+        );
+        assert_eq!(store.record_probe("dev-9").unwrap(), 3);
+        let e = Enrollment {
+            device: "dev-9".into(),
+            serial: "0A".into(),
+            at: 1,
+        };
+        store.record_enrollment(&e, 1).unwrap();
+        store
+            .record_enrollment(
+                &Enrollment {
+                    serial: "0B".into(),
+                    ..e.clone()
+                },
+                1,
+            )
+            .unwrap();
+        store.record_enrollment(&e, 1).unwrap();
+        store.revoke("dev-9", false, 2).unwrap();
+        assert_eq!(
+            store.counts().unwrap(),
+            StoreCounts {
+                devices: 1,
+                certificates: 2,
+                revoked_certificates: 2,
+                ..StoreCounts::default()
+            }
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     proptest! {

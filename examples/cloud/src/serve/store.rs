@@ -181,6 +181,12 @@ pub trait FleetStore: Send + Sync {
         report: &iotsec_fleet_api::DeviceReport,
         at: i64,
     ) -> Result<ReportEffect, StoreError>;
+    /// Counts one probe of another device's topics by `device` (seen on the broker's deny
+    /// stream; the device need not be enrolled): its count after this one. Kept across
+    /// restarts, so a prober cannot reset its count by waiting for one.
+    fn record_probe(&self, device: &str) -> Result<u32, StoreError>;
+    /// Every device's probe count.
+    fn probe_counts(&self) -> Result<Vec<(String, u32)>, StoreError>;
 }
 
 /// The rollout as stored: version, stages, current stage, halt reason.

@@ -21,8 +21,7 @@ use base64ct::{Base64, Encoding};
 use iotsec_attest::identity::credential::OsRng;
 use iotsec_attest::se_evidence::{MAX_EVIDENCE_LEN, produce_se_evidence};
 use iotsec_ota::manifest_builder::{ComponentSpec, ManifestBuilder};
-use iotsec_ota::signer::{Ed25519Key, Es256Key, Signer, sign_document};
-use iotsec_ota::trust_root::{ROOT_CONTENT_TYPE, TrustRootPayload};
+use iotsec_ota::signer::{Es256Key, Signer};
 use iotsec_pki::est_message::{Base64Layout, encode_csr_body, parse_certs_only};
 use iotsec_pki::{CsrRequest, DeviceKey, KeyAlgorithm, build_csr};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -34,16 +33,10 @@ pub const BOOTSTRAP: &str = "boot:bootstrap-secret";
 pub const FACTORY: &str = "1.0.0";
 const DEMO_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/demo-data");
 
-/// The firmware image of `version` (as the demo makes them).
-pub fn image(version: &str) -> Vec<u8> {
-    let line = format!("iotsec demo sensor firmware {version}\n");
-    line.as_bytes()
-        .iter()
-        .copied()
-        .cycle()
-        .take(16 * 1024)
-        .collect()
-}
+/// The demo's images and trust root (the same file the demo compiles).
+#[path = "../../src/demo/release_keys.rs"]
+mod release_keys;
+pub use release_keys::image;
 
 /// A fresh scratch directory.
 pub fn scratch(name: &str) -> PathBuf {
@@ -74,23 +67,7 @@ impl Fleet {
             .output()
             .unwrap();
         assert!(out.status.success(), "{out:?}");
-        let root = Ed25519Key::generate();
-        let release_key = Es256Key::generate();
-        let payload = TrustRootPayload {
-            version: 1,
-            keys: vec![
-                (root.key_id(), root.algorithm(), root.public_key()),
-                (
-                    release_key.key_id(),
-                    release_key.algorithm(),
-                    release_key.public_key(),
-                ),
-            ],
-            root: (1, vec![root.key_id()]),
-            release: (1, vec![release_key.key_id()]),
-            expires_at: None,
-        };
-        let doc = sign_document(ROOT_CONTENT_TYPE, &payload.to_cbor(), &[&root]).unwrap();
+        let (_, release_key, doc) = release_keys::release_keys().unwrap();
         std::fs::write(dir.join("trust-root.cose"), doc).unwrap();
         std::fs::write(dir.join("factory.bin"), image(FACTORY)).unwrap();
         let secret = dir.join("bootstrap");
@@ -178,7 +155,7 @@ impl Fleet {
 
     /// A release manifest for `version` over `image`, signed by the release key.
     pub fn manifest(&self, version: &str, counter: u64, image: &[u8]) -> Vec<u8> {
-        ManifestBuilder::new(*b"iotsec-demo-vndr", *b"sensor-class-v1\0", version)
+        ManifestBuilder::new(release_keys::VENDOR, release_keys::CLASS, version)
             .security_counter(counter)
             .sequence_number(counter)
             .component(ComponentSpec::from_image("app", image))
@@ -343,6 +320,18 @@ impl Cloud {
             .await
     }
 
+    /// An operator's rollout command (`{"action": ...}`).
+    pub async fn rollout(&self, ops: &Identity, command: &serde_json::Value) -> Answer {
+        self.post_json(Some(ops), "/v1/admin/rollout", command)
+            .await
+    }
+
+    /// A POST without a body (revoke, decommission, the attestation nonce).
+    pub async fn post_empty(&self, who: Option<&Identity>, path: &str) -> Answer {
+        self.request(who, "POST", path, "application/json", "", b"")
+            .await
+    }
+
     pub async fn post_json(
         &self,
         who: Option<&Identity>,
@@ -420,16 +409,7 @@ impl Cloud {
 
     /// Asks for a nonce and answers it with SE evidence over `firmware` (the image's digest).
     pub async fn attest(&self, who: &mut Identity, firmware: &[u8]) -> Answer {
-        let n = self
-            .request(
-                Some(who),
-                "POST",
-                "/v1/device/attest/nonce",
-                "application/json",
-                "",
-                b"",
-            )
-            .await;
+        let n = self.post_empty(Some(who), "/v1/device/attest/nonce").await;
         assert_eq!(n.status, 200, "{n:?}");
         let nonce_hex = n.json()["nonce"].as_str().unwrap().to_owned();
         let evidence = evidence(who, &hex::decode(&nonce_hex).unwrap(), firmware);

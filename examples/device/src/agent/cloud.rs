@@ -58,6 +58,7 @@ impl Cloud {
         label: Option<&str>,
         tls: rustls::ClientConfig,
         timeout: Duration,
+        keep_alive: Duration,
     ) -> Result<Cloud, AgentError> {
         let client = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
@@ -65,10 +66,11 @@ impl Cloud {
             .no_proxy()
             .timeout(timeout)
             .connect_timeout(timeout)
-            // A step's requests share one connection; an idle device holds none (a thousand
-            // devices on one host would otherwise hold a thousand idle TLS sessions).
+            // A step's requests share one connection; an idle device holds none after
+            // `keep_alive` (a thousand devices on one host would otherwise hold a thousand
+            // idle TLS sessions).
             .pool_max_idle_per_host(1)
-            .pool_idle_timeout(Duration::from_secs(2))
+            .pool_idle_timeout(keep_alive)
             .build()
             .map_err(|source| AgentError::Http {
                 doing: "building the HTTPS client",

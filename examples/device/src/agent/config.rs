@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
+/// [`AgentConfig::http_keep_alive`] by default.
+pub const DEFAULT_HTTP_KEEP_ALIVE: Duration = Duration::from_secs(2);
+
 /// The configuration of one device agent.
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
@@ -37,6 +40,11 @@ pub struct AgentConfig {
     pub tls_provider: Option<Arc<rustls::crypto::CryptoProvider>>,
     /// How long one network exchange (HTTP request, MQTT connect or acknowledgement) may take.
     pub step_timeout: Duration,
+    /// How long the HTTPS connection to the cloud stays open after a step for the next one
+    /// (keep-alive: a step's requests, and steps close together, share one TLS handshake).
+    /// Short by default: an idle device should not hold a connection; a driver that runs
+    /// steps back to back (the demo) keeps it longer. Keep it under the server's idle limit.
+    pub http_keep_alive: Duration,
 }
 
 impl AgentConfig {
@@ -63,6 +71,7 @@ impl AgentConfig {
             timers: None,
             tls_provider: None,
             step_timeout: Duration::from_secs(15),
+            http_keep_alive: DEFAULT_HTTP_KEEP_ALIVE,
         }
     }
 }

@@ -122,6 +122,7 @@ impl Device {
             config.est_label.as_deref(),
             device_tls.clone(),
             config.step_timeout,
+            config.http_keep_alive,
         )?;
         let broker = Broker::new(
             &config.broker,
@@ -446,6 +447,7 @@ impl Device {
             self.config.est_label.as_deref(),
             tls.clone(),
             self.config.step_timeout,
+            self.config.http_keep_alive,
         )?;
         self.broker.set_tls(Arc::new(tls));
         self.emit(AgentEvent::Renewed {

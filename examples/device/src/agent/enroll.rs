@@ -41,7 +41,9 @@ const ENROLL_ATTEMPTS: u32 = 5;
 
 /// [`enroll`], tried again after a transient failure (reported as [`AgentEvent::Error`]) with
 /// exponential backoff from 1 s plus up to 1 s of jitter, so that a fleet starting at once
-/// spreads out; a refusal ends it at once.
+/// spreads out; a refusal ends it at once. Every attempt sends the same CSR (one key for the
+/// device): an attempt whose answer was lost (a timeout while the CA issued) is a re-submission
+/// the EST server can recognise and answer with the certificate it already issued.
 pub(super) async fn enroll_with_retries(
     config: &AgentConfig,
     known_id: Option<&str>,
@@ -50,9 +52,17 @@ pub(super) async fn enroll_with_retries(
     events: &UnboundedSender<AgentEvent>,
 ) -> Result<Identity, AgentError> {
     use rand_core::RngCore;
+    let request = EnrollRequest::new(config, known_id)?;
     let mut attempt = 1;
     loop {
-        match enroll(config, known_id, provider, state).await {
+        match enroll(config, &request, provider, state).await {
+            Ok((chain, leaf)) => {
+                return Ok(Identity {
+                    key: request.key,
+                    chain,
+                    leaf,
+                });
+            }
             Err(e) if e.is_transient() && attempt < ENROLL_ATTEMPTS => {
                 let _ = events.send(e.to_event());
                 let backoff = Duration::from_secs(1 << (attempt - 1))
@@ -60,65 +70,91 @@ pub(super) async fn enroll_with_retries(
                 tokio::time::sleep(backoff).await;
                 attempt += 1;
             }
-            ended => return ended,
+            Err(e) => return Err(e),
         }
     }
 }
 
-/// First enrollment (RFC 7030 §4.2.1): a fresh P-256 key, a CSR for the device id (configured,
-/// else `known_id` of an expired certificate, else the bootstrap certificate's CN), the
-/// bootstrap credential; the issued leaf must certify that key for that name.
+/// What a first enrollment sends, the same on every attempt: the credential, the device id
+/// (configured, else `known_id` of an expired certificate, else the bootstrap certificate's
+/// CN), a fresh P-256 key and the CSR for it.
+struct EnrollRequest {
+    auth: Option<cloud::ClientAuth>,
+    id: String,
+    key: DeviceKey,
+    csr: Vec<u8>,
+}
+
+impl EnrollRequest {
+    fn new(config: &AgentConfig, known_id: Option<&str>) -> Result<EnrollRequest, AgentError> {
+        let (auth, bootstrap_cn) = match &config.bootstrap {
+            Bootstrap::Basic { .. } => (None, None),
+            Bootstrap::Certificate { chain, key_pkcs8 } => {
+                let cn = chain
+                    .first()
+                    .and_then(|c| LeafFacts::of(c).ok())
+                    .map(|f| f.cn);
+                (
+                    Some((chain.clone(), Zeroizing::new(key_pkcs8.to_vec()))),
+                    cn,
+                )
+            }
+        };
+        let id = config
+            .device_id
+            .clone()
+            .or(known_id.map(str::to_owned))
+            .or(bootstrap_cn)
+            .ok_or_else(|| AgentError::BadConfig {
+                reason: "no device id: configure one (the bootstrap credential does not name it)"
+                    .into(),
+            })?;
+        let key = DeviceKey::generate(KeyAlgorithm::P256, &mut rand_core::OsRng);
+        let csr = build_csr(&key, &Self::subject(&id)).map_err(AgentError::Pki)?;
+        Ok(EnrollRequest { auth, id, key, csr })
+    }
+
+    fn subject(id: &str) -> CsrRequest<'_> {
+        CsrRequest {
+            common_name: id,
+            ..CsrRequest::default()
+        }
+    }
+}
+
+/// One first-enrollment attempt (RFC 7030 §4.2.1): `cacerts`, then `simpleenroll` with the
+/// bootstrap credential; the issued leaf must certify the request's key for its name. Stores
+/// the identity; returns its chain and leaf.
 async fn enroll(
     config: &AgentConfig,
-    known_id: Option<&str>,
+    request: &EnrollRequest,
     provider: &Arc<rustls::crypto::CryptoProvider>,
     state: &StateDir,
-) -> Result<Identity, AgentError> {
-    let (auth, basic, bootstrap_cn) = match &config.bootstrap {
-        Bootstrap::Basic { user, password } => {
-            (None, Some((user.as_str(), password.as_str())), None)
-        }
-        Bootstrap::Certificate { chain, key_pkcs8 } => {
-            let cn = chain
-                .first()
-                .and_then(|c| LeafFacts::of(c).ok())
-                .map(|f| f.cn);
-            (
-                Some((chain.clone(), Zeroizing::new(key_pkcs8.to_vec()))),
-                None,
-                cn,
-            )
-        }
+) -> Result<(Vec<Vec<u8>>, LeafFacts), AgentError> {
+    let basic = match &config.bootstrap {
+        Bootstrap::Basic { user, password } => Some((user.as_str(), password.as_str())),
+        Bootstrap::Certificate { .. } => None,
     };
-    let id = config
-        .device_id
-        .clone()
-        .or(known_id.map(str::to_owned))
-        .or(bootstrap_cn)
-        .ok_or_else(|| AgentError::BadConfig {
-            reason: "no device id: configure one (the bootstrap credential does not name it)"
-                .into(),
-        })?;
+    let auth = request
+        .auth
+        .as_ref()
+        .map(|(chain, key)| (chain.clone(), Zeroizing::new(key.to_vec())));
     let tls = tls_config(provider, &config.trust_anchors, auth)?;
     let bootstrap = Cloud::new(
         &config.cloud_url,
         config.est_label.as_deref(),
         tls,
         config.step_timeout,
+        config.http_keep_alive,
     )?;
-    let key = DeviceKey::generate(KeyAlgorithm::P256, &mut rand_core::OsRng);
-    let request = CsrRequest {
-        common_name: &id,
-        ..CsrRequest::default()
-    };
-    let csr = build_csr(&key, &request).map_err(AgentError::Pki)?;
     let tail = intermediates(bootstrap.cacerts().await?);
-    let certs = bootstrap.enroll(false, basic, &csr).await?;
+    let certs = bootstrap.enroll(false, basic, &request.csr).await?;
     let leaf = certs.first().ok_or(AgentError::BadReply {
         doing: "enrolling (EST simpleenroll)",
         reason: "no certificate".into(),
     })?;
-    check_issued_leaf(leaf, &key, &ExpectedLeaf::Requested(&request))
+    let subject = EnrollRequest::subject(&request.id);
+    check_issued_leaf(leaf, &request.key, &ExpectedLeaf::Requested(&subject))
         .map_err(AgentError::IssuedLeaf)?;
     let facts = LeafFacts::of(leaf).map_err(|reason| AgentError::BadReply {
         doing: "enrolling (EST simpleenroll)",
@@ -126,12 +162,8 @@ async fn enroll(
     })?;
     let mut chain = vec![leaf.clone()];
     chain.extend(tail);
-    state.store_identity(Some(&key), &chain)?;
-    Ok(Identity {
-        key,
-        chain,
-        leaf: facts,
-    })
+    state.store_identity(Some(&request.key), &chain)?;
+    Ok((chain, facts))
 }
 
 /// Renewal (RFC 7030 §4.2.2): a CSR with the current subject and key, sent over mutual TLS

@@ -15,8 +15,9 @@
 //!
 //! No thread per device: everything is async on the caller's runtime (slot writes go to tokio's
 //! blocking pool while an image streams in), and an idle agent holds one TLS session, to the
-//! broker; its HTTPS connection to the cloud closes 2 s after a step. Agents of one process
-//! should share one crypto provider ([`AgentConfig::tls_provider`]).
+//! broker; its HTTPS connection to the cloud closes [`AgentConfig::http_keep_alive`] (2 s by
+//! default) after a step. Agents of one process should share one crypto provider
+//! ([`AgentConfig::tls_provider`]).
 //!
 //! ```no_run
 //! # async fn demo(config: iotsec_device::agent::AgentConfig) -> Result<(), iotsec_device::agent::AgentError> {
@@ -44,7 +45,9 @@ mod event;
 mod firmware;
 mod state;
 
-pub use config::{AgentConfig, Bootstrap, FactoryImage, FirmwareConfig, Timers};
+pub use config::{
+    AgentConfig, Bootstrap, DEFAULT_HTTP_KEEP_ALIVE, FactoryImage, FirmwareConfig, Timers,
+};
 pub use error::AgentError;
 pub use event::{AgentCommand, AgentEvent, AgentExit, UpdateResult};
 

@@ -106,24 +106,17 @@ impl StateDir {
 
     /// A state file, bounded by [`MAX_STATE_FILE`]; `None` when it does not exist.
     pub(crate) fn read(&self, path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, AgentError> {
-        use std::io::Read;
-        let io = |source| AgentError::State {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = match fs::File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io(e)),
-        };
-        let mut bytes = Zeroizing::new(Vec::new());
-        file.take(MAX_STATE_FILE + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
-        if bytes.len() as u64 > MAX_STATE_FILE {
-            return Err(self.corrupt(path, format!("larger than {MAX_STATE_FILE} bytes")));
+        match crate::slot_files::read_capped(path, MAX_STATE_FILE) {
+            Ok(bytes) => Ok(Some(Zeroizing::new(bytes))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                Err(self.corrupt(path, format!("larger than {MAX_STATE_FILE} bytes")))
+            }
+            Err(source) => Err(AgentError::State {
+                path: path.to_path_buf(),
+                source,
+            }),
         }
-        Ok(Some(bytes))
     }
 
     fn corrupt(&self, path: &Path, what: impl Into<String>) -> AgentError {

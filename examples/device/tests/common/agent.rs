@@ -119,6 +119,7 @@ impl Fleet {
             timers: None,
             tls_provider: Some(Arc::new(iotsec_pki::tls_provider::hybrid_first())),
             step_timeout: Duration::from_secs(10),
+            http_keep_alive: iotsec_device::agent::DEFAULT_HTTP_KEEP_ALIVE,
         }
     }
 }
