@@ -469,8 +469,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route(paths::DEVICES, get(devices))
         .route(paths::DEVICE, get(device))
         .route(paths::QUARANTINE, post(quarantine))
-        .route(paths::REVOKE, post(revoke))
-        .route(paths::DECOMMISSION, post(decommission))
+        .route(paths::REVOKE, post(end_device::<false>))
+        .route(paths::DECOMMISSION, post(end_device::<true>))
         .layer(json_limit)
         .route(
             paths::RELEASES,
@@ -875,7 +875,8 @@ fn revoke_device(
     Ok(record)
 }
 
-async fn revoke(
+/// `revoke` and `decommission` (with `DECOMMISSION`): an operator's, no body.
+async fn end_device<const DECOMMISSION: bool>(
     State(app): State<Arc<App>>,
     peer: Peer,
     Path(id): Path<String>,
@@ -883,20 +884,7 @@ async fn revoke(
 ) -> Reply {
     as_operator(app, peer, move |app| {
         no_body(body)?;
-        revoke_device(app, &id, false)
-    })
-    .await
-}
-
-async fn decommission(
-    State(app): State<Arc<App>>,
-    peer: Peer,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> Reply {
-    as_operator(app, peer, move |app| {
-        no_body(body)?;
-        revoke_device(app, &id, true)
+        revoke_device(app, &id, DECOMMISSION)
     })
     .await
 }
