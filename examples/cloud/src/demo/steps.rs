@@ -377,17 +377,27 @@ impl Demo {
             .count();
         self.cohorts = cohorts(&fleet, &registry);
         let distinct: BTreeSet<usize> = connected.iter().map(|t| t.device).collect();
+        // Enrollment attempts that failed and were tried again (the agent reports each): each
+        // one re-submits the same CSR.
+        self.hub.drain();
+        let retries = self
+            .hub
+            .since(mark, |t| {
+                matches!(t.event, Ev::Error(_))
+                    && !enrolled.iter().any(|e| e.device == t.device && e.at < t.at)
+            })
+            .len();
         let ok = enrolled.len() == n && distinct.len() == n && registered == n;
         self.fleet = Some(fleet);
         Ok(Observation {
             ok,
             observed: format!(
-                "{}/{n} enrolled, {}/{n} connected over mTLS, {registered}/{n} in the registry",
+                "{}/{n} enrolled ({retries} attempts retried), {}/{n} connected over mTLS, {registered}/{n} in the registry",
                 enrolled.len(),
                 distinct.len()
             ),
             latencies,
-            details: json!({"enrolled": enrolled.len(), "connected": distinct.len(), "registered": registered}),
+            details: json!({"enrolled": enrolled.len(), "connected": distinct.len(), "registered": registered, "retries": retries}),
         })
     }
 
