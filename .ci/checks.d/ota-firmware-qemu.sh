@@ -6,7 +6,9 @@
 # checked against the host verifier (`iotsec-cloud ota verify`). Then reports instruction
 # counts. Then the same for the MCUboot path (`--features mcuboot`): images signed by
 # `iotsec-cloud ota mcuboot sign` with the test keys of iotsec-ota/tests/fixtures/mcuboot, each
-# refusal checked against `iotsec-cloud ota mcuboot verify`. Under `-icount shift=0` virtual time advances 1 ns per guest instruction and the
+# refusal checked against `iotsec-cloud ota mcuboot verify`. In between, iotsec-ota's own SHA-256
+# (`sha256-m4`, `firmware-sha256`) hashes the image and prefixes across the padding boundaries in
+# odd-sized pieces: every digest must equal the host's (Python hashlib). Under `-icount shift=0` virtual time advances 1 ns per guest instruction and the
 # board's timer ticks at 25 MHz, so one tick is 40 instructions (instructions, not cycles).
 #
 # Without qemu-system-arm the check skips loudly, or fails with CI=true.
