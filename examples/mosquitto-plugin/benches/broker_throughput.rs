@@ -162,12 +162,154 @@ struct Config {
     cpu: [Vec<f64>; 2],
 }
 
+/// Starts one configuration's broker with the given tools.
+type StartBroker<'a> = &'a dyn Fn(&support::Tools) -> Broker;
+
+/// `valgrind`, for the instruction counts (`None`: that part is skipped, loudly).
+fn valgrind() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("valgrind"))
+        .find(|p| p.is_file())
+}
+
+/// The `summary:` line of a callgrind output file: the instructions executed (Ir) by the
+/// whole process.
+fn callgrind_total(out: &std::path::Path) -> u64 {
+    let text = std::fs::read_to_string(out).unwrap();
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("summary:"))
+        .unwrap_or_else(|| panic!("no summary line in {}", out.display()));
+    line.trim().parse().unwrap()
+}
+
+/// One broker run under `valgrind --tool=callgrind`: starts it with `start`, moves `n`
+/// messages at `qos` with [`throughput`], stops it, and returns the instructions the broker
+/// process executed in total (start-up and shutdown included).
+fn instructions_of_run(
+    t: &support::Tools,
+    valgrind: &std::path::Path,
+    dir: &std::path::Path,
+    start: StartBroker<'_>,
+    qos: u8,
+    n: usize,
+) -> u64 {
+    let out = dir.join(format!("callgrind.q{qos}.n{n}.out"));
+    // The broker is started through a script (Broker::spawn runs `tools.broker -c CONF`);
+    // `exec` keeps the pid, so SIGTERM reaches the broker and callgrind writes its file.
+    let wrapper = dir.join(format!("mosquitto-callgrind-q{qos}-n{n}.sh"));
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec {} --tool=callgrind --callgrind-out-file={} {} \"$@\"\n",
+            valgrind.display(),
+            out.display(),
+            t.broker.display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&wrapper)
+        .status()
+        .unwrap();
+    let tools = support::Tools {
+        broker: wrapper,
+        publish: t.publish.clone(),
+        subscribe: t.subscribe.clone(),
+        plugin: t.plugin.clone(),
+    };
+    let broker = start(&tools);
+    let (_, got) = throughput(broker.port, qos, n);
+    assert_eq!(got, n, "every message delivered");
+    let (status, log) = broker.terminate();
+    assert!(status.success(), "broker under callgrind: {status}\n{log}");
+    callgrind_total(&out)
+}
+
+/// Broker instructions per delivered message: the difference between a run of `large` and a
+/// run of `small` messages on fresh brokers, divided by the difference in messages (start-up,
+/// connections, warm-up and shutdown cancel out). Unlike the CPU time, it does not depend on
+/// the load of the machine.
+fn instructions_per_message(
+    t: &support::Tools,
+    valgrind: &std::path::Path,
+    name: &str,
+    start: StartBroker<'_>,
+    qos: u8,
+    (small, large): (usize, usize),
+) -> f64 {
+    let dir = support::scratch_dir(&format!("callgrind-{name}"));
+    let a = instructions_of_run(t, valgrind, &dir, start, qos, small);
+    let b = instructions_of_run(t, valgrind, &dir, start, qos, large);
+    (b as f64 - a as f64) / (large - small) as f64
+}
+
+/// The instruction-count part of the benchmark: no ACL and the plugin in both modes, QoS 0
+/// and QoS 1, `n` messages (and `n / 5` for the baseline run).
+fn instruction_counts(t: &support::Tools, policy: &str, n: usize) {
+    let Some(valgrind) = valgrind() else {
+        println!("\n*** instructions per message SKIPPED: valgrind is not installed ***");
+        return;
+    };
+    let sizes = ((n / 5).max(100), n.max(500));
+    println!(
+        "\nbroker instructions per message (callgrind, runs of {} and {} messages)",
+        sizes.0, sizes.1
+    );
+    // `user root`: mosquitto started as root otherwise drops to the `mosquitto` user, which
+    // may not write the file callgrind created at start-up. Same line in every configuration.
+    let body = format!("{QUEUE}user root\n");
+    let none = |t: &support::Tools| {
+        Broker::start_plain(t, support::scratch_dir("callgrind-broker-none"), &body)
+    };
+    let with_mode = |mode: &str| {
+        let body = body.clone();
+        let name = format!("callgrind-broker-{mode}");
+        let options = [("mode", mode.to_string())];
+        move |t: &support::Tools| {
+            let options: Vec<(&str, &str)> =
+                options.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            Broker::start_in(t, support::scratch_dir(&name), policy, &options, &body)
+        }
+    };
+    let strict = with_mode("strict");
+    let mosquitto = with_mode("mosquitto");
+    let configs: [(&str, &str, StartBroker<'_>); 3] = [
+        ("no ACL", "none", &none),
+        ("plugin (strict), imported policy", "strict", &strict),
+        (
+            "plugin (mosquitto), imported policy",
+            "mosquitto",
+            &mosquitto,
+        ),
+    ];
+    for qos in [0u8, 1] {
+        let mut base = 0.0;
+        for (label, name, start) in configs {
+            let per = instructions_per_message(t, &valgrind, name, start, qos, sizes);
+            if base == 0.0 {
+                base = per;
+            }
+            println!(
+                "QoS {qos}: {label:<36} {per:>8.0} instructions/msg; no ACL / this = {:.3}",
+                base / per
+            );
+        }
+    }
+}
+
 fn main() {
-    // `-- N ROUNDS`: messages per run (default 20,000) and interleaved rounds (default 5).
-    let numbers: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    // `-- N ROUNDS`: messages per run (default 20,000) and interleaved rounds (default 5);
+    // `rates` or `instructions` runs only that part.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let numbers: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let only = |part: &str| args.iter().any(|a| a == part);
+    let (rates, instructions) = match (only("rates"), only("instructions")) {
+        (false, false) => (true, true),
+        chosen => chosen,
+    };
     let n = numbers.first().copied().unwrap_or(20_000);
     let rounds = numbers.get(1).copied().unwrap_or(5).max(1);
     let Some(t) = support::tools("broker_throughput") else {
@@ -179,6 +321,12 @@ fn main() {
         .unwrap()
         .to_toml_string()
         .unwrap();
+    if instructions {
+        instruction_counts(&t, &policy, numbers.get(2).copied().unwrap_or(10_000));
+    }
+    if !rates {
+        return;
+    }
 
     // All brokers run for the whole measurement; the rounds alternate between them so that a
     // change of load on this shared machine hits every configuration alike.
