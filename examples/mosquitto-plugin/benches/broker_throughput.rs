@@ -20,8 +20,15 @@
 //! of each plugin mode with `plugin_opt_check_timing true` for the check latency inside the
 //! broker (p50/p99, logged by the plugin when it unloads).
 //!
-//! `cargo bench -p iotsec-mosquitto-plugin --bench broker_throughput` (add `-- N ROUNDS` for the
-//! messages per run, default 20,000, and the rounds, default 5). Results: BENCHMARKS.md.
+//! Before the rates, the load-independent measure: the broker's user-space instructions per
+//! message, counted by `valgrind --tool=callgrind` (no ACL and both plugin modes, QoS 0 and 1;
+//! the difference between a run of M and one of M/5 messages, so start-up and shutdown cancel
+//! out). Skipped, loudly, without valgrind.
+//!
+//! `cargo bench -p iotsec-mosquitto-plugin --bench broker_throughput` (add `-- N ROUNDS M` for the
+//! messages per rate run, default 20,000, the rounds, default 5, and the messages of the larger
+//! callgrind run, default 10,000; `rates` or `instructions` runs only that part). Results:
+//! BENCHMARKS.md.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
