@@ -114,15 +114,15 @@ fn throughput(port: u16, qos: u8, n: usize) -> (f64, usize) {
     (got as f64 / secs, got)
 }
 
-/// CPU time (user + system) the process `pid` has used so far, in seconds: fields 14 and 15
+/// CPU time (user, system) the process `pid` has used so far, in seconds: fields 14 and 15
 /// of `/proc/PID/stat` (proc(5)), in clock ticks of 1/100 s (`getconf CLK_TCK` on Linux).
-fn cpu_secs(pid: u32) -> f64 {
+fn cpu_secs(pid: u32) -> (f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     // The command name (field 2) is in parentheses and may hold spaces: count after it.
     let after = &stat[stat.rfind(')').unwrap() + 2..];
     let fields: Vec<&str> = after.split(' ').collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    ticks as f64 / 100.0
+    let ticks = |i: usize| fields[i].parse::<u64>().unwrap() as f64 / 100.0;
+    (ticks(11), ticks(12))
 }
 
 /// The median of `values` (sorted in place).
@@ -167,6 +167,9 @@ struct Config {
     rates: [Vec<f64>; 2],
     /// The broker's CPU time per delivered message, in µs: cpu[qos][round]
     cpu: [Vec<f64>; 2],
+    /// The user-space part of it (the plugin runs in user space; the kernel's share is the
+    /// socket work, which no ACL changes): user[qos][round]
+    user: [Vec<f64>; 2],
 }
 
 /// Starts one configuration's broker with the given tools.
@@ -343,18 +346,21 @@ fn main() {
             broker: Broker::start_plain(&t, support::scratch_dir("bench-none"), QUEUE),
             rates: [Vec::new(), Vec::new()],
             cpu: [Vec::new(), Vec::new()],
+            user: [Vec::new(), Vec::new()],
         },
         Config {
             label: "plugin (strict), imported policy",
             broker: plugin_broker(&t, "bench-strict", &policy, &[("mode", "strict")]),
             rates: [Vec::new(), Vec::new()],
             cpu: [Vec::new(), Vec::new()],
+            user: [Vec::new(), Vec::new()],
         },
         Config {
             label: "plugin (mosquitto), imported policy",
             broker: plugin_broker(&t, "bench-mosquitto", &policy, &[("mode", "mosquitto")]),
             rates: [Vec::new(), Vec::new()],
             cpu: [Vec::new(), Vec::new()],
+            user: [Vec::new(), Vec::new()],
         },
     ];
     // Warm-up: a tenth of a run on each broker (page cache, allocator, branch predictors).
@@ -374,15 +380,19 @@ fn main() {
             };
             for i in order {
                 let c = &mut configs[i];
-                let before = cpu_secs(c.broker.pid());
+                let (user0, system0) = cpu_secs(c.broker.pid());
                 let (rate, got) = throughput(c.broker.port, qos, n);
-                let cpu_us = (cpu_secs(c.broker.pid()) - before) * 1e6 / got as f64;
+                let (user1, system1) = cpu_secs(c.broker.pid());
+                let per_msg = |secs: f64| secs * 1e6 / got as f64;
+                let user_us = per_msg(user1 - user0);
+                let cpu_us = user_us + per_msg(system1 - system0);
                 println!(
-                    "round {round} QoS {qos} {:<36} {rate:>10.0} msg/s, broker CPU {cpu_us:>6.2} µs/msg ({got} of {n} delivered)",
+                    "round {round} QoS {qos} {:<36} {rate:>10.0} msg/s, broker CPU {cpu_us:>6.2} µs/msg (user {user_us:.2}) ({got} of {n} delivered)",
                     c.label
                 );
                 c.rates[usize::from(qos)].push(rate);
                 c.cpu[usize::from(qos)].push(cpu_us);
+                c.user[usize::from(qos)].push(user_us);
             }
         }
     }
@@ -420,14 +430,16 @@ fn main() {
         // CPU-bound broker is its inverse, so no-ACL CPU / plugin CPU is the throughput ratio.
         let none_cpu = &configs[0].cpu[qos];
         println!(
-            "QoS {qos}: no ACL broker CPU median {:.2} µs/msg",
-            median(&mut none_cpu.clone())
+            "QoS {qos}: no ACL broker CPU median {:.2} µs/msg (user {:.2})",
+            median(&mut none_cpu.clone()),
+            median(&mut configs[0].user[qos].clone())
         );
         for c in &configs[1..] {
             println!(
-                "QoS {qos}: {} broker CPU median {:.2} µs/msg; throughput ratio from CPU per round {}",
+                "QoS {qos}: {} broker CPU median {:.2} µs/msg (user {:.2}); throughput ratio from CPU per round {}",
                 c.label,
                 median(&mut c.cpu[qos].clone()),
+                median(&mut c.user[qos].clone()),
                 per_round(&c.cpu[qos], none_cpu, |ours, base| base / ours)
             );
         }
