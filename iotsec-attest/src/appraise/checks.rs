@@ -359,3 +359,46 @@ pub(crate) fn event_log<P: PcrSource>(
     }
     Verdict::from_findings(findings)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// TPML_PCR_SELECTION with one bank: hash id, sizeofSelect 3 and the three bitmap bytes.
+    fn selection(banks: &[(u16, [u8; 3])]) -> PcrSelectionList {
+        let mut bytes = (banks.len() as u32).to_be_bytes().to_vec();
+        for (alg, bits) in banks {
+            bytes.extend_from_slice(&alg.to_be_bytes());
+            bytes.push(3);
+            bytes.extend_from_slice(bits);
+        }
+        PcrSelectionList::parse(&bytes).unwrap()
+    }
+
+    #[test]
+    fn a_sha1_bank_counts_only_when_it_selects_a_pcr() {
+        let policy = AppraisalPolicy::default();
+        let refused = pcr_banks(
+            &policy,
+            &selection(&[(0x0004, [0x01, 0, 0]), (0x000b, [0xff, 0, 0])]),
+        );
+        assert_eq!(refused.tier, Tier::Contraindicated);
+        assert_eq!(refused.findings, vec![Finding::Sha1BankRefused]);
+        // A SHA-1 entry that selects nothing quotes nothing in SHA-1.
+        let empty_sha1 = pcr_banks(
+            &policy,
+            &selection(&[(0x0004, [0, 0, 0]), (0x000b, [0xff, 0, 0])]),
+        );
+        assert_eq!(empty_sha1.tier, Tier::Affirming);
+        assert!(empty_sha1.findings.is_empty());
+        let allowed = AppraisalPolicy {
+            allow_sha1: true,
+            ..AppraisalPolicy::default()
+        };
+        assert_eq!(
+            pcr_banks(&allowed, &selection(&[(0x0004, [0x01, 0, 0])])).tier,
+            Tier::Affirming
+        );
+    }
+}
