@@ -11,7 +11,7 @@
 //! The approval queue is an [`ApprovalStore`] passed in with
 //! [`EstService::with_approval_store`] (without one, the queue in the label's CA database); the
 //! identities the application bars from enrollment come in as an
-//! [`EnrollmentAdmission`](crate::est::enrollment_admission::EnrollmentAdmission).
+//! [`EnrollmentAdmission`].
 //!
 //! # Re-submitted requests
 //!
