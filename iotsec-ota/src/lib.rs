@@ -52,3 +52,5 @@ pub mod manifest_builder;
 pub mod rollout_planner;
 #[cfg(feature = "std")]
 pub mod signer;
+#[cfg(feature = "alloc")]
+pub mod staged_rollout;

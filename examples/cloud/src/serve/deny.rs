@@ -2,57 +2,22 @@
 //! `examples/mosquitto-plugin/README.md`): the service reads it over MQTT (rumqttc, mutual
 //! TLS 1.3 with a certificate it issues itself for the configured reader CN) and quarantines
 //! (`probing`) a device after [`super::DenyConfig::threshold`] denies on topics under another
-//! device's `devices/{id}/` subtree. The count lives in memory: a restart starts it again (a
-//! quarantine already recorded stays). Events the plugin's rate limit suppressed carry no
-//! client and are not counted.
+//! device's `devices/{id}/` subtree (the rule is [`iotsec_mqtt_acl::probe`]). The count lives
+//! in memory: a restart starts it again (a quarantine already recorded stays). Events the
+//! plugin's rate limit suppressed carry no client and are not counted.
 
-use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use iotsec_mqtt_acl::probe::{MAX_DENY_RECORD, Probe, ProbeDetector, parse_deny_record};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
-use serde::Deserialize;
 
 use super::http::App;
 use super::{DenyConfig, ServeError};
 
 /// Largest deny event read (the plugin's are a few hundred bytes).
-const MAX_EVENT: usize = 4096;
-
-/// One deny event (the fields the service acts on; the plugin's others are ignored).
-#[derive(Debug, Deserialize)]
-pub struct DenyEvent {
-    /// The MQTT client id.
-    pub client_id: Option<String>,
-    /// The username (the certificate CN with `use_identity_as_username`).
-    pub username: Option<String>,
-    /// The topic or filter that was denied.
-    pub topic: Option<String>,
-}
-
-/// The device a denied request probed: the owner of `devices/{id}/...` when that is not the
-/// requester itself.
-pub fn probed_other_device(event: &DenyEvent) -> Option<(String, String)> {
-    let who = event.username.as_ref().or(event.client_id.as_ref())?;
-    let topic = event.topic.as_deref()?;
-    let owner = topic.strip_prefix("devices/")?.split('/').next()?;
-    (owner != who).then(|| (who.clone(), owner.to_owned()))
-}
-
-/// Counts probes per device; says when one reaches the threshold (once).
-#[derive(Debug, Default)]
-pub struct ProbeCounter {
-    counts: HashMap<String, u32>,
-}
-
-impl ProbeCounter {
-    /// Counts one probe by `device`; true exactly when it reaches `threshold`.
-    pub fn count(&mut self, device: &str, threshold: u32) -> bool {
-        let n = self.counts.entry(device.to_owned()).or_insert(0);
-        *n = n.saturating_add(1);
-        *n == threshold
-    }
-}
+const MAX_EVENT: usize = MAX_DENY_RECORD;
 
 /// The client configuration: TLS 1.3, trusting the fleet root, presenting a certificate the
 /// fleet CA issues now for `reader`.
@@ -89,7 +54,9 @@ pub async fn follow(app: Arc<App>, config: DenyConfig) {
         Arc::new(tls),
     )));
     let (client, mut events) = AsyncClient::new(options, 16);
-    let mut counter = ProbeCounter::default();
+    // A threshold of 0 would never fire: it counts as 1 (fail closed).
+    let mut detector =
+        ProbeDetector::new(NonZeroU32::new(config.threshold).unwrap_or(NonZeroU32::MIN));
     loop {
         match events.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
@@ -100,14 +67,15 @@ pub async fn follow(app: Arc<App>, config: DenyConfig) {
                     eprintln!("iotsec-cloud: deny stream: subscribing: {e}");
                 }
             }
-            Ok(Event::Incoming(Packet::Publish(p))) if p.payload.len() <= MAX_EVENT => {
-                let Ok(event) = serde_json::from_slice::<DenyEvent>(&p.payload) else {
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                let Ok(record) = parse_deny_record(&p.payload) else {
                     continue;
                 };
-                let Some((device, owner)) = probed_other_device(&event) else {
-                    continue;
-                };
-                if counter.count(&device, config.threshold) {
+                if let Some(Probe {
+                    prober: device,
+                    owner,
+                }) = detector.observe(&record)
+                {
                     let app = app.clone();
                     let done =
                         tokio::task::spawn_blocking(move || app.quarantine_prober(&device, &owner))
@@ -123,51 +91,5 @@ pub async fn follow(app: Arc<App>, config: DenyConfig) {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    fn event(json: &str) -> DenyEvent {
-        serde_json::from_str(json).unwrap()
-    }
-
-    #[test]
-    fn only_requests_under_another_devices_subtree_are_probes() {
-        let other = event(
-            r#"{"action":"publish","client_id":"dev9","reason":"no_matching_rule","suppressed":0,"topic":"devices/dev8/telemetry","username":"dev9"}"#,
-        );
-        assert_eq!(
-            probed_other_device(&other),
-            Some(("dev9".into(), "dev8".into()))
-        );
-        let own =
-            event(r#"{"client_id":"dev9","topic":"devices/dev9/telemetry","username":"dev9"}"#);
-        assert_eq!(probed_other_device(&own), None);
-        let elsewhere = event(r#"{"client_id":"dev9","topic":"$SYS/broker","username":"dev9"}"#);
-        assert_eq!(probed_other_device(&elsewhere), None);
-        // The username (certificate CN) is the identity, not a client id it chose.
-        let spoof = event(r#"{"client_id":"dev8","topic":"devices/dev8/cmd/x","username":"dev9"}"#);
-        assert_eq!(
-            probed_other_device(&spoof),
-            Some(("dev9".into(), "dev8".into()))
-        );
-        let wildcard =
-            event(r#"{"client_id":"dev9","topic":"devices/+/telemetry","username":null}"#);
-        assert_eq!(
-            probed_other_device(&wildcard),
-            Some(("dev9".into(), "+".into()))
-        );
-    }
-
-    #[test]
-    fn the_threshold_fires_once() {
-        let mut c = ProbeCounter::default();
-        let fired: Vec<bool> = (0..5).map(|_| c.count("dev9", 3)).collect();
-        assert_eq!(fired, [false, false, true, false, false]);
-        assert!(!c.count("dev8", 3));
     }
 }
