@@ -401,4 +401,63 @@ mod tests {
             Tier::Affirming
         );
     }
+
+    /// A policy pinning SHA-256 PCR 7 to `accepted`.
+    fn pin_pcr7(accepted: Vec<Vec<u8>>) -> AppraisalPolicy {
+        let mut bank = BTreeMap::new();
+        bank.insert(7u8, accepted);
+        let mut reference = BTreeMap::new();
+        reference.insert(HashAlg::Sha256, bank);
+        AppraisalPolicy {
+            reference,
+            ..AppraisalPolicy::default()
+        }
+    }
+
+    #[test]
+    fn a_reference_pcr_must_be_quoted_even_when_its_value_is_supplied() {
+        // PCR 7 holds the accepted value in the supplied values, but the quote selects only
+        // PCR 0: the value is not covered by pcrDigest, so anyone could have written it.
+        let good = vec![0x11; 32];
+        let policy = pin_pcr7(vec![good.clone()]);
+        let mut pcrs: BTreeMap<(HashAlg, u8), Vec<u8>> = BTreeMap::new();
+        pcrs.insert((HashAlg::Sha256, 7), good.clone());
+        pcrs.insert((HashAlg::Sha256, 0), vec![0; 32]);
+        let unquoted = reference_values(&policy, &selection(&[(0x000b, [0x01, 0, 0])]), &pcrs);
+        assert_eq!(
+            unquoted.findings,
+            vec![Finding::ReferencePcrNotQuoted {
+                bank: HashAlg::Sha256,
+                index: 7
+            }]
+        );
+        let quoted = reference_values(&policy, &selection(&[(0x000b, [0x81, 0, 0])]), &pcrs);
+        assert_eq!(quoted.tier, Tier::Affirming);
+    }
+
+    #[test]
+    fn any_listed_value_matches_also_when_listed_twice() {
+        let (good, other) = (vec![0x11; 32], vec![0x22; 32]);
+        let mut pcrs: BTreeMap<(HashAlg, u8), Vec<u8>> = BTreeMap::new();
+        pcrs.insert((HashAlg::Sha256, 7), good.clone());
+        let quoted = selection(&[(0x000b, [0x80, 0, 0])]);
+        for accepted in [
+            vec![good.clone()],
+            vec![other.clone(), good.clone()],
+            vec![good.clone(), good.clone()],
+            vec![good.clone(), other.clone(), good.clone()],
+        ] {
+            let verdict = reference_values(&pin_pcr7(accepted.clone()), &quoted, &pcrs);
+            assert_eq!(verdict.tier, Tier::Affirming, "{accepted:?}");
+        }
+        let mismatch = reference_values(&pin_pcr7(vec![other.clone(), other]), &quoted, &pcrs);
+        assert_eq!(
+            mismatch.findings,
+            vec![Finding::ReferenceValueMismatch {
+                bank: HashAlg::Sha256,
+                index: 7,
+                found: hex::encode(&good)
+            }]
+        );
+    }
 }
