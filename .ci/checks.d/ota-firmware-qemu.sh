@@ -6,7 +6,9 @@
 # checked against the host verifier (`iotsec-cloud ota verify`). Then reports instruction
 # counts. Then the same for the MCUboot path (`--features mcuboot`): images signed by
 # `iotsec-cloud ota mcuboot sign` with the test keys of iotsec-ota/tests/fixtures/mcuboot, each
-# refusal checked against `iotsec-cloud ota mcuboot verify`. Under `-icount shift=0` virtual time advances 1 ns per guest instruction and the
+# refusal checked against `iotsec-cloud ota mcuboot verify`. In between, iotsec-ota's own SHA-256
+# (`sha256-m4`, `firmware-sha256`) hashes the image and prefixes across the padding boundaries in
+# odd-sized pieces: every digest must equal the host's (Python hashlib). Under `-icount shift=0` virtual time advances 1 ns per guest instruction and the
 # board's timer ticks at 25 MHz, so one tick is 40 instructions (instructions, not cycles).
 #
 # Without qemu-system-arm the check skips loudly, or fails with CI=true.
@@ -174,9 +176,10 @@ done
 # Builds (cargo features): the Ed25519 path, the ES256 path on RustCrypto, and the ES256 path on
 # the Cortex-M4 backend (`es256-cm4`), each with the compact SHA-2 rounds of the size build, at
 # opt-levels s, 3 and z; then, at "s" only, the other SHA-256 implementations (sha2's unrolled
-# rounds, `hmac-sha256`). All must reach the same verdicts on the same signed inputs.
+# rounds, `hmac-sha256`, iotsec-ota's own `sha256-m4`, the firmware's default). All must reach the
+# same verdicts on the same signed inputs.
 for build in ed25519,sha2-compact es256,sha2-compact es256-cm4,sha2-compact \
-  es256-cm4 es256-cm4,hmac-sha256 ed25519,sha2-compact,hmac-sha256; do
+  es256-cm4 es256-cm4,hmac-sha256 ed25519,sha2-compact,sha256-m4 es256-cm4,sha2-compact,sha256-m4; do
   alg=${build%%,*}
   alg=${alg%-cm4}
   opts="s 3 z"
@@ -224,6 +227,39 @@ for build in ed25519,sha2-compact es256,sha2-compact es256-cm4,sha2-compact \
     done <<<"$cases"
   done
 done
+
+# --- SHA-256 alone: iotsec-ota's hasher with `sha256-m4` (firmware-sha256, 256-byte chunks) ---
+# The digest of the whole image and of prefixes fed in pieces of 1, 7 and 61 bytes (the padding
+# boundaries) must equal the host's (Python hashlib).
+sha_dir="$work/sha256"
+mkdir -p "$sha_dir"
+cp "$work/ed25519/image.bin" "$sha_dir/image.bin"
+(cd examples/firmware-verify &&
+  cargo build --quiet --release --target thumbv7em-none-eabihf --no-default-features \
+    --features qemu,bench-iotsec-ota,sha2-compact,sha256-m4 --bin firmware-sha256)
+sha_elf="$sha_dir/firmware-sha256.elf"
+cp "$CARGO_TARGET_DIR/thumbv7em-none-eabihf/release/firmware-sha256" "$sha_elf"
+code=$(run_qemu "$sha_dir" "$sha_elf")
+want=$(python3 - "$sha_dir/image.bin" <<'PY'
+import hashlib, sys
+image = open(sys.argv[1], "rb").read()
+print(f"sha256 bytes {len(image)} digest {hashlib.sha256(image).hexdigest()}")
+for n in (0, 1, 55, 56, 63, 64, 65, 119, 120, 127, 1000, 4097):
+    for piece in (1, 7, 61):
+        print(f"prefix {n} piece {piece} digest {hashlib.sha256(image[:n]).hexdigest()}")
+PY
+)
+got=$(sed -E 's/ ticks [0-9]+//' "$sha_dir/qemu.out")
+if [ "$code" != 0 ] || [ "$got" != "$want" ]; then
+  fail "sha256-m4 on Cortex-M4: exit $code, digests differ from the host's:"
+  diff <(echo "$want") <(echo "$got") >&2 || true
+else
+  passed=$((passed + 1))
+  ticks=$(awk '$1 == "sha256" { print $5 }' "$sha_dir/qemu.out")
+  echo "ota-firmware-qemu: sha256-m4 on Cortex-M4: $(echo "$want" | wc -l) digests equal the host's;" \
+    "instructions (QEMU -icount, ±$TICK_INSNS) $((ticks * TICK_INSNS)) for $IMAGE_BYTES bytes =" \
+    "$((ticks * TICK_INSNS * 1024 / IMAGE_BYTES)) per KiB"
+fi
 
 # --- MCUboot images (Ed25519 build, opt-level "s" measured with 3 and "z" for comparison) ---
 fixtures="$repo/iotsec-ota/tests/fixtures/mcuboot"

@@ -294,6 +294,40 @@ fn signature_relabelled_to_another_scheme_than_the_aks_is_rejected_before_verifi
 }
 
 #[test]
+fn sha1_signature_is_refused_by_default_before_verification() {
+    // TPMT_SIGNATURE: sigAlg (ECDSA) then hashAlg, here relabelled from SHA-256 to SHA-1.
+    let refused = |policy: &AppraisalPolicy| {
+        appraise(
+            &RingVerifier,
+            policy,
+            "swtpm-ak_ecc.pub",
+            "swtpm-q_ecc",
+            &ECC_NONCE,
+            |_, s, _| {
+                assert_eq!(s[2..4], [0x00, 0x0b]);
+                s[2..4].copy_from_slice(&[0x00, 0x04]);
+            },
+        )
+        .claim(Claim::Signature)
+        .unwrap()
+        .findings
+        .clone()
+    };
+    assert_eq!(
+        refused(&AppraisalPolicy::default()),
+        vec![Finding::SignatureHashRefused {
+            hash: HashAlg::Sha1
+        }]
+    );
+    // Allowed SHA-1 reaches the scheme check, which this relabelled signature fails.
+    assert!(
+        !refused(&sha1_policy()).contains(&Finding::SignatureHashRefused {
+            hash: HashAlg::Sha1
+        })
+    );
+}
+
+#[test]
 fn altered_message_fails_the_signature() {
     let a = appraise(
         &RustCryptoVerifier,

@@ -422,22 +422,54 @@ impl CompiledPolicy {
         request: &Request<'_>,
         mode: SubscribeMode,
     ) -> Decision {
+        let mut tally = Tally::default();
+        match self.walk(ctx, request, mode, &mut tally) {
+            Some(early) => early,
+            None => tally.finish(),
+        }
+    }
+
+    /// The effect and the reason of [`Self::check_with_mode`], without the trace: the same
+    /// walk, minus recording (and copying out) which rules matched. For a caller that decides
+    /// per message and logs only the reason (the mosquitto plugin).
+    pub fn decide_with_mode(
+        &self,
+        ctx: &ClientContext<'_>,
+        request: &Request<'_>,
+        mode: SubscribeMode,
+    ) -> (Effect, Reason) {
+        let mut tally = Tally::untraced();
+        match self.walk(ctx, request, mode, &mut tally) {
+            Some(early) => (early.effect, early.reason),
+            None => tally.verdict(),
+        }
+    }
+
+    /// The body of [`Self::check_with_mode`]: a decision reached before or instead of the
+    /// trie walk (bad QoS, unbound identity, SUBSCRIBE, bad topic), or `None` when `tally`
+    /// holds the walk's outcome.
+    fn walk(
+        &self,
+        ctx: &ClientContext<'_>,
+        request: &Request<'_>,
+        mode: SubscribeMode,
+        tally: &mut Tally,
+    ) -> Option<Decision> {
         if request.qos > 2 {
-            return Decision::deny(Reason::InvalidQos { qos: request.qos });
+            return Some(Decision::deny(Reason::InvalidQos { qos: request.qos }));
         }
         if !self.policy.identity_bound(ctx) {
-            return Decision::deny(Reason::IdentityNotBound {
+            return Some(Decision::deny(Reason::IdentityNotBound {
                 binding: self.policy.identity_binding,
-            });
+            }));
         }
         if request.action == Action::Subscribe {
-            return decide_subscribe(&self.policy, ctx, request, mode);
+            return Some(decide_subscribe(&self.policy, ctx, request, mode));
         }
         let name = match TopicName::new(request.topic) {
             Ok(n) => n,
-            Err(e) => return Decision::deny(Reason::InvalidTopic(e)),
+            Err(e) => return Some(Decision::deny(Reason::InvalidTopic(e))),
         };
-        let mut tally = Tally::default();
         if let Some(trie) = self.tries.get(request.action.index()) {
             let mut walk = Walk {
                 policy: &self.policy,
@@ -449,20 +481,20 @@ impl CompiledPolicy {
             };
             if mode == SubscribeMode::Mosquitto {
                 walk.fill = Fill::MosquittoText;
-                walk.visit(trie, Some(name.as_str()), 0, None, &mut tally);
+                walk.visit(trie, Some(name.as_str()), 0, None, tally);
                 if self
                     .placeholders
                     .iter()
                     .any(|p| mosquitto_value(p, ctx).is_err())
                 {
                     walk.fill = Fill::MosquittoReach;
-                    walk.visit(trie, Some(name.as_str()), 0, None, &mut tally);
+                    walk.visit(trie, Some(name.as_str()), 0, None, tally);
                 }
             } else {
-                walk.visit(trie, Some(name.as_str()), 0, None, &mut tally);
+                walk.visit(trie, Some(name.as_str()), 0, None, tally);
             }
         }
-        tally.finish()
+        None
     }
 
     /// CONNECT: the identity binding and the will message (if any), given as (topic, QoS,

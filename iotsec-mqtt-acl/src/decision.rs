@@ -283,6 +283,9 @@ pub(crate) struct Tally {
     poison: Option<(u32, u16, PlaceholderKind, ValueProblem)>,
     allow: Option<(u32, u16)>,
     trace: Trace,
+    /// Keep no trace (a caller that needs only the effect and the reason): the sorted insert
+    /// into the trace is most of the cost of a match.
+    untraced: bool,
 }
 
 fn keep_min(slot: &mut Option<(u32, u16)>, key: (u32, u16)) {
@@ -313,6 +316,9 @@ impl Tally {
         } else if outcome.grants(effect) {
             keep_min(&mut self.allow, key);
         }
+        if self.untraced {
+            return;
+        }
         self.trace.record(TraceEntry {
             rule,
             template,
@@ -321,12 +327,30 @@ impl Tally {
         });
     }
 
+    /// A tally that keeps no trace ([`Tally::verdict`] is then the whole answer).
+    pub(crate) fn untraced() -> Self {
+        Tally {
+            untraced: true,
+            ..Tally::default()
+        }
+    }
+
     pub(crate) fn has_denial(&self) -> bool {
         self.deny.is_some() || self.poison.is_some()
     }
 
     pub(crate) fn finish(self) -> Decision {
-        let (effect, reason) = if let Some((rule, _)) = self.deny {
+        let (effect, reason) = self.verdict();
+        Decision {
+            effect,
+            reason,
+            trace: self.trace,
+        }
+    }
+
+    /// The effect and the reason of [`Tally::finish`], without the trace.
+    pub(crate) fn verdict(&self) -> (Effect, Reason) {
+        if let Some((rule, _)) = self.deny {
             (Effect::Deny, Reason::DeniedBy { rule })
         } else if let Some((rule, _, placeholder, problem)) = self.poison {
             (
@@ -341,11 +365,6 @@ impl Tally {
             (Effect::Allow, Reason::AllowedBy { rule })
         } else {
             (Effect::Deny, Reason::NoMatchingRule)
-        };
-        Decision {
-            effect,
-            reason,
-            trace: self.trace,
         }
     }
 

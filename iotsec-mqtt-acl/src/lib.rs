@@ -28,6 +28,8 @@ pub mod mosquitto_acl;
 pub mod policy;
 #[cfg(feature = "std")]
 pub mod posture_feed;
+#[cfg(feature = "std")]
+pub mod probe;
 #[cfg(feature = "alloc")]
 pub mod reference;
 #[cfg(feature = "std")]

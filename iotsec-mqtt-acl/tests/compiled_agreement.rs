@@ -111,6 +111,9 @@ proptest! {
         let req = Request { action, topic: &topic, qos };
         let fast = compiled.check(&ctx, &req);
         let slow = evaluate(&policy, &ctx, &req, SubscribeMode::Strict);
+        // The untraced decision (the mosquitto plugin's) says the same without the trace.
+        let untraced = compiled.decide_with_mode(&ctx, &req, SubscribeMode::Strict);
+        prop_assert_eq!(untraced, (slow.effect, slow.reason));
         prop_assert_eq!(fast, slow);
     }
 }

@@ -160,6 +160,11 @@ fn assert_agree(policy: &Policy, ctx: &ClientContext<'_>, req: &Request<'_>) {
     let compiled = CompiledPolicy::compile(policy.clone());
     let fast = compiled.check_with_mode(ctx, req, SubscribeMode::Mosquitto);
     let slow = evaluate(policy, ctx, req, SubscribeMode::Mosquitto);
+    assert_eq!(
+        compiled.decide_with_mode(ctx, req, SubscribeMode::Mosquitto),
+        (slow.effect, slow.reason),
+        "untraced: {ctx:?} {req:?}"
+    );
     assert_eq!(fast, slow, "{ctx:?} {req:?}");
 }
 

@@ -17,7 +17,11 @@ pub mod manifest;
 pub mod mcuboot;
 mod role;
 pub mod rollout_cohort;
-mod sha256;
+pub mod sha256;
+// Always compiled for the tests (differential against `sha2`), linked only with `sha256-m4` on Arm.
+#[cfg(any(test, all(feature = "sha256-m4", target_arch = "arm")))]
+#[cfg_attr(not(all(feature = "sha256-m4", target_arch = "arm")), allow(dead_code))]
+mod sha256_m4;
 pub mod signature_algorithm;
 pub mod suit;
 pub mod trial_boot;
@@ -48,3 +52,5 @@ pub mod manifest_builder;
 pub mod rollout_planner;
 #[cfg(feature = "std")]
 pub mod signer;
+#[cfg(feature = "alloc")]
+pub mod staged_rollout;

@@ -26,20 +26,8 @@ fn record(flash: &MemoryBootStore) -> BootRecord {
     *flash.record().expect("factory stores a record")
 }
 
-fn image(version: u64, len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u64 * 31 + version * 7) as u8)
-        .collect()
-}
-
-fn ticket(image: &[u8], counter: u64, sequence: u64) -> InstallTicket {
-    InstallTicket {
-        security_counter: counter,
-        sequence_number: sequence,
-        digest: Sha256::digest(image).into(),
-        size: image.len() as u64,
-    }
-}
+mod common;
+use common::{install_ticket as ticket, versioned_image as image};
 
 fn factory() -> MemoryBootStore {
     let v1 = image(1, 700);

@@ -513,3 +513,39 @@ fn roles_are_separate_root_keys_cannot_sign_releases() {
         })
     ));
 }
+
+#[test]
+fn limits_are_inclusive_an_image_that_fills_the_slot_and_an_equal_counter_pass() {
+    // The refusals above are strict inequalities: an image of exactly the slot's capacity and
+    // a release that keeps the stored security counter (a bug fix without a new rollback floor)
+    // are accepted; one byte more, or one counter less, is not.
+    let root_doc = root_v1();
+    let root = TrustRoot::from_pinned(&root_doc).unwrap();
+    let with_size = |size: u64, counter: u64| {
+        let mut spec = ComponentSpec::from_image("app", IMAGE);
+        spec.size = size;
+        signed(
+            &iotsec_ota::manifest_builder::ManifestBuilder::new(VENDOR, CLASS, "2.0.0")
+                .security_counter(counter)
+                .sequence_number(11)
+                .component(spec),
+        )
+    };
+    let full = with_size(1 << 20, 3);
+    let verified = verify(&full, &root, &state()).unwrap();
+    assert_eq!(verified.manifest.security_counter, 3);
+    assert_eq!(
+        verify(&with_size((1 << 20) + 1, 3), &root, &state()),
+        Err(Error::ImageTooLarge {
+            size: (1 << 20) + 1,
+            capacity: 1 << 20
+        })
+    );
+    assert_eq!(
+        verify(&with_size(1 << 20, 2), &root, &state()),
+        Err(Error::Rollback {
+            stored: 3,
+            offered: 2
+        })
+    );
+}

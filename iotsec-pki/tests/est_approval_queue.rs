@@ -1,7 +1,9 @@
 //! The manual-approval queue of an EST label (RFC 7030 §4.2.3) as a state machine, checked
 //! against a model over random sequences of enrollments and approvals: a request is answered
 //! 202 until an operator approves it, then issued exactly once on the next retry, and leaves
-//! the queue; approvals of other requests never issue this one.
+//! the queue; approvals of other requests never issue this one. The device that retries once
+//! more (it missed the answer) gets the same certificate again, not a new queue entry
+//! (`est::service`, "Re-submitted requests").
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -28,6 +30,8 @@ enum Queued {
     Absent,
     /// Queued under this id, approved or not.
     Pending { id: i64, approved: bool },
+    /// Issued: this certificate (DER) is the answer to every retry.
+    Issued,
 }
 
 #[derive(Clone, Debug)]
@@ -77,6 +81,7 @@ proptest! {
         let tls = TlsFacts { client_cert: None, exporter: Some([1; 32]), ..Default::default() };
         let mut model = [Queued::Absent; 3];
         let mut issued = 0u64;
+        let mut certs: [Option<Vec<u8>>; 3] = Default::default();
         for op in ops {
             match op {
                 Op::Enroll(n) => {
@@ -85,7 +90,12 @@ proptest! {
                         Queued::Pending { approved: true, .. } => {
                             prop_assert_eq!(r.status, 200, "approved request {} not issued", n);
                             issued += 1;
-                            model[n] = Queued::Absent;
+                            certs[n] = Some(r.body.to_vec());
+                            model[n] = Queued::Issued;
+                        }
+                        Queued::Issued => {
+                            prop_assert_eq!(r.status, 200, "issued request {} not answered again", n);
+                            prop_assert_eq!(Some(r.body.to_vec()), certs[n].clone());
                         }
                         Queued::Pending { id, approved: false } => {
                             prop_assert_eq!(r.status, 202);

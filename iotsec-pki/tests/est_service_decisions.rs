@@ -6,13 +6,14 @@
     clippy::panic
 )]
 
+mod common;
 mod peers;
 
 use std::collections::HashMap;
 
 use iotsec_pki::ca_state::{CaSettings, CaState, init_state};
 use iotsec_pki::channel_binding::challenge_password_for;
-use iotsec_pki::est_message::{Base64Layout, encode_csr_body, parse_certs_only};
+use iotsec_pki::est_message::parse_certs_only;
 use iotsec_pki::est_service::{BindingPolicy, EstRequest, EstService, LabelPolicy, TlsFacts};
 use iotsec_pki::{CsrRequest, DeviceKey, KeyAlgorithm, build_csr};
 use time::OffsetDateTime;
@@ -78,18 +79,7 @@ fn enroll_as(label: &str, pw: Option<&str>, common_name: &str) -> EstRequest {
         },
     )
     .unwrap();
-    let prefix = if label.is_empty() {
-        String::new()
-    } else {
-        format!("{label}/")
-    };
-    EstRequest {
-        method: "POST".into(),
-        path: format!("/.well-known/est/{prefix}simpleenroll"),
-        content_type: Some("application/pkcs10".into()),
-        authorization: Some("Basic dTpw".into()), // u:p
-        body: encode_csr_body(&csr, Base64Layout::Lines64).into_bytes(),
-    }
+    common::est_post(label, "simpleenroll", &csr)
 }
 
 fn facts() -> TlsFacts {

@@ -10,6 +10,10 @@
 
 use core::panic::PanicInfo;
 
+// Compact memory routines unless compiler_builtins' are asked for (src/compact_mem.rs).
+#[cfg(not(feature = "builtins-mem"))]
+mod compact_mem;
+
 use iotsec_ota::{DeviceState, ImageVerifier, TrustRoot, verify};
 
 /// Staging area in RAM: [root length u32][manifest length u32][root][manifest].

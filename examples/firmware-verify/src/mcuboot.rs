@@ -12,6 +12,10 @@
 
 use core::panic::PanicInfo;
 
+// Compact memory routines unless compiler_builtins' are asked for (src/compact_mem.rs).
+#[cfg(not(feature = "builtins-mem"))]
+mod compact_mem;
+
 use iotsec_ota::mcuboot::{
     ImageSource, KeyAlgorithm, Layout, TrustedKey, install_ticket, verify_image,
 };

@@ -21,6 +21,10 @@
 use core::fmt::Write as _;
 use core::panic::PanicInfo;
 
+// Compact memory routines unless compiler_builtins' are asked for (src/compact_mem.rs).
+#[cfg(not(feature = "builtins-mem"))]
+mod compact_mem;
+
 use board::{exit, read_file, timer};
 use cortex_m_rt::{ExceptionFrame, entry, exception};
 use cortex_m_semihosting::hio;

@@ -20,8 +20,15 @@
 //! of each plugin mode with `plugin_opt_check_timing true` for the check latency inside the
 //! broker (p50/p99, logged by the plugin when it unloads).
 //!
-//! `cargo bench -p iotsec-mosquitto-plugin --bench broker_throughput` (add `-- N ROUNDS` for the
-//! messages per run, default 20,000, and the rounds, default 5). Results: BENCHMARKS.md.
+//! Before the rates, the load-independent measure: the broker's user-space instructions per
+//! message, counted by `valgrind --tool=callgrind` (no ACL and both plugin modes, QoS 0 and 1;
+//! the difference between a run of M and one of M/5 messages, so start-up and shutdown cancel
+//! out). Skipped, loudly, without valgrind.
+//!
+//! `cargo bench -p iotsec-mosquitto-plugin --bench broker_throughput` (add `-- N ROUNDS M` for the
+//! messages per rate run, default 20,000, the rounds, default 5, and the messages of the larger
+//! callgrind run, default 10,000; `rates` or `instructions` runs only that part). Results:
+//! BENCHMARKS.md.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -107,15 +114,15 @@ fn throughput(port: u16, qos: u8, n: usize) -> (f64, usize) {
     (got as f64 / secs, got)
 }
 
-/// CPU time (user + system) the process `pid` has used so far, in seconds: fields 14 and 15
+/// CPU time (user, system) the process `pid` has used so far, in seconds: fields 14 and 15
 /// of `/proc/PID/stat` (proc(5)), in clock ticks of 1/100 s (`getconf CLK_TCK` on Linux).
-fn cpu_secs(pid: u32) -> f64 {
+fn cpu_secs(pid: u32) -> (f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     // The command name (field 2) is in parentheses and may hold spaces: count after it.
     let after = &stat[stat.rfind(')').unwrap() + 2..];
     let fields: Vec<&str> = after.split(' ').collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    ticks as f64 / 100.0
+    let ticks = |i: usize| fields[i].parse::<u64>().unwrap() as f64 / 100.0;
+    (ticks(11), ticks(12))
 }
 
 /// The median of `values` (sorted in place).
@@ -160,14 +167,159 @@ struct Config {
     rates: [Vec<f64>; 2],
     /// The broker's CPU time per delivered message, in µs: cpu[qos][round]
     cpu: [Vec<f64>; 2],
+    /// The user-space part of it (the plugin runs in user space; the kernel's share is the
+    /// socket work, which no ACL changes): user[qos][round]
+    user: [Vec<f64>; 2],
+}
+
+/// Starts one configuration's broker with the given tools.
+type StartBroker<'a> = &'a dyn Fn(&support::Tools) -> Broker;
+
+/// `valgrind`, for the instruction counts (`None`: that part is skipped, loudly).
+fn valgrind() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("valgrind"))
+        .find(|p| p.is_file())
+}
+
+/// The `summary:` line of a callgrind output file: the instructions executed (Ir) by the
+/// whole process.
+fn callgrind_total(out: &std::path::Path) -> u64 {
+    let text = std::fs::read_to_string(out).unwrap();
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("summary:"))
+        .unwrap_or_else(|| panic!("no summary line in {}", out.display()));
+    line.trim().parse().unwrap()
+}
+
+/// One broker run under `valgrind --tool=callgrind`: starts it with `start`, moves `n`
+/// messages at `qos` with [`throughput`], stops it, and returns the instructions the broker
+/// process executed in total (start-up and shutdown included).
+fn instructions_of_run(
+    t: &support::Tools,
+    valgrind: &std::path::Path,
+    dir: &std::path::Path,
+    start: StartBroker<'_>,
+    qos: u8,
+    n: usize,
+) -> u64 {
+    let out = dir.join(format!("callgrind.q{qos}.n{n}.out"));
+    // The broker is started through a script (Broker::spawn runs `tools.broker -c CONF`);
+    // `exec` keeps the pid, so SIGTERM reaches the broker and callgrind writes its file.
+    let wrapper = dir.join(format!("mosquitto-callgrind-q{qos}-n{n}.sh"));
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec {} --tool=callgrind --callgrind-out-file={} {} \"$@\"\n",
+            valgrind.display(),
+            out.display(),
+            t.broker.display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&wrapper)
+        .status()
+        .unwrap();
+    let tools = support::Tools {
+        broker: wrapper,
+        publish: t.publish.clone(),
+        subscribe: t.subscribe.clone(),
+        plugin: t.plugin.clone(),
+    };
+    let broker = start(&tools);
+    let (_, got) = throughput(broker.port, qos, n);
+    assert_eq!(got, n, "every message delivered");
+    let (status, log) = broker.terminate();
+    assert!(status.success(), "broker under callgrind: {status}\n{log}");
+    callgrind_total(&out)
+}
+
+/// Broker instructions per delivered message: the difference between a run of `large` and a
+/// run of `small` messages on fresh brokers, divided by the difference in messages (start-up,
+/// connections, warm-up and shutdown cancel out). Unlike the CPU time, it does not depend on
+/// the load of the machine.
+fn instructions_per_message(
+    t: &support::Tools,
+    valgrind: &std::path::Path,
+    name: &str,
+    start: StartBroker<'_>,
+    qos: u8,
+    (small, large): (usize, usize),
+) -> f64 {
+    let dir = support::scratch_dir(&format!("callgrind-{name}"));
+    let a = instructions_of_run(t, valgrind, &dir, start, qos, small);
+    let b = instructions_of_run(t, valgrind, &dir, start, qos, large);
+    (b as f64 - a as f64) / (large - small) as f64
+}
+
+/// The instruction-count part of the benchmark: no ACL and the plugin in both modes, QoS 0
+/// and QoS 1, `n` messages (and `n / 5` for the baseline run).
+fn instruction_counts(t: &support::Tools, policy: &str, n: usize) {
+    let Some(valgrind) = valgrind() else {
+        println!("\n*** instructions per message SKIPPED: valgrind is not installed ***");
+        return;
+    };
+    let sizes = ((n / 5).max(100), n.max(500));
+    println!(
+        "\nbroker instructions per message (callgrind, runs of {} and {} messages)",
+        sizes.0, sizes.1
+    );
+    // `user root`: mosquitto started as root otherwise drops to the `mosquitto` user, which
+    // may not write the file callgrind created at start-up. Same line in every configuration.
+    let body = format!("{QUEUE}user root\n");
+    let none = |t: &support::Tools| {
+        Broker::start_plain(t, support::scratch_dir("callgrind-broker-none"), &body)
+    };
+    let with_mode = |mode: &str| {
+        let body = body.clone();
+        let name = format!("callgrind-broker-{mode}");
+        let options = [("mode", mode.to_string())];
+        move |t: &support::Tools| {
+            let options: Vec<(&str, &str)> =
+                options.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            Broker::start_in(t, support::scratch_dir(&name), policy, &options, &body)
+        }
+    };
+    let strict = with_mode("strict");
+    let mosquitto = with_mode("mosquitto");
+    let configs: [(&str, &str, StartBroker<'_>); 3] = [
+        ("no ACL", "none", &none),
+        ("plugin (strict), imported policy", "strict", &strict),
+        (
+            "plugin (mosquitto), imported policy",
+            "mosquitto",
+            &mosquitto,
+        ),
+    ];
+    for qos in [0u8, 1] {
+        let mut base = 0.0;
+        for (label, name, start) in configs {
+            let per = instructions_per_message(t, &valgrind, name, start, qos, sizes);
+            if base == 0.0 {
+                base = per;
+            }
+            println!(
+                "QoS {qos}: {label:<36} {per:>8.0} instructions/msg; no ACL / this = {:.3}",
+                base / per
+            );
+        }
+    }
 }
 
 fn main() {
-    // `-- N ROUNDS`: messages per run (default 20,000) and interleaved rounds (default 5).
-    let numbers: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    // `-- N ROUNDS`: messages per run (default 20,000) and interleaved rounds (default 5);
+    // `rates` or `instructions` runs only that part.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let numbers: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let only = |part: &str| args.iter().any(|a| a == part);
+    let (rates, instructions) = match (only("rates"), only("instructions")) {
+        (false, false) => (true, true),
+        chosen => chosen,
+    };
     let n = numbers.first().copied().unwrap_or(20_000);
     let rounds = numbers.get(1).copied().unwrap_or(5).max(1);
     let Some(t) = support::tools("broker_throughput") else {
@@ -179,6 +331,12 @@ fn main() {
         .unwrap()
         .to_toml_string()
         .unwrap();
+    if instructions {
+        instruction_counts(&t, &policy, numbers.get(2).copied().unwrap_or(10_000));
+    }
+    if !rates {
+        return;
+    }
 
     // All brokers run for the whole measurement; the rounds alternate between them so that a
     // change of load on this shared machine hits every configuration alike.
@@ -188,18 +346,21 @@ fn main() {
             broker: Broker::start_plain(&t, support::scratch_dir("bench-none"), QUEUE),
             rates: [Vec::new(), Vec::new()],
             cpu: [Vec::new(), Vec::new()],
+            user: [Vec::new(), Vec::new()],
         },
         Config {
             label: "plugin (strict), imported policy",
             broker: plugin_broker(&t, "bench-strict", &policy, &[("mode", "strict")]),
             rates: [Vec::new(), Vec::new()],
             cpu: [Vec::new(), Vec::new()],
+            user: [Vec::new(), Vec::new()],
         },
         Config {
             label: "plugin (mosquitto), imported policy",
             broker: plugin_broker(&t, "bench-mosquitto", &policy, &[("mode", "mosquitto")]),
             rates: [Vec::new(), Vec::new()],
             cpu: [Vec::new(), Vec::new()],
+            user: [Vec::new(), Vec::new()],
         },
     ];
     // Warm-up: a tenth of a run on each broker (page cache, allocator, branch predictors).
@@ -219,15 +380,19 @@ fn main() {
             };
             for i in order {
                 let c = &mut configs[i];
-                let before = cpu_secs(c.broker.pid());
+                let (user0, system0) = cpu_secs(c.broker.pid());
                 let (rate, got) = throughput(c.broker.port, qos, n);
-                let cpu_us = (cpu_secs(c.broker.pid()) - before) * 1e6 / got as f64;
+                let (user1, system1) = cpu_secs(c.broker.pid());
+                let per_msg = |secs: f64| secs * 1e6 / got as f64;
+                let user_us = per_msg(user1 - user0);
+                let cpu_us = user_us + per_msg(system1 - system0);
                 println!(
-                    "round {round} QoS {qos} {:<36} {rate:>10.0} msg/s, broker CPU {cpu_us:>6.2} µs/msg ({got} of {n} delivered)",
+                    "round {round} QoS {qos} {:<36} {rate:>10.0} msg/s, broker CPU {cpu_us:>6.2} µs/msg (user {user_us:.2}) ({got} of {n} delivered)",
                     c.label
                 );
                 c.rates[usize::from(qos)].push(rate);
                 c.cpu[usize::from(qos)].push(cpu_us);
+                c.user[usize::from(qos)].push(user_us);
             }
         }
     }
@@ -265,14 +430,16 @@ fn main() {
         // CPU-bound broker is its inverse, so no-ACL CPU / plugin CPU is the throughput ratio.
         let none_cpu = &configs[0].cpu[qos];
         println!(
-            "QoS {qos}: no ACL broker CPU median {:.2} µs/msg",
-            median(&mut none_cpu.clone())
+            "QoS {qos}: no ACL broker CPU median {:.2} µs/msg (user {:.2})",
+            median(&mut none_cpu.clone()),
+            median(&mut configs[0].user[qos].clone())
         );
         for c in &configs[1..] {
             println!(
-                "QoS {qos}: {} broker CPU median {:.2} µs/msg; throughput ratio from CPU per round {}",
+                "QoS {qos}: {} broker CPU median {:.2} µs/msg (user {:.2}); throughput ratio from CPU per round {}",
                 c.label,
                 median(&mut c.cpu[qos].clone()),
+                median(&mut c.user[qos].clone()),
                 per_round(&c.cpu[qos], none_cpu, |ours, base| base / ours)
             );
         }

@@ -3,7 +3,9 @@
 
 use iotsec_mqtt_acl::decision::Reason;
 use iotsec_mqtt_acl::posture_feed::PostureFeed;
-use iotsec_mqtt_acl::{ClientContext, CompiledPolicy, Request, SubscribeMode, Subscription};
+use iotsec_mqtt_acl::{
+    ClientContext, CompiledPolicy, Effect, Request, SubscribeMode, Subscription,
+};
 
 use crate::access::Access;
 use crate::options::DenyStream;
@@ -163,8 +165,9 @@ pub fn authorize_in(
         topic,
         qos: req.qos,
     };
-    let decision = policy.check_with_mode(&ctx, &request, mode);
-    if decision.is_allowed() {
+    // Untraced: the verdict needs only the effect and the reason, not which rules matched.
+    let (effect, reason) = policy.decide_with_mode(&ctx, &request, mode);
+    if effect == Effect::Allow {
         return Verdict::Allow;
     }
     // Say so when quarantine took the grant away: the operator reading the log or the deny
@@ -181,7 +184,7 @@ pub fn authorize_in(
             .get(usize::try_from(rule).unwrap_or(usize::MAX))
             .map_or("?", |r| r.name.as_str())
     };
-    match decision.reason {
+    match reason {
         Reason::DeniedBy { rule } => deny(
             req,
             action.as_str(),

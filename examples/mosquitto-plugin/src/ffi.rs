@@ -137,6 +137,8 @@ unsafe extern "C" {
 struct State {
     identifier: *mut MosquittoPluginId,
     plugin: Plugin,
+    /// The callbacks registered in init (cleanup unregisters exactly these).
+    callbacks: &'static [(c_int, GenericCallback)],
 }
 
 /// Logs `message` through the broker's logger. The text is always an argument of a constant
@@ -282,9 +284,19 @@ unsafe fn init(
             options.watch,
         ),
     );
-    let state = Box::into_raw(Box::new(State { identifier, plugin }));
-    let mut registered: Vec<(c_int, GenericCallback)> = Vec::with_capacity(CALLBACKS.len());
-    for &(event, callback) in CALLBACKS {
+    // The tick runs on every pass of the broker's loop: registered only when it has work.
+    let callbacks = if options.watch {
+        CALLBACKS_WATCHING
+    } else {
+        CALLBACKS
+    };
+    let state = Box::into_raw(Box::new(State {
+        identifier,
+        plugin,
+        callbacks,
+    }));
+    let mut registered: Vec<(c_int, GenericCallback)> = Vec::with_capacity(callbacks.len());
+    for &(event, callback) in callbacks {
         // SAFETY: `identifier` is the broker's id for this plugin; each callback has the
         // generic callback signature; `state` stays valid until cleanup unregisters them all
         // and frees it.
@@ -313,6 +325,12 @@ unsafe fn init(
 
 /// The events this plugin handles and their callbacks.
 const CALLBACKS: &[(c_int, GenericCallback)] = &[
+    (MOSQ_EVT_ACL_CHECK, on_acl_check),
+    (MOSQ_EVT_RELOAD, on_reload),
+];
+
+/// [`CALLBACKS`] and the tick that watches the files (`plugin_opt_watch`, the default).
+const CALLBACKS_WATCHING: &[(c_int, GenericCallback)] = &[
     (MOSQ_EVT_ACL_CHECK, on_acl_check),
     (MOSQ_EVT_RELOAD, on_reload),
     (MOSQ_EVT_TICK, on_tick),
@@ -392,6 +410,7 @@ unsafe extern "C" fn on_reload(
 }
 
 /// `MOSQ_EVT_TICK`: looks for changed policy / posture files (at most once per second).
+/// Revoked sessions are closed only after a reload, the one thing that queues them.
 unsafe extern "C" fn on_tick(
     event: c_int,
     _event_data: *mut c_void,
@@ -403,8 +422,14 @@ unsafe extern "C" fn on_tick(
         }
         // SAFETY: non-null; the `State` from init, alive until cleanup unregisters this callback.
         let state = unsafe { &*userdata.cast::<State>() };
-        log_lines(state.plugin.watch(std::time::Instant::now()));
-        disconnect_revoked(&state.plugin);
+        if !state.plugin.tick() {
+            return;
+        }
+        let lines = state.plugin.watch(std::time::Instant::now());
+        if !lines.is_empty() {
+            log_lines(lines);
+            disconnect_revoked(&state.plugin);
+        }
     }));
     MOSQ_ERR_SUCCESS
 }
@@ -425,12 +450,17 @@ pub unsafe extern "C" fn mosquitto_plugin_cleanup(
         }
         let state = userdata.cast::<State>();
         // SAFETY: `state` is the Box::into_raw pointer from init; mosquitto calls cleanup once.
-        let (identifier, timing) =
-            unsafe { ((*state).identifier, (*state).plugin.timing_summary()) };
+        let (identifier, timing, callbacks) = unsafe {
+            (
+                (*state).identifier,
+                (*state).plugin.timing_summary(),
+                (*state).callbacks,
+            )
+        };
         if let Some(line) = timing {
             log(MOSQ_LOG_NOTICE, &line);
         }
-        for &(event, callback) in CALLBACKS {
+        for &(event, callback) in callbacks {
             // SAFETY: same identifier and callbacks as registered in init. The result is
             // ignored: NOT_FOUND only means the broker already dropped the registration.
             let _ = unsafe {
@@ -453,17 +483,20 @@ unsafe extern "C" fn on_acl_check(
     event_data: *mut c_void,
     userdata: *mut c_void,
 ) -> c_int {
-    let start = std::time::Instant::now();
+    // The clock is read only when checks are timed (`plugin_opt_check_timing`).
+    let timed = if userdata.is_null() {
+        None
+    } else {
+        // SAFETY: non-null; the `State` from init, alive until cleanup unregisters this callback.
+        let plugin = unsafe { &(*userdata.cast::<State>()).plugin };
+        plugin.timing().then(|| (plugin, std::time::Instant::now()))
+    };
     let verdict = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: the pointers are the ones mosquitto passes to an ACL_CHECK callback.
         unsafe { acl_check(event, event_data, userdata) }
     }));
-    if !userdata.is_null() {
-        // SAFETY: non-null; the `State` from init, alive until cleanup unregisters this callback.
-        let plugin = unsafe { &(*userdata.cast::<State>()).plugin };
-        if plugin.timing() {
-            plugin.record_check(start.elapsed());
-        }
+    if let Some((plugin, start)) = timed {
+        plugin.record_check(start.elapsed());
     }
     match verdict {
         Ok(Verdict::Allow) => MOSQ_ERR_SUCCESS,

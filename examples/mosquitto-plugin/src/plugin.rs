@@ -7,8 +7,12 @@
 //! plugin's reload fails; a fleet broker must not drop every device for a bad push).
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use std::sync::{Arc, Mutex};
+
+use arc_swap::{ArcSwap, ArcSwapOption};
 
 use iotsec_mqtt_acl::posture_feed::PostureFeed;
 use iotsec_mqtt_acl::{CompiledPolicy, Policy, SubscribeMode};
@@ -19,6 +23,10 @@ use crate::rate_limit::DenyLimiter;
 
 /// How often [`Plugin::watch`] looks at the files (it is called on every broker tick).
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+/// [`Plugin::tick`] is due on every this many broker ticks. mosquitto 2.0 ticks once per pass
+/// of its loop, and at least every 100 ms (its `epoll_wait` timeout), so an idle broker still
+/// looks at the clock every 0.8 s, and a busy one does not read it on every pass.
+pub const TICKS_PER_LOOK: u32 = 8;
 /// Largest policy or posture file read, in bytes.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -55,30 +63,6 @@ fn stamp(path: &Path) -> Option<Stamp> {
     })
 }
 
-/// A swappable value: checks take a read lock (uncontended: mosquitto runs plugins on one
-/// thread), a reload swaps the `Arc`.
-#[derive(Debug)]
-struct Slot<T>(RwLock<Arc<T>>);
-
-impl<T> Slot<T> {
-    fn new(value: T) -> Self {
-        Slot(RwLock::new(Arc::new(value)))
-    }
-    fn get(&self) -> Arc<T> {
-        match self.0.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
-    }
-    fn set(&self, value: T) {
-        let mut g = match self.0.write() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *g = Arc::new(value);
-    }
-}
-
 /// A client the plugin asks the broker to disconnect (`mosquitto_kick_client_by_*`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Disconnect {
@@ -92,9 +76,18 @@ pub enum Disconnect {
 #[derive(Debug)]
 pub struct Plugin {
     options: Options,
-    policy: Slot<CompiledPolicy>,
-    posture: Slot<Option<PostureFeed>>,
+    /// The policy in force. Every check reads it, so a read is lock-free (`ArcSwap::load`: no
+    /// lock and no reference-count update); a reload swaps in a new `Arc`.
+    policy: ArcSwap<CompiledPolicy>,
+    /// The posture feed in force (read only when `options.posture` names one).
+    posture: ArcSwapOption<PostureFeed>,
     stamps: Mutex<WatchState>,
+    /// When [`Plugin::watch`] looks at the files next, in milliseconds since `started`: the
+    /// broker ticks many times per second, and all but one tick a second only compare this.
+    next_look_ms: AtomicU64,
+    started: Instant,
+    /// Broker ticks seen ([`Plugin::tick`]).
+    ticks: AtomicU32,
     limiter: Option<Mutex<DenyLimiter>>,
     disconnects: Mutex<Vec<Disconnect>>,
     timing: Option<Mutex<Vec<u32>>>,
@@ -102,7 +95,6 @@ pub struct Plugin {
 
 #[derive(Debug, Default)]
 struct WatchState {
-    last_look: Option<Instant>,
     policy: Option<Stamp>,
     posture: Option<Stamp>,
 }
@@ -128,9 +120,12 @@ impl Plugin {
             .map(|d| Mutex::new(DenyLimiter::new(d.rate, d.rate_total)));
         let timing = options.check_timing.then(|| Mutex::new(Vec::new()));
         Plugin {
-            policy: Slot::new(policy),
-            posture: Slot::new(posture),
+            policy: ArcSwap::from_pointee(policy),
+            posture: ArcSwapOption::from_pointee(posture),
             stamps: Mutex::new(WatchState::default()),
+            next_look_ms: AtomicU64::new(0),
+            started: Instant::now(),
+            ticks: AtomicU32::new(0),
             limiter,
             disconnects: Mutex::new(Vec::new()),
             timing,
@@ -156,16 +151,22 @@ impl Plugin {
         Ok(plugin)
     }
 
-    /// Decides one ACL check with the policy and posture feed in force now.
+    /// Decides one ACL check with the policy and posture feed in force now. Without a posture
+    /// feed neither the feed nor the clock is read (only attestation ages need the time).
     pub fn check(&self, request: &AclRequest<'_>) -> Verdict {
-        let policy = self.policy.get();
-        let posture = self.posture.get();
-        let cx = Context {
-            posture: posture.as_ref().as_ref(),
-            now: unix_now(),
+        let policy = self.policy.load();
+        let mut cx = Context {
+            posture: None,
+            now: 0,
             username_is_cert_cn: self.options.username_is_cert_cn,
             deny_stream: self.options.deny_stream.as_ref(),
         };
+        if self.options.posture.is_none() {
+            return authorize_in(&policy, self.options.mode, request, &cx);
+        }
+        let posture = self.posture.load();
+        cx.posture = posture.as_deref();
+        cx.now = unix_now();
         authorize_in(&policy, self.options.mode, request, &cx)
     }
 
@@ -188,24 +189,35 @@ impl Plugin {
         lines
     }
 
-    /// Called on every broker tick: at most once per [`WATCH_INTERVAL`], reloads a file whose
+    /// Counts a broker tick; `true` on every [`TICKS_PER_LOOK`]th, when [`Plugin::watch`] is
+    /// to be called (ticks come from the broker's one thread: a plain load and store suffice,
+    /// and a lost count would only delay a look by a tick).
+    pub fn tick(&self) -> bool {
+        let n = self.ticks.load(Ordering::Relaxed).wrapping_add(1);
+        self.ticks.store(n, Ordering::Relaxed);
+        n.is_multiple_of(TICKS_PER_LOOK)
+    }
+
+    /// Called on every due tick: at most once per [`WATCH_INTERVAL`], reloads a file whose
     /// modification time, length or inode changed since it was last read (`watch` option).
     /// A `stat` per file per second costs nothing next to the broker's own work, and needs no
-    /// thread or inotify descriptor inside the broker.
+    /// thread or inotify descriptor inside the broker; the other ticks compare one number.
     pub fn watch(&self, now: Instant) -> Vec<LogLine> {
         let mut lines = Vec::new();
         if !self.options.watch {
             return lines;
         }
+        let now_ms = u64::try_from(now.saturating_duration_since(self.started).as_millis())
+            .unwrap_or(u64::MAX);
+        if now_ms < self.next_look_ms.load(Ordering::Relaxed) {
+            return lines;
+        }
         let Ok(mut w) = self.stamps.lock() else {
             return lines;
         };
-        if w.last_look
-            .is_some_and(|t| now.saturating_duration_since(t) < WATCH_INTERVAL)
-        {
-            return lines;
-        }
-        w.last_look = Some(now);
+        let interval = u64::try_from(WATCH_INTERVAL.as_millis()).unwrap_or(u64::MAX);
+        self.next_look_ms
+            .store(now_ms.saturating_add(interval), Ordering::Relaxed);
         let current = stamp(&self.options.policy);
         if current.is_some() && current != w.policy {
             w.policy = current;
@@ -226,7 +238,7 @@ impl Plugin {
         match load_policy(path) {
             Ok(policy) => {
                 let rules = policy.rules().len();
-                self.policy.set(CompiledPolicy::compile(policy));
+                self.policy.store(Arc::new(CompiledPolicy::compile(policy)));
                 (
                     Level::Info,
                     format!(
@@ -252,7 +264,7 @@ impl Plugin {
             Ok(feed) => {
                 let n = feed.len();
                 self.queue_disconnects(&feed);
-                self.posture.set(Some(feed));
+                self.posture.store(Some(Arc::new(feed)));
                 (
                     Level::Info,
                     format!(
@@ -371,12 +383,12 @@ impl Plugin {
 
     /// The number of rules of the policy in force.
     pub fn rule_count(&self) -> usize {
-        self.policy.get().policy().rules().len()
+        self.policy.load().policy().rules().len()
     }
 
     /// The number of entries of the posture feed in force (`None` without one).
     pub fn posture_entries(&self) -> Option<usize> {
-        self.posture.get().as_ref().as_ref().map(PostureFeed::len)
+        self.posture.load().as_deref().map(PostureFeed::len)
     }
 }
 
@@ -491,6 +503,40 @@ mod tests {
         ));
         let e = Plugin::load(&bad_posture).unwrap_err();
         assert!(e.contains("posture_feed_syntax"), "{e}");
+    }
+
+    #[test]
+    fn ticks_and_watch_look_at_most_once_per_interval() {
+        let rule = "[[rule]]\neffect = \"allow\"\nactions = [\"publish\"]\ntopics = [\"a\"]\n";
+        let path = temp("watched.toml", rule);
+        let p = Plugin::load(&Options::new(&path, SubscribeMode::Strict)).unwrap();
+        let due: Vec<bool> = (0..2 * TICKS_PER_LOOK).map(|_| p.tick()).collect();
+        let mut expected = vec![false; usize::try_from(2 * TICKS_PER_LOOK).unwrap()];
+        expected[7] = true;
+        expected[15] = true;
+        assert_eq!(due, expected);
+
+        let t0 = Instant::now();
+        assert_eq!(p.watch(t0), Vec::new(), "unchanged file: nothing to reload");
+        std::fs::write(&path, format!("{rule}{rule}")).unwrap();
+        let half = WATCH_INTERVAL / 2;
+        assert_eq!(
+            p.watch(t0 + half),
+            Vec::new(),
+            "looked less than an interval ago"
+        );
+        let lines = p.watch(t0 + WATCH_INTERVAL + half);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0].0, Level::Info);
+        assert!(lines[0].1.contains("reloaded (2 rules)"), "{lines:?}");
+        assert_eq!(p.rule_count(), 2);
+
+        let mut off = Options::new(&path, SubscribeMode::Strict);
+        off.watch = false;
+        let p = Plugin::load(&off).unwrap();
+        std::fs::write(&path, rule).unwrap();
+        assert_eq!(p.watch(Instant::now() + 10 * WATCH_INTERVAL), Vec::new());
+        assert_eq!(p.rule_count(), 2, "watch off: the file is not re-read");
     }
 
     #[test]

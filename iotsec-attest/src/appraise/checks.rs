@@ -359,3 +359,105 @@ pub(crate) fn event_log<P: PcrSource>(
     }
     Verdict::from_findings(findings)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// TPML_PCR_SELECTION with one bank: hash id, sizeofSelect 3 and the three bitmap bytes.
+    fn selection(banks: &[(u16, [u8; 3])]) -> PcrSelectionList {
+        let mut bytes = (banks.len() as u32).to_be_bytes().to_vec();
+        for (alg, bits) in banks {
+            bytes.extend_from_slice(&alg.to_be_bytes());
+            bytes.push(3);
+            bytes.extend_from_slice(bits);
+        }
+        PcrSelectionList::parse(&bytes).unwrap()
+    }
+
+    #[test]
+    fn a_sha1_bank_counts_only_when_it_selects_a_pcr() {
+        let policy = AppraisalPolicy::default();
+        let refused = pcr_banks(
+            &policy,
+            &selection(&[(0x0004, [0x01, 0, 0]), (0x000b, [0xff, 0, 0])]),
+        );
+        assert_eq!(refused.tier, Tier::Contraindicated);
+        assert_eq!(refused.findings, vec![Finding::Sha1BankRefused]);
+        // A SHA-1 entry that selects nothing quotes nothing in SHA-1.
+        let empty_sha1 = pcr_banks(
+            &policy,
+            &selection(&[(0x0004, [0, 0, 0]), (0x000b, [0xff, 0, 0])]),
+        );
+        assert_eq!(empty_sha1.tier, Tier::Affirming);
+        assert!(empty_sha1.findings.is_empty());
+        let allowed = AppraisalPolicy {
+            allow_sha1: true,
+            ..AppraisalPolicy::default()
+        };
+        assert_eq!(
+            pcr_banks(&allowed, &selection(&[(0x0004, [0x01, 0, 0])])).tier,
+            Tier::Affirming
+        );
+    }
+
+    /// A policy pinning SHA-256 PCR 7 to `accepted`.
+    fn pin_pcr7(accepted: Vec<Vec<u8>>) -> AppraisalPolicy {
+        let mut bank = BTreeMap::new();
+        bank.insert(7u8, accepted);
+        let mut reference = BTreeMap::new();
+        reference.insert(HashAlg::Sha256, bank);
+        AppraisalPolicy {
+            reference,
+            ..AppraisalPolicy::default()
+        }
+    }
+
+    #[test]
+    fn a_reference_pcr_must_be_quoted_even_when_its_value_is_supplied() {
+        // PCR 7 holds the accepted value in the supplied values, but the quote selects only
+        // PCR 0: the value is not covered by pcrDigest, so anyone could have written it.
+        let good = vec![0x11; 32];
+        let policy = pin_pcr7(vec![good.clone()]);
+        let mut pcrs: BTreeMap<(HashAlg, u8), Vec<u8>> = BTreeMap::new();
+        pcrs.insert((HashAlg::Sha256, 7), good.clone());
+        pcrs.insert((HashAlg::Sha256, 0), vec![0; 32]);
+        let unquoted = reference_values(&policy, &selection(&[(0x000b, [0x01, 0, 0])]), &pcrs);
+        assert_eq!(
+            unquoted.findings,
+            vec![Finding::ReferencePcrNotQuoted {
+                bank: HashAlg::Sha256,
+                index: 7
+            }]
+        );
+        let quoted = reference_values(&policy, &selection(&[(0x000b, [0x81, 0, 0])]), &pcrs);
+        assert_eq!(quoted.tier, Tier::Affirming);
+    }
+
+    #[test]
+    fn any_listed_value_matches_also_when_listed_twice() {
+        let (good, other) = (vec![0x11; 32], vec![0x22; 32]);
+        let mut pcrs: BTreeMap<(HashAlg, u8), Vec<u8>> = BTreeMap::new();
+        pcrs.insert((HashAlg::Sha256, 7), good.clone());
+        let quoted = selection(&[(0x000b, [0x80, 0, 0])]);
+        for accepted in [
+            vec![good.clone()],
+            vec![other.clone(), good.clone()],
+            vec![good.clone(), good.clone()],
+            vec![good.clone(), other.clone(), good.clone()],
+        ] {
+            let verdict = reference_values(&pin_pcr7(accepted.clone()), &quoted, &pcrs);
+            assert_eq!(verdict.tier, Tier::Affirming, "{accepted:?}");
+        }
+        let mismatch = reference_values(&pin_pcr7(vec![other.clone(), other]), &quoted, &pcrs);
+        assert_eq!(
+            mismatch.findings,
+            vec![Finding::ReferenceValueMismatch {
+                bank: HashAlg::Sha256,
+                index: 7,
+                found: hex::encode(&good)
+            }]
+        );
+    }
+}

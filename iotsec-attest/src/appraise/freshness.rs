@@ -159,4 +159,59 @@ mod tests {
             ClockVerdict::Resumed
         );
     }
+
+    #[test]
+    fn only_the_four_orderly_verdicts_are_fresh() {
+        let verdicts = [
+            (ClockVerdict::SameBoot, true),
+            (ClockVerdict::Rebooted, true),
+            (ClockVerdict::Resumed, true),
+            (ClockVerdict::ClockLostUnsafe, true),
+            (
+                ClockVerdict::ResetCountDecreased {
+                    previous: 2,
+                    current: 1,
+                },
+                false,
+            ),
+            (
+                ClockVerdict::RestartCountDecreased {
+                    previous: 2,
+                    current: 1,
+                },
+                false,
+            ),
+            (
+                ClockVerdict::ClockNotAdvancing {
+                    previous: 2,
+                    current: 2,
+                },
+                false,
+            ),
+        ];
+        for (verdict, fresh) in verdicts {
+            assert_eq!(verdict.is_fresh(), fresh, "{verdict:?}");
+        }
+    }
+
+    #[test]
+    fn across_a_boot_an_unchanged_clock_is_not_a_step_back() {
+        // Within one boot Clock must advance; across a reset or resume it must only not fall
+        // back (a TPM that reboots within the same millisecond tick reports the same value).
+        assert_eq!(
+            check_freshness(&ci(5000, 3, 0, true), &ci(5000, 4, 0, true)),
+            ClockVerdict::Rebooted
+        );
+        assert_eq!(
+            check_freshness(&ci(5000, 3, 0, true), &ci(5000, 3, 1, true)),
+            ClockVerdict::Resumed
+        );
+        assert_eq!(
+            check_freshness(&ci(5000, 3, 0, true), &ci(5000, 3, 0, true)),
+            ClockVerdict::ClockNotAdvancing {
+                previous: 5000,
+                current: 5000
+            }
+        );
+    }
 }

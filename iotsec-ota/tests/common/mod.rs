@@ -126,3 +126,25 @@ pub fn scratch(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// A deterministic image of `len` bytes that differs per `version`.
+pub fn versioned_image(version: u64, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u64 * 31 + version * 7) as u8)
+        .collect()
+}
+
+/// The install ticket a verified manifest for `image` would give.
+pub fn install_ticket(
+    image: &[u8],
+    counter: u64,
+    sequence: u64,
+) -> iotsec_ota::trial_boot::InstallTicket {
+    use sha2::Digest;
+    iotsec_ota::trial_boot::InstallTicket {
+        security_counter: counter,
+        sequence_number: sequence,
+        digest: sha2::Sha256::digest(image).into(),
+        size: image.len() as u64,
+    }
+}

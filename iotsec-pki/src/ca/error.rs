@@ -12,6 +12,25 @@ pub fn device_lifetime_secs(hours: u64) -> Result<u64, CaError> {
     Ok(hours * 3600)
 }
 
+/// Why an identity may not enroll again ([`CaError::IdentityBarred`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BarredReason {
+    /// Its certificates were revoked.
+    Revoked,
+    /// The device was decommissioned.
+    Decommissioned,
+}
+
+impl core::fmt::Display for BarredReason {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            BarredReason::Revoked => "revoked",
+            BarredReason::Decommissioned => "decommissioned",
+        })
+    }
+}
+
 /// Why a CA, storage or EST server operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -79,6 +98,23 @@ pub enum CaError {
     SubjectNamesCa {
         /// "subject" or "commonName".
         field: &'static str,
+    },
+    /// The CSR's commonName is one the application reserves for identities that EST must not
+    /// make (operators, service accounts): a shared enrollment credential would otherwise
+    /// mint them ([`crate::est::enrollment_admission`]).
+    #[error("{common_name:?} is reserved: EST enrolls devices only")]
+    ReservedName {
+        /// The commonName asked for.
+        common_name: String,
+    },
+    /// The identity the CSR names has ended (revoked or decommissioned by the application):
+    /// it does not enroll again ([`crate::est::enrollment_admission`]).
+    #[error("device {common_name:?} is {reason}: it does not enroll again")]
+    IdentityBarred {
+        /// The commonName asked for.
+        common_name: String,
+        /// Why it is barred.
+        reason: crate::ca::error::BarredReason,
     },
     /// The certificate presented for re-enrollment is revoked.
     #[error("certificate {serial_hex} is revoked")]
@@ -404,6 +440,15 @@ impl CaError {
             CaError::ReenrollMismatch { .. } => "reenroll-mismatch",
             CaError::IdentityNotAuthorized { .. } => "identity-not-authorized",
             CaError::SubjectNamesCa { .. } => "subject-names-ca",
+            CaError::ReservedName { .. } => "reserved-name",
+            CaError::IdentityBarred {
+                reason: BarredReason::Revoked,
+                ..
+            } => "identity-revoked",
+            CaError::IdentityBarred {
+                reason: BarredReason::Decommissioned,
+                ..
+            } => "identity-decommissioned",
             CaError::Revoked { .. } => "revoked",
             CaError::UnknownCertificate => "unknown-certificate",
             CaError::UnknownSerial { .. } => "unknown-serial",
@@ -469,6 +514,8 @@ impl CaError {
             | CaError::ReenrollMismatch { .. }
             | CaError::IdentityNotAuthorized { .. }
             | CaError::SubjectNamesCa { .. }
+            | CaError::ReservedName { .. }
+            | CaError::IdentityBarred { .. }
             | CaError::Revoked { .. }
             | CaError::UnknownCertificate
             | CaError::DevIdIdentityRequired

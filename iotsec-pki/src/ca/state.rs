@@ -35,7 +35,10 @@ use crate::keys::signer::{Signer, SoftwareSigner};
 use crate::keys::token::{
     CaRole, TokenKey, TokenPins, ensure_certified_key, ensure_certified_key_for,
 };
-use crate::store::{CertStore, IssuedRecord, RevocationRecord, SqliteStore, hex_upper};
+use crate::store::{
+    CertStore, EnrollmentKey, EnrollmentStore, IssuedRecord, RevocationRecord, SqliteStore,
+    hex_upper,
+};
 
 /// How many serials the issuer draws before giving up on collisions (each has about 126 random
 /// bits: a second collision means a broken random source or store, not bad luck).
@@ -485,7 +488,7 @@ impl CaState {
         csr: &VerifiedCsr,
         now: OffsetDateTime,
     ) -> Result<IssuedCertificate, CaError> {
-        self.issue_recorded(|a| a.issue(csr, now))
+        self.issue_recorded(|a| a.issue(csr, now), None)
     }
 
     /// Verifies a DER CSR and issues an IEEE 802.1AR DevID for the device `identity` (the
@@ -507,7 +510,7 @@ impl CaState {
         identity: &DeviceIdentity,
         now: OffsetDateTime,
     ) -> Result<IssuedCertificate, CaError> {
-        self.issue_recorded(|a| a.issue_devid(csr, identity, now))
+        self.issue_recorded(|a| a.issue_devid(csr, identity, now), None)
     }
 
     /// Issues for `csr`, as a DevID for `identity` when one is given.
@@ -523,9 +526,49 @@ impl CaState {
         }
     }
 
+    /// [`CaState::issue_for`] that records, in the same transaction, that `request` asked for
+    /// the certificate ([`EnrollmentStore`]): what lets an EST server answer a re-submitted
+    /// request with it.
+    pub fn issue_for_request(
+        &mut self,
+        csr: &VerifiedCsr,
+        identity: Option<&DeviceIdentity>,
+        request: &EnrollmentKey,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCertificate, CaError> {
+        let at = now.unix_timestamp();
+        match identity {
+            Some(id) => self.issue_recorded(|a| a.issue_devid(csr, id, now), Some((request, at))),
+            None => self.issue_recorded(|a| a.issue(csr, now), Some((request, at))),
+        }
+    }
+
+    /// The certificate this CA issued for `request` at or after `since` (Unix seconds), if it
+    /// is still one to hand out at `now`: unexpired, unrevoked, and the CA may still issue.
+    pub fn reissuable_for(
+        &self,
+        request: &EnrollmentKey,
+        since: i64,
+        now: OffsetDateTime,
+    ) -> Result<Option<IssuedRecord>, CaError> {
+        if !self.may_issue() {
+            return Ok(None);
+        }
+        let Some(record) = self.store.issued_for(request, since)? else {
+            return Ok(None);
+        };
+        if record.not_after <= now.unix_timestamp()
+            || self.store.revocation(&record.serial)?.is_some()
+        {
+            return Ok(None);
+        }
+        Ok(Some(record))
+    }
+
     fn issue_recorded(
         &mut self,
         issue: impl Fn(&Authority) -> Result<IssuedCertificate, CaError>,
+        request: Option<(&EnrollmentKey, i64)>,
     ) -> Result<IssuedCertificate, CaError> {
         use der::{Decode, Encode};
         self.ensure_may_issue()?;
@@ -544,7 +587,11 @@ impl CaState {
                 cert_der: cert.der.clone(),
                 not_after: cert.not_after.unix_timestamp(),
             };
-            match self.store.record_issued(&rec) {
+            let recorded = match request {
+                Some((key, at)) => self.store.record_issued_for(&rec, key, at),
+                None => self.store.record_issued(&rec),
+            };
+            match recorded {
                 Ok(()) => return Ok(cert),
                 Err(CaError::DuplicateSerial { .. }) => {}
                 Err(e) => return Err(e),

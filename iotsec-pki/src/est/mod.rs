@@ -7,6 +7,8 @@ pub mod admission; // which connections a server takes on (slow clients, per-add
 pub mod basic_auth; // HTTP Basic: constant-time check, failed attempts limited per address
 #[cfg(feature = "est-client")]
 pub mod client; // EST client over rustls
+#[cfg(feature = "est-server")]
+pub mod enrollment_admission; // which identities enroll: reserved names, ended identities
 #[cfg(feature = "est-axum")]
 pub mod http; // EST as an axum router, and the tokio TLS 1.3 server it runs on
 #[cfg(feature = "est-server")]

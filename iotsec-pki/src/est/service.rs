@@ -7,6 +7,28 @@
 //! Labels (RFC 7030 §3.2.2) select the policy: authentication (TLS client certificate and/or
 //! HTTP Basic, §3.2.3), channel binding (§3.5 with RFC 9266 tls-exporter), manual approval
 //! (§4.2.3: 202 + Retry-After) and the base64 layout of responses.
+//!
+//! The approval queue is an [`ApprovalStore`] passed in with
+//! [`EstService::with_approval_store`] (without one, the queue in the label's CA database); the
+//! identities the application bars from enrollment come in as an
+//! [`EnrollmentAdmission`].
+//!
+//! # Re-submitted requests
+//!
+//! A client whose enrollment timed out sends the same request again. RFC 7030 §4.2.1 lets
+//! the server answer simpleenroll and simplereenroll with "the certificate" issued for the
+//! request and says nothing that obliges a second issuance; §4.2.3 already has the client
+//! repeat the identical request to collect a certificate. So an identical CSR (same SHA-256
+//! over its DER) from the same authenticated client (same label, same HTTP Basic user, same
+//! TLS client certificate) within [`EstService::with_reissue_window`] (default
+//! [`DEFAULT_REISSUE_WINDOW`]) gets the certificate already issued for it, byte for byte,
+//! instead of a second one: one device, one certificate. Answering again discloses nothing:
+//! the response is the public certificate of the key whose possession the CSR's signature
+//! proves, to the client that was authenticated for it, after every check a first request
+//! passes (authentication, channel binding, names, admission). A certificate that expired,
+//! was revoked, or whose CA may no longer issue is never handed out again: the request is
+//! decided as a new one. serverkeygen always issues anew: its response carries a private key,
+//! which the server does not keep.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -22,7 +44,12 @@ use crate::device::est_message::{
     Base64Layout, decode_base64_body, encode_base64, encode_certs_only_body,
 };
 use crate::est::basic_auth::{FailedAuth, FailedAuthLimit, basic_credentials_match};
-use crate::store::CertStore;
+use crate::est::enrollment_admission::{EnrollmentAdmission, admit_enrollment};
+use crate::store::{ApprovalStore, CertStore, EnrollmentKey};
+
+/// How long an identical request from the same client gets the certificate already issued
+/// for it ("Re-submitted requests" in the module documentation).
+pub const DEFAULT_REISSUE_WINDOW: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
 /// Channel-binding policy of a label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -139,6 +166,12 @@ pub struct EstService {
     failed_auth: Mutex<FailedAuth>,
     /// The names of every CA certificate of the service, which no leaf may carry.
     ca_names: Vec<CaName>,
+    /// The approval queue; `None`: the one in the label's CA database.
+    approvals: Option<Mutex<Box<dyn ApprovalStore + Send>>>,
+    /// Identities the application bars from enrollment.
+    admission: Option<Box<dyn EnrollmentAdmission>>,
+    /// How long a re-submitted request gets the certificate already issued for it.
+    reissue_window: std::time::Duration,
 }
 
 /// A CA certificate's subject (DER) and commonNames.
@@ -218,7 +251,35 @@ impl EstService {
             root_crl: None,
             failed_auth: Mutex::new(FailedAuth::new(FailedAuthLimit::default())),
             ca_names,
+            approvals: None,
+            admission: None,
+            reissue_window: DEFAULT_REISSUE_WINDOW,
         }
+    }
+
+    /// Keeps the manual-approval queue (RFC 7030 §4.2.3) of every label in `store` (by
+    /// default, each label's queue is in its CA's database, where `pki approve` finds it).
+    pub fn with_approval_store(mut self, store: impl ApprovalStore + Send + 'static) -> Self {
+        self.approvals = Some(Mutex::new(Box::new(store)));
+        self
+    }
+
+    /// Refuses enrollments (simpleenroll, simplereenroll, serverkeygen) of the identities
+    /// `admission` reserves or bars ([`crate::est::enrollment_admission`]): 403
+    /// `reserved-name`, `identity-revoked`, `identity-decommissioned`.
+    pub fn with_enrollment_admission(
+        mut self,
+        admission: impl EnrollmentAdmission + 'static,
+    ) -> Self {
+        self.admission = Some(Box::new(admission));
+        self
+    }
+
+    /// How long an identical request from the same client gets the certificate already issued
+    /// for it (module documentation, "Re-submitted requests"); zero issues anew every time.
+    pub fn with_reissue_window(mut self, window: std::time::Duration) -> Self {
+        self.reissue_window = window;
+        self
     }
 
     /// Limits failed HTTP Basic authentications per client address (the address is
@@ -519,6 +580,8 @@ impl EstService {
                 | CaError::UnknownCertificate
                 | CaError::IdentityNotAuthorized { .. }
                 | CaError::SubjectNamesCa { .. }
+                | CaError::ReservedName { .. }
+                | CaError::IdentityBarred { .. }
                 | CaError::DevIdIdentityRequired => EstResponse::text(403, &e.to_string()),
                 // The label's CA may not issue (rotated out, or revoked by the root): not the
                 // client's fault, and not an internal error either.
@@ -607,6 +670,9 @@ impl EstService {
                     return Ok(r);
                 }
                 self.refuse_ca_names(&csr)?;
+                if let Some(admission) = &self.admission {
+                    admit_enrollment(&csr, admission.as_ref())?;
+                }
                 let mut ca = self.ca_named(&policy.ca)?;
                 if let Some(client) = &tls.client_cert {
                     let role = if reenroll {
@@ -628,43 +694,83 @@ impl EstService {
                     ),
                     (Some(_), None) => return Err(CaError::DevIdIdentityRequired),
                 };
+                let request = EnrollmentKey {
+                    client: client_key(&label, by_basic.then_some(policy), tls),
+                    csr_sha256: sha256(&der),
+                };
+                // Module documentation, "Re-submitted requests".
+                if !keygen
+                    && let Some(since) = self.reissue_since(now)
+                    && let Some(record) = ca.reissuable_for(&request, since, now)?
+                {
+                    log::debug!(
+                        "EST: label {label:?}: a re-submitted request gets certificate {} again",
+                        crate::store::hex_upper(&record.serial)
+                    );
+                    return Ok(EstResponse::pkcs7(encode_certs_only_body(
+                        &[&record.cert_der],
+                        policy.layout,
+                    )?));
+                }
                 // RFC 7030 §4.2.3: the client retries the same request after Retry-After; an
                 // approved request is issued once and leaves the queue.
-                let mut approved_id = None;
-                if policy.manual_approval && !reenroll {
-                    let id = match ca.store.find_pending(&label, &der)? {
-                        Some((id, true)) => {
-                            approved_id = Some(id);
-                            id
+                let approved_id = if policy.manual_approval && !reenroll {
+                    match self.queue(&mut ca, |queue| {
+                        Ok(match queue.find_pending(&label, &der)? {
+                            Some((id, true)) => Ok(id),
+                            Some((id, false)) => Err(id),
+                            None => Err(queue.add_pending(&label, &der, now.unix_timestamp())?),
+                        })
+                    })? {
+                        Ok(id) => Some(id),
+                        Err(id) => {
+                            let mut r =
+                                EstResponse::text(202, &format!("request {id} awaits approval"));
+                            r.headers
+                                .push(("Retry-After", self.retry_after_secs.to_string()));
+                            return Ok(r);
                         }
-                        Some((id, false)) => id,
-                        None => ca.store.add_pending(&label, &der, now.unix_timestamp())?,
-                    };
-                    if approved_id.is_none() {
-                        let mut r =
-                            EstResponse::text(202, &format!("request {id} awaits approval"));
-                        r.headers
-                            .push(("Retry-After", self.retry_after_secs.to_string()));
-                        return Ok(r);
                     }
-                }
-                if keygen {
-                    let r = server_keygen(&mut ca, &csr, identity.as_ref(), policy.layout, now)?;
-                    if let Some(id) = approved_id {
-                        ca.store.remove_pending(id)?;
-                    }
-                    return Ok(r);
-                }
-                let cert = ca.issue_for(&csr, identity.as_ref(), now)?;
+                } else {
+                    None
+                };
+                let response = if keygen {
+                    server_keygen(&mut ca, &csr, identity.as_ref(), policy.layout, now)?
+                } else {
+                    let cert = ca.issue_for_request(&csr, identity.as_ref(), &request, now)?;
+                    EstResponse::pkcs7(encode_certs_only_body(&[&cert.der], policy.layout)?)
+                };
                 if let Some(id) = approved_id {
-                    ca.store.remove_pending(id)?;
+                    self.queue(&mut ca, |queue| queue.remove_pending(id))?;
                 }
-                Ok(EstResponse::pkcs7(encode_certs_only_body(
-                    &[&cert.der],
-                    policy.layout,
-                )?))
+                Ok(response)
             }
         }
+    }
+
+    /// Runs `f` on the approval queue: the one given to
+    /// [`EstService::with_approval_store`], else the one in `ca`'s database.
+    fn queue<T>(
+        &self,
+        ca: &mut CaState,
+        f: impl FnOnce(&mut dyn ApprovalStore) -> Result<T, CaError>,
+    ) -> Result<T, CaError> {
+        match &self.approvals {
+            Some(store) => {
+                let mut store = store.lock().map_err(|_| CaError::Poisoned {
+                    what: "approval queue",
+                })?;
+                f(store.as_mut())
+            }
+            None => f(&mut ca.store),
+        }
+    }
+
+    /// The earliest issuance (Unix seconds) a re-submitted request at `now` may get again;
+    /// `None` when the window is zero.
+    fn reissue_since(&self, now: OffsetDateTime) -> Option<i64> {
+        let window = i64::try_from(self.reissue_window.as_secs()).unwrap_or(i64::MAX);
+        (window > 0).then(|| now.unix_timestamp().saturating_sub(window))
     }
 
     /// RFC 6960 Appendix A.1: OCSP over HTTP POST (here on the same TLS listener).
@@ -861,6 +967,32 @@ fn check_presented_cert(
         return Err(mismatch("subjectAltName"));
     }
     Ok(())
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
+/// Who is asking, for [`EnrollmentKey::client`]: the label, the HTTP Basic user when Basic
+/// authenticated the request, and the TLS client certificate, each length-prefixed (no two
+/// different clients hash the same input).
+fn client_key(label: &str, basic: Option<&LabelPolicy>, tls: &TlsFacts) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    let mut field = |tag: &[u8], bytes: &[u8]| {
+        h.update(tag);
+        h.update((bytes.len() as u64).to_be_bytes());
+        h.update(bytes);
+    };
+    field(b"iotsec-est-client/v1 label", label.as_bytes());
+    if let Some((user, _)) = basic.and_then(|p| p.basic.as_ref()) {
+        field(b"basic", user.as_bytes());
+    }
+    if let Some(cert) = &tls.client_cert {
+        field(b"cert", &sha256(cert));
+    }
+    h.finalize().into()
 }
 
 /// The CRL a distribution-point path names: `Some("")` for the default CA (`/crl.der`,

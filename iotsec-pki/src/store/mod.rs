@@ -1,4 +1,6 @@
-//! Persistent CA records behind the [`CertStore`] trait; [`SqliteStore`] is the embedded default.
+//! Persistent CA records behind the [`CertStore`] trait, the EST approval queue behind
+//! [`ApprovalStore`], and the enrollments an EST server answers again behind
+//! [`EnrollmentStore`]; [`SqliteStore`] implements all three and is the embedded default.
 //!
 //! Every state change is one SQLite transaction (WAL, `synchronous=FULL`): a process killed
 //! mid-issuance leaves either the whole record or nothing, never a duplicate serial (UNIQUE
@@ -53,7 +55,9 @@ pub trait CertStore {
     fn revocations(&self, now: i64) -> Result<Vec<RevocationRecord>, CaError>;
     /// Allocates the next CRL number (monotonic).
     fn next_crl_number(&mut self) -> Result<u64, CaError>;
-    /// Stores a request awaiting manual approval; returns its id.
+    /// Stores a request awaiting manual approval; returns its id. Superseded by
+    /// [`ApprovalStore::add_pending`] (the EST service uses that trait; these stay for one
+    /// release, see CHANGELOG).
     fn add_pending(&mut self, label: &str, csr_der: &[u8], at: i64) -> Result<i64, CaError>;
     /// Whether a pending request was approved.
     fn pending_approved(&self, id: i64) -> Result<Option<bool>, CaError>;
@@ -65,6 +69,53 @@ pub trait CertStore {
     fn find_pending(&self, label: &str, csr_der: &[u8]) -> Result<Option<(i64, bool)>, CaError>;
     /// Removes a pending request (after issuance).
     fn remove_pending(&mut self, id: i64) -> Result<(), CaError>;
+}
+
+/// The manual-approval queue of an EST server (RFC 7030 §4.2.3: 202 + Retry-After until an
+/// operator approves, then the retried request is issued once and leaves the queue). The
+/// service takes it explicitly ([`crate::est::service::EstService::with_approval_store`]);
+/// without one it uses the queue in the label's CA database.
+pub trait ApprovalStore {
+    /// Stores a request awaiting approval; returns its id.
+    fn add_pending(&mut self, label: &str, csr_der: &[u8], at: i64) -> Result<i64, CaError>;
+    /// The pending request with exactly these CSR bytes under `label`: (id, approved).
+    fn find_pending(&self, label: &str, csr_der: &[u8]) -> Result<Option<(i64, bool)>, CaError>;
+    /// Whether a pending request was approved (`None`: no such request).
+    fn pending_approved(&self, id: i64) -> Result<Option<bool>, CaError>;
+    /// Marks a pending request approved; false when there is no such request.
+    fn approve_pending(&mut self, id: i64) -> Result<bool, CaError>;
+    /// Removes a pending request (after issuance).
+    fn remove_pending(&mut self, id: i64) -> Result<(), CaError>;
+}
+
+/// Who asked for a certificate and with which request: the key under which an EST server
+/// finds the certificate it already issued for a re-submitted request
+/// ([`crate::est::service`], "Re-submitted requests").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnrollmentKey {
+    /// SHA-256 over the label and the authenticated client (HTTP Basic user, TLS client
+    /// certificate), length-prefixed.
+    pub client: [u8; 32],
+    /// SHA-256 of the CSR's DER.
+    pub csr_sha256: [u8; 32],
+}
+
+/// Issued certificates recorded with the enrollment that asked for them.
+pub trait EnrollmentStore {
+    /// Records `record` as [`CertStore::record_issued`] does, and in the same transaction that
+    /// `request` at time `at` obtained it.
+    fn record_issued_for(
+        &mut self,
+        record: &IssuedRecord,
+        request: &EnrollmentKey,
+        at: i64,
+    ) -> Result<(), CaError>;
+    /// The latest certificate issued for `request` at or after `since` (Unix seconds).
+    fn issued_for(
+        &self,
+        request: &EnrollmentKey,
+        since: i64,
+    ) -> Result<Option<IssuedRecord>, CaError>;
 }
 
 /// Upper-case hex of a serial, as OpenSSL prints it.

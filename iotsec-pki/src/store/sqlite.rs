@@ -4,7 +4,10 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{CertStore, IssuedRecord, RevocationRecord, hex_upper};
+use super::{
+    ApprovalStore, CertStore, EnrollmentKey, EnrollmentStore, IssuedRecord, RevocationRecord,
+    hex_upper,
+};
 use crate::ca::error::CaError;
 
 /// The embedded SQLite store.
@@ -34,6 +37,13 @@ CREATE TABLE IF NOT EXISTS pending (
   created_at INTEGER NOT NULL,
   approved INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS enrollment (
+  client BLOB NOT NULL,
+  csr_sha256 BLOB NOT NULL,
+  serial BLOB NOT NULL REFERENCES issued(serial),
+  at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS enrollment_request ON enrollment (client, csr_sha256, at);
 ";
 
 impl SqliteStore {
@@ -136,16 +146,7 @@ impl SqliteStore {
 impl CertStore for SqliteStore {
     fn record_issued(&mut self, r: &IssuedRecord) -> Result<(), CaError> {
         let tx = self.write_transaction()?;
-        tx.execute(
-            "INSERT INTO issued (serial, subject, cert, not_after) VALUES (?1, ?2, ?3, ?4)",
-            params![r.serial, r.subject_der, r.cert_der, r.not_after],
-        )
-        .map_err(|e| match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::ConstraintViolation) => CaError::DuplicateSerial {
-                serial_hex: hex_upper(&r.serial),
-            },
-            _ => CaError::storage(e),
-        })?;
+        Self::insert_issued(&tx, r)?;
         tx.commit().map_err(CaError::storage)?;
         Ok(())
     }
@@ -155,14 +156,7 @@ impl CertStore for SqliteStore {
             .query_row(
                 "SELECT serial, subject, cert, not_after FROM issued WHERE serial = ?1",
                 [serial],
-                |r| {
-                    Ok(IssuedRecord {
-                        serial: r.get(0)?,
-                        subject_der: r.get(1)?,
-                        cert_der: r.get(2)?,
-                        not_after: r.get(3)?,
-                    })
-                },
+                issued_record,
             )
             .optional()
             .map_err(CaError::storage)
@@ -243,6 +237,36 @@ impl CertStore for SqliteStore {
     }
 
     fn add_pending(&mut self, label: &str, csr_der: &[u8], at: i64) -> Result<i64, CaError> {
+        ApprovalStore::add_pending(self, label, csr_der, at)
+    }
+
+    fn pending_approved(&self, id: i64) -> Result<Option<bool>, CaError> {
+        ApprovalStore::pending_approved(self, id)
+    }
+
+    fn approve_pending(&mut self, id: i64) -> Result<bool, CaError> {
+        ApprovalStore::approve_pending(self, id)
+    }
+
+    fn find_pending(&self, label: &str, csr_der: &[u8]) -> Result<Option<(i64, bool)>, CaError> {
+        ApprovalStore::find_pending(self, label, csr_der)
+    }
+
+    fn remove_pending(&mut self, id: i64) -> Result<(), CaError> {
+        ApprovalStore::remove_pending(self, id)
+    }
+
+    fn issued_count(&self) -> Result<u64, CaError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM issued", [], |r| r.get(0))
+            .map_err(CaError::storage)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+impl ApprovalStore for SqliteStore {
+    fn add_pending(&mut self, label: &str, csr_der: &[u8], at: i64) -> Result<i64, CaError> {
         self.conn
             .execute(
                 "INSERT INTO pending (label, csr, created_at) VALUES (?1, ?2, ?3)",
@@ -288,12 +312,76 @@ impl CertStore for SqliteStore {
             .map_err(CaError::storage)?;
         Ok(())
     }
+}
 
-    fn issued_count(&self) -> Result<u64, CaError> {
-        let n: i64 = self
-            .conn
-            .query_row("SELECT COUNT(*) FROM issued", [], |r| r.get(0))
-            .map_err(CaError::storage)?;
-        Ok(u64::try_from(n).unwrap_or(0))
+/// An `issued` row selected as (serial, subject, cert, not_after).
+fn issued_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<IssuedRecord> {
+    Ok(IssuedRecord {
+        serial: r.get(0)?,
+        subject_der: r.get(1)?,
+        cert_der: r.get(2)?,
+        not_after: r.get(3)?,
+    })
+}
+
+impl SqliteStore {
+    fn insert_issued(tx: &rusqlite::Transaction<'_>, r: &IssuedRecord) -> Result<(), CaError> {
+        tx.execute(
+            "INSERT INTO issued (serial, subject, cert, not_after) VALUES (?1, ?2, ?3, ?4)",
+            params![r.serial, r.subject_der, r.cert_der, r.not_after],
+        )
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::ConstraintViolation) => CaError::DuplicateSerial {
+                serial_hex: hex_upper(&r.serial),
+            },
+            _ => CaError::storage(e),
+        })?;
+        Ok(())
+    }
+}
+
+impl EnrollmentStore for SqliteStore {
+    fn record_issued_for(
+        &mut self,
+        record: &IssuedRecord,
+        request: &EnrollmentKey,
+        at: i64,
+    ) -> Result<(), CaError> {
+        let tx = self.write_transaction()?;
+        Self::insert_issued(&tx, record)?;
+        tx.execute(
+            "INSERT INTO enrollment (client, csr_sha256, serial, at) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                request.client.as_slice(),
+                request.csr_sha256.as_slice(),
+                record.serial,
+                at
+            ],
+        )
+        .map_err(CaError::storage)?;
+        tx.commit().map_err(CaError::storage)?;
+        Ok(())
+    }
+
+    fn issued_for(
+        &self,
+        request: &EnrollmentKey,
+        since: i64,
+    ) -> Result<Option<IssuedRecord>, CaError> {
+        self.conn
+            .query_row(
+                "SELECT i.serial, i.subject, i.cert, i.not_after FROM enrollment e
+                 JOIN issued i ON i.serial = e.serial
+                 WHERE e.client = ?1 AND e.csr_sha256 = ?2 AND e.at >= ?3
+                 ORDER BY e.at DESC LIMIT 1",
+                params![
+                    request.client.as_slice(),
+                    request.csr_sha256.as_slice(),
+                    since
+                ],
+                issued_record,
+            )
+            .optional()
+            .map_err(CaError::storage)
     }
 }

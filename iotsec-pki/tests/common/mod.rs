@@ -100,3 +100,22 @@ pub fn serve_in_background(ep: EstEndpoint) -> u16 {
     std::thread::spawn(move || serve(ep.listener, ep.config, ep.service));
     port
 }
+
+/// An EST POST of `csr` to operation `op` ("simpleenroll", ...) at `label` ("" for the default
+/// label), with HTTP Basic credentials u:p.
+#[cfg(feature = "est-server")]
+pub fn est_post(label: &str, op: &str, csr: &[u8]) -> iotsec_pki::est_service::EstRequest {
+    use iotsec_pki::est_message::{Base64Layout, encode_csr_body};
+    let prefix = if label.is_empty() {
+        String::new()
+    } else {
+        format!("{label}/")
+    };
+    iotsec_pki::est_service::EstRequest {
+        method: "POST".into(),
+        path: format!("/.well-known/est/{prefix}{op}"),
+        content_type: Some("application/pkcs10".into()),
+        authorization: Some("Basic dTpw".into()), // u:p
+        body: encode_csr_body(csr, Base64Layout::Lines64).into_bytes(),
+    }
+}

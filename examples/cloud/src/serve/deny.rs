@@ -2,64 +2,23 @@
 //! `examples/mosquitto-plugin/README.md`): the service reads it over MQTT (rumqttc, mutual
 //! TLS 1.3 with a certificate it issues itself for the configured reader CN) and quarantines
 //! (`probing`) a device after [`super::DenyConfig::threshold`] denies on topics under another
-//! device's `devices/{id}/` subtree. Each counted probe is recorded in the fleet store and the
-//! counts are restored at start, so a restart does not start them again. Events the plugin's
-//! rate limit suppressed carry no client and are not counted.
+//! device's `devices/{id}/` subtree (the rule is [`iotsec_mqtt_acl::probe`]). Each probe is
+//! also counted in the fleet store, so a restart does not start the count again: a device
+//! whose stored count reaches the threshold is quarantined too. Events the plugin's rate limit
+//! suppressed carry no client and are not counted.
 
-use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use iotsec_mqtt_acl::probe::{MAX_DENY_RECORD, Probe, ProbeDetector, parse_deny_record};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
-use serde::Deserialize;
 
 use super::http::App;
 use super::{DenyConfig, ServeError};
 
 /// Largest deny event read (the plugin's are a few hundred bytes).
-const MAX_EVENT: usize = 4096;
-
-/// One deny event (the fields the service acts on; the plugin's others are ignored).
-#[derive(Debug, Deserialize)]
-pub struct DenyEvent {
-    /// The MQTT client id.
-    pub client_id: Option<String>,
-    /// The username (the certificate CN with `use_identity_as_username`).
-    pub username: Option<String>,
-    /// The topic or filter that was denied.
-    pub topic: Option<String>,
-}
-
-/// The device a denied request probed: the owner of `devices/{id}/...` when that is not the
-/// requester itself.
-pub fn probed_other_device(event: &DenyEvent) -> Option<(String, String)> {
-    let who = event.username.as_ref().or(event.client_id.as_ref())?;
-    let topic = event.topic.as_deref()?;
-    let owner = topic.strip_prefix("devices/")?.split('/').next()?;
-    (owner != who).then(|| (who.clone(), owner.to_owned()))
-}
-
-/// Counts probes per device; says when one reaches the threshold (once).
-#[derive(Debug, Default)]
-pub struct ProbeCounter {
-    counts: HashMap<String, u32>,
-}
-
-impl ProbeCounter {
-    /// A counter that goes on from stored counts.
-    pub fn restored(counts: impl IntoIterator<Item = (String, u32)>) -> Self {
-        Self {
-            counts: counts.into_iter().collect(),
-        }
-    }
-
-    /// Counts one probe by `device`; true exactly when it reaches `threshold`.
-    pub fn count(&mut self, device: &str, threshold: u32) -> bool {
-        let n = self.counts.entry(device.to_owned()).or_insert(0);
-        *n = n.saturating_add(1);
-        *n == threshold
-    }
-}
+const MAX_EVENT: usize = MAX_DENY_RECORD;
 
 /// The client configuration: TLS 1.3, trusting the fleet root, presenting a certificate the
 /// fleet CA issues now for `reader`.
@@ -68,31 +27,21 @@ fn tls_for(app: &App, reader: &str) -> Result<rustls::ClientConfig, ServeError> 
     identity.client_config()
 }
 
-/// The probe counts recorded before this start (none when the store does not answer: counting
-/// starts again, and the failure is logged).
-async fn stored_probes(app: &Arc<App>) -> Vec<(String, u32)> {
-    let store = app.store.clone();
-    match tokio::task::spawn_blocking(move || store.probe_counts()).await {
-        Ok(Ok(counts)) => counts,
+/// Counts `probe` in the fleet store: the probe with its stored count, `None` when there is
+/// no probe or the store failed (logged; this run's count still decides).
+async fn persist_probe(app: &Arc<App>, probe: Option<Probe>) -> Option<(Probe, u32)> {
+    let probe = probe?;
+    let (store, device) = (app.store.clone(), probe.prober.clone());
+    match tokio::task::spawn_blocking(move || store.record_probe(&device)).await {
+        Ok(Ok(count)) => Some((probe, count)),
         Ok(Err(e)) => {
-            eprintln!("iotsec-cloud: deny stream: stored probe counts not read: {e}");
-            Vec::new()
+            eprintln!("iotsec-cloud: deny stream: probe not recorded: {e}");
+            None
         }
         Err(e) => {
-            eprintln!("iotsec-cloud: deny stream: stored probe counts not read: {e}");
-            Vec::new()
+            eprintln!("iotsec-cloud: deny stream: probe not recorded: {e}");
+            None
         }
-    }
-}
-
-/// Records one probe by `device` in the store (a failure is logged; the count in memory goes
-/// on, so the quarantine does not wait for the store).
-async fn persist_probe(app: &Arc<App>, device: &str) {
-    let (store, device) = (app.store.clone(), device.to_owned());
-    match tokio::task::spawn_blocking(move || store.record_probe(&device)).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => eprintln!("iotsec-cloud: deny stream: probe not recorded: {e}"),
-        Err(e) => eprintln!("iotsec-cloud: deny stream: probe not recorded: {e}"),
     }
 }
 
@@ -124,7 +73,9 @@ pub async fn follow(app: Arc<App>, config: DenyConfig) {
         Arc::new(tls),
     )));
     let (client, mut events) = AsyncClient::new(options, 16);
-    let mut counter = ProbeCounter::restored(stored_probes(&app).await);
+    // A threshold of 0 would never fire: it counts as 1 (fail closed).
+    let threshold = NonZeroU32::new(config.threshold).unwrap_or(NonZeroU32::MIN);
+    let mut detector = ProbeDetector::new(threshold);
     loop {
         match events.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
@@ -135,15 +86,22 @@ pub async fn follow(app: Arc<App>, config: DenyConfig) {
                     eprintln!("iotsec-cloud: deny stream: subscribing: {e}");
                 }
             }
-            Ok(Event::Incoming(Packet::Publish(p))) if p.payload.len() <= MAX_EVENT => {
-                let Ok(event) = serde_json::from_slice::<DenyEvent>(&p.payload) else {
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                let Ok(record) = parse_deny_record(&p.payload) else {
                     continue;
                 };
-                let Some((device, owner)) = probed_other_device(&event) else {
-                    continue;
-                };
-                persist_probe(&app, &device).await;
-                if counter.count(&device, config.threshold) {
+                // The stored count goes on across restarts; the detector's is this run's.
+                let stored = persist_probe(&app, record.probe()).await;
+                let fired = detector.observe(&record).or_else(|| {
+                    stored
+                        .filter(|(_, count)| *count == threshold.get())
+                        .map(|(probe, _)| probe)
+                });
+                if let Some(Probe {
+                    prober: device,
+                    owner,
+                }) = fired
+                {
                     let app = app.clone();
                     let done =
                         tokio::task::spawn_blocking(move || app.quarantine_prober(&device, &owner))
@@ -159,55 +117,5 @@ pub async fn follow(app: Arc<App>, config: DenyConfig) {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    fn event(json: &str) -> DenyEvent {
-        serde_json::from_str(json).unwrap()
-    }
-
-    #[test]
-    fn only_requests_under_another_devices_subtree_are_probes() {
-        let other = event(
-            r#"{"action":"publish","client_id":"dev9","reason":"no_matching_rule","suppressed":0,"topic":"devices/dev8/telemetry","username":"dev9"}"#,
-        );
-        assert_eq!(
-            probed_other_device(&other),
-            Some(("dev9".into(), "dev8".into()))
-        );
-        let own =
-            event(r#"{"client_id":"dev9","topic":"devices/dev9/telemetry","username":"dev9"}"#);
-        assert_eq!(probed_other_device(&own), None);
-        let elsewhere = event(r#"{"client_id":"dev9","topic":"$SYS/broker","username":"dev9"}"#);
-        assert_eq!(probed_other_device(&elsewhere), None);
-        // The username (certificate CN) is the identity, not a client id it chose.
-        let spoof = event(r#"{"client_id":"dev8","topic":"devices/dev8/cmd/x","username":"dev9"}"#);
-        assert_eq!(
-            probed_other_device(&spoof),
-            Some(("dev9".into(), "dev8".into()))
-        );
-        let wildcard =
-            event(r#"{"client_id":"dev9","topic":"devices/+/telemetry","username":null}"#);
-        assert_eq!(
-            probed_other_device(&wildcard),
-            Some(("dev9".into(), "+".into()))
-        );
-    }
-
-    #[test]
-    fn the_threshold_fires_once() {
-        let mut c = ProbeCounter::default();
-        let fired: Vec<bool> = (0..5).map(|_| c.count("dev9", 3)).collect();
-        assert_eq!(fired, [false, false, true, false, false]);
-        assert!(!c.count("dev8", 3));
-        // Restored after a restart with two probes counted: the third fires.
-        let mut c = ProbeCounter::restored([("dev9".to_owned(), 2)]);
-        assert!(c.count("dev9", 3));
-        assert!(!c.count("dev8", 3));
     }
 }

@@ -1047,48 +1047,40 @@ async fn record_enrollment(State(app): State<Arc<App>>, request: Request, next: 
 /// revoked or decommissioned does not enroll again under its id (403). A CSR that does not
 /// parse is left to the EST service, which refuses it.
 fn refuse_ended_device(app: &App, body: &[u8]) -> Result<(), Failure> {
-    use iotsec_pki::csr_check::{SubjectAttribute, verify_csr};
+    use iotsec_pki::ca::error::{BackendError, BarredReason};
+    use iotsec_pki::est::enrollment_admission::{ReservedNames, admit_enrollment};
     let Ok(der) = iotsec_pki::est_message::decode_base64_body(body) else {
         return Ok(());
     };
-    let Ok(csr) = verify_csr(&der) else {
+    let Ok(csr) = iotsec_pki::csr_check::verify_csr(&der) else {
         return Ok(());
     };
-    let cns = csr
-        .subject
-        .iter()
-        .filter(|e| e.attribute == SubjectAttribute::CommonName);
     let reader = app
         .broker
         .as_ref()
         .and_then(|b| b.config().deny.as_ref())
-        .map(|d| d.reader.as_str());
-    for cn in cns {
-        if app.config.operators.contains(&cn.value) || reader == Some(cn.value.as_str()) {
-            return Err(Failure::new(
-                StatusCode::FORBIDDEN,
-                "operator_cn",
-                format!("{:?} is an operator: EST enrolls devices only", cn.value),
-            ));
-        }
-        if let Some(d) = app.store.device(&cn.value)? {
-            if d.decommissioned {
-                return Err(Failure::new(
-                    StatusCode::FORBIDDEN,
-                    "decommissioned",
-                    format!("device {:?} is decommissioned", d.id),
-                ));
-            }
-            if d.revoked {
-                return Err(Failure::new(
-                    StatusCode::FORBIDDEN,
-                    "revoked",
-                    format!("device {:?} is revoked: it does not enroll again", d.id),
-                ));
-            }
-        }
-    }
-    Ok(())
+        .map(|d| d.reader.clone());
+    let admission = ReservedNames::new(
+        app.config.operators.iter().cloned().chain(reader),
+        |cn: &str| match app.store.device(cn) {
+            Ok(Some(d)) if d.decommissioned => Ok(Some(BarredReason::Decommissioned)),
+            Ok(Some(d)) if d.revoked => Ok(Some(BarredReason::Revoked)),
+            Ok(_) => Ok(None),
+            Err(e) => Err(iotsec_pki::CaError::Storage(BackendError::new(e))),
+        },
+    );
+    admit_enrollment(&csr, &admission).map_err(|e| {
+        let code = match &e {
+            iotsec_pki::CaError::ReservedName { .. } => "operator_cn",
+            iotsec_pki::CaError::IdentityBarred {
+                reason: BarredReason::Decommissioned,
+                ..
+            } => "decommissioned",
+            iotsec_pki::CaError::IdentityBarred { .. } => "revoked",
+            _ => return Failure::internal(e),
+        };
+        Failure::new(StatusCode::FORBIDDEN, code, e.to_string())
+    })
 }
 
 /// Records the leaf of an EST certs-only response in the registry.

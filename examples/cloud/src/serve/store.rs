@@ -189,53 +189,21 @@ pub trait FleetStore: Send + Sync {
     fn probe_counts(&self) -> Result<Vec<(String, u32)>, StoreError>;
 }
 
-/// The rollout as stored: version, stages, current stage, halt reason.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Rollout {
-    /// The version (`None`: no rollout).
-    pub version: Option<String>,
-    /// Stages (basis points, increasing, ending at 10000).
-    pub stages_bps: Vec<u32>,
-    /// Current stage index.
-    pub stage: usize,
-    /// Halt reason.
-    pub halted: Option<String>,
-}
+/// The rollout as stored: version, stages, current stage, halt reason (the state machine is
+/// [`iotsec_ota::staged_rollout`]).
+pub type Rollout = iotsec_ota::staged_rollout::StagedRollout;
 
-/// Longest halt reason kept.
-pub const MAX_REASON_LEN: usize = 64;
-/// Most stages a rollout has.
-pub const MAX_STAGES: usize = 16;
+pub use iotsec_ota::staged_rollout::{MAX_REASON_LEN, MAX_STAGES};
 
-impl Rollout {
-    /// The share of the fleet (basis points) offered the release now; 0 when halted or none.
-    pub fn offered_bps(&self) -> u32 {
-        if self.version.is_none() || self.halted.is_some() {
-            return 0;
-        }
-        self.stages_bps.get(self.stage).copied().unwrap_or(0)
-    }
-
-    /// Whether a device in cohort `cohort_bps` is inside the current stage (halted or not).
-    pub fn in_stage(&self, cohort_bps: u32) -> bool {
-        self.version.is_some() && cohort_bps < self.stages_bps.get(self.stage).copied().unwrap_or(0)
+impl From<iotsec_ota::staged_rollout::RolloutRefusal> for StoreError {
+    fn from(e: iotsec_ota::staged_rollout::RolloutRefusal) -> Self {
+        StoreError::refused(e.code(), e.to_string())
     }
 }
 
 /// A reason from outside: short, printable ASCII, not empty.
 pub fn check_reason(reason: &str) -> Result<(), StoreError> {
-    let ok = !reason.is_empty()
-        && reason.len() <= MAX_REASON_LEN
-        && reason
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    match ok {
-        true => Ok(()),
-        false => Err(StoreError::refused(
-            "bad_reason",
-            format!("a reason is 1..={MAX_REASON_LEN} characters of [A-Za-z0-9_-]"),
-        )),
-    }
+    Ok(iotsec_ota::staged_rollout::check_reason(reason)?)
 }
 
 /// The rollout state machine: the state after `command`, or why it is refused.
@@ -245,83 +213,20 @@ pub fn apply_command(
     command: &RolloutCommand,
     published: impl Fn(&str) -> bool,
 ) -> Result<Rollout, StoreError> {
-    let has_rollout = current.version.is_some();
-    match command {
+    use iotsec_ota::staged_rollout::RolloutCommand as Command;
+    let command = match command {
         RolloutCommand::Start {
             version,
             stages_bps,
-        } => {
-            let increasing = stages_bps.windows(2).all(|w| w.first() < w.get(1));
-            if stages_bps.is_empty()
-                || stages_bps.len() > MAX_STAGES
-                || !increasing
-                || stages_bps.first().is_some_and(|s| *s == 0)
-                || stages_bps.last() != Some(&10_000)
-            {
-                return Err(StoreError::refused(
-                    "bad_stages",
-                    format!(
-                        "stages must be 1..={MAX_STAGES} increasing basis points, the first above 0, the last 10000"
-                    ),
-                ));
-            }
-            if !published(version) {
-                return Err(StoreError::refused(
-                    "unknown_release",
-                    format!("release {version:?} is not published"),
-                ));
-            }
-            Ok(Rollout {
-                version: Some(version.clone()),
-                stages_bps: stages_bps.clone(),
-                stage: 0,
-                halted: None,
-            })
-        }
-        RolloutCommand::Advance {} => {
-            if !has_rollout {
-                return Err(StoreError::refused("no_rollout", "no rollout is running"));
-            }
-            if current.halted.is_some() {
-                return Err(StoreError::refused(
-                    "rollout_halted",
-                    "the rollout is halted: resume it first",
-                ));
-            }
-            if current.stage + 1 >= current.stages_bps.len() {
-                return Err(StoreError::refused(
-                    "last_stage",
-                    "the rollout is at its last stage",
-                ));
-            }
-            Ok(Rollout {
-                stage: current.stage + 1,
-                ..current.clone()
-            })
-        }
-        RolloutCommand::Halt { reason } => {
-            if !has_rollout {
-                return Err(StoreError::refused("no_rollout", "no rollout is running"));
-            }
-            check_reason(reason)?;
-            Ok(Rollout {
-                halted: Some(reason.clone()),
-                ..current.clone()
-            })
-        }
-        RolloutCommand::Resume {} => {
-            if current.halted.is_none() {
-                return Err(StoreError::refused(
-                    "not_halted",
-                    "the rollout is not halted",
-                ));
-            }
-            Ok(Rollout {
-                halted: None,
-                ..current.clone()
-            })
-        }
-    }
+        } => Command::Start {
+            version,
+            stages_bps,
+        },
+        RolloutCommand::Advance {} => Command::Advance,
+        RolloutCommand::Halt { reason } => Command::Halt { reason },
+        RolloutCommand::Resume {} => Command::Resume,
+    };
+    Ok(current.apply(command, published)?)
 }
 
 /// The automatic halt: the rollout after a report of `result` for `version` from a device in
@@ -332,14 +237,13 @@ pub fn halt_on_report(
     result: UpdateResult,
     cohort_bps: u32,
 ) -> Option<Rollout> {
-    let canary_reverted = result == UpdateResult::Reverted
-        && current.version.as_deref() == Some(version)
-        && current.halted.is_none()
-        && current.in_stage(cohort_bps);
-    canary_reverted.then(|| Rollout {
-        halted: Some("canary_reverted".into()),
-        ..current.clone()
-    })
+    use iotsec_ota::staged_rollout::UpdateOutcome;
+    let outcome = match result {
+        UpdateResult::Confirmed => UpdateOutcome::Confirmed,
+        UpdateResult::Reverted => UpdateOutcome::Reverted,
+        UpdateResult::Refused => UpdateOutcome::Refused,
+    };
+    current.halt_on_report(version, outcome, cohort_bps)
 }
 
 /// A device's rollout cohort (0..10000 basis points), fixed per device id: the first 8 bytes
