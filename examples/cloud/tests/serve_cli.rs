@@ -63,6 +63,17 @@ fn flags_it_does_not_act_on_and_bad_configurations_exit_two_with_one_line() {
             "must end in .json",
         ),
         (with(&["--deny-broker", "127.0.0.1:1883"]), "--deny-reader"),
+        (
+            with(&[
+                "--deny-broker",
+                "127.0.0.1:1883",
+                "--deny-reader",
+                "cloud-deny",
+                "--deny-threshold",
+                "0",
+            ]),
+            "--deny-threshold",
+        ),
         (with(&["--factory-firmware", "1.0.0"]), "VERSION=IMAGE"),
         (with(&["--label", "nolabel"]), "LABEL=INTERMEDIATE"),
         (

@@ -75,8 +75,9 @@ pub struct ServeArgs {
     #[arg(long, requires = "deny_broker")]
     deny_reader: Option<String>,
     /// Quarantine a device after this many denies on other devices' topics.
-    #[arg(long, default_value_t = 3, requires = "deny_broker")]
-    deny_threshold: u32,
+    /// At least 1: a threshold that never fires is refused, not ignored.
+    #[arg(long, default_value_t = std::num::NonZeroU32::MIN.saturating_add(2), requires = "deny_broker")]
+    deny_threshold: std::num::NonZeroU32,
 }
 
 fn bad(e: impl std::fmt::Display) -> BadInput {
@@ -149,7 +150,7 @@ pub fn config(args: &ServeArgs) -> Result<ServeConfig, BadInput> {
                     broker,
                     topic: args.deny_topic.clone(),
                     reader: reader.clone(),
-                    threshold: args.deny_threshold,
+                    threshold: args.deny_threshold.get(),
                 }),
                 _ => None,
             },
