@@ -316,7 +316,7 @@ rollback 33 mcuboot_rollback accepted
 trailing-byte 39 mcuboot_trailing_bytes "code":"mcuboot_trailing_bytes"'
 
 for opt in s 3 z; do
-  elf=$(build "$opt" "ed25519,sha2-compact,mcuboot")
+  elf=$(build "$opt" "ed25519,sha2-compact,sha256-m4,mcuboot")
   while read -r name want_code want_reason want_host; do
     [ "$opt" = s ] || [ "$name" = good ] || continue
     dir=$(mcuboot_case "$name")

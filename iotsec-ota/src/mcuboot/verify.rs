@@ -17,7 +17,7 @@
 //! 8. hash (and pure signature) over header, payload and protected TLVs;
 //! 9. signature.
 
-use sha2::{Digest, Sha256, Sha512};
+use sha2::Sha512;
 use subtle::ConstantTimeEq;
 
 use crate::mcuboot::error::McubootError;
@@ -27,6 +27,7 @@ use crate::mcuboot::source::{ImageSource, Layout};
 use crate::mcuboot::tlv::{
     self, TLV_INFO_MAGIC, TLV_PROT_INFO_MAGIC, Tlv, TlvWalker, kind, read_info,
 };
+use crate::sha256::{Digest, Sha256};
 
 /// Dependencies an image may declare (more are refused).
 pub const MAX_DEPENDENCIES: usize = 4;
