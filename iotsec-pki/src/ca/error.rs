@@ -101,14 +101,14 @@ pub enum CaError {
     },
     /// The CSR's commonName is one the application reserves for identities that EST must not
     /// make (operators, service accounts): a shared enrollment credential would otherwise
-    /// mint them ([`crate::est::enrollment_admission`]).
+    /// mint them (`est::enrollment_admission`, feature `est-server`).
     #[error("{common_name:?} is reserved: EST enrolls devices only")]
     ReservedName {
         /// The commonName asked for.
         common_name: String,
     },
     /// The identity the CSR names has ended (revoked or decommissioned by the application):
-    /// it does not enroll again ([`crate::est::enrollment_admission`]).
+    /// it does not enroll again (`est::enrollment_admission`, feature `est-server`).
     #[error("device {common_name:?} is {reason}: it does not enroll again")]
     IdentityBarred {
         /// The commonName asked for.
