@@ -19,7 +19,7 @@ mod operator;
 mod pki;
 mod progress;
 mod release;
-mod release_keys;
+pub(crate) mod release_keys;
 mod report;
 mod step_names;
 mod steps;

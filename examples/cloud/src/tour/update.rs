@@ -6,9 +6,8 @@
 //! sequence number) is refused as a rollback.
 
 use iotsec_ota::manifest_builder::{ComponentSpec, ManifestBuilder};
-use iotsec_ota::signer::{Ed25519Key, Es256Key, Signer, sign_document};
+use iotsec_ota::signer::Es256Key;
 use iotsec_ota::trial_boot::{BootRecord, BootStore, InstallTicket, Slot, TrialBoot};
-use iotsec_ota::trust_root::{ROOT_CONTENT_TYPE, TrustRootPayload};
 use iotsec_ota::{DeviceState, ImageVerifier, MemoryBootStore, TrustRoot, verify};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -45,20 +44,7 @@ pub fn run(fleet: &Fleet, attacks: &mut Vec<Attack>) -> Step {
 }
 
 fn publisher() -> Result<Publisher, String> {
-    let root = Ed25519Key::generate();
-    let release = Es256Key::generate();
-    let payload = TrustRootPayload {
-        version: 1,
-        keys: vec![
-            (root.key_id(), root.algorithm(), root.public_key()),
-            (release.key_id(), release.algorithm(), release.public_key()),
-        ],
-        root: (1, vec![root.key_id()]),
-        release: (1, vec![release.key_id()]),
-        expires_at: None,
-    };
-    let root_document = sign_document(ROOT_CONTENT_TYPE, &payload.to_cbor(), &[&root])
-        .map_err(|e| e.to_string())?;
+    let (_root, release, root_document) = crate::demo::release_keys::release_keys()?;
     Ok(Publisher {
         release,
         root_document,
