@@ -15,7 +15,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::context::{Action, ClientContext, Request};
-use crate::decision::{Decision, Effect, Reason, RuleOutcome, Tally};
+use crate::decision::{Decision, Effect, Reason, RuleOutcome, Tally, UntracedDecision};
 use crate::policy::Policy;
 use crate::subscribe::{SubscribeMode, decide_subscribe};
 use crate::template::{Placeholder, TemplateLevel, Unusable, ValueProblem};
@@ -222,7 +222,10 @@ impl Walk<'_, '_> {
                 placeholder: u.placeholder,
                 problem: u.problem,
             },
-            None => rule.outcome(self.ctx, self.qos),
+            None => {
+                tally.reads_time |= rule.reads_time();
+                rule.outcome(self.ctx, self.qos)
+            }
         };
         tally.record(leaf.rule, leaf.template, rule.effect, outcome);
     }
@@ -438,10 +441,29 @@ impl CompiledPolicy {
         request: &Request<'_>,
         mode: SubscribeMode,
     ) -> (Effect, Reason) {
+        let d = self.decide_untraced(ctx, request, mode);
+        (d.effect, d.reason)
+    }
+
+    /// [`Self::decide_with_mode`], and whether the decision read the time: `reads_time` is
+    /// set when a rule with a `max_attestation_age_secs` condition was evaluated (the walk
+    /// reached it and its topic matched), so the same request may be decided differently once
+    /// the attestation ages. A caller that caches decisions must not cache those.
+    pub fn decide_untraced(
+        &self,
+        ctx: &ClientContext<'_>,
+        request: &Request<'_>,
+        mode: SubscribeMode,
+    ) -> UntracedDecision {
         let mut tally = Tally::untraced();
-        match self.walk(ctx, request, mode, &mut tally) {
+        let (effect, reason) = match self.walk(ctx, request, mode, &mut tally) {
             Some(early) => (early.effect, early.reason),
             None => tally.verdict(),
+        };
+        UntracedDecision {
+            effect,
+            reason,
+            reads_time: tally.reads_time,
         }
     }
 
@@ -464,7 +486,13 @@ impl CompiledPolicy {
             }));
         }
         if request.action == Action::Subscribe {
-            return Some(decide_subscribe(&self.policy, ctx, request, mode));
+            return Some(decide_subscribe(
+                &self.policy,
+                ctx,
+                request,
+                mode,
+                &mut tally.reads_time,
+            ));
         }
         let name = match TopicName::new(request.topic) {
             Ok(n) => n,

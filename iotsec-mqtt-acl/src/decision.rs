@@ -276,6 +276,22 @@ impl Decision {
     }
 }
 
+/// The effect and the reason of a decision without its trace, and whether it read the time
+/// ([`crate::CompiledPolicy::decide_untraced`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UntracedDecision {
+    /// Allow or deny.
+    pub effect: Effect,
+    /// What decided it.
+    pub reason: Reason,
+    /// Whether a rule with a `max_attestation_age_secs` condition was evaluated for this
+    /// request: the attestation age is measured against the caller's clock, so the same
+    /// request with the same posture may be decided differently later. `false` means the
+    /// decision is a function of the policy, the client context without its attestation age,
+    /// and the request alone (a caller may then remember it until either changes).
+    pub reads_time: bool,
+}
+
 /// Folds rule outcomes into a decision: any deny beats any allow; default deny.
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
@@ -286,6 +302,9 @@ pub(crate) struct Tally {
     /// Keep no trace (a caller that needs only the effect and the reason): the sorted insert
     /// into the trace is most of the cost of a match.
     untraced: bool,
+    /// A rule with an attestation-age condition was evaluated: the outcome may change with
+    /// the clock alone ([`UntracedDecision::reads_time`]).
+    pub(crate) reads_time: bool,
 }
 
 fn keep_min(slot: &mut Option<(u32, u16)>, key: (u32, u16)) {

@@ -143,6 +143,11 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// Whether [`Rule::outcome`] may read the attestation age, i.e. depend on the clock.
+    pub(crate) fn reads_time(&self) -> bool {
+        self.posture.max_attestation_age_secs.is_some()
+    }
+
     /// What this rule does with a request whose topic one of its templates matched (the
     /// placeholder check happens before). Allocates nothing.
     pub fn outcome(&self, ctx: &ClientContext<'_>, qos: u8) -> RuleOutcome {

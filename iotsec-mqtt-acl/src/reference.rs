@@ -27,7 +27,7 @@ pub fn evaluate(
         });
     }
     if request.action == Action::Subscribe {
-        return decide_subscribe(policy, ctx, request, mode);
+        return decide_subscribe(policy, ctx, request, mode, &mut false);
     }
     let name = match TopicName::new(request.topic) {
         Ok(n) => n,

@@ -90,6 +90,7 @@ pub(crate) fn decide_subscribe(
     ctx: &ClientContext<'_>,
     request: &Request<'_>,
     mode: SubscribeMode,
+    reads_time: &mut bool,
 ) -> Decision {
     let subscription = match Subscription::parse(request.topic) {
         Ok(s) => s,
@@ -135,7 +136,10 @@ pub(crate) fn decide_subscribe(
                     placeholder: u.placeholder,
                     problem: u.problem,
                 },
-                None => rule.outcome(ctx, request.qos),
+                None => {
+                    *reads_time |= rule.reads_time();
+                    rule.outcome(ctx, request.qos)
+                }
             };
             tally.record(
                 rule_index,
