@@ -18,10 +18,12 @@
 //! is the throughput, so no-ACL CPU / plugin CPU per round is the steadier throughput ratio.
 //! mosquitto's acl_file (~100x slower) is measured once per QoS for reference. Then one more run
 //! of each plugin mode with `plugin_opt_check_timing true` for the check latency inside the
-//! broker (p50/p99, logged by the plugin when it unloads).
+//! broker (p50/p99, logged by the plugin when it unloads), and one of `strict` with the verdict
+//! cache off (`plugin_opt_verdict_cache 0`): the latency of the uncached path, a cache miss.
 //!
 //! Before the rates, the load-independent measure: the broker's user-space instructions per
-//! message, counted by `valgrind --tool=callgrind` (no ACL and both plugin modes, QoS 0 and 1;
+//! message, counted by `valgrind --tool=callgrind` (no ACL, both plugin modes, and `strict`
+//! with the verdict cache off; QoS 0 and 1;
 //! the difference between a run of M and one of M/5 messages, so start-up and shutdown cancel
 //! out). Skipped, loudly, without valgrind.
 //!
@@ -274,19 +276,23 @@ fn instruction_counts(t: &support::Tools, policy: &str, n: usize) {
     let none = |t: &support::Tools| {
         Broker::start_plain(t, support::scratch_dir("callgrind-broker-none"), &body)
     };
-    let with_mode = |mode: &str| {
+    let with_mode = |mode: &str, cache: &str| {
         let body = body.clone();
-        let name = format!("callgrind-broker-{mode}");
-        let options = [("mode", mode.to_string())];
+        let name = format!("callgrind-broker-{mode}-{cache}");
+        let options = [
+            ("mode", mode.to_string()),
+            ("verdict_cache", cache.to_string()),
+        ];
         move |t: &support::Tools| {
             let options: Vec<(&str, &str)> =
                 options.iter().map(|(k, v)| (*k, v.as_str())).collect();
             Broker::start_in(t, support::scratch_dir(&name), policy, &options, &body)
         }
     };
-    let strict = with_mode("strict");
-    let mosquitto = with_mode("mosquitto");
-    let configs: [(&str, &str, StartBroker<'_>); 3] = [
+    let strict = with_mode("strict", "1024");
+    let mosquitto = with_mode("mosquitto", "1024");
+    let uncached = with_mode("strict", "0");
+    let configs: [(&str, &str, StartBroker<'_>); 4] = [
         ("no ACL", "none", &none),
         ("plugin (strict), imported policy", "strict", &strict),
         (
@@ -294,6 +300,8 @@ fn instruction_counts(t: &support::Tools, policy: &str, n: usize) {
             "mosquitto",
             &mosquitto,
         ),
+        // Every check on the uncached path: what a miss costs.
+        ("plugin (strict), verdict cache off", "uncached", &uncached),
     ];
     for qos in [0u8, 1] {
         let mut base = 0.0;
@@ -452,12 +460,18 @@ fn main() {
     drop(configs);
     // Check latency inside the broker (separate runs: timing itself costs two clock reads and
     // a push per check).
-    for mode in ["strict", "mosquitto"] {
+    // With the cache every check but the first few is a hit; `verdict_cache 0` times the
+    // uncached path (what a miss costs).
+    for (mode, cache) in [("strict", "1024"), ("mosquitto", "1024"), ("strict", "0")] {
         let timed = plugin_broker(
             &t,
-            &format!("bench-timed-{mode}"),
+            &format!("bench-timed-{mode}-{cache}"),
             &policy,
-            &[("mode", mode), ("check_timing", "true")],
+            &[
+                ("mode", mode),
+                ("check_timing", "true"),
+                ("verdict_cache", cache),
+            ],
         );
         throughput(timed.port, 0, n);
         let (_, log) = timed.terminate();
@@ -465,6 +479,6 @@ fn main() {
             .lines()
             .find(|l| l.contains("check timing"))
             .unwrap_or_else(|| panic!("no timing line:\n{log}"));
-        println!("plugin ({mode}): {line}");
+        println!("plugin ({mode}, verdict_cache {cache}): {line}");
     }
 }

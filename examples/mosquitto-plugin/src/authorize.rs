@@ -100,6 +100,30 @@ pub fn authorize_in(
     req: &AclRequest<'_>,
     cx: &Context<'_>,
 ) -> Verdict {
+    authorize_timed(policy, mode, req, cx).0
+}
+
+/// [`authorize_in`], and whether the verdict read the time (a rule with an attestation-age
+/// condition was evaluated, see [`iotsec_mqtt_acl::decision::UntracedDecision::reads_time`]):
+/// an allow that did not may be remembered until the policy or the posture feed changes.
+pub fn authorize_timed(
+    policy: &CompiledPolicy,
+    mode: SubscribeMode,
+    req: &AclRequest<'_>,
+    cx: &Context<'_>,
+) -> (Verdict, bool) {
+    let mut reads_time = false;
+    let verdict = decide(policy, mode, req, cx, &mut reads_time);
+    (verdict, reads_time)
+}
+
+fn decide(
+    policy: &CompiledPolicy,
+    mode: SubscribeMode,
+    req: &AclRequest<'_>,
+    cx: &Context<'_>,
+    reads_time: &mut bool,
+) -> Verdict {
     let Some(access) = Access::from_raw(req.access) else {
         return deny(
             req,
@@ -166,7 +190,9 @@ pub fn authorize_in(
         qos: req.qos,
     };
     // Untraced: the verdict needs only the effect and the reason, not which rules matched.
-    let (effect, reason) = policy.decide_with_mode(&ctx, &request, mode);
+    let decided = policy.decide_untraced(&ctx, &request, mode);
+    *reads_time = decided.reads_time;
+    let (effect, reason) = (decided.effect, decided.reason);
     if effect == Effect::Allow {
         return Verdict::Allow;
     }

@@ -9,7 +9,7 @@
 //! ```
 //!
 //! Layout: [`options`] parses the `plugin_opt_*` lines, [`plugin`] loads the policy and the
-//! posture feed, [`rate_limit`] bounds the deny stream per client,
+//! posture feed, [`rate_limit`] bounds the deny stream per client, [`cache`] remembers allow verdicts,
 //! [`access`] names mosquitto's access types, [`authorize`](mod@authorize) decides one ACL
 //! check (safe Rust, tested without mosquitto); `ffi` (private) is the only module with
 //! `unsafe`: the C ABI, the `#[repr(C)]` structs of `mosquitto_plugin.h` /
@@ -17,12 +17,15 @@
 
 pub mod access;
 pub mod authorize;
+pub mod cache;
 mod ffi;
 pub mod options;
 pub mod plugin;
 pub mod rate_limit;
 
 pub use access::Access;
-pub use authorize::{AclRequest, Context, Denial, Verdict, authorize, authorize_in};
+pub use authorize::{
+    AclRequest, Context, Denial, Verdict, authorize, authorize_in, authorize_timed,
+};
 pub use options::{Options, parse_options};
 pub use plugin::Plugin;

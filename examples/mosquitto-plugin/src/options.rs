@@ -51,7 +51,15 @@ pub struct Options {
     /// count, p50 and p99 when the plugin unloads (for the benchmark; keeps at most
     /// [`MAX_TIMING_SAMPLES`] samples).
     pub check_timing: bool,
+    /// `plugin_opt_verdict_cache ENTRIES`: how many allow verdicts are remembered
+    /// ([`crate::cache`]); `0` turns the cache off. Default [`DEFAULT_CACHE_ENTRIES`].
+    pub verdict_cache: usize,
 }
+
+/// Default `plugin_opt_verdict_cache`: 1,024 entries of 256 bytes (256 KiB).
+pub const DEFAULT_CACHE_ENTRIES: usize = 1024;
+/// Largest `plugin_opt_verdict_cache` accepted (16 MiB of entries).
+pub const MAX_CACHE_ENTRIES: usize = 65_536;
 
 /// Most check durations kept by `plugin_opt_check_timing` (4 bytes each).
 pub const MAX_TIMING_SAMPLES: usize = 4_000_000;
@@ -68,12 +76,13 @@ impl Options {
             watch: true,
             deny_stream: None,
             check_timing: false,
+            verdict_cache: DEFAULT_CACHE_ENTRIES,
         }
     }
 }
 
 const KNOWN: &str = "policy, mode, posture, username_is_cert_cn, watch, deny_topic, \
-                     deny_readers, deny_rate, deny_rate_total, check_timing";
+                     deny_readers, deny_rate, deny_rate_total, check_timing, verdict_cache";
 
 fn set<T>(slot: &mut Option<T>, key: &str, value: T) -> Result<(), String> {
     if slot.is_some() {
@@ -97,6 +106,17 @@ fn rate(key: &str, value: &str) -> Result<u32, String> {
         .ok()
         .filter(|r| (1..=MAX_DENY_RATE).contains(r))
         .ok_or_else(|| format!("plugin_opt_{key} {value:?} is not 1..={MAX_DENY_RATE}"))
+}
+
+/// `0` or a power of two 2..=[`MAX_CACHE_ENTRIES`] (the cache is sets of two entries).
+fn cache_entries(key: &str, value: &str) -> Result<usize, String> {
+    value
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n == 0 || (n.is_power_of_two() && (2..=MAX_CACHE_ENTRIES).contains(n)))
+        .ok_or_else(|| {
+            format!("plugin_opt_{key} {value:?} is not 0 or a power of two 2..={MAX_CACHE_ENTRIES}")
+        })
 }
 
 fn boolean(key: &str, value: &str) -> Result<bool, String> {
@@ -123,6 +143,7 @@ pub fn parse_options<'a>(
     let mut deny_rate = None;
     let mut deny_rate_total = None;
     let mut check_timing = None;
+    let mut verdict_cache = None;
     for (key, value) in pairs {
         match key {
             "policy" => set(&mut policy, key, path(key, value)?)?,
@@ -155,6 +176,7 @@ pub fn parse_options<'a>(
                 }
                 set(&mut deny_readers, key, readers)?;
             }
+            "verdict_cache" => set(&mut verdict_cache, key, cache_entries(key, value)?)?,
             "deny_rate" => set(&mut deny_rate, key, rate(key, value)?)?,
             "deny_rate_total" => set(&mut deny_rate_total, key, rate(key, value)?)?,
             other => {
@@ -203,6 +225,7 @@ pub fn parse_options<'a>(
         watch: watch.unwrap_or(true),
         deny_stream,
         check_timing: check_timing.unwrap_or(false),
+        verdict_cache: verdict_cache.unwrap_or(DEFAULT_CACHE_ENTRIES),
     })
 }
 
@@ -240,6 +263,34 @@ mod tests {
         assert!(parse_options([("policy", "p"), ("posture", "a"), ("posture", "b")]).is_err());
         assert!(parse_options([("policy", "p"), ("watch", "yes")]).is_err());
         assert!(parse_options([("policy", "p"), ("username_is_cert_cn", "1")]).is_err());
+    }
+
+    #[test]
+    fn verdict_cache_size_is_checked() {
+        let size = |v: &str| {
+            parse_options([("policy", "p"), ("verdict_cache", v)]).map(|o| o.verdict_cache)
+        };
+        assert_eq!(
+            parse_options([("policy", "p")]).unwrap().verdict_cache,
+            1024
+        );
+        assert_eq!(size("0"), Ok(0));
+        assert_eq!(size("2"), Ok(2));
+        assert_eq!(size("65536"), Ok(65_536));
+        for bad in [
+            "1", "3", "1000", "131072", "-1", "", "off", "true", " 8", "0x10",
+        ] {
+            let e = size(bad).unwrap_err();
+            assert!(e.contains("plugin_opt_verdict_cache"), "{bad:?}: {e}");
+        }
+        assert!(
+            parse_options([
+                ("policy", "p"),
+                ("verdict_cache", "8"),
+                ("verdict_cache", "8")
+            ])
+            .is_err()
+        );
     }
 
     #[test]

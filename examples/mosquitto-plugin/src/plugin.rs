@@ -5,6 +5,10 @@
 //! of every client, connected ones included, uses it. A file that does not load keeps the
 //! previous one in force and produces a WARNING line (mosquitto 2.1 stops the broker when a
 //! plugin's reload fails; a fleet broker must not drop every device for a bad push).
+//!
+//! Allow verdicts are remembered in a [`VerdictCache`] tagged with a generation that every
+//! swap bumps (after the new policy or feed is in place), so no check after a swap is answered
+//! from what an earlier policy or feed allowed.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -17,7 +21,8 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use iotsec_mqtt_acl::posture_feed::PostureFeed;
 use iotsec_mqtt_acl::{CompiledPolicy, Policy, SubscribeMode};
 
-use crate::authorize::{AclRequest, Context, Denial, Verdict, authorize_in};
+use crate::authorize::{AclRequest, Context, Denial, Verdict, authorize_timed};
+use crate::cache::VerdictCache;
 use crate::options::{DenyStream, MAX_TIMING_SAMPLES, Options};
 use crate::rate_limit::DenyLimiter;
 
@@ -91,6 +96,13 @@ pub struct Plugin {
     limiter: Option<Mutex<DenyLimiter>>,
     disconnects: Mutex<Vec<Disconnect>>,
     timing: Option<Mutex<Vec<u32>>>,
+    /// Remembered allows (`None` with `plugin_opt_verdict_cache 0`). mosquitto calls the ACL
+    /// check from its one thread, so the lock is never contended; it keeps the plugin sound
+    /// for any caller.
+    cache: Option<Mutex<VerdictCache>>,
+    /// Bumped after every policy or posture swap; cache entries of older generations are
+    /// never used. Starts at 1 (0 marks an empty cache entry).
+    generation: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -119,6 +131,8 @@ impl Plugin {
             .as_ref()
             .map(|d| Mutex::new(DenyLimiter::new(d.rate, d.rate_total)));
         let timing = options.check_timing.then(|| Mutex::new(Vec::new()));
+        let cache = (options.verdict_cache > 0)
+            .then(|| Mutex::new(VerdictCache::new(options.verdict_cache)));
         Plugin {
             policy: ArcSwap::from_pointee(policy),
             posture: ArcSwapOption::from_pointee(posture),
@@ -129,6 +143,8 @@ impl Plugin {
             limiter,
             disconnects: Mutex::new(Vec::new()),
             timing,
+            cache,
+            generation: AtomicU64::new(1),
             options,
         }
     }
@@ -154,6 +170,39 @@ impl Plugin {
     /// Decides one ACL check with the policy and posture feed in force now. Without a posture
     /// feed neither the feed nor the clock is read (only attestation ages need the time).
     pub fn check(&self, request: &AclRequest<'_>) -> Verdict {
+        self.check_with_clock(request, unix_now)
+    }
+
+    /// [`Plugin::check`] at `now` (Unix seconds) instead of the system clock: attestation ages
+    /// are measured against it.
+    pub fn check_at(&self, request: &AclRequest<'_>, now: u64) -> Verdict {
+        self.check_with_clock(request, || now)
+    }
+
+    /// The check, answered from the cache when the same request was allowed in the current
+    /// generation; otherwise decided, and an allow that did not read the time remembered. The
+    /// generation is read before the policy and the feed: a swap that lands in between bumps
+    /// it after the store, so an entry is never tagged newer than what it was decided with.
+    fn check_with_clock(&self, request: &AclRequest<'_>, now: impl FnOnce() -> u64) -> Verdict {
+        let Some(cache) = &self.cache else {
+            return self.decide(request, now).0;
+        };
+        let generation = self.generation.load(Ordering::Acquire);
+        if cache.lock().is_ok_and(|c| c.allows(generation, request)) {
+            return Verdict::Allow;
+        }
+        let (verdict, reads_time) = self.decide(request, now);
+        if verdict.is_allowed()
+            && !reads_time
+            && let Ok(mut c) = cache.lock()
+        {
+            c.insert(generation, request);
+        }
+        verdict
+    }
+
+    /// The uncached decision, and whether it read the time.
+    fn decide(&self, request: &AclRequest<'_>, now: impl FnOnce() -> u64) -> (Verdict, bool) {
         let policy = self.policy.load();
         let mut cx = Context {
             posture: None,
@@ -162,12 +211,17 @@ impl Plugin {
             deny_stream: self.options.deny_stream.as_ref(),
         };
         if self.options.posture.is_none() {
-            return authorize_in(&policy, self.options.mode, request, &cx);
+            return authorize_timed(&policy, self.options.mode, request, &cx);
         }
         let posture = self.posture.load();
         cx.posture = posture.as_deref();
-        cx.now = unix_now();
-        authorize_in(&policy, self.options.mode, request, &cx)
+        cx.now = now();
+        authorize_timed(&policy, self.options.mode, request, &cx)
+    }
+
+    /// After a swap: every remembered verdict is of an older generation from now on.
+    fn swapped(&self) {
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// SIGHUP: re-reads the policy and the posture feed. Each one that loads replaces the one
@@ -239,6 +293,7 @@ impl Plugin {
             Ok(policy) => {
                 let rules = policy.rules().len();
                 self.policy.store(Arc::new(CompiledPolicy::compile(policy)));
+                self.swapped();
                 (
                     Level::Info,
                     format!(
@@ -265,6 +320,7 @@ impl Plugin {
                 let n = feed.len();
                 self.queue_disconnects(&feed);
                 self.posture.store(Some(Arc::new(feed)));
+                self.swapped();
                 (
                     Level::Info,
                     format!(

@@ -101,6 +101,66 @@ fn sighup_narrows_a_connected_client_and_a_broken_policy_changes_nothing() {
     );
 }
 
+/// The verdict cache remembers dev1's allowed PUBLISH (and the monitor's deliveries); the
+/// reload that takes the topic away must refuse the very next PUBLISH on the same connection,
+/// not a later one.
+#[test]
+fn a_reload_refuses_the_next_publish_of_a_cached_allow() {
+    let Some(t) = tools("a_reload_refuses_the_next_publish_of_a_cached_allow") else {
+        return;
+    };
+    let broker = Broker::start(
+        &t,
+        "cached-allow",
+        POLICY,
+        &[("watch", "false"), ("verdict_cache", "1024")],
+    );
+    let mon = monitor(&t, &broker);
+    let mut dev1 = Publisher::connect(&t, broker.port, "dev1", None, "devices/dev1/telemetry");
+    // The first is decided and remembered, the others are answered from the cache.
+    for n in ["one", "two", "three"] {
+        assert!(accepted(dev1.publish(n)), "{n}");
+    }
+    broker.replace_file("policy.toml", &narrowed());
+    broker.hup();
+    assert!(
+        broker.wait_for_log(" reloaded (3 rules)"),
+        "{}",
+        broker.log_text()
+    );
+    assert_eq!(dev1.publish("four"), NOT_AUTHORIZED);
+    assert_eq!(dev1.publish("five"), NOT_AUTHORIZED);
+    assert_eq!(
+        broker.count_log(" as dev1 "),
+        1,
+        "dev1 reconnected:\n{}",
+        broker.log_text()
+    );
+    // Still granted after the reload: the monitor's (re-decided) deliveries.
+    publish(
+        &t,
+        broker.port,
+        "probe",
+        None,
+        "devices/probe/quarantine",
+        "end",
+    );
+    assert_eq!(
+        mon.until("devices/probe/quarantine end"),
+        [
+            "devices/dev1/telemetry one",
+            "devices/dev1/telemetry two",
+            "devices/dev1/telemetry three"
+        ]
+    );
+    let refused = r#"DENY publish client_id="dev1" username=(null) topic="devices/dev1/telemetry" qos=1: no_matching_rule"#;
+    assert!(
+        broker.wait_for_count(refused, 2) && broker.count_log(refused) == 2,
+        "each refused PUBLISH is logged once:\n{}",
+        broker.log_text()
+    );
+}
+
 #[test]
 fn a_changed_policy_file_is_picked_up_without_sighup() {
     let Some(t) = tools("a_changed_policy_file_is_picked_up_without_sighup") else {
