@@ -279,6 +279,7 @@ impl Decision {
 /// The effect and the reason of a decision without its trace, and whether it read the time
 /// ([`crate::CompiledPolicy::decide_untraced`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UntracedDecision {
     /// Allow or deny.
     pub effect: Effect,
