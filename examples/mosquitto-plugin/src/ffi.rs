@@ -491,27 +491,28 @@ unsafe extern "C" fn on_acl_check(
         let plugin = unsafe { &(*userdata.cast::<State>()).plugin };
         plugin.timing().then(|| (plugin, std::time::Instant::now()))
     };
-    let verdict = catch_unwind(AssertUnwindSafe(|| {
+    // Only the return code crosses the unwind boundary (not the verdict, whose move is a copy
+    // of the denial's fields on every check).
+    let rc = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: the pointers are the ones mosquitto passes to an ACL_CHECK callback.
-        unsafe { acl_check(event, event_data, userdata) }
+        match unsafe { acl_check(event, event_data, userdata) } {
+            Verdict::Allow => MOSQ_ERR_SUCCESS,
+            Verdict::Deny(denial) => {
+                log(MOSQ_LOG_NOTICE, &denial.line);
+                MOSQ_ERR_ACL_DENIED
+            }
+        }
     }));
     if let Some((plugin, start)) = timed {
         plugin.record_check(start.elapsed());
     }
-    match verdict {
-        Ok(Verdict::Allow) => MOSQ_ERR_SUCCESS,
-        Ok(Verdict::Deny(denial)) => {
-            log(MOSQ_LOG_NOTICE, &denial.line);
-            MOSQ_ERR_ACL_DENIED
-        }
-        Err(_) => {
-            log(
-                MOSQ_LOG_NOTICE,
-                "iotsec-mqtt-acl: DENY: internal error (panic) in the ACL check",
-            );
-            MOSQ_ERR_ACL_DENIED
-        }
-    }
+    rc.unwrap_or_else(|_| {
+        log(
+            MOSQ_LOG_NOTICE,
+            "iotsec-mqtt-acl: DENY: internal error (panic) in the ACL check",
+        );
+        MOSQ_ERR_ACL_DENIED
+    })
 }
 
 /// Publishes a denial on the deny stream (if configured and the rate limit admits it).

@@ -169,6 +169,7 @@ impl Plugin {
 
     /// Decides one ACL check with the policy and posture feed in force now. Without a posture
     /// feed neither the feed nor the clock is read (only attestation ages need the time).
+    #[inline(always)]
     pub fn check(&self, request: &AclRequest<'_>) -> Verdict {
         self.check_with_clock(request, unix_now)
     }
@@ -183,18 +184,37 @@ impl Plugin {
     /// generation; otherwise decided, and an allow that did not read the time remembered. The
     /// generation is read before the policy and the feed: a swap that lands in between bumps
     /// it after the store, so an entry is never tagged newer than what it was decided with.
+    #[inline(always)]
     fn check_with_clock(&self, request: &AclRequest<'_>, now: impl FnOnce() -> u64) -> Verdict {
         let Some(cache) = &self.cache else {
             return self.decide(request, now).0;
         };
         let generation = self.generation.load(Ordering::Acquire);
-        if cache.lock().is_ok_and(|c| c.allows(generation, request)) {
+        // `try_lock`: mosquitto checks from one thread, so the lock is always free there; a
+        // caller that checks from several threads at once decides in full instead of waiting.
+        if cache
+            .try_lock()
+            .is_ok_and(|c| c.allows(generation, request))
+        {
             return Verdict::Allow;
         }
+        self.miss(cache, generation, request, now)
+    }
+
+    /// A check the cache did not answer: decided in full, and remembered if it is an allow
+    /// that did not read the time. Out of line, so that a hit does not pay for its frame.
+    #[inline(never)]
+    fn miss(
+        &self,
+        cache: &Mutex<VerdictCache>,
+        generation: u64,
+        request: &AclRequest<'_>,
+        now: impl FnOnce() -> u64,
+    ) -> Verdict {
         let (verdict, reads_time) = self.decide(request, now);
         if verdict.is_allowed()
             && !reads_time
-            && let Ok(mut c) = cache.lock()
+            && let Ok(mut c) = cache.try_lock()
         {
             c.insert(generation, request);
         }
