@@ -276,7 +276,7 @@ fn missing_or_broken_policy_refuses_to_start() {
     let Some(t) = tools("missing_or_broken_policy_refuses_to_start") else {
         return;
     };
-    let cases: [RefusalCase; 4] = [
+    let cases: [RefusalCase; 5] = [
         ("missing", None, &[]),
         ("broken-toml", Some("[[rule]]\neffect = \"maybe\"\n"), &[]),
         (
@@ -287,6 +287,8 @@ fn missing_or_broken_policy_refuses_to_start() {
             &[],
         ),
         ("bad-mode", Some(POLICY), &[("mode", "lenient")]),
+        // Not 0 or a power of two: refused, not rounded.
+        ("bad-cache-size", Some(POLICY), &[("verdict_cache", "1000")]),
     ];
     for (name, policy, extra) in cases {
         let dir = support::scratch_dir(&format!("refuse-{name}"));
