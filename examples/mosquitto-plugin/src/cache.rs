@@ -120,7 +120,7 @@ fn last_word(bytes: &[u8]) -> u64 {
 ///
 /// Hand-written instead of a `Hasher` crate: the key is short byte strings and a word, hashed
 /// on every check; with `foldhash`'s `Hasher` and slice `==` the lookup cost 590 instructions
-/// per message in the broker, with this and [`same`] 430 (callgrind, BENCHMARKS.md).
+/// per message in the broker, with this and [`same`] 344 (callgrind, BENCHMARKS.md).
 #[inline(always)]
 fn mix(mut h: u64, bytes: &[u8]) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
