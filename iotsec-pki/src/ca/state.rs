@@ -498,7 +498,7 @@ impl CaState {
     }
 
     /// [`CaState::issue_for`] that records, in the same transaction, that `request` asked for
-    /// the certificate ([`EnrollmentStore`]): what lets an EST server answer a re-submitted
+    /// the certificate ([`EnrollmentStore`](crate::store::EnrollmentStore)): what lets an EST server answer a re-submitted
     /// request with it.
     pub fn issue_for_request(
         &mut self,
