@@ -47,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
                 exporter: Some([7; 32]),
                 ..Default::default()
             };
-            let response = service().handle(&request, &tls);
+            let response = service().handle(&request, &tls, time::OffsetDateTime::now_utc());
             assert!((200..600).contains(&response.status));
         }
         ParsedRequest::Refused(r) => assert!(r.status >= 400),

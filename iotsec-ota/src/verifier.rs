@@ -101,14 +101,7 @@ pub fn verify<'m>(
     {
         return Err(Error::RootExpired { expires_at, now });
     }
-    let signed = CoseSign::from_cbor(document)?;
-    if signed.content_type != MANIFEST_CONTENT_TYPE {
-        return Err(Error::WrongDocumentType {
-            expected: MANIFEST_CONTENT_TYPE,
-        });
-    }
-    let signers = root.check_threshold(Role::Release, &signed)?;
-    let manifest = Manifest::from_cbor(signed.payload)?;
+    let (manifest, signers) = verify_release_signatures(document, root)?;
     check_applicability(&manifest, state)?;
     let expiry = match state.now {
         TrustedTime::At(now) => ExpiryCheck::CheckedAt(now),
@@ -119,6 +112,26 @@ pub fn verify<'m>(
         signers,
         expiry,
     })
+}
+
+/// The signature half of [`verify`], for a party that holds no device state (a release
+/// pipeline, an operator's check): `document` must be a manifest (its COSE content type) signed
+/// by `root`'s release threshold, and its payload a manifest. Nothing about a device is
+/// checked: not the root's version or expiry, rollback, replay, applicability or the
+/// manifest's expiry; a device uses [`verify`]. Returns the manifest and how many distinct
+/// release keys signed it.
+pub fn verify_release_signatures<'m>(
+    document: &'m [u8],
+    root: &TrustRoot<'_>,
+) -> Result<(Manifest<'m>, u8), Error> {
+    let signed = CoseSign::from_cbor(document)?;
+    if signed.content_type != MANIFEST_CONTENT_TYPE {
+        return Err(Error::WrongDocumentType {
+            expected: MANIFEST_CONTENT_TYPE,
+        });
+    }
+    let signers = root.check_threshold(Role::Release, &signed)?;
+    Ok((Manifest::from_cbor(signed.payload)?, signers))
 }
 
 fn check_applicability(manifest: &Manifest<'_>, state: &DeviceState<'_>) -> Result<(), Error> {

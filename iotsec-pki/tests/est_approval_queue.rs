@@ -20,7 +20,7 @@ use iotsec_pki::KeyAlgorithm;
 use iotsec_pki::ca_state::CaState;
 use iotsec_pki::est_message::{Base64Layout, encode_csr_body};
 use iotsec_pki::est_service::{EstRequest, EstService, LabelPolicy, TlsFacts};
-use iotsec_pki::store::CertStore;
+use iotsec_pki::store::{ApprovalStore, CertStore};
 use proptest::prelude::*;
 
 /// What the model expects of one distinct request (CSR).
@@ -85,7 +85,7 @@ proptest! {
         for op in ops {
             match op {
                 Op::Enroll(n) => {
-                    let r = service.handle(&enroll_request(n), &tls);
+                    let r = service.handle(&enroll_request(n), &tls, time::OffsetDateTime::now_utc());
                     match model[n] {
                         Queued::Pending { approved: true, .. } => {
                             prop_assert_eq!(r.status, 200, "approved request {} not issued", n);
@@ -124,7 +124,7 @@ proptest! {
                 }
                 Op::Approve(n) => {
                     if let Queued::Pending { id, .. } = model[n] {
-                        prop_assert!(operator.store.approve_pending(id).unwrap());
+                        prop_assert!(ApprovalStore::approve_pending(&mut operator.store, id).unwrap());
                         model[n] = Queued::Pending { id, approved: true };
                     }
                 }

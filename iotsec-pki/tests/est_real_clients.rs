@@ -289,7 +289,7 @@ fn curl_and_openssl_enroll_reenroll_and_are_refused_when_they_should_be() {
     assert_eq!(st, 202);
     assert!(body.contains("request 1 "), "{body}");
     {
-        use iotsec_pki::store::CertStore;
+        use iotsec_pki::store::ApprovalStore;
         let mut ca = CaState::open(&s.state).unwrap();
         assert!(ca.store.approve_pending(1).unwrap());
     }

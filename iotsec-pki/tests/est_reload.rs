@@ -71,6 +71,7 @@ fn served_intermediate(service: &EstService) -> Vec<u8> {
             ..Default::default()
         },
         &TlsFacts::default(),
+        time::OffsetDateTime::now_utc(),
     );
     assert_eq!(r.status, 200);
     use der::Encode;
@@ -229,6 +230,7 @@ fn enroll_response(service: &EstService, seed: u8) -> iotsec_pki::est_service::E
             body: encode_csr_body(&csr, Base64Layout::Lines64).into_bytes(),
         },
         &TlsFacts::default(),
+        time::OffsetDateTime::now_utc(),
     )
 }
 

@@ -92,8 +92,8 @@ fn an_identical_resubmission_gets_the_certificate_already_issued() {
     let (s, operator) = service("est-resub-same");
     let csr = common::csr_for(KeyAlgorithm::P256, 31, "dev-1");
     let t0 = at(0);
-    let first = s.handle_at(&enroll("", &csr), &tls(None), t0);
-    let again = s.handle_at(
+    let first = s.handle(&enroll("", &csr), &tls(None), t0);
+    let again = s.handle(
         &enroll("", &csr),
         &tls(None),
         t0 + time::Duration::seconds(30),
@@ -102,7 +102,7 @@ fn an_identical_resubmission_gets_the_certificate_already_issued() {
     assert_eq!(first.body, again.body, "the same response bytes");
     assert_eq!(operator.store.issued_count().unwrap(), 1);
     // Still the same one just inside the window (10 minutes by default).
-    let edge = s.handle_at(
+    let edge = s.handle(
         &enroll("", &csr),
         &tls(None),
         t0 + time::Duration::seconds(600),
@@ -116,25 +116,25 @@ fn a_different_csr_or_client_is_a_new_enrollment() {
     let (s, operator) = service("est-resub-other");
     let t0 = at(0);
     let csr = common::csr_for(KeyAlgorithm::P256, 32, "dev-2");
-    let first = issued(&s.handle_at(&enroll("", &csr), &tls(None), t0));
+    let first = issued(&s.handle(&enroll("", &csr), &tls(None), t0));
     // Another key for the same name: another CSR.
     let rekeyed = common::csr_for(KeyAlgorithm::P256, 33, "dev-2");
-    let second = issued(&s.handle_at(&enroll("", &rekeyed), &tls(None), t0));
+    let second = issued(&s.handle(&enroll("", &rekeyed), &tls(None), t0));
     assert_ne!(serial_of(&first), serial_of(&second));
     // The same CSR at another label (same CA): another client.
-    let third = issued(&s.handle_at(&enroll("other", &csr), &tls(None), t0));
+    let third = issued(&s.handle(&enroll("other", &csr), &tls(None), t0));
     assert_ne!(serial_of(&first), serial_of(&third));
     // The same CSR with a TLS client certificate alongside HTTP Basic: another client...
-    let with_cert = issued(&s.handle_at(&enroll("", &csr), &tls(Some(&second)), t0));
+    let with_cert = issued(&s.handle(&enroll("", &csr), &tls(Some(&second)), t0));
     assert_ne!(serial_of(&first), serial_of(&with_cert));
     // ...which, repeating itself, gets its own certificate again.
-    let repeated = issued(&s.handle_at(&enroll("", &csr), &tls(Some(&second)), t0));
+    let repeated = issued(&s.handle(&enroll("", &csr), &tls(Some(&second)), t0));
     assert_eq!(with_cert, repeated);
     assert_eq!(operator.store.issued_count().unwrap(), 4);
     // A wrong password is refused as before, however identical the CSR.
     let mut wrong = enroll("", &csr);
     wrong.authorization = Some("Basic dTpx".into()); // u:x
-    assert_eq!(s.handle_at(&wrong, &tls(None), t0).status, 401);
+    assert_eq!(s.handle(&wrong, &tls(None), t0).status, 401);
     assert_eq!(operator.store.issued_count().unwrap(), 4);
 }
 
@@ -143,9 +143,9 @@ fn after_the_window_expiry_or_revocation_the_request_is_issued_anew() {
     let (s, mut operator) = service("est-resub-later");
     let t0 = at(0);
     let csr = common::csr_for(KeyAlgorithm::P256, 34, "dev-3");
-    let first = issued(&s.handle_at(&enroll("", &csr), &tls(None), t0));
+    let first = issued(&s.handle(&enroll("", &csr), &tls(None), t0));
     // Past the window.
-    let late = issued(&s.handle_at(
+    let late = issued(&s.handle(
         &enroll("", &csr),
         &tls(None),
         t0 + time::Duration::seconds(601),
@@ -153,7 +153,7 @@ fn after_the_window_expiry_or_revocation_the_request_is_issued_anew() {
     assert_ne!(serial_of(&first), serial_of(&late));
     // Revoked: never handed out again.
     assert!(operator.revoke(&serial_of(&late), 1, t0).unwrap());
-    let after_revoke = issued(&s.handle_at(
+    let after_revoke = issued(&s.handle(
         &enroll("", &csr),
         &tls(None),
         t0 + time::Duration::seconds(602),
@@ -164,14 +164,14 @@ fn after_the_window_expiry_or_revocation_the_request_is_issued_anew() {
     // A window longer than the certificate's life (an hour here) never outlives it.
     let (s, operator) = service("est-resub-expired");
     let s = s.with_reissue_window(Duration::from_secs(24 * 3600));
-    let first = issued(&s.handle_at(&enroll("", &csr), &tls(None), t0));
-    let within = issued(&s.handle_at(
+    let first = issued(&s.handle(&enroll("", &csr), &tls(None), t0));
+    let within = issued(&s.handle(
         &enroll("", &csr),
         &tls(None),
         t0 + time::Duration::seconds(1800),
     ));
     assert_eq!(first, within);
-    let expired = issued(&s.handle_at(
+    let expired = issued(&s.handle(
         &enroll("", &csr),
         &tls(None),
         t0 + time::Duration::seconds(2 * 3600),
@@ -182,8 +182,8 @@ fn after_the_window_expiry_or_revocation_the_request_is_issued_anew() {
     // A zero window issues every time.
     let (s, operator) = service("est-resub-zero");
     let s = s.with_reissue_window(Duration::ZERO);
-    let a = issued(&s.handle_at(&enroll("", &csr), &tls(None), t0));
-    let b = issued(&s.handle_at(&enroll("", &csr), &tls(None), t0));
+    let a = issued(&s.handle(&enroll("", &csr), &tls(None), t0));
+    let b = issued(&s.handle(&enroll("", &csr), &tls(None), t0));
     assert_ne!(serial_of(&a), serial_of(&b));
     assert_eq!(operator.store.issued_count().unwrap(), 2);
 }
@@ -192,7 +192,7 @@ fn after_the_window_expiry_or_revocation_the_request_is_issued_anew() {
 fn a_resubmitted_renewal_gets_the_same_renewal_and_serverkeygen_issues_anew() {
     let (s, operator) = service("est-resub-renew");
     let t0 = at(0);
-    let old = issued(&s.handle_at(
+    let old = issued(&s.handle(
         &enroll("", &common::csr_for(KeyAlgorithm::P256, 35, "dev-4")),
         &tls(None),
         t0,
@@ -200,14 +200,14 @@ fn a_resubmitted_renewal_gets_the_same_renewal_and_serverkeygen_issues_anew() {
     let renewal = common::csr_for(KeyAlgorithm::P256, 36, "dev-4");
     let mut renew = request("", "simplereenroll", &renewal);
     renew.authorization = None;
-    let a = issued(&s.handle_at(&renew, &tls(Some(&old)), t0));
-    let b = issued(&s.handle_at(&renew, &tls(Some(&old)), t0));
+    let a = issued(&s.handle(&renew, &tls(Some(&old)), t0));
+    let b = issued(&s.handle(&renew, &tls(Some(&old)), t0));
     assert_eq!(a, b);
     assert_eq!(operator.store.issued_count().unwrap(), 2);
     // serverkeygen answers with a fresh private key each time, so a fresh certificate too.
     let keygen = request("", "serverkeygen", &renewal);
-    assert_eq!(s.handle_at(&keygen, &tls(None), t0).status, 200);
-    assert_eq!(s.handle_at(&keygen, &tls(None), t0).status, 200);
+    assert_eq!(s.handle(&keygen, &tls(None), t0).status, 200);
+    assert_eq!(s.handle(&keygen, &tls(None), t0).status, 200);
     assert_eq!(operator.store.issued_count().unwrap(), 4);
 }
 
@@ -261,7 +261,7 @@ fn the_approval_queue_is_the_store_the_service_is_given() {
     let s = s.with_approval_store(queue.clone());
     let csr = common::csr_for(KeyAlgorithm::P256, 37, "dev-5");
     let t0 = at(0);
-    let r = s.handle_at(&enroll("manual", &csr), &tls(None), t0);
+    let r = s.handle(&enroll("manual", &csr), &tls(None), t0);
     assert_eq!(r.status, 202);
     assert_eq!(
         String::from_utf8_lossy(&r.body),
@@ -273,20 +273,20 @@ fn the_approval_queue_is_the_store_the_service_is_given() {
         Some((101, false))
     );
     assert_eq!(
-        CertStore::find_pending(&operator.store, "manual", &csr).unwrap(),
+        ApprovalStore::find_pending(&operator.store, "manual", &csr).unwrap(),
         None
     );
     // Approving in the CA database does nothing for it; approving in the given store does.
     assert_eq!(
-        s.handle_at(&enroll("manual", &csr), &tls(None), t0).status,
+        s.handle(&enroll("manual", &csr), &tls(None), t0).status,
         202
     );
     assert!(queue.approve_pending(101).unwrap());
-    let cert = issued(&s.handle_at(&enroll("manual", &csr), &tls(None), t0));
+    let cert = issued(&s.handle(&enroll("manual", &csr), &tls(None), t0));
     assert_eq!(queue.pending_approved(101).unwrap(), None, "left the queue");
     // The device that missed the answer retries: the same certificate, not a new request.
     assert_eq!(
-        issued(&s.handle_at(&enroll("manual", &csr), &tls(None), t0)),
+        issued(&s.handle(&enroll("manual", &csr), &tls(None), t0)),
         cert
     );
     assert_eq!(operator.store.issued_count().unwrap(), 1);
@@ -312,7 +312,7 @@ fn reserved_names_and_ended_identities_do_not_enroll() {
     let s = barring(s);
     let t0 = at(0);
     let refused = |cn: &str| {
-        let r = s.handle_at(
+        let r = s.handle(
             &enroll("", &common::csr_for(KeyAlgorithm::P256, 38, cn)),
             &tls(None),
             t0,
@@ -354,7 +354,7 @@ fn reserved_names_and_ended_identities_do_not_enroll() {
     assert_eq!(operator.store.issued_count().unwrap(), 2);
     // Renewal of an ended identity is refused as well.
     let (plain, _) = service("est-resub-admission-renew");
-    let old = issued(&plain.handle_at(
+    let old = issued(&plain.handle(
         &enroll("", &common::csr_for(KeyAlgorithm::P256, 39, "dev-revoked")),
         &tls(None),
         t0,
@@ -366,7 +366,7 @@ fn reserved_names_and_ended_identities_do_not_enroll() {
         &common::csr_for(KeyAlgorithm::P256, 40, "dev-revoked"),
     );
     renew.authorization = None;
-    assert_eq!(barred.handle_at(&renew, &tls(Some(&old)), t0).status, 403);
+    assert_eq!(barred.handle(&renew, &tls(Some(&old)), t0).status, 403);
 }
 
 #[test]
@@ -425,7 +425,7 @@ proptest! {
             common::csr_for(KeyAlgorithm::P256, 42, "dev-m"),
         ];
         let base = at(0);
-        let anchor = issued(&s.handle_at(&enroll("", &csrs[0]), &tls(None), base));
+        let anchor = issued(&s.handle(&enroll("", &csrs[0]), &tls(None), base));
         // (csr, client) -> (cert, issued at, revoked)
         let mut model: HashMap<(usize, usize), (Vec<u8>, i64, bool)> = HashMap::new();
         model.insert((0, 0), (anchor.clone(), 0, false));
@@ -436,7 +436,7 @@ proptest! {
                 Op::Submit { csr, client } => {
                     let facts = tls((client == 1).then_some(anchor.as_slice()));
                     let now = base + time::Duration::seconds(clock);
-                    let cert = issued(&s.handle_at(&enroll("", &csrs[csr]), &facts, now));
+                    let cert = issued(&s.handle(&enroll("", &csrs[csr]), &facts, now));
                     match model.get(&(csr, client)) {
                         Some((prev, when, false)) if clock - when <= 600 => {
                             prop_assert_eq!(&cert, prev);

@@ -94,7 +94,11 @@ fn facts() -> TlsFacts {
 fn tls_unique_value_is_refused_on_tls13_even_when_binding_is_optional() {
     let s = service("est-d-tlsunique");
     // 12 bytes: the size of a TLS 1.2 Finished message (tls-unique).
-    let r = s.handle(&enroll("", Some("AAAAAAAAAAAAAAAA")), &facts());
+    let r = s.handle(
+        &enroll("", Some("AAAAAAAAAAAAAAAA")),
+        &facts(),
+        time::OffsetDateTime::now_utc(),
+    );
     assert_eq!(r.status, 400);
     assert!(String::from_utf8_lossy(&r.body).contains("tls-unique"));
 }
@@ -105,16 +109,38 @@ fn binding_policies() {
     let good = challenge_password_for(&EXPORTER);
     let other = challenge_password_for(&[0u8; 32]);
     assert_eq!(
-        s.handle(&enroll("bound", Some(&good)), &facts()).status,
+        s.handle(
+            &enroll("bound", Some(&good)),
+            &facts(),
+            time::OffsetDateTime::now_utc()
+        )
+        .status,
         200
     );
     assert_eq!(
-        s.handle(&enroll("bound", Some(&other)), &facts()).status,
+        s.handle(
+            &enroll("bound", Some(&other)),
+            &facts(),
+            time::OffsetDateTime::now_utc()
+        )
+        .status,
         400
     );
-    assert_eq!(s.handle(&enroll("bound", None), &facts()).status, 400);
+    assert_eq!(
+        s.handle(
+            &enroll("bound", None),
+            &facts(),
+            time::OffsetDateTime::now_utc()
+        )
+        .status,
+        400
+    );
     // Optional: another session's binding is what a relayed request carries: refused.
-    let r = s.handle(&enroll("", Some(&other)), &facts());
+    let r = s.handle(
+        &enroll("", Some(&other)),
+        &facts(),
+        time::OffsetDateTime::now_utc(),
+    );
     assert_eq!(r.status, 400);
     assert_eq!(
         String::from_utf8_lossy(&r.body),
@@ -128,18 +154,39 @@ fn binding_policies() {
     };
     let zeros = challenge_password_for(&[0u8; 32]);
     for label in ["bound", ""] {
-        let r = s.handle(&enroll(label, Some(&zeros)), &no_exporter);
+        let r = s.handle(
+            &enroll(label, Some(&zeros)),
+            &no_exporter,
+            time::OffsetDateTime::now_utc(),
+        );
         assert_eq!(r.status, 400, "{label:?}");
     }
-    assert_eq!(s.handle(&enroll("bound", None), &no_exporter).status, 400);
+    assert_eq!(
+        s.handle(
+            &enroll("bound", None),
+            &no_exporter,
+            time::OffsetDateTime::now_utc()
+        )
+        .status,
+        400
+    );
     // Optional: a plain password is not a binding and is ignored; Off: nothing is checked.
     assert_eq!(
-        s.handle(&enroll("", Some("plain-secret")), &facts()).status,
+        s.handle(
+            &enroll("", Some("plain-secret")),
+            &facts(),
+            time::OffsetDateTime::now_utc()
+        )
+        .status,
         200
     );
     assert_eq!(
-        s.handle(&enroll("off", Some("AAAAAAAAAAAAAAAA")), &facts())
-            .status,
+        s.handle(
+            &enroll("off", Some("AAAAAAAAAAAAAAAA")),
+            &facts(),
+            time::OffsetDateTime::now_utc()
+        )
+        .status,
         200
     );
 }
@@ -149,15 +196,19 @@ fn http_level_refusals() {
     let s = service("est-d-http");
     let mut get = enroll("", None);
     get.method = "GET".into();
-    let r = s.handle(&get, &facts());
+    let r = s.handle(&get, &facts(), time::OffsetDateTime::now_utc());
     assert_eq!(r.status, 405);
     assert!(r.headers.iter().any(|(k, v)| *k == "Allow" && v == "POST"));
     let mut unknown = enroll("", None);
     unknown.path = "/.well-known/est/nolabel/simpleenroll".into();
-    assert_eq!(s.handle(&unknown, &facts()).status, 404);
+    assert_eq!(
+        s.handle(&unknown, &facts(), time::OffsetDateTime::now_utc())
+            .status,
+        404
+    );
     let mut no_auth = enroll("", None);
     no_auth.authorization = None;
-    let r = s.handle(&no_auth, &facts());
+    let r = s.handle(&no_auth, &facts(), time::OffsetDateTime::now_utc());
     assert_eq!(r.status, 401);
     assert!(
         r.headers
@@ -166,11 +217,16 @@ fn http_level_refusals() {
     );
     let mut garbage = enroll("", None);
     garbage.body = b"not base64 at all!".to_vec();
-    assert_eq!(s.handle(&garbage, &facts()).status, 400);
+    assert_eq!(
+        s.handle(&garbage, &facts(), time::OffsetDateTime::now_utc())
+            .status,
+        400
+    );
     let mut reenroll = enroll("", None);
     reenroll.path = "/.well-known/est/simplereenroll".into();
     assert_eq!(
-        s.handle(&reenroll, &facts()).status,
+        s.handle(&reenroll, &facts(), time::OffsetDateTime::now_utc())
+            .status,
         401,
         "re-enroll needs the TLS client certificate"
     );
@@ -179,7 +235,7 @@ fn http_level_refusals() {
 #[test]
 fn enrollment_response_is_one_certificate_with_a_closing_newline() {
     let s = service("est-d-response");
-    let r = s.handle(&enroll("", None), &facts());
+    let r = s.handle(&enroll("", None), &facts(), time::OffsetDateTime::now_utc());
     assert_eq!(r.status, 200);
     assert!(r.body.ends_with(b"\n"));
     assert_eq!(parse_certs_only(&r.body).unwrap().len(), 1);
@@ -188,7 +244,11 @@ fn enrollment_response_is_one_certificate_with_a_closing_newline() {
         path: "/.well-known/est/cacerts".into(),
         ..Default::default()
     };
-    let r = s.handle(&cacerts, &TlsFacts::default());
+    let r = s.handle(
+        &cacerts,
+        &TlsFacts::default(),
+        time::OffsetDateTime::now_utc(),
+    );
     assert_eq!(parse_certs_only(&r.body).unwrap().len(), 2);
 }
 
@@ -201,7 +261,11 @@ fn issued(r: &iotsec_pki::est_service::EstResponse) -> Vec<u8> {
 #[test]
 fn a_client_certificate_authorizes_its_own_identity_only() {
     let s = service("est-d-certauth");
-    let dev = issued(&s.handle(&enroll_as("", None, "dev-1"), &facts()));
+    let dev = issued(&s.handle(
+        &enroll_as("", None, "dev-1"),
+        &facts(),
+        time::OffsetDateTime::now_utc(),
+    ));
     let with_cert = |cert: &[u8]| TlsFacts {
         client_cert: Some(cert.to_vec()),
         exporter: Some(EXPORTER),
@@ -210,11 +274,11 @@ fn a_client_certificate_authorizes_its_own_identity_only() {
     let mut by_cert = enroll_as("cert", None, "dev-1");
     by_cert.authorization = None;
     // Its own Subject (and no SAN, as issued): a new certificate.
-    issued(&s.handle(&by_cert, &with_cert(&dev)));
+    issued(&s.handle(&by_cert, &with_cert(&dev), time::OffsetDateTime::now_utc()));
     // Another device's name: refused, the certificate authorizes only its own identity.
     let mut other = enroll_as("cert", None, "dev-2");
     other.authorization = None;
-    let r = s.handle(&other, &with_cert(&dev));
+    let r = s.handle(&other, &with_cert(&dev), time::OffsetDateTime::now_utc());
     assert_eq!(r.status, 403);
     assert_eq!(
         String::from_utf8_lossy(&r.body),
@@ -223,15 +287,27 @@ fn a_client_certificate_authorizes_its_own_identity_only() {
     // A certificate this CA did not issue (another CA of the same name, as a TLS layer trusting
     // a sibling intermediate would pass it) authorizes nothing here.
     let stranger_ca = service("est-d-certauth-stranger");
-    let stranger = issued(&stranger_ca.handle(&enroll_as("", None, "dev-1"), &facts()));
-    let r = s.handle(&by_cert, &with_cert(&stranger));
+    let stranger = issued(&stranger_ca.handle(
+        &enroll_as("", None, "dev-1"),
+        &facts(),
+        time::OffsetDateTime::now_utc(),
+    ));
+    let r = s.handle(
+        &by_cert,
+        &with_cert(&stranger),
+        time::OffsetDateTime::now_utc(),
+    );
     assert_eq!(r.status, 403);
     assert_eq!(
         String::from_utf8_lossy(&r.body),
         "the client certificate does not authorize this issuer\n"
     );
     // A client certificate that is not DER is named as such (400), not as a bad CSR.
-    let r = s.handle(&by_cert, &with_cert(b"junk"));
+    let r = s.handle(
+        &by_cert,
+        &with_cert(b"junk"),
+        time::OffsetDateTime::now_utc(),
+    );
     assert_eq!(r.status, 400);
     assert!(
         String::from_utf8_lossy(&r.body).starts_with("malformed client certificate: "),
@@ -239,7 +315,11 @@ fn a_client_certificate_authorizes_its_own_identity_only() {
         String::from_utf8_lossy(&r.body)
     );
     // With valid Basic credentials the certificate only accompanies the request.
-    issued(&s.handle(&enroll_as("", None, "dev-2"), &with_cert(&dev)));
+    issued(&s.handle(
+        &enroll_as("", None, "dev-2"),
+        &with_cert(&dev),
+        time::OffsetDateTime::now_utc(),
+    ));
 }
 
 #[test]
@@ -249,7 +329,7 @@ fn the_decision_takes_its_time_from_the_caller() {
     // by the 5-minute skew allowance, notAfter one profile lifetime later), not from the
     // machine's clock.
     let at = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() - time::Duration::hours(1);
-    let r = s.handle_at(&enroll("off", None), &facts(), at);
+    let r = s.handle(&enroll("off", None), &facts(), at);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let certs = parse_certs_only(&r.body).unwrap();
     let cert = &certs[0];
@@ -271,7 +351,11 @@ fn the_decision_takes_its_time_from_the_caller() {
 fn a_csr_naming_a_ca_of_the_hierarchy_is_refused() {
     let s = service("est-d-ca-name");
     for cn in ["Acme Root CA", "Acme Issuing CA", " acme issuing ca"] {
-        let r = s.handle(&enroll_as("", None, cn), &facts());
+        let r = s.handle(
+            &enroll_as("", None, cn),
+            &facts(),
+            time::OffsetDateTime::now_utc(),
+        );
         assert_eq!(
             (r.status, String::from_utf8_lossy(&r.body).into_owned()),
             (403, "CSR commonName is the name of a CA\n".to_owned()),
@@ -286,7 +370,11 @@ fn a_csr_naming_a_ca_of_the_hierarchy_is_refused() {
         ("subject-names-ca", true)
     );
     // A name that merely contains the CA's is a device's.
-    let r = s.handle(&enroll_as("", None, "Acme Issuing CA device 7"), &facts());
+    let r = s.handle(
+        &enroll_as("", None, "Acme Issuing CA device 7"),
+        &facts(),
+        time::OffsetDateTime::now_utc(),
+    );
     assert_eq!(r.status, 200);
 }
 
@@ -312,18 +400,18 @@ fn failed_basic_authentication_is_limited_per_client_address() {
     let mut wrong = enroll("", None);
     wrong.authorization = Some("Basic dTp4".into()); // u:x
     for _ in 0..3 {
-        assert_eq!(s.handle_at(&wrong, &from("192.0.2.1"), now).status, 401);
+        assert_eq!(s.handle(&wrong, &from("192.0.2.1"), now).status, 401);
     }
     let right = enroll("", None);
-    let r = s.handle_at(&right, &from("192.0.2.1"), now);
+    let r = s.handle(&right, &from("192.0.2.1"), now);
     assert_eq!(r.status, 429);
     assert_eq!(
         r.headers.iter().find(|(k, _)| *k == "Retry-After"),
         Some(&("Retry-After", "30".to_owned()))
     );
-    assert_eq!(s.handle_at(&wrong, &from("192.0.2.1"), now).status, 429);
-    assert_eq!(s.handle_at(&right, &from("192.0.2.2"), now).status, 200);
+    assert_eq!(s.handle(&wrong, &from("192.0.2.1"), now).status, 429);
+    assert_eq!(s.handle(&right, &from("192.0.2.2"), now).status, 200);
     // One refilled token: the right password gets through again.
     let later = now + time::Duration::seconds(30);
-    assert_eq!(s.handle_at(&right, &from("192.0.2.1"), later).status, 200);
+    assert_eq!(s.handle(&right, &from("192.0.2.1"), later).status, 200);
 }

@@ -390,11 +390,11 @@ fn a_certificate_from_before_a_rotation_renews_over_est() {
     let mut labels = HashMap::new();
     labels.insert(String::new(), LabelPolicy::default());
     let service = EstService::new(CaState::open(&state).unwrap(), labels);
-    let r = service.handle(&renew, &tls);
+    let r = service.handle(&renew, &tls, time::OffsetDateTime::now_utc());
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     // Revoked under the old key: the renewal is refused.
     revoke_in_any_generation(&state, &old_leaf.serial, 1, now).unwrap();
-    let r = service.handle(&renew, &tls);
+    let r = service.handle(&renew, &tls, time::OffsetDateTime::now_utc());
     assert_eq!(r.status, 403, "{}", String::from_utf8_lossy(&r.body));
 }
 

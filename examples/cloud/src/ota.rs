@@ -9,13 +9,12 @@ use clap::{Args, Subcommand, ValueEnum};
 use iotsec_cli_contract::clock::{future_expiry, host_now};
 use iotsec_cli_contract::input::{InputKind, open_input, read_input, read_json};
 use iotsec_cli_contract::{BadInput, Outcome, Report};
-use iotsec_ota::cose_sign::CoseSign;
 use iotsec_ota::manifest_builder::{ComponentSpec, ManifestBuilder};
 use iotsec_ota::signer::{Ed25519Key, Es256Key, Signer, key_id_for, sign_document};
 use iotsec_ota::trust_root::{ROOT_CONTENT_TYPE, TrustRootPayload};
 use iotsec_ota::{
     Algorithm, DeviceStateFile, DeviceStateFileError, ExpiryCheck, HostTime, ImageVerifier,
-    Manifest, Role, TrustRoot, TrustedTime,
+    Manifest, TrustRoot, TrustedTime,
 };
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -553,16 +552,7 @@ fn verify(args: &VerifyArgs) -> Result<Report, BadInput> {
                 (v.manifest, v.signers)
             })
         }
-        None => CoseSign::from_cbor(&manifest_doc).and_then(|signed| {
-            if signed.content_type != iotsec_ota::verifier::MANIFEST_CONTENT_TYPE {
-                return Err(iotsec_ota::Error::WrongDocumentType {
-                    expected: iotsec_ota::verifier::MANIFEST_CONTENT_TYPE,
-                });
-            }
-            let signers = root.check_threshold(Role::Release, &signed)?;
-            let payload = signed.payload;
-            Ok((Manifest::from_cbor(payload)?, signers))
-        }),
+        None => iotsec_ota::verifier::verify_release_signatures(&manifest_doc, &root),
     };
     let (manifest, signers) = match outcome {
         Ok(ok) => ok,

@@ -15,7 +15,7 @@ use iotsec_pki::ca::state::{
 use iotsec_pki::ca::state_dir::{
     intermediate_cert_file, read_pem, retired_generation_dir, root_cert_file,
 };
-use iotsec_pki::est::reload::ReloadEvent;
+use iotsec_pki::est::reload::{ReloadEvent, ServiceSetup};
 use iotsec_pki::keys::secret_file::BasicCredentials;
 use iotsec_pki::store::hex_upper;
 use iotsec_pki::{
@@ -669,7 +669,7 @@ pub fn run(cmd: Command) -> Result<Report, BadInput> {
         }
         Command::EstServer(args) => serve(args),
         Command::Approve { state, id } => {
-            use iotsec_pki::store::CertStore;
+            use iotsec_pki::store::ApprovalStore;
             let mut ca = CaState::open_with(&state, &env_pins()?).map_err(bad)?;
             let found = ca.store.approve_pending(id).map_err(bad)?;
             Ok(Report {
@@ -787,6 +787,16 @@ pub struct ServeArgs {
     /// file is refused and the last good one kept.
     #[arg(long, requires = "crl_http")]
     root_crl: Option<PathBuf>,
+    /// A commonName EST must not issue (an operator's, a service account's): an enrollment
+    /// asking for it is refused (403 reserved-name), ASCII case and surrounding space ignored;
+    /// repeatable. A blank name is refused.
+    #[arg(long = "reserved-name", value_name = "NAME")]
+    reserved_names: Vec<String>,
+    /// How long, in seconds, an identical request from the same client gets the certificate
+    /// already issued for it instead of a second one (RFC 7030 §4.2.1 re-submission); 0 turns
+    /// this off: every request is issued anew.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    reissue_window: u64,
 }
 
 /// One stderr line per reload event of a running `pki est-server`.
@@ -892,6 +902,25 @@ fn listen(flag: &str, addr: &str) -> Result<std::net::TcpListener, BadInput> {
         .map_err(|e| BadInput::new(format!("{flag} {addr}: cannot listen: {e}")))
 }
 
+/// The enrollment settings of `pki est-server` (reserved names, re-submission window), applied
+/// to the service of every state the server loads.
+fn service_setup(args: &ServeArgs) -> Result<Box<ServiceSetup>, BadInput> {
+    use iotsec_pki::est::enrollment_admission::ReservedNames;
+    if args.reserved_names.iter().any(|n| n.trim().is_empty()) {
+        return Err(BadInput::new("--reserved-name must name something"));
+    }
+    let reserved = args.reserved_names.clone();
+    let window = std::time::Duration::from_secs(args.reissue_window);
+    Ok(Box::new(move |service| {
+        let service = service.with_reissue_window(window);
+        if reserved.is_empty() {
+            return service;
+        }
+        // No device registry here: no identity is barred beyond the reserved names.
+        service.with_enrollment_admission(ReservedNames::new(reserved.clone(), |_: &str| Ok(None)))
+    }))
+}
+
 /// Runs the EST server until killed.
 pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
     use iotsec_pki::device::est_message::Base64Layout;
@@ -966,10 +995,11 @@ pub fn serve(args: ServeArgs) -> Result<Report, BadInput> {
         root_crl: args.root_crl.clone(),
         pins: env_pins()?,
     };
-    let est = ReloadingEst::start(
+    let est = ReloadingEst::start_with(
         served,
         std::time::Duration::from_millis(args.reload_check_ms),
         Box::new(log_reload_event),
+        service_setup(&args)?,
     )
     .map_err(|e| {
         BadInput::new(format!(

@@ -348,10 +348,13 @@ fn crl_params(
 /// A random, positive, minimally encoded serial of 128 bits minus one (RFC 5280 §4.1.2.2;
 /// CA/B Forum asks for at least 64 bits of CSPRNG output).
 pub fn random_serial() -> Result<SerialNumber, CaError> {
-    use rand_core::RngCore;
+    random_serial_from(&mut rand_core::OsRng)
+}
+
+/// [`random_serial`] drawn from `rng` (the EST core's injected source).
+pub fn random_serial_from(rng: &mut dyn rand_core::CryptoRngCore) -> Result<SerialNumber, CaError> {
     let mut b = [0u8; 16];
-    rand_core::OsRng
-        .try_fill_bytes(&mut b)
+    rng.try_fill_bytes(&mut b)
         .map_err(|_| CaError::Signer("system RNG failed".into()))?;
     // High bit clear keeps the INTEGER positive; a non-zero first octet keeps it minimal.
     b[0] &= 0x7f;
@@ -476,7 +479,32 @@ impl Authority {
         if self.profile.devid.is_some() {
             return Err(CaError::DevIdIdentityRequired);
         }
-        self.issue_with(csr, None, now)
+        self.issue_with(csr, None, now, &mut rand_core::OsRng)
+    }
+
+    /// Issues for `csr`, as a DevID for `identity` when one is given ([`Authority::issue`],
+    /// [`Authority::issue_devid`]), with the serial drawn from `rng`: signing is deterministic
+    /// (RFC 6979 ECDSA, Ed25519), so the same `rng` state, request and `now` give the same
+    /// certificate.
+    pub fn issue_using(
+        &self,
+        csr: &VerifiedCsr,
+        identity: Option<&DeviceIdentity>,
+        now: OffsetDateTime,
+        rng: &mut dyn rand_core::CryptoRngCore,
+    ) -> Result<IssuedCertificate, CaError> {
+        match identity {
+            Some(identity) => {
+                let profile = self
+                    .profile
+                    .devid
+                    .as_ref()
+                    .ok_or(CaError::DevIdNotEnabled)?;
+                self.issue_with(csr, Some((profile, identity)), now, rng)
+            }
+            None if self.profile.devid.is_some() => Err(CaError::DevIdIdentityRequired),
+            None => self.issue_with(csr, None, now, rng),
+        }
     }
 
     /// Issues an IEEE 802.1AR DevID certificate: the subject serialNumber and the SAN
@@ -493,7 +521,7 @@ impl Authority {
             .devid
             .as_ref()
             .ok_or(CaError::DevIdNotEnabled)?;
-        self.issue_with(csr, Some((profile, identity)), now)
+        self.issue_with(csr, Some((profile, identity)), now, &mut rand_core::OsRng)
     }
 
     fn issue_with(
@@ -501,6 +529,7 @@ impl Authority {
         csr: &VerifiedCsr,
         devid: Option<(&DevIdProfile, &DeviceIdentity)>,
         now: OffsetDateTime,
+        rng: &mut dyn rand_core::CryptoRngCore,
     ) -> Result<IssuedCertificate, CaError> {
         if let Some(bad) = self.profile.first_disallowed(&csr.sans) {
             return Err(CaError::SanNotAllowed {
@@ -548,7 +577,7 @@ impl Authority {
             }
         }
         p.distinguished_name = dn;
-        let serial = random_serial()?;
+        let serial = random_serial_from(rng)?;
         p.serial_number = Some(serial.clone());
         p.not_before = now - CLOCK_SKEW;
         let lifetime = time::Duration::try_from(self.profile.lifetime).map_err(|_| {

@@ -8,6 +8,8 @@ pub mod csr_check; // proof of possession and what a CSR may ask for
 #[cfg(feature = "ca")]
 pub mod devid; // IEEE 802.1AR DevID profile (hardwareModuleName, RFC 4108)
 pub mod error; // the cloud-side error
+#[cfg(feature = "ca")]
+pub mod issuer; // the issuing CA behind traits: issue and record, find, CRL (no I/O)
 #[cfg(feature = "sqlite")]
 pub mod ocsp; // RFC 6960 responder
 #[cfg(feature = "ca")]

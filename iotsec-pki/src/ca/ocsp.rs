@@ -18,8 +18,8 @@ use x509_ocsp::{
 };
 
 use crate::ca::error::CaError;
+use crate::ca::issuer::IssuingCa;
 use crate::ca::state::CaState;
-use crate::store::CertStore;
 
 /// `id-sha1` (RFC 3279 §2.2.1): the hash OpenSSL and most clients use in CertID.
 pub const ID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
@@ -58,6 +58,11 @@ fn reason(n: u8) -> Option<CrlReason> {
 
 /// Answers a DER `OCSPRequest` with a DER `OCSPResponse`.
 pub fn respond(ca: &CaState, request_der: &[u8], now_unix: i64) -> Vec<u8> {
+    respond_for(ca, request_der, now_unix)
+}
+
+/// [`respond`] for any issuing CA (the EST core's).
+pub fn respond_for(ca: &dyn IssuingCa, request_der: &[u8], now_unix: i64) -> Vec<u8> {
     let response = match build(ca, request_der, now_unix) {
         Ok(r) => r,
         Err(CaError::MalformedOcspRequest(_)) => OcspResponse::malformed_request(),
@@ -97,21 +102,20 @@ struct IssuerId {
 }
 
 impl IssuerId {
-    fn of(ca: &CaState) -> Result<Self, CaError> {
-        let int =
-            x509_cert::Certificate::from_der(ca.authority.intermediate_der()).map_err(|error| {
-                CaError::MalformedCertificate {
-                    which: "intermediate certificate",
-                    error,
-                }
-            })?;
+    fn of(ca: &dyn IssuingCa) -> Result<Self, CaError> {
+        let int = x509_cert::Certificate::from_der(ca.authority().intermediate_der()).map_err(
+            |error| CaError::MalformedCertificate {
+                which: "intermediate certificate",
+                error,
+            },
+        )?;
         Ok(IssuerId {
             name_der: int
                 .tbs_certificate
                 .subject
                 .to_der()
                 .map_err(CaError::Encoding)?,
-            key: ca.authority.ca_public_key().to_vec(),
+            key: ca.authority().ca_public_key().to_vec(),
         })
     }
 
@@ -141,6 +145,11 @@ impl IssuerId {
 /// a service with several intermediates answers with the one that does, since an OCSP
 /// response signed by a CA vouches only for that CA's certificates.
 pub fn serves(ca: &CaState, request: &OcspRequest) -> Result<bool, CaError> {
+    serves_for(ca, request)
+}
+
+/// [`serves`] for any issuing CA (the EST core's).
+pub fn serves_for(ca: &dyn IssuingCa, request: &OcspRequest) -> Result<bool, CaError> {
     let issuer = IssuerId::of(ca)?;
     Ok(request
         .tbs_request
@@ -149,19 +158,19 @@ pub fn serves(ca: &CaState, request: &OcspRequest) -> Result<bool, CaError> {
         .any(|r| issuer.matches(&r.req_cert)))
 }
 
-fn build(ca: &CaState, request_der: &[u8], now: i64) -> Result<OcspResponse, CaError> {
+fn build(ca: &dyn IssuingCa, request_der: &[u8], now: i64) -> Result<OcspResponse, CaError> {
     let req = parse_request(request_der)?;
     let list = &req.tbs_request.request_list;
     let issuer = IssuerId::of(ca)?;
-    let issuer_key = ca.authority.ca_public_key();
+    let issuer_key = ca.authority().ca_public_key();
     let mut responses = Vec::with_capacity(list.len());
     for r in list {
         let id = &r.req_cert;
         let ours = issuer.matches(id);
         let serial = id.serial_number.as_bytes();
-        let status = if !ours || ca.store.issued(serial)?.is_none() {
+        let status = if !ours || ca.records().issued(serial)?.is_none() {
             CertStatus::unknown()
-        } else if let Some(rev) = ca.store.revocation(serial)? {
+        } else if let Some(rev) = ca.records().revocation(serial)? {
             CertStatus::revoked(RevokedInfo {
                 revocation_time: time(rev.revoked_at)?,
                 revocation_reason: reason(rev.reason),
@@ -195,11 +204,11 @@ fn build(ca: &CaState, request_der: &[u8], now: i64) -> Result<OcspResponse, CaE
         response_extensions: if nonce.is_empty() { None } else { Some(nonce) },
     };
     let tbs = data.to_der().map_err(CaError::Encoding)?;
-    let sig = ca.authority.sign_as_ca(&tbs)?;
+    let sig = ca.authority().sign_as_ca(&tbs)?;
     let basic = BasicOcspResponse {
         tbs_response_data: data,
         signature_algorithm: AlgorithmIdentifierOwned {
-            oid: ca.authority.ca_signature_oid(),
+            oid: ca.authority().ca_signature_oid(),
             parameters: None,
         },
         signature: BitString::from_bytes(&sig).map_err(CaError::Encoding)?,

@@ -16,12 +16,12 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::ca::authority::{
-    Authority, IssuedCertificate, RevokedEntry, certify_intermediate_publishing,
-    create_hierarchy_publishing,
+    Authority, IssuedCertificate, certify_intermediate_publishing, create_hierarchy_publishing,
 };
 use crate::ca::csr_check::{VerifiedCsr, verify_csr};
 use crate::ca::devid::{DevIdKind, DevIdProfile, DeviceIdentity};
 use crate::ca::error::CaError;
+use crate::ca::issuer::{FoundCertificate, IssuerRecords, IssuerRefusal, IssuingCa};
 use crate::ca::profile::IssuanceProfile;
 pub use crate::ca::state_dir::{
     CRL_URL_KEY, RETIRED_AT_KEY, ROOT_CRL_URL_KEY, intermediate_dir, read_pem, settings_value,
@@ -35,14 +35,7 @@ use crate::keys::signer::{Signer, SoftwareSigner};
 use crate::keys::token::{
     CaRole, TokenKey, TokenPins, ensure_certified_key, ensure_certified_key_for,
 };
-use crate::store::{
-    CertStore, EnrollmentKey, EnrollmentStore, IssuedRecord, RevocationRecord, SqliteStore,
-    hex_upper,
-};
-
-/// How many serials the issuer draws before giving up on collisions (each has about 126 random
-/// bits: a second collision means a broken random source or store, not bad luck).
-const ISSUE_ATTEMPTS: u32 = 4;
+use crate::store::{CertStore, EnrollmentKey, IssuedRecord, SqliteStore};
 
 /// The root CRL URL becomes one `key=value` line of `ca.txt`.
 fn check_root_crl_url(url: &str) -> Result<(), CaError> {
@@ -83,8 +76,7 @@ fn devid_settings(settings: &str) -> Result<Option<DevIdProfile>, CaError> {
     Ok(Some(DevIdProfile { hw_type, kind }))
 }
 
-/// How long a CRL is valid (nextUpdate - thisUpdate).
-pub const CRL_VALIDITY: time::Duration = time::Duration::hours(24);
+pub use crate::ca::issuer::CRL_VALIDITY;
 
 /// Settings chosen at `pki init`.
 #[derive(Debug, Clone)]
@@ -299,19 +291,12 @@ pub struct CaState {
     pub store: SqliteStore,
     dir: PathBuf,
     /// Why this CA may not issue (rotated out, or revoked by the root), if it may not.
-    refusal: Option<Refusal>,
+    refusal: Option<IssuerRefusal>,
     /// The store whose CRL number sequence this CA's CRLs continue (a rotated-out key shares
     /// its successor's: one issuer name, one strictly increasing sequence); None: its own.
     crl_counter: Option<SqliteStore>,
     /// Whether the root revoked this CA's certificate (as far as it was checked).
     root_revoked: bool,
-}
-
-/// Why a CA may not issue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Refusal {
-    Retired,
-    RevokedByRoot,
 }
 
 impl CaState {
@@ -398,9 +383,9 @@ impl CaState {
             store: SqliteStore::open(&dir.join("pki.sqlite"))?,
             dir: dir.to_path_buf(),
             refusal: if retired {
-                Some(Refusal::Retired)
+                Some(IssuerRefusal::Retired)
             } else if revoked {
-                Some(Refusal::RevokedByRoot)
+                Some(IssuerRefusal::RevokedByRoot)
             } else {
                 None
             },
@@ -433,7 +418,7 @@ impl CaState {
         if crate::ca::root_crl::is_revoked_by_root(state_dir, self.authority.intermediate_der())? {
             self.root_revoked = true;
             if self.refusal.is_none() {
-                self.refusal = Some(Refusal::RevokedByRoot);
+                self.refusal = Some(IssuerRefusal::RevokedByRoot);
             }
         }
         Ok(self.root_revoked)
@@ -450,20 +435,6 @@ impl CaState {
     /// intermediate the root revoked ([`crate::ca::root_crl`]).
     pub fn may_issue(&self) -> bool {
         self.refusal.is_none()
-    }
-
-    fn ensure_may_issue(&self) -> Result<(), CaError> {
-        use der::Decode;
-        let Some(refusal) = self.refusal else {
-            return Ok(());
-        };
-        let serial_hex = x509_cert::Certificate::from_der(self.authority.intermediate_der())
-            .map(|c| hex_upper(c.tbs_certificate.serial_number.as_bytes()))
-            .unwrap_or_default();
-        Err(match refusal {
-            Refusal::Retired => CaError::IssuerRetired { serial_hex },
-            Refusal::RevokedByRoot => CaError::IssuerRevoked { serial_hex },
-        })
     }
 
     /// The state directory.
@@ -527,7 +498,7 @@ impl CaState {
     }
 
     /// [`CaState::issue_for`] that records, in the same transaction, that `request` asked for
-    /// the certificate ([`EnrollmentStore`]): what lets an EST server answer a re-submitted
+    /// the certificate ([`EnrollmentStore`](crate::store::EnrollmentStore)): what lets an EST server answer a re-submitted
     /// request with it.
     pub fn issue_for_request(
         &mut self,
@@ -551,18 +522,7 @@ impl CaState {
         since: i64,
         now: OffsetDateTime,
     ) -> Result<Option<IssuedRecord>, CaError> {
-        if !self.may_issue() {
-            return Ok(None);
-        }
-        let Some(record) = self.store.issued_for(request, since)? else {
-            return Ok(None);
-        };
-        if record.not_after <= now.unix_timestamp()
-            || self.store.revocation(&record.serial)?.is_some()
-        {
-            return Ok(None);
-        }
-        Ok(Some(record))
+        crate::ca::issuer::reissuable_for(self, request, since, now)
     }
 
     fn issue_recorded(
@@ -570,36 +530,7 @@ impl CaState {
         issue: impl Fn(&Authority) -> Result<IssuedCertificate, CaError>,
         request: Option<(&EnrollmentKey, i64)>,
     ) -> Result<IssuedCertificate, CaError> {
-        use der::{Decode, Encode};
-        self.ensure_may_issue()?;
-        for _ in 0..ISSUE_ATTEMPTS {
-            let cert = issue(&self.authority)?;
-            // The subject as issued (a DevID's differs from the request's).
-            let subject_der = x509_cert::Certificate::from_der(&cert.der)
-                .and_then(|c| c.tbs_certificate.subject.to_der())
-                .map_err(|error| CaError::MalformedCertificate {
-                    which: "issued certificate",
-                    error,
-                })?;
-            let rec = IssuedRecord {
-                serial: cert.serial.clone(),
-                subject_der,
-                cert_der: cert.der.clone(),
-                not_after: cert.not_after.unix_timestamp(),
-            };
-            let recorded = match request {
-                Some((key, at)) => self.store.record_issued_for(&rec, key, at),
-                None => self.store.record_issued(&rec),
-            };
-            match recorded {
-                Ok(()) => return Ok(cert),
-                Err(CaError::DuplicateSerial { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Err(CaError::SerialCollisions {
-            attempts: ISSUE_ATTEMPTS,
-        })
+        crate::ca::issuer::issue_recorded(self, issue, request)
     }
 
     /// Revokes by serial with an RFC 5280 reason code.
@@ -615,31 +546,44 @@ impl CaState {
     /// Fails with [`CaError::Revoked`] if `serial` is revoked, by this key or by a key rotated
     /// out of this CA ([`crate::ca::rotation`]).
     pub fn ensure_not_revoked(&self, serial: &[u8]) -> Result<(), CaError> {
-        let revoked = match self.store.revocation(serial)? {
-            Some(_) => true,
-            None => self
-                .find_issued(serial)?
-                .is_some_and(|(_, revocation)| revocation.is_some()),
-        };
-        if revoked {
-            return Err(CaError::Revoked {
-                serial_hex: hex_upper(serial),
-            });
-        }
-        Ok(())
+        crate::ca::issuer::ensure_not_revoked(self, serial)
     }
 
     /// The record of the certificate `serial` issued by this CA's current key or by a key
     /// rotated out of it ([`crate::ca::rotation`]), with its revocation if it is revoked: what a
     /// renewal of a certificate issued before a rotation is checked against.
-    pub fn find_issued(
-        &self,
-        serial: &[u8],
-    ) -> Result<Option<(IssuedRecord, Option<RevocationRecord>)>, CaError> {
-        if let Some(record) = self.store.issued(serial)? {
-            return Ok(Some((record, self.store.revocation(serial)?)));
-        }
-        if self.refusal == Some(Refusal::Retired) {
+    pub fn find_issued(&self, serial: &[u8]) -> Result<Option<FoundCertificate>, CaError> {
+        crate::ca::issuer::find_issued(self, serial)
+    }
+
+    /// Signs a fresh CRL over all unexpired revocations, with the next CRL number.
+    pub fn crl(&mut self, now: OffsetDateTime) -> Result<Vec<u8>, CaError> {
+        crate::ca::issuer::sign_crl(self, now)
+    }
+
+    /// The chain a device should trust and present: intermediate then root (PEM).
+    pub fn chain_pem(&self) -> Result<String, CaError> {
+        Ok(pem("CERTIFICATE", self.authority.intermediate_der())?
+            + &pem("CERTIFICATE", self.authority.root_der())?)
+    }
+}
+
+/// The CA state directory as the EST core's issuing CA: records in its SQLite database, the
+/// earlier key generations in their own databases under `retired/` (opened per lookup), the
+/// CRL numbers shared with the successor key.
+impl IssuingCa for CaState {
+    fn authority(&self) -> &Authority {
+        &self.authority
+    }
+    fn records(&self) -> &dyn IssuerRecords {
+        &self.store
+    }
+    fn records_mut(&mut self) -> &mut dyn IssuerRecords {
+        &mut self.store
+    }
+    fn earlier_issued(&self, serial: &[u8]) -> Result<Option<FoundCertificate>, CaError> {
+        // A retired generation has no earlier one of its own to look in.
+        if self.refusal == Some(IssuerRefusal::Retired) {
             return Ok(None);
         }
         for generation in crate::ca::rotation::retired_generations(&self.dir)? {
@@ -650,30 +594,16 @@ impl CaState {
         }
         Ok(None)
     }
-
-    /// Signs a fresh CRL over all unexpired revocations, with the next CRL number.
-    pub fn crl(&mut self, now: OffsetDateTime) -> Result<Vec<u8>, CaError> {
-        let entries: Vec<RevokedEntry> = self
-            .store
-            .revocations(now.unix_timestamp())?
-            .into_iter()
-            .map(|r| RevokedEntry {
-                revoked_at: OffsetDateTime::from_unix_timestamp(r.revoked_at).unwrap_or(now),
-                serial: r.serial,
-                reason: r.reason,
-            })
-            .collect();
-        let number = match &mut self.crl_counter {
-            Some(shared) => shared.next_crl_number()?,
-            None => self.store.next_crl_number()?,
-        };
-        self.authority
-            .sign_crl(&entries, number, now, now + CRL_VALIDITY)
+    fn next_crl_number(&mut self) -> Result<u64, CaError> {
+        match &mut self.crl_counter {
+            Some(shared) => shared.next_crl_number(),
+            None => self.store.next_crl_number(),
+        }
     }
-
-    /// The chain a device should trust and present: intermediate then root (PEM).
-    pub fn chain_pem(&self) -> Result<String, CaError> {
-        Ok(pem("CERTIFICATE", self.authority.intermediate_der())?
-            + &pem("CERTIFICATE", self.authority.root_der())?)
+    fn refusal(&self) -> Option<IssuerRefusal> {
+        self.refusal
+    }
+    fn revoked_by_root(&self) -> bool {
+        self.root_revoked
     }
 }

@@ -3,7 +3,7 @@
 //! * [`router`]: the EST paths of RFC 7030 §3.2.2 (with and without a label), OCSP over HTTP
 //!   (RFC 6960 Appendix A.1, `POST /ocsp`) and the CRL distribution points (RFC 5280
 //!   §4.2.1.13), each answered exactly as [`EstService::handle`] and
-//!   [`EstService::handle_crl`] decide (on tokio's blocking pool: a decision signs and writes
+//!   [`EstService::handle_crl_at`] decide (on tokio's blocking pool: a decision signs and writes
 //!   to SQLite). An application `.merge()`s or `.nest()`s it into its own router.
 //! * [`TlsFacts`]: what the TLS layer knows (verified client certificate, RFC 9266
 //!   tls-exporter, peer address), attached by [`serve`] to every request as an extension; the
@@ -87,7 +87,7 @@ pub fn server_config_for(
     certified: Arc<rustls::sign::CertifiedKey>,
 ) -> Result<Arc<ServerConfig>, crate::ca::error::CaError> {
     use rustls::pki_types::{CertificateDer, CertificateRevocationListDer};
-    let trust = service.client_trust()?;
+    let trust = service.client_trust(time::OffsetDateTime::now_utc())?;
     let revoked: Vec<&[u8]> = trust.revoked_issuers.iter().map(Vec::as_slice).collect();
     let config = crate::est::tls_config::server_config_presenting(
         crate::est::tls_config::process_provider()?,
@@ -148,11 +148,18 @@ pub fn router(service: Arc<EstService>) -> Router {
 }
 
 async fn est(State(service): State<Arc<EstService>>, req: Request) -> Response {
-    decide(req, move |request, facts| service.handle(request, facts)).await
+    // The shell reads the clock; the decision takes it.
+    decide(req, move |request, facts| {
+        service.handle(request, facts, time::OffsetDateTime::now_utc())
+    })
+    .await
 }
 
 async fn crl(State(service): State<Arc<EstService>>, req: Request) -> Response {
-    decide(req, move |request, _| service.handle_crl(request)).await
+    decide(req, move |request, _| {
+        service.handle_crl_at(request, time::OffsetDateTime::now_utc())
+    })
+    .await
 }
 
 /// Reduces `req` to an [`EstRequest`], runs `decision` on the blocking pool and turns its

@@ -9,6 +9,8 @@ pub mod basic_auth; // HTTP Basic: constant-time check, failed attempts limited 
 pub mod client; // EST client over rustls
 #[cfg(feature = "est-server")]
 pub mod enrollment_admission; // which identities enroll: reserved names, ended identities
+#[cfg(feature = "est-server")]
+mod host; // the OS clock and random source plugged into the service (EstService::new)
 #[cfg(feature = "est-axum")]
 pub mod http; // EST as an axum router, and the tokio TLS 1.3 server it runs on
 #[cfg(feature = "est-server")]

@@ -260,19 +260,26 @@ pub struct ServingGeneration {
     stamp: StateStamp,
 }
 
-/// The TLS configuration and EST service over `opened`, publishing its root CRL.
+/// The TLS configuration and EST service over `opened`, publishing its root CRL, with the
+/// application's settings applied (`setup`).
 fn assemble_service(
     opened: OpenedCas,
     labels: &HashMap<String, LabelPolicy>,
     certified: Arc<CertifiedKey>,
+    setup: &ServiceSetup,
 ) -> Result<(Arc<ServerConfig>, Arc<EstService>), CaError> {
     let (config, mut service) =
         assemble_generation(opened.default, opened.others, labels.clone(), certified)?;
     if let Some((path, crl)) = opened.root_crl {
         service = service.with_root_crl(path, crl.der);
     }
-    Ok((config, Arc::new(service)))
+    Ok((config, Arc::new(setup(service))))
 }
+
+/// What an application sets on the service of every generation a reloading server loads
+/// (enrollment admission, re-submission window, approval store, ...), e.g.
+/// `Box::new(|s| s.with_reissue_window(window))`.
+pub type ServiceSetup = dyn Fn(EstService) -> EstService + Send + Sync;
 
 /// What a reload check reports to the server's log.
 #[derive(Debug)]
@@ -332,6 +339,7 @@ pub struct ReloadingEst {
     current: RwLock<Arc<ServingGeneration>>,
     checker: Mutex<Checker>,
     report: Box<ReloadReport>,
+    setup: Box<ServiceSetup>,
 }
 
 impl ReloadingEst {
@@ -344,6 +352,16 @@ impl ReloadingEst {
         min_interval: Duration,
         report: Box<ReloadReport>,
     ) -> Result<Self, CaError> {
+        Self::start_with(served, min_interval, report, Box::new(|service| service))
+    }
+
+    /// [`ReloadingEst::start`] with `setup` applied to the service of every generation.
+    pub fn start_with(
+        served: ServedState,
+        min_interval: Duration,
+        report: Box<ReloadReport>,
+        setup: Box<ServiceSetup>,
+    ) -> Result<Self, CaError> {
         let stamp = served.stamp()?;
         let opened = served.open()?;
         for (dir, error) in &opened.skipped {
@@ -351,7 +369,8 @@ impl ReloadingEst {
         }
         let certified = Arc::new(issue_server_identity(&opened.default)?);
         let root_crl_number = opened.root_crl.as_ref().map(|(_, c)| c.number);
-        let (config, service) = assemble_service(opened, &served.labels, certified.clone())?;
+        let (config, service) =
+            assemble_service(opened, &served.labels, certified.clone(), &*setup)?;
         Ok(Self {
             served,
             certified,
@@ -369,6 +388,7 @@ impl ReloadingEst {
                 last_error: None,
             }),
             report,
+            setup,
         })
     }
 
@@ -522,8 +542,12 @@ impl ReloadingEst {
                 reason: "its CRL number is lower than the one served",
             });
         }
-        let (config, service) =
-            assemble_service(opened, &self.served.labels, self.certified.clone())?;
+        let (config, service) = assemble_service(
+            opened,
+            &self.served.labels,
+            self.certified.clone(),
+            &*self.setup,
+        )?;
         Ok(ServingGeneration {
             number: current.number + 1,
             config,

@@ -1,8 +1,14 @@
 //! The EST server's decisions (RFC 7030 §3-§4, RFC 8951), without I/O: a parsed HTTP request,
 //! the TLS facts (client certificate, exporter value) and the time in
-//! ([`EstService::handle_at`]), an HTTP response out. Its only effects go through the CA state
-//! it holds: issuance records and the approval queue of the [`CertStore`]. The transport
-//! reads the clock and moves the bytes.
+//! ([`EstService::handle`]), an HTTP response out. Its only effects go through what it is
+//! given: each issuing CA as an [`IssuingCa`] (issuance records and revocations behind
+//! [`CertStore`](crate::store::CertStore) / [`EnrollmentStore`](crate::store::EnrollmentStore), the certificates of
+//! earlier key generations, CRL numbers), the approval queue as an [`ApprovalStore`], and a
+//! random source ([`EstService::from_parts`], [`EstService::with_rng`]) for serials and
+//! serverkeygen keys. The servers (the blocking transport, the axum mount) read the clock, plug
+//! in the CA state directory on SQLite and the OS random source ([`EstService::new`]), and move
+//! the bytes; `.ci/checks.d/pki-sans-io.sh` keeps file, database, clock, OS randomness and
+//! transport imports out of this module.
 //!
 //! Labels (RFC 7030 §3.2.2) select the policy: authentication (TLS client certificate and/or
 //! HTTP Basic, §3.2.3), channel binding (§3.5 with RFC 9266 tls-exporter), manual approval
@@ -38,14 +44,14 @@ use time::OffsetDateTime;
 
 use crate::ca::csr_check::{ID_CE_SUBJECT_ALT_NAME, VerifiedCsr, verify_csr};
 use crate::ca::error::CaError;
-use crate::ca::state::CaState;
+use crate::ca::issuer::IssuingCa;
 use crate::device::channel_binding::{BindingCheck, check_binding};
 use crate::device::est_message::{
     Base64Layout, decode_base64_body, encode_base64, encode_certs_only_body,
 };
 use crate::est::basic_auth::{FailedAuth, FailedAuthLimit, basic_credentials_match};
 use crate::est::enrollment_admission::{EnrollmentAdmission, admit_enrollment};
-use crate::store::{ApprovalStore, CertStore, EnrollmentKey};
+use crate::store::{ApprovalStore, EnrollmentKey};
 
 /// How long an identical request from the same client gets the certificate already issued
 /// for it ("Re-submitted requests" in the module documentation).
@@ -154,10 +160,15 @@ impl EstResponse {
     }
 }
 
+/// An issuing CA the service holds.
+type HeldCa = Mutex<Box<dyn IssuingCa + Send>>;
+
 /// The EST service: labels and the CA.
 pub struct EstService {
     labels: HashMap<String, LabelPolicy>,
-    cas: HashMap<String, Mutex<CaState>>,
+    cas: HashMap<String, HeldCa>,
+    /// Serials of issued certificates and serverkeygen keys.
+    rng: Mutex<Box<dyn rand_core::CryptoRngCore + Send>>,
     retry_after_secs: u32,
     crl_cache: Mutex<HashMap<String, CachedCrl>>,
     /// The root's CRL (signed offline) and the request path it is published at.
@@ -181,8 +192,8 @@ struct CaName {
 }
 
 impl CaName {
-    fn of(ca: &CaState) -> Vec<CaName> {
-        [ca.authority.root_der(), ca.authority.intermediate_der()]
+    fn of(ca: &dyn IssuingCa) -> Vec<CaName> {
+        [ca.authority().root_der(), ca.authority().intermediate_der()]
             .into_iter()
             .filter_map(|der| x509_cert::Certificate::from_der(der).ok())
             .filter_map(|cert| {
@@ -238,14 +249,22 @@ fn route(path: &str) -> Option<(String, Operation)> {
 }
 
 impl EstService {
-    /// A service over `ca` with the given labels ("" is the default label).
-    pub fn new(ca: CaState, labels: HashMap<String, LabelPolicy>) -> Self {
+    /// A service over the issuing CA `ca` with the given labels ("" is the default label),
+    /// drawing serials and serverkeygen keys from `rng`. Nothing else reaches outside: the
+    /// caller gives the time to each decision ([`EstService::handle`]).
+    /// [`EstService::new`] is this with the OS random source.
+    pub fn from_parts(
+        ca: impl IssuingCa + Send + 'static,
+        labels: HashMap<String, LabelPolicy>,
+        rng: impl rand_core::CryptoRngCore + Send + 'static,
+    ) -> Self {
         let ca_names = CaName::of(&ca);
-        let mut cas = HashMap::new();
-        cas.insert(String::new(), Mutex::new(ca));
+        let mut cas: HashMap<String, HeldCa> = HashMap::new();
+        cas.insert(String::new(), Mutex::new(Box::new(ca)));
         Self {
             labels,
             cas,
+            rng: Mutex::new(Box::new(rng)),
             retry_after_secs: 60,
             crl_cache: Mutex::new(HashMap::new()),
             root_crl: None,
@@ -255,6 +274,13 @@ impl EstService {
             admission: None,
             reissue_window: DEFAULT_REISSUE_WINDOW,
         }
+    }
+
+    /// Draws serials and serverkeygen keys from `rng` instead (a test makes the responses
+    /// reproducible with a seeded one).
+    pub fn with_rng(mut self, rng: impl rand_core::CryptoRngCore + Send + 'static) -> Self {
+        self.rng = Mutex::new(Box::new(rng));
+        self
     }
 
     /// Keeps the manual-approval queue (RFC 7030 §4.2.3) of every label in `store` (by
@@ -305,11 +331,11 @@ impl EstService {
             .map(|(_, der)| der.as_slice())
     }
 
-    /// Answers a request for a CRL (RFC 5280 §4.2.1.13 distribution point): `GET PATH` gets the
-    /// root's CRL if it is published at PATH ([`EstService::with_root_crl`]), else the CRL of
-    /// the CA [`EstService::ca_for_crl_path`] names; 404 for a path naming no CRL, 405 for
-    /// another method.
-    pub fn handle_crl(&self, req: &EstRequest) -> EstResponse {
+    /// Answers a request for a CRL (RFC 5280 §4.2.1.13 distribution point) at time `now`:
+    /// `GET PATH` gets the root's CRL if it is published at PATH
+    /// ([`EstService::with_root_crl`]), else the CRL of the CA [`EstService::ca_for_crl_path`]
+    /// names; 404 for a path naming no CRL, 405 for another method.
+    pub fn handle_crl_at(&self, req: &EstRequest, now: OffsetDateTime) -> EstResponse {
         if req.method != "GET" {
             let mut r = EstResponse::text(405, "method not allowed");
             r.headers.push(("Allow", "GET".into()));
@@ -324,7 +350,7 @@ impl EstService {
             return crl(der.to_vec());
         }
         match self.ca_for_crl_path(&req.path) {
-            Some(name) => match self.current_crl_of(&name) {
+            Some(name) => match self.current_crl_of_at(&name, now) {
                 Ok(der) => crl(der),
                 Err(_) => EstResponse::text(500, "internal error"),
             },
@@ -342,7 +368,7 @@ impl EstService {
             .filter_map(|ca| {
                 ca.lock()
                     .ok()
-                    .and_then(|ca| ca.authority.profile.crl_path().map(str::to_owned))
+                    .and_then(|ca| ca.authority().profile.crl_path().map(str::to_owned))
             })
             .chain(self.root_crl.iter().map(|(p, _)| p.clone()))
             .collect();
@@ -351,35 +377,39 @@ impl EstService {
         paths
     }
 
-    /// What a TLS server needs now to verify this service's clients: the root certificate,
-    /// the current CRL of every CA ([`EstService::current_crl_of`]), and the intermediates the
-    /// root revoked.
+    /// What a TLS server needs at `now` to verify this service's clients: the root
+    /// certificate, the current CRL of every CA ([`EstService::current_crl_of_at`]), and the
+    /// intermediates the root revoked.
     #[cfg(feature = "est-axum")]
-    pub(crate) fn client_trust(&self) -> Result<ClientTrust, CaError> {
+    pub(crate) fn client_trust(&self, now: OffsetDateTime) -> Result<ClientTrust, CaError> {
         let mut names = self.ca_names();
         names.sort();
         let mut trust = ClientTrust {
-            root: self.ca()?.authority.root_der().to_vec(),
+            root: self.ca()?.authority().root_der().to_vec(),
             crls: Vec::new(),
             revoked_issuers: Vec::new(),
         };
         for name in names {
-            trust.crls.push(self.current_crl_of(&name)?);
+            trust.crls.push(self.current_crl_of_at(&name, now)?);
             let ca = self.ca_named(&name)?;
             if ca.revoked_by_root() {
                 trust
                     .revoked_issuers
-                    .push(ca.authority.intermediate_der().to_vec());
+                    .push(ca.authority().intermediate_der().to_vec());
             }
         }
         Ok(trust)
     }
 
-    /// Adds the issuing intermediate `name` (e.g. opened with
-    /// [`CaState::open_intermediate`]) for labels whose [`LabelPolicy::ca`] names it.
-    pub fn with_intermediate(mut self, name: impl Into<String>, ca: CaState) -> Self {
+    /// Adds the issuing intermediate `name` (e.g. a `CaState` opened with
+    /// `CaState::open_intermediate`) for labels whose [`LabelPolicy::ca`] names it.
+    pub fn with_intermediate(
+        mut self,
+        name: impl Into<String>,
+        ca: impl IssuingCa + Send + 'static,
+    ) -> Self {
         self.ca_names.extend(CaName::of(&ca));
-        self.cas.insert(name.into(), Mutex::new(ca));
+        self.cas.insert(name.into(), Mutex::new(Box::new(ca)));
         self
     }
 
@@ -397,7 +427,10 @@ impl EstService {
         self.cas.keys().cloned().collect()
     }
 
-    fn ca_named(&self, name: &str) -> Result<std::sync::MutexGuard<'_, CaState>, CaError> {
+    fn ca_named(
+        &self,
+        name: &str,
+    ) -> Result<std::sync::MutexGuard<'_, Box<dyn IssuingCa + Send>>, CaError> {
         self.cas
             .get(name)
             .ok_or_else(|| CaError::UnknownCa {
@@ -407,7 +440,7 @@ impl EstService {
             .map_err(|_| CaError::Poisoned { what: "CA lock" })
     }
 
-    fn ca(&self) -> Result<std::sync::MutexGuard<'_, CaState>, CaError> {
+    fn ca(&self) -> Result<std::sync::MutexGuard<'_, Box<dyn IssuingCa + Send>>, CaError> {
         self.ca_named("")
     }
 
@@ -427,7 +460,7 @@ impl EstService {
             .iter()
             .filter(|(_, ca)| {
                 ca.lock()
-                    .is_ok_and(|ca| ca.authority.profile.crl_path() == Some(path))
+                    .is_ok_and(|ca| ca.authority().profile.crl_path() == Some(path))
             })
             .map(|(name, _)| name)
             .collect();
@@ -439,22 +472,12 @@ impl EstService {
         }
     }
 
-    /// The default CA's CRL (see [`EstService::current_crl_of`]).
-    pub fn current_crl(&self) -> Result<Vec<u8>, CaError> {
-        self.current_crl_of("")
-    }
-
-    /// The CRL of CA `name` to publish at its CRL distribution point (RFC 5280 §4.2.1.13):
-    /// re-signed when a revocation was added or after [`CRL_REFRESH_SECS`], otherwise served
-    /// from cache. Each intermediate signs the CRL for its own certificates.
-    pub fn current_crl_of(&self, name: &str) -> Result<Vec<u8>, CaError> {
-        self.current_crl_of_at(name, OffsetDateTime::now_utc())
-    }
-
-    /// [`EstService::current_crl_of`] at time `now`.
+    /// The CRL of CA `name` to publish at its CRL distribution point (RFC 5280 §4.2.1.13) at
+    /// time `now`: re-signed when a revocation was added or after [`CRL_REFRESH_SECS`],
+    /// otherwise served from cache. Each intermediate signs the CRL for its own certificates.
     pub fn current_crl_of_at(&self, name: &str, now: OffsetDateTime) -> Result<Vec<u8>, CaError> {
         let mut ca = self.ca_named(name)?;
-        let revocations = ca.store.revocations(now.unix_timestamp())?.len();
+        let revocations = ca.records().revocations(now.unix_timestamp())?.len();
         let mut cache = self
             .crl_cache
             .lock()
@@ -465,7 +488,7 @@ impl EstService {
         {
             return Ok(c.der.clone());
         }
-        let der = ca.crl(now)?;
+        let der = crate::ca::issuer::sign_crl(&mut **ca, now)?;
         cache.insert(
             name.to_owned(),
             CachedCrl {
@@ -555,16 +578,11 @@ impl EstService {
         Ok(ok)
     }
 
-    /// Decides one request.
-    pub fn handle(&self, req: &EstRequest, tls: &TlsFacts) -> EstResponse {
-        self.handle_at(req, tls, OffsetDateTime::now_utc())
-    }
-
-    /// Decides one request at time `now` (the caller's clock: the transport reads it once per
-    /// request; a test or a replay passes its own). The decision itself reads no clock and
-    /// touches no socket: its only effects go through the CA state (issuance, the approval
-    /// queue of the [`CertStore`]).
-    pub fn handle_at(&self, req: &EstRequest, tls: &TlsFacts, now: OffsetDateTime) -> EstResponse {
+    /// Decides one request at time `now` (the caller's clock: the servers read it once per
+    /// request; a test or a replay passes its own). The decision reads no clock, no file and
+    /// no socket: its only effects go through the issuing CAs, the approval queue and the
+    /// random source it was given.
+    pub fn handle(&self, req: &EstRequest, tls: &TlsFacts, now: OffsetDateTime) -> EstResponse {
         match self.decide(req, tls, now) {
             Ok(r) => r,
             Err(e) => match e {
@@ -591,6 +609,12 @@ impl EstService {
                 _ => EstResponse::text(500, "internal error"),
             },
         }
+    }
+
+    /// [`EstService::handle`] under its previous name.
+    #[deprecated(note = "EstService::handle takes the time now")]
+    pub fn handle_at(&self, req: &EstRequest, tls: &TlsFacts, now: OffsetDateTime) -> EstResponse {
+        self.handle(req, tls, now)
     }
 
     fn decide(
@@ -621,7 +645,7 @@ impl EstService {
             Operation::CaCerts => {
                 let ca = self.ca_named(&policy.ca)?;
                 let body = encode_certs_only_body(
-                    &[ca.authority.intermediate_der(), ca.authority.root_der()],
+                    &[ca.authority().intermediate_der(), ca.authority().root_der()],
                     policy.layout,
                 )?;
                 Ok(EstResponse::pkcs7(body))
@@ -677,16 +701,16 @@ impl EstService {
                 if let Some(client) = &tls.client_cert {
                     let role = if reenroll {
                         ClientCertRole::Renewed
-                    } else if by_basic || ca.authority.profile.devid.is_some() {
+                    } else if by_basic || ca.authority().profile.devid.is_some() {
                         ClientCertRole::Accompanies
                     } else {
                         ClientCertRole::Authenticates
                     };
-                    check_presented_cert(&ca, client, &csr, role)?;
+                    check_presented_cert(&**ca, client, &csr, role)?;
                 }
                 // IEEE 802.1AR §5.5: under a DevID CA the LDevID takes its identity from the
                 // IDevID (or earlier LDevID) the device authenticated with over TLS.
-                let identity = match (&ca.authority.profile.devid, &tls.client_cert) {
+                let identity = match (&ca.authority().profile.devid, &tls.client_cert) {
                     (None, _) => None,
                     (Some(p), Some(client)) => Some(
                         crate::ca::devid::identity_of(client, &p.hw_type)?
@@ -701,7 +725,8 @@ impl EstService {
                 // Module documentation, "Re-submitted requests".
                 if !keygen
                     && let Some(since) = self.reissue_since(now)
-                    && let Some(record) = ca.reissuable_for(&request, since, now)?
+                    && let Some(record) =
+                        crate::ca::issuer::reissuable_for(&**ca, &request, since, now)?
                 {
                     log::debug!(
                         "EST: label {label:?}: a re-submitted request gets certificate {} again",
@@ -715,7 +740,7 @@ impl EstService {
                 // RFC 7030 §4.2.3: the client retries the same request after Retry-After; an
                 // approved request is issued once and leaves the queue.
                 let approved_id = if policy.manual_approval && !reenroll {
-                    match self.queue(&mut ca, |queue| {
+                    match self.queue(&mut **ca, |queue| {
                         Ok(match queue.find_pending(&label, &der)? {
                             Some((id, true)) => Ok(id),
                             Some((id, false)) => Err(id),
@@ -734,14 +759,31 @@ impl EstService {
                 } else {
                     None
                 };
+                let mut rng = self.rng.lock().map_err(|_| CaError::Poisoned {
+                    what: "random source",
+                })?;
+                let rng: &mut dyn rand_core::CryptoRngCore = rng.as_mut();
                 let response = if keygen {
-                    server_keygen(&mut ca, &csr, identity.as_ref(), policy.layout, now)?
+                    let made = KeygenRequest {
+                        csr: &csr,
+                        identity: identity.as_ref(),
+                        layout: policy.layout,
+                        now,
+                    };
+                    server_keygen(&mut **ca, made, rng)?
                 } else {
-                    let cert = ca.issue_for_request(&csr, identity.as_ref(), &request, now)?;
+                    let cert = crate::ca::issuer::issue_for(
+                        &mut **ca,
+                        &csr,
+                        identity.as_ref(),
+                        Some(&request),
+                        now,
+                        rng,
+                    )?;
                     EstResponse::pkcs7(encode_certs_only_body(&[&cert.der], policy.layout)?)
                 };
                 if let Some(id) = approved_id {
-                    self.queue(&mut ca, |queue| queue.remove_pending(id))?;
+                    self.queue(&mut **ca, |queue| queue.remove_pending(id))?;
                 }
                 Ok(response)
             }
@@ -752,7 +794,7 @@ impl EstService {
     /// [`EstService::with_approval_store`], else the one in `ca`'s database.
     fn queue<T>(
         &self,
-        ca: &mut CaState,
+        ca: &mut dyn IssuingCa,
         f: impl FnOnce(&mut dyn ApprovalStore) -> Result<T, CaError>,
     ) -> Result<T, CaError> {
         match &self.approvals {
@@ -762,7 +804,7 @@ impl EstService {
                 })?;
                 f(store.as_mut())
             }
-            None => f(&mut ca.store),
+            None => f(ca.records_mut()),
         }
     }
 
@@ -797,14 +839,14 @@ impl EstService {
                 names.sort();
                 let mut chosen = String::new();
                 for name in names {
-                    if crate::ca::ocsp::serves(&*self.ca_named(&name)?, &parsed)? {
+                    if crate::ca::ocsp::serves_for(&**self.ca_named(&name)?, &parsed)? {
                         chosen = name;
                         break;
                     }
                 }
-                crate::ca::ocsp::respond(&*self.ca_named(&chosen)?, &req.body, now)
+                crate::ca::ocsp::respond_for(&**self.ca_named(&chosen)?, &req.body, now)
             }
-            Err(_) => crate::ca::ocsp::respond(&*self.ca()?, &req.body, now),
+            Err(_) => crate::ca::ocsp::respond_for(&**self.ca()?, &req.body, now),
         };
         Ok(EstResponse {
             status: 200,
@@ -846,26 +888,37 @@ impl EstService {
     }
 }
 
-/// RFC 7030 §4.4.2: the server generates a P-256 key (the OS random source), issues the certificate for the
-/// authenticated request's subject and SANs with that key, and returns a `multipart/mixed`
-/// body: the PKCS#8 key (`application/pkcs8`, unencrypted: protected by the TLS 1.3 channel,
-/// as §4.4.2 allows when no key-encryption attribute is requested) and the certificate.
-fn server_keygen(
-    ca: &mut CaState,
-    csr: &VerifiedCsr,
-    identity: Option<&crate::ca::devid::DeviceIdentity>,
+/// What a serverkeygen request asks for, once authenticated and checked.
+struct KeygenRequest<'a> {
+    csr: &'a VerifiedCsr,
+    identity: Option<&'a crate::ca::devid::DeviceIdentity>,
     layout: Base64Layout,
     now: OffsetDateTime,
+}
+
+/// RFC 7030 §4.4.2: the server generates a P-256 key (from the service's random source),
+/// issues the certificate for the authenticated request's subject and SANs with that key, and
+/// returns a `multipart/mixed` body: the PKCS#8 key (`application/pkcs8`, unencrypted:
+/// protected by the TLS 1.3 channel, as §4.4.2 allows when no key-encryption attribute is
+/// requested) and the certificate.
+fn server_keygen(
+    ca: &mut dyn IssuingCa,
+    request: KeygenRequest<'_>,
+    mut rng: &mut dyn rand_core::CryptoRngCore,
 ) -> Result<EstResponse, CaError> {
-    let key = crate::device::key::DeviceKey::generate(
-        crate::device::key::KeyAlgorithm::P256,
-        &mut rand_core::OsRng,
-    );
+    let KeygenRequest {
+        csr,
+        identity,
+        layout,
+        now,
+    } = request;
+    let key =
+        crate::device::key::DeviceKey::generate(crate::device::key::KeyAlgorithm::P256, &mut rng);
     let mut for_key = csr.clone();
     for_key.key_algorithm = crate::device::key::KeyAlgorithm::P256;
     for_key.public_key = key.raw_public_key();
     for_key.spki_der = key.public_key_der()?;
-    let cert = ca.issue_for(&for_key, identity, now)?;
+    let cert = crate::ca::issuer::issue_for(ca, &for_key, identity, None, now, rng)?;
     let key_der = key.to_pkcs8_der()?;
     let key_b64 = zeroize::Zeroizing::new(encode_base64(&key_der, layout));
     let certs = encode_certs_only_body(&[&cert.der], layout)?;
@@ -911,7 +964,7 @@ enum ClientCertRole {
 /// from the CA that issued it: not another device's name, not at another label's CA). A
 /// certificate that merely accompanies another authenticator must not be revoked.
 fn check_presented_cert(
-    ca: &CaState,
+    ca: &dyn IssuingCa,
     client_der: &[u8],
     csr: &VerifiedCsr,
     role: ClientCertRole,
@@ -925,8 +978,8 @@ fn check_presented_cert(
     let serial = cert.tbs_certificate.serial_number.as_bytes().to_vec();
     // Issued by this CA's current key or by a key rotated out of it: a device renews a
     // certificate from before a rotation (its revocation is checked just below either way).
-    let known = ca.find_issued(&serial)?.map(|(record, _)| record);
-    ca.ensure_not_revoked(&serial)?;
+    let known = crate::ca::issuer::find_issued(ca, &serial)?.map(|(record, _)| record);
+    crate::ca::issuer::ensure_not_revoked(ca, &serial)?;
     let mismatch = |field| match role {
         ClientCertRole::Renewed => CaError::ReenrollMismatch { field },
         _ => CaError::IdentityNotAuthorized { field },

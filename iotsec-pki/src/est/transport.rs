@@ -319,7 +319,7 @@ pub fn serve_connection(
         config,
         &ServeLimits::default(),
         Instant::now(),
-        &|request, facts| service.handle_at(request, facts, time::OffsetDateTime::now_utc()),
+        &|request, facts| service.handle(request, facts, time::OffsetDateTime::now_utc()),
     )
 }
 
@@ -540,7 +540,7 @@ pub fn serve_current_limited(
             let config = config();
             let _ =
                 serve_connection_deciding(sock, config, &limits, accepted, &|request, facts| {
-                    service().handle_at(request, facts, time::OffsetDateTime::now_utc())
+                    service().handle(request, facts, time::OffsetDateTime::now_utc())
                 });
             drop(admitted);
         });
@@ -583,7 +583,9 @@ pub fn serve_crl_current(
                 max_body: MAX_BODY,
             };
             let response = match read_request(&mut sock, &mut Vec::new(), framing) {
-                Ok(Read1::Request { request, .. }) => service().handle_crl(&request),
+                Ok(Read1::Request { request, .. }) => {
+                    service().handle_crl_at(&request, time::OffsetDateTime::now_utc())
+                }
                 Ok(Read1::Reject(r)) => r,
                 Ok(Read1::Closed) | Err(_) => return,
             };

@@ -10,8 +10,10 @@ use crate::ca::error::CaError;
 
 #[cfg(feature = "sqlite")]
 pub mod lock; // the rotation lock of a state directory (SQLite file lock)
+pub mod memory; // the three stores in memory (no I/O)
 #[cfg(feature = "sqlite")]
 mod sqlite;
+pub use memory::MemoryStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
@@ -56,18 +58,33 @@ pub trait CertStore {
     /// Allocates the next CRL number (monotonic).
     fn next_crl_number(&mut self) -> Result<u64, CaError>;
     /// Stores a request awaiting manual approval; returns its id. Superseded by
-    /// [`ApprovalStore::add_pending`] (the EST service uses that trait; these stay for one
-    /// release, see CHANGELOG).
+    /// [`ApprovalStore::add_pending`] (the EST service and the command line use that trait;
+    /// the pending-approval methods of `CertStore` stay for one release, see CHANGELOG).
+    #[deprecated(
+        note = "use store::ApprovalStore (the EST service takes one with EstService::with_approval_store)"
+    )]
     fn add_pending(&mut self, label: &str, csr_der: &[u8], at: i64) -> Result<i64, CaError>;
     /// Whether a pending request was approved.
+    #[deprecated(
+        note = "use store::ApprovalStore (the EST service takes one with EstService::with_approval_store)"
+    )]
     fn pending_approved(&self, id: i64) -> Result<Option<bool>, CaError>;
     /// Marks a pending request approved.
+    #[deprecated(
+        note = "use store::ApprovalStore (the EST service takes one with EstService::with_approval_store)"
+    )]
     fn approve_pending(&mut self, id: i64) -> Result<bool, CaError>;
     /// Number of issued certificates.
     fn issued_count(&self) -> Result<u64, CaError>;
     /// The pending request with exactly these CSR bytes under `label`: (id, approved).
+    #[deprecated(
+        note = "use store::ApprovalStore (the EST service takes one with EstService::with_approval_store)"
+    )]
     fn find_pending(&self, label: &str, csr_der: &[u8]) -> Result<Option<(i64, bool)>, CaError>;
     /// Removes a pending request (after issuance).
+    #[deprecated(
+        note = "use store::ApprovalStore (the EST service takes one with EstService::with_approval_store)"
+    )]
     fn remove_pending(&mut self, id: i64) -> Result<(), CaError>;
 }
 
