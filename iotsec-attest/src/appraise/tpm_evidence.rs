@@ -373,6 +373,32 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any bytes: parsing never panics, and what parses re-encodes to the same bytes (one
+        /// encoding per evidence, so nothing can be smuggled in padding).
+        #[test]
+        fn parse_is_total_and_canonical(data in proptest::collection::vec(proptest::num::u8::ANY, 0..5000)) {
+            if let Ok(e) = TpmEvidence::parse(&data) {
+                proptest::prop_assert!(data.len() <= MAX_TPM_EVIDENCE_LEN);
+                proptest::prop_assert_eq!(e.encode(), Some(data.clone()));
+            }
+        }
+
+        /// Any parts, even ones that are not TPM structures, encode within the cap or not at
+        /// all, and a cut-short encoding never parses.
+        #[test]
+        fn truncated_encodings_never_parse(
+            parts in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..200), 4),
+            cut in 1usize..50,
+        ) {
+            let e = TpmEvidence { ak_public: &parts[0], attest: &parts[1], signature: &parts[2], pcrs: &parts[3] };
+            let bytes = e.encode().unwrap_or_default();
+            proptest::prop_assert!(bytes.len() <= MAX_TPM_EVIDENCE_LEN);
+            let short = &bytes[..bytes.len().saturating_sub(cut)];
+            proptest::prop_assert!(TpmEvidence::parse(short).is_err());
+        }
+    }
+
     #[test]
     fn refusal_codes_are_stable() {
         // Reaching the binding needs a well-formed quote: tests/swtpm_fleet_evidence.rs makes
