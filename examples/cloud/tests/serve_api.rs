@@ -510,7 +510,7 @@ async fn bad_input_at_every_endpoint_gets_a_4xx_and_changes_nothing() {
             )
             .into_bytes(),
             400,
-            "unsupported_format",
+            "bad_evidence",
         ),
         (
             Some(dev),

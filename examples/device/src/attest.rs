@@ -9,11 +9,11 @@ use clap::{Args, Subcommand};
 use iotsec_attest::ErrorCode;
 use iotsec_attest::PcrSelectionList;
 use iotsec_attest::device::command::{TpmCommandError, quote, read_pcrs, read_public};
-use iotsec_attest::device::transport::{SwtpmTcp, SwtpmUnix, TpmDevice, TpmTransport};
 use iotsec_attest::tpm::algorithm::HashAlg;
 use iotsec_attest::tpm::pcr_file::serialize_pcrs;
 use iotsec_attest::tpm::pcr_selection::PcrBankSelection;
 use iotsec_cli_contract::{BadInput, Outcome, Report};
+use iotsec_device::agent::open_tpm;
 
 /// Attestation subcommands of the device.
 #[derive(Subcommand, Debug)]
@@ -85,17 +85,6 @@ fn decode_hex(text: &str) -> Result<Vec<u8>, BadInput> {
                 .ok_or_else(|| BadInput::new("--nonce is not hex"))
         })
         .collect()
-}
-
-/// `/dev/...` is a TPM character device, `unix:PATH` a Unix socket, anything else HOST:PORT.
-fn open_tpm(spec: &str) -> std::io::Result<Box<dyn TpmTransport>> {
-    Ok(if spec.starts_with("/dev/") {
-        Box::new(TpmDevice::open(spec)?)
-    } else if let Some(path) = spec.strip_prefix("unix:") {
-        Box::new(SwtpmUnix::connect_unix(path)?)
-    } else {
-        Box::new(SwtpmTcp::connect(spec)?)
-    })
 }
 
 fn quote_command(args: QuoteArgs) -> Result<Report, BadInput> {

@@ -11,8 +11,8 @@ use iotsec_cli_contract::input::{InputKind, read_input, read_json};
 use iotsec_cli_contract::json_fields::Fields;
 use iotsec_cli_contract::{BadInput, Format, Outcome, Report};
 use iotsec_device::agent::{
-    Agent, AgentCommand, AgentConfig, AgentEvent, AgentExit, Bootstrap, FactoryImage,
-    FirmwareConfig, Timers,
+    Agent, AgentCommand, AgentConfig, AgentEvent, AgentExit, Bootstrap, DEFAULT_AK_HANDLE,
+    FactoryImage, FirmwareConfig, Timers, TpmConfig,
 };
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -68,9 +68,16 @@ pub struct RunArgs {
     /// Seconds one network exchange may take.
     #[arg(long, default_value_t = 15)]
     step_timeout_secs: u64,
-    /// TPM 2.0 evidence instead of the secure element's: not supported by this agent (refused).
+    /// Attest with TPM 2.0 quotes instead of secure-element evidence: the TPM as a character
+    /// device (`/dev/tpmrm0`), `unix:PATH` (swtpm `--server type=unixio`) or HOST:PORT (swtpm
+    /// `--server type=tcp`). The agent measures the running firmware into SHA-256 PCR 23 and
+    /// quotes it with the AK at --ak-handle.
     #[arg(long)]
-    tpm: bool,
+    tpm: Option<String>,
+    /// Persistent handle of the TPM attestation key (made with `tpm2_createak` under the EK and
+    /// `tpm2_evictcontrol`), e.g. 0x81010002.
+    #[arg(long, requires = "tpm")]
+    ak_handle: Option<String>,
 }
 
 fn bad(e: impl std::fmt::Display) -> BadInput {
@@ -170,12 +177,35 @@ fn bootstrap(a: &RunArgs) -> Result<Bootstrap, BadInput> {
     }
 }
 
-fn config(a: &RunArgs) -> Result<AgentConfig, BadInput> {
-    if a.tpm {
+/// `--tpm` and `--ak-handle`.
+fn tpm(a: &RunArgs) -> Result<Option<TpmConfig>, BadInput> {
+    let Some(tpm) = &a.tpm else {
+        return Ok(None);
+    };
+    if tpm.is_empty() {
         return Err(bad(
-            "--tpm: this agent produces secure-element evidence only; TPM evidence is not supported",
+            "--tpm must name a TPM (/dev/..., unix:PATH or HOST:PORT)",
         ));
     }
+    let ak_handle = match &a.ak_handle {
+        None => DEFAULT_AK_HANDLE,
+        Some(text) => {
+            let hex = text
+                .strip_prefix("0x")
+                .ok_or_else(|| bad("--ak-handle must be a hex handle such as 0x81010002"))?;
+            u32::from_str_radix(hex, 16)
+                .ok()
+                .filter(|h| h >> 24 == 0x81)
+                .ok_or_else(|| bad("--ak-handle must be a persistent handle 0x81xxxxxx"))?
+        }
+    };
+    Ok(Some(TpmConfig {
+        tpm: tpm.clone(),
+        ak_handle,
+    }))
+}
+
+fn config(a: &RunArgs) -> Result<AgentConfig, BadInput> {
     let secs = |n: u64, flag: &str| {
         if n == 0 {
             Err(bad(format!("{flag} must be at least 1")))
@@ -227,7 +257,10 @@ fn text_of(event: &AgentEvent) -> String {
 /// `run`.
 pub fn run(a: RunArgs, format: Format) -> Result<Report, BadInput> {
     let config = config(&a)?;
-    let agent = Agent::new(config).map_err(bad)?;
+    let mut agent = Agent::new(config).map_err(bad)?;
+    if let Some(tpm) = tpm(&a)? {
+        agent = agent.with_tpm(tpm);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

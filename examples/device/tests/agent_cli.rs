@@ -1,6 +1,6 @@
 //! `iotsec-device run`: the agent on timers as a process. It enrolls, prints one JSON line per
-//! event, and stops on SIGTERM with exit 0 and `{"exit":"stopped"}`; `--tpm` and a readable
-//! bootstrap password file are bad input (exit 2).
+//! event, and stops on SIGTERM with exit 0 and `{"exit":"stopped"}`; an `--ak-handle` that is
+//! not a persistent handle and a readable bootstrap password file are bad input (exit 2).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -15,59 +15,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::agent::{BOOTSTRAP_PASSWORD, BOOTSTRAP_USER, Fleet, closed_port, factory_image};
+use common::agent::Fleet;
 
-/// The `run` arguments for device `id` of `fleet`.
+/// The `run` arguments for device `id` of `fleet`, at its EST-only server.
 fn run_args(fleet: &Fleet, id: &str) -> Vec<String> {
-    let dir = &fleet.dir;
-    std::fs::write(dir.join("root.cbor"), &fleet.trust_root).unwrap();
-    std::fs::write(dir.join("factory.bin"), factory_image()).unwrap();
-    std::fs::write(
-        dir.join("firmware.json"),
-        serde_json::json!({
-            "trust_root": "root.cbor",
-            "vendor_id": "6b6b6b6b-6b6b-6b6b-6b6b-6b6b6b6b6b6b",
-            "class_id": "6c6c6c6c-6c6c-6c6c-6c6c-6c6c6c6c6c6c",
-            "trusted_root_version": 1,
-            "slot_capacity": 1_000_000,
-            "factory": {"image": "factory.bin", "version": "1.0.0", "security_counter": 1, "sequence": 1}
-        })
-        .to_string(),
-    )
-    .unwrap();
-    let password = dir.join("bootstrap.pw");
-    std::fs::write(&password, format!("{BOOTSTRAP_PASSWORD}\n")).unwrap();
-    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let p = |name: &str| dir.join(name).display().to_string();
-    [
-        "--format",
-        "json",
-        "run",
-        "--state",
-        &fleet.state_of(id).display().to_string(),
-        "--cloud",
-        &fleet.est_url,
-        "--broker",
-        &closed_port(),
-        "--ca",
-        &fleet.ca_state.join("root.pem").display().to_string(),
-        "--firmware",
-        &p("firmware.json"),
-        "--id",
-        id,
-        "--bootstrap-user",
-        BOOTSTRAP_USER,
-        "--bootstrap-password-file",
-        &p("bootstrap.pw"),
-        "--telemetry-secs",
-        "1",
-        "--poll-secs",
-        "1",
-        "--step-timeout-secs",
-        "5",
-    ]
-    .map(str::to_owned)
-    .to_vec()
+    fleet.run_args(id, &fleet.est_url)
 }
 
 #[test]
@@ -131,14 +83,18 @@ fn runs_on_timers_prints_json_lines_and_stops_on_sigterm() {
 }
 
 #[test]
-fn tpm_and_a_readable_password_file_are_bad_input() {
+fn a_transient_ak_handle_and_a_readable_password_file_are_bad_input() {
     let fleet = Fleet::new("agent-cli-bad");
     let mut args = run_args(&fleet, "dev-bad");
-    args.push("--tpm".into());
+    args.extend(["--tpm", "127.0.0.1:1", "--ak-handle", "0x80000001"].map(String::from));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, _, err) = common::run(&refs);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--tpm"), "{err}");
+    assert!(
+        err.contains("--ak-handle must be a persistent handle 0x81xxxxxx"),
+        "{err}"
+    );
+    assert!(!fleet.state_of("dev-bad").exists());
 
     let args = run_args(&fleet, "dev-bad");
     std::fs::set_permissions(

@@ -105,7 +105,10 @@ pub struct Evidence {
     pub format: EvidenceFormat,
     /// The evidence, base64. For [`EvidenceFormat::Se`] the `iotsec-attest` secure-element
     /// evidence signed by the device's enrolled key (the key of its client certificate), with
-    /// device id = SHA-256 of the CN and the measurement of the running firmware.
+    /// device id = SHA-256 of the CN and the measurement of the running firmware. For
+    /// [`EvidenceFormat::Tpm`] `iotsec_attest::appraise::tpm_evidence` (AK public area, quote,
+    /// signature, PCR values; at most 4096 bytes): a quote of SHA-256 PCR 23 with the nonce as
+    /// qualifying data, by the AK registered for the device at its first accepted quote.
     pub evidence: String,
 }
 
@@ -115,7 +118,8 @@ pub struct Evidence {
 pub enum EvidenceFormat {
     /// `iotsec_attest::se_evidence` (software or hardware secure element).
     Se,
-    /// A TPM 2.0 quote (TPMS_ATTEST + TPMT_SIGNATURE + PCR values), reserved for `--tpm`.
+    /// A TPM 2.0 quote (AK TPM2B_PUBLIC + TPMS_ATTEST + TPMT_SIGNATURE + PCR values), as
+    /// `iotsec-device run --tpm` sends it.
     Tpm,
 }
 

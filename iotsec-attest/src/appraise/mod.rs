@@ -28,6 +28,8 @@ pub mod policy;
 mod quote;
 #[cfg(feature = "std")]
 mod result;
+#[cfg(feature = "std")]
+pub mod tpm_evidence;
 
 #[cfg(feature = "std")]
 pub use checks::ak_attribute_problems;

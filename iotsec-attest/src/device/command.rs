@@ -1,5 +1,6 @@
 //! Pure-Rust marshalling of the commands a device needs to attest without tpm2-tss:
-//! TPM2_ReadPublic (Part 3 §12.4), TPM2_PCR_Read (Part 3 §22.4), TPM2_Quote (Part 3 §18.4) and TPM2_Certify (Part 3 §18.2), with
+//! TPM2_ReadPublic (Part 3 §12.4), TPM2_PCR_Read (Part 3 §22.4), TPM2_PCR_Extend (Part 3 §22.2),
+//! TPM2_PCR_Reset (Part 3 §22.8), TPM2_Quote (Part 3 §18.4) and TPM2_Certify (Part 3 §18.2), with
 //! password authorization (Part 1 §19.8.4, TPM_RS_PW) or, with `alloc`, through a salted HMAC
 //! session with parameter encryption ([`crate::device::session`]: [`quote_in_session`],
 //! [`read_pcrs_in_session`]). Commands are built into a caller's buffer
@@ -23,6 +24,10 @@ const CC_CERTIFY: u32 = 0x0000_0148;
 const CC_QUOTE: u32 = 0x0000_0158;
 const CC_PCR_READ: u32 = 0x0000_017E;
 const CC_READ_PUBLIC: u32 = 0x0000_0173;
+const CC_PCR_EXTEND: u32 = 0x0000_0182;
+const CC_PCR_RESET: u32 = 0x0000_013D;
+/// TPM_ALG_SHA256.
+const ALG_SHA256: u16 = 0x000B;
 /// A signing scheme for Quote/Certify: TPM_ALG_NULL (the key's own) or an explicit one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SigScheme {
@@ -356,4 +361,53 @@ pub fn read_public<'r>(
     let _qualified = r.sized("TPM2B_NAME", 66)?;
     r.finish("TPM2_ReadPublic response")?;
     Ok(ReadPublicResponse { tpm2b_public, name })
+}
+
+/// Builds TPM2_PCR_Extend of SHA-256 PCR `pcr` with `digest` (empty password auth; the other
+/// banks are left alone).
+pub fn pcr_extend_sha256_command<'b>(
+    pcr: u8,
+    digest: &[u8; 32],
+    buf: &'b mut [u8],
+) -> Result<&'b [u8], TpmCommandError> {
+    let mut w = start(buf, ST_SESSIONS, CC_PCR_EXTEND)?;
+    w.put(&u32::from(pcr).to_be_bytes())?;
+    w.password_sessions(1)?;
+    w.put(&1u32.to_be_bytes())?; // TPML_DIGEST_VALUES.count
+    w.put(&ALG_SHA256.to_be_bytes())?;
+    w.put(digest)?;
+    w.finish()
+}
+
+/// Builds TPM2_PCR_Reset of PCR `pcr` (empty password auth; only PCRs resettable in the
+/// current locality, e.g. 16 and 23 at locality 0 on a PC Client TPM).
+pub fn pcr_reset_command(pcr: u8, buf: &mut [u8]) -> Result<&[u8], TpmCommandError> {
+    let mut w = start(buf, ST_SESSIONS, CC_PCR_RESET)?;
+    w.put(&u32::from(pcr).to_be_bytes())?;
+    w.password_sessions(1)?;
+    w.finish()
+}
+
+/// Runs TPM2_PCR_Extend of SHA-256 PCR `pcr` with `digest`.
+pub fn pcr_extend_sha256(
+    tpm: &mut dyn TpmTransport,
+    pcr: u8,
+    digest: &[u8; 32],
+) -> Result<(), TpmCommandError> {
+    let mut cmd = [0u8; MAX_COMMAND_SIZE];
+    let command = pcr_extend_sha256_command(pcr, digest, &mut cmd)?;
+    let mut response = [0u8; 256];
+    response_body(exchange(tpm, command, &mut response)?, true)?
+        .finish("TPM2_PCR_Extend response")?;
+    Ok(())
+}
+
+/// Runs TPM2_PCR_Reset of PCR `pcr`.
+pub fn pcr_reset(tpm: &mut dyn TpmTransport, pcr: u8) -> Result<(), TpmCommandError> {
+    let mut cmd = [0u8; MAX_COMMAND_SIZE];
+    let command = pcr_reset_command(pcr, &mut cmd)?;
+    let mut response = [0u8; 256];
+    response_body(exchange(tpm, command, &mut response)?, true)?
+        .finish("TPM2_PCR_Reset response")?;
+    Ok(())
 }

@@ -324,6 +324,16 @@ impl Swtpm {
         );
     }
 
+    /// An ECC AK under the EK made persistent at `handle` (hex, e.g. `0x81010002`), as a
+    /// device is provisioned at the factory.
+    pub fn provision_persistent_ak(&self, handle: &str) {
+        self.create_ek_ak("ecc");
+        self.tool(
+            "tpm2_evictcontrol",
+            &["-C", "o", "-c", "ak_ecc.ctx", handle],
+        );
+    }
+
     /// `tpm2_quote -m PREFIX.msg -s PREFIX.sig -o PREFIX.pcrs` with the nonce (hex).
     pub fn quote(&self, ak_ctx: &str, pcrs: &str, nonce_hex: &str, prefix: &str) {
         self.tool(

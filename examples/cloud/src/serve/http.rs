@@ -16,6 +16,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64ct::{Base64, Encoding};
+use iotsec_attest::ErrorCode;
+use iotsec_attest::appraise::tpm_evidence::{
+    AkBinding, FIRMWARE_PCR, MAX_TPM_EVIDENCE_LEN, TpmEvidence, TpmEvidenceError, TpmExpectations,
+    appraise_tpm_evidence,
+};
 use iotsec_attest::se_evidence::{
     MAX_EVIDENCE_LEN, SeEvidence, SeExpectations, appraise_se_evidence,
 };
@@ -539,21 +544,33 @@ fn decode_nonce(text: &str) -> Result<[u8; 32], Failure> {
         .ok_or_else(|| Failure::bad("bad_nonce", "the nonce is not 32 bytes of hex"))
 }
 
+/// What an appraisal established: (measurement, counter, TPM AK to register) or a refusal code.
+type Verdict = Result<([u8; 32], Option<u64>, Option<Vec<u8>>), &'static str>;
+
+/// Appraises evidence: undecodable evidence is bad input (400, registry untouched); decodable
+/// evidence redeems its nonce, is appraised by `iotsec-attest` (SE evidence, or a TPM quote
+/// with the device's registered AK) and the verdict is recorded (a refusal quarantines).
 fn appraise(app: &App, device: &Device, evidence: &Evidence) -> Result<Appraisal, Failure> {
-    if evidence.format != EvidenceFormat::Se {
-        return Err(Failure::bad(
-            "unsupported_format",
-            "only `se` evidence is appraised",
-        ));
-    }
     let nonce = decode_nonce(&evidence.nonce)?;
-    if evidence.evidence.len() > MAX_EVIDENCE_LEN * 2 {
+    let cap = match evidence.format {
+        EvidenceFormat::Se => MAX_EVIDENCE_LEN,
+        EvidenceFormat::Tpm => MAX_TPM_EVIDENCE_LEN,
+    };
+    if evidence.evidence.len() > cap.div_ceil(3) * 4 {
         return Err(Failure::bad("bad_evidence", "the evidence is too long"));
     }
     let bytes = Base64::decode_vec(&evidence.evidence)
         .map_err(|_| Failure::bad("bad_evidence", "the evidence is not base64"))?;
     // Undecodable evidence is bad input, not an appraisal: the registry is left alone.
-    SeEvidence::parse(&bytes)
+    let parsed = match evidence.format {
+        EvidenceFormat::Se => SeEvidence::parse(&bytes)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        EvidenceFormat::Tpm => TpmEvidence::parse(&bytes)
+            .map(|_| ())
+            .map_err(|e| format!("{} ({})", e, e.code())),
+    };
+    parsed
         .map_err(|e| Failure::bad("bad_evidence", format!("the evidence does not parse: {e}")))?;
     let redeemed =
         app.nonces
@@ -570,40 +587,46 @@ fn appraise(app: &App, device: &Device, evidence: &Evidence) -> Result<Appraisal
     references.extend(app.store.release_digests()?);
     let digests: Vec<[u8; 32]> = references.iter().map(|(_, d)| *d).collect();
     let state = app.store.attestation_state(&device.id)?;
-    let device_id: [u8; 32] = Sha256::digest(device.id.as_bytes()).into();
-    let outcome = match &device.cert.p256 {
-        None => Err("key_not_p256"),
-        Some(key) => appraise_se_evidence(
+    let outcome: Verdict = match evidence.format {
+        EvidenceFormat::Se => appraise_se(device, &bytes, &nonce, &digests, state.last_counter),
+        EvidenceFormat::Tpm => appraise_tpm(
+            app,
+            device,
             &bytes,
-            &SeExpectations {
-                public_key: key,
-                nonce: &nonce,
-                device_id: Some(&device_id),
-                firmware_references: &digests,
-                last_counter: state.last_counter,
-            },
-        )
-        .map(|e| (e.firmware_measurement.to_vec(), e.counter))
-        .map_err(|e| e.code()),
+            &nonce,
+            &digests,
+            state.tpm_ak.as_deref(),
+        )?,
     };
     let mut claims = serde_json::Map::new();
     claims.insert("nonce".into(), json!(evidence.nonce));
+    claims.insert("format".into(), json!(evidence.format));
     let entry = match outcome {
-        Ok((measurement, counter)) => {
+        Ok((measurement, counter, tpm_ak)) => {
             let version = references
                 .iter()
-                .find(|(_, d)| d.as_slice() == measurement.as_slice())
+                .find(|(_, d)| *d == measurement)
                 .map(|(v, _)| v.clone());
-            claims.insert("firmware_sha256".into(), json!(hex::encode(&measurement)));
+            claims.insert("firmware_sha256".into(), json!(hex::encode(measurement)));
             claims.insert("firmware".into(), json!(version));
-            claims.insert("counter".into(), json!(counter));
+            if let Some(counter) = counter {
+                claims.insert("counter".into(), json!(counter));
+            }
+            if let Some(ak) = &tpm_ak {
+                claims.insert("tpm_ak_name".into(), json!(hex::encode(ak)));
+                claims.insert(
+                    "firmware_pcr".into(),
+                    json!(format!("sha256:{FIRMWARE_PCR}")),
+                );
+            }
             AppraisalEntry {
                 device: device.id.clone(),
                 accepted: true,
                 code: None,
                 claims: claims.clone(),
                 firmware: version,
-                counter: Some(counter),
+                counter,
+                tpm_ak,
                 at: now_unix(),
             }
         }
@@ -614,6 +637,7 @@ fn appraise(app: &App, device: &Device, evidence: &Evidence) -> Result<Appraisal
             claims: claims.clone(),
             firmware: None,
             counter: None,
+            tpm_ak: None,
             at: now_unix(),
         },
     };
@@ -628,6 +652,73 @@ fn appraise(app: &App, device: &Device, evidence: &Evidence) -> Result<Appraisal
         claims,
         quarantined: record.quarantine.is_some(),
     })
+}
+
+/// SE evidence signed by the key of the device's certificate, device id = SHA-256 of its CN.
+fn appraise_se(
+    device: &Device,
+    bytes: &[u8],
+    nonce: &[u8; 32],
+    digests: &[[u8; 32]],
+    last_counter: Option<u64>,
+) -> Verdict {
+    let device_id: [u8; 32] = Sha256::digest(device.id.as_bytes()).into();
+    let Some(key) = &device.cert.p256 else {
+        return Err("key_not_p256");
+    };
+    appraise_se_evidence(
+        bytes,
+        &SeExpectations {
+            public_key: key,
+            nonce,
+            device_id: Some(&device_id),
+            firmware_references: digests,
+            last_counter,
+        },
+    )
+    .map(|e| (*e.firmware_measurement, Some(e.counter), None))
+    .map_err(|e| e.code())
+}
+
+/// A TPM quote whose qualifying data is the nonce, by the AK registered for this device (or,
+/// on first use, an AK no other device registered), with the firmware PCR of a reference.
+fn appraise_tpm(
+    app: &App,
+    device: &Device,
+    bytes: &[u8],
+    nonce: &[u8; 32],
+    digests: &[[u8; 32]],
+    registered: Option<&[u8]>,
+) -> Result<Verdict, Failure> {
+    let offered = TpmEvidence::parse(bytes)
+        .and_then(|e| e.ak_name())
+        .map_err(|e| Failure::bad("bad_evidence", e.to_string()))?;
+    let ak = match registered {
+        Some(name) => AkBinding::Registered(name),
+        None => match app.store.tpm_ak_owner(&offered)? {
+            Some(owner) if owner != device.id => AkBinding::OtherDevice,
+            _ => AkBinding::FirstUse,
+        },
+    };
+    let verifier = iotsec_attest::verify::ring::RingVerifier;
+    Ok(appraise_tpm_evidence(
+        bytes,
+        &TpmExpectations {
+            nonce,
+            ak,
+            firmware_references: digests,
+            verifier: &verifier,
+        },
+    )
+    .and_then(|accepted| {
+        let measurement = digests
+            .get(accepted.firmware)
+            .copied()
+            .ok_or(TpmEvidenceError::UnknownFirmware)?;
+        let register = registered.is_none().then_some(accepted.ak_name);
+        Ok((measurement, None, register))
+    })
+    .map_err(|e| e.code()))
 }
 
 /// The release offered to `device` now, if any.

@@ -1,6 +1,7 @@
 //! `iotsec-cloud serve`: the fleet service. One HTTPS endpoint (TLS 1.3 only, tokio + axum)
 //! answering the API of `iotsec-fleet-api`: EST enrollment (RFC 7030) with the CA of the state
-//! directory, the CRL (RFC 5280 §5) and OCSP (RFC 6960), attestation (nonce, SE evidence), the
+//! directory, the CRL (RFC 5280 §5) and OCSP (RFC 6960), attestation (nonce; SE evidence or a TPM
+//! quote, `iotsec_attest::appraise::tpm_evidence`), the
 //! release channel behind the SBOM gate, device reports, the registry and the operator's
 //! rollout, quarantine, revocation and decommissioning. State lives in `DIR/fleet.db`
 //! ([`FleetStore`], SQLite) beside the CA's own database; the broker gets a posture feed and

@@ -68,6 +68,10 @@ CREATE TABLE IF NOT EXISTS update_reports (
     PRIMARY KEY (device, version)
 );
 CREATE INDEX IF NOT EXISTS certificates_by_device ON certificates(device);
+CREATE TABLE IF NOT EXISTS tpm_aks (
+    device TEXT PRIMARY KEY REFERENCES devices(id),
+    ak_name BLOB NOT NULL UNIQUE
+);
 CREATE TABLE IF NOT EXISTS probes (
     device TEXT PRIMARY KEY,
     count INTEGER NOT NULL
@@ -365,9 +369,30 @@ impl FleetStore for SqliteFleetStore {
                 .optional()
                 .map_err(db)?
                 .flatten();
+            let tpm_ak: Option<Vec<u8>> = conn
+                .query_row(
+                    "SELECT ak_name FROM tpm_aks WHERE device = ?1",
+                    [device],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
             Ok(AttestationState {
                 last_counter: counter.and_then(|c| u64::try_from(c).ok()),
+                tpm_ak,
             })
+        })
+    }
+
+    fn tpm_ak_owner(&self, ak_name: &[u8]) -> Result<Option<String>, StoreError> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT device FROM tpm_aks WHERE ak_name = ?1",
+                [ak_name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)
         })
     }
 
@@ -390,6 +415,16 @@ impl FleetStore for SqliteFleetStore {
                     params![a.device, a.at, counter, a.firmware],
                 )
                 .map_err(db)?;
+                // First use registers the AK; the UNIQUE constraint refuses an AK another
+                // device registered in the meantime (the transaction then rolls back).
+                if let Some(ak) = &a.tpm_ak {
+                    tx.execute(
+                        "INSERT INTO tpm_aks (device, ak_name) VALUES (?1, ?2)
+                         ON CONFLICT(device) DO NOTHING",
+                        params![a.device, ak],
+                    )
+                    .map_err(db)?;
+                }
             } else {
                 tx.execute(
                     "UPDATE devices SET attestation_ok = 0,

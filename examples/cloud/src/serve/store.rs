@@ -95,15 +95,20 @@ pub struct AppraisalEntry {
     pub firmware: Option<String>,
     /// The evidence counter, when accepted (the next evidence must carry a larger one).
     pub counter: Option<u64>,
+    /// The TPM attestation key Name to register for the device (accepted TPM evidence on
+    /// first use); kept once registered.
+    pub tpm_ak: Option<Vec<u8>>,
     /// Unix seconds.
     pub at: i64,
 }
 
 /// Device attestation state the appraisal needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AttestationState {
     /// Counter of the last accepted evidence.
     pub last_counter: Option<u64>,
+    /// The TPM attestation key Name registered for the device.
+    pub tpm_ak: Option<Vec<u8>>,
 }
 
 /// A published release.
@@ -143,6 +148,8 @@ pub trait FleetStore: Send + Sync {
     fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError>;
     /// What the next appraisal of `device` checks against.
     fn attestation_state(&self, device: &str) -> Result<AttestationState, StoreError>;
+    /// The device a TPM attestation key Name is registered for, if any.
+    fn tpm_ak_owner(&self, ak_name: &[u8]) -> Result<Option<String>, StoreError>;
     /// Records an appraisal with its claims; a refused one quarantines the device
     /// (`attestation_failed`), an accepted one sets the firmware, the attestation time and the
     /// counter (and lifts an `attestation_failed` quarantine). Returns the device after it.

@@ -1,5 +1,6 @@
 //! A running device: the steps the run loop dispatches to (commands and timers), each ending
-//! in events. Attestation answers a nonce with SE evidence (`iotsec_attest::se_evidence`);
+//! in events. Attestation answers a nonce with SE evidence (`iotsec_attest::se_evidence`) or,
+//! with a TPM configured, a quote of the firmware PCR ([`super::tpm`]);
 //! updates go through [`super::firmware`]; renewal and the first enrollment through
 //! [`super::enroll`] (RFC 7030 §4.2).
 
@@ -37,6 +38,7 @@ pub(super) struct Device {
     cloud: Cloud,
     pub(super) broker: Broker,
     wrong_measurement: bool,
+    tpm: Option<super::tpm::TpmConfig>,
     telemetry_seq: u64,
     events: UnboundedSender<AgentEvent>,
 }
@@ -48,6 +50,7 @@ impl Device {
 
     pub(super) async fn start(
         config: AgentConfig,
+        tpm: Option<super::tpm::TpmConfig>,
         events: UnboundedSender<AgentEvent>,
     ) -> Result<Device, AgentError> {
         let provider = config
@@ -140,6 +143,7 @@ impl Device {
             cloud,
             broker,
             wrong_measurement: false,
+            tpm,
             telemetry_seq: 0,
             events,
         };
@@ -292,9 +296,10 @@ impl Device {
         }
     }
 
-    /// SE evidence (`iotsec_attest::se_evidence`) for a fresh nonce, signed by the enrolled
-    /// P-256 key: device id = SHA-256 of the CN, measurement = the running slot's digest,
-    /// counter = the persisted attestation counter.
+    /// Evidence for a fresh nonce. SE evidence (`iotsec_attest::se_evidence`) is signed by the
+    /// enrolled P-256 key: device id = SHA-256 of the CN, measurement = the running slot's
+    /// digest, counter = the persisted attestation counter. With a TPM, the running slot's
+    /// digest is measured into the firmware PCR and quoted with the nonce ([`super::tpm`]).
     async fn attest(&mut self) -> Result<AgentEvent, AgentError> {
         use iotsec_attest::se_evidence::{MAX_EVIDENCE_LEN, produce_se_evidence};
         let nonce = self.cloud.nonce().await?;
@@ -305,6 +310,17 @@ impl Device {
         let mut measurement = self.firmware.measurement()?;
         if std::mem::take(&mut self.wrong_measurement) {
             measurement.iter_mut().for_each(|b| *b = !*b);
+        }
+        if let Some(tpm) = self.tpm.clone() {
+            let quoted = tokio::task::spawn_blocking(move || {
+                super::tpm::measure_and_quote(&tpm, &measurement, &challenge)
+            })
+            .await
+            .map_err(|e| AgentError::Tpm {
+                code: "tpm_task",
+                reason: e.to_string(),
+            })??;
+            return self.submit(nonce.nonce, EvidenceFormat::Tpm, &quoted).await;
         }
         let counter = self.state.next_counter()?;
         let device_id: [u8; 32] = sha2::Sha256::digest(self.identity.leaf.cn.as_bytes()).into();
@@ -323,10 +339,25 @@ impl Device {
             &mut out,
         )
         .map_err(AgentError::Evidence)?;
+        self.submit(
+            nonce.nonce,
+            EvidenceFormat::Se,
+            out.get(..n).unwrap_or_default(),
+        )
+        .await
+    }
+
+    /// Sends evidence for `nonce` and reports the cloud's verdict.
+    async fn submit(
+        &mut self,
+        nonce: String,
+        format: EvidenceFormat,
+        bytes: &[u8],
+    ) -> Result<AgentEvent, AgentError> {
         let evidence = Evidence {
-            nonce: nonce.nonce,
-            format: EvidenceFormat::Se,
-            evidence: Base64::encode_string(out.get(..n).unwrap_or_default()),
+            nonce,
+            format,
+            evidence: Base64::encode_string(bytes),
         };
         let appraisal = self.cloud.evidence(&evidence).await?;
         Ok(AgentEvent::Attested {

@@ -95,6 +95,14 @@ pub enum AgentError {
     /// The slot store failed (I/O on the slot files).
     #[error("slot store: {0}")]
     SlotStore(std::io::Error),
+    /// The TPM could not be reached or refused a command (`--tpm`): no evidence was made.
+    #[error("TPM: {reason}")]
+    Tpm {
+        /// The TPM command error's code (`response_code`, ...) or `tpm_unreachable`.
+        code: &'static str,
+        /// What failed.
+        reason: String,
+    },
 }
 
 impl AgentError {
@@ -117,6 +125,7 @@ impl AgentError {
             AgentError::Pki(e) => e.code(),
             AgentError::Evidence(e) => e.code(),
             AgentError::SlotStore(_) => "slot_store",
+            AgentError::Tpm { code, .. } => code,
         }
     }
 

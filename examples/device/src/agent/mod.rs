@@ -8,7 +8,8 @@
 //! 3. MQTT 5 over mutual TLS 1.3 to the broker with the EST-issued certificate (client id =
 //!    username = certificate CN);
 //! 4. then, on [`AgentCommand`]s (the demo) or timers (the CLI): telemetry on
-//!    `devices/{id}/telemetry`, attestation (SE evidence, `iotsec_attest::se_evidence`), the
+//!    `devices/{id}/telemetry`, attestation (SE evidence, `iotsec_attest::se_evidence`, or
+//!    with [`Agent::with_tpm`] a TPM quote, `iotsec_attest::appraise::tpm_evidence`), the
 //!    release channel (`iotsec_ota::verify`, streaming install, trial boot, confirm or revert,
 //!    report), renewal (RFC 7030 §4.2.2 `simplereenroll`) before expiry, and the status check
 //!    that ends in a wipe when the cloud decommissioned the device.
@@ -44,12 +45,14 @@ mod error;
 mod event;
 mod firmware;
 mod state;
+mod tpm;
 
 pub use config::{
     AgentConfig, Bootstrap, DEFAULT_HTTP_KEEP_ALIVE, FactoryImage, FirmwareConfig, Timers,
 };
 pub use error::AgentError;
 pub use event::{AgentCommand, AgentEvent, AgentExit, UpdateResult};
+pub use tpm::{DEFAULT_AK_HANDLE, TpmConfig, measure_and_quote, open_tpm, quote_firmware_pcr};
 
 use std::time::Duration;
 
@@ -61,6 +64,7 @@ use device::Device;
 #[derive(Debug)]
 pub struct Agent {
     config: AgentConfig,
+    tpm: Option<TpmConfig>,
 }
 
 impl Agent {
@@ -94,7 +98,14 @@ impl Agent {
         {
             return Err(bad("the EST label must be letters, digits and '-'"));
         }
-        Ok(Agent { config })
+        Ok(Agent { config, tpm: None })
+    }
+
+    /// Attests with TPM quotes of `tpm` instead of secure-element evidence (see
+    /// [`TpmConfig`]; the TPM is first used at the first attestation).
+    pub fn with_tpm(mut self, tpm: TpmConfig) -> Agent {
+        self.tpm = Some(tpm);
+        self
     }
 
     /// Runs the device until [`AgentCommand::Stop`], the end of `commands`, or a wipe.
@@ -115,7 +126,7 @@ impl Agent {
         events: UnboundedSender<AgentEvent>,
     ) -> Result<AgentExit, AgentError> {
         let timers = self.config.timers;
-        let mut device = Device::start(self.config, events).await?;
+        let mut device = Device::start(self.config, self.tpm, events).await?;
         let mut ticks = timers.map(|t| {
             let every = |period: Duration| {
                 let mut i = tokio::time::interval(period);

@@ -90,6 +90,65 @@ impl Fleet {
         self.dir.join(format!("device-{id}"))
     }
 
+    /// The `iotsec-device run` arguments for device `id` at `cloud` (files written into the
+    /// fleet directory; telemetry and poll every second, no broker).
+    pub fn run_args(&self, id: &str, cloud: &str) -> Vec<String> {
+        let fleet = self;
+        let dir = &fleet.dir;
+        std::fs::write(dir.join("root.cbor"), &fleet.trust_root).unwrap();
+        std::fs::write(dir.join("factory.bin"), factory_image()).unwrap();
+        std::fs::write(
+        dir.join("firmware.json"),
+        serde_json::json!({
+            "trust_root": "root.cbor",
+            "vendor_id": "6b6b6b6b-6b6b-6b6b-6b6b-6b6b6b6b6b6b",
+            "class_id": "6c6c6c6c-6c6c-6c6c-6c6c-6c6c6c6c6c6c",
+            "trusted_root_version": 1,
+            "slot_capacity": 1_000_000,
+            "factory": {"image": "factory.bin", "version": "1.0.0", "security_counter": 1, "sequence": 1}
+        })
+        .to_string(),
+    )
+    .unwrap();
+        let password = dir.join("bootstrap.pw");
+        std::fs::write(&password, format!("{BOOTSTRAP_PASSWORD}\n")).unwrap();
+        std::fs::set_permissions(
+            &password,
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+        )
+        .unwrap();
+        let p = |name: &str| dir.join(name).display().to_string();
+        [
+            "--format",
+            "json",
+            "run",
+            "--state",
+            &fleet.state_of(id).display().to_string(),
+            "--cloud",
+            cloud,
+            "--broker",
+            &closed_port(),
+            "--ca",
+            &fleet.ca_state.join("root.pem").display().to_string(),
+            "--firmware",
+            &p("firmware.json"),
+            "--id",
+            id,
+            "--bootstrap-user",
+            BOOTSTRAP_USER,
+            "--bootstrap-password-file",
+            &p("bootstrap.pw"),
+            "--telemetry-secs",
+            "1",
+            "--poll-secs",
+            "1",
+            "--step-timeout-secs",
+            "5",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+
     /// The configuration of device `id`, commands only, talking to `broker`.
     pub fn config(&self, id: &str, broker: &str) -> AgentConfig {
         AgentConfig {
@@ -155,9 +214,13 @@ pub struct Running {
 impl Running {
     /// Starts an agent on the current runtime.
     pub fn start(config: AgentConfig) -> Running {
+        Running::start_agent(Agent::new(config).unwrap())
+    }
+
+    /// Starts a configured agent on the current runtime.
+    pub fn start_agent(agent: Agent) -> Running {
         let (commands, rx) = mpsc::channel(8);
         let (tx, events) = mpsc::unbounded_channel();
-        let agent = Agent::new(config).unwrap();
         let task = tokio::spawn(agent.run(rx, tx));
         Running {
             commands,

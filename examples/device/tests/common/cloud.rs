@@ -2,7 +2,9 @@
 //! certificates checked against the CA and its CRL) plus the device side of the fleet API
 //! (`iotsec_fleet_api`), whose decisions are the crates': nonces from
 //! `iotsec_attest::appraise::nonce_issuer`, evidence appraised by
-//! `iotsec_attest::se_evidence::appraise_se_evidence` against the device certificate's key.
+//! `iotsec_attest::se_evidence::appraise_se_evidence` against the device certificate's key, or
+//! TPM evidence by `iotsec_attest::appraise::tpm_evidence::appraise_tpm_evidence` against the
+//! AK registered for the device at its first accepted quote.
 //! The test sets what it offers (a release, a decommissioning) and reads what devices
 //! reported.
 
@@ -19,6 +21,9 @@ use axum::routing::{get, post};
 use base64ct::{Base64, Encoding};
 use der::Decode;
 use iotsec_attest::appraise::nonce_issuer::NonceIssuer;
+use iotsec_attest::appraise::tpm_evidence::{
+    AkBinding, TpmEvidence, TpmExpectations, appraise_tpm_evidence,
+};
 use iotsec_attest::se_evidence::{SeExpectations, appraise_se_evidence};
 use iotsec_fleet_api::{
     ApiError, Appraisal, DeviceReport, DeviceStatus, Evidence, Nonce, ReleaseOffer, paths,
@@ -48,6 +53,8 @@ pub struct Registry {
     /// Appraisals made: (device id, accepted, code).
     pub appraisals: Vec<(String, bool, Option<String>)>,
     last_counter: HashMap<String, u64>,
+    /// TPM AK Names registered per device.
+    pub tpm_aks: HashMap<String, Vec<u8>>,
 }
 
 struct Shared {
@@ -151,6 +158,48 @@ async fn evidence(
     let device_id: [u8; 32] = sha2::Sha256::digest(id.as_bytes()).into();
     let mut registry = shared.registry.lock().unwrap();
     let references = registry.references.clone();
+    if evidence.format == iotsec_fleet_api::EvidenceFormat::Tpm {
+        let Ok(offered) = TpmEvidence::parse(&bytes).and_then(|e| e.ak_name()) else {
+            return api_error(StatusCode::BAD_REQUEST, "bad_evidence");
+        };
+        let owner = registry
+            .tpm_aks
+            .iter()
+            .find(|(_, ak)| **ak == offered)
+            .map(|(d, _)| d.clone());
+        let ak = match (registry.tpm_aks.get(&id), owner) {
+            (Some(name), _) => AkBinding::Registered(name),
+            (None, Some(other)) if other != id => AkBinding::OtherDevice,
+            (None, _) => AkBinding::FirstUse,
+        };
+        let verifier = iotsec_attest::verify::ring::RingVerifier;
+        let outcome = appraise_tpm_evidence(
+            &bytes,
+            &TpmExpectations {
+                nonce: &nonce,
+                ak,
+                firmware_references: &references,
+                verifier: &verifier,
+            },
+        );
+        let (accepted, code) = match outcome {
+            Ok(e) => {
+                registry.tpm_aks.entry(id.clone()).or_insert(e.ak_name);
+                (true, None)
+            }
+            Err(e) => {
+                use iotsec_attest::ErrorCode;
+                (false, Some(e.code().to_owned()))
+            }
+        };
+        registry.appraisals.push((id, accepted, code.clone()));
+        return json(&Appraisal {
+            accepted,
+            code,
+            claims: serde_json::Map::from_iter([("format".to_owned(), "tpm".into())]),
+            quarantined: !accepted,
+        });
+    }
     let expect = SeExpectations {
         public_key: &key,
         nonce: &nonce,

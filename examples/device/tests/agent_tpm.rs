@@ -1,0 +1,185 @@
+//! The agent with a TPM (`Agent::with_tpm`, `iotsec-device run --tpm`) against real swtpm
+//! instances on 127.0.0.1 and the fleet API of tests/common/cloud.rs: the firmware PCR is
+//! measured and quoted with the cloud's nonce, the quote accepted and the AK registered for the
+//! device; a wrong measurement is refused (`unknown_firmware`); a second device with the first
+//! one's TPM is refused (`ak_bound_to_other_device`); the CLI attests on its timer.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+#[path = "../../../iotsec-attest/tests/common/swtpm.rs"]
+mod swtpm;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::agent::{
+    BOOTSTRAP_PASSWORD, BOOTSTRAP_USER, Fleet, Running, closed_port, factory_image,
+};
+use common::cloud::TestCloud;
+use iotsec_device::agent::{Agent, AgentCommand, AgentEvent, DEFAULT_AK_HANDLE, TpmConfig};
+use sha2::Digest;
+use swtpm::{Swtpm, peers_available};
+
+/// A TPM with an ECC AK under the EK made persistent at 0x81010002, as provisioned at the
+/// factory.
+fn provisioned_tpm(test: &str) -> Swtpm {
+    let tpm = Swtpm::start(test);
+    tpm.provision_persistent_ak("0x81010002");
+    tpm
+}
+
+fn attested(accepted: bool, code: Option<&str>) -> AgentEvent {
+    AgentEvent::Attested {
+        accepted,
+        code: code.map(str::to_owned),
+        quarantined: !accepted,
+    }
+}
+
+async fn started(fleet: &Fleet, cloud: &TestCloud, id: &str, tpm: &Swtpm) -> Running {
+    let mut config = fleet.config(id, &closed_port());
+    config.cloud_url = cloud.url.clone();
+    let agent = Agent::new(config).unwrap().with_tpm(TpmConfig {
+        tpm: format!("127.0.0.1:{}", tpm.port),
+        ak_handle: DEFAULT_AK_HANDLE,
+    });
+    let mut dev = Running::start_agent(agent);
+    assert!(matches!(dev.next().await, AgentEvent::Booted { .. }));
+    assert!(matches!(dev.next().await, AgentEvent::Enrolled { .. }));
+    assert!(matches!(dev.next().await, AgentEvent::Disconnected { .. }));
+    dev
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotes_the_firmware_pcr_and_the_ak_stays_with_its_device() {
+    if !peers_available("agent_tpm") {
+        return;
+    }
+    let tpm = provisioned_tpm("agent-tpm");
+    let fleet = Fleet::new("agent-tpm");
+    let cloud = TestCloud::start(&fleet.ca_state, (BOOTSTRAP_USER, BOOTSTRAP_PASSWORD)).await;
+    cloud.registry.lock().unwrap().references = vec![sha2::Sha256::digest(factory_image()).into()];
+    let mut dev = started(&fleet, &cloud, "dev-t", &tpm).await;
+
+    assert_eq!(dev.ask(AgentCommand::Attest).await, attested(true, None));
+    assert!(matches!(
+        dev.ask(AgentCommand::WrongMeasurement).await,
+        AgentEvent::Armed { .. }
+    ));
+    assert_eq!(
+        dev.ask(AgentCommand::Attest).await,
+        attested(false, Some("unknown_firmware"))
+    );
+    assert_eq!(dev.ask(AgentCommand::Attest).await, attested(true, None));
+    {
+        let registry = cloud.registry.lock().unwrap();
+        assert_eq!(
+            registry.appraisals,
+            vec![
+                ("dev-t".to_owned(), true, None),
+                (
+                    "dev-t".to_owned(),
+                    false,
+                    Some("unknown_firmware".to_owned())
+                ),
+                ("dev-t".to_owned(), true, None),
+            ]
+        );
+        assert_eq!(registry.tpm_aks.get("dev-t").map(Vec::len), Some(34));
+    }
+    dev.stop().await;
+
+    // Another device quoting with dev-t's TPM: the AK is registered for dev-t.
+    let mut other = started(&fleet, &cloud, "dev-u", &tpm).await;
+    assert_eq!(
+        other.ask(AgentCommand::Attest).await,
+        attested(false, Some("ak_bound_to_other_device"))
+    );
+    other.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_tpm_is_an_error_event_and_the_agent_goes_on() {
+    let fleet = Fleet::new("agent-tpm-down");
+    let cloud = TestCloud::start(&fleet.ca_state, (BOOTSTRAP_USER, BOOTSTRAP_PASSWORD)).await;
+    let mut config = fleet.config("dev-d", &closed_port());
+    config.cloud_url = cloud.url.clone();
+    let agent = Agent::new(config).unwrap().with_tpm(TpmConfig {
+        tpm: closed_port(),
+        ak_handle: DEFAULT_AK_HANDLE,
+    });
+    let mut dev = Running::start_agent(agent);
+    assert!(matches!(dev.next().await, AgentEvent::Booted { .. }));
+    assert!(matches!(dev.next().await, AgentEvent::Enrolled { .. }));
+    assert!(matches!(dev.next().await, AgentEvent::Disconnected { .. }));
+    match dev.ask(AgentCommand::Attest).await {
+        AgentEvent::Error { code, .. } => assert_eq!(code, "tpm_unreachable"),
+        other => panic!("{other:?}"),
+    }
+    // No evidence was sent.
+    assert!(cloud.registry.lock().unwrap().appraisals.is_empty());
+    dev.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_attests_with_the_tpm_on_its_timer() {
+    if !peers_available("agent_tpm_cli") {
+        return;
+    }
+    let tpm = provisioned_tpm("agent-tpm-cli");
+    let fleet = Fleet::new("agent-tpm-cli");
+    let cloud = TestCloud::start(&fleet.ca_state, (BOOTSTRAP_USER, BOOTSTRAP_PASSWORD)).await;
+    cloud.registry.lock().unwrap().references = vec![sha2::Sha256::digest(factory_image()).into()];
+    let mut args = fleet.run_args("dev-cli", &cloud.url);
+    let tpm_addr = format!("127.0.0.1:{}", tpm.port);
+    args.extend(
+        [
+            "--attest-secs",
+            "1",
+            "--tpm",
+            &tpm_addr,
+            "--ak-handle",
+            "0x81010002",
+        ]
+        .map(String::from),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iotsec-device"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let start = Instant::now();
+    let mut lines: Vec<serde_json::Value> = Vec::new();
+    while !lines.iter().any(|l| l["event"] == "attested") {
+        assert!(start.elapsed() < Duration::from_secs(60), "{lines:?}");
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            lines.push(serde_json::from_str(&line).unwrap());
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let attested = lines.iter().find(|l| l["event"] == "attested").unwrap();
+    assert_eq!(
+        attested,
+        &serde_json::json!({"event": "attested", "accepted": true, "code": null, "quarantined": false})
+    );
+    let registry = cloud.registry.lock().unwrap();
+    assert_eq!(registry.appraisals[0], ("dev-cli".to_owned(), true, None));
+    assert!(registry.tpm_aks.contains_key("dev-cli"));
+}
