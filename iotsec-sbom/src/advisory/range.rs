@@ -321,6 +321,12 @@ mod tests {
         );
         assert_eq!(star.contains(s, "9.0.0"), Ok(true));
         assert_eq!(star.contains(s, "0.9.0"), Ok(false));
+        // "*" is no PEP 440 version: it must be read as "no limit", never checked as one.
+        let pep_star = range(
+            RangeKind::Ecosystem,
+            vec![Introduced("1.0".into()), Limit("*".into())],
+        );
+        assert_eq!(pep_star.contains(VersionScheme::Pep440, "2.0"), Ok(true));
         let lim = range(
             RangeKind::Semver,
             vec![Introduced("1.0.0".into()), Limit("3.0.0".into())],
