@@ -52,6 +52,16 @@ pub fn extension_request(exts: Vec<Extension>) -> Attribute {
 /// A CSR with these subject RDNs and request attributes, self-signed with an Ed25519 key.
 pub fn csr(subject: Vec<RelativeDistinguishedName>, attributes: Vec<Attribute>) -> Vec<u8> {
     let key = DeviceKey::from_secret_bytes(KeyAlgorithm::Ed25519, &[7; 32]).unwrap();
+    csr_by(&key, subject, attributes, None)
+}
+
+/// A CSR signed by `key`, whose signatureAlgorithm field is `alg` (or the key's own).
+pub fn csr_by(
+    key: &DeviceKey,
+    subject: Vec<RelativeDistinguishedName>,
+    attributes: Vec<Attribute>,
+    alg: Option<x509_cert::spki::AlgorithmIdentifierOwned>,
+) -> Vec<u8> {
     let info = CertReqInfo {
         version: x509_cert::request::Version::V1,
         subject: RdnSequence(subject),
@@ -64,7 +74,7 @@ pub fn csr(subject: Vec<RelativeDistinguishedName>, attributes: Vec<Attribute>) 
     let signature = key.sign(&info.to_der().unwrap()).unwrap();
     CertReq {
         info,
-        algorithm: key.signature_algorithm(),
+        algorithm: alg.unwrap_or_else(|| key.signature_algorithm()),
         signature: der::asn1::BitString::from_bytes(&signature).unwrap(),
     }
     .to_der()

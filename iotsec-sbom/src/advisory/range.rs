@@ -251,4 +251,113 @@ mod tests {
         let semver = range(RangeKind::Semver, vec![Introduced("0".into())]);
         assert_eq!(semver.commit_status(&a), None);
     }
+
+    #[test]
+    fn presort_orders_by_the_range_kinds_scheme_and_leaves_git_alone() {
+        use RangeEvent::*;
+        let mut eco = range(
+            RangeKind::Ecosystem,
+            vec![
+                Fixed("2.0".into()),
+                Introduced("0".into()),
+                Introduced("1.5".into()),
+            ],
+        );
+        eco.presort(VersionScheme::Pep440);
+        assert_eq!(
+            eco.events,
+            vec![
+                Introduced("0".into()),
+                Introduced("1.5".into()),
+                Fixed("2.0".into())
+            ]
+        );
+        // Under Debian ordering "1.0.0-alpha" (revision "alpha") follows "1.0.0"; a SEMVER
+        // range orders it as a pre-release, before.
+        let mut semver = range(
+            RangeKind::Semver,
+            vec![Fixed("1.0.0".into()), Introduced("1.0.0-alpha".into())],
+        );
+        semver.presort(VersionScheme::Debian);
+        assert_eq!(
+            semver.events,
+            vec![Introduced("1.0.0-alpha".into()), Fixed("1.0.0".into())]
+        );
+        let (a, b) = ("2".repeat(40), "1".repeat(40));
+        let mut git = range(
+            RangeKind::Git,
+            vec![Introduced(a.clone()), Fixed(b.clone())],
+        );
+        git.presort(VersionScheme::Semver);
+        assert_eq!(git.events, vec![Introduced(a), Fixed(b)]);
+    }
+
+    #[test]
+    fn unsorted_events_are_evaluated_in_version_order() {
+        use RangeEvent::*;
+        let r = range(
+            RangeKind::Ecosystem,
+            vec![Fixed("2.0".into()), Introduced("1.0".into())],
+        );
+        let s = VersionScheme::Pep440;
+        assert_eq!(r.contains(s, "0.9"), Ok(false));
+        assert_eq!(r.contains(s, "1.5"), Ok(true));
+        assert_eq!(r.contains(s, "2.5"), Ok(false));
+        let zero_last = range(
+            RangeKind::Ecosystem,
+            vec![Fixed("2.0".into()), Introduced("0".into())],
+        );
+        assert_eq!(zero_last.contains(s, "0.1"), Ok(true));
+        assert_eq!(zero_last.contains(s, "2.5"), Ok(false));
+    }
+
+    #[test]
+    fn limits_bound_from_above_and_star_is_no_limit() {
+        use RangeEvent::*;
+        let s = VersionScheme::Semver;
+        let star = range(
+            RangeKind::Semver,
+            vec![Introduced("1.0.0".into()), Limit("*".into())],
+        );
+        assert_eq!(star.contains(s, "9.0.0"), Ok(true));
+        assert_eq!(star.contains(s, "0.9.0"), Ok(false));
+        // "*" is no PEP 440 version: it must be read as "no limit", never checked as one.
+        let pep_star = range(
+            RangeKind::Ecosystem,
+            vec![Introduced("1.0".into()), Limit("*".into())],
+        );
+        assert_eq!(pep_star.contains(VersionScheme::Pep440, "2.0"), Ok(true));
+        let lim = range(
+            RangeKind::Semver,
+            vec![Introduced("1.0.0".into()), Limit("3.0.0".into())],
+        );
+        assert_eq!(lim.contains(s, "0.5.0"), Ok(false));
+        assert_eq!(lim.contains(s, "1.0.0"), Ok(true));
+    }
+
+    #[test]
+    fn an_event_the_scheme_cannot_place_is_an_error_not_a_verdict() {
+        use RangeEvent::*;
+        let s = VersionScheme::Pep440;
+        let bad_intro = range(
+            RangeKind::Ecosystem,
+            vec![Introduced("not a version".into())],
+        );
+        assert!(bad_intro.contains(s, "1.0").is_err());
+        let bad_limit = range(
+            RangeKind::Ecosystem,
+            vec![Introduced("0".into()), Limit("not a version".into())],
+        );
+        assert!(bad_limit.contains(s, "1.0").is_err());
+        let bad_fixed = range(
+            RangeKind::Ecosystem,
+            vec![Introduced("0".into()), Fixed("not a version".into())],
+        );
+        assert!(bad_fixed.contains(s, "1.0").is_err());
+        assert!(
+            range(RangeKind::Ecosystem, vec![Introduced("0".into())])
+                .contains(s, "not a version")
+                .is_err()
+        );
+    }
 }

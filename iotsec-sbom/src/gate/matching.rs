@@ -393,3 +393,414 @@ fn lookup_repository(
         note: None,
     }
 }
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+mod tests {
+    //! Exact outputs of the matcher's parts (purl agreement, verdicts, grouping, the lookup
+    //! paths), each case chosen so that a changed comparison or guard changes the result.
+
+    use super::*;
+    use crate::advisory::{AffectedRange, RangeEvent, RangeKind, SnapshotFile};
+
+    const HIGH: &str =
+        r#""severity":[{"type":"CVSS_V3","score":"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}]"#;
+    const LOW: &str =
+        r#""severity":[{"type":"CVSS_V3","score":"CVSS:3.1/AV:N/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N"}]"#;
+    const COMMIT_A: &str = "1111111111111111111111111111111111111111";
+    const COMMIT_B: &str = "2222222222222222222222222222222222222222";
+    const COMMIT_C: &str = "3333333333333333333333333333333333333333";
+
+    /// The database of these advisories, in this order.
+    fn db(advisories: &[String]) -> AdvisoryDatabase {
+        let files: Vec<SnapshotFile> = advisories
+            .iter()
+            .enumerate()
+            .map(|(i, b)| SnapshotFile {
+                path: format!("{i:02}.json"),
+                bytes: b.as_bytes().to_vec(),
+            })
+            .collect();
+        AdvisoryDatabase::from_files(&files).unwrap()
+    }
+
+    /// A crates.io advisory for `foo` naming version 1.0.0 affected.
+    fn foo_adv(id: &str, aliases: &[&str], extra: &str) -> String {
+        let aliases = aliases
+            .iter()
+            .map(|a| format!("{a:?}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        format!(
+            r#"{{"id":"{id}","aliases":[{aliases}]{extra},"affected":[{{"package":{{"ecosystem":"crates.io","name":"foo"}},"versions":["1.0.0"]}}]}}"#
+        )
+    }
+
+    fn with_purl(p: &str) -> Component {
+        Component {
+            name: "c".into(),
+            purl: Some(p.into()),
+            ..Component::default()
+        }
+    }
+
+    fn with_cpe(cpe: &str, version: Option<&str>) -> Component {
+        Component {
+            name: "c".into(),
+            cpe: Some(cpe.into()),
+            version: version.map(str::to_owned),
+            ..Component::default()
+        }
+    }
+
+    /// (primary, ids, informational, undetermined) of each group.
+    type Row = (String, Vec<String>, Option<String>, Option<String>);
+
+    fn identified(l: Lookup) -> (String, String, Vec<Row>, Option<String>) {
+        match l {
+            Lookup::Identified {
+                label,
+                version,
+                groups,
+                note,
+            } => (
+                label,
+                version,
+                groups
+                    .into_iter()
+                    .map(|g| {
+                        (
+                            g.primary,
+                            g.ids.into_iter().collect(),
+                            g.informational,
+                            g.undetermined,
+                        )
+                    })
+                    .collect(),
+                note,
+            ),
+            Lookup::Unidentified { label, reason } => {
+                panic!("{label} unidentified: {reason}")
+            }
+        }
+    }
+
+    fn unidentified(l: Lookup) -> (String, String) {
+        match l {
+            Lookup::Unidentified { label, reason } => (label, reason),
+            Lookup::Identified { label, .. } => panic!("{label} identified"),
+        }
+    }
+
+    fn ids(l: &[&str]) -> Vec<String> {
+        l.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn row(primary: &str, all: &[&str]) -> Row {
+        (primary.to_owned(), ids(all), None, None)
+    }
+
+    fn affected(
+        purl: Option<&str>,
+        ranges: Vec<AffectedRange>,
+        versions: &[&str],
+    ) -> AffectedPackage {
+        AffectedPackage {
+            ecosystem: "PyPI".into(),
+            name: "foo".into(),
+            purl: purl.map(str::to_owned),
+            ranges,
+            versions: ids(versions),
+            cpes: Vec::new(),
+            informational: None,
+        }
+    }
+
+    fn range(events: Vec<RangeEvent>) -> AffectedRange {
+        AffectedRange {
+            kind: RangeKind::Ecosystem,
+            events,
+            repo: None,
+        }
+    }
+
+    #[test]
+    fn verdict_listed_in_range_outside_and_unplaceable() {
+        use RangeEvent::{Fixed, Introduced};
+        let s = VersionScheme::for_ecosystem("PyPI");
+        let listed = affected(None, Vec::new(), &["1.0"]);
+        assert_eq!(version_verdict(&listed, s, "1.0"), Some(None));
+        assert_eq!(version_verdict(&listed, s, "1.1"), None);
+        let ranged = affected(
+            None,
+            vec![range(vec![Introduced("1.0".into()), Fixed("2.0".into())])],
+            &[],
+        );
+        assert_eq!(version_verdict(&ranged, s, "1.5"), Some(None));
+        assert_eq!(version_verdict(&ranged, s, "2.0"), None);
+        let bad = range(vec![Introduced("not a version".into())]);
+        let why = format!(
+            "{}, so the advisory's PyPI range cannot place version 1.5",
+            s.check("not a version").unwrap_err()
+        );
+        let unplaceable = affected(None, vec![bad.clone()], &[]);
+        assert_eq!(version_verdict(&unplaceable, s, "1.5"), Some(Some(why)));
+        // A range that decides wins over one that cannot place the version.
+        let both = affected(None, vec![bad, range(vec![Introduced("0".into())])], &[]);
+        assert_eq!(version_verdict(&both, s, "1.5"), Some(None));
+    }
+
+    #[test]
+    fn purl_base_cuts_version_qualifiers_and_subpath_only() {
+        assert_eq!(
+            purl_base("pkg:cargo/foo@1.0.0?arch=x86#src"),
+            "pkg:cargo/foo"
+        );
+        assert_eq!(purl_base("pkg:cargo/foo@1.0.0"), "pkg:cargo/foo");
+        assert_eq!(purl_base("pkg:cargo/foo"), "pkg:cargo/foo");
+        assert_eq!(purl_base("pkg:cargo/foo#a/b"), "pkg:cargo/foo");
+        // An `@` followed by a `/` is part of the path (a scope), not a version.
+        assert_eq!(purl_base("pkg:npm/a@b/c"), "pkg:npm/a@b/c");
+    }
+
+    #[test]
+    fn purl_agreement_compares_type_namespace_and_name() {
+        let comp = PackageUrl::parse("pkg:npm/%40acme/foo@1.0.0").unwrap();
+        let base = purl_base("pkg:npm/%40acme/foo@1.0.0");
+        let agrees = |p: Option<&str>| purl_agrees(&affected(p, Vec::new(), &[]), &comp, base);
+        assert!(agrees(None));
+        // Fast path, and the same purl spelt with escapes.
+        assert!(agrees(Some("pkg:npm/%40acme/foo")));
+        assert!(agrees(Some("pkg:npm/%40acme/fo%6F")));
+        // An advisory purl without namespace names the package in every namespace.
+        assert!(agrees(Some("pkg:npm/fo%6F")));
+        assert!(!agrees(Some("pkg:npm/%40other/foo")));
+        assert!(!agrees(Some("pkg:cargo/%40acme/foo")));
+        assert!(!agrees(Some("pkg:npm/%40acme/bar")));
+        assert!(!agrees(Some("pkg:npm/bar")));
+        assert!(!agrees(Some("pkg:%zz")));
+        // Without escapes, a different base is compared field by field, never accepted as is.
+        let plain = PackageUrl::parse("pkg:cargo/foo@1.0.0").unwrap();
+        let a = affected(Some("pkg:cargo/bar"), Vec::new(), &[]);
+        assert!(!purl_agrees(&a, &plain, "pkg:cargo/foo"));
+        let a = affected(Some("pkg:cargo/foo"), Vec::new(), &[]);
+        assert!(purl_agrees(&a, &plain, "pkg:cargo/foo"));
+    }
+
+    #[test]
+    fn aliases_merge_groups_primary_is_the_smallest_id_and_severity_the_highest() {
+        let db = db(&[
+            foo_adv("RUSTSEC-2", &["CVE-9"], &format!(",{LOW}")),
+            foo_adv("GHSA-1", &["CVE-9"], &format!(",{HIGH}")),
+            foo_adv("RUSTSEC-5", &[], ""),
+        ]);
+        let l = lookup(&db, &with_purl("pkg:cargo/foo@1.0.0"));
+        let Lookup::Identified { ref groups, .. } = l else {
+            panic!("unidentified")
+        };
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].severity, db.advisories()[1].severity);
+        assert_ne!(groups[0].severity, db.advisories()[0].severity);
+        let (label, version, rows, note) = identified(l);
+        assert_eq!(
+            (label.as_str(), version.as_str(), note),
+            ("pkg:cargo/foo@1.0.0", "1.0.0", None)
+        );
+        assert_eq!(
+            rows,
+            vec![
+                row("GHSA-1", &["CVE-9", "GHSA-1", "RUSTSEC-2"]),
+                row("RUSTSEC-5", &["RUSTSEC-5"]),
+            ]
+        );
+        // The other order: the smaller id comes first and stays primary.
+        let db = db_rev();
+        let (_, _, rows, _) = identified(lookup(&db, &with_purl("pkg:cargo/foo@1.0.0")));
+        assert_eq!(rows, vec![row("GHSA-1", &["CVE-9", "GHSA-1", "RUSTSEC-2"])]);
+    }
+
+    fn db_rev() -> AdvisoryDatabase {
+        db(&[
+            foo_adv("GHSA-1", &["CVE-9"], ""),
+            foo_adv("RUSTSEC-2", &["CVE-9"], ""),
+        ])
+    }
+
+    #[test]
+    fn a_later_advisory_bridges_two_groups() {
+        let db = db(&[
+            foo_adv("Z-1", &["X-1"], ""),
+            foo_adv("A-1", &["Y-1"], ""),
+            foo_adv("M-1", &["X-1", "Y-1"], ""),
+            foo_adv("Q-1", &[], ""),
+        ]);
+        let (_, _, rows, _) = identified(lookup(&db, &with_purl("pkg:cargo/foo@1.0.0")));
+        assert_eq!(
+            rows,
+            vec![
+                row("A-1", &["A-1", "M-1", "X-1", "Y-1", "Z-1"]),
+                row("Q-1", &["Q-1"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn informational_only_when_every_merged_advisory_is() {
+        let notice = r#","database_specific":{"informational":"unmaintained"}"#;
+        let inf = |id: &str, aliases: &[&str]| {
+            format!(
+                r#"{{"id":"{id}","aliases":[{}],"affected":[{{"package":{{"ecosystem":"crates.io","name":"foo"}},"versions":["1.0.0"]{notice}}}]}}"#,
+                aliases
+                    .iter()
+                    .map(|a| format!("{a:?}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        };
+        let both = db(&[inf("R-1", &["C-1"]), inf("R-2", &["C-1"])]);
+        let (_, _, rows, _) = identified(lookup(&both, &with_purl("pkg:cargo/foo@1.0.0")));
+        assert_eq!(
+            rows,
+            vec![(
+                "R-1".to_owned(),
+                ids(&["C-1", "R-1", "R-2"]),
+                Some("unmaintained".to_owned()),
+                None
+            )]
+        );
+        let mixed = db(&[inf("R-1", &["C-1"]), foo_adv("R-2", &["C-1"], "")]);
+        let (_, _, rows, _) = identified(lookup(&mixed, &with_purl("pkg:cargo/foo@1.0.0")));
+        assert_eq!(rows, vec![row("R-1", &["C-1", "R-1", "R-2"])]);
+        // Bridged in the second pass: the later group is not informational.
+        let bridged = db(&[
+            inf("R-1", &["X-1"]),
+            foo_adv("R-2", &["Y-1"], ""),
+            inf("R-3", &["X-1", "Y-1"]),
+        ]);
+        let (_, _, rows, _) = identified(lookup(&bridged, &with_purl("pkg:cargo/foo@1.0.0")));
+        assert_eq!(rows, vec![row("R-1", &["R-1", "R-2", "R-3", "X-1", "Y-1"])]);
+    }
+
+    #[test]
+    fn an_advisory_with_a_purl_of_another_package_does_not_match() {
+        let other = r#"{"id":"O-1","affected":[{"package":{"ecosystem":"crates.io","name":"foo","purl":"pkg:cargo/foo-other"},"versions":["1.0.0"]}]}"#;
+        let db = db(&[other.to_owned(), foo_adv("F-1", &[], "")]);
+        let (_, _, rows, _) = identified(lookup(&db, &with_purl("pkg:cargo/foo@1.0.0")));
+        assert_eq!(rows, vec![row("F-1", &["F-1"])]);
+        let (_, _, rows, _) = identified(lookup(&db, &with_purl("pkg:cargo/foo@1.0.1")));
+        assert_eq!(rows, vec![]);
+    }
+
+    #[test]
+    fn an_ecosystem_the_database_does_not_cover_is_unidentified() {
+        let db = db(&[foo_adv("F-1", &[], "")]);
+        assert_eq!(
+            unidentified(lookup(&db, &with_purl("pkg:npm/foo@1.0.0"))),
+            (
+                "pkg:npm/foo@1.0.0".to_owned(),
+                "the advisory database has no advisories for ecosystem npm".to_owned()
+            )
+        );
+    }
+
+    fn git_adv(id: &str, versions: &str) -> String {
+        format!(
+            r#"{{"id":"{id}","affected":[{{"package":{{"ecosystem":"OSS-Fuzz","name":"lib"}},
+            "ranges":[{{"type":"GIT","repo":"https://github.com/acme/lib","events":[{{"introduced":"{COMMIT_A}"}},{{"fixed":"{COMMIT_B}"}}]}}],
+            "versions":[{versions}]}}]}}"#
+        )
+    }
+
+    #[test]
+    fn repository_components_need_git_ranges_and_match_their_own_repository() {
+        let no_git = db(&[foo_adv("F-1", &[], "")]);
+        let p = format!("pkg:github/acme/lib@{COMMIT_A}");
+        assert_eq!(
+            unidentified(lookup(&no_git, &with_purl(&p))),
+            (
+                p.clone(),
+                "purl type \"github\" maps to no OSV ecosystem, and the advisory database carries no GIT ranges to match its repository github.com/acme/lib against".to_owned()
+            )
+        );
+        let git = db(&[git_adv("G-1", r#""v1.0""#), git_adv("G-2", "")]);
+        let (label, version, rows, _) = identified(lookup(&git, &with_purl(&p)));
+        assert_eq!((label, version), (p.clone(), COMMIT_A.to_owned()));
+        assert_eq!(rows, vec![row("G-1", &["G-1"]), row("G-2", &["G-2"])]);
+        let fixed = format!("pkg:github/acme/lib@{COMMIT_B}");
+        assert_eq!(identified(lookup(&git, &with_purl(&fixed))).2, vec![]);
+        let other = format!("pkg:github/acme/lib@{COMMIT_C}");
+        let rows = identified(lookup(&git, &with_purl(&other))).2;
+        let why = format!(
+            "commit {COMMIT_C} of github.com/acme/lib is no event commit of the advisory's GIT range, and without the repository's history the gate cannot tell whether it lies in the range"
+        );
+        assert_eq!(
+            rows,
+            vec![
+                ("G-1".to_owned(), ids(&["G-1"]), None, Some(why.clone())),
+                ("G-2".to_owned(), ids(&["G-2"]), None, Some(why)),
+            ]
+        );
+        let tag = identified(lookup(&git, &with_purl("pkg:github/acme/lib@v1.0"))).2;
+        assert_eq!(
+            tag,
+            vec![
+                row("G-1", &["G-1"]),
+                (
+                    "G-2".to_owned(),
+                    ids(&["G-2"]),
+                    None,
+                    Some("the advisory gives only GIT commits for github.com/acme/lib and lists no affected versions, so version v1.0 cannot be placed".to_owned())
+                )
+            ]
+        );
+        let untagged = identified(lookup(&git, &with_purl("pkg:github/acme/lib@v2.0"))).2;
+        assert_eq!(
+            untagged,
+            vec![(
+                "G-2".to_owned(),
+                ids(&["G-2"]),
+                None,
+                Some("the advisory gives only GIT commits for github.com/acme/lib and lists no affected versions, so version v2.0 cannot be placed".to_owned())
+            )]
+        );
+        let elsewhere = format!("pkg:github/acme/other@{COMMIT_A}");
+        assert_eq!(identified(lookup(&git, &with_purl(&elsewhere))).2, vec![]);
+    }
+
+    fn cpe_adv(id: &str, cpe: &str, versions: &str) -> String {
+        format!(
+            r#"{{"id":"{id}","affected":[{{"package":{{"ecosystem":"OSS-Fuzz","name":"widget"}},"versions":[{versions}],"database_specific":{{"cpes":["{cpe}"]}}}}]}}"#
+        )
+    }
+
+    #[test]
+    fn cpe_components_match_by_listed_version_or_by_the_cpe_version() {
+        let no_cpe = db(&[foo_adv("F-1", &[], "")]);
+        let cpe = "cpe:2.3:a:acme:widget:1.1.1:*:*:*:*:*:*:*";
+        assert_eq!(
+            unidentified(lookup(&no_cpe, &with_cpe(cpe, None))),
+            (
+                cpe.to_owned(),
+                "the advisory database carries no CPE names, so a CPE-only component cannot be cleared".to_owned()
+            )
+        );
+        let db = db(&[
+            cpe_adv("C-1", "cpe:2.3:a:acme:widget:1.1.1:*:*:*:*:*:*:*", ""),
+            cpe_adv("C-2", "cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*", r#""2.0""#),
+        ]);
+        let (label, version, rows, _) = identified(lookup(&db, &with_cpe(cpe, None)));
+        assert_eq!((label.as_str(), version.as_str()), (cpe, "1.1.1"));
+        assert_eq!(rows, vec![row("C-1", &["C-1"])]);
+        let any = "cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*";
+        let (_, version, rows, _) = identified(lookup(&db, &with_cpe(any, Some("2.0"))));
+        assert_eq!(version, "2.0");
+        assert_eq!(rows, vec![row("C-2", &["C-2"])]);
+        let (_, _, rows, _) = identified(lookup(&db, &with_cpe(any, Some("1.2"))));
+        assert_eq!(rows, vec![]);
+    }
+}
