@@ -2,11 +2,11 @@
 //! activation's StartAuthSession/PolicySecret/ActivateCredential) on arbitrary bytes:
 //! a compromised or faulty TPM bus must not crash the device.
 #![no_main]
-use iotsec_attest::device::command::{parse_pcr_read_response, parse_signed_attestation};
 use iotsec_attest::device::activate::{
     parse_activate_credential_response, parse_policy_secret_response,
     parse_start_policy_session_response,
 };
+use iotsec_attest::device::command::{parse_pcr_read_response, parse_signed_attestation};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
