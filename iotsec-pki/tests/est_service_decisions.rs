@@ -322,6 +322,43 @@ fn a_client_certificate_authorizes_its_own_identity_only() {
     ));
 }
 
+/// RFC 7030 §4.2.2: a re-enrollment renews the presented certificate's identity; another
+/// Subject is a bad request about that renewal (400), not a refused authorization (403).
+#[test]
+fn a_re_enrollment_that_changes_the_subject_is_named_as_such() {
+    let s = service("est-d-reenroll-subject");
+    let dev = issued(&s.handle(
+        &enroll_as("", None, "dev-1"),
+        &facts(),
+        time::OffsetDateTime::now_utc(),
+    ));
+    let with_dev = TlsFacts {
+        client_cert: Some(dev),
+        exporter: Some(EXPORTER),
+        ..Default::default()
+    };
+    let reenroll_as = |common_name: &str| {
+        let mut r = enroll_as("", None, common_name);
+        r.path = "/.well-known/est/simplereenroll".into();
+        r
+    };
+    issued(&s.handle(
+        &reenroll_as("dev-1"),
+        &with_dev,
+        time::OffsetDateTime::now_utc(),
+    ));
+    let r = s.handle(
+        &reenroll_as("dev-2"),
+        &with_dev,
+        time::OffsetDateTime::now_utc(),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        "re-enrollment changes the subject\n"
+    );
+}
+
 #[test]
 fn the_decision_takes_its_time_from_the_caller() {
     let s = service("est-d-clock");
