@@ -48,18 +48,47 @@ CREATE INDEX IF NOT EXISTS enrollment_request ON enrollment (client, csr_sha256,
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`.
+    ///
+    /// SQLite answers SQLITE_BUSY without calling the busy handler in a few cases that a
+    /// fresh connection meets while others write (another connection closing the last handle
+    /// and checkpointing the write-ahead log, a journal-mode switch), so opening is retried on
+    /// SQLITE_BUSY for up to the same ten seconds the busy timeout allows.
     pub fn open(path: &Path) -> Result<Self, CaError> {
-        let conn = Connection::open(path).map_err(CaError::storage)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(CaError::storage)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(CaError::storage)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(CaError::storage)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(CaError::storage)?;
-        conn.execute_batch(SCHEMA).map_err(CaError::storage)?;
-        Ok(Self { conn })
+        const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(2);
+        loop {
+            match Self::open_once(path) {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && started.elapsed() < PATIENCE =>
+                {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(100));
+                }
+                Err(e) => return Err(CaError::storage(e)),
+                Ok(conn) => return Ok(Self { conn }),
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> Result<Connection, rusqlite::Error> {
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Switching to WAL needs an exclusive lock, so it is asked for only when the file is
+        // not in WAL mode yet.
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+        }
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        // The schema (and the CRL-number row) in one write transaction taken up front, so a
+        // concurrent writer makes it wait (busy timeout) instead of failing it.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(SCHEMA)?;
+        tx.commit()?;
+        Ok(conn)
     }
 
     /// The last CRL number allocated (0: none yet).
