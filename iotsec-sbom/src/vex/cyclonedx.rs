@@ -135,8 +135,8 @@ impl VulnerabilityEntry<'_> {
         let products: Vec<ProductRef> = self
             .affects
             .iter()
-            .map(|(r, _)| ProductRef::from_reference(r))
-            .collect();
+            .map(|(r, _)| ProductRef::try_from_reference(r).map_err(|e| rules.violation(&path, e)))
+            .collect::<Result<_, _>>()?;
         let product_versions = self.affects.iter().map(|(_, v)| v.clone()).collect();
         if products.is_empty() {
             return Err(rules.violation(

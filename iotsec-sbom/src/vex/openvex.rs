@@ -72,9 +72,9 @@ struct Statement {
     timestamp: Option<String>,
 }
 
-fn refs_of(p: &Product, out: &mut Vec<ProductRef>) {
+fn refs_of(p: &Product, out: &mut Vec<ProductRef>) -> Result<(), String> {
     match p {
-        Product::Id(id) => out.push(ProductRef::from_reference(id)),
+        Product::Id(id) => out.push(ProductRef::try_from_reference(id)?),
         Product::Object {
             id, identifiers, ..
         } => {
@@ -87,10 +87,11 @@ fn refs_of(p: &Product, out: &mut Vec<ProductRef>) {
                 }
             }
             if let Some(id) = id {
-                out.push(ProductRef::from_reference(id));
+                out.push(ProductRef::try_from_reference(id)?);
             }
         }
     }
+    Ok(())
 }
 
 /// Reads an OpenVEX document.
@@ -134,19 +135,20 @@ pub fn parse_openvex(bytes: &[u8], source: &str) -> Result<Vec<VexStatement>, Ga
         let mut products = Vec::new();
         let mut subcomponents = Vec::new();
         for p in &s.products {
-            refs_of(p, &mut products);
+            refs_of(p, &mut products).map_err(|e| bad(format!("statement {index}: {e}")))?;
             if let Product::Object {
                 subcomponents: subs,
                 ..
             } = p
             {
                 for sub in subs {
-                    refs_of(sub, &mut subcomponents);
+                    refs_of(sub, &mut subcomponents)
+                        .map_err(|e| bad(format!("statement {index}: {e}")))?;
                 }
             }
         }
         for sub in &s.subcomponents {
-            refs_of(sub, &mut subcomponents);
+            refs_of(sub, &mut subcomponents).map_err(|e| bad(format!("statement {index}: {e}")))?;
         }
         if products.is_empty() {
             return Err(bad(format!("statement {index}: no products")));

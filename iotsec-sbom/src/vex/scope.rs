@@ -25,28 +25,44 @@ pub enum ProductRef {
 }
 
 impl ProductRef {
-    /// Classifies a reference string.
-    pub fn from_reference(r: &str) -> ProductRef {
+    /// Classifies a reference string, refusing a BOM-Link whose version is not a positive
+    /// integer (CycloneDX BOM versions are integers from 1): read as "no version", a typo
+    /// such as `urn:cdx:SERIAL/x#ref` would widen the statement to every version of that SBOM.
+    pub fn try_from_reference(r: &str) -> Result<ProductRef, String> {
         if let Some(link) = r.strip_prefix("urn:cdx:")
             && let Some((doc, bom_ref)) = link.split_once('#')
         {
             let (serial, version) = match doc.split_once('/') {
-                Some((s, v)) => (s, v.parse().ok()),
+                Some((s, v)) => match v.parse::<u64>() {
+                    Ok(n) if n >= 1 && !v.starts_with('+') => (s, Some(n)),
+                    _ => {
+                        return Err(format!(
+                            "BOM-Link {r:?}: the version {v:?} is not a positive integer"
+                        ));
+                    }
+                },
                 None => (doc, None),
             };
-            return ProductRef::BomLink {
+            return Ok(ProductRef::BomLink {
                 serial: format!("urn:uuid:{serial}"),
                 version,
                 bom_ref: bom_ref.to_owned(),
-            };
+            });
         }
-        if r.starts_with("pkg:") {
+        Ok(if r.starts_with("pkg:") {
             ProductRef::Purl(r.to_owned())
         } else if r.starts_with("cpe:2.3:") {
             ProductRef::Cpe(r.to_owned())
         } else {
             ProductRef::BomRef(r.to_owned())
-        }
+        })
+    }
+
+    /// Classifies a reference string. A BOM-Link with a malformed version (which
+    /// [`ProductRef::try_from_reference`] refuses) is kept whole as a `bom-ref`, which designates
+    /// nothing, so that it never widens a statement; the VEX readers refuse it instead.
+    pub fn from_reference(r: &str) -> ProductRef {
+        Self::try_from_reference(r).unwrap_or_else(|_| ProductRef::BomRef(r.to_owned()))
     }
 
     /// The reference as text.
