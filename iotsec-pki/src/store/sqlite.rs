@@ -83,11 +83,27 @@ impl SqliteStore {
         }
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        // The schema (and the CRL-number row) in one write transaction taken up front, so a
+        // A database that has the whole schema (its last table and the CRL-number row) is
+        // opened with reads only, so opening does not queue for the write lock behind the
+        // writers; otherwise the schema is made in one write transaction taken up front, so a
         // concurrent writer makes it wait (busy timeout) instead of failing it.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute_batch(SCHEMA)?;
-        tx.commit()?;
+        let complete: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'enrollment_request')
+               AND EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'crl_number')",
+            [],
+            |r| r.get(0),
+        )?;
+        let complete = complete
+            && conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM crl_number WHERE id = 1)",
+                [],
+                |r| r.get::<_, bool>(0),
+            )?;
+        if !complete {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute_batch(SCHEMA)?;
+            tx.commit()?;
+        }
         Ok(conn)
     }
 
