@@ -191,6 +191,39 @@ fn binding_policies() {
     );
 }
 
+/// RFC 7030 §4.5.2: the CSR attributes name subjectAltName, and challengePassword (which carries
+/// the channel binding, RFC 7030 §3.5) exactly where the label requires the binding.
+#[test]
+fn csr_attributes_ask_for_the_channel_binding_only_where_it_is_required() {
+    use der::Decode;
+    use der::oid::ObjectIdentifier;
+    use iotsec_pki::csr::{ID_CE_SUBJECT_ALT_NAME, ID_CHALLENGE_PASSWORD};
+    let s = service("est-d-csrattrs");
+    let attributes = |label: &str| {
+        let prefix = if label.is_empty() {
+            String::new()
+        } else {
+            format!("{label}/")
+        };
+        let get = EstRequest {
+            method: "GET".into(),
+            path: format!("/.well-known/est/{prefix}csrattrs"),
+            ..Default::default()
+        };
+        let r = s.handle(&get, &facts(), time::OffsetDateTime::now_utc());
+        assert_eq!(r.status, 200, "{label:?}");
+        let der = iotsec_pki::est_message::decode_base64_body(&r.body).unwrap();
+        Vec::<ObjectIdentifier>::from_der(&der).unwrap()
+    };
+    assert_eq!(
+        attributes("bound"),
+        [ID_CE_SUBJECT_ALT_NAME, ID_CHALLENGE_PASSWORD]
+    );
+    for label in ["", "off"] {
+        assert_eq!(attributes(label), [ID_CE_SUBJECT_ALT_NAME], "{label:?}");
+    }
+}
+
 #[test]
 fn http_level_refusals() {
     let s = service("est-d-http");
