@@ -1,6 +1,6 @@
 //! Who a TPM is: EK certificates and their chains ([`ek_certificate`]), credentials only the
 //! TPM holding an EK can activate ([`credential`], `alloc`), and attestation keys given as bare
-//! public keys ([`bare_key`]).
+//! public keys ([`bare_key`]); AK registration against a trusted EK ([`registration`], `std`).
 
 #[cfg(feature = "std")]
 pub mod bare_key;
@@ -12,3 +12,5 @@ pub mod ek_certificate;
 mod ek_error;
 #[cfg(feature = "std")]
 mod ek_path;
+#[cfg(feature = "std")]
+pub mod registration;

@@ -98,6 +98,22 @@ pub struct GateConfig {
     pub advisories: Arc<AdvisoryDatabase>,
 }
 
+/// Which TPM attestation keys the service accepts quotes from.
+#[derive(Clone, Default)]
+pub enum TpmTrust {
+    /// None: TPM evidence and registration are refused (`tpm_not_enabled`). The default, so
+    /// that a service nobody configured for TPMs does not trust any key.
+    #[default]
+    Refuse,
+    /// The first accepted quote of a device binds its AK (`--tpm-trust-on-first-use`): nothing
+    /// shows the AK is in a TPM. Registration is refused (`tpm_registration_not_enabled`).
+    FirstUse,
+    /// Only AKs registered over [`iotsec_fleet_api::paths::TPM_REGISTER`] beside an EK this
+    /// trusts (`--tpm-ek-ca`, `--tpm-ek-allow`); a quote by any other AK is refused
+    /// (`ak_not_registered`).
+    Endorsed(Arc<iotsec_attest::identity::registration::EkTrust>),
+}
+
 /// How the service follows the broker.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
@@ -151,6 +167,10 @@ pub struct ServeConfig {
     pub factory_firmware: Vec<(String, [u8; 32])>,
     /// Seconds a nonce stays redeemable.
     pub nonce_ttl_secs: u64,
+    /// Which TPM attestation keys are trusted.
+    pub tpm: TpmTrust,
+    /// Seconds a TPM registration waits for the device's secret.
+    pub tpm_registration_ttl_secs: u64,
     /// What [`iotsec_fleet_api::DeviceStatus::renew_before_secs`] tells devices.
     pub renew_before_secs: u64,
     /// The broker, if the service feeds one.
@@ -196,6 +216,8 @@ impl ServeConfig {
             ota_trust_root,
             factory_firmware,
             nonce_ttl_secs: DEFAULT_NONCE_TTL_SECS,
+            tpm: TpmTrust::Refuse,
+            tpm_registration_ttl_secs: iotsec_attest::identity::registration::DEFAULT_TTL_SECS,
             renew_before_secs: DEFAULT_RENEW_BEFORE_SECS,
             broker: None,
             pins: TokenPins::default(),
