@@ -133,9 +133,14 @@ impl Running {
 
 /// Starts the agent of `id` with `tpm` and waits until it enrolled.
 async fn enrolled_agent(fleet: &Fleet, cloud: &Cloud, id: &str, tpm: &Swtpm) -> Running {
+    enrolled_agent_with(fleet, cloud, id, tpm_config(tpm)).await
+}
+
+/// Starts the agent of `id` with the TPM `config` and waits until it enrolled.
+async fn enrolled_agent_with(fleet: &Fleet, cloud: &Cloud, id: &str, config: TpmConfig) -> Running {
     let agent = Agent::new(agent_config(fleet, cloud, id))
         .unwrap()
-        .with_tpm(tpm_config(tpm));
+        .with_tpm(config);
     let mut dev = Running::start(agent);
     loop {
         match dev.next().await {
@@ -147,6 +152,24 @@ async fn enrolled_agent(fleet: &Fleet, cloud: &Cloud, id: &str, tpm: &Swtpm) -> 
             other => panic!("before enrollment: {other:?}"),
         }
     }
+}
+
+/// The agent's first attestation registers the AK named `ak_name`, then its quote is accepted.
+async fn registers_then_attests(dev: &mut Running, ak_name: &[u8]) {
+    assert_eq!(
+        dev.ask(AgentCommand::Attest).await,
+        AgentEvent::TpmRegistered {
+            ak_name: hex::encode(ak_name)
+        }
+    );
+    assert_eq!(
+        dev.next().await,
+        AgentEvent::Attested {
+            accepted: true,
+            code: None,
+            quarantined: false
+        }
+    );
 }
 
 async fn record(cloud: &Cloud, ops: &Identity, id: &str) -> Value {
@@ -550,36 +573,14 @@ async fn the_agent_registers_its_ak_beside_an_allowed_ek_then_its_quotes_are_acc
     } = other;
     let ops = fleet.operator();
 
-    let agent = Agent::new(agent_config(&fleet, &cloud, "tpm-reg-1"))
-        .unwrap()
-        .with_tpm(TpmConfig {
-            ek_handle: Some(EK_HANDLE),
-            ..tpm_config(&tpm)
-        });
-    let mut dev = Running::start(agent);
-    loop {
-        match dev.next().await {
-            AgentEvent::Enrolled { .. } => break,
-            AgentEvent::Booted { .. } => {}
-            other => panic!("before enrollment: {other:?}"),
-        }
-    }
+    let config = TpmConfig {
+        ek_handle: Some(EK_HANDLE),
+        ..tpm_config(&tpm)
+    };
+    let mut dev = enrolled_agent_with(&fleet, &cloud, "tpm-reg-1", config).await;
     assert_eq!(tpm_rows(&fleet), (0, 0, 0));
     // The first attestation registers the AK (credential activated by the TPM), then quotes.
-    assert_eq!(
-        dev.ask(AgentCommand::Attest).await,
-        AgentEvent::TpmRegistered {
-            ak_name: hex::encode(&ak_name)
-        }
-    );
-    assert_eq!(
-        dev.next().await,
-        AgentEvent::Attested {
-            accepted: true,
-            code: None,
-            quarantined: false
-        }
-    );
+    registers_then_attests(&mut dev, &ak_name).await;
     assert_eq!(tpm_rows(&fleet), (1, 1, 0));
     // Registered once: the next attestation only quotes.
     assert_eq!(
@@ -659,29 +660,25 @@ async fn an_ek_certificate_must_chain_to_the_ek_ca() {
         "--tpm-ek-ca",
         &ca("issuercert.pem"),
     ]);
-    let a = cloud.enroll("tpm-ca-1").await;
-    // The certificate of this EK offered with another EK (the AK's public area): refused.
-    let r = register(&cloud, &a, &ak, Some(&cert), &ak).await;
-    assert_eq!(r.status, 403, "{r:?}");
-    let challenge = register(&cloud, &a, &ek, Some(&cert), &ak).await;
-    assert_eq!(challenge.status, 200, "{challenge:?}");
-    let challenge = challenge.json();
-    assert_eq!(challenge["expires_in_secs"], 120);
-    let secret = activate(&tpm, &challenge).await.unwrap();
-    assert_eq!(secret.len(), 32);
-    let done = post_secret(&cloud, &a, &challenge, &secret).await;
-    assert_eq!(done.status, 200, "{done:?}");
-    assert_eq!(
-        done.json(),
-        json!({
-            "ak_name": hex::encode(&ak_name),
-            "ek_sha256": hex::encode(Sha256::digest(&ek)),
+    // The agent sends the certificate it reads from NV 0x01c00002 beside its RSA EK.
+    let config = TpmConfig {
+        ek_handle: Some(EK_HANDLE),
+        ..tpm_config(&tpm)
+    };
+    let mut dev = enrolled_agent_with(&fleet, &cloud, "tpm-ca-1", config).await;
+    registers_then_attests(&mut dev, &ak_name).await;
+    dev.stop().await;
+    let ek_sha256: Vec<u8> = rusqlite::Connection::open(fleet.state.join("fleet.db"))
+        .unwrap()
+        .query_row("SELECT ek_sha256 FROM tpm_ak_endorsements", [], |r| {
+            r.get(0)
         })
-    );
-    let n = nonce(&cloud, &a).await;
-    let ev = Base64::encode_string(&quote(&tpm, &image(FACTORY), &n).await);
-    let v = send_tpm(&cloud, &a, &n, &ev).await.json();
-    assert_eq!(v["accepted"], json!(true), "{v}");
+        .unwrap();
+    assert_eq!(ek_sha256, Sha256::digest(&ek).to_vec());
+    // The certificate of this EK offered with another EK (the AK's public area): refused.
+    let b = cloud.enroll("tpm-ca-2").await;
+    let r = register(&cloud, &b, &ak, Some(&cert), &ak).await;
+    refused(&r, 403, "ek_certificate_refused");
     assert_eq!(tpm_rows(&fleet), (1, 1, 0));
 }
 

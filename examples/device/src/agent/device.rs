@@ -360,14 +360,13 @@ impl Device {
             return Ok(());
         }
         let config = tpm.clone();
-        let (ek_public, ak_public) =
-            blocking_tpm(move || super::tpm::registration_keys(&config, ek_handle)).await?;
+        let keys = blocking_tpm(move || super::tpm::registration_keys(&config, ek_handle)).await?;
         let challenge = self
             .cloud
             .tpm_register(&iotsec_fleet_api::TpmRegister {
-                ek_public: Base64::encode_string(&ek_public),
-                ek_certificate: None,
-                ak_public: Base64::encode_string(&ak_public),
+                ek_public: Base64::encode_string(&keys.ek_public),
+                ek_certificate: keys.ek_certificate.as_deref().map(Base64::encode_string),
+                ak_public: Base64::encode_string(&keys.ak_public),
             })
             .await?;
         let bad_reply = |reason: &str| AgentError::BadReply {

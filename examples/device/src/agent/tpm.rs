@@ -146,15 +146,44 @@ fn public_of(tpm: &mut dyn TpmTransport, handle: u32) -> Result<Vec<u8>, AgentEr
         .to_vec())
 }
 
-/// What registration sends: (EK TPM2B_PUBLIC, AK TPM2B_PUBLIC). Blocking (TPM I/O).
+/// What registration sends: the EK's TPM2B_PUBLIC, its certificate from NV when the
+/// manufacturer stored one (the index of the EK's algorithm), the AK's TPM2B_PUBLIC.
+/// Blocking (TPM I/O).
 pub fn registration_keys(
     config: &TpmConfig,
     ek_handle: u32,
-) -> Result<(Vec<u8>, Vec<u8>), AgentError> {
+) -> Result<RegistrationKeys, AgentError> {
+    use iotsec_attest::identity::ek_nv::{
+        ECC_EK_CERTIFICATE_INDEX, RSA_EK_CERTIFICATE_INDEX, read_ek_certificate,
+    };
+    use iotsec_attest::tpm::public::PublicKey;
     let mut tpm = open(config)?;
-    let ek = public_of(tpm.as_mut(), ek_handle)?;
-    let ak = public_of(tpm.as_mut(), config.ak_handle)?;
-    Ok((ek, ak))
+    let ek_public = public_of(tpm.as_mut(), ek_handle)?;
+    let index = match iotsec_attest::PublicArea::parse_tpm2b(&ek_public)
+        .map_err(|e| tpm_error(e.into()))?
+        .key
+    {
+        PublicKey::Rsa { .. } => RSA_EK_CERTIFICATE_INDEX,
+        PublicKey::Ecc { .. } => ECC_EK_CERTIFICATE_INDEX,
+    };
+    let ek_certificate = read_ek_certificate(tpm.as_mut(), index).map_err(tpm_error)?;
+    let ak_public = public_of(tpm.as_mut(), config.ak_handle)?;
+    Ok(RegistrationKeys {
+        ek_public,
+        ek_certificate,
+        ak_public,
+    })
+}
+
+/// The TPM's keys as registration sends them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationKeys {
+    /// The EK's TPM2B_PUBLIC.
+    pub ek_public: Vec<u8>,
+    /// The EK certificate (DER) from NV, if the TPM has one.
+    pub ek_certificate: Option<Vec<u8>>,
+    /// The AK's TPM2B_PUBLIC.
+    pub ak_public: Vec<u8>,
 }
 
 /// Recovers the secret of the cloud's credential (TPM2_ActivateCredential with the EK at
