@@ -835,6 +835,23 @@ async fn without_a_tpm_trust_flag_tpm_evidence_and_registration_are_refused() {
             vec!["--tpm-ek-ca", bad_list.to_str().unwrap()],
             "--tpm-ek-ca",
         ),
+        (
+            vec![
+                "--tpm-trust-on-first-use",
+                "--tpm-registration-ttl-secs",
+                "5",
+            ],
+            "--tpm-registration-ttl-secs needs --tpm-ek-ca or --tpm-ek-allow",
+        ),
+        (
+            vec![
+                "--tpm-ek-allow",
+                bad_list.to_str().unwrap(),
+                "--tpm-registration-ttl-secs",
+                "0",
+            ],
+            "--tpm-registration-ttl-secs",
+        ),
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_iotsec-cloud"))
             .args(fleet.serve_args(&extra))

@@ -69,9 +69,10 @@ pub struct ServeArgs {
     /// evidence is refused.
     #[arg(long, conflicts_with_all = ["tpm_ek_ca", "tpm_ek_allow"])]
     tpm_trust_on_first_use: bool,
-    /// Seconds a TPM registration waits for the device's activated secret.
-    #[arg(long, default_value_t = std::num::NonZeroU64::MIN.saturating_add(iotsec_attest::identity::registration::DEFAULT_TTL_SECS - 1))]
-    tpm_registration_ttl_secs: std::num::NonZeroU64,
+    /// Seconds a TPM registration waits for the device's activated secret (default 120; only
+    /// with --tpm-ek-ca or --tpm-ek-allow).
+    #[arg(long)]
+    tpm_registration_ttl_secs: Option<std::num::NonZeroU64>,
     /// Seconds before its certificate's notAfter at which a device should re-enroll.
     #[arg(long, default_value_t = super::DEFAULT_RENEW_BEFORE_SECS)]
     renew_before_secs: u64,
@@ -177,7 +178,14 @@ pub fn config(args: &ServeArgs) -> Result<ServeConfig, BadInput> {
         });
     }
     config.tpm = tpm_trust(args)?;
-    config.tpm_registration_ttl_secs = args.tpm_registration_ttl_secs.get();
+    if let Some(ttl) = args.tpm_registration_ttl_secs {
+        if !matches!(config.tpm, TpmTrust::Endorsed(_)) {
+            return Err(BadInput::new(
+                "--tpm-registration-ttl-secs needs --tpm-ek-ca or --tpm-ek-allow (no registration otherwise)",
+            ));
+        }
+        config.tpm_registration_ttl_secs = ttl.get();
+    }
     config.pins = crate::pki::env_pins()?;
     Ok(config)
 }

@@ -22,7 +22,8 @@
 //!     --ota-root trust-root.cose --factory-firmware 1.0.0=factory.bin \
 //!     [--listen 127.0.0.1:8443] [--label LABEL=INTERMEDIATE] \
 //!     [--broker-posture posture.json --broker-crl crl.pem --broker-pid PID] \
-//!     [--deny-broker 127.0.0.1:8883 --deny-reader cloud-deny --deny-threshold 3]
+//!     [--deny-broker 127.0.0.1:8883 --deny-reader cloud-deny --deny-threshold 3] \
+//!     [--tpm-ek-ca ek-roots.pem | --tpm-ek-allow ek-allow.txt | --tpm-trust-on-first-use]
 //! {"listening":"127.0.0.1:41377","url":"https://127.0.0.1:41377"}
 //! ```
 //!
@@ -52,6 +53,17 @@
 //!   write the CRL once (`iotsec-cloud pki crl --state DIR --out crl.pem`): the service
 //!   rewrites it from then on. For the deny stream, list `--deny-reader` in
 //!   `plugin_opt_deny_readers`; the service issues itself a certificate for that CN at start.
+//! - TPM attestation keys (credential protection, TPM 2.0 Part 1 §24; the registrar exchange
+//!   of Keylime): with `--tpm-ek-ca FILE` (PEM, every certificate a trust
+//!   anchor; repeatable) or `--tpm-ek-allow FILE` (one hex SHA-256 of an EK TPM2B_PUBLIC per
+//!   line, `#` comments; a malformed line exits 2), a device registers its AK over
+//!   `POST /v1/tpm/register` and `POST /v1/tpm/activate` (`iotsec_fleet_api::paths`) and only a
+//!   registered AK's quotes are accepted ([`TpmTrust::Endorsed`]); `--tpm-trust-on-first-use`
+//!   binds the AK of a device's first accepted quote ([`TpmTrust::FirstUse`]) and cannot be
+//!   combined with the other two (exit 2: one service, one rule for every device). With none
+//!   of them TPM evidence and registration are refused (`tpm_not_enabled`). The registrar's
+//!   decisions are `iotsec_attest::identity::registration`; the pending registrations (a
+//!   digest of the secret, never the secret) and the bindings live in `fleet.db`.
 //! - Stop with Ctrl-C or SIGTERM. Every acknowledged change is committed (SQLite WAL,
 //!   `synchronous=FULL`) before its answer; after `kill -9` the service restarts from DIR
 //!   (`tests/serve_kill.rs`).

@@ -16,7 +16,8 @@
 //!
 //! A PostgreSQL implementation maps the SQLite schema of [`super::sqlite`] one to one
 //! (`devices`, `certificates`, `appraisals`, `releases` with the image as `bytea` or in object
-//! storage keyed by its digest, the single-row `rollout`, `update_reports`), runs each method in
+//! storage keyed by its digest, the single-row `rollout`, `update_reports`, the TPM tables
+//! `tpm_aks`, `tpm_ak_endorsements`, `tpm_registrations`), runs each method in
 //! one transaction at `SERIALIZABLE` (retrying serialization failures), and returns
 //! [`StoreError::Refused`] with the same codes; the rollout transitions and the automatic halt
 //! are the pure functions [`apply_command`] and [`halt_on_report`], so both stores decide alike.
