@@ -867,8 +867,19 @@ async fn without_a_tpm_trust_flag_tpm_evidence_and_registration_are_refused() {
     let r = register(&cloud, &dev, b"ek", None, b"ak").await;
     refused(&r, 409, "tpm_not_enabled");
     let n = nonce(&cloud, &dev).await;
+    if peers_available("serve_tpm_none") {
+        let tpm = provisioned_tpm("serve-tpm-none");
+        let ev = Base64::encode_string(&quote(&tpm, &image(FACTORY), &n).await);
+        let r = send_tpm(&cloud, &dev, &n, &ev).await;
+        refused(&r, 409, "tpm_not_enabled");
+        // Nothing was appraised or recorded.
+        let rec = record(&cloud, &fleet.operator(), "tpm-none-1").await;
+        assert_eq!(rec["attestation_ok"], Value::Null, "{rec}");
+        assert_eq!(tpm_rows(&fleet), (0, 0, 0));
+    }
+    // Garbage is bad input whatever the configuration.
     let r = send_tpm(&cloud, &dev, &n, &Base64::encode_string(b"IOTQ")).await;
-    refused(&r, 409, "tpm_not_enabled");
+    refused(&r, 400, "bad_evidence");
     drop(cloud);
     // Trust on first use: quotes bind on first use (the tests above), registration is refused.
     let cloud = fleet.start(&["--tpm-trust-on-first-use"]);

@@ -559,9 +559,6 @@ type Verdict = Result<([u8; 32], Option<u64>, Option<Vec<u8>>), &'static str>;
 /// evidence redeems its nonce, is appraised by `iotsec-attest` (SE evidence, or a TPM quote
 /// with the device's registered AK) and the verdict is recorded (a refusal quarantines).
 fn appraise(app: &App, device: &Device, evidence: &Evidence) -> Result<Appraisal, Failure> {
-    if evidence.format == EvidenceFormat::Tpm && matches!(app.config.tpm, TpmTrust::Refuse) {
-        return Err(tpm_not_enabled());
-    }
     let nonce = decode_nonce(&evidence.nonce)?;
     let cap = match evidence.format {
         EvidenceFormat::Se => MAX_EVIDENCE_LEN,
@@ -583,6 +580,11 @@ fn appraise(app: &App, device: &Device, evidence: &Evidence) -> Result<Appraisal
     };
     parsed
         .map_err(|e| Failure::bad("bad_evidence", format!("the evidence does not parse: {e}")))?;
+    // Well-formed TPM evidence that no configured trust can appraise: refused before the nonce
+    // is spent or anything is recorded.
+    if evidence.format == EvidenceFormat::Tpm && matches!(app.config.tpm, TpmTrust::Refuse) {
+        return Err(tpm_not_enabled());
+    }
     let redeemed =
         app.nonces
             .lock()
