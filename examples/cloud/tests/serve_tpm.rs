@@ -91,6 +91,15 @@ fn agent_config(fleet: &Fleet, cloud: &Cloud, id: &str) -> AgentConfig {
     }
 }
 
+/// The agent's event for an accepted quote.
+fn accepted() -> AgentEvent {
+    AgentEvent::Attested {
+        accepted: true,
+        code: None,
+        quarantined: false,
+    }
+}
+
 /// A running agent driven by commands.
 struct Running {
     commands: mpsc::Sender<AgentCommand>,
@@ -162,14 +171,7 @@ async fn registers_then_attests(dev: &mut Running, ak_name: &[u8]) {
             ak_name: hex::encode(ak_name)
         }
     );
-    assert_eq!(
-        dev.next().await,
-        AgentEvent::Attested {
-            accepted: true,
-            code: None,
-            quarantined: false
-        }
-    );
+    assert_eq!(dev.next().await, accepted());
 }
 
 async fn record(cloud: &Cloud, ops: &Identity, id: &str) -> Value {
@@ -224,14 +226,7 @@ async fn agent_with_a_tpm_is_accepted_and_a_wrong_measurement_quarantines() {
     let mut dev = enrolled_agent(&fleet, &cloud, "tpm-001", &tpm).await;
 
     // (a) The quote of the factory firmware is accepted; the registry records a TPM appraisal.
-    assert_eq!(
-        dev.ask(AgentCommand::Attest).await,
-        AgentEvent::Attested {
-            accepted: true,
-            code: None,
-            quarantined: false
-        }
-    );
+    assert_eq!(dev.ask(AgentCommand::Attest).await, accepted());
     let rec = record(&cloud, &ops, "tpm-001").await;
     assert_eq!(
         (
@@ -264,14 +259,7 @@ async fn agent_with_a_tpm_is_accepted_and_a_wrong_measurement_quarantines() {
         "{rec}"
     );
     // Measured right again: accepted, the attestation quarantine lifted.
-    assert_eq!(
-        dev.ask(AgentCommand::Attest).await,
-        AgentEvent::Attested {
-            accepted: true,
-            code: None,
-            quarantined: false
-        }
-    );
+    assert_eq!(dev.ask(AgentCommand::Attest).await, accepted());
     dev.stop().await;
 }
 
@@ -583,14 +571,7 @@ async fn the_agent_registers_its_ak_beside_an_allowed_ek_then_its_quotes_are_acc
     registers_then_attests(&mut dev, &ak_name).await;
     assert_eq!(tpm_rows(&fleet), (1, 1, 0));
     // Registered once: the next attestation only quotes.
-    assert_eq!(
-        dev.ask(AgentCommand::Attest).await,
-        AgentEvent::Attested {
-            accepted: true,
-            code: None,
-            quarantined: false
-        }
-    );
+    assert_eq!(dev.ask(AgentCommand::Attest).await, accepted());
     let rec = record(&cloud, &ops, "tpm-reg-1").await;
     assert_eq!(rec["attestation_ok"], json!(true), "{rec}");
     dev.stop().await;
