@@ -245,3 +245,36 @@ async fn a_refused_registration_is_an_error_event_and_no_quote_is_sent() {
     }
     dev.stop().await;
 }
+
+#[test]
+fn registration_flags_that_cannot_be_acted_on_are_bad_input() {
+    let fleet = Fleet::new("agent-tpm-flags");
+    for (extra, reason) in [
+        (
+            vec!["--tpm", "127.0.0.1:1", "--ek-handle", "0x01c00002"],
+            "--ek-handle must be a persistent handle 0x81xxxxxx",
+        ),
+        (
+            vec!["--tpm", "127.0.0.1:1", "--ek-handle", "81010001"],
+            "--ek-handle must be a hex handle such as 0x81010001",
+        ),
+        (
+            vec![
+                "--tpm",
+                "127.0.0.1:1",
+                "--ek-handle",
+                "0x81010001",
+                "--no-tpm-registration",
+            ],
+            "cannot be used with",
+        ),
+        (vec!["--no-tpm-registration"], "--tpm"),
+    ] {
+        let mut args = fleet.run_args("dev-flags", "https://127.0.0.1:1");
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, _, err) = common::run(&refs);
+        assert_eq!(code, 2, "{extra:?}: {err}");
+        assert!(err.contains(reason), "{extra:?}: {err}");
+    }
+}
