@@ -845,7 +845,7 @@ async fn tpm_activate(
     let peer = peer_of(&peer).cloned();
     let registered = blocking(move || {
         let device = device_auth(&app, peer.as_ref())?;
-        let request: TpmActivate = parse_json(body)?;
+        let mut request: TpmActivate = parse_json(body)?;
         ek_trust(&app)?;
         let id: [u8; REGISTRATION_ID_LEN] = hex::decode(&request.registration)
             .ok()
@@ -856,7 +856,10 @@ async fn tpm_activate(
                     "the registration id is not 16 bytes of hex",
                 )
             })?;
-        let secret = zeroize::Zeroizing::new(base64_field("secret", &request.secret, SECRET_LEN)?);
+        let secret =
+            base64_field("secret", &request.secret, SECRET_LEN).map(zeroize::Zeroizing::new);
+        zeroize::Zeroize::zeroize(&mut request.secret);
+        let secret = secret?;
         let Some(taken) = app.store.take_tpm_registration(&id, &device.id)? else {
             return Err(Failure::new(
                 StatusCode::FORBIDDEN,

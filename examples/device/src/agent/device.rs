@@ -382,13 +382,13 @@ impl Device {
             super::tpm::activate(&config, ek_handle, &id_object, &encrypted_secret)
         })
         .await?;
-        let registered = self
-            .cloud
-            .tpm_activate(&iotsec_fleet_api::TpmActivate {
-                registration: challenge.registration,
-                secret: Base64::encode_string(&secret),
-            })
-            .await?;
+        let mut activate = iotsec_fleet_api::TpmActivate {
+            registration: challenge.registration,
+            secret: Base64::encode_string(&secret),
+        };
+        let registered = self.cloud.tpm_activate(&activate).await;
+        zeroize::Zeroize::zeroize(&mut activate.secret);
+        let registered = registered?;
         self.state.store_tpm_registered(&registered.ak_name)?;
         self.emit(AgentEvent::TpmRegistered {
             ak_name: registered.ak_name,
