@@ -1,8 +1,12 @@
-//! The fleet API's request bodies (`iotsec-fleet-api`) as `iotsec-cloud serve` reads them:
+//! The fleet API's request bodies (`iotsec-fleet-api`) as `iotsec-cloud serve` reads them (and
+//! the TPM registration answers the device agent reads):
 //! never a panic, unknown fields refused, and what parses serializes back to the same value.
 #![no_main]
 
-use iotsec_fleet_api::{DeviceReport, Evidence, PublishRelease, Quarantine, RolloutCommand};
+use iotsec_fleet_api::{
+    DeviceReport, Evidence, PublishRelease, Quarantine, RolloutCommand, TpmActivate, TpmChallenge,
+    TpmRegister, TpmRegistered,
+};
 use libfuzzer_sys::fuzz_target;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -21,4 +25,9 @@ fuzz_target!(|data: &[u8]| {
     round_trip::<PublishRelease>(data);
     round_trip::<RolloutCommand>(data);
     round_trip::<Quarantine>(data);
+    round_trip::<TpmRegister>(data);
+    round_trip::<TpmActivate>(data);
+    // What the device agent reads back.
+    round_trip::<TpmChallenge>(data);
+    round_trip::<TpmRegistered>(data);
 });

@@ -12,7 +12,7 @@ use iotsec_cli_contract::json_fields::Fields;
 use iotsec_cli_contract::{BadInput, Format, Outcome, Report};
 use iotsec_device::agent::{
     Agent, AgentCommand, AgentConfig, AgentEvent, AgentExit, Bootstrap, DEFAULT_AK_HANDLE,
-    FactoryImage, FirmwareConfig, Timers, TpmConfig,
+    DEFAULT_EK_HANDLE, FactoryImage, FirmwareConfig, Timers, TpmConfig,
 };
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -78,6 +78,14 @@ pub struct RunArgs {
     /// `tpm2_evictcontrol`), e.g. 0x81010002.
     #[arg(long, requires = "tpm")]
     ak_handle: Option<String>,
+    /// Persistent handle of the TPM's EK (default 0x81010001): before its first quote the agent
+    /// registers the AK beside it (the cloud's credential, activated by the TPM).
+    #[arg(long, requires = "tpm")]
+    ek_handle: Option<String>,
+    /// Do not register the AK: for a cloud that binds it on first use
+    /// (`serve --tpm-trust-on-first-use`).
+    #[arg(long, requires = "tpm", conflicts_with = "ek_handle")]
+    no_tpm_registration: bool,
 }
 
 fn bad(e: impl std::fmt::Display) -> BadInput {
@@ -187,22 +195,36 @@ fn tpm(a: &RunArgs) -> Result<Option<TpmConfig>, BadInput> {
             "--tpm must name a TPM (/dev/..., unix:PATH or HOST:PORT)",
         ));
     }
-    let ak_handle = match &a.ak_handle {
-        None => DEFAULT_AK_HANDLE,
-        Some(text) => {
-            let hex = text
-                .strip_prefix("0x")
-                .ok_or_else(|| bad("--ak-handle must be a hex handle such as 0x81010002"))?;
-            u32::from_str_radix(hex, 16)
-                .ok()
-                .filter(|h| h >> 24 == 0x81)
-                .ok_or_else(|| bad("--ak-handle must be a persistent handle 0x81xxxxxx"))?
-        }
+    let ak_handle = persistent_handle("--ak-handle", a.ak_handle.as_deref(), DEFAULT_AK_HANDLE)?;
+    let ek_handle = match a.no_tpm_registration {
+        true => None,
+        false => Some(persistent_handle(
+            "--ek-handle",
+            a.ek_handle.as_deref(),
+            DEFAULT_EK_HANDLE,
+        )?),
     };
     Ok(Some(TpmConfig {
         tpm: tpm.clone(),
         ak_handle,
+        ek_handle,
     }))
+}
+
+/// A persistent handle `0x81xxxxxx` given to `flag`, or `default`.
+fn persistent_handle(flag: &str, text: Option<&str>, default: u32) -> Result<u32, BadInput> {
+    let Some(text) = text else {
+        return Ok(default);
+    };
+    let hex = text.strip_prefix("0x").ok_or_else(|| {
+        bad(format!(
+            "{flag} must be a hex handle such as 0x{default:08x}"
+        ))
+    })?;
+    u32::from_str_radix(hex, 16)
+        .ok()
+        .filter(|h| h >> 24 == 0x81)
+        .ok_or_else(|| bad(format!("{flag} must be a persistent handle 0x81xxxxxx")))
 }
 
 fn config(a: &RunArgs) -> Result<AgentConfig, BadInput> {

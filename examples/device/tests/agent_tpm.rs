@@ -2,7 +2,9 @@
 //! instances on 127.0.0.1 and the fleet API of tests/common/cloud.rs: the firmware PCR is
 //! measured and quoted with the cloud's nonce, the quote accepted and the AK registered for the
 //! device; a wrong measurement is refused (`unknown_firmware`); a second device with the first
-//! one's TPM is refused (`ak_bound_to_other_device`); the CLI attests on its timer.
+//! one's TPM is refused (`ak_bound_to_other_device`); the CLI attests on its timer; with an
+//! EK handle the agent registers before quoting, and a refused registration (or an EK the TPM
+//! does not have) is an error event with its code, no quote sent, tried again next step.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -43,11 +45,23 @@ fn attested(accepted: bool, code: Option<&str>) -> AgentEvent {
 }
 
 async fn started(fleet: &Fleet, cloud: &TestCloud, id: &str, tpm: &Swtpm) -> Running {
+    started_with(fleet, cloud, id, tpm, None).await
+}
+
+/// [`started`] registering beside the EK at `ek_handle`.
+async fn started_with(
+    fleet: &Fleet,
+    cloud: &TestCloud,
+    id: &str,
+    tpm: &Swtpm,
+    ek_handle: Option<u32>,
+) -> Running {
     let mut config = fleet.config(id, &closed_port());
     config.cloud_url = cloud.url.clone();
     let agent = Agent::new(config).unwrap().with_tpm(TpmConfig {
         tpm: format!("127.0.0.1:{}", tpm.port),
         ak_handle: DEFAULT_AK_HANDLE,
+        ek_handle,
     });
     let mut dev = Running::start_agent(agent);
     assert!(matches!(dev.next().await, AgentEvent::Booted { .. }));
@@ -113,6 +127,7 @@ async fn an_unreachable_tpm_is_an_error_event_and_the_agent_goes_on() {
     let agent = Agent::new(config).unwrap().with_tpm(TpmConfig {
         tpm: closed_port(),
         ak_handle: DEFAULT_AK_HANDLE,
+        ek_handle: None,
     });
     let mut dev = Running::start_agent(agent);
     assert!(matches!(dev.next().await, AgentEvent::Booted { .. }));
@@ -146,6 +161,7 @@ async fn the_cli_attests_with_the_tpm_on_its_timer() {
             &tpm_addr,
             "--ak-handle",
             "0x81010002",
+            "--no-tpm-registration",
         ]
         .map(String::from),
     );
@@ -182,4 +198,83 @@ async fn the_cli_attests_with_the_tpm_on_its_timer() {
     let registry = cloud.registry.lock().unwrap();
     assert_eq!(registry.appraisals[0], ("dev-cli".to_owned(), true, None));
     assert!(registry.tpm_aks.contains_key("dev-cli"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_registration_is_an_error_event_and_no_quote_is_sent() {
+    if !peers_available("agent_tpm_registration_refused") {
+        return;
+    }
+    let tpm = provisioned_tpm("agent-tpm-reg");
+    let fleet = Fleet::new("agent-tpm-reg");
+    let cloud = TestCloud::start(&fleet.ca_state, (BOOTSTRAP_USER, BOOTSTRAP_PASSWORD)).await;
+    cloud.registry.lock().unwrap().references = vec![sha2::Sha256::digest(factory_image()).into()];
+
+    // No EK at the handle: the TPM refuses ReadPublic, the cloud is not asked.
+    let mut dev = started_with(&fleet, &cloud, "dev-r", &tpm, Some(0x8101_0001)).await;
+    match dev.ask(AgentCommand::Attest).await {
+        AgentEvent::Error { code, .. } => assert_eq!(code, "response_code"),
+        other => panic!("{other:?}"),
+    }
+    assert!(cloud.registry.lock().unwrap().tpm_registrations.is_empty());
+    dev.stop().await;
+
+    // The EK made persistent: the agent sends it with the AK, the cloud refuses.
+    tpm.tool(
+        "tpm2_createek",
+        &["-c", "0x81010001", "-G", "ecc", "-u", "ek.pub"],
+    );
+    let mut dev = started_with(&fleet, &cloud, "dev-r2", &tpm, Some(0x8101_0001)).await;
+    for attempt in 1..=2 {
+        match dev.ask(AgentCommand::Attest).await {
+            AgentEvent::Error { code, .. } => assert_eq!(code, "ek_not_allowed"),
+            other => panic!("{other:?}"),
+        }
+        let registry = cloud.registry.lock().unwrap();
+        // One request per attestation step, nothing appraised.
+        assert_eq!(registry.tpm_registrations.len(), attempt);
+        assert!(registry.appraisals.is_empty());
+        let (device, request) = &registry.tpm_registrations[attempt - 1];
+        assert_eq!(device, "dev-r2");
+        assert_eq!(
+            <base64ct::Base64 as base64ct::Encoding>::decode_vec(&request.ek_public).ok(),
+            Some(tpm.read("ek.pub"))
+        );
+        // swtpm without `swtpm_setup --create-ek-cert` has no EK certificate in NV.
+        assert_eq!(request.ek_certificate, None);
+    }
+    dev.stop().await;
+}
+
+#[test]
+fn registration_flags_that_cannot_be_acted_on_are_bad_input() {
+    let fleet = Fleet::new("agent-tpm-flags");
+    for (extra, reason) in [
+        (
+            vec!["--tpm", "127.0.0.1:1", "--ek-handle", "0x01c00002"],
+            "--ek-handle must be a persistent handle 0x81xxxxxx",
+        ),
+        (
+            vec!["--tpm", "127.0.0.1:1", "--ek-handle", "81010001"],
+            "--ek-handle must be a hex handle such as 0x81010001",
+        ),
+        (
+            vec![
+                "--tpm",
+                "127.0.0.1:1",
+                "--ek-handle",
+                "0x81010001",
+                "--no-tpm-registration",
+            ],
+            "cannot be used with",
+        ),
+        (vec!["--no-tpm-registration"], "--tpm"),
+    ] {
+        let mut args = fleet.run_args("dev-flags", "https://127.0.0.1:1");
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, _, err) = common::run(&refs);
+        assert_eq!(code, 2, "{extra:?}: {err}");
+        assert!(err.contains(reason), "{extra:?}: {err}");
+    }
 }

@@ -9,7 +9,8 @@
 //! - Every `/v1/device/...` endpoint requires the device's client certificate, issued by the
 //!   fleet CA, not revoked in the current CRL, and its device not decommissioned: the device id
 //!   is the certificate's CN. Anything else gets 401 (no or unknown certificate) or 403
-//!   (revoked, decommissioned).
+//!   (revoked, decommissioned). The TPM registration endpoints (`/v1/tpm/...`) are device
+//!   endpoints in the same way.
 //! - Every `/v1/admin/...` endpoint requires an operator client certificate (a CN the server
 //!   is configured to treat as an operator, issued by the fleet CA).
 //!
@@ -52,6 +53,16 @@ pub mod paths {
     pub const REPORT: &str = "/v1/device/report";
     /// Device: GET -> [`crate::DeviceStatus`]. The registry's view of the calling device.
     pub const STATUS: &str = "/v1/device/status";
+    /// Device: POST [`crate::TpmRegister`] -> [`crate::TpmChallenge`] (200), or a refusal
+    /// (400 bad input, 403 EK or AK refused, 409 registration not enabled or AK taken). The
+    /// first half of binding a TPM attestation key to the device: a credential only the TPM
+    /// holding the EK and the AK can activate.
+    pub const TPM_REGISTER: &str = "/v1/tpm/register";
+    /// Device: POST [`crate::TpmActivate`] -> [`crate::TpmRegistered`] (200), or a refusal
+    /// with a stable code (`registration_unknown`, `registration_expired`,
+    /// `registration_not_yours`, `secret_mismatch`, `ak_bound_to_other_device`,
+    /// `ak_not_registered`). A registration id is redeemed once, whatever the outcome.
+    pub const TPM_ACTIVATE: &str = "/v1/tpm/activate";
 
     /// Operator: POST [`crate::PublishRelease`] -> [`crate::PublishOutcome`] (201 published,
     /// 422 refused by the SBOM gate or a digest mismatch; nothing is stored when refused).
@@ -307,6 +318,66 @@ pub struct Quarantine {
     pub reason: String,
 }
 
+/// Largest EK certificate in [`TpmRegister`] (DER bytes; base64 is 4/3 of it).
+pub const MAX_TPM_EK_CERTIFICATE: usize = 4096;
+/// Largest TPM2B_PUBLIC in [`TpmRegister`] (bytes).
+pub const MAX_TPM_PUBLIC: usize = 1200;
+
+/// Base64 characters (with padding) of at most `bytes` bytes.
+pub const fn base64_len(bytes: usize) -> usize {
+    bytes.div_ceil(3) * 4
+}
+
+/// A request to register the TPM attestation key of the calling device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TpmRegister {
+    /// The EK's TPM2B_PUBLIC, base64 (at most [`MAX_TPM_PUBLIC`] bytes). Always sent: the
+    /// credential is sealed with the EK's nameAlg and symmetric parameters, which a
+    /// certificate does not carry.
+    pub ek_public: String,
+    /// The EK certificate, DER, base64 (at most [`MAX_TPM_EK_CERTIFICATE`] bytes), when the
+    /// TPM has one (NV index 0x01C00002 RSA, 0x01C0000A ECC).
+    pub ek_certificate: Option<String>,
+    /// The AK's TPM2B_PUBLIC, base64 (at most [`MAX_TPM_PUBLIC`] bytes).
+    pub ak_public: String,
+}
+
+/// The credential the device activates with its TPM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TpmChallenge {
+    /// The registration id (16 bytes, hex), for [`TpmActivate`].
+    pub registration: String,
+    /// TPM2B_ID_OBJECT contents (integrity HMAC and encrypted identity), base64.
+    pub credential: String,
+    /// TPM2B_ENCRYPTED_SECRET contents (the seed sealed to the EK), base64.
+    pub secret: String,
+    /// Seconds until the registration expires.
+    pub expires_in_secs: u64,
+}
+
+/// The secret the device's TPM recovered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TpmActivate {
+    /// The registration id (hex) of [`TpmChallenge`].
+    pub registration: String,
+    /// The recovered secret, base64 (32 bytes).
+    pub secret: String,
+}
+
+/// A registered attestation key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TpmRegistered {
+    /// The AK's Name (nameAlg || digest), hex: the only AK the device's quotes are accepted
+    /// from.
+    pub ak_name: String,
+    /// SHA-256 of the EK's TPM2B_PUBLIC, hex.
+    pub ek_sha256: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,6 +400,35 @@ mod tests {
             serde_json::from_str::<RolloutCommand>(r#"{"action":"advance"}"#).ok(),
             Some(RolloutCommand::Advance {})
         );
+    }
+
+    #[test]
+    fn tpm_registration_bodies_refuse_unknown_and_missing_keys() {
+        let r: Option<TpmRegister> = serde_json::from_str(
+            r#"{"ek_public":"AA==","ek_certificate":null,"ak_public":"AQ=="}"#,
+        )
+        .ok();
+        assert_eq!(
+            r,
+            Some(TpmRegister {
+                ek_public: "AA==".into(),
+                ek_certificate: None,
+                ak_public: "AQ==".into()
+            })
+        );
+        assert!(
+            serde_json::from_str::<TpmRegister>(r#"{"ek_public":"AA==","ak_public":"AQ==","x":1}"#)
+                .is_err()
+        );
+        assert!(serde_json::from_str::<TpmRegister>(r#"{"ek_public":"AA=="}"#).is_err());
+        assert!(
+            serde_json::from_str::<TpmActivate>(
+                r#"{"registration":"00","secret":"AA==","ak_name":"00"}"#
+            )
+            .is_err()
+        );
+        assert_eq!(base64_len(32), 44);
+        assert_eq!(base64_len(0), 0);
     }
 
     #[test]

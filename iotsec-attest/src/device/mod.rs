@@ -8,7 +8,7 @@
 pub mod activate;
 pub mod command;
 mod error;
-mod framing;
+pub(crate) mod framing; // pub(crate): identity::ek_nv frames its NV commands with it
 #[cfg(feature = "alloc")]
 pub mod session;
 pub mod transport;

@@ -13,7 +13,9 @@ use iotsec_pki::keys::secret_file::BasicCredentials;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use super::{BrokerConfig, DenyConfig, GateConfig, ServeConfig};
+use iotsec_attest::identity::registration::{EkTrust, parse_allow_list};
+
+use super::{BrokerConfig, DenyConfig, GateConfig, ServeConfig, TpmTrust};
 
 /// Arguments of `serve`.
 #[derive(clap::Args, Debug)]
@@ -52,6 +54,25 @@ pub struct ServeArgs {
     /// Seconds an attestation nonce stays redeemable.
     #[arg(long, default_value_t = super::DEFAULT_NONCE_TTL_SECS)]
     nonce_ttl_secs: u64,
+    /// EK certificate authorities (PEM, one or more certificates per file; each is a trust
+    /// anchor, root or intermediate): a TPM registers its AK beside an EK whose certificate
+    /// chains to one of them. Repeatable. Excludes --tpm-trust-on-first-use.
+    #[arg(long = "tpm-ek-ca")]
+    tpm_ek_ca: Vec<PathBuf>,
+    /// An allow-list of EKs: one hex SHA-256 of an EK's TPM2B_PUBLIC per line (`sha256sum
+    /// ek.pub` of `tpm2_createek -u ek.pub`), `#` comments and blank lines skipped; a
+    /// malformed line is refused. Excludes --tpm-trust-on-first-use.
+    #[arg(long = "tpm-ek-allow")]
+    tpm_ek_allow: Option<PathBuf>,
+    /// Bind a device's TPM attestation key at its first accepted quote, with no EK check
+    /// (nothing shows the key is in a TPM). Without this, --tpm-ek-ca or --tpm-ek-allow, TPM
+    /// evidence is refused.
+    #[arg(long, conflicts_with_all = ["tpm_ek_ca", "tpm_ek_allow"])]
+    tpm_trust_on_first_use: bool,
+    /// Seconds a TPM registration waits for the device's activated secret (default 120; only
+    /// with --tpm-ek-ca or --tpm-ek-allow).
+    #[arg(long)]
+    tpm_registration_ttl_secs: Option<std::num::NonZeroU64>,
     /// Seconds before its certificate's notAfter at which a device should re-enroll.
     #[arg(long, default_value_t = super::DEFAULT_RENEW_BEFORE_SECS)]
     renew_before_secs: u64,
@@ -156,8 +177,55 @@ pub fn config(args: &ServeArgs) -> Result<ServeConfig, BadInput> {
             },
         });
     }
+    config.tpm = tpm_trust(args)?;
+    if let Some(ttl) = args.tpm_registration_ttl_secs {
+        if !matches!(config.tpm, TpmTrust::Endorsed(_)) {
+            return Err(BadInput::new(
+                "--tpm-registration-ttl-secs needs --tpm-ek-ca or --tpm-ek-allow (no registration otherwise)",
+            ));
+        }
+        config.tpm_registration_ttl_secs = ttl.get();
+    }
     config.pins = crate::pki::env_pins()?;
     Ok(config)
+}
+
+/// The TPM trust the flags ask for: first use, an EK policy, or none (refuse).
+fn tpm_trust(args: &ServeArgs) -> Result<TpmTrust, BadInput> {
+    if args.tpm_trust_on_first_use {
+        return Ok(TpmTrust::FirstUse);
+    }
+    let mut trust = EkTrust::default();
+    for path in &args.tpm_ek_ca {
+        let bytes = read_input(path, InputKind::Certificate)?;
+        let certs = x509_cert::Certificate::load_pem_chain(&bytes)
+            .map_err(|e| BadInput::new(format!("--tpm-ek-ca {}: {e}", path.display())))?;
+        if certs.is_empty() {
+            return Err(BadInput::new(format!(
+                "--tpm-ek-ca {}: no certificate",
+                path.display()
+            )));
+        }
+        for cert in certs {
+            trust.roots.push(
+                der::Encode::to_der(&cert)
+                    .map_err(|e| BadInput::new(format!("--tpm-ek-ca {}: {e}", path.display())))?,
+            );
+        }
+    }
+    if let Some(path) = &args.tpm_ek_allow {
+        let bytes = read_input(path, InputKind::Policy)?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| BadInput::new(format!("--tpm-ek-allow {}: not UTF-8", path.display())))?;
+        trust.allowed = parse_allow_list(text)
+            .map_err(|e| BadInput::new(format!("--tpm-ek-allow {}: {e}", path.display())))?;
+    }
+    Ok(
+        match trust.is_empty() && args.tpm_ek_ca.is_empty() && args.tpm_ek_allow.is_none() {
+            true => TpmTrust::Refuse,
+            false => TpmTrust::Endorsed(Arc::new(trust)),
+        },
+    )
 }
 
 /// Runs the service until Ctrl-C or SIGTERM.

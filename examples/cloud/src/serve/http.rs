@@ -21,13 +21,18 @@ use iotsec_attest::appraise::tpm_evidence::{
     AkBinding, FIRMWARE_PCR, MAX_TPM_EVIDENCE_LEN, TpmEvidence, TpmEvidenceError, TpmExpectations,
     appraise_tpm_evidence,
 };
+use iotsec_attest::identity::registration::{
+    EkTrust, PendingRegistration, REGISTRATION_ID_LEN, Registrar, RegistrationError,
+    RegistrationRequest, SECRET_LEN,
+};
 use iotsec_attest::se_evidence::{
     MAX_EVIDENCE_LEN, SeEvidence, SeExpectations, appraise_se_evidence,
 };
 use iotsec_fleet_api::{
     ApiError, Appraisal, DeviceReport, DeviceStatus, Evidence, EvidenceFormat, MAX_IMAGE_BODY,
-    MAX_JSON_BODY, Nonce, PublishOutcome, PublishRelease, Quarantine, ReleaseOffer, RolloutCommand,
-    paths,
+    MAX_JSON_BODY, MAX_TPM_EK_CERTIFICATE, MAX_TPM_PUBLIC, Nonce, PublishOutcome, PublishRelease,
+    Quarantine, ReleaseOffer, RolloutCommand, TpmActivate, TpmChallenge, TpmRegister,
+    TpmRegistered, base64_len, paths,
 };
 use iotsec_pki::ca_state::to_pem;
 use iotsec_pki::est::service::{BindingPolicy, LabelPolicy, TlsFacts};
@@ -40,9 +45,10 @@ use super::broker::Broker;
 use super::certs::{CertFacts, facts};
 use super::sqlite::SqliteFleetStore;
 use super::store::{
-    AppraisalEntry, Enrollment, FleetStore, Release, StoreError, check_reason, cohort_bps,
+    AppraisalEntry, AttestationState, Enrollment, FleetStore, PendingTpmRegistration, Release,
+    StoreError, check_reason, cohort_bps,
 };
-use super::{ServeConfig, ServeError};
+use super::{ServeConfig, ServeError, TpmTrust};
 
 /// Longest version string accepted.
 const MAX_VERSION_LEN: usize = 64;
@@ -470,6 +476,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route(paths::RELEASE_IMAGE, get(release_image))
         .route(paths::REPORT, post(report))
         .route(paths::STATUS, get(status))
+        .route(paths::TPM_REGISTER, post(tpm_register))
+        .route(paths::TPM_ACTIVATE, post(tpm_activate))
         .route(paths::ROLLOUT, get(rollout_get).post(rollout_post))
         .route(paths::DEVICES, get(devices))
         .route(paths::DEVICE, get(device))
@@ -572,6 +580,11 @@ fn appraise(app: &App, device: &Device, evidence: &Evidence) -> Result<Appraisal
     };
     parsed
         .map_err(|e| Failure::bad("bad_evidence", format!("the evidence does not parse: {e}")))?;
+    // Well-formed TPM evidence that no configured trust can appraise: refused before the nonce
+    // is spent or anything is recorded.
+    if evidence.format == EvidenceFormat::Tpm && matches!(app.config.tpm, TpmTrust::Refuse) {
+        return Err(tpm_not_enabled());
+    }
     let redeemed =
         app.nonces
             .lock()
@@ -589,14 +602,7 @@ fn appraise(app: &App, device: &Device, evidence: &Evidence) -> Result<Appraisal
     let state = app.store.attestation_state(&device.id)?;
     let outcome: Verdict = match evidence.format {
         EvidenceFormat::Se => appraise_se(device, &bytes, &nonce, &digests, state.last_counter),
-        EvidenceFormat::Tpm => appraise_tpm(
-            app,
-            device,
-            &bytes,
-            &nonce,
-            &digests,
-            state.tpm_ak.as_deref(),
-        )?,
+        EvidenceFormat::Tpm => appraise_tpm(app, device, &bytes, &nonce, &digests, &state)?,
     };
     let mut claims = serde_json::Map::new();
     claims.insert("nonce".into(), json!(evidence.nonce));
@@ -680,23 +686,32 @@ fn appraise_se(
     .map_err(|e| e.code())
 }
 
-/// A TPM quote whose qualifying data is the nonce, by the AK registered for this device (or,
-/// on first use, an AK no other device registered), with the firmware PCR of a reference.
+/// A TPM quote whose qualifying data is the nonce, by the AK registered for this device (with
+/// [`TpmTrust::Endorsed`] only an AK registered beside a trusted EK; with
+/// [`TpmTrust::FirstUse`], on first use, an AK no other device registered), with the firmware
+/// PCR of a reference.
 fn appraise_tpm(
     app: &App,
     device: &Device,
     bytes: &[u8],
     nonce: &[u8; 32],
     digests: &[[u8; 32]],
-    registered: Option<&[u8]>,
+    state: &AttestationState,
 ) -> Result<Verdict, Failure> {
     let offered = TpmEvidence::parse(bytes)
         .and_then(|e| e.ak_name())
         .map_err(|e| Failure::bad("bad_evidence", e.to_string()))?;
+    let endorsed = matches!(app.config.tpm, TpmTrust::Endorsed(_));
+    let registered = match (&state.tpm_ak, &state.tpm_ek_sha256) {
+        // A key bound on first use is not registered in the sense an EK policy asks for.
+        (Some(_), None) if endorsed => None,
+        (ak, _) => ak.as_deref(),
+    };
     let ak = match registered {
         Some(name) => AkBinding::Registered(name),
         None => match app.store.tpm_ak_owner(&offered)? {
             Some(owner) if owner != device.id => AkBinding::OtherDevice,
+            _ if endorsed => return Ok(Err(TpmEvidenceError::AkNotRegistered.code())),
             _ => AkBinding::FirstUse,
         },
     };
@@ -719,6 +734,160 @@ fn appraise_tpm(
         Ok((measurement, None, register))
     })
     .map_err(|e| e.code()))
+}
+
+fn tpm_not_enabled() -> Failure {
+    Failure::new(
+        StatusCode::CONFLICT,
+        "tpm_not_enabled",
+        "this service trusts no TPM attestation key (serve --tpm-ek-ca, --tpm-ek-allow or --tpm-trust-on-first-use)",
+    )
+}
+
+/// The EK trust registration needs, or why registration is refused.
+fn ek_trust(app: &App) -> Result<&EkTrust, Failure> {
+    match &app.config.tpm {
+        TpmTrust::Endorsed(trust) => Ok(trust),
+        TpmTrust::Refuse => Err(tpm_not_enabled()),
+        TpmTrust::FirstUse => Err(Failure::new(
+            StatusCode::CONFLICT,
+            "tpm_registration_not_enabled",
+            "this service binds attestation keys on first use; it checks no EK (serve --tpm-ek-ca or --tpm-ek-allow)",
+        )),
+    }
+}
+
+/// A registration refusal: 400 for bad input, 403 for a refused EK, AK or secret.
+fn registration_failure(e: RegistrationError) -> Failure {
+    let status = match e.kind() {
+        iotsec_attest::ErrorKind::BadInput => StatusCode::BAD_REQUEST,
+        _ => StatusCode::FORBIDDEN,
+    };
+    Failure::new(status, e.code(), e.to_string())
+}
+
+/// Standard base64 of at most `cap` bytes, else 400 `bad_FIELD`.
+fn base64_field(field: &str, text: &str, cap: usize) -> Result<Vec<u8>, Failure> {
+    let bad = |why: &str| Failure::bad(&format!("bad_{field}"), format!("{field}: {why}"));
+    if text.len() > base64_len(cap) {
+        return Err(bad(&format!("more than {cap} bytes")));
+    }
+    Base64::decode_vec(text).map_err(|_| bad("not base64"))
+}
+
+fn unix_u64(t: i64) -> u64 {
+    u64::try_from(t).unwrap_or(0)
+}
+
+/// `POST /v1/tpm/register`: the EK is trusted and the AK is an attestation key; the answer is
+/// a credential only the TPM holding both can activate (`iotsec_attest::identity::registration`).
+async fn tpm_register(
+    State(app): State<Arc<App>>,
+    peer: Peer,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    let peer = peer_of(&peer).cloned();
+    let challenge = blocking(move || {
+        let device = device_auth(&app, peer.as_ref())?;
+        let request: TpmRegister = parse_json(body)?;
+        let trust = ek_trust(&app)?;
+        let ek_public = base64_field("ek_public", &request.ek_public, MAX_TPM_PUBLIC)?;
+        let ek_certificate = request
+            .ek_certificate
+            .as_deref()
+            .map(|c| base64_field("ek_certificate", c, MAX_TPM_EK_CERTIFICATE))
+            .transpose()?;
+        let ak_public = base64_field("ak_public", &request.ak_public, MAX_TPM_PUBLIC)?;
+        let now = now_unix();
+        let ttl = app.config.tpm_registration_ttl_secs;
+        let challenge = Registrar::new(trust, ttl)
+            .challenge(
+                &RegistrationRequest {
+                    subject: &device.id,
+                    ek_public: &ek_public,
+                    ek_certificate: ek_certificate.as_deref(),
+                    ak_public: &ak_public,
+                },
+                &mut iotsec_attest::identity::credential::OsRng,
+                unix_u64(now),
+            )
+            .map_err(registration_failure)?;
+        let p = &challenge.pending;
+        app.store.add_tpm_registration(
+            &PendingTpmRegistration {
+                id: p.id.to_vec(),
+                device: device.id.clone(),
+                ak_name: p.ak_name.clone(),
+                ek_sha256: p.ek_digest.to_vec(),
+                secret_sha256: p.secret_digest.to_vec(),
+                expires_at: i64::try_from(p.expires_at).unwrap_or(i64::MAX),
+            },
+            now,
+        )?;
+        Ok(TpmChallenge {
+            registration: hex::encode(p.id),
+            credential: Base64::encode_string(&challenge.credential.id_object),
+            secret: Base64::encode_string(&challenge.credential.encrypted_secret),
+            expires_in_secs: ttl,
+        })
+    })
+    .await?;
+    json_reply(StatusCode::OK, challenge)
+}
+
+/// `POST /v1/tpm/activate`: the registration is spent, then judged (same device, not expired,
+/// the sealed secret); when it passes, the AK is bound to the device with its EK.
+async fn tpm_activate(
+    State(app): State<Arc<App>>,
+    peer: Peer,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    let peer = peer_of(&peer).cloned();
+    let registered = blocking(move || {
+        let device = device_auth(&app, peer.as_ref())?;
+        let mut request: TpmActivate = parse_json(body)?;
+        ek_trust(&app)?;
+        let id: [u8; REGISTRATION_ID_LEN] = hex::decode(&request.registration)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                Failure::bad(
+                    "bad_registration",
+                    "the registration id is not 16 bytes of hex",
+                )
+            })?;
+        let secret =
+            base64_field("secret", &request.secret, SECRET_LEN).map(zeroize::Zeroizing::new);
+        zeroize::Zeroize::zeroize(&mut request.secret);
+        let secret = secret?;
+        let Some(taken) = app.store.take_tpm_registration(&id, &device.id)? else {
+            return Err(Failure::new(
+                StatusCode::FORBIDDEN,
+                "registration_unknown",
+                "no pending registration of this device has this id (unknown, used or dropped)",
+            ));
+        };
+        let digest = |v: &[u8]| <[u8; 32]>::try_from(v).map_err(Failure::internal);
+        let pending = PendingRegistration {
+            id,
+            subject: taken.device.clone(),
+            ak_name: taken.ak_name.clone(),
+            ek_digest: digest(&taken.ek_sha256)?,
+            secret_digest: digest(&taken.secret_sha256)?,
+            expires_at: unix_u64(taken.expires_at),
+        };
+        pending
+            .verify(&device.id, &secret, unix_u64(now_unix()))
+            .map_err(registration_failure)?;
+        app.store
+            .bind_tpm_ak(&device.id, &taken.ak_name, &taken.ek_sha256)?;
+        Ok(TpmRegistered {
+            ak_name: hex::encode(&taken.ak_name),
+            ek_sha256: hex::encode(&taken.ek_sha256),
+        })
+    })
+    .await?;
+    json_reply(StatusCode::OK, registered)
 }
 
 /// The release offered to `device` now, if any.

@@ -22,7 +22,8 @@
 //!     --ota-root trust-root.cose --factory-firmware 1.0.0=factory.bin \
 //!     [--listen 127.0.0.1:8443] [--label LABEL=INTERMEDIATE] \
 //!     [--broker-posture posture.json --broker-crl crl.pem --broker-pid PID] \
-//!     [--deny-broker 127.0.0.1:8883 --deny-reader cloud-deny --deny-threshold 3]
+//!     [--deny-broker 127.0.0.1:8883 --deny-reader cloud-deny --deny-threshold 3] \
+//!     [--tpm-ek-ca ek-roots.pem | --tpm-ek-allow ek-allow.txt | --tpm-trust-on-first-use]
 //! {"listening":"127.0.0.1:41377","url":"https://127.0.0.1:41377"}
 //! ```
 //!
@@ -52,6 +53,17 @@
 //!   write the CRL once (`iotsec-cloud pki crl --state DIR --out crl.pem`): the service
 //!   rewrites it from then on. For the deny stream, list `--deny-reader` in
 //!   `plugin_opt_deny_readers`; the service issues itself a certificate for that CN at start.
+//! - TPM attestation keys (credential protection, TPM 2.0 Part 1 §24; the registrar exchange
+//!   of Keylime): with `--tpm-ek-ca FILE` (PEM, every certificate a trust
+//!   anchor; repeatable) or `--tpm-ek-allow FILE` (one hex SHA-256 of an EK TPM2B_PUBLIC per
+//!   line, `#` comments; a malformed line exits 2), a device registers its AK over
+//!   `POST /v1/tpm/register` and `POST /v1/tpm/activate` (`iotsec_fleet_api::paths`) and only a
+//!   registered AK's quotes are accepted ([`TpmTrust::Endorsed`]); `--tpm-trust-on-first-use`
+//!   binds the AK of a device's first accepted quote ([`TpmTrust::FirstUse`]) and cannot be
+//!   combined with the other two (exit 2: one service, one rule for every device). With none
+//!   of them TPM evidence and registration are refused (`tpm_not_enabled`). The registrar's
+//!   decisions are `iotsec_attest::identity::registration`; the pending registrations (a
+//!   digest of the secret, never the secret) and the bindings live in `fleet.db`.
 //! - Stop with Ctrl-C or SIGTERM. Every acknowledged change is committed (SQLite WAL,
 //!   `synchronous=FULL`) before its answer; after `kill -9` the service restarts from DIR
 //!   (`tests/serve_kill.rs`).
@@ -96,6 +108,22 @@ pub struct GateConfig {
     pub policy: Policy,
     /// The OSV advisory database.
     pub advisories: Arc<AdvisoryDatabase>,
+}
+
+/// Which TPM attestation keys the service accepts quotes from.
+#[derive(Clone, Default)]
+pub enum TpmTrust {
+    /// None: TPM evidence and registration are refused (`tpm_not_enabled`). The default, so
+    /// that a service nobody configured for TPMs does not trust any key.
+    #[default]
+    Refuse,
+    /// The first accepted quote of a device binds its AK (`--tpm-trust-on-first-use`): nothing
+    /// shows the AK is in a TPM. Registration is refused (`tpm_registration_not_enabled`).
+    FirstUse,
+    /// Only AKs registered over [`iotsec_fleet_api::paths::TPM_REGISTER`] beside an EK this
+    /// trusts (`--tpm-ek-ca`, `--tpm-ek-allow`); a quote by any other AK is refused
+    /// (`ak_not_registered`).
+    Endorsed(Arc<iotsec_attest::identity::registration::EkTrust>),
 }
 
 /// How the service follows the broker.
@@ -151,6 +179,10 @@ pub struct ServeConfig {
     pub factory_firmware: Vec<(String, [u8; 32])>,
     /// Seconds a nonce stays redeemable.
     pub nonce_ttl_secs: u64,
+    /// Which TPM attestation keys are trusted.
+    pub tpm: TpmTrust,
+    /// Seconds a TPM registration waits for the device's secret.
+    pub tpm_registration_ttl_secs: u64,
     /// What [`iotsec_fleet_api::DeviceStatus::renew_before_secs`] tells devices.
     pub renew_before_secs: u64,
     /// The broker, if the service feeds one.
@@ -196,6 +228,8 @@ impl ServeConfig {
             ota_trust_root,
             factory_firmware,
             nonce_ttl_secs: DEFAULT_NONCE_TTL_SECS,
+            tpm: TpmTrust::Refuse,
+            tpm_registration_ttl_secs: iotsec_attest::identity::registration::DEFAULT_TTL_SECS,
             renew_before_secs: DEFAULT_RENEW_BEFORE_SECS,
             broker: None,
             pins: TokenPins::default(),

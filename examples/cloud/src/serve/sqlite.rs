@@ -10,8 +10,9 @@ use iotsec_fleet_api::{DeviceRecord, DeviceReport, RolloutCommand, RolloutStatus
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::store::{
-    AppraisalEntry, AttestationState, CertStatus, Enrollment, FleetStore, Release, ReportEffect,
-    Rollout, StoreError, apply_command, halt_on_report,
+    AppraisalEntry, AttestationState, CertStatus, Enrollment, FleetStore,
+    MAX_PENDING_TPM_REGISTRATIONS, PendingTpmRegistration, Release, ReportEffect, Rollout,
+    StoreError, apply_command, halt_on_report,
 };
 
 /// The fleet store's file name in the state directory.
@@ -71,6 +72,18 @@ CREATE INDEX IF NOT EXISTS certificates_by_device ON certificates(device);
 CREATE TABLE IF NOT EXISTS tpm_aks (
     device TEXT PRIMARY KEY REFERENCES devices(id),
     ak_name BLOB NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS tpm_ak_endorsements (
+    device TEXT PRIMARY KEY REFERENCES tpm_aks(device),
+    ek_sha256 BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tpm_registrations (
+    id BLOB PRIMARY KEY,
+    device TEXT NOT NULL REFERENCES devices(id),
+    ak_name BLOB NOT NULL,
+    ek_sha256 BLOB NOT NULL,
+    secret_sha256 BLOB NOT NULL,
+    expires_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS probes (
     device TEXT PRIMARY KEY,
@@ -369,17 +382,20 @@ impl FleetStore for SqliteFleetStore {
                 .optional()
                 .map_err(db)?
                 .flatten();
-            let tpm_ak: Option<Vec<u8>> = conn
-                .query_row(
-                    "SELECT ak_name FROM tpm_aks WHERE device = ?1",
-                    [device],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db)?;
+            let tpm_ak = one_column(
+                conn,
+                "SELECT ak_name FROM tpm_aks WHERE device = ?1",
+                device,
+            )?;
+            let tpm_ek_sha256 = one_column(
+                conn,
+                "SELECT ek_sha256 FROM tpm_ak_endorsements WHERE device = ?1",
+                device,
+            )?;
             Ok(AttestationState {
                 last_counter: counter.and_then(|c| u64::try_from(c).ok()),
                 tpm_ak,
+                tpm_ek_sha256,
             })
         })
     }
@@ -658,6 +674,127 @@ impl FleetStore for SqliteFleetStore {
             rows.collect::<Result<Vec<_>, _>>().map_err(db)
         })
     }
+
+    fn add_tpm_registration(&self, p: &PendingTpmRegistration, now: i64) -> Result<(), StoreError> {
+        self.write(|tx| {
+            existing_device(tx, &p.device)?;
+            check_ak_binding(tx, &p.device, &p.ak_name)?;
+            tx.execute(
+                "DELETE FROM tpm_registrations WHERE expires_at < ?1",
+                [now],
+            )
+            .map_err(db)?;
+            tx.execute(
+                "DELETE FROM tpm_registrations WHERE id IN (SELECT id FROM tpm_registrations
+                   WHERE device = ?1 ORDER BY expires_at DESC, id LIMIT -1 OFFSET ?2)",
+                params![p.device, MAX_PENDING_TPM_REGISTRATIONS - 1],
+            )
+            .map_err(db)?;
+            tx.execute(
+                "INSERT INTO tpm_registrations (id, device, ak_name, ek_sha256, secret_sha256, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![p.id, p.device, p.ak_name, p.ek_sha256, p.secret_sha256, p.expires_at],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+    }
+
+    fn take_tpm_registration(
+        &self,
+        id: &[u8],
+        device: &str,
+    ) -> Result<Option<PendingTpmRegistration>, StoreError> {
+        self.write(|tx| {
+            let found = tx
+                .query_row(
+                    "SELECT id, device, ak_name, ek_sha256, secret_sha256, expires_at
+                     FROM tpm_registrations WHERE id = ?1 AND device = ?2",
+                    params![id, device],
+                    |r| {
+                        Ok(PendingTpmRegistration {
+                            id: r.get(0)?,
+                            device: r.get(1)?,
+                            ak_name: r.get(2)?,
+                            ek_sha256: r.get(3)?,
+                            secret_sha256: r.get(4)?,
+                            expires_at: r.get(5)?,
+                        })
+                    },
+                )
+                .optional()
+                .map_err(db)?;
+            tx.execute(
+                "DELETE FROM tpm_registrations WHERE id = ?1 AND device = ?2",
+                params![id, device],
+            )
+            .map_err(db)?;
+            Ok(found)
+        })
+    }
+
+    fn bind_tpm_ak(
+        &self,
+        device: &str,
+        ak_name: &[u8],
+        ek_sha256: &[u8],
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            existing_device(tx, device)?;
+            check_ak_binding(tx, device, ak_name)?;
+            tx.execute(
+                "INSERT INTO tpm_aks (device, ak_name) VALUES (?1, ?2) ON CONFLICT(device) DO NOTHING",
+                params![device, ak_name],
+            )
+            .map_err(db)?;
+            tx.execute(
+                "INSERT INTO tpm_ak_endorsements (device, ek_sha256) VALUES (?1, ?2)
+                 ON CONFLICT(device) DO UPDATE SET ek_sha256 = ?2",
+                params![device, ek_sha256],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+    }
+}
+
+/// The first column of the row `sql` selects with the one parameter `key`, if any.
+fn one_column<T: rusqlite::types::FromSql>(
+    conn: &Connection,
+    sql: &str,
+    key: impl rusqlite::ToSql,
+) -> Result<Option<T>, StoreError> {
+    conn.query_row(sql, [key], |r| r.get(0))
+        .optional()
+        .map_err(db)
+}
+
+/// Refuses binding `ak_name` to `device` when another device holds the AK
+/// (`ak_bound_to_other_device`) or the device holds another AK (`ak_not_registered`).
+fn check_ak_binding(conn: &Connection, device: &str, ak_name: &[u8]) -> Result<(), StoreError> {
+    let owner: Option<String> = one_column(
+        conn,
+        "SELECT device FROM tpm_aks WHERE ak_name = ?1",
+        ak_name,
+    )?;
+    if owner.as_deref().is_some_and(|o| o != device) {
+        return Err(StoreError::refused(
+            "ak_bound_to_other_device",
+            "the attestation key is registered for another device",
+        ));
+    }
+    let held: Option<Vec<u8>> = one_column(
+        conn,
+        "SELECT ak_name FROM tpm_aks WHERE device = ?1",
+        device,
+    )?;
+    if held.is_some_and(|h| h != ak_name) {
+        return Err(StoreError::refused(
+            "ak_not_registered",
+            "the device already has another attestation key",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -16,7 +16,8 @@
 //!
 //! A PostgreSQL implementation maps the SQLite schema of [`super::sqlite`] one to one
 //! (`devices`, `certificates`, `appraisals`, `releases` with the image as `bytea` or in object
-//! storage keyed by its digest, the single-row `rollout`, `update_reports`), runs each method in
+//! storage keyed by its digest, the single-row `rollout`, `update_reports`, the TPM tables
+//! `tpm_aks`, `tpm_ak_endorsements`, `tpm_registrations`), runs each method in
 //! one transaction at `SERIALIZABLE` (retrying serialization failures), and returns
 //! [`StoreError::Refused`] with the same codes; the rollout transitions and the automatic halt
 //! are the pure functions [`apply_command`] and [`halt_on_report`], so both stores decide alike.
@@ -109,6 +110,26 @@ pub struct AttestationState {
     pub last_counter: Option<u64>,
     /// The TPM attestation key Name registered for the device.
     pub tpm_ak: Option<Vec<u8>>,
+    /// SHA-256 of the EK's TPM2B_PUBLIC the AK was registered beside (`None`: bound on first
+    /// use, or no AK).
+    pub tpm_ek_sha256: Option<Vec<u8>>,
+}
+
+/// A TPM registration waiting for the device's secret (`iotsec_attest::identity::registration`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingTpmRegistration {
+    /// Registration id (16 bytes).
+    pub id: Vec<u8>,
+    /// The device that asked.
+    pub device: String,
+    /// The AK Name to bind.
+    pub ak_name: Vec<u8>,
+    /// SHA-256 of the EK's TPM2B_PUBLIC.
+    pub ek_sha256: Vec<u8>,
+    /// SHA-256 of the secret sealed in the credential.
+    pub secret_sha256: Vec<u8>,
+    /// Unix seconds.
+    pub expires_at: i64,
 }
 
 /// A published release.
@@ -194,7 +215,26 @@ pub trait FleetStore: Send + Sync {
     fn record_probe(&self, device: &str) -> Result<u32, StoreError>;
     /// Every device's probe count.
     fn probe_counts(&self) -> Result<Vec<(String, u32)>, StoreError>;
+    /// Stores a pending TPM registration (expired ones of every device are dropped, and the
+    /// device keeps at most [`MAX_PENDING_TPM_REGISTRATIONS`], the oldest dropped). Refused
+    /// like [`FleetStore::bind_tpm_ak`] when the AK or the device is already bound elsewhere.
+    fn add_tpm_registration(&self, p: &PendingTpmRegistration, now: i64) -> Result<(), StoreError>;
+    /// Takes (deletes and returns) the pending registration `id` of `device`: single use,
+    /// whatever the caller decides next. Another device's id is not found (and not spent).
+    fn take_tpm_registration(
+        &self,
+        id: &[u8],
+        device: &str,
+    ) -> Result<Option<PendingTpmRegistration>, StoreError>;
+    /// Binds the AK Name to the device with the EK it was registered beside, in one
+    /// transaction: refused `ak_bound_to_other_device` when another device holds the AK,
+    /// `ak_not_registered` when the device holds another AK.
+    fn bind_tpm_ak(&self, device: &str, ak_name: &[u8], ek_sha256: &[u8])
+    -> Result<(), StoreError>;
 }
+
+/// Most pending TPM registrations a device may hold.
+pub const MAX_PENDING_TPM_REGISTRATIONS: i64 = 4;
 
 /// The rollout as stored: version, stages, current stage, halt reason (the state machine is
 /// [`iotsec_ota::staged_rollout`]).

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use iotsec_fleet_api::{
     ApiError, Appraisal, DeviceReport, DeviceStatus, Evidence, MAX_JSON_BODY, Nonce, ReleaseOffer,
-    paths,
+    TpmActivate, TpmChallenge, TpmRegister, TpmRegistered, paths,
 };
 use iotsec_pki::est_client::{HttpReply, MAX_RESPONSE, certs_of};
 use iotsec_pki::est_message::{Base64Layout, encode_csr_body};
@@ -244,17 +244,57 @@ impl Cloud {
 
     /// Evidence for appraisal.
     pub(crate) async fn evidence(&self, evidence: &Evidence) -> Result<Appraisal, AgentError> {
-        const DOING: &str = "sending attestation evidence";
+        self.post_json(
+            "sending attestation evidence",
+            paths::ATTEST_EVIDENCE,
+            evidence,
+        )
+        .await
+    }
+
+    /// `POST value` as JSON to `path`; the 200 reply as JSON.
+    async fn post_json<T: DeserializeOwned>(
+        &self,
+        doing: &'static str,
+        path: &str,
+        value: &impl serde::Serialize,
+    ) -> Result<T, AgentError> {
         let response = self
             .send(
-                DOING,
+                doing,
                 self.client
-                    .post(self.url(paths::ATTEST_EVIDENCE))
+                    .post(self.url(path))
                     .header("Content-Type", "application/json")
-                    .body(json_body(evidence)?),
+                    .body(json_body(value)?),
             )
             .await?;
-        Self::json(DOING, response).await
+        Self::json(doing, response).await
+    }
+
+    /// The TPM's EK and AK for registration: the credential to activate.
+    pub(crate) async fn tpm_register(
+        &self,
+        request: &TpmRegister,
+    ) -> Result<TpmChallenge, AgentError> {
+        self.post_json(
+            "registering the TPM attestation key",
+            paths::TPM_REGISTER,
+            request,
+        )
+        .await
+    }
+
+    /// The activated secret: the registered AK.
+    pub(crate) async fn tpm_activate(
+        &self,
+        request: &TpmActivate,
+    ) -> Result<TpmRegistered, AgentError> {
+        self.post_json(
+            "activating the TPM credential",
+            paths::TPM_ACTIVATE,
+            request,
+        )
+        .await
     }
 
     /// The release offered to this device, if any (200 or 204).

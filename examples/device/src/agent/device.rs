@@ -302,6 +302,11 @@ impl Device {
     /// digest is measured into the firmware PCR and quoted with the nonce ([`super::tpm`]).
     async fn attest(&mut self) -> Result<AgentEvent, AgentError> {
         use iotsec_attest::se_evidence::{MAX_EVIDENCE_LEN, produce_se_evidence};
+        if let Some(tpm) = self.tpm.clone()
+            && let Some(ek_handle) = tpm.ek_handle
+        {
+            self.register_tpm(&tpm, ek_handle).await?;
+        }
         let nonce = self.cloud.nonce().await?;
         let challenge = hex::decode(&nonce.nonce).map_err(|e| AgentError::BadReply {
             doing: "asking for an attestation nonce",
@@ -312,14 +317,9 @@ impl Device {
             measurement.iter_mut().for_each(|b| *b = !*b);
         }
         if let Some(tpm) = self.tpm.clone() {
-            let quoted = tokio::task::spawn_blocking(move || {
-                super::tpm::measure_and_quote(&tpm, &measurement, &challenge)
-            })
-            .await
-            .map_err(|e| AgentError::Tpm {
-                code: "tpm_task",
-                reason: e.to_string(),
-            })??;
+            let quoted =
+                blocking_tpm(move || super::tpm::measure_and_quote(&tpm, &measurement, &challenge))
+                    .await?;
             return self.submit(nonce.nonce, EvidenceFormat::Tpm, &quoted).await;
         }
         let counter = self.state.next_counter()?;
@@ -345,6 +345,55 @@ impl Device {
             out.get(..n).unwrap_or_default(),
         )
         .await
+    }
+
+    /// Registers the TPM's AK beside its EK once (remembered in the state directory): the
+    /// cloud's credential is activated by the TPM and its secret sent back. One attempt per
+    /// attestation step; a refusal or a credential the TPM cannot activate is the step's
+    /// error (its code), and the next step tries again.
+    async fn register_tpm(
+        &mut self,
+        tpm: &super::tpm::TpmConfig,
+        ek_handle: u32,
+    ) -> Result<(), AgentError> {
+        if self.state.tpm_registered()?.is_some() {
+            return Ok(());
+        }
+        let config = tpm.clone();
+        let keys = blocking_tpm(move || super::tpm::registration_keys(&config, ek_handle)).await?;
+        let challenge = self
+            .cloud
+            .tpm_register(&iotsec_fleet_api::TpmRegister {
+                ek_public: Base64::encode_string(&keys.ek_public),
+                ek_certificate: keys.ek_certificate.as_deref().map(Base64::encode_string),
+                ak_public: Base64::encode_string(&keys.ak_public),
+            })
+            .await?;
+        let bad_reply = |reason: &str| AgentError::BadReply {
+            doing: "registering the TPM attestation key",
+            reason: reason.to_owned(),
+        };
+        let id_object = Base64::decode_vec(&challenge.credential)
+            .map_err(|_| bad_reply("the credential is not base64"))?;
+        let encrypted_secret = Base64::decode_vec(&challenge.secret)
+            .map_err(|_| bad_reply("the encrypted secret is not base64"))?;
+        let config = tpm.clone();
+        let secret = blocking_tpm(move || {
+            super::tpm::activate(&config, ek_handle, &id_object, &encrypted_secret)
+        })
+        .await?;
+        let mut activate = iotsec_fleet_api::TpmActivate {
+            registration: challenge.registration,
+            secret: Base64::encode_string(&secret),
+        };
+        let registered = self.cloud.tpm_activate(&activate).await;
+        zeroize::Zeroize::zeroize(&mut activate.secret);
+        let registered = registered?;
+        self.state.store_tpm_registered(&registered.ak_name)?;
+        self.emit(AgentEvent::TpmRegistered {
+            ak_name: registered.ak_name,
+        });
+        Ok(())
     }
 
     /// Sends evidence for `nonce` and reports the cloud's verdict.
@@ -520,6 +569,18 @@ impl Device {
 
 /// The version an unverified manifest names, for reporting a refusal; `unknown` when it does
 /// not parse.
+/// Runs TPM I/O off the runtime.
+async fn blocking_tpm<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AgentError> + Send + 'static,
+) -> Result<T, AgentError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AgentError::Tpm {
+            code: "tpm_task",
+            reason: e.to_string(),
+        })?
+}
+
 fn unverified_version(document: &[u8]) -> String {
     iotsec_ota::cose_sign::CoseSign::from_cbor(document)
         .ok()

@@ -99,6 +99,12 @@ pub enum AgentEvent {
         /// Whether the device is quarantined after the appraisal.
         quarantined: bool,
     },
+    /// The cloud registered the TPM attestation key beside the TPM's EK (the TPM activated
+    /// the cloud's credential); quotes follow.
+    TpmRegistered {
+        /// The AK's Name, hex.
+        ak_name: String,
+    },
     /// The broker acknowledged a QoS 1 publish (PUBACK reason 0x00 or 0x10).
     Published {
         /// The topic.

@@ -52,7 +52,10 @@ pub use config::{
 };
 pub use error::AgentError;
 pub use event::{AgentCommand, AgentEvent, AgentExit, UpdateResult};
-pub use tpm::{DEFAULT_AK_HANDLE, TpmConfig, measure_and_quote, open_tpm, quote_firmware_pcr};
+pub use tpm::{
+    DEFAULT_AK_HANDLE, DEFAULT_EK_HANDLE, TpmConfig, measure_and_quote, open_tpm,
+    quote_firmware_pcr,
+};
 
 use std::time::Duration;
 

@@ -206,6 +206,29 @@ impl StateDir {
         self.replace(&self.path("cert.pem"), pem.as_bytes(), 0o644)
     }
 
+    /// The TPM AK Name (hex) the cloud registered, if any.
+    pub(crate) fn tpm_registered(&self) -> Result<Option<String>, AgentError> {
+        let path = self.path("tpm-registered");
+        match self.read(&path)? {
+            None => Ok(None),
+            Some(text) => std::str::from_utf8(&text)
+                .ok()
+                .map(str::trim)
+                .filter(|t| !t.is_empty() && t.len() <= 2 * 66 && hex::decode(t).is_ok())
+                .map(|t| Some(t.to_owned()))
+                .ok_or_else(|| self.corrupt(&path, "not an AK Name in hex")),
+        }
+    }
+
+    /// Records the AK Name (hex) the cloud registered.
+    pub(crate) fn store_tpm_registered(&self, ak_name: &str) -> Result<(), AgentError> {
+        self.replace(
+            &self.path("tpm-registered"),
+            format!("{ak_name}\n").as_bytes(),
+            0o644,
+        )
+    }
+
     /// The next attestation counter, persisted before it is returned.
     pub(crate) fn next_counter(&self) -> Result<u64, AgentError> {
         let path = self.path("se-counter");

@@ -7,11 +7,20 @@
 //! the first accepted quote and accepts only that AK afterwards
 //! (`iotsec_attest::appraise::tpm_evidence`).
 //!
+//! Registration (before the first quote, when [`TpmConfig::ek_handle`] is set): the agent
+//! reads the EK's and the AK's public areas (TPM2_ReadPublic), the cloud answers with a
+//! credential sealed to the EK for the AK's Name, and the TPM recovers its secret with
+//! TPM2_ActivateCredential (`iotsec_attest::device::activate`), which it performs only when it
+//! holds both keys. The cloud then binds the AK to the device beside that EK
+//! (`iotsec_attest::identity::registration`).
+//!
 //! Every call opens the TPM, runs its commands and closes it: swtpm and a kernel resource
 //! manager serve one client at a time, and the agent holds no TPM state between steps.
 
+use iotsec_attest::ErrorCode;
 use iotsec_attest::PcrSelectionList;
 use iotsec_attest::appraise::tpm_evidence::{FIRMWARE_PCR, TpmEvidence};
+use iotsec_attest::device::activate::activate_credential;
 use iotsec_attest::device::command::{
     TpmCommandError, pcr_extend_sha256, pcr_reset, quote, read_pcrs, read_public,
 };
@@ -34,7 +43,14 @@ pub struct TpmConfig {
     pub tpm: String,
     /// Persistent handle of the AK.
     pub ak_handle: u32,
+    /// Persistent handle of the EK the AK registers beside ([`DEFAULT_EK_HANDLE`]); `None`:
+    /// no registration, for a cloud that binds the AK on first use.
+    pub ek_handle: Option<u32>,
 }
+
+/// The persistent handle of the EK (TCG "TPM v2.0 Provisioning Guidance" §7.8: 0x81010001 is
+/// the RSA EK; `tpm2_createek -c 0x81010001` makes one there).
+pub const DEFAULT_EK_HANDLE: u32 = 0x8101_0001;
 
 /// `/dev/...` is a TPM character device, `unix:PATH` a Unix socket, anything else HOST:PORT.
 pub fn open_tpm(spec: &str) -> std::io::Result<Box<dyn TpmTransport>> {
@@ -62,7 +78,6 @@ fn selection() -> Result<PcrSelectionList, AgentError> {
 }
 
 fn tpm_error(e: TpmCommandError) -> AgentError {
-    use iotsec_attest::ErrorCode;
     AgentError::Tpm {
         code: e.code(),
         reason: e.to_string(),
@@ -94,11 +109,7 @@ pub fn measure_and_quote(
 pub fn quote_firmware_pcr(config: &TpmConfig, nonce: &[u8]) -> Result<Vec<u8>, AgentError> {
     let selection = selection()?;
     let mut tpm = open(config)?;
-    let mut buf = vec![0u8; 4096];
-    let ak_public = read_public(tpm.as_mut(), config.ak_handle, &mut buf)
-        .map_err(tpm_error)?
-        .tpm2b_public
-        .to_vec();
+    let ak_public = public_of(tpm.as_mut(), config.ak_handle)?;
     let mut buf = vec![0u8; 4096];
     let q =
         quote(tpm.as_mut(), config.ak_handle, nonce, &selection, &mut buf).map_err(tpm_error)?;
@@ -123,5 +134,77 @@ pub fn quote_firmware_pcr(config: &TpmConfig, nonce: &[u8]) -> Result<Vec<u8>, A
     .ok_or_else(|| AgentError::Tpm {
         code: "evidence_too_large",
         reason: "the TPM evidence exceeds its size cap".into(),
+    })
+}
+
+/// The TPM2B_PUBLIC of the persistent object at `handle`.
+fn public_of(tpm: &mut dyn TpmTransport, handle: u32) -> Result<Vec<u8>, AgentError> {
+    let mut buf = vec![0u8; 4096];
+    Ok(read_public(tpm, handle, &mut buf)
+        .map_err(tpm_error)?
+        .tpm2b_public
+        .to_vec())
+}
+
+/// What registration sends: the EK's TPM2B_PUBLIC, its certificate from NV when the
+/// manufacturer stored one (the index of the EK's algorithm), the AK's TPM2B_PUBLIC.
+/// Blocking (TPM I/O).
+pub fn registration_keys(
+    config: &TpmConfig,
+    ek_handle: u32,
+) -> Result<RegistrationKeys, AgentError> {
+    use iotsec_attest::identity::ek_nv::{
+        ECC_EK_CERTIFICATE_INDEX, RSA_EK_CERTIFICATE_INDEX, read_ek_certificate,
+    };
+    use iotsec_attest::tpm::public::PublicKey;
+    let mut tpm = open(config)?;
+    let ek_public = public_of(tpm.as_mut(), ek_handle)?;
+    let index = match iotsec_attest::PublicArea::parse_tpm2b(&ek_public)
+        .map_err(|e| tpm_error(e.into()))?
+        .key
+    {
+        PublicKey::Rsa { .. } => RSA_EK_CERTIFICATE_INDEX,
+        PublicKey::Ecc { .. } => ECC_EK_CERTIFICATE_INDEX,
+    };
+    let ek_certificate = read_ek_certificate(tpm.as_mut(), index).map_err(tpm_error)?;
+    let ak_public = public_of(tpm.as_mut(), config.ak_handle)?;
+    Ok(RegistrationKeys {
+        ek_public,
+        ek_certificate,
+        ak_public,
+    })
+}
+
+/// The TPM's keys as registration sends them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationKeys {
+    /// The EK's TPM2B_PUBLIC.
+    pub ek_public: Vec<u8>,
+    /// The EK certificate (DER) from NV, if the TPM has one.
+    pub ek_certificate: Option<Vec<u8>>,
+    /// The AK's TPM2B_PUBLIC.
+    pub ak_public: Vec<u8>,
+}
+
+/// Recovers the secret of the cloud's credential (TPM2_ActivateCredential with the EK at
+/// `ek_handle` for the AK): refused (`credential_refused`) when this TPM does not hold both
+/// keys the credential names. Blocking (TPM I/O).
+pub fn activate(
+    config: &TpmConfig,
+    ek_handle: u32,
+    id_object: &[u8],
+    encrypted_secret: &[u8],
+) -> Result<zeroize::Zeroizing<Vec<u8>>, AgentError> {
+    let mut tpm = open(config)?;
+    activate_credential(
+        tpm.as_mut(),
+        ek_handle,
+        config.ak_handle,
+        id_object,
+        encrypted_secret,
+    )
+    .map_err(|e| AgentError::Tpm {
+        code: e.code(),
+        reason: e.to_string(),
     })
 }

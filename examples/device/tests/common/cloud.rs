@@ -55,6 +55,9 @@ pub struct Registry {
     last_counter: HashMap<String, u64>,
     /// TPM AK Names registered per device.
     pub tpm_aks: HashMap<String, Vec<u8>>,
+    /// TPM registrations asked for: (device id, request). Every one is refused with 403
+    /// `ek_not_allowed` (the real exchange is tested against `iotsec-cloud serve`).
+    pub tpm_registrations: Vec<(String, iotsec_fleet_api::TpmRegister)>,
 }
 
 struct Shared {
@@ -136,6 +139,27 @@ async fn nonce(State(shared): State<Arc<Shared>>, Extension(tls): Extension<TlsF
         nonce: hex::encode(nonce.as_bytes()),
         expires_in_secs: 60,
     })
+}
+
+async fn tpm_register(
+    State(shared): State<Arc<Shared>>,
+    Extension(tls): Extension<TlsFacts>,
+    body: Bytes,
+) -> Response {
+    let (cn, _) = match caller(&shared, &tls) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let Ok(request) = serde_json::from_slice(&body) else {
+        return api_error(StatusCode::BAD_REQUEST, "bad_json");
+    };
+    shared
+        .registry
+        .lock()
+        .unwrap()
+        .tpm_registrations
+        .push((cn, request));
+    api_error(StatusCode::FORBIDDEN, "ek_not_allowed")
 }
 
 async fn evidence(
@@ -325,6 +349,7 @@ impl TestCloud {
             .route(paths::RELEASE_IMAGE, get(image))
             .route(paths::REPORT, post(report))
             .route(paths::STATUS, get(status))
+            .route(paths::TPM_REGISTER, post(tpm_register))
             .with_state(shared);
         let app = router(service).merge(device_api);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
